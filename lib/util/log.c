@@ -65,6 +65,11 @@ int log_to_file(const char *path)
 	return 0;
 }
 
+int log_file_fd(void)
+{
+	return log_target == LOG_TO_FILE ? log_fd : -1;
+}
+
 void log_also_stderr(bool on)
 {
 	log_stderr_copy = on;
@@ -135,10 +140,10 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 			*dot = '\0';
 		struct str line = STR_INIT;
 		str_printf(&line, "%s %s %s[%ld]: %s%s%s\n", stamp, host, log_ident, (long)getpid(),
-			   prefix, *prefix ? ": " : "", str_cstr(&text));
+		           prefix, *prefix ? ": " : "", str_cstr(&text));
 		if (log_target != LOG_TO_SYSLOG)
 			write_all(log_fd, line.data, line.len);
-		if (log_stderr_copy && log_fd != STDERR_FILENO)
+		if (log_stderr_copy && (log_target == LOG_TO_SYSLOG || log_fd != STDERR_FILENO))
 			write_all(STDERR_FILENO, line.data, line.len);
 		str_free(&line);
 	}

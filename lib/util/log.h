@@ -25,6 +25,9 @@ void log_init(const char *program);
 void log_to_syslog(const char *syslog_name);
 /* Append lines to path ("/dev/stderr" and "-" mean stderr); 0 or -1 with errno. */
 int log_to_file(const char *path);
+/* The descriptor of the log file when logging to a file, else -1 (master
+ * hands it to its children, which log through it). */
+int log_file_fd(void);
 /* Also copy lines to stderr (for foreground programs run by a person). */
 void log_also_stderr(bool on);
 void log_set_verbose(bool on);

@@ -38,7 +38,7 @@ static int testing_checks;
 		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0) {                             \
 			testing_failures++;                                                        \
 			fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,           \
-				a_ ? a_ : "(null)", b_ ? b_ : "(null)");                           \
+			        a_ ? a_ : "(null)", b_ ? b_ : "(null)");                           \
 		}                                                                                  \
 	} while (0)
 

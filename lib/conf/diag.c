@@ -1,0 +1,63 @@
+/*
+ * Diagnostics lists: "file:line: message" strings with a severity, filled by
+ * the configuration parsers and printed or logged by the programs.
+ */
+#include "conf/diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "util/alloc.h"
+#include "util/str.h"
+
+void diag_list_init(struct diag_list *list)
+{
+	list->items = NULL;
+	list->count = 0;
+	list->cap = 0;
+}
+
+void diag_list_free(struct diag_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i].text);
+	free(list->items);
+	diag_list_init(list);
+}
+
+/* The text is "file:line: message"; line <= 0 leaves out the line number and
+ * a NULL file leaves out the place altogether. */
+void diag_add(struct diag_list *list, enum diag_severity severity, const char *file, int line,
+              const char *fmt, ...)
+{
+	struct str text = STR_INIT;
+	if (file != NULL && line > 0)
+		str_printf(&text, "%s:%d: ", file, line);
+	else if (file != NULL)
+		str_printf(&text, "%s: ", file);
+	va_list ap;
+	va_start(ap, fmt);
+	str_vprintf(&text, fmt, ap);
+	va_end(ap);
+	if (list->count == list->cap) {
+		list->cap = list->cap ? list->cap * 2 : 8;
+		list->items = xreallocarray(list->items, list->cap, sizeof(*list->items));
+	}
+	list->items[list->count].severity = severity;
+	list->items[list->count].text = str_steal(&text);
+	list->count++;
+}
+
+size_t diag_count(const struct diag_list *list, enum diag_severity severity)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < list->count; i++)
+		if (list->items[i].severity == severity)
+			n++;
+	return n;
+}
+
+bool diag_has_errors(const struct diag_list *list)
+{
+	return diag_count(list, DIAG_ERROR) > 0;
+}

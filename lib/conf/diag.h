@@ -1,0 +1,32 @@
+/*
+ * Diagnostics collected while reading a configuration or table source:
+ * each is "file:line: text" with a severity, so a checker can print them all
+ * and a daemon can log them. Parsers fill a list; they never print or exit.
+ */
+#ifndef POSTERN_CONF_DIAG_H
+#define POSTERN_CONF_DIAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum diag_severity { DIAG_WARNING, DIAG_ERROR };
+
+struct diag {
+	enum diag_severity severity;
+	char *text; /* "file:line: message" */
+};
+
+struct diag_list {
+	struct diag *items;
+	size_t count;
+	size_t cap;
+};
+
+void diag_list_init(struct diag_list *list);
+void diag_list_free(struct diag_list *list);
+void diag_add(struct diag_list *list, enum diag_severity severity, const char *file, int line,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+size_t diag_count(const struct diag_list *list, enum diag_severity severity);
+bool diag_has_errors(const struct diag_list *list);
+
+#endif

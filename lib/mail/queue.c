@@ -1,0 +1,608 @@
+/*
+ * The queue on disk: ids, directories, and writing and reading queue files
+ * (format in queue.h). A file is written under tmp/, fsync'd, renamed into
+ * place and its directory fsync'd before anyone is told it exists.
+ */
+#include "mail/queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "util/alloc.h"
+#include "util/ipc.h"
+
+const char *const queue_dir_names[] = {"maildrop", "incoming", "active", "deferred", "hold",
+                                       "corrupt",  "status",   "tmp",    NULL};
+
+/* The envelope (everything before the content bytes) never exceeds this,
+ * so a reader may always stop looking for it there (see queue.h). */
+#define QUEUE_MAX_ENVELOPE (1024 * 1024)
+
+static char queue_error[512];
+
+static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *set_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(queue_error, sizeof(queue_error), fmt, ap);
+	va_end(ap);
+	return queue_error;
+}
+
+static int make_dir(const char *path, mode_t mode, uid_t owner, gid_t group, const char **error_r)
+{
+	struct stat st;
+	if (mkdir(path, mode) == 0) {
+		/* mkdir's mode went through the umask; set exactly what we want. */
+		if (chmod(path, mode) != 0) {
+			*error_r = set_error("chmod %s: %s", path, strerror(errno));
+			return -1;
+		}
+	} else if (errno != EEXIST) {
+		*error_r = set_error("mkdir %s: %s", path, strerror(errno));
+		return -1;
+	} else if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		*error_r = set_error("%s: exists and is not a directory", path);
+		return -1;
+	}
+	if (owner != (uid_t)-1 && geteuid() == 0) {
+		if (chown(path, owner, group) != 0 || chmod(path, mode) != 0) {
+			*error_r = set_error("chown %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int queue_make_dirs(const char *queue_dir, uid_t owner, gid_t group, const char **error_r)
+{
+	for (size_t i = 0; queue_dir_names[i]; i++) {
+		char *path = xasprintf("%s/%s", queue_dir, queue_dir_names[i]);
+		bool maildrop = strcmp(queue_dir_names[i], "maildrop") == 0;
+		/* maildrop/ is written by the setgid drop helper: group-writable, sticky. */
+		int rc = make_dir(path, maildrop ? 01730 : 0700, owner, group, error_r);
+		free(path);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void queue_id_new(char *buf)
+{
+	static uint64_t last_usec;
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	uint64_t usec = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+	/* Within a process ids strictly increase, even when two are made in the
+	 * same microsecond or the clock steps back. */
+	if (usec <= last_usec)
+		usec = last_usec + 1;
+	last_usec = usec;
+	/* 52 bits of microseconds last until 2112; the low 12 bits of the pid
+	 * keep concurrent processes apart (live pids 4096 apart are rare, and
+	 * then the same microsecond is needed too; O_EXCL and a rename that
+	 * never replaces catch what is left). */
+	unsigned tail = (unsigned)getpid() & 0xFFFu;
+	snprintf(buf, QUEUE_ID_LEN + 1, "%013llX%03X",
+	         (unsigned long long)(usec & 0xFFFFFFFFFFFFFull), tail);
+}
+
+bool queue_id_valid(const char *id)
+{
+	if (id == NULL)
+		return false;
+	size_t i = 0;
+	for (; id[i]; i++)
+		if (i >= QUEUE_ID_LEN ||
+		    !((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F')))
+			return false;
+	return i == QUEUE_ID_LEN;
+}
+
+void queue_envelope_init(struct queue_envelope *env)
+{
+	memset(env, 0, sizeof(*env));
+}
+
+static void free_rcpt(struct queue_rcpt *r)
+{
+	free(r->address);
+	free(r->orcpt);
+	free(r->notify);
+}
+
+void queue_envelope_free(struct queue_envelope *env)
+{
+	char **strings[] = {&env->sender,      &env->envid,       &env->ret,         &env->body,
+	                    &env->client_name, &env->client_addr, &env->client_port, &env->helo,
+	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin};
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		free(*strings[i]);
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		free_rcpt(&env->rcpts[i]);
+	free(env->rcpts);
+	queue_envelope_init(env);
+}
+
+void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, const char *orcpt,
+                             const char *notify)
+{
+	if (env->rcpt_count == env->rcpt_cap) {
+		env->rcpt_cap = env->rcpt_cap ? env->rcpt_cap * 2 : 4;
+		env->rcpts = xreallocarray(env->rcpts, env->rcpt_cap, sizeof(*env->rcpts));
+	}
+	struct queue_rcpt *r = &env->rcpts[env->rcpt_count++];
+	r->address = xstrdup(address);
+	r->orcpt = xstrdup(orcpt ? orcpt : "");
+	r->notify = xstrdup(notify ? notify : "");
+}
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static void encode_envelope(const struct queue_envelope *env, struct str *out)
+{
+	struct ipc_rec *rec = ipc_rec_new("envelope");
+	ipc_rec_add_str(rec, "id", env->id);
+	ipc_rec_add_int(rec, "arrival", env->arrival);
+	ipc_rec_add_str(rec, "sender", or_empty(env->sender));
+	ipc_rec_add_str(rec, "envid", or_empty(env->envid));
+	ipc_rec_add_str(rec, "ret", or_empty(env->ret));
+	ipc_rec_add_str(rec, "body", or_empty(env->body));
+	ipc_rec_add_int(rec, "smtputf8", env->smtputf8);
+	ipc_rec_add_str(rec, "client_name", or_empty(env->client_name));
+	ipc_rec_add_str(rec, "client_addr", or_empty(env->client_addr));
+	ipc_rec_add_str(rec, "client_port", or_empty(env->client_port));
+	ipc_rec_add_str(rec, "helo", or_empty(env->helo));
+	ipc_rec_add_str(rec, "protocol", or_empty(env->protocol));
+	ipc_rec_add_str(rec, "tls", or_empty(env->tls));
+	ipc_rec_add_str(rec, "auth_user", or_empty(env->auth_user));
+	ipc_rec_add_str(rec, "origin", or_empty(env->origin));
+	ipc_rec_encode(rec, out);
+	ipc_rec_free(rec);
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		rec = ipc_rec_new("rcpt");
+		ipc_rec_add_str(rec, "address", env->rcpts[i].address);
+		ipc_rec_add_str(rec, "orcpt", env->rcpts[i].orcpt);
+		ipc_rec_add_str(rec, "notify", env->rcpts[i].notify);
+		ipc_rec_encode(rec, out);
+		ipc_rec_free(rec);
+	}
+}
+
+struct queue_writer {
+	char *queue_dir;
+	char *tmp_path;
+	char id[QUEUE_ID_LEN + 1];
+	int fd;
+	int64_t size;
+	uLong crc;
+	struct str buf;
+	off_t size_offset; /* where the content record's size value sits */
+	bool failed;
+};
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int writer_flush(struct queue_writer *w, const char **error_r)
+{
+	if (w->buf.len == 0)
+		return 0;
+	if (write_all(w->fd, w->buf.data, w->buf.len) != 0) {
+		*error_r = set_error("write %s: %s", w->tmp_path, strerror(errno));
+		w->failed = true;
+		return -1;
+	}
+	str_clear(&w->buf);
+	return 0;
+}
+
+/* Never write a file that the reader would reject (no recipients, a record
+ * or the envelope too large to read back): parse what was encoded. */
+static int check_readable(const struct str *encoded, const char **why_r)
+{
+	if (encoded->len > QUEUE_MAX_ENVELOPE) {
+		*why_r = "envelope larger than 1 MiB";
+		return -1;
+	}
+	struct queue_envelope check;
+	size_t offset;
+	int rc = queue_file_parse_envelope(encoded->data, encoded->len, &check, &offset, why_r);
+	if (rc == 0)
+		*why_r = "incomplete envelope";
+	if (rc != 1)
+		return -1;
+	queue_envelope_free(&check);
+	return 0;
+}
+
+struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envelope *env,
+                                       const char **error_r)
+{
+	struct queue_writer *w = xcalloc(1, sizeof(*w));
+	w->queue_dir = xstrdup(queue_dir);
+	w->fd = -1;
+	for (int attempt = 0; attempt < 10 && w->fd < 0; attempt++) {
+		queue_id_new(w->id);
+		free(w->tmp_path);
+		w->tmp_path = xasprintf("%s/tmp/%s", queue_dir, w->id);
+		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (w->fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (w->fd < 0) {
+		*error_r = set_error("create %s: %s", w->tmp_path, strerror(errno));
+		free(w->tmp_path);
+		w->tmp_path = NULL;
+		queue_writer_abort(w);
+		return NULL;
+	}
+	memcpy(env->id, w->id, sizeof(w->id));
+	w->crc = crc32(0L, Z_NULL, 0);
+	str_append_cstr(&w->buf, QUEUE_MAGIC);
+	encode_envelope(env, &w->buf);
+	/* The content size is known only at the end: its 8-byte value is the
+	 * last thing in the record and is filled in by queue_writer_commit. */
+	struct ipc_rec *rec = ipc_rec_new("content");
+	ipc_rec_add_int(rec, "size", 0);
+	ipc_rec_encode(rec, &w->buf);
+	ipc_rec_free(rec);
+	w->size_offset = (off_t)w->buf.len - 8;
+	const char *why;
+	if (check_readable(&w->buf, &why) != 0) {
+		*error_r = set_error("cannot queue this envelope: %s", why);
+		queue_writer_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
+int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r)
+{
+	if (w->failed || w->fd < 0) {
+		*error_r = w->failed ? "earlier write failed" : "queue file already committed";
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	str_append(&w->buf, data, len);
+	w->size += (int64_t)len;
+	w->crc = crc32_z(w->crc, data, len);
+	if (w->buf.len >= 65536)
+		return writer_flush(w, error_r);
+	return 0;
+}
+
+int64_t queue_writer_size(const struct queue_writer *w)
+{
+	return w->size;
+}
+
+const char *queue_writer_id(const struct queue_writer *w)
+{
+	return w->id;
+}
+
+static int fsync_dir(const char *dir, const char **error_r)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		*error_r = set_error("fsync %s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Move the finished file into place, never replacing an existing one. */
+static int move_into_place(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A filesystem without RENAME_NOREPLACE: link() does not replace either. */
+	if (link(from, to) != 0)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
+int queue_writer_commit(struct queue_writer *w, const char *subdir, const char **error_r)
+{
+	if (w->failed || w->fd < 0) {
+		*error_r = w->failed ? "earlier write failed" : "queue file already committed";
+		return -1;
+	}
+	struct ipc_rec *rec = ipc_rec_new("end");
+	ipc_rec_add_int(rec, "crc32", (int64_t)w->crc);
+	ipc_rec_encode(rec, &w->buf);
+	ipc_rec_free(rec);
+	if (writer_flush(w, error_r) != 0)
+		return -1;
+	unsigned char be[8];
+	for (int i = 0; i < 8; i++)
+		be[i] = (unsigned char)((uint64_t)w->size >> (56 - 8 * i));
+	ssize_t n = pwrite(w->fd, be, 8, w->size_offset);
+	if (n != 8) {
+		*error_r =
+		    set_error("write %s: %s", w->tmp_path, n < 0 ? strerror(errno) : "short write");
+		w->failed = true;
+		return -1;
+	}
+	if (fsync(w->fd) != 0) {
+		*error_r = set_error("fsync %s: %s", w->tmp_path, strerror(errno));
+		w->failed = true;
+		return -1;
+	}
+	char *final = xasprintf("%s/%s/%s", w->queue_dir, subdir, w->id);
+	if (move_into_place(w->tmp_path, final) != 0) {
+		*error_r = set_error("rename to %s: %s", final, strerror(errno));
+		free(final);
+		w->failed = true;
+		return -1;
+	}
+	char *dir = xasprintf("%s/%s", w->queue_dir, subdir);
+	int rc = fsync_dir(dir, error_r);
+	if (rc != 0) {
+		/* Not known to be durable: take it back rather than acknowledge it. */
+		unlink(final);
+	}
+	free(dir);
+	free(final);
+	close(w->fd);
+	w->fd = -1;
+	free(w->tmp_path);
+	w->tmp_path = NULL; /* nothing left to remove */
+	return rc;
+}
+
+void queue_writer_abort(struct queue_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp_path)
+		unlink(w->tmp_path);
+	free(w->tmp_path);
+	free(w->queue_dir);
+	str_free(&w->buf);
+	free(w);
+}
+
+static char *dup_attr(const struct ipc_rec *rec, const char *name)
+{
+	const char *v = ipc_rec_get_str(rec, name);
+	return xstrdup(v ? v : "");
+}
+
+static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope *env,
+                                const char **error_r)
+{
+	const char *id = ipc_rec_get_str(rec, "id");
+	int64_t arrival = 0, smtputf8 = 0;
+	if (id == NULL || !queue_id_valid(id) || ipc_rec_get_str(rec, "sender") == NULL ||
+	    !ipc_rec_get_int(rec, "arrival", &arrival)) {
+		*error_r = "envelope record lacks id, sender or arrival";
+		return -1;
+	}
+	memcpy(env->id, id, QUEUE_ID_LEN + 1);
+	env->arrival = arrival;
+	ipc_rec_get_int(rec, "smtputf8", &smtputf8);
+	env->smtputf8 = smtputf8 != 0;
+	env->sender = dup_attr(rec, "sender");
+	env->envid = dup_attr(rec, "envid");
+	env->ret = dup_attr(rec, "ret");
+	env->body = dup_attr(rec, "body");
+	env->client_name = dup_attr(rec, "client_name");
+	env->client_addr = dup_attr(rec, "client_addr");
+	env->client_port = dup_attr(rec, "client_port");
+	env->helo = dup_attr(rec, "helo");
+	env->protocol = dup_attr(rec, "protocol");
+	env->tls = dup_attr(rec, "tls");
+	env->auth_user = dup_attr(rec, "auth_user");
+	env->origin = dup_attr(rec, "origin");
+	return 0;
+}
+
+int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelope *env,
+                              size_t *content_offset_r, const char **error_r)
+{
+	const char *p = data;
+	size_t magic_len = strlen(QUEUE_MAGIC);
+	queue_envelope_init(env);
+	if (len == 0)
+		return 0;
+	if (len < magic_len) {
+		if (memcmp(p, QUEUE_MAGIC, len) == 0)
+			return 0;
+		*error_r = "not a queue file";
+		return -1;
+	}
+	if (memcmp(p, QUEUE_MAGIC, magic_len) != 0) {
+		*error_r = "not a queue file (bad magic or version)";
+		return -1;
+	}
+	size_t pos = magic_len;
+	bool have_envelope = false;
+	for (;;) {
+		struct ipc_rec *rec;
+		size_t used;
+		int rc = ipc_rec_decode(p + pos, len - pos, 1024 * 1024, &rec, &used, error_r);
+		if (rc <= 0) {
+			queue_envelope_free(env);
+			return rc;
+		}
+		pos += used;
+		int result = 0;
+		if (ipc_rec_is(rec, "envelope") && !have_envelope) {
+			result = load_envelope_record(rec, env, error_r);
+			have_envelope = true;
+		} else if (ipc_rec_is(rec, "rcpt") && have_envelope) {
+			const char *addr = ipc_rec_get_str(rec, "address");
+			if (addr == NULL || *addr == '\0') {
+				*error_r = "recipient record without address";
+				result = -1;
+			} else {
+				queue_envelope_add_rcpt(env, addr, ipc_rec_get_str(rec, "orcpt"),
+				                        ipc_rec_get_str(rec, "notify"));
+			}
+		} else if (ipc_rec_is(rec, "content") && have_envelope) {
+			int64_t size = -1;
+			if (!ipc_rec_get_int(rec, "size", &size) || size < 0) {
+				*error_r = "content record without a valid size";
+				result = -1;
+			} else if (env->rcpt_count == 0) {
+				*error_r = "queue file has no recipients";
+				result = -1;
+			} else {
+				env->size = size;
+				*content_offset_r = pos;
+				ipc_rec_free(rec);
+				return 1;
+			}
+		} else {
+			*error_r = "unexpected record in queue file";
+			result = -1;
+		}
+		ipc_rec_free(rec);
+		if (result < 0) {
+			queue_envelope_free(env);
+			return -1;
+		}
+	}
+}
+
+/* pread exactly len bytes at off: 0, or -1 on error or end of file. */
+static int read_exactly(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Checksum the content bytes [start, end) and check that exactly one valid
+ * "end" record with that crc follows up to file_size. */
+static int check_content(int fd, uint64_t start, uint64_t end, uint64_t file_size,
+                         const char **error_r)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+	char buf[65536];
+	for (uint64_t off = start; off < end;) {
+		size_t chunk = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+		if (read_exactly(fd, buf, chunk, (off_t)off) != 0) {
+			*error_r = "read error in the content";
+			return -1;
+		}
+		crc = crc32_z(crc, (const Bytef *)buf, chunk);
+		off += chunk;
+	}
+	uint64_t tail_len = file_size - end;
+	if (tail_len > 4096) {
+		*error_r = "data after the end record";
+		return -1;
+	}
+	struct ipc_rec *rec = NULL;
+	size_t used = 0;
+	int64_t stored = -1;
+	const char *ignored;
+	bool ok = read_exactly(fd, buf, (size_t)tail_len, (off_t)end) == 0 &&
+	          ipc_rec_decode(buf, (size_t)tail_len, 4096, &rec, &used, &ignored) == 1 &&
+	          used == tail_len && ipc_rec_is(rec, "end") &&
+	          ipc_rec_get_int(rec, "crc32", &stored) && stored >= 0 && (uint64_t)stored == crc;
+	ipc_rec_free(rec);
+	if (!ok) {
+		*error_r = "missing or wrong end record (incomplete or damaged file)";
+		return -1;
+	}
+	return 0;
+}
+
+int queue_file_read(const char *path, struct queue_envelope *env, size_t *content_offset_r,
+                    const char **error_r)
+{
+	queue_envelope_init(env);
+	/* Queue files are never symlinks, and a FIFO must not block us. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		*error_r = set_error("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		*error_r = "not a regular file";
+		close(fd);
+		return -1;
+	}
+	uint64_t file_size = (uint64_t)st.st_size;
+	size_t want = file_size < QUEUE_MAX_ENVELOPE ? (size_t)file_size : QUEUE_MAX_ENVELOPE;
+	char *head = xmalloc(want + 1);
+	size_t offset = 0;
+	int rc = -1;
+	if (read_exactly(fd, head, want, 0) != 0) {
+		*error_r = "short read";
+		goto out;
+	}
+	rc = queue_file_parse_envelope(head, want, env, &offset, error_r);
+	if (rc == 0)
+		*error_r = "queue file truncated in the envelope";
+	if (rc != 1) {
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
+	uint64_t end = (uint64_t)offset + (uint64_t)env->size;
+	if (end > file_size) {
+		*error_r = "queue file truncated in the content";
+		queue_envelope_free(env);
+		goto out;
+	}
+	if (check_content(fd, offset, end, file_size, error_r) != 0) {
+		queue_envelope_free(env);
+		goto out;
+	}
+	*content_offset_r = offset;
+	rc = 0;
+out:
+	free(head);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,120 @@
+/*
+ * The mail queue on disk: queue ids, directory layout, and the queue file.
+ *
+ * Layout under queue_directory:
+ *   maildrop/  files dropped by the local sendmail (untrusted; pickup reads)
+ *   incoming/  new, complete queue files (smtpd and pickup write here)
+ *   active/    files qmgr is working on
+ *   deferred/  files waiting for a retry
+ *   hold/      held by the admin or a milter
+ *   corrupt/   files that failed validation
+ *   status/    per-message recipient status logs (qmgr is the only writer)
+ *   tmp/       files being written (never read as queue entries)
+ *
+ * A queue id is 16 upper-case hex digits: 13 of the arrival time in
+ * microseconds (so ids sort by arrival; 52 bits last until 2112) and 3 of
+ * the pid, e.g. "0006412F3A1B2C4D". Queue file names are the id.
+ *
+ * Queue file format, version 1: the line "POSTERN-QUEUE 1\n", then IPC
+ * records (util/ipc.h):
+ *   "envelope"  id, arrival (i: unix seconds), sender (s, "" for <>),
+ *               envid, ret ("FULL"|"HDRS"|""), body ("7BIT"|"8BITMIME"|
+ *               "BINARYMIME"|""), smtputf8 (i), client_name, client_addr,
+ *               client_port, helo, protocol, tls, auth_user (s, "" if none),
+ *               origin ("smtp"|"pickup")
+ *   "rcpt"      one per recipient, in order: address, orcpt (s), notify (s:
+ *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER)
+ *   "content"   size (i); then exactly size raw bytes of the message (CRLF
+ *               line ends as received, no dot-stuffing)
+ *   "end"       crc32 (i: zlib crc32 of the content bytes)
+ * A file without a valid "end" record matching its content is corrupt.
+ */
+#ifndef POSTERN_MAIL_QUEUE_H
+#define POSTERN_MAIL_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/str.h"
+
+#define QUEUE_ID_LEN 16
+#define QUEUE_MAGIC "POSTERN-QUEUE 1\n"
+
+/* The subdirectories above, in order; queue_make_dirs creates them. */
+extern const char *const queue_dir_names[];
+
+/* Create missing queue subdirectories (mode 0700, owned by owner:group
+ * when running as root and owner != (uid_t)-1). 0 or -1 with *error_r. */
+int queue_make_dirs(const char *queue_dir, uid_t owner, gid_t group, const char **error_r);
+
+/* A fresh, unique, time-sortable id into buf (QUEUE_ID_LEN + 1 bytes). */
+void queue_id_new(char *buf);
+bool queue_id_valid(const char *id);
+
+struct queue_rcpt {
+	char *address;
+	char *orcpt;
+	char *notify;
+};
+
+struct queue_envelope {
+	char id[QUEUE_ID_LEN + 1];
+	int64_t arrival;
+	char *sender;
+	char *envid;
+	char *ret;
+	char *body;
+	bool smtputf8;
+	char *client_name;
+	char *client_addr;
+	char *client_port;
+	char *helo;
+	char *protocol;
+	char *tls;
+	char *auth_user;
+	char *origin;
+	int64_t size; /* content bytes (from the content record when read) */
+	struct queue_rcpt *rcpts;
+	size_t rcpt_count;
+	size_t rcpt_cap;
+};
+
+void queue_envelope_init(struct queue_envelope *env);
+void queue_envelope_free(struct queue_envelope *env);
+void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, const char *orcpt,
+                             const char *notify);
+
+/* Writing a queue file: open under tmp/, stream the content, then commit:
+ * fsync, rename into incoming/ (or another subdirectory), fsync the
+ * directory. Only after queue_writer_commit returns 0 may the mail be
+ * acknowledged. Any failure leaves no file behind. Open refuses an envelope
+ * the reader would reject (no recipients, larger than 1 MiB). Commit never
+ * replaces an existing file. */
+struct queue_writer;
+
+struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envelope *env,
+                                       const char **error_r);
+/* Append content bytes (the message as it will be delivered). */
+int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r);
+/* Finish and make durable in subdir ("incoming", "hold"...). 0 or -1; after
+ * either, call queue_writer_abort to free (it removes nothing once committed). */
+int queue_writer_commit(struct queue_writer *w, const char *subdir, const char **error_r);
+/* Remove the temporary file and free. Safe after a failed write or commit. */
+void queue_writer_abort(struct queue_writer *w);
+int64_t queue_writer_size(const struct queue_writer *w);
+const char *queue_writer_id(const struct queue_writer *w);
+
+/* Reading: parse the envelope and locate the content. Pure over the bytes
+ * given (the first up to 1 MiB of a file is enough for the envelope).
+ * Returns 1 with env filled and *content_offset_r set, 0 if more bytes are
+ * needed, -1 with *error_r if the data is not a valid queue file. */
+int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelope *env,
+                              size_t *content_offset_r, const char **error_r);
+/* Open and fully validate a queue file (envelope, content size, end record,
+ * crc). 0 with env and *content_offset_r, or -1 with *error_r. */
+int queue_file_read(const char *path, struct queue_envelope *env, size_t *content_offset_r,
+                    const char **error_r);
+
+#endif

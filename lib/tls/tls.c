@@ -1,0 +1,342 @@
+/*
+ * TLS contexts, handshakes and the stream transport over OpenSSL.
+ */
+#include "tls/tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/alloc.h"
+
+struct tls_context {
+	SSL_CTX *ssl_ctx;
+};
+
+struct tls_session {
+	SSL *ssl;
+	int fd;
+	char summary[160];
+};
+
+static char tls_error[512];
+
+static const char *openssl_error(const char *what, const char *arg)
+{
+	unsigned long e = ERR_get_error();
+	char reason[256] = "";
+	if (e)
+		ERR_error_string_n(e, reason, sizeof(reason));
+	else if (errno)
+		snprintf(reason, sizeof(reason), "%s", strerror(errno));
+	else
+		snprintf(reason, sizeof(reason), "unknown error");
+	ERR_clear_error();
+	snprintf(tls_error, sizeof(tls_error), "%s%s%s: %s", what, arg ? " " : "", arg ? arg : "",
+	         reason);
+	return tls_error;
+}
+
+static bool set(const char *s)
+{
+	return s != NULL && *s != '\0';
+}
+
+static int parse_protocol(const char *name)
+{
+	if (!set(name) || strcmp(name, "TLSv1.2") == 0)
+		return TLS1_2_VERSION;
+	if (strcmp(name, "TLSv1.3") == 0)
+		return TLS1_3_VERSION;
+	if (strcmp(name, "TLSv1.1") == 0)
+		return TLS1_1_VERSION;
+	if (strcmp(name, "TLSv1") == 0)
+		return TLS1_VERSION;
+	return -1;
+}
+
+static struct tls_context *make_context(const SSL_METHOD *method, const struct tls_settings *s,
+                                        const char **error_r)
+{
+	int min = parse_protocol(s->min_protocol);
+	if (min < 0) {
+		snprintf(tls_error, sizeof(tls_error), "unknown TLS protocol version %s",
+		         s->min_protocol);
+		*error_r = tls_error;
+		return NULL;
+	}
+	SSL_CTX *ctx = SSL_CTX_new(method);
+	if (ctx == NULL) {
+		*error_r = openssl_error("SSL_CTX_new", NULL);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, min);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+	if (set(s->ciphers) && SSL_CTX_set_cipher_list(ctx, s->ciphers) != 1) {
+		*error_r = openssl_error("cipher list", s->ciphers);
+		goto fail;
+	}
+	if (set(s->ciphersuites) && SSL_CTX_set_ciphersuites(ctx, s->ciphersuites) != 1) {
+		*error_r = openssl_error("TLS 1.3 cipher suites", s->ciphersuites);
+		goto fail;
+	}
+	if (set(s->ca_file) && SSL_CTX_load_verify_locations(ctx, s->ca_file, NULL) != 1) {
+		*error_r = openssl_error("CA file", s->ca_file);
+		goto fail;
+	}
+	struct tls_context *tc = xcalloc(1, sizeof(*tc));
+	tc->ssl_ctx = ctx;
+	return tc;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+struct tls_context *tls_server_context(const struct tls_settings *s, const char **error_r)
+{
+	if (!set(s->cert_file)) {
+		*error_r = "no TLS certificate file configured";
+		return NULL;
+	}
+	struct tls_context *tc = make_context(TLS_server_method(), s, error_r);
+	if (tc == NULL)
+		return NULL;
+	const char *key = set(s->key_file) ? s->key_file : s->cert_file;
+	if (SSL_CTX_use_certificate_chain_file(tc->ssl_ctx, s->cert_file) != 1) {
+		*error_r = openssl_error("certificate file", s->cert_file);
+		goto fail;
+	}
+	if (set(s->chain_file)) {
+		/* Extra chain certificates after the leaf. */
+		FILE *f = fopen(s->chain_file, "r");
+		if (f == NULL) {
+			*error_r = openssl_error("chain file", s->chain_file);
+			goto fail;
+		}
+		X509 *x;
+		while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+			SSL_CTX_add_extra_chain_cert(tc->ssl_ctx, x);
+		ERR_clear_error();
+		fclose(f);
+	}
+	if (SSL_CTX_use_PrivateKey_file(tc->ssl_ctx, key, SSL_FILETYPE_PEM) != 1) {
+		*error_r = openssl_error("private key file", key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(tc->ssl_ctx) != 1) {
+		*error_r = openssl_error("private key does not match certificate", s->cert_file);
+		goto fail;
+	}
+	SSL_CTX_set_session_cache_mode(tc->ssl_ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(tc->ssl_ctx, 0);
+	return tc;
+fail:
+	tls_context_free(tc);
+	return NULL;
+}
+
+struct tls_context *tls_client_context(const struct tls_settings *s, const char **error_r)
+{
+	struct tls_context *tc = make_context(TLS_client_method(), s, error_r);
+	if (tc == NULL)
+		return NULL;
+	if (!set(s->ca_file))
+		SSL_CTX_set_default_verify_paths(tc->ssl_ctx);
+	return tc;
+}
+
+void tls_context_free(struct tls_context *ctx)
+{
+	if (ctx == NULL)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx);
+	free(ctx);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for what OpenSSL asked for; 0 ready, -1 timeout or error (errno). */
+static int wait_for_io(int fd, int ssl_error, int64_t deadline)
+{
+	struct pollfd pfd = {.fd = fd,
+	                     .events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN};
+	for (;;) {
+		int64_t left = deadline < 0 ? -1 : deadline - now_ms();
+		if (deadline >= 0 && left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		int n = poll(&pfd, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static struct tls_session *handshake(struct tls_context *ctx, int fd, bool server,
+                                     const char *server_name, int timeout_ms, const char **error_r)
+{
+	SSL *ssl = SSL_new(ctx->ssl_ctx);
+	if (ssl == NULL) {
+		*error_r = openssl_error("SSL_new", NULL);
+		return NULL;
+	}
+	/* Non-blocking underneath, so every read and write keeps its timeout. */
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	SSL_set_fd(ssl, fd);
+	if (!server && set(server_name))
+		SSL_set_tlsext_host_name(ssl, server_name);
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		int rc = server ? SSL_accept(ssl) : SSL_connect(ssl);
+		if (rc == 1)
+			break;
+		int err = SSL_get_error(ssl, rc);
+		if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
+		    wait_for_io(fd, err, deadline) == 0)
+			continue;
+		if (errno == ETIMEDOUT)
+			snprintf(tls_error, sizeof(tls_error), "TLS handshake timed out");
+		else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+			snprintf(tls_error, sizeof(tls_error), "TLS handshake: %s",
+			         errno ? strerror(errno) : "connection closed by peer");
+		else
+			openssl_error("TLS handshake", NULL);
+		ERR_clear_error();
+		*error_r = tls_error;
+		SSL_free(ssl);
+		return NULL;
+	}
+	struct tls_session *s = xcalloc(1, sizeof(*s));
+	s->ssl = ssl;
+	s->fd = fd;
+	snprintf(s->summary, sizeof(s->summary), "%s with cipher %s (%d/%d bits)",
+	         SSL_get_version(ssl), SSL_get_cipher_name(ssl), SSL_get_cipher_bits(ssl, NULL),
+	         SSL_get_cipher_bits(ssl, NULL));
+	return s;
+}
+
+struct tls_session *tls_accept(struct tls_context *ctx, int fd, int timeout_ms,
+                               const char **error_r)
+{
+	return handshake(ctx, fd, true, NULL, timeout_ms, error_r);
+}
+
+struct tls_session *tls_connect(struct tls_context *ctx, int fd, const char *server_name,
+                                int timeout_ms, const char **error_r)
+{
+	return handshake(ctx, fd, false, server_name, timeout_ms, error_r);
+}
+
+void tls_session_close(struct tls_session *s)
+{
+	if (s == NULL)
+		return;
+	SSL_shutdown(s->ssl);
+	SSL_free(s->ssl);
+	free(s);
+}
+
+static ssize_t tls_io(struct tls_session *s, void *rbuf, const void *wbuf, size_t len,
+                      int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int chunk = len > 1 << 30 ? 1 << 30 : (int)len;
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		int n = rbuf ? SSL_read(s->ssl, rbuf, chunk) : SSL_write(s->ssl, wbuf, chunk);
+		if (n > 0)
+			return n;
+		int err = SSL_get_error(s->ssl, n);
+		if (err == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+			if (wait_for_io(s->fd, err, deadline) != 0)
+				return -1;
+			continue;
+		}
+		if (err == SSL_ERROR_SYSCALL && errno == 0 && rbuf)
+			return 0; /* peer closed without close_notify */
+		ERR_clear_error();
+		if (errno == 0)
+			errno = EPROTO;
+		return -1;
+	}
+}
+
+static ssize_t transport_read(void *ctx, void *buf, size_t len, int timeout_ms)
+{
+	return tls_io(ctx, buf, NULL, len, timeout_ms);
+}
+
+static ssize_t transport_write(void *ctx, const void *buf, size_t len, int timeout_ms)
+{
+	return tls_io(ctx, NULL, buf, len, timeout_ms);
+}
+
+static size_t transport_pending(void *ctx)
+{
+	struct tls_session *s = ctx;
+	return (size_t)SSL_pending(s->ssl);
+}
+
+static const struct stream_transport tls_transport = {
+    .read = transport_read,
+    .write = transport_write,
+    .pending = transport_pending,
+};
+
+void tls_session_attach(struct tls_session *s, struct stream *stream)
+{
+	stream_set_transport(stream, &tls_transport, s);
+}
+
+const char *tls_session_protocol(const struct tls_session *s)
+{
+	return SSL_get_version(s->ssl);
+}
+
+const char *tls_session_cipher(const struct tls_session *s)
+{
+	return SSL_get_cipher_name(s->ssl);
+}
+
+int tls_session_cipher_bits(const struct tls_session *s)
+{
+	return SSL_get_cipher_bits(s->ssl, NULL);
+}
+
+const char *tls_session_summary(const struct tls_session *s)
+{
+	return s->summary;
+}
+
+bool tls_session_peer_verified(const struct tls_session *s)
+{
+	X509 *peer = SSL_get1_peer_certificate(s->ssl);
+	bool ok = peer != NULL && SSL_get_verify_result(s->ssl) == X509_V_OK;
+	X509_free(peer);
+	return ok;
+}

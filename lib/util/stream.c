@@ -1,0 +1,303 @@
+/*
+ * Buffered, bounded, timed I/O on one connection (see stream.h). The
+ * plain transport polls the descriptor before each read and write; TLS
+ * plugs in its own transport.
+ */
+#include "util/stream.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+
+#define READ_CHUNK 16384
+#define WRITE_FLUSH_AT 8192
+
+struct stream {
+	int fd;
+	int timeout_ms;
+	const struct stream_transport *transport;
+	void *transport_ctx;
+	struct str in;  /* received, not yet consumed */
+	size_t in_pos;  /* consumed prefix of in */
+	struct str out; /* queued output */
+};
+
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+	for (;;) {
+		int n = poll(&pfd, 1, timeout_ms);
+		if (n > 0)
+			return 0;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static ssize_t plain_read(void *ctx, void *buf, size_t len, int timeout_ms)
+{
+	int fd = *(int *)ctx;
+	if (wait_fd(fd, POLLIN, timeout_ms) != 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (wait_fd(fd, POLLIN, timeout_ms) != 0)
+			return -1;
+	}
+}
+
+static ssize_t plain_write(void *ctx, const void *buf, size_t len, int timeout_ms)
+{
+	int fd = *(int *)ctx;
+	for (;;) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (wait_fd(fd, POLLOUT, timeout_ms) != 0)
+			return -1;
+	}
+}
+
+static const struct stream_transport plain_transport = {
+    .read = plain_read,
+    .write = plain_write,
+    .pending = NULL,
+};
+
+struct stream *stream_new(int fd, int timeout_ms)
+{
+	struct stream *s = xcalloc(1, sizeof(*s));
+	s->fd = fd;
+	s->timeout_ms = timeout_ms;
+	s->transport = &plain_transport;
+	s->transport_ctx = &s->fd;
+	return s;
+}
+
+void stream_free(struct stream *s)
+{
+	if (s == NULL)
+		return;
+	str_free(&s->in);
+	str_free(&s->out);
+	free(s);
+}
+
+void stream_close(struct stream *s)
+{
+	if (s == NULL)
+		return;
+	close(s->fd);
+	stream_free(s);
+}
+
+int stream_fd(const struct stream *s)
+{
+	return s->fd;
+}
+
+void stream_set_timeout(struct stream *s, int timeout_ms)
+{
+	s->timeout_ms = timeout_ms;
+}
+
+void stream_set_transport(struct stream *s, const struct stream_transport *t, void *ctx)
+{
+	s->transport = t;
+	s->transport_ctx = ctx;
+}
+
+size_t stream_buffered(const struct stream *s)
+{
+	size_t pending = s->transport->pending ? s->transport->pending(s->transport_ctx) : 0;
+	return s->in.len - s->in_pos + pending;
+}
+
+void stream_discard_input(struct stream *s)
+{
+	str_clear(&s->in);
+	s->in_pos = 0;
+}
+
+static void compact(struct stream *s)
+{
+	if (s->in_pos > 0 && (s->in_pos == s->in.len || s->in_pos > 65536)) {
+		str_consume(&s->in, s->in_pos);
+		s->in_pos = 0;
+	}
+}
+
+/* Read more input into the buffer. */
+static enum stream_status fill(struct stream *s)
+{
+	compact(s);
+	str_reserve(&s->in, READ_CHUNK);
+	ssize_t n =
+	    s->transport->read(s->transport_ctx, s->in.data + s->in.len, READ_CHUNK, s->timeout_ms);
+	if (n < 0)
+		return errno == ETIMEDOUT ? STREAM_TIMEOUT : STREAM_ERROR;
+	if (n == 0)
+		return STREAM_EOF;
+	s->in.len += (size_t)n;
+	s->in.data[s->in.len] = '\0';
+	return STREAM_OK;
+}
+
+enum stream_status stream_read_line(struct stream *s, struct str *line, size_t max, bool *had_cr)
+{
+	str_clear(line);
+	bool too_long = false;
+	for (;;) {
+		const char *start = s->in.data + s->in_pos;
+		size_t avail = s->in.len - s->in_pos;
+		const char *nl = avail ? memchr(start, '\n', avail) : NULL;
+		size_t take = nl ? (size_t)(nl - start) : avail;
+		if (!too_long) {
+			if (line->len + take > max) {
+				too_long = true;
+				str_clear(line);
+			} else {
+				str_append(line, start, take);
+			}
+		}
+		s->in_pos += take;
+		if (nl) {
+			s->in_pos++;
+			if (too_long)
+				return STREAM_TOO_LONG;
+			bool cr = line->len > 0 && line->data[line->len - 1] == '\r';
+			if (cr)
+				str_truncate(line, line->len - 1);
+			if (had_cr)
+				*had_cr = cr;
+			return STREAM_OK;
+		}
+		enum stream_status st = fill(s);
+		if (st != STREAM_OK)
+			return too_long ? STREAM_TOO_LONG : st;
+	}
+}
+
+enum stream_status stream_read_some(struct stream *s, struct str *out, size_t max)
+{
+	if (s->in.len == s->in_pos) {
+		enum stream_status st = fill(s);
+		if (st != STREAM_OK)
+			return st;
+	}
+	size_t avail = s->in.len - s->in_pos;
+	size_t take = avail < max ? avail : max;
+	str_append(out, s->in.data + s->in_pos, take);
+	s->in_pos += take;
+	return STREAM_OK;
+}
+
+enum stream_status stream_read_exact(struct stream *s, struct str *out, size_t len)
+{
+	while (len > 0) {
+		size_t before = out->len;
+		enum stream_status st = stream_read_some(s, out, len);
+		if (st != STREAM_OK)
+			return st;
+		len -= out->len - before;
+	}
+	return STREAM_OK;
+}
+
+enum stream_status stream_peek(struct stream *s, const char **data_r, size_t *len_r)
+{
+	if (s->in.len == s->in_pos) {
+		enum stream_status st = fill(s);
+		if (st != STREAM_OK)
+			return st;
+	}
+	*data_r = s->in.data + s->in_pos;
+	*len_r = s->in.len - s->in_pos;
+	return STREAM_OK;
+}
+
+void stream_consume(struct stream *s, size_t n)
+{
+	size_t avail = s->in.len - s->in_pos;
+	s->in_pos += n < avail ? n : avail;
+}
+
+enum stream_status stream_flush(struct stream *s)
+{
+	size_t off = 0;
+	while (off < s->out.len) {
+		ssize_t n = s->transport->write(s->transport_ctx, s->out.data + off,
+		                                s->out.len - off, s->timeout_ms);
+		if (n <= 0) {
+			enum stream_status st = errno == ETIMEDOUT ? STREAM_TIMEOUT : STREAM_ERROR;
+			str_consume(&s->out, off);
+			return st;
+		}
+		off += (size_t)n;
+	}
+	str_clear(&s->out);
+	return STREAM_OK;
+}
+
+enum stream_status stream_write(struct stream *s, const void *data, size_t len)
+{
+	str_append(&s->out, data, len);
+	if (s->out.len >= WRITE_FLUSH_AT)
+		return stream_flush(s);
+	return STREAM_OK;
+}
+
+enum stream_status stream_puts(struct stream *s, const char *text)
+{
+	return stream_write(s, text, strlen(text));
+}
+
+enum stream_status stream_printf(struct stream *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	str_vprintf(&s->out, fmt, ap);
+	va_end(ap);
+	if (s->out.len >= WRITE_FLUSH_AT)
+		return stream_flush(s);
+	return STREAM_OK;
+}
+
+const char *stream_status_text(enum stream_status status)
+{
+	switch (status) {
+	case STREAM_OK:
+		return "ok";
+	case STREAM_EOF:
+		return "end of file";
+	case STREAM_TIMEOUT:
+		return "timeout";
+	case STREAM_TOO_LONG:
+		return "line too long";
+	case STREAM_ERROR:
+		return "I/O error";
+	}
+	return "unknown";
+}

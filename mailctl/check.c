@@ -1,0 +1,221 @@
+/*
+ * mailctl check: validate main.conf and master.conf and the paths, users
+ * and programs they name. Prints every problem as "file:line: message"
+ * (or "file: parameter: message" for a default) and exits 1 if any is an
+ * error.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "conf/masterconf.h"
+#include "conf/params.h"
+#include "mailctl/mailctl.h"
+#include "util/alloc.h"
+#include "util/privs.h"
+#include "util/sock.h"
+
+struct checker {
+	struct conf *conf;
+	char *main_path;
+	int errors;
+	int warnings;
+};
+
+static void report(struct checker *ck, bool error, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void report(struct checker *ck, bool error, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("%s: %s", where, error ? "error: " : "warning: ");
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+	if (error)
+		ck->errors++;
+	else
+		ck->warnings++;
+}
+
+/* "main.conf:12" where the parameter was set, else "main.conf (default NAME)". */
+static char *param_where(struct checker *ck, const char *name)
+{
+	const char *file;
+	int line;
+	if (conf_origin(ck->conf, name, &file, &line) && line > 0)
+		return xasprintf("%s:%d", file, line);
+	return xasprintf("%s (default %s)", ck->main_path, name);
+}
+
+static void check_dir_param(struct checker *ck, const char *name, bool may_be_created)
+{
+	const char *path = conf_get(ck->conf, name);
+	char *where = param_where(ck, name);
+	struct stat st;
+	if (path[0] != '/') {
+		report(ck, true, where, "%s = %s: not an absolute path", name, path);
+	} else if (stat(path, &st) != 0) {
+		if (!may_be_created || errno != ENOENT) {
+			report(ck, true, where, "%s = %s: %s", name, path, strerror(errno));
+		} else {
+			char *parent = xstrdup(path);
+			char *slash = strrchr(parent, '/');
+			if (slash && slash != parent)
+				*slash = '\0';
+			if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+				report(ck, true, where, "%s = %s: neither it nor its parent exists",
+				       name, path);
+			else
+				report(ck, false, where,
+				       "%s = %s does not exist yet; master creates it", name, path);
+			free(parent);
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		report(ck, true, where, "%s = %s: not a directory", name, path);
+	}
+	free(where);
+}
+
+static void check_user_param(struct checker *ck, const char *name)
+{
+	uid_t uid;
+	gid_t gid;
+	const char *error;
+	const char *user = conf_get(ck->conf, name);
+	if (privs_lookup(user, &uid, &gid, &error) == 0)
+		return;
+	char *where = param_where(ck, name);
+	/* An unprivileged instance runs everything as its own user. */
+	report(ck, privs_are_root(), where, "%s = %s: %s", name, user, error);
+	free(where);
+}
+
+static void check_service(struct checker *ck, const struct service_def *def)
+{
+	char *where = xasprintf("%s:%d", def->file, def->line);
+	const char *cmd = def->argv[0];
+	char *program = cmd[0] == '/'
+	                    ? xstrdup(cmd)
+	                    : xasprintf("%s/%s", conf_get(ck->conf, "daemon_directory"), cmd);
+	if (access(program, X_OK) != 0)
+		report(ck, true, where, "service %s: command %s: %s", def->name, program,
+		       strerror(errno));
+	free(program);
+	if (def->chroot_path && access(def->chroot_path, X_OK) != 0)
+		report(ck, true, where, "service %s: chroot %s: %s", def->name, def->chroot_path,
+		       strerror(errno));
+	if (def->privilege == SERVICE_USER) {
+		uid_t uid;
+		gid_t gid;
+		const char *error;
+		if (privs_lookup(def->user_spec, &uid, &gid, &error) != 0)
+			report(ck, privs_are_root(), where, "service %s: user %s: %s", def->name,
+			       def->user_spec, error);
+		else if (uid == 0)
+			report(ck, true, where,
+			       "service %s: user %s is root; say 'n' in the unpriv column instead",
+			       def->name, def->user_spec);
+	}
+	if (def->type == SERVICE_INET) {
+		char *host = NULL, *port = NULL;
+		const char *error;
+		if (sock_split_hostport(def->name, &host, &port, &error) != 0)
+			report(ck, true, where, "service %s: %s", def->name, error);
+		free(host);
+		free(port);
+	}
+	for (int i = 1; i + 1 < def->argc; i++) {
+		if (strcmp(def->argv[i], "-o") != 0)
+			continue;
+		const char *setting = def->argv[++i];
+		const char *eq = strchr(setting, '=');
+		if (eq == NULL) {
+			report(ck, true, where, "service %s: -o %s: expected name=value", def->name,
+			       setting);
+			continue;
+		}
+		char *name = xstrndup(setting, (size_t)(eq - setting));
+		const struct param_def *p = param_find(name);
+		const char *error;
+		char *value = conf_expand(ck->conf, eq + 1);
+		if (p == NULL)
+			report(ck, false, where, "service %s: -o %s: unknown parameter", def->name,
+			       name);
+		else if (param_validate(p->type, value, &error) != 0)
+			report(ck, true, where, "service %s: -o %s: %s", def->name, setting, error);
+		free(value);
+		free(name);
+	}
+	free(where);
+}
+
+int cmd_check(struct mailctl *m, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		mailctl_error("usage: mailctl check");
+		return 2;
+	}
+	struct checker ck = {0};
+	struct diag_list diags;
+	diag_list_init(&diags);
+	ck.main_path = xasprintf("%s/main.conf", m->config_dir);
+	ck.conf = conf_new(m->config_dir);
+	conf_load_file(ck.conf, ck.main_path, &diags);
+	char *master_path = xasprintf("%s/master.conf", m->config_dir);
+	struct service_list services;
+	service_list_init(&services);
+	masterconf_load_file(master_path, &services, &diags);
+	for (size_t i = 0; i < diags.count; i++) {
+		bool error = diags.items[i].severity == DIAG_ERROR;
+		const char *text = diags.items[i].text;
+		const char *colon = strstr(text, ": ");
+		/* Diagnostics read "file:line: message"; add the severity after the place. */
+		if (colon)
+			printf("%.*s: %s%s\n", (int)(colon - text), text,
+			       error ? "error: " : "warning: ", colon + 2);
+		else
+			printf("%s%s\n", error ? "error: " : "warning: ", text);
+		if (error)
+			ck.errors++;
+		else
+			ck.warnings++;
+	}
+	diag_list_free(&diags);
+	check_dir_param(&ck, "queue_directory", true);
+	check_dir_param(&ck, "data_directory", true);
+	check_dir_param(&ck, "daemon_directory", false);
+	check_user_param(&ck, "mail_owner");
+	const char *logfile = conf_get(ck.conf, "maillog_file");
+	if (*logfile) {
+		char *dir = xstrdup(logfile);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		if (slash && *dir && access(dir, W_OK) != 0) {
+			char *where = param_where(&ck, "maillog_file");
+			report(&ck, true, where, "maillog_file = %s: directory %s: %s", logfile,
+			       dir, strerror(errno));
+			free(where);
+		}
+		free(dir);
+	}
+	for (size_t i = 0; i < services.count; i++)
+		check_service(&ck, &services.items[i]);
+	if (services.count == 0 && ck.errors == 0)
+		report(&ck, false, master_path, "no services defined");
+	printf("%s: %d error%s, %d warning%s\n", m->config_dir, ck.errors,
+	       ck.errors == 1 ? "" : "s", ck.warnings, ck.warnings == 1 ? "" : "s");
+	service_list_free(&services);
+	free(master_path);
+	free(ck.main_path);
+	conf_free(ck.conf);
+	return ck.errors ? 1 : 0;
+}

@@ -1,0 +1,93 @@
+#!/bin/sh
+# `make run`: a complete local Postern instance under ./run/, listening on
+# 127.0.0.1 only, in the foreground until Ctrl-C. run/etc is rewritten on
+# every start (so new services appear as they are built); the certificate
+# and the demo account's password are kept.
+# Usage: scripts/run-instance.sh BUILD_DIR
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-build}" && pwd)
+base=$top/run
+bin=$build/bin
+mkdir -p "$base/etc/tls" "$base/log" "$base/spool" "$base/data"
+chmod 755 "$base" "$base/etc"
+
+# A self-signed certificate for localhost, made once.
+if [ ! -f "$base/etc/tls/cert.pem" ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout "$base/etc/tls/key.pem" -out "$base/etc/tls/cert.pem" 2>/dev/null
+	chmod 600 "$base/etc/tls/key.pem"
+fi
+# The demo account's password, made once.
+if [ ! -f "$base/demo-password" ]; then
+	umask 077
+	openssl rand -base64 12 | tr -d '/+=' >"$base/demo-password"
+	umask 022
+fi
+password=$(cat "$base/demo-password")
+
+cat >"$base/etc/main.conf" <<CONF
+# Written by scripts/run-instance.sh (make run); rewritten on every start.
+instance_mode = yes
+myhostname = localhost.localdomain
+queue_directory = $base/spool
+data_directory = $base/data
+daemon_directory = $bin
+maillog_file = /dev/stderr
+inet_interfaces = 127.0.0.1
+virtual_mailbox_domains = example.test
+smtpd_tls_cert_file = $base/etc/tls/cert.pem
+smtpd_tls_key_file = $base/etc/tls/key.pem
+smtpd_tls_auth_only_exempt = 127.0.0.0/8
+mydestination = localhost.localdomain, localhost
+CONF
+
+# One line per service whose program has been built.
+{
+	echo "# Written by scripts/run-instance.sh (make run); rewritten on every start."
+	echo "# service type private unpriv chroot wakeup maxproc command + args"
+	while read -r prog line; do
+		[ -x "$bin/$prog" ] && echo "$line"
+	done <<SERVICES
+smtpd 127.0.0.1:2525 inet n - n - - smtpd
+smtpd 127.0.0.1:2587 inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_auth_required=yes -o smtpd_add_missing_headers=yes
+smtpd 127.0.0.1:2465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=yes -o smtpd_auth_required=yes -o smtpd_add_missing_headers=yes
+pop3d 127.0.0.1:2110 inet n - n - - pop3d
+pop3d 127.0.0.1:2995 inet n - n - - pop3d -o pop3d_tls_wrappermode=yes
+imapd 127.0.0.1:2143 inet n - n - - imapd
+imapd 127.0.0.1:2993 inet n - n - - imapd -o imapd_tls_wrappermode=yes
+qmgr qmgr unix n - n 300 1 qmgr
+pickup pickup unix n - n 60 1 pickup
+local local unix - n n - - local
+smtp smtp unix - - n - - smtp
+auth auth unix - - n - - auth
+SERVICES
+} >"$base/etc/master.conf"
+
+# Remove settings for parameters this build does not know yet (they arrive
+# with the services that use them), so the instance starts warning-free.
+known=$("$bin/mailctl" -c "$base/etc" config -d | sed 's/ = .*//')
+tmp=$base/etc/main.conf.new
+while IFS= read -r line; do
+	name=$(printf '%s' "$line" | sed -n 's/^\([a-z_0-9]*\) *=.*/\1/p')
+	if [ -n "$name" ] && ! printf '%s\n' "$known" | grep -qx "$name"; then
+		continue
+	fi
+	printf '%s\n' "$line"
+done <"$base/etc/main.conf" >"$tmp"
+mv "$tmp" "$base/etc/main.conf"
+chmod 644 "$base/etc/main.conf" "$base/etc/master.conf"
+
+"$bin/mailctl" -c "$base/etc" check >/dev/null || {
+	"$bin/mailctl" -c "$base/etc" check
+	exit 1
+}
+
+echo "Postern instance in $base (config $base/etc, log on this terminal)"
+echo "  services:"
+grep -v '^#' "$base/etc/master.conf" | awk '{printf "    %-20s %s\n", $1, $8}'
+echo "  demo account: demo@example.test  password: $password  (saved in run/demo-password)"
+echo "  control:      $bin/mailctl -c $base/etc status"
+echo "  Ctrl-C stops everything."
+exec "$bin/master" -c "$base/etc" -f

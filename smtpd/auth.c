@@ -1,0 +1,201 @@
+/*
+ * smtpd AUTH (RFC 4954): PLAIN and LOGIN, checked by the auth service over
+ * its UNIX socket. Offered only over TLS unless the client is in
+ * smtpd_tls_auth_only_exempt networks (loopback in an instance). Failures
+ * are delayed and counted; too many end the session.
+ */
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "auth/auth_client.h"
+#include "smtpd/smtpd.h"
+#include "util/alloc.h"
+#include "util/base64.h"
+#include "util/log.h"
+
+#define SASL_LINE_LIMIT 12288
+#define AUTH_TIMEOUT_MS 30000
+
+bool auth_offered(const struct session *s)
+{
+	if (!s->cfg->auth_enable)
+		return false;
+	if (s->tls || !s->cfg->tls_auth_only)
+		return true;
+	return s->cfg->auth_exempt_networks != NULL &&
+	       cidr_list_match(s->cfg->auth_exempt_networks, s->client_addr);
+}
+
+/* Send a 334 challenge and read the client's answer (base64, or "*"). */
+static int challenge(struct session *s, const char *prompt, struct str *answer)
+{
+	reply(s, 334, NULL, "%s", prompt);
+	if (stream_flush(s->stream) != STREAM_OK)
+		return -1;
+	enum stream_status st = stream_read_line(s->stream, answer, SASL_LINE_LIMIT, NULL);
+	if (st == STREAM_TOO_LONG) {
+		reply(s, 500, "5.5.6", "Error: authentication exchange line is too long");
+		return 1;
+	}
+	return st == STREAM_OK ? 0 : -1;
+}
+
+/* Decode a client response; 0 ok, 1 replied with an error, -1 connection lost. */
+static int response(struct session *s, const char *encoded, struct str *decoded)
+{
+	if (strcmp(encoded, "*") == 0) {
+		reply(s, 501, "5.7.0", "Authentication aborted");
+		return 1;
+	}
+	if (strcmp(encoded, "=") == 0)
+		return 0;
+	if (base64_decode(encoded, strlen(encoded), decoded) != 0) {
+		reply(s, 501, "5.5.2", "Error: invalid base64 data in authentication exchange");
+		return 1;
+	}
+	return 0;
+}
+
+static int read_response(struct session *s, const char *prompt, struct str *decoded)
+{
+	struct str line = STR_INIT;
+	int rc = challenge(s, prompt, &line);
+	if (rc == 0)
+		rc = response(s, str_cstr(&line), decoded);
+	str_free(&line);
+	return rc;
+}
+
+static void verify(struct session *s, const char *method, const char *user, const char *password)
+{
+	char *canonical = NULL;
+	const char *error = "";
+	enum auth_result r =
+	    auth_client_verify(s->cfg->auth_socket, user, password, "smtp", s->client_addr,
+	                       AUTH_TIMEOUT_MS, &canonical, &error);
+	if (r == AUTH_OK) {
+		s->auth_user = canonical;
+		s->auth_method = xstrdup(method);
+		s->auth_failures = 0;
+		reply(s, 235, "2.7.0", "Authentication successful");
+		log_info("%s: sasl_method=%s, sasl_username=%s", session_client(s), method,
+		         s->auth_user);
+		return;
+	}
+	free(canonical);
+	if (r == AUTH_TEMPFAIL) {
+		log_warn("%s: SASL %s authentication unavailable: %s", session_client(s), method,
+		         error);
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		return;
+	}
+	s->auth_failures++;
+	log_warn("%s: SASL %s authentication failed for user %s", session_client(s), method, user);
+	/* The auth service already delayed its answer; the error counter adds more. */
+	reply(s, 535, "5.7.8", "Error: authentication failed");
+	if (session_error(s) || s->auth_failures >= s->cfg->auth_failure_limit) {
+		reply(s, 421, "4.7.0", "%s Error: too many failed authentications",
+		      s->cfg->hostname);
+		s->quit = true;
+	}
+}
+
+static void auth_plain(struct session *s, const char *initial)
+{
+	struct str decoded = STR_INIT;
+	int rc = initial ? response(s, initial, &decoded) : read_response(s, "", &decoded);
+	if (rc != 0) {
+		if (rc < 0)
+			s->quit = true;
+		str_free(&decoded);
+		return;
+	}
+	/* authzid NUL authcid NUL password */
+	const char *p = decoded.data ? decoded.data : "";
+	const char *nul1 = memchr(p, '\0', decoded.len);
+	const char *nul2 =
+	    nul1 ? memchr(nul1 + 1, '\0', decoded.len - (size_t)(nul1 + 1 - p)) : NULL;
+	if (nul1 == NULL || nul2 == NULL ||
+	    memchr(nul2 + 1, '\0', decoded.len - (size_t)(nul2 + 1 - p))) {
+		reply(s, 501, "5.5.2", "Error: malformed PLAIN authentication response");
+		str_free(&decoded);
+		return;
+	}
+	const char *authzid = p, *authcid = nul1 + 1, *password = nul2 + 1;
+	if (*authzid && strcmp(authzid, authcid) != 0) {
+		reply(s, 535, "5.7.8", "Error: authorization identity differs from user name");
+		session_error(s);
+	} else {
+		verify(s, "PLAIN", authcid, password);
+	}
+	explicit_bzero(decoded.data, decoded.len);
+	str_free(&decoded);
+}
+
+static void auth_login(struct session *s, const char *initial)
+{
+	struct str user = STR_INIT, password = STR_INIT;
+	int rc = initial ? response(s, initial, &user) : read_response(s, "VXNlcm5hbWU6", &user);
+	if (rc == 0)
+		rc = read_response(s, "UGFzc3dvcmQ6", &password);
+	if (rc == 0 && (memchr(str_cstr(&user), '\0', user.len) ||
+	                memchr(str_cstr(&password), '\0', password.len))) {
+		reply(s, 501, "5.5.2", "Error: malformed LOGIN authentication response");
+		rc = 1;
+	}
+	if (rc == 0)
+		verify(s, "LOGIN", str_cstr(&user), str_cstr(&password));
+	else if (rc < 0)
+		s->quit = true;
+	if (password.data)
+		explicit_bzero(password.data, password.len);
+	str_free(&user);
+	str_free(&password);
+}
+
+void cmd_auth(struct session *s, const char *arg)
+{
+	if (!auth_offered(s)) {
+		if (s->cfg->auth_enable && !s->tls)
+			reply(s, 538, "5.7.11",
+			      "Error: authentication requires TLS; send STARTTLS first");
+		else
+			reply(s, 503, "5.5.1", "Error: authentication not enabled");
+		session_error(s);
+		return;
+	}
+	if (!s->esmtp) {
+		reply(s, 503, "5.5.1", "Error: send EHLO first");
+		return;
+	}
+	if (s->auth_user) {
+		reply(s, 503, "5.5.1", "Error: already authenticated");
+		return;
+	}
+	if (s->in_transaction) {
+		reply(s, 503, "5.5.1", "Error: MAIL transaction in progress");
+		return;
+	}
+	char *mech = xstrdup(arg);
+	char *initial = strchr(mech, ' ');
+	if (initial) {
+		*initial++ = '\0';
+		while (*initial == ' ')
+			initial++;
+		if (*initial == '\0')
+			initial = NULL;
+	}
+	if (strcasecmp(mech, "PLAIN") == 0) {
+		auth_plain(s, initial);
+	} else if (strcasecmp(mech, "LOGIN") == 0) {
+		auth_login(s, initial);
+	} else if (*mech == '\0') {
+		reply(s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+		session_error(s);
+	} else {
+		reply(s, 504, "5.5.4", "Error: unsupported authentication mechanism");
+		session_error(s);
+	}
+	free(mech);
+}

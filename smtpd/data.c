@@ -1,0 +1,366 @@
+/*
+ * smtpd DATA and BDAT: the message goes through a sink that writes the
+ * Received header, holds the header section until its end (to add a
+ * missing Message-ID or Date for submission and to count hops), then
+ * streams the rest into the queue file. Only after the queue file is
+ * durable does the client hear 250.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtp/smtp_data.h"
+#include "smtpd/smtpd.h"
+#include "util/alloc.h"
+#include "util/ipc.h"
+#include "util/log.h"
+#include "util/sock.h"
+
+#define HEADER_HOLD_LIMIT (256 * 1024)
+#define HOP_COUNT_LIMIT 50
+#define READ_CHUNK 65536
+
+struct message_sink {
+	struct queue_writer *writer;
+	struct str headers; /* held until the end of the header section */
+	bool in_headers;
+	bool has_message_id;
+	bool has_date;
+	int received_count;
+	long long size; /* bytes of client content */
+	bool too_big;
+	bool write_failed;
+	const char *write_error;
+	char id[QUEUE_ID_LEN + 1];
+};
+
+static void format_date(char *buf, size_t len, time_t when)
+{
+	struct tm tm;
+	localtime_r(&when, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+static void sink_put(struct message_sink *k, const char *data, size_t len)
+{
+	if (k->write_failed || len == 0)
+		return;
+	const char *error;
+	if (queue_writer_write(k->writer, data, len, &error) != 0) {
+		k->write_failed = true;
+		k->write_error = error;
+	}
+}
+
+static void build_received(struct session *s, struct message_sink *k, struct str *out)
+{
+	char date[64];
+	format_date(date, sizeof(date), time(NULL));
+	str_printf(out, "Received: from %s (%s [%s])\r\n", s->helo ? s->helo : s->client_addr,
+	           s->client_name, s->client_addr);
+	if (s->tls)
+		str_printf(out, "\t(using %s)\r\n", tls_session_summary(s->tls));
+	if (s->auth_user)
+		str_printf(out, "\t(Authenticated sender: %s)\r\n", s->auth_user);
+	str_printf(out, "\tby %s (Postern) with %s id %s", s->cfg->hostname, session_protocol(s),
+	           k->id);
+	if (s->env.rcpt_count == 1)
+		str_printf(out, "\r\n\tfor <%s>", s->env.rcpts[0].address);
+	str_printf(out, "; %s\r\n", date);
+}
+
+/* Called at the end of the header section (or when it grows too large). */
+static void sink_release_headers(struct session *s, struct message_sink *k)
+{
+	struct str added = STR_INIT;
+	bool add = s->cfg->add_missing_headers || s->auth_user != NULL;
+	if (add && !k->has_date) {
+		char date[64];
+		format_date(date, sizeof(date), time(NULL));
+		str_printf(&added, "Date: %s\r\n", date);
+	}
+	if (add && !k->has_message_id)
+		str_printf(&added, "Message-ID: <%s@%s>\r\n", k->id, s->cfg->hostname);
+	sink_put(k, added.data, added.len);
+	sink_put(k, k->headers.data, k->headers.len);
+	str_free(&added);
+	str_clear(&k->headers);
+	k->in_headers = false;
+}
+
+static bool header_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+/* Look at the complete header lines held so far. */
+static void scan_header_lines(struct session *s, struct message_sink *k, size_t from)
+{
+	const char *p = k->headers.data + from;
+	const char *end = k->headers.data + k->headers.len;
+	while (k->in_headers && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		size_t len = (size_t)(nl - p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (len == 0) {
+			sink_release_headers(s, k);
+			return;
+		}
+		if (header_is(p, len, "Message-ID"))
+			k->has_message_id = true;
+		else if (header_is(p, len, "Date"))
+			k->has_date = true;
+		else if (header_is(p, len, "Received"))
+			k->received_count++;
+		p = nl + 1;
+	}
+}
+
+static void sink_write(struct session *s, struct message_sink *k, const char *data, size_t len)
+{
+	k->size += (long long)len;
+	if (k->size > s->cfg->message_size_limit && s->cfg->message_size_limit > 0) {
+		k->too_big = true;
+		return;
+	}
+	if (!k->in_headers) {
+		sink_put(k, data, len);
+		return;
+	}
+	/* Rescan from the start of the last incomplete line. */
+	size_t start = k->headers.len;
+	while (start > 0 && k->headers.data[start - 1] != '\n')
+		start--;
+	str_append(&k->headers, data, len);
+	size_t before = k->headers.len;
+	scan_header_lines(s, k, start);
+	if (k->in_headers && before > HEADER_HOLD_LIMIT)
+		sink_release_headers(s, k);
+}
+
+static struct message_sink *sink_open(struct session *s)
+{
+	struct queue_envelope *env = &s->env;
+	env->arrival = time(NULL);
+	free(env->client_name);
+	env->client_name = xstrdup(s->client_name);
+	free(env->client_addr);
+	env->client_addr = xstrdup(s->client_addr);
+	free(env->client_port);
+	env->client_port = xstrdup(s->client_port);
+	free(env->helo);
+	env->helo = xstrdup(s->helo ? s->helo : "");
+	free(env->protocol);
+	env->protocol = xstrdup(session_protocol(s));
+	free(env->tls);
+	env->tls = xstrdup(s->tls ? tls_session_summary(s->tls) : "");
+	free(env->auth_user);
+	env->auth_user = xstrdup(s->auth_user ? s->auth_user : "");
+	free(env->origin);
+	env->origin = xstrdup("smtp");
+
+	const char *error;
+	struct queue_writer *w = queue_writer_open(s->cfg->queue_dir, env, &error);
+	if (w == NULL) {
+		log_error("%s: cannot create queue file: %s", session_client(s), error);
+		return NULL;
+	}
+	struct message_sink *k = xcalloc(1, sizeof(*k));
+	k->writer = w;
+	k->in_headers = true;
+	memcpy(k->id, queue_writer_id(w), sizeof(k->id));
+	struct str received = STR_INIT;
+	build_received(s, k, &received);
+	sink_put(k, received.data, received.len);
+	str_free(&received);
+	log_info("%s: client=%s%s%s", k->id, session_client(s),
+	         s->auth_user ? ", sasl_username=" : "", s->auth_user ? s->auth_user : "");
+	return k;
+}
+
+static void sink_discard(struct message_sink *k)
+{
+	if (k == NULL)
+		return;
+	queue_writer_abort(k->writer);
+	str_free(&k->headers);
+	free(k);
+}
+
+/* Tell qmgr there is new mail; if it is not running, the mail waits. */
+static void notify_qmgr(const struct smtpd_settings *cfg)
+{
+	const char *error;
+	int fd = sock_connect_unix(cfg->qmgr_socket, 100, &error);
+	if (fd < 0)
+		return;
+	struct ipc_rec *rec = ipc_rec_new("wakeup");
+	ipc_write(fd, rec, 100);
+	ipc_rec_free(rec);
+	close(fd);
+}
+
+/* Finish a message: commit it or say why not. Frees the sink. */
+static void sink_finish(struct session *s, struct message_sink *k, bool bare_newlines)
+{
+	if (k->in_headers)
+		sink_release_headers(s, k);
+	const char *error = k->write_error;
+	if (k->too_big) {
+		reply(s, 552, "5.3.4", "Error: message size exceeds the limit of %lld bytes",
+		      s->cfg->message_size_limit);
+		log_info("%s: reject: message of %lld+ bytes from %s exceeds size limit", k->id,
+		         k->size, session_client(s));
+	} else if (bare_newlines) {
+		reply(s, 550, "5.5.2",
+		      "Error: bare <CR> or <LF> in the message; lines must end in <CR><LF>");
+		log_info("%s: reject: bare <CR> or <LF> in DATA from %s", k->id, session_client(s));
+	} else if (k->received_count >= HOP_COUNT_LIMIT) {
+		reply(s, 554, "5.4.6", "Error: too many hops (%d Received headers)",
+		      k->received_count);
+		log_info("%s: reject: mail loop (%d hops) from %s", k->id, k->received_count,
+		         session_client(s));
+	} else if (k->write_failed || queue_writer_commit(k->writer, "incoming", &error) != 0) {
+		reply(s, 451, "4.3.0", "Error: queue file write error");
+		log_error("%s: queue file write error: %s", k->id, error ? error : "unknown");
+	} else {
+		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
+		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queued)", k->id, s->env.sender,
+		         (long long)queue_writer_size(k->writer), s->env.rcpt_count);
+		notify_qmgr(s->cfg);
+	}
+	sink_discard(k);
+	session_reset_transaction(s);
+}
+
+void cmd_data(struct session *s)
+{
+	if (s->bdat) {
+		reply(s, 503, "5.5.1", "Error: DATA after BDAT");
+		return;
+	}
+	if (!s->in_transaction) {
+		reply(s, 503, "5.5.1", "Error: need MAIL command");
+		return;
+	}
+	if (s->env.rcpt_count == 0) {
+		reply(s, 554, "5.5.1", "Error: no valid recipients");
+		return;
+	}
+	struct message_sink *k = sink_open(s);
+	if (k == NULL) {
+		reply(s, 451, "4.3.0", "Error: queue file write error");
+		return;
+	}
+	reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	if (stream_flush(s->stream) != STREAM_OK) {
+		sink_discard(k);
+		s->quit = true;
+		return;
+	}
+	struct smtp_data_decoder dec;
+	smtp_data_init(&dec);
+	struct str decoded = STR_INIT;
+	while (!dec.done) {
+		const char *data;
+		size_t len;
+		enum stream_status st = stream_peek(s->stream, &data, &len);
+		if (st != STREAM_OK) {
+			log_info("%s: lost connection after DATA (%s) from %s", k->id,
+			         stream_status_text(st), session_client(s));
+			sink_discard(k);
+			str_free(&decoded);
+			s->quit = true;
+			return;
+		}
+		size_t used = smtp_data_feed(&dec, data, len, &decoded);
+		stream_consume(s->stream, used);
+		sink_write(s, k, decoded.data, decoded.len);
+		str_clear(&decoded);
+	}
+	str_free(&decoded);
+	bool bare = (dec.bare_lf || dec.bare_cr) && s->cfg->bare_newline == BARE_REJECT;
+	sink_finish(s, k, bare);
+}
+
+void data_abort_bdat(struct session *s)
+{
+	sink_discard(s->bdat);
+	s->bdat = NULL;
+}
+
+/* Read and drop n bytes of chunk data; false if the connection failed. */
+static bool skip_bytes(struct session *s, unsigned long long n)
+{
+	while (n > 0) {
+		const char *data;
+		size_t len;
+		if (stream_peek(s->stream, &data, &len) != STREAM_OK)
+			return false;
+		size_t take = len < n ? len : (size_t)n;
+		stream_consume(s->stream, take);
+		n -= take;
+	}
+	return true;
+}
+
+void cmd_bdat(struct session *s, unsigned long long size, bool last)
+{
+	bool usable = s->in_transaction && s->env.rcpt_count > 0;
+	if (!usable) {
+		/* The chunk must still be read to stay in step with the client. */
+		if (!skip_bytes(s, size)) {
+			s->quit = true;
+			return;
+		}
+		reply(s, 503, "5.5.1", "Error: %s",
+		      s->in_transaction ? "no valid recipients" : "need MAIL command");
+		return;
+	}
+	if (s->bdat == NULL) {
+		s->bdat = sink_open(s);
+		if (s->bdat == NULL) {
+			if (!skip_bytes(s, size))
+				s->quit = true;
+			reply(s, 451, "4.3.0", "Error: queue file write error");
+			session_reset_transaction(s);
+			return;
+		}
+	}
+	unsigned long long left = size;
+	while (left > 0) {
+		const char *data;
+		size_t len;
+		enum stream_status st = stream_peek(s->stream, &data, &len);
+		if (st != STREAM_OK) {
+			log_info("%s: lost connection in BDAT (%s) from %s", s->bdat->id,
+			         stream_status_text(st), session_client(s));
+			data_abort_bdat(s);
+			s->quit = true;
+			return;
+		}
+		size_t take = len < left ? len : (size_t)left;
+		sink_write(s, s->bdat, data, take);
+		stream_consume(s->stream, take);
+		left -= take;
+	}
+	if (last) {
+		struct message_sink *k = s->bdat;
+		s->bdat = NULL;
+		sink_finish(s, k, false);
+	} else if (s->bdat->too_big) {
+		reply(s, 552, "5.3.4", "Error: message size exceeds the limit of %lld bytes",
+		      s->cfg->message_size_limit);
+		data_abort_bdat(s);
+		session_reset_transaction(s);
+	} else {
+		reply(s, 250, "2.0.0", "Ok: %llu octets received", size);
+	}
+}

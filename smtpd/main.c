@@ -1,0 +1,129 @@
+/*
+ * smtpd: settings from main.conf (with master.conf -o overrides), the TLS
+ * context (loaded before privileges are dropped, so the key may be
+ * readable by root only), and the service entry point.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "smtpd/smtpd.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+static struct smtpd_settings settings;
+
+static struct cidr_list *networks(const struct conf *conf, const char *name)
+{
+	char *bad = NULL;
+	struct cidr_list *list = cidr_list_parse(conf_get_list(conf, name), &bad);
+	if (list == NULL)
+		log_fatal("%s: bad network address \"%s\"", name, bad);
+	return list;
+}
+
+static enum tls_level tls_level(const char *value)
+{
+	if (strcmp(value, "none") == 0 || *value == '\0')
+		return TLS_NONE;
+	if (strcmp(value, "may") == 0)
+		return TLS_MAY;
+	if (strcmp(value, "encrypt") == 0)
+		return TLS_ENCRYPT;
+	log_fatal("smtpd_tls_security_level: \"%s\" is not none, may or encrypt", value);
+}
+
+static enum bare_newline_policy bare_policy(const char *value)
+{
+	if (strcmp(value, "yes") == 0 || strcmp(value, "reject") == 0)
+		return BARE_REJECT;
+	if (strcmp(value, "normalize") == 0)
+		return BARE_NORMALIZE;
+	if (strcmp(value, "no") == 0)
+		return BARE_ALLOW;
+	log_fatal("smtpd_forbid_bare_newline: \"%s\" is not yes, normalize or no", value);
+}
+
+static void load_settings(struct server *srv)
+{
+	const struct conf *conf = server_conf(srv);
+	struct smtpd_settings *c = &settings;
+	c->conf = conf;
+	c->hostname = conf_get(conf, "myhostname");
+	c->banner = conf_get(conf, "smtpd_banner");
+	c->queue_dir = conf_get(conf, "queue_directory");
+	c->tls_level = tls_level(conf_get(conf, "smtpd_tls_security_level"));
+	c->wrapper_mode = conf_get_bool(conf, "smtpd_tls_wrappermode");
+	c->auth_enable = conf_get_bool(conf, "smtpd_sasl_auth_enable");
+	c->auth_required = conf_get_bool(conf, "smtpd_auth_required");
+	c->tls_auth_only = conf_get_bool(conf, "smtpd_tls_auth_only");
+	c->add_missing_headers = conf_get_bool(conf, "smtpd_add_missing_headers");
+	c->vrfy_disabled = conf_get_bool(conf, "disable_vrfy_command");
+	c->helo_required = conf_get_bool(conf, "smtpd_helo_required");
+	c->peername_lookup = conf_get_bool(conf, "smtpd_peername_lookup");
+	c->bare_newline = bare_policy(conf_get(conf, "smtpd_forbid_bare_newline"));
+	c->message_size_limit = conf_get_size(conf, "message_size_limit");
+	c->recipient_limit = conf_get_int(conf, "smtpd_recipient_limit");
+	c->hard_error_limit = conf_get_int(conf, "smtpd_hard_error_limit");
+	c->soft_error_limit = conf_get_int(conf, "smtpd_soft_error_limit");
+	c->error_sleep_ms = conf_get_time(conf, "smtpd_error_sleep_time") * 1000;
+	c->junk_command_limit = conf_get_int(conf, "smtpd_junk_command_limit");
+	c->auth_failure_limit = conf_get_int(conf, "smtpd_auth_failure_limit");
+	c->timeout_ms = conf_get_time(conf, "smtpd_timeout") * 1000;
+	c->greet_pause_ms = conf_get_time(conf, "smtpd_greet_pause") * 1000;
+	c->mynetworks = networks(conf, "mynetworks");
+	c->auth_exempt_networks = networks(conf, "smtpd_tls_auth_only_exempt");
+	c->mydestination = conf_get_list(conf, "mydestination");
+	c->virtual_domains = conf_get_list(conf, "virtual_mailbox_domains");
+	c->relay_domains = conf_get_list(conf, "relay_domains");
+	c->virtual_maps = conf_get(conf, "virtual_mailbox_maps");
+	c->auth_socket = xasprintf("%s/private/auth", c->queue_dir);
+	c->qmgr_socket = xasprintf("%s/public/qmgr", c->queue_dir);
+	if ((c->tls_level == TLS_ENCRYPT || c->wrapper_mode) && c->tls == NULL)
+		log_fatal("TLS is required on this service but no certificate could be loaded "
+		          "(smtpd_tls_cert_file)");
+}
+
+/* Before the privilege drop: the private key may be readable by root only. */
+static void pre_drop(struct server *srv)
+{
+	const struct conf *conf = server_conf(srv);
+	const char *cert = conf_get(conf, "smtpd_tls_cert_file");
+	if (*cert == '\0')
+		return;
+	struct tls_settings ts = {
+	    .cert_file = cert,
+	    .key_file = conf_get(conf, "smtpd_tls_key_file"),
+	    .chain_file = conf_get(conf, "smtpd_tls_chain_file"),
+	    .min_protocol = conf_get(conf, "smtpd_tls_protocols"),
+	    .ciphers = conf_get(conf, "smtpd_tls_cipher_list"),
+	};
+	if (strncmp(ts.min_protocol, ">=", 2) == 0)
+		ts.min_protocol += 2;
+	const char *error;
+	settings.tls = tls_server_context(&ts, &error);
+	if (settings.tls == NULL)
+		log_error("TLS disabled: %s", error);
+}
+
+static void init(struct server *srv)
+{
+	load_settings(srv);
+}
+
+static void serve(struct server *srv, int fd)
+{
+	(void)srv;
+	session_run(&settings, fd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct server_ops ops = {
+	    .mode = SERVER_SINGLE,
+	    .pre_drop = pre_drop,
+	    .init = init,
+	    .serve = serve,
+	};
+	return server_main(argc, argv, &ops, NULL);
+}

@@ -1,0 +1,575 @@
+/*
+ * smtpd's session: greeting, the command loop with pipelining, EHLO/HELO,
+ * STARTTLS, MAIL, RCPT, RSET, NOOP, VRFY, HELP, QUIT, error counting and
+ * the per-session log lines. DATA/BDAT are in data.c, AUTH in auth.c.
+ */
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtp/address.h"
+#include "smtp/smtp_command.h"
+#include "smtpd/smtpd.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "util/sock.h"
+
+#define COMMAND_LINE_LIMIT 4096
+
+static const char *const count_names[] = {"helo", "ehlo", "starttls", "auth",   "mail",
+                                          "rcpt", "data", "bdat",     "rset",   "noop",
+                                          "vrfy", "help", "quit",     "unknown"};
+enum {
+	C_HELO,
+	C_EHLO,
+	C_STARTTLS,
+	C_AUTH,
+	C_MAIL,
+	C_RCPT,
+	C_DATA,
+	C_BDAT,
+	C_RSET,
+	C_NOOP,
+	C_VRFY,
+	C_HELP,
+	C_QUIT,
+	C_UNKNOWN
+};
+
+static void reply_line(struct session *s, bool more, int code, const char *enhanced,
+                       const char *fmt, va_list ap)
+{
+	struct str line = STR_INIT;
+	str_printf(&line, "%d%c", code, more ? '-' : ' ');
+	if (enhanced)
+		str_printf(&line, "%s ", enhanced);
+	str_vprintf(&line, fmt, ap);
+	str_append(&line, "\r\n", 2);
+	stream_write(s->stream, line.data, line.len);
+	str_free(&line);
+}
+
+void reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_line(s, false, code, enhanced, fmt, ap);
+	va_end(ap);
+}
+
+void reply_more(struct session *s, int code, const char *enhanced, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_line(s, true, code, enhanced, fmt, ap);
+	va_end(ap);
+}
+
+const char *session_client(const struct session *s)
+{
+	static char buf[400];
+	snprintf(buf, sizeof(buf), "%s[%s]", s->client_name, s->client_addr);
+	return buf;
+}
+
+const char *session_protocol(const struct session *s)
+{
+	static char buf[16];
+	if (!s->esmtp)
+		return "SMTP";
+	snprintf(buf, sizeof(buf), "%s%s%s", s->env.smtputf8 ? "UTF8SMTP" : "ESMTP",
+	         s->tls ? "S" : "", s->auth_user ? "A" : "");
+	return buf;
+}
+
+bool session_error(struct session *s)
+{
+	s->errors++;
+	if (s->errors >= s->cfg->hard_error_limit) {
+		reply(s, 421, "4.7.0", "%s Error: too many errors", s->cfg->hostname);
+		s->quit = true;
+		return true;
+	}
+	if (s->errors > s->cfg->soft_error_limit && s->cfg->error_sleep_ms > 0) {
+		stream_flush(s->stream);
+		struct timespec ts = {s->cfg->error_sleep_ms / 1000,
+		                      (s->cfg->error_sleep_ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+void session_reset_transaction(struct session *s)
+{
+	if (s->bdat)
+		data_abort_bdat(s);
+	queue_envelope_free(&s->env);
+	queue_envelope_init(&s->env);
+	s->in_transaction = false;
+	s->declared_size = 0;
+	s->rejected_rcpts = 0;
+}
+
+/* Verified reverse DNS: the PTR name, if it resolves back to the address. */
+static void lookup_client_name(struct session *s)
+{
+	snprintf(s->client_name, sizeof(s->client_name), "unknown");
+	if (!s->cfg->peername_lookup)
+		return;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST];
+	if (getpeername(s->fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL, 0, NI_NAMEREQD) != 0)
+		return;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		char addr[NI_MAXHOST];
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
+		                NI_NUMERICHOST) == 0 &&
+		    strcmp(addr, s->client_addr) == 0) {
+			snprintf(s->client_name, sizeof(s->client_name), "%.255s", host);
+			break;
+		}
+	}
+	freeaddrinfo(res);
+}
+
+static void cmd_ehlo(struct session *s, const char *arg, bool extended)
+{
+	if (*arg == '\0') {
+		reply(s, 501, "5.5.4", "Syntax: %s hostname", extended ? "EHLO" : "HELO");
+		session_error(s);
+		return;
+	}
+	session_reset_transaction(s);
+	free(s->helo);
+	s->helo = xstrdup(arg);
+	s->esmtp = extended;
+	if (!extended) {
+		reply(s, 250, NULL, "%s", s->cfg->hostname);
+		return;
+	}
+	reply_more(s, 250, NULL, "%s", s->cfg->hostname);
+	reply_more(s, 250, NULL, "PIPELINING");
+	if (s->cfg->message_size_limit > 0)
+		reply_more(s, 250, NULL, "SIZE %lld", s->cfg->message_size_limit);
+	else
+		reply_more(s, 250, NULL, "SIZE");
+	if (s->cfg->tls && !s->tls)
+		reply_more(s, 250, NULL, "STARTTLS");
+	if (auth_offered(s))
+		reply_more(s, 250, NULL, "AUTH PLAIN LOGIN");
+	if (!s->cfg->vrfy_disabled)
+		reply_more(s, 250, NULL, "VRFY");
+	reply_more(s, 250, NULL, "ENHANCEDSTATUSCODES");
+	reply_more(s, 250, NULL, "8BITMIME");
+	reply_more(s, 250, NULL, "DSN");
+	reply_more(s, 250, NULL, "SMTPUTF8");
+	reply(s, 250, NULL, "CHUNKING");
+}
+
+static void cmd_starttls(struct session *s, const char *arg)
+{
+	if (*arg) {
+		reply(s, 501, "5.5.4", "Syntax: STARTTLS");
+		return;
+	}
+	if (s->tls) {
+		reply(s, 554, "5.5.1", "Error: TLS already active");
+		return;
+	}
+	if (s->cfg->tls == NULL) {
+		reply(s, 454, "4.7.0", "TLS not available due to local problem");
+		return;
+	}
+	reply(s, 220, "2.0.0", "Ready to start TLS");
+	if (stream_flush(s->stream) != STREAM_OK) {
+		s->quit = true;
+		return;
+	}
+	const char *error;
+	s->tls = tls_accept(s->cfg->tls, s->fd, (int)s->cfg->timeout_ms, &error);
+	if (s->tls == NULL) {
+		log_info("%s: STARTTLS failed: %s", session_client(s), error);
+		s->quit = true;
+		return;
+	}
+	tls_session_attach(s->tls, s->stream);
+	log_info("%s: TLS established: %s", session_client(s), tls_session_summary(s->tls));
+	/* RFC 3207: forget everything learned before TLS. */
+	session_reset_transaction(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = false;
+}
+
+static bool must_use_tls(const struct session *s)
+{
+	return s->cfg->tls_level == TLS_ENCRYPT && s->tls == NULL;
+}
+
+static void cmd_mail(struct session *s, const char *arg)
+{
+	if (s->cfg->helo_required && s->helo == NULL) {
+		reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		session_error(s);
+		return;
+	}
+	if (must_use_tls(s)) {
+		reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+		session_error(s);
+		return;
+	}
+	if (s->cfg->auth_required && s->auth_user == NULL) {
+		reply(s, 530, "5.7.0", "Authentication required");
+		session_error(s);
+		return;
+	}
+	if (s->in_transaction) {
+		reply(s, 503, "5.5.1", "Error: nested MAIL command");
+		session_error(s);
+		return;
+	}
+	struct smtp_mail_params p;
+	struct smtp_reply err;
+	if (smtp_parse_mail_from(arg, &p, &err) != 0) {
+		reply(s, err.code, err.enhanced, "%s", err.text);
+		if (err.detail)
+			log_info("reject: MAIL from %s: %s", session_client(s), err.detail);
+		session_error(s);
+		return;
+	}
+	if (!s->esmtp && smtp_mail_params_has_extensions(&p)) {
+		reply(s, 555, "5.5.4", "Error: MAIL parameters need EHLO");
+		smtp_mail_params_free(&p);
+		session_error(s);
+		return;
+	}
+	if (p.size > 0 && s->cfg->message_size_limit > 0 && p.size > s->cfg->message_size_limit) {
+		reply(s, 552, "5.3.4", "Message size exceeds fixed limit");
+		smtp_mail_params_free(&p);
+		return;
+	}
+	session_reset_transaction(s);
+	s->in_transaction = true;
+	s->env.sender = xstrdup(p.address);
+	s->env.smtputf8 = p.smtputf8;
+	s->env.body = xstrdup(p.body ? p.body : "");
+	s->env.ret = xstrdup(p.ret ? p.ret : "");
+	s->env.envid = xstrdup(p.envid ? p.envid : "");
+	s->declared_size = p.size;
+	smtp_mail_params_free(&p);
+	reply(s, 250, "2.1.0", "Ok");
+}
+
+static void cmd_rcpt(struct session *s, const char *arg)
+{
+	if (!s->in_transaction) {
+		reply(s, 503, "5.5.1", "Error: need MAIL command");
+		session_error(s);
+		return;
+	}
+	if ((long long)s->env.rcpt_count >= s->cfg->recipient_limit) {
+		reply(s, 452, "4.5.3", "Error: too many recipients");
+		return;
+	}
+	struct smtp_rcpt_params p;
+	struct smtp_reply err;
+	if (smtp_parse_rcpt_to(arg, &p, &err) != 0) {
+		reply(s, err.code, err.enhanced, "%s", err.text);
+		session_error(s);
+		return;
+	}
+	if (!s->env.smtputf8 && !address_is_ascii(&p.addr)) {
+		reply(s, 553, "5.6.7",
+		      "<%s>: Recipient address rejected: non-ASCII address needs SMTPUTF8",
+		      p.address);
+		smtp_rcpt_params_free(&p);
+		session_error(s);
+		return;
+	}
+	if (!s->esmtp && (p.notify || p.orcpt)) {
+		reply(s, 555, "5.5.4", "Error: RCPT parameters need EHLO");
+		smtp_rcpt_params_free(&p);
+		session_error(s);
+		return;
+	}
+	int rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
+	if (rc != 0) {
+		log_info("reject: RCPT from %s: <%s>; from=<%s> proto=%s helo=<%s>",
+		         session_client(s), p.address, s->env.sender, session_protocol(s),
+		         s->helo ? s->helo : "");
+		s->rejected_rcpts++;
+		smtp_rcpt_params_free(&p);
+		session_error(s);
+		return;
+	}
+	queue_envelope_add_rcpt(&s->env, p.address, p.orcpt ? p.orcpt : "",
+	                        p.notify ? p.notify : "");
+	smtp_rcpt_params_free(&p);
+	reply(s, 250, "2.1.5", "Ok");
+}
+
+static void cmd_vrfy(struct session *s, const char *arg)
+{
+	if (*arg == '\0') {
+		reply(s, 501, "5.5.4", "Syntax: VRFY address");
+		session_error(s);
+		return;
+	}
+	if (s->cfg->vrfy_disabled) {
+		reply(s, 252, "2.0.0",
+		      "Cannot VRFY user, but will accept message and attempt delivery");
+		return;
+	}
+	char *text = xstrdup(arg);
+	char *addr_text = text;
+	size_t len = strlen(addr_text);
+	if (len >= 2 && addr_text[0] == '<' && addr_text[len - 1] == '>') {
+		addr_text[len - 1] = '\0';
+		addr_text++;
+	}
+	struct address addr;
+	const char *error;
+	if (address_parse(addr_text, strlen(addr_text), false, &addr, &error) != 0) {
+		reply(s, 501, "5.1.3", "<%s>: %s", addr_text, error);
+	} else {
+		if (policy_check_rcpt(s, addr_text, addr.local, addr.domain) == 0)
+			reply(s, 252, "2.0.0", "<%s>", addr_text);
+		address_free(&addr);
+	}
+	free(text);
+}
+
+static void cmd_help(struct session *s)
+{
+	reply_more(s, 214, "2.0.0", "Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT");
+	reply(s, 214, "2.0.0", "RSET NOOP VRFY HELP QUIT; see RFC 5321");
+}
+
+/* Commands after which nothing may be pipelined (RFC 2920 section 3.1, 3207). */
+static bool must_end_group(enum smtp_verb v)
+{
+	return v == SMTP_VERB_EHLO || v == SMTP_VERB_HELO || v == SMTP_VERB_DATA ||
+	       v == SMTP_VERB_STARTTLS || v == SMTP_VERB_AUTH || v == SMTP_VERB_QUIT;
+}
+
+static void count(struct session *s, int which)
+{
+	s->counts[which]++;
+	s->total_commands++;
+}
+
+static void dispatch(struct session *s, const char *line)
+{
+	const char *arg;
+	enum smtp_verb verb = smtp_command_parse(line, &arg);
+	if (stream_buffered(s->stream) > 0 && (must_end_group(verb) || !s->esmtp)) {
+		/* A client that pipelines where it must not is out of step: anything it
+		 * sent after this command could be read in the wrong context. */
+		reply(s, 554, "5.5.0", "Error: improper command pipelining after %.*s",
+		      (int)strcspn(line, " "), line);
+		log_info("improper command pipelining after %.*s from %s", (int)strcspn(line, " "),
+		         line, session_client(s));
+		s->quit = true;
+		return;
+	}
+	switch (verb) {
+	case SMTP_VERB_HELO:
+		count(s, C_HELO);
+		cmd_ehlo(s, arg, false);
+		break;
+	case SMTP_VERB_EHLO:
+		count(s, C_EHLO);
+		cmd_ehlo(s, arg, true);
+		break;
+	case SMTP_VERB_STARTTLS:
+		count(s, C_STARTTLS);
+		cmd_starttls(s, arg);
+		break;
+	case SMTP_VERB_AUTH:
+		count(s, C_AUTH);
+		cmd_auth(s, arg);
+		break;
+	case SMTP_VERB_MAIL:
+		count(s, C_MAIL);
+		cmd_mail(s, arg);
+		break;
+	case SMTP_VERB_RCPT:
+		count(s, C_RCPT);
+		cmd_rcpt(s, arg);
+		break;
+	case SMTP_VERB_DATA:
+		count(s, C_DATA);
+		if (*arg) {
+			reply(s, 501, "5.5.4", "Syntax: DATA");
+			session_error(s);
+		} else {
+			cmd_data(s);
+		}
+		break;
+	case SMTP_VERB_BDAT: {
+		count(s, C_BDAT);
+		unsigned long long size;
+		bool last;
+		struct smtp_reply err;
+		if (smtp_parse_bdat(arg, &size, &last, &err) != 0) {
+			/* Without a valid size the chunk cannot be skipped: end the session. */
+			reply(s, err.code, err.enhanced, "%s", err.text);
+			s->quit = true;
+		} else {
+			cmd_bdat(s, size, last);
+		}
+		break;
+	}
+	case SMTP_VERB_RSET:
+		count(s, C_RSET);
+		session_reset_transaction(s);
+		reply(s, 250, "2.0.0", "Ok");
+		s->junk++;
+		break;
+	case SMTP_VERB_NOOP:
+		count(s, C_NOOP);
+		reply(s, 250, "2.0.0", "Ok");
+		s->junk++;
+		break;
+	case SMTP_VERB_VRFY:
+		count(s, C_VRFY);
+		cmd_vrfy(s, arg);
+		s->junk++;
+		break;
+	case SMTP_VERB_HELP:
+		count(s, C_HELP);
+		cmd_help(s);
+		s->junk++;
+		break;
+	case SMTP_VERB_QUIT:
+		count(s, C_QUIT);
+		reply(s, 221, "2.0.0", "Bye");
+		s->quit = true;
+		break;
+	default:
+		count(s, C_UNKNOWN);
+		reply(s, 502, "5.5.2", "Error: command not recognized");
+		session_error(s);
+		break;
+	}
+	if (!s->quit && s->junk > s->cfg->junk_command_limit) {
+		reply(s, 421, "4.7.0", "%s Error: too many commands without mail",
+		      s->cfg->hostname);
+		s->quit = true;
+	}
+}
+
+/* True if the client talked before the greeting. */
+static bool early_talker(struct session *s)
+{
+	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	return poll(&pfd, 1, (int)s->cfg->greet_pause_ms) > 0;
+}
+
+static void log_disconnect(struct session *s)
+{
+	struct str line = STR_INIT;
+	str_printf(&line, "disconnect from %s", session_client(s));
+	for (size_t i = 0; i < sizeof(count_names) / sizeof(count_names[0]); i++)
+		if (s->counts[i])
+			str_printf(&line, " %s=%u", count_names[i], s->counts[i]);
+	str_printf(&line, " commands=%u", s->total_commands);
+	log_info("%s", str_cstr(&line));
+	str_free(&line);
+}
+
+static void command_loop(struct session *s)
+{
+	struct str line = STR_INIT;
+	while (!s->quit) {
+		/* Pipelining: answer a whole group of commands at once. */
+		if (stream_buffered(s->stream) == 0 && stream_flush(s->stream) != STREAM_OK)
+			break;
+		bool had_cr = false;
+		enum stream_status st =
+		    stream_read_line(s->stream, &line, COMMAND_LINE_LIMIT, &had_cr);
+		if (st == STREAM_TOO_LONG) {
+			reply(s, 500, "5.5.2", "Error: line too long");
+			if (session_error(s))
+				break;
+			continue;
+		}
+		if (st == STREAM_TIMEOUT) {
+			reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->cfg->hostname);
+			log_info("timeout after %s from %s",
+			         s->total_commands ? "command" : "CONNECT", session_client(s));
+			break;
+		}
+		if (st != STREAM_OK) {
+			if (!s->quit)
+				log_info("lost connection from %s", session_client(s));
+			break;
+		}
+		if (!had_cr && s->cfg->bare_newline == BARE_REJECT) {
+			reply(s, 500, "5.5.2",
+			      "Error: bare <LF> received; lines must end in <CR><LF>");
+			session_error(s);
+			continue;
+		}
+		if (memchr(line.data, '\0', line.len) || memchr(line.data, '\r', line.len)) {
+			reply(s, 500, "5.5.2", "Error: invalid characters in command");
+			if (session_error(s))
+				break;
+			continue;
+		}
+		dispatch(s, str_cstr(&line));
+	}
+	stream_flush(s->stream);
+	str_free(&line);
+}
+
+void session_run(const struct smtpd_settings *cfg, int fd)
+{
+	struct session s = {.cfg = cfg, .fd = fd};
+	queue_envelope_init(&s.env);
+	sock_peer_name(fd, s.client_addr, sizeof(s.client_addr), s.client_port,
+	               sizeof(s.client_port));
+	s.stream = stream_new(fd, (int)cfg->timeout_ms);
+	lookup_client_name(&s);
+	log_info("connect from %s", session_client(&s));
+	if (cfg->wrapper_mode) {
+		const char *error;
+		s.tls = tls_accept(cfg->tls, fd, (int)cfg->timeout_ms, &error);
+		if (s.tls == NULL) {
+			log_info("%s: TLS handshake failed: %s", session_client(&s), error);
+			goto done;
+		}
+		tls_session_attach(s.tls, s.stream);
+		log_info("%s: TLS established: %s", session_client(&s), tls_session_summary(s.tls));
+	}
+	if (!s.tls && cfg->greet_pause_ms >= 0 && early_talker(&s)) {
+		reply(&s, 554, "5.5.1",
+		      "Error: SMTP protocol synchronization (talked before the greeting)");
+		stream_flush(s.stream);
+		log_info("reject: pre-greeting traffic from %s", session_client(&s));
+		goto done;
+	}
+	reply(&s, 220, NULL, "%s", cfg->banner);
+	command_loop(&s);
+done:
+	log_disconnect(&s);
+	session_reset_transaction(&s);
+	free(s.helo);
+	free(s.auth_user);
+	free(s.auth_method);
+	stream_free(s.stream);
+	if (s.tls)
+		tls_session_close(s.tls);
+}

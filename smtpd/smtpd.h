@@ -1,0 +1,124 @@
+/*
+ * smtpd: the ESMTP server (RFC 5321) on the MX, submission and
+ * submissions ports. One process serves one connection at a time on the
+ * service skeleton. Internal interfaces between its files:
+ *   main.c     settings from main.conf, TLS context, the service entry
+ *   session.c  the command loop, replies, EHLO/MAIL/RCPT/RSET/..., logging
+ *   data.c     DATA and BDAT: receiving the message into the queue
+ *   policy.c   who may send to whom: local, virtual and relay checks
+ *   auth.c     AUTH PLAIN and LOGIN through the auth service
+ */
+#ifndef POSTERN_SMTPD_SMTPD_H
+#define POSTERN_SMTPD_SMTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "mail/queue.h"
+#include "tls/tls.h"
+#include "util/cidr.h"
+#include "util/str.h"
+#include "util/stream.h"
+
+enum tls_level { TLS_NONE, TLS_MAY, TLS_ENCRYPT };
+enum bare_newline_policy { BARE_REJECT, BARE_NORMALIZE, BARE_ALLOW };
+
+struct smtpd_settings {
+	const struct conf *conf;
+	const char *hostname;
+	const char *banner;
+	const char *queue_dir;
+	enum tls_level tls_level;
+	bool wrapper_mode;        /* implicit TLS (port 465) */
+	bool auth_enable;         /* offer AUTH */
+	bool auth_required;       /* MAIL needs AUTH first (submission) */
+	bool tls_auth_only;       /* AUTH only over TLS */
+	bool add_missing_headers; /* Message-ID and Date, for submission */
+	bool vrfy_disabled;
+	bool helo_required;
+	bool peername_lookup;
+	enum bare_newline_policy bare_newline;
+	long long message_size_limit;
+	long long recipient_limit;
+	long long hard_error_limit;
+	long long soft_error_limit;
+	long long error_sleep_ms;
+	long long junk_command_limit;
+	long long auth_failure_limit;
+	long long timeout_ms;
+	long long greet_pause_ms;
+	struct cidr_list *mynetworks;
+	struct cidr_list *auth_exempt_networks; /* AUTH allowed without TLS from here */
+	char *const *mydestination;
+	char *const *virtual_domains;
+	char *const *relay_domains;
+	const char *virtual_maps;
+	const char *auth_socket;
+	const char *qmgr_socket;
+	struct tls_context *tls;
+};
+
+enum session_state { STATE_INIT, STATE_MAIL, STATE_RCPT, STATE_DATA };
+
+struct session {
+	const struct smtpd_settings *cfg;
+	struct stream *stream;
+	int fd;
+	char client_addr[64];
+	char client_port[16];
+	char client_name[256];
+	char *helo;
+	bool esmtp;
+	bool quit;
+	struct tls_session *tls;
+	char *auth_user;
+	char *auth_method;
+	int errors;
+	int junk;
+	int auth_failures;
+	/* Per-command counters for the disconnect log line. */
+	unsigned counts[16];
+	unsigned total_commands;
+	/* The transaction. */
+	bool in_transaction;
+	struct queue_envelope env;
+	long long declared_size;
+	unsigned rejected_rcpts;
+	/* BDAT in progress. */
+	struct message_sink *bdat;
+};
+
+/* session.c */
+void session_run(const struct smtpd_settings *cfg, int fd);
+/* Queue a reply line; the last line of a multi-line reply has more=false.
+ * Replies are flushed before the next command is read (pipelining). */
+void reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void reply_more(struct session *s, int code, const char *enhanced, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Count an error reply; sleeps past the soft limit; true if the hard limit
+ * was reached and the session must end. */
+bool session_error(struct session *s);
+void session_reset_transaction(struct session *s);
+const char *session_protocol(const struct session *s);
+/* "name[addr]" for logs. */
+const char *session_client(const struct session *s);
+
+/* data.c */
+void cmd_data(struct session *s);
+void cmd_bdat(struct session *s, unsigned long long size, bool last);
+void data_abort_bdat(struct session *s);
+
+/* policy.c: 0 accept, or -1 having sent the reject reply. */
+int policy_check_rcpt(struct session *s, const char *address, const char *local,
+                      const char *domain);
+bool policy_is_local_domain(const struct smtpd_settings *cfg, const char *domain);
+bool policy_client_trusted(const struct session *s);
+
+/* auth.c */
+void cmd_auth(struct session *s, const char *arg);
+bool auth_offered(const struct session *s);
+
+#endif

@@ -1,0 +1,294 @@
+"""mailctl queue list, show and delete over a queue filled by
+svc_queue_writer (the library's own queue writer); no master needed.
+Damaged files must be listed with an error, never skipped."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import BIN, InstanceTestCase  # noqa: E402
+
+ARRIVAL = 1700000000
+QUEUES = ("incoming", "active", "deferred", "hold")
+
+
+def local_time(seconds):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+class QueueCliTest(InstanceTestCase):
+    def setUp(self):
+        self.inst = self.instance(start=False)
+        self.spool = self.inst.spool
+
+    # ---- helpers ----
+
+    def write(self, content, sender="", rcpts=(), queue="incoming", arrival=ARRIVAL,
+              fields=(), utf8=False):
+        """Queue a message; rcpts are addresses or (address, orcpt, notify)."""
+        cmd = [os.path.join(os.path.abspath(BIN), "svc_queue_writer"), "-s", sender,
+               "-a", str(arrival), "-q", queue]
+        for r in rcpts:
+            if isinstance(r, str):
+                r = (r, "", "")
+            cmd += ["-r", r[0]]
+            if r[1]:
+                cmd += ["-o", r[1]]
+            if r[2]:
+                cmd += ["-n", r[2]]
+        for name, value in fields:
+            cmd += ["-e", "%s=%s" % (name, value)]
+        if utf8:
+            cmd.append("-u")
+        cmd.append(self.spool)
+        result = subprocess.run(cmd, input=content, capture_output=True, timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        qid = result.stdout.decode().strip()
+        self.assertRegex(qid, r"^[0-9A-F]{16}$")
+        return qid
+
+    def path(self, queue, name):
+        return os.path.join(self.spool, queue, name)
+
+    def mailctl(self, *args):
+        """Run mailctl; stdout as bytes (content must not be re-encoded)."""
+        cmd = [self.inst.program("mailctl"), "-c", self.inst.etc] + list(args)
+        return subprocess.run(cmd, capture_output=True, timeout=30)
+
+    def ok(self, *args):
+        result = self.mailctl(*args)
+        self.assertEqual(result.returncode, 0,
+                         "%s: %s%s" % (args, result.stdout.decode(errors="replace"),
+                                       result.stderr.decode(errors="replace")))
+        return result.stdout
+
+    def json(self, *args):
+        return json.loads(self.ok("--json", *args).decode("utf-8"))
+
+    def fill(self):
+        """Three good messages and two damaged files."""
+        m = {}
+        m["a"] = self.write(b"Subject: one\r\n\r\nfirst\r\n", sender="alice@example.org",
+                            rcpts=[("bob@example.net", "rfc822;bob@example.net",
+                                    "SUCCESS,FAILURE"), "carol@example.net",
+                                   ("dave@example.com", "", "NEVER")],
+                            fields=[("helo", "mx.example.org"), ("client_addr", "192.0.2.7"),
+                                    ("origin", "smtp"), ("ret", "HDRS")])
+        m["b"] = self.write(b"Subject: two\r\n\r\nsecond\r\n", rcpts=["erin@example.net"],
+                            queue="hold", arrival=ARRIVAL + 60)
+        m["c"] = self.write(b"x" * 5000, sender="frank@example.org",
+                            rcpts=["grace@example.net"], queue="deferred",
+                            arrival=ARRIVAL + 120)
+        # Damaged: garbage under a valid id, and a truncated copy of a good file.
+        m["garbage"] = "0000000000000001"
+        with open(self.path("active", m["garbage"]), "wb") as f:
+            f.write(b"this is not a queue file\n")
+        with open(self.path("incoming", m["a"]), "rb") as f:
+            data = f.read()
+        m["cut"] = "0000000000000002"
+        with open(self.path("deferred", m["cut"]), "wb") as f:
+            f.write(data[:-10])
+        return m
+
+    def remaining(self):
+        return sorted(name for q in QUEUES for name in os.listdir(os.path.join(self.spool, q)))
+
+    # ---- list ----
+
+    def test_list_empty(self):
+        os.makedirs(self.spool, exist_ok=True)
+        self.assertIn(b"Mail queue is empty", self.ok("queue", "list"))
+        self.assertIn(b"Mail queue is empty", self.ok("queue"))
+        data = self.json("queue", "list")
+        self.assertEqual(data["messages"], [])
+        self.assertEqual(data["count"], 0)
+
+    def test_list_text(self):
+        m = self.fill()
+        out = self.ok("queue", "list").decode()
+        lines = out.splitlines()
+
+        def line_of(text):
+            found = [line for line in lines if text in line]
+            self.assertEqual(len(found), 1, "%r in:\n%s" % (text, out))
+            return found[0]
+
+        first = line_of(m["a"])
+        self.assertRegex(first, r"^%s\s+incoming\s+%d\s+%s\s+alice@example\.org$" % (
+            m["a"], len(b"Subject: one\r\n\r\nfirst\r\n"), local_time(ARRIVAL)))
+        for rcpt in ("bob@example.net", "carol@example.net", "dave@example.com"):
+            self.assertRegex(line_of(rcpt), r"^\s+%s \(queued\)$" % rcpt)
+        # The recipients follow their message, in order.
+        i = lines.index(first)
+        self.assertIn("bob@example.net", lines[i + 1])
+        self.assertIn("carol@example.net", lines[i + 2])
+        self.assertIn("dave@example.com", lines[i + 3])
+        self.assertRegex(line_of(m["b"]), r"^%s\s+hold\s+\d+\s+%s\s+<>$" % (
+            m["b"], local_time(ARRIVAL + 60)))
+        self.assertRegex(line_of(m["c"]), r"^%s\s+deferred\s+5000\s" % m["c"])
+        self.assertRegex(line_of(m["garbage"]), r"^%s\s+active\s+ERROR: \S" % m["garbage"])
+        self.assertRegex(line_of(m["cut"]), r"^%s\s+deferred\s+ERROR: \S" % m["cut"])
+        self.assertIn("-- 3 messages", out)
+        self.assertIn("2 damaged", out)
+
+    def test_list_json(self):
+        m = self.fill()
+        with open(os.path.join(self.spool, "status", m["b"]), "w") as f:
+            f.write("")
+        data = self.json("queue", "list")
+        self.assertEqual(data["count"], 5)
+        self.assertEqual(data["damaged"], 2)
+        by_id = {msg["id"]: msg for msg in data["messages"]}
+        self.assertEqual(sorted(by_id), sorted(m.values()))
+        # Sorted by id, that is by arrival.
+        self.assertEqual([msg["id"] for msg in data["messages"]], sorted(by_id))
+        a = by_id[m["a"]]
+        self.assertTrue(a["valid"])
+        self.assertEqual(a["queue"], "incoming")
+        self.assertEqual(a["sender"], "alice@example.org")
+        self.assertEqual(a["arrival"], ARRIVAL)
+        self.assertEqual(a["size"], len(b"Subject: one\r\n\r\nfirst\r\n"))
+        self.assertFalse(a["status_log"])
+        self.assertEqual(a["recipients"], [
+            {"address": "bob@example.net", "orcpt": "rfc822;bob@example.net",
+             "notify": "SUCCESS,FAILURE", "state": "queued"},
+            {"address": "carol@example.net", "orcpt": "", "notify": "", "state": "queued"},
+            {"address": "dave@example.com", "orcpt": "", "notify": "NEVER", "state": "queued"},
+        ])
+        b = by_id[m["b"]]
+        self.assertEqual((b["queue"], b["sender"], b["status_log"]), ("hold", "", True))
+        self.assertEqual([r["state"] for r in b["recipients"]], ["queued"])
+        self.assertEqual((by_id[m["c"]]["queue"], by_id[m["c"]]["size"]), ("deferred", 5000))
+        for bad in ("garbage", "cut"):
+            entry = by_id[m[bad]]
+            self.assertFalse(entry["valid"])
+            self.assertTrue(entry["error"])
+            self.assertNotIn("recipients", entry)
+        self.assertEqual(by_id[m["garbage"]]["queue"], "active")
+
+    def test_list_hostile_fields(self):
+        """Control characters never reach the terminal; JSON stays valid UTF-8."""
+        self.write(b"hi\r\n", sender="evil\x1b[31m@example.org",
+                   rcpts=["x\x07y@example.net"])
+        out = self.ok("queue", "list")
+        self.assertNotIn(b"\x1b", out)
+        self.assertNotIn(b"\x07", out)
+        self.assertIn(b"evil?[31m@example.org", out)
+        msg = self.json("queue", "list")["messages"][0]
+        self.assertEqual(msg["sender"], "evil\x1b[31m@example.org")
+        self.assertEqual(msg["recipients"][0]["address"], "x\x07y@example.net")
+
+    def test_file_name_must_match_id(self):
+        qid = self.write(b"hi\r\n", rcpts=["a@example.net"])
+        other = "0000000000000003"
+        os.rename(self.path("incoming", qid), self.path("incoming", other))
+        msg = self.json("queue", "list")["messages"][0]
+        self.assertEqual(msg["id"], other)
+        self.assertFalse(msg["valid"])
+        self.assertIn(qid, msg["error"])
+
+    # ---- show ----
+
+    def test_show_text(self):
+        content = b"From: alice@example.org\r\nSubject: one\r\n\r\nline 1\r\nline 2\r\n"
+        qid = self.write(content, sender="alice@example.org",
+                         rcpts=[("bob@example.net", "rfc822;bob@example.net", "DELAY"),
+                                "carol@example.net"],
+                         fields=[("helo", "mx.example.org"), ("client_addr", "192.0.2.7"),
+                                 ("protocol", "ESMTP"), ("body", "8BITMIME")], utf8=True)
+        out = self.ok("queue", "show", qid)
+        head, sep, rest = out.partition(b"*** MESSAGE CONTENT ***\n")
+        self.assertEqual(sep, b"*** MESSAGE CONTENT ***\n")
+        self.assertEqual(rest, content + b"*** END OF MESSAGE ***\n")
+        fields = head.decode().splitlines()
+        for line in ("id: " + qid, "queue: incoming", "sender: alice@example.org",
+                     "helo: mx.example.org", "client_addr: 192.0.2.7", "protocol: ESMTP",
+                     "body: 8BITMIME", "smtputf8: yes", "size: %d" % len(content),
+                     "arrival: %s (%d)" % (local_time(ARRIVAL), ARRIVAL),
+                     "recipient: bob@example.net (queued) orcpt=rfc822;bob@example.net "
+                     "notify=DELAY",
+                     "recipient: carol@example.net (queued)"):
+            self.assertIn(line, fields)
+        # Lower-case ids are accepted.
+        self.assertEqual(self.ok("queue", "show", qid.lower()), out)
+
+    def test_show_json(self):
+        content = b"Subject: bin\r\n\r\n\xff\xfe\x00 caf\xc3\xa9\r\n"
+        qid = self.write(content, sender="alice@example.org",
+                         rcpts=["bob@example.net"], queue="hold",
+                         fields=[("envid", "ENV-9"), ("auth_user", "alice"),
+                                 ("tls", "TLSv1.3")])
+        data = self.json("queue", "show", qid)
+        self.assertEqual(data["id"], qid)
+        self.assertEqual(data["queue"], "hold")
+        self.assertTrue(data["valid"])
+        self.assertEqual(data["sender"], "alice@example.org")
+        self.assertEqual(data["envid"], "ENV-9")
+        self.assertEqual(data["auth_user"], "alice")
+        self.assertEqual(data["tls"], "TLSv1.3")
+        self.assertEqual(data["arrival"], ARRIVAL)
+        self.assertFalse(data["smtputf8"])
+        self.assertEqual(data["size"], len(content))
+        self.assertEqual([r["address"] for r in data["recipients"]], ["bob@example.net"])
+        self.assertEqual(base64.b64decode(data["content_base64"]), content)
+        self.assertTrue(data["content"].startswith("Subject: bin\r\n\r\n"))
+        self.assertTrue(data["content"].endswith(" caf\u00e9\r\n"))
+
+    def test_show_errors(self):
+        m = self.fill()
+        result = self.mailctl("queue", "show", "0123456789ABCDEF")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"no such message", result.stderr)
+        result = self.mailctl("queue", "show", "../../etc/passwd")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"not a queue id", result.stderr)
+        result = self.mailctl("queue", "show", m["cut"])
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"damaged", result.stderr)
+        self.assertEqual(self.mailctl("queue", "show").returncode, 2)
+        self.assertEqual(self.mailctl("queue", "frobnicate").returncode, 2)
+
+    # ---- delete ----
+
+    def test_delete_one(self):
+        m = self.fill()
+        status = os.path.join(self.spool, "status", m["a"])
+        with open(status, "w") as f:
+            f.write("")
+        out = self.ok("queue", "delete", m["a"]).decode()
+        self.assertIn(m["a"], out)
+        self.assertFalse(os.path.exists(self.path("incoming", m["a"])))
+        self.assertFalse(os.path.exists(status))
+        self.assertEqual(self.remaining(),
+                         sorted([m["b"], m["c"], m["garbage"], m["cut"]]))
+        result = self.mailctl("queue", "delete", m["a"])
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"no such message", result.stderr)
+        # A damaged file can be deleted by its name too.
+        data = self.json("queue", "delete", m["cut"])
+        self.assertEqual(data["count"], 1)
+        self.assertEqual(data["deleted"], [{"id": m["cut"], "queue": "deferred"}])
+        self.assertEqual(self.mailctl("queue", "delete", "nonsense").returncode, 1)
+        self.assertEqual(self.remaining(), sorted([m["b"], m["c"], m["garbage"]]))
+
+    def test_delete_all(self):
+        m = self.fill()
+        for qid in (m["b"], m["c"]):
+            with open(os.path.join(self.spool, "status", qid), "w") as f:
+                f.write("")
+        data = self.json("queue", "delete", "ALL")
+        self.assertEqual(data["count"], 5)
+        self.assertEqual(sorted(d["id"] for d in data["deleted"]), sorted(m.values()))
+        self.assertEqual(self.remaining(), [])
+        self.assertEqual(os.listdir(os.path.join(self.spool, "status")), [])
+        self.assertIn(b"Mail queue is empty", self.ok("queue", "list"))
+        self.assertIn(b"0 messages deleted", self.ok("queue", "delete", "ALL"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

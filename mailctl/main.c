@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mailctl/mailctl.h"
+#include "mailctl/queue.h"
 #include "server/program.h"
 #include "util/log.h"
 
@@ -23,6 +24,7 @@ static const struct {
     {"check", cmd_check, "check               validate the configuration and its paths"},
     {"config", cmd_config, "config [-n|-d|-x] [NAME...]  print parameters"},
     {"version", cmd_version, "version             print the version"},
+    {"queue", cmd_queue, "queue list|show ID|delete ID|ALL  inspect and remove queued mail"},
 };
 
 void mailctl_error(const char *fmt, ...)

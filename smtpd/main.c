@@ -52,6 +52,8 @@ static void load_settings(struct server *srv)
 	c->hostname = conf_get(conf, "myhostname");
 	c->banner = conf_get(conf, "smtpd_banner");
 	c->queue_dir = conf_get(conf, "queue_directory");
+	c->data_dir = conf_get(conf, "data_directory");
+	c->connection_count_limit = conf_get_int(conf, "smtpd_client_connection_count_limit");
 	c->tls_level = tls_level(conf_get(conf, "smtpd_tls_security_level"));
 	c->wrapper_mode = conf_get_bool(conf, "smtpd_tls_wrappermode");
 	c->auth_enable = conf_get_bool(conf, "smtpd_sasl_auth_enable");

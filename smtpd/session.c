@@ -554,6 +554,13 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 		tls_session_attach(s.tls, s.stream);
 		log_info("%s: TLS established: %s", session_client(&s), tls_session_summary(s.tls));
 	}
+	if (!client_limit_take(cfg, s.client_addr)) {
+		reply(&s, 421, "4.7.0", "%s Error: too many connections from %s", cfg->hostname,
+		      s.client_addr);
+		stream_flush(s.stream);
+		log_warn("too many connections from %s", session_client(&s));
+		goto done;
+	}
 	if (!s.tls && cfg->greet_pause_ms >= 0 && early_talker(&s)) {
 		reply(&s, 554, "5.5.1",
 		      "Error: SMTP protocol synchronization (talked before the greeting)");
@@ -564,6 +571,7 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 	reply(&s, 220, NULL, "%s", cfg->banner);
 	command_loop(&s);
 done:
+	client_limit_release();
 	log_disconnect(&s);
 	session_reset_transaction(&s);
 	free(s.helo);

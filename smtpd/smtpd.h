@@ -7,6 +7,7 @@
  *   data.c     DATA and BDAT: receiving the message into the queue
  *   policy.c   who may send to whom: local, virtual and relay checks
  *   auth.c     AUTH PLAIN and LOGIN through the auth service
+ *   client_limit.c  concurrent connections per client address
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -30,6 +31,8 @@ struct smtpd_settings {
 	const char *hostname;
 	const char *banner;
 	const char *queue_dir;
+	const char *data_dir;
+	long long connection_count_limit;
 	enum tls_level tls_level;
 	bool wrapper_mode;        /* implicit TLS (port 465) */
 	bool auth_enable;         /* offer AUTH */
@@ -116,6 +119,10 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
                       const char *domain);
 bool policy_is_local_domain(const struct smtpd_settings *cfg, const char *domain);
 bool policy_client_trusted(const struct session *s);
+
+/* client_limit.c: false if the client already has its limit of connections. */
+bool client_limit_take(const struct smtpd_settings *cfg, const char *addr);
+void client_limit_release(void);
 
 /* auth.c */
 void cmd_auth(struct session *s, const char *arg);

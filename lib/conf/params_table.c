@@ -72,6 +72,8 @@ const struct param_def param_table[] = {
      "Refuse MAIL until the client has authenticated (submission services)."},
     {"smtpd_banner", PARAM_STR, "$myhostname ESMTP $mail_name",
      "Text after 220 in the SMTP greeting."},
+    {"smtpd_client_connection_count_limit", PARAM_INT, "50",
+     "Simultaneous connections one client address may have (0: no limit; mynetworks are exempt)."},
     {"smtpd_error_sleep_time", PARAM_TIME, "1s",
      "Delay of each error reply past smtpd_soft_error_limit."},
     {"smtpd_forbid_bare_newline", PARAM_STR, "yes",

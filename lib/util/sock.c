@@ -19,7 +19,7 @@
 
 #include "util/alloc.h"
 
-static char sock_error[512];
+static char sock_error[2048];
 
 static const char *errorf(const char *fmt, const char *a, const char *b)
 {

@@ -1,0 +1,97 @@
+#!/bin/sh
+# Side-by-side SMTP accept rate: Postern's smtpd against Postfix's smtpd on
+# this machine, same durability (each message fsync'd into the queue before
+# 250), smtp-source (from the postfix package) as the load generator.
+# Neither side delivers during the run (Postfix's qmgr is disabled; Postern
+# runs no qmgr), so this measures receiving only.
+#
+# Usage: sh bench/smtpd-accept.sh [BUILD_DIR]   (as root: installs postfix)
+# Env:   MESSAGES (default 2000 per run), SESSIONS ("1 20 100"), SIZES ("2048 51200")
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+messages=${MESSAGES:-2000}
+sessions=${SESSIONS:-"1 20 100"}
+sizes=${SIZES:-"2048 51200"}
+
+if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
+	[ "$(id -u)" -eq 0 ] || { echo "bench: install postfix first (needs root)" >&2; exit 1; }
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
+sh "$top/scripts/create-users.sh"
+
+work=$(mktemp -d /tmp/postern-bench.XXXXXX)
+chmod 755 "$work"
+pf_port=2626
+pt_port=2627
+cleanup() {
+	postfix -c "$work/postfix" stop >/dev/null 2>&1 || true
+	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# --- Postfix: a private instance in $work/postfix with its own queue.
+mkdir -p "$work/postfix" "$work/postfix-spool" "$work/postfix-data"
+cp /etc/postfix/master.cf "$work/postfix/master.cf" 2>/dev/null ||
+	cp /usr/share/postfix/master.cf.dist "$work/postfix/master.cf"
+# Listen on our port; no qmgr, so mail stays in the queue as in Postern.
+sed -i -e "s/^smtp      inet/$pf_port      inet/" -e 's/^qmgr /#qmgr /' "$work/postfix/master.cf"
+cat >"$work/postfix/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $work/postfix-spool
+data_directory = $work/postfix-data
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = bench.example.test
+mydestination = bench.example.test
+mynetworks = 127.0.0.0/8
+smtpd_recipient_restrictions = permit_mynetworks, reject
+local_recipient_maps =
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+default_process_limit = 200
+maillog_file = $work/postfix.log
+CF
+postfix -c "$work/postfix" set-permissions >/dev/null 2>&1 || true
+postfix -c "$work/postfix" check >/dev/null 2>&1 || true
+postfix -c "$work/postfix" start >/dev/null
+
+# --- Postern: an instance with smtpd only.
+mkdir -p "$work/postern/etc"
+cat >"$work/postern/etc/main.conf" <<CF
+queue_directory = $work/postern/spool
+data_directory = $work/postern/data
+daemon_directory = $build/bin
+maillog_file = $work/postern.log
+inet_interfaces = 127.0.0.1
+myhostname = bench.example.test
+mydestination = bench.example.test
+mynetworks = 127.0.0.0/8
+smtpd_peername_lookup = no
+default_process_limit = 200
+CF
+echo "127.0.0.1:$pt_port inet n - n - - smtpd" >"$work/postern/etc/master.conf"
+"$build/bin/mailctl" -c "$work/postern/etc" start
+
+sleep 1
+rate() { # port sessions size -> messages per second
+	start=$(date +%s.%N)
+	smtp-source -c -s "$2" -m "$messages" -l "$3" -f bench@bench.example.test \
+		-t root@bench.example.test "127.0.0.1:$1" >/dev/null
+	end=$(date +%s.%N)
+	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+printf "%-9s %-7s %12s %12s %7s\n" sessions size postfix/s postern/s ratio
+for size in $sizes; do
+	for s in $sessions; do
+		pf=$(rate $pf_port "$s" "$size")
+		pt=$(rate $pt_port "$s" "$size")
+		printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
+			"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
+		# Keep the queues from growing between runs.
+		find "$work/postfix-spool/incoming" "$work/postfix-spool/active" -type f -delete 2>/dev/null || true
+		find "$work/postern/spool/incoming" -type f -delete 2>/dev/null || true
+	done
+done

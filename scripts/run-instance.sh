@@ -4,10 +4,13 @@
 # every start (so new services appear as they are built); the certificate
 # and the demo account's password are kept.
 # Usage: scripts/run-instance.sh BUILD_DIR
+# Env:   POSTERN_RUN_DIR (default ./run), POSTERN_PORT_OFFSET (added to every
+#        port; the tests use it so they never clash with a running instance)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-build}" && pwd)
-base=$top/run
+base=${POSTERN_RUN_DIR:-$top/run}
+offset=${POSTERN_PORT_OFFSET:-0}
 bin=$build/bin
 mkdir -p "$base/etc/tls" "$base/log" "$base/spool" "$base/data"
 chmod 755 "$base" "$base/etc"
@@ -47,8 +50,12 @@ CONF
 {
 	echo "# Written by scripts/run-instance.sh (make run); rewritten on every start."
 	echo "# service type private unpriv chroot wakeup maxproc command + args"
-	while read -r prog line; do
-		[ -x "$bin/$prog" ] && echo "$line"
+	while read -r prog name rest; do
+		[ -x "$bin/$prog" ] || continue
+		case $name in
+		127.0.0.1:*) port=${name#127.0.0.1:}; name=127.0.0.1:$((port + offset)) ;;
+		esac
+		echo "$name $rest"
 	done <<SERVICES
 smtpd 127.0.0.1:2525 inet n - n - - smtpd
 smtpd 127.0.0.1:2587 inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_auth_required=yes -o smtpd_add_missing_headers=yes

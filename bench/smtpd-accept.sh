@@ -25,23 +25,27 @@ work=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$work"
 pf_port=2626
 pt_port=2627
+pf_conf=/etc/postfix
 cleanup() {
-	postfix -c "$work/postfix" stop >/dev/null 2>&1 || true
+	postfix stop >/dev/null 2>&1 || true
+	for f in main.cf master.cf; do
+		if [ -f "$work/$f.orig" ]; then cp "$work/$f.orig" "$pf_conf/$f"; else rm -f "$pf_conf/$f"; fi
+	done
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-# --- Postfix: a private instance in $work/postfix with its own queue.
-mkdir -p "$work/postfix" "$work/postfix-spool" "$work/postfix-data"
-cp /etc/postfix/master.cf "$work/postfix/master.cf" 2>/dev/null ||
-	cp /usr/share/postfix/master.cf.dist "$work/postfix/master.cf"
+# --- Postfix: the system instance, configured for the run and restored after.
+postfix stop >/dev/null 2>&1 || true
+for f in main.cf master.cf; do
+	[ -f "$pf_conf/$f" ] && cp "$pf_conf/$f" "$work/$f.orig"
+done
+cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
 # Listen on our port; no qmgr, so mail stays in the queue as in Postern.
-sed -i -e "s/^smtp      inet/$pf_port      inet/" -e 's/^qmgr /#qmgr /' "$work/postfix/master.cf"
-cat >"$work/postfix/main.cf" <<CF
+sed -i -e "s/^smtp      inet/$pf_port      inet/" -e 's/^qmgr /#qmgr /' "$pf_conf/master.cf"
+cat >"$pf_conf/main.cf" <<CF
 compatibility_level = 3.6
-queue_directory = $work/postfix-spool
-data_directory = $work/postfix-data
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 myhostname = bench.example.test
@@ -54,9 +58,9 @@ smtpd_client_connection_rate_limit = 0
 default_process_limit = 200
 maillog_file = $work/postfix.log
 CF
-postfix -c "$work/postfix" set-permissions >/dev/null 2>&1 || true
-postfix -c "$work/postfix" check >/dev/null 2>&1 || true
-postfix -c "$work/postfix" start >/dev/null
+postfix check >/dev/null 2>&1 || true
+postfix start >/dev/null 2>&1
+pf_spool=$(postconf -h queue_directory)
 
 # --- Postern: an instance with smtpd only.
 mkdir -p "$work/postern/etc"
@@ -91,7 +95,7 @@ for size in $sizes; do
 		printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
 			"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
 		# Keep the queues from growing between runs.
-		find "$work/postfix-spool/incoming" "$work/postfix-spool/active" -type f -delete 2>/dev/null || true
+		find "$pf_spool/incoming" "$pf_spool/active" "$pf_spool/maildrop" -type f -delete 2>/dev/null || true
 		find "$work/postern/spool/incoming" -type f -delete 2>/dev/null || true
 	done
 done

@@ -1,7 +1,8 @@
 /*
  * master's control socket: mailctl connects, sends one request record and
- * reads the reply (status, reload, stop, version). The socket lives in
- * private/, so only root and mail_owner can reach it.
+ * reads the reply (status, reload, stop, version). The socket is mode 0600,
+ * owned by master's user, in private/: only root (or an instance's own user)
+ * can reach it.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -51,7 +51,7 @@ static void report_ready(const char *error)
 
 static void fatal_hook(void)
 {
-	report_ready("master failed to start; see the log");
+	report_ready(*log_last_fatal() ? log_last_fatal() : "start-up failed; see the log");
 }
 
 /* Fork; the parent waits until the child is ready and exits with its verdict. */

@@ -32,7 +32,6 @@ password=$(cat "$base/demo-password")
 
 cat >"$base/etc/main.conf" <<CONF
 # Written by scripts/run-instance.sh (make run); rewritten on every start.
-instance_mode = yes
 myhostname = localhost.localdomain
 queue_directory = $base/spool
 data_directory = $base/data
@@ -68,7 +67,7 @@ qmgr qmgr unix n - n 300 1 qmgr
 pickup pickup unix n - n 60 1 pickup
 local local unix - n n - - local
 smtp smtp unix - - n - - smtp
-auth auth unix - - n - - auth
+auth auth unix y postern-auth n - - auth
 SERVICES
 } >"$base/etc/master.conf"
 

@@ -79,7 +79,6 @@ class Instance:
             "daemon_directory": os.path.abspath(BIN),
             "maillog_file": self.logfile,
             "inet_interfaces": "127.0.0.1",
-            "instance_mode": "yes",
             "service_throttle_time": "4s",
             "master_stop_timeout": "5s",
             "myhostname": "mx.example.test",

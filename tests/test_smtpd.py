@@ -94,7 +94,7 @@ class SmtpdTest(unittest.TestCase):
             "-o smtpd_add_missing_headers=yes" % cls.sub,
             "127.0.0.1:%d inet n - n - - smtpd -o smtpd_tls_wrappermode=yes "
             "-o smtpd_sasl_auth_enable=yes -o smtpd_auth_required=yes" % cls.subs,
-            "auth unix y - n - - auth",
+            "auth unix y postern-auth n - - auth",
         ])
         cert, key = make_cert(cls.inst.etc)
         if IS_ROOT:

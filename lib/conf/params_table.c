@@ -29,9 +29,6 @@ const struct param_def param_table[] = {
      "Addresses that inet services listen on: all, or a list of addresses."},
     {"inet_protocols", PARAM_LIST, "all",
      "IP versions that inet services use: all, ipv4, ipv6 or a list of them."},
-    {"instance_mode", PARAM_BOOL, "no",
-     "Run every process as the invoking user with all paths under one directory; set by "
-     "`make run` and the tests."},
     {"ipc_timeout", PARAM_TIME, "3600s",
      "How long to wait for a reply from another Postern process over a local socket."},
     {"mail_name", PARAM_STR, "Postern", "The mail system's name in greetings and headers."},
@@ -61,7 +58,8 @@ const struct param_def param_table[] = {
      "Root of the mail queue and of the private/ and public/ socket directories."},
     {"relay_domains", PARAM_LIST, "", "Domains accepted from anyone and relayed onward."},
     {"service_throttle_time", PARAM_TIME, "60s",
-     "How long master waits before restarting a service whose process failed at start."},
+     "Longest pause before master starts new processes for a service whose processes keep "
+     "exiting abnormally (the pause starts at 1s and doubles)."},
     {"setgid_group", PARAM_STR, "postern-drop",
      "Group that the mail drop helper runs as to write into maildrop/."},
     {"smtpd_add_missing_headers", PARAM_BOOL, "no",

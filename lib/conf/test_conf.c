@@ -47,7 +47,7 @@ TEST(defaults)
 	CHECK(conf_get_int(conf, "default_process_limit") == 100);
 	CHECK(conf_get_time(conf, "max_idle") == 100);
 	CHECK(conf_get_time(conf, "daemon_timeout") == 18000);
-	CHECK(!conf_get_bool(conf, "instance_mode"));
+	CHECK(!conf_get_bool(conf, "smtpd_helo_required"));
 	CHECK_STR(conf_get(conf, "maillog_file"), "");
 	const char *host = conf_get(conf, "myhostname");
 	CHECK(strchr(host, '.') != NULL);
@@ -81,7 +81,7 @@ TEST(good_file)
 	                          "\n"
 	                          "\tother.example\n"
 	                          "syslog_name = mail#1 # not a comment\n"
-	                          "instance_mode = YES\r\n"
+	                          "smtpd_helo_required = YES\r\n"
 	                          "maillog_file =\n"
 	                          "max_use = 8\n",
 	                          &diags, &rc);
@@ -101,7 +101,7 @@ TEST(good_file)
 	CHECK_STR(dest[2], "other.example");
 	CHECK(dest[3] == NULL);
 	CHECK_STR(conf_get(conf, "syslog_name"), "mail#1 # not a comment");
-	CHECK(conf_get_bool(conf, "instance_mode"));
+	CHECK(conf_get_bool(conf, "smtpd_helo_required"));
 	CHECK_STR(conf_get(conf, "maillog_file"), "");
 	CHECK(conf_is_set(conf, "maillog_file"));
 	const char *file = NULL;
@@ -110,10 +110,10 @@ TEST(good_file)
 	CHECK_STR(file, "main.conf");
 	CHECK(line == 7);
 	CHECK(conf_origin(conf, "max_use", &file, &line) && line == 15);
-	CHECK(conf_origin(conf, "instance_mode", &file, &line) && line == 13);
+	CHECK(conf_origin(conf, "smtpd_helo_required", &file, &line) && line == 13);
 	const char *const *names = conf_set_names(conf);
 	const char *want[] = {"myhostname",  "max_use",       "max_idle",     "mydestination",
-	                      "syslog_name", "instance_mode", "maillog_file", NULL};
+	                      "syslog_name", "smtpd_helo_required", "maillog_file", NULL};
 	for (int i = 0; want[i]; i++)
 		CHECK_STR(names[i], want[i]);
 	CHECK(names[7] == NULL);
@@ -363,7 +363,7 @@ TEST(typed_getters)
 	struct diag_list diags;
 	int rc;
 	struct conf *conf = parse("max_use = -3\n"
-	                          "instance_mode = off\n"
+	                          "smtpd_helo_required = off\n"
 	                          "daemon_timeout = 1w\n"
 	                          "size_like = 10m\n"
 	                          "inet_interfaces = ,127.0.0.1,, ::1\t, \n"
@@ -371,7 +371,7 @@ TEST(typed_getters)
 	                          &diags, &rc);
 	CHECK(rc == 0);
 	CHECK(conf_get_int(conf, "max_use") == -3);
-	CHECK(!conf_get_bool(conf, "instance_mode"));
+	CHECK(!conf_get_bool(conf, "smtpd_helo_required"));
 	CHECK(conf_get_time(conf, "daemon_timeout") == 604800);
 	CHECK(conf_get_size(conf, "size_like") == 10 * 1024 * 1024);
 	char *const *list = conf_get_list(conf, "inet_interfaces");

@@ -39,7 +39,7 @@ TEST(find)
 	CHECK(param_find("MAX_IDLE") == NULL);
 	CHECK(param_find("zzz") == NULL);
 	CHECK(param_find("aaa") == NULL);
-	p = param_find("instance_mode");
+	p = param_find("smtpd_helo_required");
 	CHECK(p != NULL && p->type == PARAM_BOOL && strcmp(p->default_value, "no") == 0);
 	p = param_find("mydestination");
 	CHECK(p != NULL && p->type == PARAM_LIST);

@@ -23,6 +23,7 @@ static int log_fd = STDERR_FILENO;
 static bool log_stderr_copy;
 static bool log_verbose;
 static void (*log_fatal_hook)(void);
+static char log_last_fatal_text[512];
 
 enum log_level { LVL_DEBUG, LVL_INFO, LVL_WARN, LVL_ERROR, LVL_FATAL, LVL_PANIC };
 
@@ -90,6 +91,11 @@ const char *log_program(void)
 	return log_prog;
 }
 
+const char *log_last_fatal(void)
+{
+	return log_last_fatal_text;
+}
+
 void log_set_fatal_hook(void (*hook)(void))
 {
 	log_fatal_hook = hook;
@@ -122,6 +128,8 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 			text.data[i] = '?';
 	}
 	const char *prefix = level == LVL_INFO ? "" : level_names[level];
+	if (level == LVL_FATAL)
+		snprintf(log_last_fatal_text, sizeof(log_last_fatal_text), "%s", str_cstr(&text));
 
 	if (log_target == LOG_TO_SYSLOG)
 		syslog(LOG_MAIL | level_prio[level], "%s%s%s", prefix, *prefix ? ": " : "",

@@ -41,6 +41,8 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void log_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* The text of the last log_fatal() message ("" if none), for a fatal hook. */
+const char *log_last_fatal(void);
 /* Called just before log_fatal() exits (e.g. to remove a pid file). */
 void log_set_fatal_hook(void (*hook)(void));
 

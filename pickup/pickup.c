@@ -1,0 +1,351 @@
+/*
+ * pickup: moves mail that the local sendmail dropped into maildrop/ into
+ * the queue. It runs unprivileged as mail_owner, one persistent process;
+ * it scans maildrop/ at start and whenever someone (master's timer,
+ * postdrop) sends a "wakeup" record to its socket, oldest file first.
+ *
+ * Drop files are untrusted input (any local user writes them through
+ * postdrop): each is opened without following links, must be a regular
+ * file with one link, is parsed strictly (lib/mail/dropfile.h) and must be
+ * owned by the uid it names. A good one becomes a queue file in incoming/
+ * with a Received header, exactly as smtpd would write it, and is then
+ * removed; a bad one is moved to corrupt/ with a log line. If the queue
+ * cannot be written (disk full), the drop file stays for the next scan.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/dropfile.h"
+#include "mail/queue.h"
+#include "server/server.h"
+#include "util/alloc.h"
+#include "util/ipc.h"
+#include "util/log.h"
+#include "util/sock.h"
+
+/* postdrop's temporary files; removed when a crash left them this old. */
+#define TEMP_PREFIX "tmp."
+#define STALE_TEMP_SECONDS (24 * 3600)
+#define WAKEUP_READ_MS 200
+
+struct pickup {
+	const char *queue_dir;
+	const char *hostname;
+	char *maildrop;
+	char *qmgr_socket;
+};
+
+static struct pickup settings;
+
+/* One drop file on its way into the queue. */
+struct transfer {
+	struct queue_writer *writer;
+	struct stat st;
+	char id[QUEUE_ID_LEN + 1];
+};
+
+enum outcome { QUEUED, CORRUPT, RETRY, GONE };
+
+static void format_date(char *buf, size_t len, time_t when)
+{
+	struct tm tm;
+	localtime_r(&when, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+static void fill_envelope(const struct drop_envelope *drop, struct queue_envelope *env)
+{
+	queue_envelope_init(env);
+	time_t now = time(NULL);
+	/* postdrop stamped the time; a clock that jumped cannot put it ahead. */
+	env->arrival = drop->time > 0 && drop->time <= now ? drop->time : now;
+	env->sender = xstrdup(drop->sender);
+	env->envid = xstrdup(drop->envid);
+	env->ret = xstrdup(drop->ret);
+	env->body = xstrdup(drop->body);
+	env->smtputf8 = drop->smtputf8;
+	env->client_name = xstrdup("localhost");
+	env->client_addr = xstrdup("");
+	env->client_port = xstrdup("");
+	env->helo = xstrdup("");
+	env->protocol = xstrdup("local");
+	env->tls = xstrdup("");
+	env->auth_user = xstrdup("");
+	env->origin = xstrdup("pickup");
+	for (size_t i = 0; i < drop->rcpt_count; i++)
+		queue_envelope_add_rcpt(env, drop->rcpts[i].address, drop->rcpts[i].orcpt,
+		                        drop->rcpts[i].notify);
+}
+
+/* The envelope is valid: open the queue file and write the Received header. */
+static int on_head(void *ctx, struct drop_envelope *drop, const char **error_r)
+{
+	struct transfer *t = ctx;
+	struct queue_envelope env;
+	fill_envelope(drop, &env);
+	t->writer = queue_writer_open(settings.queue_dir, &env, error_r);
+	if (t->writer == NULL) {
+		queue_envelope_free(&env);
+		return -1;
+	}
+	memcpy(t->id, queue_writer_id(t->writer), sizeof(t->id));
+	char date[64];
+	format_date(date, sizeof(date), (time_t)env.arrival);
+	struct str received = STR_INIT;
+	str_printf(&received, "Received: by %s (Postern, from userid %lld)\r\n\tid %s; %s\r\n",
+	           settings.hostname, (long long)drop->uid, t->id, date);
+	int rc = queue_writer_write(t->writer, received.data, received.len, error_r);
+	str_free(&received);
+	queue_envelope_free(&env);
+	return rc;
+}
+
+static int on_content(void *ctx, const void *data, size_t len, const char **error_r)
+{
+	struct transfer *t = ctx;
+	return queue_writer_write(t->writer, data, len, error_r);
+}
+
+/* Tell qmgr there is new mail; if it is not running, the mail waits. */
+static void notify_qmgr(void)
+{
+	const char *error;
+	int fd = sock_connect_unix(settings.qmgr_socket, 100, &error);
+	if (fd < 0)
+		return;
+	struct ipc_rec *rec = ipc_rec_new("wakeup");
+	ipc_write(fd, rec, 100);
+	ipc_rec_free(rec);
+	close(fd);
+}
+
+/* Move a bad file aside under its own name (or NAME.N if that is taken). */
+static void move_to_corrupt(int dir_fd, const char *name, const char *reason)
+{
+	char *corrupt = xasprintf("%s/corrupt", settings.queue_dir);
+	int corrupt_fd = open(corrupt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = -1;
+	char *target = xstrdup(name);
+	for (int n = 1; corrupt_fd >= 0 && n < 100; n++) {
+		rc = renameat2(dir_fd, name, corrupt_fd, target, RENAME_NOREPLACE);
+		if (rc == 0 || errno != EEXIST)
+			break;
+		free(target);
+		target = xasprintf("%s.%d", name, n);
+	}
+	if (rc == 0) {
+		fsync(corrupt_fd);
+		log_warn("%s: corrupt drop file: %s (moved to corrupt/%s)", name, reason, target);
+	} else {
+		log_error("%s: corrupt drop file: %s; cannot move it to %s: %m", name, reason,
+		          corrupt);
+	}
+	if (corrupt_fd >= 0)
+		close(corrupt_fd);
+	free(target);
+	free(corrupt);
+}
+
+/* Open a drop file that is safe to read; -1 with *why_r if it is not,
+ * -2 if it is gone (another pickup took it). */
+static int open_drop_file(int dir_fd, const char *name, struct stat *st, const char **why_r)
+{
+	/* O_NONBLOCK: a FIFO planted here must not hang us. */
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*why_r = errno == ELOOP ? "a symbolic link" : strerror(errno);
+		return errno == ENOENT ? -2 : -1;
+	}
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		*why_r = "not a regular file";
+	} else if (st->st_nlink != 1) {
+		*why_r = "a file with more than one link";
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+static enum outcome transfer_file(int dir_fd, const char *name, const char **why_r)
+{
+	struct transfer t = {0};
+	int fd = open_drop_file(dir_fd, name, &t.st, why_r);
+	if (fd < 0)
+		return fd == -2 ? GONE : CORRUPT;
+	static const struct drop_read_ops ops = {on_head, on_content};
+	struct drop_envelope drop;
+	int rc = drop_read_fd(fd, 0, &ops, &t, &drop, why_r);
+	close(fd);
+	enum outcome result = QUEUED;
+	if (rc == DROP_READ_BAD) {
+		result = CORRUPT;
+	} else if (rc != DROP_READ_OK) {
+		result = RETRY;
+	} else if ((int64_t)t.st.st_uid != drop.uid) {
+		/* Only postdrop, running as the submitter, creates these files. */
+		static char why[96];
+		snprintf(why, sizeof(why), "owner uid %lu differs from the recorded uid %lld",
+		         (unsigned long)t.st.st_uid, (long long)drop.uid);
+		*why_r = why;
+		result = CORRUPT;
+	} else if (queue_writer_commit(t.writer, "incoming", why_r) != 0) {
+		result = RETRY;
+	} else {
+		log_info("%s: uid=%lld from=<%s>", t.id, (long long)drop.uid, drop.sender);
+	}
+	if (rc == DROP_READ_OK)
+		drop_envelope_free(&drop);
+	if (t.writer)
+		queue_writer_abort(t.writer);
+	return result;
+}
+
+/* Process one file; false if the queue cannot take mail now. */
+static bool pick_up(int dir_fd, const char *name)
+{
+	const char *why = NULL;
+	switch (transfer_file(dir_fd, name, &why)) {
+	case QUEUED:
+		if (unlinkat(dir_fd, name, 0) != 0)
+			log_error("%s: queued, but cannot remove it from maildrop/: %m; it may be "
+			          "delivered twice",
+			          name);
+		notify_qmgr();
+		return true;
+	case CORRUPT:
+		move_to_corrupt(dir_fd, name, why ? why : "unknown error");
+		return true;
+	case RETRY:
+		log_warn("%s: cannot queue it now (%s); it stays in maildrop/ for a later try",
+		         name, why ? why : "unknown error");
+		return false;
+	case GONE:
+		break;
+	}
+	return true;
+}
+
+struct entry {
+	char *name;
+	struct timespec mtime;
+};
+
+static int compare_entries(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* postdrop's leftovers: a temporary file that crashed mid-way. */
+static void maybe_remove_stale(int dir_fd, const char *name, const struct stat *st)
+{
+	if (time(NULL) - st->st_mtime < STALE_TEMP_SECONDS)
+		return;
+	if (unlinkat(dir_fd, name, 0) == 0)
+		log_warn("%s: removed an unfinished drop file older than a day", name);
+}
+
+/* The drop files in maildrop/, oldest first. */
+static struct entry *list_maildrop(DIR *dir, size_t *count_r)
+{
+	struct entry *entries = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		const char *name = de->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (strncmp(name, TEMP_PREFIX, strlen(TEMP_PREFIX)) == 0) {
+			maybe_remove_stale(dirfd(dir), name, &st);
+			continue;
+		}
+		if (count == cap) {
+			cap = cap ? cap * 2 : 32;
+			entries = xreallocarray(entries, cap, sizeof(*entries));
+		}
+		entries[count].name = xstrdup(name);
+		entries[count].mtime = st.st_mtim;
+		count++;
+	}
+	if (count > 1)
+		qsort(entries, count, sizeof(*entries), compare_entries);
+	*count_r = count;
+	return entries;
+}
+
+static void scan(void)
+{
+	DIR *dir = opendir(settings.maildrop);
+	if (dir == NULL) {
+		log_error("cannot open %s: %m", settings.maildrop);
+		return;
+	}
+	size_t count = 0;
+	struct entry *entries = list_maildrop(dir, &count);
+	bool go_on = true;
+	for (size_t i = 0; i < count; i++) {
+		if (go_on)
+			go_on = pick_up(dirfd(dir), entries[i].name);
+		free(entries[i].name);
+	}
+	free(entries);
+	closedir(dir);
+}
+
+static void on_start_timer(struct event_loop *loop, void *ctx)
+{
+	(void)loop;
+	(void)ctx;
+	scan();
+}
+
+static void init(struct server *srv)
+{
+	const struct conf *conf = server_conf(srv);
+	settings.queue_dir = conf_get(conf, "queue_directory");
+	settings.hostname = conf_get(conf, "myhostname");
+	settings.maildrop = xasprintf("%s/maildrop", settings.queue_dir);
+	settings.qmgr_socket = xasprintf("%s/public/qmgr", settings.queue_dir);
+	/* Mail dropped while the system was down goes out now. */
+	event_add_timer(server_loop(srv), 0, on_start_timer, NULL);
+}
+
+/* Any connection is a wake-up: read its record if one comes, then scan. */
+static void on_accept(struct server *srv, int fd)
+{
+	struct ipc_rec *rec = NULL;
+	const char *error;
+	if (ipc_read(fd, &rec, 4096, WAKEUP_READ_MS, &error) == 1 && !ipc_rec_is(rec, "wakeup"))
+		log_warn("unexpected \"%s\" record on the pickup socket", rec->name);
+	ipc_rec_free(rec);
+	close(fd);
+	server_conn_done(srv);
+	scan();
+}
+
+int main(int argc, char **argv)
+{
+	static const struct server_ops ops = {
+	    .mode = SERVER_MULTI,
+	    .persistent = true,
+	    .max_connections = 0,
+	    .init = init,
+	    .accept = on_accept,
+	};
+	return server_main(argc, argv, &ops, NULL);
+}

@@ -93,8 +93,18 @@ static uint64_t pack(int fd, uint32_t generation)
 	return (uint64_t)generation << 32 | (uint32_t)fd;
 }
 
+/* The watch of a descriptor already known to the loop, or NULL. */
+static struct fd_watch *find_watch(struct event_loop *loop, int fd)
+{
+	if (fd < 0 || (size_t)fd >= loop->fd_cap || !loop->fds[fd].active)
+		return NULL;
+	return &loop->fds[fd];
+}
+
 void event_add_fd(struct event_loop *loop, int fd, int events, event_fd_cb *cb, void *ctx)
 {
+	if (fd < 0)
+		abort(); /* a caller's bug */
 	struct fd_watch *w = watch_for(loop, fd);
 	bool was_active = w->active;
 	w->active = true;
@@ -110,8 +120,8 @@ void event_add_fd(struct event_loop *loop, int fd, int events, event_fd_cb *cb, 
 
 void event_modify_fd(struct event_loop *loop, int fd, int events)
 {
-	struct fd_watch *w = watch_for(loop, fd);
-	if (!w->active)
+	struct fd_watch *w = find_watch(loop, fd);
+	if (w == NULL)
 		return;
 	w->events = events;
 	struct epoll_event ev = {.events = epoll_mask(events), .data.u64 = pack(fd, w->generation)};
@@ -120,10 +130,12 @@ void event_modify_fd(struct event_loop *loop, int fd, int events)
 
 void event_del_fd(struct event_loop *loop, int fd)
 {
-	if (fd < 0 || (size_t)fd >= loop->fd_cap || !loop->fds[fd].active)
+	struct fd_watch *w = find_watch(loop, fd);
+	if (w == NULL)
 		return;
-	loop->fds[fd].active = false;
-	loop->fds[fd].generation++;
+	/* A new generation makes any event already fetched for fd stale. */
+	w->active = false;
+	w->generation++;
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
@@ -202,13 +214,20 @@ void event_cancel_timer(struct event_loop *loop, struct event_timer *timer)
 	free(timer);
 }
 
-/* Run every timer that is due; returns how many ran. */
+/* Run every timer that is due; returns how many ran. Timers that the
+ * callbacks add wait for the next round, even with a zero delay, so a
+ * timer that re-arms itself cannot starve the descriptors. */
 static int run_timers(struct event_loop *loop)
 {
 	int ran = 0;
 	int64_t now = event_now_ms();
+	uint64_t first_new = loop->timer_seq;
 	while (loop->heap_len > 0 && loop->heap[0]->when <= now) {
 		struct event_timer *t = loop->heap[0];
+		/* A timer added in this round is due no earlier than now and
+		 * sorts after every older due timer, so stop at the first. */
+		if (t->seq >= first_new)
+			break;
 		heap_remove(loop, t);
 		event_timer_cb *cb = t->cb;
 		void *ctx = t->ctx;

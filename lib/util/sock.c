@@ -9,21 +9,29 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
 
-static char sock_error[2048];
+static char sock_error[1024];
 
-static const char *errorf(const char *fmt, const char *a, const char *b)
+static const char *errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Format an error message into the module's static buffer. */
+static const char *errorf(const char *fmt, ...)
 {
-	snprintf(sock_error, sizeof(sock_error), fmt, a, b);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sock_error, sizeof(sock_error), fmt, ap);
+	va_end(ap);
 	return sock_error;
 }
 
@@ -36,8 +44,7 @@ int sock_split_hostport(const char *spec, char **host_r, char **port_r, const ch
 	if (spec[0] == '[') {
 		const char *close = strchr(spec, ']');
 		if (close == NULL || close[1] != ':' || close == spec + 1) {
-			*error_r =
-			    errorf("bad address \"%s\"%s: expected [address]:port", spec, "");
+			*error_r = errorf("bad address \"%s\": expected [address]:port", spec);
 			return -1;
 		}
 		host = xstrndup(spec + 1, (size_t)(close - spec - 1));
@@ -45,13 +52,13 @@ int sock_split_hostport(const char *spec, char **host_r, char **port_r, const ch
 	} else {
 		const char *colon = strrchr(spec, ':');
 		if (colon && strchr(spec, ':') != colon) {
-			*error_r = errorf("bad address \"%s\"%s: put IPv6 addresses in brackets",
-			                  spec, "");
+			*error_r =
+			    errorf("bad address \"%s\": put IPv6 addresses in brackets", spec);
 			return -1;
 		}
 		if (colon) {
 			if (colon == spec) {
-				*error_r = errorf("bad address \"%s\"%s: empty host", spec, "");
+				*error_r = errorf("bad address \"%s\": empty host", spec);
 				return -1;
 			}
 			host = xstrndup(spec, (size_t)(colon - spec));
@@ -62,7 +69,7 @@ int sock_split_hostport(const char *spec, char **host_r, char **port_r, const ch
 	}
 	if (*port == '\0' || strpbrk(port, " \t/[]:") != NULL) {
 		free(host);
-		*error_r = errorf("bad address \"%s\"%s: missing or bad port", spec, "");
+		*error_r = errorf("bad address \"%s\": missing or bad port", spec);
 		return -1;
 	}
 	if (host && strcmp(host, "*") == 0) {
@@ -92,6 +99,41 @@ int sock_set_cloexec(int fd, bool on)
 	return fcntl(fd, F_SETFD, flags);
 }
 
+/* A printable form of a socket address, for error messages. */
+static const char *addr_text(const struct addrinfo *ai, char *buf, size_t len)
+{
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, (socklen_t)len, NULL, 0,
+	                NI_NUMERICHOST) != 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* One listening socket for ai; -1 with errno. */
+static int listen_one(const struct addrinfo *ai, int backlog)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether a failure to listen only means that the host lacks this address
+ * family (or, for EADDRNOTAVAIL, that family's wildcard address). */
+static bool family_missing(int err)
+{
+	return err == EAFNOSUPPORT || err == EPROTONOSUPPORT || err == EADDRNOTAVAIL;
+}
+
 int sock_listen_tcp(const char *host, const char *port, int backlog, int *fds_r, int max_fds,
                     const char **error_r)
 {
@@ -101,49 +143,30 @@ int sock_listen_tcp(const char *host, const char *port, int backlog, int *fds_r,
 		host = NULL;
 	int gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0) {
-		*error_r = errorf("%s: %s", port, gai_strerror(gai));
+		*error_r = errorf("%s port %s: %s", host ? host : "*", port, gai_strerror(gai));
 		return -1;
 	}
 	int count = 0;
-	const char *last_error = "no usable address";
-	char last_buf[1400];
+	*error_r = errorf("%s port %s: no usable address", host ? host : "*", port);
 	for (struct addrinfo *ai = res; ai && count < max_fds; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			if (errno == EAFNOSUPPORT)
-				continue;
-			snprintf(last_buf, sizeof(last_buf), "socket: %s", strerror(errno));
-			last_error = last_buf;
+		int fd = listen_one(ai, backlog);
+		if (fd >= 0) {
+			fds_r[count++] = fd;
 			continue;
 		}
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
-			char name[NI_MAXHOST] = "?";
-			getnameinfo(ai->ai_addr, ai->ai_addrlen, name, sizeof(name), NULL, 0,
-			            NI_NUMERICHOST);
-			snprintf(last_buf, sizeof(last_buf), "bind %s port %s: %s", name, port,
-			         strerror(errno));
-			last_error = last_buf;
-			close(fd);
-			if (errno == EADDRNOTAVAIL && host == NULL)
-				continue; /* e.g. no IPv6 on this host */
-			for (int i = 0; i < count; i++)
-				close(fds_r[i]);
-			freeaddrinfo(res);
-			*error_r = errorf("%s%s", last_error, "");
-			return -1;
-		}
-		fds_r[count++] = fd;
-	}
-	freeaddrinfo(res);
-	if (count == 0) {
-		*error_r = errorf("%s%s", last_error, "");
+		int err = errno;
+		char name[NI_MAXHOST];
+		*error_r = errorf("listen on %s port %s: %s", addr_text(ai, name, sizeof(name)),
+		                  port, strerror(err));
+		if (family_missing(err) && (host == NULL || err != EADDRNOTAVAIL))
+			continue; /* e.g. no IPv6 on this host */
+		for (int i = 0; i < count; i++)
+			close(fds_r[i]);
+		freeaddrinfo(res);
 		return -1;
 	}
-	return count;
+	freeaddrinfo(res);
+	return count > 0 ? count : -1;
 }
 
 static int unix_address(const char *path, struct sockaddr_un *sun, const char **error_r)
@@ -151,7 +174,7 @@ static int unix_address(const char *path, struct sockaddr_un *sun, const char **
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun->sun_path)) {
-		*error_r = errorf("socket path too long: %s%s", path, "");
+		*error_r = errorf("socket path too long: %s", path);
 		return -1;
 	}
 	memcpy(sun->sun_path, path, strlen(path));
@@ -168,38 +191,80 @@ int sock_listen_unix(const char *path, int mode, int backlog, const char **error
 		*error_r = errorf("socket %s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* Only an old socket is removed, never another kind of file. */
 	struct stat st;
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
+	/* The socket never exists with wider permissions than mode. */
 	mode_t old = umask(0777 & ~(mode_t)mode);
 	int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
-	if (rc != 0 || chmod(path, (mode_t)mode) != 0 || listen(fd, backlog) != 0) {
+	if (rc != 0) {
+		*error_r = errorf("bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (chmod(path, (mode_t)mode) != 0 || listen(fd, backlog) != 0) {
 		*error_r = errorf("listen on %s: %s", path, strerror(errno));
 		close(fd);
+		unlink(path);
 		return -1;
 	}
 	return fd;
 }
 
-/* Finish a non-blocking connect within timeout_ms; 0 or -1 with errno. */
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until fd is writable, at most timeout_ms (-1: no limit); 0 or -1
+ * with errno (ETIMEDOUT). */
+static int wait_writable(int fd, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	int n;
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		errno = ETIMEDOUT;
+	return n > 0 ? 0 : -1;
+}
+
+/* Connect a non-blocking fd, retrying while a UNIX listener's backlog is
+ * full (EAGAIN), until deadline; 0, 1 (in progress) or -1 with errno. */
+static int start_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline)
+{
+	for (;;) {
+		if (connect(fd, addr, len) == 0)
+			return 0;
+		if (errno == EINPROGRESS)
+			return 1;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (deadline >= 0 && monotonic_ms() >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		poll(NULL, 0, 10);
+	}
+}
+
+/* Connect fd within timeout_ms and make it blocking again; 0 or -1 with errno. */
 static int connect_wait(int fd, const struct sockaddr *addr, socklen_t len, int timeout_ms)
 {
 	if (sock_set_nonblock(fd, true) != 0)
 		return -1;
-	if (connect(fd, addr, len) != 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
-			return -1;
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		int n;
-		do
-			n = poll(&pfd, 1, timeout_ms);
-		while (n < 0 && errno == EINTR);
-		if (n == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (n < 0)
+	int64_t deadline = timeout_ms >= 0 ? monotonic_ms() + timeout_ms : -1;
+	int rc = start_connect(fd, addr, len, deadline);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		int64_t left = deadline < 0 ? -1 : deadline - monotonic_ms();
+		if (wait_writable(fd, deadline >= 0 && left < 0 ? 0 : (int)left) != 0)
 			return -1;
 		int err = 0;
 		socklen_t elen = sizeof(err);
@@ -217,20 +282,26 @@ int sock_connect_tcp(const char *host, const char *port, int timeout_ms, const c
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct addrinfo *res = NULL;
+	const char *shown = host ? host : "localhost";
 	int gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0) {
-		*error_r = errorf("%s: %s", host, gai_strerror(gai));
+		*error_r = errorf("%s port %s: %s", shown, port, gai_strerror(gai));
 		return -1;
 	}
+	/* Each address gets the whole timeout: one dead address must not use
+	 * up the time of the ones after it. */
 	int fd = -1;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+	*error_r = errorf("connect to %s port %s: no usable address", shown, port);
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect_wait(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms) == 0)
+		if (fd >= 0 && connect_wait(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms) == 0)
 			break;
-		*error_r = errorf("connect to %s: %s", host, strerror(errno));
-		close(fd);
+		int err = errno;
+		char name[NI_MAXHOST];
+		*error_r = errorf("connect to %s[%s] port %s: %s", shown,
+		                  addr_text(ai, name, sizeof(name)), port, strerror(err));
+		if (fd >= 0)
+			close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
@@ -257,31 +328,53 @@ int sock_connect_unix(const char *path, int timeout_ms, const char **error_r)
 
 int sock_accept(int listen_fd)
 {
-	return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd;
+	do
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	return fd;
+}
+
+/* The path of a UNIX socket address of len bytes, or "unix" when unnamed
+ * or abstract. sun_path need not be NUL-terminated. */
+static void unix_name(const struct sockaddr_un *sun, socklen_t len, char *addr, size_t addr_len)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	size_t max = len > off ? len - off : 0;
+	if (max > sizeof(sun->sun_path))
+		max = sizeof(sun->sun_path);
+	size_t n = strnlen(sun->sun_path, max);
+	if (n == 0)
+		snprintf(addr, addr_len, "unix");
+	else
+		snprintf(addr, addr_len, "%.*s", (int)n, sun->sun_path);
 }
 
 static int name_of(int fd, bool peer, char *addr, size_t addr_len, char *port, size_t port_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
 	int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
 	              : getsockname(fd, (struct sockaddr *)&ss, &len);
 	if (rc != 0)
 		return -1;
 	if (ss.ss_family == AF_UNIX) {
-		const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
-		snprintf(addr, addr_len, "%s",
-		         len > offsetof(struct sockaddr_un, sun_path) && sun->sun_path[0]
-		             ? sun->sun_path
-		             : "unix");
-		if (port_len)
-			port[0] = '\0';
+		unix_name((const struct sockaddr_un *)&ss, len, addr, addr_len);
+		snprintf(port, port_len, "%s", "");
 		return 0;
 	}
-	char a[NI_MAXHOST], p[NI_MAXSERV];
-	if (getnameinfo((struct sockaddr *)&ss, len, a, sizeof(a), p, sizeof(p),
-	                NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+		errno = EAFNOSUPPORT;
 		return -1;
+	}
+	char a[NI_MAXHOST], p[NI_MAXSERV];
+	int gai = getnameinfo((struct sockaddr *)&ss, len, a, sizeof(a), p, sizeof(p),
+	                      NI_NUMERICHOST | NI_NUMERICSERV);
+	if (gai != 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	/* An IPv4 client on an IPv6 socket: show the IPv4 address. */
 	const char *shown = strncmp(a, "::ffff:", 7) == 0 && strchr(a + 7, '.') ? a + 7 : a;
 	snprintf(addr, addr_len, "%s", shown);
@@ -301,6 +394,10 @@ int sock_local_name(int fd, char *addr, size_t addr_len, char *port, size_t port
 
 ssize_t sock_send_fd(int sock, int fd, const void *data, size_t len)
 {
+	if (len == 0) {
+		errno = EINVAL; /* a stream peer could not tell it from end of file */
+		return -1;
+	}
 	union {
 		struct cmsghdr hdr;
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -323,11 +420,27 @@ ssize_t sock_send_fd(int sock, int fd, const void *data, size_t len)
 	return n;
 }
 
+/* Take the first descriptor of an SCM_RIGHTS message into *fd_r (unless one
+ * was taken already) and close any others, so none leaks. */
+static void take_fds(const struct cmsghdr *c, int *fd_r)
+{
+	size_t bytes = c->cmsg_len - CMSG_LEN(0);
+	const unsigned char *p = CMSG_DATA(c);
+	for (size_t i = 0; i + sizeof(int) <= bytes; i += sizeof(int)) {
+		int fd;
+		memcpy(&fd, p + i, sizeof(int));
+		if (*fd_r < 0)
+			*fd_r = fd;
+		else
+			close(fd);
+	}
+}
+
 ssize_t sock_recv_fd(int sock, int *fd_r, void *data, size_t len)
 {
 	union {
 		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(4 * sizeof(int))];
 	} control;
 	struct iovec iov = {.iov_base = data, .iov_len = len};
 	struct msghdr msg = {.msg_iov = &iov,
@@ -342,9 +455,8 @@ ssize_t sock_recv_fd(int sock, int *fd_r, void *data, size_t len)
 	if (n < 0)
 		return -1;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fd_r, CMSG_DATA(c), sizeof(int));
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			take_fds(c, fd_r);
 	}
 	return n;
 }

@@ -20,14 +20,17 @@
 
 struct stream {
 	int fd;
+	bool not_socket; /* plain writes use write(), not send() */
 	int timeout_ms;
 	const struct stream_transport *transport;
 	void *transport_ctx;
-	struct str in;  /* received, not yet consumed */
-	size_t in_pos;  /* consumed prefix of in */
-	struct str out; /* queued output */
+	struct str in;      /* received, not yet consumed */
+	size_t in_pos;      /* consumed prefix of in */
+	bool skipping_line; /* discarding the rest of an overlong line */
+	struct str out;     /* queued output */
 };
 
+/* Wait for events on fd; 0, or -1 with errno (ETIMEDOUT on timeout). */
 static int wait_fd(int fd, short events, int timeout_ms)
 {
 	struct pollfd pfd = {.fd = fd, .events = events};
@@ -46,40 +49,53 @@ static int wait_fd(int fd, short events, int timeout_ms)
 
 static ssize_t plain_read(void *ctx, void *buf, size_t len, int timeout_ms)
 {
-	int fd = *(int *)ctx;
-	if (wait_fd(fd, POLLIN, timeout_ms) != 0)
-		return -1;
+	struct stream *s = ctx;
 	for (;;) {
-		ssize_t n = read(fd, buf, len);
+		if (wait_fd(s->fd, POLLIN, timeout_ms) != 0)
+			return -1;
+		ssize_t n = read(s->fd, buf, len);
 		if (n >= 0)
 			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (wait_fd(fd, POLLIN, timeout_ms) != 0)
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 	}
+}
+
+/* One write attempt; send() with MSG_NOSIGNAL so that a closed peer gives
+ * EPIPE instead of killing the process. Pipes and files get write(). */
+static ssize_t plain_write_once(struct stream *s, const void *buf, size_t len)
+{
+	if (!s->not_socket) {
+		ssize_t n = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0 || errno != ENOTSOCK)
+			return n;
+		s->not_socket = true;
+	}
+	return write(s->fd, buf, len);
 }
 
 static ssize_t plain_write(void *ctx, const void *buf, size_t len, int timeout_ms)
 {
-	int fd = *(int *)ctx;
+	struct stream *s = ctx;
 	for (;;) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, buf, len);
+		/* A blocking pipe would wait in write() past the timeout. */
+		if (s->not_socket && wait_fd(s->fd, POLLOUT, timeout_ms) != 0)
+			return -1;
+		ssize_t n = plain_write_once(s, buf, len);
 		if (n >= 0)
 			return n;
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if (wait_fd(fd, POLLOUT, timeout_ms) != 0)
+		if (wait_fd(s->fd, POLLOUT, timeout_ms) != 0)
 			return -1;
 	}
 }
 
+/* The plain transport waits with poll() inside read and write. Others (TLS)
+ * do their own waiting, and read without waiting when they have pending()
+ * bytes; the stream itself never polls. */
 static const struct stream_transport plain_transport = {
     .read = plain_read,
     .write = plain_write,
@@ -92,7 +108,7 @@ struct stream *stream_new(int fd, int timeout_ms)
 	s->fd = fd;
 	s->timeout_ms = timeout_ms;
 	s->transport = &plain_transport;
-	s->transport_ctx = &s->fd;
+	s->transport_ctx = s;
 	return s;
 }
 
@@ -139,20 +155,15 @@ void stream_discard_input(struct stream *s)
 {
 	str_clear(&s->in);
 	s->in_pos = 0;
+	s->skipping_line = false;
 }
 
-static void compact(struct stream *s)
-{
-	if (s->in_pos > 0 && (s->in_pos == s->in.len || s->in_pos > 65536)) {
-		str_consume(&s->in, s->in_pos);
-		s->in_pos = 0;
-	}
-}
-
-/* Read more input into the buffer. */
+/* Read more input into the buffer, first dropping what was consumed (at
+ * most a partial line is left then, so the move is short). */
 static enum stream_status fill(struct stream *s)
 {
-	compact(s);
+	str_consume(&s->in, s->in_pos);
+	s->in_pos = 0;
 	str_reserve(&s->in, READ_CHUNK);
 	ssize_t n =
 	    s->transport->read(s->transport_ctx, s->in.data + s->in.len, READ_CHUNK, s->timeout_ms);
@@ -165,38 +176,75 @@ static enum stream_status fill(struct stream *s)
 	return STREAM_OK;
 }
 
+static const char *unread(const struct stream *s)
+{
+	return s->in.data ? s->in.data + s->in_pos : "";
+}
+
+/* Whether a line start of len bytes without an LF yet is already longer
+ * than max (a CR in the last place may still be the start of a CRLF). */
+static bool line_overlong(const char *start, size_t len, size_t max)
+{
+	return len > max && (len - 1 > max || start[len - 1] != '\r');
+}
+
+/* Take the complete line of len bytes (LF excluded) at the buffer head. */
+static enum stream_status take_line(struct stream *s, struct str *line, size_t len, size_t max,
+                                    bool *had_cr)
+{
+	const char *start = unread(s);
+	bool cr = len > 0 && start[len - 1] == '\r';
+	size_t content = len - (cr ? 1 : 0);
+	s->in_pos += len + 1;
+	if (content > max)
+		return STREAM_TOO_LONG;
+	str_append(line, start, content);
+	if (had_cr)
+		*had_cr = cr;
+	return STREAM_OK;
+}
+
+/* The start of a line stays in the input buffer until its LF arrives, so a
+ * timeout loses nothing; once it is longer than max it is dropped and the
+ * rest of the line skipped (also across calls), so the buffer holds at most
+ * max + 1 bytes of a line plus one read. */
 enum stream_status stream_read_line(struct stream *s, struct str *line, size_t max, bool *had_cr)
 {
 	str_clear(line);
-	bool too_long = false;
+	size_t scanned = 0; /* bytes at the buffer head known to hold no LF */
 	for (;;) {
-		const char *start = s->in.data + s->in_pos;
+		const char *start = unread(s);
 		size_t avail = s->in.len - s->in_pos;
-		const char *nl = avail ? memchr(start, '\n', avail) : NULL;
-		size_t take = nl ? (size_t)(nl - start) : avail;
-		if (!too_long) {
-			if (line->len + take > max) {
-				too_long = true;
-				str_clear(line);
-			} else {
-				str_append(line, start, take);
-			}
-		}
-		s->in_pos += take;
-		if (nl) {
-			s->in_pos++;
-			if (too_long)
+		const char *nl = memchr(start + scanned, '\n', avail - scanned);
+		if (s->skipping_line) {
+			s->in_pos += nl ? (size_t)(nl - start) + 1 : avail;
+			if (nl) {
+				s->skipping_line = false;
 				return STREAM_TOO_LONG;
-			bool cr = line->len > 0 && line->data[line->len - 1] == '\r';
-			if (cr)
-				str_truncate(line, line->len - 1);
-			if (had_cr)
-				*had_cr = cr;
-			return STREAM_OK;
+			}
+			scanned = 0;
+		} else if (nl) {
+			return take_line(s, line, (size_t)(nl - start), max, had_cr);
+		} else if (line_overlong(start, avail, max)) {
+			s->in_pos += avail;
+			s->skipping_line = true;
+			scanned = 0;
+		} else {
+			scanned = avail;
 		}
 		enum stream_status st = fill(s);
+		if (st == STREAM_EOF && s->skipping_line) {
+			s->skipping_line = false;
+			return STREAM_TOO_LONG;
+		}
+		if (st == STREAM_EOF) {
+			/* A final line without LF (a CR there is data). */
+			size_t len = s->in.len - s->in_pos;
+			str_append(line, unread(s), len < max ? len : max);
+			s->in_pos = s->in.len;
+		}
 		if (st != STREAM_OK)
-			return too_long ? STREAM_TOO_LONG : st;
+			return st;
 	}
 }
 
@@ -251,6 +299,8 @@ enum stream_status stream_flush(struct stream *s)
 		ssize_t n = s->transport->write(s->transport_ctx, s->out.data + off,
 		                                s->out.len - off, s->timeout_ms);
 		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* no progress: do not spin */
 			enum stream_status st = errno == ETIMEDOUT ? STREAM_TIMEOUT : STREAM_ERROR;
 			str_consume(&s->out, off);
 			return st;

@@ -56,10 +56,9 @@ local_recipient_maps =
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 default_process_limit = 200
-maillog_file = $work/postfix.log
 CF
 postfix check >/dev/null 2>&1 || true
-postfix start >/dev/null 2>&1
+postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
 pf_spool=$(postconf -h queue_directory)
 
 # --- Postern: an instance with smtpd only.

@@ -9,6 +9,7 @@
 
 #include "mailctl/mailctl.h"
 #include "mailctl/queue.h"
+#include "mailctl/user.h"
 #include "server/program.h"
 #include "util/log.h"
 
@@ -24,6 +25,8 @@ static const struct {
     {"check", cmd_check, "check               validate the configuration and its paths"},
     {"config", cmd_config, "config [-n|-d|-x] [NAME...]  print parameters"},
     {"version", cmd_version, "version             print the version"},
+    {"user", cmd_user,
+     "user add ADDRESS [--quota SIZE]|passwd ADDRESS|del ADDRESS|list|rebuild  virtual users"},
     {"queue", cmd_queue, "queue list|show ID|delete ID|ALL  inspect and remove queued mail"},
 };
 

@@ -4,6 +4,7 @@
  * smtpd_tls_auth_only_exempt networks (loopback in an instance). Failures
  * are delayed and counted; too many end the session.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>

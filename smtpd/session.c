@@ -357,11 +357,21 @@ static void cmd_help(struct session *s)
 	reply(s, 214, "2.0.0", "RSET NOOP VRFY HELP QUIT; see RFC 5321");
 }
 
-/* Commands after which nothing may be pipelined (RFC 2920 section 3.1, 3207). */
+/* Commands after which nothing may be pipelined: what follows them would be
+ * read in another context (message content, TLS, a SASL exchange). EHLO and
+ * HELO may be followed by commands, as scripts that pipe a session do. */
 static bool must_end_group(enum smtp_verb v)
 {
-	return v == SMTP_VERB_EHLO || v == SMTP_VERB_HELO || v == SMTP_VERB_DATA ||
-	       v == SMTP_VERB_STARTTLS || v == SMTP_VERB_AUTH || v == SMTP_VERB_QUIT;
+	return v == SMTP_VERB_DATA || v == SMTP_VERB_STARTTLS || v == SMTP_VERB_AUTH;
+}
+
+/* Without PIPELINING offered (before EHLO, or after HELO) a client must
+ * wait for each reply; EHLO and HELO themselves start the conversation. */
+static bool pipelining_forbidden(const struct session *s, enum smtp_verb v)
+{
+	if (must_end_group(v))
+		return true;
+	return !s->esmtp && v != SMTP_VERB_EHLO && v != SMTP_VERB_HELO;
 }
 
 static void count(struct session *s, int which)
@@ -374,7 +384,7 @@ static void dispatch(struct session *s, const char *line)
 {
 	const char *arg;
 	enum smtp_verb verb = smtp_command_parse(line, &arg);
-	if (stream_buffered(s->stream) > 0 && (must_end_group(verb) || !s->esmtp)) {
+	if (stream_buffered(s->stream) > 0 && pipelining_forbidden(s, verb)) {
 		/* A client that pipelines where it must not is out of step: anything it
 		 * sent after this command could be read in the wrong context. */
 		reply(s, 554, "5.5.0", "Error: improper command pipelining after %.*s",
@@ -478,6 +488,18 @@ static bool early_talker(struct session *s)
 	return poll(&pfd, 1, (int)s->cfg->greet_pause_ms) > 0;
 }
 
+/* Before closing, read what the client still sends for a moment, so that
+ * a refusal it has not read yet is not destroyed by a TCP reset. */
+static void drain_input(struct session *s)
+{
+	shutdown(s->fd, SHUT_WR);
+	char buf[4096];
+	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	for (int i = 0; i < 16 && poll(&pfd, 1, 200) == 1; i++)
+		if (read(s->fd, buf, sizeof(buf)) <= 0)
+			break;
+}
+
 static void log_disconnect(struct session *s)
 {
 	struct str line = STR_INIT;
@@ -571,6 +593,7 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 	reply(&s, 220, NULL, "%s", cfg->banner);
 	command_loop(&s);
 done:
+	drain_input(&s);
 	client_limit_release();
 	log_disconnect(&s);
 	session_reset_transaction(&s);

@@ -7,6 +7,8 @@
 #include "conf/params.h"
 
 const struct param_def param_table[] = {
+    {"auth_failure_delay", PARAM_TIME, "1s",
+     "How long the auth service waits before it answers a failed login."},
     {"command_directory", PARAM_STR, "/usr/sbin",
      "Directory of the programs an administrator runs (mailctl, sendmail)."},
     {"config_directory", PARAM_STR, "/etc/postern",

@@ -1,0 +1,99 @@
+/*
+ * Lookup tables: parse a table spec and dispatch to the implementation
+ * (see table.h). Implementations live in table_<type>.c.
+ */
+#include "table/table.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table/table_private.h"
+#include "util/alloc.h"
+
+static char table_open_error[512];
+
+static const struct {
+	const char *type;
+	struct table *(*open)(const char *arg, const char **error_r);
+} table_types[] = {
+    {"lmdb", table_lmdb_open},
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t len = strlen(s), slen = strlen(suffix);
+	return len >= slen && strcmp(s + len - slen, suffix) == 0;
+}
+
+struct table *table_open(const char *spec, const char **error_r)
+{
+	const char *type = "lmdb", *arg = spec;
+	size_t type_len = 4;
+	const char *colon = strchr(spec, ':');
+	if (colon != NULL && spec[0] != '/') {
+		type = spec;
+		type_len = (size_t)(colon - spec);
+		arg = colon + 1;
+	} else if (!ends_with(spec, ".lmdb")) {
+		snprintf(table_open_error, sizeof(table_open_error),
+		         "table \"%s\": expected TYPE:NAME or a path ending in .lmdb", spec);
+		*error_r = table_open_error;
+		return NULL;
+	}
+	if (*arg == '\0') {
+		snprintf(table_open_error, sizeof(table_open_error), "table \"%s\": no file name",
+		         spec);
+		*error_r = table_open_error;
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(table_types) / sizeof(table_types[0]); i++) {
+		if (strlen(table_types[i].type) != type_len ||
+		    strncmp(table_types[i].type, type, type_len) != 0)
+			continue;
+		struct table *t = table_types[i].open(arg, error_r);
+		if (t != NULL)
+			t->spec = xstrdup(spec);
+		return t;
+	}
+	snprintf(table_open_error, sizeof(table_open_error), "table \"%s\": unsupported type %.*s",
+	         spec, (int)type_len, type);
+	*error_r = table_open_error;
+	return NULL;
+}
+
+int table_lookup(struct table *t, const char *key, struct str *value, const char **error_r)
+{
+	size_t key_len = strlen(key);
+	if (key_len == 0 || key_len > TABLE_MAX_KEY)
+		return 0;
+	int rc = t->v->lookup(t, key, key_len, value);
+	if (rc < 0)
+		*error_r = str_cstr(&t->error);
+	return rc;
+}
+
+const char *table_spec(const struct table *t)
+{
+	return t->spec;
+}
+
+void table_close(struct table *t)
+{
+	if (t == NULL)
+		return;
+	free(t->spec);
+	str_free(&t->error);
+	t->v->close(t);
+}
+
+int table_set_error(struct table *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	str_clear(&t->error);
+	str_vprintf(&t->error, fmt, ap);
+	va_end(ap);
+	return -1;
+}

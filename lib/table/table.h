@@ -1,0 +1,72 @@
+/*
+ * Lookup tables: a key → value interface with one file per implementation
+ * (a small vtable; only LMDB for now), and the builder that compiles a table
+ * from entries.
+ *
+ * Readers: table_open("lmdb:/etc/postern/aliases.lmdb") (a bare path
+ * ending in ".lmdb" means the same). An LMDB table is one file, opened
+ * read-only and without a lock file; it is never modified in place. A
+ * rebuild writes a new file under a temporary name and renames it over the
+ * old one, and an open table notices that (the path is checked at most
+ * once a second during look-ups) and switches to the new file without a
+ * restart. Keys are looked up exactly as given: case folding, if any, is
+ * the caller's business.
+ *
+ * Writers: collect entries in a table_builder and write them out with
+ * table_builder_write_lmdb(), which writes to a temporary file, grows the
+ * map as needed, fsyncs, and renames over dest_path (then fsyncs the
+ * directory). On failure the previous file at dest_path stays untouched.
+ */
+#ifndef POSTERN_TABLE_TABLE_H
+#define POSTERN_TABLE_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/str.h"
+
+/* The longest key any table stores (LMDB's limit with its default page size). */
+#define TABLE_MAX_KEY 511
+
+struct table;
+
+/* Open a table named by spec ("type:argument", or a path ending in .lmdb).
+ * Returns NULL with *error_r (a static message) if the type is unknown or
+ * the table cannot be opened (a missing file is an error). */
+struct table *table_open(const char *spec, const char **error_r);
+
+/* Look up key. Returns 1 and sets value (replacing its contents) when found,
+ * 0 when not found, -1 on error with *error_r (valid until the next call
+ * on t). An empty or over-long key is simply not found. */
+int table_lookup(struct table *t, const char *key, struct str *value, const char **error_r);
+
+/* The spec the table was opened with. */
+const char *table_spec(const struct table *t);
+
+void table_close(struct table *t);
+
+/* ---- Building ---- */
+
+struct table_builder;
+
+struct table_builder *table_builder_new(void);
+/* Add one entry. When a key is added twice the first value is kept. */
+void table_builder_add(struct table_builder *b, const char *key, size_t key_len, const void *value,
+                       size_t value_len);
+size_t table_builder_count(const struct table_builder *b);
+/* Write an LMDB table to dest_path with the given file mode and group
+ * ((gid_t)-1 leaves the group alone). 0, or -1 with *error_r (static). */
+int table_builder_write_lmdb(struct table_builder *b, const char *dest_path, mode_t mode,
+                             gid_t group, const char **error_r);
+void table_builder_free(struct table_builder *b);
+
+/* Build from an array of C-string pairs in one call. */
+struct table_entry {
+	const char *key;
+	const char *value;
+};
+int table_build_lmdb(const char *dest_path, const struct table_entry *entries, size_t count,
+                     mode_t mode, gid_t group, const char **error_r);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * What a table implementation provides to table.c: a vtable and an open
+ * function. Only table*.c include this.
+ */
+#ifndef POSTERN_TABLE_TABLE_PRIVATE_H
+#define POSTERN_TABLE_TABLE_PRIVATE_H
+
+#include "table/table.h"
+
+struct table_vfuncs {
+	const char *type;
+	/* 1 found (value set), 0 not found, -1 error (t->error set). */
+	int (*lookup)(struct table *t, const char *key, size_t key_len, struct str *value);
+	void (*close)(struct table *t);
+};
+
+/* The common part; each implementation embeds it first. */
+struct table {
+	const struct table_vfuncs *v;
+	char *spec;
+	struct str error; /* the last look-up error */
+};
+
+/* Open an LMDB file read-only: NULL with *error_r (static) on failure. */
+struct table *table_lmdb_open(const char *path, const char **error_r);
+
+/* Set t->error from a format; returns -1 for convenience. */
+int table_set_error(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

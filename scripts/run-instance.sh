@@ -85,6 +85,15 @@ done <"$base/etc/main.conf" >"$tmp"
 mv "$tmp" "$base/etc/main.conf"
 chmod 644 "$base/etc/main.conf" "$base/etc/master.conf"
 
+# The demo account: a virtual user of example.test, password from run/demo-password.
+if [ -x "$bin/auth" ]; then
+	if "$bin/mailctl" -c "$base/etc" user list 2>/dev/null | grep -q '^demo@example.test'; then
+		printf '%s\n' "$password" | "$bin/mailctl" -c "$base/etc" user passwd demo@example.test >/dev/null
+	else
+		printf '%s\n' "$password" | "$bin/mailctl" -c "$base/etc" user add demo@example.test >/dev/null
+	fi
+fi
+
 "$bin/mailctl" -c "$base/etc" check >/dev/null || {
 	"$bin/mailctl" -c "$base/etc" check
 	exit 1

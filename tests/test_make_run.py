@@ -54,6 +54,20 @@ class MakeRunTest(unittest.TestCase):
                 self.assertIn("127.0.0.1:%d" % port, text())
                 with smtplib.SMTP("127.0.0.1", port, timeout=20) as c:
                     self.assertEqual(c.ehlo()[0], 250)
+            if os.path.exists(os.path.join(BIN, "auth")):
+                # The demo account works on submission, with STARTTLS.
+                import ssl
+                ctx = ssl.create_default_context(
+                    cafile=os.path.join(base, "etc", "tls", "cert.pem"))
+                ctx.check_hostname = False
+                with open(os.path.join(base, "demo-password")) as f:
+                    password = f.read().strip()
+                with smtplib.SMTP("127.0.0.1", 2587 + offset, timeout=20) as c:
+                    c.starttls(context=ctx)
+                    c.login("demo@example.test", password)
+                    refused = c.sendmail("demo@example.test", ["demo@example.test"],
+                                         "Subject: demo\r\n\r\nhello\r\n")
+                    self.assertEqual(refused, {})
             # Ctrl-C reaches the foreground process group.
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=30)

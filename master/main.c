@@ -97,10 +97,25 @@ static void take_lock(void)
 {
 	const char *dir = conf_get(master.conf, "data_directory");
 	make_dir(dir, 0755);
+	/* Services keep state here too (smtpd's per-client counters). */
+	uid_t owner;
+	gid_t group;
+	const char *error;
+	if (master.privileged &&
+	    privs_lookup(conf_get(master.conf, "mail_owner"), &owner, &group, &error) == 0 &&
+	    chown(dir, owner, group) != 0)
+		log_fatal("chown %s: %m", dir);
 	char *path = xasprintf("%s/%s", dir, MASTER_LOCK_FILE);
-	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* data_directory belongs to mail_owner: never follow a link planted there,
+	 * and only use a lock file that master itself owns. */
+	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (lock_fd < 0)
 		log_fatal("open %s: %m", path);
+	struct stat st;
+	if (fstat(lock_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1)
+		log_fatal("%s is not a regular file owned by uid %ld; remove it", path,
+			  (long)geteuid());
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	if (fcntl(lock_fd, F_SETLK, &fl) != 0) {
 		char buf[32] = "";

@@ -396,6 +396,38 @@ class SmtpdTest(unittest.TestCase):
         self.assertTrue(r.closed())
 
 
+class ClientLimitTest(unittest.TestCase):
+    def test_connections_per_client_address(self):
+        port = free_port()
+        inst = Instance(services=["127.0.0.1:%d inet n - n - - smtpd" % port],
+                        params={"mynetworks": "192.0.2.0/24",
+                                "smtpd_client_connection_count_limit": "2"})
+        self.addCleanup(inst.cleanup)
+        inst.start()
+        first, second = Raw(port), Raw(port)
+        third = Raw(port, greet=False)
+        code, text = third.read_reply()
+        self.assertEqual(code, 421, text)
+        self.assertIn("too many connections", text)
+        third.close()
+        # A slot is free again once a session ends.
+        first.send("QUIT\r\n")
+        first.expect(221)
+        first.close()
+        fourth = wait_for(lambda: self._greeted(port), what="a free connection slot")
+        fourth.send("QUIT\r\n")
+        second.send("QUIT\r\n")
+
+    @staticmethod
+    def _greeted(port):
+        r = Raw(port, greet=False)
+        code, _ = r.read_reply()
+        if code == 220:
+            return r
+        r.close()
+        return None
+
+
 @unittest.skipUnless(IS_ROOT and shutil.which("mount"), "needs root to mount a small tmpfs")
 class DiskFullTest(unittest.TestCase):
     def test_full_queue_answers_451_and_keeps_serving(self):

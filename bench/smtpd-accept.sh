@@ -2,8 +2,9 @@
 # Side-by-side SMTP accept rate: Postern's smtpd against Postfix's smtpd on
 # this machine, same durability (each message fsync'd into the queue before
 # 250), smtp-source (from the postfix package) as the load generator.
-# Neither side delivers during the run (Postfix's qmgr is disabled; Postern
-# runs no qmgr), so this measures receiving only.
+# Neither side delivers during the run (Postfix puts each message on hold
+# with an end-of-data HOLD action; Postern runs no qmgr), so this measures
+# receiving only: SMTP, a queue file written and fsync'd, the reply.
 #
 # Usage: sh bench/smtpd-accept.sh [BUILD_DIR]   (as root: installs postfix)
 # Env:   MESSAGES (default 2000 per run), SESSIONS ("1 20 100"), SIZES ("2048 51200")
@@ -42,8 +43,8 @@ for f in main.cf master.cf; do
 	[ -f "$pf_conf/$f" ] && cp "$pf_conf/$f" "$work/$f.orig"
 done
 cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
-# Listen on our port; no qmgr, so mail stays in the queue as in Postern.
-sed -i -e "s/^smtp      inet/$pf_port      inet/" -e 's/^qmgr /#qmgr /' "$pf_conf/master.cf"
+# Listen on our port.
+sed -i -e "s/^smtp      inet/$pf_port      inet/" "$pf_conf/master.cf"
 cat >"$pf_conf/main.cf" <<CF
 compatibility_level = 3.6
 inet_interfaces = 127.0.0.1
@@ -56,6 +57,7 @@ local_recipient_maps =
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 default_process_limit = 200
+smtpd_end_of_data_restrictions = check_client_access static:HOLD
 CF
 postfix check >/dev/null 2>&1 || true
 postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
@@ -94,7 +96,7 @@ for size in $sizes; do
 		printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
 			"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
 		# Keep the queues from growing between runs.
-		find "$pf_spool/incoming" "$pf_spool/active" "$pf_spool/maildrop" -type f -delete 2>/dev/null || true
+		find "$pf_spool/hold" "$pf_spool/incoming" "$pf_spool/active" -type f -delete 2>/dev/null || true
 		find "$work/postern/spool/incoming" -type f -delete 2>/dev/null || true
 	done
 done

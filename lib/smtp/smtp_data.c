@@ -83,6 +83,17 @@ size_t smtp_data_feed(struct smtp_data_decoder *d, const char *in, size_t len, s
 			}
 			break;
 		case ST_MIDDLE:
+			if (c != '\r' && c != '\n') {
+				/* Copy the rest of the line's ordinary bytes at once. */
+				size_t run = 1;
+				while (i - 1 + run < len && in[i - 1 + run] != '\r' &&
+				       in[i - 1 + run] != '\n')
+					run++;
+				str_append(out, in + i - 1, run);
+				d->line_len += run;
+				i += run - 1;
+				break;
+			}
 			middle_byte(d, out, c);
 			break;
 		case ST_CR:

@@ -113,6 +113,14 @@ void event_add_fd(struct event_loop *loop, int fd, int events, event_fd_cb *cb, 
 	w->cb = cb;
 	w->ctx = ctx;
 	struct epoll_event ev = {.events = epoll_mask(events), .data.u64 = pack(fd, w->generation)};
+	if (events & EVENT_EXCLUSIVE) {
+		/* EPOLLEXCLUSIVE is only allowed with EPOLL_CTL_ADD. */
+		ev.events |= EPOLLEXCLUSIVE;
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+			abort();
+		return;
+	}
 	if (epoll_ctl(loop->epfd, was_active ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
 	    epoll_ctl(loop->epfd, was_active ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0)
 		abort(); /* a bad descriptor here is a caller's bug */

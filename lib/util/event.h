@@ -13,6 +13,10 @@
 #define EVENT_WRITE 0x2
 /* Reported (never requested) when the peer hung up or the descriptor failed. */
 #define EVENT_ERROR 0x4
+/* With event_add_fd on a listening socket that several processes watch:
+ * wake only one of them per connection (EPOLLEXCLUSIVE), not all. Such a
+ * watch cannot be changed with event_modify_fd; add it again instead. */
+#define EVENT_EXCLUSIVE 0x8
 
 struct event_loop;
 struct event_timer;

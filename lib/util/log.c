@@ -115,6 +115,21 @@ static void write_all(int fd, const char *p, size_t len)
 	}
 }
 
+/* The host name without its domain, looked up once. */
+static void log_short_hostname(char *buf, size_t len)
+{
+	static char cached[64];
+	if (cached[0] == '\0') {
+		if (gethostname(cached, sizeof(cached)) != 0)
+			snprintf(cached, sizeof(cached), "localhost");
+		cached[sizeof(cached) - 1] = '\0';
+		char *dot = strchr(cached, '.');
+		if (dot)
+			*dot = '\0';
+	}
+	snprintf(buf, len, "%s", cached);
+}
+
 static void log_emit(enum log_level level, const char *fmt, va_list ap)
 {
 	int saved_errno = errno;
@@ -140,12 +155,7 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 		struct tm tm;
 		localtime_r(&now, &tm);
 		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-		if (gethostname(host, sizeof(host)) != 0)
-			snprintf(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
-		char *dot = strchr(host, '.');
-		if (dot)
-			*dot = '\0';
+		log_short_hostname(host, sizeof(host));
 		struct str line = STR_INIT;
 		str_printf(&line, "%s %s %s[%ld]: %s%s%s\n", stamp, host, log_ident, (long)getpid(),
 		           prefix, *prefix ? ": " : "", str_cstr(&text));

@@ -1,0 +1,527 @@
+/*
+ * Maildir on disk (see maildir.h): creating the directories, delivering
+ * safely (tmp/, fsync, link into new/, fsync new/), listing new/ and cur/,
+ * and flag changes, deletion and reading that tolerate other processes
+ * renaming the same files at the same time.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "store/maildir.h"
+#include "util/alloc.h"
+
+/* How often an operation looks the file up again after it moved. */
+#define MAILDIR_RETRIES 20
+
+static char maildir_error[512];
+
+static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *set_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(maildir_error, sizeof(maildir_error), fmt, ap);
+	va_end(ap);
+	return maildir_error;
+}
+
+static int make_dir(const char *path, const char **error_r)
+{
+	struct stat st;
+	if (mkdir(path, 0700) == 0)
+		return 0;
+	if (errno != EEXIST) {
+		*error_r = set_error("mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		*error_r = set_error("%s: exists and is not a directory", path);
+		return -1;
+	}
+	return 0;
+}
+
+int maildir_create(const char *path, const char **error_r)
+{
+	static const char *const subdirs[] = {"tmp", "new", "cur"};
+	if (make_dir(path, error_r) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		char *sub = xasprintf("%s/%s", path, subdirs[i]);
+		int rc = make_dir(sub, error_r);
+		free(sub);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool is_flag_letter(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+int maildir_flags_normalize(const char *flags, char *out)
+{
+	bool seen[128] = {false};
+	for (const char *p = flags; *p != '\0'; p++) {
+		if (!is_flag_letter(*p))
+			return -1;
+		seen[(unsigned char)*p] = true;
+	}
+	size_t n = 0;
+	for (int c = 0; c < 128; c++)
+		if (seen[c])
+			out[n++] = (char)c;
+	out[n] = '\0';
+	return 0;
+}
+
+/* The size from ",S=digits" in a base name, or -1. */
+static int64_t size_from_name(const char *base)
+{
+	for (const char *p = strstr(base, ",S="); p != NULL; p = strstr(p + 1, ",S=")) {
+		const char *d = p + 3;
+		int64_t size = 0;
+		bool any = false;
+		while (*d >= '0' && *d <= '9' && size < INT64_MAX / 10 - 10) {
+			size = size * 10 + (*d++ - '0');
+			any = true;
+		}
+		if (any && (*d == '\0' || *d == ','))
+			return size;
+	}
+	return -1;
+}
+
+void maildir_entry_parse(const char *name, struct maildir_entry *entry)
+{
+	memset(entry, 0, sizeof(*entry));
+	entry->name = xstrdup(name);
+	const char *colon = strchr(name, ':');
+	entry->base = colon ? xstrndup(name, (size_t)(colon - name)) : xstrdup(name);
+	if (colon != NULL && strncmp(colon, ":2,", 3) == 0) {
+		/* Keep only letters (other tools' info is ignored, not fatal). */
+		char letters[MAILDIR_MAX_FLAGS + 1];
+		size_t n = 0;
+		for (const char *p = colon + 3; *p != '\0' && n < MAILDIR_MAX_FLAGS; p++)
+			if (is_flag_letter(*p))
+				letters[n++] = *p;
+		letters[n] = '\0';
+		maildir_flags_normalize(letters, entry->flags);
+	}
+	entry->size = size_from_name(entry->base);
+}
+
+void maildir_entry_free(struct maildir_entry *entry)
+{
+	free(entry->base);
+	free(entry->name);
+	entry->base = entry->name = NULL;
+}
+
+/* ---- Delivery ---- */
+
+struct maildir_delivery {
+	char *path;
+	char *unique;   /* the name without ",S=" */
+	char *tmp_path; /* path/tmp/unique */
+	int fd;
+	int64_t size;
+};
+
+/* The host name with the characters Maildir reserves escaped. */
+static void append_host(struct str *out)
+{
+	char host[256];
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (const char *p = host; *p != '\0'; p++) {
+		if (*p == '/')
+			str_append_cstr(out, "\\057");
+		else if (*p == ':')
+			str_append_cstr(out, "\\072");
+		else
+			str_append_char(out, *p);
+	}
+}
+
+static char *unique_name(void)
+{
+	static unsigned int seq;
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	struct str s = STR_INIT;
+	str_printf(&s, "%lld.M%06ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec,
+	           (long)getpid(), ++seq);
+	append_host(&s);
+	return str_steal(&s);
+}
+
+static void delivery_free(struct maildir_delivery *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->path);
+	free(d->unique);
+	free(d->tmp_path);
+	free(d);
+}
+
+struct maildir_delivery *maildir_delivery_begin(const char *path, const char **error_r)
+{
+	struct maildir_delivery *d = xcalloc(1, sizeof(*d));
+	d->path = xstrdup(path);
+	d->fd = -1;
+	/* A name already in tmp/ (same pid after a wrap, or a clock step)
+	 * gets a fresh one: O_EXCL never reuses a file. */
+	for (int attempt = 0; attempt < MAILDIR_RETRIES && d->fd < 0; attempt++) {
+		free(d->unique);
+		free(d->tmp_path);
+		d->unique = unique_name();
+		d->tmp_path = xasprintf("%s/tmp/%s", path, d->unique);
+		d->fd = open(d->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (d->fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (d->fd < 0) {
+		*error_r = set_error("create %s: %s", d->tmp_path, strerror(errno));
+		delivery_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len,
+                           const char **error_r)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(d->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*error_r = set_error("write %s: %s", d->tmp_path,
+			                     n < 0 ? strerror(errno) : "short write");
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		d->size += n;
+	}
+	return 0;
+}
+
+void maildir_delivery_abort(struct maildir_delivery *d)
+{
+	if (d == NULL)
+		return;
+	unlink(d->tmp_path);
+	delivery_free(d);
+}
+
+static int fsync_dir(const char *dir, const char **error_r)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		*error_r = set_error("fsync %s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const char **error_r)
+{
+	if (fsync(d->fd) != 0 || close(d->fd) != 0) {
+		d->fd = -1;
+		*error_r = set_error("fsync %s: %s", d->tmp_path, strerror(errno));
+		maildir_delivery_abort(d);
+		return -1;
+	}
+	d->fd = -1;
+	char *name = xasprintf("%s,S=%lld", d->unique, (long long)d->size);
+	char *final = xasprintf("%s/new/%s", d->path, name);
+	char *new_dir = xasprintf("%s/new", d->path);
+	int rc = 0;
+	/* link() never replaces an existing message. */
+	if (link(d->tmp_path, final) != 0) {
+		*error_r = set_error("link %s to %s: %s", d->tmp_path, final, strerror(errno));
+		rc = -1;
+	} else if (fsync_dir(new_dir, error_r) != 0) {
+		unlink(final); /* not known to be durable: do not acknowledge it */
+		rc = -1;
+	}
+	unlink(d->tmp_path);
+	free(final);
+	free(new_dir);
+	delivery_free(d);
+	if (rc == 0)
+		*name_r = name;
+	else
+		free(name);
+	return rc;
+}
+
+int maildir_deliver(const char *path, const void *data, size_t len, char **name_r,
+                    const char **error_r)
+{
+	struct maildir_delivery *d = maildir_delivery_begin(path, error_r);
+	if (d == NULL)
+		return -1;
+	if (maildir_delivery_write(d, data, len, error_r) != 0) {
+		maildir_delivery_abort(d);
+		return -1;
+	}
+	return maildir_delivery_commit(d, name_r, error_r);
+}
+
+/* ---- Listing ---- */
+
+static struct maildir_entry *list_add(struct maildir_list *list)
+{
+	if (list->count == list->cap) {
+		list->cap = list->cap ? list->cap * 2 : 64;
+		list->items = xreallocarray(list->items, list->cap, sizeof(*list->items));
+	}
+	return &list->items[list->count++];
+}
+
+/* Append the messages of one subdirectory. */
+static int list_subdir(const char *path, const char *sub, struct maildir_list *list,
+                       const char **error_r)
+{
+	char *dir = xasprintf("%s/%s", path, sub);
+	DIR *dp = opendir(dir);
+	if (dp == NULL) {
+		*error_r = set_error("opendir %s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	struct dirent *de;
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		struct maildir_entry *e = list_add(list);
+		maildir_entry_parse(de->d_name, e);
+		e->in_cur = strcmp(sub, "cur") == 0;
+		if (e->size >= 0)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(dp), de->d_name, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+			e->size = st.st_size;
+		} else {
+			/* Gone meanwhile (renamed or deleted), or not a file. */
+			maildir_entry_free(e);
+			list->count--;
+		}
+	}
+	closedir(dp);
+	free(dir);
+	return 0;
+}
+
+int maildir_list(const char *path, struct maildir_list *list, const char **error_r)
+{
+	/* cur/ last: a file moved from new/ to cur/ during the scan is then
+	 * still seen in cur/ (it may be seen twice; callers key by base). */
+	if (list_subdir(path, "new", list, error_r) != 0)
+		return -1;
+	return list_subdir(path, "cur", list, error_r);
+}
+
+void maildir_list_free(struct maildir_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		maildir_entry_free(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = list->cap = 0;
+}
+
+/* ---- One message ---- */
+
+static bool base_valid(const char *base)
+{
+	return base[0] != '\0' && base[0] != '.' && strchr(base, '/') == NULL &&
+	       strchr(base, ':') == NULL;
+}
+
+/* Look for base in one subdirectory: 1 found, 0 not, -1 error. */
+static int find_in(const char *path, const char *sub, const char *base, struct maildir_entry *entry,
+                   const char **error_r)
+{
+	char *dir = xasprintf("%s/%s", path, sub);
+	DIR *dp = opendir(dir);
+	if (dp == NULL) {
+		*error_r = set_error("opendir %s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	size_t base_len = strlen(base);
+	struct dirent *de;
+	int found = 0;
+	while (!found && (de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, base, base_len) != 0 ||
+		    (de->d_name[base_len] != '\0' && de->d_name[base_len] != ':'))
+			continue;
+		maildir_entry_parse(de->d_name, entry);
+		entry->in_cur = strcmp(sub, "cur") == 0;
+		found = 1;
+	}
+	closedir(dp);
+	return found;
+}
+
+int maildir_find(const char *path, const char *base, struct maildir_entry *entry,
+                 const char **error_r)
+{
+	if (!base_valid(base)) {
+		*error_r = set_error("invalid message name \"%s\"", base);
+		return -1;
+	}
+	/* Try the likely names first, without reading the directories. */
+	char *cur_plain = xasprintf("%s/cur/%s", path, base);
+	char *new_plain = xasprintf("%s/new/%s", path, base);
+	struct stat st;
+	int rc = 0;
+	if (stat(new_plain, &st) == 0) {
+		maildir_entry_parse(base, entry);
+		rc = 1;
+	} else if (stat(cur_plain, &st) == 0) {
+		maildir_entry_parse(base, entry);
+		entry->in_cur = true;
+		rc = 1;
+	}
+	free(cur_plain);
+	free(new_plain);
+	if (rc == 0)
+		rc = find_in(path, "cur", base, entry, error_r);
+	if (rc == 0)
+		rc = find_in(path, "new", base, entry, error_r);
+	return rc;
+}
+
+static char *entry_path(const char *path, const struct maildir_entry *e)
+{
+	return xasprintf("%s/%s/%s", path, e->in_cur ? "cur" : "new", e->name);
+}
+
+int maildir_set_flags(const char *path, const char *base, const char *flags, const char **error_r)
+{
+	char norm[MAILDIR_MAX_FLAGS + 1];
+	if (strlen(flags) > MAILDIR_MAX_FLAGS || maildir_flags_normalize(flags, norm) != 0) {
+		*error_r = set_error("invalid flags \"%.60s\"", flags);
+		return -1;
+	}
+	for (int attempt = 0; attempt < MAILDIR_RETRIES; attempt++) {
+		struct maildir_entry e;
+		int rc = maildir_find(path, base, &e, error_r);
+		if (rc <= 0)
+			return rc;
+		char *from = entry_path(path, &e);
+		char *to = xasprintf("%s/cur/%s:2,%s", path, base, norm);
+		rc = strcmp(from, to) == 0 ? 0 : rename(from, to);
+		int saved = errno;
+		free(from);
+		free(to);
+		maildir_entry_free(&e);
+		if (rc == 0)
+			return 1;
+		if (saved != ENOENT) {
+			*error_r = set_error("rename %s: %s", base, strerror(saved));
+			return -1;
+		}
+		/* It moved under us: look again. */
+	}
+	*error_r = set_error("%s: keeps being renamed", base);
+	return -1;
+}
+
+int maildir_delete(const char *path, const char *base, const char **error_r)
+{
+	for (int attempt = 0; attempt < MAILDIR_RETRIES; attempt++) {
+		struct maildir_entry e;
+		int rc = maildir_find(path, base, &e, error_r);
+		if (rc <= 0)
+			return rc;
+		char *file = entry_path(path, &e);
+		rc = unlink(file);
+		int saved = errno;
+		free(file);
+		maildir_entry_free(&e);
+		if (rc == 0)
+			return 1;
+		if (saved != ENOENT) {
+			*error_r = set_error("unlink %s: %s", base, strerror(saved));
+			return -1;
+		}
+	}
+	*error_r = set_error("%s: keeps being renamed", base);
+	return -1;
+}
+
+int maildir_open_message(const char *path, const char *base, int *fd_r, const char **error_r)
+{
+	for (int attempt = 0; attempt < MAILDIR_RETRIES; attempt++) {
+		struct maildir_entry e;
+		int rc = maildir_find(path, base, &e, error_r);
+		if (rc <= 0)
+			return rc;
+		char *file = entry_path(path, &e);
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		int saved = errno;
+		free(file);
+		maildir_entry_free(&e);
+		if (fd >= 0) {
+			*fd_r = fd;
+			return 1;
+		}
+		if (saved != ENOENT) {
+			*error_r = set_error("open %s: %s", base, strerror(saved));
+			return -1;
+		}
+	}
+	*error_r = set_error("%s: keeps being renamed", base);
+	return -1;
+}
+
+int maildir_read_message(const char *path, const char *base, struct str *out, const char **error_r)
+{
+	int fd;
+	int rc = maildir_open_message(path, base, &fd, error_r);
+	if (rc <= 0)
+		return rc;
+	str_clear(out);
+	for (;;) {
+		str_reserve(out, 65536);
+		out->data[out->len] = '\0';
+		ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = set_error("read %s: %s", base, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		out->data[out->len] = '\0';
+	}
+	close(fd);
+	return 1;
+}

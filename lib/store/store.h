@@ -1,0 +1,82 @@
+/*
+ * A mailbox: a Maildir (maildir.h) plus an LMDB index of what IMAP needs,
+ * shared by local, pop3d and imapd.
+ *
+ * The index is MAILDIR/postern-index.lmdb (one file, MDB_NOSUBDIR, with
+ * the lock file postern-index.lmdb-lock beside it). It holds UIDVALIDITY,
+ * UIDNEXT, the highest MODSEQ and, per message, its UID, base name (the
+ * Maildir name before ":2,"), size and flags and the MODSEQ of its last
+ * change. The files on disk are the truth: store_sync() gives a UID to
+ * every file it has not seen (in increasing order, never reusing one),
+ * drops the messages whose files are gone, and takes over flags changed
+ * by other tools.
+ *
+ * Several processes may use one mailbox at once. Every index change runs
+ * in LMDB's write transaction, which serialises writers across processes;
+ * store_sync() scans the directories inside that transaction, so two
+ * processes syncing together give each message exactly one UID. Delivery
+ * needs no index: maildir_deliver() puts the file in new/, and the next
+ * store_sync() of any process indexes it.
+ *
+ * A handle keeps the list of messages as of its last store_sync(), sorted
+ * by UID: messages delivered or expunged by others appear or vanish only
+ * at the next sync, so sequence numbers stay stable in between. A handle
+ * must not be used across fork().
+ *
+ * Functions acting on one message return 1 when done, 0 when no such UID
+ * (any more), -1 on error with *error_r.
+ */
+#ifndef POSTERN_STORE_STORE_H
+#define POSTERN_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/maildir.h"
+#include "util/str.h"
+
+#define STORE_INDEX_NAME "postern-index.lmdb"
+
+struct store;
+
+struct store_message {
+	uint32_t uid;
+	char *base;                        /* Maildir base name */
+	int64_t size;                      /* bytes of the file */
+	char flags[MAILDIR_MAX_FLAGS + 1]; /* Maildir flag letters, sorted */
+	uint64_t modseq;                   /* MODSEQ of the last change to this message */
+};
+
+/* Open the mailbox at path, creating the Maildir and the index if
+ * missing (a new index gets UIDVALIDITY from the clock, UIDNEXT 1).
+ * The message list is empty until store_sync(). NULL with *error_r. */
+struct store *store_open(const char *path, const char **error_r);
+void store_close(struct store *s);
+
+/* Bring the index up to date with the Maildir (see above) and reload the
+ * message list. Idempotent. 0 or -1 with *error_r. */
+int store_sync(struct store *s, const char **error_r);
+
+/* The messages as of the last sync, sorted by UID. */
+const struct store_message *store_messages(const struct store *s, size_t *count_r);
+/* The message with this UID, or NULL. */
+const struct store_message *store_lookup_uid(const struct store *s, uint32_t uid);
+
+const char *store_path(const struct store *s);
+uint32_t store_uidvalidity(const struct store *s);
+/* As of the last sync (or store_open). */
+uint32_t store_uidnext(const struct store *s);
+uint64_t store_highest_modseq(const struct store *s);
+
+/* Give a message exactly these Maildir flags (renaming its file into
+ * cur/), bumping MODSEQ when they change. 1, 0 or -1. */
+int store_set_flags(struct store *s, uint32_t uid, const char *flags, const char **error_r);
+
+/* Delete a message's file and index entry; it leaves this handle's list
+ * at once (other handles: at their next sync). 1, 0 or -1. */
+int store_expunge(struct store *s, uint32_t uid, const char **error_r);
+
+/* Read a message into out (replacing it). 1, 0 or -1. */
+int store_read_message(struct store *s, uint32_t uid, struct str *out, const char **error_r);
+
+#endif

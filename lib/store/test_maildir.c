@@ -1,0 +1,307 @@
+/*
+ * Unit tests for store/maildir: creation, delivery, listing, flags,
+ * deletion, reading, and names written by other Maildir tools.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/maildir.h"
+#include "util/alloc.h"
+#include "util/testing.h"
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *make_maildir(void)
+{
+	char tmpl[] = "/tmp/test_maildir.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	if (dir == NULL)
+		abort();
+	char *md = xasprintf("%s/Maildir", dir);
+	const char *error = NULL;
+	if (maildir_create(md, &error) != 0) {
+		fprintf(stderr, "%s\n", error);
+		abort();
+	}
+	return md;
+}
+
+static void drop_maildir(char *md)
+{
+	char *parent = xstrndup(md, strlen(md) - strlen("/Maildir"));
+	rm_rf(parent);
+	free(parent);
+	free(md);
+}
+
+static void write_file(const char *path, const char *content)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		abort();
+	fputs(content, f);
+	fclose(f);
+}
+
+static bool exists(const char *md, const char *rel)
+{
+	char *p = xasprintf("%s/%s", md, rel);
+	struct stat st;
+	bool ok = stat(p, &st) == 0;
+	free(p);
+	return ok;
+}
+
+TEST(create)
+{
+	char *md = make_maildir();
+	struct stat st;
+	char *cur = xasprintf("%s/cur", md);
+	CHECK(stat(cur, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+	free(cur);
+	CHECK(exists(md, "tmp") && exists(md, "new"));
+	const char *error = NULL;
+	CHECK(maildir_create(md, &error) == 0); /* again: fine */
+	char *file = xasprintf("%s/afile", md);
+	write_file(file, "x");
+	CHECK(maildir_create(file, &error) == -1 && error != NULL);
+	char *deep = xasprintf("%s/no/such/dir", md);
+	CHECK(maildir_create(deep, &error) == -1);
+	free(deep);
+	free(file);
+	drop_maildir(md);
+}
+
+TEST(deliver_list_read)
+{
+	char *md = make_maildir();
+	const char *error = NULL;
+	char *n1 = NULL, *n2 = NULL;
+	CHECK(maildir_deliver(md, "Subject: a\r\n\r\nbody\r\n", 20, &n1, &error) == 0);
+	CHECK(maildir_deliver(md, "", 0, &n2, &error) == 0);
+	CHECK(n1 != NULL && n2 != NULL && strcmp(n1, n2) != 0);
+	CHECK(n1 != NULL && strstr(n1, ",S=20") != NULL && strchr(n1, ':') == NULL);
+	CHECK(n2 != NULL && strstr(n2, ",S=0") != NULL);
+	char *rel = xasprintf("new/%s", n1);
+	CHECK(exists(md, rel));
+	free(rel);
+	/* tmp/ is left empty */
+	struct maildir_list tmp = {0};
+	char *tmpdir = xasprintf("%s/tmp", md);
+	CHECK(rmdir(tmpdir) == 0 && mkdir(tmpdir, 0700) == 0);
+	free(tmpdir);
+	struct maildir_list list = {0};
+	CHECK(maildir_list(md, &list, &error) == 0);
+	CHECK(list.count == 2);
+	for (size_t i = 0; i < list.count; i++) {
+		CHECK(!list.items[i].in_cur);
+		CHECK_STR(list.items[i].flags, "");
+		CHECK(list.items[i].size == (strcmp(list.items[i].base, n1) == 0 ? 20 : 0));
+	}
+	maildir_list_free(&list);
+	maildir_list_free(&tmp);
+	struct str s = STR_INIT;
+	CHECK(maildir_read_message(md, n1, &s, &error) == 1);
+	CHECK(s.len == 20 && memcmp(s.data, "Subject: a\r\n\r\nbody\r\n", 20) == 0);
+	CHECK(maildir_read_message(md, n2, &s, &error) == 1);
+	CHECK(s.len == 0 && str_cstr(&s)[0] == '\0');
+	CHECK(maildir_read_message(md, "12345.nosuch", &s, &error) == 0);
+	CHECK(maildir_read_message(md, "../etc", &s, &error) == -1);
+	CHECK(maildir_read_message(md, "a:2,S", &s, &error) == -1);
+	CHECK(maildir_read_message(md, "", &s, &error) == -1);
+	str_free(&s);
+	free(n1);
+	free(n2);
+	/* Delivery into a missing Maildir fails cleanly. */
+	char *nothere = xasprintf("%s/nothere", md);
+	char *n3 = NULL;
+	CHECK(maildir_deliver(nothere, "x", 1, &n3, &error) == -1 && n3 == NULL);
+	free(nothere);
+	drop_maildir(md);
+}
+
+TEST(streaming_delivery)
+{
+	char *md = make_maildir();
+	const char *error = NULL;
+	struct maildir_delivery *d = maildir_delivery_begin(md, &error);
+	CHECK(d != NULL);
+	CHECK(maildir_delivery_write(d, "abc", 3, &error) == 0);
+	CHECK(maildir_delivery_write(d, "defg", 4, &error) == 0);
+	char *name = NULL;
+	CHECK(maildir_delivery_commit(d, &name, &error) == 0);
+	CHECK(name != NULL && strstr(name, ",S=7") != NULL);
+	struct str s = STR_INIT;
+	CHECK(maildir_read_message(md, name, &s, &error) == 1);
+	CHECK_STR(str_cstr(&s), "abcdefg");
+	free(name);
+	/* Aborted: nothing in tmp/ or new/. */
+	d = maildir_delivery_begin(md, &error);
+	CHECK(maildir_delivery_write(d, "zz", 2, &error) == 0);
+	maildir_delivery_abort(d);
+	maildir_delivery_abort(NULL);
+	struct maildir_list list = {0};
+	CHECK(maildir_list(md, &list, &error) == 0 && list.count == 1);
+	maildir_list_free(&list);
+	char *tmpdir = xasprintf("%s/tmp", md);
+	CHECK(rmdir(tmpdir) == 0); /* empty */
+	free(tmpdir);
+	str_free(&s);
+	drop_maildir(md);
+}
+
+TEST(flags)
+{
+	char out[MAILDIR_MAX_FLAGS + 1];
+	CHECK(maildir_flags_normalize("TSRSa", out) == 0);
+	CHECK_STR(out, "RSTa");
+	CHECK(maildir_flags_normalize("", out) == 0 && out[0] == '\0');
+	CHECK(maildir_flags_normalize("S,", out) == -1);
+	CHECK(maildir_flags_normalize("S:", out) == -1);
+	CHECK(maildir_flags_normalize("\\Seen", out) == -1);
+
+	char *md = make_maildir();
+	const char *error = NULL;
+	char *name = NULL;
+	CHECK(maildir_deliver(md, "hello", 5, &name, &error) == 0);
+	CHECK(maildir_set_flags(md, name, "SR", &error) == 1);
+	struct maildir_entry e;
+	CHECK(maildir_find(md, name, &e, &error) == 1);
+	CHECK(e.in_cur);
+	CHECK_STR(e.flags, "RS");
+	CHECK(e.size == 5);
+	char *expect = xasprintf("%s:2,RS", name);
+	CHECK_STR(e.name, expect);
+	free(expect);
+	maildir_entry_free(&e);
+	/* Same flags again is a no-op; then change and clear. */
+	CHECK(maildir_set_flags(md, name, "RS", &error) == 1);
+	CHECK(maildir_set_flags(md, name, "FDS", &error) == 1);
+	CHECK(maildir_find(md, name, &e, &error) == 1);
+	CHECK_STR(e.flags, "DFS");
+	maildir_entry_free(&e);
+	CHECK(maildir_set_flags(md, name, "", &error) == 1);
+	CHECK(maildir_find(md, name, &e, &error) == 1);
+	CHECK_STR(e.flags, "");
+	CHECK(e.in_cur && strstr(e.name, ":2,") != NULL);
+	maildir_entry_free(&e);
+	CHECK(maildir_set_flags(md, name, "S/", &error) == -1);
+	CHECK(maildir_set_flags(md, "1.nosuch", "S", &error) == 0);
+	/* Still readable after all the renames. */
+	struct str s = STR_INIT;
+	CHECK(maildir_read_message(md, name, &s, &error) == 1);
+	CHECK_STR(str_cstr(&s), "hello");
+	str_free(&s);
+	/* Delete */
+	CHECK(maildir_delete(md, name, &error) == 1);
+	CHECK(maildir_delete(md, name, &error) == 0);
+	CHECK(maildir_find(md, name, &e, &error) == 0);
+	free(name);
+	drop_maildir(md);
+}
+
+TEST(foreign_names)
+{
+	char *md = make_maildir();
+	const char *error = NULL;
+	/* Names other tools write: with and without ,S= and :2, info. */
+	char *p;
+	p = xasprintf("%s/new/1000000001.V801I2M3.example.org", md);
+	write_file(p, "12345678");
+	free(p);
+	p = xasprintf("%s/cur/1000000002.M1P2Q3.host,S=4,W=5:2,SF", md);
+	write_file(p, "abcd");
+	free(p);
+	p = xasprintf("%s/cur/1000000003.abc.host:2,", md);
+	write_file(p, "xyz");
+	free(p);
+	p = xasprintf("%s/cur/1000000004.abc.host:1,something", md);
+	write_file(p, "1");
+	free(p);
+	p = xasprintf("%s/cur/1000000005.x,S=notanumber:2,S", md);
+	write_file(p, "22");
+	free(p);
+	p = xasprintf("%s/cur/.hidden", md);
+	write_file(p, "ignored");
+	free(p);
+	struct maildir_list list = {0};
+	CHECK(maildir_list(md, &list, &error) == 0);
+	CHECK(list.count == 5);
+	int seen = 0;
+	for (size_t i = 0; i < list.count; i++) {
+		const struct maildir_entry *e = &list.items[i];
+		if (strcmp(e->base, "1000000001.V801I2M3.example.org") == 0) {
+			CHECK(e->size == 8 && !e->in_cur && e->flags[0] == '\0');
+			seen |= 1;
+		} else if (strcmp(e->base, "1000000002.M1P2Q3.host,S=4,W=5") == 0) {
+			CHECK(e->size == 4 && e->in_cur);
+			CHECK_STR(e->flags, "FS");
+			seen |= 2;
+		} else if (strcmp(e->base, "1000000003.abc.host") == 0) {
+			CHECK(e->size == 3 && e->flags[0] == '\0');
+			seen |= 4;
+		} else if (strcmp(e->base, "1000000004.abc.host") == 0) {
+			CHECK(e->size == 1 && e->flags[0] == '\0');
+			seen |= 8;
+		} else if (strcmp(e->base, "1000000005.x,S=notanumber") == 0) {
+			CHECK(e->size == 2);
+			CHECK_STR(e->flags, "S");
+			seen |= 16;
+		}
+	}
+	CHECK(seen == 31);
+	maildir_list_free(&list);
+	/* Flags on a foreign file replace its info. */
+	CHECK(maildir_set_flags(md, "1000000004.abc.host", "S", &error) == 1);
+	CHECK(exists(md, "cur/1000000004.abc.host:2,S"));
+	CHECK(maildir_set_flags(md, "1000000001.V801I2M3.example.org", "T", &error) == 1);
+	CHECK(exists(md, "cur/1000000001.V801I2M3.example.org:2,T"));
+	CHECK(!exists(md, "new/1000000001.V801I2M3.example.org"));
+	/* A base that is a prefix of another does not match it. */
+	struct maildir_entry e;
+	CHECK(maildir_find(md, "1000000002.M1P2Q3", &e, &error) == 0);
+	drop_maildir(md);
+}
+
+TEST(entry_parse)
+{
+	struct maildir_entry e;
+	maildir_entry_parse("123.abc,S=99:2,ZZa!b", &e);
+	CHECK_STR(e.base, "123.abc,S=99");
+	CHECK_STR(e.flags, "Zab");
+	CHECK(e.size == 99);
+	maildir_entry_free(&e);
+	maildir_entry_parse("x,S=99999999999999999999999", &e);
+	CHECK(e.size == -1);
+	maildir_entry_free(&e);
+	maildir_entry_parse("x,S=", &e);
+	CHECK(e.size == -1);
+	maildir_entry_free(&e);
+}
+
+int main(void)
+{
+	RUN(create);
+	RUN(deliver_list_read);
+	RUN(streaming_delivery);
+	RUN(flags);
+	RUN(foreign_names);
+	RUN(entry_parse);
+	return TESTING_DONE();
+}

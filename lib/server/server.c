@@ -75,7 +75,7 @@ static void set_listening(struct server *srv, bool on)
 	for (int i = 0; i < srv->listen_count; i++) {
 		if (on)
 			event_add_fd(srv->loop, srv->listen_fds[i], EVENT_READ | EVENT_EXCLUSIVE,
-				     on_listener, srv);
+			             on_listener, srv);
 		else
 			event_del_fd(srv->loop, srv->listen_fds[i]);
 	}

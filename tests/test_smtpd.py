@@ -178,6 +178,62 @@ class SmtpdTest(unittest.TestCase):
         self.assertIn("NOTIFY", text.upper())
         self.assertIn("env+id", text)
 
+    def test_helo_and_smtputf8(self):
+        r = Raw(self.mx)
+        r.send("HELO old.test\r\n")
+        self.assertEqual(r.read_reply()[0], 250)
+        # No ESMTP parameters after HELO.
+        r.send("MAIL FROM:<a@outside.test> BODY=8BITMIME\r\n")
+        self.assertEqual(r.read_reply()[0], 555)
+        r.send("EHLO new.test\r\n")
+        r.expect(250)
+        # A non-ASCII recipient needs SMTPUTF8 on MAIL.
+        r.send("MAIL FROM:<a@outside.test>\r\n")
+        r.expect(250)
+        r.send("RCPT TO:<j\u00f6rg@example.test>\r\n".encode())
+        code, text = r.read_reply()
+        self.assertEqual(code, 553, text)
+        self.assertIn("5.6.7", text)
+        r.send("RSET\r\n")
+        r.expect(250)
+        r.send("MAIL FROM:<j\u00f6rg@outside.test> SMTPUTF8\r\n".encode())
+        r.expect(250)
+        r.send("RCPT TO:<alice@example.test>\r\nDATA\r\n")
+        r.expect(250)
+        r.expect(354)
+        r.send("Subject: gr\u00fc\u00dfe\r\n\r\nutf-8 body\r\n.\r\n".encode())
+        qid = r.expect(250).split()[-1]
+        r.send("QUIT\r\n")
+        r.expect(221)
+        text = self.show(qid)
+        self.assertIn("UTF8SMTP", text)
+        self.assertIn("smtputf8: yes", text)
+
+    def test_auth_failures_disconnect(self):
+        r = Raw(self.subs, greet=False)
+        r.sock = self.tls_context().wrap_socket(r.sock)
+        r.expect(220)
+        r.send("EHLO x.test\r\n")
+        r.expect(250)
+        import base64
+        bad = base64.b64encode(b"\0alice@example.test\0nope").decode()
+        for _ in range(2):
+            r.send("AUTH PLAIN %s\r\n" % bad)
+            self.assertEqual(r.read_reply()[0], 535)
+        r.send("AUTH PLAIN %s\r\n" % bad)
+        self.assertEqual(r.read_reply()[0], 535)
+        code, _ = r.read_reply()
+        self.assertEqual(code, 421)
+        self.assertTrue(r.closed())
+
+    def test_implicit_tls_with_s_client(self):
+        out = subprocess.run(
+            ["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.subs, "-quiet"],
+            input="EHLO s.test\r\nQUIT\r\n", capture_output=True, text=True, timeout=30)
+        self.assertIn("220 ", out.stdout)
+        self.assertIn("250-AUTH PLAIN LOGIN", out.stdout)
+        self.assertIn("221", out.stdout)
+
     def test_pipelining(self):
         r = Raw(self.mx)
         r.send("EHLO pipe.test\r\n")

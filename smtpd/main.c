@@ -72,6 +72,7 @@ static void load_settings(struct server *srv)
 	c->junk_command_limit = conf_get_int(conf, "smtpd_junk_command_limit");
 	c->auth_failure_limit = conf_get_int(conf, "smtpd_auth_failure_limit");
 	c->timeout_ms = conf_get_time(conf, "smtpd_timeout") * 1000;
+	c->starttls_timeout_ms = conf_get_time(conf, "smtpd_starttls_timeout") * 1000;
 	c->greet_pause_ms = conf_get_time(conf, "smtpd_greet_pause") * 1000;
 	c->mynetworks = networks(conf, "mynetworks");
 	c->auth_exempt_networks = networks(conf, "smtpd_tls_auth_only_exempt");

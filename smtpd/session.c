@@ -198,7 +198,7 @@ static void cmd_starttls(struct session *s, const char *arg)
 		return;
 	}
 	const char *error;
-	s->tls = tls_accept(s->cfg->tls, s->fd, (int)s->cfg->timeout_ms, &error);
+	s->tls = tls_accept(s->cfg->tls, s->fd, (int)s->cfg->starttls_timeout_ms, &error);
 	if (s->tls == NULL) {
 		log_info("%s: STARTTLS failed: %s", session_client(s), error);
 		s->quit = true;
@@ -568,7 +568,7 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 	log_info("connect from %s", session_client(&s));
 	if (cfg->wrapper_mode) {
 		const char *error;
-		s.tls = tls_accept(cfg->tls, fd, (int)cfg->timeout_ms, &error);
+		s.tls = tls_accept(cfg->tls, fd, (int)cfg->starttls_timeout_ms, &error);
 		if (s.tls == NULL) {
 			log_info("%s: TLS handshake failed: %s", session_client(&s), error);
 			goto done;

@@ -51,6 +51,7 @@ struct smtpd_settings {
 	long long junk_command_limit;
 	long long auth_failure_limit;
 	long long timeout_ms;
+	long long starttls_timeout_ms;
 	long long greet_pause_ms;
 	struct cidr_list *mynetworks;
 	struct cidr_list *auth_exempt_networks; /* AUTH allowed without TLS from here */

@@ -100,6 +100,8 @@ const struct param_def param_table[] = {
      "Offer SMTP AUTH (PLAIN, LOGIN), checked by the auth service."},
     {"smtpd_soft_error_limit", PARAM_INT, "10",
      "Errors in one session after which each error reply is delayed."},
+    {"smtpd_starttls_timeout", PARAM_TIME, "300s",
+     "How long smtpd waits for a TLS handshake to finish (STARTTLS and implicit TLS)."},
     {"smtpd_timeout", PARAM_TIME, "300s",
      "How long smtpd waits for a command or data from the client."},
     {"smtpd_tls_auth_only", PARAM_BOOL, "yes",

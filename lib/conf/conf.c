@@ -17,6 +17,7 @@
 
 #include "conf/params.h"
 #include "util/alloc.h"
+#include "util/logical_lines.h"
 #include "util/str.h"
 
 /* Expansion limits: nesting of $name references, and work (bytes produced
@@ -427,52 +428,6 @@ static void update_mydomain(struct conf *conf)
 
 /* --- parsing --- */
 
-/* Logical lines: '#' comment lines and blank lines are skipped, a line
- * starting with a space or tab continues the one before. */
-struct line_reader {
-	const char *pos, *end;
-	int lineno; /* physical lines consumed */
-	struct str text;
-	int line;       /* where the current logical line starts */
-	bool has_nul;   /* it contains a NUL byte */
-	bool continues; /* it starts with white space (nothing to continue) */
-};
-
-static bool reader_next(struct line_reader *r)
-{
-	bool have = false;
-	str_clear(&r->text);
-	r->has_nul = r->continues = false;
-	while (r->pos < r->end) {
-		const char *nl = memchr(r->pos, '\n', (size_t)(r->end - r->pos));
-		const char *line_end = nl ? nl : r->end;
-		const char *p = r->pos;
-		bool cont = p < line_end && (*p == ' ' || *p == '\t');
-		while (p < line_end && strchr(WHITESPACE, *p) && *p != '\0')
-			p++;
-		bool skip = p == line_end || *p == '#';
-		if (have && !skip && !cont)
-			break;
-		r->lineno++;
-		r->pos = nl ? nl + 1 : r->end;
-		if (skip)
-			continue;
-		while (line_end > p && line_end[-1] != '\0' && strchr(WHITESPACE, line_end[-1]))
-			line_end--;
-		if (memchr(p, '\0', (size_t)(line_end - p)) != NULL)
-			r->has_nul = true;
-		if (have) {
-			str_append_char(&r->text, ' ');
-		} else {
-			have = true;
-			r->line = r->lineno;
-			r->continues = cont;
-		}
-		str_append(&r->text, p, (size_t)(line_end - p));
-	}
-	return have;
-}
-
 /* "name = value" */
 static void parse_setting(struct conf *conf, const char *file, int line, const char *text,
                           struct diag_list *diags)
@@ -507,9 +462,9 @@ int conf_parse_text(struct conf *conf, const char *filename, const char *text, s
 {
 	size_t errors_before = diag_count(diags, DIAG_ERROR);
 	unsigned generation = ++conf->generation;
-	struct line_reader r = {.pos = text, .end = text + len};
-	str_init(&r.text);
-	while (reader_next(&r)) {
+	struct logical_lines r;
+	logical_lines_init(&r, text, len);
+	while (logical_lines_next(&r)) {
 		if (r.has_nul)
 			diag_add(diags, DIAG_ERROR, filename, r.line, "NUL character in line");
 		else if (r.continues)
@@ -518,7 +473,7 @@ int conf_parse_text(struct conf *conf, const char *filename, const char *text, s
 		else
 			parse_setting(conf, filename, r.line, str_cstr(&r.text), diags);
 	}
-	str_free(&r.text);
+	logical_lines_free(&r);
 	update_mydomain(conf);
 	invalidate_caches(conf);
 	validate_generation(conf, generation, diags);

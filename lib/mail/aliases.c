@@ -14,6 +14,7 @@
 
 #include "table/table.h"
 #include "util/alloc.h"
+#include "util/name_index.h"
 #include "util/str.h"
 
 void alias_list_init(struct alias_list *list)
@@ -77,53 +78,13 @@ static void add_target(struct alias_entry *e, enum alias_target_type type, const
 
 /* ---- duplicate detection: a set of names (indices into list->items) ---- */
 
-struct name_set {
-	size_t *slots; /* item index + 1, or 0 when free */
-	size_t cap;    /* a power of two */
-	size_t used;
-};
-
-static uint64_t hash_name(const char *name)
+/* The entry with this name, or NULL after remembering index as its owner. */
+static const struct alias_entry *name_set_insert(struct name_index *set,
+                                                 const struct alias_list *list, const char *name,
+                                                 size_t index)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return h;
-}
-
-static void name_set_grow(struct name_set *set, const struct alias_list *list)
-{
-	size_t old_cap = set->cap;
-	size_t *old = set->slots;
-	set->cap = old_cap ? old_cap * 2 : 64;
-	set->slots = xcalloc(set->cap, sizeof(*set->slots));
-	for (size_t i = 0; i < old_cap; i++) {
-		if (old[i] == 0)
-			continue;
-		size_t j = hash_name(list->items[old[i] - 1].name) & (set->cap - 1);
-		while (set->slots[j] != 0)
-			j = (j + 1) & (set->cap - 1);
-		set->slots[j] = old[i];
-	}
-	free(old);
-}
-
-/* The existing entry named name, or NULL after recording index as its owner. */
-static const struct alias_entry *
-name_set_insert(struct name_set *set, const struct alias_list *list, const char *name, size_t index)
-{
-	if ((set->used + 1) * 2 > set->cap)
-		name_set_grow(set, list);
-	size_t j = hash_name(name) & (set->cap - 1);
-	while (set->slots[j] != 0) {
-		const struct alias_entry *e = &list->items[set->slots[j] - 1];
-		if (strcmp(e->name, name) == 0)
-			return e;
-		j = (j + 1) & (set->cap - 1);
-	}
-	set->slots[j] = index + 1;
-	set->used++;
-	return NULL;
+	size_t first;
+	return name_index_get_or_add(set, name, index, &first) ? &list->items[first] : NULL;
 }
 
 /* ---- one logical line ---- */
@@ -277,7 +238,7 @@ static int parse_targets(struct parse_ctx *ctx, struct alias_entry *e, const cha
 }
 
 static void parse_logical_line(struct parse_ctx *ctx, struct alias_list *list,
-                               struct name_set *names, const char *s, size_t len)
+                               struct name_index *names, const char *s, size_t len)
 {
 	struct alias_entry e = {0};
 	struct str name = STR_INIT;
@@ -315,7 +276,7 @@ int aliases_parse(struct alias_list *list, const char *filename, const char *tex
                   struct diag_list *diags)
 {
 	struct parse_ctx ctx = {filename, 0, diags};
-	struct name_set names = {0};
+	struct name_index names = {0};
 	struct str logical = STR_INIT;
 	int logical_line = 0, lineno = 0;
 	size_t errors_before = diag_count(diags, DIAG_ERROR);
@@ -362,7 +323,7 @@ int aliases_parse(struct alias_list *list, const char *filename, const char *tex
 		parse_logical_line(&ctx, list, &names, logical.data, logical.len);
 	}
 	str_free(&logical);
-	free(names.slots);
+	name_index_free(&names);
 	return diag_count(diags, DIAG_ERROR) > errors_before ? -1 : 0;
 }
 

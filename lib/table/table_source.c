@@ -15,6 +15,7 @@
 
 #include "table/table.h"
 #include "util/alloc.h"
+#include "util/name_index.h"
 #include "util/str.h"
 
 void table_source_init(struct table_source *src)
@@ -39,53 +40,13 @@ static bool is_blank(char c)
 
 /* ---- duplicate detection: a set of keys (indices into src->items) ---- */
 
-struct key_set {
-	size_t *slots; /* item index + 1, or 0 when free */
-	size_t cap;    /* a power of two */
-	size_t used;
-};
-
-static uint64_t hash_key(const char *key)
+/* The entry with this name, or NULL after remembering index as its owner. */
+static const struct table_source_entry *key_set_insert(struct name_index *set,
+                                                       const struct table_source *src,
+                                                       const char *name, size_t index)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return h;
-}
-
-static void key_set_grow(struct key_set *set, const struct table_source *src)
-{
-	size_t old_cap = set->cap;
-	size_t *old = set->slots;
-	set->cap = old_cap ? old_cap * 2 : 64;
-	set->slots = xcalloc(set->cap, sizeof(*set->slots));
-	for (size_t i = 0; i < old_cap; i++) {
-		if (old[i] == 0)
-			continue;
-		size_t j = hash_key(src->items[old[i] - 1].key) & (set->cap - 1);
-		while (set->slots[j] != 0)
-			j = (j + 1) & (set->cap - 1);
-		set->slots[j] = old[i];
-	}
-	free(old);
-}
-
-/* The entry with this key, or NULL after remembering index as its owner. */
-static const struct table_source_entry *
-key_set_insert(struct key_set *set, const struct table_source *src, const char *key, size_t index)
-{
-	if ((set->used + 1) * 2 > set->cap)
-		key_set_grow(set, src);
-	size_t j = hash_key(key) & (set->cap - 1);
-	while (set->slots[j] != 0) {
-		const struct table_source_entry *e = &src->items[set->slots[j] - 1];
-		if (strcmp(e->key, key) == 0)
-			return e;
-		j = (j + 1) & (set->cap - 1);
-	}
-	set->slots[j] = index + 1;
-	set->used++;
-	return NULL;
+	size_t first;
+	return name_index_get_or_add(set, name, index, &first) ? &src->items[first] : NULL;
 }
 
 /* ---- parsing ---- */
@@ -94,7 +55,7 @@ struct parser {
 	struct table_source *src;
 	const char *filename;
 	struct diag_list *diags;
-	struct key_set keys;
+	struct name_index keys;
 	struct str logical; /* the logical line being collected */
 	int logical_line;   /* its first physical line, 0 if none */
 	bool logical_bad;   /* an error was reported for it already */
@@ -208,7 +169,7 @@ int table_source_parse(struct table_source *src, const char *filename, const cha
 	}
 	finish_logical(&p);
 	str_free(&p.logical);
-	free(p.keys.slots);
+	name_index_free(&p.keys);
 	return p.failed ? -1 : 0;
 }
 

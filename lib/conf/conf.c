@@ -482,25 +482,10 @@ int conf_parse_text(struct conf *conf, const char *filename, const char *text, s
 
 int conf_load_file(struct conf *conf, const char *path, struct diag_list *diags)
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		diag_add(diags, DIAG_ERROR, path, 0, "cannot open: %s", strerror(errno));
-		return -1;
-	}
 	struct str text = STR_INIT;
-	char buf[8192];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		str_append(&text, buf, n);
-	int read_errno = ferror(f) ? errno : 0;
-	fclose(f);
-	int rc;
-	if (read_errno != 0) {
-		diag_add(diags, DIAG_ERROR, path, 0, "cannot read: %s", strerror(read_errno));
-		rc = -1;
-	} else {
-		rc = conf_parse_text(conf, path, str_cstr(&text), text.len, diags);
-	}
+	int rc = diag_read_file(path, &text, diags) != 0
+	             ? -1
+	             : conf_parse_text(conf, path, str_cstr(&text), text.len, diags);
 	str_free(&text);
 	return rc;
 }

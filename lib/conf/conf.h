@@ -30,7 +30,7 @@ void conf_free(struct conf *conf);
 /* Parse main.conf text (filename is used in diagnostics). Returns 0, or -1
  * if any error was added to diags. Later settings of a name win. */
 int conf_parse_text(struct conf *conf, const char *filename, const char *text, size_t len,
-		    struct diag_list *diags);
+                    struct diag_list *diags);
 /* Read and parse a file; a missing file is an error naming the path. */
 int conf_load_file(struct conf *conf, const char *path, struct diag_list *diags);
 /* Load config_dir/main.conf into a fresh conf: NULL on errors (diags has them). */

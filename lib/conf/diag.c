@@ -4,8 +4,11 @@
  */
 #include "conf/diag.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/alloc.h"
 #include "util/str.h"
@@ -60,4 +63,24 @@ size_t diag_count(const struct diag_list *list, enum diag_severity severity)
 bool diag_has_errors(const struct diag_list *list)
 {
 	return diag_count(list, DIAG_ERROR) > 0;
+}
+
+int diag_read_file(const char *path, struct str *text, struct diag_list *list)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		diag_add(list, DIAG_ERROR, path, 0, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		str_append(text, buf, n);
+	int read_errno = ferror(f) ? errno : 0;
+	fclose(f);
+	if (read_errno != 0) {
+		diag_add(list, DIAG_ERROR, path, 0, "cannot read: %s", strerror(read_errno));
+		return -1;
+	}
+	return 0;
 }

@@ -25,8 +25,13 @@ struct diag_list {
 void diag_list_init(struct diag_list *list);
 void diag_list_free(struct diag_list *list);
 void diag_add(struct diag_list *list, enum diag_severity severity, const char *file, int line,
-	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 size_t diag_count(const struct diag_list *list, enum diag_severity severity);
 bool diag_has_errors(const struct diag_list *list);
+
+/* Read a whole configuration or table source file into text; on failure
+ * add "path: cannot open/read: reason" to list and return -1. */
+struct str;
+int diag_read_file(const char *path, struct str *text, struct diag_list *list);
 
 #endif

@@ -370,25 +370,10 @@ int masterconf_parse_text(const char *filename, const char *text, size_t len,
 
 int masterconf_load_file(const char *path, struct service_list *list, struct diag_list *diags)
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		diag_add(diags, DIAG_ERROR, path, 0, "cannot open: %s", strerror(errno));
-		return -1;
-	}
 	struct str text = STR_INIT;
-	char buf[8192];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		str_append(&text, buf, n);
-	int read_errno = ferror(f) ? errno : 0;
-	fclose(f);
-	int rc;
-	if (read_errno != 0) {
-		diag_add(diags, DIAG_ERROR, path, 0, "cannot read: %s", strerror(read_errno));
-		rc = -1;
-	} else {
-		rc = masterconf_parse_text(path, str_cstr(&text), text.len, list, diags);
-	}
+	int rc = diag_read_file(path, &text, diags) != 0
+	             ? -1
+	             : masterconf_parse_text(path, str_cstr(&text), text.len, list, diags);
 	str_free(&text);
 	return rc;
 }

@@ -28,8 +28,8 @@ enum service_type { SERVICE_INET, SERVICE_UNIX, SERVICE_PASS };
 
 enum service_privilege {
 	SERVICE_UNPRIV_DEFAULT, /* 'y' or '-': the mail_owner user */
-	SERVICE_ROOT,		/* 'n': stays root (only when said so) */
-	SERVICE_USER,		/* an explicit user[:group] in user_spec */
+	SERVICE_ROOT,           /* 'n': stays root (only when said so) */
+	SERVICE_USER,           /* an explicit user[:group] in user_spec */
 };
 
 struct service_def {
@@ -40,9 +40,9 @@ struct service_def {
 	char *user_spec;   /* SERVICE_USER only: "user" or "user:group" */
 	bool chroot_queue; /* 'y': chroot to queue_directory */
 	char *chroot_path; /* an explicit chroot directory, or NULL */
-	int wakeup;	   /* seconds; 0 = none */
-	int max_proc;	   /* 0 = no limit; -1 = default_process_limit */
-	char **argv;	   /* command and arguments, NULL-terminated */
+	int wakeup;        /* seconds; 0 = none */
+	int max_proc;      /* 0 = no limit; -1 = default_process_limit */
+	char **argv;       /* command and arguments, NULL-terminated */
 	int argc;
 	char *file; /* where it was defined */
 	int line;
@@ -61,7 +61,7 @@ void service_list_free(struct service_list *list);
  * error was added to diags (services from good lines are still added).
  * Duplicate name+type is an error. */
 int masterconf_parse_text(const char *filename, const char *text, size_t len,
-			  struct service_list *list, struct diag_list *diags);
+                          struct service_list *list, struct diag_list *diags);
 int masterconf_load_file(const char *path, struct service_list *list, struct diag_list *diags);
 
 const char *service_type_name(enum service_type type);

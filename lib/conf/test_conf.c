@@ -112,8 +112,9 @@ TEST(good_file)
 	CHECK(conf_origin(conf, "max_use", &file, &line) && line == 15);
 	CHECK(conf_origin(conf, "smtpd_helo_required", &file, &line) && line == 13);
 	const char *const *names = conf_set_names(conf);
-	const char *want[] = {"myhostname",  "max_use",       "max_idle",     "mydestination",
-	                      "syslog_name", "smtpd_helo_required", "maillog_file", NULL};
+	const char *want[] = {"myhostname",    "max_use",     "max_idle",
+	                      "mydestination", "syslog_name", "smtpd_helo_required",
+	                      "maillog_file",  NULL};
 	for (int i = 0; want[i]; i++)
 		CHECK_STR(names[i], want[i]);
 	CHECK(names[7] == NULL);

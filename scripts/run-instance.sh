@@ -12,7 +12,11 @@ build=$(cd "${1:-build}" && pwd)
 base=${POSTERN_RUN_DIR:-$top/run}
 offset=${POSTERN_PORT_OFFSET:-0}
 bin=$build/bin
-mkdir -p "$base/etc/tls" "$base/log" "$base/spool" "$base/data"
+mkdir -p "$base/etc/tls" "$base/log" "$base/spool" "$base/data" "$base/mail"
+# Virtual mailboxes are written by the vmail user when running as root.
+if [ "$(id -u)" -eq 0 ] && getent passwd vmail >/dev/null; then
+	chown vmail:vmail "$base/mail"
+fi
 chmod 755 "$base" "$base/etc"
 
 # A self-signed certificate for localhost, made once.
@@ -39,6 +43,7 @@ daemon_directory = $bin
 maillog_file = /dev/stderr
 inet_interfaces = 127.0.0.1
 virtual_mailbox_domains = example.test
+virtual_mailbox_base = $base/mail
 smtpd_tls_cert_file = $base/etc/tls/cert.pem
 smtpd_tls_key_file = $base/etc/tls/key.pem
 smtpd_tls_auth_only_exempt = 127.0.0.0/8
@@ -103,6 +108,7 @@ echo "Postern instance in $base (config $base/etc, log on this terminal)"
 echo "  services:"
 grep -v '^#' "$base/etc/master.conf" | awk '{printf "    %-20s %s\n", $1, $8}'
 echo "  demo account: demo@example.test  password: $password  (saved in run/demo-password)"
+echo "  demo mailbox: $base/mail/example.test/demo/Maildir"
 echo "  control:      $bin/mailctl -c $base/etc status"
 echo "  Ctrl-C stops everything."
 exec "$bin/master" -c "$base/etc" -f

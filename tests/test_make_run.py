@@ -68,6 +68,10 @@ class MakeRunTest(unittest.TestCase):
                     refused = c.sendmail("demo@example.test", ["demo@example.test"],
                                          "Subject: demo\r\n\r\nhello\r\n")
                     self.assertEqual(refused, {})
+                if os.path.exists(os.path.join(BIN, "qmgr")):
+                    new = os.path.join(base, "mail", "example.test", "demo", "Maildir", "new")
+                    wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1,
+                             timeout=30, what="the demo message in its Maildir")
             # Ctrl-C reaches the foreground process group.
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=30)

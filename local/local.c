@@ -1,0 +1,350 @@
+/*
+ * local: the delivery agent for this host's own domains. qmgr connects to
+ * private/local, sends one "deliver" request (queue id and the recipients
+ * of one batch), and local answers one "result" per recipient and "done"
+ * (see the protocol in helper-notes/deliver-protocol.md):
+ *   - virtual mailbox domains: the address must be in virtual_mailbox_maps;
+ *     the mail goes to $virtual_mailbox_base/DOMAIN/LOCAL/Maildir/, written
+ *     as the vmail user;
+ *   - mydestination (or no domain): a system user's ~/Maildir/, written as
+ *     that user; postmaster falls back to root;
+ *   - anything else is bounced (qmgr should never send it).
+ * Each delivery is written by a forked child with the mailbox owner's
+ * privileges (deliver.c); local itself only reads the queue file.
+ * Aliases, .forward, mbox and quotas are not handled yet.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "local/local.h"
+#include "mail/queue.h"
+#include "server/server.h"
+#include "table/table.h"
+#include "util/alloc.h"
+#include "util/ipc.h"
+#include "util/log.h"
+#include "util/privs.h"
+
+/* The owner of all virtual mailboxes (not yet a main.conf parameter). */
+#define VIRTUAL_MAILBOX_OWNER "vmail"
+/* home_mailbox: only Maildir delivery for now. */
+#define HOME_MAILDIR "Maildir"
+
+struct local_service {
+	struct table *virtual_maps; /* opened on first use, kept open */
+};
+
+/* One recipient of the current request, resolved. */
+struct recipient {
+	const char *address; /* as qmgr sent it */
+	char *lower;         /* lower-cased address */
+	char *local;         /* lower-cased local part */
+	char *domain;        /* lower-cased domain, NULL if none */
+};
+
+static void result_set(struct local_result *r, const char *state, const char *status,
+                       const char *reason)
+{
+	r->state = state;
+	r->status = status;
+	free(r->reason);
+	r->reason = xstrdup(reason);
+}
+
+static bool list_contains(char *const *list, const char *word)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcasecmp(list[i], word) == 0)
+			return true;
+	return false;
+}
+
+static bool has_control_chars(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* A name that is safe as one path component. */
+static bool safe_component(const char *s)
+{
+	return *s != '\0' && *s != '.' && strchr(s, '/') == NULL;
+}
+
+static void recipient_parse(struct recipient *rc, const char *address)
+{
+	rc->address = address;
+	rc->lower = xstrdup(address);
+	for (char *p = rc->lower; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	char *at = strrchr(rc->lower, '@');
+	rc->local = at ? xstrndup(rc->lower, (size_t)(at - rc->lower)) : xstrdup(rc->lower);
+	rc->domain = at ? xstrdup(at + 1) : NULL;
+}
+
+static void recipient_free(struct recipient *rc)
+{
+	free(rc->lower);
+	free(rc->local);
+	free(rc->domain);
+}
+
+static void deliver_virtual(struct local_service *svc, const struct conf *conf,
+                            const struct local_message *msg, const struct recipient *rc,
+                            struct local_result *result)
+{
+	const char *error = "";
+	struct str value = STR_INIT;
+	if (svc->virtual_maps == NULL) {
+		svc->virtual_maps = table_open(conf_get(conf, "virtual_mailbox_maps"), &error);
+		if (svc->virtual_maps == NULL) {
+			char *text = xasprintf("virtual_mailbox_maps unavailable: %s", error);
+			result_set(result, "deferred", "4.3.0", text);
+			free(text);
+			return;
+		}
+	}
+	int rcl = table_lookup(svc->virtual_maps, rc->lower, &value, &error);
+	str_free(&value);
+	if (rcl < 0) {
+		char *text = xasprintf("virtual_mailbox_maps lookup failed: %s", error);
+		result_set(result, "deferred", "4.3.0", text);
+		free(text);
+		return;
+	}
+	if (rcl == 0) {
+		result_set(result, "bounced", "5.1.1", "user unknown");
+		return;
+	}
+	if (!safe_component(rc->local) || !safe_component(rc->domain)) {
+		result_set(result, "deferred", "4.3.0", "unsafe mailbox name");
+		return;
+	}
+	struct local_target target = {.uid = getuid(), .gid = getgid()};
+	if (privs_are_root() &&
+	    privs_lookup(VIRTUAL_MAILBOX_OWNER, &target.uid, &target.gid, &error) != 0) {
+		char *text = xasprintf("virtual mailbox owner: %s", error);
+		result_set(result, "deferred", "4.3.0", text);
+		free(text);
+		return;
+	}
+	if (privs_are_root() && target.uid == 0) {
+		result_set(result, "deferred", "4.3.0", "virtual mailbox owner must not be root");
+		return;
+	}
+	char *subdirs = xasprintf("%s/%s", rc->domain, rc->local);
+	target.base = conf_get(conf, "virtual_mailbox_base");
+	target.subdirs = subdirs;
+	target.maildir = HOME_MAILDIR;
+	local_deliver_maildir(msg, &target, rc->lower, result);
+	free(subdirs);
+}
+
+static void deliver_system(const struct local_message *msg, const struct recipient *rc,
+                           struct local_result *result)
+{
+	errno = 0;
+	struct passwd *pw = getpwnam(rc->local);
+	if (pw == NULL && errno == 0 && strcmp(rc->local, "postmaster") == 0)
+		pw = getpwnam("root");
+	if (pw == NULL) {
+		if (errno != 0 && errno != ENOENT && errno != ESRCH)
+			result_set(result, "deferred", "4.3.0", "user database unavailable");
+		else
+			result_set(result, "bounced", "5.1.1", "user unknown");
+		return;
+	}
+	if (pw->pw_dir == NULL || pw->pw_dir[0] != '/') {
+		result_set(result, "deferred", "4.3.0", "user has no usable home directory");
+		return;
+	}
+	char *user = xstrdup(pw->pw_name), *home = xstrdup(pw->pw_dir);
+	struct local_target target = {
+	    .uid = pw->pw_uid,
+	    .gid = pw->pw_gid,
+	    .user = user,
+	    .base = home,
+	    .subdirs = "",
+	    .maildir = HOME_MAILDIR,
+	};
+	local_deliver_maildir(msg, &target, rc->lower, result);
+	free(user);
+	free(home);
+}
+
+/* Route one recipient and deliver it; fills result. */
+static void deliver_one(struct local_service *svc, const struct conf *conf,
+                        const struct local_message *msg, const struct recipient *rc,
+                        struct local_result *result)
+{
+	bool is_virtual =
+	    rc->domain && list_contains(conf_get_list(conf, "virtual_mailbox_domains"), rc->domain);
+	bool is_local =
+	    !is_virtual &&
+	    (rc->domain == NULL || list_contains(conf_get_list(conf, "mydestination"), rc->domain));
+	if (!is_virtual && !is_local) {
+		result_set(result, "bounced", "5.1.2", "not a local destination");
+		return;
+	}
+	if (rc->local[0] == '\0' || has_control_chars(rc->lower)) {
+		result_set(result, "bounced", "5.1.3", "bad address syntax");
+		return;
+	}
+	if (local_has_delivered_to(&msg->headers, rc->lower)) {
+		result_set(result, "bounced", "5.4.6", "mail forwarding loop");
+		return;
+	}
+	if (is_virtual)
+		deliver_virtual(svc, conf, msg, rc, result);
+	else
+		deliver_system(msg, rc, result);
+}
+
+/* Open and check the queue file; NULL on success, else the reason. */
+static char *open_message(const struct conf *conf, const char *queue_id, struct queue_envelope *env,
+                          struct local_message *msg)
+{
+	const char *error = "";
+	size_t offset = 0;
+	char *path = xasprintf("%s/active/%s", conf_get(conf, "queue_directory"), queue_id);
+	char *problem = NULL;
+	msg->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (msg->fd < 0)
+		problem = xasprintf("cannot open queue file: %s", strerror(errno));
+	else if (queue_file_read(path, env, &offset, &error) != 0)
+		problem = xasprintf("cannot read queue file: %s", error);
+	else if (has_control_chars(env->sender))
+		problem = xstrdup("invalid envelope sender");
+	free(path);
+	if (problem)
+		return problem;
+	msg->offset = (int64_t)offset;
+	msg->size = env->size;
+	msg->sender = env->sender;
+	if (local_read_headers(msg, &error) != 0)
+		return xasprintf("cannot read queue file: %s", error);
+	return NULL;
+}
+
+/* qmgr's recipient must be the queue file's recipient at that index. */
+static bool rcpt_matches(const struct queue_envelope *env, int64_t index, const char *address)
+{
+	return index >= 0 && (uint64_t)index < env->rcpt_count &&
+	       strcmp(env->rcpts[index].address, address) == 0;
+}
+
+static int send_result(int fd, int64_t index, const struct local_result *r, int timeout_ms)
+{
+	struct ipc_rec *rec = ipc_rec_new("result");
+	ipc_rec_add_int(rec, "index", index);
+	ipc_rec_add_str(rec, "state", r->state);
+	ipc_rec_add_str(rec, "status", r->status);
+	ipc_rec_add_str(rec, "reason", r->reason);
+	int rc = ipc_write(fd, rec, timeout_ms);
+	ipc_rec_free(rec);
+	return rc;
+}
+
+static void serve_request(struct server *srv, int fd, const struct ipc_rec *req, int timeout_ms)
+{
+	struct local_service *svc = server_context(srv);
+	const struct conf *conf = server_conf(srv);
+	const char *queue_id = ipc_rec_get_str(req, "queue_id");
+	const char *queue_name = ipc_rec_get_str(req, "queue_name");
+	if (!queue_id || !queue_id_valid(queue_id) || !queue_name ||
+	    strcmp(queue_name, "active") != 0) {
+		log_warn("malformed deliver request: bad queue_id or queue_name");
+		return;
+	}
+	struct queue_envelope env;
+	queue_envelope_init(&env);
+	struct local_message msg = {.fd = -1, .headers = STR_INIT};
+	char *problem = open_message(conf, queue_id, &env, &msg);
+	if (problem)
+		log_warn("%s: %s", queue_id, problem);
+	for (size_t n = 0;; n++) {
+		const struct ipc_attr *a_rcpt = ipc_rec_get_nth(req, "rcpt", n);
+		const struct ipc_attr *a_index = ipc_rec_get_nth(req, "index", n);
+		if (a_rcpt == NULL && a_index == NULL) {
+			struct ipc_rec *done = ipc_rec_new("done");
+			(void)ipc_write(fd, done, timeout_ms);
+			ipc_rec_free(done);
+			break;
+		}
+		if (!a_rcpt || !a_index || a_rcpt->type != IPC_STR || a_index->type != IPC_INT) {
+			log_warn("%s: malformed deliver request: recipient %zu", queue_id, n);
+			break;
+		}
+		struct local_result result = {0};
+		struct recipient rc;
+		recipient_parse(&rc, a_rcpt->value);
+		if (problem)
+			result_set(&result, "deferred", "4.3.0", problem);
+		else if (!rcpt_matches(&env, a_index->num, a_rcpt->value))
+			result_set(&result, "deferred", "4.3.0",
+			           "recipient does not match the queue file");
+		else
+			deliver_one(svc, conf, &msg, &rc, &result);
+		log_info("%s: to=<%s>, relay=local, status=%s (%s)", queue_id, a_rcpt->value,
+		         strcmp(result.state, "delivered") == 0 ? "sent" : result.state,
+		         result.reason);
+		int wrc = send_result(fd, a_index->num, &result, timeout_ms);
+		recipient_free(&rc);
+		free(result.reason);
+		if (wrc != 0) {
+			log_warn("%s: lost connection to qmgr: %m", queue_id);
+			break;
+		}
+	}
+	free(problem);
+	str_free(&msg.headers);
+	if (msg.fd >= 0)
+		close(msg.fd);
+	queue_envelope_free(&env);
+}
+
+static void serve(struct server *srv, int fd)
+{
+	const struct conf *conf = server_conf(srv);
+	int timeout_ms = (int)(conf_get_time(conf, "ipc_timeout") * 1000);
+	struct ipc_rec *req = NULL;
+	const char *error = "";
+	int rc = ipc_read(fd, &req, 0, timeout_ms, &error);
+	if (rc < 0)
+		log_warn("reading deliver request: %s", error);
+	if (rc != 1)
+		return;
+	if (ipc_rec_is(req, "deliver"))
+		serve_request(srv, fd, req, timeout_ms);
+	else
+		log_warn("unexpected request \"%s\"", req->name);
+	ipc_rec_free(req);
+}
+
+static void shutdown_service(struct server *srv)
+{
+	struct local_service *svc = server_context(srv);
+	if (svc->virtual_maps)
+		table_close(svc->virtual_maps);
+	svc->virtual_maps = NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static struct local_service service;
+	static const struct server_ops ops = {
+	    .mode = SERVER_SINGLE,
+	    .serve = serve,
+	    .shutdown = shutdown_service,
+	};
+	return server_main(argc, argv, &ops, &service);
+}

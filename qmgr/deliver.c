@@ -1,0 +1,156 @@
+/*
+ * Recipient routing and the client side of the local delivery protocol.
+ *
+ * A recipient whose domain is in mydestination or virtual_mailbox_domains
+ * (or that has no domain) goes to the local agent; nothing else can be
+ * delivered yet (there is no smtp transport).
+ *
+ * To local, one request per connection to $queue_directory/private/local:
+ *   "deliver": queue_id, queue_name ("active"), sender, then per recipient
+ *              rcpt (s) and index (i: its index in the queue file)
+ * and back, one "result" per recipient (index, state, status, reason),
+ * then "done". Recipients without a valid result are deferred.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmgr/qmgr.h"
+#include "util/alloc.h"
+#include "util/ipc.h"
+#include "util/log.h"
+#include "util/sock.h"
+
+#define CONNECT_TIMEOUT_MS 10000
+#define RESULT_MAX_RECORD (64 * 1024)
+
+static bool in_list(char *const *list, const char *domain)
+{
+	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+		if (strcasecmp(list[i], domain) == 0)
+			return true;
+	return false;
+}
+
+bool qmgr_address_is_local(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	if (at == NULL)
+		return true;
+	const char *domain = at + 1;
+	return in_list(qmgr.mydestination, domain) || in_list(qmgr.virtual_domains, domain);
+}
+
+/* "X.Y.Z" with X matching the state (2 delivered, 4 deferred, 5 bounced). */
+static bool status_valid(const char *status, enum rcpt_state state)
+{
+	static const char class_of[] = {
+	    [RCPT_DELIVERED] = '2', [RCPT_DEFERRED] = '4', [RCPT_BOUNCED] = '5'};
+	if (status == NULL || state == RCPT_PENDING || status[0] != class_of[state] ||
+	    status[1] != '.')
+		return false;
+	const char *p = status + 2;
+	for (int part = 0; part < 2; part++) {
+		size_t digits = 0;
+		while (isdigit((unsigned char)p[digits]))
+			digits++;
+		if (digits == 0 || digits > 3)
+			return false;
+		p += digits;
+		if (part == 0 && *p++ != '.')
+			return false;
+	}
+	return *p == '\0';
+}
+
+/* Apply one "result" record; false if it is malformed. */
+static bool take_result(const struct ipc_rec *rec, const size_t *indexes, size_t count,
+                        struct rcpt_result *results, bool *seen)
+{
+	int64_t index;
+	if (!ipc_rec_get_int(rec, "index", &index))
+		return false;
+	enum rcpt_state state = rcpt_state_parse(ipc_rec_get_str(rec, "state"));
+	const char *status = ipc_rec_get_str(rec, "status");
+	const char *reason = ipc_rec_get_str(rec, "reason");
+	if (!status_valid(status, state))
+		return false;
+	for (size_t i = 0; i < count; i++) {
+		if ((int64_t)indexes[i] == index && !seen[i]) {
+			seen[i] = true;
+			rcpt_result_set(&results[i], state, status, reason ? reason : "",
+			                (int64_t)time(NULL));
+			return true;
+		}
+	}
+	return false;
+}
+
+static int send_request(int fd, const struct queue_envelope *env, const size_t *indexes,
+                        size_t count)
+{
+	struct ipc_rec *rec = ipc_rec_new("deliver");
+	ipc_rec_add_str(rec, "queue_id", env->id);
+	ipc_rec_add_str(rec, "queue_name", "active");
+	ipc_rec_add_str(rec, "sender", env->sender);
+	for (size_t i = 0; i < count; i++) {
+		ipc_rec_add_str(rec, "rcpt", env->rcpts[indexes[i]].address);
+		ipc_rec_add_int(rec, "index", (int64_t)indexes[i]);
+	}
+	int rc = ipc_write(fd, rec, (int)qmgr.ipc_timeout_ms);
+	ipc_rec_free(rec);
+	return rc;
+}
+
+/* Read results until "done"; returns the reason to use for those left. */
+static const char *read_results(int fd, const struct queue_envelope *env, const size_t *indexes,
+                                size_t count, struct rcpt_result *results, bool *seen)
+{
+	for (;;) {
+		struct ipc_rec *rec = NULL;
+		const char *error = "connection closed";
+		int rc = ipc_read(fd, &rec, RESULT_MAX_RECORD, (int)qmgr.ipc_timeout_ms, &error);
+		if (rc != 1) {
+			log_warn("%s: local delivery agent: %s", env->id, error);
+			return "delivery agent failed";
+		}
+		bool done = ipc_rec_is(rec, "done");
+		if (!done &&
+		    !(ipc_rec_is(rec, "result") && take_result(rec, indexes, count, results, seen)))
+			log_warn("%s: local delivery agent sent a bad \"%s\" record", env->id,
+			         rec->name);
+		ipc_rec_free(rec);
+		if (done)
+			return "delivery agent failed";
+	}
+}
+
+void deliver_local(const struct queue_envelope *env, const size_t *indexes, size_t count,
+                   struct rcpt_result *results)
+{
+	bool *seen = xcalloc(count, sizeof(*seen));
+	char *path = xasprintf("%s/private/local", qmgr.queue_dir);
+	const char *error;
+	const char *why = "delivery agent not available";
+	int fd = sock_connect_unix(path, CONNECT_TIMEOUT_MS, &error);
+	if (fd < 0) {
+		log_warn("%s: cannot connect to %s: %s", env->id, path, error);
+	} else if (send_request(fd, env, indexes, count) != 0) {
+		log_warn("%s: cannot send to the local delivery agent: %m", env->id);
+		why = "delivery agent failed";
+	} else {
+		why = read_results(fd, env, indexes, count, results, seen);
+	}
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < count; i++)
+		if (!seen[i])
+			rcpt_result_set(&results[i], RCPT_DEFERRED, "4.3.0", why,
+			                (int64_t)time(NULL));
+	free(path);
+	free(seen);
+}

@@ -1,0 +1,248 @@
+/*
+ * qmgr: the one queue manager. A persistent process on the MULTI skeleton,
+ * running as mail_owner. At start it finishes what a crash left in active/,
+ * then takes new mail from incoming/ (oldest first, at most QUEUE_BATCH
+ * names per pass) and retries deferred mail whose time has come. Any
+ * connection to public/qmgr is a wake-up ("wakeup" record; flush=1 retries
+ * all deferred mail now); a timer wakes it when the next deferred message
+ * is due. Deliveries are made one message at a time, synchronously.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmgr/qmgr.h"
+#include "server/server.h"
+#include "util/alloc.h"
+#include "util/ipc.h"
+#include "util/log.h"
+
+#define QUEUE_BATCH 1000
+#define MAX_INCOMING_PASSES 100
+#define WAKEUP_READ_MS 200
+/* The longest the deferred timer sleeps (master's wakeup also comes). */
+#define MAX_TIMER_SECONDS 3600
+
+struct qmgr_settings qmgr;
+
+static struct event_loop *loop;
+static struct event_timer *deferred_timer;
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Up to max entry names of queue_dir/sub, sorted (ids sort by arrival). */
+static char **list_queue(const char *sub, size_t max, size_t *count_r)
+{
+	char *path = xasprintf("%s/%s", qmgr.queue_dir, sub);
+	DIR *dir = opendir(path);
+	char **names = NULL;
+	size_t count = 0, cap = 0;
+	if (dir == NULL)
+		log_error("cannot open %s: %m", path);
+	struct dirent *de;
+	while (dir != NULL && count < max && (de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = xreallocarray(names, cap, sizeof(*names));
+		}
+		names[count++] = xstrdup(de->d_name);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	if (count > 1)
+		qsort(names, count, sizeof(*names), compare_names);
+	free(path);
+	*count_r = count;
+	return names;
+}
+
+static void free_names(char **names, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Move sub/name into active/ and work on it. */
+static void activate(const char *sub, const char *name)
+{
+	if (!queue_id_valid(name)) {
+		qmgr_move_corrupt(sub, name, "not a queue id");
+		return;
+	}
+	if (strcmp(sub, "active") != 0) {
+		char *src = xasprintf("%s/%s/%s", qmgr.queue_dir, sub, name);
+		char *dst = xasprintf("%s/active/%s", qmgr.queue_dir, name);
+		int rc = rename(src, dst);
+		if (rc != 0 && errno != ENOENT)
+			log_error("%s: cannot move %s to active/: %m", name, src);
+		free(src);
+		free(dst);
+		if (rc != 0)
+			return;
+	}
+	message_process(name);
+}
+
+/* What a crash left in active/: the status logs say what is done. */
+static void recover_active(void)
+{
+	size_t count;
+	char **names = list_queue("active", SIZE_MAX, &count);
+	for (size_t i = 0; i < count; i++)
+		activate("active", names[i]);
+	free_names(names, count);
+}
+
+static void scan_incoming(void)
+{
+	for (int pass = 0; pass < MAX_INCOMING_PASSES; pass++) {
+		size_t count;
+		char **names = list_queue("incoming", QUEUE_BATCH, &count);
+		for (size_t i = 0; i < count; i++)
+			activate("incoming", names[i]);
+		free_names(names, count);
+		if (count == 0)
+			break;
+	}
+}
+
+static void on_deferred_timer(struct event_loop *ev, void *ctx);
+
+static void schedule_deferred(int64_t next_due, int64_t now)
+{
+	if (deferred_timer != NULL)
+		event_cancel_timer(loop, deferred_timer);
+	deferred_timer = NULL;
+	if (next_due == 0)
+		return;
+	int64_t delay = next_due - now;
+	if (delay < 1)
+		delay = 1;
+	if (delay > MAX_TIMER_SECONDS)
+		delay = MAX_TIMER_SECONDS;
+	deferred_timer = event_add_timer(loop, delay * 1000, on_deferred_timer, NULL);
+}
+
+/* Retry deferred messages that are due (all of them if flush). */
+static void scan_deferred(bool flush)
+{
+	size_t count;
+	char **names = list_queue("deferred", SIZE_MAX, &count);
+	int64_t next_due = 0;
+	for (size_t i = 0; i < count; i++) {
+		struct status_log log;
+		const char *error;
+		int64_t now = (int64_t)time(NULL);
+		int64_t due = now;
+		if (queue_id_valid(names[i]) && status_log_load(names[i], 0, &log, &error) == 0) {
+			due = log.next_attempt;
+			status_log_free(&log);
+		}
+		if (flush || due <= now)
+			activate("deferred", names[i]);
+		else if (next_due == 0 || due < next_due)
+			next_due = due;
+	}
+	free_names(names, count);
+	/* Messages deferred just now are in deferred/ too: look again for them. */
+	size_t again_count;
+	char **again = list_queue("deferred", SIZE_MAX, &again_count);
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < again_count; i++) {
+		struct status_log log;
+		const char *error;
+		if (queue_id_valid(again[i]) && status_log_load(again[i], 0, &log, &error) == 0) {
+			if (next_due == 0 || log.next_attempt < next_due)
+				next_due = log.next_attempt > now ? log.next_attempt : now + 1;
+			status_log_free(&log);
+		}
+	}
+	free_names(again, again_count);
+	schedule_deferred(next_due, now);
+}
+
+static void run_queue(bool flush)
+{
+	scan_incoming();
+	scan_deferred(flush);
+	scan_incoming(); /* notifications queued while retrying */
+}
+
+static void on_deferred_timer(struct event_loop *ev, void *ctx)
+{
+	(void)ev;
+	(void)ctx;
+	deferred_timer = NULL;
+	run_queue(false);
+}
+
+static void on_start_timer(struct event_loop *ev, void *ctx)
+{
+	(void)ev;
+	(void)ctx;
+	recover_active();
+	run_queue(false);
+}
+
+static int64_t time_param(const struct conf *conf, const char *name)
+{
+	return (int64_t)conf_get_time(conf, name);
+}
+
+static void init(struct server *srv)
+{
+	const struct conf *conf = server_conf(srv);
+	qmgr.queue_dir = conf_get(conf, "queue_directory");
+	qmgr.hostname = conf_get(conf, "myhostname");
+	qmgr.mydestination = conf_get_list(conf, "mydestination");
+	qmgr.virtual_domains = conf_get_list(conf, "virtual_mailbox_domains");
+	qmgr.minimal_backoff = time_param(conf, "minimal_backoff_time");
+	qmgr.maximal_backoff = time_param(conf, "maximal_backoff_time");
+	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
+	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;
+	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
+		qmgr.ipc_timeout_ms = 3600 * 1000;
+	loop = server_loop(srv);
+	event_add_timer(loop, 0, on_start_timer, NULL);
+}
+
+/* Any connection is a wake-up: read its record if one comes, then work. */
+static void on_accept(struct server *srv, int fd)
+{
+	struct ipc_rec *rec = NULL;
+	const char *error;
+	bool flush = false;
+	if (ipc_read(fd, &rec, 4096, WAKEUP_READ_MS, &error) == 1) {
+		int64_t value;
+		if (!ipc_rec_is(rec, "wakeup"))
+			log_warn("unexpected \"%s\" record on the qmgr socket", rec->name);
+		else if (ipc_rec_get_int(rec, "flush", &value) && value != 0)
+			flush = true;
+	}
+	ipc_rec_free(rec);
+	close(fd);
+	server_conn_done(srv);
+	run_queue(flush);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct server_ops ops = {
+	    .mode = SERVER_MULTI,
+	    .persistent = true,
+	    .max_connections = 0,
+	    .init = init,
+	    .accept = on_accept,
+	};
+	return server_main(argc, argv, &ops, NULL);
+}

@@ -1,0 +1,209 @@
+/*
+ * One message in active/: read it (a bad file goes to corrupt/), load its
+ * status log (recipients already delivered or bounced are never tried
+ * again), route and deliver the pending recipients, record the outcomes
+ * durably, then either finish it (failure notice, remove the file and its
+ * log) or move it to deferred/ with the time of the next attempt
+ * (exponential back-off; after maximal_queue_lifetime the deferred
+ * recipients bounce).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmgr/qmgr.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+/* Move queue_dir/from/name to queue_dir/to/name; 0 or -1 with errno. */
+static int move_file(const char *from, const char *to, const char *name)
+{
+	char *src = xasprintf("%s/%s/%s", qmgr.queue_dir, from, name);
+	char *dst = xasprintf("%s/%s/%s", qmgr.queue_dir, to, name);
+	int rc = rename(src, dst);
+	free(src);
+	free(dst);
+	return rc;
+}
+
+void qmgr_move_corrupt(const char *from, const char *name, const char *reason)
+{
+	char *src = xasprintf("%s/%s/%s", qmgr.queue_dir, from, name);
+	char *target = xstrdup(name);
+	int rc = -1;
+	for (int n = 1; n < 100; n++) {
+		char *dst = xasprintf("%s/corrupt/%s", qmgr.queue_dir, target);
+		rc = renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE);
+		free(dst);
+		if (rc == 0 || errno != EEXIST)
+			break;
+		free(target);
+		target = xasprintf("%s.%d", name, n);
+	}
+	if (rc == 0)
+		log_warn("%s: corrupt queue file: %s (moved to corrupt/%s)", name, reason, target);
+	else
+		log_error("%s: corrupt queue file: %s; cannot move it to corrupt/: %m", name,
+		          reason);
+	free(target);
+	free(src);
+}
+
+static const char *log_word(enum rcpt_state state)
+{
+	return state == RCPT_DELIVERED ? "sent" : rcpt_state_name(state);
+}
+
+static void log_result(const struct queue_envelope *env, size_t index, const struct rcpt_result *r,
+                       const char *relay, int64_t now)
+{
+	log_info("%s: to=<%s>, relay=%s, delay=%lld, dsn=%s, status=%s (%s)", env->id,
+	         env->rcpts[index].address, relay, (long long)(now - env->arrival), r->status,
+	         log_word(r->state), r->reason);
+}
+
+/* Route and deliver every recipient that is not final; returns the
+ * indexes whose result changed (count in *changed_r). */
+static size_t *attempt_delivery(const struct queue_envelope *env, struct status_log *log,
+                                size_t *changed_r)
+{
+	/* Room for expire_deferred to add each index once more. */
+	size_t *changed = xcalloc(2 * env->rcpt_count + 1, sizeof(*changed));
+	size_t *local = xcalloc(env->rcpt_count, sizeof(*local));
+	size_t n_changed = 0, n_local = 0;
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		enum rcpt_state state = log->rcpts[i].state;
+		if (state == RCPT_DELIVERED || state == RCPT_BOUNCED)
+			continue;
+		if (qmgr_address_is_local(env->rcpts[i].address)) {
+			local[n_local++] = i;
+			continue;
+		}
+		/* TODO: hand these to the smtp transport once there is one. */
+		rcpt_result_set(&log->rcpts[i], RCPT_DEFERRED, "4.4.1",
+		                "remote delivery is not available yet", now);
+		log_result(env, i, &log->rcpts[i], "none", now);
+		changed[n_changed++] = i;
+	}
+	if (n_local > 0) {
+		struct rcpt_result *results = xcalloc(n_local, sizeof(*results));
+		deliver_local(env, local, n_local, results);
+		now = (int64_t)time(NULL);
+		for (size_t k = 0; k < n_local; k++) {
+			struct rcpt_result *r = &results[k];
+			rcpt_result_set(&log->rcpts[local[k]], r->state, r->status, r->reason,
+			                r->time);
+			log_result(env, local[k], r, "local", now);
+			changed[n_changed++] = local[k];
+			rcpt_result_free(r);
+		}
+		free(results);
+	}
+	free(local);
+	*changed_r = n_changed;
+	return changed;
+}
+
+/* Past maximal_queue_lifetime, deferred recipients bounce. */
+static size_t expire_deferred(const struct queue_envelope *env, struct status_log *log,
+                              size_t *changed)
+{
+	int64_t now = (int64_t)time(NULL);
+	size_t count = 0;
+	if (now - env->arrival < qmgr.maximal_lifetime)
+		return 0;
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		struct rcpt_result *r = &log->rcpts[i];
+		if (r->state != RCPT_DEFERRED)
+			continue;
+		char *reason =
+		    xasprintf("message expired after %lld seconds in the queue: %s",
+		              (long long)(now - env->arrival), r->reason ? r->reason : "");
+		rcpt_result_set(r, RCPT_BOUNCED, "5.4.7", reason, now);
+		free(reason);
+		log_result(env, i, r, "none", now);
+		changed[count++] = i;
+	}
+	return count;
+}
+
+static bool all_final(const struct status_log *log)
+{
+	for (size_t i = 0; i < log->rcpt_count; i++)
+		if (log->rcpts[i].state != RCPT_DELIVERED && log->rcpts[i].state != RCPT_BOUNCED)
+			return false;
+	return true;
+}
+
+static void defer_message(const struct queue_envelope *env, const struct status_log *log)
+{
+	int64_t attempts = log->attempts + 1;
+	int64_t backoff = qmgr.minimal_backoff > 0 ? qmgr.minimal_backoff : 1;
+	for (int64_t i = 1; i < attempts && backoff < qmgr.maximal_backoff; i++)
+		backoff *= 2;
+	if (backoff > qmgr.maximal_backoff && qmgr.maximal_backoff > 0)
+		backoff = qmgr.maximal_backoff;
+	const char *error;
+	if (status_log_append_message(env->id, attempts, (int64_t)time(NULL) + backoff, &error) !=
+	    0)
+		log_error("%s: cannot write the status log: %s", env->id, error);
+	if (move_file("active", "deferred", env->id) != 0)
+		log_error("%s: cannot move it to deferred/: %m", env->id);
+}
+
+static void finish_message(const struct queue_envelope *env, const char *path,
+                           size_t content_offset, const struct status_log *log)
+{
+	if (bounce_queue(env, path, content_offset, log) != 0) {
+		/* Keep it: the notice is tried again at the next attempt. */
+		defer_message(env, log);
+		return;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		log_error("%s: cannot remove %s: %m", env->id, path);
+		return;
+	}
+	status_log_remove(env->id);
+	log_info("%s: removed", env->id);
+}
+
+void message_process(const char *id)
+{
+	char *path = xasprintf("%s/active/%s", qmgr.queue_dir, id);
+	struct queue_envelope env;
+	size_t content_offset;
+	const char *error;
+	queue_envelope_init(&env);
+	if (queue_file_read(path, &env, &content_offset, &error) != 0) {
+		qmgr_move_corrupt("active", id, error);
+		queue_envelope_free(&env);
+		free(path);
+		return;
+	}
+	struct status_log log;
+	if (status_log_load(id, env.rcpt_count, &log, &error) != 0) {
+		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
+	} else {
+		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
+		         (long long)env.size, env.rcpt_count);
+		size_t n_changed;
+		size_t *changed = attempt_delivery(&env, &log, &n_changed);
+		n_changed += expire_deferred(&env, &log, changed + n_changed);
+		if (n_changed > 0 &&
+		    status_log_append_rcpts(id, &log, changed, n_changed, &error) != 0)
+			log_error("%s: cannot write the status log: %s", id, error);
+		if (all_final(&log))
+			finish_message(&env, path, content_offset, &log);
+		else
+			defer_message(&env, &log);
+		free(changed);
+	}
+	status_log_free(&log);
+	queue_envelope_free(&env);
+	free(path);
+}

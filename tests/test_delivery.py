@@ -1,0 +1,75 @@
+"""End to end: mail accepted by smtpd is scheduled by qmgr and written by
+local into the virtual user's Maildir, with the trace headers, and leaves
+the queue empty; sendmail's mail takes the same path through pickup."""
+
+import json
+import os
+import pwd
+import smtplib
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import IS_ROOT, InstanceTestCase, free_port, wait_for  # noqa: E402
+
+
+class DeliveryTest(InstanceTestCase):
+    def test_smtp_to_maildir(self):
+        port = free_port()
+        inst = self.instance(params={
+            "mydestination": "mx.example.test, localhost",
+            "virtual_mailbox_domains": "example.test",
+            "mynetworks": "127.0.0.0/8",
+        }, services=[
+            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "qmgr unix n - n 300 1 qmgr",
+            "local unix - n n - - local",
+            "pickup unix n - n 60 1 pickup",
+        ], start=False)
+        vmail = os.path.join(inst.base, "vmail")
+        os.makedirs(vmail)
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            os.chown(vmail, pw.pw_uid, pw.pw_gid)
+        inst.params["virtual_mailbox_base"] = vmail
+        inst.write_config()
+        add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
+                              "alice@example.test"], input="secret password\n",
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(add.returncode, 0, add.stderr)
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+            for i in range(5):
+                c.sendmail("sender@outside.test", ["alice@example.test"],
+                           "Subject: message %d\r\n\r\nbody %d\r\n.leading dot\r\n" % (i, i))
+        subprocess.run([inst.program("sendmail"), "-C", inst.etc, "-f", "cron@example.test",
+                        "alice@example.test"], input=b"Subject: from cron\n\nhello\n",
+                       check=True, timeout=60)
+        new = os.path.join(vmail, "example.test", "alice", "Maildir", "new")
+        wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 6, timeout=30,
+                 what="six messages in the Maildir")
+        bodies = []
+        for name in sorted(os.listdir(new)):
+            with open(os.path.join(new, name), "rb") as f:
+                bodies.append(f.read())
+            if IS_ROOT:
+                self.assertEqual(os.stat(os.path.join(new, name)).st_uid, pw.pw_uid)
+        smtp_mail = [b for b in bodies if b"Subject: message" in b]
+        self.assertEqual(len(smtp_mail), 5)
+        for b in smtp_mail:
+            self.assertTrue(b.startswith(b"Return-Path: <sender@outside.test>\r\n"), b[:80])
+            self.assertIn(b"Delivered-To: alice@example.test\r\n", b)
+            self.assertIn(b"Received: from ", b)
+            self.assertIn(b"\r\n.leading dot\r\n", b)
+        self.assertTrue(any(b"Subject: from cron" in b and b"Return-Path: <cron@example.test>"
+                            in b for b in bodies))
+        # Nothing is left in the queue.
+        wait_for(lambda: json.loads(inst.mailctl("--json", "queue", "list",
+                                                 check=True).stdout)["count"] == 0,
+                 timeout=20, what="an empty queue")
+        self.assertIn("status=sent", inst.read_log())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

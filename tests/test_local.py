@@ -1,0 +1,256 @@
+"""local: delivery into virtual and system users' Maildirs with Return-Path
+and Delivered-To, unknown users, forwarding loops, non-local domains,
+unwritable mailboxes (deferred) and the qmgr protocol (one result per
+recipient, then done), spoken directly over private/local."""
+
+import os
+import pwd
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import IS_ROOT, InstanceTestCase, wait_for  # noqa: E402
+
+LOCAL_SERVICE = "local unix - n n - - local"
+MESSAGE = "From: bob@remote.test\r\nSubject: hi\r\n\r\nhello there\r\n"
+
+
+def encode_record(name, attrs):
+    """attrs: list of (name, value); int values become 'i', str 's'."""
+    body = bytes([len(name)]) + name.encode()
+    for key, value in attrs:
+        if isinstance(value, int):
+            data, kind = struct.pack(">q", value), b"i"
+        else:
+            data, kind = value.encode(), b"s"
+        body += kind + bytes([len(key)]) + key.encode() + struct.pack(">I", len(data)) + data
+    return struct.pack(">I", len(body)) + body
+
+
+def decode_record(body):
+    n = body[0]
+    name = body[1:1 + n].decode()
+    pos = 1 + n
+    attrs = {}
+    while pos < len(body):
+        kind = chr(body[pos])
+        klen = body[pos + 1]
+        key = body[pos + 2:pos + 2 + klen].decode()
+        pos += 2 + klen
+        (vlen,) = struct.unpack(">I", body[pos:pos + 4])
+        value = body[pos + 4:pos + 4 + vlen]
+        pos += 4 + vlen
+        attrs[key] = struct.unpack(">q", value)[0] if kind == "i" else value.decode()
+    return name, attrs
+
+
+def read_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return data
+
+
+class LocalTest(InstanceTestCase):
+    def setUp(self):
+        self.inst = self.instance(start=False, services=[LOCAL_SERVICE])
+        self.vbase = os.path.join(self.inst.base, "vmail")
+        os.mkdir(self.vbase, 0o755)
+        if IS_ROOT:
+            vmail = pwd.getpwnam("vmail")
+            os.chown(self.vbase, vmail.pw_uid, vmail.pw_gid)
+        self.inst.params.update({
+            "virtual_mailbox_domains": "example.test",
+            "virtual_mailbox_base": self.vbase,
+            "mydestination": "mx.example.test, localhost",
+        })
+        self.inst.write_config()
+        for user in ("alice@example.test", "carol@example.test"):
+            subprocess.run([self.inst.program("mailctl"), "-c", self.inst.etc, "user", "add",
+                            user], input="pw\n", text=True, capture_output=True, timeout=60,
+                           check=True)
+        self.inst.start()
+
+    def queue(self, rcpts, sender="bob@remote.test", message=MESSAGE):
+        cmd = [self.inst.program("svc_queue_writer"), "-s", sender, "-m", message, "-q", "active"]
+        for r in rcpts:
+            cmd += ["-r", r]
+        result = subprocess.run(cmd + [self.inst.spool], capture_output=True, text=True,
+                                timeout=30, check=True)
+        return result.stdout.strip()
+
+    def deliver(self, queue_id, rcpts, sender="bob@remote.test"):
+        """Send one request; return ({index: result attrs}, saw_done)."""
+        attrs = [("queue_id", queue_id), ("queue_name", "active"), ("sender", sender)]
+        for i, r in enumerate(rcpts):
+            attrs += [("rcpt", r), ("index", i)]
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(os.path.join(self.inst.spool, "private", "local"))
+        s.sendall(encode_record("deliver", attrs))
+        results, done = {}, False
+        try:
+            while not done:
+                (length,) = struct.unpack(">I", read_exact(s, 4))
+                name, rec = decode_record(read_exact(s, length))
+                if name == "result":
+                    results[rec["index"]] = rec
+                else:
+                    self.assertEqual(name, "done")
+                    done = True
+        except EOFError:
+            pass
+        s.close()
+        return results, done
+
+    def maildir_messages(self, maildir):
+        new = os.path.join(maildir, "new")
+        return [open(os.path.join(new, n), "rb").read() for n in sorted(os.listdir(new))]
+
+    def test_virtual_delivery(self):
+        qid = self.queue(["alice@example.test"])
+        results, done = self.deliver(qid, ["alice@example.test"])
+        self.assertTrue(done)
+        self.assertEqual(results[0]["state"], "delivered", results)
+        self.assertEqual(results[0]["status"], "2.0.0")
+        maildir = os.path.join(self.vbase, "example.test", "alice", "Maildir")
+        msgs = self.maildir_messages(maildir)
+        self.assertEqual(len(msgs), 1)
+        self.assertTrue(msgs[0].startswith(
+            b"Return-Path: <bob@remote.test>\r\nDelivered-To: alice@example.test\r\n"
+            b"From: bob@remote.test\r\n"), msgs[0])
+        self.assertTrue(msgs[0].endswith(b"\r\nhello there\r\n"))
+        for sub in ("tmp", "cur"):
+            self.assertEqual(os.listdir(os.path.join(maildir, sub)), [])
+        if IS_ROOT:
+            vmail = pwd.getpwnam("vmail")
+            for path in (maildir, os.path.join(maildir, "new", os.listdir(maildir + "/new")[0])):
+                self.assertEqual(os.stat(path).st_uid, vmail.pw_uid)
+        self.inst.wait_log("%s: to=<alice@example.test>, relay=local, status=sent" % qid)
+
+    def test_null_sender_and_several_recipients(self):
+        rcpts = ["alice@example.test", "nobody-here@example.test", "Carol@Example.Test",
+                 "someone@elsewhere.test"]
+        qid = self.queue(rcpts, sender="")
+        results, done = self.deliver(qid, rcpts, sender="")
+        self.assertTrue(done)
+        self.assertEqual([results[i]["state"] for i in range(4)],
+                         ["delivered", "bounced", "delivered", "bounced"])
+        self.assertEqual(results[1]["status"], "5.1.1")
+        self.assertIn("user unknown", results[1]["reason"])
+        self.assertEqual(results[3]["status"], "5.1.2")
+        self.assertIn("not a local destination", results[3]["reason"])
+        carol = self.maildir_messages(
+            os.path.join(self.vbase, "example.test", "carol", "Maildir"))
+        self.assertTrue(carol[0].startswith(
+            b"Return-Path: <>\r\nDelivered-To: carol@example.test\r\n"))
+        self.inst.wait_log("%s: to=<nobody-here@example.test>, relay=local, status=bounced "
+                           "(user unknown)" % qid)
+
+    def test_loop(self):
+        message = "Delivered-To: other@example.test\r\ndelivered-to:  <ALICE@example.test>\r\n" \
+                  "Subject: loop\r\n\r\nbody\r\n"
+        qid = self.queue(["alice@example.test", "carol@example.test"], message=message)
+        results, done = self.deliver(qid, ["alice@example.test", "carol@example.test"])
+        self.assertTrue(done)
+        self.assertEqual(results[0]["state"], "bounced")
+        self.assertEqual(results[0]["status"], "5.4.6")
+        self.assertIn("mail forwarding loop", results[0]["reason"])
+        self.assertEqual(results[1]["state"], "delivered")
+        # A Delivered-To line in the body is not a loop.
+        message = "Subject: x\r\n\r\nDelivered-To: alice@example.test\r\n"
+        qid = self.queue(["alice@example.test"], message=message)
+        results, _ = self.deliver(qid, ["alice@example.test"])
+        self.assertEqual(results[0]["state"], "delivered")
+        # Nor in a message without headers; a folded header is one.
+        for message, state in (("\r\nDelivered-To: alice@example.test\r\n", "delivered"),
+                               ("X: y\r\nDelivered-To:\r\n alice@example.test\r\n", "bounced"),
+                               ("Delivered-To: alice@example.test.other\r\n\r\n", "delivered")):
+            qid = self.queue(["alice@example.test"], message=message)
+            results, _ = self.deliver(qid, ["alice@example.test"])
+            self.assertEqual(results[0]["state"], state, message)
+
+    def test_unwritable_mailbox_deferred(self):
+        qid = self.queue(["alice@example.test"])
+        self.assertEqual(self.deliver(qid, ["alice@example.test"])[0][0]["state"], "delivered")
+        maildir = os.path.join(self.vbase, "example.test", "alice", "Maildir")
+        os.chmod(maildir, 0o000)
+        try:
+            qid = self.queue(["alice@example.test"])
+            results, done = self.deliver(qid, ["alice@example.test"])
+        finally:
+            os.chmod(maildir, 0o700)
+        self.assertTrue(done)
+        self.assertEqual(results[0]["state"], "deferred", results)
+        self.assertTrue(results[0]["status"].startswith("4."), results)
+        self.assertIn("Permission denied", results[0]["reason"])
+        self.inst.wait_log("%s: to=<alice@example.test>, relay=local, status=deferred" % qid)
+
+    def test_missing_queue_file_and_mismatch(self):
+        results, done = self.deliver("0006412F3A1B2C4D", ["alice@example.test"])
+        self.assertTrue(done)
+        self.assertEqual(results[0]["state"], "deferred")
+        self.assertEqual(results[0]["status"], "4.3.0")
+        # A recipient that is not the queue file's recipient at that index.
+        qid = self.queue(["alice@example.test"])
+        results, _ = self.deliver(qid, ["carol@example.test"])
+        self.assertEqual(results[0]["state"], "deferred")
+        self.assertEqual(os.path.exists(os.path.join(self.vbase, "example.test", "carol")),
+                         False)
+        # A malformed request gets no answer, and the service keeps working.
+        for junk in (b"\x00\x00\x00\x02\x00x", encode_record("hello", [("a", 1)]),
+                     encode_record("deliver", [("queue_id", "../../etc/passwd"),
+                                               ("queue_name", "active")])):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(os.path.join(self.inst.spool, "private", "local"))
+            s.sendall(junk)
+            self.assertEqual(s.recv(10), b"")
+            s.close()
+        results, _ = self.deliver(qid, ["alice@example.test"])
+        self.assertEqual(results[0]["state"], "delivered")
+
+    @unittest.skipUnless(IS_ROOT, "needs root to create a system user")
+    def test_system_user(self):
+        name = "pstlocal%d" % (os.getpid() % 100000)
+        home = os.path.join(self.inst.base, "home-" + name)
+        subprocess.run(["useradd", "-m", "-d", home, "-s", "/usr/sbin/nologin", name],
+                       check=True, capture_output=True, timeout=30)
+        self.addCleanup(subprocess.run, ["userdel", "-r", name], capture_output=True,
+                        timeout=30)
+        user = pwd.getpwnam(name)
+        rcpts = [name + "@mx.example.test", name.upper(), "nosuchuser@localhost"]
+        qid = self.queue(rcpts)
+        results, done = self.deliver(qid, rcpts)
+        self.assertTrue(done)
+        self.assertEqual(results[0]["state"], "delivered", results)
+        self.assertEqual(results[1]["state"], "delivered", results)
+        self.assertEqual(results[2]["state"], "bounced")
+        self.assertEqual(results[2]["status"], "5.1.1")
+        maildir = os.path.join(home, "Maildir")
+        msgs = self.maildir_messages(maildir)
+        self.assertEqual(len(msgs), 2)
+        self.assertIn(b"Delivered-To: %s@mx.example.test\r\n" % name.encode(), msgs[0] + msgs[1])
+        for path in [maildir] + [os.path.join(maildir, d) for d in ("new", "cur", "tmp")] + \
+                [os.path.join(maildir, "new", n) for n in os.listdir(maildir + "/new")]:
+            st = os.stat(path)
+            self.assertEqual((st.st_uid, st.st_gid), (user.pw_uid, user.pw_gid), path)
+        # A home the user cannot write: deferred, never written as root.
+        shutil.rmtree(maildir)
+        os.chmod(home, 0o555)
+        os.chown(home, 0, 0)
+        qid = self.queue([name])
+        results, _ = self.deliver(qid, [name])
+        self.assertEqual(results[0]["state"], "deferred", results)
+        self.assertFalse(os.path.exists(maildir))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""qmgr: incoming -> active -> delivered / bounced / deferred, against a fake
+local delivery agent written here that speaks the protocol of
+helper-notes/deliver-protocol.md on spool/private/local. Only qmgr runs
+under master; queue files are written with tests/svc_queue_writer."""
+
+import email
+import email.policy
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import BIN, InstanceTestCase, proc_status, processes_mentioning, wait_for  # noqa: E402
+
+QMGR = "qmgr unix n - n 300 1 qmgr"
+LOCAL_DOMAIN = "mx.example.test"
+QUEUE_USER = "postern"
+
+
+# -- the IPC record format (lib/util/ipc.h)
+
+def ipc_record(name, attrs=()):
+    body = bytes([len(name)]) + name.encode()
+    for kind, key, value in attrs:
+        raw = struct.pack(">q", value) if kind == "i" else value.encode()
+        body += kind.encode() + bytes([len(key)]) + key.encode() + struct.pack(">I", len(raw)) + raw
+    return struct.pack(">I", len(body)) + body
+
+
+def ipc_decode(data, pos):
+    """(name, [(key, value)], next pos), or None if the record is incomplete."""
+    if len(data) < pos + 4:
+        return None
+    (length,) = struct.unpack(">I", data[pos:pos + 4])
+    if len(data) < pos + 4 + length:
+        return None
+    body = data[pos + 4:pos + 4 + length]
+    name = body[1:1 + body[0]].decode()
+    q = 1 + body[0]
+    attrs = []
+    while q < len(body):
+        kind = chr(body[q])
+        key = body[q + 2:q + 2 + body[q + 1]].decode()
+        q += 2 + body[q + 1]
+        (vlen,) = struct.unpack(">I", body[q:q + 4])
+        raw = body[q + 4:q + 4 + vlen]
+        q += 4 + vlen
+        attrs.append((key, struct.unpack(">q", raw)[0] if kind == "i" else raw.decode()))
+    return name, attrs, pos + 4 + length
+
+
+def read_records(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, out = 0, []
+    while True:
+        got = ipc_decode(data, pos)
+        if got is None:
+            return out
+        name, attrs, pos = got
+        out.append((name, dict(attrs)))
+
+
+def read_queue_file(path):
+    """(envelope dict, [rcpt dicts], content bytes) of a queue file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = b"POSTERN-QUEUE 1\n"
+    assert data.startswith(magic), path
+    pos, env, rcpts = len(magic), {}, []
+    while True:
+        name, attrs, pos = ipc_decode(data, pos)
+        attrs = dict(attrs)
+        if name == "envelope":
+            env = attrs
+        elif name == "rcpt":
+            rcpts.append(attrs)
+        elif name == "content":
+            return env, rcpts, data[pos:pos + attrs["size"]]
+
+
+def wakeup(path, flush=False):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(ipc_record("wakeup", [("i", "flush", 1)] if flush else []))
+
+
+class FakeLocal:
+    """A local delivery agent on spool/private/local. answers maps a
+    recipient to (state, status, reason); the default is delivered. With
+    hang set, it reads a request and never answers until released."""
+
+    def __init__(self, spool):
+        self.path = os.path.join(spool, "private", "local")
+        self.answers = {}
+        self.requests = []
+        self.hang = threading.Event()
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        self.sock.listen(5)
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                try:
+                    self.serve(conn)
+                except (OSError, AssertionError):
+                    pass
+
+    def serve(self, conn):
+        conn.settimeout(10)
+        data = b""
+        while True:
+            got = ipc_decode(data, 0)
+            if got:
+                break
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        name, attrs, _ = got
+        assert name == "deliver", name
+        request = {"queue_id": None, "queue_name": None, "sender": None, "rcpts": []}
+        for key, value in attrs:
+            if key == "rcpt":
+                request["rcpts"].append([value, None])
+            elif key == "index":
+                request["rcpts"][-1][1] = value
+            else:
+                request[key] = value
+        with self.lock:
+            self.requests.append(request)
+        if self.hang.is_set():
+            # Answer nothing; wait until qmgr goes away or the test ends.
+            conn.settimeout(0.2)
+            while not self.stopping.is_set():
+                try:
+                    if conn.recv(1) == b"":
+                        return
+                except socket.timeout:
+                    continue
+            return
+        out = b""
+        for rcpt, index in request["rcpts"]:
+            state, status, reason = self.answers.get(
+                rcpt, ("delivered", "2.0.0", "delivered to mailbox"))
+            out += ipc_record("result", [("i", "index", index), ("s", "state", state),
+                                         ("s", "status", status), ("s", "reason", reason)])
+        conn.sendall(out + ipc_record("done"))
+
+    def requested(self):
+        with self.lock:
+            return [dict(r) for r in self.requests]
+
+
+class QmgrTest(InstanceTestCase):
+    def setUp(self):
+        self.inst = self.instance(params=self.params(), services=[QMGR])
+        self.spool = self.inst.spool
+        self.local = FakeLocal(self.spool)
+        self.addCleanup(self.local.close)
+
+    def params(self):
+        return {"minimal_backoff_time": "1h", "maximal_backoff_time": "2h"}
+
+    def queue(self, name):
+        return os.path.join(self.spool, name)
+
+    def listing(self, name):
+        return sorted(os.listdir(self.queue(name)))
+
+    def write_mail(self, sender, rcpts, content=None, arrival=None):
+        content = content or ("From: %s\r\nTo: %s\r\nSubject: test\r\n\r\nhello\r\n"
+                              % (sender or "MAILER-DAEMON", rcpts[0]))
+        cmd = [os.path.join(os.path.abspath(BIN), "svc_queue_writer"), "-s", sender, "-m", content]
+        for r in rcpts:
+            cmd += ["-r", r]
+        if arrival is not None:
+            cmd += ["-a", str(arrival)]
+        result = subprocess.run(cmd + [self.spool], capture_output=True, text=True, timeout=30,
+                                user=QUEUE_USER, group=QUEUE_USER)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout.strip()
+
+    def wakeup(self, flush=False):
+        wakeup(self.queue("public/qmgr"), flush)
+
+    def wait_gone(self, qid, timeout=15):
+        def gone():
+            return all(qid not in self.listing(d) for d in ("incoming", "active", "deferred")) \
+                and qid not in self.listing("status")
+        wait_for(gone, timeout=timeout, what="%s to leave the queue" % qid)
+
+    def qmgr_pids(self):
+        pids = []
+        for pid in processes_mentioning(self.inst.etc):
+            try:
+                if proc_status(pid).get("Name") == "qmgr":
+                    pids.append(pid)
+            except FileNotFoundError:
+                pass
+        return pids
+
+    def find_notice(self, to, timeout=15):
+        """The path of a queued notice (null sender) addressed to `to`."""
+        def find():
+            for d in ("incoming", "active", "deferred"):
+                for name in self.listing(d):
+                    path = os.path.join(self.queue(d), name)
+                    try:
+                        env, rcpts, _ = read_queue_file(path)
+                    except (OSError, AssertionError, TypeError):
+                        continue
+                    if env.get("sender") == "" and rcpts and rcpts[0]["address"] == to:
+                        return path
+            return None
+        return wait_for(find, timeout=timeout, what="a notice to " + to)
+
+    def test_delivered_mail_leaves_the_queue(self):
+        rcpt = "alice@" + LOCAL_DOMAIN
+        qid = self.write_mail("bob@remote.test", [rcpt, "carol@MX.Example.Test"])
+        self.wakeup()
+        self.wait_gone(qid)
+        reqs = self.local.requested()
+        self.assertEqual(len(reqs), 1)
+        self.assertEqual(reqs[0]["queue_id"], qid)
+        self.assertEqual(reqs[0]["queue_name"], "active")
+        self.assertEqual(reqs[0]["sender"], "bob@remote.test")
+        self.assertEqual(reqs[0]["rcpts"], [[rcpt, 0], ["carol@MX.Example.Test", 1]])
+        log = self.inst.wait_log("%s: removed" % qid)
+        log = self.inst.read_log()
+        self.assertIn("%s: to=<%s>, relay=local, delay=" % (qid, rcpt), log)
+        self.assertIn("status=sent (delivered to mailbox)", log)
+        self.assertIn("%s: from=<bob@remote.test>" % qid, log)
+        self.assertEqual(self.listing("incoming") + self.listing("active"), [])
+
+    def test_bounce_sends_a_dsn_to_the_sender(self):
+        bad = "nobody@" + LOCAL_DOMAIN
+        self.local.answers[bad] = ("bounced", "5.1.1", "unknown user: \"nobody\"")
+        qid = self.write_mail("owner@remote.test", [bad, "ok@" + LOCAL_DOMAIN],
+                              "Subject: original\r\nMessage-ID: <m1@remote.test>\r\n\r\nbody\r\n")
+        self.wakeup()
+        notice = self.find_notice("owner@remote.test")
+        self.wait_gone(qid)
+        env, rcpts, content = read_queue_file(notice)
+        self.assertEqual(env["origin"], "bounce")
+        self.assertEqual(len(rcpts), 1)
+        msg = email.message_from_bytes(content, policy=email.policy.compat32)
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        self.assertEqual(msg.get_param("report-type"), "delivery-status")
+        parts = msg.get_payload()
+        self.assertEqual(parts[1].get_content_type(), "message/delivery-status")
+        blocks = parts[1].get_payload()
+        fields = "\n".join(str(b) for b in blocks)
+        self.assertIn("Status: 5.1.1", fields)
+        self.assertIn("Final-Recipient: rfc822; " + bad, fields)
+        self.assertNotIn("ok@" + LOCAL_DOMAIN, fields)
+        self.assertIn("Subject: original", content.decode())
+        log = self.inst.read_log()
+        self.assertIn("to=<%s>, relay=local" % bad, log)
+        self.assertIn("status=bounced (unknown user", log)
+        # The notice itself goes to a remote sender: deferred, not bounced again.
+        self.inst.wait_log("to=<owner@remote.test>, relay=none")
+        self.assertIn("remote delivery is not available yet", self.inst.read_log())
+
+    def test_null_sender_gets_no_notice(self):
+        bad = "nobody@" + LOCAL_DOMAIN
+        self.local.answers[bad] = ("bounced", "5.1.1", "unknown user")
+        qid = self.write_mail("", [bad])
+        self.wakeup()
+        self.wait_gone(qid)
+        time.sleep(0.5)
+        self.assertEqual(self.listing("incoming") + self.listing("deferred")
+                         + self.listing("active"), [])
+
+    def test_deferred_then_flushed(self):
+        a, b = "a@" + LOCAL_DOMAIN, "b@" + LOCAL_DOMAIN
+        self.local.answers[b] = ("deferred", "4.2.2", "mailbox full")
+        qid = self.write_mail("s@remote.test", [a, b])
+        self.wakeup()
+        wait_for(lambda: qid in self.listing("deferred"), what="the message in deferred/")
+        records = read_records(os.path.join(self.queue("status"), qid))
+        states = {r["index"]: r["state"] for n, r in records if n == "rcpt_status"}
+        self.assertEqual(states, {0: "delivered", 1: "deferred"})
+        msg = [r for n, r in records if n == "message_status"]
+        self.assertEqual(msg[-1]["attempts"], 1)
+        self.assertGreaterEqual(msg[-1]["next_attempt"], time.time() + 3000)
+        self.assertIn("status=deferred (mailbox full)", self.inst.read_log())
+        # A plain wake-up does not retry it before its time.
+        self.wakeup()
+        time.sleep(1)
+        self.assertEqual(len(self.local.requested()), 1)
+        # A crash and restart of qmgr does not deliver a twice either.
+        for pid in self.qmgr_pids():
+            os.kill(pid, signal.SIGKILL)
+        del self.local.answers[b]
+        wait_for(lambda: not self.qmgr_pids(), what="qmgr to die")
+        wait_for(lambda: (self.wakeup(flush=True), self.local.requested()[1:])[1], timeout=30,
+                 interval=1, what="a retry")
+        self.wait_gone(qid)
+        reqs = self.local.requested()
+        for r in reqs[1:]:
+            self.assertEqual(r["rcpts"], [[b, 1]])
+        self.assertIn("%s: to=<%s>, relay=local" % (qid, b), self.inst.read_log())
+
+    def test_corrupt_file_goes_to_corrupt(self):
+        bogus = "0000000000001" + "ABC"
+        path = os.path.join(self.queue("incoming"), bogus)
+        with open(path, "wb") as f:
+            f.write(b"POSTERN-QUEUE 1\nnot records at all")
+        os.chown(path, *self.postern_ids())
+        qid = self.write_mail("x@remote.test", ["y@" + LOCAL_DOMAIN])
+        self.wakeup()
+        wait_for(lambda: bogus in self.listing("corrupt"), what="the file in corrupt/")
+        self.wait_gone(qid)
+        self.inst.wait_log("%s: corrupt queue file" % bogus)
+
+    def postern_ids(self):
+        import pwd
+        pw = pwd.getpwnam(QUEUE_USER)
+        return pw.pw_uid, pw.pw_gid
+
+    def test_crash_in_the_middle_loses_nothing(self):
+        rcpts = ["u%d@%s" % (i, LOCAL_DOMAIN) for i in range(3)]
+        self.local.hang.set()
+        qid = self.write_mail("s@remote.test", rcpts)
+        self.wakeup()
+        wait_for(lambda: self.local.requested(), what="a delivery request")
+        self.assertEqual(self.listing("active"), [qid])
+        pids = self.qmgr_pids()
+        self.assertEqual(len(pids), 1)
+        os.kill(pids[0], signal.SIGKILL)
+        self.local.hang.clear()
+        wait_for(lambda: pids[0] not in self.qmgr_pids(), what="qmgr to die")
+        self.assertIn(qid, self.listing("active"))
+        # master starts a new qmgr on the next wake-up; it recovers active/.
+        wait_for(lambda: (self.wakeup(), len(self.local.requested()) > 1)[1], timeout=30,
+                 interval=1, what="a new delivery request")
+        self.wait_gone(qid)
+        self.assertEqual(self.local.requested()[-1]["rcpts"], [[r, i] for i, r in enumerate(rcpts)])
+
+
+class QmgrTimerTest(QmgrTest):
+    """With a short back-off the timer retries deferred mail by itself."""
+
+    def params(self):
+        return {"minimal_backoff_time": "1s", "maximal_backoff_time": "2s"}
+
+    def test_timer_retries_deferred_mail(self):
+        b = "b@" + LOCAL_DOMAIN
+        self.local.answers[b] = ("deferred", "4.2.2", "mailbox full")
+        qid = self.write_mail("s@remote.test", [b])
+        self.wakeup()
+        wait_for(lambda: len(self.local.requested()) >= 2, timeout=15, what="a timed retry")
+        wait_for(lambda: qid in self.listing("deferred"), what="the message in deferred/")
+        records = read_records(os.path.join(self.queue("status"), qid))
+        attempts = [r["attempts"] for n, r in records if n == "message_status"]
+        self.assertGreaterEqual(attempts[-1], 2)
+        del self.local.answers[b]
+        self.wait_gone(qid, timeout=20)
+
+    def test_expired_mail_bounces(self):
+        b = "b@" + LOCAL_DOMAIN
+        self.local.answers[b] = ("deferred", "4.2.2", "mailbox full")
+        # Older than maximal_queue_lifetime (5d): it bounces when it defers.
+        qid = self.write_mail("owner@remote.test", [b], arrival=int(time.time()) - 6 * 86400)
+        self.wakeup()
+        notice = self.find_notice("owner@remote.test", timeout=30)
+        self.wait_gone(qid)
+        _, _, content = read_queue_file(notice)
+        self.assertIn(b"Status: 5.4.7", content)
+        self.assertIn(b"mailbox full", content)
+
+    # The tests of the base class run again here only where timing matters.
+    test_delivered_mail_leaves_the_queue = None
+    test_bounce_sends_a_dsn_to_the_sender = None
+    test_null_sender_gets_no_notice = None
+    test_deferred_then_flushed = None
+    test_corrupt_file_goes_to_corrupt = None
+    test_crash_in_the_middle_loses_nothing = None
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -33,7 +33,6 @@
 #include "util/privs.h"
 
 /* The owner of all virtual mailboxes (not yet a main.conf parameter). */
-#define VIRTUAL_MAILBOX_OWNER "vmail"
 /* home_mailbox: only Maildir delivery for now. */
 #define HOME_MAILDIR "Maildir"
 
@@ -130,8 +129,8 @@ static void deliver_virtual(struct local_service *svc, const struct conf *conf,
 		return;
 	}
 	struct local_target target = {.uid = getuid(), .gid = getgid()};
-	if (privs_are_root() &&
-	    privs_lookup(VIRTUAL_MAILBOX_OWNER, &target.uid, &target.gid, &error) != 0) {
+	if (privs_are_root() && privs_lookup(conf_get(conf, "virtual_mailbox_owner"), &target.uid,
+	                                     &target.gid, &error) != 0) {
 		char *text = xasprintf("virtual mailbox owner: %s", error);
 		result_set(result, "deferred", "4.3.0", text);
 		free(text);

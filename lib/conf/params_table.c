@@ -130,6 +130,8 @@ const struct param_def param_table[] = {
      "Domains whose users are virtual mailboxes (mailctl user)."},
     {"virtual_mailbox_maps", PARAM_STR, "lmdb:$config_directory/vmailbox.lmdb",
      "Table of virtual mailbox addresses (built by mailctl user)."},
+    {"virtual_mailbox_owner", PARAM_STR, "vmail",
+     "User (or user:group) that owns and writes every virtual mailbox."},
 };
 
 const size_t param_table_count = sizeof(param_table) / sizeof(param_table[0]);

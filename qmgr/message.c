@@ -84,7 +84,7 @@ static size_t *attempt_delivery(const struct queue_envelope *env, struct status_
 			local[n_local++] = i;
 			continue;
 		}
-		/* TODO: hand these to the smtp transport once there is one. */
+		/* Remote recipients wait (deferred) until the smtp transport exists. */
 		rcpt_result_set(&log->rcpts[i], RCPT_DEFERRED, "4.4.1",
 		                "remote delivery is not available yet", now);
 		log_result(env, i, &log->rcpts[i], "none", now);

@@ -517,8 +517,12 @@ static void command_loop(struct session *s)
 	struct str line = STR_INIT;
 	while (!s->quit) {
 		/* Pipelining: answer a whole group of commands at once. */
-		if (stream_buffered(s->stream) == 0 && stream_flush(s->stream) != STREAM_OK)
-			break;
+		if (stream_buffered(s->stream) == 0) {
+			if (stream_flush(s->stream) != STREAM_OK)
+				break;
+			/* While the client reads the reply: the next queue file. */
+			queue_writer_prepare(s->cfg->queue_dir);
+		}
 		bool had_cr = false;
 		enum stream_status st =
 		    stream_read_line(s->stream, &line, COMMAND_LINE_LIMIT, &had_cr);

@@ -96,6 +96,13 @@ struct queue_writer;
 
 struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envelope *env,
                                        const char **error_r);
+/* Make the file the next queue_writer_open in this process will use, while
+ * there is time (a server calls it before it waits for its client). */
+void queue_writer_prepare(const char *queue_dir);
+/* Remove files under tmp/ older than max_age seconds: left by killed
+ * writers (only at start-up, when no writer can still own them). Returns
+ * how many were removed. */
+int queue_sweep_tmp(const char *queue_dir, int max_age);
 /* Append content bytes (the message as it will be delivered). */
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r);
 /* Finish and make durable in subdir ("incoming", "hold"...). 0 or -1; after

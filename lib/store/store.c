@@ -14,13 +14,16 @@
  * over "b" walks them by base name.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "util/alloc.h"
@@ -40,6 +43,7 @@ struct store {
 	uint64_t modseq;
 	struct store_message *msgs;
 	size_t count, cap;
+	int lock_fd; /* store_lock_session(), or -1 */
 };
 
 static char store_error[512];
@@ -316,6 +320,7 @@ struct store *store_open(const char *path, const char **error_r)
 		return NULL;
 	struct store *s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
+	s->lock_fd = -1;
 	char *index = xasprintf("%s/%s", path, STORE_INDEX_NAME);
 	int rc = mdb_env_create(&s->env);
 	if (rc == 0)
@@ -348,6 +353,8 @@ void store_close(struct store *s)
 		return;
 	messages_clear(s);
 	free(s->msgs);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	free(s->path);
@@ -651,6 +658,44 @@ int store_read_message(struct store *s, uint32_t uid, struct str *out, const cha
 	if (m == NULL)
 		return 0;
 	return maildir_read_message(s->path, m->base, out, error_r);
+}
+
+int store_open_message(struct store *s, uint32_t uid, int *fd_r, const char **error_r)
+{
+	const struct store_message *m = find_uid(s, uid);
+	if (m == NULL)
+		return 0;
+	return maildir_open_message(s->path, m->base, fd_r, error_r);
+}
+
+int store_lock_session(struct store *s, const char **error_r)
+{
+	if (s->lock_fd >= 0)
+		return 1;
+	char *path = xasprintf("%s/%s", s->path, STORE_SESSION_LOCK_NAME);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		*error_r = set_error("open %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	int rc;
+	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	if (rc != 0) {
+		int err = errno;
+		close(fd);
+		if (err == EWOULDBLOCK) {
+			free(path);
+			return 0;
+		}
+		*error_r = set_error("lock %s: %s", path, strerror(err));
+		free(path);
+		return -1;
+	}
+	free(path);
+	s->lock_fd = fd;
+	return 1;
 }
 
 /* ---- Accessors ---- */

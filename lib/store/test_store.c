@@ -399,6 +399,34 @@ TEST(map_growth)
 	drop_dir(md);
 }
 
+TEST(session_lock_and_open)
+{
+	char *md = make_dir();
+	const char *error = NULL;
+	char *a = deliver(md, "message a\n");
+	struct store *s = open_synced(md), *t = open_synced(md);
+	CHECK(store_lock_session(s, &error) == 1);
+	CHECK(store_lock_session(s, &error) == 1); /* already held */
+	CHECK(store_lock_session(t, &error) == 0);
+	/* Delivery and sync are not held up by the lock. */
+	char *b = deliver(md, "message b\n");
+	CHECK(store_sync(t, &error) == 0);
+	CHECK(uid_of(t, b) != 0);
+	int fd = -1;
+	CHECK(store_open_message(s, uid_of(s, a), &fd, &error) == 1);
+	char buf[32] = "";
+	CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == 10 && memcmp(buf, "message a\n", 10) == 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK(store_open_message(s, 999, &fd, &error) == 0);
+	store_close(s);
+	CHECK(store_lock_session(t, &error) == 1);
+	store_close(t);
+	free(a);
+	free(b);
+	free(md);
+}
+
 int main(void)
 {
 	alarm(50);
@@ -408,5 +436,6 @@ int main(void)
 	RUN(foreign_files);
 	RUN(concurrent_sync);
 	RUN(map_growth);
+	RUN(session_lock_and_open);
 	return TESTING_DONE();
 }

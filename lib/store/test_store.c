@@ -424,7 +424,7 @@ TEST(session_lock_and_open)
 	store_close(t);
 	free(a);
 	free(b);
-	free(md);
+	drop_dir(md);
 }
 
 int main(void)

@@ -1,0 +1,99 @@
+/*
+ * pop3d: settings from main.conf (with master.conf -o overrides), the TLS
+ * context and the login user (looked up while still root), and the
+ * service entry point. Each connection is served by login_serve().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pop3d/pop3d.h"
+#include "server/server.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "util/privs.h"
+
+static struct pop3d_settings settings;
+
+static void load_settings(struct server *srv)
+{
+	const struct conf *conf = server_conf(srv);
+	struct pop3d_settings *c = &settings;
+	c->conf = conf;
+	c->hostname = conf_get(conf, "myhostname");
+	c->queue_dir = conf_get(conf, "queue_directory");
+	c->auth_socket = xasprintf("%s/private/auth", c->queue_dir);
+	c->wrapper_mode = conf_get_bool(conf, "pop3d_tls_wrappermode");
+	c->tls_auth_only = conf_get_bool(conf, "pop3d_tls_auth_only");
+	c->timeout_ms = conf_get_time(conf, "pop3d_timeout") * 1000;
+	c->auth_failure_limit = conf_get_int(conf, "pop3d_auth_failure_limit");
+	c->hard_error_limit = conf_get_int(conf, "pop3d_hard_error_limit");
+	if (c->timeout_ms <= 0 || c->timeout_ms > 24 * 3600 * 1000LL)
+		log_fatal("pop3d_timeout must be between 1s and 1d");
+	if (c->auth_failure_limit < 1)
+		c->auth_failure_limit = 1;
+	if (c->hard_error_limit < 1)
+		c->hard_error_limit = 1;
+	char *bad = NULL;
+	c->auth_exempt_networks =
+	    cidr_list_parse(conf_get_list(conf, "pop3d_tls_auth_only_exempt"), &bad);
+	if (c->auth_exempt_networks == NULL)
+		log_fatal("pop3d_tls_auth_only_exempt: bad network address \"%s\"", bad);
+	if (c->wrapper_mode && c->tls == NULL)
+		log_fatal("pop3d_tls_wrappermode is set but no certificate could be loaded "
+		          "(pop3d_tls_cert_file)");
+}
+
+/* As root, before the skeleton's own drop (none: this service stays root). */
+static void pre_drop(struct server *srv)
+{
+	const struct conf *conf = server_conf(srv);
+	settings.privileged = privs_are_root();
+	if (settings.privileged) {
+		const char *error;
+		if (privs_lookup(conf_get(conf, "pop3d_login_user"), &settings.login_uid,
+		                 &settings.login_gid, &error) != 0)
+			log_fatal("pop3d_login_user: %s", error);
+		if (settings.login_uid == 0)
+			log_fatal("pop3d_login_user must not be root");
+	}
+	const char *cert = conf_get(conf, "pop3d_tls_cert_file");
+	if (*cert == '\0')
+		return;
+	struct tls_settings ts = {
+	    .cert_file = cert,
+	    .key_file = conf_get(conf, "pop3d_tls_key_file"),
+	    .min_protocol = conf_get(conf, "pop3d_tls_protocols"),
+	};
+	if (strncmp(ts.min_protocol, ">=", 2) == 0)
+		ts.min_protocol += 2;
+	const char *error;
+	settings.tls = tls_server_context(&ts, &error);
+	if (settings.tls == NULL)
+		log_error("TLS disabled: %s", error);
+}
+
+static void init(struct server *srv)
+{
+	load_settings(srv);
+	/* Still root here only when master.conf runs pop3d unprivileged "n":
+	 * the per-connection processes change users. */
+	if (!settings.privileged)
+		log_debug("not root: login and mailbox processes keep this user");
+}
+
+static void serve(struct server *srv, int fd)
+{
+	(void)srv;
+	login_serve(&settings, fd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct server_ops ops = {
+	    .mode = SERVER_SINGLE,
+	    .pre_drop = pre_drop,
+	    .init = init,
+	    .serve = serve,
+	};
+	return server_main(argc, argv, &ops, NULL);
+}

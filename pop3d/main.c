@@ -47,8 +47,7 @@ static void load_settings(struct server *srv)
 static void pre_drop(struct server *srv)
 {
 	const struct conf *conf = server_conf(srv);
-	settings.privileged = privs_are_root();
-	if (settings.privileged) {
+	if (privs_are_root()) {
 		const char *error;
 		if (privs_lookup(conf_get(conf, "pop3d_login_user"), &settings.login_uid,
 		                 &settings.login_gid, &error) != 0)
@@ -75,10 +74,11 @@ static void pre_drop(struct server *srv)
 static void init(struct server *srv)
 {
 	load_settings(srv);
-	/* Still root here only when master.conf runs pop3d unprivileged "n":
-	 * the per-connection processes change users. */
-	if (!settings.privileged)
-		log_debug("not root: login and mailbox processes keep this user");
+	/* Still root here only when master.conf runs pop3d with unpriv "n": the
+	 * per-connection processes change users. Otherwise (an unprivileged
+	 * instance, or a master.conf line naming a user) everything runs as
+	 * this one user. */
+	settings.privileged = privs_are_root();
 }
 
 static void serve(struct server *srv, int fd)

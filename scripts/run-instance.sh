@@ -47,6 +47,7 @@ virtual_mailbox_base = $base/mail
 smtpd_tls_cert_file = $base/etc/tls/cert.pem
 smtpd_tls_key_file = $base/etc/tls/key.pem
 smtpd_tls_auth_only_exempt = 127.0.0.0/8
+pop3d_tls_auth_only_exempt = 127.0.0.0/8
 mydestination = localhost.localdomain, localhost
 CONF
 

@@ -225,7 +225,7 @@ static bool handle_login(struct parent *p, struct ipc_rec *rec)
 		if (find_mailbox(p->cfg, canonical, &p->owner, &why) != 0) {
 			log_info("login: user=%s, client=%s, method=%s, tls=%s, result=fail (%s)",
 			         canonical, p->client->addr, method, tls_log, why);
-			answer(p->ctl, "tempfail", "no mailbox");
+			answer(p->ctl, "tempfail", "No mailbox for this user here");
 		} else {
 			log_info("login: user=%s, client=%s, method=%s, tls=%s, result=ok",
 			         canonical, p->client->addr, method, tls_log);
@@ -239,7 +239,7 @@ static bool handle_login(struct parent *p, struct ipc_rec *rec)
 	} else if (r == AUTH_TEMPFAIL) {
 		log_warn("login: user=%s, client=%s, method=%s, tls=%s, result=tempfail (%s)",
 		         safe_user, p->client->addr, method, tls_log, error);
-		answer(p->ctl, "tempfail", "authentication unavailable");
+		answer(p->ctl, "tempfail", "Authentication service unavailable");
 	} else {
 		p->failures++;
 		log_info("login: user=%s, client=%s, method=%s, tls=%s, result=fail (%d of %lld)",

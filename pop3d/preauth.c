@@ -116,9 +116,10 @@ static void verify(struct preauth *p, const char *method, const char *user, size
 		return;
 	}
 	if (ipc_rec_is(answer, "tempfail")) {
-		pop3d_reply(p->stream, false,
-		            "[SYS/TEMP] Authentication service unavailable, "
-		            "try again later");
+		const char *reason = ipc_rec_get_str(answer, "reason");
+		pop3d_reply(p->stream, false, "[SYS/TEMP] %s, try again later",
+		            reason && *reason ? pop3d_log_safe(reason, strlen(reason))
+		                              : "Temporary failure");
 	} else if (ipc_rec_is(answer, "refused")) {
 		pop3d_reply(p->stream, false, "[AUTH] Too many failed logins, closing connection");
 		p->quit = true;

@@ -46,7 +46,7 @@ struct transaction {
 	bool quit;
 	const char *end_reason;
 	/* For the session-end log line. */
-	unsigned long retrieved, deleted_marks, expunged, expunge_failed;
+	unsigned long retrieved, expunged;
 	unsigned long long bytes_sent;
 };
 
@@ -195,30 +195,27 @@ static void cmd_rset(struct transaction *t)
 	pop3d_reply(t->stream, true, "%zu messages", t->count);
 }
 
-/* The UPDATE state: remove what was marked. */
+/* The UPDATE state: remove what was marked, in one index transaction. */
 static void cmd_quit(struct transaction *t)
 {
-	for (size_t i = 0; i < t->count; i++) {
-		if (!t->msgs[i].deleted)
-			continue;
-		t->deleted_marks++;
-		const char *err = "";
-		int rc = store_expunge(t->store, t->msgs[i].uid, &err);
-		if (rc < 0) {
-			log_warn("user=%s: removing message uid %u: %s", t->login->user,
-			         t->msgs[i].uid, err);
-			t->expunge_failed++;
-		} else {
-			t->expunged++;
-		}
+	uint32_t *uids = xcalloc(t->count + 1, sizeof(*uids));
+	size_t n = 0, removed = 0;
+	for (size_t i = 0; i < t->count; i++)
+		if (t->msgs[i].deleted)
+			uids[n++] = t->msgs[i].uid;
+	const char *err = "";
+	if (store_expunge_uids(t->store, uids, n, &removed, &err) != 0) {
+		log_warn("user=%s: removing deleted messages: %s", t->login->user, err);
+		removed = 0;
 	}
-	if (t->expunge_failed > 0)
+	free(uids);
+	t->expunged = removed;
+	if (removed < n)
 		pop3d_reply(t->stream, false,
-		            "[SYS/TEMP] %lu of the deleted messages could not be "
-		            "removed",
-		            t->expunge_failed);
+		            "[SYS/TEMP] %zu of the deleted messages could not be removed",
+		            n - removed);
 	else
-		pop3d_reply(t->stream, true, "Bye, %lu messages deleted", t->expunged);
+		pop3d_reply(t->stream, true, "Bye, %zu messages deleted", removed);
 	t->quit = true;
 	t->end_reason = "quit";
 }

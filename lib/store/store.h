@@ -88,6 +88,16 @@ int store_open_message(struct store *s, uint32_t uid, int *fd_r, const char **er
  * 0 held by another process, -1 error. */
 int store_lock_session(struct store *s, const char **error_r);
 
+/* Expunge the messages with these UIDs in one index transaction (as
+ * store_expunge, one MODSEQ step for all): what POP3's UPDATE state does
+ * with thousands of messages. *removed_r counts those whose file is gone
+ * now (UIDs already gone count too); a file that cannot be removed stays
+ * indexed and is not counted. 0, or -1 with *error_r when the index
+ * cannot be written (files removed before that are dropped from the index
+ * by the next sync). */
+int store_expunge_uids(struct store *s, const uint32_t *uids, size_t count, size_t *removed_r,
+                       const char **error_r);
+
 /* Read a message into out (replacing it). 1, 0 or -1. */
 int store_read_message(struct store *s, uint32_t uid, struct str *out, const char **error_r);
 

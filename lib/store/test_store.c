@@ -421,7 +421,21 @@ TEST(session_lock_and_open)
 	CHECK(store_open_message(s, 999, &fd, &error) == 0);
 	store_close(s);
 	CHECK(store_lock_session(t, &error) == 1);
+	/* Several at once, one of them already gone. */
+	char *c = deliver(md, "message c\n");
+	CHECK(store_sync(t, &error) == 0);
+	uint32_t uids[] = {uid_of(t, c), 12345, uid_of(t, a)};
+	size_t removed = 0, n = 0;
+	CHECK(store_expunge_uids(t, uids, 3, &removed, &error) == 0);
+	CHECK(removed == 3);
+	const struct store_message *left = store_messages(t, &n);
+	CHECK(n == 1 && left[0].uid == uid_of(t, b));
 	store_close(t);
+	t = open_synced(md);
+	store_messages(t, &n);
+	CHECK(n == 1 && uid_of(t, b) != 0);
+	store_close(t);
+	free(c);
 	free(a);
 	free(b);
 	drop_dir(md);

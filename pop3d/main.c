@@ -1,10 +1,19 @@
 /*
  * pop3d: settings from main.conf (with master.conf -o overrides), the TLS
  * context and the login user (looked up while still root), and the
- * service entry point. Each connection is served by login_serve().
+ * service entry point. One process takes many connections (a multi
+ * server): each is served by login_serve() in a forked child, so the
+ * memory of the settings and the TLS context is shared by every session
+ * instead of copied per session. Children are reaped on SIGCHLD through a
+ * self-pipe in the event loop.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "pop3d/pop3d.h"
 #include "server/server.h"
@@ -12,7 +21,12 @@
 #include "util/log.h"
 #include "util/privs.h"
 
+/* Sessions one process takes before master starts another. */
+#define POP3D_SESSIONS_PER_PROCESS 500
+
 static struct pop3d_settings settings;
+
+static void start_reaper(struct server *srv);
 
 static void load_settings(struct server *srv)
 {
@@ -74,6 +88,7 @@ static void pre_drop(struct server *srv)
 static void init(struct server *srv)
 {
 	load_settings(srv);
+	start_reaper(srv);
 	/* Still root here only when master.conf runs pop3d with unpriv "n": the
 	 * per-connection processes change users. Otherwise (an unprivileged
 	 * instance, or a master.conf line naming a user) everything runs as
@@ -81,19 +96,68 @@ static void init(struct server *srv)
 	settings.privileged = privs_are_root();
 }
 
-static void serve(struct server *srv, int fd)
+static int child_pipe[2] = {-1, -1};
+
+static void on_sigchld(int sig)
 {
-	(void)srv;
-	login_serve(&settings, fd);
+	(void)sig;
+	int saved = errno;
+	(void)write(child_pipe[1], "c", 1);
+	errno = saved;
+}
+
+/* Reap the finished sessions. */
+static void on_children(struct event_loop *loop, int fd, int events, void *ctx)
+{
+	(void)loop;
+	(void)events;
+	struct server *srv = ctx;
+	char buf[64];
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		server_conn_done(srv);
+}
+
+static void start_reaper(struct server *srv)
+{
+	if (pipe2(child_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+		log_fatal("pipe: %m");
+	struct sigaction sa = {.sa_handler = on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP};
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGCHLD, &sa, NULL) != 0)
+		log_fatal("sigaction: %m");
+	event_add_fd(server_loop(srv), child_pipe[0], EVENT_READ, on_children, srv);
+}
+
+static void accept_session(struct server *srv, int fd)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("fork: %m");
+		close(fd);
+		server_conn_done(srv);
+		return;
+	}
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_DFL);
+		/* Not the listeners, the master socket or the event loop. */
+		int keep[] = {fd};
+		pop3d_close_other_fds(keep, 1);
+		login_serve(&settings, fd);
+		_exit(0);
+	}
+	close(fd);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct server_ops ops = {
-	    .mode = SERVER_SINGLE,
+	    .mode = SERVER_MULTI,
+	    .max_connections = POP3D_SESSIONS_PER_PROCESS,
 	    .pre_drop = pre_drop,
 	    .init = init,
-	    .serve = serve,
+	    .accept = accept_session,
 	};
 	return server_main(argc, argv, &ops, NULL);
 }

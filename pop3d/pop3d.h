@@ -3,11 +3,12 @@
  * 2595, AUTH PLAIN from RFC 5034) on the mail store.
  *
  * Privilege separation. master starts pop3d as root (unpriv "n" in
- * master.conf); each process serves one connection at a time on the
- * service skeleton, in three processes:
+ * master.conf). One pop3d process accepts many connections (a multi
+ * server, main.c) and forks for each a session parent; a session then
+ * has these processes:
  *
- *   parent (root)       never reads a byte from the client. It checks the
- *                       credentials the login child hands it with the auth
+ *   session parent      never reads a byte from the client. It checks the
+ *   (root)              credentials the login child hands it with the auth
  *                       service, counts failures and logs every login,
  *                       then starts the mailbox process and waits for it.
  *   login child         becomes pop3d_login_user (no right to any mailbox,
@@ -37,8 +38,10 @@
  *                               tls (i 0/1: the child proxies)
  *
  * Internal interfaces between the files:
- *   main.c         settings, TLS context, the service entry
- *   login.c        the parent: credentials, login log line, mailbox owner
+ *   main.c         settings, TLS context, the service entry, a session
+ *                  parent forked per connection
+ *   login.c        the session parent: credentials, login log line,
+ *                  mailbox owner
  *   preauth.c      the login child's AUTHORIZATION state
  *   proxy.c        the login child's TLS proxy
  *   transaction.c  the mailbox process

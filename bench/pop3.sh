@@ -187,12 +187,19 @@ def fetch_all(port, user, password):
         s.sendall(b"QUIT\r\n")
     t = threading.Thread(target=writer)
     t.start()
-    total = 0
-    for i in range(count):
-        line = f.readline()
-        assert line.startswith(b"+OK"), line
-        total += multiline(f)
-    assert f.readline().startswith(b"+OK")
+    # Count the responses' terminators in raw chunks, so that the client
+    # costs little next to the server (a dot-stuffed body never holds one).
+    total, found, tail = 0, 0, b""
+    while found < count:
+        chunk = f.read1(1 << 16)
+        if not chunk:
+            raise EOFError
+        data = tail + chunk
+        found += data.count(b"\r\n.\r\n") - tail.count(b"\r\n.\r\n")
+        total += len(chunk)
+        tail = data[-4:]
+    if b"-ERR" in tail:
+        raise AssertionError("error response")
     t.join()
     s.close()
     return count, total, time.monotonic() - start

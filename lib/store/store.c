@@ -736,6 +736,26 @@ int store_open_message(struct store *s, uint32_t uid, int *fd_r, const char **er
 	const struct store_message *m = find_uid(s, uid);
 	if (m == NULL)
 		return 0;
+	/* The names the index expects first: no directory is read when the
+	 * file is where the last sync saw it (POP3 opens every message). */
+	char *guess[2] = {
+	    xasprintf("%s/cur/%s:2,%s", s->path, m->base, m->flags),
+	    xasprintf("%s/new/%s", s->path, m->base),
+	};
+	if (m->flags[0] == '\0') {
+		char *t = guess[0];
+		guess[0] = guess[1];
+		guess[1] = t;
+	}
+	int fd = -1;
+	for (int i = 0; i < 2 && fd < 0; i++)
+		fd = open(guess[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(guess[0]);
+	free(guess[1]);
+	if (fd >= 0) {
+		*fd_r = fd;
+		return 1;
+	}
 	return maildir_open_message(s->path, m->base, fd_r, error_r);
 }
 

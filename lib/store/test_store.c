@@ -419,6 +419,20 @@ TEST(session_lock_and_open)
 	if (fd >= 0)
 		close(fd);
 	CHECK(store_open_message(s, 999, &fd, &error) == 0);
+	/* Found where its flags put it, and after another program renamed it. */
+	CHECK(store_set_flags(s, uid_of(s, a), "S", &error) == 1);
+	fd = -1;
+	CHECK(store_open_message(s, uid_of(s, a), &fd, &error) == 1 && fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	char *from = xasprintf("%s/cur/%s:2,S", md, a), *to = xasprintf("%s/cur/%s:2,RS", md, a);
+	CHECK(rename(from, to) == 0);
+	fd = -1;
+	CHECK(store_open_message(s, uid_of(s, a), &fd, &error) == 1 && fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	free(from);
+	free(to);
 	store_close(s);
 	CHECK(store_lock_session(t, &error) == 1);
 	/* Several at once, one of them already gone. */

@@ -118,6 +118,11 @@ void pop3d_reply(struct stream *s, bool ok, const char *fmt, ...)
 void pop3d_capa(struct stream *s, bool authorization, bool stls, bool user_login);
 /* Client-supplied text made safe for one log line (static buffer). */
 const char *pop3d_log_safe(const char *text, size_t len);
+/* End the connection so that the last reply reaches the client: stop
+ * sending, then read and drop what the client still sends (a close with
+ * unread input would reset the connection and lose the reply), for at
+ * most a second. */
+void pop3d_lingering_close(int fd);
 /* Read one command line; STREAM_OK, or the failure. Overlong lines are
  * answered here and reported as STREAM_TOO_LONG. */
 enum stream_status pop3d_read_command(struct stream *s, struct str *line);

@@ -344,5 +344,6 @@ void preauth_run(const struct pop3d_settings *cfg, const struct pop3d_client *cl
 	stream_flush(p.stream);
 	if (p.tls)
 		tls_session_close(p.tls);
+	pop3d_lingering_close(fd);
 	_exit(0);
 }

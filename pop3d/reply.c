@@ -3,8 +3,12 @@
  * the CAPA list, reading a bounded command line, and client text made
  * safe for the log.
  */
+#include <poll.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pop3/pop3_command.h"
 #include "pop3d/pop3d.h"
@@ -70,4 +74,31 @@ enum stream_status pop3d_read_command(struct stream *s, struct str *line)
 	if (st == STREAM_TOO_LONG)
 		pop3d_reply(s, false, "Line too long (at most %d octets)", POP3_LINE_MAX);
 	return st;
+}
+
+/* Bytes and time a closing session spends reading what the client still sends. */
+#define LINGER_BYTES (64 * 1024)
+#define LINGER_MS 1000
+
+void pop3d_lingering_close(int fd)
+{
+	if (shutdown(fd, SHUT_WR) != 0)
+		return;
+	char buf[4096];
+	size_t total = 0;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (total < LINGER_BYTES) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long spent =
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (spent >= LINGER_MS || poll(&pfd, 1, (int)(LINGER_MS - spent)) <= 0)
+			break;
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
 }

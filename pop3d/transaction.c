@@ -340,6 +340,8 @@ void transaction_run(const struct pop3d_settings *cfg, const struct pop3d_client
 	         "deleted=%lu, left=%zu",
 	         login->user, client->addr, t.end_reason, t.retrieved, t.bytes_sent, t.expunged,
 	         t.count - t.expunged);
+	/* The lock goes before the wait for the client to close. */
 	store_close(t.store);
+	pop3d_lingering_close(fd);
 	_exit(0);
 }

@@ -337,10 +337,10 @@ class Pop3dTest(unittest.TestCase):
             s.sendall(cmd + b"\r\n")
             self.expect(f, want)
         # Too many errors end the session (pop3d_hard_error_limit, default 20).
-        for _ in range(20):
-            s.sendall(b"BOGUS\r\n")
+        s.sendall(b"BOGUS\r\n" * 20)
         rest = f.read()
         self.assertIn(b"Too many errors", rest)
+        self.assertTrue(all(x.startswith(b"-ERR") for x in rest.splitlines()), rest)
         s.close()
 
         p = self.login("carol")
@@ -374,9 +374,12 @@ class Pop3dTest(unittest.TestCase):
         p.close()
         p = self.login("erin", self.pop_fast)
         self.assertGreaterEqual(p.stat()[0], 1)
+        replies = b""
         for _ in range(5):
             p.sock.sendall(b"RETR 0\r\n")
-        self.assertIn(b"Too many errors", p.file.read())
+            replies += p.file.readline()
+        replies += p.file.read()
+        self.assertIn(b"Too many errors", replies)
         p.close()
 
     def test_pipelining(self):

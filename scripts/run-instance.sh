@@ -47,6 +47,7 @@ virtual_mailbox_base = $base/mail
 smtpd_tls_cert_file = $base/etc/tls/cert.pem
 smtpd_tls_key_file = $base/etc/tls/key.pem
 smtpd_tls_auth_only_exempt = 127.0.0.0/8
+pop3d_tls_auth_only_exempt = 127.0.0.0/8
 mydestination = localhost.localdomain, localhost
 CONF
 
@@ -64,8 +65,8 @@ CONF
 smtpd 127.0.0.1:2525 inet n - n - - smtpd
 smtpd 127.0.0.1:2587 inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_auth_required=yes -o smtpd_add_missing_headers=yes
 smtpd 127.0.0.1:2465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=yes -o smtpd_auth_required=yes -o smtpd_add_missing_headers=yes
-pop3d 127.0.0.1:2110 inet n - n - - pop3d
-pop3d 127.0.0.1:2995 inet n - n - - pop3d -o pop3d_tls_wrappermode=yes
+pop3d 127.0.0.1:2110 inet n n n - - pop3d
+pop3d 127.0.0.1:2995 inet n n n - - pop3d -o pop3d_tls_wrappermode=yes
 imapd 127.0.0.1:2143 inet n - n - - imapd
 imapd 127.0.0.1:2993 inet n - n - - imapd -o imapd_tls_wrappermode=yes
 qmgr qmgr unix n - n 300 1 qmgr

@@ -72,6 +72,20 @@ class MakeRunTest(unittest.TestCase):
                     new = os.path.join(base, "mail", "example.test", "demo", "Maildir", "new")
                     wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1,
                              timeout=30, what="the demo message in its Maildir")
+                    if os.path.exists(os.path.join(BIN, "pop3d")):
+                        # ... and can be read over POP3 (plain text from loopback).
+                        import poplib
+                        p = poplib.POP3("127.0.0.1", 2110 + offset, timeout=20)
+                        p.user("demo@example.test")
+                        p.pass_(password)
+                        self.assertIn(b"Subject: demo", b"\n".join(p.retr(1)[1]))
+                        p.quit()
+                        p = poplib.POP3_SSL("127.0.0.1", 2995 + offset, timeout=20,
+                                            context=ctx)
+                        p.user("demo@example.test")
+                        p.pass_(password)
+                        self.assertEqual(p.stat()[0], 1)
+                        p.quit()
             # Ctrl-C reaches the foreground process group.
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=30)

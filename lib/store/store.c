@@ -14,13 +14,16 @@
  * over "b" walks them by base name.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "util/alloc.h"
@@ -40,6 +43,7 @@ struct store {
 	uint64_t modseq;
 	struct store_message *msgs;
 	size_t count, cap;
+	int lock_fd; /* store_lock_session(), or -1 */
 };
 
 static char store_error[512];
@@ -316,6 +320,7 @@ struct store *store_open(const char *path, const char **error_r)
 		return NULL;
 	struct store *s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
+	s->lock_fd = -1;
 	char *index = xasprintf("%s/%s", path, STORE_INDEX_NAME);
 	int rc = mdb_env_create(&s->env);
 	if (rc == 0)
@@ -348,6 +353,8 @@ void store_close(struct store *s)
 		return;
 	messages_clear(s);
 	free(s->msgs);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	free(s->path);
@@ -645,12 +652,141 @@ int store_expunge(struct store *s, uint32_t uid, const char **error_r)
 	return c.result;
 }
 
+static int compare_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct expunge_many_ctx {
+	const uint32_t *uids;
+	size_t count;
+	size_t removed;
+};
+
+static int expunge_many_txn(struct store *s, MDB_txn *txn, void *ctx, const char **error_r)
+{
+	(void)error_r;
+	struct expunge_many_ctx *c = ctx;
+	c->removed = 0;
+	bool changed = false;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < c->count; i++) {
+		struct store_message m;
+		rc = get_message(txn, s->dbi, c->uids[i], &m);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			c->removed++;
+			continue;
+		}
+		if (rc != 0)
+			break;
+		/* A file that cannot be removed stays, indexed; the others go. */
+		const char *ignored;
+		if (maildir_delete(s->path, m.base, &ignored) >= 0) {
+			rc = delete_message(txn, s->dbi, m.uid, m.base);
+			changed = true;
+			c->removed++;
+		}
+		free(m.base);
+	}
+	uint64_t modseq = 0;
+	if (rc == 0 && changed && (rc = get_u64(txn, s->dbi, "M", 8, &modseq)) == 0)
+		rc = put_u64(txn, s->dbi, "M", 8, modseq + 1);
+	return rc;
+}
+
+int store_expunge_uids(struct store *s, const uint32_t *uids, size_t count, size_t *removed_r,
+                       const char **error_r)
+{
+	struct expunge_many_ctx c = {.uids = uids, .count = count};
+	*removed_r = 0;
+	if (count == 0)
+		return 0;
+	if (store_write(s, expunge_many_txn, &c, error_r) != 0)
+		return -1;
+	*removed_r = c.removed;
+	/* Drop them from this handle's list. */
+	uint32_t *sorted = xreallocarray(NULL, count, sizeof(*sorted));
+	memcpy(sorted, uids, count * sizeof(*sorted));
+	qsort(sorted, count, sizeof(*sorted), compare_u32);
+	size_t out = 0;
+	for (size_t i = 0; i < s->count; i++) {
+		bool gone = bsearch(&s->msgs[i].uid, sorted, count, sizeof(*sorted), compare_u32);
+		if (gone)
+			free(s->msgs[i].base);
+		else
+			s->msgs[out++] = s->msgs[i];
+	}
+	s->count = out;
+	free(sorted);
+	return 0;
+}
+
 int store_read_message(struct store *s, uint32_t uid, struct str *out, const char **error_r)
 {
 	const struct store_message *m = find_uid(s, uid);
 	if (m == NULL)
 		return 0;
 	return maildir_read_message(s->path, m->base, out, error_r);
+}
+
+int store_open_message(struct store *s, uint32_t uid, int *fd_r, const char **error_r)
+{
+	const struct store_message *m = find_uid(s, uid);
+	if (m == NULL)
+		return 0;
+	/* The names the index expects first: no directory is read when the
+	 * file is where the last sync saw it (POP3 opens every message). */
+	char *guess[2] = {
+	    xasprintf("%s/cur/%s:2,%s", s->path, m->base, m->flags),
+	    xasprintf("%s/new/%s", s->path, m->base),
+	};
+	if (m->flags[0] == '\0') {
+		char *t = guess[0];
+		guess[0] = guess[1];
+		guess[1] = t;
+	}
+	int fd = -1;
+	for (int i = 0; i < 2 && fd < 0; i++)
+		fd = open(guess[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(guess[0]);
+	free(guess[1]);
+	if (fd >= 0) {
+		*fd_r = fd;
+		return 1;
+	}
+	return maildir_open_message(s->path, m->base, fd_r, error_r);
+}
+
+int store_lock_session(struct store *s, const char **error_r)
+{
+	if (s->lock_fd >= 0)
+		return 1;
+	char *path = xasprintf("%s/%s", s->path, STORE_SESSION_LOCK_NAME);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		*error_r = set_error("open %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	int rc;
+	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	if (rc != 0) {
+		int err = errno;
+		close(fd);
+		if (err == EWOULDBLOCK) {
+			free(path);
+			return 0;
+		}
+		*error_r = set_error("lock %s: %s", path, strerror(err));
+		free(path);
+		return -1;
+	}
+	free(path);
+	s->lock_fd = fd;
+	return 1;
 }
 
 /* ---- Accessors ---- */

@@ -36,6 +36,7 @@
 #include "util/str.h"
 
 #define STORE_INDEX_NAME "postern-index.lmdb"
+#define STORE_SESSION_LOCK_NAME "postern-pop3.lock"
 
 struct store;
 
@@ -75,6 +76,27 @@ int store_set_flags(struct store *s, uint32_t uid, const char *flags, const char
 /* Delete a message's file and index entry; it leaves this handle's list
  * at once (other handles: at their next sync). 1, 0 or -1. */
 int store_expunge(struct store *s, uint32_t uid, const char **error_r);
+
+/* Open a message's file for reading (O_RDONLY|O_CLOEXEC) into *fd_r, so
+ * that it can be sent without holding it whole in memory. 1, 0 or -1. */
+int store_open_message(struct store *s, uint32_t uid, int *fd_r, const char **error_r);
+
+/* The lock a POP3 session holds on a mailbox for its duration (RFC 1939's
+ * maildrop lock): an exclusive flock(2) on MAILDIR/STORE_SESSION_LOCK_NAME,
+ * released by store_close() or when the process ends, however it ends.
+ * It keeps out a second POP3 session, not delivery nor IMAP. 1 locked,
+ * 0 held by another process, -1 error. */
+int store_lock_session(struct store *s, const char **error_r);
+
+/* Expunge the messages with these UIDs in one index transaction (as
+ * store_expunge, one MODSEQ step for all): what POP3's UPDATE state does
+ * with thousands of messages. *removed_r counts those whose file is gone
+ * now (UIDs already gone count too); a file that cannot be removed stays
+ * indexed and is not counted. 0, or -1 with *error_r when the index
+ * cannot be written (files removed before that are dropped from the index
+ * by the next sync). */
+int store_expunge_uids(struct store *s, const uint32_t *uids, size_t count, size_t *removed_r,
+                       const char **error_r);
 
 /* Read a message into out (replacing it). 1, 0 or -1. */
 int store_read_message(struct store *s, uint32_t uid, struct str *out, const char **error_r);

@@ -399,6 +399,62 @@ TEST(map_growth)
 	drop_dir(md);
 }
 
+TEST(session_lock_and_open)
+{
+	char *md = make_dir();
+	const char *error = NULL;
+	char *a = deliver(md, "message a\n");
+	struct store *s = open_synced(md), *t = open_synced(md);
+	CHECK(store_lock_session(s, &error) == 1);
+	CHECK(store_lock_session(s, &error) == 1); /* already held */
+	CHECK(store_lock_session(t, &error) == 0);
+	/* Delivery and sync are not held up by the lock. */
+	char *b = deliver(md, "message b\n");
+	CHECK(store_sync(t, &error) == 0);
+	CHECK(uid_of(t, b) != 0);
+	int fd = -1;
+	CHECK(store_open_message(s, uid_of(s, a), &fd, &error) == 1);
+	char buf[32] = "";
+	CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == 10 && memcmp(buf, "message a\n", 10) == 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK(store_open_message(s, 999, &fd, &error) == 0);
+	/* Found where its flags put it, and after another program renamed it. */
+	CHECK(store_set_flags(s, uid_of(s, a), "S", &error) == 1);
+	fd = -1;
+	CHECK(store_open_message(s, uid_of(s, a), &fd, &error) == 1 && fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	char *from = xasprintf("%s/cur/%s:2,S", md, a), *to = xasprintf("%s/cur/%s:2,RS", md, a);
+	CHECK(rename(from, to) == 0);
+	fd = -1;
+	CHECK(store_open_message(s, uid_of(s, a), &fd, &error) == 1 && fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	free(from);
+	free(to);
+	store_close(s);
+	CHECK(store_lock_session(t, &error) == 1);
+	/* Several at once, one of them already gone. */
+	char *c = deliver(md, "message c\n");
+	CHECK(store_sync(t, &error) == 0);
+	uint32_t uids[] = {uid_of(t, c), 12345, uid_of(t, a)};
+	size_t removed = 0, n = 0;
+	CHECK(store_expunge_uids(t, uids, 3, &removed, &error) == 0);
+	CHECK(removed == 3);
+	const struct store_message *left = store_messages(t, &n);
+	CHECK(n == 1 && left[0].uid == uid_of(t, b));
+	store_close(t);
+	t = open_synced(md);
+	store_messages(t, &n);
+	CHECK(n == 1 && uid_of(t, b) != 0);
+	store_close(t);
+	free(c);
+	free(a);
+	free(b);
+	drop_dir(md);
+}
+
 int main(void)
 {
 	alarm(50);
@@ -408,5 +464,6 @@ int main(void)
 	RUN(foreign_files);
 	RUN(concurrent_sync);
 	RUN(map_growth);
+	RUN(session_lock_and_open);
 	return TESTING_DONE();
 }

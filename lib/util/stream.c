@@ -151,6 +151,18 @@ size_t stream_buffered(const struct stream *s)
 	return s->in.len - s->in_pos + pending;
 }
 
+void stream_push_input(struct stream *s, const void *data, size_t len)
+{
+	struct str in = STR_INIT;
+	if (len > 0)
+		str_append(&in, data, len);
+	if (s->in.len > s->in_pos)
+		str_append(&in, s->in.data + s->in_pos, s->in.len - s->in_pos);
+	str_free(&s->in);
+	s->in = in;
+	s->in_pos = 0;
+}
+
 void stream_discard_input(struct stream *s)
 {
 	str_clear(&s->in);

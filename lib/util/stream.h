@@ -46,6 +46,9 @@ void stream_set_timeout(struct stream *s, int timeout_ms);
 void stream_set_transport(struct stream *s, const struct stream_transport *t, void *ctx);
 /* Bytes received but not yet consumed by the caller. */
 size_t stream_buffered(const struct stream *s);
+/* Put data in front of the buffered input, as if it had been received
+ * first (input another process read ahead and handed over). */
+void stream_push_input(struct stream *s, const void *data, size_t len);
 /* Discard buffered input (e.g. after STARTTLS, against injection). */
 void stream_discard_input(struct stream *s);
 

@@ -455,6 +455,30 @@ TEST(replaced_transport)
 	close(sv[1]);
 }
 
+TEST(pushed_input)
+{
+	int sv[2];
+	make_pair(sv);
+	struct stream *s = stream_new(sv[0], 2000);
+	struct str line = STR_INIT;
+	send_all(sv[1], "C\r\nD\r\n", 6);
+	stream_push_input(s, "A\r\nB", 4);
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_OK);
+	CHECK(str_equal_cstr(&line, "A"));
+	/* Pushed in front of what is already buffered. */
+	stream_push_input(s, "x", 1);
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_OK);
+	CHECK(str_equal_cstr(&line, "xBC"));
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_OK);
+	CHECK(str_equal_cstr(&line, "D"));
+	stream_push_input(s, "", 0);
+	CHECK(stream_buffered(s) == 0);
+	str_free(&line);
+	stream_free(s);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	alarm(20); /* a hang fails the test instead of blocking ctest */
@@ -466,5 +490,6 @@ int main(void)
 	RUN(write_buffering);
 	RUN(closed_peer);
 	RUN(replaced_transport);
+	RUN(pushed_input);
 	return TESTING_DONE();
 }

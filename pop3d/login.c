@@ -1,0 +1,354 @@
+/*
+ * The root parent of one POP3 connection (see pop3d.h): it starts the
+ * login child, checks the credentials the child sends with the auth
+ * service, logs each login, and after a good one starts the mailbox
+ * process as the mailbox owner. It reads only typed records from the
+ * child, never the client's bytes.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth_client.h"
+#include "pop3d/pop3d.h"
+#include "util/alloc.h"
+#include "util/ipc.h"
+#include "util/log.h"
+#include "util/privs.h"
+#include "util/sock.h"
+
+#define AUTH_TIMEOUT_MS 30000
+#define CTL_WRITE_TIMEOUT_MS 10000
+#define CHILD_EXIT_WAIT_MS 15000
+/* Home of a system user's Maildir (as local delivers it). */
+#define HOME_MAILDIR "Maildir"
+
+/* Where a user's mail is and who owns it. */
+struct mailbox_owner {
+	uid_t uid;
+	gid_t gid;
+	char *maildir;
+	char *make_base; /* for virtual users: create make_base/make_sub first */
+	char *make_sub;
+};
+
+static void owner_free(struct mailbox_owner *o)
+{
+	free(o->maildir);
+	free(o->make_base);
+	free(o->make_sub);
+	memset(o, 0, sizeof(*o));
+}
+
+void pop3d_close_other_fds(const int *keep, size_t count)
+{
+	int log_fd = log_file_fd();
+	/* glibc's syslog would otherwise write to whatever file takes its number. */
+	closelog();
+	for (int fd = 3; fd < 1024; fd++) {
+		bool kept = fd == log_fd;
+		for (size_t i = 0; i < count && !kept; i++)
+			kept = keep[i] == fd;
+		if (!kept)
+			close(fd);
+	}
+}
+
+static bool list_contains(char *const *list, const char *word)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcasecmp(list[i], word) == 0)
+			return true;
+	return false;
+}
+
+static bool safe_component(const char *s)
+{
+	return *s != '\0' && *s != '.' && strchr(s, '/') == NULL;
+}
+
+/* The mailbox of a canonical user name, as local delivers to it. 0, or -1
+ * with *why_r for the log. */
+static int find_mailbox(const struct pop3d_settings *cfg, const char *user, struct mailbox_owner *o,
+                        const char **why_r)
+{
+	memset(o, 0, sizeof(*o));
+	const char *at = strrchr(user, '@');
+	char *local = at ? xstrndup(user, (size_t)(at - user)) : xstrdup(user);
+	const char *domain = at ? at + 1 : NULL;
+	int rc = -1;
+	if (!safe_component(local) || (domain && !safe_component(domain))) {
+		*why_r = "unsafe mailbox name";
+	} else if (domain &&
+	           list_contains(conf_get_list(cfg->conf, "virtual_mailbox_domains"), domain)) {
+		o->uid = getuid();
+		o->gid = getgid();
+		if (cfg->privileged && privs_lookup(conf_get(cfg->conf, "virtual_mailbox_owner"),
+		                                    &o->uid, &o->gid, why_r) != 0) {
+			free(local);
+			return -1;
+		}
+		o->make_base = xstrdup(conf_get(cfg->conf, "virtual_mailbox_base"));
+		o->make_sub = xasprintf("%s/%s", domain, local);
+		o->maildir = xasprintf("%s/%s/%s", o->make_base, o->make_sub, HOME_MAILDIR);
+		rc = 0;
+	} else if (domain == NULL ||
+	           list_contains(conf_get_list(cfg->conf, "mydestination"), domain)) {
+		struct passwd *pw = getpwnam(local);
+		if (pw == NULL || pw->pw_dir == NULL || pw->pw_dir[0] != '/') {
+			*why_r = "no such system user with a home directory";
+		} else {
+			o->uid = pw->pw_uid;
+			o->gid = pw->pw_gid;
+			o->maildir = xasprintf("%s/%s", pw->pw_dir, HOME_MAILDIR);
+			rc = 0;
+		}
+	} else {
+		*why_r = "the user's domain is not delivered here";
+	}
+	free(local);
+	if (rc == 0 && cfg->privileged && o->uid == 0) {
+		*why_r = "mailboxes owned by root are not served";
+		owner_free(o);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* In the mailbox process: become the owner for good. */
+static void become_owner(const struct pop3d_settings *cfg, const struct mailbox_owner *o)
+{
+	if (!cfg->privileged)
+		return;
+	const char *error = "";
+	if (privs_drop(o->uid, o->gid, NULL, false, &error) != 0)
+		log_fatal("cannot become the mailbox owner (uid %ld): %s", (long)o->uid, error);
+}
+
+/* In the mailbox process: create virtual_mailbox_base/DOMAIN/USER if missing. */
+static void make_dirs(const struct mailbox_owner *o)
+{
+	if (o->make_base == NULL)
+		return;
+	struct str path = STR_INIT;
+	str_set(&path, o->make_base);
+	const char *p = o->make_sub;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		str_append_char(&path, '/');
+		str_append(&path, p, n);
+		if (mkdir(str_cstr(&path), 0700) != 0 && errno != EEXIST)
+			log_warn("mkdir %s: %m", str_cstr(&path));
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	str_free(&path);
+}
+
+/* Wait for a child; kill it if it does not exit within wait_ms. */
+static void reap(pid_t pid, int wait_ms)
+{
+	for (int waited = 0;; waited += 50) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return;
+		if (waited >= wait_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return;
+		}
+		struct timespec ts = {0, 50 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void answer(int ctl, const char *name, const char *reason)
+{
+	struct ipc_rec *rec = ipc_rec_new(name);
+	ipc_rec_add_str(rec, "reason", reason);
+	(void)ipc_write(ctl, rec, CTL_WRITE_TIMEOUT_MS);
+	ipc_rec_free(rec);
+}
+
+struct parent {
+	const struct pop3d_settings *cfg;
+	const struct pop3d_client *client;
+	int fd, ctl, proxy;
+	int failures;
+	char *user; /* canonical, after a good login */
+	char *method;
+	char *tls;
+	struct mailbox_owner owner;
+};
+
+/* A "login" record: check it and answer. True after a good login. */
+static bool handle_login(struct parent *p, struct ipc_rec *rec)
+{
+	size_t user_len = 0, pass_len = 0;
+	const char *user = ipc_rec_get_data(rec, "user", &user_len);
+	const char *password = ipc_rec_get_data(rec, "password", &pass_len);
+	const char *method = ipc_rec_get_str(rec, "method");
+	const char *tls = ipc_rec_get_str(rec, "tls");
+	if (user == NULL || password == NULL || method == NULL || tls == NULL ||
+	    memchr(user, '\0', user_len) || memchr(password, '\0', pass_len)) {
+		log_warn("%s: malformed login record from the login process", p->client->addr);
+		answer(p->ctl, "refused", "internal error");
+		return false;
+	}
+	char *safe_user = xstrdup(pop3d_log_safe(user, user_len));
+	if (p->failures >= p->cfg->auth_failure_limit) {
+		answer(p->ctl, "refused", "too many failures");
+		free(safe_user);
+		return false;
+	}
+	char *canonical = NULL;
+	const char *error = "";
+	enum auth_result r =
+	    auth_client_verify(p->cfg->auth_socket, user, password, "pop3", p->client->addr,
+	                       AUTH_TIMEOUT_MS, &canonical, &error);
+	const char *tls_log = *tls ? tls : "no";
+	bool ok = false;
+	if (r == AUTH_OK) {
+		const char *why = "";
+		if (find_mailbox(p->cfg, canonical, &p->owner, &why) != 0) {
+			log_info("login: user=%s, client=%s, method=%s, tls=%s, result=fail (%s)",
+			         canonical, p->client->addr, method, tls_log, why);
+			answer(p->ctl, "tempfail", "No mailbox for this user here");
+		} else {
+			log_info("login: user=%s, client=%s, method=%s, tls=%s, result=ok",
+			         canonical, p->client->addr, method, tls_log);
+			p->user = canonical;
+			canonical = NULL;
+			p->method = xstrdup(method);
+			p->tls = xstrdup(tls);
+			answer(p->ctl, "ok", "");
+			ok = true;
+		}
+	} else if (r == AUTH_TEMPFAIL) {
+		log_warn("login: user=%s, client=%s, method=%s, tls=%s, result=tempfail (%s)",
+		         safe_user, p->client->addr, method, tls_log, error);
+		answer(p->ctl, "tempfail", "Authentication service unavailable");
+	} else {
+		p->failures++;
+		log_info("login: user=%s, client=%s, method=%s, tls=%s, result=fail (%d of %lld)",
+		         safe_user, p->client->addr, method, tls_log, p->failures,
+		         p->cfg->auth_failure_limit);
+		answer(p->ctl, p->failures >= p->cfg->auth_failure_limit ? "refused" : "fail",
+		       "authentication failed");
+	}
+	free(canonical);
+	free(safe_user);
+	return ok;
+}
+
+/* Start the mailbox process with the handed-over connection. */
+static pid_t start_mailbox(struct parent *p, struct ipc_rec *handoff)
+{
+	int64_t tls = 0;
+	size_t input_len = 0;
+	const char *input = ipc_rec_get_data(handoff, "input", &input_len);
+	if (!ipc_rec_get_int(handoff, "tls", &tls) || input == NULL) {
+		log_warn("%s: malformed handoff record from the login process", p->client->addr);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("fork: %m");
+		return -1;
+	}
+	if (pid > 0)
+		return pid;
+	/* The mailbox process. */
+	int fd = tls ? p->proxy : p->fd;
+	int keep[] = {fd};
+	pop3d_close_other_fds(keep, 1);
+	/* The TLS key is no business of this process. */
+	if (p->cfg->tls)
+		tls_context_free(p->cfg->tls);
+	become_owner(p->cfg, &p->owner);
+	make_dirs(&p->owner);
+	struct mailbox_login login = {
+	    .user = p->user, .maildir = p->owner.maildir, .tls = p->tls, .method = p->method};
+	transaction_run(p->cfg, p->client, &login, fd, input, input_len);
+}
+
+void login_serve(const struct pop3d_settings *cfg, int fd)
+{
+	struct pop3d_client client = {"unknown", "0"};
+	sock_peer_name(fd, client.addr, sizeof(client.addr), client.port, sizeof(client.port));
+	int ctl[2], proxy[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) != 0)
+		return log_warn("socketpair: %m");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, proxy) != 0) {
+		close(ctl[0]);
+		close(ctl[1]);
+		return log_warn("socketpair: %m");
+	}
+	log_info("connect from %s", client.addr);
+	pid_t child = fork();
+	if (child < 0) {
+		log_warn("fork: %m");
+		close(ctl[0]), close(ctl[1]), close(proxy[0]), close(proxy[1]);
+		return;
+	}
+	if (child == 0) {
+		int keep[] = {fd, ctl[1], proxy[1]};
+		pop3d_close_other_fds(keep, 3);
+		const char *error = "";
+		if (cfg->privileged &&
+		    privs_drop(cfg->login_uid, cfg->login_gid, NULL, false, &error) != 0)
+			log_fatal("cannot become pop3d_login_user: %s", error);
+		preauth_run(cfg, &client, fd, ctl[1], proxy[1]);
+	}
+	close(ctl[1]);
+	close(proxy[1]);
+	struct parent p = {
+	    .cfg = cfg, .client = &client, .fd = fd, .ctl = ctl[0], .proxy = proxy[0]};
+	pid_t mailbox = -1;
+	for (;;) {
+		struct ipc_rec *rec = NULL;
+		const char *error = "";
+		int rc = ipc_read(p.ctl, &rec, 65536, -1, &error);
+		if (rc != 1)
+			break;
+		if (p.user == NULL && ipc_rec_is(rec, "login")) {
+			handle_login(&p, rec);
+		} else if (p.user != NULL && ipc_rec_is(rec, "handoff")) {
+			mailbox = start_mailbox(&p, rec);
+			ipc_rec_free(rec);
+			break;
+		} else {
+			log_warn("%s: unexpected record \"%s\" from the login process", client.addr,
+			         rec->name);
+			ipc_rec_free(rec);
+			break;
+		}
+		for (size_t i = 0; i < rec->count; i++)
+			if (rec->attrs[i].value)
+				explicit_bzero(rec->attrs[i].value, rec->attrs[i].value_len);
+		ipc_rec_free(rec);
+	}
+	close(p.ctl);
+	close(p.proxy);
+	if (mailbox > 0)
+		waitpid(mailbox, NULL, 0);
+	reap(child, CHILD_EXIT_WAIT_MS);
+	if (p.user == NULL)
+		log_info("disconnect from %s", client.addr);
+	free(p.user);
+	free(p.method);
+	free(p.tls);
+	owner_free(&p.owner);
+}

@@ -283,6 +283,33 @@ struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envel
 	return w;
 }
 
+int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope *env,
+                                  const char **error_r)
+{
+	if (w->failed || w->fd < 0 || w->size != 0) {
+		*error_r = "the envelope can only be replaced before any content";
+		return -1;
+	}
+	struct str buf = STR_INIT;
+	memcpy(env->id, w->id, sizeof(w->id));
+	str_append_cstr(&buf, QUEUE_MAGIC);
+	encode_envelope(env, &buf);
+	struct ipc_rec *rec = ipc_rec_new("content");
+	ipc_rec_add_int(rec, "size", 0);
+	ipc_rec_encode(rec, &buf);
+	ipc_rec_free(rec);
+	const char *why;
+	if (check_readable(&buf, &why) != 0) {
+		*error_r = set_error("cannot queue this envelope: %s", why);
+		str_free(&buf);
+		return -1;
+	}
+	str_free(&w->buf);
+	w->buf = buf;
+	w->size_offset = (off_t)w->buf.len - 8;
+	return 0;
+}
+
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r)
 {
 	if (w->failed || w->fd < 0) {

@@ -96,6 +96,11 @@ struct queue_writer;
 
 struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envelope *env,
                                        const char **error_r);
+/* Write env instead of the envelope given to open (a milter changed the
+ * sender or the recipients); the id stays. Only before the first content
+ * byte. 0 or -1 with *error_r (e.g. no recipients left). */
+int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope *env,
+                                  const char **error_r);
 /* Append content bytes (the message as it will be delivered). */
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r);
 /* Finish and make durable in subdir ("incoming", "hold"...). 0 or -1; after

@@ -422,7 +422,7 @@ static void run_event(struct milter_chain *c, enum milter_stage stage, char cmd,
 		case MILTER_REJECT:
 		case MILTER_TEMPFAIL:
 		case MILTER_DISCARD:
-			if (conn_level) {
+			if (stage == MILTER_STAGE_CONNECT) {
 				/* Postfix's way: remember it and answer MAIL with it. */
 				f->state = F_CONN_VERDICT;
 				verdict_copy(&f->conn_verdict, v);

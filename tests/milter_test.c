@@ -14,7 +14,8 @@
  *     reply: reject, tempfail, discard, replycode, accept (default
  *     continue). "skip" answers the first body chunk with SKIP.
  * Options: -s socket (unix:/path or inet:port@host), -l log file,
- * -n  ask for no replies to every event that allows it (SMFIP_NR_*),
+ * -n  ask for no replies to every event that allows it (SMFIP_NR_*)
+ *     and only watch (no edits, no refusals),
  * -x  skip the connect and HELO events (SMFIP_NOCONNECT, SMFIP_NOHELO),
  * -m  ask for its own connect macro list (SMFIF_SETSYMLIST).
  */
@@ -229,6 +230,8 @@ static sfsistat on_eom(SMFICTX *ctx)
 	logf_("eom body=%zu chunks=%d", p->body_bytes, p->body_chunks);
 	static const char *const names[] = {"i", NULL};
 	log_macros(ctx, "eom", names);
+	if (no_reply)
+		return SMFIS_CONTINUE; /* -n: an observer only */
 	const char *a = p->action;
 	if (has(a, "addheader"))
 		smfi_addheader(ctx, "X-Added", "yes");

@@ -336,13 +336,15 @@ void cmd_data(struct session *s)
 		reply(s, 554, "5.5.1", "Error: no valid recipients");
 		return;
 	}
-	if (smtpd_milter_data(s)) {
-		session_reset_transaction(s);
-		return;
-	}
 	struct message_sink *k = sink_open(s);
 	if (k == NULL) {
 		reply(s, 451, "4.3.0", "Error: queue file write error");
+		return;
+	}
+	/* After the queue file is opened: the milters get its id in {i}. */
+	if (smtpd_milter_data(s)) {
+		sink_discard(k);
+		session_reset_transaction(s);
 		return;
 	}
 	reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
@@ -411,18 +413,18 @@ void cmd_bdat(struct session *s, unsigned long long size, bool last)
 		return;
 	}
 	if (s->bdat == NULL) {
-		if (smtpd_milter_data(s)) {
-			if (!skip_bytes(s, size))
-				s->quit = true;
-			session_reset_transaction(s);
-			return;
-		}
 		s->bdat = sink_open(s);
 		if (s->bdat == NULL) {
 			if (!skip_bytes(s, size))
 				s->quit = true;
 			reply(s, 451, "4.3.0", "Error: queue file write error");
 			session_reset_transaction(s);
+			return;
+		}
+		if (smtpd_milter_data(s)) {
+			if (!skip_bytes(s, size))
+				s->quit = true;
+			session_reset_transaction(s); /* discards the sink */
 			return;
 		}
 	}

@@ -201,7 +201,7 @@ bool smtpd_milter_mail(struct session *s, const char *arg)
 
 bool smtpd_milter_rcpt(struct session *s, const char *address, const char *arg)
 {
-	if (s->milters == NULL)
+	if (s->milters == NULL || s->milter_discard)
 		return false;
 	char **argv = split_args(address, arg);
 	struct milter_verdict v = {0};
@@ -214,7 +214,7 @@ bool smtpd_milter_rcpt(struct session *s, const char *address, const char *arg)
 
 bool smtpd_milter_data(struct session *s)
 {
-	if (s->milters == NULL)
+	if (s->milters == NULL || s->milter_discard)
 		return false;
 	struct milter_verdict v = {0};
 	milter_data(s->milters, &v);

@@ -177,8 +177,9 @@ class SmtpdMilterTest(unittest.TestCase):
         self.assertEqual([e for e in ev if e.startswith("body ")], ["body 65535", "body 4477"])
         self.assertIn("eom body=70012 chunks=2", ev)
         self.assertIn("eom macro i=" + qid, ev)
-        order = [e.split()[0] for e in ev if e.split()[0] in (
+        order = [e.split()[0] for e in ev if " macro " not in e and e.split()[0] in (
             "connect", "helo", "unknown", "envfrom", "envrcpt", "data", "eoh", "eom", "close")]
+        order = order[order.index("connect"):]  # a late close of an earlier session
         self.assertEqual(order, ["connect", "helo", "unknown", "envfrom", "envrcpt", "data",
                                  "eoh", "eom", "close"])
         # The second filter: no connect or helo (skipped), only its own macros.
@@ -220,7 +221,7 @@ class SmtpdMilterTest(unittest.TestCase):
         wait_for(lambda: "close" in self.log2.since_mark(), what="filter 2 close")
         ev2 = self.log2.since_mark()
         self.assertIn("header X-Inserted-First: top", ev2)
-        self.assertIn("header X-Folded: first line\\n\\tsecond line", ev2)
+        self.assertIn("header X-Folded: first line\\n\tsecond line", ev2)
         self.assertIn("eom body=%d chunks=1" % len(b"Replaced body.\r\nSecond line.\r\n"), ev2)
         self.inst.wait_log("%s: milter %s: EOM: " % (qid, self.f1_spec))
 
@@ -320,10 +321,13 @@ class SmtpdMilterTest(unittest.TestCase):
         qid, env, rcpts, content = find_queued(self.inst, "token-pickup", timeout=20)
         self.assertEqual(env["sender"], "new-sender@example.test")
         self.assertEqual([r["address"] for r in rcpts], ["bob@example.test", "added@example.test"])
-        expected = (received_header(content) +
-                    b"Subject: token-pickup\r\nX-Test-Action: addheader, chgfrom, addrcpt\r\n"
-                    b"X-Added: yes\r\n\r\nlocal body\r\n")
-        self.assertEqual(content, expected)
+        # sendmail adds From, Date and Message-ID; the filter's header comes last.
+        self.assertTrue(content.startswith(
+            received_header(content) +
+            b"Subject: token-pickup\r\nX-Test-Action: addheader, chgfrom, addrcpt\r\n"),
+            content)
+        self.assertTrue(content.endswith(b"\r\nX-Added: yes\r\n\r\nlocal body\r\n"), content)
+        self.assertEqual(content.count(b"X-Added"), 1)
         ev = self.log1.since_mark()
         self.assertIn("envfrom <local@example.test>", ev)
         self.assertIn("connect macro {client_addr}=127.0.0.1", ev)

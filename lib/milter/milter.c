@@ -422,6 +422,9 @@ static void run_event(struct milter_chain *c, enum milter_stage stage, char cmd,
 		case MILTER_REJECT:
 		case MILTER_TEMPFAIL:
 		case MILTER_DISCARD:
+			/* A discarded message gets no more events from this filter. */
+			if (v->action == MILTER_DISCARD && !conn_level)
+				f->msg = MSG_ACCEPTED;
 			if (stage == MILTER_STAGE_CONNECT) {
 				/* Postfix's way: remember it and answer MAIL with it. */
 				f->state = F_CONN_VERDICT;

@@ -237,7 +237,6 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 	milter_message_parse(&msg, content->data, content->len);
 	if (envelope_events(c, &r, env, &v))
 		milter_message(c, &msg, env, &v);
-	milter_chain_free(c);
 	enum pickup_milter_result result = PICKUP_MILTER_QUEUE;
 	*subdir_r = "incoming";
 	if (v.action == MILTER_CONTINUE && env->rcpt_count == 0) {
@@ -267,6 +266,9 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 		log_info("%s: milter-hold: %s; from=<%s>", env->id, v.reason ? v.reason : "",
 		         env->sender);
 		*subdir_r = "hold";
+		free(env->hold_reason);
+		env->hold_reason =
+		    xasprintf("milter %s: %s", v.milter ? v.milter : "", v.reason ? v.reason : "");
 		break;
 	default:
 		break;
@@ -280,6 +282,7 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 		str_free(&out);
 	}
 	milter_verdict_clear(&v);
+	milter_chain_free(c); /* after the verdict: v.milter points into it */
 	milter_message_free(&msg);
 	return result;
 }

@@ -261,6 +261,9 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 		log_info("%s: milter-hold: END-OF-MESSAGE from %s: %s; from=<%s>", k->id,
 		         session_client(s), v.reason ? v.reason : "", s->env.sender);
 		*subdir_r = "hold";
+		free(s->env.hold_reason);
+		s->env.hold_reason =
+		    xasprintf("milter %s: %s", v.milter ? v.milter : "", v.reason ? v.reason : "");
 		go_on = true;
 		break;
 	default:

@@ -308,6 +308,9 @@ class SmtpdMilterTest(unittest.TestCase):
         self.assertNotIn(qid, queue_files(self.inst))
         self.inst.wait_log("%s: milter-hold: END-OF-MESSAGE from" % qid)
         self.assertIn("test quarantine reason", self.inst.read_log())
+        self.assertEqual(env["hold_reason"], "milter %s: test quarantine reason" % self.f1_spec)
+        shown = self.inst.mailctl("queue", "show", qid, check=True).stdout
+        self.assertIn("hold_reason: milter %s: test quarantine reason" % self.f1_spec, shown)
 
     # -- pickup
 

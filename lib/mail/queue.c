@@ -126,7 +126,8 @@ void queue_envelope_free(struct queue_envelope *env)
 {
 	char **strings[] = {&env->sender,      &env->envid,       &env->ret,         &env->body,
 	                    &env->client_name, &env->client_addr, &env->client_port, &env->helo,
-	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin};
+	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin,
+	                    &env->hold_reason};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		free(*strings[i]);
 	for (size_t i = 0; i < env->rcpt_count; i++)
@@ -171,6 +172,8 @@ static void encode_envelope(const struct queue_envelope *env, struct str *out)
 	ipc_rec_add_str(rec, "tls", or_empty(env->tls));
 	ipc_rec_add_str(rec, "auth_user", or_empty(env->auth_user));
 	ipc_rec_add_str(rec, "origin", or_empty(env->origin));
+	if (env->hold_reason && *env->hold_reason)
+		ipc_rec_add_str(rec, "hold_reason", env->hold_reason);
 	ipc_rec_encode(rec, out);
 	ipc_rec_free(rec);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -458,6 +461,7 @@ static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope
 	env->tls = dup_attr(rec, "tls");
 	env->auth_user = dup_attr(rec, "auth_user");
 	env->origin = dup_attr(rec, "origin");
+	env->hold_reason = dup_attr(rec, "hold_reason");
 	return 0;
 }
 

@@ -21,7 +21,8 @@
  *               envid, ret ("FULL"|"HDRS"|""), body ("7BIT"|"8BITMIME"|
  *               "BINARYMIME"|""), smtputf8 (i), client_name, client_addr,
  *               client_port, helo, protocol, tls, auth_user (s, "" if none),
- *               origin ("smtp"|"pickup")
+ *               origin ("smtp"|"pickup"), and optionally hold_reason (s:
+ *               why the message was put on hold, e.g. a milter's quarantine)
  *   "rcpt"      one per recipient, in order: address, orcpt (s), notify (s:
  *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER)
  *   "content"   size (i); then exactly size raw bytes of the message (CRLF
@@ -75,7 +76,8 @@ struct queue_envelope {
 	char *tls;
 	char *auth_user;
 	char *origin;
-	int64_t size; /* content bytes (from the content record when read) */
+	char *hold_reason; /* "" or NULL unless held with a reason */
+	int64_t size;      /* content bytes (from the content record when read) */
 	struct queue_rcpt *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_cap;

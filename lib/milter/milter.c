@@ -649,11 +649,13 @@ static int end_of_message(struct milter_chain *c, struct filter *f, struct milte
 		milter_reply_free(&r);
 		goto failed;
 	}
-	reply_verdict(c, f, "EOM", &r, v);
+	char r_cmd = r.cmd;
+	if (r.cmd != SMFIR_ACCEPT && r.cmd != SMFIR_CONTINUE)
+		reply_verdict(c, f, "EOM", &r, v);
+	else
+		milter_verdict_clear(v); /* continue: logged below with the edits */
 	milter_reply_free(&r);
 	f->msg = MSG_NONE;
-	if (v->action == MILTER_ACCEPT)
-		milter_verdict_clear(v);
 	if (v->action == MILTER_CONTINUE) {
 		bool leadspc = (f->protocol & SMFIP_HDR_LEADSPC) != 0;
 		for (size_t i = 0; i < count; i++) {
@@ -671,9 +673,10 @@ static int end_of_message(struct milter_chain *c, struct filter *f, struct milte
 			*quarantine_r = quarantine;
 			quarantine = NULL;
 		}
-		if (count || new_body)
-			chain_log(c, false, "milter %s: EOM: %zu edit%s%s", f->spec.address, count,
-			          count == 1 ? "" : "s", new_body ? ", body replaced" : "");
+		/* One line per filter and message, even for a plain continue. */
+		chain_log(c, false, "milter %s: EOM: %s, %zu edit%s%s", f->spec.address,
+		          milter_reply_name(r_cmd), count, count == 1 ? "" : "s",
+		          new_body ? ", body replaced" : "");
 	}
 	for (size_t i = 0; i < count; i++)
 		milter_reply_free(&edits[i]);

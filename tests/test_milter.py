@@ -456,7 +456,10 @@ class FaultTest(unittest.TestCase):
             svc % (cls.p_accept, cls.scripted.spec, "accept"),
             svc % (cls.p_silent, cls.silent.spec, "tempfail"),
             svc % (cls.p_dead, "inet:127.0.0.1:%d" % dead, "reject"),
+            PICKUP,
         ])
+        cls.inst.params["non_smtpd_milters"] = "inet:127.0.0.1:%d" % dead
+        cls.inst.write_config()
         cls.inst.start()
 
     @classmethod
@@ -510,6 +513,21 @@ class FaultTest(unittest.TestCase):
             c.sendmail("close-body@example.test", ["bob@example.test"], msg)
         qid, env, rcpts, content = find_queued(self.inst, "token-close")
         self.assertEqual(content, received_header(content) + msg)
+
+    def test_pickup_keeps_mail_while_the_filter_is_down(self):
+        msg = b"Subject: token-waiting\n\nqueued once the filter is back\n"
+        result = subprocess.run([self.inst.program("sendmail"), "-C", self.inst.etc,
+                                 "-f", "local@example.test", "bob@example.test"],
+                                input=msg, capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.inst.wait_log("the message stays in maildrop/", timeout=20)
+        maildrop = os.path.join(self.inst.spool, "maildrop")
+        self.assertEqual(len(os.listdir(maildrop)), 1)
+        # The admin takes the filter out: the message goes on, unchanged.
+        self.inst.reload(params={"non_smtpd_milters": ""})
+        qid, env, rcpts, content = find_queued(self.inst, "token-waiting", timeout=90)
+        self.assertTrue(content.endswith(b"\r\n\r\nqueued once the filter is back\r\n"))
+        self.assertEqual(os.listdir(maildrop), [])
 
     def test_hang_mid_body(self):
         msg = b"Subject: token-hang\r\n\r\nbody\r\n"

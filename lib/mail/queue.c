@@ -128,7 +128,8 @@ void queue_envelope_free(struct queue_envelope *env)
 {
 	char **strings[] = {&env->sender,      &env->envid,       &env->ret,         &env->body,
 	                    &env->client_name, &env->client_addr, &env->client_port, &env->helo,
-	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin};
+	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin,
+	                    &env->hold_reason};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		free(*strings[i]);
 	for (size_t i = 0; i < env->rcpt_count; i++)
@@ -173,6 +174,8 @@ static void encode_envelope(const struct queue_envelope *env, struct str *out)
 	ipc_rec_add_str(rec, "tls", or_empty(env->tls));
 	ipc_rec_add_str(rec, "auth_user", or_empty(env->auth_user));
 	ipc_rec_add_str(rec, "origin", or_empty(env->origin));
+	if (env->hold_reason && *env->hold_reason)
+		ipc_rec_add_str(rec, "hold_reason", env->hold_reason);
 	ipc_rec_encode(rec, out);
 	ipc_rec_free(rec);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -343,6 +346,33 @@ struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envel
 		return NULL;
 	}
 	return w;
+}
+
+int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope *env,
+                                  const char **error_r)
+{
+	if (w->failed || w->fd < 0 || w->size != 0) {
+		*error_r = "the envelope can only be replaced before any content";
+		return -1;
+	}
+	struct str buf = STR_INIT;
+	memcpy(env->id, w->id, sizeof(w->id));
+	str_append_cstr(&buf, QUEUE_MAGIC);
+	encode_envelope(env, &buf);
+	struct ipc_rec *rec = ipc_rec_new("content");
+	ipc_rec_add_int(rec, "size", 0);
+	ipc_rec_encode(rec, &buf);
+	ipc_rec_free(rec);
+	const char *why;
+	if (check_readable(&buf, &why) != 0) {
+		*error_r = set_error("cannot queue this envelope: %s", why);
+		str_free(&buf);
+		return -1;
+	}
+	str_free(&w->buf);
+	w->buf = buf;
+	w->size_offset = (off_t)w->buf.len - 8;
+	return 0;
 }
 
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r)
@@ -524,6 +554,7 @@ static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope
 	env->tls = dup_attr(rec, "tls");
 	env->auth_user = dup_attr(rec, "auth_user");
 	env->origin = dup_attr(rec, "origin");
+	env->hold_reason = dup_attr(rec, "hold_reason");
 	return 0;
 }
 

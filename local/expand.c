@@ -589,7 +589,8 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 /* The forward_path of pw: $home and $user replaced (a fresh string). */
 static char *forward_file(const struct conf *conf, const struct passwd *pw)
 {
-	const char *p = conf_get(conf, "forward_path");
+	/* $home and $user are ours; other $names are main.conf's */
+	const char *p = conf_get_raw(conf, "forward_path");
 	struct str s = STR_INIT;
 	while (*p) {
 		if (strncmp(p, "$home", 5) == 0 || strncmp(p, "${home}", 7) == 0) {
@@ -602,7 +603,9 @@ static char *forward_file(const struct conf *conf, const struct passwd *pw)
 			str_append_char(&s, *p++);
 		}
 	}
-	return str_steal(&s);
+	char *path = conf_expand(conf, str_cstr(&s));
+	str_free(&s);
+	return path;
 }
 
 /* A system user: .forward (unless noforward) or the mailbox. */
@@ -626,7 +629,7 @@ static void deliver_user(struct expansion *ex, const char *name, const char *sen
 	char *path = NULL;
 	bool forwarded = false;
 	if (!noforward && !chain_has(ex, fkey) && user.pw_dir[0] == '/' &&
-	    conf_get(ex->conf, "forward_path")[0] != '\0') {
+	    conf_get_raw(ex->conf, "forward_path")[0] != '\0') {
 		path = forward_file(ex->conf, &user);
 		struct local_creds creds = {user.pw_uid, user.pw_gid, user.pw_name, (gid_t)-1};
 		struct str text = STR_INIT;

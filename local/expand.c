@@ -151,7 +151,7 @@ static void owner_free(struct owner *o)
 /* Fill o's identity from a passwd entry. */
 static void owner_from_pw(struct owner *o, const struct passwd *pw)
 {
-	o->creds = (struct local_creds){pw->pw_uid, pw->pw_gid, NULL, (gid_t)-1};
+	o->creds = (struct local_creds){pw->pw_uid, pw->pw_gid, NULL, (gid_t)-1, false};
 	o->user = xstrdup(pw->pw_name);
 	o->home = xstrdup(pw->pw_dir ? pw->pw_dir : "/");
 	o->creds.user = o->user;
@@ -170,7 +170,7 @@ static int owner_for_uid(const struct conf *conf, uid_t uid, struct owner *o, co
 	else
 		pw = getpwnam(conf_get(conf, "default_privs"));
 	if (pw == NULL && !privs_are_root()) {
-		o->creds = (struct local_creds){getuid(), getgid(), NULL, (gid_t)-1};
+		o->creds = (struct local_creds){getuid(), getgid(), NULL, (gid_t)-1, false};
 		o->user = xstrdup("");
 		o->home = xstrdup("/");
 		return 0;
@@ -548,7 +548,8 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 		free(key);
 		return;
 	}
-	struct local_creds creds = {pw->pw_uid, pw->pw_gid, pw->pw_name, (gid_t)-1};
+	/* root's own mailbox is the one thing written as root */
+	struct local_creds creds = {pw->pw_uid, pw->pw_gid, pw->pw_name, (gid_t)-1, true};
 	struct local_headers h = {sender, ex->address};
 	struct local_result r = {0};
 	const char *home_mailbox = conf_get(ex->conf, "home_mailbox");
@@ -631,7 +632,8 @@ static void deliver_user(struct expansion *ex, const char *name, const char *sen
 	if (!noforward && !chain_has(ex, fkey) && user.pw_dir[0] == '/' &&
 	    conf_get_raw(ex->conf, "forward_path")[0] != '\0') {
 		path = forward_file(ex->conf, &user);
-		struct local_creds creds = {user.pw_uid, user.pw_gid, user.pw_name, (gid_t)-1};
+		struct local_creds creds = {user.pw_uid, user.pw_gid, user.pw_name, (gid_t)-1,
+		                            true};
 		struct str text = STR_INIT;
 		uid_t uid;
 		mode_t mode;
@@ -645,7 +647,18 @@ static void deliver_user(struct expansion *ex, const char *name, const char *sen
 			         ex->msg->queue_id, path, user.pw_name);
 		} else if (rc == 1 && chain_push(ex, fkey)) {
 			struct owner o = {.kind = CTX_FORWARD, .sender = xstrdup(sender)};
-			owner_from_pw(&o, &user);
+			const char *error = "";
+			if (user.pw_uid != 0)
+				owner_from_pw(&o, &user);
+			else if (owner_for_uid(ex->conf, 0, &o, &error) != 0)
+				o = (struct owner){CTX_FORWARD,
+				                   {0, 0, NULL, (gid_t)-1, false},
+				                   xstrdup(""),
+				                   xstrdup("/"),
+				                   o.sender};
+			/* root's .forward: commands and files as default_privs; with no
+			 * usable default_privs they are refused (uid 0 without
+			 * allow_root) */
 			struct alias_entry probe = {0};
 			struct diag_list diags;
 			diag_list_init(&diags);

@@ -90,7 +90,7 @@ void local_forward(const struct conf *conf, const struct local_message *msg, con
                    char *const *rcpts, size_t count, const char *delivered_to,
                    struct local_result *result)
 {
-	struct local_creds creds = {getuid(), getgid(), NULL, (gid_t)-1};
+	struct local_creds creds = {getuid(), getgid(), NULL, (gid_t)-1, false};
 	const char *error = "";
 	if (privs_are_root() &&
 	    privs_lookup(conf_get(conf, "mail_owner"), &creds.uid, &creds.gid, &error) != 0) {

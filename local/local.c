@@ -130,7 +130,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 		result_set(result, "deferred", "4.3.0", "unsafe mailbox name");
 		goto out;
 	}
-	struct local_creds creds = {getuid(), getgid(), NULL, (gid_t)-1};
+	struct local_creds creds = {getuid(), getgid(), NULL, (gid_t)-1, false};
 	if (privs_are_root() && privs_lookup(conf_get(conf, "virtual_mailbox_owner"), &creds.uid,
 	                                     &creds.gid, &error) != 0) {
 		char *text = xasprintf("virtual mailbox owner: %s", error);

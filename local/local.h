@@ -42,6 +42,7 @@ struct local_creds {
 	gid_t gid;
 	const char *user; /* for initgroups (NULL: no supplementary groups) */
 	gid_t extra_gid;  /* one more supplementary group, or (gid_t)-1 */
+	bool allow_root;  /* only root's own mailbox and files are written as root */
 };
 
 /* The outcome of one delivery, as sent to qmgr. */
@@ -72,7 +73,7 @@ typedef void local_child_fn(void *arg, int report_fd);
 
 void local_result_set(struct local_result *r, const char *state, const char *status,
                       const char *reason);
-/* Become creds for good (only when root; never uid 0). 0 or -1. */
+/* Become creds for good (only when root; uid 0 only with allow_root). */
 int local_become(const struct local_creds *creds, const char **error_r);
 /* Fork, become creds, run fn; the child's report, or NULL with *error_r
  * (also when it took longer than timeout_ms and was killed). */

@@ -143,6 +143,9 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 		goto out;
 	}
 	const char *action = conf_get(conf, "virtual_mailbox_quota_action");
+	if (strcasecmp(action, "bounce") != 0 && strcasecmp(action, "defer") != 0)
+		log_warn("virtual_mailbox_quota_action = %s: neither defer nor bounce; deferring",
+		         action);
 	char *subdirs = xasprintf("%s/%s", rc.domain, rc.local);
 	struct local_maildir where = {
 	    .base = conf_get(conf, "virtual_mailbox_base"),

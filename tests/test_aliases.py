@@ -415,5 +415,47 @@ class AliasRebuildTest(LocalBase):
         self.assertEqual((rc.returncode, rc.stdout), (0, "local\n"))
 
 
+@unittest.skipUnless(IS_ROOT, "needs root to create system users")
+class EndToEndTest(InstanceTestCase):
+    def test_smtp_to_alias_list_and_forwarding(self):
+        from postern_test import free_port
+        import smtplib
+        port = free_port()
+        inst = self.instance(params={
+            "mydestination": "mx.example.test, localhost",
+            "mynetworks": "127.0.0.0/8",
+            "home_mailbox": "Maildir/",
+        }, services=[
+            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "qmgr unix n - n 300 1 qmgr",
+            "local unix - n n - - local",
+        ], start=False)
+        name = "pste%d" % (os.getpid() % 100000)
+        home = os.path.join(inst.base, "home-" + name)
+        subprocess.run(["useradd", "-m", "-d", home, "-s", "/usr/sbin/nologin", name],
+                       check=True, capture_output=True, timeout=30)
+        self.addCleanup(subprocess.run, ["userdel", "-r", name], capture_output=True, timeout=30)
+        with open(os.path.join(inst.etc, "aliases"), "w") as f:
+            f.write("crew: %s, mate\nmate: \\%s, elsewhere@remote.test\n" % (name, name))
+        self.assertEqual(inst.mailctl("alias", "rebuild").returncode, 0)
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+            c.sendmail("sender@outside.test", ["crew@mx.example.test"],
+                       "Subject: to the crew\r\n\r\nahoy\r\n")
+            # A name that is neither a user nor an alias is refused.
+            with self.assertRaises(smtplib.SMTPRecipientsRefused):
+                c.sendmail("sender@outside.test", ["nobody-at-all@mx.example.test"], "x\r\n")
+        new = os.path.join(home, "Maildir", "new")
+        wait_for(lambda: os.path.isdir(new) and os.listdir(new), timeout=30,
+                 what="the crew's message")
+        time.sleep(0.5)
+        self.assertEqual(len(os.listdir(new)), 1)  # reached twice, delivered once
+        with open(os.path.join(new, os.listdir(new)[0]), "rb") as f:
+            self.assertIn(b"Delivered-To: crew@mx.example.test\r\n", f.read())
+        # The remote member went back into the queue as a new message.
+        inst.wait_log("to=<elsewhere@remote.test>", timeout=30)
+        inst.wait_log("to=<crew@mx.example.test>, relay=local", timeout=30)
+
+
 if __name__ == "__main__":
     unittest.main()

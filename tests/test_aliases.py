@@ -349,6 +349,43 @@ class MboxTest(LocalBase):
         self.assertFalse(os.path.exists(self.box) and os.path.getsize(self.box))
 
 
+@unittest.skipUnless(IS_ROOT, "needs root to mount a small file system")
+class MboxFullDiskTest(LocalBase):
+    PARAMS = {"home_mailbox": ""}
+
+    def setUp(self):
+        super().setUp()
+        self.small = os.path.join(self.base, "small")
+        os.mkdir(self.small)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=2775", "tmpfs",
+                                  self.small], capture_output=True, timeout=30)
+        if mounted.returncode != 0:
+            self.skipTest("cannot mount a tmpfs: %s" % mounted.stderr)
+        self.addCleanup(subprocess.run, ["umount", "-l", self.small], capture_output=True,
+                        timeout=30)
+        os.chown(self.small, 0, grp.getgrnam("mail").gr_gid)
+        self.inst.params["mail_spool_directory"] = self.small
+        self.inst.write_config()
+        self.u1 = self.add_user("d")
+        self.inst.start()
+
+    def test_failed_append_is_truncated_back(self):
+        box = os.path.join(self.small, self.u1)
+        res = self.deliver([self.u1])
+        self.assertEqual(res[0]["state"], "delivered", res)
+        size = os.path.getsize(box)
+        big = MESSAGE + ("y" * 70 + "\r\n") * 1500  # about 100 KiB: does not fit
+        res = self.deliver([self.u1], message=big)
+        self.assertEqual(res[0]["state"], "deferred", res)
+        self.assertIn("No space left", res[0]["reason"])
+        self.assertEqual(os.path.getsize(box), size)
+        self.assertFalse(os.path.exists(box + ".lock"))
+        res = self.deliver([self.u1])
+        self.assertEqual(res[0]["state"], "delivered", res)
+        with open(box, "rb") as f:
+            self.assertEqual(f.read().count(b"hello there\n"), 2)
+
+
 class QuotaTest(LocalBase):
     def setUp(self):
         super().setUp()

@@ -23,7 +23,10 @@
  *
  * owner-NAME: when an alias NAME has an owner-NAME alias, the copies made
  * for NAME carry owner-NAME@domain as their envelope sender (Return-Path),
- * so errors of forwarded copies go to the list owner, not the author.
+ * and its address members, local ones included, are forwarded in a new
+ * message from that sender: their delivery errors then go to the list
+ * owner, not the author. (Its commands and files are delivered here, and
+ * their errors go to the author.)
  *
  * The recipient's result is the worst of all its deliveries (deferred,
  * then bounced, then delivered); each delivery is logged on its own.
@@ -381,7 +384,16 @@ static void handle_address(struct expansion *ex, const char *value, const struct
 		outcome(ex, value, "bounced", "5.1.3", text);
 		free(text);
 	} else if (domain == NULL || in_list(conf_get_list(ex->conf, "mydestination"), domain)) {
-		expand_name(ex, addr, o, noalias);
+		if (!noalias && strcmp(o->sender, ex->msg->sender) != 0 && !chain_has(ex, addr)) {
+			/* Under an owner- alias, local members go out as a new message
+			 * from the owner too, so that their failures (unknown user,
+			 * full mailbox) are reported to the owner by the usual bounce. */
+			char *qualified = xasprintf("%s@%s", addr, domain ? domain : ex->domain);
+			forward_add(ex, o->sender, qualified);
+			free(qualified);
+		} else {
+			expand_name(ex, addr, o, noalias);
+		}
 	} else {
 		if (at)
 			*at = '@';

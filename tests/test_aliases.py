@@ -219,16 +219,18 @@ class AliasTest(LocalBase):
                            % (self.u1, self.u2))
         res = self.deliver(["list", "plain"])
         self.assertEqual([r["state"] for r in res], ["delivered", "delivered"], res)
-        self.assertTrue(self.maildir("a")[0].startswith(
-            b"Return-Path: <owner-list@mx.example.test>\r\n"))
+        # Under an owner, even local members go out as a new message from
+        # the owner, so that their errors reach the owner.
+        self.assertEqual(self.maildir("a"), [])
         incoming = os.path.join(self.inst.spool, "incoming")
         from test_sendmail import read_queue_file
         copies = {}
         for qid in os.listdir(incoming):
             env, rcpts, content = read_queue_file(os.path.join(incoming, qid))
-            copies[rcpts[0]["address"]] = (env, content)
-        self.assertEqual(sorted(copies), ["far@remote.test", "near@remote.test"])
-        env, content = copies["far@remote.test"]
+            copies[" ".join(sorted(r["address"] for r in rcpts))] = (env, content)
+        both = "far@remote.test %s@mx.example.test" % self.u1
+        self.assertEqual(sorted(copies), [both, "near@remote.test"])
+        env, content = copies[both]
         self.assertEqual(env["sender"], "owner-list@mx.example.test")
         self.assertTrue(content.startswith(b"Delivered-To: list@mx.example.test\r\nFrom: bob"))
         self.assertEqual(copies["near@remote.test"][0]["sender"], "bob@remote.test")
@@ -492,6 +494,27 @@ class EndToEndTest(InstanceTestCase):
         # The remote member went back into the queue as a new message.
         inst.wait_log("to=<elsewhere@remote.test>", timeout=30)
         inst.wait_log("to=<crew@mx.example.test>, relay=local", timeout=30)
+        # A list with an owner: a member that fails is reported to the owner.
+        with open(os.path.join(inst.etc, "aliases"), "a") as f:
+            f.write("team: %s, ghost-member\nowner-team: %s\n" % (name, name))
+        self.assertEqual(inst.mailctl("alias", "rebuild").returncode, 0)
+        time.sleep(1.1)
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+            c.sendmail("author@outside.test", ["team@mx.example.test"],
+                       "Subject: to the team\r\n\r\nhello team\r\n")
+        wait_for(lambda: len(os.listdir(new)) == 3, timeout=30, what="copy and bounce")
+        texts = []
+        for n in os.listdir(new):
+            with open(os.path.join(new, n), "rb") as f:
+                texts.append(f.read())
+        copy = [t for t in texts if b"hello team" in t and b"multipart/report" not in t]
+        report = [t for t in texts if b"multipart/report" in t]
+        self.assertEqual(len(copy), 1)
+        self.assertTrue(copy[0].startswith(b"Return-Path: <owner-team@mx.example.test>\r\n"))
+        self.assertEqual(len(report), 1)
+        self.assertIn(b"ghost-member@mx.example.test", report[0])
+        self.assertIn(b"Delivered-To: owner-team@mx.example.test", report[0])
+        self.assertNotIn("to=<author@outside.test>", inst.read_log())
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 		goto out;
 	}
 	const char *action = conf_get(conf, "virtual_mailbox_quota_action");
-	if (strcasecmp(action, "bounce") != 0 && strcasecmp(action, "defer") != 0)
+	if (strcmp(action, "bounce") != 0 && strcmp(action, "defer") != 0)
 		log_warn("virtual_mailbox_quota_action = %s: neither defer nor bounce; deferring",
 		         action);
 	char *subdirs = xasprintf("%s/%s", rc.domain, rc.local);
@@ -152,7 +152,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 	    .subdirs = subdirs,
 	    .maildir = VIRTUAL_MAILDIR,
 	    .quota = value_quota(str_cstr(&value)),
-	    .quota_bounce = strcasecmp(action, "bounce") == 0,
+	    .quota_bounce = strcmp(action, "bounce") == 0,
 	};
 	struct local_headers h = {msg->sender, rc.lower};
 	local_deliver_maildir(msg, &creds, &where, &h, result);

@@ -432,6 +432,8 @@ class AliasRebuildTest(LocalBase):
         self.assertIn("aliases:2: unterminated quote", rc.stderr)
         self.assertIn("previous table stays in use", rc.stderr)
         self.assertEqual(os.stat(table).st_ino, before.st_ino)
+        check = self.inst.mailctl("check")
+        self.assertIn("aliases is newer than its table: run newaliases", check.stdout)
         res = self.deliver(["keep", "new"])
         self.assertEqual(res[0]["state"], "delivered", res)
         self.assertEqual((res[1]["state"], res[1]["status"]), ("bounced", "5.1.1"), res)

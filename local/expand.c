@@ -81,6 +81,7 @@ struct expansion {
 	size_t fwd_count;
 	const char *chain[MAX_DEPTH + 2];
 	int depth;
+	size_t outcomes; /* deliveries made (and forwards queued) */
 };
 
 static void expand_name(struct expansion *ex, const char *name, const struct owner *parent,
@@ -98,6 +99,7 @@ static void outcome(struct expansion *ex, const char *what, const char *state, c
                     const char *reason)
 {
 	log_info("%s: <%s> %s: %s (%s)", ex->msg->queue_id, ex->address, what, state, reason);
+	ex->outcomes++;
 	if (!ex->have_result || rank(state) > rank(ex->result->state)) {
 		local_result_set(ex->result,
 		                 rank(state) == 3   ? "deferred"
@@ -816,10 +818,11 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 		forward_all(&ex);
 	if (!ex.have_result)
 		local_result_set(result, "bounced", "5.1.1", "alias expands to nothing");
-	else if (strcmp(result->state, "delivered") == 0)
-		local_result_set(result, "delivered", "2.0.0",
-		                 ex.done_count + ex.fwd_count > 1 ? "delivered to all targets"
-		                                                  : result->reason);
+	else if (strcmp(result->state, "delivered") == 0 && ex.outcomes > 1) {
+		char *text = xasprintf("delivered to %zu destinations", ex.outcomes);
+		local_result_set(result, "delivered", "2.0.0", text);
+		free(text);
+	}
 	for (size_t i = 0; i < ex.done_count; i++)
 		free(ex.done[i]);
 	free(ex.done);

@@ -99,11 +99,34 @@ TEST(compile_and_lookup)
 	free(src);
 }
 
+TEST(table_gets_the_source_owner)
+{
+	if (geteuid() != 0)
+		return; /* only root can give files away */
+	char *src = xasprintf("%s/owned", tmpdir);
+	char *db = aliases_db_path(src);
+	write_file(src, "a: b\n");
+	CHECK(chown(src, 65534, 65534) == 0);
+	struct diag_list d;
+	diag_list_init(&d);
+	size_t count;
+	CHECK(aliases_db_compile(src, db, &count, &d) == 0);
+	struct stat st;
+	CHECK(stat(db, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534);
+	CHECK((st.st_mode & 0777) == 0644);
+	diag_list_free(&d);
+	unlink(db);
+	unlink(src);
+	free(db);
+	free(src);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
 	RUN(compile_and_lookup);
+	RUN(table_gets_the_source_owner);
 	rmdir(tmpdir);
 	return TESTING_DONE();
 }

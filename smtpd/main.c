@@ -81,6 +81,7 @@ static void load_settings(struct server *srv)
 	c->virtual_domains = conf_get_list(conf, "virtual_mailbox_domains");
 	c->relay_domains = conf_get_list(conf, "relay_domains");
 	c->virtual_maps = conf_get(conf, "virtual_mailbox_maps");
+	c->alias_maps = conf_get_list(conf, "alias_maps");
 	c->auth_socket = xasprintf("%s/private/auth", c->queue_dir);
 	c->qmgr_socket = xasprintf("%s/public/qmgr", c->queue_dir);
 	const char *error;

@@ -61,6 +61,7 @@ struct smtpd_settings {
 	char *const *virtual_domains;
 	char *const *relay_domains;
 	const char *virtual_maps;
+	char *const *alias_maps; /* local names that exist besides system users */
 	const char *auth_socket;
 	const char *qmgr_socket;
 	struct tls_context *tls;

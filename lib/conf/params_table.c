@@ -7,10 +7,20 @@
 #include "conf/params.h"
 
 const struct param_def param_table[] = {
+    {"alias_database", PARAM_LIST, "$config_directory/aliases",
+     "aliases(5) sources that newaliases and mailctl alias rebuild compile, each into FILE.lmdb."},
+    {"alias_maps", PARAM_LIST, "lmdb:$config_directory/aliases.lmdb",
+     "Alias tables that local looks up the local part of local-domain recipients in."},
+    {"allow_mail_to_commands", PARAM_LIST, "alias, forward",
+     "Where |command deliveries are allowed: alias, forward, include (empty: nowhere)."},
+    {"allow_mail_to_files", PARAM_LIST, "alias, forward",
+     "Where /file deliveries are allowed: alias, forward, include (empty: nowhere)."},
     {"auth_failure_delay", PARAM_TIME, "1s",
      "How long the auth service waits before it answers a failed login."},
     {"command_directory", PARAM_STR, "/usr/sbin",
      "Directory of the programs an administrator runs (mailctl, sendmail)."},
+    {"command_time_limit", PARAM_TIME, "1000s",
+     "How long local lets one |command delivery run before it is killed (and deferred)."},
     {"config_directory", PARAM_STR, "/etc/postern",
      "Directory holding main.conf and master.conf (set from the -c option or the build)."},
     {"daemon_directory", PARAM_STR, "/usr/libexec/postern",
@@ -23,10 +33,16 @@ const struct param_def param_table[] = {
      "User that local delivery runs commands and file deliveries as when no owner applies."},
     {"default_process_limit", PARAM_INT, "100",
      "Process limit of a service whose maxproc column in master.conf is '-'."},
+    {"deliver_lock_attempts", PARAM_INT, "20",
+     "How often local tries to lock an mbox file before it defers the delivery."},
+    {"deliver_lock_delay", PARAM_TIME, "1s", "How long local waits between two lock attempts."},
     {"disable_vrfy_command", PARAM_BOOL, "yes",
      "Answer VRFY with 252 without saying whether the address exists."},
+    {"forward_path", PARAM_STR, "$home/.forward",
+     "Forwarding file of a system user ($home is the user's home directory; empty: none)."},
     {"home_mailbox", PARAM_STR, "Maildir/",
-     "Mailbox of a system user, relative to the home directory (Maildir when it ends in /)."},
+     "Mailbox of a system user, relative to the home directory (Maildir when it ends in /; an "
+     "mbox file otherwise; empty: mail_spool_directory/USER)."},
     {"import_environment", PARAM_LIST, "TZ LANG=C",
      "Environment variables that master passes on to its children (NAME or NAME=value)."},
     {"inet_interfaces", PARAM_LIST, "all",
@@ -38,6 +54,8 @@ const struct param_def param_table[] = {
     {"mail_name", PARAM_STR, "Postern", "The mail system's name in greetings and headers."},
     {"mail_owner", PARAM_STR, "postern",
      "User that owns the queue and that unprivileged services run as."},
+    {"mail_spool_directory", PARAM_STR, "/var/mail",
+     "Directory of system users' mbox files (/var/mail/USER) when home_mailbox is empty."},
     {"maillog_file", PARAM_STR, "", "File to write log lines to; empty means syslog."},
     {"master_stop_timeout", PARAM_TIME, "10s",
      "How long master waits for its children to exit at stop before it kills them."},
@@ -192,6 +210,8 @@ const struct param_def param_table[] = {
      "Table of virtual mailbox addresses (built by mailctl user)."},
     {"virtual_mailbox_owner", PARAM_STR, "vmail",
      "User (or user:group) that owns and writes every virtual mailbox."},
+    {"virtual_mailbox_quota_action", PARAM_STR, "defer",
+     "A virtual mailbox over its quota: defer (4.2.2, retried) or bounce (552 5.2.2)."},
 };
 
 const size_t param_table_count = sizeof(param_table) / sizeof(param_table[0]);

@@ -247,7 +247,60 @@ static int check_readable(const struct str *encoded, const char **why_r)
 	return 0;
 }
 
-/* Create an empty file under tmp/ with a fresh unique name. */
+/* Files of finished messages wait under tmp/ as free.NNN, emptied, to be
+ * the next messages' files: taking one is a rename, where creating a file
+ * makes the file system find and initialise an inode (costly on ext4
+ * soon after many deletions). At most this many wait. */
+#define QUEUE_FREE_SLOTS 128
+#define QUEUE_FREE_PREFIX "free."
+
+int queue_file_recycle(const char *queue_dir, const char *path)
+{
+	static unsigned next_slot;
+	if (next_slot == 0)
+		next_slot = (unsigned)getpid();
+	if (truncate(path, 0) == 0) {
+		for (int attempt = 0; attempt < 3; attempt++) {
+			char *slot = xasprintf("%s/tmp/" QUEUE_FREE_PREFIX "%03u", queue_dir,
+			                       next_slot++ % QUEUE_FREE_SLOTS);
+			int rc = renameat2(AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE);
+			free(slot);
+			if (rc == 0)
+				return 0;
+			if (errno != EEXIST)
+				break;
+		}
+	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int queue_take_free_file(const char *queue_dir, const char *path, int flags)
+{
+	char *tmp = xasprintf("%s/tmp", queue_dir);
+	DIR *dir = opendir(tmp);
+	free(tmp);
+	if (dir == NULL)
+		return -1;
+	int fd = -1;
+	struct dirent *de;
+	while (fd < 0 && (de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, QUEUE_FREE_PREFIX, strlen(QUEUE_FREE_PREFIX)) != 0)
+			continue;
+		/* Another process may take the same one first: then try the next. */
+		if (renameat2(dirfd(dir), de->d_name, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
+			continue;
+		fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			unlink(path);
+	}
+	closedir(dir);
+	return fd;
+}
+
+/* An empty file under tmp/ with a fresh unique name: a free one if there
+ * is one, else a new one. */
 static int create_tmp_file(const char *queue_dir, char **path_r, const char **error_r)
 {
 	char *path = NULL;
@@ -257,6 +310,9 @@ static int create_tmp_file(const char *queue_dir, char **path_r, const char **er
 		queue_id_new(name);
 		free(path);
 		path = xasprintf("%s/tmp/%s", queue_dir, name);
+		if (attempt == 0 &&
+		    (fd = queue_take_free_file(queue_dir, path, O_WRONLY | O_TRUNC)) >= 0)
+			break;
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0 && errno != EEXIST)
 			break;

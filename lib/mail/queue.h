@@ -101,6 +101,14 @@ struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envel
 /* Make the file the next queue_writer_open in this process will use, while
  * there is time (a server calls it before it waits for its client). */
 void queue_writer_prepare(const char *queue_dir);
+/* Done with the queue file at path (a finished message): keep its inode
+ * for a later writer (emptied, under tmp/) or, when enough wait, remove it.
+ * 0 once path is gone (or was already), -1 with errno as unlink's. */
+int queue_file_recycle(const char *queue_dir, const char *path);
+/* Make a free file (empty) the file at path, which must not exist, on the
+ * same file system, and open it with flags (O_CREAT is not needed): its
+ * descriptor, or -1 when no file is free (then create one). */
+int queue_take_free_file(const char *queue_dir, const char *path, int flags);
 /* Remove files under tmp/ older than max_age seconds: left by killed
  * writers (only at start-up, when no writer can still own them). Returns
  * how many were removed. */

@@ -112,7 +112,7 @@ class Pop3dTest(unittest.TestCase):
             inst.params.update({"virtual_mailbox_base": cls.vmail,
                                 "smtpd_tls_cert_file": cert, "smtpd_tls_key_file": key})
             inst.write_config()
-            for user in ("alice", "alice2", "bob", "carol", "dave", "erin"):
+            for user in ("alice", "alice2", "bob", "carol", "dave", "erin", "frank"):
                 r = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
                                     "%s@example.test" % user], input=PASSWORD + "\n",
                                    capture_output=True, text=True, timeout=60)
@@ -173,9 +173,13 @@ class Pop3dTest(unittest.TestCase):
         uidls = [x.split()[1] for x in p.uidl()[1]]
         self.assertEqual(len(set(uidls)), 6)
         got = []
+        sizes = {int(x.split()[0]): int(x.split()[1]) for x in listing}
         for n in range(1, 7):
             resp, lines, octets = p.retr(n)
             got.append(b"\r\n".join(lines) + b"\r\n")
+            # LIST's size is the message as sent, before dot-stuffing.
+            self.assertEqual(len(got[-1]), sizes[n])
+            self.assertEqual(resp, b"+OK %d octets" % sizes[n])
         self.assertEqual(sorted(strip_trace(g) for g in got),
                          sorted(strip_trace(m) for m in msgs))
         # TOP: headers, the empty line, then n body lines.
@@ -198,6 +202,27 @@ class Pop3dTest(unittest.TestCase):
                       "result=ok", log)
         self.assertIn("session end: user=bob@example.test, client=127.0.0.1, reason=quit, "
                       "retrieved=6", log)
+
+    def test_file_from_another_tool(self):
+        # LF line ends, no ",S=" or ",W=" in its name, already in cur/ with flags.
+        md = self.maildir("frank")
+        p = self.login("frank")   # creates the mailbox
+        p.quit()
+        content = b"From: x@outside.test\nSubject: lf\n\n.hidden dot\nbody\n"
+        path = os.path.join(md, "cur", "1700000000.M1P1Q1.othertool:2,S")
+        with open(path, "wb") as f:
+            f.write(content)
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        p = self.login("frank")
+        want = content.replace(b"\n", b"\r\n")
+        self.assertEqual(p.stat(), (1, len(want)))
+        resp, lines, _ = p.retr(1)
+        self.assertEqual(b"\r\n".join(lines) + b"\r\n", want)
+        p.dele(1)
+        p.quit()
+        self.assertFalse(os.path.exists(path))
 
     def test_capa_and_plaintext_refused_before_tls(self):
         p = poplib.POP3("127.0.0.1", self.pop, timeout=30)

@@ -57,7 +57,8 @@ for i in range(count):
     while len(head) + len(body) < size:
         body += b" ".join(rnd.choice(words) for _ in range(10)) + b"\r\n"
     data = head + bytes(body)
-    name = "%d.M%dP1Q%d.bench,S=%d" % (1700000000 + i, i, i, len(data))
+    # Named as local(8) names it: ",W=" is the size with CRLF line ends.
+    name = "%d.M%dP1Q%d.bench,S=%d,W=%d" % (1700000000 + i, i, i, len(data), len(data))
     with open(os.path.join(path, "new", name), "wb") as f:
         f.write(data)
 PY

@@ -20,8 +20,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import (IS_ROOT, Instance, free_port, proc_status,  # noqa: E402
-                          processes_mentioning, wait_for)
+from postern_test import (IS_ROOT, Instance, InstanceTestCase, free_port,  # noqa: E402
+                          proc_status, processes_mentioning, wait_for)
 
 PASSWORD = "pop secret 42"
 TRACE = (b"return-path:", b"delivered-to:", b"received:", b"x-getmail-retrieved-from")
@@ -537,6 +537,45 @@ class Pop3dTest(unittest.TestCase):
         self.assertEqual(sorted(fetched), want)
         # Nothing was deleted on the way.
         self.assertEqual(self.stored_count("alice"), count)
+
+
+class StopTest(InstanceTestCase):
+    def test_stop_ends_sessions_without_deleting(self):
+        port = free_port()
+        inst = self.instance(params={
+            "virtual_mailbox_domains": "example.test", "pop3d_tls_cert_file": "",
+            "pop3d_tls_auth_only_exempt": "127.0.0.0/8"}, services=[
+            "127.0.0.1:%d inet n n n - - pop3d" % port,
+            "auth unix y postern-auth n - - auth"], start=False)
+        vmail = os.path.join(inst.base, "vmail")
+        md = os.path.join(vmail, "example.test", "zoe", "Maildir")
+        for d in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(md, d))
+        with open(os.path.join(md, "new", "1700000000.M1P1Q1.x,S=3,W=3"), "wb") as f:
+            f.write(b"a\r\n")
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            for root, dirs, files in os.walk(vmail):
+                for name in dirs + files + [""]:
+                    os.chown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
+        inst.params["virtual_mailbox_base"] = vmail
+        inst.write_config()
+        subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
+                        "zoe@example.test"], input=PASSWORD + "\n", check=True,
+                       capture_output=True, text=True, timeout=60)
+        inst.start()
+        p = poplib.POP3("127.0.0.1", port, timeout=30)
+        p.user("zoe@example.test")
+        p.pass_(PASSWORD)
+        p.dele(1)
+        inst.stop()
+        # Every process of the session ended with the server, the client
+        # sees the connection close, and the marked message is still there.
+        wait_for(lambda: inst.leftover_processes() == [], timeout=10,
+                 what="the session processes to end")
+        with self.assertRaises((poplib.error_proto, OSError)):
+            p.noop()
+        self.assertEqual(len(os.listdir(os.path.join(md, "new"))), 1)
 
 
 if __name__ == "__main__":

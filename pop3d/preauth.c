@@ -28,7 +28,6 @@ struct preauth {
 	char *user; /* from USER */
 	int errors;
 	bool quit;
-	bool logged_in;
 };
 
 static bool login_allowed(const struct preauth *p)
@@ -111,7 +110,6 @@ static void verify(struct preauth *p, const char *method, const char *user, size
 	}
 	if (ipc_rec_is(answer, "ok")) {
 		ipc_rec_free(answer);
-		p->logged_in = true;
 		handoff(p);
 		return;
 	}

@@ -539,6 +539,56 @@ class Pop3dTest(unittest.TestCase):
         self.assertEqual(self.stored_count("alice"), count)
 
 
+@unittest.skipUnless(IS_ROOT and shutil.which("useradd"), "needs root to make a system user")
+class SystemUserTest(InstanceTestCase):
+    def test_system_user_mailbox(self):
+        """A user of mydestination reads ~/Maildir, served as that user."""
+        smtp, pop = free_port(), free_port()
+        inst = self.instance(params={
+            "mydestination": "mx.example.test, localhost", "mynetworks": "127.0.0.0/8",
+            "pop3d_tls_cert_file": "", "pop3d_tls_auth_only_exempt": "127.0.0.0/8"}, services=[
+            "127.0.0.1:%d inet n - n - - smtpd" % smtp,
+            "qmgr unix n - n 300 1 qmgr",
+            "local unix - n n - - local",
+            "auth unix y postern-auth n - - auth",
+            "127.0.0.1:%d inet n n n - - pop3d" % pop], start=False)
+        name = "pstest%d" % (os.getpid() % 100000)
+        home = os.path.join(inst.base, "home")
+        subprocess.run(["useradd", "--system", "--home-dir", home, "--create-home",
+                        "--shell", "/usr/sbin/nologin", "--user-group", name], check=True,
+                       capture_output=True, timeout=60)
+        self.addCleanup(subprocess.run, ["userdel", name], capture_output=True, timeout=60)
+        pw = pwd.getpwnam(name)
+        subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
+                        "%s@mx.example.test" % name], input=PASSWORD + "\n", check=True,
+                       capture_output=True, text=True, timeout=60)
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", smtp, timeout=60) as c:
+            c.sendmail("sender@outside.test", ["%s@mx.example.test" % name],
+                       sample_message(3))
+        new = os.path.join(home, "Maildir", "new")
+        wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1, timeout=60,
+                 what="delivery to the system user")
+        p = poplib.POP3("127.0.0.1", pop, timeout=30)
+        p.user("%s@mx.example.test" % name)
+        p.pass_(PASSWORD)
+        owners = []
+        for pid in processes_mentioning(inst.etc):
+            try:
+                st = proc_status(pid)
+            except OSError:
+                continue
+            if st.get("Name") == "pop3d":
+                owners.append(int(st["Uid"].split()[0]))
+        self.assertIn(pw.pw_uid, owners)
+        resp, lines, _ = p.retr(1)
+        self.assertEqual(strip_trace(b"\r\n".join(lines) + b"\r\n"),
+                         strip_trace(sample_message(3)))
+        p.dele(1)
+        p.quit()
+        self.assertEqual(os.listdir(new), [])
+
+
 class StopTest(InstanceTestCase):
     def test_stop_ends_sessions_without_deleting(self):
         port = free_port()

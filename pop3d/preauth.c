@@ -318,6 +318,7 @@ void preauth_run(const struct pop3d_settings *cfg, const struct pop3d_client *cl
 		p.tls = tls_accept(cfg->tls, fd, (int)cfg->timeout_ms, &err);
 		if (p.tls == NULL) {
 			log_info("%s: TLS handshake failed: %s", client->addr, err);
+			pop3d_lingering_close(fd);
 			_exit(0);
 		}
 		tls_session_attach(p.tls, p.stream);

@@ -381,6 +381,25 @@ class Pop3dTest(unittest.TestCase):
         self.expect(f, b"+OK")
         s.close()
 
+    def test_garbage_instead_of_tls(self):
+        # Plain text on the implicit TLS port, and a broken handshake after STLS.
+        s, f = self.raw(self.pops)
+        s.sendall(b"USER carol@example.test\r\n")
+        self.assertNotIn(b"+OK", f.read())
+        s.close()
+        s, f = self.raw(self.pop)
+        self.expect(f, b"+OK")
+        s.sendall(b"STLS\r\n")
+        self.expect(f, b"+OK")
+        s.sendall(b"\x16\x03\x01\x00\x05hello" + b"\0" * 100)
+        self.assertNotIn(b"+OK", f.read())  # at most a TLS alert, then the close
+        s.close()
+        # The service still works.
+        p = poplib.POP3_SSL("127.0.0.1", self.pops, timeout=30, context=client_context())
+        p.user("carol@example.test")
+        p.pass_(PASSWORD)
+        p.quit()
+
     def test_timeout_and_error_limit(self):
         # A client that never speaks is disconnected after pop3d_timeout.
         s, f = self.raw(self.pop_fast)

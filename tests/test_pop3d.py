@@ -78,11 +78,14 @@ def sample_message(i):
 class Pop3dTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.smtp = free_port()
-        cls.pop = free_port()        # STLS required before login
-        cls.pop_lo = free_port()     # plain text allowed from loopback
-        cls.pops = free_port()       # implicit TLS
-        cls.pop_fast = free_port()   # short timeout, low limits
+        ports = set()
+        while len(ports) < 5:        # free_port() may hand out a port twice
+            ports.add(free_port())
+        (cls.smtp,
+         cls.pop,                    # STLS required before login
+         cls.pop_lo,                 # plain text allowed from loopback
+         cls.pops,                   # implicit TLS
+         cls.pop_fast) = sorted(ports)  # short timeout, low limits
         cls.inst = Instance(params={
             "mydestination": "mx.example.test, localhost",
             "virtual_mailbox_domains": "example.test",
@@ -562,7 +565,10 @@ class Pop3dTest(unittest.TestCase):
 class SystemUserTest(InstanceTestCase):
     def test_system_user_mailbox(self):
         """A user of mydestination reads ~/Maildir, served as that user."""
-        smtp, pop = free_port(), free_port()
+        smtp = free_port()
+        pop = smtp
+        while pop == smtp:
+            pop = free_port()
         inst = self.instance(params={
             "mydestination": "mx.example.test, localhost", "mynetworks": "127.0.0.0/8",
             "pop3d_tls_cert_file": "", "pop3d_tls_auth_only_exempt": "127.0.0.0/8"}, services=[

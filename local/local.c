@@ -5,13 +5,12 @@
  * (see the protocol in helper-notes/deliver-protocol.md):
  *   - virtual mailbox domains: the address must be in virtual_mailbox_maps;
  *     the mail goes to $virtual_mailbox_base/DOMAIN/LOCAL/Maildir/, written
- *     as the vmail user;
- *   - mydestination (or no domain): a system user's ~/Maildir/, written as
- *     that user; postmaster falls back to root;
+ *     as virtual_mailbox_owner, within the user's quota;
+ *   - mydestination (or no domain): aliases, ~/.forward, then the system
+ *     user's mailbox (expand.c); postmaster falls back to root;
  *   - anything else is bounced (qmgr should never send it).
- * Each delivery is written by a forked child with the mailbox owner's
- * privileges (deliver.c); local itself only reads the queue file.
- * Aliases, .forward, mbox and quotas are not handled yet.
+ * Every write happens in a forked child with the privileges of the owner
+ * of what is written (child.c); local itself only reads the queue file.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -32,13 +31,7 @@
 #include "util/log.h"
 #include "util/privs.h"
 
-/* The owner of all virtual mailboxes (not yet a main.conf parameter). */
-/* home_mailbox: only Maildir delivery for now. */
-#define HOME_MAILDIR "Maildir"
-
-struct local_service {
-	struct table *virtual_maps; /* opened on first use, kept open */
-};
+#define VIRTUAL_MAILDIR "Maildir"
 
 /* One recipient of the current request, resolved. */
 struct recipient {
@@ -51,10 +44,7 @@ struct recipient {
 static void result_set(struct local_result *r, const char *state, const char *status,
                        const char *reason)
 {
-	r->state = state;
-	r->status = status;
-	free(r->reason);
-	r->reason = xstrdup(reason);
+	local_result_set(r, state, status, reason);
 }
 
 static bool list_contains(char *const *list, const char *word)
@@ -97,87 +87,79 @@ static void recipient_free(struct recipient *rc)
 	free(rc->domain);
 }
 
-static void deliver_virtual(struct local_service *svc, const struct conf *conf,
-                            const struct local_message *msg, const struct recipient *rc,
-                            struct local_result *result)
+/* The quota of a vmailbox.lmdb value ("quota=BYTES" or ""), -1 for none. */
+static long long value_quota(const char *value)
+{
+	const char *q = strstr(value, "quota=");
+	if (q == NULL || (q != value && q[-1] != ':' && q[-1] != ' '))
+		return -1;
+	char *end;
+	long long bytes = strtoll(q + 6, &end, 10);
+	return end != q + 6 && bytes >= 0 ? bytes : -1;
+}
+
+void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
+                           const struct local_message *msg, const char *address,
+                           struct local_result *result)
 {
 	const char *error = "";
 	struct str value = STR_INIT;
+	struct recipient rc;
+	recipient_parse(&rc, address);
 	if (svc->virtual_maps == NULL) {
 		svc->virtual_maps = table_open(conf_get(conf, "virtual_mailbox_maps"), &error);
 		if (svc->virtual_maps == NULL) {
 			char *text = xasprintf("virtual_mailbox_maps unavailable: %s", error);
 			result_set(result, "deferred", "4.3.0", text);
 			free(text);
-			return;
+			goto out;
 		}
 	}
-	int rcl = table_lookup(svc->virtual_maps, rc->lower, &value, &error);
-	str_free(&value);
-	if (rcl < 0) {
+	int found = table_lookup(svc->virtual_maps, rc.lower, &value, &error);
+	if (found < 0) {
 		char *text = xasprintf("virtual_mailbox_maps lookup failed: %s", error);
 		result_set(result, "deferred", "4.3.0", text);
 		free(text);
-		return;
+		goto out;
 	}
-	if (rcl == 0) {
+	if (found == 0) {
 		result_set(result, "bounced", "5.1.1", "user unknown");
-		return;
+		goto out;
 	}
-	if (!safe_component(rc->local) || !safe_component(rc->domain)) {
+	if (!rc.domain || !safe_component(rc.local) || !safe_component(rc.domain)) {
 		result_set(result, "deferred", "4.3.0", "unsafe mailbox name");
-		return;
+		goto out;
 	}
-	struct local_target target = {.uid = getuid(), .gid = getgid()};
-	if (privs_are_root() && privs_lookup(conf_get(conf, "virtual_mailbox_owner"), &target.uid,
-	                                     &target.gid, &error) != 0) {
+	struct local_creds creds = {getuid(), getgid(), NULL, (gid_t)-1, false};
+	if (privs_are_root() && privs_lookup(conf_get(conf, "virtual_mailbox_owner"), &creds.uid,
+	                                     &creds.gid, &error) != 0) {
 		char *text = xasprintf("virtual mailbox owner: %s", error);
 		result_set(result, "deferred", "4.3.0", text);
 		free(text);
-		return;
+		goto out;
 	}
-	if (privs_are_root() && target.uid == 0) {
+	if (privs_are_root() && creds.uid == 0) {
 		result_set(result, "deferred", "4.3.0", "virtual mailbox owner must not be root");
-		return;
+		goto out;
 	}
-	char *subdirs = xasprintf("%s/%s", rc->domain, rc->local);
-	target.base = conf_get(conf, "virtual_mailbox_base");
-	target.subdirs = subdirs;
-	target.maildir = HOME_MAILDIR;
-	local_deliver_maildir(msg, &target, rc->lower, result);
-	free(subdirs);
-}
-
-static void deliver_system(const struct local_message *msg, const struct recipient *rc,
-                           struct local_result *result)
-{
-	errno = 0;
-	struct passwd *pw = getpwnam(rc->local);
-	if (pw == NULL && errno == 0 && strcmp(rc->local, "postmaster") == 0)
-		pw = getpwnam("root");
-	if (pw == NULL) {
-		if (errno != 0 && errno != ENOENT && errno != ESRCH)
-			result_set(result, "deferred", "4.3.0", "user database unavailable");
-		else
-			result_set(result, "bounced", "5.1.1", "user unknown");
-		return;
-	}
-	if (pw->pw_dir == NULL || pw->pw_dir[0] != '/') {
-		result_set(result, "deferred", "4.3.0", "user has no usable home directory");
-		return;
-	}
-	char *user = xstrdup(pw->pw_name), *home = xstrdup(pw->pw_dir);
-	struct local_target target = {
-	    .uid = pw->pw_uid,
-	    .gid = pw->pw_gid,
-	    .user = user,
-	    .base = home,
-	    .subdirs = "",
-	    .maildir = HOME_MAILDIR,
+	const char *action = conf_get(conf, "virtual_mailbox_quota_action");
+	if (strcmp(action, "bounce") != 0 && strcmp(action, "defer") != 0)
+		log_warn("virtual_mailbox_quota_action = %s: neither defer nor bounce; deferring",
+		         action);
+	char *subdirs = xasprintf("%s/%s", rc.domain, rc.local);
+	struct local_maildir where = {
+	    .base = conf_get(conf, "virtual_mailbox_base"),
+	    .subdirs = subdirs,
+	    .maildir = VIRTUAL_MAILDIR,
+	    .quota = value_quota(str_cstr(&value)),
+	    .quota_bounce = strcmp(action, "bounce") == 0,
 	};
-	local_deliver_maildir(msg, &target, rc->lower, result);
-	free(user);
-	free(home);
+	struct local_headers h = {msg->sender, rc.lower};
+	local_deliver_maildir(msg, &creds, &where, &h, result);
+	free(subdirs);
+out:
+	str_free(&value);
+	recipient_free(&rc);
 }
 
 /* Route one recipient and deliver it; fills result. */
@@ -203,9 +185,9 @@ static void deliver_one(struct local_service *svc, const struct conf *conf,
 		return;
 	}
 	if (is_virtual)
-		deliver_virtual(svc, conf, msg, rc, result);
+		local_deliver_virtual(svc, conf, msg, rc->lower, result);
 	else
-		deliver_system(msg, rc, result);
+		local_deliver_local(svc, conf, msg, rc->local, rc->lower, result);
 }
 
 /* Open and check the queue file; NULL on success, else the reason. */
@@ -229,6 +211,7 @@ static char *open_message(const struct conf *conf, const char *queue_id, struct 
 	msg->offset = (int64_t)offset;
 	msg->size = env->size;
 	msg->sender = env->sender;
+	msg->env = env;
 	if (local_read_headers(msg, &error) != 0)
 		return xasprintf("cannot read queue file: %s", error);
 	return NULL;
@@ -266,7 +249,7 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 	}
 	struct queue_envelope env;
 	queue_envelope_init(&env);
-	struct local_message msg = {.fd = -1, .headers = STR_INIT};
+	struct local_message msg = {.fd = -1, .queue_id = queue_id, .headers = STR_INIT};
 	char *problem = open_message(conf, queue_id, &env, &msg);
 	if (problem)
 		log_warn("%s: %s", queue_id, problem);
@@ -335,6 +318,12 @@ static void shutdown_service(struct server *srv)
 	if (svc->virtual_maps)
 		table_close(svc->virtual_maps);
 	svc->virtual_maps = NULL;
+	for (size_t i = 0; i < svc->alias_map_count; i++)
+		table_close(svc->alias_maps[i]);
+	free(svc->alias_maps);
+	svc->alias_maps = NULL;
+	svc->alias_map_count = 0;
+	svc->alias_maps_opened = false;
 }
 
 int main(int argc, char **argv)

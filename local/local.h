@@ -1,7 +1,13 @@
 /*
- * Internal interface of the local delivery agent: the delivery of one
- * message to one Maildir, done in a forked child with the mailbox owner's
- * privileges, and the check for a mail forwarding loop.
+ * Internal interface of the local delivery agent.
+ *   local.c    the service: requests from qmgr, routing of each recipient
+ *   expand.c   aliases, ~/.forward and :include: expansion of one recipient
+ *   child.c    running work in a child with the owner's privileges
+ *   maildir.c  delivery into a Maildir (with the virtual quota check)
+ *   mbox.c     appending to an mbox file (mailboxes and /file targets)
+ *   command.c  delivery to a |command
+ *   forward.c  a new queue file for addresses that are not delivered here
+ *   message.c  reading the queue file's header section; the loop check
  */
 #ifndef POSTERN_LOCAL_LOCAL_H
 #define POSTERN_LOCAL_LOCAL_H
@@ -10,7 +16,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "conf/conf.h"
+#include "mail/queue.h"
+#include "table/table.h"
+#include "util/ipc.h"
 #include "util/str.h"
+
+/* The most local reads of a .forward or :include: file. */
+#define LOCAL_READ_MAX (1024 * 1024)
 
 /* The message as local reads it from the queue file. */
 struct local_message {
@@ -18,38 +31,141 @@ struct local_message {
 	int64_t offset;     /* where the content starts */
 	int64_t size;       /* content bytes */
 	const char *sender; /* envelope sender, "" for <> */
-	struct str headers; /* the header section (for the loop check) */
+	const char *queue_id;
+	const struct queue_envelope *env; /* the rest of the envelope */
+	struct str headers;               /* the header section (for the loop check) */
 };
 
-/* Who writes the mailbox and where. */
-struct local_target {
+/* Whose privileges a delivery runs with. */
+struct local_creds {
 	uid_t uid;
 	gid_t gid;
-	const char *user;    /* for initgroups (NULL: no supplementary groups) */
-	const char *base;    /* directory that must already exist */
-	const char *subdirs; /* created below base if missing ("dom/user"), or "" */
-	const char *maildir; /* the Maildir, below base/subdirs */
+	const char *user; /* for initgroups (NULL: no supplementary groups) */
+	gid_t extra_gid;  /* one more supplementary group, or (gid_t)-1 */
+	bool allow_root;  /* only root's own mailbox and files are written as root */
 };
 
 /* The outcome of one delivery, as sent to qmgr. */
 struct local_result {
-	const char *state;  /* "delivered" | "deferred" | "bounced" */
-	const char *status; /* "2.0.0", "4.2.0", ... */
-	char *reason;       /* malloc'd */
+	const char *state; /* "delivered" | "deferred" | "bounced" (static) */
+	char status[12];   /* "2.0.0", "4.2.0", ... */
+	char *reason;      /* malloc'd */
 };
+
+/* What the service keeps between requests. */
+struct local_service {
+	struct table *virtual_maps; /* opened on first use, kept open */
+	struct table **alias_maps;  /* likewise, one per alias_maps entry */
+	size_t alias_map_count;
+	bool alias_maps_opened;
+};
+
+/* What is added in front of every delivered copy. */
+struct local_headers {
+	const char *return_path; /* envelope sender of this copy */
+	const char *delivered_to;
+};
+
+/* ---- child.c ---- */
+
+/* The work a child does; it must report once with local_child_report. */
+typedef void local_child_fn(void *arg, int report_fd);
+
+void local_result_set(struct local_result *r, const char *state, const char *status,
+                      const char *reason);
+/* Become creds for good (only when root; uid 0 only with allow_root). */
+int local_become(const struct local_creds *creds, const char **error_r);
+/* Fork, become creds, run fn; the child's report, or NULL with *error_r
+ * (also when it took longer than timeout_ms and was killed). */
+struct ipc_rec *local_run_child(const struct local_creds *creds, long long timeout_ms,
+                                local_child_fn *fn, void *arg, const char **error_r);
+void local_child_report(int fd, const char *state, const char *status, const char *reason);
+/* Fill result from a child's report (rec may be NULL: then error). */
+void local_child_result(const struct ipc_rec *rec, const char *error, struct local_result *result);
+
+/* ---- message.c ---- */
 
 /* Read the header section of msg (up to the first empty line) into
  * msg->headers. 0 or -1 with *error_r. */
 int local_read_headers(struct local_message *msg, const char **error_r);
-
 /* True if the header section has a Delivered-To: header for address
  * (compared without case, ignoring surrounding space and angle brackets). */
 bool local_has_delivered_to(const struct str *headers, const char *address);
+/* Call out(arg, data, len) for the content, in pieces. 0, or -1 with
+ * *error_r (a read error, or out's -1). */
+int local_copy_content(const struct local_message *msg,
+                       int (*out)(void *arg, const char *data, size_t len, const char **error_r),
+                       void *arg, const char **error_r);
 
-/* Fork, become target's owner (when root), create the Maildir if needed and
- * write Return-Path and Delivered-To headers followed by the message.
- * Fills result. */
-void local_deliver_maildir(const struct local_message *msg, const struct local_target *target,
-                           const char *delivered_to, struct local_result *result);
+/* ---- maildir.c ---- */
+
+/* Where a Maildir is. */
+struct local_maildir {
+	const char *base;    /* directory that must already exist */
+	const char *subdirs; /* created below base if missing ("dom/user"), or "" */
+	const char *maildir; /* the Maildir, below base/subdirs */
+	long long quota;     /* bytes, -1 for none */
+	bool quota_bounce;   /* over quota: bounce (5.2.2) rather than defer */
+};
+
+void local_deliver_maildir(const struct local_message *msg, const struct local_creds *creds,
+                           const struct local_maildir *where, const struct local_headers *h,
+                           struct local_result *result);
+
+/* ---- mbox.c ---- */
+
+struct local_mbox {
+	const char *path;
+	bool dotlock_required; /* a mailbox: yes; a /file target: when possible */
+	int lock_attempts;     /* deliver_lock_attempts */
+	long long lock_delay_ms;
+};
+
+/* Append the message to an mbox file (created 0600 if missing) with a
+ * From_ line, >From quoting, dotlock and fcntl locks; on a failed write the
+ * file is truncated back to its old size. */
+void local_deliver_mbox(const struct local_message *msg, const struct local_creds *creds,
+                        const struct local_mbox *mbox, const struct local_headers *h,
+                        struct local_result *result);
+
+/* ---- command.c ---- */
+
+struct local_command {
+	const char *command; /* run with /bin/sh -c */
+	const char *home;    /* working directory and $HOME ("/" if none) */
+	const char *user;    /* $USER, $LOGNAME */
+	const char *recipient;
+	const char *shell_path; /* "/bin/sh" */
+	long long time_limit_ms;
+};
+
+/* Run the command with the message on its standard input: exit 0
+ * delivered, EX_TEMPFAIL deferred, other exits bounced (status by
+ * sysexits), killed by the time limit deferred; output goes into the
+ * reason. */
+void local_deliver_command(const struct local_message *msg, const struct local_creds *creds,
+                           const struct local_command *cmd, const struct local_headers *h,
+                           struct local_result *result);
+
+/* ---- forward.c ---- */
+
+/* Queue a copy of the message (with a Delivered-To: header for
+ * delivered_to in front) from sender to rcpts[0..count-1], written as
+ * mail_owner into incoming/, and wake qmgr. Fills result. */
+void local_forward(const struct conf *conf, const struct local_message *msg, const char *sender,
+                   char *const *rcpts, size_t count, const char *delivered_to,
+                   struct local_result *result);
+
+/* ---- expand.c ---- */
+
+/* Deliver to a recipient in a local domain (mydestination): aliases,
+ * .forward, mailbox. Fills result (the worst outcome of all copies). */
+void local_deliver_local(struct local_service *svc, const struct conf *conf,
+                         const struct local_message *msg, const char *local_part,
+                         const char *address, struct local_result *result);
+/* Deliver to a virtual mailbox address (lower-cased). */
+void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
+                           const struct local_message *msg, const char *address,
+                           struct local_result *result);
 
 #endif

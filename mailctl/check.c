@@ -156,6 +156,34 @@ static void check_service(struct checker *ck, const struct service_def *def)
 	free(where);
 }
 
+/* Aliases sources edited since they were compiled; a bad quota action. */
+static void check_local_delivery(struct checker *ck)
+{
+	char *const *sources = conf_get_list(ck->conf, "alias_database");
+	for (size_t i = 0; sources && sources[i]; i++) {
+		struct stat src, db;
+		char *table = xasprintf("%s.lmdb", sources[i]);
+		if (stat(sources[i], &src) == 0 &&
+		    (stat(table, &db) != 0 || src.st_mtim.tv_sec > db.st_mtim.tv_sec ||
+		     (src.st_mtim.tv_sec == db.st_mtim.tv_sec &&
+		      src.st_mtim.tv_nsec > db.st_mtim.tv_nsec))) {
+			char *where = param_where(ck, "alias_database");
+			report(ck, false, where, "%s is %s: run newaliases (mailctl alias rebuild)",
+			       sources[i],
+			       access(table, F_OK) == 0 ? "newer than its table" : "not built");
+			free(where);
+		}
+		free(table);
+	}
+	const char *action = conf_get(ck->conf, "virtual_mailbox_quota_action");
+	if (strcmp(action, "defer") != 0 && strcmp(action, "bounce") != 0) {
+		char *where = param_where(ck, "virtual_mailbox_quota_action");
+		report(ck, true, where,
+		       "virtual_mailbox_quota_action = %s: expected defer or bounce", action);
+		free(where);
+	}
+}
+
 int cmd_check(struct mailctl *m, int argc, char **argv)
 {
 	(void)argv;
@@ -207,6 +235,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 		}
 		free(dir);
 	}
+	check_local_delivery(&ck);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);
 	if (services.count == 0 && ck.errors == 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mailctl/mailctl.h"
+#include "mailctl/map.h"
 #include "mailctl/queue.h"
 #include "mailctl/user.h"
 #include "server/program.h"
@@ -27,6 +28,8 @@ static const struct {
     {"version", cmd_version, "version             print the version"},
     {"user", cmd_user,
      "user add ADDRESS [--quota SIZE]|passwd ADDRESS|del ADDRESS|list|rebuild  virtual users"},
+    {"map", cmd_map, "map build FILE...|query FILE KEY...  compile and query lookup tables"},
+    {"alias", cmd_alias, "alias rebuild|query NAME...  compile alias_database, query alias_maps"},
     {"queue", cmd_queue, "queue list|show ID|delete ID|ALL  inspect and remove queued mail"},
 };
 

@@ -432,6 +432,7 @@ static void show_text(const struct entry *e, const struct str *content, struct s
 	    {"tls", env->tls},
 	    {"auth_user", env->auth_user},
 	    {"origin", env->origin},
+	    {"hold_reason", env->hold_reason},
 	};
 	str_printf(out, "*** ENVELOPE ***\nid: %s\nqueue: %s\narrival: %s (%lld)\nsize: %lld\n",
 	           env->id, e->queue, when, (long long)env->arrival, (long long)env->size);
@@ -478,6 +479,7 @@ static void show_json(const struct entry *e, const struct str *content, struct s
 	json_field(out, "tls", env->tls);
 	json_field(out, "auth_user", env->auth_user);
 	json_field(out, "origin", env->origin);
+	json_field(out, "hold_reason", env->hold_reason);
 	json_recipients(out, e);
 	/* The exact bytes in base64; as text too, for reading (ill-formed
 	 * UTF-8 replaced). */

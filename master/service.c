@@ -361,6 +361,13 @@ int service_configure(bool initial, struct str *errors_out)
 	struct pending *pend = xcalloc(list.count + 1, sizeof(*pend));
 	if (!failed && make_socket_dirs(conf, &errors) != 0)
 		failed = true;
+	if (!failed && initial) {
+		/* No writer runs yet: what tmp/ holds was left by killed ones. */
+		int swept = queue_sweep_tmp(conf_get(conf, "queue_directory"), 0);
+		if (swept > 0)
+			log_info("removed %d unfinished queue file%s from tmp/", swept,
+			         swept == 1 ? "" : "s");
+	}
 	for (size_t i = 0; !failed && i < list.count; i++) {
 		pend[i].def = &list.items[i];
 		if (plan_service(conf, pend[i].def, &pend[i].plan, &errors) != 0) {

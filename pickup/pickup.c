@@ -11,6 +11,8 @@
  * with a Received header, exactly as smtpd would write it, and is then
  * removed; a bad one is moved to corrupt/ with a log line. If the queue
  * cannot be written (disk full), the drop file stays for the next scan.
+ * With non_smtpd_milters the message goes through the filters first
+ * (pickup_milter.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +26,7 @@
 
 #include "mail/dropfile.h"
 #include "mail/queue.h"
+#include "pickup/pickup_milter.h"
 #include "server/server.h"
 #include "util/alloc.h"
 #include "util/ipc.h"
@@ -47,11 +50,14 @@ static struct pickup settings;
 /* One drop file on its way into the queue. */
 struct transfer {
 	struct queue_writer *writer;
+	struct queue_envelope env; /* kept for the milters, which may edit it */
+	bool buffered;             /* milters: content is held in memory */
+	struct str content;
 	struct stat st;
 	char id[QUEUE_ID_LEN + 1];
 };
 
-enum outcome { QUEUED, CORRUPT, RETRY, GONE };
+enum outcome { QUEUED, FILTERED, CORRUPT, RETRY, GONE };
 
 static void format_date(char *buf, size_t len, time_t when)
 {
@@ -88,29 +94,49 @@ static void fill_envelope(const struct drop_envelope *drop, struct queue_envelop
 static int on_head(void *ctx, struct drop_envelope *drop, const char **error_r)
 {
 	struct transfer *t = ctx;
-	struct queue_envelope env;
-	fill_envelope(drop, &env);
-	t->writer = queue_writer_open(settings.queue_dir, &env, error_r);
-	if (t->writer == NULL) {
-		queue_envelope_free(&env);
+	struct queue_envelope *env = &t->env;
+	fill_envelope(drop, env);
+	t->writer = queue_writer_open(settings.queue_dir, env, error_r);
+	if (t->writer == NULL)
 		return -1;
-	}
+	t->buffered = pickup_milter_enabled();
 	memcpy(t->id, queue_writer_id(t->writer), sizeof(t->id));
 	char date[64];
-	format_date(date, sizeof(date), (time_t)env.arrival);
+	format_date(date, sizeof(date), (time_t)env->arrival);
 	struct str received = STR_INIT;
 	str_printf(&received, "Received: by %s (Postern, from userid %lld)\r\n\tid %s; %s\r\n",
 	           settings.hostname, (long long)drop->uid, t->id, date);
-	int rc = queue_writer_write(t->writer, received.data, received.len, error_r);
+	int rc = 0;
+	if (t->buffered)
+		str_append(&t->content, received.data, received.len);
+	else
+		rc = queue_writer_write(t->writer, received.data, received.len, error_r);
 	str_free(&received);
-	queue_envelope_free(&env);
 	return rc;
 }
 
 static int on_content(void *ctx, const void *data, size_t len, const char **error_r)
 {
 	struct transfer *t = ctx;
+	if (t->buffered) {
+		str_append(&t->content, data, len);
+		return 0;
+	}
 	return queue_writer_write(t->writer, data, len, error_r);
+}
+
+/* The milters' verdict on a valid drop file. */
+static enum outcome run_milters(struct transfer *t, int64_t uid, const char **subdir_r,
+                                const char **why_r)
+{
+	switch (pickup_milter_run(&t->env, uid, t->writer, &t->content, subdir_r, why_r)) {
+	case PICKUP_MILTER_QUEUE:
+		return QUEUED;
+	case PICKUP_MILTER_DONE:
+		return FILTERED;
+	default:
+		return RETRY;
+	}
 }
 
 /* Tell qmgr there is new mail; if it is not running, the mail waits. */
@@ -177,6 +203,7 @@ static int open_drop_file(int dir_fd, const char *name, struct stat *st, const c
 static enum outcome transfer_file(int dir_fd, const char *name, const char **why_r)
 {
 	struct transfer t = {0};
+	const char *subdir = "incoming";
 	int fd = open_drop_file(dir_fd, name, &t.st, why_r);
 	if (fd < 0)
 		return fd == -2 ? GONE : CORRUPT;
@@ -196,15 +223,20 @@ static enum outcome transfer_file(int dir_fd, const char *name, const char **why
 		         (unsigned long)t.st.st_uid, (long long)drop.uid);
 		*why_r = why;
 		result = CORRUPT;
-	} else if (queue_writer_commit(t.writer, "incoming", why_r) != 0) {
+	} else if (t.buffered && (result = run_milters(&t, drop.uid, &subdir, why_r)) != QUEUED) {
+		/* filtered out, or try again later */
+	} else if (queue_writer_commit(t.writer, subdir, why_r) != 0) {
 		result = RETRY;
 	} else {
-		log_info("%s: uid=%lld from=<%s>", t.id, (long long)drop.uid, drop.sender);
+		log_info("%s: uid=%lld from=<%s>%s", t.id, (long long)drop.uid, drop.sender,
+		         strcmp(subdir, "hold") == 0 ? " (on hold)" : "");
 	}
 	if (rc == DROP_READ_OK)
 		drop_envelope_free(&drop);
 	if (t.writer)
 		queue_writer_abort(t.writer);
+	queue_envelope_free(&t.env);
+	str_free(&t.content);
 	return result;
 }
 
@@ -214,6 +246,7 @@ static bool pick_up(int dir_fd, const char *name)
 	const char *why = NULL;
 	switch (transfer_file(dir_fd, name, &why)) {
 	case QUEUED:
+	case FILTERED:
 		if (unlinkat(dir_fd, name, 0) != 0)
 			log_error("%s: queued, but cannot remove it from maildrop/: %m; it may be "
 			          "delivered twice",
@@ -321,6 +354,7 @@ static void init(struct server *srv)
 	settings.hostname = conf_get(conf, "myhostname");
 	settings.maildrop = xasprintf("%s/maildrop", settings.queue_dir);
 	settings.qmgr_socket = xasprintf("%s/public/qmgr", settings.queue_dir);
+	pickup_milter_init(conf);
 	/* Mail dropped while the system was down goes out now. */
 	event_add_timer(server_loop(srv), 0, on_start_timer, NULL);
 }

@@ -164,7 +164,7 @@ static void finish_message(const struct queue_envelope *env, const char *path,
 		defer_message(env, log);
 		return;
 	}
-	if (unlink(path) != 0 && errno != ENOENT) {
+	if (queue_file_recycle(qmgr.queue_dir, path) != 0) {
 		log_error("%s: cannot remove %s: %m", env->id, path);
 		return;
 	}

@@ -156,7 +156,13 @@ void status_log_free(struct status_log *log)
 static int append_and_sync(const char *id, const struct str *data, const char **error_r)
 {
 	char *path = status_path(id);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* A new log: a recycled file if there is one (see queue.h). */
+		fd = queue_take_free_file(qmgr.queue_dir, path, O_WRONLY | O_APPEND);
+		if (fd < 0)
+			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	}
 	free(path);
 	if (fd < 0) {
 		*error_r = strerror(errno);
@@ -220,6 +226,6 @@ int status_log_append_message(const char *id, int64_t attempts, int64_t next_att
 void status_log_remove(const char *id)
 {
 	char *path = status_path(id);
-	unlink(path);
+	queue_file_recycle(qmgr.queue_dir, path);
 	free(path);
 }

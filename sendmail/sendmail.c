@@ -1,8 +1,8 @@
 /*
  * sendmail: the sendmail(8) command line, as Postfix accepts it. Reads a
  * message on stdin and hands it to postdrop; -bs speaks SMTP on
- * stdin/stdout; -bp (mailq) lists the queue through mailctl; -bi
- * (newaliases) and -q do what they can today. Called as "mailq" or
+ * stdin/stdout; -bp (mailq) lists the queue and -bi (newaliases) rebuilds
+ * the aliases through mailctl; -q does what it can today. Called as "mailq" or
  * "newaliases" it acts as -bp or -bi. Historic options that mean nothing
  * here are accepted and ignored, as Postfix does.
  */
@@ -451,19 +451,16 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
-	if (o.mode == MODE_NEWALIASES) {
-		fprintf(stderr,
-		        "%s: the alias database is not available yet: it comes with local "
-		        "delivery; nothing was done\n",
-		        name);
-		return 1;
-	}
 	struct sendmail sm;
 	setup(&sm, &o, argv0);
 	int status = EX_OK;
 	switch (o.mode) {
 	case MODE_MAILQ: {
 		static const char *const args[] = {"queue", "list", NULL};
+		run_mailctl(&sm, args);
+	}
+	case MODE_NEWALIASES: {
+		static const char *const args[] = {"alias", "rebuild", NULL};
 		run_mailctl(&sm, args);
 	}
 	case MODE_DAEMON: {
@@ -479,7 +476,6 @@ int main(int argc, char **argv)
 		status = smtp_session_run(&sm);
 		break;
 	case MODE_ENQUEUE:
-	case MODE_NEWALIASES:
 		status = enqueue(&sm, &o, argc, argv);
 		break;
 	}

@@ -3,7 +3,9 @@
  * Received header, holds the header section until its end (to add a
  * missing Message-ID or Date for submission and to count hops), then
  * streams the rest into the queue file. Only after the queue file is
- * durable does the client hear 250.
+ * durable does the client hear 250. With milters, the message is held in
+ * memory instead, shown to the filters after the final dot, edited as they
+ * say, and only then written (to incoming/, or hold/ for quarantine).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "milter/milter.h"
+#include "milter/milter_message.h"
 #include "smtp/smtp_data.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
@@ -35,6 +39,8 @@ struct message_sink {
 	bool write_failed;
 	const char *write_error;
 	char id[QUEUE_ID_LEN + 1];
+	bool buffered;      /* milters: content goes to the buffer, not the writer */
+	struct str content; /* the buffered content */
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -48,6 +54,10 @@ static void sink_put(struct message_sink *k, const char *data, size_t len)
 {
 	if (k->write_failed || len == 0)
 		return;
+	if (k->buffered) {
+		str_append(&k->content, data, len);
+		return;
+	}
 	const char *error;
 	if (queue_writer_write(k->writer, data, len, &error) != 0) {
 		k->write_failed = true;
@@ -175,7 +185,9 @@ static struct message_sink *sink_open(struct session *s)
 	struct message_sink *k = xcalloc(1, sizeof(*k));
 	k->writer = w;
 	k->in_headers = true;
+	k->buffered = s->milters != NULL;
 	memcpy(k->id, queue_writer_id(w), sizeof(k->id));
+	memcpy(s->queue_id, k->id, sizeof(s->queue_id));
 	struct str received = STR_INIT;
 	build_received(s, k, &received);
 	sink_put(k, received.data, received.len);
@@ -191,6 +203,7 @@ static void sink_discard(struct message_sink *k)
 		return;
 	queue_writer_abort(k->writer);
 	str_free(&k->headers);
+	str_free(&k->content);
 	free(k);
 }
 
@@ -207,12 +220,80 @@ static void notify_qmgr(const struct smtpd_settings *cfg)
 	close(fd);
 }
 
+/* Send what was received to the milters and write the result. Returns
+ * true with *subdir_r to commit into, or false when the reply is sent
+ * (rejected, discarded, or the queue file failed). */
+static bool milter_finish(struct session *s, struct message_sink *k, const char **subdir_r)
+{
+	struct milter_message msg;
+	milter_message_parse(&msg, k->content.data, k->content.len);
+	str_free(&k->content);
+	struct milter_verdict v = {0};
+	if (s->milter_discard)
+		v.action = MILTER_DISCARD;
+	else
+		milter_message(s->milters, &msg, &s->env, &v);
+	bool go_on = false;
+	*subdir_r = "incoming";
+	if (v.action == MILTER_CONTINUE && s->env.rcpt_count == 0) {
+		log_info("%s: milter-discard: all recipients deleted; from=<%s>", k->id,
+		         s->env.sender);
+		v.action = MILTER_DISCARD;
+	}
+	switch (v.action) {
+	case MILTER_REJECT:
+	case MILTER_TEMPFAIL:
+	case MILTER_SHUTDOWN:
+		log_info("%s: milter-%s: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s helo=<%s>",
+		         k->id, v.action == MILTER_REJECT ? "reject" : "tempfail",
+		         session_client(s), v.reply ? v.reply : "default reply", s->env.sender,
+		         session_protocol(s), s->helo ? s->helo : "");
+		smtpd_milter_refused(s, &v);
+		session_error(s);
+		break;
+	case MILTER_DISCARD:
+		/* Like Postfix: the client hears that the message was accepted. */
+		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
+		log_info("%s: milter-discard: END-OF-MESSAGE from %s; from=<%s>", k->id,
+		         session_client(s), s->env.sender);
+		break;
+	case MILTER_QUARANTINE:
+		log_info("%s: milter-hold: END-OF-MESSAGE from %s: %s; from=<%s>", k->id,
+		         session_client(s), v.reason ? v.reason : "", s->env.sender);
+		*subdir_r = "hold";
+		free(s->env.hold_reason);
+		s->env.hold_reason =
+		    xasprintf("milter %s: %s", v.milter ? v.milter : "", v.reason ? v.reason : "");
+		go_on = true;
+		break;
+	default:
+		go_on = true;
+		break;
+	}
+	milter_verdict_clear(&v);
+	if (go_on) {
+		const char *error;
+		struct str out = STR_INIT;
+		milter_message_write(&msg, &out);
+		if (queue_writer_replace_envelope(k->writer, &s->env, &error) != 0 ||
+		    queue_writer_write(k->writer, out.data, out.len, &error) != 0) {
+			reply(s, 451, "4.3.0", "Error: queue file write error");
+			log_error("%s: queue file write error: %s", k->id, error);
+			go_on = false;
+		}
+		str_free(&out);
+	}
+	milter_message_free(&msg);
+	return go_on;
+}
+
 /* Finish a message: commit it or say why not. Frees the sink. */
 static void sink_finish(struct session *s, struct message_sink *k, bool bare_newlines)
 {
 	if (k->in_headers)
 		sink_release_headers(s, k);
 	const char *error = k->write_error;
+	const char *subdir = "incoming";
 	if (k->too_big) {
 		reply(s, 552, "5.3.4", "Error: message size exceeds the limit of %lld bytes",
 		      s->cfg->message_size_limit);
@@ -227,14 +308,18 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		      k->received_count);
 		log_info("%s: reject: mail loop (%d hops) from %s", k->id, k->received_count,
 		         session_client(s));
-	} else if (k->write_failed || queue_writer_commit(k->writer, "incoming", &error) != 0) {
+	} else if (k->buffered && !milter_finish(s, k, &subdir)) {
+		/* replied */
+	} else if (k->write_failed || queue_writer_commit(k->writer, subdir, &error) != 0) {
 		reply(s, 451, "4.3.0", "Error: queue file write error");
 		log_error("%s: queue file write error: %s", k->id, error ? error : "unknown");
 	} else {
 		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
-		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queued)", k->id, s->env.sender,
-		         (long long)queue_writer_size(k->writer), s->env.rcpt_count);
-		notify_qmgr(s->cfg);
+		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queued%s)", k->id, s->env.sender,
+		         (long long)queue_writer_size(k->writer), s->env.rcpt_count,
+		         strcmp(subdir, "hold") == 0 ? ", on hold" : "");
+		if (strcmp(subdir, "incoming") == 0)
+			notify_qmgr(s->cfg);
 	}
 	sink_discard(k);
 	session_reset_transaction(s);
@@ -257,6 +342,12 @@ void cmd_data(struct session *s)
 	struct message_sink *k = sink_open(s);
 	if (k == NULL) {
 		reply(s, 451, "4.3.0", "Error: queue file write error");
+		return;
+	}
+	/* After the queue file is opened: the milters get its id in {i}. */
+	if (smtpd_milter_data(s)) {
+		sink_discard(k);
+		session_reset_transaction(s);
 		return;
 	}
 	reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
@@ -331,6 +422,12 @@ void cmd_bdat(struct session *s, unsigned long long size, bool last)
 				s->quit = true;
 			reply(s, 451, "4.3.0", "Error: queue file write error");
 			session_reset_transaction(s);
+			return;
+		}
+		if (smtpd_milter_data(s)) {
+			if (!skip_bytes(s, size))
+				s->quit = true;
+			session_reset_transaction(s); /* discards the sink */
 			return;
 		}
 	}

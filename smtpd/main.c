@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "milter/milter_conf.h"
 #include "server/server.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
@@ -80,8 +81,19 @@ static void load_settings(struct server *srv)
 	c->virtual_domains = conf_get_list(conf, "virtual_mailbox_domains");
 	c->relay_domains = conf_get_list(conf, "relay_domains");
 	c->virtual_maps = conf_get(conf, "virtual_mailbox_maps");
+	c->alias_maps = conf_get_list(conf, "alias_maps");
 	c->auth_socket = xasprintf("%s/private/auth", c->queue_dir);
 	c->qmgr_socket = xasprintf("%s/public/qmgr", c->queue_dir);
+	const char *error;
+	if (milter_defaults_from_conf(conf, &c->milter_defaults, &error) != 0)
+		log_fatal("%s", error);
+	struct milter_chain *check = milter_chain_new(
+	    conf_get(conf, "smtpd_milters"), &c->milter_defaults, NULL, NULL, NULL, &error);
+	if (check == NULL)
+		log_fatal("smtpd_milters: %s", error);
+	milter_chain_free(check);
+	c->milter_daemon_name = conf_get(conf, "milter_macro_daemon_name");
+	c->milter_macro_v = conf_get(conf, "milter_macro_v");
 	if ((c->tls_level == TLS_ENCRYPT || c->wrapper_mode) && c->tls == NULL)
 		log_fatal("TLS is required on this service but no certificate could be loaded "
 		          "(smtpd_tls_cert_file)");

@@ -1,14 +1,17 @@
 /*
  * smtpd's recipient policy: mail for local and virtual domains is taken
- * only for recipients that exist (the same tables local delivery uses),
+ * only for recipients that exist (system users, postmaster and the names in
+ * alias_maps; the virtual mailbox table: what local delivery uses),
  * mail for relay domains is taken, and anything else only from trusted
  * clients (mynetworks or authenticated). Never an open relay.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "smtpd/smtpd.h"
 #include "table/table.h"
@@ -41,31 +44,56 @@ static char *lowercase(const char *text)
 	return copy;
 }
 
+/* Tables stay open for the process; a rebuilt file is noticed by lib/table. */
+#define MAX_OPEN_TABLES 8
+static struct {
+	char *spec;
+	struct table *table;
+} open_tables[MAX_OPEN_TABLES];
+
 /* 1 found, 0 not found, -1 lookup failure (the table is broken or missing).
- * The table stays open for the session; a rebuilt file is noticed by lib/table. */
-static int map_lookup(const char *spec, const char *key)
+ * With missing_is_empty, a table file that does not exist finds nothing. */
+static int map_lookup(const char *spec, const char *key, bool missing_is_empty)
 {
-	static struct table *cached;
-	static char *cached_spec;
 	const char *error;
-	if (cached == NULL || strcmp(cached_spec, spec) != 0) {
-		if (cached)
-			table_close(cached);
-		free(cached_spec);
-		cached_spec = xstrdup(spec);
-		cached = table_open(spec, &error);
-		if (cached == NULL) {
+	size_t slot = 0;
+	while (slot < MAX_OPEN_TABLES && open_tables[slot].spec &&
+	       strcmp(open_tables[slot].spec, spec) != 0)
+		slot++;
+	if (slot == MAX_OPEN_TABLES) {
+		slot = 0; /* more tables than slots: reuse the first */
+		table_close(open_tables[0].table);
+		free(open_tables[0].spec);
+		open_tables[0].spec = NULL;
+	}
+	if (open_tables[slot].spec == NULL) {
+		struct stat st;
+		if (missing_is_empty && table_spec_stat(spec, &st) != 0 && errno == ENOENT)
+			return 0;
+		struct table *t = table_open(spec, &error);
+		if (t == NULL) {
 			log_warn("table %s: %s", spec, error);
-			free(cached_spec);
-			cached_spec = NULL;
 			return -1;
 		}
+		open_tables[slot].spec = xstrdup(spec);
+		open_tables[slot].table = t;
 	}
 	struct str value = STR_INIT;
-	int rc = table_lookup(cached, key, &value, &error);
+	int rc = table_lookup(open_tables[slot].table, key, &value, &error);
 	if (rc < 0)
 		log_warn("table %s: lookup %s: %s", spec, key, error);
 	str_free(&value);
+	return rc;
+}
+
+/* 1 if local is an alias, 0 if not, -1 if a table could not be read. */
+static int local_alias_exists(const struct smtpd_settings *cfg, const char *local)
+{
+	char *name = lowercase(local);
+	int rc = 0;
+	for (size_t i = 0; cfg->alias_maps && cfg->alias_maps[i] && rc == 0; i++)
+		rc = map_lookup(cfg->alias_maps[i], name, true);
+	free(name);
 	return rc;
 }
 
@@ -86,6 +114,13 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 	if (local_domain) {
 		if (strcasecmp(local, "postmaster") == 0 || local_user_exists(local))
 			return 0;
+		int rc = local_alias_exists(s->cfg, local);
+		if (rc == 1)
+			return 0;
+		if (rc < 0) {
+			reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
+			return -1;
+		}
 		reply(s, 550, "5.1.1",
 		      "<%s>: Recipient address rejected: User unknown in local recipient table",
 		      address);
@@ -93,7 +128,7 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 	}
 	if (in_list(s->cfg->virtual_domains, domain)) {
 		char *key = lowercase(address);
-		int rc = map_lookup(s->cfg->virtual_maps, key);
+		int rc = map_lookup(s->cfg->virtual_maps, key, false);
 		free(key);
 		if (rc == 1)
 			return 0;

@@ -110,6 +110,8 @@ void session_reset_transaction(struct session *s)
 {
 	if (s->bdat)
 		data_abort_bdat(s);
+	smtpd_milter_abort(s);
+	s->queue_id[0] = '\0';
 	queue_envelope_free(&s->env);
 	queue_envelope_init(&s->env);
 	s->in_transaction = false;
@@ -155,6 +157,8 @@ static void cmd_ehlo(struct session *s, const char *arg, bool extended)
 	free(s->helo);
 	s->helo = xstrdup(arg);
 	s->esmtp = extended;
+	if (smtpd_milter_helo(s))
+		return;
 	if (!extended) {
 		reply(s, 250, NULL, "%s", s->cfg->hostname);
 		return;
@@ -269,6 +273,13 @@ static void cmd_mail(struct session *s, const char *arg)
 	s->env.envid = xstrdup(p.envid ? p.envid : "");
 	s->declared_size = p.size;
 	smtp_mail_params_free(&p);
+	if (smtpd_milter_mail(s, arg)) {
+		log_info("%s: milter-reject: MAIL from %s: from=<%s> proto=%s helo=<%s>",
+		         s->queue_id[0] ? s->queue_id : "NOQUEUE", session_client(s), s->env.sender,
+		         session_protocol(s), s->helo ? s->helo : "");
+		session_reset_transaction(s);
+		return;
+	}
 	reply(s, 250, "2.1.0", "Ok");
 }
 
@@ -312,6 +323,15 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		s->rejected_rcpts++;
 		smtp_rcpt_params_free(&p);
 		session_error(s);
+		return;
+	}
+	if (smtpd_milter_rcpt(s, p.address, arg)) {
+		log_info(
+		    "NOQUEUE: milter-reject: RCPT from %s: to=<%s> from=<%s> proto=%s helo=<%s>",
+		    session_client(s), p.address, s->env.sender, session_protocol(s),
+		    s->helo ? s->helo : "");
+		s->rejected_rcpts++;
+		smtp_rcpt_params_free(&p);
 		return;
 	}
 	queue_envelope_add_rcpt(&s->env, p.address, p.orcpt ? p.orcpt : "",
@@ -470,6 +490,10 @@ static void dispatch(struct session *s, const char *line)
 		break;
 	default:
 		count(s, C_UNKNOWN);
+		if (smtpd_milter_unknown(s, line)) {
+			session_error(s);
+			break;
+		}
 		reply(s, 502, "5.5.2", "Error: command not recognized");
 		session_error(s);
 		break;
@@ -517,8 +541,12 @@ static void command_loop(struct session *s)
 	struct str line = STR_INIT;
 	while (!s->quit) {
 		/* Pipelining: answer a whole group of commands at once. */
-		if (stream_buffered(s->stream) == 0 && stream_flush(s->stream) != STREAM_OK)
-			break;
+		if (stream_buffered(s->stream) == 0) {
+			if (stream_flush(s->stream) != STREAM_OK)
+				break;
+			/* While the client reads the reply: the next queue file. */
+			queue_writer_prepare(s->cfg->queue_dir);
+		}
 		bool had_cr = false;
 		enum stream_status st =
 		    stream_read_line(s->stream, &line, COMMAND_LINE_LIMIT, &had_cr);
@@ -590,6 +618,13 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 		log_info("reject: pre-greeting traffic from %s", session_client(&s));
 		goto done;
 	}
+	smtpd_milter_connect(&s);
+	if (s.milter_shutdown) {
+		reply(&s, 421, "4.7.0", "%s Service not available, closing connection",
+		      cfg->hostname);
+		stream_flush(s.stream);
+		goto done;
+	}
 	reply(&s, 220, NULL, "%s", cfg->banner);
 	command_loop(&s);
 done:
@@ -597,6 +632,7 @@ done:
 	client_limit_release();
 	log_disconnect(&s);
 	session_reset_transaction(&s);
+	smtpd_milter_end(&s);
 	free(s.helo);
 	free(s.auth_user);
 	free(s.auth_method);

@@ -8,6 +8,7 @@
  *   policy.c   who may send to whom: local, virtual and relay checks
  *   auth.c     AUTH PLAIN and LOGIN through the auth service
  *   client_limit.c  concurrent connections per client address
+ *   milter.c   the smtpd_milters chain: events, macros, verdict replies
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -18,6 +19,7 @@
 
 #include "conf/conf.h"
 #include "mail/queue.h"
+#include "milter/milter.h"
 #include "tls/tls.h"
 #include "util/cidr.h"
 #include "util/str.h"
@@ -59,9 +61,13 @@ struct smtpd_settings {
 	char *const *virtual_domains;
 	char *const *relay_domains;
 	const char *virtual_maps;
+	char *const *alias_maps; /* local names that exist besides system users */
 	const char *auth_socket;
 	const char *qmgr_socket;
 	struct tls_context *tls;
+	struct milter_defaults milter_defaults;
+	const char *milter_daemon_name;
+	const char *milter_macro_v;
 };
 
 enum session_state { STATE_INIT, STATE_MAIL, STATE_RCPT, STATE_DATA };
@@ -92,6 +98,12 @@ struct session {
 	unsigned rejected_rcpts;
 	/* BDAT in progress. */
 	struct message_sink *bdat;
+	/* Milters (NULL without smtpd_milters). */
+	struct milter_chain *milters;
+	bool milter_discard;             /* a milter said discard: accept and drop the message */
+	bool milter_shutdown;            /* a milter said shutdown at connect */
+	const char *milter_rcpt;         /* the recipient during the RCPT event */
+	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
 };
 
 /* session.c */
@@ -124,6 +136,19 @@ bool policy_client_trusted(const struct session *s);
 /* client_limit.c: false if the client already has its limit of connections. */
 bool client_limit_take(const struct smtpd_settings *cfg, const char *addr);
 void client_limit_release(void);
+
+/* milter.c: each event returns true if a milter refused it (the reply
+ * is sent, or the session ends after a 421); discard sets milter_discard. */
+void smtpd_milter_connect(struct session *s);
+bool smtpd_milter_helo(struct session *s);
+bool smtpd_milter_mail(struct session *s, const char *arg);
+bool smtpd_milter_rcpt(struct session *s, const char *address, const char *arg);
+bool smtpd_milter_data(struct session *s);
+bool smtpd_milter_unknown(struct session *s, const char *line);
+/* Act on a verdict (and clear it): true if refused, reply sent. */
+bool smtpd_milter_refused(struct session *s, struct milter_verdict *v);
+void smtpd_milter_abort(struct session *s);
+void smtpd_milter_end(struct session *s);
 
 /* auth.c */
 void cmd_auth(struct session *s, const char *arg);

@@ -447,11 +447,27 @@ class SendmailTest(LocalSubmission, unittest.TestCase):
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertIn(qid, result.stdout.decode())
 
-    def test_newaliases_is_honest(self):
-        for program, args in (("newaliases", ()), ("sendmail", ("-bi",)), ("sendmail", ("-I",))):
+    def test_newaliases_builds_the_alias_table(self):
+        source = os.path.join(self.inst.etc, "aliases")
+        table = source + ".lmdb"
+        for n, (program, args) in enumerate(
+                (("newaliases", ()), ("sendmail", ("-bi",)), ("sendmail", ("-I",)))):
+            with open(source, "w") as f:
+                f.write("postmaster: root\nlist%d: a, b\n" % n)
             result = self.sendmail(*args, program=program)
-            self.assertEqual(result.returncode, 1)
-            self.assertIn(b"alias database is not available", result.stderr)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn(b"2 aliases", result.stdout)
+            query = self.inst.mailctl("alias", "query", "list%d" % n)
+            self.assertEqual(query.stdout, "list%d: address a\nlist%d: address b\n" % (n, n))
+        # A broken source names file:line; the table built before stays.
+        before = os.stat(table).st_ino
+        with open(source, "w") as f:
+            f.write("ok: a\nbroken line\n")
+        result = self.sendmail("-bi", program="sendmail")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(("%s:2: missing ':'" % source).encode(), result.stderr)
+        self.assertEqual(os.stat(table).st_ino, before)
+        self.assertEqual(self.inst.mailctl("alias", "query", "list2").returncode, 0)
 
 
 class MasterDownTest(LocalSubmission, unittest.TestCase):

@@ -29,7 +29,7 @@ void alias_targets_free(struct alias_target *targets, size_t count)
 	free(targets);
 }
 
-static void alias_entry_free(struct alias_entry *e)
+void alias_entry_clear(struct alias_entry *e)
 {
 	free(e->name);
 	alias_targets_free(e->targets, e->target_count);
@@ -39,7 +39,7 @@ static void alias_entry_free(struct alias_entry *e)
 void alias_list_free(struct alias_list *list)
 {
 	for (size_t i = 0; i < list->count; i++)
-		alias_entry_free(&list->items[i]);
+		alias_entry_clear(&list->items[i]);
 	free(list->items);
 	alias_list_init(list);
 }
@@ -207,8 +207,8 @@ static int parse_item(struct parse_ctx *ctx, struct alias_entry *e, const char *
 	return 0;
 }
 
-/* Split the value at commas outside quotes; each item is trimmed. */
-static int parse_targets(struct parse_ctx *ctx, struct alias_entry *e, const char *s, size_t len)
+/* Split s at commas outside quotes; each item is trimmed, empty ones skipped. */
+static int split_items(struct parse_ctx *ctx, struct alias_entry *e, const char *s, size_t len)
 {
 	size_t start = 0;
 	bool quoted = false;
@@ -232,6 +232,14 @@ static int parse_targets(struct parse_ctx *ctx, struct alias_entry *e, const cha
 			return -1;
 		start = i + 1;
 	}
+	return 0;
+}
+
+/* The value of an alias: at least one target. */
+static int parse_targets(struct parse_ctx *ctx, struct alias_entry *e, const char *s, size_t len)
+{
+	if (split_items(ctx, e, s, len) < 0)
+		return -1;
 	if (e->target_count == 0)
 		return parse_error(ctx, "alias has no targets", "");
 	return 0;
@@ -251,7 +259,7 @@ static void parse_logical_line(struct parse_ctx *ctx, struct alias_list *list,
 	if (parse_name(ctx, s, len, &name, &rest) < 0 ||
 	    parse_targets(ctx, &e, s + rest, len - rest) < 0) {
 		str_free(&name);
-		alias_entry_free(&e);
+		alias_entry_clear(&e);
 		return;
 	}
 	e.name = str_steal(&name);
@@ -260,7 +268,7 @@ static void parse_logical_line(struct parse_ctx *ctx, struct alias_list *list,
 		diag_add(ctx->diags, DIAG_WARNING, ctx->filename, ctx->line,
 		         "duplicate alias \"%s\" ignored (first defined at line %d)", e.name,
 		         dup->line);
-		alias_entry_free(&e);
+		alias_entry_clear(&e);
 		return;
 	}
 	if (list->count == list->cap) {
@@ -417,4 +425,34 @@ int alias_targets_parse(const char *value, size_t len, struct alias_target **tar
 fail:
 	alias_targets_free(targets, count);
 	return -1;
+}
+
+/* ---- target lists (.forward, :include:) ---- */
+
+int aliases_parse_list(struct alias_entry *entry, const char *filename, const char *text,
+                       size_t len, struct diag_list *diags)
+{
+	struct parse_ctx ctx = {filename, 0, diags};
+	size_t errors_before = diag_count(diags, DIAG_ERROR);
+	size_t pos = 0;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - text) : len;
+		const char *line = text + pos;
+		size_t n = end - pos;
+		pos = nl ? end + 1 : len;
+		if (ctx.line < INT32_MAX)
+			ctx.line++;
+		size_t k = 0;
+		while (k < n && is_blank(line[k]))
+			k++;
+		if (k == n || line[k] == '#')
+			continue;
+		if (memchr(line, '\0', n) != NULL) {
+			parse_error(&ctx, "NUL byte in line", "");
+			continue;
+		}
+		(void)split_items(&ctx, entry, line + k, n - k);
+	}
+	return diag_count(diags, DIAG_ERROR) > errors_before ? -1 : 0;
 }

@@ -58,6 +58,16 @@ void alias_list_free(struct alias_list *list);
 int aliases_parse(struct alias_list *list, const char *filename, const char *text, size_t len,
                   struct diag_list *diags);
 
+/* Parse a target list as found in a ~/.forward or :include: file: the
+ * same targets as an alias value, separated by commas or newlines; blank
+ * lines and lines starting with '#' are skipped; a quoted item must end on
+ * its line. Targets are appended to entry (its name is left alone); an
+ * empty list is no error. Returns 0, or -1 if any error (naming file:line)
+ * was added; the targets of good lines are kept even then. Pure. */
+int aliases_parse_list(struct alias_entry *entry, const char *filename, const char *text,
+                       size_t len, struct diag_list *diags);
+void alias_entry_clear(struct alias_entry *entry);
+
 /* ---- The stored form of one entry's targets ----
  * One target per line: a type letter ('a' address, 'c' command, 'f' file,
  * 'i' include), ':', the value, '\n'; '\\' and newline in a value are

@@ -1,10 +1,11 @@
 /*
  * The queue on disk: ids, directories, and writing and reading queue files
- * (format in queue.h). A file is written under tmp/, fsync'd, renamed into
- * place and its directory fsync'd before anyone is told it exists.
+ * (format in queue.h). A file is written under tmp/, renamed into place,
+ * and it and its directory are fsync'd before anyone is told it exists.
  */
 #include "mail/queue.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -126,7 +128,8 @@ void queue_envelope_free(struct queue_envelope *env)
 {
 	char **strings[] = {&env->sender,      &env->envid,       &env->ret,         &env->body,
 	                    &env->client_name, &env->client_addr, &env->client_port, &env->helo,
-	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin};
+	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin,
+	                    &env->hold_reason};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		free(*strings[i]);
 	for (size_t i = 0; i < env->rcpt_count; i++)
@@ -171,6 +174,8 @@ static void encode_envelope(const struct queue_envelope *env, struct str *out)
 	ipc_rec_add_str(rec, "tls", or_empty(env->tls));
 	ipc_rec_add_str(rec, "auth_user", or_empty(env->auth_user));
 	ipc_rec_add_str(rec, "origin", or_empty(env->origin));
+	if (env->hold_reason && *env->hold_reason)
+		ipc_rec_add_str(rec, "hold_reason", env->hold_reason);
 	ipc_rec_encode(rec, out);
 	ipc_rec_free(rec);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -242,27 +247,143 @@ static int check_readable(const struct str *encoded, const char **why_r)
 	return 0;
 }
 
+/* Files of finished messages wait under tmp/ as free.NNN, emptied, to be
+ * the next messages' files: taking one is a rename, where creating a file
+ * makes the file system find and initialise an inode (costly on ext4
+ * soon after many deletions). At most this many wait. */
+#define QUEUE_FREE_SLOTS 128
+#define QUEUE_FREE_PREFIX "free."
+
+int queue_file_recycle(const char *queue_dir, const char *path)
+{
+	static unsigned next_slot;
+	if (next_slot == 0)
+		next_slot = (unsigned)getpid();
+	if (truncate(path, 0) == 0) {
+		for (int attempt = 0; attempt < 3; attempt++) {
+			char *slot = xasprintf("%s/tmp/" QUEUE_FREE_PREFIX "%03u", queue_dir,
+			                       next_slot++ % QUEUE_FREE_SLOTS);
+			int rc = renameat2(AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE);
+			free(slot);
+			if (rc == 0)
+				return 0;
+			if (errno != EEXIST)
+				break;
+		}
+	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int queue_take_free_file(const char *queue_dir, const char *path, int flags)
+{
+	char *tmp = xasprintf("%s/tmp", queue_dir);
+	DIR *dir = opendir(tmp);
+	free(tmp);
+	if (dir == NULL)
+		return -1;
+	int fd = -1;
+	struct dirent *de;
+	while (fd < 0 && (de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, QUEUE_FREE_PREFIX, strlen(QUEUE_FREE_PREFIX)) != 0)
+			continue;
+		/* Another process may take the same one first: then try the next. */
+		if (renameat2(dirfd(dir), de->d_name, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
+			continue;
+		fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			unlink(path);
+	}
+	closedir(dir);
+	return fd;
+}
+
+/* An empty file under tmp/ with a fresh unique name: a free one if there
+ * is one, else a new one. */
+static int create_tmp_file(const char *queue_dir, char **path_r, const char **error_r)
+{
+	char *path = NULL;
+	int fd = -1;
+	for (int attempt = 0; attempt < 10 && fd < 0; attempt++) {
+		char name[QUEUE_ID_LEN + 1];
+		queue_id_new(name);
+		free(path);
+		path = xasprintf("%s/tmp/%s", queue_dir, name);
+		if (attempt == 0 &&
+		    (fd = queue_take_free_file(queue_dir, path, O_WRONLY | O_TRUNC)) >= 0)
+			break;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		*error_r = set_error("create %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	*path_r = path;
+	return fd;
+}
+
+/* One empty file made ahead of need by queue_writer_prepare, so that a
+ * message's commit does not wait for the file system to allocate an inode.
+ * Removed at exit; one left by a killed process is swept from tmp/. */
+static struct {
+	char *queue_dir;
+	char *path;
+	int fd;
+} spare = {NULL, NULL, -1};
+
+static void discard_spare(void)
+{
+	if (spare.fd < 0)
+		return;
+	close(spare.fd);
+	unlink(spare.path);
+	free(spare.path);
+	free(spare.queue_dir);
+	spare.path = spare.queue_dir = NULL;
+	spare.fd = -1;
+}
+
+void queue_writer_prepare(const char *queue_dir)
+{
+	static bool registered;
+	if (spare.fd >= 0 && strcmp(spare.queue_dir, queue_dir) == 0)
+		return;
+	discard_spare();
+	const char *error;
+	spare.fd = create_tmp_file(queue_dir, &spare.path, &error);
+	if (spare.fd < 0)
+		return; /* queue_writer_open tries again and reports the error */
+	spare.queue_dir = xstrdup(queue_dir);
+	if (!registered) {
+		atexit(discard_spare);
+		registered = true;
+	}
+}
+
 struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envelope *env,
                                        const char **error_r)
 {
 	struct queue_writer *w = xcalloc(1, sizeof(*w));
 	w->queue_dir = xstrdup(queue_dir);
-	w->fd = -1;
-	for (int attempt = 0; attempt < 10 && w->fd < 0; attempt++) {
-		queue_id_new(w->id);
-		free(w->tmp_path);
-		w->tmp_path = xasprintf("%s/tmp/%s", queue_dir, w->id);
-		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (w->fd < 0 && errno != EEXIST)
-			break;
+	if (spare.fd >= 0 && strcmp(spare.queue_dir, queue_dir) == 0) {
+		w->fd = spare.fd;
+		w->tmp_path = spare.path;
+		free(spare.queue_dir);
+		spare.path = spare.queue_dir = NULL;
+		spare.fd = -1;
+	} else {
+		w->fd = create_tmp_file(queue_dir, &w->tmp_path, error_r);
+		if (w->fd < 0) {
+			queue_writer_abort(w);
+			return NULL;
+		}
 	}
-	if (w->fd < 0) {
-		*error_r = set_error("create %s: %s", w->tmp_path, strerror(errno));
-		free(w->tmp_path);
-		w->tmp_path = NULL;
-		queue_writer_abort(w);
-		return NULL;
-	}
+	/* The id is the arrival time of this message, not of its file. */
+	queue_id_new(w->id);
 	memcpy(env->id, w->id, sizeof(w->id));
 	w->crc = crc32(0L, Z_NULL, 0);
 	str_append_cstr(&w->buf, QUEUE_MAGIC);
@@ -281,6 +402,33 @@ struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envel
 		return NULL;
 	}
 	return w;
+}
+
+int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope *env,
+                                  const char **error_r)
+{
+	if (w->failed || w->fd < 0 || w->size != 0) {
+		*error_r = "the envelope can only be replaced before any content";
+		return -1;
+	}
+	struct str buf = STR_INIT;
+	memcpy(env->id, w->id, sizeof(w->id));
+	str_append_cstr(&buf, QUEUE_MAGIC);
+	encode_envelope(env, &buf);
+	struct ipc_rec *rec = ipc_rec_new("content");
+	ipc_rec_add_int(rec, "size", 0);
+	ipc_rec_encode(rec, &buf);
+	ipc_rec_free(rec);
+	const char *why;
+	if (check_readable(&buf, &why) != 0) {
+		*error_r = set_error("cannot queue this envelope: %s", why);
+		str_free(&buf);
+		return -1;
+	}
+	str_free(&w->buf);
+	w->buf = buf;
+	w->size_offset = (off_t)w->buf.len - 8;
+	return 0;
 }
 
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r)
@@ -358,14 +506,24 @@ int queue_writer_commit(struct queue_writer *w, const char *subdir, const char *
 		w->failed = true;
 		return -1;
 	}
-	if (fsync(w->fd) != 0) {
-		*error_r = set_error("fsync %s: %s", w->tmp_path, strerror(errno));
-		w->failed = true;
-		return -1;
-	}
+	/* The file is complete before it becomes visible, so it is renamed
+	 * first and made durable after: one fsync of the file then commits
+	 * the data, the inode and (on journalling file systems) the rename
+	 * in a single journal transaction, and the directory fsync that
+	 * POSIX asks for finds little left to do. Nothing is acknowledged
+	 * before both have returned. */
 	char *final = xasprintf("%s/%s/%s", w->queue_dir, subdir, w->id);
 	if (move_into_place(w->tmp_path, final) != 0) {
 		*error_r = set_error("rename to %s: %s", final, strerror(errno));
+		free(final);
+		w->failed = true;
+		return -1;
+	}
+	free(w->tmp_path);
+	w->tmp_path = NULL; /* from here on, failure removes final */
+	if (fsync(w->fd) != 0) {
+		*error_r = set_error("fsync %s: %s", final, strerror(errno));
+		unlink(final);
 		free(final);
 		w->failed = true;
 		return -1;
@@ -380,8 +538,6 @@ int queue_writer_commit(struct queue_writer *w, const char *subdir, const char *
 	free(final);
 	close(w->fd);
 	w->fd = -1;
-	free(w->tmp_path);
-	w->tmp_path = NULL; /* nothing left to remove */
 	return rc;
 }
 
@@ -397,6 +553,29 @@ void queue_writer_abort(struct queue_writer *w)
 	free(w->queue_dir);
 	str_free(&w->buf);
 	free(w);
+}
+
+int queue_sweep_tmp(const char *queue_dir, int max_age)
+{
+	char *path = xasprintf("%s/tmp", queue_dir);
+	DIR *dir = opendir(path);
+	free(path);
+	if (dir == NULL)
+		return 0;
+	time_t cutoff = time(NULL) - max_age;
+	int removed = 0;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+		if (!queue_id_valid(de->d_name) ||
+		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime > cutoff)
+			continue;
+		if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(dir);
+	return removed;
 }
 
 static char *dup_attr(const struct ipc_rec *rec, const char *name)
@@ -431,6 +610,7 @@ static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope
 	env->tls = dup_attr(rec, "tls");
 	env->auth_user = dup_attr(rec, "auth_user");
 	env->origin = dup_attr(rec, "origin");
+	env->hold_reason = dup_attr(rec, "hold_reason");
 	return 0;
 }
 

@@ -21,7 +21,8 @@
  *               envid, ret ("FULL"|"HDRS"|""), body ("7BIT"|"8BITMIME"|
  *               "BINARYMIME"|""), smtputf8 (i), client_name, client_addr,
  *               client_port, helo, protocol, tls, auth_user (s, "" if none),
- *               origin ("smtp"|"pickup")
+ *               origin ("smtp"|"pickup"), and optionally hold_reason (s:
+ *               why the message was put on hold, e.g. a milter's quarantine)
  *   "rcpt"      one per recipient, in order: address, orcpt (s), notify (s:
  *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER)
  *   "content"   size (i); then exactly size raw bytes of the message (CRLF
@@ -75,7 +76,8 @@ struct queue_envelope {
 	char *tls;
 	char *auth_user;
 	char *origin;
-	int64_t size; /* content bytes (from the content record when read) */
+	char *hold_reason; /* "" or NULL unless held with a reason */
+	int64_t size;      /* content bytes (from the content record when read) */
 	struct queue_rcpt *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_cap;
@@ -96,6 +98,26 @@ struct queue_writer;
 
 struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envelope *env,
                                        const char **error_r);
+/* Make the file the next queue_writer_open in this process will use, while
+ * there is time (a server calls it before it waits for its client). */
+void queue_writer_prepare(const char *queue_dir);
+/* Done with the queue file at path (a finished message): keep its inode
+ * for a later writer (emptied, under tmp/) or, when enough wait, remove it.
+ * 0 once path is gone (or was already), -1 with errno as unlink's. */
+int queue_file_recycle(const char *queue_dir, const char *path);
+/* Make a free file (empty) the file at path, which must not exist, on the
+ * same file system, and open it with flags (O_CREAT is not needed): its
+ * descriptor, or -1 when no file is free (then create one). */
+int queue_take_free_file(const char *queue_dir, const char *path, int flags);
+/* Remove files under tmp/ older than max_age seconds: left by killed
+ * writers (only at start-up, when no writer can still own them). Returns
+ * how many were removed. */
+int queue_sweep_tmp(const char *queue_dir, int max_age);
+/* Write env instead of the envelope given to open (a milter changed the
+ * sender or the recipients); the id stays. Only before the first content
+ * byte. 0 or -1 with *error_r (e.g. no recipients left). */
+int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope *env,
+                                  const char **error_r);
 /* Append content bytes (the message as it will be delivered). */
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r);
 /* Finish and make durable in subdir ("incoming", "hold"...). 0 or -1; after

@@ -213,6 +213,52 @@ TEST(parse_then_store)
 	done(&l, &d);
 }
 
+TEST(target_list)
+{
+	struct alias_entry e = {0};
+	struct diag_list d;
+	diag_list_init(&d);
+	const char *text = "# my forward\n"
+	                   "\\joe, bob@example.org\n"
+	                   "\n"
+	                   "  \"|/usr/bin/procmail -f-\"\n"
+	                   "/home/joe/archive, :include:/home/joe/more\n";
+	CHECK(aliases_parse_list(&e, ".forward", text, strlen(text), &d) == 0);
+	CHECK(d.count == 0);
+	CHECK(e.target_count == 5);
+	if (e.target_count == 5) {
+		CHECK(e.targets[0].type == ALIAS_ADDRESS);
+		CHECK_STR(e.targets[0].value, "\\joe");
+		CHECK_STR(e.targets[1].value, "bob@example.org");
+		CHECK(e.targets[2].type == ALIAS_COMMAND);
+		CHECK_STR(e.targets[2].value, "/usr/bin/procmail -f-");
+		CHECK(e.targets[3].type == ALIAS_FILE);
+		CHECK(e.targets[4].type == ALIAS_INCLUDE);
+		CHECK_STR(e.targets[4].value, "/home/joe/more");
+	}
+	alias_entry_clear(&e);
+	diag_list_free(&d);
+
+	/* Empty and comment-only lists are no error; a bad line names its line. */
+	diag_list_init(&d);
+	CHECK(aliases_parse_list(&e, ".forward", "# nothing\n\n", 11, &d) == 0);
+	CHECK(e.target_count == 0);
+	const char *bad = "ok@example.org\nalso ok, \"unterminated\nfine\n";
+	CHECK(aliases_parse_list(&e, ".forward", bad, strlen(bad), &d) == -1);
+	CHECK(d.count == 1);
+	CHECK(d.count == 1 && strncmp(d.items[0].text, ".forward:2: ", 12) == 0);
+	CHECK(e.target_count >= 2);
+	alias_entry_clear(&e);
+	diag_list_free(&d);
+
+	diag_list_init(&d);
+	CHECK(aliases_parse_list(&e, "inc", "a\0b\n", 4, &d) == -1);
+	CHECK(aliases_parse_list(&e, "inc", "two words\n", 10, &d) == -1);
+	CHECK(aliases_parse_list(&e, "inc", ":include:relative\n", 18, &d) == -1);
+	alias_entry_clear(&e);
+	diag_list_free(&d);
+}
+
 int main(void)
 {
 	RUN(basic);
@@ -224,5 +270,6 @@ int main(void)
 	RUN(serialize_roundtrip);
 	RUN(stored_errors);
 	RUN(parse_then_store);
+	RUN(target_list);
 	return TESTING_DONE();
 }

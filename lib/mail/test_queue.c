@@ -433,6 +433,102 @@ TEST(abort_leaves_nothing)
 	drop_queue(dir);
 }
 
+TEST(prepared_file_used_and_swept)
+{
+	char *dir = make_queue();
+	struct queue_envelope env;
+	fill_envelope(&env);
+	const char *error = NULL;
+	queue_writer_prepare(dir);
+	CHECK(count_entries(dir, "tmp") == 1);
+	queue_writer_prepare(dir); /* one spare at most */
+	CHECK(count_entries(dir, "tmp") == 1);
+	struct queue_writer *w = queue_writer_open(dir, &env, &error);
+	CHECK(w != NULL);
+	CHECK(count_entries(dir, "tmp") == 1); /* the spare became the file */
+	CHECK(queue_writer_write(w, "Subject: x\r\n\r\nbody\r\n", 23, &error) == 0);
+	CHECK(queue_writer_commit(w, "incoming", &error) == 0);
+	char *path = xasprintf("%s/incoming/%s", dir, queue_writer_id(w));
+	queue_writer_abort(w);
+	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(dir, "incoming") == 1);
+	struct queue_envelope got;
+	size_t offset;
+	CHECK(queue_file_read(path, &got, &offset, &error) == 0);
+	CHECK(got.size == 23);
+	queue_envelope_free(&got);
+	free(path);
+
+	/* A spare for another queue is replaced, not used there. */
+	char *other = make_queue();
+	queue_writer_prepare(dir);
+	queue_writer_prepare(other);
+	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(other, "tmp") == 1);
+	/* Leftovers are swept by age; names that are not queue ids stay. */
+	CHECK(queue_sweep_tmp(other, 3600) == 0);
+	char *stray = xasprintf("%s/tmp/not-an-id", other);
+	CHECK(write_whole(stray, "x", 1));
+	CHECK(queue_sweep_tmp(other, 0) == 1);
+	CHECK(count_entries(other, "tmp") == 1);
+	unlink(stray);
+	free(stray);
+	queue_writer_prepare(dir); /* leaves other's spare swept, no error */
+	w = queue_writer_open(dir, &env, &error);
+	CHECK(w != NULL);
+	queue_writer_abort(w);
+	CHECK(count_entries(dir, "tmp") == 0);
+	queue_envelope_free(&env);
+	drop_queue(other);
+	drop_queue(dir);
+}
+
+TEST(recycled_file_reused)
+{
+	char *dir = make_queue();
+	struct queue_envelope env;
+	fill_envelope(&env);
+	const char *error = NULL;
+	struct queue_writer *w = queue_writer_open(dir, &env, &error);
+	CHECK(w != NULL);
+	CHECK(queue_writer_write(w, "Subject: one\r\n\r\n", 16, &error) == 0);
+	CHECK(queue_writer_commit(w, "incoming", &error) == 0);
+	char *path = xasprintf("%s/incoming/%s", dir, queue_writer_id(w));
+	queue_writer_abort(w);
+	struct stat before;
+	CHECK(stat(path, &before) == 0);
+	CHECK(queue_file_recycle(dir, path) == 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK(count_entries(dir, "incoming") == 0);
+	CHECK(count_entries(dir, "tmp") == 1);     /* emptied, waiting */
+	CHECK(queue_file_recycle(dir, path) == 0); /* already gone: fine */
+
+	/* The next file is that inode, holding only the new message. */
+	w = queue_writer_open(dir, &env, &error);
+	CHECK(w != NULL);
+	CHECK(queue_writer_write(w, "Subject: two\r\n\r\n", 16, &error) == 0);
+	CHECK(queue_writer_commit(w, "incoming", &error) == 0);
+	char *second = xasprintf("%s/incoming/%s", dir, queue_writer_id(w));
+	queue_writer_abort(w);
+	struct stat after;
+	CHECK(stat(second, &after) == 0);
+	CHECK(after.st_ino == before.st_ino);
+	CHECK(count_entries(dir, "tmp") == 0);
+	struct queue_envelope got;
+	size_t offset;
+	CHECK(queue_file_read(second, &got, &offset, &error) == 0);
+	CHECK(got.size == 16);
+	queue_envelope_free(&got);
+	/* Free files survive the start-up sweep; they hold no mail. */
+	CHECK(queue_file_recycle(dir, second) == 0);
+	CHECK(queue_sweep_tmp(dir, 0) == 0);
+	CHECK(count_entries(dir, "tmp") == 1);
+	free(second);
+	free(path);
+	queue_envelope_free(&env);
+	drop_queue(dir);
+}
+
 TEST(writer_refuses_unreadable_envelope)
 {
 	char *dir = make_queue();
@@ -803,6 +899,8 @@ int main(void)
 	RUN(write_commit_read_back);
 	RUN(empty_content_and_hold);
 	RUN(abort_leaves_nothing);
+	RUN(prepared_file_used_and_swept);
+	RUN(recycled_file_reused);
 	RUN(writer_refuses_unreadable_envelope);
 	RUN(commit_missing_dir);
 	RUN(commit_never_replaces);

@@ -4,6 +4,7 @@
  */
 #include "table/table.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,19 @@ int table_lookup(struct table *t, const char *key, struct str *value, const char
 const char *table_spec(const struct table *t)
 {
 	return t->spec;
+}
+
+int table_spec_stat(const char *spec, struct stat *st)
+{
+	const char *path = spec;
+	if (spec[0] != '/') {
+		if (strncmp(spec, "lmdb:", 5) != 0 || spec[5] != '/') {
+			errno = EINVAL;
+			return -1;
+		}
+		path = spec + 5;
+	}
+	return stat(path, st);
 }
 
 void table_close(struct table *t)

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "util/str.h"
@@ -44,6 +45,11 @@ int table_lookup(struct table *t, const char *key, struct str *value, const char
 /* The spec the table was opened with. */
 const char *table_spec(const struct table *t);
 
+/* stat() the file a table spec names ("lmdb:/x.lmdb" or "/x.lmdb"): the
+ * owner of an aliases table decides whose privileges its commands get.
+ * 0, or -1 with errno (EINVAL for a spec that names no file). */
+int table_spec_stat(const char *spec, struct stat *st);
+
 void table_close(struct table *t);
 
 /* ---- Building ---- */
@@ -55,6 +61,8 @@ struct table_builder *table_builder_new(void);
 void table_builder_add(struct table_builder *b, const char *key, size_t key_len, const void *value,
                        size_t value_len);
 size_t table_builder_count(const struct table_builder *b);
+/* Give the written file this owner (needs root; (uid_t)-1: the writer's). */
+void table_builder_set_owner(struct table_builder *b, uid_t owner);
 /* Write an LMDB table to dest_path with the given file mode and group
  * ((gid_t)-1 leaves the group alone). 0, or -1 with *error_r (static). */
 int table_builder_write_lmdb(struct table_builder *b, const char *dest_path, mode_t mode,

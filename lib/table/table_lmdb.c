@@ -201,11 +201,19 @@ struct table_builder {
 	struct builder_entry *items;
 	size_t count, cap;
 	size_t bytes; /* keys and values together */
+	uid_t owner;  /* (uid_t)-1: leave alone */
 };
 
 struct table_builder *table_builder_new(void)
 {
-	return xcalloc(1, sizeof(struct table_builder));
+	struct table_builder *b = xcalloc(1, sizeof(struct table_builder));
+	b->owner = (uid_t)-1;
+	return b;
+}
+
+void table_builder_set_owner(struct table_builder *b, uid_t owner)
+{
+	b->owner = owner;
 }
 
 void table_builder_add(struct table_builder *b, const char *key, size_t key_len, const void *value,
@@ -331,8 +339,9 @@ int table_builder_write_lmdb(struct table_builder *b, const char *dest_path, mod
 		return -1;
 	}
 	int rc = 0;
-	if (fchmod(fd, mode) != 0 || (group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) != 0)) {
-		*error_r = set_error("set mode or group of %s: %s", tmp, strerror(errno));
+	if (fchmod(fd, mode) != 0 ||
+	    ((group != (gid_t)-1 || b->owner != (uid_t)-1) && fchown(fd, b->owner, group) != 0)) {
+		*error_r = set_error("set mode, owner or group of %s: %s", tmp, strerror(errno));
 		rc = -1;
 	}
 	if (rc == 0)

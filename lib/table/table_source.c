@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "table/table.h"
 #include "util/alloc.h"
@@ -207,10 +209,19 @@ int table_source_compile(const char *source_path, const char *dest_path, mode_t 
                          struct diag_list *diags)
 {
 	struct table_source src;
+	uid_t owner = (uid_t)-1;
 	table_source_init(&src);
 	int rc = table_source_read(&src, source_path, diags);
+	struct stat st;
+	if (rc == 0 && geteuid() == 0 && stat(source_path, &st) == 0) {
+		/* As root, the table belongs to whoever owns the source. */
+		owner = st.st_uid;
+		if (group == (gid_t)-1)
+			group = st.st_gid;
+	}
 	if (rc == 0) {
 		struct table_builder *b = table_builder_new();
+		table_builder_set_owner(b, owner);
 		for (size_t i = 0; i < src.count; i++)
 			table_builder_add(b, src.items[i].key, strlen(src.items[i].key),
 			                  src.items[i].value, strlen(src.items[i].value));

@@ -44,8 +44,10 @@ int table_source_parse(struct table_source *src, const char *filename, const cha
 int table_source_read(struct table_source *src, const char *path, struct diag_list *diags);
 
 /* Read source_path and, only if it has no errors, build dest_path from it
- * (mode and group as for table_builder_write_lmdb()). Returns 0, or -1 with
- * the reasons in diags; on -1 the old dest_path is untouched. */
+ * (mode and group as for table_builder_write_lmdb(); when run as root the
+ * table gets the source file's owner, and its group unless group is given).
+ * Returns 0, or -1 with the reasons in diags; on -1 the old dest_path is
+ * untouched. */
 int table_source_compile(const char *source_path, const char *dest_path, mode_t mode, gid_t group,
                          struct diag_list *diags);
 

@@ -1,0 +1,120 @@
+#!/bin/sh
+# Side-by-side SMTP accept rate with one milter: Postern's smtpd against
+# Postfix's smtpd, both with the same pass-through libmilter filter
+# (tests/milter_pass.c: it asks for every event, headers and body, and
+# answers continue), same durability (each message fsync'd into the queue
+# before 250), smtp-source (from the postfix package) as the load generator.
+# Neither side delivers during the run (Postfix puts each message on hold
+# with an end-of-data HOLD action; Postern runs no qmgr), so this measures
+# receiving only: SMTP, a queue file written and fsync'd, the reply.
+#
+# Usage: sh bench/milter.sh [BUILD_DIR]   (as root: installs postfix)
+# Env:   MESSAGES (default 2000 per run), SESSIONS ("1 20 100"), SIZES ("2048 51200")
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+messages=${MESSAGES:-2000}
+sessions=${SESSIONS:-"1 20 100"}
+sizes=${SIZES:-"2048 51200"}
+
+if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
+	[ "$(id -u)" -eq 0 ] || { echo "bench: install postfix first (needs root)" >&2; exit 1; }
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
+sh "$top/scripts/create-users.sh"
+
+work=$(mktemp -d /tmp/postern-bench.XXXXXX)
+chmod 755 "$work"
+pf_port=2626
+pt_port=2627
+milter_port=2628
+[ -x "$build/bin/milter_pass" ] || { echo "bench: $build/bin/milter_pass not built (libmilter-dev)" >&2; exit 1; }
+pf_conf=/etc/postfix
+cleanup() {
+	postfix stop >/dev/null 2>&1 || true
+	for f in main.cf master.cf; do
+		if [ -f "$work/$f.orig" ]; then cp "$work/$f.orig" "$pf_conf/$f"; else rm -f "$pf_conf/$f"; fi
+	done
+	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
+	[ -n "${milter_pid:-}" ] && kill "$milter_pid" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# --- The filter both servers use.
+"$build/bin/milter_pass" -s "inet:$milter_port@127.0.0.1" &
+milter_pid=$!
+
+# --- Postfix: the system instance, configured for the run and restored after.
+postfix stop >/dev/null 2>&1 || true
+for f in main.cf master.cf; do
+	[ -f "$pf_conf/$f" ] && cp "$pf_conf/$f" "$work/$f.orig"
+done
+cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
+# Listen on our port.
+sed -i -e "s/^smtp      inet/$pf_port      inet/" "$pf_conf/master.cf"
+cat >"$pf_conf/main.cf" <<CF
+compatibility_level = 3.6
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = bench.example.test
+mydestination = bench.example.test
+mynetworks = 127.0.0.0/8
+smtpd_recipient_restrictions = permit_mynetworks, reject
+local_recipient_maps =
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+default_process_limit = 200
+smtpd_end_of_data_restrictions = check_client_access static:HOLD
+smtpd_milters = inet:127.0.0.1:$milter_port
+milter_default_action = tempfail
+CF
+postfix check >/dev/null 2>&1 || true
+postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
+pf_spool=$(postconf -h queue_directory)
+
+# --- Postern: an instance with smtpd only.
+mkdir -p "$work/postern/etc"
+cat >"$work/postern/etc/main.conf" <<CF
+queue_directory = $work/postern/spool
+data_directory = $work/postern/data
+daemon_directory = $build/bin
+maillog_file = $work/postern.log
+inet_interfaces = 127.0.0.1
+myhostname = bench.example.test
+mydestination = bench.example.test
+mynetworks = 127.0.0.0/8
+smtpd_peername_lookup = no
+default_process_limit = 200
+smtpd_milters = inet:127.0.0.1:$milter_port
+milter_default_action = tempfail
+CF
+echo "127.0.0.1:$pt_port inet n - n - - smtpd" >"$work/postern/etc/master.conf"
+"$build/bin/mailctl" -c "$work/postern/etc" start
+
+sleep 1
+rate() { # port sessions size -> messages per second
+	start=$(date +%s.%N)
+	smtp-source -c -s "$2" -m "$messages" -l "$3" -f bench@bench.example.test \
+		-t root@bench.example.test "127.0.0.1:$1" >/dev/null
+	end=$(date +%s.%N)
+	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+printf "%-9s %-7s %12s %12s %7s\n" sessions size postfix/s postern/s ratio
+for size in $sizes; do
+	for s in $sessions; do
+		pf=$(rate $pf_port "$s" "$size")
+		pt=$(rate $pt_port "$s" "$size")
+		printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
+			"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
+		# Every message must have been accepted (not tempfailed by the milter).
+		pf_n=$(find "$pf_spool/hold" "$pf_spool/incoming" "$pf_spool/active" -type f 2>/dev/null | wc -l)
+		pt_n=$(find "$work/postern/spool/incoming" -type f | wc -l)
+		[ "$pf_n" -ge "$messages" ] || echo "bench: postfix queued only $pf_n of $messages" >&2
+		[ "$pt_n" -ge "$messages" ] || echo "bench: postern queued only $pt_n of $messages" >&2
+		# Keep the queues from growing between runs.
+		find "$pf_spool/hold" "$pf_spool/incoming" "$pf_spool/active" -type f -delete 2>/dev/null || true
+		find "$work/postern/spool/incoming" -type f -delete 2>/dev/null || true
+	done
+done

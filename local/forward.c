@@ -1,0 +1,107 @@
+/*
+ * Forwarding: the addresses an alias, .forward or :include: names that are
+ * not delivered here (other domains) go out as a new message. local writes
+ * a new queue file into incoming/ (as mail_owner, in a child, like any
+ * other writer of the queue) with the original content behind a
+ * Delivered-To: header for the address that was expanded, so a forwarding
+ * loop comes back as a loop and bounces; then it wakes qmgr. The envelope
+ * sender is the original one, or owner-ALIAS when the alias has an owner.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "local/local.h"
+#include "util/alloc.h"
+#include "util/privs.h"
+#include "util/sock.h"
+
+#define FORWARD_TIMEOUT_MS (10 * 60 * 1000)
+
+struct forward_job {
+	const struct conf *conf;
+	const struct local_message *msg;
+	const char *sender;
+	char *const *rcpts;
+	size_t count;
+	const char *delivered_to;
+};
+
+static int write_piece(void *arg, const char *data, size_t len, const char **error_r)
+{
+	return queue_writer_write(arg, data, len, error_r);
+}
+
+static void wake_qmgr(const char *queue_dir)
+{
+	char *path = xasprintf("%s/public/qmgr", queue_dir);
+	const char *error;
+	int fd = sock_connect_unix(path, 100, &error);
+	free(path);
+	if (fd < 0)
+		return; /* qmgr finds it on its next scan */
+	struct ipc_rec *rec = ipc_rec_new("wakeup");
+	(void)ipc_write(fd, rec, 100);
+	ipc_rec_free(rec);
+	close(fd);
+}
+
+static void forward_child(void *arg, int report_fd)
+{
+	const struct forward_job *job = arg;
+	const struct queue_envelope *orig = job->msg->env;
+	const char *queue_dir = conf_get(job->conf, "queue_directory");
+	struct queue_envelope env;
+	queue_envelope_init(&env);
+	env.arrival = (int64_t)time(NULL);
+	env.sender = xstrdup(job->sender);
+	env.body = xstrdup(orig && orig->body ? orig->body : "");
+	env.smtputf8 = orig ? orig->smtputf8 : false;
+	env.client_name = xstrdup("localhost");
+	env.protocol = xstrdup("local");
+	env.origin = xstrdup("forward");
+	for (size_t i = 0; i < job->count; i++)
+		queue_envelope_add_rcpt(&env, job->rcpts[i], NULL, NULL);
+	const char *error = "";
+	struct str header = STR_INIT;
+	str_printf(&header, "Delivered-To: %s\r\n", job->delivered_to);
+	struct queue_writer *w = queue_writer_open(queue_dir, &env, &error);
+	if (w != NULL && queue_writer_write(w, header.data, header.len, &error) == 0 &&
+	    local_copy_content(job->msg, write_piece, w, &error) == 0 &&
+	    queue_writer_commit(w, "incoming", &error) == 0) {
+		char *text = xasprintf("forwarded as %s", queue_writer_id(w));
+		local_child_report(report_fd, "delivered", "2.0.0", text);
+		free(text);
+		wake_qmgr(queue_dir);
+	} else {
+		char *text = xasprintf("cannot queue the forwarded message: %s", error);
+		local_child_report(report_fd, "deferred", "4.3.0", text);
+		free(text);
+	}
+	if (w != NULL)
+		queue_writer_abort(w);
+	str_free(&header);
+	queue_envelope_free(&env);
+}
+
+void local_forward(const struct conf *conf, const struct local_message *msg, const char *sender,
+                   char *const *rcpts, size_t count, const char *delivered_to,
+                   struct local_result *result)
+{
+	struct local_creds creds = {getuid(), getgid(), NULL, (gid_t)-1, false};
+	const char *error = "";
+	if (privs_are_root() &&
+	    privs_lookup(conf_get(conf, "mail_owner"), &creds.uid, &creds.gid, &error) != 0) {
+		char *text = xasprintf("mail_owner: %s", error);
+		local_result_set(result, "deferred", "4.3.0", text);
+		free(text);
+		return;
+	}
+	struct forward_job job = {conf, msg, sender, rcpts, count, delivered_to};
+	struct ipc_rec *rec =
+	    local_run_child(&creds, FORWARD_TIMEOUT_MS, forward_child, &job, &error);
+	local_child_result(rec, error, result);
+	ipc_rec_free(rec);
+}

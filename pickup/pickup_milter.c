@@ -1,0 +1,288 @@
+/*
+ * non_smtpd_milters for pickup (pickup_milter.h).
+ */
+#include "pickup/pickup_milter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/dsn.h"
+#include "milter/milter_conf.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+#define BOUNCE_SIZE_LIMIT (50 * 1024)
+
+static struct {
+	const char *list;
+	const char *hostname;
+	const char *daemon_name;
+	const char *macro_v;
+	const char *queue_dir;
+	struct milter_defaults defaults;
+} pm;
+
+struct run {
+	const struct queue_envelope *env;
+	const char *rcpt;
+	int64_t uid;
+};
+
+void pickup_milter_init(const struct conf *conf)
+{
+	const char *error;
+	pm.list = conf_get(conf, "non_smtpd_milters");
+	pm.hostname = conf_get(conf, "myhostname");
+	pm.daemon_name = conf_get(conf, "milter_macro_daemon_name");
+	pm.macro_v = conf_get(conf, "milter_macro_v");
+	pm.queue_dir = conf_get(conf, "queue_directory");
+	if (milter_defaults_from_conf(conf, &pm.defaults, &error) != 0)
+		log_fatal("%s", error);
+	struct milter_chain *check =
+	    milter_chain_new(pm.list, &pm.defaults, NULL, NULL, NULL, &error);
+	if (check == NULL)
+		log_fatal("non_smtpd_milters: %s", error);
+	milter_chain_free(check);
+}
+
+bool pickup_milter_enabled(void)
+{
+	return pm.list && *pm.list;
+}
+
+static const char *macro(void *ctx, const char *name)
+{
+	struct run *r = ctx;
+	static char buf[64];
+	char key[64];
+	size_t n = strlen(name);
+	if (n >= 2 && name[0] == '{' && name[n - 1] == '}')
+		snprintf(key, sizeof(key), "%.*s", (int)(n - 2), name + 1);
+	else
+		snprintf(key, sizeof(key), "%s", name);
+	if (strcmp(key, "j") == 0)
+		return pm.hostname;
+	if (strcmp(key, "daemon_name") == 0)
+		return pm.daemon_name;
+	if (strcmp(key, "v") == 0)
+		return pm.macro_v;
+	if (strcmp(key, "_") == 0) {
+		snprintf(buf, sizeof(buf), "localhost [127.0.0.1] (uid %lld)", (long long)r->uid);
+		return buf;
+	}
+	if (strcmp(key, "client_addr") == 0)
+		return "127.0.0.1";
+	if (strcmp(key, "client_name") == 0 || strcmp(key, "client_ptr") == 0)
+		return "localhost";
+	if (strcmp(key, "i") == 0)
+		return r->env->id;
+	if (strcmp(key, "mail_addr") == 0)
+		return r->env->sender;
+	if (strcmp(key, "rcpt_addr") == 0)
+		return r->rcpt;
+	return NULL;
+}
+
+static void log_line(void *ctx, bool warning, const char *line)
+{
+	struct run *r = ctx;
+	if (warning)
+		log_warn("%s: %s", r->env->id, line);
+	else
+		log_info("%s: %s", r->env->id, line);
+}
+
+/* "5.7.1" from "550 5.7.1 text", or a default for the code class. */
+static void reply_status(const char *reply, char *buf, size_t len)
+{
+	const char *p = reply + 4;
+	size_t n = strspn(p, "0123456789.");
+	if (strlen(reply) > 4 && (*p == '4' || *p == '5') && n >= 5 && n < len && p[1] == '.') {
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		buf[0] = '5'; /* returned to the sender: permanent */
+	} else {
+		snprintf(buf, len, "5.7.1");
+	}
+}
+
+/* Return the message to its sender with the filter's reply. */
+static void bounce(const struct queue_envelope *env, const char *reply, const struct str *content)
+{
+	if (env->sender[0] == '\0') {
+		log_info("%s: rejected mail from the null sender is not returned", env->id);
+		return;
+	}
+	char status[32];
+	reply_status(reply, status, sizeof(status));
+	struct str diag = STR_INIT;
+	str_printf(&diag, "x-postern; rejected by a mail filter: %s", reply);
+	for (char *c = diag.data; *c; c++)
+		if (*c == '\r' || *c == '\n')
+			*c = ' ';
+	struct dsn_rcpt *rcpts = xcalloc(env->rcpt_count, sizeof(*rcpts));
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		rcpts[i] = (struct dsn_rcpt){
+		    .final_rcpt = env->rcpts[i].address,
+		    .orcpt = env->rcpts[i].orcpt[0] ? env->rcpts[i].orcpt : NULL,
+		    .action = DSN_ACTION_FAILED,
+		    .status = status,
+		    .diagnostic = str_cstr(&diag),
+		    .last_attempt = time(NULL),
+		};
+	struct dsn_report report = {
+	    .env = env,
+	    .reporting_mta = pm.hostname,
+	    .rcpts = rcpts,
+	    .rcpt_count = env->rcpt_count,
+	    .content = content->data ? content->data : "",
+	    .content_len = content->len,
+	    .content_limit = BOUNCE_SIZE_LIMIT,
+	};
+	struct str text = STR_INIT;
+	const char *error;
+	if (dsn_build(&report, &text, &error) != 0) {
+		log_error("%s: cannot build a non-delivery notification: %s", env->id, error);
+	} else {
+		struct queue_envelope notice;
+		queue_envelope_init(&notice);
+		notice.arrival = time(NULL);
+		notice.sender = xstrdup("");
+		notice.envid = xstrdup("");
+		notice.ret = xstrdup("");
+		notice.body = xstrdup("");
+		notice.client_name = xstrdup("localhost");
+		notice.client_addr = xstrdup("");
+		notice.client_port = xstrdup("");
+		notice.helo = xstrdup("");
+		notice.protocol = xstrdup("local");
+		notice.tls = xstrdup("");
+		notice.auth_user = xstrdup("");
+		notice.origin = xstrdup("pickup");
+		queue_envelope_add_rcpt(&notice, env->sender, "", "");
+		struct queue_writer *w = queue_writer_open(pm.queue_dir, &notice, &error);
+		if (w == NULL || queue_writer_write(w, text.data, text.len, &error) != 0 ||
+		    queue_writer_commit(w, "incoming", &error) != 0)
+			log_error("%s: cannot queue a non-delivery notification: %s", env->id,
+			          error);
+		else
+			log_info("%s: sender non-delivery notification: %s", env->id, notice.id);
+		queue_writer_abort(w);
+		queue_envelope_free(&notice);
+	}
+	str_free(&text);
+	str_free(&diag);
+	free(rcpts);
+}
+
+static void free_args(char **argv)
+{
+	for (size_t i = 0; argv[i]; i++)
+		free(argv[i]);
+}
+
+/* The envelope events; false with the verdict in v if refused. */
+static bool envelope_events(struct milter_chain *c, struct run *r, struct queue_envelope *env,
+                            struct milter_verdict *v)
+{
+	milter_connect(c, "localhost", '4', "127.0.0.1", 0, v);
+	if (v->action != MILTER_CONTINUE && v->action != MILTER_ACCEPT)
+		return false;
+	milter_helo(c, "localhost", v);
+	if (v->action != MILTER_CONTINUE && v->action != MILTER_ACCEPT)
+		return false;
+	char *argv[4] = {xasprintf("<%s>", env->sender), NULL, NULL, NULL};
+	if (env->body && *env->body)
+		argv[1] = xasprintf("BODY=%s", env->body);
+	milter_mail(c, argv, v);
+	free_args(argv);
+	if (v->action != MILTER_CONTINUE && v->action != MILTER_ACCEPT)
+		return false;
+	/* A refused recipient refuses the whole message: it goes back to the
+	 * sender (or stays for later, on tempfail). */
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		char *rargv[3] = {xasprintf("<%s>", env->rcpts[i].address), NULL, NULL};
+		if (env->rcpts[i].notify[0])
+			rargv[1] = xasprintf("NOTIFY=%s", env->rcpts[i].notify);
+		r->rcpt = env->rcpts[i].address;
+		milter_rcpt(c, rargv, v);
+		r->rcpt = NULL;
+		free_args(rargv);
+		if (v->action == MILTER_DISCARD)
+			return false;
+		if (v->action == MILTER_REJECT || v->action == MILTER_TEMPFAIL)
+			return false;
+	}
+	milter_data(c, v);
+	return v->action == MILTER_CONTINUE || v->action == MILTER_ACCEPT;
+}
+
+enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t uid,
+                                            struct queue_writer *w, const struct str *content,
+                                            const char **subdir_r, const char **why_r)
+{
+	struct run r = {.env = env, .uid = uid};
+	const char *error;
+	struct milter_chain *c =
+	    milter_chain_new(pm.list, &pm.defaults, macro, log_line, &r, &error);
+	if (c == NULL) {
+		*why_r = error;
+		return PICKUP_MILTER_RETRY;
+	}
+	struct milter_verdict v = {0};
+	struct milter_message msg;
+	milter_message_parse(&msg, content->data, content->len);
+	if (envelope_events(c, &r, env, &v))
+		milter_message(c, &msg, env, &v);
+	enum pickup_milter_result result = PICKUP_MILTER_QUEUE;
+	*subdir_r = "incoming";
+	if (v.action == MILTER_CONTINUE && env->rcpt_count == 0) {
+		log_info("%s: milter-discard: all recipients deleted; from=<%s>", env->id,
+		         env->sender);
+		v.action = MILTER_DISCARD;
+	}
+	switch (v.action) {
+	case MILTER_TEMPFAIL:
+	case MILTER_SHUTDOWN:
+		log_info("%s: milter-tempfail: %s; from=<%s>; the message stays in maildrop/",
+		         env->id, v.reply ? v.reply : "", env->sender);
+		*why_r = "a mail filter said try again later";
+		result = PICKUP_MILTER_RETRY;
+		break;
+	case MILTER_REJECT:
+		log_info("%s: milter-reject: %s; from=<%s>", env->id, v.reply ? v.reply : "",
+		         env->sender);
+		bounce(env, v.reply ? v.reply : "550 5.7.1 Command rejected", content);
+		result = PICKUP_MILTER_DONE;
+		break;
+	case MILTER_DISCARD:
+		log_info("%s: milter-discard: from=<%s>", env->id, env->sender);
+		result = PICKUP_MILTER_DONE;
+		break;
+	case MILTER_QUARANTINE:
+		log_info("%s: milter-hold: %s; from=<%s>", env->id, v.reason ? v.reason : "",
+		         env->sender);
+		*subdir_r = "hold";
+		free(env->hold_reason);
+		env->hold_reason =
+		    xasprintf("milter %s: %s", v.milter ? v.milter : "", v.reason ? v.reason : "");
+		break;
+	default:
+		break;
+	}
+	if (result == PICKUP_MILTER_QUEUE) {
+		struct str out = STR_INIT;
+		milter_message_write(&msg, &out);
+		if (queue_writer_replace_envelope(w, env, why_r) != 0 ||
+		    queue_writer_write(w, out.data, out.len, why_r) != 0)
+			result = PICKUP_MILTER_RETRY;
+		str_free(&out);
+	}
+	milter_verdict_clear(&v);
+	milter_chain_free(c); /* after the verdict: v.milter points into it */
+	milter_message_free(&msg);
+	return result;
+}

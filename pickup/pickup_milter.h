@@ -1,0 +1,34 @@
+/*
+ * pickup and non_smtpd_milters: a locally submitted message goes through
+ * the filters in one go (connect as localhost, HELO, MAIL, RCPT, DATA,
+ * the message), and their edits are written to its queue file. A rejected
+ * message is returned to its sender with a non-delivery notification (the
+ * sender has already gone: sendmail returned long ago).
+ */
+#ifndef POSTERN_PICKUP_PICKUP_MILTER_H
+#define POSTERN_PICKUP_PICKUP_MILTER_H
+
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "mail/queue.h"
+#include "util/str.h"
+
+/* Read the settings at start-up (log_fatal on a bad list). */
+void pickup_milter_init(const struct conf *conf);
+/* True if non_smtpd_milters is not empty. */
+bool pickup_milter_enabled(void);
+
+enum pickup_milter_result {
+	PICKUP_MILTER_QUEUE, /* commit w into *subdir_r ("incoming" or "hold") */
+	PICKUP_MILTER_DONE,  /* nothing to commit: discarded or returned to sender */
+	PICKUP_MILTER_RETRY, /* a filter said try later: keep the drop file */
+};
+
+/* Filter content (the Received header included) for env, which the
+ * edits change; on QUEUE the final envelope and content are written to w. */
+enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t uid,
+                                            struct queue_writer *w, const struct str *content,
+                                            const char **subdir_r, const char **why_r);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * smtpd and the milters of smtpd_milters: the chain for one session, the
+ * macros smtpd knows (client, TLS, AUTH, envelope, queue id), a log line
+ * for each milter decision, and turning a verdict into an SMTP reply.
+ * Connect, HELO, MAIL, RCPT, DATA and unknown commands are sent as the
+ * client sends them; the message goes to the filters after the final dot
+ * (data.c) and their edits are in the queue file before the 250.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "milter/milter_conf.h"
+#include "smtpd/smtpd.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "util/sock.h"
+
+static const char *macro(void *ctx, const char *name)
+{
+	struct session *s = ctx;
+	static char buf[600];
+	char key[64];
+	size_t n = strlen(name);
+	/* "{name}" and "name" are the same macro. */
+	if (n >= 2 && name[0] == '{' && name[n - 1] == '}')
+		snprintf(key, sizeof(key), "%.*s", (int)(n - 2), name + 1);
+	else
+		snprintf(key, sizeof(key), "%s", name);
+	const struct smtpd_settings *c = s->cfg;
+	if (strcmp(key, "j") == 0)
+		return c->hostname;
+	if (strcmp(key, "daemon_name") == 0)
+		return c->milter_daemon_name;
+	if (strcmp(key, "v") == 0)
+		return c->milter_macro_v;
+	if (strcmp(key, "_") == 0) {
+		snprintf(buf, sizeof(buf), "%s [%s]", s->client_name, s->client_addr);
+		return buf;
+	}
+	if (strcmp(key, "client_addr") == 0)
+		return s->client_addr;
+	if (strcmp(key, "client_port") == 0)
+		return s->client_port;
+	if (strcmp(key, "client_name") == 0 || strcmp(key, "client_ptr") == 0)
+		return s->client_name;
+	if (strcmp(key, "daemon_addr") == 0 || strcmp(key, "daemon_port") == 0) {
+		char addr[64], port[16];
+		if (sock_local_name(s->fd, addr, sizeof(addr), port, sizeof(port)) != 0)
+			return NULL;
+		snprintf(buf, sizeof(buf), "%s", key[7] == 'a' ? addr : port);
+		return buf;
+	}
+	if (strcmp(key, "tls_version") == 0)
+		return s->tls ? tls_session_protocol(s->tls) : NULL;
+	if (strcmp(key, "cipher") == 0)
+		return s->tls ? tls_session_cipher(s->tls) : NULL;
+	if (strcmp(key, "cipher_bits") == 0) {
+		if (s->tls == NULL)
+			return NULL;
+		snprintf(buf, sizeof(buf), "%d", tls_session_cipher_bits(s->tls));
+		return buf;
+	}
+	if (strcmp(key, "auth_type") == 0)
+		return s->auth_user ? s->auth_method : NULL;
+	if (strcmp(key, "auth_authen") == 0)
+		return s->auth_user;
+	if (strcmp(key, "i") == 0)
+		return s->queue_id[0] ? s->queue_id : NULL;
+	if (strcmp(key, "mail_addr") == 0)
+		return s->in_transaction ? s->env.sender : NULL;
+	if (strcmp(key, "rcpt_addr") == 0)
+		return s->milter_rcpt;
+	return NULL;
+}
+
+static void log_line(void *ctx, bool warning, const char *line)
+{
+	struct session *s = ctx;
+	const char *id = s->queue_id[0] ? s->queue_id : "NOQUEUE";
+	if (warning)
+		log_warn("%s: %s; client=%s", id, line, session_client(s));
+	else
+		log_info("%s: %s; client=%s", id, line, session_client(s));
+}
+
+void smtpd_milter_connect(struct session *s)
+{
+	const char *list = conf_get(s->cfg->conf, "smtpd_milters");
+	if (*list == '\0')
+		return;
+	const char *error;
+	s->milters = milter_chain_new(list, &s->cfg->milter_defaults, macro, log_line, s, &error);
+	if (s->milters == NULL) {
+		/* Checked at start-up; cannot happen after that. */
+		log_error("smtpd_milters: %s", error);
+		return;
+	}
+	char family = strchr(s->client_addr, ':') ? '6' : '4';
+	struct milter_verdict v = {0};
+	milter_connect(s->milters, s->client_name, family, s->client_addr,
+	               (unsigned)atoi(s->client_port), &v);
+	if (v.action == MILTER_SHUTDOWN)
+		s->milter_shutdown = true;
+	milter_verdict_clear(&v);
+}
+
+void smtpd_milter_end(struct session *s)
+{
+	milter_chain_free(s->milters);
+	s->milters = NULL;
+}
+
+/* Send the reply of a verdict (multi-line replies as they came). */
+static void send_verdict_reply(struct session *s, const struct milter_verdict *v)
+{
+	const char *text = v->reply;
+	if (text == NULL)
+		text = v->action == MILTER_REJECT
+		           ? "550 5.7.1 Command rejected"
+		           : "451 4.7.1 Service unavailable - try again later";
+	stream_write(s->stream, text, strlen(text));
+	stream_write(s->stream, "\r\n", 2);
+}
+
+bool smtpd_milter_refused(struct session *s, struct milter_verdict *v)
+{
+	switch (v->action) {
+	case MILTER_REJECT:
+	case MILTER_TEMPFAIL:
+		send_verdict_reply(s, v);
+		milter_verdict_clear(v);
+		return true;
+	case MILTER_SHUTDOWN:
+		send_verdict_reply(s, v);
+		s->quit = true;
+		milter_verdict_clear(v);
+		return true;
+	case MILTER_DISCARD:
+		s->milter_discard = true;
+		break;
+	default:
+		break;
+	}
+	milter_verdict_clear(v);
+	return false;
+}
+
+/* "<addr>" followed by the ESMTP parameters of a MAIL or RCPT argument. */
+static char **split_args(const char *address, const char *arg)
+{
+	size_t cap = 8, n = 0;
+	char **argv = xcalloc(cap, sizeof(*argv));
+	argv[n++] = xasprintf("<%s>", address);
+	/* The parameters follow the closing '>' of the path. */
+	const char *p = strchr(arg, '>');
+	p = p ? p + 1 : arg + strlen(arg);
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		size_t len = strcspn(p, " ");
+		if (len == 0)
+			break;
+		if (n + 2 >= cap) {
+			cap *= 2;
+			argv = xreallocarray(argv, cap, sizeof(*argv));
+		}
+		argv[n++] = xstrndup(p, len);
+		p += len;
+	}
+	argv[n] = NULL;
+	return argv;
+}
+
+static void free_args(char **argv)
+{
+	for (size_t i = 0; argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+bool smtpd_milter_helo(struct session *s)
+{
+	if (s->milters == NULL)
+		return false;
+	struct milter_verdict v = {0};
+	milter_helo(s->milters, s->helo, &v);
+	return smtpd_milter_refused(s, &v);
+}
+
+bool smtpd_milter_mail(struct session *s, const char *arg)
+{
+	if (s->milters == NULL)
+		return false;
+	char **argv = split_args(s->env.sender, arg);
+	struct milter_verdict v = {0};
+	milter_mail(s->milters, argv, &v);
+	free_args(argv);
+	return smtpd_milter_refused(s, &v);
+}
+
+bool smtpd_milter_rcpt(struct session *s, const char *address, const char *arg)
+{
+	if (s->milters == NULL || s->milter_discard)
+		return false;
+	char **argv = split_args(address, arg);
+	struct milter_verdict v = {0};
+	s->milter_rcpt = address;
+	milter_rcpt(s->milters, argv, &v);
+	s->milter_rcpt = NULL;
+	free_args(argv);
+	return smtpd_milter_refused(s, &v);
+}
+
+bool smtpd_milter_data(struct session *s)
+{
+	if (s->milters == NULL || s->milter_discard)
+		return false;
+	struct milter_verdict v = {0};
+	milter_data(s->milters, &v);
+	return smtpd_milter_refused(s, &v);
+}
+
+bool smtpd_milter_unknown(struct session *s, const char *line)
+{
+	if (s->milters == NULL)
+		return false;
+	struct milter_verdict v = {0};
+	milter_unknown(s->milters, line, &v);
+	return smtpd_milter_refused(s, &v);
+}
+
+void smtpd_milter_abort(struct session *s)
+{
+	if (s->milters)
+		milter_abort(s->milters);
+	s->milter_discard = false;
+}

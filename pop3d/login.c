@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -62,6 +63,15 @@ void pop3d_close_other_fds(const int *keep, size_t count)
 		if (!kept)
 			close(fd);
 	}
+}
+
+void pop3d_die_with_parent(pid_t parent)
+{
+	/* Cleared by every change of user: call after the last one. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		log_warn("prctl PR_SET_PDEATHSIG: %m");
+	if (getppid() != parent)
+		_exit(0);
 }
 
 static bool list_contains(char *const *list, const char *word)
@@ -186,6 +196,7 @@ struct parent {
 	const struct pop3d_settings *cfg;
 	const struct pop3d_client *client;
 	int fd, ctl, proxy;
+	pid_t self;
 	int failures;
 	char *user; /* canonical, after a good login */
 	char *method;
@@ -278,6 +289,7 @@ static pid_t start_mailbox(struct parent *p, struct ipc_rec *handoff)
 	if (p->cfg->tls)
 		tls_context_free(p->cfg->tls);
 	become_owner(p->cfg, &p->owner);
+	pop3d_die_with_parent(p->self);
 	make_dirs(&p->owner);
 	struct mailbox_login login = {
 	    .user = p->user, .maildir = p->owner.maildir, .tls = p->tls, .method = p->method};
@@ -297,6 +309,7 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 		return log_warn("socketpair: %m");
 	}
 	log_info("connect from %s", client.addr);
+	pid_t p_self = getpid();
 	pid_t child = fork();
 	if (child < 0) {
 		log_warn("fork: %m");
@@ -310,12 +323,17 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 		if (cfg->privileged &&
 		    privs_drop(cfg->login_uid, cfg->login_gid, NULL, false, &error) != 0)
 			log_fatal("cannot become pop3d_login_user: %s", error);
+		pop3d_die_with_parent(p_self);
 		preauth_run(cfg, &client, fd, ctl[1], proxy[1]);
 	}
 	close(ctl[1]);
 	close(proxy[1]);
-	struct parent p = {
-	    .cfg = cfg, .client = &client, .fd = fd, .ctl = ctl[0], .proxy = proxy[0]};
+	struct parent p = {.cfg = cfg,
+	                   .client = &client,
+	                   .fd = fd,
+	                   .ctl = ctl[0],
+	                   .proxy = proxy[0],
+	                   .self = p_self};
 	pid_t mailbox = -1;
 	for (;;) {
 		struct ipc_rec *rec = NULL;

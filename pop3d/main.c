@@ -132,6 +132,7 @@ static void start_reaper(struct server *srv)
 
 static void accept_session(struct server *srv, int fd)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_warn("fork: %m");
@@ -141,6 +142,7 @@ static void accept_session(struct server *srv, int fd)
 	}
 	if (pid == 0) {
 		signal(SIGCHLD, SIG_DFL);
+		pop3d_die_with_parent(parent);
 		/* Not the listeners, the master socket or the event loop. */
 		int keep[] = {fd};
 		pop3d_close_other_fds(keep, 1);

@@ -86,6 +86,10 @@ struct pop3d_client {
 
 /* login.c: serve one connection (in the root parent). */
 void login_serve(const struct pop3d_settings *cfg, int fd);
+/* Get SIGTERM when the parent process ends (so sessions end with the
+ * server: a mailbox process killed this way deletes nothing); exits if
+ * parent is already gone. */
+void pop3d_die_with_parent(pid_t parent);
 /* Close every descriptor from 3 up except those listed (-1 entries are skipped). */
 void pop3d_close_other_fds(const int *keep, size_t count);
 

@@ -28,7 +28,6 @@ struct preauth {
 	char *user; /* from USER */
 	int errors;
 	bool quit;
-	bool logged_in;
 };
 
 static bool login_allowed(const struct preauth *p)
@@ -111,7 +110,6 @@ static void verify(struct preauth *p, const char *method, const char *user, size
 	}
 	if (ipc_rec_is(answer, "ok")) {
 		ipc_rec_free(answer);
-		p->logged_in = true;
 		handoff(p);
 		return;
 	}
@@ -320,6 +318,7 @@ void preauth_run(const struct pop3d_settings *cfg, const struct pop3d_client *cl
 		p.tls = tls_accept(cfg->tls, fd, (int)cfg->timeout_ms, &err);
 		if (p.tls == NULL) {
 			log_info("%s: TLS handshake failed: %s", client->addr, err);
+			pop3d_lingering_close(fd);
 			_exit(0);
 		}
 		tls_session_attach(p.tls, p.stream);

@@ -296,7 +296,9 @@ static int open_mailbox(struct transaction *t)
 	t->count = n;
 	for (size_t i = 0; i < n; i++) {
 		t->msgs[i].uid = all[i].uid;
-		t->msgs[i].size = all[i].size;
+		/* The size as sent, with CRLF line ends. */
+		if (store_crlf_size(t->store, all[i].uid, &t->msgs[i].size, &err) != 1)
+			t->msgs[i].size = all[i].size;
 	}
 	t->uidvalidity = store_uidvalidity(t->store);
 	return 0;

@@ -20,8 +20,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import (IS_ROOT, Instance, free_port, proc_status,  # noqa: E402
-                          processes_mentioning, wait_for)
+from postern_test import (IS_ROOT, Instance, InstanceTestCase, free_port,  # noqa: E402
+                          proc_status, processes_mentioning, wait_for)
 
 PASSWORD = "pop secret 42"
 TRACE = (b"return-path:", b"delivered-to:", b"received:", b"x-getmail-retrieved-from")
@@ -78,11 +78,14 @@ def sample_message(i):
 class Pop3dTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.smtp = free_port()
-        cls.pop = free_port()        # STLS required before login
-        cls.pop_lo = free_port()     # plain text allowed from loopback
-        cls.pops = free_port()       # implicit TLS
-        cls.pop_fast = free_port()   # short timeout, low limits
+        ports = set()
+        while len(ports) < 5:        # free_port() may hand out a port twice
+            ports.add(free_port())
+        (cls.smtp,
+         cls.pop,                    # STLS required before login
+         cls.pop_lo,                 # plain text allowed from loopback
+         cls.pops,                   # implicit TLS
+         cls.pop_fast) = sorted(ports)  # short timeout, low limits
         cls.inst = Instance(params={
             "mydestination": "mx.example.test, localhost",
             "virtual_mailbox_domains": "example.test",
@@ -112,7 +115,7 @@ class Pop3dTest(unittest.TestCase):
             inst.params.update({"virtual_mailbox_base": cls.vmail,
                                 "smtpd_tls_cert_file": cert, "smtpd_tls_key_file": key})
             inst.write_config()
-            for user in ("alice", "alice2", "bob", "carol", "dave", "erin"):
+            for user in ("alice", "alice2", "bob", "carol", "dave", "erin", "frank"):
                 r = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
                                     "%s@example.test" % user], input=PASSWORD + "\n",
                                    capture_output=True, text=True, timeout=60)
@@ -173,9 +176,13 @@ class Pop3dTest(unittest.TestCase):
         uidls = [x.split()[1] for x in p.uidl()[1]]
         self.assertEqual(len(set(uidls)), 6)
         got = []
+        sizes = {int(x.split()[0]): int(x.split()[1]) for x in listing}
         for n in range(1, 7):
             resp, lines, octets = p.retr(n)
             got.append(b"\r\n".join(lines) + b"\r\n")
+            # LIST's size is the message as sent, before dot-stuffing.
+            self.assertEqual(len(got[-1]), sizes[n])
+            self.assertEqual(resp, b"+OK %d octets" % sizes[n])
         self.assertEqual(sorted(strip_trace(g) for g in got),
                          sorted(strip_trace(m) for m in msgs))
         # TOP: headers, the empty line, then n body lines.
@@ -198,6 +205,27 @@ class Pop3dTest(unittest.TestCase):
                       "result=ok", log)
         self.assertIn("session end: user=bob@example.test, client=127.0.0.1, reason=quit, "
                       "retrieved=6", log)
+
+    def test_file_from_another_tool(self):
+        # LF line ends, no ",S=" or ",W=" in its name, already in cur/ with flags.
+        md = self.maildir("frank")
+        p = self.login("frank")   # creates the mailbox
+        p.quit()
+        content = b"From: x@outside.test\nSubject: lf\n\n.hidden dot\nbody\n"
+        path = os.path.join(md, "cur", "1700000000.M1P1Q1.othertool:2,S")
+        with open(path, "wb") as f:
+            f.write(content)
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        p = self.login("frank")
+        want = content.replace(b"\n", b"\r\n")
+        self.assertEqual(p.stat(), (1, len(want)))
+        resp, lines, _ = p.retr(1)
+        self.assertEqual(b"\r\n".join(lines) + b"\r\n", want)
+        p.dele(1)
+        p.quit()
+        self.assertFalse(os.path.exists(path))
 
     def test_capa_and_plaintext_refused_before_tls(self):
         p = poplib.POP3("127.0.0.1", self.pop, timeout=30)
@@ -356,6 +384,25 @@ class Pop3dTest(unittest.TestCase):
         self.expect(f, b"+OK")
         s.close()
 
+    def test_garbage_instead_of_tls(self):
+        # Plain text on the implicit TLS port, and a broken handshake after STLS.
+        s, f = self.raw(self.pops)
+        s.sendall(b"USER carol@example.test\r\n")
+        self.assertNotIn(b"+OK", f.read())
+        s.close()
+        s, f = self.raw(self.pop)
+        self.expect(f, b"+OK")
+        s.sendall(b"STLS\r\n")
+        self.expect(f, b"+OK")
+        s.sendall(b"\x16\x03\x01\x00\x05hello" + b"\0" * 100)
+        self.assertNotIn(b"+OK", f.read())  # at most a TLS alert, then the close
+        s.close()
+        # The service still works.
+        p = poplib.POP3_SSL("127.0.0.1", self.pops, timeout=30, context=client_context())
+        p.user("carol@example.test")
+        p.pass_(PASSWORD)
+        p.quit()
+
     def test_timeout_and_error_limit(self):
         # A client that never speaks is disconnected after pop3d_timeout.
         s, f = self.raw(self.pop_fast)
@@ -512,6 +559,98 @@ class Pop3dTest(unittest.TestCase):
         self.assertEqual(sorted(fetched), want)
         # Nothing was deleted on the way.
         self.assertEqual(self.stored_count("alice"), count)
+
+
+@unittest.skipUnless(IS_ROOT and shutil.which("useradd"), "needs root to make a system user")
+class SystemUserTest(InstanceTestCase):
+    def test_system_user_mailbox(self):
+        """A user of mydestination reads ~/Maildir, served as that user."""
+        smtp = free_port()
+        pop = smtp
+        while pop == smtp:
+            pop = free_port()
+        inst = self.instance(params={
+            "mydestination": "mx.example.test, localhost", "mynetworks": "127.0.0.0/8",
+            "pop3d_tls_cert_file": "", "pop3d_tls_auth_only_exempt": "127.0.0.0/8"}, services=[
+            "127.0.0.1:%d inet n - n - - smtpd" % smtp,
+            "qmgr unix n - n 300 1 qmgr",
+            "local unix - n n - - local",
+            "auth unix y postern-auth n - - auth",
+            "127.0.0.1:%d inet n n n - - pop3d" % pop], start=False)
+        name = "pstest%d" % (os.getpid() % 100000)
+        home = os.path.join(inst.base, "home")
+        subprocess.run(["useradd", "--system", "--home-dir", home, "--create-home",
+                        "--shell", "/usr/sbin/nologin", "--user-group", name], check=True,
+                       capture_output=True, timeout=60)
+        self.addCleanup(subprocess.run, ["userdel", name], capture_output=True, timeout=60)
+        pw = pwd.getpwnam(name)
+        subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
+                        "%s@mx.example.test" % name], input=PASSWORD + "\n", check=True,
+                       capture_output=True, text=True, timeout=60)
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", smtp, timeout=60) as c:
+            c.sendmail("sender@outside.test", ["%s@mx.example.test" % name],
+                       sample_message(3))
+        new = os.path.join(home, "Maildir", "new")
+        wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1, timeout=60,
+                 what="delivery to the system user")
+        p = poplib.POP3("127.0.0.1", pop, timeout=30)
+        p.user("%s@mx.example.test" % name)
+        p.pass_(PASSWORD)
+        owners = []
+        for pid in processes_mentioning(inst.etc):
+            try:
+                st = proc_status(pid)
+            except OSError:
+                continue
+            if st.get("Name") == "pop3d":
+                owners.append(int(st["Uid"].split()[0]))
+        self.assertIn(pw.pw_uid, owners)
+        resp, lines, _ = p.retr(1)
+        self.assertEqual(strip_trace(b"\r\n".join(lines) + b"\r\n"),
+                         strip_trace(sample_message(3)))
+        p.dele(1)
+        p.quit()
+        self.assertEqual(os.listdir(new), [])
+
+
+class StopTest(InstanceTestCase):
+    def test_stop_ends_sessions_without_deleting(self):
+        port = free_port()
+        inst = self.instance(params={
+            "virtual_mailbox_domains": "example.test", "pop3d_tls_cert_file": "",
+            "pop3d_tls_auth_only_exempt": "127.0.0.0/8"}, services=[
+            "127.0.0.1:%d inet n n n - - pop3d" % port,
+            "auth unix y postern-auth n - - auth"], start=False)
+        vmail = os.path.join(inst.base, "vmail")
+        md = os.path.join(vmail, "example.test", "zoe", "Maildir")
+        for d in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(md, d))
+        with open(os.path.join(md, "new", "1700000000.M1P1Q1.x,S=3,W=3"), "wb") as f:
+            f.write(b"a\r\n")
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            for root, dirs, files in os.walk(vmail):
+                for name in dirs + files + [""]:
+                    os.chown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
+        inst.params["virtual_mailbox_base"] = vmail
+        inst.write_config()
+        subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
+                        "zoe@example.test"], input=PASSWORD + "\n", check=True,
+                       capture_output=True, text=True, timeout=60)
+        inst.start()
+        p = poplib.POP3("127.0.0.1", port, timeout=30)
+        p.user("zoe@example.test")
+        p.pass_(PASSWORD)
+        p.dele(1)
+        inst.stop()
+        # Every process of the session ended with the server, the client
+        # sees the connection close, and the marked message is still there.
+        wait_for(lambda: inst.leftover_processes() == [], timeout=10,
+                 what="the session processes to end")
+        with self.assertRaises((poplib.error_proto, OSError)):
+            p.noop()
+        self.assertEqual(len(os.listdir(os.path.join(md, "new"))), 1)
 
 
 if __name__ == "__main__":

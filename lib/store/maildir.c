@@ -86,10 +86,10 @@ int maildir_flags_normalize(const char *flags, char *out)
 	return 0;
 }
 
-/* The size from ",S=digits" in a base name, or -1. */
-static int64_t size_from_name(const char *base)
+/* The number from ",S=digits" (key "S") or ",W=digits" in a base name, or -1. */
+static int64_t number_from_name(const char *base, const char *key)
 {
-	for (const char *p = strstr(base, ",S="); p != NULL; p = strstr(p + 1, ",S=")) {
+	for (const char *p = strstr(base, key); p != NULL; p = strstr(p + 1, key)) {
 		const char *d = p + 3;
 		int64_t size = 0;
 		bool any = false;
@@ -119,7 +119,12 @@ void maildir_entry_parse(const char *name, struct maildir_entry *entry)
 		letters[n] = '\0';
 		maildir_flags_normalize(letters, entry->flags);
 	}
-	entry->size = size_from_name(entry->base);
+	entry->size = number_from_name(entry->base, ",S=");
+}
+
+int64_t maildir_crlf_size_from_name(const char *base)
+{
+	return number_from_name(base, ",W=");
 }
 
 void maildir_entry_free(struct maildir_entry *entry)
@@ -137,6 +142,8 @@ struct maildir_delivery {
 	char *tmp_path; /* path/tmp/unique */
 	int fd;
 	int64_t size;
+	int64_t bare_lf; /* LFs without CR before them, so far */
+	bool last_cr;    /* the last byte written was CR */
 };
 
 /* The host name with the characters Maildir reserves escaped. */
@@ -215,6 +222,12 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
 			                     n < 0 ? strerror(errno) : "short write");
 			return -1;
 		}
+		/* Count the LFs without a CR before them, for ",W=". */
+		for (ssize_t i = 0; i < n; i++) {
+			if (p[i] == '\n' && !d->last_cr)
+				d->bare_lf++;
+			d->last_cr = p[i] == '\r';
+		}
 		p += n;
 		len -= (size_t)n;
 		d->size += n;
@@ -252,7 +265,8 @@ int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const cha
 		return -1;
 	}
 	d->fd = -1;
-	char *name = xasprintf("%s,S=%lld", d->unique, (long long)d->size);
+	char *name = xasprintf("%s,S=%lld,W=%lld", d->unique, (long long)d->size,
+	                       (long long)(d->size + d->bare_lf));
 	char *final = xasprintf("%s/new/%s", d->path, name);
 	char *new_dir = xasprintf("%s/new", d->path);
 	int rc = 0;

@@ -4,11 +4,11 @@
  * A Maildir is a directory with tmp/, new/ and cur/ (mode 0700). A message
  * is one file. Delivery writes tmp/NAME, fsyncs it, links it to new/NAME
  * (never replacing an existing file), removes tmp/NAME and fsyncs new/.
- * NAME is "SECONDS.MusecPpidQseq.HOST,S=SIZE" (HOST with '/' and ':'
- * escaped as \057 and \072). A file in cur/ is named "BASE:2,FLAGS" where
- * FLAGS are letters in ASCII order (standard: D draft, F flagged, P
- * passed, R replied, S seen, T trashed; lower-case letters are keywords
- * of other tools and are kept).
+ * NAME is "SECONDS.MusecPpidQseq.HOST,S=SIZE,W=CRLFSIZE" (HOST with '/'
+ * and ':' escaped as \057 and \072; CRLFSIZE, Maildir++'s "W", is the
+ * size with every line ending in CRLF, which POP3 and IMAP report). A file in cur/ is named
+ * "BASE:2,FLAGS" where FLAGS are letters in ASCII order (standard: D draft, F flagged, P passed, R
+ * replied, S seen, T trashed; lower-case letters are keywords of other tools and are kept).
  *
  * A message is identified by its base name: the file name up to the first
  * ':' (so it stays the same when flags change or the file moves from new/
@@ -51,6 +51,9 @@ int maildir_create(const char *path, const char **error_r);
 /* Check that flags are letters only and return them sorted, without
  * duplicates, into out (MAILDIR_MAX_FLAGS + 1 bytes). 0, or -1 if invalid. */
 int maildir_flags_normalize(const char *flags, char *out);
+
+/* The size with CRLF line ends from ",W=" in a base name, or -1 if absent. */
+int64_t maildir_crlf_size_from_name(const char *base);
 
 /* Split a file name into entry (base, flags, size from ",S="); entry->name
  * is a copy of name, in_cur false. Free with maildir_entry_free. */

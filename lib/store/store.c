@@ -759,6 +759,46 @@ int store_open_message(struct store *s, uint32_t uid, int *fd_r, const char **er
 	return maildir_open_message(s->path, m->base, fd_r, error_r);
 }
 
+int store_crlf_size(struct store *s, uint32_t uid, int64_t *size_r, const char **error_r)
+{
+	const struct store_message *m = find_uid(s, uid);
+	if (m == NULL)
+		return 0;
+	int64_t size = maildir_crlf_size_from_name(m->base);
+	if (size >= 0) {
+		*size_r = size;
+		return 1;
+	}
+	int fd = -1;
+	int rc = store_open_message(s, uid, &fd, error_r);
+	if (rc <= 0)
+		return rc;
+	char buf[65536];
+	bool last_cr = false;
+	size = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = set_error("read %s: %s", m->base, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' && !last_cr)
+				size++;
+			last_cr = buf[i] == '\r';
+		}
+		size += n;
+	}
+	close(fd);
+	*size_r = size;
+	return 1;
+}
+
 int store_lock_session(struct store *s, const char **error_r)
 {
 	if (s->lock_fd >= 0)

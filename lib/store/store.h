@@ -81,6 +81,12 @@ int store_expunge(struct store *s, uint32_t uid, const char **error_r);
  * that it can be sent without holding it whole in memory. 1, 0 or -1. */
 int store_open_message(struct store *s, uint32_t uid, int *fd_r, const char **error_r);
 
+/* The size of a message with every line ending in CRLF, as POP3 and IMAP
+ * report it: from the ",W=" in its name (maildir.h), else counted by
+ * reading the file (written by a tool that does not record it). 1, 0 or
+ * -1. */
+int store_crlf_size(struct store *s, uint32_t uid, int64_t *size_r, const char **error_r);
+
 /* The lock a POP3 session holds on a mailbox for its duration (RFC 1939's
  * maildrop lock): an exclusive flock(2) on MAILDIR/STORE_SESSION_LOCK_NAME,
  * released by store_close() or when the process ends, however it ends.

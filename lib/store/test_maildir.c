@@ -98,6 +98,21 @@ TEST(deliver_list_read)
 	CHECK(n1 != NULL && n2 != NULL && strcmp(n1, n2) != 0);
 	CHECK(n1 != NULL && strstr(n1, ",S=20") != NULL && strchr(n1, ':') == NULL);
 	CHECK(n2 != NULL && strstr(n2, ",S=0") != NULL);
+	CHECK(n1 != NULL && maildir_crlf_size_from_name(n1) == 20);
+	CHECK(n2 != NULL && maildir_crlf_size_from_name(n2) == 0);
+	/* Bare LFs count one more each in ",W=", also across writes. */
+	char *md2 = make_maildir();
+	struct maildir_delivery *d = maildir_delivery_begin(md2, &error);
+	char *nb = NULL;
+	CHECK(d != NULL && maildir_delivery_write(d, "A: b\n\nx\r", 8, &error) == 0 &&
+	      maildir_delivery_write(d, "\ny\n\rz", 5, &error) == 0 &&
+	      maildir_delivery_commit(d, &nb, &error) == 0);
+	CHECK(nb != NULL && strstr(nb, ",S=13,W=16") != NULL);
+	CHECK(nb != NULL && maildir_crlf_size_from_name(nb) == 16);
+	CHECK(maildir_crlf_size_from_name("1.x,S=4") == -1);
+	CHECK(maildir_crlf_size_from_name("1.x,S=4,W=5") == 5);
+	free(nb);
+	drop_maildir(md2);
 	char *rel = xasprintf("new/%s", n1);
 	CHECK(exists(md, rel));
 	free(rel);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "master/master.h"
@@ -71,6 +72,10 @@ static void detach(void)
 			_exit(0);
 		buf[n > 0 ? n : 0] = '\0';
 		fprintf(stderr, "master: %s\n", n > 0 ? buf : "start-up failed; see the log");
+		/* Return only once the failed master is gone (and its lock with it),
+		 * so that the next start does not find it still running. */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		_exit(1);
 	}
 	close(pipefd[0]);

@@ -21,10 +21,19 @@ BIN = os.environ.get("POSTERN_BIN") or os.path.join(
 IS_ROOT = os.geteuid() == 0
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on 127.0.0.1, never one this process was given before
+    (the kernel may hand out the same free port twice in a row)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):

@@ -248,6 +248,7 @@ struct path_step {
 struct expand_state {
 	struct virtual_alias *va;
 	struct virtual_alias_expansion *x;
+	const char *original; /* the address being expanded */
 	struct path_step *path; /* the addresses being expanded, outermost first */
 	size_t path_len;
 	char **final; /* lower-cased addresses that expand to themselves */
@@ -304,7 +305,9 @@ static void emit(struct expand_state *st, const char *address, const char *lower
 	}
 	if (rc == 1) {
 		fail(st, VIRTUAL_ALIAS_FAILED, "5.1.1",
-		     xasprintf("<%s>: User unknown in virtual alias table", address));
+		     strcasecmp(address, st->original) == 0
+		         ? xstrdup("User unknown in virtual alias table")
+		         : xasprintf("<%s>: User unknown in virtual alias table", address));
 		return;
 	}
 	if ((long long)st->x->count >= st->va->settings.expansion_limit) {
@@ -388,7 +391,7 @@ enum virtual_alias_outcome virtual_alias_expand(struct virtual_alias *va, const 
                                                 struct virtual_alias_expansion *x)
 {
 	memset(x, 0, sizeof(*x));
-	struct expand_state st = {.va = va, .x = x};
+	struct expand_state st = {.va = va, .x = x, .original = address};
 	expand_address(&st, address, 0);
 	free(st.path);
 	free_list(st.final, st.final_count);

@@ -68,7 +68,8 @@ struct virtual_alias_expansion {
 	char **addresses; /* the final recipients, without duplicates */
 	size_t count;
 	char status[8]; /* on failure: "5.1.1", "5.4.6" or "4.3.0" */
-	char *reason;   /* on failure: why */
+	char *reason;   /* on failure: why (it names the address it is about, unless that
+	                   is the one given) */
 };
 
 /* Expand one address; x is filled (free it with

@@ -446,7 +446,7 @@ TEST(prepared_file_used_and_swept)
 	struct queue_writer *w = queue_writer_open(dir, &env, &error);
 	CHECK(w != NULL);
 	CHECK(count_entries(dir, "tmp") == 1); /* the spare became the file */
-	CHECK(queue_writer_write(w, "Subject: x\r\n\r\nbody\r\n", 23, &error) == 0);
+	CHECK(queue_writer_write(w, "Subject: x\r\n\r\nbody\r\n", 20, &error) == 0);
 	CHECK(queue_writer_commit(w, "incoming", &error) == 0);
 	char *path = xasprintf("%s/incoming/%s", dir, queue_writer_id(w));
 	queue_writer_abort(w);

@@ -455,7 +455,7 @@ TEST(prepared_file_used_and_swept)
 	struct queue_envelope got;
 	size_t offset;
 	CHECK(queue_file_read(path, &got, &offset, &error) == 0);
-	CHECK(got.size == 23);
+	CHECK(got.size == 20);
 	queue_envelope_free(&got);
 	free(path);
 

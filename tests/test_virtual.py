@@ -165,6 +165,28 @@ class VirtualAliasTest(VirtualBase):
         self.assertIn("to=<loop1@alias.test>, status=bounced (virtual alias loop",
                       self.inst.read_log())
 
+    def test_alias_forward_expanded(self):
+        """An alias that forwards into a virtual alias domain: local's new
+        queue file goes through the table too; a failure bounces."""
+        with open(os.path.join(self.inst.etc, "aliases"), "w") as f:
+            f.write("fwd: team@alias.test\nbadfwd: nobody@alias.test\n")
+        self.inst.mailctl("alias", "rebuild", check=True)
+        self.inst.start()
+        self.send(["fwd@mx.example.test"], "forwarded", sender="carol@example.test")
+        self.wait_mail({"alice": 1, "bob": 1})
+        self.assertIn(b"Delivered-To: fwd@mx.example.test\r\n", self.maildir("alice")[0])
+        self.send(["badfwd@mx.example.test"], "bad forward", sender="carol@example.test")
+        self.wait_mail({"alice": 1, "bob": 1, "carol": 1})
+        report = email.message_from_bytes(self.maildir("carol")[0])
+        self.assertEqual(report.get_content_type(), "multipart/report")
+        status = [p for p in report.walk()
+                  if p.get_content_type() == "message/delivery-status"][0]
+        rcpt = status.get_payload()[1]
+        self.assertEqual(rcpt["Status"], "5.1.1")
+        diagnostic = " ".join(rcpt["Diagnostic-Code"].split())  # unfolded
+        self.assertIn("nobody@alias.test", diagnostic)
+        self.assertIn("User unknown in virtual alias table", diagnostic)
+
     def test_extensions(self):
         self.inst.start()
         self.send(["alice+news@example.test"], "virtual user extension")

@@ -242,6 +242,24 @@ class QueueFileTest(VirtualBase):
         self.assertEqual(given["recipients"][0]["orcpt"], "rfc822;given@orig.test")
 
 
+class CheckTest(VirtualBase):
+    SERVICES = []
+
+    def test_mailctl_check(self):
+        inst = self.inst
+        source = os.path.join(inst.etc, "virtual")
+        table = source + ".lmdb"
+        st = os.stat(table)
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        out = inst.mailctl("check").stdout
+        self.assertIn("%s is newer than its table: run mailctl map build" % source, out)
+        os.unlink(table)
+        result = inst.mailctl("check")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("virtual.lmdb", result.stdout)
+        self.assertIn("build it with mailctl map build", result.stdout)
+
+
 @unittest.skipUnless(IS_ROOT, "needs root to create a system user")
 class SystemUserExtensionTest(VirtualBase):
     def test_system_user_and_alias(self):

@@ -248,7 +248,7 @@ struct path_step {
 struct expand_state {
 	struct virtual_alias *va;
 	struct virtual_alias_expansion *x;
-	const char *original; /* the address being expanded */
+	const char *original;   /* the address being expanded */
 	struct path_step *path; /* the addresses being expanded, outermost first */
 	size_t path_len;
 	char **final; /* lower-cased addresses that expand to themselves */

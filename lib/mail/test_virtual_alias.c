@@ -249,6 +249,37 @@ TEST(missing_table_is_temporary)
 	virtual_alias_free(va);
 }
 
+/* A chain longer than any nesting allowed: refused, not a stack overflow;
+ * within the limit it is followed to its end. */
+TEST(long_chain)
+{
+	enum { LEN = 3000 };
+	struct table_entry *chain = xcalloc(LEN, sizeof(*chain));
+	for (int i = 0; i < LEN; i++) {
+		chain[i].key = xasprintf("c%d@chain.test", i);
+		chain[i].value = xasprintf("c%d@chain.test", i + 1);
+	}
+	char *path = xasprintf("%s/chain.lmdb", tmpdir);
+	const char *error;
+	CHECK(table_build_lmdb(path, chain, LEN, 0644, (gid_t)-1, &error) == 0);
+	char *spec = xasprintf("lmdb:%s", path);
+	char *maps[] = {spec, NULL};
+	struct virtual_alias_settings s = {
+	    .maps = maps, .recursion_limit = 1000000000, .expansion_limit = 10};
+	struct virtual_alias *va = virtual_alias_new(&s);
+	CHECK_EXPAND(va, "c0@chain.test", "FAIL 5.4.6");
+	CHECK_EXPAND(va, "c1500@chain.test", "c3000@chain.test");
+	virtual_alias_free(va);
+	for (int i = 0; i < LEN; i++) {
+		free((char *)chain[i].key);
+		free((char *)chain[i].value);
+	}
+	free(chain);
+	unlink(path);
+	free(path);
+	free(spec);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -270,6 +301,7 @@ int main(void)
 	RUN(domains);
 	RUN(rewrite_envelope);
 	RUN(missing_table_is_temporary);
+	RUN(long_chain);
 	unlink(path);
 	rmdir(tmpdir);
 	free(path);

@@ -16,8 +16,10 @@
 #include "util/alloc.h"
 #include "util/str.h"
 
-/* Look-ups one recipient may cost, whatever the limits say. */
+/* Look-ups one recipient may cost, and the deepest nesting (each level is
+ * a stack frame), whatever the settings say. */
 #define MAX_LOOKUPS 100000
+#define MAX_RECURSION 2000
 
 struct open_table {
 	char *spec;
@@ -41,6 +43,8 @@ struct virtual_alias *virtual_alias_new(const struct virtual_alias_settings *set
 		va->settings.myorigin = "localhost";
 	if (va->settings.recursion_limit < 1)
 		va->settings.recursion_limit = 1;
+	if (va->settings.recursion_limit > MAX_RECURSION)
+		va->settings.recursion_limit = MAX_RECURSION;
 	if (va->settings.expansion_limit < 1)
 		va->settings.expansion_limit = 1;
 	return va;
@@ -348,10 +352,16 @@ static void expand_address(struct expand_state *st, const char *address, long lo
 		free(lower);
 		return;
 	}
-	if (depth > st->va->settings.recursion_limit || ++st->lookups > MAX_LOOKUPS) {
+	if (depth > st->va->settings.recursion_limit) {
 		fail(st, VIRTUAL_ALIAS_FAILED, "5.4.6",
 		     xasprintf("virtual alias expansion nested more than %lld levels deep at <%s>",
 		               st->va->settings.recursion_limit, address));
+		free(lower);
+		return;
+	}
+	if (++st->lookups > MAX_LOOKUPS) {
+		fail(st, VIRTUAL_ALIAS_FAILED, "5.4.6",
+		     xasprintf("virtual alias expansion takes more than %d look-ups", MAX_LOOKUPS));
 		free(lower);
 		return;
 	}

@@ -45,7 +45,7 @@ struct virtual_alias_settings {
 	char *const *mydestination; /* where the bare "user" keys apply */
 	const char *myorigin;       /* the domain of a result without one */
 	const char *delimiter;      /* recipient_delimiter, "" for none */
-	long long recursion_limit;  /* deepest nesting */
+	long long recursion_limit;  /* deepest nesting (at most 2000) */
 	long long expansion_limit;  /* most addresses from one recipient */
 };
 

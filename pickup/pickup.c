@@ -239,7 +239,7 @@ static enum outcome finish_buffered(struct transfer *t, int64_t uid, const char 
 	}
 	/* Only once the rest is safe (or there is no rest) is anything returned. */
 	if (failed_count > 0 && result != RETRY) {
-		if (t->writer && queue_writer_commit(t->writer, *subdir_r, why_r) != 0)
+		if (result == QUEUED && queue_writer_commit(t->writer, *subdir_r, why_r) != 0)
 			result = RETRY;
 		else
 			bounce_failures(t, failed, failed_count, content);

@@ -164,6 +164,20 @@ class VirtualAliasTest(VirtualBase):
         self.assertIn("virtual alias loop", rcpt["Diagnostic-Code"])
         self.assertIn("to=<loop1@alias.test>, status=bounced (virtual alias loop",
                       self.inst.read_log())
+        # no recipient left: nothing is queued, the sender hears why, the
+        # drop file is gone
+        subprocess.run([self.inst.program("sendmail"), "-C", self.inst.etc, "-f",
+                        "bob@example.test", "nobody@alias.test"],
+                       input=b"Subject: to nobody\n\nhello\n", check=True, timeout=60)
+        self.wait_mail({"alice": 2, "bob": 2})
+        report = email.message_from_bytes(
+            [m for m in self.maildir("bob") if b"multipart/report" in m][0])
+        rcpt = [p for p in report.walk()
+                if p.get_content_type() == "message/delivery-status"][0].get_payload()[1]
+        self.assertEqual(rcpt["Status"], "5.1.1")
+        self.assertIn("User unknown in virtual alias table", rcpt["Diagnostic-Code"])
+        wait_for(lambda: os.listdir(os.path.join(self.inst.spool, "maildrop")) == [],
+                 what="an empty maildrop/")
 
     def test_alias_forward_expanded(self):
         """An alias that forwards into a virtual alias domain: local's new

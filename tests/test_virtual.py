@@ -34,6 +34,7 @@ loop2@alias.test    loop3@alias.test
 loop3@alias.test    loop1@alias.test
 sales@example.test  bob@example.test
 keep@example.test   keep@example.test, carol@example.test
+added@example.test  carol@example.test
 """
 
 MESSAGE = "From: sender@outside.test\r\nSubject: %s\r\n\r\nbody\r\n"
@@ -272,6 +273,44 @@ class CheckTest(VirtualBase):
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn("virtual.lmdb", result.stdout)
         self.assertIn("build it with mailctl map build", result.stdout)
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(os.environ.get("POSTERN_BIN", ""),
+                                                 "milter_test")),
+                     "tests/milter_test not built (libmilter-dev)")
+class MilterTest(VirtualBase):
+    """Milters see the recipients as given; the queue file gets them
+    expanded, those a milter adds too."""
+    SERVICES = []
+
+    def test_milter_sees_original_queue_gets_expanded(self):
+        inst = self.inst
+        sock = os.path.join(inst.base, "milter.sock")
+        log = os.path.join(inst.base, "milter.events")
+        open(log, "w").close()
+        proc = subprocess.Popen([os.path.join(os.environ["POSTERN_BIN"], "milter_test"),
+                                 "-s", "unix:" + sock, "-l", log],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: os.umask(0))
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.kill)
+        wait_for(lambda: os.path.exists(sock), what="the filter's socket")
+        inst.params["smtpd_milters"] = "unix:" + sock
+        inst.write_config()
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.sendmail("sender@outside.test", ["team@alias.test"],
+                       "X-Test-Action: addrcpt\r\nSubject: milter\r\n\r\nbody\r\n")
+        with open(log) as f:
+            events = f.read()
+        self.assertIn("team@alias.test", events)
+        self.assertNotIn("alice@example.test", events)
+        listing = json.loads(inst.mailctl("--json", "queue", "list", check=True).stdout)
+        self.assertEqual(listing["count"], 1)
+        rcpts = {r["address"]: r["orcpt"] for r in listing["messages"][0]["recipients"]}
+        self.assertEqual(rcpts, {"alice@example.test": "rfc822;team@alias.test",
+                                 "bob@example.test": "rfc822;team@alias.test",
+                                 "carol@example.test": "rfc822;added@example.test"})
 
 
 @unittest.skipUnless(IS_ROOT, "needs root to create a system user")

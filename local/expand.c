@@ -44,6 +44,7 @@
 #include "local/local.h"
 #include "mail/aliases.h"
 #include "mail/aliases_db.h"
+#include "mail/extension.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/privs.h"
@@ -813,7 +814,21 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 	    .domain = at ? at + 1 : conf_get(conf, "myhostname"),
 	    .result = result,
 	};
-	expand_name(&ex, local_part, NULL, false);
+	/* user+ext: the alias user+ext if there is one, else user (alias or user) */
+	const char *name = local_part;
+	char *base = extension_strip(local_part, conf_get(conf, "recipient_delimiter"));
+	if (base) {
+		struct alias_target *targets = NULL;
+		size_t count = 0, table = 0;
+		const char *error;
+		int rc = alias_lookup(&ex, local_part, &targets, &count, &table, &error);
+		if (rc == 1)
+			alias_targets_free(targets, count);
+		else if (rc == 0)
+			name = base; /* on an error, expand_name meets it again and defers */
+	}
+	expand_name(&ex, name, NULL, false);
+	free(base);
 	if (ex.fwd_count > 0)
 		forward_all(&ex);
 	if (!ex.have_result)

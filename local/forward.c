@@ -6,6 +6,8 @@
  * Delivered-To: header for the address that was expanded, so a forwarding
  * loop comes back as a loop and bounces; then it wakes qmgr. The envelope
  * sender is the original one, or owner-ALIAS when the alias has an owner.
+ * The recipients go through virtual_alias_maps, as smtpd's and pickup's
+ * do; one whose expansion fails is bounced (the others still go out).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "local/local.h"
+#include "mail/virtual_alias.h"
 #include "util/alloc.h"
 #include "util/privs.h"
 #include "util/sock.h"
@@ -65,16 +68,42 @@ static void forward_child(void *arg, int report_fd)
 	for (size_t i = 0; i < job->count; i++)
 		queue_envelope_add_rcpt(&env, job->rcpts[i], NULL, NULL);
 	const char *error = "";
+	/* Like any message that enters the queue: virtual aliases first. */
+	struct virtual_alias *va = virtual_alias_from_conf(job->conf);
+	struct queue_envelope queued;
+	struct virtual_alias_failure *failed = NULL;
+	size_t failed_count = 0;
+	char *reason = NULL;
+	if (virtual_alias_rewrite_envelope(va, &env, &queued, &failed, &failed_count, &reason) !=
+	    0) {
+		local_child_report(report_fd, "deferred", "4.3.0", reason);
+		free(reason);
+		virtual_alias_free(va);
+		queue_envelope_free(&env);
+		return;
+	}
+	virtual_alias_free(va);
 	struct str header = STR_INIT;
 	str_printf(&header, "Delivered-To: %s\r\n", job->delivered_to);
-	struct queue_writer *w = queue_writer_open(queue_dir, &env, &error);
-	if (w != NULL && queue_writer_write(w, header.data, header.len, &error) == 0 &&
-	    local_copy_content(job->msg, write_piece, w, &error) == 0 &&
-	    queue_writer_commit(w, "incoming", &error) == 0) {
-		char *text = xasprintf("forwarded as %s", queue_writer_id(w));
-		local_child_report(report_fd, "delivered", "2.0.0", text);
-		free(text);
-		wake_qmgr(queue_dir);
+	struct queue_writer *w =
+	    queued.rcpt_count > 0 ? queue_writer_open(queue_dir, &queued, &error) : NULL;
+	if (queued.rcpt_count == 0 ||
+	    (w != NULL && queue_writer_write(w, header.data, header.len, &error) == 0 &&
+	     local_copy_content(job->msg, write_piece, w, &error) == 0 &&
+	     queue_writer_commit(w, "incoming", &error) == 0)) {
+		if (failed_count > 0) {
+			/* the others went out; this one is returned */
+			char *text =
+			    xasprintf("forward to <%s>: %s", failed[0].address, failed[0].reason);
+			local_child_report(report_fd, "bounced", failed[0].status, text);
+			free(text);
+		} else {
+			char *text = xasprintf("forwarded as %s", queue_writer_id(w));
+			local_child_report(report_fd, "delivered", "2.0.0", text);
+			free(text);
+		}
+		if (w != NULL)
+			wake_qmgr(queue_dir);
 	} else {
 		char *text = xasprintf("cannot queue the forwarded message: %s", error);
 		local_child_report(report_fd, "deferred", "4.3.0", text);
@@ -83,6 +112,8 @@ static void forward_child(void *arg, int report_fd)
 	if (w != NULL)
 		queue_writer_abort(w);
 	str_free(&header);
+	virtual_alias_failures_free(failed, failed_count);
+	queue_envelope_free(&queued);
 	queue_envelope_free(&env);
 }
 

@@ -23,6 +23,7 @@
 
 #include "conf/conf.h"
 #include "local/local.h"
+#include "mail/extension.h"
 #include "mail/queue.h"
 #include "server/server.h"
 #include "table/table.h"
@@ -105,6 +106,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 	const char *error = "";
 	struct str value = STR_INIT;
 	struct recipient rc;
+	char *mailbox_local = NULL;
 	recipient_parse(&rc, address);
 	if (svc->virtual_maps == NULL) {
 		svc->virtual_maps = table_open(conf_get(conf, "virtual_mailbox_maps"), &error);
@@ -115,7 +117,18 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 			goto out;
 		}
 	}
+	/* user+ext@domain is user@domain's, unless it has a mailbox of its own */
 	int found = table_lookup(svc->virtual_maps, rc.lower, &value, &error);
+	char *base =
+	    found == 0 ? extension_strip(rc.lower, conf_get(conf, "recipient_delimiter")) : NULL;
+	if (base) {
+		found = table_lookup(svc->virtual_maps, base, &value, &error);
+		if (found == 1)
+			mailbox_local = xstrndup(base, (size_t)(strrchr(base, '@') - base));
+		free(base);
+	}
+	if (mailbox_local == NULL)
+		mailbox_local = xstrdup(rc.local);
 	if (found < 0) {
 		char *text = xasprintf("virtual_mailbox_maps lookup failed: %s", error);
 		result_set(result, "deferred", "4.3.0", text);
@@ -126,7 +139,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 		result_set(result, "bounced", "5.1.1", "user unknown");
 		goto out;
 	}
-	if (!rc.domain || !safe_component(rc.local) || !safe_component(rc.domain)) {
+	if (!rc.domain || !safe_component(mailbox_local) || !safe_component(rc.domain)) {
 		result_set(result, "deferred", "4.3.0", "unsafe mailbox name");
 		goto out;
 	}
@@ -146,7 +159,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 	if (strcmp(action, "bounce") != 0 && strcmp(action, "defer") != 0)
 		log_warn("virtual_mailbox_quota_action = %s: neither defer nor bounce; deferring",
 		         action);
-	char *subdirs = xasprintf("%s/%s", rc.domain, rc.local);
+	char *subdirs = xasprintf("%s/%s", rc.domain, mailbox_local);
 	struct local_maildir where = {
 	    .base = conf_get(conf, "virtual_mailbox_base"),
 	    .subdirs = subdirs,
@@ -158,6 +171,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 	local_deliver_maildir(msg, &creds, &where, &h, result);
 	free(subdirs);
 out:
+	free(mailbox_local);
 	str_free(&value);
 	recipient_free(&rc);
 }

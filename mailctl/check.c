@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "conf/masterconf.h"
 #include "conf/params.h"
 #include "mailctl/mailctl.h"
+#include "table/table.h"
 #include "util/alloc.h"
 #include "util/privs.h"
 #include "util/sock.h"
@@ -184,6 +186,65 @@ static void check_local_delivery(struct checker *ck)
 	}
 }
 
+static bool newer(const struct stat *a, const struct stat *b)
+{
+	return a->st_mtim.tv_sec > b->st_mtim.tv_sec ||
+	       (a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec > b->st_mtim.tv_nsec);
+}
+
+static bool in_list(char *const *list, const char *word)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcasecmp(list[i], word) == 0)
+			return true;
+	return false;
+}
+
+/* virtual_alias_maps that cannot be opened or are older than their
+ * source; a virtual alias domain that is also local or virtual mailbox. */
+static void check_virtual_alias(struct checker *ck)
+{
+	char *const *maps = conf_get_list(ck->conf, "virtual_alias_maps");
+	for (size_t i = 0; maps && maps[i]; i++) {
+		const char *error;
+		struct table *t = table_open(maps[i], &error);
+		char *where = param_where(ck, "virtual_alias_maps");
+		if (t == NULL) {
+			report(ck, true, where, "%s (build it with mailctl map build)", error);
+		} else {
+			table_close(t);
+			struct stat src, db;
+			const char *path = strchr(maps[i], ':') && maps[i][0] != '/'
+			                       ? strchr(maps[i], ':') + 1
+			                       : maps[i];
+			size_t len = strlen(path);
+			char *source = len > 5 ? xstrndup(path, len - 5) : xstrdup(path);
+			if (stat(source, &src) == 0 && stat(path, &db) == 0 && newer(&src, &db))
+				report(ck, false, where,
+				       "%s is newer than its table: run mailctl map build %s",
+				       source, source);
+			free(source);
+		}
+		free(where);
+	}
+	char *const *domains = conf_get_list(ck->conf, "virtual_alias_domains");
+	for (size_t i = 0; domains && domains[i]; i++) {
+		if (strchr(domains[i], ':') || strchr(domains[i], '/'))
+			continue;
+		const char *other =
+		    in_list(conf_get_list(ck->conf, "mydestination"), domains[i]) ? "mydestination"
+		    : in_list(conf_get_list(ck->conf, "virtual_mailbox_domains"), domains[i])
+		        ? "virtual_mailbox_domains"
+		        : NULL;
+		if (other) {
+			char *where = param_where(ck, "virtual_alias_domains");
+			report(ck, false, where, "%s is also in %s: list a domain in one of them",
+			       domains[i], other);
+			free(where);
+		}
+	}
+}
+
 int cmd_check(struct mailctl *m, int argc, char **argv)
 {
 	(void)argv;
@@ -236,6 +297,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 		free(dir);
 	}
 	check_local_delivery(&ck);
+	check_virtual_alias(&ck);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);
 	if (services.count == 0 && ck.errors == 0)

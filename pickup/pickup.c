@@ -12,7 +12,11 @@
  * removed; a bad one is moved to corrupt/ with a log line. If the queue
  * cannot be written (disk full), the drop file stays for the next scan.
  * With non_smtpd_milters the message goes through the filters first
- * (pickup_milter.c).
+ * (pickup_milter.c). The queue file gets the recipients after virtual
+ * alias expansion (lib/mail/virtual_alias.h); a recipient whose expansion
+ * fails for good (unknown in a virtual alias domain, a loop) is returned
+ * to the sender in a non-delivery notification (bounce.c), one whose
+ * tables cannot be read keeps the file in maildrop/ for a later try.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,7 +29,10 @@
 #include <unistd.h>
 
 #include "mail/dropfile.h"
+#include "mail/dsn.h"
 #include "mail/queue.h"
+#include "mail/virtual_alias.h"
+#include "pickup/bounce.h"
 #include "pickup/pickup_milter.h"
 #include "server/server.h"
 #include "util/alloc.h"
@@ -43,21 +50,23 @@ struct pickup {
 	const char *hostname;
 	char *maildrop;
 	char *qmgr_socket;
+	struct virtual_alias *virtual_alias;
 };
 
 static struct pickup settings;
 
 /* One drop file on its way into the queue. */
 struct transfer {
-	struct queue_writer *writer;
-	struct queue_envelope env; /* kept for the milters, which may edit it */
-	bool buffered;             /* milters: content is held in memory */
+	struct queue_writer *writer; /* NULL while no recipient is left to queue */
+	struct queue_envelope env;   /* as submitted; milters may edit it */
+	bool buffered;               /* milters or bounces: content is held in memory */
 	struct str content;
 	struct stat st;
 	char id[QUEUE_ID_LEN + 1];
 };
 
-enum outcome { QUEUED, FILTERED, CORRUPT, RETRY, GONE };
+/* QUEUED: to be committed; COMMITTED: already committed. */
+enum outcome { QUEUED, COMMITTED, FILTERED, CORRUPT, RETRY, GONE };
 
 static void format_date(char *buf, size_t len, time_t when)
 {
@@ -90,17 +99,50 @@ static void fill_envelope(const struct drop_envelope *drop, struct queue_envelop
 		                        drop->rcpts[i].notify);
 }
 
-/* The envelope is valid: open the queue file and write the Received header. */
+/* env with virtual aliases expanded into queued; failures are listed.
+ * 0, or -1 with *why_r on a temporary failure. */
+static int expand_envelope(const struct queue_envelope *env, struct queue_envelope *queued,
+                           struct virtual_alias_failure **failed_r, size_t *failed_count_r,
+                           const char **why_r)
+{
+	static char why[512];
+	char *reason;
+	if (virtual_alias_rewrite_envelope(settings.virtual_alias, env, queued, failed_r,
+	                                   failed_count_r, &reason) == 0)
+		return 0;
+	snprintf(why, sizeof(why), "virtual alias expansion: %s", reason);
+	free(reason);
+	*why_r = why;
+	return -1;
+}
+
+/* The envelope is valid: open the queue file (unless no recipient is left
+ * after expansion) and write the Received header. */
 static int on_head(void *ctx, struct drop_envelope *drop, const char **error_r)
 {
 	struct transfer *t = ctx;
 	struct queue_envelope *env = &t->env;
 	fill_envelope(drop, env);
-	t->writer = queue_writer_open(settings.queue_dir, env, error_r);
-	if (t->writer == NULL)
+	struct queue_envelope queued;
+	struct virtual_alias_failure *failed;
+	size_t failed_count;
+	if (expand_envelope(env, &queued, &failed, &failed_count, error_r) != 0)
 		return -1;
-	t->buffered = pickup_milter_enabled();
-	memcpy(t->id, queue_writer_id(t->writer), sizeof(t->id));
+	virtual_alias_failures_free(failed, failed_count);
+	/* Failures are returned with the message: keep it in memory. */
+	t->buffered = pickup_milter_enabled() || failed_count > 0;
+	if (queued.rcpt_count > 0) {
+		t->writer = queue_writer_open(settings.queue_dir, &queued, error_r);
+		if (t->writer == NULL) {
+			queue_envelope_free(&queued);
+			return -1;
+		}
+		memcpy(t->id, queue_writer_id(t->writer), sizeof(t->id));
+	} else {
+		queue_id_new(t->id);
+	}
+	queue_envelope_free(&queued);
+	memcpy(env->id, t->id, sizeof(env->id));
 	char date[64];
 	format_date(date, sizeof(date), (time_t)env->arrival);
 	struct str received = STR_INIT;
@@ -125,18 +167,87 @@ static int on_content(void *ctx, const void *data, size_t len, const char **erro
 	return queue_writer_write(t->writer, data, len, error_r);
 }
 
-/* The milters' verdict on a valid drop file. */
-static enum outcome run_milters(struct transfer *t, int64_t uid, const char **subdir_r,
-                                const char **why_r)
+/* Return the recipients whose expansion failed to the sender (those that
+ * asked for failure notices). */
+static void bounce_failures(const struct transfer *t, const struct virtual_alias_failure *failed,
+                            size_t count, const struct str *content)
 {
-	switch (pickup_milter_run(&t->env, uid, t->writer, &t->content, subdir_r, why_r)) {
-	case PICKUP_MILTER_QUEUE:
-		return QUEUED;
-	case PICKUP_MILTER_DONE:
-		return FILTERED;
-	default:
+	struct dsn_rcpt *rcpts = xcalloc(count, sizeof(*rcpts));
+	char **diags = xcalloc(count, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		const struct virtual_alias_failure *f = &failed[i];
+		log_info("%s: to=<%s>, status=bounced (%s)", t->id, f->address, f->reason);
+		if (f->notify[0] != '\0' && strstr(f->notify, "FAILURE") == NULL)
+			continue; /* NOTIFY=NEVER, or not on failure */
+		diags[n] = xasprintf("x-postern; %s", f->reason);
+		rcpts[n] = (struct dsn_rcpt){
+		    .final_rcpt = f->address,
+		    .orcpt = f->orcpt[0] ? f->orcpt : NULL,
+		    .action = DSN_ACTION_FAILED,
+		    .status = f->status,
+		    .diagnostic = diags[n],
+		    .last_attempt = time(NULL),
+		};
+		n++;
+	}
+	if (n > 0)
+		pickup_bounce(settings.queue_dir, settings.hostname, settings.virtual_alias,
+		              &t->env, rcpts, n, content);
+	for (size_t i = 0; i < n; i++)
+		free(diags[i]);
+	free(diags);
+	free(rcpts);
+}
+
+/* A message held in memory (for milters or bounces): filter it, expand
+ * its recipients, return the failures, and write the rest. */
+static enum outcome finish_buffered(struct transfer *t, int64_t uid, const char **subdir_r,
+                                    const char **why_r)
+{
+	struct str filtered = STR_INIT;
+	const struct str *content = &t->content;
+	if (pickup_milter_enabled()) {
+		switch (pickup_milter_run(&t->env, uid, &t->content, &filtered, subdir_r, why_r)) {
+		case PICKUP_MILTER_QUEUE:
+			content = &filtered;
+			break;
+		case PICKUP_MILTER_DONE:
+			str_free(&filtered);
+			return FILTERED;
+		default:
+			str_free(&filtered);
+			return RETRY;
+		}
+	}
+	struct queue_envelope queued;
+	struct virtual_alias_failure *failed;
+	size_t failed_count;
+	if (expand_envelope(&t->env, &queued, &failed, &failed_count, why_r) != 0) {
+		str_free(&filtered);
 		return RETRY;
 	}
+	enum outcome result = QUEUED;
+	if (queued.rcpt_count == 0) {
+		result = FILTERED; /* nothing left to queue */
+	} else if (t->writer == NULL &&
+	           (t->writer = queue_writer_open(settings.queue_dir, &queued, why_r)) == NULL) {
+		result = RETRY;
+	} else if (queue_writer_replace_envelope(t->writer, &queued, why_r) != 0 ||
+	           queue_writer_write(t->writer, content->data, content->len, why_r) != 0) {
+		result = RETRY;
+	}
+	/* Only once the rest is safe (or there is no rest) is anything returned. */
+	if (failed_count > 0 && result != RETRY) {
+		if (result == QUEUED && queue_writer_commit(t->writer, *subdir_r, why_r) != 0)
+			result = RETRY;
+		else
+			bounce_failures(t, failed, failed_count, content);
+	}
+	virtual_alias_failures_free(failed, failed_count);
+	queue_envelope_free(&queued);
+	str_free(&filtered);
+	return result == QUEUED && failed_count > 0 ? COMMITTED : result;
 }
 
 /* Tell qmgr there is new mail; if it is not running, the mail waits. */
@@ -223,9 +334,11 @@ static enum outcome transfer_file(int dir_fd, const char *name, const char **why
 		         (unsigned long)t.st.st_uid, (long long)drop.uid);
 		*why_r = why;
 		result = CORRUPT;
-	} else if (t.buffered && (result = run_milters(&t, drop.uid, &subdir, why_r)) != QUEUED) {
+	} else if (t.buffered &&
+	           (result = finish_buffered(&t, drop.uid, &subdir, why_r)) != QUEUED &&
+	           result != COMMITTED) {
 		/* filtered out, or try again later */
-	} else if (queue_writer_commit(t.writer, subdir, why_r) != 0) {
+	} else if (result == QUEUED && queue_writer_commit(t.writer, subdir, why_r) != 0) {
 		result = RETRY;
 	} else {
 		log_info("%s: uid=%lld from=<%s>%s", t.id, (long long)drop.uid, drop.sender,
@@ -246,6 +359,7 @@ static bool pick_up(int dir_fd, const char *name)
 	const char *why = NULL;
 	switch (transfer_file(dir_fd, name, &why)) {
 	case QUEUED:
+	case COMMITTED:
 	case FILTERED:
 		if (unlinkat(dir_fd, name, 0) != 0)
 			log_error("%s: queued, but cannot remove it from maildrop/: %m; it may be "
@@ -354,7 +468,8 @@ static void init(struct server *srv)
 	settings.hostname = conf_get(conf, "myhostname");
 	settings.maildrop = xasprintf("%s/maildrop", settings.queue_dir);
 	settings.qmgr_socket = xasprintf("%s/public/qmgr", settings.queue_dir);
-	pickup_milter_init(conf);
+	settings.virtual_alias = virtual_alias_from_conf(conf);
+	pickup_milter_init(conf, settings.virtual_alias);
 	/* Mail dropped while the system was down goes out now. */
 	event_add_timer(server_loop(srv), 0, on_start_timer, NULL);
 }

@@ -11,10 +11,9 @@
 
 #include "mail/dsn.h"
 #include "milter/milter_conf.h"
+#include "pickup/bounce.h"
 #include "util/alloc.h"
 #include "util/log.h"
-
-#define BOUNCE_SIZE_LIMIT (50 * 1024)
 
 static struct {
 	const char *list;
@@ -23,6 +22,7 @@ static struct {
 	const char *macro_v;
 	const char *queue_dir;
 	struct milter_defaults defaults;
+	struct virtual_alias *virtual_alias;
 } pm;
 
 struct run {
@@ -31,8 +31,9 @@ struct run {
 	int64_t uid;
 };
 
-void pickup_milter_init(const struct conf *conf)
+void pickup_milter_init(const struct conf *conf, struct virtual_alias *va)
 {
+	pm.virtual_alias = va;
 	const char *error;
 	pm.list = conf_get(conf, "non_smtpd_milters");
 	pm.hostname = conf_get(conf, "myhostname");
@@ -112,10 +113,6 @@ static void reply_status(const char *reply, char *buf, size_t len)
 /* Return the message to its sender with the filter's reply. */
 static void bounce(const struct queue_envelope *env, const char *reply, const struct str *content)
 {
-	if (env->sender[0] == '\0') {
-		log_info("%s: rejected mail from the null sender is not returned", env->id);
-		return;
-	}
 	char status[32];
 	reply_status(reply, status, sizeof(status));
 	struct str diag = STR_INIT;
@@ -133,47 +130,8 @@ static void bounce(const struct queue_envelope *env, const char *reply, const st
 		    .diagnostic = str_cstr(&diag),
 		    .last_attempt = time(NULL),
 		};
-	struct dsn_report report = {
-	    .env = env,
-	    .reporting_mta = pm.hostname,
-	    .rcpts = rcpts,
-	    .rcpt_count = env->rcpt_count,
-	    .content = content->data ? content->data : "",
-	    .content_len = content->len,
-	    .content_limit = BOUNCE_SIZE_LIMIT,
-	};
-	struct str text = STR_INIT;
-	const char *error;
-	if (dsn_build(&report, &text, &error) != 0) {
-		log_error("%s: cannot build a non-delivery notification: %s", env->id, error);
-	} else {
-		struct queue_envelope notice;
-		queue_envelope_init(&notice);
-		notice.arrival = time(NULL);
-		notice.sender = xstrdup("");
-		notice.envid = xstrdup("");
-		notice.ret = xstrdup("");
-		notice.body = xstrdup("");
-		notice.client_name = xstrdup("localhost");
-		notice.client_addr = xstrdup("");
-		notice.client_port = xstrdup("");
-		notice.helo = xstrdup("");
-		notice.protocol = xstrdup("local");
-		notice.tls = xstrdup("");
-		notice.auth_user = xstrdup("");
-		notice.origin = xstrdup("pickup");
-		queue_envelope_add_rcpt(&notice, env->sender, "", "");
-		struct queue_writer *w = queue_writer_open(pm.queue_dir, &notice, &error);
-		if (w == NULL || queue_writer_write(w, text.data, text.len, &error) != 0 ||
-		    queue_writer_commit(w, "incoming", &error) != 0)
-			log_error("%s: cannot queue a non-delivery notification: %s", env->id,
-			          error);
-		else
-			log_info("%s: sender non-delivery notification: %s", env->id, notice.id);
-		queue_writer_abort(w);
-		queue_envelope_free(&notice);
-	}
-	str_free(&text);
+	pickup_bounce(pm.queue_dir, pm.hostname, pm.virtual_alias, env, rcpts, env->rcpt_count,
+	              content);
 	str_free(&diag);
 	free(rcpts);
 }
@@ -221,7 +179,7 @@ static bool envelope_events(struct milter_chain *c, struct run *r, struct queue_
 }
 
 enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t uid,
-                                            struct queue_writer *w, const struct str *content,
+                                            const struct str *content, struct str *out,
                                             const char **subdir_r, const char **why_r)
 {
 	struct run r = {.env = env, .uid = uid};
@@ -273,14 +231,8 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 	default:
 		break;
 	}
-	if (result == PICKUP_MILTER_QUEUE) {
-		struct str out = STR_INIT;
-		milter_message_write(&msg, &out);
-		if (queue_writer_replace_envelope(w, env, why_r) != 0 ||
-		    queue_writer_write(w, out.data, out.len, why_r) != 0)
-			result = PICKUP_MILTER_RETRY;
-		str_free(&out);
-	}
+	if (result == PICKUP_MILTER_QUEUE)
+		milter_message_write(&msg, out);
 	milter_verdict_clear(&v);
 	milter_chain_free(c); /* after the verdict: v.milter points into it */
 	milter_message_free(&msg);

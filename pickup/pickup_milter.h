@@ -12,23 +12,25 @@
 
 #include "conf/conf.h"
 #include "mail/queue.h"
+#include "mail/virtual_alias.h"
 #include "util/str.h"
 
-/* Read the settings at start-up (log_fatal on a bad list). */
-void pickup_milter_init(const struct conf *conf);
+/* Read the settings at start-up (log_fatal on a bad list); va expands the
+ * recipient of the notifications of rejected mail. */
+void pickup_milter_init(const struct conf *conf, struct virtual_alias *va);
 /* True if non_smtpd_milters is not empty. */
 bool pickup_milter_enabled(void);
 
 enum pickup_milter_result {
-	PICKUP_MILTER_QUEUE, /* commit w into *subdir_r ("incoming" or "hold") */
+	PICKUP_MILTER_QUEUE, /* queue env and *out into *subdir_r ("incoming" or "hold") */
 	PICKUP_MILTER_DONE,  /* nothing to commit: discarded or returned to sender */
 	PICKUP_MILTER_RETRY, /* a filter said try later: keep the drop file */
 };
 
 /* Filter content (the Received header included) for env, which the
- * edits change; on QUEUE the final envelope and content are written to w. */
+ * edits change; on QUEUE the final content is appended to out. */
 enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t uid,
-                                            struct queue_writer *w, const struct str *content,
+                                            const struct str *content, struct str *out,
                                             const char **subdir_r, const char **why_r);
 
 #endif

@@ -49,7 +49,19 @@ smtpd_tls_key_file = $base/etc/tls/key.pem
 smtpd_tls_auth_only_exempt = 127.0.0.0/8
 pop3d_tls_auth_only_exempt = 127.0.0.0/8
 mydestination = localhost.localdomain, localhost
+recipient_delimiter = +
+virtual_alias_maps = lmdb:$base/etc/virtual.lmdb
 CONF
+
+# Virtual aliases (virtual(5)): written once, then the user's to edit.
+if [ ! -f "$base/etc/virtual" ]; then
+	cat >"$base/etc/virtual" <<VIRTUAL
+# Virtual aliases, see virtual(5). After an edit (or just restart make run):
+#   build/bin/mailctl -c run/etc map build run/etc/virtual
+postmaster@example.test  demo@example.test
+abuse@example.test       demo@example.test
+VIRTUAL
+fi
 
 # One line per service whose program has been built.
 {
@@ -99,6 +111,8 @@ if [ -x "$bin/auth" ]; then
 		printf '%s\n' "$password" | "$bin/mailctl" -c "$base/etc" user add demo@example.test >/dev/null
 	fi
 fi
+
+"$bin/mailctl" -c "$base/etc" map build "$base/etc/virtual" >/dev/null
 
 "$bin/mailctl" -c "$base/etc" check >/dev/null || {
 	"$bin/mailctl" -c "$base/etc" check

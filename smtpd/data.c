@@ -6,8 +6,11 @@
  * durable does the client hear 250. With milters, the message is held in
  * memory instead, shown to the filters after the final dot, edited as they
  * say, and only then written (to incoming/, or hold/ for quarantine).
+ * The queue file gets the recipients after virtual alias expansion
+ * (lib/mail/virtual_alias.h); milters see them as the client gave them.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -155,7 +158,51 @@ static void sink_write(struct session *s, struct message_sink *k, const char *da
 		sink_release_headers(s, k);
 }
 
-static struct message_sink *sink_open(struct session *s)
+/* Why a message cannot be taken, when not for a queue file error. */
+struct refusal {
+	int code;
+	char enhanced[8];
+	char *text;
+};
+
+static void refusal_set(struct refusal *r, int code, const char *enhanced, char *text)
+{
+	r->code = code;
+	snprintf(r->enhanced, sizeof(r->enhanced), "%s", enhanced);
+	free(r->text);
+	r->text = text;
+}
+
+/* out becomes the envelope that is queued: s->env with virtual aliases
+ * expanded (smtpd checked each recipient at RCPT, but the tables may have
+ * changed since, and milters may have added recipients). 0, or -1 with
+ * the reason in *why (out is then empty). */
+static int queued_envelope(struct session *s, struct queue_envelope *out, struct refusal *why)
+{
+	struct virtual_alias_failure *failed;
+	size_t count;
+	char *reason;
+	if (virtual_alias_rewrite_envelope(s->cfg->virtual_alias, &s->env, out, &failed, &count,
+	                                   &reason) != 0) {
+		log_warn("%s: virtual alias expansion: %s", session_client(s), reason);
+		refusal_set(why, 451, "4.3.0", xstrdup("Error: temporary lookup failure"));
+		free(reason);
+		return -1;
+	}
+	if (count > 0) {
+		log_info("reject: %s: <%s>: %s; from=<%s>", session_client(s), failed[0].address,
+		         failed[0].reason, s->env.sender);
+		refusal_set(why, 550, failed[0].status,
+		            xasprintf("<%s>: Recipient address rejected: %s", failed[0].address,
+		                      failed[0].reason));
+		virtual_alias_failures_free(failed, count);
+		queue_envelope_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+static struct message_sink *sink_open(struct session *s, struct refusal *why)
 {
 	struct queue_envelope *env = &s->env;
 	env->arrival = time(NULL);
@@ -177,11 +224,16 @@ static struct message_sink *sink_open(struct session *s)
 	env->origin = xstrdup("smtp");
 
 	const char *error;
-	struct queue_writer *w = queue_writer_open(s->cfg->queue_dir, env, &error);
+	struct queue_envelope queued;
+	if (queued_envelope(s, &queued, why) != 0)
+		return NULL;
+	struct queue_writer *w = queue_writer_open(s->cfg->queue_dir, &queued, &error);
+	queue_envelope_free(&queued);
 	if (w == NULL) {
 		log_error("%s: cannot create queue file: %s", session_client(s), error);
 		return NULL;
 	}
+	memcpy(env->id, queue_writer_id(w), sizeof(env->id));
 	struct message_sink *k = xcalloc(1, sizeof(*k));
 	k->writer = w;
 	k->in_headers = true;
@@ -271,17 +323,24 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 		break;
 	}
 	milter_verdict_clear(&v);
-	if (go_on) {
+	struct queue_envelope queued;
+	struct refusal why = {0};
+	if (go_on && queued_envelope(s, &queued, &why) != 0) {
+		reply(s, why.code, why.enhanced, "%s", why.text);
+		free(why.text);
+		go_on = false;
+	} else if (go_on) {
 		const char *error;
 		struct str out = STR_INIT;
 		milter_message_write(&msg, &out);
-		if (queue_writer_replace_envelope(k->writer, &s->env, &error) != 0 ||
+		if (queue_writer_replace_envelope(k->writer, &queued, &error) != 0 ||
 		    queue_writer_write(k->writer, out.data, out.len, &error) != 0) {
 			reply(s, 451, "4.3.0", "Error: queue file write error");
 			log_error("%s: queue file write error: %s", k->id, error);
 			go_on = false;
 		}
 		str_free(&out);
+		queue_envelope_free(&queued);
 	}
 	milter_message_free(&msg);
 	return go_on;
@@ -339,9 +398,14 @@ void cmd_data(struct session *s)
 		reply(s, 554, "5.5.1", "Error: no valid recipients");
 		return;
 	}
-	struct message_sink *k = sink_open(s);
+	struct refusal why = {0};
+	struct message_sink *k = sink_open(s, &why);
 	if (k == NULL) {
-		reply(s, 451, "4.3.0", "Error: queue file write error");
+		if (why.text)
+			reply(s, why.code, why.enhanced, "%s", why.text);
+		else
+			reply(s, 451, "4.3.0", "Error: queue file write error");
+		free(why.text);
 		return;
 	}
 	/* After the queue file is opened: the milters get its id in {i}. */
@@ -416,11 +480,16 @@ void cmd_bdat(struct session *s, unsigned long long size, bool last)
 		return;
 	}
 	if (s->bdat == NULL) {
-		s->bdat = sink_open(s);
+		struct refusal why = {0};
+		s->bdat = sink_open(s, &why);
 		if (s->bdat == NULL) {
 			if (!skip_bytes(s, size))
 				s->quit = true;
-			reply(s, 451, "4.3.0", "Error: queue file write error");
+			if (why.text)
+				reply(s, why.code, why.enhanced, "%s", why.text);
+			else
+				reply(s, 451, "4.3.0", "Error: queue file write error");
+			free(why.text);
 			session_reset_transaction(s);
 			return;
 		}

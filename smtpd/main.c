@@ -82,6 +82,8 @@ static void load_settings(struct server *srv)
 	c->relay_domains = conf_get_list(conf, "relay_domains");
 	c->virtual_maps = conf_get(conf, "virtual_mailbox_maps");
 	c->alias_maps = conf_get_list(conf, "alias_maps");
+	c->recipient_delimiter = conf_get(conf, "recipient_delimiter");
+	c->virtual_alias = virtual_alias_from_conf(conf);
 	c->auth_socket = xasprintf("%s/private/auth", c->queue_dir);
 	c->qmgr_socket = xasprintf("%s/public/qmgr", c->queue_dir);
 	const char *error;

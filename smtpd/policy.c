@@ -1,9 +1,11 @@
 /*
  * smtpd's recipient policy: mail for local and virtual domains is taken
  * only for recipients that exist (system users, postmaster and the names in
- * alias_maps; the virtual mailbox table: what local delivery uses),
- * mail for relay domains is taken, and anything else only from trusted
- * clients (mynetworks or authenticated). Never an open relay.
+ * alias_maps; the virtual mailbox table: what local delivery uses; for
+ * every domain of ours, what virtual_alias_maps rewrites, and in a virtual
+ * alias domain nothing else), each also with its recipient_delimiter
+ * extension, mail for relay domains is taken, and anything else only from
+ * trusted clients (mynetworks or authenticated). Never an open relay.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "mail/extension.h"
 #include "smtpd/smtpd.h"
 #include "table/table.h"
 #include "util/alloc.h"
@@ -86,35 +89,103 @@ static int map_lookup(const char *spec, const char *key, bool missing_is_empty)
 	return rc;
 }
 
-/* 1 if local is an alias, 0 if not, -1 if a table could not be read. */
+/* 1 if local (or, with an extension, its base) is an alias, 0 if not, -1
+ * if a table could not be read. */
 static int local_alias_exists(const struct smtpd_settings *cfg, const char *local)
 {
 	char *name = lowercase(local);
 	int rc = 0;
 	for (size_t i = 0; cfg->alias_maps && cfg->alias_maps[i] && rc == 0; i++)
 		rc = map_lookup(cfg->alias_maps[i], name, true);
+	char *base = extension_strip(name, cfg->recipient_delimiter);
+	for (size_t i = 0; base && cfg->alias_maps && cfg->alias_maps[i] && rc == 0; i++)
+		rc = map_lookup(cfg->alias_maps[i], base, true);
+	free(base);
 	free(name);
 	return rc;
 }
 
-static bool local_user_exists(const char *local)
+static bool local_user_exists(const struct smtpd_settings *cfg, const char *local)
 {
 	char *name = lowercase(local);
+	char *base = extension_strip(name, cfg->recipient_delimiter);
 	struct passwd pw, *result = NULL;
 	char buf[4096];
-	bool found = getpwnam_r(name, &pw, buf, sizeof(buf), &result) == 0 && result != NULL;
+	bool found =
+	    getpwnam_r(base ? base : name, &pw, buf, sizeof(buf), &result) == 0 && result != NULL;
+	free(base);
 	free(name);
 	return found;
 }
 
+/* The virtual mailbox table: the address, then without its extension. */
+static int virtual_mailbox_exists(const struct smtpd_settings *cfg, const char *address)
+{
+	char *key = lowercase(address);
+	int rc = map_lookup(cfg->virtual_maps, key, false);
+	char *base = rc == 0 ? extension_strip(key, cfg->recipient_delimiter) : NULL;
+	if (base)
+		rc = map_lookup(cfg->virtual_maps, base, false);
+	free(base);
+	free(key);
+	return rc;
+}
+
+/* virtual_alias_maps come first, for every domain we take mail for (as
+ * Postfix's cleanup rewrites before anything is delivered): 1 accepted
+ * (the table has it), 0 not in the table, -1 refused (reply sent). */
+static int check_virtual_alias(struct session *s, const char *address)
+{
+	struct virtual_alias_expansion x;
+	int result = 0;
+	switch (virtual_alias_expand(s->cfg->virtual_alias, address, &x)) {
+	case VIRTUAL_ALIAS_EXPANDED:
+		result = 1;
+		break;
+	case VIRTUAL_ALIAS_UNCHANGED:
+		break;
+	case VIRTUAL_ALIAS_TEMPFAIL:
+		log_warn("<%s>: %s", address, x.reason);
+		reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
+		result = -1;
+		break;
+	case VIRTUAL_ALIAS_FAILED:
+		reply(s, 550, x.status, "<%s>: Recipient address rejected: %s", address, x.reason);
+		result = -1;
+		break;
+	}
+	virtual_alias_expansion_free(&x);
+	return result;
+}
+
 int policy_check_rcpt(struct session *s, const char *address, const char *local, const char *domain)
 {
+	const struct smtpd_settings *cfg = s->cfg;
 	bool local_domain =
-	    domain == NULL || *domain == '\0' || policy_is_local_domain(s->cfg, domain);
+	    domain == NULL || *domain == '\0' || policy_is_local_domain(cfg, domain);
+	bool virtual_mailbox = !local_domain && in_list(cfg->virtual_domains, domain);
+	int virtual_alias = 0;
+	if (!local_domain && !virtual_mailbox) {
+		const char *error;
+		virtual_alias = virtual_alias_is_domain(cfg->virtual_alias, domain, &error);
+		if (virtual_alias < 0) {
+			log_warn("<%s>: %s", address, error);
+			reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
+			return -1;
+		}
+	}
+	if (!local_domain && !virtual_mailbox && !virtual_alias &&
+	    !in_list(cfg->relay_domains, domain) && !policy_client_trusted(s)) {
+		reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
+		return -1;
+	}
+	int rc = check_virtual_alias(s, address);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 	if (local_domain) {
-		if (strcasecmp(local, "postmaster") == 0 || local_user_exists(local))
+		if (strcasecmp(local, "postmaster") == 0 || local_user_exists(cfg, local))
 			return 0;
-		int rc = local_alias_exists(s->cfg, local);
+		rc = local_alias_exists(cfg, local);
 		if (rc == 1)
 			return 0;
 		if (rc < 0) {
@@ -126,10 +197,8 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 		      address);
 		return -1;
 	}
-	if (in_list(s->cfg->virtual_domains, domain)) {
-		char *key = lowercase(address);
-		int rc = map_lookup(s->cfg->virtual_maps, key, false);
-		free(key);
+	if (virtual_mailbox) {
+		rc = virtual_mailbox_exists(cfg, address);
 		if (rc == 1)
 			return 0;
 		if (rc < 0) {
@@ -141,8 +210,12 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 		      address);
 		return -1;
 	}
-	if (in_list(s->cfg->relay_domains, domain) || policy_client_trusted(s))
-		return 0;
-	reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
-	return -1;
+	if (virtual_alias) {
+		/* not reached: the expansion refuses unknown addresses there */
+		reply(s, 550, "5.1.1",
+		      "<%s>: Recipient address rejected: User unknown in virtual alias table",
+		      address);
+		return -1;
+	}
+	return 0; /* a relay domain, or a trusted client */
 }

@@ -19,6 +19,7 @@
 
 #include "conf/conf.h"
 #include "mail/queue.h"
+#include "mail/virtual_alias.h"
 #include "milter/milter.h"
 #include "tls/tls.h"
 #include "util/cidr.h"
@@ -62,6 +63,8 @@ struct smtpd_settings {
 	char *const *relay_domains;
 	const char *virtual_maps;
 	char *const *alias_maps; /* local names that exist besides system users */
+	const char *recipient_delimiter;
+	struct virtual_alias *virtual_alias; /* virtual_alias_maps */
 	const char *auth_socket;
 	const char *qmgr_socket;
 	struct tls_context *tls;

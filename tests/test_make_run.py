@@ -65,13 +65,16 @@ class MakeRunTest(unittest.TestCase):
                 with smtplib.SMTP("127.0.0.1", 2587 + offset, timeout=20) as c:
                     c.starttls(context=ctx)
                     c.login("demo@example.test", password)
-                    refused = c.sendmail("demo@example.test", ["demo@example.test"],
+                    # an address extension and a virtual alias, both demo's: two
+                    # recipients, two copies
+                    refused = c.sendmail("demo@example.test",
+                                         ["demo+tag@example.test", "postmaster@example.test"],
                                          "Subject: demo\r\n\r\nhello\r\n")
                     self.assertEqual(refused, {})
                 if os.path.exists(os.path.join(BIN, "qmgr")):
                     new = os.path.join(base, "mail", "example.test", "demo", "Maildir", "new")
-                    wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1,
-                             timeout=30, what="the demo message in its Maildir")
+                    wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 2,
+                             timeout=30, what="the demo message in its Maildir, twice")
                     if os.path.exists(os.path.join(BIN, "pop3d")):
                         # ... and can be read over POP3 (plain text from loopback).
                         import poplib
@@ -84,7 +87,7 @@ class MakeRunTest(unittest.TestCase):
                                             context=ctx)
                         p.user("demo@example.test")
                         p.pass_(password)
-                        self.assertEqual(p.stat()[0], 1)
+                        self.assertEqual(p.stat()[0], 2)
                         p.quit()
             # Ctrl-C reaches the foreground process group.
             os.killpg(proc.pid, signal.SIGINT)

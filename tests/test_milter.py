@@ -527,7 +527,8 @@ class FaultTest(unittest.TestCase):
         self.inst.reload(params={"non_smtpd_milters": ""})
         qid, env, rcpts, content = find_queued(self.inst, "token-waiting", timeout=90)
         self.assertTrue(content.endswith(b"\r\n\r\nqueued once the filter is back\r\n"))
-        self.assertEqual(os.listdir(maildrop), [])
+        # pickup removes the drop file just after the queue file is committed
+        wait_for(lambda: os.listdir(maildrop) == [], timeout=10, what="an empty maildrop/")
 
     def test_hang_mid_body(self):
         msg = b"Subject: token-hang\r\n\r\nbody\r\n"

@@ -156,6 +156,33 @@ static const char *or_empty(const char *s)
 	return s ? s : "";
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void queue_envelope_copy_fields(struct queue_envelope *dst, const struct queue_envelope *src)
+{
+	queue_envelope_init(dst);
+	memcpy(dst->id, src->id, sizeof(dst->id));
+	dst->arrival = src->arrival;
+	dst->smtputf8 = src->smtputf8;
+	dst->size = src->size;
+	dst->sender = dup_or_null(src->sender);
+	dst->envid = dup_or_null(src->envid);
+	dst->ret = dup_or_null(src->ret);
+	dst->body = dup_or_null(src->body);
+	dst->client_name = dup_or_null(src->client_name);
+	dst->client_addr = dup_or_null(src->client_addr);
+	dst->client_port = dup_or_null(src->client_port);
+	dst->helo = dup_or_null(src->helo);
+	dst->protocol = dup_or_null(src->protocol);
+	dst->tls = dup_or_null(src->tls);
+	dst->auth_user = dup_or_null(src->auth_user);
+	dst->origin = dup_or_null(src->origin);
+	dst->hold_reason = dup_or_null(src->hold_reason);
+}
+
 static void encode_envelope(const struct queue_envelope *env, struct str *out)
 {
 	struct ipc_rec *rec = ipc_rec_new("envelope");

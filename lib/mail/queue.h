@@ -87,6 +87,8 @@ void queue_envelope_init(struct queue_envelope *env);
 void queue_envelope_free(struct queue_envelope *env);
 void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, const char *orcpt,
                              const char *notify);
+/* dst (not initialised) becomes a copy of src without its recipients. */
+void queue_envelope_copy_fields(struct queue_envelope *dst, const struct queue_envelope *src);
 
 /* Writing a queue file: open under tmp/, stream the content, then commit:
  * fsync, rename into incoming/ (or another subdirectory), fsync the

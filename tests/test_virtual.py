@@ -1,0 +1,354 @@
+"""Virtual alias tables (virtual_alias_maps, virtual_alias_domains) and
+address extensions (recipient_delimiter), end to end: mail sent with
+smtplib (and with sendmail, through pickup) is rewritten when it is
+queued and lands in the virtual users' Maildirs; smtpd refuses unknown
+addresses of a virtual alias domain and alias loops at RCPT; pickup
+returns a looping recipient to the sender in a DSN; the queue file keeps
+each original recipient as ORCPT. System users and aliases with an
+extension need root (the test creates the user)."""
+
+import email
+import json
+import os
+import pwd
+import smtplib
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import IS_ROOT, InstanceTestCase, free_port, wait_for  # noqa: E402
+
+VIRTUAL = """\
+# virtual alias domains: listed as keys (virtual_alias_domains defaults to
+# $virtual_alias_maps)
+alias.test      virtual
+catch.test      virtual
+team@alias.test     alice@example.test, bob@example.test
+info@alias.test     team@alias.test
+                    carol@example.test
+moved@alias.test    bob@example.test
+@catch.test         carol@example.test
+loop1@alias.test    loop2@alias.test
+loop2@alias.test    loop3@alias.test
+loop3@alias.test    loop1@alias.test
+sales@example.test  bob@example.test
+keep@example.test   keep@example.test, carol@example.test
+added@example.test  carol@example.test
+"""
+
+MESSAGE = "From: sender@outside.test\r\nSubject: %s\r\n\r\nbody\r\n"
+
+
+class VirtualBase(InstanceTestCase):
+    SERVICES = ["qmgr unix n - n 300 1 qmgr",
+                "local unix - n n - - local",
+                "pickup unix n - n 60 1 pickup"]
+
+    def setUp(self):
+        self.port = free_port()
+        self.inst = self.instance(params={
+            "mydestination": "mx.example.test, localhost",
+            "virtual_mailbox_domains": "example.test",
+            "recipient_delimiter": "+",
+            "mynetworks": "192.0.2.0/24",  # loopback clients are not trusted to relay
+        }, services=["127.0.0.1:%d inet n - n - - smtpd" % self.port] + self.SERVICES,
+            start=False)
+        inst = self.inst
+        self.vmail = os.path.join(inst.base, "vmail")
+        os.makedirs(self.vmail)
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            os.chown(self.vmail, pw.pw_uid, pw.pw_gid)
+        inst.params["virtual_mailbox_base"] = self.vmail
+        inst.params["virtual_alias_maps"] = "lmdb:%s/virtual.lmdb" % inst.etc
+        inst.write_config()
+        with open(os.path.join(inst.etc, "virtual"), "w") as f:
+            f.write(VIRTUAL)
+        inst.mailctl("map", "build", os.path.join(inst.etc, "virtual"), check=True)
+        for user in ("alice", "bob", "carol", "keep"):
+            add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
+                                  user + "@example.test"], input="pw\n", capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(add.returncode, 0, add.stderr)
+
+    def maildir(self, user):
+        new = os.path.join(self.vmail, "example.test", user, "Maildir", "new")
+        if not os.path.isdir(new):
+            return []
+        out = []
+        for name in sorted(os.listdir(new)):
+            with open(os.path.join(new, name), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def wait_mail(self, counts, timeout=30):
+        def ok():
+            return all(len(self.maildir(u)) >= n for u, n in counts.items())
+        wait_for(ok, timeout=timeout, what="mail in %s" % counts)
+        # and no more than that, once the queue is empty
+        wait_for(lambda: json.loads(self.inst.mailctl("--json", "queue", "list",
+                                                      check=True).stdout)["count"] == 0,
+                 timeout=timeout, what="an empty queue")
+        for user, n in counts.items():
+            self.assertEqual(len(self.maildir(user)), n, user)
+
+    def send(self, rcpts, subject, sender="sender@outside.test"):
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            refused = c.sendmail(sender, rcpts, MESSAGE % subject)
+        self.assertEqual(refused, {})
+
+
+class VirtualAliasTest(VirtualBase):
+    def test_one_to_many_chain_catch_all(self):
+        self.inst.start()
+        self.send(["team@alias.test"], "one to many")
+        self.wait_mail({"alice": 1, "bob": 1, "carol": 0})
+        for user in ("alice", "bob"):
+            msg = self.maildir(user)[0]
+            self.assertIn(b"Subject: one to many", msg)
+            self.assertIn(b"Delivered-To: %s@example.test\r\n" % user.encode(), msg)
+        # a chain (info -> team -> alice, bob) and a continuation line
+        self.send(["info@alias.test"], "chain")
+        self.wait_mail({"alice": 2, "bob": 2, "carol": 1})
+        # the catch-all, user@domain -> user@otherdomain, and an address of
+        # a virtual mailbox domain that only the alias table knows
+        self.send(["whoever@catch.test", "moved@alias.test", "sales@example.test"], "mixed")
+        self.wait_mail({"alice": 2, "bob": 3, "carol": 2})  # bob once for both
+        # an address that expands to itself keeps its own copy
+        self.send(["keep@example.test"], "self")
+        self.wait_mail({"alice": 2, "bob": 3, "carol": 3, "keep": 1})
+
+    def test_unknown_and_loop_refused_at_rcpt(self):
+        self.inst.start()
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.mail("sender@outside.test")
+            code, text = c.rcpt("nobody@alias.test")
+            self.assertEqual(code, 550)
+            self.assertIn(b"5.1.1", text)
+            self.assertIn(b"User unknown in virtual alias table", text)
+            code, text = c.rcpt("loop2@alias.test")
+            self.assertEqual(code, 550)
+            self.assertIn(b"5.4.6", text)
+            self.assertIn(b"virtual alias loop: loop2@alias.test -> loop3@alias.test -> "
+                          b"loop1@alias.test -> loop2@alias.test", text)
+            # a virtual mailbox address without a mailbox and without an alias
+            code, text = c.rcpt("nosuch@example.test")
+            self.assertEqual(code, 550)
+            self.assertIn(b"virtual mailbox table", text)
+            code, text = c.rcpt("sales@example.test")
+            self.assertEqual(code, 250, text)
+            # a domain that is none of ours is still not relayed
+            code, text = c.rcpt("friend@elsewhere.test")
+            self.assertEqual(code, 554, text)
+
+    def test_sendmail_expanded_and_loop_returned(self):
+        self.inst.start()
+        subprocess.run([self.inst.program("sendmail"), "-C", self.inst.etc, "-f",
+                        "alice@example.test", "team@alias.test", "loop1@alias.test"],
+                       input=b"Subject: from sendmail\n\nhello\n", check=True, timeout=60)
+        # bob gets the message; alice gets it too (team) and the bounce for loop1
+        self.wait_mail({"alice": 2, "bob": 1})
+        self.assertIn(b"Subject: from sendmail", self.maildir("bob")[0])
+        reports = [m for m in self.maildir("alice") if b"multipart/report" in m]
+        self.assertEqual(len(reports), 1)
+        report = email.message_from_bytes(reports[0])
+        self.assertEqual(report.get_content_type(), "multipart/report")
+        status = [p for p in report.walk() if p.get_content_type() == "message/delivery-status"]
+        self.assertEqual(len(status), 1)
+        fields = status[0].get_payload()
+        rcpt = fields[1]
+        self.assertEqual(rcpt["Final-Recipient"], "rfc822; loop1@alias.test")
+        self.assertEqual(rcpt["Action"], "failed")
+        self.assertEqual(rcpt["Status"], "5.4.6")
+        self.assertIn("virtual alias loop", rcpt["Diagnostic-Code"])
+        self.assertIn("to=<loop1@alias.test>, status=bounced (virtual alias loop",
+                      self.inst.read_log())
+        # no recipient left: nothing is queued, the sender hears why, the
+        # drop file is gone
+        subprocess.run([self.inst.program("sendmail"), "-C", self.inst.etc, "-f",
+                        "bob@example.test", "nobody@alias.test"],
+                       input=b"Subject: to nobody\n\nhello\n", check=True, timeout=60)
+        self.wait_mail({"alice": 2, "bob": 2})
+        report = email.message_from_bytes(
+            [m for m in self.maildir("bob") if b"multipart/report" in m][0])
+        rcpt = [p for p in report.walk()
+                if p.get_content_type() == "message/delivery-status"][0].get_payload()[1]
+        self.assertEqual(rcpt["Status"], "5.1.1")
+        self.assertIn("User unknown in virtual alias table", rcpt["Diagnostic-Code"])
+        wait_for(lambda: os.listdir(os.path.join(self.inst.spool, "maildrop")) == [],
+                 what="an empty maildrop/")
+
+    def test_alias_forward_expanded(self):
+        """An alias that forwards into a virtual alias domain: local's new
+        queue file goes through the table too; a failure bounces."""
+        with open(os.path.join(self.inst.etc, "aliases"), "w") as f:
+            f.write("fwd: team@alias.test\nbadfwd: nobody@alias.test\n")
+        self.inst.mailctl("alias", "rebuild", check=True)
+        self.inst.start()
+        self.send(["fwd@mx.example.test"], "forwarded", sender="carol@example.test")
+        self.wait_mail({"alice": 1, "bob": 1})
+        self.assertIn(b"Delivered-To: fwd@mx.example.test\r\n", self.maildir("alice")[0])
+        self.send(["badfwd@mx.example.test"], "bad forward", sender="carol@example.test")
+        self.wait_mail({"alice": 1, "bob": 1, "carol": 1})
+        report = email.message_from_bytes(self.maildir("carol")[0])
+        self.assertEqual(report.get_content_type(), "multipart/report")
+        status = [p for p in report.walk()
+                  if p.get_content_type() == "message/delivery-status"][0]
+        rcpt = status.get_payload()[1]
+        self.assertEqual(rcpt["Status"], "5.1.1")
+        diagnostic = " ".join(rcpt["Diagnostic-Code"].split())  # unfolded
+        self.assertIn("nobody@alias.test", diagnostic)
+        self.assertIn("User unknown in virtual alias table", diagnostic)
+
+    def test_extensions(self):
+        self.inst.start()
+        self.send(["alice+news@example.test"], "virtual user extension")
+        # propagated: team+x -> alice+x, bob+x
+        self.send(["team+x@alias.test"], "alias extension")
+        self.wait_mail({"alice": 2, "bob": 1})
+        msgs = self.maildir("alice")
+        direct = [m for m in msgs if b"Subject: virtual user extension" in m][0]
+        self.assertIn(b"Delivered-To: alice+news@example.test\r\n", direct)
+        via = [m for m in msgs if b"Subject: alias extension" in m][0]
+        self.assertIn(b"Delivered-To: alice+x@example.test\r\n", via)
+        self.assertIn(b"Delivered-To: bob+x@example.test\r\n", self.maildir("bob")[0])
+        # no mailbox of its own anywhere: refused at RCPT
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.mail("sender@outside.test")
+            self.assertEqual(c.rcpt("nosuch+x@example.test")[0], 550)
+            self.assertEqual(c.rcpt("nobody+x@alias.test")[0], 550)
+
+
+class QueueFileTest(VirtualBase):
+    """Without qmgr the queue file stays in incoming/ to be read."""
+    SERVICES = []
+
+    def test_orcpt_kept(self):
+        self.inst.start()
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.mail("sender@outside.test")
+            self.assertEqual(c.rcpt("team@alias.test", ["NOTIFY=FAILURE"])[0], 250)
+            self.assertEqual(c.rcpt("moved@alias.test", ["ORCPT=rfc822;given@orig.test"])[0],
+                             250)
+            self.assertEqual(c.rcpt("carol@example.test")[0], 250)
+            code, _ = c.data(MESSAGE % "orcpt")
+            self.assertEqual(code, 250)
+        listing = json.loads(self.inst.mailctl("--json", "queue", "list", check=True).stdout)
+        self.assertEqual(listing["count"], 1)
+        rcpts = {r["address"]: r for r in listing["messages"][0]["recipients"]}
+        self.assertEqual(sorted(rcpts), ["alice@example.test", "bob@example.test",
+                                         "carol@example.test"])
+        self.assertEqual(rcpts["alice@example.test"]["orcpt"], "rfc822;team@alias.test")
+        self.assertEqual(rcpts["alice@example.test"]["notify"], "FAILURE")
+        # bob came first from team: the later moved@ is the same recipient
+        self.assertEqual(rcpts["bob@example.test"]["orcpt"], "rfc822;team@alias.test")
+        self.assertEqual(rcpts["carol@example.test"]["orcpt"], "")
+        # an ORCPT the client gave is kept
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.sendmail("sender@outside.test", ["moved@alias.test"],
+                       MESSAGE % "given orcpt", rcpt_options=["ORCPT=rfc822;given@orig.test"])
+        listing = json.loads(self.inst.mailctl("--json", "queue", "list", check=True).stdout)
+        given = [m for m in listing["messages"] if len(m["recipients"]) == 1][0]
+        self.assertEqual(given["recipients"][0]["address"], "bob@example.test")
+        self.assertEqual(given["recipients"][0]["orcpt"], "rfc822;given@orig.test")
+
+
+class CheckTest(VirtualBase):
+    SERVICES = []
+
+    def test_mailctl_check(self):
+        inst = self.inst
+        source = os.path.join(inst.etc, "virtual")
+        table = source + ".lmdb"
+        st = os.stat(table)
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        out = inst.mailctl("check").stdout
+        self.assertIn("%s is newer than its table: run mailctl map build" % source, out)
+        os.unlink(table)
+        result = inst.mailctl("check")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("virtual.lmdb", result.stdout)
+        self.assertIn("build it with mailctl map build", result.stdout)
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(os.environ.get("POSTERN_BIN", ""),
+                                                 "milter_test")),
+                     "tests/milter_test not built (libmilter-dev)")
+class MilterTest(VirtualBase):
+    """Milters see the recipients as given; the queue file gets them
+    expanded, those a milter adds too."""
+    SERVICES = []
+
+    def test_milter_sees_original_queue_gets_expanded(self):
+        inst = self.inst
+        sock = os.path.join(inst.base, "milter.sock")
+        log = os.path.join(inst.base, "milter.events")
+        open(log, "w").close()
+        proc = subprocess.Popen([os.path.join(os.environ["POSTERN_BIN"], "milter_test"),
+                                 "-s", "unix:" + sock, "-l", log],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: os.umask(0))
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.kill)
+        wait_for(lambda: os.path.exists(sock), what="the filter's socket")
+        inst.params["smtpd_milters"] = "unix:" + sock
+        inst.write_config()
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.sendmail("sender@outside.test", ["team@alias.test"],
+                       "X-Test-Action: addrcpt\r\nSubject: milter\r\n\r\nbody\r\n")
+        with open(log) as f:
+            events = f.read()
+        self.assertIn("team@alias.test", events)
+        self.assertNotIn("alice@example.test", events)
+        listing = json.loads(inst.mailctl("--json", "queue", "list", check=True).stdout)
+        self.assertEqual(listing["count"], 1)
+        rcpts = {r["address"]: r["orcpt"] for r in listing["messages"][0]["recipients"]}
+        self.assertEqual(rcpts, {"alice@example.test": "rfc822;team@alias.test",
+                                 "bob@example.test": "rfc822;team@alias.test",
+                                 "carol@example.test": "rfc822;added@example.test"})
+
+
+@unittest.skipUnless(IS_ROOT, "needs root to create a system user")
+class SystemUserExtensionTest(VirtualBase):
+    def test_system_user_and_alias(self):
+        inst = self.inst
+        name = "pstv%d" % (os.getpid() % 100000)
+        home = os.path.join(inst.base, "home-" + name)
+        subprocess.run(["useradd", "-m", "-d", home, "-s", "/usr/sbin/nologin", name],
+                       check=True, capture_output=True, timeout=30)
+        self.addCleanup(subprocess.run, ["userdel", "-r", name], capture_output=True,
+                        timeout=30)
+        with open(os.path.join(inst.etc, "aliases"), "w") as f:
+            f.write("helpdesk: %s\nhelpdesk+vip: carol@example.test\n" % name)
+        inst.mailctl("alias", "rebuild", check=True)
+        inst.start()
+        self.send(["%s+box@mx.example.test" % name], "system user")
+        self.send(["helpdesk+anything@mx.example.test"], "alias base")
+        self.send(["helpdesk+vip@mx.example.test"], "alias with extension")
+        new = os.path.join(home, "Maildir", "new")
+        wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 2, timeout=30,
+                 what="two messages for the system user")
+        self.wait_mail({"carol": 1})
+        msgs = []
+        for n in sorted(os.listdir(new)):
+            with open(os.path.join(new, n), "rb") as f:
+                msgs.append(f.read())
+            self.assertEqual(os.stat(os.path.join(new, n)).st_uid, pwd.getpwnam(name).pw_uid)
+        own = [m for m in msgs if b"Subject: system user" in m][0]
+        self.assertIn(b"Delivered-To: %s+box@mx.example.test\r\n" % name.encode(), own)
+        base = [m for m in msgs if b"Subject: alias base" in m][0]
+        self.assertIn(b"Delivered-To: helpdesk+anything@mx.example.test\r\n", base)
+        self.assertIn(b"Subject: alias with extension", self.maildir("carol")[0])
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.mail("sender@outside.test")
+            self.assertEqual(c.rcpt("nosuchuser+x@mx.example.test")[0], 550)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

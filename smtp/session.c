@@ -1,0 +1,816 @@
+/*
+ * One SMTP client connection (RFC 5321): connect with a time limit, the
+ * greeting, EHLO (HELO if EHLO is refused), STARTTLS as the TLS level
+ * asks (RFC 3207), AUTH PLAIN or LOGIN to a relay over TLS (RFC 4954),
+ * then one transaction per message: MAIL, RCPT, DATA or BDAT (RFC 3030),
+ * pipelined when offered (RFC 2920), with SIZE, BODY, SMTPUTF8 and the
+ * DSN parameters passed on (RFC 1870, 6152, 6531, 3461). Every read and
+ * write has the time limit of its stage; a server that sends garbage,
+ * stalls or hangs up only fails the session, with the reason recorded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "smtp/smtp.h"
+#include "smtp/xtext.h"
+#include "util/alloc.h"
+#include "util/base64.h"
+#include "util/log.h"
+
+/* Reply lines longer than this are a protocol error (RFC 5321 says 512). */
+#define REPLY_LINE_MAX 4096
+#define REASON_MAX 1000
+#define BODY_BLOCK (64 * 1024)
+#define BDAT_CHUNK (1024 * 1024)
+
+struct smtp_session {
+	int fd;
+	struct stream *stream;
+	struct tls_session *tls;
+	char *host;
+	char *relay; /* host[addr]:port */
+	char *tls_text;
+	struct smtp_ehlo ehlo;
+	bool esmtp;
+	struct smtp_resp resp;
+	struct str summary; /* the last reply, for reasons */
+	struct str line;
+	char *error; /* why the session failed */
+	const char *error_status;
+	int64_t started_ms;
+};
+
+const char *session_relay(const struct smtp_session *s)
+{
+	return s->relay;
+}
+
+const char *session_tls(const struct smtp_session *s)
+{
+	return s->tls_text;
+}
+
+const char *session_host(const struct smtp_session *s)
+{
+	return s->host;
+}
+
+int64_t session_started_ms(const struct smtp_session *s)
+{
+	return s->started_ms;
+}
+
+static void session_fail(struct smtp_session *s, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void session_fail(struct smtp_session *s, const char *status, const char *fmt, ...)
+{
+	va_list ap;
+	struct str text = STR_INIT;
+	va_start(ap, fmt);
+	str_vprintf(&text, fmt, ap);
+	va_end(ap);
+	free(s->error);
+	s->error = str_steal(&text);
+	s->error_status = status;
+}
+
+/* Non-blocking connect with a time limit, from smtp_bind_address if set. */
+static int connect_to(const char *address, const char *port, int timeout_ms, char **error_r)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int rc = getaddrinfo(address, port, &hints, &ai);
+	if (rc != 0) {
+		*error_r = xasprintf("bad address %s port %s: %s", address, port, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		freeaddrinfo(ai);
+		return -1;
+	}
+	if (*smtp_cfg.bind_address != '\0') {
+		struct addrinfo *local = NULL;
+		hints.ai_family = ai->ai_family;
+		if (getaddrinfo(smtp_cfg.bind_address, NULL, &hints, &local) == 0) {
+			if (bind(fd, local->ai_addr, local->ai_addrlen) != 0)
+				log_warn("cannot bind to smtp_bind_address %s: %m",
+				         smtp_cfg.bind_address);
+			freeaddrinfo(local);
+		}
+	}
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (rc != 0 && errno == EINPROGRESS) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int n;
+		do
+			n = poll(&pfd, 1, timeout_ms);
+		while (n < 0 && errno == EINTR);
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			rc = -1;
+		} else {
+			int err = 0;
+			socklen_t len = sizeof(err);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			errno = err;
+			rc = err ? -1 : 0;
+		}
+	}
+	if (rc != 0) {
+		*error_r = xstrdup(strerror(errno));
+		close(fd);
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+}
+
+/* Read one complete reply into s->resp (and s->summary); -1 on failure
+ * with the session error set ("... while <stage>"). */
+static int read_reply(struct smtp_session *s, int timeout_ms, const char *stage)
+{
+	smtp_resp_clear(&s->resp);
+	stream_set_timeout(s->stream, timeout_ms);
+	for (;;) {
+		enum stream_status st = stream_read_line(s->stream, &s->line, REPLY_LINE_MAX, NULL);
+		if (st == STREAM_TIMEOUT) {
+			session_fail(s, "4.4.2", "conversation with %s timed out while %s",
+			             s->relay, stage);
+			return -1;
+		}
+		if (st == STREAM_TOO_LONG) {
+			session_fail(s, "4.5.0", "overlong reply line from %s while %s", s->relay,
+			             stage);
+			return -1;
+		}
+		if (st != STREAM_OK) {
+			session_fail(s, "4.4.2", "lost connection with %s while %s", s->relay,
+			             stage);
+			return -1;
+		}
+		const char *error = NULL;
+		enum smtp_resp_step step = smtp_resp_add_line(
+		    &s->resp, s->line.data ? s->line.data : "", s->line.len, &error);
+		if (step == SMTP_RESP_BAD) {
+			struct str shown = STR_INIT;
+			for (size_t i = 0; i < s->line.len && i < 100; i++) {
+				unsigned char c = (unsigned char)s->line.data[i];
+				str_append_char(&shown, c >= 0x20 && c < 0x7f ? (char)c : '?');
+			}
+			session_fail(s, "4.5.0", "%s from %s while %s: \"%s\"", error, s->relay,
+			             stage, str_cstr(&shown));
+			str_free(&shown);
+			return -1;
+		}
+		if (step == SMTP_RESP_DONE)
+			break;
+	}
+	smtp_resp_summary(&s->resp, &s->summary, REASON_MAX);
+	return 0;
+}
+
+static int flush(struct smtp_session *s, int timeout_ms, const char *stage)
+{
+	stream_set_timeout(s->stream, timeout_ms);
+	enum stream_status st = stream_flush(s->stream);
+	if (st == STREAM_OK)
+		return 0;
+	if (st == STREAM_TIMEOUT)
+		session_fail(s, "4.4.2", "conversation with %s timed out while %s", s->relay,
+		             stage);
+	else
+		session_fail(s, "4.4.2", "lost connection with %s while %s", s->relay, stage);
+	return -1;
+}
+
+static void put_line(struct smtp_session *s, const char *text)
+{
+	stream_puts(s->stream, text);
+	stream_puts(s->stream, "\r\n");
+}
+
+/* Send one command and read its reply. */
+static int command(struct smtp_session *s, const char *text, int timeout_ms, const char *stage)
+{
+	put_line(s, text);
+	if (flush(s, timeout_ms, stage) != 0)
+		return -1;
+	return read_reply(s, timeout_ms, stage);
+}
+
+static int ehlo(struct smtp_session *s)
+{
+	char *cmd = xasprintf("EHLO %s", smtp_cfg.helo_name);
+	int rc = command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the EHLO handshake");
+	free(cmd);
+	if (rc != 0)
+		return -1;
+	smtp_ehlo_free(&s->ehlo);
+	if (s->resp.code / 100 == 2) {
+		s->esmtp = true;
+		smtp_ehlo_parse(&s->resp, &s->ehlo);
+		return 0;
+	}
+	if (s->resp.code / 100 == 5) {
+		cmd = xasprintf("HELO %s", smtp_cfg.helo_name);
+		rc = command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the HELO handshake");
+		free(cmd);
+		if (rc != 0)
+			return -1;
+		if (s->resp.code / 100 == 2) {
+			s->esmtp = false;
+			return 0;
+		}
+	}
+	session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
+	             "host %s refused to talk to me: %s", s->relay, str_cstr(&s->summary));
+	return -1;
+}
+
+static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *tls_failed)
+{
+	if (command(s, "STARTTLS", smtp_cfg.helo_timeout_ms, "sending STARTTLS") != 0)
+		return -1;
+	if (s->resp.code != 220) {
+		if (t->level == TLS_LEVEL_MAY)
+			return 0; /* go on in plain text */
+		session_fail(s, "4.7.5", "TLS is required, but host %s refused STARTTLS: %s",
+		             s->relay, str_cstr(&s->summary));
+		return -1;
+	}
+	if (stream_buffered(s->stream) > 0) {
+		session_fail(s, "4.7.5", "host %s sent data after its STARTTLS reply", s->relay);
+		return -1;
+	}
+	if (smtp_cfg.tls == NULL) {
+		*tls_failed = true;
+		session_fail(s, "4.7.5", "TLS is not available in this client");
+		return -1;
+	}
+	struct tls_peer_check check = {0};
+	if (t->level == TLS_LEVEL_VERIFY)
+		check.verify_name = t->host;
+	if (t->level == TLS_LEVEL_DANE && t->tlsa_count > 0) {
+		check.tlsa = t->tlsa;
+		check.tlsa_count = t->tlsa_count;
+		check.dane_name = t->host;
+	}
+	const char *error = "";
+	s->tls = tls_connect_checked(smtp_cfg.tls, s->fd, t->host, &check,
+	                             smtp_cfg.starttls_timeout_ms, &error);
+	if (s->tls == NULL) {
+		*tls_failed = true;
+		session_fail(s, "4.7.5", "TLS with %s failed: %s", s->relay, error);
+		return -1;
+	}
+	stream_discard_input(s->stream);
+	tls_session_attach(s->tls, s->stream);
+	free(s->tls_text);
+	s->tls_text =
+	    xasprintf("%s, %s", tls_session_summary(s->tls), tls_session_peer_auth(s->tls));
+	return ehlo(s);
+}
+
+/* Credentials "user:password" for the next hop from smtp_sasl_password_maps:
+ * 1 found, 0 none, -1 table error (session fails). */
+static int find_credentials(struct smtp_session *s, const char *key, char **user, char **pass)
+{
+	if (*smtp_cfg.sasl_password_maps == '\0' || key == NULL)
+		return 0;
+	const char *error = "";
+	if (smtp_cfg.sasl_passwords == NULL) {
+		smtp_cfg.sasl_passwords = table_open(smtp_cfg.sasl_password_maps, &error);
+		if (smtp_cfg.sasl_passwords == NULL) {
+			session_fail(s, "4.3.0", "smtp_sasl_password_maps: %s", error);
+			return -1;
+		}
+	}
+	struct str value = STR_INIT;
+	int rc = table_lookup(smtp_cfg.sasl_passwords, key, &value, &error);
+	if (rc < 0) {
+		session_fail(s, "4.3.0", "smtp_sasl_password_maps: %s", error);
+	} else if (rc == 1) {
+		const char *v = str_cstr(&value);
+		const char *colon = strchr(v, ':');
+		if (colon == NULL) {
+			log_warn("smtp_sasl_password_maps: entry for %s is not user:password", key);
+			rc = 0;
+		} else {
+			*user = xstrndup(v, (size_t)(colon - v));
+			*pass = xstrdup(colon + 1);
+		}
+	}
+	str_free(&value);
+	return rc;
+}
+
+static char *b64(const char *a, size_t alen)
+{
+	struct str out = STR_INIT;
+	base64_encode(a, alen, &out);
+	return str_steal(&out);
+}
+
+static int authenticate(struct smtp_session *s, const char *key)
+{
+	char *user = NULL, *pass = NULL;
+	int rc = find_credentials(s, key, &user, &pass);
+	if (rc <= 0)
+		return rc;
+	rc = -1;
+	const char *stage = "authenticating";
+	if (s->tls == NULL) {
+		session_fail(s, "4.7.0", "not sending credentials to %s without TLS", s->relay);
+	} else if (smtp_ehlo_has_auth(&s->ehlo, "PLAIN")) {
+		size_t ul = strlen(user), pl = strlen(pass);
+		char *raw = xmalloc(ul + pl + 2);
+		raw[0] = '\0';
+		memcpy(raw + 1, user, ul);
+		raw[ul + 1] = '\0';
+		memcpy(raw + ul + 2, pass, pl);
+		char *enc = b64(raw, ul + pl + 2);
+		char *cmd = xasprintf("AUTH PLAIN %s", enc);
+		if (command(s, cmd, smtp_cfg.helo_timeout_ms, stage) == 0)
+			rc = 0;
+		explicit_bzero(raw, ul + pl + 2);
+		explicit_bzero(cmd, strlen(cmd));
+		free(raw);
+		free(enc);
+		free(cmd);
+	} else if (smtp_ehlo_has_auth(&s->ehlo, "LOGIN")) {
+		char *eu = b64(user, strlen(user)), *ep = b64(pass, strlen(pass));
+		if (command(s, "AUTH LOGIN", smtp_cfg.helo_timeout_ms, stage) == 0 &&
+		    (s->resp.code != 334 || command(s, eu, smtp_cfg.helo_timeout_ms, stage) == 0) &&
+		    (s->resp.code != 334 || command(s, ep, smtp_cfg.helo_timeout_ms, stage) == 0))
+			rc = 0;
+		explicit_bzero(ep, strlen(ep));
+		free(eu);
+		free(ep);
+	} else {
+		session_fail(s, "4.7.0", "host %s offers no AUTH mechanism this client has",
+		             s->relay);
+	}
+	if (rc == 0 && s->resp.code != 235) {
+		session_fail(s, s->resp.code / 100 == 5 ? "5.7.8" : "4.7.0",
+		             "SASL authentication failed at %s: %s", s->relay,
+		             str_cstr(&s->summary));
+		rc = -1;
+	}
+	explicit_bzero(pass, strlen(pass));
+	free(user);
+	free(pass);
+	return rc;
+}
+
+struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, char **reason_r,
+                                  const char **status_r, bool *tls_failed_r)
+{
+	*tls_failed_r = false;
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	s->fd = -1;
+	s->host = xstrdup(t->host);
+	s->relay = xasprintf("%s[%s]:%s", t->host, t->address, t->port);
+	s->tls_text = xstrdup("none");
+	s->started_ms = event_now_ms();
+	smtp_resp_init(&s->resp);
+	char *error = NULL;
+	s->fd = connect_to(t->address, t->port, smtp_cfg.connect_timeout_ms, &error);
+	if (s->fd < 0) {
+		session_fail(s, "4.4.1", "connect to %s: %s", s->relay, error);
+		free(error);
+		goto fail;
+	}
+	s->stream = stream_new(s->fd, smtp_cfg.helo_timeout_ms);
+	if (read_reply(s, smtp_cfg.helo_timeout_ms, "receiving the initial server greeting") != 0)
+		goto fail;
+	if (s->resp.code / 100 != 2) {
+		session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
+		             "host %s refused to talk to me: %s", s->relay, str_cstr(&s->summary));
+		goto fail;
+	}
+	if (ehlo(s) != 0)
+		goto fail;
+	bool want_tls = t->level != TLS_LEVEL_NONE && allow_tls;
+	bool need_tls = t->level >= TLS_LEVEL_ENCRYPT;
+	if (want_tls && s->ehlo.starttls) {
+		if (starttls(s, t, tls_failed_r) != 0)
+			goto fail;
+	}
+	if (need_tls && s->tls == NULL) {
+		session_fail(s, "4.7.4", "TLS is required, but was not offered by host %s",
+		             s->relay);
+		goto fail;
+	}
+	if (s->esmtp && authenticate(s, t->sasl_key) != 0)
+		goto fail;
+	return s;
+fail:
+	*reason_r = xstrdup(s->error ? s->error : "session failed");
+	*status_r = s->error_status ? s->error_status : "4.4.1";
+	session_close(s, false);
+	return NULL;
+}
+
+/* True if the message content has any byte >= 0x80. */
+static bool message_has_8bit(const struct smtp_message *msg)
+{
+	unsigned char buf[BODY_BLOCK];
+	for (int64_t off = 0; off < msg->size;) {
+		size_t want = (size_t)(msg->size - off < BODY_BLOCK ? msg->size - off : BODY_BLOCK);
+		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+		if (n <= 0)
+			return true; /* unreadable: the send will fail anyway */
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] & 0x80)
+				return true;
+		off += n;
+	}
+	return false;
+}
+
+/* Send the content; dot-stuffed and terminated for DATA, raw in BDAT
+ * chunks otherwise (reading the chunk replies). 0, or -1 with the
+ * session error set (or *reply_failed when a BDAT chunk was refused). */
+static int send_content(struct smtp_session *s, const struct smtp_message *msg, bool bdat,
+                        bool *reply_failed)
+{
+	static const char stage[] = "sending message body";
+	char buf[BODY_BLOCK];
+	struct str out = STR_INIT;
+	bool line_start = true;
+	char last = '\n';
+	stream_set_timeout(s->stream, smtp_cfg.data_xfer_timeout_ms);
+	for (int64_t off = 0; off < msg->size || bdat;) {
+		size_t block = bdat ? BDAT_CHUNK : BODY_BLOCK;
+		size_t want =
+		    (size_t)(msg->size - off < (int64_t)block ? msg->size - off : (int64_t)block);
+		str_clear(&out);
+		if (bdat) {
+			bool is_last = off + (int64_t)want >= msg->size;
+			char head[64];
+			snprintf(head, sizeof(head), "BDAT %zu%s\r\n", want,
+			         is_last ? " LAST" : "");
+			stream_puts(s->stream, head);
+			for (size_t done = 0; done < want;) {
+				size_t n0 = want - done < sizeof(buf) ? want - done : sizeof(buf);
+				ssize_t n =
+				    pread(msg->fd, buf, n0, msg->offset + off + (int64_t)done);
+				if (n <= 0) {
+					session_fail(s, "4.3.0", "cannot read the queue file: %s",
+					             n < 0 ? strerror(errno) : "short file");
+					str_free(&out);
+					return -1;
+				}
+				if (stream_write(s->stream, buf, (size_t)n) != STREAM_OK)
+					break;
+				done += (size_t)n;
+			}
+			off += (int64_t)want;
+			int tmo =
+			    is_last ? smtp_cfg.data_done_timeout_ms : smtp_cfg.data_xfer_timeout_ms;
+			if (flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0 ||
+			    read_reply(
+			        s, tmo,
+			        is_last
+			            ? "sending end of data -- message may be sent more than once"
+			            : stage) != 0) {
+				str_free(&out);
+				return -1;
+			}
+			if (!is_last && s->resp.code / 100 != 2) {
+				*reply_failed = true;
+				str_free(&out);
+				return -1;
+			}
+			if (is_last)
+				break;
+			continue;
+		}
+		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+		if (n <= 0) {
+			session_fail(s, "4.3.0", "cannot read the queue file: %s",
+			             n < 0 ? strerror(errno) : "short file");
+			str_free(&out);
+			return -1;
+		}
+		size_t run = 0;
+		for (ssize_t i = 0; i < n; i++) {
+			if (line_start && buf[i] == '.') {
+				str_append(&out, buf + run, (size_t)i - run);
+				str_append_char(&out, '.');
+				run = (size_t)i;
+			}
+			line_start = buf[i] == '\n';
+		}
+		str_append(&out, buf + run, (size_t)n - run);
+		last = buf[n - 1];
+		off += n;
+		if (stream_write(s->stream, out.data, out.len) != STREAM_OK)
+			break;
+	}
+	str_free(&out);
+	if (bdat)
+		return 0;
+	stream_puts(s->stream, last == '\n' ? ".\r\n" : "\r\n.\r\n");
+	if (flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0)
+		return -1;
+	return read_reply(s, smtp_cfg.data_done_timeout_ms,
+	                  "sending end of data -- message may be sent more than once");
+}
+
+static enum rcpt_outcome outcome_of(int code)
+{
+	return code / 100 == 2 ? OUT_DELIVERED : code / 100 == 5 ? OUT_BOUNCED : OUT_DEFERRED;
+}
+
+/* Give every recipient still open (pending or deferred, accepted or not
+ * when all) the current reply. */
+static void answer_open(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count,
+                        bool accepted_only, enum rcpt_outcome outcome, const char *status,
+                        const char *reason)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct smtp_rcpt *r = &rcpts[i];
+		if (r->outcome == OUT_DELIVERED || r->outcome == OUT_BOUNCED)
+			continue;
+		if (accepted_only && !r->accepted)
+			continue;
+		rcpt_set(r, outcome, status, reason);
+		free(r->relay);
+		r->relay = xstrdup(s->relay);
+		free(r->tls);
+		r->tls = xstrdup(s->tls_text);
+	}
+}
+
+static void answer_reply(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count,
+                         bool accepted_only)
+{
+	enum rcpt_outcome o = outcome_of(s->resp.code);
+	const char *dflt = o == OUT_DELIVERED ? "2.0.0" : o == OUT_BOUNCED ? "5.0.0" : "4.0.0";
+	char *reason = xasprintf("host %s said: %s", s->relay, str_cstr(&s->summary));
+	answer_open(s, rcpts, count, accepted_only, o, smtp_resp_status(&s->resp, dflt),
+	            o == OUT_DELIVERED ? str_cstr(&s->summary) : reason);
+	free(reason);
+}
+
+static void mail_command(struct smtp_session *s, const struct smtp_message *msg, bool send_body,
+                         struct str *cmd)
+{
+	const struct queue_envelope *env = msg->env;
+	str_clear(cmd);
+	str_printf(cmd, "MAIL FROM:<%s>", env->sender);
+	if (!s->esmtp)
+		return;
+	if (s->ehlo.size)
+		str_printf(cmd, " SIZE=%lld", (long long)msg->size);
+	if (send_body && s->ehlo.eightbitmime && env->body && *env->body)
+		str_printf(cmd, " BODY=%s",
+		           strcasecmp(env->body, "BINARYMIME") == 0 ? "8BITMIME" : env->body);
+	if (env->smtputf8 && s->ehlo.smtputf8)
+		str_append_cstr(cmd, " SMTPUTF8");
+	if (s->ehlo.dsn) {
+		if (env->ret && *env->ret)
+			str_printf(cmd, " RET=%s", env->ret);
+		if (env->envid && *env->envid) {
+			str_append_cstr(cmd, " ENVID=");
+			xtext_encode(env->envid, strlen(env->envid), cmd);
+		}
+	}
+}
+
+static void rcpt_command(struct smtp_session *s, const struct smtp_rcpt *r, struct str *cmd)
+{
+	str_clear(cmd);
+	str_printf(cmd, "RCPT TO:<%s>", r->address);
+	if (!s->esmtp || !s->ehlo.dsn)
+		return;
+	if (r->notify && *r->notify)
+		str_printf(cmd, " NOTIFY=%s", r->notify);
+	if (r->orcpt && strncasecmp(r->orcpt, "rfc822;", 7) == 0) {
+		str_append_cstr(cmd, " ORCPT=rfc822;");
+		xtext_encode(r->orcpt + 7, strlen(r->orcpt + 7), cmd);
+	} else if (r->orcpt && strncasecmp(r->orcpt, "utf-8;", 6) == 0) {
+		str_append_cstr(cmd, " ORCPT=utf-8;");
+		(void)unitext_encode(r->orcpt + 6, strlen(r->orcpt + 6), !s->ehlo.smtputf8, cmd);
+	}
+}
+
+/* Refusals decided before talking: size, SMTPUTF8, 8-bit content. */
+static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
+                         struct smtp_rcpt *rcpts, size_t count, bool *send_body_r)
+{
+	const struct queue_envelope *env = msg->env;
+	*send_body_r = true;
+	char *reason = NULL;
+	const char *status = NULL;
+	if (s->ehlo.size_limit > 0 && msg->size > s->ehlo.size_limit) {
+		status = "5.3.4";
+		reason = xasprintf("message size %lld exceeds size limit %lld of server %s",
+		                   (long long)msg->size, (long long)s->ehlo.size_limit, s->relay);
+	} else if (env->smtputf8 && !s->ehlo.smtputf8) {
+		status = "5.6.7";
+		reason =
+		    xasprintf("SMTPUTF8 is required, but was not offered by host %s", s->relay);
+	} else if (!s->ehlo.eightbitmime && env->body && *env->body &&
+	           strcasecmp(env->body, "7BIT") != 0) {
+		/* RFC 6152: without 8BITMIME, 8-bit content cannot be sent;
+		 * content that is 7-bit after all goes without BODY=. */
+		if (message_has_8bit(msg)) {
+			status = "5.6.3";
+			reason = xasprintf("message has 8-bit content, but host %s does not offer "
+			                   "8BITMIME",
+			                   s->relay);
+		}
+		*send_body_r = false;
+	}
+	if (reason == NULL)
+		return false;
+	answer_open(s, rcpts, count, false, OUT_BOUNCED, status, reason);
+	free(reason);
+	return true;
+}
+
+bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
+                     struct smtp_rcpt *rcpts, size_t count)
+{
+	bool send_body;
+	if (refuse_early(s, msg, rcpts, count, &send_body))
+		return true;
+	bool pipelining = s->esmtp && s->ehlo.pipelining;
+	bool bdat = s->esmtp && s->ehlo.chunking;
+	struct str cmd = STR_INIT;
+	bool ok = false;
+	size_t open = 0;
+	for (size_t i = 0; i < count; i++) {
+		rcpts[i].accepted = false;
+		rcpts[i].sent = false;
+		if (rcpts[i].outcome == OUT_PENDING || rcpts[i].outcome == OUT_DEFERRED)
+			open++;
+	}
+	if (open == 0)
+		return true;
+	/* MAIL */
+	mail_command(s, msg, send_body, &cmd);
+	put_line(s, str_cstr(&cmd));
+	if (!pipelining && (flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0 ||
+	                    read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0))
+		goto broken;
+	if (!pipelining && s->resp.code / 100 != 2) {
+		answer_reply(s, rcpts, count, false);
+		str_free(&cmd);
+		return true;
+	}
+	/* RCPT (and DATA when pipelining) */
+	for (size_t i = 0; i < count; i++) {
+		struct smtp_rcpt *r = &rcpts[i];
+		if (r->outcome == OUT_DELIVERED || r->outcome == OUT_BOUNCED)
+			continue;
+		rcpt_command(s, r, &cmd);
+		put_line(s, str_cstr(&cmd));
+		r->sent = true;
+		if (pipelining)
+			continue;
+		if (flush(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0 ||
+		    read_reply(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0)
+			goto broken;
+		if (s->resp.code / 100 == 2)
+			r->accepted = true;
+		else
+			answer_reply(s, r, 1, false);
+	}
+	if (pipelining) {
+		if (!bdat)
+			put_line(s, "DATA");
+		if (flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0 ||
+		    read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0)
+			goto broken;
+		bool mail_ok = s->resp.code / 100 == 2;
+		if (!mail_ok)
+			answer_reply(s, rcpts, count, false);
+		for (size_t i = 0; i < count; i++) {
+			struct smtp_rcpt *r = &rcpts[i];
+			if (!r->sent)
+				continue;
+			/* After a failed MAIL the RCPT replies only need reading. */
+			if (read_reply(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0)
+				goto broken;
+			if (!mail_ok)
+				continue;
+			if (s->resp.code / 100 == 2)
+				r->accepted = true;
+			else
+				answer_reply(s, r, 1, false);
+		}
+	}
+	size_t accepted = 0;
+	for (size_t i = 0; i < count; i++)
+		accepted += rcpts[i].accepted;
+	if (bdat) {
+		if (accepted == 0) {
+			ok = true;
+			goto out;
+		}
+		bool chunk_refused = false;
+		if (send_content(s, msg, true, &chunk_refused) != 0) {
+			if (!chunk_refused)
+				goto broken;
+		}
+		answer_reply(s, rcpts, count, true);
+		ok = true;
+		goto out;
+	}
+	/* DATA */
+	if (!pipelining) {
+		if (accepted == 0) {
+			ok = true;
+			goto out;
+		}
+		put_line(s, "DATA");
+		if (flush(s, smtp_cfg.data_init_timeout_ms, "sending DATA command") != 0)
+			goto broken;
+	}
+	if (read_reply(s, smtp_cfg.data_init_timeout_ms, "sending DATA command") != 0)
+		goto broken;
+	if (s->resp.code != 354) {
+		if (accepted > 0)
+			answer_reply(s, rcpts, count, true);
+		ok = true;
+		goto out;
+	}
+	if (accepted == 0) {
+		/* A server that said 354 with no recipients: end the empty message. */
+		put_line(s, ".");
+		ok = flush(s, smtp_cfg.data_done_timeout_ms, "sending end of data") == 0 &&
+		     read_reply(s, smtp_cfg.data_done_timeout_ms, "sending end of data") == 0;
+		if (!ok)
+			goto broken;
+		goto out;
+	}
+	bool unused = false;
+	if (send_content(s, msg, false, &unused) != 0)
+		goto broken;
+	answer_reply(s, rcpts, count, true);
+	ok = true;
+out:
+	str_free(&cmd);
+	return ok;
+broken:
+	answer_open(s, rcpts, count, false, OUT_DEFERRED,
+	            s->error_status ? s->error_status : "4.4.2",
+	            s->error ? s->error : "session failed");
+	str_free(&cmd);
+	return false;
+}
+
+bool session_reset(struct smtp_session *s)
+{
+	/* Anything readable on an idle session means the server closed it or
+	 * sent junk: not usable. */
+	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	if (stream_buffered(s->stream) > 0 || poll(&pfd, 1, 0) != 0)
+		return false;
+	if (command(s, "RSET", smtp_cfg.rset_timeout_ms, "sending RSET") != 0)
+		return false;
+	return s->resp.code / 100 == 2;
+}
+
+void session_close(struct smtp_session *s, bool quit)
+{
+	if (s == NULL)
+		return;
+	if (quit && s->stream) {
+		put_line(s, "QUIT");
+		if (flush(s, smtp_cfg.quit_timeout_ms, "sending QUIT") == 0)
+			(void)read_reply(s, smtp_cfg.quit_timeout_ms, "sending QUIT");
+	}
+	if (s->tls)
+		tls_session_close(s->tls);
+	if (s->stream)
+		stream_close(s->stream);
+	else if (s->fd >= 0)
+		close(s->fd);
+	smtp_ehlo_free(&s->ehlo);
+	smtp_resp_free(&s->resp);
+	str_free(&s->summary);
+	str_free(&s->line);
+	free(s->host);
+	free(s->relay);
+	free(s->tls_text);
+	free(s->error);
+	free(s);
+}

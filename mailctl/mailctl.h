@@ -20,6 +20,7 @@ int cmd_status(struct mailctl *m, int argc, char **argv);
 int cmd_check(struct mailctl *m, int argc, char **argv);
 int cmd_config(struct mailctl *m, int argc, char **argv);
 int cmd_version(struct mailctl *m, int argc, char **argv);
+int cmd_table(struct mailctl *m, int argc, char **argv);
 
 /* Print "mailctl: message" to stderr. */
 void mailctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -28,6 +28,7 @@ static const struct {
     {"user", cmd_user,
      "user add ADDRESS [--quota SIZE]|passwd ADDRESS|del ADDRESS|list|rebuild  virtual users"},
     {"queue", cmd_queue, "queue list|show ID|delete ID|ALL  inspect and remove queued mail"},
+    {"table", cmd_table, "table build FILE...  compile table sources into FILE.lmdb"},
 };
 
 void mailctl_error(const char *fmt, ...)

@@ -168,7 +168,7 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 	char *relay = xasprintf("%s[%s]:%s", tg->host, tg->address, nh->port);
 	char *reason = NULL;
 	const char *status = "4.4.1";
-	struct dns_answer tlsa;
+	struct dns_answer tlsa = {0};
 	struct smtp_session *s = NULL;
 	bool tls_failed = false;
 	if (level == TLS_LEVEL_DANE && dane_prepare(tg, &t, &tlsa, &reason) != 0) {

@@ -39,6 +39,7 @@ garbage IN A 127.0.0.8
 mixed IN A 127.0.0.10
 silent IN A 127.0.0.11
 stall IN A 127.0.0.12
+refuse IN A 127.0.0.13
 """
 
 
@@ -101,6 +102,157 @@ class SmtpRoutingTest(InstanceTestCase):
         self.assertIn(b"x@nx.example", notice)
         # The SERVFAIL recipient stays queued, deferred.
         self.assertGreaterEqual(len(log_lines(send, r"to=<y@refused.example>.*deferred")), 1)
+
+    def scripted(self, address, handler):
+        server = ScriptedServer(address, self.port, handler)
+        self.addCleanup(server.stop)
+        return server
+
+    def assert_no_crash(self, inst):
+        self.assertNotIn("killed by signal", inst.read_log())
+
+    def test_4xx_defers_then_retry_succeeds(self):
+        bodies = []
+
+        def handler(peer, n):
+            if n == 0:
+                peer.simple_session(rcpt_reply=lambda c: "451 4.3.0 try again later")
+            else:
+                peer.simple_session(data_reply=lambda: bodies.append(1) or "250 2.0.0 ok")
+        server = self.scripted("127.0.0.4", handler)
+        send = self.sender()
+        submit(send, "s@out.sender.test", ["a@flaky.example"], b"Subject: flaky\n\nx\n")
+        send.wait_log("to=<a@flaky.example>, relay=flaky.example[127.0.0.4]:%d" % self.port,
+                      timeout=30, count=2)
+        send.wait_log("status=sent", timeout=30)
+        lines = log_lines(send, r"to=<a@flaky.example>")
+        self.assertRegex(lines[0], r"dsn=4.3.0, status=deferred \(host flaky.example"
+                         r"\[127.0.0.4\]:\d+ said: 451 4.3.0 try again later\)")
+        self.assertRegex(lines[-1], r"dsn=2.0.0, status=sent \(250 2.0.0 ok\)")
+        self.assertEqual(len(bodies), 1)
+        self.assertGreaterEqual(server.connections, 2)
+        self.assert_no_crash(send)
+
+    def test_5xx_for_one_of_three_bounces_only_that_one(self):
+        received = []
+
+        def handler(peer, n):
+            peer.simple_session(
+                rcpt_reply=lambda c: "550 5.1.1 <bad@picky.example>: no such user"
+                if "bad@" in c else "250 2.1.5 ok",
+                data_reply=lambda: received.append(1) or "250 2.0.0 queued")
+        self.scripted("127.0.0.5", handler)
+        send = self.sender()
+        submit(send, "s@out.sender.test", ["a@picky.example", "bad@picky.example",
+                                           "c@picky.example"], b"Subject: three\n\nx\n")
+        send.wait_log("to=<c@picky.example>", timeout=30)
+        self.assertRegex("\n".join(log_lines(send, "to=<bad@picky")),
+                         r"dsn=5.1.1, status=bounced \(host picky.example\[127.0.0.5\]:\d+ "
+                         r"said: 550 5.1.1 <bad@picky.example>: no such user\)")
+        for who in ("a", "c"):
+            self.assertRegex("\n".join(log_lines(send, "to=<%s@picky" % who)), "status=sent")
+        self.assertEqual(len(received), 1)
+        # The three went in one transaction, pipelined.
+        self.assertEqual(len(log_lines(send, "picky.example.*status=deferred")), 0)
+        self.assert_no_crash(send)
+
+    def test_drop_mid_data_defers_without_loss(self):
+        bodies = []
+
+        def handler(peer, n):
+            if n == 0:
+                peer.send("220 dropper ESMTP\r\n")
+                while True:
+                    cmd = peer.line().upper()
+                    if cmd.startswith("EHLO"):
+                        peer.send("250-dropper\r\n250 PIPELINING\r\n")
+                    elif cmd.startswith("DATA"):
+                        peer.send("354 go\r\n")
+                        peer.line()
+                        return  # hang up in the middle of the content
+                    else:
+                        peer.send("250 ok\r\n")
+            else:
+                def take():
+                    bodies.append(1)
+                    return "250 2.0.0 got it"
+                peer.simple_session(data_reply=take)
+        self.scripted("127.0.0.6", handler)
+        send = self.sender()
+        body = b"Subject: drop\n\n" + b"line of text\n" * 5000
+        submit(send, "s@out.sender.test", ["a@dropper.example"], body)
+        send.wait_log("status=sent", timeout=30)
+        lines = log_lines(send, r"to=<a@dropper.example>")
+        self.assertRegex(lines[0], r"status=deferred \(lost connection with dropper.example"
+                         r"\[127.0.0.6\]:\d+ while sending (message body|end of data)")
+        self.assertEqual(len(bodies), 1)
+        self.assert_no_crash(send)
+
+    def test_hostile_servers(self):
+        def overlong(peer, n):
+            peer.send("220 " + "x" * 20000 + "\r\n")
+            peer.line()
+
+        def garbage(peer, n):
+            peer.send("hello, I am not an SMTP server\r\n")
+            peer.line()
+
+        def mixed(peer, n):
+            peer.send("220 mixed\r\n")
+            peer.line()
+            peer.send("250-mixed\r\n251-PIPELINING\r\n250 SIZE\r\n")
+            peer.line()
+
+        def silent(peer, n):
+            peer.line()  # never greets
+
+        def stall(peer, n):
+            peer.send("220 stall\r\n")
+            while True:
+                cmd = peer.line().upper()
+                if cmd.startswith("EHLO"):
+                    peer.send("250 stall\r\n")
+                elif cmd.startswith("DATA"):
+                    peer.send("354 go\r\n")
+                    peer.data()
+                    time.sleep(8)  # no reply to the end of data
+                    return
+                else:
+                    peer.send("250 ok\r\n")
+
+        def refuse(peer, n):
+            peer.send("554 5.7.1 no service for you\r\n")
+            peer.line()
+        for addr, handler in (("127.0.0.7", overlong), ("127.0.0.8", garbage),
+                              ("127.0.0.10", mixed), ("127.0.0.11", silent),
+                              ("127.0.0.12", stall), ("127.0.0.13", refuse)):
+            self.scripted(addr, handler)
+        send = self.sender(smtp_helo_timeout="2s", smtp_data_done_timeout="2s")
+        rcpts = ["a@overlong.example", "a@garbage.example", "a@mixed.example",
+                 "a@silent.example", "a@stall.example", "a@refuse.example"]
+        for rcpt in rcpts:
+            submit(send, "s@out.sender.test", [rcpt], b"Subject: hostile\n\nx\n")
+        for rcpt in rcpts:
+            send.wait_log("to=<%s>" % rcpt, timeout=60)
+        text = send.read_log()
+
+        def result(rcpt):
+            return "\n".join(log_lines(send, "to=<%s>" % rcpt))
+        self.assertRegex(result("a@overlong.example"),
+                         r"status=deferred \(overlong reply line from overlong.example\[")
+        self.assertRegex(result("a@garbage.example"), r"status=deferred \(malformed reply "
+                         r"line from garbage.example\[127.0.0.8\]:\d+ while receiving the "
+                         r"initial server greeting")
+        self.assertRegex(result("a@mixed.example"), r"status=deferred \(inconsistent reply "
+                         r"codes in a multi-line reply from mixed.example")
+        self.assertRegex(result("a@silent.example"), r"status=deferred \(conversation with "
+                         r"silent.example\[127.0.0.11\]:\d+ timed out while receiving the "
+                         r"initial server greeting")
+        self.assertRegex(result("a@stall.example"), r"status=deferred \(conversation with "
+                         r"stall.example\[127.0.0.12\]:\d+ timed out while sending end of data")
+        self.assertRegex(result("a@refuse.example"), r"status=deferred \(host refuse.example"
+                         r"\[127.0.0.13\]:\d+ refused to talk to me: 554 5.7.1 no service")
+        self.assertNotIn("killed by signal", text)
 
 
 if __name__ == "__main__":

@@ -173,9 +173,23 @@ def sender_params(dns, port, **extra):
     return params
 
 
-def make_receiver(test, address, port, domains, users, extra_params=None):
+def make_cert(directory, name):
+    """A self-signed certificate for name (CN and subjectAltName)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name,
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    os.chmod(key, 0o644)
+    os.chmod(cert, 0o644)
+    return cert, key
+
+
+def make_receiver(test, address, port, domains, users, extra_params=None, smtpd_options="",
+                  extra_services=(), tls_name=None):
     """A Postern instance taking mail for users (addresses) of domains
-    (virtual mailboxes) on address:port. Returns (instance, vmail dir)."""
+    (virtual mailboxes) on address:port, with a certificate for tls_name
+    if given. Returns (instance, vmail dir)."""
     params = {
         "myhostname": "in.receiver.test",
         "mydomain": "receiver.test",
@@ -186,11 +200,15 @@ def make_receiver(test, address, port, domains, users, extra_params=None):
     }
     params.update(extra_params or {})
     inst = Instance(params=params, services=[
-        "%s:%d inet n - n - - smtpd" % (address, port),
+        "%s:%d inet n - n - - smtpd %s" % (address, port, smtpd_options),
         "qmgr unix n - n 300 1 qmgr",
         "local unix - n n - - local",
-    ])
+    ] + list(extra_services))
     test.addCleanup(inst.cleanup)
+    if tls_name:
+        cert, key = make_cert(inst.etc, tls_name)
+        inst.params["smtpd_tls_cert_file"] = cert
+        inst.params["smtpd_tls_key_file"] = key
     vmail = os.path.join(inst.base, "vmail")
     os.makedirs(vmail)
     if os.geteuid() == 0:

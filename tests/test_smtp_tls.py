@@ -7,7 +7,6 @@ one defers)."""
 
 import hashlib
 import os
-import re
 import subprocess
 import sys
 import unittest
@@ -46,17 +45,6 @@ DOMAINS = ["tlsmay.example", "tlsverify.example", "wrongname.example", "dane.exa
            "bad.dane.example"]
 
 
-def make_cert(directory, name):
-    cert = os.path.join(directory, "cert.pem")
-    key = os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name,
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
-    os.chmod(key, 0o644)
-    os.chmod(cert, 0o644)
-    return cert, key
-
-
 def spki_sha256(cert):
     pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"],
                          capture_output=True, check=True).stdout
@@ -75,11 +63,8 @@ class SmtpTlsTest(InstanceTestCase):
         self.port = free_port_on("127.0.0.2", "127.0.0.3")
         self.recv, self.vmail = make_receiver(
             self, "127.0.0.3", self.port, DOMAINS, ["u@" + d for d in DOMAINS],
-            extra_params={"smtpd_tls_security_level": "may"})
-        self.cert, key = make_cert(self.recv.base, "tlshost.example")
-        self.recv.reload(params={"smtpd_tls_cert_file": self.cert, "smtpd_tls_key_file": key})
-        self.recv.stop()
-        self.recv.start()
+            extra_params={"smtpd_tls_security_level": "may"}, tls_name="tlshost.example")
+        self.cert = self.recv.params["smtpd_tls_cert_file"]
         good = spki_sha256(self.cert)
         wrong = hashlib.sha256(b"not the key").hexdigest()
         self.dns = Unbound({"example": ZONE,

@@ -352,3 +352,125 @@ class Peer:
                 return
             else:
                 self.send("502 no\r\n")
+
+
+POSTFIX_MASTER_CF = """\
+{listen} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix:
+    """A private Postfix instance (Debian's postfix package, run as root)
+    listening on listen ("addr:port"); main.cf settings from params. Mail
+    for the domains in hold_domains is accepted and kept in the hold
+    queue, where tests read it."""
+
+    def __init__(self, listen, params, hold_domains=()):
+        self.dir = tempfile.mkdtemp(prefix="postern-postfix-")
+        os.chmod(self.dir, 0o755)
+        self.spool = os.path.join(self.dir, "spool")
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.data)
+        os.makedirs(self.spool)
+        import pwd
+        pw = pwd.getpwnam("postfix")
+        os.chown(self.data, pw.pw_uid, pw.pw_gid)
+        self.log = os.path.join(self.dir, "maillog")
+        hold = ", ".join("%s=HOLD" % d for d in hold_domains)
+        main = {
+            "compatibility_level": "3.6",
+            "queue_directory": self.spool,
+            "data_directory": self.data,
+            "maillog_file": self.log,
+            "maillog_file_prefixes": "/var, /dev/stdout, /tmp",
+            "inet_interfaces": "loopback-only",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_recipient_maps": "",
+            "smtpd_recipient_restrictions":
+                ("check_recipient_access inline:{ %s }, " % hold if hold else "")
+                + "permit_mynetworks, reject",
+            "smtp_dns_support_level": "disabled",
+            "disable_dns_lookups": "yes",
+            "minimal_backoff_time": "5s",
+            "maximal_backoff_time": "10s",
+            "queue_run_delay": "5s",
+        }
+        main.update(params)
+        with open(os.path.join(self.dir, "main.cf"), "w") as f:
+            for k, v in main.items():
+                f.write("%s = %s\n" % (k, v))
+        with open(os.path.join(self.dir, "master.cf"), "w") as f:
+            f.write(POSTFIX_MASTER_CF.format(listen=listen))
+        self.env = dict(os.environ, MAIL_CONFIG=self.dir)
+        run = subprocess.run(["postfix", "-c", self.dir, "start"], capture_output=True,
+                             text=True, env=self.env, timeout=60)
+        if run.returncode != 0:
+            self.stop()
+            raise AssertionError("postfix start failed:\n" + run.stdout + run.stderr)
+        host, port = listen.rsplit(":", 1)
+
+        def up():
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, timeout=20, what="postfix to listen")
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def held(self):
+        """Contents of the messages in the hold queue (postcat -bh)."""
+        hold = os.path.join(self.spool, "hold")
+        out = []
+        if not os.path.isdir(hold):
+            return out
+        for name in sorted(os.listdir(hold)):
+            r = subprocess.run(["postcat", "-c", self.dir, "-hb", os.path.join(hold, name)],
+                               capture_output=True, env=self.env, timeout=30)
+            out.append(r.stdout)
+        return out
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", self.dir, "stop"], capture_output=True,
+                       env=self.env, timeout=60)
+        pid_file = os.path.join(self.spool, "pid", "master.pid")
+        try:
+            with open(pid_file) as f:
+                pid = int(f.read().split()[0])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.1)
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)

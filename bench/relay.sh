@@ -1,0 +1,124 @@
+#!/bin/sh
+# Side-by-side relay throughput: smtp-source -> MTA -> smtp-sink, once
+# through Postern (smtpd, qmgr, smtp with relayhost) and once through
+# Postfix (the system instance, configured for the run and restored
+# after), both relaying everything to their own smtp-sink. A run is timed
+# from the first message sent until the sink has received the last one,
+# so it covers receiving, queueing (fsync'd), scheduling and the SMTP
+# client. Prints messages per second and the Postern/Postfix ratio.
+#
+# Usage: sh bench/relay.sh [BUILD_DIR]   (as root: installs postfix)
+# Env:   MESSAGES (default 2000), SESSIONS ("1 20"), SIZE (bytes, 4096)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+messages=${MESSAGES:-2000}
+sessions=${SESSIONS:-"1 20"}
+size=${SIZE:-4096}
+
+if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
+	[ "$(id -u)" -eq 0 ] || { echo "bench: install postfix first (needs root)" >&2; exit 1; }
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
+sh "$top/scripts/create-users.sh"
+
+work=$(mktemp -d /tmp/postern-bench.XXXXXX)
+chmod 755 "$work"
+pf_port=2636
+pt_port=2637
+pf_sink=2638
+pt_sink=2639
+pf_conf=/etc/postfix
+sink_pid=
+cleanup() {
+	[ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
+	postfix stop >/dev/null 2>&1 || true
+	for f in main.cf master.cf; do
+		if [ -f "$work/$f.orig" ]; then cp "$work/$f.orig" "$pf_conf/$f"; else rm -f "$pf_conf/$f"; fi
+	done
+	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# --- Postfix: the system instance relaying everything to its sink.
+postfix stop >/dev/null 2>&1 || true
+for f in main.cf master.cf; do
+	[ -f "$pf_conf/$f" ] && cp "$pf_conf/$f" "$work/$f.orig"
+done
+cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
+sed -i -e "s/^smtp      inet/$pf_port      inet/" "$pf_conf/master.cf"
+cat >"$pf_conf/main.cf" <<CF
+compatibility_level = 3.6
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = bench.example.test
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = relay.example.test
+relayhost = [127.0.0.1]:$pf_sink
+smtpd_recipient_restrictions = permit_mynetworks, reject
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+default_process_limit = 200
+smtp_tls_security_level = none
+CF
+postfix check >/dev/null 2>&1 || true
+postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
+
+# --- Postern: smtpd, qmgr and smtp relaying everything to its sink.
+mkdir -p "$work/postern/etc"
+cat >"$work/postern/etc/main.conf" <<CF
+queue_directory = $work/postern/spool
+data_directory = $work/postern/data
+daemon_directory = $build/bin
+maillog_file = $work/postern.log
+inet_interfaces = 127.0.0.1
+myhostname = bench.example.test
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = relay.example.test
+relayhost = [127.0.0.1]:$pt_sink
+smtpd_peername_lookup = no
+smtp_tls_security_level = none
+default_process_limit = 200
+CF
+cat >"$work/postern/etc/master.conf" <<CF
+127.0.0.1:$pt_port inet n - n - - smtpd
+qmgr unix n - n 300 1 qmgr
+smtp unix - n n - - smtp
+CF
+"$build/bin/mailctl" -c "$work/postern/etc" start
+sleep 1
+
+# Messages per second from the first message sent until the sink on
+# sink_port has counted `messages` of them.
+rate() { # mta_port sink_port sessions
+	out="$work/sink.$2.$3"
+	smtp-sink -c -u postfix "127.0.0.1:$2" 256 >"$out" 2>&1 &
+	sink_pid=$!
+	sleep 0.5
+	start=$(date +%s.%N)
+	smtp-source -c -s "$3" -m "$messages" -l "$size" -f bench@bench.example.test \
+		-t user@relay.example.test "127.0.0.1:$1" >/dev/null
+	deadline=$(($(date +%s) + 600))
+	while :; do
+		got=$(tr '\r' '\n' <"$out" | grep -E '^[0-9]+$' | tail -1)
+		[ "${got:-0}" -ge "$messages" ] && break
+		[ "$(date +%s)" -gt "$deadline" ] && { echo "bench: only ${got:-0} arrived" >&2; break; }
+		sleep 0.05
+	done
+	end=$(date +%s.%N)
+	kill "$sink_pid" 2>/dev/null || true
+	wait "$sink_pid" 2>/dev/null || true
+	sink_pid=
+	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+printf "%-9s %-7s %12s %12s %7s\n" sessions size postfix/s postern/s ratio
+for s in $sessions; do
+	pf=$(rate $pf_port $pf_sink "$s")
+	pt=$(rate $pt_port $pt_sink "$s")
+	printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
+		"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
+done

@@ -1,5 +1,7 @@
 /* Unit tests for DNS record parsing and MX ordering (no network). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "dns/dns.h"
 #include "dns/dns_route.h"
@@ -82,10 +84,67 @@ TEST(mx_order)
 	CHECK(seen_first_a > 5 && seen_first_b > 5);
 }
 
+static void on_answer(void *ctx, struct dns_answer *answer)
+{
+	struct dns_answer *out = ctx;
+	*out = *answer;
+	free(answer);
+}
+
+/* Asynchronous look-ups through an event loop, answered from a hosts
+ * file (the forwarder is a closed port: nothing leaves the machine). */
+TEST(hosts_file_async)
+{
+	char dir[] = "/tmp/dns-test-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[64];
+	snprintf(path, sizeof(path), "%s/hosts", dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("192.0.2.7 mail.hosts.example\n2001:db8::7 mail.hosts.example\n", f);
+	fclose(f);
+	char *forwarders[] = {"127.0.0.1@9", NULL};
+	struct dns_settings s = {.forwarders = forwarders, .hosts_file = path};
+	const char *error = NULL;
+	struct dns_resolver *r = dns_resolver_new(&s, &error);
+	CHECK(r != NULL);
+	if (r == NULL)
+		return;
+	CHECK(!dns_resolver_validates(r));
+	struct event_loop *loop = event_loop_new();
+	dns_resolver_attach(r, loop);
+	struct dns_answer a4 = {.status = (enum dns_status) - 1},
+	                  a6 = {.status = (enum dns_status) - 1};
+	CHECK(dns_lookup_async(r, "mail.hosts.example", DNS_TYPE_A, on_answer, &a4, &error) == 0);
+	CHECK(dns_lookup_async(r, "mail.hosts.example", DNS_TYPE_AAAA, on_answer, &a6, &error) ==
+	      0);
+	int64_t deadline = event_now_ms() + 10000;
+	while (((int)a4.status == -1 || (int)a6.status == -1) && event_now_ms() < deadline)
+		event_loop_once(loop, 100);
+	CHECK(a4.status == DNS_FOUND && a4.count == 1);
+	if (a4.count == 1)
+		CHECK_STR(a4.rrs[0].text, "192.0.2.7");
+	CHECK(a6.status == DNS_FOUND && a6.count == 1);
+	if (a6.count == 1)
+		CHECK_STR(a6.rrs[0].text, "2001:db8::7");
+	dns_answer_free(&a4);
+	dns_answer_free(&a6);
+	/* The blocking form, too. */
+	struct dns_answer b;
+	dns_lookup(r, "mail.hosts.example", DNS_TYPE_A, 5000, &b);
+	CHECK(b.status == DNS_FOUND && !b.secure);
+	dns_answer_free(&b);
+	dns_resolver_free(r);
+	event_loop_free(loop);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(rdata);
 	RUN(reverse);
 	RUN(mx_order);
+	RUN(hosts_file_async);
 	return TESTING_DONE();
 }

@@ -40,6 +40,9 @@ mixed IN A 127.0.0.10
 silent IN A 127.0.0.11
 stall IN A 127.0.0.12
 refuse IN A 127.0.0.13
+params IN A 127.0.0.14
+small IN A 127.0.0.15
+oldie IN A 127.0.0.16
 """
 
 
@@ -253,6 +256,69 @@ class SmtpRoutingTest(InstanceTestCase):
         self.assertRegex(result("a@refuse.example"), r"status=deferred \(host refuse.example"
                          r"\[127.0.0.13\]:\d+ refused to talk to me: 554 5.7.1 no service")
         self.assertNotIn("killed by signal", text)
+
+    def test_esmtp_parameters_size_and_helo_fallback(self):
+        import smtplib
+        full = ScriptedServer("127.0.0.14", self.port, lambda peer, n: peer.simple_session(
+            ehlo_lines=("PIPELINING", "SIZE 1000000", "8BITMIME", "DSN", "SMTPUTF8")))
+        self.addCleanup(full.stop)
+        small = ScriptedServer("127.0.0.15", self.port, lambda peer, n: peer.simple_session(
+            ehlo_lines=("PIPELINING", "SIZE 100")))
+        self.addCleanup(small.stop)
+
+        def oldie_session(peer, n):
+            peer.send("220 old server\r\n")
+            while True:
+                cmd = peer.line().upper()
+                if cmd.startswith("EHLO"):
+                    peer.send("500 5.5.1 what is EHLO\r\n")
+                elif cmd.startswith("DATA"):
+                    peer.send("354 go\r\n")
+                    peer.data()
+                    peer.send("250 ok\r\n")
+                elif cmd.startswith("QUIT"):
+                    peer.send("221 bye\r\n")
+                    return
+                else:
+                    peer.send("250 ok\r\n")
+        oldie = ScriptedServer("127.0.0.16", self.port, oldie_session)
+        self.addCleanup(oldie.stop)
+        smtpd_port = free_port_on("127.0.0.2")
+        inst = Instance(params=sender_params(self.dns, self.port),
+                        services=list(SENDER_SERVICES) + [
+                            "127.0.0.2:%d inet n - n - - smtpd" % smtpd_port])
+        self.addCleanup(inst.cleanup)
+        inst.start()
+        with smtplib.SMTP("127.0.0.2", smtpd_port, timeout=30) as c:
+            c.ehlo("client.example")
+            c.sendmail("s@out.sender.test", ["a@params.example"],
+                       b"Subject: dsn\r\n\r\ncaf\xc3\xa9\r\n",
+                       mail_options=["BODY=8BITMIME", "RET=HDRS", "ENVID=env+2Bid"],
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;orig@params.example"])
+            c.sendmail("s@out.sender.test", ["a@small.example"],
+                       b"Subject: big\r\n\r\n" + b"x" * 500 + b"\r\n")
+            c.sendmail("s@out.sender.test", ["a@oldie.example"], b"Subject: 7bit\r\n\r\nplain\r\n")
+            c.sendmail("s@out.sender.test", ["b@oldie.example"],
+                       b"Subject: 8bit\r\n\r\ncaf\xc3\xa9\r\n", mail_options=["BODY=8BITMIME"])
+        for rcpt in ("a@params.example", "a@small.example", "a@oldie.example", "b@oldie.example"):
+            inst.wait_log("to=<%s>" % rcpt, timeout=30)
+        mail = [l for l in full.transcript if l.startswith("MAIL")]
+        rcpt = [l for l in full.transcript if l.startswith("RCPT")]
+        self.assertRegex(mail[0], r"^MAIL FROM:<s@out.sender.test> SIZE=\d+ BODY=8BITMIME "
+                         r"RET=HDRS ENVID=env\+2Bid$")
+        self.assertEqual(rcpt[0], "RCPT TO:<a@params.example> NOTIFY=SUCCESS,FAILURE "
+                         "ORCPT=rfc822;orig@params.example")
+        self.assertRegex("\n".join(log_lines(inst, "to=<a@params.example>")), "status=sent")
+        # Larger than the server's SIZE: bounced without sending it.
+        self.assertRegex("\n".join(log_lines(inst, "to=<a@small.example>")),
+                         r"dsn=5.3.4, status=bounced \(message size \d+ exceeds size limit 100")
+        self.assertFalse(any(l.startswith("MAIL") for l in small.transcript))
+        # HELO after a refused EHLO, no ESMTP parameters; 8-bit content bounces there.
+        self.assertIn("HELO out.sender.test", oldie.transcript)
+        self.assertIn("MAIL FROM:<s@out.sender.test>", oldie.transcript)
+        self.assertRegex("\n".join(log_lines(inst, "to=<a@oldie.example>")), "status=sent")
+        self.assertRegex("\n".join(log_lines(inst, "to=<b@oldie.example>")),
+                         r"dsn=5.6.3, status=bounced \(message has 8-bit content")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,7 @@
  * smtp.c (the service: qmgr's request, results back), deliver.c (one
  * request: next hop, routing, trying the servers in order), session.c (one
  * SMTP connection: greeting, EHLO, STARTTLS, AUTH, one transaction per
- * message, reuse), tls_policy.c (the TLS level per destination and DANE)
- * and nexthop.c (the forms of a next hop).
+ * message, reuse) and tls_policy.c (the TLS level per destination).
  */
 #ifndef POSTERN_SMTP_SMTP_H
 #define POSTERN_SMTP_SMTP_H
@@ -16,6 +15,7 @@
 #include "dns/dns.h"
 #include "dns/dns_route.h"
 #include "mail/queue.h"
+#include "smtp/nexthop.h"
 #include "smtp/smtp_resp.h"
 #include "table/table.h"
 #include "tls/tls.h"
@@ -83,17 +83,6 @@ struct smtp_message {
 	const struct queue_envelope *env;
 	bool has_8bit; /* content has bytes >= 0x80 */
 };
-
-/* nexthop.c: "[host]:port", "[host]", "host:port", "host", "[v6addr]:port". */
-struct nexthop {
-	char *host;
-	char *port;   /* never NULL */
-	bool use_mx;  /* false for the [bracketed] form */
-	bool literal; /* host is an IP address */
-};
-int nexthop_parse(const char *text, const char *default_port, struct nexthop *nh,
-                  const char **error_r);
-void nexthop_free(struct nexthop *nh);
 
 /* tls_policy.c */
 struct tls_policy {

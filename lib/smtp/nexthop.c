@@ -1,15 +1,13 @@
 /*
- * The forms of a next hop, as relayhost and the transport table write
- * them: "domain" (MX look-up), "host:port" (MX look-up, other port),
- * "[host]" and "[host]:port" (no MX look-up), with an IPv4 or IPv6
- * address allowed inside the brackets ("[ipv6:2001:db8::1]" too).
+ * Next hops: parsing the forms listed in nexthop.h.
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "smtp/smtp.h"
+#include "smtp/nexthop.h"
 #include "util/alloc.h"
 
 static bool valid_port(const char *p)

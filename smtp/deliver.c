@@ -249,6 +249,8 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 void deliver_message(const char *nexthop_text, const struct smtp_message *msg,
                      struct smtp_rcpt *rcpts, size_t count)
 {
+	if (open_count(rcpts, count) == 0)
+		return;
 	struct nexthop nh;
 	const char *error = "";
 	if (nexthop_parse(nexthop_text, smtp_cfg.default_port, &nh, &error) != 0) {

@@ -137,13 +137,19 @@ static int dane_prepare(const struct dns_target *tg, struct smtp_target *t,
 		                      tlsa_answer->error ? tlsa_answer->error : "failed");
 		rc = -1;
 	} else if (tlsa_answer->status == DNS_FOUND && tlsa_answer->secure) {
+		/* RFC 7672 3.1.3: only DANE-TA(2) and DANE-EE(3) are usable for
+		 * SMTP; with no usable record the server is treated as having none. */
 		t->tlsa = xcalloc(tlsa_answer->count, sizeof(*t->tlsa));
 		for (size_t i = 0; i < tlsa_answer->count; i++) {
 			const struct dns_rr *rr = &tlsa_answer->rrs[i];
-			t->tlsa[i] = (struct tls_tlsa){rr->usage, rr->selector, rr->matching,
-			                               rr->data, rr->data_len};
+			if ((rr->usage != 2 && rr->usage != 3) || rr->selector > 1 ||
+			    rr->matching > 2)
+				continue;
+			t->tlsa[t->tlsa_count++] = (struct tls_tlsa){
+			    rr->usage, rr->selector, rr->matching, rr->data, rr->data_len};
 		}
-		t->tlsa_count = tlsa_answer->count;
+		if (t->tlsa_count == 0)
+			t->level = TLS_LEVEL_MAY;
 	} else {
 		t->level = TLS_LEVEL_MAY;
 	}

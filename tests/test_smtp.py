@@ -31,6 +31,9 @@ mx1.hosts IN A 127.0.0.3
 mx2.hosts IN A 127.0.0.3
 mx3.hosts IN A 127.0.0.3
 dead.hosts IN A 127.0.0.9
+busy IN MX 5 busy.hosts.example.
+busy IN MX 10 mx2.hosts.example.
+busy.hosts IN A 127.0.0.17
 flaky IN A 127.0.0.4
 picky IN A 127.0.0.5
 dropper IN A 127.0.0.6
@@ -66,17 +69,22 @@ class SmtpRoutingTest(InstanceTestCase):
 
     def test_mx_routing(self):
         recv, vmail = make_receiver(self, "127.0.0.3", self.port,
-                                    ["multi.example", "dead.example", "aonly.example"],
+                                    ["multi.example", "dead.example", "aonly.example",
+                                     "busy.example"],
                                     ["u@multi.example", "u@dead.example", "u@aonly.example",
-                                     "bounces@aonly.example"])
+                                     "u@busy.example", "bounces@aonly.example"])
+
+        def busy(peer, n):
+            peer.send("421 4.7.0 too busy, try another MX\r\n")
+        self.scripted("127.0.0.17", busy)
         send = self.sender()
         submit(send, "bounces@aonly.example",
-               ["u@multi.example", "u@dead.example", "u@aonly.example", "x@nullmx.example",
-                "x@nx.example"],
+               ["u@multi.example", "u@dead.example", "u@aonly.example", "u@busy.example",
+                "x@nullmx.example", "x@nx.example"],
                b"Subject: routed\n\nhello over MX\n")
         # A notice only goes out once no recipient is pending: SERVFAIL apart.
         submit(send, "bounces@aonly.example", ["y@refused.example"], b"Subject: later\n\nx\n")
-        for user in ("u@multi.example", "u@dead.example", "u@aonly.example"):
+        for user in ("u@multi.example", "u@dead.example", "u@aonly.example", "u@busy.example"):
             wait_for(lambda: maildir_messages(vmail, user), timeout=30,
                      what="delivery to " + user)
             msg = maildir_messages(vmail, user)[0]
@@ -91,6 +99,11 @@ class SmtpRoutingTest(InstanceTestCase):
                          r"status=sent" % self.port)
         self.assertIn("connect to dead.hosts.example[127.0.0.9]:%d" % self.port, send.read_log())
         self.assertRegex(lines, r"to=<u@aonly.example>, relay=aonly.example\[127.0.0.3\].*status=sent")
+        # A 4xx greeting from the preferred MX moves on to the next one.
+        self.assertRegex(lines, r"to=<u@busy.example>, relay=mx2.hosts.example\[127.0.0.3\].*"
+                         r"status=sent")
+        self.assertIn("host busy.hosts.example[127.0.0.17]:%d refused to talk to me: 421 4.7.0 "
+                      "too busy" % self.port, send.read_log())
         self.assertRegex(lines, r"to=<x@nullmx.example>, relay=none.*dsn=5.1.10, status=bounced "
                          r"\(Domain nullmx.example does not accept mail")
         self.assertRegex(lines, r"to=<x@nx.example>, relay=none.*status=bounced \(Host or domain "

@@ -151,20 +151,17 @@ static void defer_message(const struct queue_envelope *env, const struct status_
 		log_error("%s: cannot move it to deferred/: %m", env->id);
 }
 
-static void finish_message(const struct queue_envelope *env, const char *path,
-                           size_t content_offset, const struct status_log *log)
+/* All recipients are final and their notice (if any) is queued: remove
+ * the message. 0, or -1 if the queue file could not be removed. */
+static int remove_message(const struct queue_envelope *env, const char *path)
 {
-	if (bounce_queue(env, path, content_offset, log) != 0) {
-		/* Keep it: the notice is tried again at the next attempt. */
-		defer_message(env, log);
-		return;
-	}
 	if (unlink(path) != 0 && errno != ENOENT) {
 		log_error("%s: cannot remove %s: %m", env->id, path);
-		return;
+		return -1;
 	}
 	status_log_remove(env->id);
 	log_info("%s: removed", env->id);
+	return 0;
 }
 
 void message_process(const char *id)
@@ -189,12 +186,18 @@ void message_process(const char *id)
 		size_t n_changed;
 		size_t *changed = attempt_delivery(&env, &log, &n_changed);
 		n_changed += expire_deferred(&env, &log, changed + n_changed);
-		if (n_changed > 0 &&
+		/* A message that is finished now needs no durable recipient state:
+		 * the status log is written only when the message stays queued
+		 * (deferred, its notice not queued, or not removable). That saves
+		 * a file create, fsync and unlink per message; a crash between the
+		 * delivery and the removal delivers it again, as with Postfix. */
+		bool final = all_final(&log);
+		bool removed = final && bounce_queue(&env, path, content_offset, &log) == 0 &&
+		               remove_message(&env, path) == 0;
+		if (!removed && n_changed > 0 &&
 		    status_log_append_rcpts(id, &log, changed, n_changed, &error) != 0)
 			log_error("%s: cannot write the status log: %s", id, error);
-		if (all_final(&log))
-			finish_message(&env, path, content_offset, &log);
-		else
+		if (!removed)
 			defer_message(&env, &log);
 		free(changed);
 	}

@@ -66,6 +66,9 @@ smtp_tls_security_level = none
 CF
 postfix check >/dev/null 2>&1 || true
 postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
+greets() { # port: true once a server there sends its greeting
+	python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),2); sys.exit(0 if s.recv(4).startswith(b"220") else 1)' "$1" 2>/dev/null
+}
 
 # --- Postern: smtpd, qmgr and smtp relaying everything to its sink.
 mkdir -p "$work/postern/etc"
@@ -90,7 +93,14 @@ qmgr unix n - n 300 1 qmgr
 smtp unix - n n - - smtp
 CF
 "$build/bin/mailctl" -c "$work/postern/etc" start
-sleep 1
+for port in $pf_port $pt_port; do
+	n=0
+	until greets "$port"; do
+		n=$((n + 1))
+		[ $n -gt 100 ] && { echo "bench: nothing answers on port $port" >&2; exit 1; }
+		sleep 0.1
+	done
+done
 
 # Messages per second from the first message sent until the sink on
 # sink_port has counted `messages` of them.
@@ -101,7 +111,10 @@ rate() { # mta_port sink_port sessions
 	sleep 0.5
 	start=$(date +%s.%N)
 	smtp-source -c -s "$3" -m "$messages" -l "$size" -f bench@bench.example.test \
-		-t user@relay.example.test "127.0.0.1:$1" >/dev/null
+		-t user@relay.example.test "127.0.0.1:$1" >/dev/null || {
+		kill "$sink_pid"
+		return 1
+	}
 	deadline=$(($(date +%s) + 300))
 	while :; do
 		# smtp-sink -c writes "sess=N quit=N mesg=N" with carriage returns.

@@ -1,12 +1,10 @@
 /*
  * One SMTP client connection (RFC 5321): connect with a time limit, the
  * greeting, EHLO (HELO if EHLO is refused), STARTTLS as the TLS level
- * asks (RFC 3207), AUTH PLAIN or LOGIN to a relay over TLS (RFC 4954),
- * then one transaction per message: MAIL, RCPT, DATA or BDAT (RFC 3030),
- * pipelined when offered (RFC 2920), with SIZE, BODY, SMTPUTF8 and the
- * DSN parameters passed on (RFC 1870, 6152, 6531, 3461). Every read and
- * write has the time limit of its stage; a server that sends garbage,
- * stalls or hangs up only fails the session, with the reason recorded.
+ * asks (RFC 3207), AUTH PLAIN or LOGIN to a relay over TLS (RFC 4954);
+ * reading replies with a time limit per stage; RSET before reuse and QUIT.
+ * A server that sends garbage, stalls or hangs up only fails the session,
+ * with the reason recorded. The transactions are in transaction.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,34 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "smtp/smtp.h"
-#include "smtp/xtext.h"
+#include "smtp/session.h"
 #include "util/alloc.h"
 #include "util/base64.h"
 #include "util/log.h"
-
-/* Reply lines longer than this are a protocol error (RFC 5321 says 512). */
-#define REPLY_LINE_MAX 4096
-#define REASON_MAX 1000
-#define BODY_BLOCK (64 * 1024)
-#define BDAT_CHUNK (1024 * 1024)
-
-struct smtp_session {
-	int fd;
-	struct stream *stream;
-	struct tls_session *tls;
-	char *host;
-	char *relay; /* host[addr]:port */
-	char *tls_text;
-	struct smtp_ehlo ehlo;
-	bool esmtp;
-	struct smtp_resp resp;
-	struct str summary; /* the last reply, for reasons */
-	struct str line;
-	char *error; /* why the session failed */
-	const char *error_status;
-	int64_t started_ms;
-};
 
 const char *session_relay(const struct smtp_session *s)
 {
@@ -70,10 +45,7 @@ int64_t session_started_ms(const struct smtp_session *s)
 	return s->started_ms;
 }
 
-static void session_fail(struct smtp_session *s, const char *status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void session_fail(struct smtp_session *s, const char *status, const char *fmt, ...)
+void session_fail(struct smtp_session *s, const char *status, const char *fmt, ...)
 {
 	va_list ap;
 	struct str text = STR_INIT;
@@ -147,7 +119,7 @@ static int connect_to(const char *address, const char *port, int timeout_ms, cha
 
 /* Read one complete reply into s->resp (and s->summary); -1 on failure
  * with the session error set ("... while <stage>"). */
-static int read_reply(struct smtp_session *s, int timeout_ms, const char *stage)
+int session_read_reply(struct smtp_session *s, int timeout_ms, const char *stage)
 {
 	smtp_resp_clear(&s->resp);
 	stream_set_timeout(s->stream, timeout_ms);
@@ -189,7 +161,7 @@ static int read_reply(struct smtp_session *s, int timeout_ms, const char *stage)
 	return 0;
 }
 
-static int flush(struct smtp_session *s, int timeout_ms, const char *stage)
+int session_flush(struct smtp_session *s, int timeout_ms, const char *stage)
 {
 	stream_set_timeout(s->stream, timeout_ms);
 	enum stream_status st = stream_flush(s->stream);
@@ -203,25 +175,25 @@ static int flush(struct smtp_session *s, int timeout_ms, const char *stage)
 	return -1;
 }
 
-static void put_line(struct smtp_session *s, const char *text)
+void session_put_line(struct smtp_session *s, const char *text)
 {
 	stream_puts(s->stream, text);
 	stream_puts(s->stream, "\r\n");
 }
 
 /* Send one command and read its reply. */
-static int command(struct smtp_session *s, const char *text, int timeout_ms, const char *stage)
+int session_command(struct smtp_session *s, const char *text, int timeout_ms, const char *stage)
 {
-	put_line(s, text);
-	if (flush(s, timeout_ms, stage) != 0)
+	session_put_line(s, text);
+	if (session_flush(s, timeout_ms, stage) != 0)
 		return -1;
-	return read_reply(s, timeout_ms, stage);
+	return session_read_reply(s, timeout_ms, stage);
 }
 
 static int ehlo(struct smtp_session *s)
 {
 	char *cmd = xasprintf("EHLO %s", smtp_cfg.helo_name);
-	int rc = command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the EHLO handshake");
+	int rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the EHLO handshake");
 	free(cmd);
 	if (rc != 0)
 		return -1;
@@ -233,7 +205,8 @@ static int ehlo(struct smtp_session *s)
 	}
 	if (s->resp.code / 100 == 5) {
 		cmd = xasprintf("HELO %s", smtp_cfg.helo_name);
-		rc = command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the HELO handshake");
+		rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms,
+		                     "performing the HELO handshake");
 		free(cmd);
 		if (rc != 0)
 			return -1;
@@ -249,7 +222,7 @@ static int ehlo(struct smtp_session *s)
 
 static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *tls_failed)
 {
-	if (command(s, "STARTTLS", smtp_cfg.helo_timeout_ms, "sending STARTTLS") != 0)
+	if (session_command(s, "STARTTLS", smtp_cfg.helo_timeout_ms, "sending STARTTLS") != 0)
 		return -1;
 	if (s->resp.code != 220) {
 		if (t->level == TLS_LEVEL_MAY)
@@ -350,7 +323,7 @@ static int authenticate(struct smtp_session *s, const char *key)
 		memcpy(raw + ul + 2, pass, pl);
 		char *enc = b64(raw, ul + pl + 2);
 		char *cmd = xasprintf("AUTH PLAIN %s", enc);
-		if (command(s, cmd, smtp_cfg.helo_timeout_ms, stage) == 0)
+		if (session_command(s, cmd, smtp_cfg.helo_timeout_ms, stage) == 0)
 			rc = 0;
 		explicit_bzero(raw, ul + pl + 2);
 		explicit_bzero(cmd, strlen(cmd));
@@ -359,9 +332,11 @@ static int authenticate(struct smtp_session *s, const char *key)
 		free(cmd);
 	} else if (smtp_ehlo_has_auth(&s->ehlo, "LOGIN")) {
 		char *eu = b64(user, strlen(user)), *ep = b64(pass, strlen(pass));
-		if (command(s, "AUTH LOGIN", smtp_cfg.helo_timeout_ms, stage) == 0 &&
-		    (s->resp.code != 334 || command(s, eu, smtp_cfg.helo_timeout_ms, stage) == 0) &&
-		    (s->resp.code != 334 || command(s, ep, smtp_cfg.helo_timeout_ms, stage) == 0))
+		if (session_command(s, "AUTH LOGIN", smtp_cfg.helo_timeout_ms, stage) == 0 &&
+		    (s->resp.code != 334 ||
+		     session_command(s, eu, smtp_cfg.helo_timeout_ms, stage) == 0) &&
+		    (s->resp.code != 334 ||
+		     session_command(s, ep, smtp_cfg.helo_timeout_ms, stage) == 0))
 			rc = 0;
 		explicit_bzero(ep, strlen(ep));
 		free(eu);
@@ -401,7 +376,8 @@ struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, c
 		goto fail;
 	}
 	s->stream = stream_new(s->fd, smtp_cfg.helo_timeout_ms);
-	if (read_reply(s, smtp_cfg.helo_timeout_ms, "receiving the initial server greeting") != 0)
+	if (session_read_reply(s, smtp_cfg.helo_timeout_ms,
+	                       "receiving the initial server greeting") != 0)
 		goto fail;
 	if (s->resp.code / 100 != 2) {
 		session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
@@ -431,358 +407,6 @@ fail:
 	return NULL;
 }
 
-/* True if the message content has any byte >= 0x80. */
-static bool message_has_8bit(const struct smtp_message *msg)
-{
-	unsigned char buf[BODY_BLOCK];
-	for (int64_t off = 0; off < msg->size;) {
-		size_t want = (size_t)(msg->size - off < BODY_BLOCK ? msg->size - off : BODY_BLOCK);
-		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
-		if (n <= 0)
-			return true; /* unreadable: the send will fail anyway */
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] & 0x80)
-				return true;
-		off += n;
-	}
-	return false;
-}
-
-/* Send the content; dot-stuffed and terminated for DATA, raw in BDAT
- * chunks otherwise (reading the chunk replies). 0, or -1 with the
- * session error set (or *reply_failed when a BDAT chunk was refused). */
-static int send_content(struct smtp_session *s, const struct smtp_message *msg, bool bdat,
-                        bool *reply_failed)
-{
-	static const char stage[] = "sending message body";
-	char buf[BODY_BLOCK];
-	struct str out = STR_INIT;
-	bool line_start = true;
-	char last = '\n';
-	stream_set_timeout(s->stream, smtp_cfg.data_xfer_timeout_ms);
-	for (int64_t off = 0; off < msg->size || bdat;) {
-		size_t block = bdat ? BDAT_CHUNK : BODY_BLOCK;
-		size_t want =
-		    (size_t)(msg->size - off < (int64_t)block ? msg->size - off : (int64_t)block);
-		str_clear(&out);
-		if (bdat) {
-			bool is_last = off + (int64_t)want >= msg->size;
-			char head[64];
-			snprintf(head, sizeof(head), "BDAT %zu%s\r\n", want,
-			         is_last ? " LAST" : "");
-			stream_puts(s->stream, head);
-			for (size_t done = 0; done < want;) {
-				size_t n0 = want - done < sizeof(buf) ? want - done : sizeof(buf);
-				ssize_t n =
-				    pread(msg->fd, buf, n0, msg->offset + off + (int64_t)done);
-				if (n <= 0) {
-					session_fail(s, "4.3.0", "cannot read the queue file: %s",
-					             n < 0 ? strerror(errno) : "short file");
-					str_free(&out);
-					return -1;
-				}
-				if (stream_write(s->stream, buf, (size_t)n) != STREAM_OK)
-					break;
-				done += (size_t)n;
-			}
-			off += (int64_t)want;
-			int tmo =
-			    is_last ? smtp_cfg.data_done_timeout_ms : smtp_cfg.data_xfer_timeout_ms;
-			if (flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0 ||
-			    read_reply(
-			        s, tmo,
-			        is_last
-			            ? "sending end of data -- message may be sent more than once"
-			            : stage) != 0) {
-				str_free(&out);
-				return -1;
-			}
-			if (!is_last && s->resp.code / 100 != 2) {
-				*reply_failed = true;
-				str_free(&out);
-				return -1;
-			}
-			if (is_last)
-				break;
-			continue;
-		}
-		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
-		if (n <= 0) {
-			session_fail(s, "4.3.0", "cannot read the queue file: %s",
-			             n < 0 ? strerror(errno) : "short file");
-			str_free(&out);
-			return -1;
-		}
-		size_t run = 0;
-		for (ssize_t i = 0; i < n; i++) {
-			if (line_start && buf[i] == '.') {
-				str_append(&out, buf + run, (size_t)i - run);
-				str_append_char(&out, '.');
-				run = (size_t)i;
-			}
-			line_start = buf[i] == '\n';
-		}
-		str_append(&out, buf + run, (size_t)n - run);
-		last = buf[n - 1];
-		off += n;
-		if (stream_write(s->stream, out.data, out.len) != STREAM_OK)
-			break;
-	}
-	str_free(&out);
-	if (bdat)
-		return 0;
-	stream_puts(s->stream, last == '\n' ? ".\r\n" : "\r\n.\r\n");
-	if (flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0)
-		return -1;
-	return read_reply(s, smtp_cfg.data_done_timeout_ms,
-	                  "sending end of data -- message may be sent more than once");
-}
-
-static enum rcpt_outcome outcome_of(int code)
-{
-	return code / 100 == 2 ? OUT_DELIVERED : code / 100 == 5 ? OUT_BOUNCED : OUT_DEFERRED;
-}
-
-/* Give every recipient still open (pending or deferred, accepted or not
- * when all) the current reply. */
-static void answer_open(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count,
-                        bool accepted_only, enum rcpt_outcome outcome, const char *status,
-                        const char *reason)
-{
-	for (size_t i = 0; i < count; i++) {
-		struct smtp_rcpt *r = &rcpts[i];
-		if (r->outcome == OUT_DELIVERED || r->outcome == OUT_BOUNCED)
-			continue;
-		if (accepted_only && !r->accepted)
-			continue;
-		rcpt_set(r, outcome, status, reason);
-		free(r->relay);
-		r->relay = xstrdup(s->relay);
-		free(r->tls);
-		r->tls = xstrdup(s->tls_text);
-	}
-}
-
-static void answer_reply(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count,
-                         bool accepted_only)
-{
-	enum rcpt_outcome o = outcome_of(s->resp.code);
-	const char *dflt = o == OUT_DELIVERED ? "2.0.0" : o == OUT_BOUNCED ? "5.0.0" : "4.0.0";
-	char *reason = xasprintf("host %s said: %s", s->relay, str_cstr(&s->summary));
-	answer_open(s, rcpts, count, accepted_only, o, smtp_resp_status(&s->resp, dflt),
-	            o == OUT_DELIVERED ? str_cstr(&s->summary) : reason);
-	free(reason);
-}
-
-static void mail_command(struct smtp_session *s, const struct smtp_message *msg, bool send_body,
-                         struct str *cmd)
-{
-	const struct queue_envelope *env = msg->env;
-	str_clear(cmd);
-	str_printf(cmd, "MAIL FROM:<%s>", env->sender);
-	if (!s->esmtp)
-		return;
-	if (s->ehlo.size)
-		str_printf(cmd, " SIZE=%lld", (long long)msg->size);
-	if (send_body && s->ehlo.eightbitmime && env->body && *env->body)
-		str_printf(cmd, " BODY=%s",
-		           strcasecmp(env->body, "BINARYMIME") == 0 ? "8BITMIME" : env->body);
-	if (env->smtputf8 && s->ehlo.smtputf8)
-		str_append_cstr(cmd, " SMTPUTF8");
-	if (s->ehlo.dsn) {
-		if (env->ret && *env->ret)
-			str_printf(cmd, " RET=%s", env->ret);
-		if (env->envid && *env->envid) {
-			str_append_cstr(cmd, " ENVID=");
-			xtext_encode(env->envid, strlen(env->envid), cmd);
-		}
-	}
-}
-
-static void rcpt_command(struct smtp_session *s, const struct smtp_rcpt *r, struct str *cmd)
-{
-	str_clear(cmd);
-	str_printf(cmd, "RCPT TO:<%s>", r->address);
-	if (!s->esmtp || !s->ehlo.dsn)
-		return;
-	if (r->notify && *r->notify)
-		str_printf(cmd, " NOTIFY=%s", r->notify);
-	if (r->orcpt && strncasecmp(r->orcpt, "rfc822;", 7) == 0) {
-		str_append_cstr(cmd, " ORCPT=rfc822;");
-		xtext_encode(r->orcpt + 7, strlen(r->orcpt + 7), cmd);
-	} else if (r->orcpt && strncasecmp(r->orcpt, "utf-8;", 6) == 0) {
-		str_append_cstr(cmd, " ORCPT=utf-8;");
-		(void)unitext_encode(r->orcpt + 6, strlen(r->orcpt + 6), !s->ehlo.smtputf8, cmd);
-	}
-}
-
-/* Refusals decided before talking: size, SMTPUTF8, 8-bit content. */
-static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
-                         struct smtp_rcpt *rcpts, size_t count, bool *send_body_r)
-{
-	const struct queue_envelope *env = msg->env;
-	*send_body_r = true;
-	char *reason = NULL;
-	const char *status = NULL;
-	if (s->ehlo.size_limit > 0 && msg->size > s->ehlo.size_limit) {
-		status = "5.3.4";
-		reason = xasprintf("message size %lld exceeds size limit %lld of server %s",
-		                   (long long)msg->size, (long long)s->ehlo.size_limit, s->relay);
-	} else if (env->smtputf8 && !s->ehlo.smtputf8) {
-		status = "5.6.7";
-		reason =
-		    xasprintf("SMTPUTF8 is required, but was not offered by host %s", s->relay);
-	} else if (!s->ehlo.eightbitmime && env->body && *env->body &&
-	           strcasecmp(env->body, "7BIT") != 0) {
-		/* RFC 6152: without 8BITMIME, 8-bit content cannot be sent;
-		 * content that is 7-bit after all goes without BODY=. */
-		if (message_has_8bit(msg)) {
-			status = "5.6.3";
-			reason = xasprintf("message has 8-bit content, but host %s does not offer "
-			                   "8BITMIME",
-			                   s->relay);
-		}
-		*send_body_r = false;
-	}
-	if (reason == NULL)
-		return false;
-	answer_open(s, rcpts, count, false, OUT_BOUNCED, status, reason);
-	free(reason);
-	return true;
-}
-
-bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
-                     struct smtp_rcpt *rcpts, size_t count)
-{
-	bool send_body;
-	if (refuse_early(s, msg, rcpts, count, &send_body))
-		return true;
-	bool pipelining = s->esmtp && s->ehlo.pipelining;
-	bool bdat = s->esmtp && s->ehlo.chunking;
-	struct str cmd = STR_INIT;
-	bool ok = false;
-	size_t open = 0;
-	for (size_t i = 0; i < count; i++) {
-		rcpts[i].accepted = false;
-		rcpts[i].sent = false;
-		if (rcpts[i].outcome == OUT_PENDING || rcpts[i].outcome == OUT_DEFERRED)
-			open++;
-	}
-	if (open == 0)
-		return true;
-	/* MAIL */
-	mail_command(s, msg, send_body, &cmd);
-	put_line(s, str_cstr(&cmd));
-	if (!pipelining && (flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0 ||
-	                    read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0))
-		goto broken;
-	if (!pipelining && s->resp.code / 100 != 2) {
-		answer_reply(s, rcpts, count, false);
-		str_free(&cmd);
-		return true;
-	}
-	/* RCPT (and DATA when pipelining) */
-	for (size_t i = 0; i < count; i++) {
-		struct smtp_rcpt *r = &rcpts[i];
-		if (r->outcome == OUT_DELIVERED || r->outcome == OUT_BOUNCED)
-			continue;
-		rcpt_command(s, r, &cmd);
-		put_line(s, str_cstr(&cmd));
-		r->sent = true;
-		if (pipelining)
-			continue;
-		if (flush(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0 ||
-		    read_reply(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0)
-			goto broken;
-		if (s->resp.code / 100 == 2)
-			r->accepted = true;
-		else
-			answer_reply(s, r, 1, false);
-	}
-	if (pipelining) {
-		if (!bdat)
-			put_line(s, "DATA");
-		if (flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0 ||
-		    read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0)
-			goto broken;
-		bool mail_ok = s->resp.code / 100 == 2;
-		if (!mail_ok)
-			answer_reply(s, rcpts, count, false);
-		for (size_t i = 0; i < count; i++) {
-			struct smtp_rcpt *r = &rcpts[i];
-			if (!r->sent)
-				continue;
-			/* After a failed MAIL the RCPT replies only need reading. */
-			if (read_reply(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0)
-				goto broken;
-			if (!mail_ok)
-				continue;
-			if (s->resp.code / 100 == 2)
-				r->accepted = true;
-			else
-				answer_reply(s, r, 1, false);
-		}
-	}
-	size_t accepted = 0;
-	for (size_t i = 0; i < count; i++)
-		accepted += rcpts[i].accepted;
-	if (bdat) {
-		if (accepted == 0) {
-			ok = true;
-			goto out;
-		}
-		bool chunk_refused = false;
-		if (send_content(s, msg, true, &chunk_refused) != 0) {
-			if (!chunk_refused)
-				goto broken;
-		}
-		answer_reply(s, rcpts, count, true);
-		ok = true;
-		goto out;
-	}
-	/* DATA */
-	if (!pipelining) {
-		if (accepted == 0) {
-			ok = true;
-			goto out;
-		}
-		put_line(s, "DATA");
-		if (flush(s, smtp_cfg.data_init_timeout_ms, "sending DATA command") != 0)
-			goto broken;
-	}
-	if (read_reply(s, smtp_cfg.data_init_timeout_ms, "sending DATA command") != 0)
-		goto broken;
-	if (s->resp.code != 354) {
-		if (accepted > 0)
-			answer_reply(s, rcpts, count, true);
-		ok = true;
-		goto out;
-	}
-	if (accepted == 0) {
-		/* A server that said 354 with no recipients: end the empty message. */
-		put_line(s, ".");
-		ok = flush(s, smtp_cfg.data_done_timeout_ms, "sending end of data") == 0 &&
-		     read_reply(s, smtp_cfg.data_done_timeout_ms, "sending end of data") == 0;
-		if (!ok)
-			goto broken;
-		goto out;
-	}
-	bool unused = false;
-	if (send_content(s, msg, false, &unused) != 0)
-		goto broken;
-	answer_reply(s, rcpts, count, true);
-	ok = true;
-out:
-	str_free(&cmd);
-	return ok;
-broken:
-	answer_open(s, rcpts, count, false, OUT_DEFERRED,
-	            s->error_status ? s->error_status : "4.4.2",
-	            s->error ? s->error : "session failed");
-	str_free(&cmd);
-	return false;
-}
-
 bool session_reset(struct smtp_session *s)
 {
 	/* Anything readable on an idle session means the server closed it or
@@ -790,7 +414,7 @@ bool session_reset(struct smtp_session *s)
 	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
 	if (stream_buffered(s->stream) > 0 || poll(&pfd, 1, 0) != 0)
 		return false;
-	if (command(s, "RSET", smtp_cfg.rset_timeout_ms, "sending RSET") != 0)
+	if (session_command(s, "RSET", smtp_cfg.rset_timeout_ms, "sending RSET") != 0)
 		return false;
 	return s->resp.code / 100 == 2;
 }
@@ -800,9 +424,9 @@ void session_close(struct smtp_session *s, bool quit)
 	if (s == NULL)
 		return;
 	if (quit && s->stream) {
-		put_line(s, "QUIT");
-		if (flush(s, smtp_cfg.quit_timeout_ms, "sending QUIT") == 0)
-			(void)read_reply(s, smtp_cfg.quit_timeout_ms, "sending QUIT");
+		session_put_line(s, "QUIT");
+		if (session_flush(s, smtp_cfg.quit_timeout_ms, "sending QUIT") == 0)
+			(void)session_read_reply(s, smtp_cfg.quit_timeout_ms, "sending QUIT");
 	}
 	if (s->tls)
 		tls_session_close(s->tls);

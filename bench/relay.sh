@@ -1,11 +1,12 @@
 #!/bin/sh
 # Side-by-side relay throughput: smtp-source -> MTA -> smtp-sink, once
 # through Postern (smtpd, qmgr, smtp with relayhost) and once through
-# Postfix (the system instance, configured for the run and restored
-# after), both relaying everything to their own smtp-sink. A run is timed
-# from the first message sent until the sink has received the last one,
-# so it covers receiving, queueing (fsync'd), scheduling and the SMTP
-# client. Prints messages per second and the Postern/Postfix ratio.
+# Postfix (a private instance in a temporary directory, so the system's
+# Postfix and other benchmarks are left alone), both relaying everything
+# to their own smtp-sink. A run is timed from the first message sent until
+# the sink has received the last one, so it covers receiving, queueing
+# (fsync'd), scheduling and the SMTP client. Prints messages per second and
+# the Postern/Postfix ratio.
 #
 # Usage: sh bench/relay.sh [BUILD_DIR]   (as root: installs postfix)
 # Env:   MESSAGES (default 2000), SESSIONS ("1 20"), SIZE (bytes, 4096)
@@ -25,47 +26,70 @@ sh "$top/scripts/create-users.sh"
 
 work=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$work"
-pf_port=2636
-pt_port=2637
-pf_sink=2638
-pt_sink=2639
-pf_conf=/etc/postfix
+pf_port=2646
+pt_port=2647
+pf_sink=2648
+pt_sink=2649
+pf_dir=$work/postfix
 sink_pid=
 cleanup() {
 	[ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
-	postfix stop >/dev/null 2>&1 || true
-	for f in main.cf master.cf; do
-		if [ -f "$work/$f.orig" ]; then cp "$work/$f.orig" "$pf_conf/$f"; else rm -f "$pf_conf/$f"; fi
-	done
+	MAIL_CONFIG=$pf_dir postfix -c "$pf_dir" stop >/dev/null 2>&1 || true
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-# --- Postfix: the system instance relaying everything to its sink.
-postfix stop >/dev/null 2>&1 || true
-for f in main.cf master.cf; do
-	[ -f "$pf_conf/$f" ] && cp "$pf_conf/$f" "$work/$f.orig"
-done
-cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
-sed -i -e "s/^smtp      inet/$pf_port      inet/" "$pf_conf/master.cf"
-cat >"$pf_conf/main.cf" <<CF
+# --- Postfix: a private instance relaying everything to its sink.
+mkdir -p "$pf_dir/spool" "$pf_dir/data"
+chown postfix "$pf_dir/data"
+cat >"$pf_dir/main.cf" <<CF
 compatibility_level = 3.6
-inet_interfaces = 127.0.0.1
+queue_directory = $pf_dir/spool
+data_directory = $pf_dir/data
+maillog_file = $pf_dir/maillog
+maillog_file_prefixes = /var, /dev/stdout, /tmp
+inet_interfaces = loopback-only
 inet_protocols = ipv4
 myhostname = bench.example.test
 mydestination =
 mynetworks = 127.0.0.0/8
 relay_domains = relay.example.test
 relayhost = [127.0.0.1]:$pf_sink
+alias_maps =
+alias_database =
 smtpd_recipient_restrictions = permit_mynetworks, reject
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 default_process_limit = 200
 smtp_tls_security_level = none
+smtp_dns_support_level = disabled
 CF
-postfix check >/dev/null 2>&1 || true
-postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
+# chroot off: the queue is not the system one.
+cat >"$pf_dir/master.cf" <<CF
+127.0.0.1:$pf_port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+MAIL_CONFIG=$pf_dir postfix -c "$pf_dir" start >/dev/null 2>&1 ||
+	{ echo "bench: postfix did not start (see $pf_dir/maillog)" >&2; exit 1; }
 greets() { # port: true once a server there sends its greeting
 	python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),2); sys.exit(0 if s.recv(4).startswith(b"220") else 1)' "$1" 2>/dev/null
 }

@@ -96,7 +96,6 @@ void deliver_local(const struct queue_envelope *env, const size_t *indexes, size
 void deliver_routed(const struct queue_envelope *env, const size_t *indexes, size_t count,
                     struct rcpt_result *results, struct agent_info *info);
 void agent_info_free(struct agent_info *info);
-void transport_close(void);
 
 /* bounce.c: queue a failure notice for the bounced recipients to the
  * sender (no-op for the null sender or when no recipient asked for one).

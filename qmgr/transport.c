@@ -38,13 +38,6 @@ void agent_info_free(struct agent_info *info)
 	info->tls = NULL;
 }
 
-void transport_close(void)
-{
-	if (transport_table)
-		table_close(transport_table);
-	transport_table = NULL;
-}
-
 /* 1 found (value set), 0 not found, -1 error (route->problem set). */
 static int table_find(const char *address, struct str *value, struct route *route)
 {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf/conf.h"
 #include "mail/aliases_db.h"
@@ -66,10 +67,14 @@ static int map_build(int argc, char **argv)
 			status = 1;
 			continue;
 		}
+		/* A source others may not read (credentials) makes a table they
+		 * cannot read either: 0640 with the source's group. */
+		struct stat st;
+		mode_t mode = stat(argv[i], &st) == 0 && !(st.st_mode & S_IROTH) ? 0640 : MAP_MODE;
 		char *dest = xasprintf("%s.lmdb", argv[i]);
 		struct diag_list diags;
 		diag_list_init(&diags);
-		if (table_source_compile(argv[i], dest, MAP_MODE, (gid_t)-1, &diags) != 0) {
+		if (table_source_compile(argv[i], dest, mode, (gid_t)-1, &diags) != 0) {
 			print_diags(&diags);
 			mailctl_error("%s not rebuilt; the previous table stays in use", dest);
 			status = 1;

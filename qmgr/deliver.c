@@ -1,15 +1,16 @@
 /*
- * Recipient routing and the client side of the local delivery protocol.
+ * The client side of the delivery protocol, the same for every agent
+ * (local, smtp). A recipient whose domain is in mydestination or
+ * virtual_mailbox_domains (or that has no domain) is local; transport.c
+ * routes the others.
  *
- * A recipient whose domain is in mydestination or virtual_mailbox_domains
- * (or that has no domain) goes to the local agent; nothing else can be
- * delivered yet (there is no smtp transport).
- *
- * To local, one request per connection to $queue_directory/private/local:
- *   "deliver": queue_id, queue_name ("active"), sender, then per recipient
- *              rcpt (s) and index (i: its index in the queue file)
- * and back, one "result" per recipient (index, state, status, reason),
- * then "done". Recipients without a valid result are deferred.
+ * One request per connection to $queue_directory/private/SERVICE:
+ *   "deliver": queue_id, queue_name ("active"), sender, nexthop (s, for
+ *              smtp), then per recipient rcpt (s) and index (i: its index
+ *              in the queue file)
+ * and back, one "result" per recipient (index, state, status, reason, and
+ * from smtp relay and tls for the log), then "done". Recipients without a
+ * valid result are deferred.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -69,7 +70,7 @@ static bool status_valid(const char *status, enum rcpt_state state)
 
 /* Apply one "result" record; false if it is malformed. */
 static bool take_result(const struct ipc_rec *rec, const size_t *indexes, size_t count,
-                        struct rcpt_result *results, bool *seen)
+                        struct rcpt_result *results, bool *seen, struct agent_info *info)
 {
 	int64_t index;
 	if (!ipc_rec_get_int(rec, "index", &index))
@@ -84,19 +85,31 @@ static bool take_result(const struct ipc_rec *rec, const size_t *indexes, size_t
 			seen[i] = true;
 			rcpt_result_set(&results[i], state, status, reason ? reason : "",
 			                (int64_t)time(NULL));
+			const char *relay = ipc_rec_get_str(rec, "relay");
+			const char *tls = ipc_rec_get_str(rec, "tls");
+			if (info && relay) {
+				free(info[i].relay);
+				info[i].relay = xstrdup(relay);
+			}
+			if (info && tls) {
+				free(info[i].tls);
+				info[i].tls = xstrdup(tls);
+			}
 			return true;
 		}
 	}
 	return false;
 }
 
-static int send_request(int fd, const struct queue_envelope *env, const size_t *indexes,
-                        size_t count)
+static int send_request(int fd, const struct queue_envelope *env, const char *nexthop,
+                        const size_t *indexes, size_t count)
 {
 	struct ipc_rec *rec = ipc_rec_new("deliver");
 	ipc_rec_add_str(rec, "queue_id", env->id);
 	ipc_rec_add_str(rec, "queue_name", "active");
 	ipc_rec_add_str(rec, "sender", env->sender);
+	if (nexthop)
+		ipc_rec_add_str(rec, "nexthop", nexthop);
 	for (size_t i = 0; i < count; i++) {
 		ipc_rec_add_str(rec, "rcpt", env->rcpts[indexes[i]].address);
 		ipc_rec_add_int(rec, "index", (int64_t)indexes[i]);
@@ -107,21 +120,22 @@ static int send_request(int fd, const struct queue_envelope *env, const size_t *
 }
 
 /* Read results until "done"; returns the reason to use for those left. */
-static const char *read_results(int fd, const struct queue_envelope *env, const size_t *indexes,
-                                size_t count, struct rcpt_result *results, bool *seen)
+static const char *read_results(int fd, const char *service, const struct queue_envelope *env,
+                                const size_t *indexes, size_t count, struct rcpt_result *results,
+                                bool *seen, struct agent_info *info)
 {
 	for (;;) {
 		struct ipc_rec *rec = NULL;
 		const char *error = "connection closed";
 		int rc = ipc_read(fd, &rec, RESULT_MAX_RECORD, (int)qmgr.ipc_timeout_ms, &error);
 		if (rc != 1) {
-			log_warn("%s: local delivery agent: %s", env->id, error);
+			log_warn("%s: %s delivery agent: %s", env->id, service, error);
 			return "delivery agent failed";
 		}
 		bool done = ipc_rec_is(rec, "done");
-		if (!done &&
-		    !(ipc_rec_is(rec, "result") && take_result(rec, indexes, count, results, seen)))
-			log_warn("%s: local delivery agent sent a bad \"%s\" record", env->id,
+		if (!done && !(ipc_rec_is(rec, "result") &&
+		               take_result(rec, indexes, count, results, seen, info)))
+			log_warn("%s: %s delivery agent sent a bad \"%s\" record", env->id, service,
 			         rec->name);
 		ipc_rec_free(rec);
 		if (done)
@@ -129,21 +143,22 @@ static const char *read_results(int fd, const struct queue_envelope *env, const 
 	}
 }
 
-void deliver_local(const struct queue_envelope *env, const size_t *indexes, size_t count,
-                   struct rcpt_result *results)
+void deliver_agent(const char *service, const char *nexthop, const struct queue_envelope *env,
+                   const size_t *indexes, size_t count, struct rcpt_result *results,
+                   struct agent_info *info)
 {
 	bool *seen = xcalloc(count, sizeof(*seen));
-	char *path = xasprintf("%s/private/local", qmgr.queue_dir);
+	char *path = xasprintf("%s/private/%s", qmgr.queue_dir, service);
 	const char *error;
 	const char *why = "delivery agent not available";
 	int fd = sock_connect_unix(path, CONNECT_TIMEOUT_MS, &error);
 	if (fd < 0) {
 		log_warn("%s: cannot connect to %s: %s", env->id, path, error);
-	} else if (send_request(fd, env, indexes, count) != 0) {
-		log_warn("%s: cannot send to the local delivery agent: %m", env->id);
+	} else if (send_request(fd, env, nexthop, indexes, count) != 0) {
+		log_warn("%s: cannot send to the %s delivery agent: %m", env->id, service);
 		why = "delivery agent failed";
 	} else {
-		why = read_results(fd, env, indexes, count, results, seen);
+		why = read_results(fd, service, env, indexes, count, results, seen, info);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -153,4 +168,10 @@ void deliver_local(const struct queue_envelope *env, const size_t *indexes, size
 			                (int64_t)time(NULL));
 	free(path);
 	free(seen);
+}
+
+void deliver_local(const struct queue_envelope *env, const size_t *indexes, size_t count,
+                   struct rcpt_result *results)
+{
+	deliver_agent("local", NULL, env, indexes, count, results, NULL);
 }

@@ -210,6 +210,8 @@ static void init(struct server *srv)
 	qmgr.maximal_backoff = time_param(conf, "maximal_backoff_time");
 	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;
+	qmgr.relayhost = conf_get(conf, "relayhost");
+	qmgr.transport_maps = conf_get(conf, "transport_maps");
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
 	loop = server_loop(srv);

@@ -59,11 +59,12 @@ static const char *log_word(enum rcpt_state state)
 }
 
 static void log_result(const struct queue_envelope *env, size_t index, const struct rcpt_result *r,
-                       const char *relay, int64_t now)
+                       const char *relay, const char *tls, int64_t now)
 {
-	log_info("%s: to=<%s>, relay=%s, delay=%lld, dsn=%s, status=%s (%s)", env->id,
-	         env->rcpts[index].address, relay, (long long)(now - env->arrival), r->status,
-	         log_word(r->state), r->reason);
+	log_info("%s: to=<%s>, relay=%s, delay=%lld, %s%s%sdsn=%s, status=%s (%s)", env->id,
+	         env->rcpts[index].address, relay, (long long)(now - env->arrival),
+	         tls ? "tls=" : "", tls ? tls : "", tls ? ", " : "", r->status, log_word(r->state),
+	         r->reason);
 }
 
 /* Route and deliver every recipient that is not final; returns the
@@ -73,38 +74,32 @@ static size_t *attempt_delivery(const struct queue_envelope *env, struct status_
 {
 	/* Room for expire_deferred to add each index once more. */
 	size_t *changed = xcalloc(2 * env->rcpt_count + 1, sizeof(*changed));
-	size_t *local = xcalloc(env->rcpt_count, sizeof(*local));
-	size_t n_changed = 0, n_local = 0;
-	int64_t now = (int64_t)time(NULL);
+	size_t *pending = xcalloc(env->rcpt_count, sizeof(*pending));
+	size_t n_changed = 0, n_pending = 0;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		enum rcpt_state state = log->rcpts[i].state;
-		if (state == RCPT_DELIVERED || state == RCPT_BOUNCED)
-			continue;
-		if (qmgr_address_is_local(env->rcpts[i].address)) {
-			local[n_local++] = i;
-			continue;
-		}
-		/* Remote recipients wait (deferred) until the smtp transport exists. */
-		rcpt_result_set(&log->rcpts[i], RCPT_DEFERRED, "4.4.1",
-		                "remote delivery is not available yet", now);
-		log_result(env, i, &log->rcpts[i], "none", now);
-		changed[n_changed++] = i;
+		if (state != RCPT_DELIVERED && state != RCPT_BOUNCED)
+			pending[n_pending++] = i;
 	}
-	if (n_local > 0) {
-		struct rcpt_result *results = xcalloc(n_local, sizeof(*results));
-		deliver_local(env, local, n_local, results);
-		now = (int64_t)time(NULL);
-		for (size_t k = 0; k < n_local; k++) {
+	if (n_pending > 0) {
+		struct rcpt_result *results = xcalloc(n_pending, sizeof(*results));
+		struct agent_info *info = xcalloc(n_pending, sizeof(*info));
+		deliver_routed(env, pending, n_pending, results, info);
+		int64_t now = (int64_t)time(NULL);
+		for (size_t k = 0; k < n_pending; k++) {
 			struct rcpt_result *r = &results[k];
-			rcpt_result_set(&log->rcpts[local[k]], r->state, r->status, r->reason,
+			rcpt_result_set(&log->rcpts[pending[k]], r->state, r->status, r->reason,
 			                r->time);
-			log_result(env, local[k], r, "local", now);
-			changed[n_changed++] = local[k];
+			log_result(env, pending[k], r, info[k].relay ? info[k].relay : "none",
+			           info[k].tls, now);
+			changed[n_changed++] = pending[k];
 			rcpt_result_free(r);
+			agent_info_free(&info[k]);
 		}
 		free(results);
+		free(info);
 	}
-	free(local);
+	free(pending);
 	*changed_r = n_changed;
 	return changed;
 }
@@ -126,7 +121,7 @@ static size_t expire_deferred(const struct queue_envelope *env, struct status_lo
 		              (long long)(now - env->arrival), r->reason ? r->reason : "");
 		rcpt_result_set(r, RCPT_BOUNCED, "5.4.7", reason, now);
 		free(reason);
-		log_result(env, i, r, "none", now);
+		log_result(env, i, r, "none", NULL, now);
 		changed[count++] = i;
 	}
 	return count;
@@ -156,20 +151,17 @@ static void defer_message(const struct queue_envelope *env, const struct status_
 		log_error("%s: cannot move it to deferred/: %m", env->id);
 }
 
-static void finish_message(const struct queue_envelope *env, const char *path,
-                           size_t content_offset, const struct status_log *log)
+/* All recipients are final and their notice (if any) is queued: remove
+ * the message. 0, or -1 if the queue file could not be removed. */
+static int remove_message(const struct queue_envelope *env, const char *path)
 {
-	if (bounce_queue(env, path, content_offset, log) != 0) {
-		/* Keep it: the notice is tried again at the next attempt. */
-		defer_message(env, log);
-		return;
-	}
 	if (queue_file_recycle(qmgr.queue_dir, path) != 0) {
 		log_error("%s: cannot remove %s: %m", env->id, path);
-		return;
+		return -1;
 	}
 	status_log_remove(env->id);
 	log_info("%s: removed", env->id);
+	return 0;
 }
 
 void message_process(const char *id)
@@ -194,12 +186,18 @@ void message_process(const char *id)
 		size_t n_changed;
 		size_t *changed = attempt_delivery(&env, &log, &n_changed);
 		n_changed += expire_deferred(&env, &log, changed + n_changed);
-		if (n_changed > 0 &&
+		/* A message that is finished now needs no durable recipient state:
+		 * the status log is written only when the message stays queued
+		 * (deferred, its notice not queued, or not removable). That saves
+		 * a file create, fsync and unlink per message; a crash between the
+		 * delivery and the removal delivers it again, as with Postfix. */
+		bool final = all_final(&log);
+		bool removed = final && bounce_queue(&env, path, content_offset, &log) == 0 &&
+		               remove_message(&env, path) == 0;
+		if (!removed && n_changed > 0 &&
 		    status_log_append_rcpts(id, &log, changed, n_changed, &error) != 0)
 			log_error("%s: cannot write the status log: %s", id, error);
-		if (all_final(&log))
-			finish_message(&env, path, content_offset, &log);
-		else
+		if (!removed)
 			defer_message(&env, &log);
 		free(changed);
 	}

@@ -25,6 +25,8 @@ struct qmgr_settings {
 	int64_t maximal_backoff;
 	int64_t maximal_lifetime;
 	int64_t ipc_timeout_ms;
+	const char *relayhost;      /* "" for MX routing */
+	const char *transport_maps; /* "" for none */
 };
 
 extern struct qmgr_settings qmgr;
@@ -72,9 +74,28 @@ void status_log_remove(const char *id);
 
 /* deliver.c */
 bool qmgr_address_is_local(const char *address);
+/* What an agent says about where it delivered (smtp), for the log. */
+struct agent_info {
+	char *relay; /* "host[address]:port", "local", "none" */
+	char *tls;   /* TLS summary, or NULL when the agent gives none */
+};
+/* Hand the listed recipients to private/SERVICE (nexthop NULL for
+ * local); fill their results and, when info is not NULL, what the agent
+ * said about relay and TLS. */
+void deliver_agent(const char *service, const char *nexthop, const struct queue_envelope *env,
+                   const size_t *indexes, size_t count, struct rcpt_result *results,
+                   struct agent_info *info);
 /* Hand the listed recipients to the local agent; fill their results. */
 void deliver_local(const struct queue_envelope *env, const size_t *indexes, size_t count,
                    struct rcpt_result *results);
+
+/* transport.c: route the listed recipients (transport_maps, local
+ * domains, relayhost, else the recipient domain through smtp) and
+ * deliver them, a batch per transport and next hop. info[k] is filled
+ * for each (free with agent_info_free). */
+void deliver_routed(const struct queue_envelope *env, const size_t *indexes, size_t count,
+                    struct rcpt_result *results, struct agent_info *info);
+void agent_info_free(struct agent_info *info);
 
 /* bounce.c: queue a failure notice for the bounced recipients to the
  * sender (no-op for the null sender or when no recipient asked for one).

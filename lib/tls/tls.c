@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct tls_context {
 struct tls_session {
 	SSL *ssl;
 	int fd;
+	const char *auth;
 	char summary[160];
 };
 
@@ -149,6 +151,11 @@ struct tls_context *tls_client_context(const struct tls_settings *s, const char 
 		return NULL;
 	if (!set(s->ca_file))
 		SSL_CTX_set_default_verify_paths(tc->ssl_ctx);
+	if (SSL_CTX_dane_enable(tc->ssl_ctx) <= 0) {
+		*error_r = openssl_error("DANE support", NULL);
+		tls_context_free(tc);
+		return NULL;
+	}
 	return tc;
 }
 
@@ -190,12 +197,70 @@ static int wait_for_io(int fd, int ssl_error, int64_t deadline)
 	}
 }
 
+/* Set up the certificate check on ssl before the handshake; 0 or -1. */
+static int prepare_check(SSL *ssl, const struct tls_peer_check *check, const char **error_r)
+{
+	if (check->tlsa_count > 0) {
+		if (SSL_dane_enable(ssl, check->dane_name) <= 0) {
+			*error_r = openssl_error("DANE", check->dane_name);
+			return -1;
+		}
+		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		int usable = 0;
+		for (size_t i = 0; i < check->tlsa_count; i++) {
+			const struct tls_tlsa *t = &check->tlsa[i];
+			if (SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->matching, t->data,
+			                      t->len) > 0)
+				usable++;
+		}
+		ERR_clear_error();
+		if (usable == 0) {
+			snprintf(tls_error, sizeof(tls_error), "no usable TLSA records");
+			*error_r = tls_error;
+			return -1;
+		}
+	} else if (set(check->verify_name)) {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (SSL_set1_host(ssl, check->verify_name) != 1) {
+			*error_r = openssl_error("certificate name check", check->verify_name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* After the handshake: "dane", "verified", "trusted" or "untrusted", or
+ * NULL (with *error_r) when a required check failed. */
+static const char *check_peer(SSL *ssl, const struct tls_peer_check *check, const char **error_r)
+{
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+	long result = SSL_get_verify_result(ssl);
+	bool valid = peer != NULL && result == X509_V_OK;
+	X509_free(peer);
+	bool required = check && (check->tlsa_count > 0 || set(check->verify_name));
+	if (!required)
+		return valid ? "trusted" : "untrusted";
+	if (!valid || (check->tlsa_count > 0 && SSL_get0_dane_authority(ssl, NULL, NULL) < 0)) {
+		snprintf(tls_error, sizeof(tls_error), "server certificate not %s: %s",
+		         check->tlsa_count > 0 ? "matched by its TLSA records" : "verified",
+		         peer == NULL ? "no certificate" : X509_verify_cert_error_string(result));
+		*error_r = tls_error;
+		return NULL;
+	}
+	return check->tlsa_count > 0 ? "dane" : "verified";
+}
+
 static struct tls_session *handshake(struct tls_context *ctx, int fd, bool server,
-                                     const char *server_name, int timeout_ms, const char **error_r)
+                                     const char *server_name, const struct tls_peer_check *check,
+                                     int timeout_ms, const char **error_r)
 {
 	SSL *ssl = SSL_new(ctx->ssl_ctx);
 	if (ssl == NULL) {
 		*error_r = openssl_error("SSL_new", NULL);
+		return NULL;
+	}
+	if (check != NULL && prepare_check(ssl, check, error_r) != 0) {
+		SSL_free(ssl);
 		return NULL;
 	}
 	/* Non-blocking underneath, so every read and write keeps its timeout. */
@@ -228,9 +293,15 @@ static struct tls_session *handshake(struct tls_context *ctx, int fd, bool serve
 		SSL_free(ssl);
 		return NULL;
 	}
+	const char *auth = server ? "untrusted" : check_peer(ssl, check, error_r);
+	if (auth == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
 	struct tls_session *s = xcalloc(1, sizeof(*s));
 	s->ssl = ssl;
 	s->fd = fd;
+	s->auth = auth;
 	snprintf(s->summary, sizeof(s->summary), "%s with cipher %s (%d/%d bits)",
 	         SSL_get_version(ssl), SSL_get_cipher_name(ssl), SSL_get_cipher_bits(ssl, NULL),
 	         SSL_get_cipher_bits(ssl, NULL));
@@ -240,13 +311,25 @@ static struct tls_session *handshake(struct tls_context *ctx, int fd, bool serve
 struct tls_session *tls_accept(struct tls_context *ctx, int fd, int timeout_ms,
                                const char **error_r)
 {
-	return handshake(ctx, fd, true, NULL, timeout_ms, error_r);
+	return handshake(ctx, fd, true, NULL, NULL, timeout_ms, error_r);
 }
 
 struct tls_session *tls_connect(struct tls_context *ctx, int fd, const char *server_name,
                                 int timeout_ms, const char **error_r)
 {
-	return handshake(ctx, fd, false, server_name, timeout_ms, error_r);
+	return handshake(ctx, fd, false, server_name, NULL, timeout_ms, error_r);
+}
+
+struct tls_session *tls_connect_checked(struct tls_context *ctx, int fd, const char *server_name,
+                                        const struct tls_peer_check *check, int timeout_ms,
+                                        const char **error_r)
+{
+	return handshake(ctx, fd, false, server_name, check, timeout_ms, error_r);
+}
+
+const char *tls_session_peer_auth(const struct tls_session *s)
+{
+	return s->auth;
 }
 
 void tls_session_close(struct tls_session *s)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/stream.h"
 
@@ -37,6 +38,30 @@ struct tls_session *tls_accept(struct tls_context *ctx, int fd, int timeout_ms,
                                const char **error_r);
 struct tls_session *tls_connect(struct tls_context *ctx, int fd, const char *server_name,
                                 int timeout_ms, const char **error_r);
+/* A TLSA record (RFC 6698) for DANE authentication (RFC 7672). */
+struct tls_tlsa {
+	uint8_t usage, selector, matching;
+	const unsigned char *data;
+	size_t len;
+};
+
+/* What a client requires of the server's certificate. */
+struct tls_peer_check {
+	const char *verify_name;     /* a chain to a trusted CA naming this host */
+	const struct tls_tlsa *tlsa; /* or a match with one of these (DANE) */
+	size_t tlsa_count;
+	const char *dane_name; /* the TLSA base domain (names checked for DANE-TA) */
+};
+
+/* tls_connect with a certificate check (check may be NULL: none). A
+ * failed check fails the handshake with *error_r saying why. */
+struct tls_session *tls_connect_checked(struct tls_context *ctx, int fd, const char *server_name,
+                                        const struct tls_peer_check *check, int timeout_ms,
+                                        const char **error_r);
+/* How the server was authenticated: "dane", "verified" (the checked
+ * name), "trusted" (a valid chain, name not checked) or "untrusted". */
+const char *tls_session_peer_auth(const struct tls_session *s);
+
 /* Send close_notify (best effort) and free. */
 void tls_session_close(struct tls_session *s);
 

@@ -1,0 +1,162 @@
+#!/bin/sh
+# Side-by-side relay throughput: smtp-source -> MTA -> smtp-sink, once
+# through Postern (smtpd, qmgr, smtp with relayhost) and once through
+# Postfix (a private instance in a temporary directory, so the system's
+# Postfix and other benchmarks are left alone), both relaying everything
+# to their own smtp-sink. A run is timed from the first message sent until
+# the sink has received the last one, so it covers receiving, queueing
+# (fsync'd), scheduling and the SMTP client. Prints messages per second and
+# the Postern/Postfix ratio.
+#
+# Usage: sh bench/relay.sh [BUILD_DIR]   (as root: installs postfix)
+# Env:   MESSAGES (default 2000), SESSIONS ("1 20"), SIZE (bytes, 4096)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+messages=${MESSAGES:-2000}
+sessions=${SESSIONS:-"1 20"}
+size=${SIZE:-4096}
+
+if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
+	[ "$(id -u)" -eq 0 ] || { echo "bench: install postfix first (needs root)" >&2; exit 1; }
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
+sh "$top/scripts/create-users.sh"
+
+work=$(mktemp -d /tmp/postern-bench.XXXXXX)
+chmod 755 "$work"
+pf_port=2646
+pt_port=2647
+pf_sink=2648
+pt_sink=2649
+pf_dir=$work/postfix
+sink_pid=
+cleanup() {
+	[ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
+	MAIL_CONFIG=$pf_dir postfix -c "$pf_dir" stop >/dev/null 2>&1 || true
+	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# --- Postfix: a private instance relaying everything to its sink.
+mkdir -p "$pf_dir/spool" "$pf_dir/data"
+chown postfix "$pf_dir/data"
+cat >"$pf_dir/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pf_dir/spool
+data_directory = $pf_dir/data
+maillog_file = $pf_dir/maillog
+maillog_file_prefixes = /var, /dev/stdout, /tmp
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+myhostname = bench.example.test
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = relay.example.test
+relayhost = [127.0.0.1]:$pf_sink
+alias_maps =
+alias_database =
+smtpd_recipient_restrictions = permit_mynetworks, reject
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+default_process_limit = 200
+smtp_tls_security_level = none
+smtp_dns_support_level = disabled
+CF
+# chroot off: the queue is not the system one.
+cat >"$pf_dir/master.cf" <<CF
+127.0.0.1:$pf_port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+MAIL_CONFIG=$pf_dir postfix -c "$pf_dir" start >/dev/null 2>&1 ||
+	{ echo "bench: postfix did not start (see $pf_dir/maillog)" >&2; exit 1; }
+greets() { # port: true once a server there sends its greeting
+	python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),2); sys.exit(0 if s.recv(4).startswith(b"220") else 1)' "$1" 2>/dev/null
+}
+
+# --- Postern: smtpd, qmgr and smtp relaying everything to its sink.
+mkdir -p "$work/postern/etc"
+cat >"$work/postern/etc/main.conf" <<CF
+queue_directory = $work/postern/spool
+data_directory = $work/postern/data
+daemon_directory = $build/bin
+maillog_file = $work/postern.log
+inet_interfaces = 127.0.0.1
+myhostname = bench.example.test
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = relay.example.test
+relayhost = [127.0.0.1]:$pt_sink
+smtpd_peername_lookup = no
+smtp_tls_security_level = none
+default_process_limit = 200
+CF
+cat >"$work/postern/etc/master.conf" <<CF
+127.0.0.1:$pt_port inet n - n - - smtpd
+qmgr unix n - n 300 1 qmgr
+smtp unix - n n - - smtp
+CF
+"$build/bin/mailctl" -c "$work/postern/etc" start
+for port in $pf_port $pt_port; do
+	n=0
+	until greets "$port"; do
+		n=$((n + 1))
+		[ $n -gt 100 ] && { echo "bench: nothing answers on port $port" >&2; exit 1; }
+		sleep 0.1
+	done
+done
+
+# Messages per second from the first message sent until the sink on
+# sink_port has counted `messages` of them.
+rate() { # mta_port sink_port sessions
+	out="$work/sink.$2.$3"
+	smtp-sink -c -u postfix "127.0.0.1:$2" 256 >"$out" 2>&1 &
+	sink_pid=$!
+	sleep 0.5
+	start=$(date +%s.%N)
+	smtp-source -c -s "$3" -m "$messages" -l "$size" -f bench@bench.example.test \
+		-t user@relay.example.test "127.0.0.1:$1" >/dev/null || {
+		kill "$sink_pid"
+		return 1
+	}
+	deadline=$(($(date +%s) + 300))
+	while :; do
+		# smtp-sink -c writes "sess=N quit=N mesg=N" with carriage returns.
+		got=$(tr '\r' '\n' <"$out" | sed -n 's/.*mesg=\([0-9]*\).*/\1/p' | tail -1)
+		[ "${got:-0}" -ge "$messages" ] && break
+		[ "$(date +%s)" -gt "$deadline" ] && { echo "bench: only ${got:-0} arrived" >&2; break; }
+		sleep 0.05
+	done
+	end=$(date +%s.%N)
+	kill "$sink_pid" 2>/dev/null || true
+	wait "$sink_pid" 2>/dev/null || true
+	sink_pid=
+	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+printf "%-9s %-7s %12s %12s %7s\n" sessions size postfix/s postern/s ratio
+for s in $sessions; do
+	pf=$(rate $pf_port $pf_sink "$s")
+	pt=$(rate $pt_port $pt_sink "$s")
+	printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
+		"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
+done

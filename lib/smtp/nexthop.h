@@ -1,0 +1,24 @@
+/*
+ * The forms of a next hop, as relayhost and the transport table write
+ * them: "domain" (MX look-up), "host:port" (MX look-up, other port),
+ * "[host]" and "[host]:port" (no MX look-up), with an IPv4 or IPv6
+ * address allowed inside the brackets ("[ipv6:2001:db8::1]" too).
+ */
+#ifndef POSTERN_SMTP_NEXTHOP_H
+#define POSTERN_SMTP_NEXTHOP_H
+
+#include <stdbool.h>
+
+struct nexthop {
+	char *host;   /* without brackets or a final dot */
+	char *port;   /* never NULL */
+	bool use_mx;  /* false for the [bracketed] form and for addresses */
+	bool literal; /* host is an IP address */
+};
+
+/* 0, or -1 with *error_r (static) for a malformed next hop. */
+int nexthop_parse(const char *text, const char *default_port, struct nexthop *nh,
+                  const char **error_r);
+void nexthop_free(struct nexthop *nh);
+
+#endif

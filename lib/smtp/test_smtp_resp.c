@@ -1,0 +1,80 @@
+/* Unit tests for the SMTP reply parser and EHLO keywords. */
+#include "smtp/smtp_resp.h"
+#include "util/testing.h"
+
+static enum smtp_resp_step feed(struct smtp_resp *r, const char *line, const char **error)
+{
+	return smtp_resp_add_line(r, line, strlen(line), error);
+}
+
+TEST(single_and_multi)
+{
+	struct smtp_resp r;
+	struct str s = STR_INIT;
+	const char *error = NULL;
+	smtp_resp_init(&r);
+	CHECK(feed(&r, "550 5.1.1 <a@b>: user unknown", &error) == SMTP_RESP_DONE);
+	CHECK(r.code == 550);
+	CHECK_STR(r.enhanced, "5.1.1");
+	CHECK_STR(smtp_resp_status(&r, "5.0.0"), "5.1.1");
+	smtp_resp_summary(&r, &s, 1000);
+	CHECK_STR(str_cstr(&s), "550 5.1.1 <a@b>: user unknown");
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "250-mx.example.test hello", &error) == SMTP_RESP_MORE);
+	CHECK(feed(&r, "250-PIPELINING", &error) == SMTP_RESP_MORE);
+	CHECK(feed(&r, "250-SIZE 1000", &error) == SMTP_RESP_MORE);
+	CHECK(feed(&r, "250-AUTH plain LOGIN", &error) == SMTP_RESP_MORE);
+	CHECK(feed(&r, "250-CHUNKING", &error) == SMTP_RESP_MORE);
+	CHECK(feed(&r, "250 STARTTLS", &error) == SMTP_RESP_DONE);
+	struct smtp_ehlo e;
+	smtp_ehlo_parse(&r, &e);
+	CHECK(e.pipelining && e.chunking && e.starttls && e.size && !e.dsn && !e.eightbitmime);
+	CHECK(e.size_limit == 1000);
+	CHECK(smtp_ehlo_has_auth(&e, "PLAIN") && smtp_ehlo_has_auth(&e, "login"));
+	CHECK(!smtp_ehlo_has_auth(&e, "CRAM-MD5"));
+	smtp_ehlo_free(&e);
+	/* A wrong-class enhanced code is not used. */
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "451 5.1.1 odd", &error) == SMTP_RESP_DONE);
+	CHECK_STR(smtp_resp_status(&r, "4.0.0"), "4.0.0");
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "220", &error) == SMTP_RESP_DONE);
+	CHECK(r.code == 220);
+	str_free(&s);
+	smtp_resp_free(&r);
+}
+
+TEST(bad_replies)
+{
+	struct smtp_resp r;
+	const char *error = NULL;
+	smtp_resp_init(&r);
+	CHECK(feed(&r, "hello", &error) == SMTP_RESP_BAD);
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "25", &error) == SMTP_RESP_BAD);
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "650 no", &error) == SMTP_RESP_BAD);
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "250x", &error) == SMTP_RESP_BAD);
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "451-one", &error) == SMTP_RESP_MORE);
+	CHECK(feed(&r, "452 two", &error) == SMTP_RESP_BAD);
+	CHECK_STR(error, "inconsistent reply codes in a multi-line reply");
+	smtp_resp_clear(&r);
+	enum smtp_resp_step step = SMTP_RESP_MORE;
+	for (int i = 0; i < SMTP_RESP_MAX_LINES + 5 && step == SMTP_RESP_MORE; i++)
+		step = feed(&r, "250-more", &error);
+	CHECK(step == SMTP_RESP_BAD);
+	/* Control characters do not reach the logs. */
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "550 bad\033[0m", &error) == SMTP_RESP_DONE);
+	CHECK(strchr(str_cstr(&r.text), '\033') == NULL);
+	smtp_resp_free(&r);
+}
+
+int main(void)
+{
+	RUN(single_and_multi);
+	RUN(bad_replies);
+	return TESTING_DONE();
+}

@@ -1,0 +1,287 @@
+/*
+ * One delivery request: from the next hop to the servers to try (MX
+ * routing through lib/dns, or the literal [host]), the TLS level for the
+ * destination (DANE when the MX and address answers and the TLSA records
+ * are DNSSEC-validated), then each server in order until every recipient
+ * has a final answer: connection failures, refused greetings and 4xx
+ * answers move on to the next server; the last answer stands. A session
+ * that ends cleanly is kept for the next request to the same next hop
+ * (smtp_connection_cache_time_limit) and checked with RSET before reuse.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/dns_route.h"
+#include "smtp/smtp.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+static struct smtp_session *cached;
+static char *cached_key;
+static struct event_timer *cache_timer;
+
+void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status,
+              const char *reason)
+{
+	r->outcome = outcome;
+	snprintf(r->status, sizeof(r->status), "%s", status);
+	/* The class of the status follows the outcome (qmgr checks it). */
+	r->status[0] = outcome == OUT_DELIVERED ? '2' : outcome == OUT_BOUNCED ? '5' : '4';
+	free(r->reason);
+	r->reason = xstrdup(reason);
+}
+
+void deliver_drop_cached(void)
+{
+	if (cache_timer)
+		event_cancel_timer(smtp_cfg.loop, cache_timer);
+	cache_timer = NULL;
+	session_close(cached, true);
+	cached = NULL;
+	free(cached_key);
+	cached_key = NULL;
+}
+
+static void on_cache_timeout(struct event_loop *loop, void *ctx)
+{
+	(void)loop;
+	(void)ctx;
+	cache_timer = NULL;
+	deliver_drop_cached();
+}
+
+static void keep_session(struct smtp_session *s, const char *key)
+{
+	deliver_drop_cached();
+	if (smtp_cfg.cache_time_ms <= 0 || smtp_cfg.loop == NULL ||
+	    event_now_ms() - session_started_ms(s) > smtp_cfg.reuse_time_ms) {
+		session_close(s, true);
+		return;
+	}
+	cached = s;
+	cached_key = xstrdup(key);
+	cache_timer =
+	    event_add_timer(smtp_cfg.loop, smtp_cfg.cache_time_ms, on_cache_timeout, NULL);
+}
+
+static struct smtp_session *take_cached(const char *key)
+{
+	if (cached == NULL || strcmp(cached_key, key) != 0)
+		return NULL;
+	struct smtp_session *s = cached;
+	cached = NULL;
+	deliver_drop_cached();
+	return s;
+}
+
+static size_t open_count(const struct smtp_rcpt *rcpts, size_t count)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++)
+		n += rcpts[i].outcome == OUT_PENDING || rcpts[i].outcome == OUT_DEFERRED;
+	return n;
+}
+
+static void answer_open(struct smtp_rcpt *rcpts, size_t count, enum rcpt_outcome outcome,
+                        const char *status, const char *reason, const char *relay)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct smtp_rcpt *r = &rcpts[i];
+		if (r->outcome != OUT_PENDING && r->outcome != OUT_DEFERRED)
+			continue;
+		rcpt_set(r, outcome, status, reason);
+		free(r->relay);
+		r->relay = xstrdup(relay);
+		free(r->tls);
+		r->tls = xstrdup("none");
+	}
+}
+
+/* The routing outcome for the recipients when no server can be tried. */
+static void route_failed(const struct dns_route *route, struct smtp_rcpt *rcpts, size_t count)
+{
+	switch (route->status) {
+	case ROUTE_NULL_MX:
+		answer_open(rcpts, count, OUT_BOUNCED, "5.1.10", route->error, "none");
+		break;
+	case ROUTE_NOT_FOUND:
+		answer_open(rcpts, count, OUT_BOUNCED, "5.4.4", route->error, "none");
+		break;
+	case ROUTE_LOOP:
+		answer_open(rcpts, count, OUT_BOUNCED, "5.4.6", route->error, "none");
+		break;
+	case ROUTE_TEMPFAIL:
+	case ROUTE_OK:
+		answer_open(rcpts, count, OUT_DEFERRED, "4.4.3", route->error, "none");
+		break;
+	}
+}
+
+/* DANE for one server: fills t->tlsa from a validated TLSA answer, or
+ * lowers the level to may when DANE cannot apply. -1 with *reason_r when
+ * the TLSA look-up failed (the server must not be used). */
+static int dane_prepare(const struct dns_target *tg, struct smtp_target *t,
+                        struct dns_answer *tlsa_answer, char **reason_r)
+{
+	memset(tlsa_answer, 0, sizeof(*tlsa_answer));
+	if (!tg->mx_secure || !tg->addr_secure || smtp_cfg.resolver == NULL) {
+		t->level = TLS_LEVEL_MAY;
+		return 0;
+	}
+	char *name = xasprintf("_%s._tcp.%s", t->port, t->host);
+	dns_lookup(smtp_cfg.resolver, name, DNS_TYPE_TLSA, smtp_cfg.dns_timeout_ms, tlsa_answer);
+	int rc = 0;
+	if (tlsa_answer->status == DNS_TEMPFAIL) {
+		*reason_r = xasprintf("TLSA lookup of %s: %s", name,
+		                      tlsa_answer->error ? tlsa_answer->error : "failed");
+		rc = -1;
+	} else if (tlsa_answer->status == DNS_FOUND && tlsa_answer->secure) {
+		/* RFC 7672 3.1.3: only DANE-TA(2) and DANE-EE(3) are usable for
+		 * SMTP; with no usable record the server is treated as having none. */
+		t->tlsa = xcalloc(tlsa_answer->count, sizeof(*t->tlsa));
+		for (size_t i = 0; i < tlsa_answer->count; i++) {
+			const struct dns_rr *rr = &tlsa_answer->rrs[i];
+			if ((rr->usage != 2 && rr->usage != 3) || rr->selector > 1 ||
+			    rr->matching > 2)
+				continue;
+			t->tlsa[t->tlsa_count++] = (struct tls_tlsa){
+			    rr->usage, rr->selector, rr->matching, rr->data, rr->data_len};
+		}
+		if (t->tlsa_count == 0)
+			t->level = TLS_LEVEL_MAY;
+	} else {
+		t->level = TLS_LEVEL_MAY;
+	}
+	free(name);
+	return rc;
+}
+
+/* Try one server with the open recipients; returns the session if it
+ * can be used again, else NULL. */
+static struct smtp_session *try_server(const struct dns_target *tg, const struct nexthop *nh,
+                                       const char *nexthop_text, enum tls_level level,
+                                       const struct smtp_message *msg, struct smtp_rcpt *rcpts,
+                                       size_t count)
+{
+	struct smtp_target t = {
+	    .host = tg->host,
+	    .address = tg->address,
+	    .port = nh->port,
+	    .level = level,
+	    .sasl_key = nexthop_text,
+	};
+	char *relay = xasprintf("%s[%s]:%s", tg->host, tg->address, nh->port);
+	char *reason = NULL;
+	const char *status = "4.4.1";
+	struct dns_answer tlsa = {0};
+	struct smtp_session *s = NULL;
+	bool tls_failed = false;
+	if (level == TLS_LEVEL_DANE && dane_prepare(tg, &t, &tlsa, &reason) != 0) {
+		status = "4.7.5";
+	} else {
+		s = session_open(&t, true, &reason, &status, &tls_failed);
+		if (s == NULL && tls_failed && t.level == TLS_LEVEL_MAY) {
+			log_info("%s; trying again without TLS", reason);
+			free(reason);
+			reason = NULL;
+			s = session_open(&t, false, &reason, &status, &tls_failed);
+		}
+	}
+	if (s == NULL) {
+		log_info("%s", reason);
+		answer_open(rcpts, count, OUT_DEFERRED, status, reason, relay);
+	} else if (!session_deliver(s, msg, rcpts, count)) {
+		session_close(s, false);
+		s = NULL;
+	}
+	free(reason);
+	free(relay);
+	free(t.tlsa);
+	dns_answer_free(&tlsa);
+	return s;
+}
+
+static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
+                           const struct smtp_message *msg, struct smtp_rcpt *rcpts, size_t count)
+{
+	struct tls_policy policy;
+	const char *error = "";
+	if (tls_policy_lookup(nh->host, &policy, &error) != 0) {
+		char *reason = xasprintf("smtp_tls_policy_maps: %s", error);
+		answer_open(rcpts, count, OUT_DEFERRED, "4.3.0", reason, "none");
+		free(reason);
+		return;
+	}
+	struct dns_route route = {0};
+	if (nh->literal) {
+		route.targets = xcalloc(1, sizeof(*route.targets));
+		route.targets[0] =
+		    (struct dns_target){.host = xstrdup(nh->host), .address = xstrdup(nh->host)};
+		route.count = 1;
+	} else if (smtp_cfg.resolver == NULL) {
+		route.status = ROUTE_TEMPFAIL;
+		route.error = xstrdup("the DNS resolver is not available");
+	} else {
+		struct dns_route_request req = {
+		    .domain = nh->host,
+		    .use_mx = nh->use_mx,
+		    .myhostname = smtp_cfg.myhostname,
+		    .family = smtp_cfg.family,
+		    .timeout_ms = smtp_cfg.dns_timeout_ms,
+		    .max_targets = smtp_cfg.max_targets,
+		};
+		dns_route_resolve(smtp_cfg.resolver, &req, &route);
+	}
+	if (route.status != ROUTE_OK) {
+		route_failed(&route, rcpts, count);
+		dns_route_free(&route);
+		return;
+	}
+	struct smtp_session *kept = NULL;
+	for (size_t i = 0; i < route.count && open_count(rcpts, count) > 0; i++) {
+		if (kept) {
+			session_close(kept, true);
+			kept = NULL;
+		}
+		kept = try_server(&route.targets[i], nh, nexthop_text, policy.level, msg, rcpts,
+		                  count);
+	}
+	if (kept)
+		keep_session(kept, nexthop_text);
+	dns_route_free(&route);
+}
+
+void deliver_message(const char *nexthop_text, const struct smtp_message *msg,
+                     struct smtp_rcpt *rcpts, size_t count)
+{
+	if (open_count(rcpts, count) == 0)
+		return;
+	struct nexthop nh;
+	const char *error = "";
+	if (nexthop_parse(nexthop_text, smtp_cfg.default_port, &nh, &error) != 0) {
+		char *reason = xasprintf("bad next hop \"%s\": %s", nexthop_text, error);
+		answer_open(rcpts, count, OUT_DEFERRED, "4.3.5", reason, "none");
+		free(reason);
+		return;
+	}
+	struct smtp_session *s = take_cached(nexthop_text);
+	if (s != NULL) {
+		if (!session_reset(s)) {
+			session_close(s, false);
+		} else if (session_deliver(s, msg, rcpts, count)) {
+			/* The first server's answers stand, as on a new session. */
+			keep_session(s, nexthop_text);
+			nexthop_free(&nh);
+			return;
+		} else {
+			session_close(s, false);
+		}
+	}
+	deliver_routed(&nh, nexthop_text, msg, rcpts, count);
+	for (size_t i = 0; i < count; i++)
+		if (rcpts[i].outcome == OUT_PENDING)
+			answer_open(&rcpts[i], 1, OUT_DEFERRED, "4.4.3", "no mail host was tried",
+			            "none");
+	nexthop_free(&nh);
+}

@@ -1,0 +1,446 @@
+/*
+ * One SMTP client connection (RFC 5321): connect with a time limit, the
+ * greeting, EHLO (HELO if EHLO is refused), STARTTLS as the TLS level
+ * asks (RFC 3207), AUTH PLAIN or LOGIN to a relay over TLS (RFC 4954);
+ * reading replies with a time limit per stage; RSET before reuse and QUIT.
+ * A server that sends garbage, stalls or hangs up only fails the session,
+ * with the reason recorded. The transactions are in transaction.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "smtp/session.h"
+#include "util/alloc.h"
+#include "util/base64.h"
+#include "util/log.h"
+
+const char *session_relay(const struct smtp_session *s)
+{
+	return s->relay;
+}
+
+const char *session_tls(const struct smtp_session *s)
+{
+	return s->tls_text;
+}
+
+const char *session_host(const struct smtp_session *s)
+{
+	return s->host;
+}
+
+int64_t session_started_ms(const struct smtp_session *s)
+{
+	return s->started_ms;
+}
+
+void session_fail(struct smtp_session *s, const char *status, const char *fmt, ...)
+{
+	va_list ap;
+	struct str text = STR_INIT;
+	va_start(ap, fmt);
+	str_vprintf(&text, fmt, ap);
+	va_end(ap);
+	free(s->error);
+	s->error = str_steal(&text);
+	s->error_status = status;
+}
+
+/* Non-blocking connect with a time limit, from smtp_bind_address if set. */
+static int connect_to(const char *address, const char *port, int timeout_ms, char **error_r)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int rc = getaddrinfo(address, port, &hints, &ai);
+	if (rc != 0) {
+		*error_r = xasprintf("bad address %s port %s: %s", address, port, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		freeaddrinfo(ai);
+		return -1;
+	}
+	if (*smtp_cfg.bind_address != '\0') {
+		struct addrinfo *local = NULL;
+		hints.ai_family = ai->ai_family;
+		if (getaddrinfo(smtp_cfg.bind_address, NULL, &hints, &local) == 0) {
+			if (bind(fd, local->ai_addr, local->ai_addrlen) != 0)
+				log_warn("cannot bind to smtp_bind_address %s: %m",
+				         smtp_cfg.bind_address);
+			freeaddrinfo(local);
+		}
+	}
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (rc != 0 && errno == EINPROGRESS) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int n;
+		do
+			n = poll(&pfd, 1, timeout_ms);
+		while (n < 0 && errno == EINTR);
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			rc = -1;
+		} else {
+			int err = 0;
+			socklen_t len = sizeof(err);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			errno = err;
+			rc = err ? -1 : 0;
+		}
+	}
+	if (rc != 0) {
+		*error_r = xstrdup(strerror(errno));
+		close(fd);
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	/* Every write is a complete group of commands or the end of the
+	 * content: do not let Nagle hold it back waiting for an ACK. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* Read one complete reply into s->resp (and s->summary); -1 on failure
+ * with the session error set ("... while <stage>"). */
+int session_read_reply(struct smtp_session *s, int timeout_ms, const char *stage)
+{
+	smtp_resp_clear(&s->resp);
+	stream_set_timeout(s->stream, timeout_ms);
+	for (;;) {
+		enum stream_status st = stream_read_line(s->stream, &s->line, REPLY_LINE_MAX, NULL);
+		if (st == STREAM_TIMEOUT) {
+			session_fail(s, "4.4.2", "conversation with %s timed out while %s",
+			             s->relay, stage);
+			return -1;
+		}
+		if (st == STREAM_TOO_LONG) {
+			session_fail(s, "4.5.0", "overlong reply line from %s while %s", s->relay,
+			             stage);
+			return -1;
+		}
+		if (st != STREAM_OK) {
+			session_fail(s, "4.4.2", "lost connection with %s while %s", s->relay,
+			             stage);
+			return -1;
+		}
+		const char *error = NULL;
+		enum smtp_resp_step step = smtp_resp_add_line(
+		    &s->resp, s->line.data ? s->line.data : "", s->line.len, &error);
+		if (step == SMTP_RESP_BAD) {
+			struct str shown = STR_INIT;
+			for (size_t i = 0; i < s->line.len && i < 100; i++) {
+				unsigned char c = (unsigned char)s->line.data[i];
+				str_append_char(&shown, c >= 0x20 && c < 0x7f ? (char)c : '?');
+			}
+			session_fail(s, "4.5.0", "%s from %s while %s: \"%s\"", error, s->relay,
+			             stage, str_cstr(&shown));
+			str_free(&shown);
+			return -1;
+		}
+		if (step == SMTP_RESP_DONE)
+			break;
+	}
+	smtp_resp_summary(&s->resp, &s->summary, REASON_MAX);
+	return 0;
+}
+
+int session_flush(struct smtp_session *s, int timeout_ms, const char *stage)
+{
+	stream_set_timeout(s->stream, timeout_ms);
+	enum stream_status st = stream_flush(s->stream);
+	if (st == STREAM_OK)
+		return 0;
+	if (st == STREAM_TIMEOUT)
+		session_fail(s, "4.4.2", "conversation with %s timed out while %s", s->relay,
+		             stage);
+	else
+		session_fail(s, "4.4.2", "lost connection with %s while %s", s->relay, stage);
+	return -1;
+}
+
+void session_put_line(struct smtp_session *s, const char *text)
+{
+	stream_puts(s->stream, text);
+	stream_puts(s->stream, "\r\n");
+}
+
+/* Send one command and read its reply. */
+int session_command(struct smtp_session *s, const char *text, int timeout_ms, const char *stage)
+{
+	session_put_line(s, text);
+	if (session_flush(s, timeout_ms, stage) != 0)
+		return -1;
+	return session_read_reply(s, timeout_ms, stage);
+}
+
+static int ehlo(struct smtp_session *s)
+{
+	char *cmd = xasprintf("EHLO %s", smtp_cfg.helo_name);
+	int rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the EHLO handshake");
+	free(cmd);
+	if (rc != 0)
+		return -1;
+	smtp_ehlo_free(&s->ehlo);
+	if (s->resp.code / 100 == 2) {
+		s->esmtp = true;
+		smtp_ehlo_parse(&s->resp, &s->ehlo);
+		return 0;
+	}
+	if (s->resp.code / 100 == 5) {
+		cmd = xasprintf("HELO %s", smtp_cfg.helo_name);
+		rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms,
+		                     "performing the HELO handshake");
+		free(cmd);
+		if (rc != 0)
+			return -1;
+		if (s->resp.code / 100 == 2) {
+			s->esmtp = false;
+			return 0;
+		}
+	}
+	session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
+	             "host %s refused to talk to me: %s", s->relay, str_cstr(&s->summary));
+	return -1;
+}
+
+static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *tls_failed)
+{
+	if (session_command(s, "STARTTLS", smtp_cfg.helo_timeout_ms, "sending STARTTLS") != 0)
+		return -1;
+	if (s->resp.code != 220) {
+		if (t->level == TLS_LEVEL_MAY)
+			return 0; /* go on in plain text */
+		session_fail(s, "4.7.5", "TLS is required, but host %s refused STARTTLS: %s",
+		             s->relay, str_cstr(&s->summary));
+		return -1;
+	}
+	if (stream_buffered(s->stream) > 0) {
+		session_fail(s, "4.7.5", "host %s sent data after its STARTTLS reply", s->relay);
+		return -1;
+	}
+	if (smtp_cfg.tls == NULL) {
+		*tls_failed = true;
+		session_fail(s, "4.7.5", "TLS is not available in this client");
+		return -1;
+	}
+	struct tls_peer_check check = {0};
+	if (t->level == TLS_LEVEL_VERIFY)
+		check.verify_name = t->host;
+	if (t->level == TLS_LEVEL_DANE && t->tlsa_count > 0) {
+		check.tlsa = t->tlsa;
+		check.tlsa_count = t->tlsa_count;
+		check.dane_name = t->host;
+	}
+	const char *error = "";
+	s->tls = tls_connect_checked(smtp_cfg.tls, s->fd, t->host, &check,
+	                             smtp_cfg.starttls_timeout_ms, &error);
+	if (s->tls == NULL) {
+		*tls_failed = true;
+		session_fail(s, "4.7.5", "TLS with %s failed: %s", s->relay, error);
+		return -1;
+	}
+	stream_discard_input(s->stream);
+	tls_session_attach(s->tls, s->stream);
+	free(s->tls_text);
+	s->tls_text =
+	    xasprintf("%s, %s", tls_session_summary(s->tls), tls_session_peer_auth(s->tls));
+	return ehlo(s);
+}
+
+/* Credentials "user:password" for the next hop from smtp_sasl_password_maps:
+ * 1 found, 0 none, -1 table error (session fails). */
+static int find_credentials(struct smtp_session *s, const char *key, char **user, char **pass)
+{
+	if (*smtp_cfg.sasl_password_maps == '\0' || key == NULL)
+		return 0;
+	const char *error = "";
+	if (smtp_cfg.sasl_passwords == NULL) {
+		smtp_cfg.sasl_passwords = table_open(smtp_cfg.sasl_password_maps, &error);
+		if (smtp_cfg.sasl_passwords == NULL) {
+			session_fail(s, "4.3.0", "smtp_sasl_password_maps: %s", error);
+			return -1;
+		}
+	}
+	struct str value = STR_INIT;
+	int rc = table_lookup(smtp_cfg.sasl_passwords, key, &value, &error);
+	if (rc < 0) {
+		session_fail(s, "4.3.0", "smtp_sasl_password_maps: %s", error);
+	} else if (rc == 1) {
+		const char *v = str_cstr(&value);
+		const char *colon = strchr(v, ':');
+		if (colon == NULL) {
+			log_warn("smtp_sasl_password_maps: entry for %s is not user:password", key);
+			rc = 0;
+		} else {
+			*user = xstrndup(v, (size_t)(colon - v));
+			*pass = xstrdup(colon + 1);
+		}
+	}
+	str_free(&value);
+	return rc;
+}
+
+static char *b64(const char *a, size_t alen)
+{
+	struct str out = STR_INIT;
+	base64_encode(a, alen, &out);
+	return str_steal(&out);
+}
+
+static int authenticate(struct smtp_session *s, const char *key)
+{
+	char *user = NULL, *pass = NULL;
+	int rc = find_credentials(s, key, &user, &pass);
+	if (rc <= 0)
+		return rc;
+	rc = -1;
+	const char *stage = "authenticating";
+	if (s->tls == NULL) {
+		session_fail(s, "4.7.0", "not sending credentials to %s without TLS", s->relay);
+	} else if (smtp_ehlo_has_auth(&s->ehlo, "PLAIN")) {
+		size_t ul = strlen(user), pl = strlen(pass);
+		char *raw = xmalloc(ul + pl + 2);
+		raw[0] = '\0';
+		memcpy(raw + 1, user, ul);
+		raw[ul + 1] = '\0';
+		memcpy(raw + ul + 2, pass, pl);
+		char *enc = b64(raw, ul + pl + 2);
+		char *cmd = xasprintf("AUTH PLAIN %s", enc);
+		if (session_command(s, cmd, smtp_cfg.helo_timeout_ms, stage) == 0)
+			rc = 0;
+		explicit_bzero(raw, ul + pl + 2);
+		explicit_bzero(cmd, strlen(cmd));
+		free(raw);
+		free(enc);
+		free(cmd);
+	} else if (smtp_ehlo_has_auth(&s->ehlo, "LOGIN")) {
+		char *eu = b64(user, strlen(user)), *ep = b64(pass, strlen(pass));
+		if (session_command(s, "AUTH LOGIN", smtp_cfg.helo_timeout_ms, stage) == 0 &&
+		    (s->resp.code != 334 ||
+		     session_command(s, eu, smtp_cfg.helo_timeout_ms, stage) == 0) &&
+		    (s->resp.code != 334 ||
+		     session_command(s, ep, smtp_cfg.helo_timeout_ms, stage) == 0))
+			rc = 0;
+		explicit_bzero(ep, strlen(ep));
+		free(eu);
+		free(ep);
+	} else {
+		session_fail(s, "4.7.0", "host %s offers no AUTH mechanism this client has",
+		             s->relay);
+	}
+	if (rc == 0 && s->resp.code != 235) {
+		session_fail(s, s->resp.code / 100 == 5 ? "5.7.8" : "4.7.0",
+		             "SASL authentication failed at %s: %s", s->relay,
+		             str_cstr(&s->summary));
+		rc = -1;
+	}
+	explicit_bzero(pass, strlen(pass));
+	free(user);
+	free(pass);
+	return rc;
+}
+
+struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, char **reason_r,
+                                  const char **status_r, bool *tls_failed_r)
+{
+	*tls_failed_r = false;
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	s->fd = -1;
+	s->host = xstrdup(t->host);
+	s->relay = xasprintf("%s[%s]:%s", t->host, t->address, t->port);
+	s->tls_text = xstrdup("none");
+	s->started_ms = event_now_ms();
+	smtp_resp_init(&s->resp);
+	char *error = NULL;
+	s->fd = connect_to(t->address, t->port, smtp_cfg.connect_timeout_ms, &error);
+	if (s->fd < 0) {
+		session_fail(s, "4.4.1", "connect to %s: %s", s->relay, error);
+		free(error);
+		goto fail;
+	}
+	s->stream = stream_new(s->fd, smtp_cfg.helo_timeout_ms);
+	if (session_read_reply(s, smtp_cfg.helo_timeout_ms,
+	                       "receiving the initial server greeting") != 0)
+		goto fail;
+	if (s->resp.code / 100 != 2) {
+		session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
+		             "host %s refused to talk to me: %s", s->relay, str_cstr(&s->summary));
+		goto fail;
+	}
+	if (ehlo(s) != 0)
+		goto fail;
+	bool want_tls = t->level != TLS_LEVEL_NONE && allow_tls;
+	bool need_tls = t->level >= TLS_LEVEL_ENCRYPT;
+	if (want_tls && s->ehlo.starttls) {
+		if (starttls(s, t, tls_failed_r) != 0)
+			goto fail;
+	}
+	if (need_tls && s->tls == NULL) {
+		session_fail(s, "4.7.4", "TLS is required, but was not offered by host %s",
+		             s->relay);
+		goto fail;
+	}
+	if (s->esmtp && authenticate(s, t->sasl_key) != 0)
+		goto fail;
+	return s;
+fail:
+	*reason_r = xstrdup(s->error ? s->error : "session failed");
+	*status_r = s->error_status ? s->error_status : "4.4.1";
+	session_close(s, false);
+	return NULL;
+}
+
+bool session_reset(struct smtp_session *s)
+{
+	/* Anything readable on an idle session means the server closed it or
+	 * sent junk: not usable. */
+	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	if (stream_buffered(s->stream) > 0 || poll(&pfd, 1, 0) != 0)
+		return false;
+	if (session_command(s, "RSET", smtp_cfg.rset_timeout_ms, "sending RSET") != 0)
+		return false;
+	return s->resp.code / 100 == 2;
+}
+
+void session_close(struct smtp_session *s, bool quit)
+{
+	if (s == NULL)
+		return;
+	if (quit && s->stream) {
+		session_put_line(s, "QUIT");
+		if (session_flush(s, smtp_cfg.quit_timeout_ms, "sending QUIT") == 0)
+			(void)session_read_reply(s, smtp_cfg.quit_timeout_ms, "sending QUIT");
+	}
+	if (s->tls)
+		tls_session_close(s->tls);
+	if (s->stream)
+		stream_close(s->stream);
+	else if (s->fd >= 0)
+		close(s->fd);
+	smtp_ehlo_free(&s->ehlo);
+	smtp_resp_free(&s->resp);
+	str_free(&s->summary);
+	str_free(&s->line);
+	free(s->host);
+	free(s->relay);
+	free(s->tls_text);
+	free(s->error);
+	free(s);
+}

@@ -1,0 +1,272 @@
+/*
+ * smtp: the remote delivery agent. qmgr connects to private/smtp and sends
+ * one "deliver" request: queue_id, queue_name ("active"), sender, nexthop
+ * (a domain, "host:port", "[host]" or "[host]:port"), then per recipient
+ * rcpt (s) and index (i). smtp answers one "result" per recipient (index,
+ * state "delivered"|"deferred"|"bounced", status, reason — the remote
+ * server's reply when there is one — relay "host[address]:port" or
+ * "none", tls: the TLS summary or "none") and then "done". The queue file
+ * is only read. The process keeps one DNS resolver and at most one idle
+ * SMTP session for reuse between requests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "server/server.h"
+#include "smtp/smtp.h"
+#include "util/alloc.h"
+#include "util/ipc.h"
+#include "util/log.h"
+
+struct smtp_config smtp_cfg;
+
+static const char *const outcome_names[] = {
+    [OUT_PENDING] = "deferred",
+    [OUT_DELIVERED] = "delivered",
+    [OUT_DEFERRED] = "deferred",
+    [OUT_BOUNCED] = "bounced",
+};
+
+static int ms(const struct conf *conf, const char *name)
+{
+	long long v = conf_get_time(conf, name) * 1000;
+	if (v <= 0)
+		v = 1000;
+	if (v > 24LL * 3600 * 1000)
+		v = 24LL * 3600 * 1000;
+	return (int)v;
+}
+
+static void load_settings(const struct conf *conf)
+{
+	smtp_cfg.queue_dir = conf_get(conf, "queue_directory");
+	smtp_cfg.myhostname = conf_get(conf, "myhostname");
+	smtp_cfg.helo_name = conf_get(conf, "smtp_helo_name");
+	smtp_cfg.default_port = conf_get(conf, "smtp_tcp_port");
+	smtp_cfg.bind_address = conf_get(conf, "smtp_bind_address");
+	smtp_cfg.connect_timeout_ms = ms(conf, "smtp_connect_timeout");
+	smtp_cfg.helo_timeout_ms = ms(conf, "smtp_helo_timeout");
+	smtp_cfg.starttls_timeout_ms = ms(conf, "smtp_starttls_timeout");
+	smtp_cfg.mail_timeout_ms = ms(conf, "smtp_mail_timeout");
+	smtp_cfg.rcpt_timeout_ms = ms(conf, "smtp_rcpt_timeout");
+	smtp_cfg.data_init_timeout_ms = ms(conf, "smtp_data_init_timeout");
+	smtp_cfg.data_xfer_timeout_ms = ms(conf, "smtp_data_xfer_timeout");
+	smtp_cfg.data_done_timeout_ms = ms(conf, "smtp_data_done_timeout");
+	smtp_cfg.quit_timeout_ms = ms(conf, "smtp_quit_timeout");
+	smtp_cfg.rset_timeout_ms = ms(conf, "smtp_rset_timeout");
+	smtp_cfg.dns_timeout_ms = ms(conf, "dns_query_timeout");
+	long long limit = conf_get_int(conf, "smtp_mx_address_limit");
+	smtp_cfg.max_targets = limit > 0 ? (size_t)limit : 0;
+	smtp_cfg.tls_policy_maps = conf_get(conf, "smtp_tls_policy_maps");
+	smtp_cfg.sasl_password_maps = conf_get(conf, "smtp_sasl_password_maps");
+	smtp_cfg.cache_time_ms = conf_get_time(conf, "smtp_connection_cache_time_limit") * 1000;
+	smtp_cfg.reuse_time_ms = conf_get_time(conf, "smtp_connection_reuse_time_limit") * 1000;
+	const char *level = conf_get(conf, "smtp_tls_security_level");
+	int lv = tls_level_parse(level);
+	if (lv < 0)
+		log_fatal("smtp_tls_security_level: unknown level \"%s\"", level);
+	smtp_cfg.tls_level = (enum tls_level)lv;
+	const char *pref = conf_get(conf, "smtp_address_preference");
+	int fam = dns_family_pref_parse(pref);
+	if (fam < 0)
+		log_fatal("smtp_address_preference: \"%s\" is not any, ipv4 or ipv6", pref);
+	smtp_cfg.family = (enum dns_family_pref)fam;
+	char *const *protocols = conf_get_list(conf, "inet_protocols");
+	bool v4 = false, v6 = false;
+	for (size_t i = 0; protocols && protocols[i]; i++) {
+		v4 |= strcmp(protocols[i], "all") == 0 || strcmp(protocols[i], "ipv4") == 0;
+		v6 |= strcmp(protocols[i], "all") == 0 || strcmp(protocols[i], "ipv6") == 0;
+	}
+	if (v4 && !v6)
+		smtp_cfg.family = DNS_ONLY_IPV4;
+	else if (v6 && !v4)
+		smtp_cfg.family = DNS_ONLY_IPV6;
+}
+
+static void init(struct server *srv)
+{
+	const struct conf *conf = server_conf(srv);
+	load_settings(conf);
+	smtp_cfg.loop = server_loop(srv);
+	const char *error = "";
+	struct dns_settings ds = {
+	    .forwarders = conf_get_list(conf, "dns_forwarders"),
+	    .hosts_file = conf_get(conf, "dns_hosts_file"),
+	    .trust_anchor_file = conf_get(conf, "dns_trust_anchor_file"),
+	};
+	smtp_cfg.resolver = dns_resolver_new(&ds, &error);
+	if (smtp_cfg.resolver == NULL)
+		log_error("DNS unavailable, mail to domains will be deferred: %s", error);
+	const char *protocols = conf_get(conf, "smtp_tls_protocols");
+	struct tls_settings ts = {
+	    .ca_file = conf_get(conf, "smtp_tls_CAfile"),
+	    .min_protocol = strncmp(protocols, ">=", 2) == 0 ? protocols + 2 : protocols,
+	};
+	smtp_cfg.tls = tls_client_context(&ts, &error);
+	if (smtp_cfg.tls == NULL)
+		log_error("TLS unavailable in the smtp client: %s", error);
+}
+
+/* Open and check the queue file; NULL on success, else the reason. */
+static char *open_message(const char *queue_id, struct queue_envelope *env,
+                          struct smtp_message *msg)
+{
+	const char *error = "";
+	size_t offset = 0;
+	char *path = xasprintf("%s/active/%s", smtp_cfg.queue_dir, queue_id);
+	char *problem = NULL;
+	msg->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (msg->fd < 0)
+		problem = xasprintf("cannot open queue file: %s", strerror(errno));
+	else if (queue_file_read(path, env, &offset, &error) != 0)
+		problem = xasprintf("cannot read queue file: %s", error);
+	free(path);
+	if (problem == NULL) {
+		for (const char *c = env->sender; *c; c++)
+			if ((unsigned char)*c < 0x21 || *c == 0x7f || *c == '<' || *c == '>')
+				problem = xstrdup("invalid envelope sender");
+	}
+	msg->offset = (int64_t)offset;
+	msg->size = env->size;
+	msg->env = env;
+	return problem;
+}
+
+/* An address that can go into RCPT TO:<...> as it is. */
+static bool address_sendable(const char *a)
+{
+	if (*a == '\0')
+		return false;
+	for (const char *c = a; *c; c++)
+		if ((unsigned char)*c < 0x21 || *c == 0x7f || *c == '<' || *c == '>')
+			return false;
+	return true;
+}
+
+static int send_result(int fd, const struct smtp_rcpt *r, int timeout_ms)
+{
+	struct ipc_rec *rec = ipc_rec_new("result");
+	ipc_rec_add_int(rec, "index", r->index);
+	ipc_rec_add_str(rec, "state", outcome_names[r->outcome]);
+	ipc_rec_add_str(rec, "status", r->status);
+	ipc_rec_add_str(rec, "reason", r->reason ? r->reason : "");
+	ipc_rec_add_str(rec, "relay", r->relay ? r->relay : "none");
+	ipc_rec_add_str(rec, "tls", r->tls ? r->tls : "none");
+	int rc = ipc_write(fd, rec, timeout_ms);
+	ipc_rec_free(rec);
+	return rc;
+}
+
+static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
+{
+	const char *queue_id = ipc_rec_get_str(req, "queue_id");
+	const char *queue_name = ipc_rec_get_str(req, "queue_name");
+	const char *nexthop = ipc_rec_get_str(req, "nexthop");
+	if (!queue_id || !queue_id_valid(queue_id) || !queue_name ||
+	    strcmp(queue_name, "active") != 0 || nexthop == NULL || *nexthop == '\0') {
+		log_warn("malformed deliver request: bad queue_id, queue_name or nexthop");
+		return;
+	}
+	struct queue_envelope env;
+	queue_envelope_init(&env);
+	struct smtp_message msg = {.fd = -1};
+	char *problem = open_message(queue_id, &env, &msg);
+	if (problem)
+		log_warn("%s: %s", queue_id, problem);
+	size_t count = 0;
+	while (ipc_rec_get_nth(req, "rcpt", count) || ipc_rec_get_nth(req, "index", count))
+		count++;
+	struct smtp_rcpt *rcpts = xcalloc(count ? count : 1, sizeof(*rcpts));
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		const struct ipc_attr *a_rcpt = ipc_rec_get_nth(req, "rcpt", i);
+		const struct ipc_attr *a_index = ipc_rec_get_nth(req, "index", i);
+		if (!a_rcpt || !a_index || a_rcpt->type != IPC_STR || a_index->type != IPC_INT) {
+			log_warn("%s: malformed deliver request: recipient %zu", queue_id, i);
+			break;
+		}
+		struct smtp_rcpt *r = &rcpts[n++];
+		r->index = a_index->num;
+		r->address = a_rcpt->value;
+		bool matches = problem == NULL && a_index->num >= 0 &&
+		               (uint64_t)a_index->num < env.rcpt_count &&
+		               strcmp(env.rcpts[a_index->num].address, a_rcpt->value) == 0;
+		if (problem) {
+			rcpt_set(r, OUT_DEFERRED, "4.3.0", problem);
+		} else if (!matches) {
+			rcpt_set(r, OUT_DEFERRED, "4.3.0",
+			         "recipient does not match the queue file");
+		} else if (!address_sendable(r->address)) {
+			rcpt_set(r, OUT_BOUNCED, "5.1.3", "bad address syntax");
+		} else {
+			r->orcpt = env.rcpts[a_index->num].orcpt;
+			r->notify = env.rcpts[a_index->num].notify;
+		}
+	}
+	deliver_message(nexthop, &msg, rcpts, n);
+	for (size_t i = 0; i < n; i++) {
+		if (send_result(fd, &rcpts[i], timeout_ms) != 0) {
+			log_warn("%s: lost connection to qmgr: %m", queue_id);
+			break;
+		}
+	}
+	struct ipc_rec *done = ipc_rec_new("done");
+	(void)ipc_write(fd, done, timeout_ms);
+	ipc_rec_free(done);
+	for (size_t i = 0; i < n; i++) {
+		free(rcpts[i].reason);
+		free(rcpts[i].relay);
+		free(rcpts[i].tls);
+	}
+	free(rcpts);
+	free(problem);
+	if (msg.fd >= 0)
+		close(msg.fd);
+	queue_envelope_free(&env);
+}
+
+static void serve(struct server *srv, int fd)
+{
+	const struct conf *conf = server_conf(srv);
+	int timeout_ms = (int)(conf_get_time(conf, "ipc_timeout") * 1000);
+	struct ipc_rec *req = NULL;
+	const char *error = "";
+	int rc = ipc_read(fd, &req, 0, timeout_ms, &error);
+	if (rc < 0)
+		log_warn("reading deliver request: %s", error);
+	if (rc != 1)
+		return;
+	if (ipc_rec_is(req, "deliver"))
+		serve_request(fd, req, timeout_ms);
+	else
+		log_warn("unexpected request \"%s\"", req->name);
+	ipc_rec_free(req);
+}
+
+static void shutdown_service(struct server *srv)
+{
+	(void)srv;
+	deliver_drop_cached();
+	if (smtp_cfg.tls_policy)
+		table_close(smtp_cfg.tls_policy);
+	if (smtp_cfg.sasl_passwords)
+		table_close(smtp_cfg.sasl_passwords);
+	tls_context_free(smtp_cfg.tls);
+	dns_resolver_free(smtp_cfg.resolver);
+	memset(&smtp_cfg, 0, sizeof(smtp_cfg));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct server_ops ops = {
+	    .mode = SERVER_SINGLE,
+	    .init = init,
+	    .serve = serve,
+	    .shutdown = shutdown_service,
+	};
+	return server_main(argc, argv, &ops, NULL);
+}

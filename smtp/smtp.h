@@ -1,0 +1,137 @@
+/*
+ * smtp: the remote delivery agent. Internal interface between its files:
+ * smtp.c (the service: qmgr's request, results back), deliver.c (one
+ * request: next hop, routing, trying the servers in order), session.c (one
+ * SMTP connection: greeting, EHLO, STARTTLS, AUTH, one transaction per
+ * message, reuse) and tls_policy.c (the TLS level per destination).
+ */
+#ifndef POSTERN_SMTP_SMTP_H
+#define POSTERN_SMTP_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/dns.h"
+#include "dns/dns_route.h"
+#include "mail/queue.h"
+#include "smtp/nexthop.h"
+#include "smtp/smtp_resp.h"
+#include "table/table.h"
+#include "tls/tls.h"
+#include "util/event.h"
+#include "util/str.h"
+
+enum tls_level {
+	TLS_LEVEL_NONE,
+	TLS_LEVEL_MAY,
+	TLS_LEVEL_ENCRYPT,
+	TLS_LEVEL_DANE,
+	TLS_LEVEL_VERIFY
+};
+
+struct smtp_config {
+	const char *queue_dir;
+	const char *helo_name;
+	const char *myhostname;
+	const char *default_port; /* smtp_tcp_port */
+	const char *bind_address; /* "" for any */
+	enum dns_family_pref family;
+	int connect_timeout_ms, helo_timeout_ms, starttls_timeout_ms, mail_timeout_ms,
+	    rcpt_timeout_ms, data_init_timeout_ms, data_xfer_timeout_ms, data_done_timeout_ms,
+	    quit_timeout_ms, rset_timeout_ms, dns_timeout_ms;
+	size_t max_targets; /* smtp_mx_address_limit */
+	enum tls_level tls_level;
+	const char *tls_policy_maps;
+	const char *sasl_password_maps;
+	int64_t cache_time_ms; /* idle session kept this long for reuse */
+	int64_t reuse_time_ms; /* a session is not reused after this age */
+	struct dns_resolver *resolver;
+	struct tls_context *tls;
+	struct table *tls_policy;     /* opened on first use */
+	struct table *sasl_passwords; /* opened on first use */
+	struct event_loop *loop;
+};
+
+extern struct smtp_config smtp_cfg;
+
+/* One recipient of the request, and its outcome. */
+enum rcpt_outcome { OUT_PENDING, OUT_DELIVERED, OUT_DEFERRED, OUT_BOUNCED };
+
+struct smtp_rcpt {
+	int64_t index;
+	const char *address;
+	const char *orcpt;  /* "rfc822;addr" or "", from the queue file */
+	const char *notify; /* "" or "SUCCESS,DELAY" ... */
+	enum rcpt_outcome outcome;
+	char status[16];
+	char *reason;
+	char *relay;   /* "host[addr]:port" of the last server tried */
+	char *tls;     /* TLS summary of that session, or "none" */
+	bool sent;     /* RCPT was sent in the current transaction */
+	bool accepted; /* RCPT got 2xx in the current transaction */
+};
+
+void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status,
+              const char *reason);
+
+/* The message being delivered. */
+struct smtp_message {
+	int fd;
+	int64_t offset;
+	int64_t size;
+	const struct queue_envelope *env;
+	bool has_8bit; /* content has bytes >= 0x80 */
+};
+
+/* tls_policy.c */
+struct tls_policy {
+	enum tls_level level;
+};
+/* The policy for a next hop (table entry for the host or domain, or a
+ * parent domain as ".parent"; else smtp_tls_security_level). -1 with
+ * *error_r when the table cannot be read (the caller defers). */
+int tls_policy_lookup(const char *nexthop_host, struct tls_policy *p, const char **error_r);
+const char *tls_level_name(enum tls_level level);
+/* -1 for an unknown name. */
+int tls_level_parse(const char *name);
+
+/* session.c */
+struct smtp_session;
+
+/* Where to connect, and what is required of the server. */
+struct smtp_target {
+	const char *host;    /* name for logs, SNI and certificate checks */
+	const char *address; /* IP address to connect to */
+	const char *port;
+	enum tls_level level;
+	struct tls_tlsa *tlsa; /* DANE records when level is DANE and usable */
+	size_t tlsa_count;
+	const char *sasl_key; /* next hop key for smtp_sasl_password_maps */
+};
+
+/* Connect, read the greeting, EHLO/HELO, STARTTLS as the policy says,
+ * AUTH if credentials exist. NULL on failure with *reason_r (malloc'd)
+ * and *status_r ("4.4.1", ...). */
+struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, char **reason_r,
+                                  const char **status_r, bool *tls_failed_r);
+/* One message to the recipients whose outcome is pending; sets the
+ * outcome of each. Returns false if the session can no longer be used. */
+bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
+                     struct smtp_rcpt *rcpts, size_t count);
+/* Check a kept session with RSET; false if it is gone (and closed). */
+bool session_reset(struct smtp_session *s);
+/* QUIT (best effort) and free. */
+void session_close(struct smtp_session *s, bool quit);
+const char *session_relay(const struct smtp_session *s);
+const char *session_tls(const struct smtp_session *s);
+const char *session_host(const struct smtp_session *s);
+int64_t session_started_ms(const struct smtp_session *s);
+
+/* deliver.c: deliver msg to rcpts via nexthop (text as qmgr sent it). */
+void deliver_message(const char *nexthop, const struct smtp_message *msg, struct smtp_rcpt *rcpts,
+                     size_t count);
+/* Drop the kept session (at shutdown or when it idled out). */
+void deliver_drop_cached(void);
+
+#endif

@@ -1,0 +1,374 @@
+/*
+ * One mail transaction on an open session: MAIL, RCPT, DATA or BDAT (RFC
+ * 3030), pipelined when offered (RFC 2920), with SIZE, BODY, SMTPUTF8 and
+ * the DSN parameters passed on (RFC 1870, 6152, 6531, 3461), and the
+ * outcome of each recipient from the server's replies. Refusals that can
+ * be decided before sending (size, SMTPUTF8, 8-bit content) come first.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "smtp/session.h"
+#include "smtp/xtext.h"
+#include "util/alloc.h"
+
+#define BODY_BLOCK (64 * 1024)
+#define BDAT_CHUNK (1024 * 1024)
+
+/* True if the message content has any byte >= 0x80. */
+static bool message_has_8bit(const struct smtp_message *msg)
+{
+	unsigned char buf[BODY_BLOCK];
+	for (int64_t off = 0; off < msg->size;) {
+		size_t want = (size_t)(msg->size - off < BODY_BLOCK ? msg->size - off : BODY_BLOCK);
+		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+		if (n <= 0)
+			return true; /* unreadable: the send will fail anyway */
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] & 0x80)
+				return true;
+		off += n;
+	}
+	return false;
+}
+
+/* Send the content; dot-stuffed and terminated for DATA, raw in BDAT
+ * chunks otherwise (reading the chunk replies). 0, or -1 with the
+ * session error set (or *reply_failed when a BDAT chunk was refused). */
+static int send_content(struct smtp_session *s, const struct smtp_message *msg, bool bdat,
+                        bool *reply_failed)
+{
+	static const char stage[] = "sending message body";
+	char buf[BODY_BLOCK];
+	struct str out = STR_INIT;
+	bool line_start = true;
+	char last = '\n';
+	stream_set_timeout(s->stream, smtp_cfg.data_xfer_timeout_ms);
+	for (int64_t off = 0; off < msg->size || bdat;) {
+		size_t block = bdat ? BDAT_CHUNK : BODY_BLOCK;
+		size_t want =
+		    (size_t)(msg->size - off < (int64_t)block ? msg->size - off : (int64_t)block);
+		str_clear(&out);
+		if (bdat) {
+			bool is_last = off + (int64_t)want >= msg->size;
+			char head[64];
+			snprintf(head, sizeof(head), "BDAT %zu%s\r\n", want,
+			         is_last ? " LAST" : "");
+			stream_puts(s->stream, head);
+			for (size_t done = 0; done < want;) {
+				size_t n0 = want - done < sizeof(buf) ? want - done : sizeof(buf);
+				ssize_t n =
+				    pread(msg->fd, buf, n0, msg->offset + off + (int64_t)done);
+				if (n <= 0) {
+					session_fail(s, "4.3.0", "cannot read the queue file: %s",
+					             n < 0 ? strerror(errno) : "short file");
+					str_free(&out);
+					return -1;
+				}
+				if (stream_write(s->stream, buf, (size_t)n) != STREAM_OK)
+					break;
+				done += (size_t)n;
+			}
+			off += (int64_t)want;
+			int tmo =
+			    is_last ? smtp_cfg.data_done_timeout_ms : smtp_cfg.data_xfer_timeout_ms;
+			if (session_flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0 ||
+			    session_read_reply(
+			        s, tmo,
+			        is_last
+			            ? "sending end of data -- message may be sent more than once"
+			            : stage) != 0) {
+				str_free(&out);
+				return -1;
+			}
+			if (!is_last && s->resp.code / 100 != 2) {
+				*reply_failed = true;
+				str_free(&out);
+				return -1;
+			}
+			if (is_last)
+				break;
+			continue;
+		}
+		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+		if (n <= 0) {
+			session_fail(s, "4.3.0", "cannot read the queue file: %s",
+			             n < 0 ? strerror(errno) : "short file");
+			str_free(&out);
+			return -1;
+		}
+		size_t run = 0;
+		for (ssize_t i = 0; i < n; i++) {
+			if (line_start && buf[i] == '.') {
+				str_append(&out, buf + run, (size_t)i - run);
+				str_append_char(&out, '.');
+				run = (size_t)i;
+			}
+			line_start = buf[i] == '\n';
+		}
+		str_append(&out, buf + run, (size_t)n - run);
+		last = buf[n - 1];
+		off += n;
+		if (stream_write(s->stream, out.data, out.len) != STREAM_OK)
+			break;
+	}
+	str_free(&out);
+	if (bdat)
+		return 0;
+	stream_puts(s->stream, last == '\n' ? ".\r\n" : "\r\n.\r\n");
+	if (session_flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0)
+		return -1;
+	return session_read_reply(s, smtp_cfg.data_done_timeout_ms,
+	                          "sending end of data -- message may be sent more than once");
+}
+
+static enum rcpt_outcome outcome_of(int code)
+{
+	return code / 100 == 2 ? OUT_DELIVERED : code / 100 == 5 ? OUT_BOUNCED : OUT_DEFERRED;
+}
+
+/* Give every recipient still open (pending or deferred, accepted or not
+ * when all) the current reply. */
+static void answer_open(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count,
+                        bool accepted_only, enum rcpt_outcome outcome, const char *status,
+                        const char *reason)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct smtp_rcpt *r = &rcpts[i];
+		if (r->outcome == OUT_DELIVERED || r->outcome == OUT_BOUNCED)
+			continue;
+		if (accepted_only && !r->accepted)
+			continue;
+		rcpt_set(r, outcome, status, reason);
+		free(r->relay);
+		r->relay = xstrdup(s->relay);
+		free(r->tls);
+		r->tls = xstrdup(s->tls_text);
+	}
+}
+
+static void answer_reply(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count,
+                         bool accepted_only)
+{
+	enum rcpt_outcome o = outcome_of(s->resp.code);
+	const char *dflt = o == OUT_DELIVERED ? "2.0.0" : o == OUT_BOUNCED ? "5.0.0" : "4.0.0";
+	char *reason = xasprintf("host %s said: %s", s->relay, str_cstr(&s->summary));
+	answer_open(s, rcpts, count, accepted_only, o, smtp_resp_status(&s->resp, dflt),
+	            o == OUT_DELIVERED ? str_cstr(&s->summary) : reason);
+	free(reason);
+}
+
+static void mail_command(struct smtp_session *s, const struct smtp_message *msg, bool send_body,
+                         struct str *cmd)
+{
+	const struct queue_envelope *env = msg->env;
+	str_clear(cmd);
+	str_printf(cmd, "MAIL FROM:<%s>", env->sender);
+	if (!s->esmtp)
+		return;
+	if (s->ehlo.size)
+		str_printf(cmd, " SIZE=%lld", (long long)msg->size);
+	if (send_body && s->ehlo.eightbitmime && env->body && *env->body)
+		str_printf(cmd, " BODY=%s",
+		           strcasecmp(env->body, "BINARYMIME") == 0 ? "8BITMIME" : env->body);
+	if (env->smtputf8 && s->ehlo.smtputf8)
+		str_append_cstr(cmd, " SMTPUTF8");
+	if (s->ehlo.dsn) {
+		if (env->ret && *env->ret)
+			str_printf(cmd, " RET=%s", env->ret);
+		if (env->envid && *env->envid) {
+			str_append_cstr(cmd, " ENVID=");
+			xtext_encode(env->envid, strlen(env->envid), cmd);
+		}
+	}
+}
+
+static void rcpt_command(struct smtp_session *s, const struct smtp_rcpt *r, struct str *cmd)
+{
+	str_clear(cmd);
+	str_printf(cmd, "RCPT TO:<%s>", r->address);
+	if (!s->esmtp || !s->ehlo.dsn)
+		return;
+	if (r->notify && *r->notify)
+		str_printf(cmd, " NOTIFY=%s", r->notify);
+	if (r->orcpt && strncasecmp(r->orcpt, "rfc822;", 7) == 0) {
+		str_append_cstr(cmd, " ORCPT=rfc822;");
+		xtext_encode(r->orcpt + 7, strlen(r->orcpt + 7), cmd);
+	} else if (r->orcpt && strncasecmp(r->orcpt, "utf-8;", 6) == 0) {
+		str_append_cstr(cmd, " ORCPT=utf-8;");
+		(void)unitext_encode(r->orcpt + 6, strlen(r->orcpt + 6), !s->ehlo.smtputf8, cmd);
+	}
+}
+
+/* Refusals decided before talking: size, SMTPUTF8, 8-bit content. */
+static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
+                         struct smtp_rcpt *rcpts, size_t count, bool *send_body_r)
+{
+	const struct queue_envelope *env = msg->env;
+	*send_body_r = true;
+	char *reason = NULL;
+	const char *status = NULL;
+	if (s->ehlo.size_limit > 0 && msg->size > s->ehlo.size_limit) {
+		status = "5.3.4";
+		reason = xasprintf("message size %lld exceeds size limit %lld of server %s",
+		                   (long long)msg->size, (long long)s->ehlo.size_limit, s->relay);
+	} else if (env->smtputf8 && !s->ehlo.smtputf8) {
+		status = "5.6.7";
+		reason =
+		    xasprintf("SMTPUTF8 is required, but was not offered by host %s", s->relay);
+	} else if (!s->ehlo.eightbitmime && env->body && *env->body &&
+	           strcasecmp(env->body, "7BIT") != 0) {
+		/* RFC 6152: without 8BITMIME, 8-bit content cannot be sent;
+		 * content that is 7-bit after all goes without BODY=. */
+		if (message_has_8bit(msg)) {
+			status = "5.6.3";
+			reason = xasprintf("message has 8-bit content, but host %s does not offer "
+			                   "8BITMIME",
+			                   s->relay);
+		}
+		*send_body_r = false;
+	}
+	if (reason == NULL)
+		return false;
+	answer_open(s, rcpts, count, false, OUT_BOUNCED, status, reason);
+	free(reason);
+	return true;
+}
+
+bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
+                     struct smtp_rcpt *rcpts, size_t count)
+{
+	bool send_body;
+	if (refuse_early(s, msg, rcpts, count, &send_body))
+		return true;
+	bool pipelining = s->esmtp && s->ehlo.pipelining;
+	bool bdat = s->esmtp && s->ehlo.chunking;
+	struct str cmd = STR_INIT;
+	bool ok = false;
+	size_t open = 0;
+	for (size_t i = 0; i < count; i++) {
+		rcpts[i].accepted = false;
+		rcpts[i].sent = false;
+		if (rcpts[i].outcome == OUT_PENDING || rcpts[i].outcome == OUT_DEFERRED)
+			open++;
+	}
+	if (open == 0)
+		return true;
+	/* MAIL */
+	mail_command(s, msg, send_body, &cmd);
+	session_put_line(s, str_cstr(&cmd));
+	if (!pipelining &&
+	    (session_flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0 ||
+	     session_read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0))
+		goto broken;
+	if (!pipelining && s->resp.code / 100 != 2) {
+		answer_reply(s, rcpts, count, false);
+		str_free(&cmd);
+		return true;
+	}
+	/* RCPT (and DATA when pipelining) */
+	for (size_t i = 0; i < count; i++) {
+		struct smtp_rcpt *r = &rcpts[i];
+		if (r->outcome == OUT_DELIVERED || r->outcome == OUT_BOUNCED)
+			continue;
+		rcpt_command(s, r, &cmd);
+		session_put_line(s, str_cstr(&cmd));
+		r->sent = true;
+		if (pipelining)
+			continue;
+		if (session_flush(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0 ||
+		    session_read_reply(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0)
+			goto broken;
+		if (s->resp.code / 100 == 2)
+			r->accepted = true;
+		else
+			answer_reply(s, r, 1, false);
+	}
+	if (pipelining) {
+		if (!bdat)
+			session_put_line(s, "DATA");
+		if (session_flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0 ||
+		    session_read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0)
+			goto broken;
+		bool mail_ok = s->resp.code / 100 == 2;
+		if (!mail_ok)
+			answer_reply(s, rcpts, count, false);
+		for (size_t i = 0; i < count; i++) {
+			struct smtp_rcpt *r = &rcpts[i];
+			if (!r->sent)
+				continue;
+			/* After a failed MAIL the RCPT replies only need reading. */
+			if (session_read_reply(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0)
+				goto broken;
+			if (!mail_ok)
+				continue;
+			if (s->resp.code / 100 == 2)
+				r->accepted = true;
+			else
+				answer_reply(s, r, 1, false);
+		}
+	}
+	size_t accepted = 0;
+	for (size_t i = 0; i < count; i++)
+		accepted += rcpts[i].accepted;
+	if (bdat) {
+		if (accepted == 0) {
+			ok = true;
+			goto out;
+		}
+		bool chunk_refused = false;
+		if (send_content(s, msg, true, &chunk_refused) != 0) {
+			if (!chunk_refused)
+				goto broken;
+		}
+		answer_reply(s, rcpts, count, true);
+		ok = true;
+		goto out;
+	}
+	/* DATA */
+	if (!pipelining) {
+		if (accepted == 0) {
+			ok = true;
+			goto out;
+		}
+		session_put_line(s, "DATA");
+		if (session_flush(s, smtp_cfg.data_init_timeout_ms, "sending DATA command") != 0)
+			goto broken;
+	}
+	if (session_read_reply(s, smtp_cfg.data_init_timeout_ms, "sending DATA command") != 0)
+		goto broken;
+	if (s->resp.code != 354) {
+		if (accepted > 0)
+			answer_reply(s, rcpts, count, true);
+		ok = true;
+		goto out;
+	}
+	if (accepted == 0) {
+		/* A server that said 354 with no recipients: end the empty message. */
+		session_put_line(s, ".");
+		ok = session_flush(s, smtp_cfg.data_done_timeout_ms, "sending end of data") == 0 &&
+		     session_read_reply(s, smtp_cfg.data_done_timeout_ms, "sending end of data") ==
+		         0;
+		if (!ok)
+			goto broken;
+		goto out;
+	}
+	bool unused = false;
+	if (send_content(s, msg, false, &unused) != 0)
+		goto broken;
+	answer_reply(s, rcpts, count, true);
+	ok = true;
+out:
+	str_free(&cmd);
+	return ok;
+broken:
+	answer_open(s, rcpts, count, false, OUT_DEFERRED,
+	            s->error_status ? s->error_status : "4.4.2",
+	            s->error ? s->error : "session failed");
+	str_free(&cmd);
+	return false;
+}

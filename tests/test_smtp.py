@@ -1,0 +1,338 @@
+"""Remote delivery: Postern's smtp client against another Postern instance
+and against scripted servers, routed through a local unbound serving test
+zones: MX preference and fallback, A-only domains, null MX, NXDOMAIN,
+SERVFAIL, 4xx/5xx answers, dropped and stalled connections, malformed
+replies."""
+
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import Instance, InstanceTestCase, wait_for  # noqa: E402
+from mail_peers import (SENDER_SERVICES, ScriptedServer, Unbound, free_port_on, have,  # noqa: E402
+                        maildir_messages, make_receiver, sender_params, submit)
+
+ZONE = """$ORIGIN example.
+$TTL 300
+@ IN SOA ns.example. admin.example. 1 3600 600 86400 300
+@ IN NS ns.example.
+ns IN A 127.0.0.1
+multi IN MX 10 mx1.hosts.example.
+multi IN MX 10 mx2.hosts.example.
+multi IN MX 20 mx3.hosts.example.
+dead IN MX 5 dead.hosts.example.
+dead IN MX 10 mx1.hosts.example.
+aonly IN A 127.0.0.3
+nullmx IN MX 0 .
+mx1.hosts IN A 127.0.0.3
+mx2.hosts IN A 127.0.0.3
+mx3.hosts IN A 127.0.0.3
+dead.hosts IN A 127.0.0.9
+busy IN MX 5 busy.hosts.example.
+busy IN MX 10 mx2.hosts.example.
+busy.hosts IN A 127.0.0.17
+flaky IN A 127.0.0.4
+picky IN A 127.0.0.5
+dropper IN A 127.0.0.6
+overlong IN A 127.0.0.7
+garbage IN A 127.0.0.8
+mixed IN A 127.0.0.10
+silent IN A 127.0.0.11
+stall IN A 127.0.0.12
+refuse IN A 127.0.0.13
+params IN A 127.0.0.14
+small IN A 127.0.0.15
+oldie IN A 127.0.0.16
+"""
+
+
+def log_lines(inst, pattern):
+    return [l for l in inst.read_log().splitlines() if re.search(pattern, l)]
+
+
+@unittest.skipUnless(have("unbound"), "unbound is not installed")
+class SmtpRoutingTest(InstanceTestCase):
+    def setUp(self):
+        self.dns = Unbound({"example": ZONE}, refused=["refused.example"])
+        self.addCleanup(self.dns.stop)
+        self.port = free_port_on("127.0.0.2", "127.0.0.3", "127.0.0.4")
+
+    def sender(self, **extra):
+        inst = Instance(params=sender_params(self.dns, self.port, **extra),
+                        services=list(SENDER_SERVICES))
+        self.addCleanup(inst.cleanup)
+        inst.start()
+        return inst
+
+    def test_mx_routing(self):
+        recv, vmail = make_receiver(self, "127.0.0.3", self.port,
+                                    ["multi.example", "dead.example", "aonly.example",
+                                     "busy.example"],
+                                    ["u@multi.example", "u@dead.example", "u@aonly.example",
+                                     "u@busy.example", "bounces@aonly.example"])
+
+        def busy(peer, n):
+            peer.send("421 4.7.0 too busy, try another MX\r\n")
+        self.scripted("127.0.0.17", busy)
+        send = self.sender()
+        submit(send, "bounces@aonly.example",
+               ["u@multi.example", "u@dead.example", "u@aonly.example", "u@busy.example",
+                "x@nullmx.example", "x@nx.example"],
+               b"Subject: routed\n\nhello over MX\n")
+        # A notice only goes out once no recipient is pending: SERVFAIL apart.
+        submit(send, "bounces@aonly.example", ["y@refused.example"], b"Subject: later\n\nx\n")
+        for user in ("u@multi.example", "u@dead.example", "u@aonly.example", "u@busy.example"):
+            wait_for(lambda: maildir_messages(vmail, user), timeout=30,
+                     what="delivery to " + user)
+            msg = maildir_messages(vmail, user)[0]
+            self.assertIn(b"hello over MX", msg)
+            self.assertIn(b"Subject: routed", msg)
+        send.wait_log("to=<y@refused.example>", timeout=30)
+        lines = "\n".join(log_lines(send, r"to=<"))
+        # MX routing, with the dead preferred MX skipped for the next one.
+        self.assertRegex(lines, r"to=<u@multi.example>, relay=mx[123].hosts.example\[127.0.0.3\]:%d, "
+                         r"delay=\d+, tls=[^,]*, dsn=2.0.0, status=sent \(250" % self.port)
+        self.assertRegex(lines, r"to=<u@dead.example>, relay=mx1.hosts.example\[127.0.0.3\]:%d.*"
+                         r"status=sent" % self.port)
+        self.assertIn("connect to dead.hosts.example[127.0.0.9]:%d" % self.port, send.read_log())
+        self.assertRegex(lines, r"to=<u@aonly.example>, relay=aonly.example\[127.0.0.3\].*status=sent")
+        # A 4xx greeting from the preferred MX moves on to the next one.
+        self.assertRegex(lines, r"to=<u@busy.example>, relay=mx2.hosts.example\[127.0.0.3\].*"
+                         r"status=sent")
+        self.assertIn("host busy.hosts.example[127.0.0.17]:%d refused to talk to me: 421 4.7.0 "
+                      "too busy" % self.port, send.read_log())
+        self.assertRegex(lines, r"to=<x@nullmx.example>, relay=none.*dsn=5.1.10, status=bounced "
+                         r"\(Domain nullmx.example does not accept mail")
+        self.assertRegex(lines, r"to=<x@nx.example>, relay=none.*status=bounced \(Host or domain "
+                         r"name not found")
+        self.assertRegex(lines, r"to=<y@refused.example>, relay=none.*dsn=4.4.3, status=deferred")
+        # The sender gets one failure notice naming both bounced recipients.
+        wait_for(lambda: maildir_messages(vmail, "bounces@aonly.example"), timeout=30,
+                 what="the bounce notice")
+        notice = maildir_messages(vmail, "bounces@aonly.example")[0]
+        self.assertIn(b"x@nullmx.example", notice)
+        self.assertIn(b"5.1.10", notice)
+        self.assertIn(b"x@nx.example", notice)
+        # The SERVFAIL recipient stays queued, deferred.
+        self.assertGreaterEqual(len(log_lines(send, r"to=<y@refused.example>.*deferred")), 1)
+
+    def scripted(self, address, handler):
+        server = ScriptedServer(address, self.port, handler)
+        self.addCleanup(server.stop)
+        return server
+
+    def assert_no_crash(self, inst):
+        self.assertNotIn("killed by signal", inst.read_log())
+
+    def test_4xx_defers_then_retry_succeeds(self):
+        bodies = []
+
+        def handler(peer, n):
+            if n == 0:
+                peer.simple_session(rcpt_reply=lambda c: "451 4.3.0 try again later")
+            else:
+                peer.simple_session(data_reply=lambda: bodies.append(1) or "250 2.0.0 ok")
+        server = self.scripted("127.0.0.4", handler)
+        send = self.sender()
+        submit(send, "s@out.sender.test", ["a@flaky.example"], b"Subject: flaky\n\nx\n")
+        send.wait_log("to=<a@flaky.example>, relay=flaky.example[127.0.0.4]:%d" % self.port,
+                      timeout=30, count=2)
+        send.wait_log("status=sent", timeout=30)
+        lines = log_lines(send, r"to=<a@flaky.example>")
+        self.assertRegex(lines[0], r"dsn=4.3.0, status=deferred \(host flaky.example"
+                         r"\[127.0.0.4\]:\d+ said: 451 4.3.0 try again later\)")
+        self.assertRegex(lines[-1], r"dsn=2.0.0, status=sent \(250 2.0.0 ok\)")
+        self.assertEqual(len(bodies), 1)
+        self.assertGreaterEqual(server.connections, 2)
+        self.assert_no_crash(send)
+
+    def test_5xx_for_one_of_three_bounces_only_that_one(self):
+        received = []
+
+        def handler(peer, n):
+            peer.simple_session(
+                rcpt_reply=lambda c: "550 5.1.1 <bad@picky.example>: no such user"
+                if "bad@" in c else "250 2.1.5 ok",
+                data_reply=lambda: received.append(1) or "250 2.0.0 queued")
+        self.scripted("127.0.0.5", handler)
+        send = self.sender()
+        submit(send, "s@out.sender.test", ["a@picky.example", "bad@picky.example",
+                                           "c@picky.example"], b"Subject: three\n\nx\n")
+        send.wait_log("to=<c@picky.example>", timeout=30)
+        self.assertRegex("\n".join(log_lines(send, "to=<bad@picky")),
+                         r"dsn=5.1.1, status=bounced \(host picky.example\[127.0.0.5\]:\d+ "
+                         r"said: 550 5.1.1 <bad@picky.example>: no such user\)")
+        for who in ("a", "c"):
+            self.assertRegex("\n".join(log_lines(send, "to=<%s@picky" % who)), "status=sent")
+        self.assertEqual(len(received), 1)
+        # The three went in one transaction, pipelined.
+        self.assertEqual(len(log_lines(send, "picky.example.*status=deferred")), 0)
+        self.assert_no_crash(send)
+
+    def test_drop_mid_data_defers_without_loss(self):
+        bodies = []
+
+        def handler(peer, n):
+            if n == 0:
+                peer.send("220 dropper ESMTP\r\n")
+                while True:
+                    cmd = peer.line().upper()
+                    if cmd.startswith("EHLO"):
+                        peer.send("250-dropper\r\n250 PIPELINING\r\n")
+                    elif cmd.startswith("DATA"):
+                        peer.send("354 go\r\n")
+                        peer.line()
+                        return  # hang up in the middle of the content
+                    else:
+                        peer.send("250 ok\r\n")
+            else:
+                def take():
+                    bodies.append(1)
+                    return "250 2.0.0 got it"
+                peer.simple_session(data_reply=take)
+        self.scripted("127.0.0.6", handler)
+        send = self.sender()
+        body = b"Subject: drop\n\n" + b"line of text\n" * 5000
+        submit(send, "s@out.sender.test", ["a@dropper.example"], body)
+        send.wait_log("status=sent", timeout=30)
+        lines = log_lines(send, r"to=<a@dropper.example>")
+        self.assertRegex(lines[0], r"status=deferred \(lost connection with dropper.example"
+                         r"\[127.0.0.6\]:\d+ while sending (message body|end of data)")
+        self.assertEqual(len(bodies), 1)
+        self.assert_no_crash(send)
+
+    def test_hostile_servers(self):
+        def overlong(peer, n):
+            peer.send("220 " + "x" * 20000 + "\r\n")
+            peer.line()
+
+        def garbage(peer, n):
+            peer.send("hello, I am not an SMTP server\r\n")
+            peer.line()
+
+        def mixed(peer, n):
+            peer.send("220 mixed\r\n")
+            peer.line()
+            peer.send("250-mixed\r\n251-PIPELINING\r\n250 SIZE\r\n")
+            peer.line()
+
+        def silent(peer, n):
+            peer.line()  # never greets
+
+        def stall(peer, n):
+            peer.send("220 stall\r\n")
+            while True:
+                cmd = peer.line().upper()
+                if cmd.startswith("EHLO"):
+                    peer.send("250 stall\r\n")
+                elif cmd.startswith("DATA"):
+                    peer.send("354 go\r\n")
+                    peer.data()
+                    time.sleep(8)  # no reply to the end of data
+                    return
+                else:
+                    peer.send("250 ok\r\n")
+
+        def refuse(peer, n):
+            peer.send("554 5.7.1 no service for you\r\n")
+            peer.line()
+        for addr, handler in (("127.0.0.7", overlong), ("127.0.0.8", garbage),
+                              ("127.0.0.10", mixed), ("127.0.0.11", silent),
+                              ("127.0.0.12", stall), ("127.0.0.13", refuse)):
+            self.scripted(addr, handler)
+        send = self.sender(smtp_helo_timeout="2s", smtp_data_done_timeout="2s")
+        rcpts = ["a@overlong.example", "a@garbage.example", "a@mixed.example",
+                 "a@silent.example", "a@stall.example", "a@refuse.example"]
+        for rcpt in rcpts:
+            submit(send, "s@out.sender.test", [rcpt], b"Subject: hostile\n\nx\n")
+        for rcpt in rcpts:
+            send.wait_log("to=<%s>" % rcpt, timeout=60)
+        text = send.read_log()
+
+        def result(rcpt):
+            return "\n".join(log_lines(send, "to=<%s>" % rcpt))
+        self.assertRegex(result("a@overlong.example"),
+                         r"status=deferred \(overlong reply line from overlong.example\[")
+        self.assertRegex(result("a@garbage.example"), r"status=deferred \(malformed reply "
+                         r"line from garbage.example\[127.0.0.8\]:\d+ while receiving the "
+                         r"initial server greeting")
+        self.assertRegex(result("a@mixed.example"), r"status=deferred \(inconsistent reply "
+                         r"codes in a multi-line reply from mixed.example")
+        self.assertRegex(result("a@silent.example"), r"status=deferred \(conversation with "
+                         r"silent.example\[127.0.0.11\]:\d+ timed out while receiving the "
+                         r"initial server greeting")
+        self.assertRegex(result("a@stall.example"), r"status=deferred \(conversation with "
+                         r"stall.example\[127.0.0.12\]:\d+ timed out while sending end of data")
+        self.assertRegex(result("a@refuse.example"), r"status=deferred \(host refuse.example"
+                         r"\[127.0.0.13\]:\d+ refused to talk to me: 554 5.7.1 no service")
+        self.assertNotIn("killed by signal", text)
+
+    def test_esmtp_parameters_size_and_helo_fallback(self):
+        import smtplib
+        full = ScriptedServer("127.0.0.14", self.port, lambda peer, n: peer.simple_session(
+            ehlo_lines=("PIPELINING", "SIZE 1000000", "8BITMIME", "DSN", "SMTPUTF8")))
+        self.addCleanup(full.stop)
+        small = ScriptedServer("127.0.0.15", self.port, lambda peer, n: peer.simple_session(
+            ehlo_lines=("PIPELINING", "SIZE 100")))
+        self.addCleanup(small.stop)
+
+        def oldie_session(peer, n):
+            peer.send("220 old server\r\n")
+            while True:
+                cmd = peer.line().upper()
+                if cmd.startswith("EHLO"):
+                    peer.send("500 5.5.1 what is EHLO\r\n")
+                elif cmd.startswith("DATA"):
+                    peer.send("354 go\r\n")
+                    peer.data()
+                    peer.send("250 ok\r\n")
+                elif cmd.startswith("QUIT"):
+                    peer.send("221 bye\r\n")
+                    return
+                else:
+                    peer.send("250 ok\r\n")
+        oldie = ScriptedServer("127.0.0.16", self.port, oldie_session)
+        self.addCleanup(oldie.stop)
+        smtpd_port = free_port_on("127.0.0.2")
+        inst = Instance(params=sender_params(self.dns, self.port),
+                        services=list(SENDER_SERVICES) + [
+                            "127.0.0.2:%d inet n - n - - smtpd" % smtpd_port])
+        self.addCleanup(inst.cleanup)
+        inst.start()
+        with smtplib.SMTP("127.0.0.2", smtpd_port, timeout=30) as c:
+            c.ehlo("client.example")
+            c.sendmail("s@out.sender.test", ["a@params.example"],
+                       b"Subject: dsn\r\n\r\ncaf\xc3\xa9\r\n",
+                       mail_options=["BODY=8BITMIME", "RET=HDRS", "ENVID=env+2Bid"],
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;orig@params.example"])
+            c.sendmail("s@out.sender.test", ["a@small.example"],
+                       b"Subject: big\r\n\r\n" + b"x" * 500 + b"\r\n")
+            c.sendmail("s@out.sender.test", ["a@oldie.example"], b"Subject: 7bit\r\n\r\nplain\r\n")
+            c.sendmail("s@out.sender.test", ["b@oldie.example"],
+                       b"Subject: 8bit\r\n\r\ncaf\xc3\xa9\r\n", mail_options=["BODY=8BITMIME"])
+        for rcpt in ("a@params.example", "a@small.example", "a@oldie.example", "b@oldie.example"):
+            inst.wait_log("to=<%s>" % rcpt, timeout=30)
+        mail = [l for l in full.transcript if l.startswith("MAIL")]
+        rcpt = [l for l in full.transcript if l.startswith("RCPT")]
+        self.assertRegex(mail[0], r"^MAIL FROM:<s@out.sender.test> SIZE=\d+ BODY=8BITMIME "
+                         r"RET=HDRS ENVID=env\+2Bid$")
+        self.assertEqual(rcpt[0], "RCPT TO:<a@params.example> NOTIFY=SUCCESS,FAILURE "
+                         "ORCPT=rfc822;orig@params.example")
+        self.assertRegex("\n".join(log_lines(inst, "to=<a@params.example>")), "status=sent")
+        # Larger than the server's SIZE: bounced without sending it.
+        self.assertRegex("\n".join(log_lines(inst, "to=<a@small.example>")),
+                         r"dsn=5.3.4, status=bounced \(message size \d+ exceeds size limit 100")
+        self.assertFalse(any(l.startswith("MAIL") for l in small.transcript))
+        # HELO after a refused EHLO, no ESMTP parameters; 8-bit content bounces there.
+        self.assertIn("HELO out.sender.test", oldie.transcript)
+        self.assertIn("MAIL FROM:<s@out.sender.test>", oldie.transcript)
+        self.assertRegex("\n".join(log_lines(inst, "to=<a@oldie.example>")), "status=sent")
+        self.assertRegex("\n".join(log_lines(inst, "to=<b@oldie.example>")),
+                         r"dsn=5.6.3, status=bounced \(message has 8-bit content")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

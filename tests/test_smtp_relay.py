@@ -1,0 +1,91 @@
+"""The smtp client towards a relay: relayhost as [address]:port (no DNS),
+AUTH with credentials from smtp_sasl_password_maps over STARTTLS, several
+messages over one reused session, and transport_maps overriding the
+route per domain (an smtp next hop, an error transport)."""
+
+import grp
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import Instance, InstanceTestCase, wait_for  # noqa: E402
+from mail_peers import (SENDER_SERVICES, ScriptedServer, free_port_on,  # noqa: E402
+                        maildir_messages, make_receiver, sender_params, submit)
+
+PASSWORD = "secret password"
+
+
+class SmtpRelayTest(InstanceTestCase):
+    def setUp(self):
+        self.port = free_port_on("127.0.0.2", "127.0.0.3", "127.0.0.4")
+        # The relay takes mail only from authenticated clients.
+        self.relay, self.vmail = make_receiver(
+            self, "127.0.0.3", self.port, ["far.example"], ["u@far.example"],
+            extra_params={"mynetworks": "192.0.2.0/24", "smtpd_tls_auth_only_exempt": ""},
+            smtpd_options="-o smtpd_sasl_auth_enable=yes -o smtpd_auth_required=yes",
+            extra_services=["auth unix y postern-auth n - - auth"],
+            tls_name="relay.example")
+
+    def table(self, inst, name, text, secret=False):
+        path = os.path.join(inst.etc, name)
+        with open(path, "w") as f:
+            f.write(text)
+        if secret:
+            # Credentials: readable by the mail system's group only.
+            os.chmod(path, 0o640)
+            if os.geteuid() == 0:
+                os.chown(path, 0, grp.getgrnam("postern").gr_gid)
+        inst.mailctl("map", "build", path, check=True)
+        if secret:
+            self.assertEqual(os.stat(path + ".lmdb").st_mode & 0o777, 0o640)
+        return path + ".lmdb"
+
+    def test_relayhost_auth_reuse_and_transport(self):
+        direct = []
+
+        def handler(peer, n):
+            peer.simple_session(data_reply=lambda: direct.append(1) or "250 2.0.0 direct ok")
+        server = ScriptedServer("127.0.0.4", self.port, handler)
+        self.addCleanup(server.stop)
+        nexthop = "[127.0.0.3]:%d" % self.port
+        send = Instance(params=sender_params(None, self.port, relayhost=nexthop,
+                                             smtp_connection_cache_time_limit="5s"),
+                        services=list(SENDER_SERVICES))
+        self.addCleanup(send.cleanup)
+        send.params["smtp_sasl_password_maps"] = self.table(
+            send, "sasl_passwd", "%s u@far.example:%s\n" % (nexthop, PASSWORD), secret=True)
+        send.params["transport_maps"] = self.table(
+            send, "transport",
+            "direct.example smtp:[127.0.0.4]\n"
+            ".blocked.example error:mail for this domain is refused here\n")
+        send.write_config()
+        send.start()
+        for i in range(4):
+            submit(send, "s@out.sender.test", ["u@far.example"],
+                   b"Subject: relayed %d\n\nbody\n" % i)
+        submit(send, "s@out.sender.test", ["x@direct.example"], b"Subject: direct\n\nx\n")
+        submit(send, "s@out.sender.test", ["x@sub.blocked.example"], b"Subject: no\n\nx\n")
+        wait_for(lambda: len(maildir_messages(self.vmail, "u@far.example")) == 4, timeout=30,
+                 what="four relayed messages")
+        send.wait_log("to=<x@sub.blocked.example>", timeout=30)
+        send.wait_log("to=<x@direct.example>", timeout=30)
+        log = send.read_log()
+        self.assertRegex(log, r"to=<u@far.example>, relay=127.0.0.3\[127.0.0.3\]:%d, delay=\d+, "
+                         r"tls=TLSv1\.[23] .*status=sent" % self.port)
+        self.assertRegex(log, r"to=<x@direct.example>, relay=127.0.0.4\[127.0.0.4\]:%d.*"
+                         r"status=sent \(250 2.0.0 direct ok\)" % self.port)
+        self.assertRegex(log, r"to=<x@sub.blocked.example>, relay=none.*status=bounced "
+                         r"\(mail for this domain is refused here\)")
+        self.assertEqual(len(direct), 1)
+        relay_log = self.relay.read_log()
+        self.assertIn("sasl_method=PLAIN, sasl_username=u@far.example", relay_log)
+        # Four messages, fewer sessions: the session was kept and reused.
+        sessions = relay_log.count("connect from")
+        self.assertGreaterEqual(sessions, 1)
+        self.assertLess(sessions, 4, relay_log)
+        self.assertNotIn("killed by signal", log)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

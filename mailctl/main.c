@@ -27,7 +27,9 @@ static const struct {
     {"version", cmd_version, "version             print the version"},
     {"user", cmd_user,
      "user add ADDRESS [--quota SIZE]|passwd ADDRESS|del ADDRESS|list|rebuild  virtual users"},
-    {"queue", cmd_queue, "queue list|show ID|delete ID|ALL  inspect and remove queued mail"},
+    {"queue", cmd_queue,
+     "queue list|show ID|delete|hold|release|requeue|flush [ID...|ALL] [--sender ADDR]\n"
+     "        [--recipient ADDR] [--older-than AGE]  inspect and control queued mail"},
 };
 
 void mailctl_error(const char *fmt, ...)

@@ -5,7 +5,9 @@
  *                                and hold/: id, queue, size, arrival,
  *                                sender, and each recipient with its state
  *   mailctl queue show ID        the envelope, then the message content
- *   mailctl queue delete ID|ALL  remove the message(s) and status/ID
+ *   mailctl queue delete SEL     remove the message(s) and status/ID
+ * list and delete take a selection (queue_select.h): ids or ALL, and
+ * --sender, --recipient, --older-than.
  * With --json, one JSON object on stdout. A file that fails validation is
  * listed with its error, never skipped. Text output replaces control
  * characters in envelope fields with '?'; show prints the content as is.
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "mail/queue.h"
+#include "mailctl/queue_select.h"
 #include "server/program.h"
 #include "smtp/utf8.h"
 #include "util/alloc.h"
@@ -338,13 +341,30 @@ static void list_json(const struct entry_list *list, struct str *out)
 	str_printf(out, "\n],\"count\":%zu,\"damaged\":%zu}\n", list->count, damaged);
 }
 
-static int queue_list(struct mailctl *m, const char *queue_dir)
+/* Keep only the entries sel matches. */
+static void filter_entries(struct entry_list *list, const struct queue_select *sel)
+{
+	int64_t now = (int64_t)time(NULL);
+	size_t kept = 0;
+	for (size_t i = 0; i < list->count; i++) {
+		struct entry *e = &list->items[i];
+		if (queue_select_match(sel, e->name, e->error ? NULL : &e->env, now))
+			list->items[kept++] = *e;
+		else
+			entry_free(e);
+	}
+	list->count = kept;
+}
+
+static int queue_list(struct mailctl *m, const char *queue_dir, const struct queue_select *sel)
 {
 	struct entry_list list = {0};
 	if (scan_queues(queue_dir, &list) != 0) {
 		entry_list_free(&list);
 		return 1;
 	}
+	if (queue_select_given(sel))
+		filter_entries(&list, sel);
 	struct str out = STR_INIT;
 	if (m->json)
 		list_json(&list, &out);
@@ -603,11 +623,10 @@ static int delete_all(const char *queue_dir, struct deletions *d)
 	return 0;
 }
 
-static int delete_one(const char *queue_dir, const char *arg, struct deletions *d)
+static int delete_one(const char *queue_dir, const char *id, struct deletions *d)
 {
-	char *id = parse_id(arg);
-	if (id == NULL)
-		return -1;
+	size_t before = d->count;
+	int failures = d->failures;
 	for (size_t q = 0; all_queues[q]; q++) {
 		char *path = xasprintf("%s/%s/%s", queue_dir, all_queues[q], id);
 		struct stat st;
@@ -615,20 +634,39 @@ static int delete_one(const char *queue_dir, const char *arg, struct deletions *
 			delete_file(queue_dir, all_queues[q], id, d);
 		free(path);
 	}
-	int rc = 0;
-	if (d->count == 0 && d->failures == 0) {
+	if (d->count == before && d->failures == failures) {
 		mailctl_error("%s: no such message in the queue", id);
-		rc = -1;
+		return -1;
 	}
-	free(id);
+	return 0;
+}
+
+/* Every message in the mail queues that sel matches by its envelope. */
+static int delete_matching(const char *queue_dir, const struct queue_select *sel,
+                           struct deletions *d)
+{
+	struct entry_list list = {0};
+	int rc = scan_queues(queue_dir, &list);
+	filter_entries(&list, sel);
+	for (size_t i = 0; i < list.count; i++)
+		delete_file(queue_dir, list.items[i].queue, list.items[i].name, d);
+	entry_list_free(&list);
 	return rc;
 }
 
-static int queue_delete(struct mailctl *m, const char *queue_dir, const char *arg)
+static int queue_delete(struct mailctl *m, const char *queue_dir, const struct queue_select *sel)
 {
 	struct deletions d = {STR_INIT, STR_INIT, 0, 0};
-	int rc =
-	    strcmp(arg, "ALL") == 0 ? delete_all(queue_dir, &d) : delete_one(queue_dir, arg, &d);
+	bool by_content = sel->sender != NULL || sel->recipient != NULL || sel->older_than >= 0;
+	int rc = 0;
+	if (by_content)
+		rc = delete_matching(queue_dir, sel, &d);
+	else if (sel->all)
+		rc = delete_all(queue_dir, &d);
+	else
+		for (size_t i = 0; i < sel->id_count; i++)
+			if (delete_one(queue_dir, sel->ids[i], &d) != 0)
+				rc = -1;
 	if (m->json) {
 		printf("{\"deleted\":[%s],\"count\":%zu}\n", str_cstr(&d.json), d.count);
 	} else {
@@ -644,27 +682,43 @@ static int queue_delete(struct mailctl *m, const char *queue_dir, const char *ar
 
 static int usage(void)
 {
-	mailctl_error("usage: mailctl queue [list] | show ID | delete ID|ALL");
+	mailctl_error("usage: mailctl queue list [SELECTION] | show ID | "
+	              "delete|hold|release|requeue|flush SELECTION\n"
+	              "SELECTION: " QUEUE_SELECT_USAGE);
 	return 2;
 }
 
 int cmd_queue(struct mailctl *m, int argc, char **argv)
 {
+	int control = cmd_queue_control(m, argc, argv);
+	if (control >= 0)
+		return control;
 	const char *sub = argc > 1 ? argv[1] : "list";
 	bool is_list = strcmp(sub, "list") == 0;
 	bool is_show = strcmp(sub, "show") == 0;
 	bool is_delete = strcmp(sub, "delete") == 0;
-	if (!(is_list && argc <= 2) && !((is_show || is_delete) && argc == 3))
+	if (!is_list && !is_delete && !(is_show && argc == 3))
 		return usage();
+	struct queue_select sel;
+	if (!is_show && queue_select_parse(&sel, argc, argv, 2) != 0) {
+		queue_select_free(&sel);
+		return 1;
+	}
+	if (is_delete && !queue_select_given(&sel)) {
+		queue_select_free(&sel);
+		return usage();
+	}
 	struct conf *conf = program_load_conf(m->config_dir);
 	const char *queue_dir = conf_get(conf, "queue_directory");
 	int rc;
 	if (is_list)
-		rc = queue_list(m, queue_dir);
+		rc = queue_list(m, queue_dir, &sel);
 	else if (is_show)
 		rc = queue_show(m, queue_dir, argv[2]);
 	else
-		rc = queue_delete(m, queue_dir, argv[2]);
+		rc = queue_delete(m, queue_dir, &sel);
+	if (!is_show)
+		queue_select_free(&sel);
 	conf_free(conf);
 	return rc;
 }

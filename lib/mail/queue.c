@@ -336,6 +336,34 @@ static int move_into_place(const char *from, const char *to)
 	return 0;
 }
 
+int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
+               const char **error_r)
+{
+	char *src = xasprintf("%s/%s/%s", queue_dir, from, id);
+	char *dst = xasprintf("%s/%s/%s", queue_dir, to, id);
+	int rc = move_into_place(src, dst);
+	int saved = errno;
+	if (rc != 0)
+		*error_r = set_error("move %s to %s/: %s", src, to, strerror(errno));
+	free(src);
+	free(dst);
+	if (rc != 0) {
+		errno = saved;
+		return -1;
+	}
+	char *dir = xasprintf("%s/%s", queue_dir, to);
+	rc = fsync_dir(dir, error_r);
+	free(dir);
+	if (rc == 0) {
+		dir = xasprintf("%s/%s", queue_dir, from);
+		rc = fsync_dir(dir, error_r);
+		free(dir);
+	}
+	/* The move itself happened; a failed fsync is reported, not undone. */
+	errno = 0;
+	return rc == 0 ? 0 : 1;
+}
+
 int queue_writer_commit(struct queue_writer *w, const char *subdir, const char **error_r)
 {
 	if (w->failed || w->fd < 0) {

@@ -209,6 +209,8 @@ static void init(struct server *srv)
 	qmgr.minimal_backoff = time_param(conf, "minimal_backoff_time");
 	qmgr.maximal_backoff = time_param(conf, "maximal_backoff_time");
 	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
+	qmgr.delay_warning = time_param(conf, "delay_warning_time");
+	qmgr.double_bounce_rcpt = conf_get(conf, "2bounce_notice_recipient");
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;

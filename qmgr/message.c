@@ -2,8 +2,8 @@
  * One message in active/: read it (a bad file goes to corrupt/), load its
  * status log (recipients already delivered or bounced are never tried
  * again), route and deliver the pending recipients, record the outcomes
- * durably, then either finish it (failure notice, remove the file and its
- * log) or move it to deferred/ with the time of the next attempt
+ * durably, queue the notifications due (notify.c), then either finish it
+ * (remove the file and its log) or move it to deferred/ with the time of the next attempt
  * (exponential back-off; after maximal_queue_lifetime the deferred
  * recipients bounce).
  */
@@ -148,22 +148,20 @@ static void defer_message(const struct queue_envelope *env, const struct status_
 		backoff *= 2;
 	if (backoff > qmgr.maximal_backoff && qmgr.maximal_backoff > 0)
 		backoff = qmgr.maximal_backoff;
+	int64_t now = (int64_t)time(NULL), next = now + backoff;
+	/* A delay warning still due is sent on time, at an attempt then. */
+	int64_t warn_at = env->arrival + qmgr.delay_warning;
+	if (qmgr.delay_warning > 0 && log->delay_warned == 0 && warn_at < next)
+		next = warn_at > now ? warn_at : now + 1;
 	const char *error;
-	if (status_log_append_message(env->id, attempts, (int64_t)time(NULL) + backoff, &error) !=
-	    0)
+	if (status_log_append_message(env->id, attempts, next, &error) != 0)
 		log_error("%s: cannot write the status log: %s", env->id, error);
 	if (move_file("active", "deferred", env->id) != 0)
 		log_error("%s: cannot move it to deferred/: %m", env->id);
 }
 
-static void finish_message(const struct queue_envelope *env, const char *path,
-                           size_t content_offset, const struct status_log *log)
+static void finish_message(const struct queue_envelope *env, const char *path)
 {
-	if (bounce_queue(env, path, content_offset, log) != 0) {
-		/* Keep it: the notice is tried again at the next attempt. */
-		defer_message(env, log);
-		return;
-	}
 	if (unlink(path) != 0 && errno != ENOENT) {
 		log_error("%s: cannot remove %s: %m", env->id, path);
 		return;
@@ -197,8 +195,9 @@ void message_process(const char *id)
 		if (n_changed > 0 &&
 		    status_log_append_rcpts(id, &log, changed, n_changed, &error) != 0)
 			log_error("%s: cannot write the status log: %s", id, error);
-		if (all_final(&log))
-			finish_message(&env, path, content_offset, &log);
+		/* A notification that could not be queued keeps the message. */
+		if (notify_after_attempt(&env, path, content_offset, &log) == 0 && all_final(&log))
+			finish_message(&env, path);
 		else
 			defer_message(&env, &log);
 		free(changed);

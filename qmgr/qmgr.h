@@ -2,9 +2,9 @@
  * qmgr: the one queue manager. Internal interface between its files:
  * main.c (skeleton glue, queue scans, timers), message.c (one message from
  * active/ to done or deferred/), status.c (the per-message status log),
- * deliver.c (recipient routing and the client of the local agent) and
- * bounce.c (failure notifications). The wire protocol with local and the
- * status log format are described in deliver.c and status.c.
+ * deliver.c (recipient routing and the client of the local agent),
+ * notify.c (which DSNs are due) and bounce.c (building and queueing one). The wire protocol with
+ * local and the status log format are described in deliver.c and status.c.
  */
 #ifndef POSTERN_QMGR_QMGR_H
 #define POSTERN_QMGR_QMGR_H
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "mail/dsn.h"
 #include "mail/queue.h"
 
 struct qmgr_settings {
@@ -24,6 +25,8 @@ struct qmgr_settings {
 	int64_t minimal_backoff;
 	int64_t maximal_backoff;
 	int64_t maximal_lifetime;
+	int64_t delay_warning; /* 0: no delay warnings */
+	const char *double_bounce_rcpt;
 	int64_t ipc_timeout_ms;
 };
 
@@ -42,6 +45,7 @@ struct rcpt_result {
 	char *status; /* "2.0.0" ... */
 	char *reason;
 	int64_t time;
+	bool notified; /* its failure or success notification is queued */
 };
 
 void rcpt_result_set(struct rcpt_result *r, enum rcpt_state state, const char *status,
@@ -54,6 +58,7 @@ struct status_log {
 	size_t rcpt_count;
 	int64_t attempts;
 	int64_t next_attempt;
+	int64_t delay_warned; /* when the delay warning was queued; 0 if not */
 };
 
 /* Read status/ID (a missing file is an empty log). Records for indexes at or
@@ -68,6 +73,7 @@ int status_log_append_rcpts(const char *id, const struct status_log *log, const 
                             size_t count, const char **error_r);
 int status_log_append_message(const char *id, int64_t attempts, int64_t next_attempt,
                               const char **error_r);
+int status_log_append_delay_warning(const char *id, int64_t when, const char **error_r);
 void status_log_remove(const char *id);
 
 /* deliver.c */
@@ -76,12 +82,25 @@ bool qmgr_address_is_local(const char *address);
 void deliver_local(const struct queue_envelope *env, const size_t *indexes, size_t count,
                    struct rcpt_result *results);
 
-/* bounce.c: queue a failure notice for the bounced recipients to the
- * sender (no-op for the null sender or when no recipient asked for one).
- * 0, or -1 (logged) if it could not be queued now (a notice that cannot
- * be built at all is logged and dropped). */
-int bounce_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
-                 const struct status_log *log);
+/* bounce.c: build one delivery status notification about the listed
+ * recipients of env (each reported with action, its status and reason
+ * from log) and queue it from the null sender to `to` (NULL: env's
+ * sender) with the given origin ("bounce", or "double-bounce" for one to
+ * the postmaster). 0 if queued (or if it cannot be built at all: logged
+ * and dropped), -1 (logged) if it could not be queued now. */
+int notice_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
+                 const struct status_log *log, const size_t *indexes, size_t count,
+                 enum dsn_action action, const char *to, const char *origin);
+
+/* notify.c: after a delivery attempt whose results are in log (and on
+ * disk), queue the notifications due: failures (NOTIFY default or
+ * FAILURE; a failed notification goes to the postmaster once), successes
+ * (NOTIFY=SUCCESS) and the delay warning (delay_warning_time, NOTIFY
+ * default or DELAY). Null-sender mail never gets one back. Records what
+ * was sent in the status log. 0, or -1 if a notification is still due
+ * (the message must stay queued to try again). */
+int notify_after_attempt(const struct queue_envelope *env, const char *path, size_t content_offset,
+                         struct status_log *log);
 
 /* message.c: work on active/ID. */
 void message_process(const char *id);

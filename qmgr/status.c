@@ -2,8 +2,10 @@
  * The status log status/ID: an append-only sequence of IPC records that
  * qmgr alone writes, fsync'd after each batch, so that a crashed qmgr never
  * delivers a recipient twice nor forgets one:
- *   "rcpt_status"    index (i), state (s), status (s), reason (s), time (i)
+ *   "rcpt_status"    index (i), state (s), status (s), reason (s), time (i),
+ *                    notified (i, optional: 1 once its DSN is queued)
  *   "message_status" attempts (i), next_attempt (i)
+ *   "delay_warning"  time (i): the sender was warned about the delay
  * The last record for an index wins. A torn record at the end (a crash in
  * the middle of a write) is cut off when the log is loaded.
  */
@@ -64,6 +66,7 @@ void rcpt_result_set(struct rcpt_result *r, enum rcpt_state state, const char *s
 	r->status = new_status;
 	r->reason = new_reason;
 	r->time = when;
+	r->notified = false;
 }
 
 void rcpt_result_free(struct rcpt_result *r)
@@ -91,7 +94,7 @@ static int read_all(int fd, struct str *buf)
 
 static void apply_record(struct status_log *log, const struct ipc_rec *rec)
 {
-	int64_t index, when = 0, attempts, next;
+	int64_t index, when = 0, attempts, next, notified = 0;
 	if (ipc_rec_is(rec, "rcpt_status") && ipc_rec_get_int(rec, "index", &index)) {
 		if (index < 0 || (uint64_t)index >= log->rcpt_count)
 			return;
@@ -99,6 +102,10 @@ static void apply_record(struct status_log *log, const struct ipc_rec *rec)
 		rcpt_result_set(&log->rcpts[index], rcpt_state_parse(ipc_rec_get_str(rec, "state")),
 		                ipc_rec_get_str(rec, "status"), ipc_rec_get_str(rec, "reason"),
 		                when);
+		ipc_rec_get_int(rec, "notified", &notified);
+		log->rcpts[index].notified = notified != 0;
+	} else if (ipc_rec_is(rec, "delay_warning") && ipc_rec_get_int(rec, "time", &when)) {
+		log->delay_warned = when;
 	} else if (ipc_rec_is(rec, "message_status") &&
 	           ipc_rec_get_int(rec, "attempts", &attempts) &&
 	           ipc_rec_get_int(rec, "next_attempt", &next)) {
@@ -195,6 +202,8 @@ int status_log_append_rcpts(const char *id, const struct status_log *log, const 
 		ipc_rec_add_str(rec, "status", r->status ? r->status : "");
 		ipc_rec_add_str(rec, "reason", r->reason ? r->reason : "");
 		ipc_rec_add_int(rec, "time", r->time);
+		if (r->notified)
+			ipc_rec_add_int(rec, "notified", 1);
 		ipc_rec_encode(rec, &out);
 		ipc_rec_free(rec);
 	}
@@ -210,6 +219,18 @@ int status_log_append_message(const char *id, int64_t attempts, int64_t next_att
 	struct ipc_rec *rec = ipc_rec_new("message_status");
 	ipc_rec_add_int(rec, "attempts", attempts);
 	ipc_rec_add_int(rec, "next_attempt", next_attempt);
+	ipc_rec_encode(rec, &out);
+	ipc_rec_free(rec);
+	int rc = append_and_sync(id, &out, error_r);
+	str_free(&out);
+	return rc;
+}
+
+int status_log_append_delay_warning(const char *id, int64_t when, const char **error_r)
+{
+	struct str out = STR_INIT;
+	struct ipc_rec *rec = ipc_rec_new("delay_warning");
+	ipc_rec_add_int(rec, "time", when);
 	ipc_rec_encode(rec, &out);
 	ipc_rec_free(rec);
 	int rc = append_and_sync(id, &out, error_r);

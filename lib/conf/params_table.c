@@ -7,6 +7,8 @@
 #include "conf/params.h"
 
 const struct param_def param_table[] = {
+    {"2bounce_notice_recipient", PARAM_STR, "postmaster",
+     "Recipient of a notification that could not be delivered to its sender (double bounce)."},
     {"auth_failure_delay", PARAM_TIME, "1s",
      "How long the auth service waits before it answers a failed login."},
     {"command_directory", PARAM_STR, "/usr/sbin",
@@ -23,6 +25,8 @@ const struct param_def param_table[] = {
      "User that local delivery runs commands and file deliveries as when no owner applies."},
     {"default_process_limit", PARAM_INT, "100",
      "Process limit of a service whose maxproc column in master.conf is '-'."},
+    {"delay_warning_time", PARAM_TIME, "0h",
+     "After this long in the queue the sender is warned that mail is delayed (0: never)."},
     {"disable_vrfy_command", PARAM_BOOL, "yes",
      "Answer VRFY with 252 without saying whether the address exists."},
     {"home_mailbox", PARAM_STR, "Maildir/",

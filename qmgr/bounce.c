@@ -71,6 +71,7 @@ static int queue_text(const struct queue_envelope *env, const struct str *text, 
 	if (w != NULL && queue_writer_write(w, text->data, text->len, &error) == 0 &&
 	    queue_writer_commit(w, "incoming", &error) == 0) {
 		log_info("%s: %s: %s", env->id, what, queue_writer_id(w));
+		qmgr_queued_mail();
 		rc = 0;
 	} else {
 		log_error("%s: cannot queue a %s: %s", env->id, what, error);

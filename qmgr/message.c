@@ -92,7 +92,9 @@ static size_t *attempt_delivery(const struct queue_envelope *env, struct status_
 	}
 	if (n_local > 0) {
 		struct rcpt_result *results = xcalloc(n_local, sizeof(*results));
+		struct limit_claim *claim = limits_claim("local", env, local, n_local);
 		deliver_local(env, local, n_local, results);
+		limits_release(claim);
 		now = (int64_t)time(NULL);
 		for (size_t k = 0; k < n_local; k++) {
 			struct rcpt_result *r = &results[k];
@@ -158,6 +160,7 @@ static void defer_message(const struct queue_envelope *env, const struct status_
 		log_error("%s: cannot write the status log: %s", env->id, error);
 	if (move_file("active", "deferred", env->id) != 0)
 		log_error("%s: cannot move it to deferred/: %m", env->id);
+	qmgr_deferred_until(next);
 }
 
 static void finish_message(const struct queue_envelope *env, const char *path)

@@ -1,6 +1,7 @@
 /*
  * qmgr: the one queue manager. Internal interface between its files:
- * main.c (skeleton glue, queue scans, timers), message.c (one message from
+ * main.c (skeleton glue, queue scans, timers), workers.c (the delivery
+ * threads), limits.c (concurrency limits), message.c (one message from
  * active/ to done or deferred/), status.c (the per-message status log),
  * deliver.c (recipient routing and the client of the local agent),
  * notify.c (which DSNs are due) and bounce.c (building and queueing one). The wire protocol with
@@ -102,7 +103,33 @@ int notice_queue(const struct queue_envelope *env, const char *path, size_t cont
 int notify_after_attempt(const struct queue_envelope *env, const char *path, size_t content_offset,
                          struct status_log *log);
 
-/* message.c: work on active/ID. */
+/* workers.c: the delivery threads. */
+int workers_start(size_t count, const char **error_r);
+/* Hand active/ID to a thread (main thread only). */
+void workers_submit(const char *id);
+/* Messages submitted and not finished. */
+size_t workers_in_flight(void);
+/* Readable when a thread finished a message. */
+int workers_wake_fd(void);
+/* Drain the wake-ups; the earliest retry time reported since, or 0, and
+ * whether a thread queued new mail. */
+int64_t workers_take_wakeups(bool *new_mail_r);
+/* From a thread: a message was deferred until when. */
+void qmgr_deferred_until(int64_t when);
+/* From a thread: it queued a notification into incoming/. */
+void qmgr_queued_mail(void);
+
+/* limits.c: per-transport and per-destination concurrency. */
+struct limit_claim;
+void limits_init(const struct conf *conf);
+/* The process limit of the transport's service (0: none). */
+int64_t limits_transport(const char *transport);
+/* Wait until a delivery of these recipients through transport may start. */
+struct limit_claim *limits_claim(const char *transport, const struct queue_envelope *env,
+                                 const size_t *indexes, size_t count);
+void limits_release(struct limit_claim *claim);
+
+/* message.c: work on active/ID (in a delivery thread). */
 void message_process(const char *id);
 /* Move queue_dir/from/name into corrupt/ (as name.N if taken) and log why. */
 void qmgr_move_corrupt(const char *from, const char *name, const char *reason);

@@ -233,32 +233,25 @@ class QmgrTest(InstanceTestCase):
         return pids
 
     def notices(self, to):
-        """(path, content) of every queued notice (null sender) to `to`."""
-        found = []
-        for d in ("incoming", "active", "deferred"):
-            for name in self.listing(d):
-                path = os.path.join(self.queue(d), name)
-                try:
-                    env, rcpts, content = read_queue_file(path)
-                except (OSError, AssertionError, TypeError):
-                    continue
-                if env.get("sender") == "" and rcpts and rcpts[0]["address"] == to:
-                    found.append((path, content))
-        return found
-
-    def find_notice(self, to, timeout=15):
-        """The path of a queued notice (null sender) addressed to `to`."""
-        def find():
+        """{queue id: content} of every queued notice (null sender) to `to`.
+        Files move between directories while we look: three looks."""
+        found = {}
+        for _ in range(3):
             for d in ("incoming", "active", "deferred"):
                 for name in self.listing(d):
-                    path = os.path.join(self.queue(d), name)
                     try:
-                        env, rcpts, _ = read_queue_file(path)
+                        env, rcpts, content = read_queue_file(os.path.join(self.queue(d), name))
                     except (OSError, AssertionError, TypeError):
                         continue
                     if env.get("sender") == "" and rcpts and rcpts[0]["address"] == to:
-                        return path
-            return None
+                        found[name] = (env, rcpts, content)
+        return found
+
+    def find_notice(self, to, timeout=15):
+        """(envelope, recipients, content) of a queued notice to `to`."""
+        def find():
+            got = self.notices(to)
+            return next(iter(got.values())) if got else None
         return wait_for(find, timeout=timeout, what="a notice to " + to)
 
     def test_delivered_mail_leaves_the_queue(self):
@@ -285,9 +278,8 @@ class QmgrTest(InstanceTestCase):
         qid = self.write_mail("owner@remote.test", [bad, "ok@" + LOCAL_DOMAIN],
                               "Subject: original\r\nMessage-ID: <m1@remote.test>\r\n\r\nbody\r\n")
         self.wakeup()
-        notice = self.find_notice("owner@remote.test")
+        env, rcpts, content = self.find_notice("owner@remote.test")
         self.wait_gone(qid)
-        env, rcpts, content = read_queue_file(notice)
         self.assertEqual(env["origin"], "bounce")
         self.assertEqual(len(rcpts), 1)
         msg = email.message_from_bytes(content, policy=email.policy.compat32)
@@ -432,9 +424,8 @@ class QmgrTimerTest(QmgrTest):
         # Older than maximal_queue_lifetime (5d): it bounces when it defers.
         qid = self.write_mail("owner@remote.test", [b], arrival=int(time.time()) - 6 * 86400)
         self.wakeup()
-        notice = self.find_notice("owner@remote.test", timeout=30)
+        _, _, content = self.find_notice("owner@remote.test", timeout=30)
         self.wait_gone(qid)
-        _, _, content = read_queue_file(notice)
         self.assertIn(b"Status: 5.4.7", content)
         self.assertIn(b"mailbox full", content)
 
@@ -492,11 +483,10 @@ class QmgrLifetimeTest(QmgrTimerTest):
         start = int(time.time())
         qid = self.write_mail("owner@remote.test", [b])
         self.wakeup()
-        path = self.find_notice("owner@remote.test", timeout=30)
+        _, _, content = self.find_notice("owner@remote.test", timeout=30)
         self.wait_gone(qid)
         self.assertGreaterEqual(time.time(), start + 3)
         self.assertGreaterEqual(len(self.local.requested()), 2)
-        _, _, content = read_queue_file(path)
         msg = email.message_from_bytes(content, policy=email.policy.compat32)
         fields = "\n".join(str(b) for b in msg.get_payload()[1].get_payload())
         self.assertIn("Action: failed", fields)
@@ -524,14 +514,13 @@ class QmgrDelayWarningTest(QmgrTimerTest):
                               notify={b: "NEVER", c: "SUCCESS,FAILURE"})
         quiet = self.write_mail("quiet@remote.test", [c], notify={c: "FAILURE"})
         self.wakeup()
-        path = self.find_notice("owner@remote.test", timeout=20)
+        _, _, content = self.find_notice("owner@remote.test", timeout=20)
         # Several more attempts: still one warning.
         n = len(self.local.requested())
         wait_for(lambda: len(self.local.requested()) >= n + 4, timeout=20,
                  what="more attempts")
         self.assertEqual(len(self.notices("owner@remote.test")), 1)
-        self.assertEqual(self.notices("quiet@remote.test"), [])
-        _, _, content = read_queue_file(path)
+        self.assertEqual(self.notices("quiet@remote.test"), {})
         msg = email.message_from_bytes(content, policy=email.policy.compat32)
         self.assertEqual(msg["Subject"], "Delayed Mail (still being retried)")
         blocks = msg.get_payload()[1].get_payload()

@@ -4,7 +4,11 @@
 # a virtual user) and with Postfix (smtpd -> qmgr -> virtual(8), a virtual
 # Maildir), both delivering as the vmail user. The clock runs from the first
 # connection until every message is a file in the Maildir's new/, so it
-# covers receiving, queueing, scheduling and delivery.
+# covers receiving, queueing, scheduling and delivery ("smtp->mailbox").
+# A second run measures delivery alone ("queue->mailbox"): the messages are
+# received with delivery stopped (Postfix: an end-of-data HOLD; Postern:
+# no qmgr in master.conf), then released at once (postsuper -H ALL; a
+# reload that adds qmgr) and timed until all are in the Maildir.
 #
 # Usage: sh bench/deliver.sh [BUILD_DIR]   (as root: installs postfix)
 # Env:   MESSAGES (default 2000), SESSIONS (default 20), SIZE (bytes, 4096)
@@ -67,7 +71,7 @@ smtpd_client_connection_rate_limit = 0
 default_process_limit = 200
 virtual_mailbox_domains = $domain
 virtual_mailbox_base = $work/pf-vmail
-virtual_mailbox_maps = static:$domain/user/Maildir/
+virtual_mailbox_maps = inline:{user@$domain=$domain/user/Maildir/, drain@$domain=$domain/drain/Maildir/}
 virtual_uid_maps = static:$vmail_uid
 virtual_gid_maps = static:$vmail_gid
 virtual_mailbox_limit = 0
@@ -110,6 +114,7 @@ rate() { # port maildir-new -> messages per second until all are delivered
 	start=$(date +%s.%N)
 	smtp-source -c -s "$sessions" -m "$messages" -l "$size" \
 		-f bench@client.example.test -t "user@$domain" "127.0.0.1:$1" >/dev/null
+	sent=$(date +%s.%N)
 	deadline=$(($(date +%s) + 600))
 	while [ "$(count "$2")" -lt "$want" ]; do
 		if [ "$(date +%s)" -gt "$deadline" ]; then
@@ -119,10 +124,51 @@ rate() { # port maildir-new -> messages per second until all are delivered
 		sleep 0.05
 	done
 	end=$(date +%s.%N)
+	echo "$messages $start $sent $end" |
+		awk '{printf "%.0f (all sent after %.1f s, delivered after %.1f s)", $1 / ($4 - $2), $3 - $2, $4 - $2}' >&2
 	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
 }
+drain() { # port maildir-new release-command -> messages per second from release to delivered
+	smtp-source -c -s "$sessions" -m "$messages" -l "$size" \
+		-f bench@client.example.test -t "drain@$domain" "127.0.0.1:$1" >/dev/null
+	start=$(date +%s.%N)
+	sh -c "$3" >/dev/null 2>&1
+	deadline=$(($(date +%s) + 600))
+	while [ "$(count "$2")" -lt "$messages" ]; do
+		if [ "$(date +%s)" -gt "$deadline" ]; then
+			echo "bench: only $(count "$2") of $messages delivered into $2" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	end=$(date +%s.%N)
+	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+
+printf "postfix: " >&2
 pf=$(rate $pf_port "$work/pf-vmail/$domain/user/Maildir/new")
+printf "\npostern: " >&2
 pt=$(rate $pt_port "$work/pt-vmail/$domain/user/Maildir/new")
-printf "%-9s %-9s %-6s %12s %12s %7s\n" messages sessions size postfix/s postern/s ratio
-printf "%-9s %-9s %-6s %12s %12s %7s\n" "$messages" "$sessions" "$size" "$pf" "$pt" \
-	"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
+echo >&2
+
+# Delivery alone. Postfix: hold at end of data, then release all.
+echo "smtpd_end_of_data_restrictions = check_client_access static:HOLD" >>"$pf_conf/main.cf"
+postfix reload >/dev/null 2>&1
+sleep 1
+pf_drain=$(drain $pf_port "$work/pf-vmail/$domain/drain/Maildir/new" "postsuper -H ALL; postqueue -f")
+# Postern: no qmgr until the mail is queued.
+echo "bench password" | "$build/bin/mailctl" -c "$work/postern/etc" user add "drain@$domain" >/dev/null
+grep -v '^qmgr' "$work/postern/etc/master.conf" >"$work/master.conf.noqmgr"
+cp "$work/postern/etc/master.conf" "$work/master.conf.full"
+cp "$work/master.conf.noqmgr" "$work/postern/etc/master.conf"
+"$build/bin/mailctl" -c "$work/postern/etc" reload >/dev/null
+sleep 1
+pt_drain=$(drain $pt_port "$work/pt-vmail/$domain/drain/Maildir/new" \
+	"cp $work/master.conf.full $work/postern/etc/master.conf && $build/bin/mailctl -c $work/postern/etc reload")
+
+printf "%-16s %-9s %-9s %-6s %12s %12s %7s\n" measure messages sessions size postfix/s postern/s ratio
+for row in "smtp->mailbox $pf $pt" "queue->mailbox $pf_drain $pt_drain"; do
+	set -- $row
+	printf "%-16s %-9s %-9s %-6s %12s %12s %7s\n" "$1" "$messages" "$sessions" "$size" "$2" "$3" \
+		"$(echo "$3 $2" | awk '{printf "%.2f", $1 / $2}')"
+done

@@ -195,6 +195,18 @@ void message_process(const char *id)
 		size_t n_changed;
 		size_t *changed = attempt_delivery(&env, &log, &n_changed);
 		n_changed += expire_deferred(&env, &log, changed + n_changed);
+		/* Mail delivered to everyone at once is removed right away: the
+		 * status log would only be written to be deleted (a crash before
+		 * the removal delivers again either way). */
+		bool quiet = notify_delivered_quietly(&env, &log);
+		if (quiet) {
+			finish_message(&env, path);
+			free(changed);
+			status_log_free(&log);
+			queue_envelope_free(&env);
+			free(path);
+			return;
+		}
 		if (n_changed > 0 &&
 		    status_log_append_rcpts(id, &log, changed, n_changed, &error) != 0)
 			log_error("%s: cannot write the status log: %s", id, error);

@@ -146,3 +146,14 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 	free(marks);
 	return rc;
 }
+
+bool notify_delivered_quietly(const struct queue_envelope *env, const struct status_log *log)
+{
+	for (size_t i = 0; i < log->rcpt_count; i++) {
+		if (log->rcpts[i].state != RCPT_DELIVERED)
+			return false;
+		if (env->sender[0] != '\0' && wants(env->rcpts[i].notify, "SUCCESS", false))
+			return false;
+	}
+	return true;
+}

@@ -102,6 +102,8 @@ int notice_queue(const struct queue_envelope *env, const char *path, size_t cont
  * (the message must stay queued to try again). */
 int notify_after_attempt(const struct queue_envelope *env, const char *path, size_t content_offset,
                          struct status_log *log);
+/* Every recipient delivered and no delivery report asked for. */
+bool notify_delivered_quietly(const struct queue_envelope *env, const struct status_log *log);
 
 /* workers.c: the delivery threads. */
 int workers_start(size_t count, const char **error_r);

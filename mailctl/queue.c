@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mail/queue.h"
+#include "mail/status_log.h"
 #include "mailctl/queue_select.h"
 #include "server/program.h"
 #include "smtp/utf8.h"
@@ -48,7 +49,8 @@ struct entry {
 	char *error; /* NULL if the file is a valid queue file */
 	struct queue_envelope env;
 	size_t content_offset;
-	char **states; /* per recipient */
+	char **states;               /* per recipient */
+	struct rcpt_result *results; /* per recipient, from the status log */
 	bool has_status_log;
 };
 
@@ -60,15 +62,27 @@ struct entry_list {
 
 /* ---- loading ---- */
 
-/* Per-recipient delivery state. qmgr's status log (status/ID) will record
- * which recipients are delivered, deferred or bounced; its format is not
- * fixed yet, so every recipient shows as "queued" until it is. When it is,
- * read the log here and overwrite e->states[i]. */
+/* Per-recipient delivery state from qmgr's status log (status/ID): "queued"
+ * until qmgr has a result, then delivered, deferred or bounced with its
+ * status code and reason. An unreadable log leaves every one "queued". */
 static void load_rcpt_states(const char *queue_dir, struct entry *e)
 {
-	e->states = xcalloc(e->env.rcpt_count ? e->env.rcpt_count : 1, sizeof(*e->states));
-	for (size_t i = 0; i < e->env.rcpt_count; i++)
-		e->states[i] = xstrdup("queued");
+	size_t n = e->env.rcpt_count ? e->env.rcpt_count : 1;
+	e->states = xcalloc(n, sizeof(*e->states));
+	e->results = xcalloc(n, sizeof(*e->results));
+	struct status_log log;
+	const char *error;
+	bool have_log =
+	    status_log_read(queue_dir, e->env.id, e->env.rcpt_count, false, &log, &error) == 0;
+	for (size_t i = 0; i < e->env.rcpt_count; i++) {
+		const struct rcpt_result *r = have_log ? &log.rcpts[i] : NULL;
+		bool known = r != NULL && r->state != RCPT_PENDING;
+		e->states[i] = xstrdup(known ? rcpt_state_name(r->state) : "queued");
+		if (known)
+			rcpt_result_set(&e->results[i], r->state, r->status, r->reason, r->time);
+	}
+	if (have_log)
+		status_log_free(&log);
 	char *path = xasprintf("%s/status/%s", queue_dir, e->env.id);
 	struct stat st;
 	e->has_status_log = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -98,9 +112,12 @@ static void entry_load(struct entry *e, const char *queue_dir, const char *queue
 static void entry_free(struct entry *e)
 {
 	if (e->states) {
-		for (size_t i = 0; i < e->env.rcpt_count; i++)
+		for (size_t i = 0; i < e->env.rcpt_count; i++) {
 			free(e->states[i]);
+			rcpt_result_free(&e->results[i]);
+		}
 		free(e->states);
+		free(e->results);
 	}
 	queue_envelope_free(&e->env);
 	free(e->name);
@@ -256,6 +273,10 @@ static void json_recipients(struct str *out, const struct entry *e)
 		json_field(out, "orcpt", r->orcpt);
 		json_field(out, "notify", r->notify);
 		json_field(out, "state", e->states[i]);
+		if (e->results[i].status != NULL) {
+			json_field(out, "status", e->results[i].status);
+			json_field(out, "reason", e->results[i].reason);
+		}
 		str_append_char(out, '}');
 	}
 	str_append_char(out, ']');
@@ -313,7 +334,12 @@ static void list_text(const struct entry_list *list, struct str *out)
 		for (size_t r = 0; r < e->env.rcpt_count; r++) {
 			str_printf(out, "%*s", 16 + 2 + 8 + 2 + 10 + 2 + 19 + 2 + 2, "");
 			text_append(out, e->env.rcpts[r].address);
-			str_printf(out, " (%s)\n", e->states[r]);
+			str_printf(out, " (%s", e->states[r]);
+			if (e->results[r].reason != NULL && e->results[r].state != RCPT_DELIVERED) {
+				str_append_cstr(out, ": ");
+				text_append(out, e->results[r].reason);
+			}
+			str_append_cstr(out, ")\n");
 		}
 		str_free(&name);
 	}

@@ -32,13 +32,15 @@ static pthread_cond_t released = PTHREAD_COND_INITIALIZER;
 static struct counter *counters;
 static size_t counter_count, counter_cap;
 static int64_t destination_limit;
-static const struct conf *limits_conf;
+static int64_t default_process_limit;
 static struct service_list services;
 static bool services_loaded;
 
 void limits_init(const struct conf *conf)
 {
-	limits_conf = conf;
+	/* conf is read here only: its values are expanded lazily, not safe
+	 * to share with the delivery threads. */
+	default_process_limit = conf_get_int(conf, "default_process_limit");
 	destination_limit = conf_get_int(conf, "default_destination_concurrency_limit");
 	char *path = xasprintf("%s/master.conf", conf_get(conf, "config_directory"));
 	struct diag_list diags;
@@ -55,7 +57,7 @@ void limits_init(const struct conf *conf)
 
 int64_t limits_transport(const char *transport)
 {
-	int64_t fallback = conf_get_int(limits_conf, "default_process_limit");
+	int64_t fallback = default_process_limit;
 	for (size_t i = 0; services_loaded && i < services.count; i++) {
 		const struct service_def *def = &services.items[i];
 		if (def->type == SERVICE_UNIX && strcmp(def->name, transport) == 0)

@@ -17,6 +17,7 @@
 #include "conf/conf.h"
 #include "mail/dsn.h"
 #include "mail/queue.h"
+#include "mail/status_log.h"
 
 struct qmgr_settings {
 	const char *queue_dir;
@@ -33,41 +34,12 @@ struct qmgr_settings {
 
 extern struct qmgr_settings qmgr;
 
-/* Recipient states as written in the status log. */
-enum rcpt_state { RCPT_PENDING, RCPT_DELIVERED, RCPT_DEFERRED, RCPT_BOUNCED };
-
-const char *rcpt_state_name(enum rcpt_state state);
-/* RCPT_PENDING for an unknown name. */
-enum rcpt_state rcpt_state_parse(const char *name);
-
-/* The latest known outcome of one recipient. */
-struct rcpt_result {
-	enum rcpt_state state;
-	char *status; /* "2.0.0" ... */
-	char *reason;
-	int64_t time;
-	bool notified; /* its failure or success notification is queued */
-};
-
-void rcpt_result_set(struct rcpt_result *r, enum rcpt_state state, const char *status,
-                     const char *reason, int64_t when);
-void rcpt_result_free(struct rcpt_result *r);
-
-/* status.c: the status log of one message. */
-struct status_log {
-	struct rcpt_result *rcpts; /* one per queue file recipient */
-	size_t rcpt_count;
-	int64_t attempts;
-	int64_t next_attempt;
-	int64_t delay_warned; /* when the delay warning was queued; 0 if not */
-};
-
+/* status.c: the status log of one message (lib/mail/status_log.h). */
 /* Read status/ID (a missing file is an empty log). Records for indexes at or
  * past rcpt_count are ignored; a torn tail left by a crash is cut off.
  * 0, or -1 with *error_r if the file cannot be read. */
 int status_log_load(const char *id, size_t rcpt_count, struct status_log *log,
                     const char **error_r);
-void status_log_free(struct status_log *log);
 /* Append records for the recipients listed in indexes (their current
  * values in log), then fsync. 0 or -1 with *error_r. */
 int status_log_append_rcpts(const char *id, const struct status_log *log, const size_t *indexes,

@@ -195,7 +195,14 @@ class DsnDeliveryTest(InstanceTestCase):
         wait_for(lambda: [m["queue"] for m in self.queue("list")["messages"]] == ["deferred"],
                  timeout=30, what="the message in deferred/")
         msg = self.only_message()
-        self.assertEqual(msg["recipients"][0]["address"], "bob@" + DOMAIN)
+        rcpt = msg["recipients"][0]
+        self.assertEqual(rcpt["address"], "bob@" + DOMAIN)
+        # The list shows what qmgr recorded: deferred, and why.
+        self.assertEqual(rcpt["state"], "deferred")
+        self.assertEqual(rcpt["status"][:2], "4.")
+        self.assertIn("cannot", rcpt["reason"])
+        listing = self.inst.mailctl("queue", "list", check=True).stdout
+        self.assertIn("bob@%s (deferred: cannot" % DOMAIN, listing)
         self.assertIn("status=deferred (cannot", self.inst.read_log())
         self.make_writable("bob")
         # The back-off is an hour: only a flush delivers it now.

@@ -30,7 +30,9 @@ static const struct {
      "user add ADDRESS [--quota SIZE]|passwd ADDRESS|del ADDRESS|list|rebuild  virtual users"},
     {"map", cmd_map, "map build FILE...|query FILE KEY...  compile and query lookup tables"},
     {"alias", cmd_alias, "alias rebuild|query NAME...  compile alias_database, query alias_maps"},
-    {"queue", cmd_queue, "queue list|show ID|delete ID|ALL  inspect and remove queued mail"},
+    {"queue", cmd_queue,
+     "queue list|show ID|delete|hold|release|requeue|flush [ID...|ALL] [--sender ADDR]\n"
+     "        [--recipient ADDR] [--older-than AGE]  inspect and control queued mail"},
 };
 
 void mailctl_error(const char *fmt, ...)

@@ -5,7 +5,9 @@
  *                                and hold/: id, queue, size, arrival,
  *                                sender, and each recipient with its state
  *   mailctl queue show ID        the envelope, then the message content
- *   mailctl queue delete ID|ALL  remove the message(s) and status/ID
+ *   mailctl queue delete SEL     remove the message(s) and status/ID
+ * list and delete take a selection (queue_select.h): ids or ALL, and
+ * --sender, --recipient, --older-than.
  * With --json, one JSON object on stdout. A file that fails validation is
  * listed with its error, never skipped. Text output replaces control
  * characters in envelope fields with '?'; show prints the content as is.
@@ -25,6 +27,8 @@
 #include <unistd.h>
 
 #include "mail/queue.h"
+#include "mail/status_log.h"
+#include "mailctl/queue_select.h"
 #include "server/program.h"
 #include "smtp/utf8.h"
 #include "util/alloc.h"
@@ -45,7 +49,8 @@ struct entry {
 	char *error; /* NULL if the file is a valid queue file */
 	struct queue_envelope env;
 	size_t content_offset;
-	char **states; /* per recipient */
+	char **states;               /* per recipient */
+	struct rcpt_result *results; /* per recipient, from the status log */
 	bool has_status_log;
 };
 
@@ -57,15 +62,27 @@ struct entry_list {
 
 /* ---- loading ---- */
 
-/* Per-recipient delivery state. qmgr's status log (status/ID) will record
- * which recipients are delivered, deferred or bounced; its format is not
- * fixed yet, so every recipient shows as "queued" until it is. When it is,
- * read the log here and overwrite e->states[i]. */
+/* Per-recipient delivery state from qmgr's status log (status/ID): "queued"
+ * until qmgr has a result, then delivered, deferred or bounced with its
+ * status code and reason. An unreadable log leaves every one "queued". */
 static void load_rcpt_states(const char *queue_dir, struct entry *e)
 {
-	e->states = xcalloc(e->env.rcpt_count ? e->env.rcpt_count : 1, sizeof(*e->states));
-	for (size_t i = 0; i < e->env.rcpt_count; i++)
-		e->states[i] = xstrdup("queued");
+	size_t n = e->env.rcpt_count ? e->env.rcpt_count : 1;
+	e->states = xcalloc(n, sizeof(*e->states));
+	e->results = xcalloc(n, sizeof(*e->results));
+	struct status_log log;
+	const char *error;
+	bool have_log =
+	    status_log_read(queue_dir, e->env.id, e->env.rcpt_count, false, &log, &error) == 0;
+	for (size_t i = 0; i < e->env.rcpt_count; i++) {
+		const struct rcpt_result *r = have_log ? &log.rcpts[i] : NULL;
+		bool known = r != NULL && r->state != RCPT_PENDING;
+		e->states[i] = xstrdup(known ? rcpt_state_name(r->state) : "queued");
+		if (known)
+			rcpt_result_set(&e->results[i], r->state, r->status, r->reason, r->time);
+	}
+	if (have_log)
+		status_log_free(&log);
 	char *path = xasprintf("%s/status/%s", queue_dir, e->env.id);
 	struct stat st;
 	e->has_status_log = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -95,9 +112,12 @@ static void entry_load(struct entry *e, const char *queue_dir, const char *queue
 static void entry_free(struct entry *e)
 {
 	if (e->states) {
-		for (size_t i = 0; i < e->env.rcpt_count; i++)
+		for (size_t i = 0; i < e->env.rcpt_count; i++) {
 			free(e->states[i]);
+			rcpt_result_free(&e->results[i]);
+		}
 		free(e->states);
+		free(e->results);
 	}
 	queue_envelope_free(&e->env);
 	free(e->name);
@@ -253,6 +273,10 @@ static void json_recipients(struct str *out, const struct entry *e)
 		json_field(out, "orcpt", r->orcpt);
 		json_field(out, "notify", r->notify);
 		json_field(out, "state", e->states[i]);
+		if (e->results[i].status != NULL) {
+			json_field(out, "status", e->results[i].status);
+			json_field(out, "reason", e->results[i].reason);
+		}
 		str_append_char(out, '}');
 	}
 	str_append_char(out, ']');
@@ -310,7 +334,12 @@ static void list_text(const struct entry_list *list, struct str *out)
 		for (size_t r = 0; r < e->env.rcpt_count; r++) {
 			str_printf(out, "%*s", 16 + 2 + 8 + 2 + 10 + 2 + 19 + 2 + 2, "");
 			text_append(out, e->env.rcpts[r].address);
-			str_printf(out, " (%s)\n", e->states[r]);
+			str_printf(out, " (%s", e->states[r]);
+			if (e->results[r].reason != NULL && e->results[r].state != RCPT_DELIVERED) {
+				str_append_cstr(out, ": ");
+				text_append(out, e->results[r].reason);
+			}
+			str_append_cstr(out, ")\n");
 		}
 		str_free(&name);
 	}
@@ -338,13 +367,30 @@ static void list_json(const struct entry_list *list, struct str *out)
 	str_printf(out, "\n],\"count\":%zu,\"damaged\":%zu}\n", list->count, damaged);
 }
 
-static int queue_list(struct mailctl *m, const char *queue_dir)
+/* Keep only the entries sel matches. */
+static void filter_entries(struct entry_list *list, const struct queue_select *sel)
+{
+	int64_t now = (int64_t)time(NULL);
+	size_t kept = 0;
+	for (size_t i = 0; i < list->count; i++) {
+		struct entry *e = &list->items[i];
+		if (queue_select_match(sel, e->name, e->error ? NULL : &e->env, now))
+			list->items[kept++] = *e;
+		else
+			entry_free(e);
+	}
+	list->count = kept;
+}
+
+static int queue_list(struct mailctl *m, const char *queue_dir, const struct queue_select *sel)
 {
 	struct entry_list list = {0};
 	if (scan_queues(queue_dir, &list) != 0) {
 		entry_list_free(&list);
 		return 1;
 	}
+	if (queue_select_given(sel))
+		filter_entries(&list, sel);
 	struct str out = STR_INIT;
 	if (m->json)
 		list_json(&list, &out);
@@ -605,11 +651,10 @@ static int delete_all(const char *queue_dir, struct deletions *d)
 	return 0;
 }
 
-static int delete_one(const char *queue_dir, const char *arg, struct deletions *d)
+static int delete_one(const char *queue_dir, const char *id, struct deletions *d)
 {
-	char *id = parse_id(arg);
-	if (id == NULL)
-		return -1;
+	size_t before = d->count;
+	int failures = d->failures;
 	for (size_t q = 0; all_queues[q]; q++) {
 		char *path = xasprintf("%s/%s/%s", queue_dir, all_queues[q], id);
 		struct stat st;
@@ -617,20 +662,39 @@ static int delete_one(const char *queue_dir, const char *arg, struct deletions *
 			delete_file(queue_dir, all_queues[q], id, d);
 		free(path);
 	}
-	int rc = 0;
-	if (d->count == 0 && d->failures == 0) {
+	if (d->count == before && d->failures == failures) {
 		mailctl_error("%s: no such message in the queue", id);
-		rc = -1;
+		return -1;
 	}
-	free(id);
+	return 0;
+}
+
+/* Every message in the mail queues that sel matches by its envelope. */
+static int delete_matching(const char *queue_dir, const struct queue_select *sel,
+                           struct deletions *d)
+{
+	struct entry_list list = {0};
+	int rc = scan_queues(queue_dir, &list);
+	filter_entries(&list, sel);
+	for (size_t i = 0; i < list.count; i++)
+		delete_file(queue_dir, list.items[i].queue, list.items[i].name, d);
+	entry_list_free(&list);
 	return rc;
 }
 
-static int queue_delete(struct mailctl *m, const char *queue_dir, const char *arg)
+static int queue_delete(struct mailctl *m, const char *queue_dir, const struct queue_select *sel)
 {
 	struct deletions d = {STR_INIT, STR_INIT, 0, 0};
-	int rc =
-	    strcmp(arg, "ALL") == 0 ? delete_all(queue_dir, &d) : delete_one(queue_dir, arg, &d);
+	bool by_content = sel->sender != NULL || sel->recipient != NULL || sel->older_than >= 0;
+	int rc = 0;
+	if (by_content)
+		rc = delete_matching(queue_dir, sel, &d);
+	else if (sel->all)
+		rc = delete_all(queue_dir, &d);
+	else
+		for (size_t i = 0; i < sel->id_count; i++)
+			if (delete_one(queue_dir, sel->ids[i], &d) != 0)
+				rc = -1;
 	if (m->json) {
 		printf("{\"deleted\":[%s],\"count\":%zu}\n", str_cstr(&d.json), d.count);
 	} else {
@@ -646,27 +710,43 @@ static int queue_delete(struct mailctl *m, const char *queue_dir, const char *ar
 
 static int usage(void)
 {
-	mailctl_error("usage: mailctl queue [list] | show ID | delete ID|ALL");
+	mailctl_error("usage: mailctl queue list [SELECTION] | show ID | "
+	              "delete|hold|release|requeue|flush SELECTION\n"
+	              "SELECTION: " QUEUE_SELECT_USAGE);
 	return 2;
 }
 
 int cmd_queue(struct mailctl *m, int argc, char **argv)
 {
+	int control = cmd_queue_control(m, argc, argv);
+	if (control >= 0)
+		return control;
 	const char *sub = argc > 1 ? argv[1] : "list";
 	bool is_list = strcmp(sub, "list") == 0;
 	bool is_show = strcmp(sub, "show") == 0;
 	bool is_delete = strcmp(sub, "delete") == 0;
-	if (!(is_list && argc <= 2) && !((is_show || is_delete) && argc == 3))
+	if (!is_list && !is_delete && !(is_show && argc == 3))
 		return usage();
+	struct queue_select sel;
+	if (!is_show && queue_select_parse(&sel, argc, argv, 2) != 0) {
+		queue_select_free(&sel);
+		return 1;
+	}
+	if (is_delete && !queue_select_given(&sel)) {
+		queue_select_free(&sel);
+		return usage();
+	}
 	struct conf *conf = program_load_conf(m->config_dir);
 	const char *queue_dir = conf_get(conf, "queue_directory");
 	int rc;
 	if (is_list)
-		rc = queue_list(m, queue_dir);
+		rc = queue_list(m, queue_dir, &sel);
 	else if (is_show)
 		rc = queue_show(m, queue_dir, argv[2]);
 	else
-		rc = queue_delete(m, queue_dir, argv[2]);
+		rc = queue_delete(m, queue_dir, &sel);
+	if (!is_show)
+		queue_select_free(&sel);
 	conf_free(conf);
 	return rc;
 }

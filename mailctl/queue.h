@@ -1,5 +1,6 @@
 /*
- * mailctl queue: list, show and delete queued mail (see queue.c).
+ * mailctl queue: list, show and delete queued mail (queue.c); hold,
+ * release, requeue and flush it (queue_control.c).
  */
 #ifndef POSTERN_MAILCTL_QUEUE_H
 #define POSTERN_MAILCTL_QUEUE_H
@@ -9,5 +10,9 @@
 /* mailctl queue [list] | show ID | delete ID|ALL. argv[0] is "queue".
  * Returns the exit status. */
 int cmd_queue(struct mailctl *m, int argc, char **argv);
+
+/* queue_control.c: mailctl queue hold|release|requeue|flush SELECTION.
+ * Returns the exit status, or -1 if argv[1] is none of those. */
+int cmd_queue_control(struct mailctl *m, int argc, char **argv);
 
 #endif

@@ -1,9 +1,9 @@
 /*
- * Failure notifications: when recipients of a message bounced, a DSN
- * (RFC 3464, built by lib/mail/dsn.h) goes back to the envelope sender as
- * a new queue file from the null sender, origin "bounce". Recipients that
- * asked for no failure notice (NOTIFY=NEVER, or a list without FAILURE)
- * are left out; a null sender never gets one.
+ * Queueing one delivery status notification (RFC 3464, built by
+ * lib/mail/dsn.h) as a new queue file from the null sender: to the
+ * envelope sender (origin "bounce"), or to the postmaster about a
+ * notification that could not be delivered (origin "double-bounce").
+ * notify.c decides which notifications are due.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,13 +21,6 @@
 
 /* As Postfix's bounce_size_limit: this much of the original comes back. */
 #define BOUNCE_SIZE_LIMIT 50000
-
-static bool wants_failure_notice(const char *notify)
-{
-	if (notify == NULL || notify[0] == '\0')
-		return true;
-	return strcasestr(notify, "FAILURE") != NULL;
-}
 
 /* The first up to limit bytes of the message content. */
 static int read_content(const char *path, size_t offset, int64_t size, struct str *out)
@@ -50,7 +43,19 @@ static int read_content(const char *path, size_t offset, int64_t size, struct st
 	return 0;
 }
 
-static int queue_notice(const struct queue_envelope *env, const struct str *text)
+static const char *describe(enum dsn_action action, const char *origin)
+{
+	if (strcmp(origin, "double-bounce") == 0)
+		return "postmaster non-delivery notification";
+	if (action == DSN_ACTION_DELAYED)
+		return "sender delay notification";
+	if (action == DSN_ACTION_FAILED)
+		return "sender non-delivery notification";
+	return "sender delivery status notification";
+}
+
+static int queue_text(const struct queue_envelope *env, const struct str *text, const char *to,
+                      const char *origin, const char *what)
 {
 	struct queue_envelope notice;
 	queue_envelope_init(&notice);
@@ -58,17 +63,18 @@ static int queue_notice(const struct queue_envelope *env, const struct str *text
 	notice.sender = xstrdup("");
 	notice.client_name = xstrdup("localhost");
 	notice.protocol = xstrdup("local");
-	notice.origin = xstrdup("bounce");
-	queue_envelope_add_rcpt(&notice, env->sender, NULL, NULL);
+	notice.origin = xstrdup(origin);
+	queue_envelope_add_rcpt(&notice, to, NULL, NULL);
 	const char *error;
 	int rc = -1;
 	struct queue_writer *w = queue_writer_open(qmgr.queue_dir, &notice, &error);
 	if (w != NULL && queue_writer_write(w, text->data, text->len, &error) == 0 &&
 	    queue_writer_commit(w, "incoming", &error) == 0) {
-		log_info("%s: sender non-delivery notification: %s", env->id, queue_writer_id(w));
+		log_info("%s: %s: %s", env->id, what, queue_writer_id(w));
+		qmgr_queued_mail();
 		rc = 0;
 	} else {
-		log_error("%s: cannot queue a non-delivery notification: %s", env->id, error);
+		log_error("%s: cannot queue a %s: %s", env->id, what, error);
 	}
 	if (w != NULL)
 		queue_writer_abort(w);
@@ -76,55 +82,56 @@ static int queue_notice(const struct queue_envelope *env, const struct str *text
 	return rc;
 }
 
-int bounce_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
-                 const struct status_log *log)
+int notice_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
+                 const struct status_log *log, const size_t *indexes, size_t count,
+                 enum dsn_action action, const char *to, const char *origin)
 {
-	if (env->sender[0] == '\0')
+	if (count == 0)
 		return 0;
-	struct dsn_rcpt *rcpts = xcalloc(env->rcpt_count, sizeof(*rcpts));
-	struct str *diags = xcalloc(env->rcpt_count, sizeof(*diags));
-	size_t count = 0;
-	for (size_t i = 0; i < env->rcpt_count; i++) {
+	const char *what = describe(action, origin);
+	struct dsn_rcpt *rcpts = xcalloc(count, sizeof(*rcpts));
+	struct str *diags = xcalloc(count, sizeof(*diags));
+	int64_t now = (int64_t)time(NULL);
+	for (size_t k = 0; k < count; k++) {
+		size_t i = indexes[k];
 		const struct rcpt_result *r = &log->rcpts[i];
-		if (r->state != RCPT_BOUNCED || !wants_failure_notice(env->rcpts[i].notify))
-			continue;
-		str_printf(&diags[count], "x-postern; %s", r->reason ? r->reason : "");
-		rcpts[count] = (struct dsn_rcpt){
+		str_printf(&diags[k], "x-postern; %s", r->reason ? r->reason : "");
+		rcpts[k] = (struct dsn_rcpt){
 		    .final_rcpt = env->rcpts[i].address,
 		    .orcpt = env->rcpts[i].orcpt[0] ? env->rcpts[i].orcpt : NULL,
-		    .action = DSN_ACTION_FAILED,
+		    .action = action,
 		    .status = r->status,
-		    .diagnostic = str_cstr(&diags[count]),
+		    .diagnostic = str_cstr(&diags[k]),
 		    .last_attempt = r->time,
+		    .retry_until =
+		        action == DSN_ACTION_DELAYED ? env->arrival + qmgr.maximal_lifetime : 0,
 		};
-		count++;
 	}
+	struct str content = STR_INIT, text = STR_INIT;
+	const char *error;
+	read_content(path, content_offset, env->size, &content);
+	struct dsn_report report = {
+	    .env = env,
+	    .reporting_mta = qmgr.hostname,
+	    .rcpts = rcpts,
+	    .rcpt_count = count,
+	    .content = content.data ? content.data : "",
+	    .content_len = content.len,
+	    .content_limit = BOUNCE_SIZE_LIMIT,
+	    .now = now,
+	    .postmaster = qmgr.double_bounce_rcpt,
+	    .notify_to = to,
+	};
 	int rc = 0;
-	if (count > 0) {
-		struct str content = STR_INIT, text = STR_INIT;
-		const char *error;
-		read_content(path, content_offset, env->size, &content);
-		struct dsn_report report = {
-		    .env = env,
-		    .reporting_mta = qmgr.hostname,
-		    .rcpts = rcpts,
-		    .rcpt_count = count,
-		    .content = content.data ? content.data : "",
-		    .content_len = content.len,
-		    .content_limit = BOUNCE_SIZE_LIMIT,
-		};
-		if (dsn_build(&report, &text, &error) != 0) {
-			/* Permanent: trying again would fail the same way. */
-			log_error("%s: cannot build a non-delivery notification: %s", env->id,
-			          error);
-		} else {
-			rc = queue_notice(env, &text);
-		}
-		str_free(&content);
-		str_free(&text);
-	}
-	for (size_t i = 0; i < env->rcpt_count; i++)
-		str_free(&diags[i]);
+	if (dsn_build(&report, &text, &error) != 0)
+		/* Permanent: trying again would fail the same way. */
+		log_error("%s: cannot build a %s: %s", env->id, what, error);
+	else
+		rc = queue_text(env, &text, to != NULL ? to : env->sender, origin, what);
+	str_free(&content);
+	str_free(&text);
+	for (size_t k = 0; k < count; k++)
+		str_free(&diags[k]);
 	free(diags);
 	free(rcpts);
 	return rc;

@@ -169,9 +169,3 @@ void deliver_agent(const char *service, const char *nexthop, const struct queue_
 	free(path);
 	free(seen);
 }
-
-void deliver_local(const struct queue_envelope *env, const size_t *indexes, size_t count,
-                   struct rcpt_result *results)
-{
-	deliver_agent("local", NULL, env, indexes, count, results, NULL);
-}

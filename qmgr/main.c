@@ -1,11 +1,13 @@
 /*
  * qmgr: the one queue manager. A persistent process on the MULTI skeleton,
  * running as mail_owner. At start it finishes what a crash left in active/,
- * then takes new mail from incoming/ (oldest first, at most QUEUE_BATCH
- * names per pass) and retries deferred mail whose time has come. Any
- * connection to public/qmgr is a wake-up ("wakeup" record; flush=1 retries
- * all deferred mail now); a timer wakes it when the next deferred message
- * is due. Deliveries are made one message at a time, synchronously.
+ * then takes new mail from incoming/ (oldest first) and retries deferred
+ * mail whose time has come, keeping at most qmgr_message_active_limit
+ * messages in hand. Any connection to public/qmgr is a wake-up ("wakeup"
+ * record; flush=1 retries all deferred mail now); a timer wakes it when
+ * the next deferred message is due. This thread moves messages into
+ * active/; the delivery threads (workers.c) deliver several at once,
+ * within the concurrency limits of limits.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 
 #define QUEUE_BATCH 1000
 #define MAX_INCOMING_PASSES 100
+#define MAX_THREADS 100
 #define WAKEUP_READ_MS 200
 /* The longest the deferred timer sleeps (master's wakeup also comes). */
 #define MAX_TIMER_SECONDS 3600
@@ -31,6 +34,18 @@ struct qmgr_settings qmgr;
 
 static struct event_loop *loop;
 static struct event_timer *deferred_timer;
+static int64_t timer_due;    /* when deferred_timer fires */
+static int64_t active_limit; /* qmgr_message_active_limit */
+static bool backlog;         /* mail was left waiting for room */
+
+/* Room for one more message in hand? If not, remember to look again. */
+static bool have_room(void)
+{
+	if (active_limit <= 0 || workers_in_flight() < (size_t)active_limit)
+		return true;
+	backlog = true;
+	return false;
+}
 
 static int compare_names(const void *a, const void *b)
 {
@@ -90,7 +105,7 @@ static void activate(const char *sub, const char *name)
 		if (rc != 0)
 			return;
 	}
-	message_process(name);
+	workers_submit(name);
 }
 
 /* What a crash left in active/: the status logs say what is done. */
@@ -106,30 +121,31 @@ static void recover_active(void)
 static void scan_incoming(void)
 {
 	for (int pass = 0; pass < MAX_INCOMING_PASSES; pass++) {
-		size_t count;
+		size_t count, taken = 0;
 		char **names = list_queue("incoming", QUEUE_BATCH, &count);
-		for (size_t i = 0; i < count; i++)
-			activate("incoming", names[i]);
+		for (; taken < count && have_room(); taken++)
+			activate("incoming", names[taken]);
 		free_names(names, count);
-		if (count == 0)
+		if (count == 0 || taken < count)
 			break;
 	}
 }
 
 static void on_deferred_timer(struct event_loop *ev, void *ctx);
 
-static void schedule_deferred(int64_t next_due, int64_t now)
+/* Make sure the timer fires by due (unix seconds; 0: nothing). */
+static void want_timer(int64_t due)
 {
+	if (due == 0 || (deferred_timer != NULL && timer_due <= due))
+		return;
 	if (deferred_timer != NULL)
 		event_cancel_timer(loop, deferred_timer);
-	deferred_timer = NULL;
-	if (next_due == 0)
-		return;
-	int64_t delay = next_due - now;
+	int64_t delay = due - (int64_t)time(NULL);
 	if (delay < 1)
 		delay = 1;
 	if (delay > MAX_TIMER_SECONDS)
 		delay = MAX_TIMER_SECONDS;
+	timer_due = (int64_t)time(NULL) + delay;
 	deferred_timer = event_add_timer(loop, delay * 1000, on_deferred_timer, NULL);
 }
 
@@ -138,7 +154,6 @@ static void scan_deferred(bool flush)
 {
 	size_t count;
 	char **names = list_queue("deferred", SIZE_MAX, &count);
-	int64_t next_due = 0;
 	for (size_t i = 0; i < count; i++) {
 		struct status_log log;
 		const char *error;
@@ -148,27 +163,12 @@ static void scan_deferred(bool flush)
 			due = log.next_attempt;
 			status_log_free(&log);
 		}
-		if (flush || due <= now)
+		if ((flush || due <= now) && have_room())
 			activate("deferred", names[i]);
-		else if (next_due == 0 || due < next_due)
-			next_due = due;
+		else
+			want_timer(due > now ? due : now + 1);
 	}
 	free_names(names, count);
-	/* Messages deferred just now are in deferred/ too: look again for them. */
-	size_t again_count;
-	char **again = list_queue("deferred", SIZE_MAX, &again_count);
-	int64_t now = (int64_t)time(NULL);
-	for (size_t i = 0; i < again_count; i++) {
-		struct status_log log;
-		const char *error;
-		if (queue_id_valid(again[i]) && status_log_load(again[i], 0, &log, &error) == 0) {
-			if (next_due == 0 || log.next_attempt < next_due)
-				next_due = log.next_attempt > now ? log.next_attempt : now + 1;
-			status_log_free(&log);
-		}
-	}
-	free_names(again, again_count);
-	schedule_deferred(next_due, now);
 }
 
 static void run_queue(bool flush)
@@ -183,14 +183,32 @@ static void on_deferred_timer(struct event_loop *ev, void *ctx)
 	(void)ev;
 	(void)ctx;
 	deferred_timer = NULL;
+	timer_due = 0;
 	run_queue(false);
+}
+
+/* A delivery thread finished a message: time the next retry, and take
+ * more mail if some was left waiting for room. */
+static void on_worker_done(struct event_loop *ev, int fd, int events, void *ctx)
+{
+	(void)ev;
+	(void)fd;
+	(void)events;
+	(void)ctx;
+	bool new_mail;
+	want_timer(workers_take_wakeups(&new_mail));
+	if (backlog && workers_in_flight() < (size_t)active_limit / 2 + 1) {
+		backlog = false;
+		run_queue(false);
+	} else if (new_mail) {
+		scan_incoming();
+	}
 }
 
 static void on_start_timer(struct event_loop *ev, void *ctx)
 {
 	(void)ev;
 	(void)ctx;
-	recover_active();
 	run_queue(false);
 }
 
@@ -209,12 +227,25 @@ static void init(struct server *srv)
 	qmgr.minimal_backoff = time_param(conf, "minimal_backoff_time");
 	qmgr.maximal_backoff = time_param(conf, "maximal_backoff_time");
 	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
+	qmgr.delay_warning = time_param(conf, "delay_warning_time");
+	qmgr.double_bounce_rcpt = conf_get(conf, "2bounce_notice_recipient");
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;
 	qmgr.relayhost = conf_get(conf, "relayhost");
 	qmgr.transport_maps = conf_get(conf, "transport_maps");
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
+	active_limit = conf_get_int(conf, "qmgr_message_active_limit");
 	loop = server_loop(srv);
+	limits_init(conf);
+	int64_t threads = limits_transport("local");
+	if (threads <= 0 || threads > MAX_THREADS)
+		threads = MAX_THREADS;
+	const char *error;
+	if (workers_start((size_t)threads, &error) != 0)
+		log_fatal("cannot start the delivery threads: %s", error);
+	event_add_fd(loop, workers_wake_fd(), EVENT_READ, on_worker_done, NULL);
+	/* Before anything else moves mail into active/: all there is left over. */
+	recover_active();
 	event_add_timer(loop, 0, on_start_timer, NULL);
 }
 

@@ -2,8 +2,8 @@
  * One message in active/: read it (a bad file goes to corrupt/), load its
  * status log (recipients already delivered or bounced are never tried
  * again), route and deliver the pending recipients, record the outcomes
- * durably, then either finish it (failure notice, remove the file and its
- * log) or move it to deferred/ with the time of the next attempt
+ * durably, queue the notifications due (notify.c), then either finish it
+ * (remove the file and its log) or move it to deferred/ with the time of the next attempt
  * (exponential back-off; after maximal_queue_lifetime the deferred
  * recipients bounce).
  */
@@ -143,25 +143,27 @@ static void defer_message(const struct queue_envelope *env, const struct status_
 		backoff *= 2;
 	if (backoff > qmgr.maximal_backoff && qmgr.maximal_backoff > 0)
 		backoff = qmgr.maximal_backoff;
+	int64_t now = (int64_t)time(NULL), next = now + backoff;
+	/* A delay warning still due is sent on time, at an attempt then. */
+	int64_t warn_at = env->arrival + qmgr.delay_warning;
+	if (qmgr.delay_warning > 0 && log->delay_warned == 0 && warn_at < next)
+		next = warn_at > now ? warn_at : now + 1;
 	const char *error;
-	if (status_log_append_message(env->id, attempts, (int64_t)time(NULL) + backoff, &error) !=
-	    0)
+	if (status_log_append_message(env->id, attempts, next, &error) != 0)
 		log_error("%s: cannot write the status log: %s", env->id, error);
 	if (move_file("active", "deferred", env->id) != 0)
 		log_error("%s: cannot move it to deferred/: %m", env->id);
+	qmgr_deferred_until(next);
 }
 
-/* All recipients are final and their notice (if any) is queued: remove
- * the message. 0, or -1 if the queue file could not be removed. */
-static int remove_message(const struct queue_envelope *env, const char *path)
+static void finish_message(const struct queue_envelope *env, const char *path)
 {
 	if (queue_file_recycle(qmgr.queue_dir, path) != 0) {
 		log_error("%s: cannot remove %s: %m", env->id, path);
-		return -1;
+		return;
 	}
 	status_log_remove(env->id);
 	log_info("%s: removed", env->id);
-	return 0;
 }
 
 void message_process(const char *id)
@@ -186,18 +188,25 @@ void message_process(const char *id)
 		size_t n_changed;
 		size_t *changed = attempt_delivery(&env, &log, &n_changed);
 		n_changed += expire_deferred(&env, &log, changed + n_changed);
-		/* A message that is finished now needs no durable recipient state:
-		 * the status log is written only when the message stays queued
-		 * (deferred, its notice not queued, or not removable). That saves
-		 * a file create, fsync and unlink per message; a crash between the
-		 * delivery and the removal delivers it again, as with Postfix. */
-		bool final = all_final(&log);
-		bool removed = final && bounce_queue(&env, path, content_offset, &log) == 0 &&
-		               remove_message(&env, path) == 0;
-		if (!removed && n_changed > 0 &&
+		/* Mail delivered to everyone at once is removed right away: the
+		 * status log would only be written to be deleted (a crash before
+		 * the removal delivers again either way). */
+		bool quiet = notify_delivered_quietly(&env, &log);
+		if (quiet) {
+			finish_message(&env, path);
+			free(changed);
+			status_log_free(&log);
+			queue_envelope_free(&env);
+			free(path);
+			return;
+		}
+		if (n_changed > 0 &&
 		    status_log_append_rcpts(id, &log, changed, n_changed, &error) != 0)
 			log_error("%s: cannot write the status log: %s", id, error);
-		if (!removed)
+		/* A notification that could not be queued keeps the message. */
+		if (notify_after_attempt(&env, path, content_offset, &log) == 0 && all_final(&log))
+			finish_message(&env, path);
+		else
 			defer_message(&env, &log);
 		free(changed);
 	}

@@ -1,10 +1,11 @@
 /*
  * qmgr: the one queue manager. Internal interface between its files:
- * main.c (skeleton glue, queue scans, timers), message.c (one message from
+ * main.c (skeleton glue, queue scans, timers), workers.c (the delivery
+ * threads), limits.c (concurrency limits), message.c (one message from
  * active/ to done or deferred/), status.c (the per-message status log),
- * deliver.c (recipient routing and the client of the local agent) and
- * bounce.c (failure notifications). The wire protocol with local and the
- * status log format are described in deliver.c and status.c.
+ * deliver.c (recipient routing and the client of the local agent),
+ * notify.c (which DSNs are due) and bounce.c (building and queueing one). The wire protocol with
+ * local and the status log format are described in deliver.c and status.c.
  */
 #ifndef POSTERN_QMGR_QMGR_H
 #define POSTERN_QMGR_QMGR_H
@@ -14,7 +15,9 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "mail/dsn.h"
 #include "mail/queue.h"
+#include "mail/status_log.h"
 
 struct qmgr_settings {
 	const char *queue_dir;
@@ -24,6 +27,8 @@ struct qmgr_settings {
 	int64_t minimal_backoff;
 	int64_t maximal_backoff;
 	int64_t maximal_lifetime;
+	int64_t delay_warning; /* 0: no delay warnings */
+	const char *double_bounce_rcpt;
 	int64_t ipc_timeout_ms;
 	const char *relayhost;      /* "" for MX routing */
 	const char *transport_maps; /* "" for none */
@@ -31,45 +36,19 @@ struct qmgr_settings {
 
 extern struct qmgr_settings qmgr;
 
-/* Recipient states as written in the status log. */
-enum rcpt_state { RCPT_PENDING, RCPT_DELIVERED, RCPT_DEFERRED, RCPT_BOUNCED };
-
-const char *rcpt_state_name(enum rcpt_state state);
-/* RCPT_PENDING for an unknown name. */
-enum rcpt_state rcpt_state_parse(const char *name);
-
-/* The latest known outcome of one recipient. */
-struct rcpt_result {
-	enum rcpt_state state;
-	char *status; /* "2.0.0" ... */
-	char *reason;
-	int64_t time;
-};
-
-void rcpt_result_set(struct rcpt_result *r, enum rcpt_state state, const char *status,
-                     const char *reason, int64_t when);
-void rcpt_result_free(struct rcpt_result *r);
-
-/* status.c: the status log of one message. */
-struct status_log {
-	struct rcpt_result *rcpts; /* one per queue file recipient */
-	size_t rcpt_count;
-	int64_t attempts;
-	int64_t next_attempt;
-};
-
+/* status.c: the status log of one message (lib/mail/status_log.h). */
 /* Read status/ID (a missing file is an empty log). Records for indexes at or
  * past rcpt_count are ignored; a torn tail left by a crash is cut off.
  * 0, or -1 with *error_r if the file cannot be read. */
 int status_log_load(const char *id, size_t rcpt_count, struct status_log *log,
                     const char **error_r);
-void status_log_free(struct status_log *log);
 /* Append records for the recipients listed in indexes (their current
  * values in log), then fsync. 0 or -1 with *error_r. */
 int status_log_append_rcpts(const char *id, const struct status_log *log, const size_t *indexes,
                             size_t count, const char **error_r);
 int status_log_append_message(const char *id, int64_t attempts, int64_t next_attempt,
                               const char **error_r);
+int status_log_append_delay_warning(const char *id, int64_t when, const char **error_r);
 void status_log_remove(const char *id);
 
 /* deliver.c */
@@ -86,8 +65,6 @@ void deliver_agent(const char *service, const char *nexthop, const struct queue_
                    const size_t *indexes, size_t count, struct rcpt_result *results,
                    struct agent_info *info);
 /* Hand the listed recipients to the local agent; fill their results. */
-void deliver_local(const struct queue_envelope *env, const size_t *indexes, size_t count,
-                   struct rcpt_result *results);
 
 /* transport.c: route the listed recipients (transport_maps, local
  * domains, relayhost, else the recipient domain through smtp) and
@@ -97,14 +74,55 @@ void deliver_routed(const struct queue_envelope *env, const size_t *indexes, siz
                     struct rcpt_result *results, struct agent_info *info);
 void agent_info_free(struct agent_info *info);
 
-/* bounce.c: queue a failure notice for the bounced recipients to the
- * sender (no-op for the null sender or when no recipient asked for one).
- * 0, or -1 (logged) if it could not be queued now (a notice that cannot
- * be built at all is logged and dropped). */
-int bounce_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
-                 const struct status_log *log);
+/* bounce.c: build one delivery status notification about the listed
+ * recipients of env (each reported with action, its status and reason
+ * from log) and queue it from the null sender to `to` (NULL: env's
+ * sender) with the given origin ("bounce", or "double-bounce" for one to
+ * the postmaster). 0 if queued (or if it cannot be built at all: logged
+ * and dropped), -1 (logged) if it could not be queued now. */
+int notice_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
+                 const struct status_log *log, const size_t *indexes, size_t count,
+                 enum dsn_action action, const char *to, const char *origin);
 
-/* message.c: work on active/ID. */
+/* notify.c: after a delivery attempt whose results are in log (and on
+ * disk), queue the notifications due: failures (NOTIFY default or
+ * FAILURE; a failed notification goes to the postmaster once), successes
+ * (NOTIFY=SUCCESS) and the delay warning (delay_warning_time, NOTIFY
+ * default or DELAY). Null-sender mail never gets one back. Records what
+ * was sent in the status log. 0, or -1 if a notification is still due
+ * (the message must stay queued to try again). */
+int notify_after_attempt(const struct queue_envelope *env, const char *path, size_t content_offset,
+                         struct status_log *log);
+/* Every recipient delivered and no delivery report asked for. */
+bool notify_delivered_quietly(const struct queue_envelope *env, const struct status_log *log);
+
+/* workers.c: the delivery threads. */
+int workers_start(size_t count, const char **error_r);
+/* Hand active/ID to a thread (main thread only). */
+void workers_submit(const char *id);
+/* Messages submitted and not finished. */
+size_t workers_in_flight(void);
+/* Readable when a thread finished a message. */
+int workers_wake_fd(void);
+/* Drain the wake-ups; the earliest retry time reported since, or 0, and
+ * whether a thread queued new mail. */
+int64_t workers_take_wakeups(bool *new_mail_r);
+/* From a thread: a message was deferred until when. */
+void qmgr_deferred_until(int64_t when);
+/* From a thread: it queued a notification into incoming/. */
+void qmgr_queued_mail(void);
+
+/* limits.c: per-transport and per-destination concurrency. */
+struct limit_claim;
+void limits_init(const struct conf *conf);
+/* The process limit of the transport's service (0: none). */
+int64_t limits_transport(const char *transport);
+/* Wait until a delivery of these recipients through transport may start. */
+struct limit_claim *limits_claim(const char *transport, const struct queue_envelope *env,
+                                 const size_t *indexes, size_t count);
+void limits_release(struct limit_claim *claim);
+
+/* message.c: work on active/ID (in a delivery thread). */
 void message_process(const char *id);
 /* Move queue_dir/from/name into corrupt/ (as name.N if taken) and log why. */
 void qmgr_move_corrupt(const char *from, const char *name, const char *reason);

@@ -9,9 +9,13 @@
  *      go to local;
  *   3. everything else goes to smtp, with relayhost as the next hop when
  *      it is set, else the recipient's domain (MX routing).
- * Recipients with the same transport and next hop go in one request.
+ * Recipients with the same transport and next hop go in one request,
+ * within the transport's and destinations' concurrency limits (limits.c).
+ * Called from the delivery threads: the table is opened and read under a
+ * lock.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +27,7 @@
 #include "util/log.h"
 
 static struct table *transport_table;
+static pthread_mutex_t transport_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct route {
 	char *transport;
@@ -44,10 +49,12 @@ static int table_find(const char *address, struct str *value, struct route *rout
 	if (*qmgr.transport_maps == '\0')
 		return 0;
 	const char *error = "";
+	pthread_mutex_lock(&transport_lock);
 	if (transport_table == NULL) {
 		transport_table = table_open(qmgr.transport_maps, &error);
 		if (transport_table == NULL) {
 			route->problem = xasprintf("transport_maps: %s", error);
+			pthread_mutex_unlock(&transport_lock);
 			return -1;
 		}
 	}
@@ -64,6 +71,7 @@ static int table_find(const char *address, struct str *value, struct route *rout
 		rc = table_lookup(transport_table, dot, value, &error);
 	if (rc < 0)
 		route->problem = xasprintf("transport_maps lookup: %s", error);
+	pthread_mutex_unlock(&transport_lock);
 	free(key);
 	return rc;
 }
@@ -150,8 +158,10 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 	struct agent_info *sub_info = xcalloc(n, sizeof(*sub_info));
 	for (size_t k = 0; k < n; k++)
 		sub[k] = indexes[group[k]];
+	struct limit_claim *claim = limits_claim(route->transport, env, sub, n);
 	deliver_agent(route->transport, is_local ? NULL : route->nexthop, env, sub, n, sub_results,
 	              sub_info);
+	limits_release(claim);
 	for (size_t k = 0; k < n; k++) {
 		struct rcpt_result *r = &sub_results[k];
 		rcpt_result_set(&results[group[k]], r->state, r->status, r->reason, r->time);

@@ -145,7 +145,8 @@ class FakeLocal:
             data += chunk
         name, attrs, _ = got
         assert name == "deliver", name
-        request = {"queue_id": None, "queue_name": None, "sender": None, "rcpts": []}
+        request = {"queue_id": None, "queue_name": None, "sender": None, "rcpts": [],
+                   "time": time.time()}
         for key, value in attrs:
             if key == "rcpt":
                 request["rcpts"].append([value, None])
@@ -194,12 +195,17 @@ class QmgrTest(InstanceTestCase):
     def listing(self, name):
         return sorted(os.listdir(self.queue(name)))
 
-    def write_mail(self, sender, rcpts, content=None, arrival=None):
+    def write_mail(self, sender, rcpts, content=None, arrival=None, notify=None, fields=()):
+        """Queue a message; notify maps a recipient to its DSN NOTIFY list."""
         content = content or ("From: %s\r\nTo: %s\r\nSubject: test\r\n\r\nhello\r\n"
                               % (sender or "MAILER-DAEMON", rcpts[0]))
         cmd = [os.path.join(os.path.abspath(BIN), "svc_queue_writer"), "-s", sender, "-m", content]
         for r in rcpts:
             cmd += ["-r", r]
+            if notify and r in notify:
+                cmd += ["-n", notify[r]]
+        for name, value in fields:
+            cmd += ["-e", "%s=%s" % (name, value)]
         if arrival is not None:
             cmd += ["-a", str(arrival)]
         result = subprocess.run(cmd + [self.spool], capture_output=True, text=True, timeout=30,
@@ -226,19 +232,26 @@ class QmgrTest(InstanceTestCase):
                 pass
         return pids
 
-    def find_notice(self, to, timeout=15):
-        """The path of a queued notice (null sender) addressed to `to`."""
-        def find():
+    def notices(self, to):
+        """{queue id: content} of every queued notice (null sender) to `to`.
+        Files move between directories while we look: three looks."""
+        found = {}
+        for _ in range(3):
             for d in ("incoming", "active", "deferred"):
                 for name in self.listing(d):
-                    path = os.path.join(self.queue(d), name)
                     try:
-                        env, rcpts, _ = read_queue_file(path)
+                        env, rcpts, content = read_queue_file(os.path.join(self.queue(d), name))
                     except (OSError, AssertionError, TypeError):
                         continue
                     if env.get("sender") == "" and rcpts and rcpts[0]["address"] == to:
-                        return path
-            return None
+                        found[name] = (env, rcpts, content)
+        return found
+
+    def find_notice(self, to, timeout=15):
+        """(envelope, recipients, content) of a queued notice to `to`."""
+        def find():
+            got = self.notices(to)
+            return next(iter(got.values())) if got else None
         return wait_for(find, timeout=timeout, what="a notice to " + to)
 
     def test_delivered_mail_leaves_the_queue(self):
@@ -265,9 +278,8 @@ class QmgrTest(InstanceTestCase):
         qid = self.write_mail("owner@remote.test", [bad, "ok@" + LOCAL_DOMAIN],
                               "Subject: original\r\nMessage-ID: <m1@remote.test>\r\n\r\nbody\r\n")
         self.wakeup()
-        notice = self.find_notice("owner@remote.test")
+        env, rcpts, content = self.find_notice("owner@remote.test")
         self.wait_gone(qid)
-        env, rcpts, content = read_queue_file(notice)
         self.assertEqual(env["origin"], "bounce")
         self.assertEqual(len(rcpts), 1)
         msg = email.message_from_bytes(content, policy=email.policy.compat32)
@@ -299,6 +311,28 @@ class QmgrTest(InstanceTestCase):
         time.sleep(0.5)
         self.assertEqual(self.listing("incoming") + self.listing("deferred")
                          + self.listing("active"), [])
+        # Nor does it go to the postmaster: it is not one of our notices.
+        self.assertEqual([r["rcpts"] for r in self.local.requested()], [[[bad, 0]]])
+        self.assertIn("%s: from the null sender: no notification" % qid, self.inst.read_log())
+
+    def test_double_bounce_goes_to_postmaster_once(self):
+        ghost, bad = "ghost@" + LOCAL_DOMAIN, "nobody@" + LOCAL_DOMAIN
+        for r in (ghost, bad, "postmaster"):
+            self.local.answers[r] = ("bounced", "5.1.1", "unknown user")
+        qid = self.write_mail(ghost, [bad])
+        self.wakeup()
+        self.inst.wait_log("undeliverable postmaster notification discarded", timeout=20)
+        wait_for(lambda: self.listing("incoming") + self.listing("active")
+                 + self.listing("deferred") == [], what="an empty queue")
+        time.sleep(1)
+        reqs = self.local.requested()
+        # The message, the notice to ghost, one report to the postmaster.
+        self.assertEqual([r["rcpts"][0][0] for r in reqs], [bad, ghost, "postmaster"])
+        self.assertEqual(reqs[0]["queue_id"], qid)
+        self.assertEqual(reqs[1]["sender"], "")
+        self.assertEqual(reqs[2]["sender"], "")
+        log = self.inst.read_log()
+        self.assertEqual(log.count("postmaster non-delivery notification"), 1)
 
     def test_deferred_then_flushed(self):
         a, b = "a@" + LOCAL_DOMAIN, "b@" + LOCAL_DOMAIN
@@ -392,9 +426,8 @@ class QmgrTimerTest(QmgrTest):
         # Older than maximal_queue_lifetime (5d): it bounces when it defers.
         qid = self.write_mail("owner@remote.test", [b], arrival=int(time.time()) - 6 * 86400)
         self.wakeup()
-        notice = self.find_notice("owner@remote.test", timeout=30)
+        _, _, content = self.find_notice("owner@remote.test", timeout=30)
         self.wait_gone(qid)
-        _, _, content = read_queue_file(notice)
         self.assertIn(b"Status: 5.4.7", content)
         self.assertIn(b"mailbox full", content)
 
@@ -405,6 +438,112 @@ class QmgrTimerTest(QmgrTest):
     test_deferred_then_flushed = None
     test_corrupt_file_goes_to_corrupt = None
     test_crash_in_the_middle_loses_nothing = None
+    test_double_bounce_goes_to_postmaster_once = None
+
+
+class QmgrBackoffTest(QmgrTimerTest):
+    """Retries come at the back-off times: never early, not much late, and
+    the wait doubles from minimal_backoff_time up to maximal_backoff_time."""
+
+    def params(self):
+        return {"minimal_backoff_time": "1s", "maximal_backoff_time": "4s"}
+
+    def test_backoff_times_respected(self):
+        b = "b@" + LOCAL_DOMAIN
+        self.local.answers[b] = ("deferred", "4.2.2", "mailbox full")
+        qid = self.write_mail("s@remote.test", [b], notify={b: "NEVER"})
+        self.wakeup()
+        wait_for(lambda: len(self.local.requested()) >= 5, timeout=30, what="five attempts")
+        wait_for(lambda: qid in self.listing("deferred"), what="the message in deferred/")
+        times = [r["time"] for r in self.local.requested()[:5]]
+        records = read_records(os.path.join(self.queue("status"), qid))
+        due = [r["next_attempt"] for n, r in records if n == "message_status"]
+        tried = [r["time"] for n, r in records if n == "rcpt_status"]
+        # next_attempt = time of the attempt + 1, 2, 4, 4 seconds (the
+        # result and the deferral may fall on either side of a second).
+        for k, backoff in enumerate([1, 2, 4, 4]):
+            self.assertIn(due[k] - tried[k], (backoff, backoff + 1), (due, tried))
+            self.assertGreaterEqual(times[k + 1], due[k] - 0.05, "attempt %d early" % (k + 2))
+            self.assertLess(times[k + 1], due[k] + 3.5, "attempt %d late" % (k + 2))
+        del self.local.answers[b]
+        self.wait_gone(qid, timeout=20)
+
+    test_timer_retries_deferred_mail = None
+    test_expired_mail_bounces = None
+
+
+class QmgrLifetimeTest(QmgrTimerTest):
+    """A short maximal_queue_lifetime: deferred mail bounces once it is
+    older, not before."""
+
+    def params(self):
+        return {"minimal_backoff_time": "1s", "maximal_backoff_time": "1s",
+                "maximal_queue_lifetime": "3s"}
+
+    def test_short_lifetime_bounces(self):
+        b = "b@" + LOCAL_DOMAIN
+        self.local.answers[b] = ("deferred", "4.2.2", "mailbox full")
+        start = int(time.time())
+        qid = self.write_mail("owner@remote.test", [b])
+        self.wakeup()
+        _, _, content = self.find_notice("owner@remote.test", timeout=30)
+        self.wait_gone(qid)
+        self.assertGreaterEqual(time.time(), start + 3)
+        self.assertGreaterEqual(len(self.local.requested()), 2)
+        msg = email.message_from_bytes(content, policy=email.policy.compat32)
+        fields = "\n".join(str(b) for b in msg.get_payload()[1].get_payload())
+        self.assertIn("Action: failed", fields)
+        self.assertIn("Status: 5.4.7", fields)
+        self.assertIn("message expired after", fields)
+        self.assertEqual(len(self.notices("owner@remote.test")), 1)
+
+    test_timer_retries_deferred_mail = None
+    test_expired_mail_bounces = None
+
+
+class QmgrDelayWarningTest(QmgrTimerTest):
+    """delay_warning_time: one warning per message, for the recipients
+    that did not opt out of DELAY notices."""
+
+    def params(self):
+        return {"minimal_backoff_time": "1s", "maximal_backoff_time": "1s",
+                "delay_warning_time": "2s"}
+
+    def test_one_delay_warning(self):
+        a, b, c = ("%s@%s" % (n, LOCAL_DOMAIN) for n in "abc")
+        for r in (a, b, c):
+            self.local.answers[r] = ("deferred", "4.2.2", "mailbox full")
+        qid = self.write_mail("owner@remote.test", [a, b, c],
+                              notify={b: "NEVER", c: "SUCCESS,FAILURE"})
+        quiet = self.write_mail("quiet@remote.test", [c], notify={c: "FAILURE"})
+        self.wakeup()
+        _, _, content = self.find_notice("owner@remote.test", timeout=20)
+        # Several more attempts: still one warning.
+        n = len(self.local.requested())
+        wait_for(lambda: len(self.local.requested()) >= n + 4, timeout=20,
+                 what="more attempts")
+        self.assertEqual(len(self.notices("owner@remote.test")), 1)
+        self.assertEqual(self.notices("quiet@remote.test"), {})
+        msg = email.message_from_bytes(content, policy=email.policy.compat32)
+        self.assertEqual(msg["Subject"], "Delayed Mail (still being retried)")
+        blocks = msg.get_payload()[1].get_payload()
+        rcpt_blocks = [dict(bl.items()) for bl in blocks[1:]]
+        self.assertEqual([bl["Final-Recipient"] for bl in rcpt_blocks], ["rfc822; " + a])
+        self.assertEqual(rcpt_blocks[0]["Action"], "delayed")
+        self.assertEqual(rcpt_blocks[0]["Status"], "4.2.2")
+        self.assertIn("Will-Retry-Until", rcpt_blocks[0])
+        # Only the header comes back with a warning.
+        self.assertEqual(msg.get_payload()[2].get_content_type(), "text/rfc822-headers")
+        records = read_records(os.path.join(self.queue("status"), qid))
+        self.assertEqual(len([r for n, r in records if n == "delay_warning"]), 1)
+        self.assertIn("%s: sender delay notification" % qid, self.inst.read_log())
+        for r in (a, b, c):
+            del self.local.answers[r]
+        self.wait_gone(qid, timeout=20)
+        self.wait_gone(quiet, timeout=20)
+
+    test_timer_retries_deferred_mail = None
+    test_expired_mail_bounces = None
 
 
 if __name__ == "__main__":

@@ -290,5 +290,89 @@ class QueueCliTest(InstanceTestCase):
         self.assertIn(b"0 messages deleted", self.ok("queue", "delete", "ALL"))
 
 
+    # ---- selection, hold, release, requeue, flush ----
+
+    def test_list_and_delete_by_selection(self):
+        m = self.fill()
+        ids = [e["id"] for e in self.json("queue", "list", "--sender", "alice@EXAMPLE.org")
+               ["messages"]]
+        self.assertEqual(ids, [m["a"]])
+        ids = [e["id"] for e in self.json("queue", "list", "--recipient", "@example.net")
+               ["messages"]]
+        self.assertEqual(sorted(ids), sorted([m["a"], m["b"], m["c"]]))
+        ids = [e["id"] for e in self.json("queue", "list", "--sender", "<>")["messages"]]
+        self.assertEqual(ids, [m["b"]])
+        # Everything in fill() arrived in 2023: older than a day; none younger.
+        self.assertEqual(self.json("queue", "list", "--older-than", "1d")["count"], 3)
+        young = self.write(b"Subject: new\r\n\r\nnew\r\n", sender="alice@example.org",
+                           rcpts=["zed@example.net"], arrival=int(time.time()))
+        ids = [e["id"] for e in self.json("queue", "list", "--sender", "alice@example.org",
+                                          "--older-than", "1h")["messages"]]
+        self.assertEqual(ids, [m["a"]])
+        self.assertEqual(self.mailctl("queue", "list", "--older-than", "soon").returncode, 1)
+        self.assertEqual(self.mailctl("queue", "list", "--bogus").returncode, 1)
+        # delete by recipient removes only the matching message.
+        data = self.json("queue", "delete", "--recipient", "GRACE@example.net")
+        self.assertEqual(data["deleted"], [{"id": m["c"], "queue": "deferred"}])
+        self.assertIn(young, self.remaining())
+        self.assertEqual(self.mailctl("queue", "delete").returncode, 2)
+
+    def test_hold_release_requeue_flush(self):
+        d1 = self.write(b"Subject: d1\r\n\r\nx\r\n", sender="s@example.org",
+                        rcpts=["r1@example.net"], queue="deferred")
+        d2 = self.write(b"Subject: d2\r\n\r\nx\r\n", sender="t@example.org",
+                        rcpts=["r2@example.net"], queue="deferred", arrival=int(time.time()))
+        i1 = self.write(b"Subject: i1\r\n\r\nx\r\n", sender="s@example.org",
+                        rcpts=["r3@example.net"], queue="incoming")
+        # A selection is required for hold.
+        self.assertEqual(self.mailctl("queue", "hold").returncode, 2)
+        data = self.json("queue", "hold", "--sender", "s@example.org")
+        self.assertEqual(data["action"], "hold")
+        self.assertEqual(sorted((h["id"], h["from"]) for h in data["held"]),
+                         sorted([(d1, "deferred"), (i1, "incoming")]))
+        self.assertEqual(data["errors"], [])
+        self.assertEqual(sorted(os.listdir(os.path.join(self.spool, "hold"))), sorted([d1, i1]))
+        listed = {e["id"]: e["queue"] for e in self.json("queue", "list")["messages"]}
+        self.assertEqual(listed, {d1: "hold", i1: "hold", d2: "deferred"})
+        # Holding it again is an error for a named id.
+        result = self.mailctl("queue", "hold", d1.lower())
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"already in hold/", result.stderr)
+        # release takes only held mail; qmgr is not running, so mailctl says
+        # the mail waits in incoming/.
+        result = self.mailctl("queue", "release", d2)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"is in deferred/; release takes mail from hold/", result.stderr)
+        result = self.mailctl("queue", "release", i1)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(b"%s: released (from hold/)" % i1.encode(), result.stdout)
+        self.assertIn(b"1 message released", result.stdout)
+        self.assertIn(b"qmgr is not running", result.stderr)
+        self.assertTrue(os.path.exists(self.path("incoming", i1)))
+        # requeue takes held and deferred mail back to incoming/.
+        data = self.json("queue", "requeue", "ALL")
+        self.assertEqual(sorted((r["id"], r["from"]) for r in data["requeued"]),
+                         sorted([(d1, "hold"), (d2, "deferred")]))
+        self.assertFalse(data["qmgr_notified"])
+        self.assertEqual(sorted(os.listdir(os.path.join(self.spool, "incoming"))),
+                         sorted([d1, d2, i1]))
+        # flush with no selection takes all deferred mail, here some by age.
+        self.json("queue", "hold", d1, d2)
+        self.json("queue", "release", "ALL")
+        os.rename(self.path("incoming", d1), self.path("deferred", d1))
+        os.rename(self.path("incoming", d2), self.path("deferred", d2))
+        data = self.json("queue", "flush", "--older-than", "1h")
+        self.assertEqual([f["id"] for f in data["flushed"]], [d1])
+        data = self.json("queue", "flush")
+        self.assertEqual([f["id"] for f in data["flushed"]], [d2])
+        self.assertEqual(os.listdir(os.path.join(self.spool, "deferred")), [])
+        # Unknown ids are errors; the others are still acted on.
+        result = self.mailctl("--json", "queue", "hold", d1, "00000000000000AA")
+        self.assertEqual(result.returncode, 1)
+        data = json.loads(result.stdout)
+        self.assertEqual(data["count"], 1)
+        self.assertEqual(data["errors"], [{"id": "00000000000000AA",
+                                           "error": "no such message in the queue"}])
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

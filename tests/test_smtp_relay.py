@@ -49,9 +49,13 @@ class SmtpRelayTest(InstanceTestCase):
         server = ScriptedServer("127.0.0.4", self.port, handler)
         self.addCleanup(server.stop)
         nexthop = "[127.0.0.3]:%d" % self.port
+        # One smtp process (so qmgr sends one delivery at a time): each
+        # message finds the session the previous one left open.
+        services = [s.replace("smtp unix - n n - - smtp", "smtp unix - n n - 1 smtp")
+                    for s in SENDER_SERVICES]
         send = Instance(params=sender_params(None, self.port, relayhost=nexthop,
                                              smtp_connection_cache_time_limit="5s"),
-                        services=list(SENDER_SERVICES))
+                        services=services)
         self.addCleanup(send.cleanup)
         send.params["smtp_sasl_password_maps"] = self.table(
             send, "sasl_passwd", "%s u@far.example:%s\n" % (nexthop, PASSWORD), secret=True)

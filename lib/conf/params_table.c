@@ -7,6 +7,8 @@
 #include "conf/params.h"
 
 const struct param_def param_table[] = {
+    {"2bounce_notice_recipient", PARAM_STR, "postmaster",
+     "Recipient of a notification that could not be delivered to its sender (double bounce)."},
     {"alias_database", PARAM_LIST, "$config_directory/aliases",
      "aliases(5) sources that newaliases and mailctl alias rebuild compile, each into FILE.lmdb."},
     {"alias_maps", PARAM_LIST, "lmdb:$config_directory/aliases.lmdb",
@@ -29,10 +31,14 @@ const struct param_def param_table[] = {
      "How long a daemon may spend on one request before it gives up on it."},
     {"data_directory", PARAM_STR, "/var/lib/postern",
      "Directory for data that is not mail: lock files, caches and state."},
+    {"default_destination_concurrency_limit", PARAM_INT, "20",
+     "Most deliveries qmgr runs at once to one destination (recipient domain); 0: no limit."},
     {"default_privs", PARAM_STR, "nobody",
      "User that local delivery runs commands and file deliveries as when no owner applies."},
     {"default_process_limit", PARAM_INT, "100",
      "Process limit of a service whose maxproc column in master.conf is '-'."},
+    {"delay_warning_time", PARAM_TIME, "0h",
+     "After this long in the queue the sender is warned that mail is delayed (0: never)."},
     {"deliver_lock_attempts", PARAM_INT, "20",
      "How often local tries to lock an mbox file before it defers the delivery."},
     {"deliver_lock_delay", PARAM_TIME, "1s", "How long local waits between two lock attempts."},
@@ -148,6 +154,8 @@ const struct param_def param_table[] = {
     {"pop3d_tls_protocols", PARAM_STR, ">=TLSv1.2", "Lowest TLS version pop3d accepts."},
     {"pop3d_tls_wrappermode", PARAM_BOOL, "no",
      "Implicit TLS: the handshake comes first (POP3S, port 995)."},
+    {"qmgr_message_active_limit", PARAM_INT, "20000",
+     "Most messages qmgr holds in active/ and in memory at once."},
     {"queue_directory", PARAM_STR, "/var/spool/postern",
      "Root of the mail queue and of the private/ and public/ socket directories."},
     {"recipient_delimiter", PARAM_STR, "",

@@ -115,8 +115,16 @@ static bool valid_host(const char *s)
 
 static int check_report(const struct dsn_report *r, const char **error_r)
 {
-	if (r->env == NULL || r->env->sender == NULL || r->env->sender[0] == '\0') {
+	if (r->env == NULL || r->env->sender == NULL) {
+		*error_r = "no envelope";
+		return -1;
+	}
+	if (r->notify_to == NULL && r->env->sender[0] == '\0') {
 		*error_r = "no notification is sent to the null sender";
+		return -1;
+	}
+	if (r->notify_to != NULL && r->notify_to[0] == '\0') {
+		*error_r = "no recipient for the notification";
 		return -1;
 	}
 	if (r->rcpt_count == 0) {
@@ -394,7 +402,7 @@ static void append_headers(struct str *out, const struct dsn_report *r, enum dsn
 	append_field(out, "From", str_cstr(&v));
 	str_clear(&v);
 	str_append_char(&v, '<');
-	append_clean(&v, r->env->sender);
+	append_clean(&v, r->notify_to != NULL ? r->notify_to : r->env->sender);
 	str_append_char(&v, '>');
 	append_field(out, "To", str_cstr(&v));
 	append_field(out, "Subject", subjects[kind]);

@@ -51,6 +51,10 @@ struct dsn_report {
 	size_t content_limit;   /* at most this many bytes of it are returned */
 	int64_t now;            /* for Date: and the Message-ID; 0 means time(NULL) */
 	const char *postmaster; /* contact named in the text; NULL means "postmaster" */
+	/* Who the report goes to (its To:); NULL means the envelope sender. Set
+	 * for a double bounce: a report about a notification that could not be
+	 * delivered, sent to the postmaster although its sender is null. */
+	const char *notify_to;
 };
 
 /* Build the notification into out (appended). The kind, and so the
@@ -60,7 +64,8 @@ struct dsn_report {
  * message is returned only for a failure report whose envelope RET is not
  * "HDRS"; otherwise only its header. Content is cut at the last line end
  * within content_limit. Returns 0, or -1 with *error_r (static) if the
- * sender is null (never notify about a notification), there are no
+ * report would go to the null sender (never notify about a notification;
+ * notify_to overrides), notify_to is empty, there are no
  * recipients, or a status, address or host name is malformed. */
 int dsn_build(const struct dsn_report *report, struct str *out, const char **error_r);
 

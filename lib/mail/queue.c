@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ const char *const queue_dir_names[] = {"maildrop", "incoming", "active", "deferr
  * so a reader may always stop looking for it there (see queue.h). */
 #define QUEUE_MAX_ENVELOPE (1024 * 1024)
 
-static char queue_error[512];
+/* Per thread: qmgr's delivery threads write queue files at once. */
+static _Thread_local char queue_error[512];
 
 static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -82,15 +84,17 @@ int queue_make_dirs(const char *queue_dir, uid_t owner, gid_t group, const char 
 
 void queue_id_new(char *buf)
 {
-	static uint64_t last_usec;
+	static _Atomic uint64_t last_usec;
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	uint64_t usec = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 	/* Within a process ids strictly increase, even when two are made in the
-	 * same microsecond or the clock steps back. */
-	if (usec <= last_usec)
-		usec = last_usec + 1;
-	last_usec = usec;
+	 * same microsecond (by two threads too) or the clock steps back. */
+	uint64_t last = atomic_load(&last_usec);
+	do {
+		if (usec <= last)
+			usec = last + 1;
+	} while (!atomic_compare_exchange_weak(&last_usec, &last, usec));
 	/* 52 bits of microseconds last until 2112; the low 12 bits of the pid
 	 * keep concurrent processes apart (live pids 4096 apart are rare, and
 	 * then the same microsecond is needed too; O_EXCL and a rename that
@@ -509,6 +513,34 @@ static int move_into_place(const char *from, const char *to)
 		return -1;
 	unlink(from);
 	return 0;
+}
+
+int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
+               const char **error_r)
+{
+	char *src = xasprintf("%s/%s/%s", queue_dir, from, id);
+	char *dst = xasprintf("%s/%s/%s", queue_dir, to, id);
+	int rc = move_into_place(src, dst);
+	int saved = errno;
+	if (rc != 0)
+		*error_r = set_error("move %s to %s/: %s", src, to, strerror(errno));
+	free(src);
+	free(dst);
+	if (rc != 0) {
+		errno = saved;
+		return -1;
+	}
+	char *dir = xasprintf("%s/%s", queue_dir, to);
+	rc = fsync_dir(dir, error_r);
+	free(dir);
+	if (rc == 0) {
+		dir = xasprintf("%s/%s", queue_dir, from);
+		rc = fsync_dir(dir, error_r);
+		free(dir);
+	}
+	/* The move itself happened; a failed fsync is reported, not undone. */
+	errno = 0;
+	return rc == 0 ? 0 : 1;
 }
 
 int queue_writer_commit(struct queue_writer *w, const char *subdir, const char **error_r)

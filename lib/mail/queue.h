@@ -130,6 +130,14 @@ void queue_writer_abort(struct queue_writer *w);
 int64_t queue_writer_size(const struct queue_writer *w);
 const char *queue_writer_id(const struct queue_writer *w);
 
+/* Move queue file id from one subdirectory to another ("deferred" to
+ * "hold" ...), never replacing a file, and fsync both directories. 0; -1
+ * with errno (ENOENT: it is no longer in from/, EEXIST: to/ has one) and
+ * *error_r if it did not move; 1 with *error_r if it moved but could not
+ * be made durable. */
+int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
+               const char **error_r);
+
 /* Reading: parse the envelope and locate the content. Pure over the bytes
  * given (the first up to 1 MiB of a file is enough for the envelope).
  * Returns 1 with env filled and *content_offset_r set, 0 if more bytes are

@@ -430,6 +430,9 @@ TEST(refusals)
 
 	env.sender = "";
 	check_refused(&rep);
+	rep.notify_to = "";
+	check_refused(&rep);
+	rep.notify_to = NULL;
 	env.sender = NULL;
 	check_refused(&rep);
 	env.sender = "joe@example.org";
@@ -468,6 +471,25 @@ TEST(refusals)
 	str_free(&out);
 }
 
+/* A double bounce: the report about a failed notice (null sender) goes to
+ * the postmaster named by notify_to. */
+TEST(double_bounce_to_postmaster)
+{
+	struct queue_envelope env;
+	make_env(&env, "");
+	env.sender = "";
+	struct dsn_rcpt rcpt = failed_rcpt();
+	struct dsn_report rep = make_report(&env, &rcpt, 1);
+	rep.notify_to = "postmaster";
+	struct str out = STR_INIT;
+	const char *error;
+	CHECK(dsn_build(&rep, &out, &error) == 0);
+	CHECK(strstr(str_cstr(&out), "\r\nTo: <postmaster>\r\n") != NULL);
+	CHECK(strstr(str_cstr(&out), "X-Postern-Sender: rfc822; \r\n") != NULL);
+	CHECK(strstr(str_cstr(&out), "Action: failed\r\n") != NULL);
+	str_free(&out);
+}
+
 TEST(format_date)
 {
 	struct str s = STR_INIT;
@@ -490,6 +512,7 @@ int main(void)
 	RUN(eight_bit_and_sanitising);
 	RUN(long_diagnostic_is_folded);
 	RUN(refusals);
+	RUN(double_bounce_to_postmaster);
 	RUN(format_date);
 	return TESTING_DONE();
 }

@@ -21,7 +21,7 @@
 
 #include "util/alloc.h"
 
-static char sock_error[1024];
+static _Thread_local char sock_error[1024]; /* per thread, as errno */
 
 static const char *errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,0 +1,174 @@
+#!/bin/sh
+# Side-by-side delivery rate: N messages sent by SMTP (smtp-source, from the
+# postfix package) into local Maildirs, with Postern (smtpd -> qmgr -> local,
+# a virtual user) and with Postfix (smtpd -> qmgr -> virtual(8), a virtual
+# Maildir), both delivering as the vmail user. The clock runs from the first
+# connection until every message is a file in the Maildir's new/, so it
+# covers receiving, queueing, scheduling and delivery ("smtp->mailbox").
+# A second run measures delivery alone ("queue->mailbox"): the messages are
+# received with delivery stopped (Postfix: an end-of-data HOLD; Postern:
+# no qmgr in master.conf), then released at once (postsuper -H ALL; a
+# reload that adds qmgr) and timed until all are in the Maildir.
+#
+# Usage: sh bench/deliver.sh [BUILD_DIR]   (as root: installs postfix)
+# Env:   MESSAGES (default 2000), SESSIONS (default 20), SIZE (bytes, 4096)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+messages=${MESSAGES:-2000}
+sessions=${SESSIONS:-20}
+size=${SIZE:-4096}
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root (Postfix and the vmail user)" >&2; exit 1; }
+if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
+sh "$top/scripts/create-users.sh"
+vmail_uid=$(id -u vmail)
+vmail_gid=$(id -g vmail)
+
+# One benchmark at a time owns the system Postfix.
+exec 9>/tmp/postern-bench-postfix.lock
+flock 9
+
+work=$(mktemp -d /tmp/postern-bench.XXXXXX)
+chmod 755 "$work"
+pf_port=2626
+pt_port=2627
+pf_conf=/etc/postfix
+domain=bench.example.test
+cleanup() {
+	postfix stop >/dev/null 2>&1 || true
+	for f in main.cf master.cf; do
+		if [ -f "$work/$f.orig" ]; then cp "$work/$f.orig" "$pf_conf/$f"; else rm -f "$pf_conf/$f"; fi
+	done
+	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p "$work/pf-vmail" "$work/pt-vmail"
+chown vmail:vmail "$work/pf-vmail" "$work/pt-vmail"
+
+# --- Postfix: the system instance, configured for the run and restored after.
+postfix stop >/dev/null 2>&1 || true
+for f in main.cf master.cf; do
+	[ -f "$pf_conf/$f" ] && cp "$pf_conf/$f" "$work/$f.orig"
+done
+cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
+sed -i -e "s/^smtp      inet/$pf_port      inet/" "$pf_conf/master.cf"
+cat >"$pf_conf/main.cf" <<CF
+compatibility_level = 3.6
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.$domain
+mydestination =
+mynetworks = 127.0.0.0/8
+smtpd_recipient_restrictions = permit_mynetworks, reject
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+default_process_limit = 200
+virtual_mailbox_domains = $domain
+virtual_mailbox_base = $work/pf-vmail
+virtual_mailbox_maps = inline:{user@$domain=$domain/user/Maildir/, drain@$domain=$domain/drain/Maildir/}
+virtual_uid_maps = static:$vmail_uid
+virtual_gid_maps = static:$vmail_gid
+virtual_mailbox_limit = 0
+CF
+postfix check >/dev/null 2>&1 || true
+postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
+
+# --- Postern: smtpd, qmgr and local; one virtual user.
+mkdir -p "$work/postern/etc"
+cat >"$work/postern/etc/main.conf" <<CF
+queue_directory = $work/postern/spool
+data_directory = $work/postern/data
+daemon_directory = $build/bin
+maillog_file = $work/postern.log
+inet_interfaces = 127.0.0.1
+myhostname = mx.$domain
+mydestination = localhost
+virtual_mailbox_domains = $domain
+virtual_mailbox_base = $work/pt-vmail
+mynetworks = 127.0.0.0/8
+smtpd_peername_lookup = no
+default_process_limit = 200
+CF
+cat >"$work/postern/etc/master.conf" <<CF
+127.0.0.1:$pt_port inet n - n - - smtpd
+qmgr unix n - n 300 1 qmgr
+local unix - n n - - local
+CF
+echo "bench password" | "$build/bin/mailctl" -c "$work/postern/etc" user add "user@$domain" >/dev/null
+"$build/bin/mailctl" -c "$work/postern/etc" start
+sleep 1
+
+# Both users' Maildirs: Postfix's virtual_mailbox_maps path and Postern's
+# virtual_mailbox_base/DOMAIN/USER/Maildir.
+count() { # dir -> files in it
+	if [ -d "$1" ]; then find "$1" -maxdepth 1 -type f | wc -l; else echo 0; fi
+}
+rate() { # port maildir-new -> messages per second until all are delivered
+	want=$messages
+	start=$(date +%s.%N)
+	smtp-source -c -s "$sessions" -m "$messages" -l "$size" \
+		-f bench@client.example.test -t "user@$domain" "127.0.0.1:$1" >/dev/null
+	sent=$(date +%s.%N)
+	deadline=$(($(date +%s) + 600))
+	while [ "$(count "$2")" -lt "$want" ]; do
+		if [ "$(date +%s)" -gt "$deadline" ]; then
+			echo "bench: only $(count "$2") of $want delivered into $2" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	end=$(date +%s.%N)
+	echo "$messages $start $sent $end" |
+		awk '{printf "%.0f (all sent after %.1f s, delivered after %.1f s)", $1 / ($4 - $2), $3 - $2, $4 - $2}' >&2
+	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+drain() { # port maildir-new release-command -> messages per second from release to delivered
+	smtp-source -c -s "$sessions" -m "$messages" -l "$size" \
+		-f bench@client.example.test -t "drain@$domain" "127.0.0.1:$1" >/dev/null
+	start=$(date +%s.%N)
+	sh -c "$3" >/dev/null 2>&1
+	deadline=$(($(date +%s) + 600))
+	while [ "$(count "$2")" -lt "$messages" ]; do
+		if [ "$(date +%s)" -gt "$deadline" ]; then
+			echo "bench: only $(count "$2") of $messages delivered into $2" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	end=$(date +%s.%N)
+	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+
+printf "postfix: " >&2
+pf=$(rate $pf_port "$work/pf-vmail/$domain/user/Maildir/new")
+printf "\npostern: " >&2
+pt=$(rate $pt_port "$work/pt-vmail/$domain/user/Maildir/new")
+echo >&2
+
+# Delivery alone. Postfix: hold at end of data, then release all.
+echo "smtpd_end_of_data_restrictions = check_client_access static:HOLD" >>"$pf_conf/main.cf"
+postfix reload >/dev/null 2>&1
+sleep 1
+pf_drain=$(drain $pf_port "$work/pf-vmail/$domain/drain/Maildir/new" "postsuper -H ALL; postqueue -f")
+# Postern: no qmgr until the mail is queued.
+echo "bench password" | "$build/bin/mailctl" -c "$work/postern/etc" user add "drain@$domain" >/dev/null
+grep -v '^qmgr' "$work/postern/etc/master.conf" >"$work/master.conf.noqmgr"
+cp "$work/postern/etc/master.conf" "$work/master.conf.full"
+cp "$work/master.conf.noqmgr" "$work/postern/etc/master.conf"
+"$build/bin/mailctl" -c "$work/postern/etc" reload >/dev/null
+sleep 1
+pt_drain=$(drain $pt_port "$work/pt-vmail/$domain/drain/Maildir/new" \
+	"cp $work/master.conf.full $work/postern/etc/master.conf && $build/bin/mailctl -c $work/postern/etc reload")
+
+printf "%-16s %-9s %-9s %-6s %12s %12s %7s\n" measure messages sessions size postfix/s postern/s ratio
+for row in "smtp->mailbox $pf $pt" "queue->mailbox $pf_drain $pt_drain"; do
+	set -- $row
+	printf "%-16s %-9s %-9s %-6s %12s %12s %7s\n" "$1" "$messages" "$sessions" "$size" "$2" "$3" \
+		"$(echo "$3 $2" | awk '{printf "%.2f", $1 / $2}')"
+done

@@ -1,0 +1,65 @@
+/*
+ * The per-message status log, queue_directory/status/ID: what qmgr knows
+ * about each recipient of a queued message (delivered, deferred or bounced,
+ * with status code and reason) and about the message (attempts, next
+ * attempt, delay warning). qmgr is its only writer (qmgr/status.c appends
+ * and fsyncs); this module reads it, for qmgr and for mailctl.
+ *
+ * Format: an append-only sequence of IPC records (util/ipc.h):
+ *   "rcpt_status"    index (i), state (s), status (s), reason (s), time (i),
+ *                    notified (i, optional: 1 once its DSN is queued)
+ *   "message_status" attempts (i), next_attempt (i)
+ *   "delay_warning"  time (i): the sender was warned about the delay
+ * The last record for an index wins; indexes outside the queue file's
+ * recipients are ignored. A torn record at the end (a crash in the middle
+ * of a write) ends the log.
+ */
+#ifndef POSTERN_MAIL_STATUS_LOG_H
+#define POSTERN_MAIL_STATUS_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Recipient states as written in the log. */
+enum rcpt_state { RCPT_PENDING, RCPT_DELIVERED, RCPT_DEFERRED, RCPT_BOUNCED };
+
+const char *rcpt_state_name(enum rcpt_state state);
+/* RCPT_PENDING for an unknown name or NULL. */
+enum rcpt_state rcpt_state_parse(const char *name);
+
+/* The latest known outcome of one recipient. */
+struct rcpt_result {
+	enum rcpt_state state;
+	char *status; /* "2.0.0" ... */
+	char *reason;
+	int64_t time;
+	bool notified; /* its failure or success notification is queued */
+};
+
+/* Set all fields (copies the strings; notified becomes false). */
+void rcpt_result_set(struct rcpt_result *r, enum rcpt_state state, const char *status,
+                     const char *reason, int64_t when);
+void rcpt_result_free(struct rcpt_result *r);
+
+struct status_log {
+	struct rcpt_result *rcpts; /* one per queue file recipient */
+	size_t rcpt_count;
+	int64_t attempts;
+	int64_t next_attempt;
+	int64_t delay_warned; /* when the delay warning was queued; 0 if not */
+};
+
+/* An empty log for rcpt_count recipients. */
+void status_log_init(struct status_log *log, size_t rcpt_count);
+void status_log_free(struct status_log *log);
+/* Apply the records in data to log; returns how many bytes were whole
+ * records (the rest is a torn tail). */
+size_t status_log_parse(const void *data, size_t len, struct status_log *log);
+/* Read queue_dir/status/ID into a fresh log (a missing file is an empty
+ * log). With repair (qmgr only: it is the writer), a torn tail is cut off
+ * the file so later appends follow good records. 0, or -1 with *error_r. */
+int status_log_read(const char *queue_dir, const char *id, size_t rcpt_count, bool repair,
+                    struct status_log *log, const char **error_r);
+
+#endif

@@ -1,0 +1,95 @@
+/* Unit tests for reading the per-message status log: the last record for a
+ * recipient wins, indexes past the recipients are ignored, message records
+ * and the delay warning are read, and a torn tail ends the log. */
+#include <string.h>
+
+#include "mail/status_log.h"
+#include "util/ipc.h"
+#include "util/str.h"
+#include "util/testing.h"
+
+static void add_rcpt(struct str *out, int64_t index, const char *state, const char *status,
+                     const char *reason, bool notified)
+{
+	struct ipc_rec *rec = ipc_rec_new("rcpt_status");
+	ipc_rec_add_int(rec, "index", index);
+	ipc_rec_add_str(rec, "state", state);
+	ipc_rec_add_str(rec, "status", status);
+	ipc_rec_add_str(rec, "reason", reason);
+	ipc_rec_add_int(rec, "time", 1000 + index);
+	if (notified)
+		ipc_rec_add_int(rec, "notified", 1);
+	ipc_rec_encode(rec, out);
+	ipc_rec_free(rec);
+}
+
+static void add_int_rec(struct str *out, const char *name, const char *k1, int64_t v1,
+                        const char *k2, int64_t v2)
+{
+	struct ipc_rec *rec = ipc_rec_new(name);
+	ipc_rec_add_int(rec, k1, v1);
+	if (k2 != NULL)
+		ipc_rec_add_int(rec, k2, v2);
+	ipc_rec_encode(rec, out);
+	ipc_rec_free(rec);
+}
+
+TEST(last_record_wins)
+{
+	struct str data = STR_INIT;
+	add_rcpt(&data, 0, "deferred", "4.2.2", "mailbox full", false);
+	add_rcpt(&data, 1, "bounced", "5.1.1", "user unknown", true);
+	add_rcpt(&data, 0, "delivered", "2.0.0", "delivered to maildir", false);
+	add_rcpt(&data, 7, "delivered", "2.0.0", "not a recipient of this message", false);
+	add_int_rec(&data, "message_status", "attempts", 2, "next_attempt", 5000);
+	add_int_rec(&data, "delay_warning", "time", 4000, NULL, 0);
+	struct status_log log;
+	status_log_init(&log, 3);
+	CHECK(status_log_parse(data.data, data.len, &log) == data.len);
+	CHECK(log.rcpts[0].state == RCPT_DELIVERED);
+	CHECK_STR(log.rcpts[0].status, "2.0.0");
+	CHECK(!log.rcpts[0].notified);
+	CHECK(log.rcpts[1].state == RCPT_BOUNCED);
+	CHECK_STR(log.rcpts[1].reason, "user unknown");
+	CHECK(log.rcpts[1].notified);
+	CHECK(log.rcpts[1].time == 1001);
+	CHECK(log.rcpts[2].state == RCPT_PENDING);
+	CHECK(log.rcpts[2].status == NULL);
+	CHECK(log.attempts == 2 && log.next_attempt == 5000);
+	CHECK(log.delay_warned == 4000);
+	status_log_free(&log);
+	str_free(&data);
+}
+
+TEST(torn_tail_ends_the_log)
+{
+	struct str data = STR_INIT;
+	add_rcpt(&data, 0, "deferred", "4.2.2", "mailbox full", false);
+	size_t whole = data.len;
+	add_rcpt(&data, 0, "delivered", "2.0.0", "delivered", false);
+	struct status_log log;
+	status_log_init(&log, 1);
+	CHECK(status_log_parse(data.data, data.len - 3, &log) == whole);
+	CHECK(log.rcpts[0].state == RCPT_DEFERRED);
+	status_log_free(&log);
+	str_free(&data);
+}
+
+TEST(state_names)
+{
+	CHECK(rcpt_state_parse("delivered") == RCPT_DELIVERED);
+	CHECK(rcpt_state_parse("deferred") == RCPT_DEFERRED);
+	CHECK(rcpt_state_parse("bounced") == RCPT_BOUNCED);
+	CHECK(rcpt_state_parse("nonsense") == RCPT_PENDING);
+	CHECK(rcpt_state_parse(NULL) == RCPT_PENDING);
+	CHECK_STR(rcpt_state_name(RCPT_BOUNCED), "bounced");
+	CHECK_STR(rcpt_state_name(RCPT_PENDING), "pending");
+}
+
+int main(void)
+{
+	RUN(last_record_wins);
+	RUN(torn_tail_ends_the_log);
+	RUN(state_names);
+	return TESTING_DONE();
+}

@@ -1,0 +1,143 @@
+/*
+ * Concurrency limits of deliveries, as in Postfix: per transport, the
+ * process limit of its service in master.conf ('-' means
+ * default_process_limit, 0 no limit); per destination (the recipient
+ * domain, within a transport), default_destination_concurrency_limit. A
+ * delivery claims its transport and every destination of its recipients
+ * at once, or waits until it can (all or nothing, so claims never
+ * deadlock). Used by the delivery threads (workers.c).
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/masterconf.h"
+#include "qmgr/qmgr.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+struct counter {
+	char *key; /* "transport" or "transport:domain" */
+	int64_t count;
+};
+
+struct limit_claim {
+	char **keys; /* keys[0] is the transport */
+	size_t count;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t released = PTHREAD_COND_INITIALIZER;
+static struct counter *counters;
+static size_t counter_count, counter_cap;
+static int64_t destination_limit;
+static int64_t default_process_limit;
+static struct service_list services;
+static bool services_loaded;
+
+void limits_init(const struct conf *conf)
+{
+	/* conf is read here only: its values are expanded lazily, not safe
+	 * to share with the delivery threads. */
+	default_process_limit = conf_get_int(conf, "default_process_limit");
+	destination_limit = conf_get_int(conf, "default_destination_concurrency_limit");
+	char *path = xasprintf("%s/master.conf", conf_get(conf, "config_directory"));
+	struct diag_list diags;
+	diag_list_init(&diags);
+	service_list_init(&services);
+	services_loaded = masterconf_load_file(path, &services, &diags) == 0;
+	if (!services_loaded)
+		log_warn("cannot read %s for the transport process limits; using "
+		         "default_process_limit",
+		         path);
+	diag_list_free(&diags);
+	free(path);
+}
+
+int64_t limits_transport(const char *transport)
+{
+	int64_t fallback = default_process_limit;
+	for (size_t i = 0; services_loaded && i < services.count; i++) {
+		const struct service_def *def = &services.items[i];
+		if (def->type == SERVICE_UNIX && strcmp(def->name, transport) == 0)
+			return def->max_proc < 0 ? fallback : def->max_proc;
+	}
+	return fallback;
+}
+
+static struct counter *find(const char *key, bool create)
+{
+	for (size_t i = 0; i < counter_count; i++)
+		if (strcmp(counters[i].key, key) == 0)
+			return &counters[i];
+	if (!create)
+		return NULL;
+	if (counter_count == counter_cap) {
+		counter_cap = counter_cap ? counter_cap * 2 : 16;
+		counters = xreallocarray(counters, counter_cap, sizeof(*counters));
+	}
+	counters[counter_count] = (struct counter){xstrdup(key), 0};
+	return &counters[counter_count++];
+}
+
+static bool fits(const struct limit_claim *c, int64_t transport_limit)
+{
+	for (size_t i = 0; i < c->count; i++) {
+		int64_t limit = i == 0 ? transport_limit : destination_limit;
+		struct counter *k = find(c->keys[i], false);
+		if (limit > 0 && k != NULL && k->count >= limit)
+			return false;
+	}
+	return true;
+}
+
+static void add_key(struct limit_claim *c, char *key)
+{
+	for (size_t i = 0; i < c->count; i++)
+		if (strcmp(c->keys[i], key) == 0) {
+			free(key);
+			return;
+		}
+	c->keys[c->count++] = key;
+}
+
+struct limit_claim *limits_claim(const char *transport, const struct queue_envelope *env,
+                                 const size_t *indexes, size_t count)
+{
+	struct limit_claim *c = xcalloc(1, sizeof(*c));
+	c->keys = xcalloc(count + 1, sizeof(*c->keys));
+	add_key(c, xstrdup(transport));
+	for (size_t i = 0; i < count; i++) {
+		const char *at = strrchr(env->rcpts[indexes[i]].address, '@');
+		char *key = xasprintf("%s:%s", transport, at ? at + 1 : "");
+		for (char *p = key; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		add_key(c, key);
+	}
+	int64_t transport_limit = limits_transport(transport);
+	pthread_mutex_lock(&lock);
+	while (!fits(c, transport_limit))
+		pthread_cond_wait(&released, &lock);
+	for (size_t i = 0; i < c->count; i++)
+		find(c->keys[i], true)->count++;
+	pthread_mutex_unlock(&lock);
+	return c;
+}
+
+void limits_release(struct limit_claim *c)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < c->count; i++) {
+		struct counter *k = find(c->keys[i], false);
+		if (k != NULL && --k->count <= 0) {
+			free(k->key);
+			*k = counters[--counter_count];
+		}
+		free(c->keys[i]);
+	}
+	pthread_cond_broadcast(&released);
+	pthread_mutex_unlock(&lock);
+	free(c->keys);
+	free(c);
+}

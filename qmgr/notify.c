@@ -1,0 +1,159 @@
+/*
+ * Which delivery status notifications a message owes after a delivery
+ * attempt (RFC 3461 NOTIFY, RFC 3464 reports built by bounce.c):
+ *   failed     recipients bounced, NOTIFY absent or with FAILURE
+ *   delivered  recipients delivered, NOTIFY with SUCCESS
+ *   delayed    once per message, when it has waited delay_warning_time and
+ *              recipients are still deferred, NOTIFY absent or with DELAY
+ * NOTIFY=NEVER asks for none. Mail from the null sender never gets one
+ * back; when it is one of our own notifications ("bounce") and it failed,
+ * a report goes to 2bounce_notice_recipient instead (a double bounce), and
+ * when that one fails too it is only logged. Each recipient's
+ * notification is recorded in the status log ("notified") once queued, so
+ * a restarted qmgr does not send it again; a notification that cannot be
+ * queued now is tried again at the next attempt.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "qmgr/qmgr.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+/* Is word one of the comma-separated keywords in notify? */
+static bool notify_has(const char *notify, const char *word)
+{
+	size_t len = strlen(word);
+	for (const char *p = notify; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n == len && strncasecmp(p, word, len) == 0)
+			return true;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+static bool wants(const char *notify, const char *word, bool by_default)
+{
+	if (notify == NULL || notify[0] == '\0')
+		return by_default;
+	return !notify_has(notify, "NEVER") && notify_has(notify, word);
+}
+
+/* Queue a failure report for the indexes: to the sender, or for a failed
+ * notification of ours to the postmaster. 0 if done with them. */
+static int notify_failures(const struct queue_envelope *env, const char *path, size_t offset,
+                           const struct status_log *log, const size_t *indexes, size_t count)
+{
+	if (count == 0)
+		return 0;
+	if (env->sender[0] != '\0')
+		return notice_queue(env, path, offset, log, indexes, count, DSN_ACTION_FAILED, NULL,
+		                    "bounce");
+	if (strcmp(env->origin, "bounce") == 0)
+		return notice_queue(env, path, offset, log, indexes, count, DSN_ACTION_FAILED,
+		                    qmgr.double_bounce_rcpt, "double-bounce");
+	if (strcmp(env->origin, "double-bounce") == 0)
+		log_warn("%s: undeliverable postmaster notification discarded", env->id);
+	else
+		log_info("%s: from the null sender: no notification is sent back", env->id);
+	return 0;
+}
+
+static int notify_delay(const struct queue_envelope *env, const char *path, size_t offset,
+                        struct status_log *log, int64_t now)
+{
+	if (qmgr.delay_warning <= 0 || log->delay_warned != 0 || env->sender[0] == '\0' ||
+	    now - env->arrival < qmgr.delay_warning)
+		return 0;
+	size_t *delayed = xcalloc(log->rcpt_count + 1, sizeof(*delayed));
+	size_t count = 0;
+	bool any_deferred = false;
+	for (size_t i = 0; i < log->rcpt_count; i++) {
+		if (log->rcpts[i].state != RCPT_DEFERRED)
+			continue;
+		any_deferred = true;
+		if (wants(env->rcpts[i].notify, "DELAY", true))
+			delayed[count++] = i;
+	}
+	int rc = 0;
+	if (any_deferred)
+		rc = notice_queue(env, path, offset, log, delayed, count, DSN_ACTION_DELAYED, NULL,
+		                  "bounce");
+	if (any_deferred && rc == 0) {
+		const char *error;
+		log->delay_warned = now;
+		if (status_log_append_delay_warning(env->id, now, &error) != 0)
+			log_error("%s: cannot write the status log: %s", env->id, error);
+	}
+	free(delayed);
+	return rc;
+}
+
+int notify_after_attempt(const struct queue_envelope *env, const char *path, size_t content_offset,
+                         struct status_log *log)
+{
+	size_t n = log->rcpt_count;
+	size_t *failed = xcalloc(n + 1, sizeof(*failed));
+	size_t *bounced = xcalloc(n + 1, sizeof(*bounced));
+	size_t *delivered = xcalloc(n + 1, sizeof(*delivered));
+	size_t *marks = xcalloc(2 * n + 1, sizeof(*marks));
+	size_t n_failed = 0, n_bounced = 0, n_delivered = 0, n_marks = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct rcpt_result *r = &log->rcpts[i];
+		const char *notify = env->rcpts[i].notify;
+		if (r->notified)
+			continue;
+		if (r->state == RCPT_BOUNCED) {
+			bounced[n_bounced++] = i;
+			if (wants(notify, "FAILURE", true))
+				failed[n_failed++] = i;
+		} else if (r->state == RCPT_DELIVERED && env->sender[0] != '\0' &&
+		           wants(notify, "SUCCESS", false)) {
+			delivered[n_delivered++] = i;
+		}
+	}
+	int rc = 0;
+	if (notify_failures(env, path, content_offset, log, failed, n_failed) == 0) {
+		memcpy(marks, bounced, n_bounced * sizeof(*marks));
+		n_marks = n_bounced;
+	} else {
+		rc = -1;
+	}
+	if (notice_queue(env, path, content_offset, log, delivered, n_delivered,
+	                 DSN_ACTION_DELIVERED, NULL, "bounce") == 0) {
+		memcpy(marks + n_marks, delivered, n_delivered * sizeof(*marks));
+		n_marks += n_delivered;
+	} else {
+		rc = -1;
+	}
+	if (n_marks > 0) {
+		const char *error;
+		for (size_t k = 0; k < n_marks; k++)
+			log->rcpts[marks[k]].notified = true;
+		if (status_log_append_rcpts(env->id, log, marks, n_marks, &error) != 0)
+			log_error("%s: cannot write the status log: %s", env->id, error);
+	}
+	if (notify_delay(env, path, content_offset, log, (int64_t)time(NULL)) != 0)
+		rc = -1;
+	free(failed);
+	free(bounced);
+	free(delivered);
+	free(marks);
+	return rc;
+}
+
+bool notify_delivered_quietly(const struct queue_envelope *env, const struct status_log *log)
+{
+	for (size_t i = 0; i < log->rcpt_count; i++) {
+		if (log->rcpts[i].state != RCPT_DELIVERED)
+			return false;
+		if (env->sender[0] != '\0' && wants(env->rcpts[i].notify, "SUCCESS", false))
+			return false;
+	}
+	return true;
+}

@@ -104,6 +104,7 @@ class SmtpdMilterTest(unittest.TestCase):
             "smtpd_error_sleep_time": "0s",
             "milter_content_timeout": "2s",
         }, services=["127.0.0.1:%d inet n - n - - smtpd" % cls.port, PICKUP])
+        cls.old_port = free_port()
         base = cls.inst.base
         cls.f1_port = free_port()
         cls.f1_spec = "inet:127.0.0.1:%d" % cls.f1_port
@@ -116,6 +117,10 @@ class SmtpdMilterTest(unittest.TestCase):
         milters = "%s, { %s, command_timeout=10s, default_action=accept }" % (
             cls.f1_spec, cls.f2_spec)
         cls.inst.params["smtpd_milters"] = milters
+        # The first filter once more, as an old protocol 2 filter.
+        cls.inst.services.append(
+            "127.0.0.1:%d inet n - n - - smtpd -o smtpd_milters={%s,protocol=2}"
+            % (cls.old_port, cls.f1_spec))
         cls.inst.params["non_smtpd_milters"] = cls.f1_spec
         cls.inst.write_config()
         cls.inst.start()
@@ -311,6 +316,50 @@ class SmtpdMilterTest(unittest.TestCase):
         self.assertEqual(env["hold_reason"], "milter %s: test quarantine reason" % self.f1_spec)
         shown = self.inst.mailctl("queue", "show", qid, check=True).stdout
         self.assertIn("hold_reason: milter %s: test quarantine reason" % self.f1_spec, shown)
+
+    def test_bdat(self):
+        msg = b"Subject: token-bdat\r\nX-Test-Action: addheader, chgheader\r\n\r\nchunked\r\n"
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            f = sock.makefile("rb")
+
+            def reply():
+                while True:
+                    line = f.readline()
+                    if line[3:4] != b"-":
+                        return line
+            self.assertTrue(reply().startswith(b"220"))
+            sock.sendall(b"EHLO client.example.test\r\n")
+            reply()
+            sock.sendall(b"MAIL FROM:<sender@example.test>\r\nRCPT TO:<bob@example.test>\r\n")
+            self.assertTrue(reply().startswith(b"250"))
+            self.assertTrue(reply().startswith(b"250"))
+            half = len(msg) // 2
+            sock.sendall(b"BDAT %d\r\n" % half + msg[:half])
+            self.assertTrue(reply().startswith(b"250"))
+            sock.sendall(b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+            self.assertTrue(reply().startswith(b"250 2.0.0 Ok: queued as"))
+            sock.sendall(b"QUIT\r\n")
+        qid, env, rcpts, content = find_queued(self.inst, "chunked")
+        self.assertEqual(content, received_header(content) +
+                         b"Subject: changed subject\r\nX-Test-Action: addheader, chgheader\r\n"
+                         b"X-Added: yes\r\n\r\nchunked\r\n")
+
+    def test_protocol_2_filter(self):
+        msg = b"Subject: token-v2\r\nX-Test-Action: addheader\r\n\r\nold filter\r\n"
+        with smtplib.SMTP("127.0.0.1", self.old_port, timeout=30) as c:
+            c.ehlo("client.example.test")
+            self.assertEqual(c.docmd("XYZZY")[0], 502)
+            c.sendmail("sender@example.test", ["bob@example.test"], msg)
+        qid, env, rcpts, content = find_queued(self.inst, "token-v2")
+        self.assertEqual(content, received_header(content) + msg.replace(
+            b"\r\n\r\n", b"\r\nX-Added: yes\r\n\r\n"))
+        wait_for(lambda: "close" in self.log1.since_mark(), what="filter close")
+        ev = self.log1.since_mark()
+        # Only the version 2 actions are offered (libmilter fills in the steps).
+        self.assertTrue(any(e.startswith("negotiate actions=0x1f ") for e in ev), ev)
+        # Version 2 has no DATA and no unknown-command events.
+        self.assertFalse(any(e == "data" or e.startswith("unknown") for e in ev), ev)
+        self.assertIn("eoh", ev)
 
     # -- pickup
 

@@ -403,6 +403,30 @@ class SmtpdMilterTest(unittest.TestCase):
         maildrop = os.path.join(self.inst.spool, "maildrop")
         wait_for(lambda: not os.listdir(maildrop), what="maildrop empty")
 
+    def test_pickup_refused_recipient_is_returned(self):
+        msg = b"Subject: token-prcpt\nX-Test-Action: addheader\n\nbody\n"
+        result = subprocess.run([self.inst.program("sendmail"), "-C", self.inst.etc,
+                                 "-f", "local@example.test", "bob@example.test",
+                                 "rcpt-reject@example.test"],
+                                input=msg, capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+        def both():
+            found = {}
+            for qid, (env, rcpts, content) in queue_files(self.inst).items():
+                if b"token-prcpt" in content:
+                    found[env["sender"]] = (env, rcpts, content)
+            return found if len(found) == 2 else None
+        found = wait_for(both, timeout=20, what="message and notification")
+        env, rcpts, content = found["local@example.test"]
+        self.assertEqual([r["address"] for r in rcpts], ["bob@example.test"])
+        self.assertIn(b"X-Added: yes\r\n", content)
+        env, rcpts, notice = found[""]
+        self.assertEqual([r["address"] for r in rcpts], ["local@example.test"])
+        self.assertIn(b"Final-Recipient: rfc822; rcpt-reject@example.test", notice)
+        self.assertIn(b"Status: 5.1.1", notice)
+        self.assertNotIn(b"Final-Recipient: rfc822; bob@example.test", notice)
+
 
 # -- faulty filters
 

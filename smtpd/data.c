@@ -177,7 +177,7 @@ static struct message_sink *sink_open(struct session *s)
 	env->origin = xstrdup("smtp");
 
 	const char *error;
-	struct queue_writer *w = queue_writer_open(s->cfg->queue_dir, env, &error);
+	struct queue_writer *w = queue_writer_open_id(s->cfg->queue_dir, env, s->queue_id, &error);
 	if (w == NULL) {
 		log_error("%s: cannot create queue file: %s", session_client(s), error);
 		return NULL;

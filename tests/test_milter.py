@@ -170,6 +170,7 @@ class SmtpdMilterTest(unittest.TestCase):
         self.assertIn("unknown XYZZY plugh", ev)
         self.assertIn("envfrom <sender@example.test> size=%d BODY=8BITMIME" % len(msg), ev)
         self.assertIn("envfrom macro {mail_addr}=sender@example.test", ev)
+        self.assertIn("envfrom macro i=" + qid, ev)
         self.assertIn("envrcpt <bob@example.test> NOTIFY=SUCCESS,FAILURE", ev)
         self.assertIn("envrcpt macro {rcpt_addr}=bob@example.test", ev)
         self.assertIn("data", ev)

@@ -248,11 +248,20 @@ static int check_readable(const struct str *encoded, const char **why_r)
 struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envelope *env,
                                        const char **error_r)
 {
+	return queue_writer_open_id(queue_dir, env, NULL, error_r);
+}
+
+struct queue_writer *queue_writer_open_id(const char *queue_dir, struct queue_envelope *env,
+                                          const char *id, const char **error_r)
+{
 	struct queue_writer *w = xcalloc(1, sizeof(*w));
 	w->queue_dir = xstrdup(queue_dir);
 	w->fd = -1;
 	for (int attempt = 0; attempt < 10 && w->fd < 0; attempt++) {
-		queue_id_new(w->id);
+		if (attempt == 0 && queue_id_valid(id))
+			memcpy(w->id, id, sizeof(w->id));
+		else
+			queue_id_new(w->id);
 		free(w->tmp_path);
 		w->tmp_path = xasprintf("%s/tmp/%s", queue_dir, w->id);
 		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

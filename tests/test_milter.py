@@ -429,6 +429,18 @@ class SmtpdMilterTest(unittest.TestCase):
         self.assertNotIn(b"Final-Recipient: rfc822; bob@example.test", notice)
 
 
+class CheckTest(unittest.TestCase):
+    def test_mailctl_check_names_a_bad_milter_list(self):
+        inst = Instance(params={"smtpd_milters": "{ inet:127.0.0.1:1, colour=red }",
+                                "non_smtpd_milters": "tcp:nowhere"})
+        self.addCleanup(inst.cleanup)
+        result = inst.mailctl("check")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("smtpd_milters: unknown milter setting", result.stdout)
+        self.assertIn("non_smtpd_milters: bad milter address", result.stdout)
+        self.assertIn("main.conf:", result.stdout)
+
+
 # -- faulty filters
 
 

@@ -3,14 +3,17 @@
  * Received header, holds the header section until its end (to add a
  * missing Message-ID or Date for submission and to count hops), then
  * streams the rest into the queue file. Only after the queue file is
- * durable does the client hear 250. With milters, the message is held in
- * memory instead, shown to the filters after the final dot, edited as they
- * say, and only then written (to incoming/, or hold/ for quarantine).
+ * durable does the client hear 250. With milters, the message goes into an
+ * unnamed spill file instead, is shown to the filters after the final dot
+ * (mapped, not read into memory), edited as they say, and only then written
+ * to the queue file (in incoming/, or hold/ for quarantine).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,8 +42,10 @@ struct message_sink {
 	bool write_failed;
 	const char *write_error;
 	char id[QUEUE_ID_LEN + 1];
-	bool buffered;      /* milters: content goes to the buffer, not the writer */
-	struct str content; /* the buffered content */
+	bool buffered;      /* milters: content goes to the spill file, not the writer */
+	int spill_fd;       /* the unnamed spill file, or -1 */
+	struct str content; /* bytes not yet written to the spill file */
+	size_t spilled;     /* bytes in the spill file */
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -50,12 +55,49 @@ static void format_date(char *buf, size_t len, time_t when)
 	strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
+/* Write what is buffered to the spill file. */
+static void spill_flush(struct message_sink *k)
+{
+	size_t at = 0;
+	while (at < k->content.len && !k->write_failed) {
+		ssize_t n = write(k->spill_fd, k->content.data + at, k->content.len - at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			k->write_failed = true;
+			k->write_error = "write error on the milter spill file";
+			break;
+		}
+		at += (size_t)n;
+	}
+	k->spilled += at;
+	str_clear(&k->content);
+}
+
+/* An unnamed file under the queue's tmp/ (gone when closed). */
+static int spill_open(const char *queue_dir)
+{
+	char *dir = xasprintf("%s/tmp", queue_dir);
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		char *path = xasprintf("%s/milter.XXXXXX", dir);
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(path);
+		free(path);
+	}
+	free(dir);
+	return fd;
+}
+
 static void sink_put(struct message_sink *k, const char *data, size_t len)
 {
 	if (k->write_failed || len == 0)
 		return;
 	if (k->buffered) {
 		str_append(&k->content, data, len);
+		if (k->content.len >= 65536)
+			spill_flush(k);
 		return;
 	}
 	const char *error;
@@ -185,7 +227,18 @@ static struct message_sink *sink_open(struct session *s)
 	struct message_sink *k = xcalloc(1, sizeof(*k));
 	k->writer = w;
 	k->in_headers = true;
-	k->buffered = s->milters != NULL;
+	k->spill_fd = -1;
+	if (s->milters != NULL) {
+		k->spill_fd = spill_open(s->cfg->queue_dir);
+		if (k->spill_fd < 0) {
+			log_error("%s: cannot create a spill file in %s/tmp: %m", session_client(s),
+			          s->cfg->queue_dir);
+			queue_writer_abort(w);
+			free(k);
+			return NULL;
+		}
+		k->buffered = true;
+	}
 	memcpy(k->id, queue_writer_id(w), sizeof(k->id));
 	memcpy(s->queue_id, k->id, sizeof(s->queue_id));
 	struct str received = STR_INIT;
@@ -204,6 +257,8 @@ static void sink_discard(struct message_sink *k)
 	queue_writer_abort(k->writer);
 	str_free(&k->headers);
 	str_free(&k->content);
+	if (k->spill_fd >= 0)
+		close(k->spill_fd);
 	free(k);
 }
 
@@ -225,9 +280,23 @@ static void notify_qmgr(const struct smtpd_settings *cfg)
  * (rejected, discarded, or the queue file failed). */
 static bool milter_finish(struct session *s, struct message_sink *k, const char **subdir_r)
 {
+	spill_flush(k);
+	void *map = NULL;
+	if (k->spilled > 0 && !k->write_failed) {
+		map = mmap(NULL, k->spilled, PROT_READ, MAP_PRIVATE, k->spill_fd, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			k->write_failed = true;
+			k->write_error = "cannot map the milter spill file";
+		}
+	}
+	if (k->write_failed) {
+		reply(s, 451, "4.3.0", "Error: queue file write error");
+		log_error("%s: %s: %m", k->id, k->write_error);
+		return false;
+	}
 	struct milter_message msg;
-	milter_message_parse(&msg, k->content.data, k->content.len);
-	str_free(&k->content);
+	milter_message_parse(&msg, map, map ? k->spilled : 0);
 	struct milter_verdict v = {0};
 	if (s->milter_discard)
 		v.action = MILTER_DISCARD;
@@ -273,17 +342,26 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 	milter_verdict_clear(&v);
 	if (go_on) {
 		const char *error;
-		struct str out = STR_INIT;
-		milter_message_write(&msg, &out);
-		if (queue_writer_replace_envelope(k->writer, &s->env, &error) != 0 ||
-		    queue_writer_write(k->writer, out.data, out.len, &error) != 0) {
+		struct str head = STR_INIT;
+		milter_message_write_head(&msg, &head);
+		int rc = queue_writer_replace_envelope(k->writer, &s->env, &error);
+		if (rc == 0)
+			rc = queue_writer_write(k->writer, head.data, head.len, &error);
+		/* In pieces: the writer buffers what it is given. */
+		for (size_t at = 0; rc == 0 && at < msg.body_len; at += READ_CHUNK) {
+			size_t n = msg.body_len - at < READ_CHUNK ? msg.body_len - at : READ_CHUNK;
+			rc = queue_writer_write(k->writer, msg.body + at, n, &error);
+		}
+		if (rc != 0) {
 			reply(s, 451, "4.3.0", "Error: queue file write error");
 			log_error("%s: queue file write error: %s", k->id, error);
 			go_on = false;
 		}
-		str_free(&out);
+		str_free(&head);
 	}
 	milter_message_free(&msg);
+	if (map)
+		munmap(map, k->spilled);
 	return go_on;
 }
 

@@ -24,6 +24,10 @@ if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
 fi
 sh "$top/scripts/create-users.sh"
 
+# One benchmark at a time owns the system Postfix (the lock other benches take).
+exec 9>/tmp/postern-bench-postfix.lock
+flock 9
+
 work=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$work"
 pf_port=2626

@@ -28,7 +28,7 @@ sh "$top/scripts/create-users.sh"
 exec 9>/tmp/postern-bench-postfix.lock
 flock 9
 
-work=$(mktemp -d /tmp/postern-bench.XXXXXX)
+work=$(mktemp -d /var/tmp/milter-bench.XXXXXX)
 chmod 755 "$work"
 pf_port=2626
 pt_port=2627

@@ -258,6 +258,8 @@ class SmtpdMilterTest(unittest.TestCase):
             self.assertEqual(c.rcpt("rcpt-tempfail@example.test")[0], 451)
             self.assertEqual(c.rcpt("ok@example.test")[0], 250)
             c.rset()
+            # RSET ends the transaction: the filter hears SMFIC_ABORT.
+            wait_for(lambda: "abort" in self.log1.since_mark(), what="abort event")
             self.assertEqual(c.mail("data-reject@example.test")[0], 250)
             self.assertEqual(c.rcpt("ok@example.test")[0], 250)
             self.assertEqual(c.docmd("DATA")[0], 550)

@@ -3,10 +3,11 @@
  * Received header, holds the header section until its end (to add a
  * missing Message-ID or Date for submission and to count hops), then
  * streams the rest into the queue file. Only after the queue file is
- * durable does the client hear 250. With milters, the message goes into an
- * unnamed spill file instead, is shown to the filters after the final dot
- * (mapped, not read into memory), edited as they say, and only then written
- * to the queue file (in incoming/, or hold/ for quarantine).
+ * durable does the client hear 250. With milters, the message is held
+ * instead (in memory, or past SPILL_THRESHOLD in an unnamed spill file that
+ * is mapped rather than read), shown to the filters after the final dot,
+ * edited as they say, and only then written to the queue file (in
+ * incoming/, or hold/ for quarantine).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,8 @@
 #define HEADER_HOLD_LIMIT (256 * 1024)
 #define HOP_COUNT_LIMIT 50
 #define READ_CHUNK 65536
+/* With milters, messages larger than this wait in a spill file. */
+#define SPILL_THRESHOLD (1024 * 1024)
 
 struct message_sink {
 	struct queue_writer *writer;
@@ -42,10 +45,11 @@ struct message_sink {
 	bool write_failed;
 	const char *write_error;
 	char id[QUEUE_ID_LEN + 1];
-	bool buffered;      /* milters: content goes to the spill file, not the writer */
-	int spill_fd;       /* the unnamed spill file, or -1 */
-	struct str content; /* bytes not yet written to the spill file */
+	bool buffered;      /* milters: content is held, not written to the queue file */
+	int spill_fd;       /* the unnamed spill file, or -1 while all is in memory */
+	struct str content; /* held bytes (not yet in the spill file) */
 	size_t spilled;     /* bytes in the spill file */
+	const char *queue_dir;
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -96,7 +100,15 @@ static void sink_put(struct message_sink *k, const char *data, size_t len)
 		return;
 	if (k->buffered) {
 		str_append(&k->content, data, len);
-		if (k->content.len >= 65536)
+		if (k->spill_fd < 0 && k->content.len >= SPILL_THRESHOLD) {
+			k->spill_fd = spill_open(k->queue_dir);
+			if (k->spill_fd < 0) {
+				k->write_failed = true;
+				k->write_error = "cannot create a milter spill file";
+				return;
+			}
+		}
+		if (k->spill_fd >= 0 && k->content.len >= READ_CHUNK)
 			spill_flush(k);
 		return;
 	}
@@ -228,17 +240,8 @@ static struct message_sink *sink_open(struct session *s)
 	k->writer = w;
 	k->in_headers = true;
 	k->spill_fd = -1;
-	if (s->milters != NULL) {
-		k->spill_fd = spill_open(s->cfg->queue_dir);
-		if (k->spill_fd < 0) {
-			log_error("%s: cannot create a spill file in %s/tmp: %m", session_client(s),
-			          s->cfg->queue_dir);
-			queue_writer_abort(w);
-			free(k);
-			return NULL;
-		}
-		k->buffered = true;
-	}
+	k->queue_dir = s->cfg->queue_dir;
+	k->buffered = s->milters != NULL;
 	memcpy(k->id, queue_writer_id(w), sizeof(k->id));
 	memcpy(s->queue_id, k->id, sizeof(s->queue_id));
 	struct str received = STR_INIT;
@@ -280,9 +283,10 @@ static void notify_qmgr(const struct smtpd_settings *cfg)
  * (rejected, discarded, or the queue file failed). */
 static bool milter_finish(struct session *s, struct message_sink *k, const char **subdir_r)
 {
-	spill_flush(k);
 	void *map = NULL;
-	if (k->spilled > 0 && !k->write_failed) {
+	if (k->spill_fd >= 0)
+		spill_flush(k);
+	if (k->spill_fd >= 0 && k->spilled > 0 && !k->write_failed) {
 		map = mmap(NULL, k->spilled, PROT_READ, MAP_PRIVATE, k->spill_fd, 0);
 		if (map == MAP_FAILED) {
 			map = NULL;
@@ -296,7 +300,10 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 		return false;
 	}
 	struct milter_message msg;
-	milter_message_parse(&msg, map, map ? k->spilled : 0);
+	if (map)
+		milter_message_parse(&msg, map, k->spilled);
+	else
+		milter_message_parse(&msg, k->content.data, k->content.len);
 	struct milter_verdict v = {0};
 	if (s->milter_discard)
 		v.action = MILTER_DISCARD;

@@ -100,8 +100,10 @@ echo "127.0.0.1:$pt_port inet n - n - - smtpd" >"$work/postern/etc/master.conf"
 sleep 1
 rate() { # port sessions size -> messages per second
 	start=$(date +%s.%N)
-	smtp-source -c -s "$2" -m "$messages" -l "$3" -f bench@bench.example.test \
-		-t root@bench.example.test "127.0.0.1:$1" >/dev/null
+	if ! smtp-source -c -s "$2" -m "$messages" -l "$3" -f bench@bench.example.test \
+		-t root@bench.example.test "127.0.0.1:$1" >/dev/null; then
+		echo "bench: smtp-source failed against port $1" >&2
+	fi
 	end=$(date +%s.%N)
 	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
 }

@@ -24,7 +24,11 @@ if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
 fi
 sh "$top/scripts/create-users.sh"
 
-work=$(mktemp -d /tmp/postern-bench.XXXXXX)
+# One benchmark at a time owns the system Postfix (the lock other benches take).
+exec 9>/tmp/postern-bench-postfix.lock
+flock 9
+
+work=$(mktemp -d /var/tmp/milter-bench.XXXXXX)
 chmod 755 "$work"
 pf_port=2626
 pt_port=2627
@@ -96,8 +100,10 @@ echo "127.0.0.1:$pt_port inet n - n - - smtpd" >"$work/postern/etc/master.conf"
 sleep 1
 rate() { # port sessions size -> messages per second
 	start=$(date +%s.%N)
-	smtp-source -c -s "$2" -m "$messages" -l "$3" -f bench@bench.example.test \
-		-t root@bench.example.test "127.0.0.1:$1" >/dev/null
+	if ! smtp-source -c -s "$2" -m "$messages" -l "$3" -f bench@bench.example.test \
+		-t root@bench.example.test "127.0.0.1:$1" >/dev/null; then
+		echo "bench: smtp-source failed against port $1" >&2
+	fi
 	end=$(date +%s.%N)
 	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
 }

@@ -17,6 +17,7 @@
 #include "conf/masterconf.h"
 #include "conf/params.h"
 #include "mailctl/mailctl.h"
+#include "milter/milter_conf.h"
 #include "table/table.h"
 #include "util/alloc.h"
 #include "util/privs.h"
@@ -97,6 +98,35 @@ static void check_user_param(struct checker *ck, const char *name)
 	/* An unprivileged instance runs everything as its own user. */
 	report(ck, privs_are_root(), where, "%s = %s: %s", name, user, error);
 	free(where);
+}
+
+/* The milter lists and settings, as smtpd and pickup will read them. */
+static void check_milter_params(struct checker *ck)
+{
+	struct milter_defaults d;
+	const char *error;
+	if (milter_defaults_from_conf(ck->conf, &d, &error) != 0) {
+		const char *name = strncmp(error, "milter_protocol", 15) == 0
+		                       ? "milter_protocol"
+		                       : "milter_default_action";
+		char *where = param_where(ck, name);
+		report(ck, true, where, "%s", error);
+		free(where);
+		return;
+	}
+	static const char *const lists[] = {"smtpd_milters", "non_smtpd_milters"};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		struct milter_spec *specs;
+		size_t count;
+		if (milter_specs_parse(conf_get(ck->conf, lists[i]), &d, &specs, &count, &error) ==
+		    0) {
+			milter_specs_free(specs, count);
+			continue;
+		}
+		char *where = param_where(ck, lists[i]);
+		report(ck, true, where, "%s: %s", lists[i], error);
+		free(where);
+	}
 }
 
 static void check_service(struct checker *ck, const struct service_def *def)
@@ -282,6 +312,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_dir_param(&ck, "data_directory", true);
 	check_dir_param(&ck, "daemon_directory", false);
 	check_user_param(&ck, "mail_owner");
+	check_milter_params(&ck);
 	const char *logfile = conf_get(ck.conf, "maillog_file");
 	if (*logfile) {
 		char *dir = xstrdup(logfile);

@@ -110,29 +110,57 @@ static void reply_status(const char *reply, char *buf, size_t len)
 	}
 }
 
-/* Return the message to its sender with the filter's reply. */
-static void bounce(const struct queue_envelope *env, const char *reply, const struct str *content)
+/* Recipients a filter refused, with its reply for each. */
+struct refused {
+	struct queue_envelope list; /* only rcpts is used */
+	char **replies;
+};
+
+static void refused_add(struct refused *r, const struct queue_rcpt *rcpt, const char *reply)
 {
-	char status[32];
-	reply_status(reply, status, sizeof(status));
-	struct str diag = STR_INIT;
-	str_printf(&diag, "x-postern; rejected by a mail filter: %s", reply);
-	for (char *c = diag.data; *c; c++)
-		if (*c == '\r' || *c == '\n')
-			*c = ' ';
-	struct dsn_rcpt *rcpts = xcalloc(env->rcpt_count, sizeof(*rcpts));
-	for (size_t i = 0; i < env->rcpt_count; i++)
+	queue_envelope_add_rcpt(&r->list, rcpt->address, rcpt->orcpt, rcpt->notify);
+	r->replies = xreallocarray(r->replies, r->list.rcpt_count, sizeof(*r->replies));
+	r->replies[r->list.rcpt_count - 1] = xstrdup(reply ? reply : "550 5.7.1 Command rejected");
+}
+
+static void refused_free(struct refused *r)
+{
+	for (size_t i = 0; i < r->list.rcpt_count; i++)
+		free(r->replies[i]);
+	free(r->replies);
+	queue_envelope_free(&r->list);
+}
+
+/* Return the message to its sender for the refused recipients, each with
+ * the filter's reply. */
+static void bounce(const struct queue_envelope *env, const struct refused *gone,
+                   const struct str *content)
+{
+	size_t n = gone->list.rcpt_count;
+	struct dsn_rcpt *rcpts = xcalloc(n, sizeof(*rcpts));
+	struct str *diags = xcalloc(n, sizeof(*diags));
+	char(*status)[32] = xcalloc(n, sizeof(*status));
+	for (size_t i = 0; i < n; i++) {
+		const struct queue_rcpt *q = &gone->list.rcpts[i];
+		reply_status(gone->replies[i], status[i], sizeof(status[i]));
+		str_printf(&diags[i], "x-postern; rejected by a mail filter: %s", gone->replies[i]);
+		for (char *c = diags[i].data; *c; c++)
+			if (*c == '\r' || *c == '\n')
+				*c = ' ';
 		rcpts[i] = (struct dsn_rcpt){
-		    .final_rcpt = env->rcpts[i].address,
-		    .orcpt = env->rcpts[i].orcpt[0] ? env->rcpts[i].orcpt : NULL,
+		    .final_rcpt = q->address,
+		    .orcpt = q->orcpt[0] ? q->orcpt : NULL,
 		    .action = DSN_ACTION_FAILED,
-		    .status = status,
-		    .diagnostic = str_cstr(&diag),
+		    .status = status[i],
+		    .diagnostic = str_cstr(&diags[i]),
 		    .last_attempt = time(NULL),
 		};
-	pickup_bounce(pm.queue_dir, pm.hostname, pm.virtual_alias, env, rcpts, env->rcpt_count,
-	              content);
-	str_free(&diag);
+	}
+	pickup_bounce(pm.queue_dir, pm.hostname, pm.virtual_alias, env, rcpts, n, content);
+	for (size_t i = 0; i < n; i++)
+		str_free(&diags[i]);
+	free(diags);
+	free(status);
 	free(rcpts);
 }
 
@@ -142,9 +170,10 @@ static void free_args(char **argv)
 		free(argv[i]);
 }
 
-/* The envelope events; false with the verdict in v if refused. */
+/* The envelope events; false with the verdict in v if the message is
+ * refused. Recipients a filter rejects go to gone and out of env. */
 static bool envelope_events(struct milter_chain *c, struct run *r, struct queue_envelope *env,
-                            struct milter_verdict *v)
+                            struct refused *gone, struct milter_verdict *v)
 {
 	milter_connect(c, "localhost", '4', "127.0.0.1", 0, v);
 	if (v->action != MILTER_CONTINUE && v->action != MILTER_ACCEPT)
@@ -159,20 +188,38 @@ static bool envelope_events(struct milter_chain *c, struct run *r, struct queue_
 	free_args(argv);
 	if (v->action != MILTER_CONTINUE && v->action != MILTER_ACCEPT)
 		return false;
-	/* A refused recipient refuses the whole message: it goes back to the
-	 * sender (or stays for later, on tempfail). */
+	size_t kept = 0;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
-		char *rargv[3] = {xasprintf("<%s>", env->rcpts[i].address), NULL, NULL};
-		if (env->rcpts[i].notify[0])
-			rargv[1] = xasprintf("NOTIFY=%s", env->rcpts[i].notify);
-		r->rcpt = env->rcpts[i].address;
+		struct queue_rcpt *q = &env->rcpts[i];
+		char *rargv[3] = {xasprintf("<%s>", q->address), NULL, NULL};
+		if (q->notify[0])
+			rargv[1] = xasprintf("NOTIFY=%s", q->notify);
+		r->rcpt = q->address;
 		milter_rcpt(c, rargv, v);
 		r->rcpt = NULL;
 		free_args(rargv);
-		if (v->action == MILTER_DISCARD)
+		if (v->action == MILTER_REJECT) {
+			refused_add(gone, q, v->reply);
+			milter_verdict_clear(v);
+			free(q->address);
+			free(q->orcpt);
+			free(q->notify);
+			continue;
+		}
+		if (v->action == MILTER_DISCARD || v->action == MILTER_TEMPFAIL ||
+		    v->action == MILTER_SHUTDOWN) {
+			/* Keep the envelope whole: the file is tried again later. */
+			for (size_t j = i; j < env->rcpt_count; j++)
+				env->rcpts[kept++] = env->rcpts[j];
+			env->rcpt_count = kept;
 			return false;
-		if (v->action == MILTER_REJECT || v->action == MILTER_TEMPFAIL)
-			return false;
+		}
+		env->rcpts[kept++] = *q;
+	}
+	env->rcpt_count = kept;
+	if (kept == 0) {
+		v->action = MILTER_REJECT;
+		return false;
 	}
 	milter_data(c, v);
 	return v->action == MILTER_CONTINUE || v->action == MILTER_ACCEPT;
@@ -192,8 +239,9 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 	}
 	struct milter_verdict v = {0};
 	struct milter_message msg;
+	struct refused gone = {0};
 	milter_message_parse(&msg, content->data, content->len);
-	if (envelope_events(c, &r, env, &v))
+	if (envelope_events(c, &r, env, &gone, &v))
 		milter_message(c, &msg, env, &v);
 	enum pickup_milter_result result = PICKUP_MILTER_QUEUE;
 	*subdir_r = "incoming";
@@ -211,9 +259,11 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 		result = PICKUP_MILTER_RETRY;
 		break;
 	case MILTER_REJECT:
-		log_info("%s: milter-reject: %s; from=<%s>", env->id, v.reply ? v.reply : "",
-		         env->sender);
-		bounce(env, v.reply ? v.reply : "550 5.7.1 Command rejected", content);
+		log_info("%s: milter-reject: %s; from=<%s>", env->id,
+		         v.reply ? v.reply : "all recipients", env->sender);
+		/* Every recipient not refused one by one is refused now. */
+		for (size_t i = 0; i < env->rcpt_count; i++)
+			refused_add(&gone, &env->rcpts[i], v.reply);
 		result = PICKUP_MILTER_DONE;
 		break;
 	case MILTER_DISCARD:
@@ -233,6 +283,15 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 	}
 	if (result == PICKUP_MILTER_QUEUE)
 		milter_message_write(&msg, out);
+	/* Refused recipients are returned when the rest is queued or refused,
+	 * never when the file stays for a later try. */
+	if (gone.list.rcpt_count > 0 && result != PICKUP_MILTER_RETRY) {
+		for (size_t i = 0; i < gone.list.rcpt_count; i++)
+			log_info("%s: milter-reject: to=<%s>: %s", env->id,
+			         gone.list.rcpts[i].address, gone.replies[i]);
+		bounce(env, &gone, content);
+	}
+	refused_free(&gone);
 	milter_verdict_clear(&v);
 	milter_chain_free(c); /* after the verdict: v.milter points into it */
 	milter_message_free(&msg);

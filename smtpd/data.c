@@ -3,17 +3,21 @@
  * Received header, holds the header section until its end (to add a
  * missing Message-ID or Date for submission and to count hops), then
  * streams the rest into the queue file. Only after the queue file is
- * durable does the client hear 250. With milters, the message is held in
- * memory instead, shown to the filters after the final dot, edited as they
- * say, and only then written (to incoming/, or hold/ for quarantine).
- * The queue file gets the recipients after virtual alias expansion
- * (lib/mail/virtual_alias.h); milters see them as the client gave them.
+ * durable does the client hear 250. With milters, the message is held
+ * instead (in memory, or past SPILL_THRESHOLD in an unnamed spill file that
+ * is mapped rather than read), shown to the filters after the final dot,
+ * edited as they say, and only then written to the queue file (in
+ * incoming/, or hold/ for quarantine). The queue file gets the recipients
+ * after virtual alias expansion (lib/mail/virtual_alias.h); milters see
+ * them as the client gave them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +33,8 @@
 #define HEADER_HOLD_LIMIT (256 * 1024)
 #define HOP_COUNT_LIMIT 50
 #define READ_CHUNK 65536
+/* With milters, messages larger than this wait in a spill file. */
+#define SPILL_THRESHOLD (1024 * 1024)
 
 struct message_sink {
 	struct queue_writer *writer;
@@ -42,8 +48,11 @@ struct message_sink {
 	bool write_failed;
 	const char *write_error;
 	char id[QUEUE_ID_LEN + 1];
-	bool buffered;      /* milters: content goes to the buffer, not the writer */
-	struct str content; /* the buffered content */
+	bool buffered;      /* milters: content is held, not written to the queue file */
+	int spill_fd;       /* the unnamed spill file, or -1 while all is in memory */
+	struct str content; /* held bytes (not yet in the spill file) */
+	size_t spilled;     /* bytes in the spill file */
+	const char *queue_dir;
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -53,12 +62,57 @@ static void format_date(char *buf, size_t len, time_t when)
 	strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
+/* Write what is buffered to the spill file. */
+static void spill_flush(struct message_sink *k)
+{
+	size_t at = 0;
+	while (at < k->content.len && !k->write_failed) {
+		ssize_t n = write(k->spill_fd, k->content.data + at, k->content.len - at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			k->write_failed = true;
+			k->write_error = "write error on the milter spill file";
+			break;
+		}
+		at += (size_t)n;
+	}
+	k->spilled += at;
+	str_clear(&k->content);
+}
+
+/* An unnamed file under the queue's tmp/ (gone when closed). */
+static int spill_open(const char *queue_dir)
+{
+	char *dir = xasprintf("%s/tmp", queue_dir);
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		char *path = xasprintf("%s/milter.XXXXXX", dir);
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(path);
+		free(path);
+	}
+	free(dir);
+	return fd;
+}
+
 static void sink_put(struct message_sink *k, const char *data, size_t len)
 {
 	if (k->write_failed || len == 0)
 		return;
 	if (k->buffered) {
 		str_append(&k->content, data, len);
+		if (k->spill_fd < 0 && k->content.len >= SPILL_THRESHOLD) {
+			k->spill_fd = spill_open(k->queue_dir);
+			if (k->spill_fd < 0) {
+				k->write_failed = true;
+				k->write_error = "cannot create a milter spill file";
+				return;
+			}
+		}
+		if (k->spill_fd >= 0 && k->content.len >= READ_CHUNK)
+			spill_flush(k);
 		return;
 	}
 	const char *error;
@@ -227,7 +281,8 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 	struct queue_envelope queued;
 	if (queued_envelope(s, &queued, why) != 0)
 		return NULL;
-	struct queue_writer *w = queue_writer_open(s->cfg->queue_dir, &queued, &error);
+	struct queue_writer *w =
+	    queue_writer_open_id(s->cfg->queue_dir, &queued, s->queue_id, &error);
 	queue_envelope_free(&queued);
 	if (w == NULL) {
 		log_error("%s: cannot create queue file: %s", session_client(s), error);
@@ -237,6 +292,8 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 	struct message_sink *k = xcalloc(1, sizeof(*k));
 	k->writer = w;
 	k->in_headers = true;
+	k->spill_fd = -1;
+	k->queue_dir = s->cfg->queue_dir;
 	k->buffered = s->milters != NULL;
 	memcpy(k->id, queue_writer_id(w), sizeof(k->id));
 	memcpy(s->queue_id, k->id, sizeof(s->queue_id));
@@ -256,6 +313,8 @@ static void sink_discard(struct message_sink *k)
 	queue_writer_abort(k->writer);
 	str_free(&k->headers);
 	str_free(&k->content);
+	if (k->spill_fd >= 0)
+		close(k->spill_fd);
 	free(k);
 }
 
@@ -277,9 +336,27 @@ static void notify_qmgr(const struct smtpd_settings *cfg)
  * (rejected, discarded, or the queue file failed). */
 static bool milter_finish(struct session *s, struct message_sink *k, const char **subdir_r)
 {
+	void *map = NULL;
+	if (k->spill_fd >= 0)
+		spill_flush(k);
+	if (k->spill_fd >= 0 && k->spilled > 0 && !k->write_failed) {
+		map = mmap(NULL, k->spilled, PROT_READ, MAP_PRIVATE, k->spill_fd, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			k->write_failed = true;
+			k->write_error = "cannot map the milter spill file";
+		}
+	}
+	if (k->write_failed) {
+		reply(s, 451, "4.3.0", "Error: queue file write error");
+		log_error("%s: %s: %m", k->id, k->write_error);
+		return false;
+	}
 	struct milter_message msg;
-	milter_message_parse(&msg, k->content.data, k->content.len);
-	str_free(&k->content);
+	if (map)
+		milter_message_parse(&msg, map, k->spilled);
+	else
+		milter_message_parse(&msg, k->content.data, k->content.len);
 	struct milter_verdict v = {0};
 	if (s->milter_discard)
 		v.action = MILTER_DISCARD;
@@ -331,18 +408,27 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 		go_on = false;
 	} else if (go_on) {
 		const char *error;
-		struct str out = STR_INIT;
-		milter_message_write(&msg, &out);
-		if (queue_writer_replace_envelope(k->writer, &queued, &error) != 0 ||
-		    queue_writer_write(k->writer, out.data, out.len, &error) != 0) {
+		struct str head = STR_INIT;
+		milter_message_write_head(&msg, &head);
+		int rc = queue_writer_replace_envelope(k->writer, &queued, &error);
+		if (rc == 0)
+			rc = queue_writer_write(k->writer, head.data, head.len, &error);
+		/* In pieces: the writer buffers what it is given. */
+		for (size_t at = 0; rc == 0 && at < msg.body_len; at += READ_CHUNK) {
+			size_t n = msg.body_len - at < READ_CHUNK ? msg.body_len - at : READ_CHUNK;
+			rc = queue_writer_write(k->writer, msg.body + at, n, &error);
+		}
+		if (rc != 0) {
 			reply(s, 451, "4.3.0", "Error: queue file write error");
 			log_error("%s: queue file write error: %s", k->id, error);
 			go_on = false;
 		}
-		str_free(&out);
+		str_free(&head);
 		queue_envelope_free(&queued);
 	}
 	milter_message_free(&msg);
+	if (map)
+		munmap(map, k->spilled);
 	return go_on;
 }
 

@@ -273,6 +273,9 @@ static void cmd_mail(struct session *s, const char *arg)
 	s->env.envid = xstrdup(p.envid ? p.envid : "");
 	s->declared_size = p.size;
 	smtp_mail_params_free(&p);
+	/* Milters see the queue id from MAIL FROM on ({i}), as with Postfix. */
+	if (s->milters)
+		queue_id_new(s->queue_id);
 	if (smtpd_milter_mail(s, arg)) {
 		log_info("%s: milter-reject: MAIL from %s: from=<%s> proto=%s helo=<%s>",
 		         s->queue_id[0] ? s->queue_id : "NOQUEUE", session_client(s), s->env.sender,
@@ -326,10 +329,9 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		return;
 	}
 	if (smtpd_milter_rcpt(s, p.address, arg)) {
-		log_info(
-		    "NOQUEUE: milter-reject: RCPT from %s: to=<%s> from=<%s> proto=%s helo=<%s>",
-		    session_client(s), p.address, s->env.sender, session_protocol(s),
-		    s->helo ? s->helo : "");
+		log_info("%s: milter-reject: RCPT from %s: to=<%s> from=<%s> proto=%s helo=<%s>",
+		         s->queue_id[0] ? s->queue_id : "NOQUEUE", session_client(s), p.address,
+		         s->env.sender, session_protocol(s), s->helo ? s->helo : "");
 		s->rejected_rcpts++;
 		smtp_rcpt_params_free(&p);
 		return;

@@ -127,7 +127,8 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 		strncat(line, argv[i], sizeof(line) - strlen(line) - 1);
 	}
 	logf_("%s", line);
-	static const char *const names[] = {"{mail_addr}", "{auth_authen}", "{auth_type}", NULL};
+	static const char *const names[] = {"i", "{mail_addr}", "{auth_authen}", "{auth_type}",
+	                                    NULL};
 	log_macros(ctx, "envfrom", names);
 	if (no_reply)
 		return SMFIS_NOREPLY;

@@ -103,7 +103,9 @@ class SmtpdMilterTest(unittest.TestCase):
             "smtpd_tls_cert_file": "",
             "smtpd_error_sleep_time": "0s",
             "milter_content_timeout": "2s",
+            "message_size_limit": "20000000",
         }, services=["127.0.0.1:%d inet n - n - - smtpd" % cls.port, PICKUP])
+        cls.old_port = free_port()
         base = cls.inst.base
         cls.f1_port = free_port()
         cls.f1_spec = "inet:127.0.0.1:%d" % cls.f1_port
@@ -116,6 +118,10 @@ class SmtpdMilterTest(unittest.TestCase):
         milters = "%s, { %s, command_timeout=10s, default_action=accept }" % (
             cls.f1_spec, cls.f2_spec)
         cls.inst.params["smtpd_milters"] = milters
+        # The first filter once more, as an old protocol 2 filter.
+        cls.inst.services.append(
+            "127.0.0.1:%d inet n - n - - smtpd -o smtpd_milters={%s,protocol=2}"
+            % (cls.old_port, cls.f1_spec))
         cls.inst.params["non_smtpd_milters"] = cls.f1_spec
         cls.inst.write_config()
         cls.inst.start()
@@ -154,7 +160,13 @@ class SmtpdMilterTest(unittest.TestCase):
             c.sendmail("sender@example.test", ["bob@example.test"], msg,
                        mail_options=["BODY=8BITMIME"], rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
         qid, env, rcpts, content = find_queued(self.inst, "token-events")
-        wait_for(lambda: "close" in self.log1.since_mark(), what="filter close")
+
+        def closed_after_eom():
+            # A close of an earlier session may come first: wait for this one's.
+            lines = self.log1.since_mark()
+            eom = [i for i, e in enumerate(lines) if e.startswith("eom ")]
+            return eom and any(e.startswith("close") for e in lines[eom[-1]:])
+        wait_for(closed_after_eom, what="filter close")
         ev = self.log1.since_mark()
         self.assertTrue(any(e.startswith("connect ") for e in ev), ev)
         self.assertIn("connect macro j=mx.example.test", ev)
@@ -165,6 +177,7 @@ class SmtpdMilterTest(unittest.TestCase):
         self.assertIn("unknown XYZZY plugh", ev)
         self.assertIn("envfrom <sender@example.test> size=%d BODY=8BITMIME" % len(msg), ev)
         self.assertIn("envfrom macro {mail_addr}=sender@example.test", ev)
+        self.assertIn("envfrom macro i=" + qid, ev)
         self.assertIn("envrcpt <bob@example.test> NOTIFY=SUCCESS,FAILURE", ev)
         self.assertIn("envrcpt macro {rcpt_addr}=bob@example.test", ev)
         self.assertIn("data", ev)
@@ -190,6 +203,21 @@ class SmtpdMilterTest(unittest.TestCase):
         # Unchanged message: exactly what was sent, after our Received header.
         self.assertEqual(content, received_header(content) + msg)
         self.assertEqual([r["notify"] for r in rcpts], ["SUCCESS,FAILURE"])
+
+    def test_large_message_is_edited_exactly(self):
+        body = b"".join(b"line %07d " % i + b"x" * 60 + b"\r\n" for i in range(40000))
+        msg = b"Subject: token-large\r\nX-Test-Action: addheader\r\n\r\n" + body
+        self.send("sender@example.test", ["bob@example.test"], msg)
+        qid, env, rcpts, content = find_queued(self.inst, "token-large")
+        self.assertEqual(content, received_header(content) + msg.replace(
+            b"\r\n\r\n", b"\r\nX-Added: yes\r\n\r\n", 1))
+        self.assertIn("eom body=%d chunks=%d" % (len(body), (len(body) + 65534) // 65535),
+                      self.log1.since_mark())
+        # The spill file was unnamed: nothing is left in tmp/.
+        # Nothing left but emptied files kept for the next messages.
+        tmp = os.path.join(self.inst.spool, "tmp")
+        self.assertEqual([f for f in os.listdir(tmp)
+                          if os.path.getsize(os.path.join(tmp, f)) > 0], [])
 
     # -- end-of-message edits
 
@@ -239,6 +267,8 @@ class SmtpdMilterTest(unittest.TestCase):
             self.assertEqual(c.rcpt("rcpt-tempfail@example.test")[0], 451)
             self.assertEqual(c.rcpt("ok@example.test")[0], 250)
             c.rset()
+            # RSET ends the transaction: the filter hears SMFIC_ABORT.
+            wait_for(lambda: "abort" in self.log1.since_mark(), what="abort event")
             self.assertEqual(c.mail("data-reject@example.test")[0], 250)
             self.assertEqual(c.rcpt("ok@example.test")[0], 250)
             self.assertEqual(c.docmd("DATA")[0], 550)
@@ -312,6 +342,50 @@ class SmtpdMilterTest(unittest.TestCase):
         shown = self.inst.mailctl("queue", "show", qid, check=True).stdout
         self.assertIn("hold_reason: milter %s: test quarantine reason" % self.f1_spec, shown)
 
+    def test_bdat(self):
+        msg = b"Subject: token-bdat\r\nX-Test-Action: addheader, chgheader\r\n\r\nchunked\r\n"
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            f = sock.makefile("rb")
+
+            def reply():
+                while True:
+                    line = f.readline()
+                    if line[3:4] != b"-":
+                        return line
+            self.assertTrue(reply().startswith(b"220"))
+            sock.sendall(b"EHLO client.example.test\r\n")
+            reply()
+            sock.sendall(b"MAIL FROM:<sender@example.test>\r\nRCPT TO:<bob@example.test>\r\n")
+            self.assertTrue(reply().startswith(b"250"))
+            self.assertTrue(reply().startswith(b"250"))
+            half = len(msg) // 2
+            sock.sendall(b"BDAT %d\r\n" % half + msg[:half])
+            self.assertTrue(reply().startswith(b"250"))
+            sock.sendall(b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+            self.assertTrue(reply().startswith(b"250 2.0.0 Ok: queued as"))
+            sock.sendall(b"QUIT\r\n")
+        qid, env, rcpts, content = find_queued(self.inst, "chunked")
+        self.assertEqual(content, received_header(content) +
+                         b"Subject: changed subject\r\nX-Test-Action: addheader, chgheader\r\n"
+                         b"X-Added: yes\r\n\r\nchunked\r\n")
+
+    def test_protocol_2_filter(self):
+        msg = b"Subject: token-v2\r\nX-Test-Action: addheader\r\n\r\nold filter\r\n"
+        with smtplib.SMTP("127.0.0.1", self.old_port, timeout=30) as c:
+            c.ehlo("client.example.test")
+            self.assertEqual(c.docmd("XYZZY")[0], 502)
+            c.sendmail("sender@example.test", ["bob@example.test"], msg)
+        qid, env, rcpts, content = find_queued(self.inst, "token-v2")
+        self.assertEqual(content, received_header(content) + msg.replace(
+            b"\r\n\r\n", b"\r\nX-Added: yes\r\n\r\n"))
+        wait_for(lambda: "close" in self.log1.since_mark(), what="filter close")
+        ev = self.log1.since_mark()
+        # Only the version 2 actions are offered (libmilter fills in the steps).
+        self.assertTrue(any(e.startswith("negotiate actions=0x1f ") for e in ev), ev)
+        # Version 2 has no DATA and no unknown-command events.
+        self.assertFalse(any(e == "data" or e.startswith("unknown") for e in ev), ev)
+        self.assertIn("eoh", ev)
+
     # -- pickup
 
     def test_pickup_runs_non_smtpd_milters(self):
@@ -353,6 +427,42 @@ class SmtpdMilterTest(unittest.TestCase):
         self.assertIn(b"Undelivered Mail Returned to Sender", content)
         maildrop = os.path.join(self.inst.spool, "maildrop")
         wait_for(lambda: not os.listdir(maildrop), what="maildrop empty")
+
+    def test_pickup_refused_recipient_is_returned(self):
+        msg = b"Subject: token-prcpt\nX-Test-Action: addheader\n\nbody\n"
+        result = subprocess.run([self.inst.program("sendmail"), "-C", self.inst.etc,
+                                 "-f", "local@example.test", "bob@example.test",
+                                 "rcpt-reject@example.test"],
+                                input=msg, capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+        def both():
+            found = {}
+            for qid, (env, rcpts, content) in queue_files(self.inst).items():
+                if b"token-prcpt" in content:
+                    found[env["sender"]] = (env, rcpts, content)
+            return found if len(found) == 2 else None
+        found = wait_for(both, timeout=20, what="message and notification")
+        env, rcpts, content = found["local@example.test"]
+        self.assertEqual([r["address"] for r in rcpts], ["bob@example.test"])
+        self.assertIn(b"X-Added: yes\r\n", content)
+        env, rcpts, notice = found[""]
+        self.assertEqual([r["address"] for r in rcpts], ["local@example.test"])
+        self.assertIn(b"Final-Recipient: rfc822; rcpt-reject@example.test", notice)
+        self.assertIn(b"Status: 5.1.1", notice)
+        self.assertNotIn(b"Final-Recipient: rfc822; bob@example.test", notice)
+
+
+class CheckTest(unittest.TestCase):
+    def test_mailctl_check_names_a_bad_milter_list(self):
+        inst = Instance(params={"smtpd_milters": "{ inet:127.0.0.1:1, colour=red }",
+                                "non_smtpd_milters": "tcp:nowhere"})
+        self.addCleanup(inst.cleanup)
+        result = inst.mailctl("check")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("smtpd_milters: unknown milter setting", result.stdout)
+        self.assertIn("non_smtpd_milters: bad milter address", result.stdout)
+        self.assertIn("main.conf:", result.stdout)
 
 
 # -- faulty filters

@@ -1,13 +1,15 @@
 """A real filter through the milter protocol: OpenDKIM (Debian opendkim).
 
 One opendkim signs mail for example.test (key made by opendkim-genkey in
-the test) as smtpd receives it; the signed message as queued is then
-sent through a second smtpd service whose milter is another opendkim in
-verify mode (the public key comes from a TestPublicKeys file instead of
-DNS); it must report dkim=pass. A message changed after signing must not
+the test) as smtpd receives it; the signed message as queued, and as
+delivered by qmgr and local into a Maildir, is then sent through a second
+smtpd service whose milter is another opendkim in verify mode (the public
+key comes from a TestPublicKeys file instead of DNS); it must report
+dkim=pass. A message changed after signing must not
 pass. The same signer also runs as non_smtpd_milters for sendmail."""
 
 import os
+import pwd
 import re
 import shutil
 import smtplib
@@ -16,7 +18,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import Instance, free_port, wait_for  # noqa: E402
+from postern_test import IS_ROOT, Instance, free_port, wait_for  # noqa: E402
 from test_milter import find_queued, queue_files, wait_listening  # noqa: E402
 
 OPENDKIM = shutil.which("opendkim") or "/usr/sbin/opendkim"
@@ -126,6 +128,43 @@ class OpenDkimTest(unittest.TestCase):
         tampered = content.replace(b"A signed message.", b"A changed message.")
         ar = self.verify(tampered)
         self.assertIn("dkim=fail", ar)
+
+    def test_delivered_message_verifies(self):
+        port = free_port()
+        inst = Instance(params={
+            "mydestination": "mx.example.test, localhost",
+            "virtual_mailbox_domains": "example.test",
+            "smtpd_milters": "inet:127.0.0.1:%d" % self.sign_port,
+        }, services=[
+            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "qmgr unix n - n 300 1 qmgr",
+            "local unix - n n - - local",
+        ])
+        self.addCleanup(inst.cleanup)
+        vmail = os.path.join(inst.base, "vmail")
+        os.makedirs(vmail)
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            os.chown(vmail, pw.pw_uid, pw.pw_gid)
+        inst.params["virtual_mailbox_base"] = vmail
+        inst.write_config()
+        add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
+                              "alice@example.test"], input="secret password\n",
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(add.returncode, 0, add.stderr)
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+            c.sendmail("sender@example.test", ["alice@example.test"],
+                       b"From: sender@example.test\r\nTo: alice@example.test\r\n"
+                       b"Subject: token-delivered\r\n\r\nDelivered and still signed.\r\n")
+        new = os.path.join(vmail, "example.test", "alice", "Maildir", "new")
+        wait_for(lambda: os.path.isdir(new) and os.listdir(new), timeout=30,
+                 what="the message in the Maildir")
+        with open(os.path.join(new, os.listdir(new)[0]), "rb") as f:
+            delivered = f.read()
+        self.assertIn(b"Delivered-To: alice@example.test\r\n", delivered)
+        self.assertIn(b"DKIM-Signature: v=1;", delivered)
+        self.assertIn("dkim=pass", self.verify(delivered))
 
     def test_sendmail_mail_is_signed(self):
         msg = (b"From: sender@example.test\nTo: bob@example.org\nSubject: token-dkimlocal\n\n"

@@ -42,7 +42,7 @@ class SpamassMilterTest(unittest.TestCase):
         cls.procs.append(subprocess.Popen(
             [SPAMD, "-L", "--listen", "127.0.0.1:%d" % cls.spamd_port, "-m", "1",
              "--min-children", "1", "--pidfile", os.path.join(base, "spamd.pid"),
-             "-u", "nobody", "-s", "stderr"],
+             "-s", "stderr"] + (["-u", "nobody"] if os.geteuid() == 0 else []),
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(base, "spamd.err"), "w")))
         wait_listening("inet:127.0.0.1:%d" % cls.spamd_port, timeout=120)
         # -r -1: reject what SpamAssassin calls spam; spamc options after "--".

@@ -398,6 +398,12 @@ void queue_writer_prepare(const char *queue_dir)
 struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envelope *env,
                                        const char **error_r)
 {
+	return queue_writer_open_id(queue_dir, env, NULL, error_r);
+}
+
+struct queue_writer *queue_writer_open_id(const char *queue_dir, struct queue_envelope *env,
+                                          const char *id, const char **error_r)
+{
 	struct queue_writer *w = xcalloc(1, sizeof(*w));
 	w->queue_dir = xstrdup(queue_dir);
 	if (spare.fd >= 0 && strcmp(spare.queue_dir, queue_dir) == 0) {
@@ -413,8 +419,12 @@ struct queue_writer *queue_writer_open(const char *queue_dir, struct queue_envel
 			return NULL;
 		}
 	}
-	/* The id is the arrival time of this message, not of its file. */
-	queue_id_new(w->id);
+	/* The id is the arrival time of this message, not of its file (or the
+	 * id the caller chose earlier, e.g. at MAIL FROM). */
+	if (queue_id_valid(id))
+		memcpy(w->id, id, sizeof(w->id));
+	else
+		queue_id_new(w->id);
 	memcpy(env->id, w->id, sizeof(w->id));
 	w->crc = crc32(0L, Z_NULL, 0);
 	str_append_cstr(&w->buf, QUEUE_MAGIC);

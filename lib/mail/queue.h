@@ -120,6 +120,10 @@ int queue_sweep_tmp(const char *queue_dir, int max_age);
  * byte. 0 or -1 with *error_r (e.g. no recipients left). */
 int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope *env,
                                   const char **error_r);
+/* The same, trying id first (one made earlier with queue_id_new, e.g. to
+ * show milters at MAIL FROM); a new id if that one is taken. */
+struct queue_writer *queue_writer_open_id(const char *queue_dir, struct queue_envelope *env,
+                                          const char *id, const char **error_r);
 /* Append content bytes (the message as it will be delivered). */
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r);
 /* Finish and make durable in subdir ("incoming", "hold"...). 0 or -1; after

@@ -1,4 +1,5 @@
-/* Fuzz target: what a filter sends back. The bytes are split into packets
+/* Fuzz target: what a filter sends back, and the filter list syntax of
+ * smtpd_milters (the same bytes as a string). The bytes are split into packets
  * (milter_packet_split); each packet is decoded as a negotiation reply and
  * as an ordinary reply, and each decoded edit is applied to a small
  * message and envelope, which must then still write out. A broken filter
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "mail/queue.h"
+#include "milter/milter.h"
 #include "milter/milter_edit.h"
 #include "milter/milter_message.h"
 #include "milter/milter_proto.h"
@@ -16,6 +18,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	char *text = strndup((const char *)data, size);
+	struct milter_defaults d = {.protocol = 6, .default_action = MILTER_TEMPFAIL};
+	struct milter_spec *specs;
+	size_t count;
+	const char *why = NULL;
+	if (milter_specs_parse(text, &d, &specs, &count, &why) == 0) {
+		for (size_t i = 0; i < count; i++)
+			if (specs[i].address == NULL || specs[i].protocol < 2)
+				abort();
+		milter_specs_free(specs, count);
+	} else if (why == NULL) {
+		abort();
+	}
+	free(text);
 	static const char base[] = "Received: from x\r\n\tby y\r\nSubject: s\r\n\r\nbody\r\n";
 	struct milter_message m;
 	milter_message_parse(&m, base, sizeof(base) - 1);

@@ -567,13 +567,13 @@ static int send_content(struct milter_chain *c, struct filter *f, const struct m
 		                   NULL, v);
 	if (rc == 1 && !(f->protocol & SMFIP_NOBODY)) {
 		bool skip = false;
-		for (size_t at = 0; at < msg->body.len && rc == 1 && !skip;
+		for (size_t at = 0; at < msg->body_len && rc == 1 && !skip;
 		     at += MILTER_CHUNK_SIZE) {
-			size_t n = msg->body.len - at;
+			size_t n = msg->body_len - at;
 			if (n > MILTER_CHUNK_SIZE)
 				n = MILTER_CHUNK_SIZE;
 			rc = content_event(c, f, "BODY", MILTER_STAGE_COUNT, SMFIC_BODY,
-			                   msg->body.data + at, n, SMFIP_NR_BODY, &skip, v);
+			                   msg->body + at, n, SMFIP_NR_BODY, &skip, v);
 		}
 	}
 	return rc;

@@ -42,7 +42,7 @@ static void push_header(struct milter_message *m, size_t at, char *name, char *r
 void milter_message_parse(struct milter_message *m, const void *data, size_t len)
 {
 	memset(m, 0, sizeof(*m));
-	const char *p = data, *end = p + len;
+	const char *p = data ? data : "", *end = p + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = nl ? nl + 1 : end;
@@ -66,7 +66,8 @@ void milter_message_parse(struct milter_message *m, const void *data, size_t len
 		            (size_t)(f_end - p));
 		p = f_end;
 	}
-	str_append(&m->body, p, (size_t)(end - p));
+	m->body = p;
+	m->body_len = (size_t)(end - p);
 }
 
 void milter_message_free(struct milter_message *m)
@@ -76,17 +77,22 @@ void milter_message_free(struct milter_message *m)
 		free(m->headers[i].raw);
 	}
 	free(m->headers);
-	str_free(&m->body);
+	str_free(&m->own_body);
 	memset(m, 0, sizeof(*m));
+}
+
+void milter_message_write_head(const struct milter_message *m, struct str *out)
+{
+	for (size_t i = 0; i < m->count; i++)
+		str_append(out, m->headers[i].raw, m->headers[i].raw_len);
+	if (m->separator || m->body_len > 0)
+		str_append(out, "\r\n", 2);
 }
 
 void milter_message_write(const struct milter_message *m, struct str *out)
 {
-	for (size_t i = 0; i < m->count; i++)
-		str_append(out, m->headers[i].raw, m->headers[i].raw_len);
-	if (m->separator || m->body.len > 0)
-		str_append(out, "\r\n", 2);
-	str_append(out, m->body.data, m->body.len);
+	milter_message_write_head(m, out);
+	str_append(out, m->body, m->body_len);
 }
 
 void milter_header_value(const struct milter_header *h, bool leadspc, struct str *out)
@@ -186,6 +192,10 @@ void milter_message_change_header(struct milter_message *m, uint32_t index, cons
 
 void milter_message_set_body(struct milter_message *m, const void *data, size_t len)
 {
-	str_clear(&m->body);
-	append_folded(&m->body, data, len, false);
+	struct str body = STR_INIT;
+	append_folded(&body, data, len, false);
+	str_free(&m->own_body);
+	m->own_body = body;
+	m->body = m->own_body.data ? m->own_body.data : "";
+	m->body_len = m->own_body.len;
 }

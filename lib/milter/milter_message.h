@@ -24,15 +24,23 @@ struct milter_message {
 	size_t count;
 	size_t cap;
 	bool separator; /* an empty line ended the header section */
-	struct str body;
+	/* The body: it points into the parsed data (which the caller keeps
+	 * until milter_message_free, so a large body can stay in a mapped file)
+	 * or, once replaced, into own_body. */
+	const char *body;
+	size_t body_len;
+	struct str own_body;
 };
 
 /* Split content into header fields and body. A line that is not a header
- * field (no colon, or a name with invalid characters) starts the body. */
+ * field (no colon, or a name with invalid characters) starts the body.
+ * Header fields are copied; the body is not. */
 void milter_message_parse(struct milter_message *m, const void *data, size_t len);
 void milter_message_free(struct milter_message *m);
 /* The content again: headers, the empty line, the body. */
 void milter_message_write(const struct milter_message *m, struct str *out);
+/* Only the headers and the empty line (then write m->body yourself). */
+void milter_message_write_head(const struct milter_message *m, struct str *out);
 
 /* The value of header i as a filter gets it: the text after the colon,
  * leading white space removed unless leadspc, folds as bare LF, no final

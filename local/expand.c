@@ -45,6 +45,7 @@
 #include "mail/aliases.h"
 #include "mail/aliases_db.h"
 #include "mail/extension.h"
+#include "mail/mailbox.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/privs.h"
@@ -567,35 +568,29 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 	struct local_creds creds = {pw->pw_uid, pw->pw_gid, pw->pw_name, (gid_t)-1, true};
 	struct local_headers h = {sender, ex->address};
 	struct local_result r = {0};
-	const char *home_mailbox = conf_get(ex->conf, "home_mailbox");
-	size_t hm_len = strlen(home_mailbox);
-	if (hm_len > 0 && (pw->pw_dir == NULL || pw->pw_dir[0] != '/')) {
-		local_result_set(&r, "deferred", "4.3.0", "user has no usable home directory");
-	} else if (hm_len > 0 && home_mailbox[hm_len - 1] == '/') {
-		char *maildir = xstrndup(home_mailbox, hm_len - 1);
-		struct local_maildir where = {pw->pw_dir, "", maildir, -1, false};
+	struct mailbox_location loc;
+	const char *why = "";
+	if (mailbox_system(ex->conf, pw, &loc, &why) != 0) {
+		local_result_set(&r, "deferred", "4.3.0", why);
+	} else if (loc.format == MAILBOX_MAILDIR) {
+		struct local_maildir where = {loc.base, loc.subdirs, loc.maildir, -1, false};
 		local_deliver_maildir(ex->msg, &creds, &where, &h, &r);
-		free(maildir);
 	} else {
-		char *path = hm_len > 0
-		                 ? xasprintf("%s/%s", pw->pw_dir, home_mailbox)
-		                 : xasprintf("%s/%s", conf_get(ex->conf, "mail_spool_directory"),
-		                             pw->pw_name);
 		/* In a shared spool (root:mail 1777 or 2775) the user writes with
 		 * the spool's group, as mail readers' dotlock helpers do. */
 		struct stat st;
-		if (hm_len == 0 && stat(conf_get(ex->conf, "mail_spool_directory"), &st) == 0 &&
-		    (st.st_mode & S_IWGRP) && st.st_gid != pw->pw_gid)
+		if (loc.spool && stat(loc.spool, &st) == 0 && (st.st_mode & S_IWGRP) &&
+		    st.st_gid != pw->pw_gid)
 			creds.extra_gid = st.st_gid;
 		struct local_mbox mbox = {
-		    .path = path,
+		    .path = loc.path,
 		    .dotlock_required = true,
 		    .lock_attempts = (int)conf_get_int(ex->conf, "deliver_lock_attempts"),
 		    .lock_delay_ms = conf_get_time(ex->conf, "deliver_lock_delay") * 1000,
 		};
 		local_deliver_mbox(ex->msg, &creds, &mbox, &h, &r);
-		free(path);
 	}
+	mailbox_location_free(&loc);
 	char *what = xasprintf("mailbox of %s", pw->pw_name);
 	outcome_result(ex, what, &r);
 	free(what);

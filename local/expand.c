@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +48,7 @@
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/privs.h"
+#include "util/str.h"
 
 #define MAX_DEPTH 20
 #define FILE_READ_TIMEOUT_MS (60 * 1000)
@@ -130,14 +130,6 @@ static bool first_time(struct expansion *ex, const char *key)
 	return true;
 }
 
-static bool in_list(char *const *list, const char *word)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], word) == 0)
-			return true;
-	return false;
-}
-
 static bool has_control_chars(const char *s)
 {
 	for (; *s; s++)
@@ -197,7 +189,7 @@ static int owner_for_uid(const struct conf *conf, uid_t uid, struct owner *o, co
 static bool allowed(const struct conf *conf, const char *param, enum context_kind kind)
 {
 	static const char *const names[] = {"alias", "forward", "include"};
-	return in_list(conf_get_list(conf, param), names[kind]);
+	return str_list_contains_nocase(conf_get_list(conf, param), names[kind]);
 }
 
 /* ---- alias tables ---- */
@@ -387,7 +379,8 @@ static void handle_address(struct expansion *ex, const char *value, const struct
 		char *text = xasprintf("bad address in expansion: %s", value);
 		outcome(ex, value, "bounced", "5.1.3", text);
 		free(text);
-	} else if (domain == NULL || in_list(conf_get_list(ex->conf, "mydestination"), domain)) {
+	} else if (domain == NULL ||
+	           str_list_contains_nocase(conf_get_list(ex->conf, "mydestination"), domain)) {
 		if (!noalias && strcmp(o->sender, ex->msg->sender) != 0 && !chain_has(ex, addr)) {
 			/* Under an owner- alias, local members go out as a new message
 			 * from the owner too, so that their failures (unknown user,
@@ -401,7 +394,8 @@ static void handle_address(struct expansion *ex, const char *value, const struct
 	} else {
 		if (at)
 			*at = '@';
-		if (in_list(conf_get_list(ex->conf, "virtual_mailbox_domains"), domain)) {
+		if (str_list_contains_nocase(conf_get_list(ex->conf, "virtual_mailbox_domains"),
+		                             domain)) {
 			char *key = xasprintf("virtual:%s", addr);
 			if (first_time(ex, key)) {
 				struct local_result r = {0};

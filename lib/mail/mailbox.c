@@ -7,27 +7,21 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "mail/extension.h"
 #include "util/alloc.h"
 #include "util/privs.h"
-
-static bool in_list(char *const *list, const char *word)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], word) == 0)
-			return true;
-	return false;
-}
+#include "util/str.h"
 
 enum mailbox_domain mailbox_domain_kind(const struct conf *conf, const char *domain)
 {
-	if (domain && in_list(conf_get_list(conf, "virtual_mailbox_domains"), domain))
+	if (domain &&
+	    str_list_contains_nocase(conf_get_list(conf, "virtual_mailbox_domains"), domain))
 		return MAILBOX_DOMAIN_VIRTUAL;
-	if (domain == NULL || in_list(conf_get_list(conf, "mydestination"), domain))
+	if (domain == NULL ||
+	    str_list_contains_nocase(conf_get_list(conf, "mydestination"), domain))
 		return MAILBOX_DOMAIN_LOCAL;
 	return MAILBOX_DOMAIN_OTHER;
 }

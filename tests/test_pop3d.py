@@ -21,20 +21,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import (IS_ROOT, Instance, InstanceTestCase, free_port,  # noqa: E402
-                          proc_status, processes_mentioning, wait_for)
+                          make_cert, proc_status, processes_mentioning, wait_for)
 
 PASSWORD = "pop secret 42"
 TRACE = (b"return-path:", b"delivered-to:", b"received:", b"x-getmail-retrieved-from")
-
-
-def make_cert(directory):
-    cert = os.path.join(directory, "cert.pem")
-    key = os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    os.chmod(key, 0o600)
-    return cert, key
 
 
 def client_context():

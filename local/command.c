@@ -25,6 +25,7 @@
 
 #include "local/local.h"
 #include "util/alloc.h"
+#include "util/event.h"
 
 #define OUTPUT_KEEP 1000
 
@@ -48,13 +49,6 @@ static const struct {
     {EX_PROTOCOL, "EX_PROTOCOL", "5.5.0"}, {EX_NOPERM, "EX_NOPERM", "5.7.0"},
     {EX_CONFIG, "EX_CONFIG", "5.3.5"},
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The command's standard input, made ahead of time in LF form. */
 static int input_piece(void *arg, const char *data, size_t len, const char **error_r)
@@ -197,12 +191,12 @@ static void command_child(void *arg, int report_fd)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	long long deadline = now_ms() + c->time_limit_ms;
+	long long deadline = event_now_ms() + c->time_limit_ms;
 	size_t written = 0;
 	int in_fd = in[1], out_fd = out[0], wstatus = 0;
 	bool exited = false, timed_out = false;
 	while (!exited || out_fd >= 0) {
-		long long left = deadline - now_ms();
+		long long left = deadline - event_now_ms();
 		if (left <= 0) {
 			timed_out = true;
 			break;

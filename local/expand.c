@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,9 +44,11 @@
 #include "mail/aliases.h"
 #include "mail/aliases_db.h"
 #include "mail/extension.h"
+#include "mail/mailbox.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/privs.h"
+#include "util/str.h"
 
 #define MAX_DEPTH 20
 #define FILE_READ_TIMEOUT_MS (60 * 1000)
@@ -129,14 +130,6 @@ static bool first_time(struct expansion *ex, const char *key)
 	return true;
 }
 
-static bool in_list(char *const *list, const char *word)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], word) == 0)
-			return true;
-	return false;
-}
-
 static bool has_control_chars(const char *s)
 {
 	for (; *s; s++)
@@ -196,7 +189,7 @@ static int owner_for_uid(const struct conf *conf, uid_t uid, struct owner *o, co
 static bool allowed(const struct conf *conf, const char *param, enum context_kind kind)
 {
 	static const char *const names[] = {"alias", "forward", "include"};
-	return in_list(conf_get_list(conf, param), names[kind]);
+	return str_list_contains_nocase(conf_get_list(conf, param), names[kind]);
 }
 
 /* ---- alias tables ---- */
@@ -386,7 +379,8 @@ static void handle_address(struct expansion *ex, const char *value, const struct
 		char *text = xasprintf("bad address in expansion: %s", value);
 		outcome(ex, value, "bounced", "5.1.3", text);
 		free(text);
-	} else if (domain == NULL || in_list(conf_get_list(ex->conf, "mydestination"), domain)) {
+	} else if (domain == NULL ||
+	           str_list_contains_nocase(conf_get_list(ex->conf, "mydestination"), domain)) {
 		if (!noalias && strcmp(o->sender, ex->msg->sender) != 0 && !chain_has(ex, addr)) {
 			/* Under an owner- alias, local members go out as a new message
 			 * from the owner too, so that their failures (unknown user,
@@ -400,7 +394,8 @@ static void handle_address(struct expansion *ex, const char *value, const struct
 	} else {
 		if (at)
 			*at = '@';
-		if (in_list(conf_get_list(ex->conf, "virtual_mailbox_domains"), domain)) {
+		if (str_list_contains_nocase(conf_get_list(ex->conf, "virtual_mailbox_domains"),
+		                             domain)) {
 			char *key = xasprintf("virtual:%s", addr);
 			if (first_time(ex, key)) {
 				struct local_result r = {0};
@@ -567,35 +562,29 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 	struct local_creds creds = {pw->pw_uid, pw->pw_gid, pw->pw_name, (gid_t)-1, true};
 	struct local_headers h = {sender, ex->address};
 	struct local_result r = {0};
-	const char *home_mailbox = conf_get(ex->conf, "home_mailbox");
-	size_t hm_len = strlen(home_mailbox);
-	if (hm_len > 0 && (pw->pw_dir == NULL || pw->pw_dir[0] != '/')) {
-		local_result_set(&r, "deferred", "4.3.0", "user has no usable home directory");
-	} else if (hm_len > 0 && home_mailbox[hm_len - 1] == '/') {
-		char *maildir = xstrndup(home_mailbox, hm_len - 1);
-		struct local_maildir where = {pw->pw_dir, "", maildir, -1, false};
+	struct mailbox_location loc;
+	const char *why = "";
+	if (mailbox_system(ex->conf, pw, &loc, &why) != 0) {
+		local_result_set(&r, "deferred", "4.3.0", why);
+	} else if (loc.format == MAILBOX_MAILDIR) {
+		struct local_maildir where = {loc.base, loc.subdirs, loc.maildir, -1, false};
 		local_deliver_maildir(ex->msg, &creds, &where, &h, &r);
-		free(maildir);
 	} else {
-		char *path = hm_len > 0
-		                 ? xasprintf("%s/%s", pw->pw_dir, home_mailbox)
-		                 : xasprintf("%s/%s", conf_get(ex->conf, "mail_spool_directory"),
-		                             pw->pw_name);
 		/* In a shared spool (root:mail 1777 or 2775) the user writes with
 		 * the spool's group, as mail readers' dotlock helpers do. */
 		struct stat st;
-		if (hm_len == 0 && stat(conf_get(ex->conf, "mail_spool_directory"), &st) == 0 &&
-		    (st.st_mode & S_IWGRP) && st.st_gid != pw->pw_gid)
+		if (loc.spool && stat(loc.spool, &st) == 0 && (st.st_mode & S_IWGRP) &&
+		    st.st_gid != pw->pw_gid)
 			creds.extra_gid = st.st_gid;
 		struct local_mbox mbox = {
-		    .path = path,
+		    .path = loc.path,
 		    .dotlock_required = true,
 		    .lock_attempts = (int)conf_get_int(ex->conf, "deliver_lock_attempts"),
 		    .lock_delay_ms = conf_get_time(ex->conf, "deliver_lock_delay") * 1000,
 		};
 		local_deliver_mbox(ex->msg, &creds, &mbox, &h, &r);
-		free(path);
 	}
+	mailbox_location_free(&loc);
 	char *what = xasprintf("mailbox of %s", pw->pw_name);
 	outcome_result(ex, what, &r);
 	free(what);

@@ -18,12 +18,11 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
 #include "local/local.h"
-#include "mail/extension.h"
+#include "mail/mailbox.h"
 #include "mail/queue.h"
 #include "server/server.h"
 #include "table/table.h"
@@ -31,8 +30,6 @@
 #include "util/ipc.h"
 #include "util/log.h"
 #include "util/privs.h"
-
-#define VIRTUAL_MAILDIR "Maildir"
 
 /* One recipient of the current request, resolved. */
 struct recipient {
@@ -48,26 +45,12 @@ static void result_set(struct local_result *r, const char *state, const char *st
 	local_result_set(r, state, status, reason);
 }
 
-static bool list_contains(char *const *list, const char *word)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], word) == 0)
-			return true;
-	return false;
-}
-
 static bool has_control_chars(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return true;
 	return false;
-}
-
-/* A name that is safe as one path component. */
-static bool safe_component(const char *s)
-{
-	return *s != '\0' && *s != '.' && strchr(s, '/') == NULL;
 }
 
 static void recipient_parse(struct recipient *rc, const char *address)
@@ -107,6 +90,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 	struct str value = STR_INIT;
 	struct recipient rc;
 	char *mailbox_local = NULL;
+	struct mailbox_location loc = {0};
 	recipient_parse(&rc, address);
 	if (svc->virtual_maps == NULL) {
 		svc->virtual_maps = table_open(conf_get(conf, "virtual_mailbox_maps"), &error);
@@ -118,17 +102,8 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 		}
 	}
 	/* user+ext@domain is user@domain's, unless it has a mailbox of its own */
-	int found = table_lookup(svc->virtual_maps, rc.lower, &value, &error);
-	char *base =
-	    found == 0 ? extension_strip(rc.lower, conf_get(conf, "recipient_delimiter")) : NULL;
-	if (base) {
-		found = table_lookup(svc->virtual_maps, base, &value, &error);
-		if (found == 1)
-			mailbox_local = xstrndup(base, (size_t)(strrchr(base, '@') - base));
-		free(base);
-	}
-	if (mailbox_local == NULL)
-		mailbox_local = xstrdup(rc.local);
+	int found = mailbox_virtual_lookup(svc->virtual_maps, conf_get(conf, "recipient_delimiter"),
+	                                   rc.lower, &value, &mailbox_local, &error);
 	if (found < 0) {
 		char *text = xasprintf("virtual_mailbox_maps lookup failed: %s", error);
 		result_set(result, "deferred", "4.3.0", text);
@@ -139,38 +114,37 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 		result_set(result, "bounced", "5.1.1", "user unknown");
 		goto out;
 	}
-	if (!rc.domain || !safe_component(mailbox_local) || !safe_component(rc.domain)) {
+	if (!rc.domain || !mailbox_safe_component(mailbox_local) ||
+	    !mailbox_safe_component(rc.domain)) {
 		result_set(result, "deferred", "4.3.0", "unsafe mailbox name");
 		goto out;
 	}
-	struct local_creds creds = {getuid(), getgid(), NULL, (gid_t)-1, false};
-	if (privs_are_root() && privs_lookup(conf_get(conf, "virtual_mailbox_owner"), &creds.uid,
-	                                     &creds.gid, &error) != 0) {
+	if (mailbox_virtual(conf, mailbox_local, rc.domain, privs_are_root(), &loc, &error) != 0) {
 		char *text = xasprintf("virtual mailbox owner: %s", error);
 		result_set(result, "deferred", "4.3.0", text);
 		free(text);
 		goto out;
 	}
-	if (privs_are_root() && creds.uid == 0) {
+	if (privs_are_root() && loc.uid == 0) {
 		result_set(result, "deferred", "4.3.0", "virtual mailbox owner must not be root");
 		goto out;
 	}
+	struct local_creds creds = {loc.uid, loc.gid, NULL, (gid_t)-1, false};
 	const char *action = conf_get(conf, "virtual_mailbox_quota_action");
 	if (strcmp(action, "bounce") != 0 && strcmp(action, "defer") != 0)
 		log_warn("virtual_mailbox_quota_action = %s: neither defer nor bounce; deferring",
 		         action);
-	char *subdirs = xasprintf("%s/%s", rc.domain, mailbox_local);
 	struct local_maildir where = {
-	    .base = conf_get(conf, "virtual_mailbox_base"),
-	    .subdirs = subdirs,
-	    .maildir = VIRTUAL_MAILDIR,
+	    .base = loc.base,
+	    .subdirs = loc.subdirs,
+	    .maildir = loc.maildir,
 	    .quota = value_quota(str_cstr(&value)),
 	    .quota_bounce = strcmp(action, "bounce") == 0,
 	};
 	struct local_headers h = {msg->sender, rc.lower};
 	local_deliver_maildir(msg, &creds, &where, &h, result);
-	free(subdirs);
 out:
+	mailbox_location_free(&loc);
 	free(mailbox_local);
 	str_free(&value);
 	recipient_free(&rc);
@@ -181,12 +155,8 @@ static void deliver_one(struct local_service *svc, const struct conf *conf,
                         const struct local_message *msg, const struct recipient *rc,
                         struct local_result *result)
 {
-	bool is_virtual =
-	    rc->domain && list_contains(conf_get_list(conf, "virtual_mailbox_domains"), rc->domain);
-	bool is_local =
-	    !is_virtual &&
-	    (rc->domain == NULL || list_contains(conf_get_list(conf, "mydestination"), rc->domain));
-	if (!is_virtual && !is_local) {
+	enum mailbox_domain kind = mailbox_domain_kind(conf, rc->domain);
+	if (kind == MAILBOX_DOMAIN_OTHER) {
 		result_set(result, "bounced", "5.1.2", "not a local destination");
 		return;
 	}
@@ -198,7 +168,7 @@ static void deliver_one(struct local_service *svc, const struct conf *conf,
 		result_set(result, "bounced", "5.4.6", "mail forwarding loop");
 		return;
 	}
-	if (is_virtual)
+	if (kind == MAILBOX_DOMAIN_VIRTUAL)
 		local_deliver_virtual(svc, conf, msg, rc->lower, result);
 	else
 		local_deliver_local(svc, conf, msg, rc->local, rc->lower, result);

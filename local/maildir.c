@@ -5,7 +5,6 @@
  * is checked first against the sizes of the messages in new/ and cur/.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "local/local.h"
+#include "mail/mailbox.h"
 #include "store/maildir.h"
 #include "util/alloc.h"
 
@@ -24,36 +24,6 @@ struct maildir_job {
 	const struct local_maildir *where;
 	const struct local_headers *h;
 };
-
-/* Create base/subdirs component by component (mode 0700). */
-static int make_dirs(const char *base, const char *subdirs, struct str *path, const char **error_r)
-{
-	struct stat st;
-	str_set(path, base);
-	if (stat(base, &st) != 0) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		*error_r = "not a directory";
-		return -1;
-	}
-	const char *p = subdirs;
-	while (*p != '\0') {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		str_append_char(path, '/');
-		str_append(path, p, len);
-		if (mkdir(str_cstr(path), 0700) != 0 && errno != EEXIST) {
-			*error_r = strerror(errno);
-			return -1;
-		}
-		p += len;
-		if (*p == '/')
-			p++;
-	}
-	return 0;
-}
 
 /* Bytes of the messages in maildir/sub. */
 static long long folder_bytes(const char *maildir, const char *sub)
@@ -84,7 +54,7 @@ static void maildir_child(void *arg, int report_fd)
 	const struct local_maildir *where = job->where;
 	const char *error = "";
 	struct str path = STR_INIT, text = STR_INIT;
-	if (make_dirs(where->base, where->subdirs, &path, &error) != 0) {
+	if (mailbox_make_dirs(where->base, where->subdirs, &path, &error) != 0) {
 		str_printf(&text, "cannot create mailbox directory %s: %s", str_cstr(&path), error);
 		local_child_report(report_fd, "deferred", "4.2.0", str_cstr(&text));
 		return;

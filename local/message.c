@@ -28,12 +28,16 @@ static long header_section_length(const struct str *h)
 	return -1;
 }
 
-int local_read_headers(struct local_message *msg, const char **error_r)
+/* Read the message from its start in pieces, at most limit bytes (in whole
+ * pieces), handing each to piece: it returns 0 to go on, 1 to stop, -1 with
+ * *error_r on failure. 0, or -1 with *error_r. */
+static int read_pieces(const struct local_message *msg, int64_t limit,
+                       int (*piece)(void *arg, const char *data, size_t len, const char **error_r),
+                       void *arg, const char **error_r)
 {
-	char buf[8192];
+	char buf[65536];
 	int64_t pos = 0;
-	str_clear(&msg->headers);
-	while (pos < msg->size && pos < MAX_HEADER_BYTES) {
+	while (pos < msg->size && pos < limit) {
 		size_t want = sizeof(buf);
 		if ((int64_t)want > msg->size - pos)
 			want = (size_t)(msg->size - pos);
@@ -44,15 +48,31 @@ int local_read_headers(struct local_message *msg, const char **error_r)
 			*error_r = n < 0 ? strerror(errno) : "queue file is truncated";
 			return -1;
 		}
-		str_append(&msg->headers, buf, (size_t)n);
+		int rc = piece(arg, buf, (size_t)n, error_r);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
 		pos += n;
-		long len = header_section_length(&msg->headers);
-		if (len >= 0) {
-			str_truncate(&msg->headers, (size_t)len);
-			break;
-		}
 	}
 	return 0;
+}
+
+/* A piece of the header section: 1 once its end is in. */
+static int header_piece(void *arg, const char *data, size_t len, const char **error_r)
+{
+	(void)error_r;
+	struct str *headers = arg;
+	str_append(headers, data, len);
+	long section = header_section_length(headers);
+	if (section < 0)
+		return 0;
+	str_truncate(headers, (size_t)section);
+	return 1;
+}
+
+int local_read_headers(struct local_message *msg, const char **error_r)
+{
+	str_clear(&msg->headers);
+	return read_pieces(msg, MAX_HEADER_BYTES, header_piece, &msg->headers, error_r);
 }
 
 /* Compare one unfolded header value with address. */
@@ -105,22 +125,5 @@ int local_copy_content(const struct local_message *msg,
                        int (*out)(void *arg, const char *data, size_t len, const char **error_r),
                        void *arg, const char **error_r)
 {
-	char buf[65536];
-	int64_t pos = 0;
-	while (pos < msg->size) {
-		size_t want = sizeof(buf);
-		if ((int64_t)want > msg->size - pos)
-			want = (size_t)(msg->size - pos);
-		ssize_t n = pread(msg->fd, buf, want, (off_t)(msg->offset + pos));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			*error_r = n < 0 ? strerror(errno) : "queue file is truncated";
-			return -1;
-		}
-		if (out(arg, buf, (size_t)n, error_r) != 0)
-			return -1;
-		pos += n;
-	}
-	return 0;
+	return read_pieces(msg, msg->size, out, arg, error_r);
 }

@@ -7,20 +7,18 @@
  */
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth/auth_client.h"
+#include "mail/mailbox.h"
 #include "pop3d/pop3d.h"
 #include "util/alloc.h"
 #include "util/ipc.h"
@@ -31,26 +29,6 @@
 #define AUTH_TIMEOUT_MS 30000
 #define CTL_WRITE_TIMEOUT_MS 10000
 #define CHILD_EXIT_WAIT_MS 15000
-/* Home of a system user's Maildir (as local delivers it). */
-#define HOME_MAILDIR "Maildir"
-
-/* Where a user's mail is and who owns it. */
-struct mailbox_owner {
-	uid_t uid;
-	gid_t gid;
-	char *maildir;
-	char *make_base; /* for virtual users: create make_base/make_sub first */
-	char *make_sub;
-};
-
-static void owner_free(struct mailbox_owner *o)
-{
-	free(o->maildir);
-	free(o->make_base);
-	free(o->make_sub);
-	memset(o, 0, sizeof(*o));
-}
-
 void pop3d_close_other_fds(const int *keep, size_t count)
 {
 	int log_fd = log_file_fd();
@@ -74,69 +52,8 @@ void pop3d_die_with_parent(pid_t parent)
 		_exit(0);
 }
 
-static bool list_contains(char *const *list, const char *word)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], word) == 0)
-			return true;
-	return false;
-}
-
-static bool safe_component(const char *s)
-{
-	return *s != '\0' && *s != '.' && strchr(s, '/') == NULL;
-}
-
-/* The mailbox of a canonical user name, as local delivers to it. 0, or -1
- * with *why_r for the log. */
-static int find_mailbox(const struct pop3d_settings *cfg, const char *user, struct mailbox_owner *o,
-                        const char **why_r)
-{
-	memset(o, 0, sizeof(*o));
-	const char *at = strrchr(user, '@');
-	char *local = at ? xstrndup(user, (size_t)(at - user)) : xstrdup(user);
-	const char *domain = at ? at + 1 : NULL;
-	int rc = -1;
-	if (!safe_component(local) || (domain && !safe_component(domain))) {
-		*why_r = "unsafe mailbox name";
-	} else if (domain &&
-	           list_contains(conf_get_list(cfg->conf, "virtual_mailbox_domains"), domain)) {
-		o->uid = getuid();
-		o->gid = getgid();
-		if (cfg->privileged && privs_lookup(conf_get(cfg->conf, "virtual_mailbox_owner"),
-		                                    &o->uid, &o->gid, why_r) != 0) {
-			free(local);
-			return -1;
-		}
-		o->make_base = xstrdup(conf_get(cfg->conf, "virtual_mailbox_base"));
-		o->make_sub = xasprintf("%s/%s", domain, local);
-		o->maildir = xasprintf("%s/%s/%s", o->make_base, o->make_sub, HOME_MAILDIR);
-		rc = 0;
-	} else if (domain == NULL ||
-	           list_contains(conf_get_list(cfg->conf, "mydestination"), domain)) {
-		struct passwd *pw = getpwnam(local);
-		if (pw == NULL || pw->pw_dir == NULL || pw->pw_dir[0] != '/') {
-			*why_r = "no such system user with a home directory";
-		} else {
-			o->uid = pw->pw_uid;
-			o->gid = pw->pw_gid;
-			o->maildir = xasprintf("%s/%s", pw->pw_dir, HOME_MAILDIR);
-			rc = 0;
-		}
-	} else {
-		*why_r = "the user's domain is not delivered here";
-	}
-	free(local);
-	if (rc == 0 && cfg->privileged && o->uid == 0) {
-		*why_r = "mailboxes owned by root are not served";
-		owner_free(o);
-		rc = -1;
-	}
-	return rc;
-}
-
 /* In the mailbox process: become the owner for good. */
-static void become_owner(const struct pop3d_settings *cfg, const struct mailbox_owner *o)
+static void become_owner(const struct pop3d_settings *cfg, const struct mailbox_location *o)
 {
 	if (!cfg->privileged)
 		return;
@@ -146,24 +63,12 @@ static void become_owner(const struct pop3d_settings *cfg, const struct mailbox_
 }
 
 /* In the mailbox process: create virtual_mailbox_base/DOMAIN/USER if missing. */
-static void make_dirs(const struct mailbox_owner *o)
+static void make_dirs(const struct mailbox_location *o)
 {
-	if (o->make_base == NULL)
-		return;
 	struct str path = STR_INIT;
-	str_set(&path, o->make_base);
-	const char *p = o->make_sub;
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		str_append_char(&path, '/');
-		str_append(&path, p, n);
-		if (mkdir(str_cstr(&path), 0700) != 0 && errno != EEXIST)
-			log_warn("mkdir %s: %m", str_cstr(&path));
-		p += n;
-		if (*p == '/')
-			p++;
-	}
+	const char *error = "";
+	if (mailbox_make_dirs(o->base, o->subdirs, &path, &error) != 0)
+		log_warn("cannot create mailbox directory %s: %s", str_cstr(&path), error);
 	str_free(&path);
 }
 
@@ -201,7 +106,7 @@ struct parent {
 	char *user; /* canonical, after a good login */
 	char *method;
 	char *tls;
-	struct mailbox_owner owner;
+	struct mailbox_location owner;
 };
 
 /* A "login" record: check it and answer. True after a good login. */
@@ -233,7 +138,8 @@ static bool handle_login(struct parent *p, struct ipc_rec *rec)
 	bool ok = false;
 	if (r == AUTH_OK) {
 		const char *why = "";
-		if (find_mailbox(p->cfg, canonical, &p->owner, &why) != 0) {
+		if (mailbox_find(p->cfg->conf, canonical, p->cfg->privileged, &p->owner, &why) !=
+		    0) {
 			log_info("login: user=%s, client=%s, method=%s, tls=%s, result=fail (%s)",
 			         canonical, p->client->addr, method, tls_log, why);
 			answer(p->ctl, "tempfail", "No mailbox for this user here");
@@ -292,7 +198,7 @@ static pid_t start_mailbox(struct parent *p, struct ipc_rec *handoff)
 	pop3d_die_with_parent(p->self);
 	make_dirs(&p->owner);
 	struct mailbox_login login = {
-	    .user = p->user, .maildir = p->owner.maildir, .tls = p->tls, .method = p->method};
+	    .user = p->user, .maildir = p->owner.path, .tls = p->tls, .method = p->method};
 	transaction_run(p->cfg, p->client, &login, fd, input, input_len);
 }
 
@@ -368,5 +274,5 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 	free(p.user);
 	free(p.method);
 	free(p.tls);
-	owner_free(&p.owner);
+	mailbox_location_free(&p.owner);
 }

@@ -8,9 +8,11 @@ other or with a running `make run`.
 """
 
 import os
+import pwd
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -71,6 +73,85 @@ def proc_status(pid):
             key, _, value = line.partition(":")
             fields[key] = value.strip()
     return fields
+
+
+def has_user(name):
+    """Whether the system has the user name."""
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def make_cert(directory, common_name="localhost"):
+    """A fresh self-signed certificate and its key in directory: (cert, key)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + common_name, "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+# -- the IPC record format (lib/util/ipc.h), written independently here
+
+def encode_record(name, attrs):
+    """attrs: list of (name, value); str values are 's', int 'i', bytes 'd'."""
+    body = bytes([len(name)]) + name.encode()
+    for attr_name, value in attrs:
+        if isinstance(value, int):
+            kind, data = b"i", struct.pack(">q", value)
+        elif isinstance(value, bytes):
+            kind, data = b"d", value
+        else:
+            kind, data = b"s", value.encode()
+        body += kind + bytes([len(attr_name)]) + attr_name.encode()
+        body += struct.pack(">I", len(data)) + data
+    return struct.pack(">I", len(body)) + body
+
+
+def decode_record(body):
+    """(name, {attr: value}) of a record's body (without its length)."""
+    n = body[0]
+    name = body[1:1 + n].decode()
+    pos = 1 + n
+    attrs = {}
+    while pos < len(body):
+        kind = chr(body[pos])
+        alen = body[pos + 1]
+        attr_name = body[pos + 2:pos + 2 + alen].decode()
+        pos += 2 + alen
+        (vlen,) = struct.unpack(">I", body[pos:pos + 4])
+        value = body[pos + 4:pos + 4 + vlen]
+        pos += 4 + vlen
+        if kind == "i":
+            attrs[attr_name] = struct.unpack(">q", value)[0]
+        elif kind == "s":
+            attrs[attr_name] = value.decode()
+        else:
+            attrs[attr_name] = value
+    if pos != len(body):
+        raise AssertionError("record overruns its body")
+    return name, attrs
+
+
+def read_exact(sock, n):
+    """n bytes from sock; EOFError if it closes first."""
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return data
+
+
+def read_record(sock):
+    """The next record on sock: (name, {attr: value})."""
+    (length,) = struct.unpack(">I", read_exact(sock, 4))
+    return decode_record(read_exact(sock, length))
 
 
 class Instance:

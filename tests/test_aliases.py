@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import IS_ROOT, InstanceTestCase, wait_for  # noqa: E402
-from test_local import LOCAL_SERVICE, decode_record, encode_record, read_exact  # noqa: E402
+from test_local import LOCAL_SERVICE, deliver_request, queue_active  # noqa: E402
 
 MESSAGE = "From: bob@remote.test\r\nSubject: hi\r\n\r\nhello there\r\nFrom me, a line\r\n"
 
@@ -67,34 +67,15 @@ class LocalBase(InstanceTestCase):
         return self.inst.mailctl("alias", "rebuild")
 
     def queue(self, rcpts, sender="bob@remote.test", message=MESSAGE):
-        cmd = [self.inst.program("svc_queue_writer"), "-s", sender, "-m", message, "-q", "active"]
-        for r in rcpts:
-            cmd += ["-r", r]
-        result = subprocess.run(cmd + [self.inst.spool], capture_output=True, text=True,
-                                timeout=30, check=True)
-        return result.stdout.strip()
+        return queue_active(self.inst, rcpts, sender, message)
 
     def deliver(self, rcpts, message=MESSAGE, sender="bob@remote.test"):
         """Queue a message and hand it to local; the result of each recipient.
         Recipients without a domain get mx.example.test, as qmgr's would."""
         rcpts = [r if "@" in r else r + "@mx.example.test" for r in rcpts]
         qid = self.queue(rcpts, sender=sender, message=message)
-        attrs = [("queue_id", qid), ("queue_name", "active"), ("sender", sender)]
-        for i, r in enumerate(rcpts):
-            attrs += [("rcpt", r), ("index", i)]
-        import socket
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        s.connect(os.path.join(self.inst.spool, "private", "local"))
-        s.sendall(encode_record("deliver", attrs))
-        results = {}
-        while True:
-            (length,) = __import__("struct").unpack(">I", read_exact(s, 4))
-            name, rec = decode_record(read_exact(s, length))
-            if name == "done":
-                break
-            results[rec["index"]] = rec
-        s.close()
+        results, done = deliver_request(self.inst.spool, qid, rcpts, sender, timeout=60)
+        self.assertTrue(done, "local closed the connection before \"done\"")
         return [results[i] for i in range(len(rcpts))]
 
     def maildir(self, tag):

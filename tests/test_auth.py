@@ -16,59 +16,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import IS_ROOT, Instance  # noqa: E402
+from postern_test import IS_ROOT, Instance, encode_record, has_user, read_record  # noqa: E402
 
 PASSWORD = "s3cret pass phrase"
 DELAY = 1.0  # the default failure delay
-
-
-def has_user(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
-# -- the IPC record format (lib/util/ipc.h), written independently here
-
-def encode_record(name, attrs):
-    """attrs: list of (name, value); str values are 's', int 'i', bytes 'd'."""
-    body = bytes([len(name)]) + name.encode()
-    for attr_name, value in attrs:
-        if isinstance(value, int):
-            kind, data = b"i", struct.pack(">q", value)
-        elif isinstance(value, bytes):
-            kind, data = b"d", value
-        else:
-            kind, data = b"s", value.encode()
-        body += kind + bytes([len(attr_name)]) + attr_name.encode()
-        body += struct.pack(">I", len(data)) + data
-    return struct.pack(">I", len(body)) + body
-
-
-def decode_record(body):
-    n = body[0]
-    name = body[1:1 + n].decode()
-    pos = 1 + n
-    attrs = {}
-    while pos < len(body):
-        kind = chr(body[pos])
-        alen = body[pos + 1]
-        attr_name = body[pos + 2:pos + 2 + alen].decode()
-        pos += 2 + alen
-        (vlen,) = struct.unpack(">I", body[pos:pos + 4])
-        value = body[pos + 4:pos + 4 + vlen]
-        pos += 4 + vlen
-        if kind == "i":
-            attrs[attr_name] = struct.unpack(">q", value)[0]
-        elif kind == "s":
-            attrs[attr_name] = value.decode()
-        else:
-            attrs[attr_name] = value
-    if pos != len(body):
-        raise AssertionError("record overruns its body")
-    return name, attrs
 
 
 class AuthConnection:
@@ -77,22 +28,12 @@ class AuthConnection:
         self.sock.settimeout(timeout)
         self.sock.connect(path)
 
-    def recv_exact(self, n):
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise EOFError("connection closed")
-            data += chunk
-        return data
-
     def send_raw(self, data):
         self.sock.sendall(data)
 
     def request(self, name="auth", **attrs):
         self.send_raw(encode_record(name, list(attrs.items())))
-        (length,) = struct.unpack(">I", self.recv_exact(4))
-        return decode_record(self.recv_exact(length))
+        return read_record(self.sock)
 
     def auth(self, user, password, service="smtp", client_addr="192.0.2.7"):
         return self.request(user=user, password=password, service=service,

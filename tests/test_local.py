@@ -7,55 +7,53 @@ import os
 import pwd
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import IS_ROOT, InstanceTestCase, wait_for  # noqa: E402
+from postern_test import (IS_ROOT, InstanceTestCase, encode_record, read_record,  # noqa: E402
+                          wait_for)
 
 LOCAL_SERVICE = "local unix - n n - - local"
 MESSAGE = "From: bob@remote.test\r\nSubject: hi\r\n\r\nhello there\r\n"
 
 
-def encode_record(name, attrs):
-    """attrs: list of (name, value); int values become 'i', str 's'."""
-    body = bytes([len(name)]) + name.encode()
-    for key, value in attrs:
-        if isinstance(value, int):
-            data, kind = struct.pack(">q", value), b"i"
-        else:
-            data, kind = value.encode(), b"s"
-        body += kind + bytes([len(key)]) + key.encode() + struct.pack(">I", len(data)) + data
-    return struct.pack(">I", len(body)) + body
+def queue_active(inst, rcpts, sender, message):
+    """Write a message straight into inst's active queue; its queue id."""
+    cmd = [inst.program("svc_queue_writer"), "-s", sender, "-m", message, "-q", "active"]
+    for r in rcpts:
+        cmd += ["-r", r]
+    result = subprocess.run(cmd + [inst.spool], capture_output=True, text=True, timeout=30,
+                            check=True)
+    return result.stdout.strip()
 
 
-def decode_record(body):
-    n = body[0]
-    name = body[1:1 + n].decode()
-    pos = 1 + n
-    attrs = {}
-    while pos < len(body):
-        kind = chr(body[pos])
-        klen = body[pos + 1]
-        key = body[pos + 2:pos + 2 + klen].decode()
-        pos += 2 + klen
-        (vlen,) = struct.unpack(">I", body[pos:pos + 4])
-        value = body[pos + 4:pos + 4 + vlen]
-        pos += 4 + vlen
-        attrs[key] = struct.unpack(">q", value)[0] if kind == "i" else value.decode()
-    return name, attrs
-
-
-def read_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError("connection closed")
-        data += chunk
-    return data
+def deliver_request(spool, queue_id, rcpts, sender, timeout=30):
+    """Send local one deliver request as qmgr does (the recipients at
+    indexes 0...); return ({index: result attrs}, whether "done" came)."""
+    attrs = [("queue_id", queue_id), ("queue_name", "active"), ("sender", sender)]
+    for i, r in enumerate(rcpts):
+        attrs += [("rcpt", r), ("index", i)]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(os.path.join(spool, "private", "local"))
+    s.sendall(encode_record("deliver", attrs))
+    results, done = {}, False
+    try:
+        while not done:
+            name, rec = read_record(s)
+            if name == "result":
+                results[rec["index"]] = rec
+            elif name == "done":
+                done = True
+            else:
+                raise AssertionError("unexpected record %r" % name)
+    except EOFError:
+        pass
+    finally:
+        s.close()
+    return results, done
 
 
 class LocalTest(InstanceTestCase):
@@ -79,36 +77,11 @@ class LocalTest(InstanceTestCase):
         self.inst.start()
 
     def queue(self, rcpts, sender="bob@remote.test", message=MESSAGE):
-        cmd = [self.inst.program("svc_queue_writer"), "-s", sender, "-m", message, "-q", "active"]
-        for r in rcpts:
-            cmd += ["-r", r]
-        result = subprocess.run(cmd + [self.inst.spool], capture_output=True, text=True,
-                                timeout=30, check=True)
-        return result.stdout.strip()
+        return queue_active(self.inst, rcpts, sender, message)
 
     def deliver(self, queue_id, rcpts, sender="bob@remote.test"):
         """Send one request; return ({index: result attrs}, saw_done)."""
-        attrs = [("queue_id", queue_id), ("queue_name", "active"), ("sender", sender)]
-        for i, r in enumerate(rcpts):
-            attrs += [("rcpt", r), ("index", i)]
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        s.connect(os.path.join(self.inst.spool, "private", "local"))
-        s.sendall(encode_record("deliver", attrs))
-        results, done = {}, False
-        try:
-            while not done:
-                (length,) = struct.unpack(">I", read_exact(s, 4))
-                name, rec = decode_record(read_exact(s, length))
-                if name == "result":
-                    results[rec["index"]] = rec
-                else:
-                    self.assertEqual(name, "done")
-                    done = True
-        except EOFError:
-            pass
-        s.close()
-        return results, done
+        return deliver_request(self.inst.spool, queue_id, rcpts, sender)
 
     def maildir_messages(self, maildir):
         new = os.path.join(maildir, "new")

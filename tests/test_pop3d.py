@@ -21,20 +21,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import (IS_ROOT, Instance, InstanceTestCase, free_port,  # noqa: E402
-                          proc_status, processes_mentioning, wait_for)
+                          make_cert, proc_status, processes_mentioning, wait_for)
 
 PASSWORD = "pop secret 42"
 TRACE = (b"return-path:", b"delivered-to:", b"received:", b"x-getmail-retrieved-from")
-
-
-def make_cert(directory):
-    cert = os.path.join(directory, "cert.pem")
-    key = os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    os.chmod(key, 0o600)
-    return cert, key
 
 
 def client_context():
@@ -565,13 +555,25 @@ class Pop3dTest(unittest.TestCase):
 class SystemUserTest(InstanceTestCase):
     def test_system_user_mailbox(self):
         """A user of mydestination reads ~/Maildir, served as that user."""
+        self.check_system_user({}, "Maildir")
+
+    def test_system_user_home_mailbox(self):
+        """pop3d serves the Maildir home_mailbox names, where local delivers."""
+        self.check_system_user({"home_mailbox": "Inbox/"}, "Inbox")
+
+    def test_system_user_mbox_refused(self):
+        """An mbox home_mailbox is not served: the login is answered with an error."""
+        self.check_system_user({"home_mailbox": ""}, None)
+
+    def check_system_user(self, params, maildir):
         smtp = free_port()
         pop = smtp
         while pop == smtp:
             pop = free_port()
-        inst = self.instance(params={
+        params = dict(params, **{
             "mydestination": "mx.example.test, localhost", "mynetworks": "127.0.0.0/8",
-            "pop3d_tls_cert_file": "", "pop3d_tls_auth_only_exempt": "127.0.0.0/8"}, services=[
+            "pop3d_tls_cert_file": "", "pop3d_tls_auth_only_exempt": "127.0.0.0/8"})
+        inst = self.instance(params=params, services=[
             "127.0.0.1:%d inet n - n - - smtpd" % smtp,
             "qmgr unix n - n 300 1 qmgr",
             "local unix - n n - - local",
@@ -588,10 +590,19 @@ class SystemUserTest(InstanceTestCase):
                         "%s@mx.example.test" % name], input=PASSWORD + "\n", check=True,
                        capture_output=True, text=True, timeout=60)
         inst.start()
+        if maildir is None:
+            p = poplib.POP3("127.0.0.1", pop, timeout=30)
+            p.user("%s@mx.example.test" % name)
+            with self.assertRaises(poplib.error_proto) as cm:
+                p.pass_(PASSWORD)
+            self.assertIn(b"No mailbox", cm.exception.args[0])
+            p.quit()
+            inst.wait_log("not a Maildir")
+            return
         with smtplib.SMTP("127.0.0.1", smtp, timeout=60) as c:
             c.sendmail("sender@outside.test", ["%s@mx.example.test" % name],
                        sample_message(3))
-        new = os.path.join(home, "Maildir", "new")
+        new = os.path.join(home, maildir, "new")
         wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1, timeout=60,
                  what="delivery to the system user")
         p = poplib.POP3("127.0.0.1", pop, timeout=30)

@@ -15,6 +15,7 @@
 
 #include "auth/auth_proto.h"
 #include "util/alloc.h"
+#include "util/event.h"
 #include "util/ipc.h"
 #include "util/sock.h"
 
@@ -34,18 +35,11 @@ static const char *set_error(const char *fmt, ...)
 	return auth_client_error;
 }
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int remaining_ms(int64_t deadline)
 {
 	if (deadline < 0)
 		return -1;
-	int64_t left = deadline - monotonic_ms();
+	int64_t left = deadline - event_now_ms();
 	return left > 0 ? (int)left : 0;
 }
 
@@ -105,7 +99,7 @@ enum auth_result auth_client_verify(const char *socket_path, const char *user, c
 		*error_r = "user name or password too long";
 		return AUTH_FAIL;
 	}
-	int64_t deadline = timeout_ms >= 0 ? monotonic_ms() + timeout_ms : -1;
+	int64_t deadline = timeout_ms >= 0 ? event_now_ms() + timeout_ms : -1;
 	const char *error;
 	int fd = sock_connect_unix(socket_path, timeout_ms, &error);
 	if (fd < 0) {

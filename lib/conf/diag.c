@@ -84,3 +84,14 @@ int diag_read_file(const char *path, struct str *text, struct diag_list *list)
 	}
 	return 0;
 }
+
+bool diag_logical_line_ok(struct diag_list *list, const char *file,
+                          const struct logical_lines *line)
+{
+	if (line->has_nul)
+		diag_add(list, DIAG_ERROR, file, line->line, "NUL character in line");
+	else if (line->continues)
+		diag_add(list, DIAG_ERROR, file, line->line,
+		         "line starts with white space but there is no line to continue");
+	return !line->has_nul && !line->continues;
+}

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/logical_lines.h"
+
 enum diag_severity { DIAG_WARNING, DIAG_ERROR };
 
 struct diag {
@@ -28,6 +30,12 @@ void diag_add(struct diag_list *list, enum diag_severity severity, const char *f
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 size_t diag_count(const struct diag_list *list, enum diag_severity severity);
 bool diag_has_errors(const struct diag_list *list);
+
+/* For the configuration parsers: report a logical line no configuration
+ * file may have (a NUL character, or continuation text with no line to
+ * continue) as an error. True when the line is fit to parse. */
+bool diag_logical_line_ok(struct diag_list *list, const char *file,
+                          const struct logical_lines *line);
 
 /* Read a whole configuration or table source file into text; on failure
  * add "path: cannot open/read: reason" to list and return -1. */

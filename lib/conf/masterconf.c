@@ -356,12 +356,7 @@ int masterconf_parse_text(const char *filename, const char *text, size_t len,
 	struct logical_lines r;
 	logical_lines_init(&r, text, len);
 	while (logical_lines_next(&r)) {
-		if (r.has_nul)
-			diag_add(diags, DIAG_ERROR, filename, r.line, "NUL character in line");
-		else if (r.continues)
-			diag_add(diags, DIAG_ERROR, filename, r.line,
-			         "line starts with white space but there is no line to continue");
-		else
+		if (diag_logical_line_ok(diags, filename, &r))
 			parse_service_line(filename, r.line, r.text.data, list, diags);
 	}
 	logical_lines_free(&r);

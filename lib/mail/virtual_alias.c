@@ -84,14 +84,6 @@ static char *lowercase(const char *text)
 	return copy;
 }
 
-static bool in_list(char *const *list, const char *word)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], word) == 0)
-			return true;
-	return false;
-}
-
 static bool is_table_spec(const char *item)
 {
 	return strchr(item, ':') != NULL || strchr(item, '/') != NULL;
@@ -182,7 +174,8 @@ static int lookup_address(struct virtual_alias *va, const char *lower, const cha
 				*ext_r = xstrndup(original + base_len, local_len - base_len);
 		}
 	}
-	if (rc == 0 && (domain == NULL || in_list(va->settings.mydestination, domain))) {
+	if (rc == 0 &&
+	    (domain == NULL || str_list_contains_nocase(va->settings.mydestination, domain))) {
 		key = xstrndup(lower, local_len);
 		rc = maps_find(va, key, value);
 		free(key);

@@ -434,6 +434,47 @@ static char *entry_path(const char *path, const struct maildir_entry *e)
 	return xasprintf("%s/%s/%s", path, e->in_cur ? "cur" : "new", e->name);
 }
 
+/* Find the message base and act on its file: act returns 0, or -1 with
+ * errno. When the file moved under us (ENOENT), look again. 1 when done,
+ * 0 when no such message, -1 with *error_r (what: the failed call). */
+static int act_on_message(const char *path, const char *base, const char *what,
+                          int (*act)(const char *path, const char *file,
+                                     const struct maildir_entry *e, void *arg),
+                          void *arg, const char **error_r)
+{
+	for (int attempt = 0; attempt < MAILDIR_RETRIES; attempt++) {
+		struct maildir_entry e;
+		int rc = maildir_find(path, base, &e, error_r);
+		if (rc <= 0)
+			return rc;
+		char *file = entry_path(path, &e);
+		rc = act(path, file, &e, arg);
+		int saved = errno;
+		free(file);
+		maildir_entry_free(&e);
+		if (rc == 0)
+			return 1;
+		if (saved != ENOENT) {
+			*error_r = set_error("%s %s: %s", what, base, strerror(saved));
+			return -1;
+		}
+	}
+	*error_r = set_error("%s: keeps being renamed", base);
+	return -1;
+}
+
+/* Move the file to cur/BASE:2,FLAGS (arg: the normalised flags). */
+static int rename_with_flags(const char *path, const char *file, const struct maildir_entry *e,
+                             void *arg)
+{
+	char *to = xasprintf("%s/cur/%s:2,%s", path, e->base, (const char *)arg);
+	int rc = strcmp(file, to) == 0 ? 0 : rename(file, to);
+	int saved = errno;
+	free(to);
+	errno = saved;
+	return rc;
+}
+
 int maildir_set_flags(const char *path, const char *base, const char *flags, const char **error_r)
 {
 	char norm[MAILDIR_MAX_FLAGS + 1];
@@ -441,76 +482,32 @@ int maildir_set_flags(const char *path, const char *base, const char *flags, con
 		*error_r = set_error("invalid flags \"%.60s\"", flags);
 		return -1;
 	}
-	for (int attempt = 0; attempt < MAILDIR_RETRIES; attempt++) {
-		struct maildir_entry e;
-		int rc = maildir_find(path, base, &e, error_r);
-		if (rc <= 0)
-			return rc;
-		char *from = entry_path(path, &e);
-		char *to = xasprintf("%s/cur/%s:2,%s", path, base, norm);
-		rc = strcmp(from, to) == 0 ? 0 : rename(from, to);
-		int saved = errno;
-		free(from);
-		free(to);
-		maildir_entry_free(&e);
-		if (rc == 0)
-			return 1;
-		if (saved != ENOENT) {
-			*error_r = set_error("rename %s: %s", base, strerror(saved));
-			return -1;
-		}
-		/* It moved under us: look again. */
-	}
-	*error_r = set_error("%s: keeps being renamed", base);
-	return -1;
+	return act_on_message(path, base, "rename", rename_with_flags, norm, error_r);
+}
+
+static int unlink_file(const char *path, const char *file, const struct maildir_entry *e, void *arg)
+{
+	(void)path, (void)e, (void)arg;
+	return unlink(file);
 }
 
 int maildir_delete(const char *path, const char *base, const char **error_r)
 {
-	for (int attempt = 0; attempt < MAILDIR_RETRIES; attempt++) {
-		struct maildir_entry e;
-		int rc = maildir_find(path, base, &e, error_r);
-		if (rc <= 0)
-			return rc;
-		char *file = entry_path(path, &e);
-		rc = unlink(file);
-		int saved = errno;
-		free(file);
-		maildir_entry_free(&e);
-		if (rc == 0)
-			return 1;
-		if (saved != ENOENT) {
-			*error_r = set_error("unlink %s: %s", base, strerror(saved));
-			return -1;
-		}
-	}
-	*error_r = set_error("%s: keeps being renamed", base);
-	return -1;
+	return act_on_message(path, base, "unlink", unlink_file, NULL, error_r);
+}
+
+/* arg: where the descriptor goes. */
+static int open_file(const char *path, const char *file, const struct maildir_entry *e, void *arg)
+{
+	(void)path, (void)e;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	*(int *)arg = fd;
+	return fd >= 0 ? 0 : -1;
 }
 
 int maildir_open_message(const char *path, const char *base, int *fd_r, const char **error_r)
 {
-	for (int attempt = 0; attempt < MAILDIR_RETRIES; attempt++) {
-		struct maildir_entry e;
-		int rc = maildir_find(path, base, &e, error_r);
-		if (rc <= 0)
-			return rc;
-		char *file = entry_path(path, &e);
-		int fd = open(file, O_RDONLY | O_CLOEXEC);
-		int saved = errno;
-		free(file);
-		maildir_entry_free(&e);
-		if (fd >= 0) {
-			*fd_r = fd;
-			return 1;
-		}
-		if (saved != ENOENT) {
-			*error_r = set_error("open %s: %s", base, strerror(saved));
-			return -1;
-		}
-	}
-	*error_r = set_error("%s: keeps being renamed", base);
-	return -1;
+	return act_on_message(path, base, "open", open_file, fd_r, error_r);
 }
 
 int maildir_read_message(const char *path, const char *base, struct str *out, const char **error_r)

@@ -30,6 +30,7 @@
 #include "table/table.h"
 #include "table/table_private.h"
 #include "util/alloc.h"
+#include "util/event.h"
 
 #define LMDB_RECHECK_MS 1000
 #define LMDB_INITIAL_MAP (1024 * 1024)
@@ -46,13 +47,6 @@ static const char *set_error(const char *fmt, ...)
 	vsnprintf(lmdb_error, sizeof(lmdb_error), fmt, ap);
 	va_end(ap);
 	return lmdb_error;
-}
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- Reading ---- */
@@ -115,7 +109,7 @@ static int lmdb_file_open(const char *path, struct lmdb_file *f, const char **er
 /* Switch to a rebuilt file if the path now names a different one. */
 static void lmdb_check_rebuilt(struct table_lmdb *t)
 {
-	int64_t now = monotonic_ms();
+	int64_t now = event_now_ms();
 	if (now - t->last_check_ms < LMDB_RECHECK_MS)
 		return;
 	t->last_check_ms = now;
@@ -184,7 +178,7 @@ struct table *table_lmdb_open(const char *path, const char **error_r)
 	str_init(&t->table.error);
 	t->path = xstrdup(path);
 	t->file = file;
-	t->last_check_ms = monotonic_ms();
+	t->last_check_ms = event_now_ms();
 	return &t->table;
 }
 

@@ -175,28 +175,11 @@ int table_source_parse(struct table_source *src, const char *filename, const cha
 	return p.failed ? -1 : 0;
 }
 
-/* Read a whole file into text; 0 or -1 with errno. */
-static int read_whole_file(const char *path, struct str *text)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	char buf[8192];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		str_append(text, buf, n);
-	int saved = ferror(f) ? errno : 0;
-	fclose(f);
-	errno = saved;
-	return saved ? -1 : 0;
-}
-
 int table_source_read(struct table_source *src, const char *path, struct diag_list *diags)
 {
 	struct str text = STR_INIT;
 	int rc;
-	if (read_whole_file(path, &text) != 0) {
-		diag_add(diags, DIAG_ERROR, path, 0, "cannot read: %s", strerror(errno));
+	if (diag_read_file(path, &text, diags) != 0) {
 		rc = -1;
 	} else {
 		rc = table_source_parse(src, path, str_cstr(&text), text.len, diags);

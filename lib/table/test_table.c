@@ -308,7 +308,7 @@ TEST(compile_and_rebuild)
 	/* An unreadable source is an error naming the path. */
 	unlink(src_path);
 	CHECK(table_source_compile(src_path, db_path, 0644, (gid_t)-1, &d) == -1);
-	CHECK(d.count == 1 && strstr(d.items[0].text, "cannot read") != NULL);
+	CHECK(d.count == 1 && strstr(d.items[0].text, "cannot open") != NULL);
 	CHECK(access(db_path, F_OK) != 0);
 	diag_list_free(&d);
 	str_free(&v);

@@ -9,6 +9,7 @@
  * the wire that no peer would accept.
  */
 #include "util/ipc.h"
+#include "util/event.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -351,16 +352,9 @@ int ipc_rec_decode(const void *buf, size_t len, size_t max_len, struct ipc_rec *
 
 /* ---- Blocking I/O with a deadline ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t deadline_after(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : event_now_ms() + timeout_ms;
 }
 
 /* Wait until fd is ready for events or the deadline (-1: none) passes.
@@ -372,13 +366,13 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	for (;;) {
 		int timeout = -1;
 		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - event_now_ms();
 			timeout = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 		}
 		int n = poll(&pfd, 1, timeout);
 		if (n > 0)
 			return 0;
-		if (n == 0 && timeout >= 0 && (deadline - now_ms()) <= 0) {
+		if (n == 0 && timeout >= 0 && (deadline - event_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}

@@ -3,6 +3,7 @@
  * names and descriptor passing.
  */
 #include "util/sock.h"
+#include "util/event.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -213,13 +214,6 @@ int sock_listen_unix(const char *path, int mode, int backlog, const char **error
 	return fd;
 }
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until fd is writable, at most timeout_ms (-1: no limit); 0 or -1
  * with errno (ETIMEDOUT). */
 static int wait_writable(int fd, int timeout_ms)
@@ -245,7 +239,7 @@ static int start_connect(int fd, const struct sockaddr *addr, socklen_t len, int
 			return 1;
 		if (errno != EAGAIN && errno != EINTR)
 			return -1;
-		if (deadline >= 0 && monotonic_ms() >= deadline) {
+		if (deadline >= 0 && event_now_ms() >= deadline) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -258,12 +252,12 @@ static int connect_wait(int fd, const struct sockaddr *addr, socklen_t len, int 
 {
 	if (sock_set_nonblock(fd, true) != 0)
 		return -1;
-	int64_t deadline = timeout_ms >= 0 ? monotonic_ms() + timeout_ms : -1;
+	int64_t deadline = timeout_ms >= 0 ? event_now_ms() + timeout_ms : -1;
 	int rc = start_connect(fd, addr, len, deadline);
 	if (rc < 0)
 		return -1;
 	if (rc > 0) {
-		int64_t left = deadline < 0 ? -1 : deadline - monotonic_ms();
+		int64_t left = deadline < 0 ? -1 : deadline - event_now_ms();
 		if (wait_writable(fd, deadline >= 0 && left < 0 ? 0 : (int)left) != 0)
 			return -1;
 		int err = 0;

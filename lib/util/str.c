@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/alloc.h"
 
@@ -126,4 +127,12 @@ bool str_equal_cstr(const struct str *s, const char *cstr)
 {
 	size_t n = strlen(cstr);
 	return n == s->len && (n == 0 || memcmp(s->data, cstr, n) == 0);
+}
+
+bool str_list_contains_nocase(char *const *list, const char *word)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcasecmp(list[i], word) == 0)
+			return true;
+	return false;
 }

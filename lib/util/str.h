@@ -40,4 +40,8 @@ char *str_steal(struct str *s);
 const char *str_cstr(const struct str *s);
 bool str_equal_cstr(const struct str *s, const char *cstr);
 
+/* Whether the NULL-terminated word list (NULL: empty) holds word, ignoring
+ * ASCII case (domains, parameter lists). */
+bool str_list_contains_nocase(char *const *list, const char *word);
+
 #endif

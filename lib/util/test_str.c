@@ -43,10 +43,22 @@ TEST(alloc_helpers)
 	free(b);
 }
 
+TEST(list_contains)
+{
+	char *list[] = {"example.com", "Mail.Example.ORG", NULL};
+	CHECK(str_list_contains_nocase(list, "example.com"));
+	CHECK(str_list_contains_nocase(list, "EXAMPLE.com"));
+	CHECK(str_list_contains_nocase(list, "mail.example.org"));
+	CHECK(!str_list_contains_nocase(list, "example"));
+	CHECK(!str_list_contains_nocase(list, ""));
+	CHECK(!str_list_contains_nocase(NULL, "example.com"));
+}
+
 int main(void)
 {
 	RUN(append_and_printf);
 	RUN(growth_and_binary);
 	RUN(alloc_helpers);
+	RUN(list_contains);
 	return TESTING_DONE();
 }

@@ -171,8 +171,9 @@ static void on_child_status(struct event_loop *loop, int fd, int events, void *c
 	struct child *c = ctx;
 	int rc = ipc_reader_fill(&c->reader, fd);
 	if (rc == 0 || (rc < 0 && errno != EAGAIN && errno != EINTR)) {
-		/* The process is exiting; SIGCHLD does the rest. */
-		set_available(c, false);
+		/* The process is exiting; SIGCHLD does the rest. It keeps its
+		 * place until it is reaped, so that a waiting client does not
+		 * start another one before a crash is counted and throttled. */
 		close_status(c);
 		return;
 	}

@@ -22,6 +22,7 @@
 #include "util/alloc.h"
 #include "util/privs.h"
 #include "util/sock.h"
+#include "util/str.h"
 
 struct checker {
 	struct conf *conf;
@@ -222,14 +223,6 @@ static bool newer(const struct stat *a, const struct stat *b)
 	       (a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec > b->st_mtim.tv_nsec);
 }
 
-static bool in_list(char *const *list, const char *word)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], word) == 0)
-			return true;
-	return false;
-}
-
 /* virtual_alias_maps that cannot be opened or are older than their
  * source; a virtual alias domain that is also local or virtual mailbox. */
 static void check_virtual_alias(struct checker *ck)
@@ -262,8 +255,10 @@ static void check_virtual_alias(struct checker *ck)
 		if (strchr(domains[i], ':') || strchr(domains[i], '/'))
 			continue;
 		const char *other =
-		    in_list(conf_get_list(ck->conf, "mydestination"), domains[i]) ? "mydestination"
-		    : in_list(conf_get_list(ck->conf, "virtual_mailbox_domains"), domains[i])
+		    str_list_contains_nocase(conf_get_list(ck->conf, "mydestination"), domains[i])
+		        ? "mydestination"
+		    : str_list_contains_nocase(conf_get_list(ck->conf, "virtual_mailbox_domains"),
+		                               domains[i])
 		        ? "virtual_mailbox_domains"
 		        : NULL;
 		if (other) {

@@ -25,17 +25,10 @@
 #include "util/ipc.h"
 #include "util/log.h"
 #include "util/sock.h"
+#include "util/str.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define RESULT_MAX_RECORD (64 * 1024)
-
-static bool in_list(char *const *list, const char *domain)
-{
-	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
-		if (strcasecmp(list[i], domain) == 0)
-			return true;
-	return false;
-}
 
 bool qmgr_address_is_local(const char *address)
 {
@@ -43,7 +36,8 @@ bool qmgr_address_is_local(const char *address)
 	if (at == NULL)
 		return true;
 	const char *domain = at + 1;
-	return in_list(qmgr.mydestination, domain) || in_list(qmgr.virtual_domains, domain);
+	return str_list_contains_nocase(qmgr.mydestination, domain) ||
+	       str_list_contains_nocase(qmgr.virtual_domains, domain);
 }
 
 /* "X.Y.Z" with X matching the state (2 delivered, 4 deferred, 5 bounced). */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "util/alloc.h"
+#include "util/event.h"
 
 struct tls_context {
 	SSL_CTX *ssl_ctx;
@@ -167,20 +168,13 @@ void tls_context_free(struct tls_context *ctx)
 	free(ctx);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for what OpenSSL asked for; 0 ready, -1 timeout or error (errno). */
 static int wait_for_io(int fd, int ssl_error, int64_t deadline)
 {
 	struct pollfd pfd = {.fd = fd,
 	                     .events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN};
 	for (;;) {
-		int64_t left = deadline < 0 ? -1 : deadline - now_ms();
+		int64_t left = deadline < 0 ? -1 : deadline - event_now_ms();
 		if (deadline >= 0 && left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -270,7 +264,7 @@ static struct tls_session *handshake(struct tls_context *ctx, int fd, bool serve
 	SSL_set_fd(ssl, fd);
 	if (!server && set(server_name))
 		SSL_set_tlsext_host_name(ssl, server_name);
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : event_now_ms() + timeout_ms;
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
@@ -344,7 +338,7 @@ void tls_session_close(struct tls_session *s)
 static ssize_t tls_io(struct tls_session *s, void *rbuf, const void *wbuf, size_t len,
                       int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : event_now_ms() + timeout_ms;
 	int chunk = len > 1 << 30 ? 1 << 30 : (int)len;
 	for (;;) {
 		ERR_clear_error();

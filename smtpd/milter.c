@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/route.h"
 #include "milter/milter_conf.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
@@ -22,8 +23,17 @@
 static const char *resolved(const struct session *s, const char *address, bool want_host, char *buf,
                             size_t size)
 {
+	const struct smtpd_settings *c = s->cfg;
+	struct mail_route_settings rs = {
+	    .mydestination = c->mydestination,
+	    .virtual_domains = c->virtual_domains,
+	    .relayhost = conf_get(c->conf, "relayhost"),
+	    .myhostname = c->hostname,
+	    .transport_maps = conf_get(c->conf, "transport_maps"),
+	    .lookup = policy_table_value,
+	};
 	struct str transport = STR_INIT, nexthop = STR_INIT;
-	smtpd_resolve(s->cfg, address, &transport, &nexthop);
+	mail_route(&rs, address, &transport, &nexthop);
 	snprintf(buf, size, "%s", str_cstr(want_host ? &nexthop : &transport));
 	str_free(&transport);
 	str_free(&nexthop);

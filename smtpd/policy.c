@@ -34,11 +34,6 @@ bool policy_is_local_domain(const struct smtpd_settings *cfg, const char *domain
 	return in_list(cfg->mydestination, domain);
 }
 
-bool policy_is_virtual_mailbox_domain(const struct smtpd_settings *cfg, const char *domain)
-{
-	return in_list(cfg->virtual_domains, domain);
-}
-
 bool policy_client_trusted(const struct session *s)
 {
 	return s->auth_user != NULL || cidr_list_match(s->cfg->mynetworks, s->client_addr);

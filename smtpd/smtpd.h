@@ -137,16 +137,9 @@ void data_abort_bdat(struct session *s);
 int policy_check_rcpt(struct session *s, const char *address, const char *local,
                       const char *domain);
 bool policy_is_local_domain(const struct smtpd_settings *cfg, const char *domain);
-bool policy_is_virtual_mailbox_domain(const struct smtpd_settings *cfg, const char *domain);
 bool policy_client_trusted(const struct session *s);
 /* The value of key in a table: 1 found, 0 not, -1 lookup failure. */
 int policy_table_value(const char *spec, const char *key, struct str *value);
-
-/* resolve.c: the transport ("local", "smtp", "error"...) and next hop
- * that would deliver address, as qmgr routes it, for the milter macros
- * {mail_mailer}/{mail_host} and {rcpt_mailer}/{rcpt_host}. */
-void smtpd_resolve(const struct smtpd_settings *cfg, const char *address, struct str *transport,
-                   struct str *nexthop);
 
 /* client_limit.c: false if the client already has its limit of connections. */
 bool client_limit_take(const struct smtpd_settings *cfg, const char *addr);

@@ -456,6 +456,11 @@ class SmtpdMilterTest(unittest.TestCase):
         ev = self.log1.since_mark()
         self.assertIn("envfrom <local@example.test>", ev)
         self.assertIn("connect macro {client_addr}=127.0.0.1", ev)
+        self.assertIn("envfrom macro {mail_mailer}=smtp", ev)
+        self.assertIn("envfrom macro {mail_host}=example.test", ev)
+        self.assertEqual(self.rcpt_macros(ev)["<bob@example.test>"], {
+            "{rcpt_addr}": "bob@example.test", "{rcpt_mailer}": "smtp",
+            "{rcpt_host}": "example.test"})
 
     def test_pickup_reject_and_quarantine(self):
         for action in ("quarantine", "reject", "discard"):

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "mail/dsn.h"
+#include "mail/route.h"
 #include "milter/milter_conf.h"
 #include "pickup/bounce.h"
+#include "table/table.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -23,6 +25,8 @@ static struct {
 	const char *queue_dir;
 	struct milter_defaults defaults;
 	struct virtual_alias *virtual_alias;
+	struct mail_route_settings route;
+	struct table *transport_table; /* opened at the first look-up */
 } pm;
 
 struct run {
@@ -30,6 +34,36 @@ struct run {
 	const char *rcpt;
 	int64_t uid;
 };
+
+/* transport_maps for the {mail_mailer}... macros (lib/table notices a
+ * rebuilt table). */
+static int transport_lookup(const char *spec, const char *key, struct str *value)
+{
+	const char *error;
+	if (pm.transport_table == NULL) {
+		pm.transport_table = table_open(spec, &error);
+		if (pm.transport_table == NULL) {
+			log_warn("table %s: %s", spec, error);
+			return -1;
+		}
+	}
+	int rc = table_lookup(pm.transport_table, key, value, &error);
+	if (rc < 0)
+		log_warn("table %s: lookup %s: %s", spec, key, error);
+	return rc;
+}
+
+/* The transport (want_host false) or next hop of address. */
+static const char *routed(const char *address, bool want_host)
+{
+	static char buf[512];
+	struct str transport = STR_INIT, nexthop = STR_INIT;
+	mail_route(&pm.route, address, &transport, &nexthop);
+	snprintf(buf, sizeof(buf), "%s", str_cstr(want_host ? &nexthop : &transport));
+	str_free(&transport);
+	str_free(&nexthop);
+	return buf;
+}
 
 void pickup_milter_init(const struct conf *conf, struct virtual_alias *va)
 {
@@ -40,6 +74,14 @@ void pickup_milter_init(const struct conf *conf, struct virtual_alias *va)
 	pm.daemon_name = conf_get(conf, "milter_macro_daemon_name");
 	pm.macro_v = conf_get(conf, "milter_macro_v");
 	pm.queue_dir = conf_get(conf, "queue_directory");
+	pm.route = (struct mail_route_settings){
+	    .mydestination = conf_get_list(conf, "mydestination"),
+	    .virtual_domains = conf_get_list(conf, "virtual_mailbox_domains"),
+	    .relayhost = conf_get(conf, "relayhost"),
+	    .myhostname = pm.hostname,
+	    .transport_maps = conf_get(conf, "transport_maps"),
+	    .lookup = transport_lookup,
+	};
 	if (milter_defaults_from_conf(conf, &pm.defaults, &error) != 0)
 		log_fatal("%s", error);
 	struct milter_chain *check =
@@ -82,8 +124,12 @@ static const char *macro(void *ctx, const char *name)
 		return r->env->id;
 	if (strcmp(key, "mail_addr") == 0)
 		return r->env->sender;
+	if (strcmp(key, "mail_mailer") == 0 || strcmp(key, "mail_host") == 0)
+		return routed(r->env->sender, key[5] == 'h');
 	if (strcmp(key, "rcpt_addr") == 0)
 		return r->rcpt;
+	if (strcmp(key, "rcpt_mailer") == 0 || strcmp(key, "rcpt_host") == 0)
+		return r->rcpt ? routed(r->rcpt, key[5] == 'h') : NULL;
 	return NULL;
 }
 

@@ -3,18 +3,61 @@
  * macros smtpd knows (client, TLS, AUTH, envelope, queue id), a log line
  * for each milter decision, and turning a verdict into an SMTP reply.
  * Connect, HELO, MAIL, RCPT, DATA and unknown commands are sent as the
- * client sends them; the message goes to the filters after the final dot
- * (data.c) and their edits are in the queue file before the 250.
+ * client sends them (recipients smtpd rejected only to the filters that
+ * asked for them with SMFIP_RCPT_REJ); the message goes to the filters
+ * after the final dot (data.c) and their edits are in the queue file
+ * before the 250.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/route.h"
 #include "milter/milter_conf.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/sock.h"
+
+/* The transport (want_host false) or next hop of address, in buf. */
+static const char *resolved(const struct session *s, const char *address, bool want_host, char *buf,
+                            size_t size)
+{
+	const struct smtpd_settings *c = s->cfg;
+	struct mail_route_settings rs = {
+	    .mydestination = c->mydestination,
+	    .virtual_domains = c->virtual_domains,
+	    .relayhost = conf_get(c->conf, "relayhost"),
+	    .myhostname = c->hostname,
+	    .transport_maps = conf_get(c->conf, "transport_maps"),
+	    .lookup = policy_table_value,
+	};
+	struct str transport = STR_INIT, nexthop = STR_INIT;
+	mail_route(&rs, address, &transport, &nexthop);
+	snprintf(buf, size, "%s", str_cstr(want_host ? &nexthop : &transport));
+	str_free(&transport);
+	str_free(&nexthop);
+	return buf;
+}
+
+/* Postfix's values for a rejected recipient, from its reply
+ * "550 5.1.1 <a@b>: text": {rcpt_mailer} "error", {rcpt_host} the
+ * enhanced status code, {rcpt_addr} the text after it. */
+static const char *rejected_macro(const char *reply, const char *key, char *buf, size_t size)
+{
+	if (strcmp(key, "rcpt_mailer") == 0)
+		return "error";
+	const char *code = strchr(reply, ' ');
+	code = code ? code + 1 : reply + strlen(reply);
+	size_t len = strcspn(code, " ");
+	if (strcmp(key, "rcpt_host") == 0) {
+		snprintf(buf, size, "%.*s", (int)len, code);
+		return buf;
+	}
+	const char *text = code[len] ? code + len + 1 : code + len;
+	snprintf(buf, size, "%s", text);
+	return buf;
+}
 
 static const char *macro(void *ctx, const char *name)
 {
@@ -67,10 +110,25 @@ static const char *macro(void *ctx, const char *name)
 		return s->auth_user;
 	if (strcmp(key, "i") == 0)
 		return s->queue_id[0] ? s->queue_id : NULL;
+	if (strcmp(key, "auth_author") == 0)
+		return s->in_transaction ? s->mail_auth : NULL;
 	if (strcmp(key, "mail_addr") == 0)
 		return s->in_transaction ? s->env.sender : NULL;
-	if (strcmp(key, "rcpt_addr") == 0)
-		return s->milter_rcpt;
+	if (strcmp(key, "mail_mailer") == 0 || strcmp(key, "mail_host") == 0) {
+		if (!s->in_transaction)
+			return NULL;
+		return resolved(s, s->env.sender, key[5] == 'h', buf, sizeof(buf));
+	}
+	if (strcmp(key, "rcpt_addr") == 0 || strcmp(key, "rcpt_mailer") == 0 ||
+	    strcmp(key, "rcpt_host") == 0) {
+		if (s->milter_rcpt == NULL)
+			return NULL;
+		if (s->milter_rcpt_reject)
+			return rejected_macro(s->milter_rcpt_reject, key, buf, sizeof(buf));
+		if (key[5] == 'a')
+			return s->milter_rcpt;
+		return resolved(s, s->milter_rcpt, key[5] == 'h', buf, sizeof(buf));
+	}
 	return NULL;
 }
 
@@ -210,6 +268,19 @@ bool smtpd_milter_rcpt(struct session *s, const char *address, const char *arg)
 	s->milter_rcpt = NULL;
 	free_args(argv);
 	return smtpd_milter_refused(s, &v);
+}
+
+void smtpd_milter_rcpt_rejected(struct session *s, const char *address, const char *arg)
+{
+	if (s->milters == NULL || s->milter_discard)
+		return;
+	char **argv = split_args(address, arg);
+	s->milter_rcpt = address;
+	s->milter_rcpt_reject = s->last_reply;
+	milter_rcpt_rejected(s->milters, argv);
+	s->milter_rcpt = NULL;
+	s->milter_rcpt_reject = NULL;
+	free_args(argv);
 }
 
 bool smtpd_milter_data(struct session *s)

@@ -56,7 +56,7 @@ static struct {
 
 /* 1 found, 0 not found, -1 lookup failure (the table is broken or missing).
  * With missing_is_empty, a table file that does not exist finds nothing. */
-static int map_lookup(const char *spec, const char *key, bool missing_is_empty)
+static int map_value(const char *spec, const char *key, bool missing_is_empty, struct str *value)
 {
 	const char *error;
 	size_t slot = 0;
@@ -81,12 +81,23 @@ static int map_lookup(const char *spec, const char *key, bool missing_is_empty)
 		open_tables[slot].spec = xstrdup(spec);
 		open_tables[slot].table = t;
 	}
-	struct str value = STR_INIT;
-	int rc = table_lookup(open_tables[slot].table, key, &value, &error);
+	int rc = table_lookup(open_tables[slot].table, key, value, &error);
 	if (rc < 0)
 		log_warn("table %s: lookup %s: %s", spec, key, error);
+	return rc;
+}
+
+static int map_lookup(const char *spec, const char *key, bool missing_is_empty)
+{
+	struct str value = STR_INIT;
+	int rc = map_value(spec, key, missing_is_empty, &value);
 	str_free(&value);
 	return rc;
+}
+
+int policy_table_value(const char *spec, const char *key, struct str *value)
+{
+	return map_value(spec, key, false, value);
 }
 
 /* 1 if local (or, with an extension, its base) is an alias, 0 if not, -1

@@ -51,6 +51,7 @@ static void reply_line(struct session *s, bool more, int code, const char *enhan
 	if (enhanced)
 		str_printf(&line, "%s ", enhanced);
 	str_vprintf(&line, fmt, ap);
+	snprintf(s->last_reply, sizeof(s->last_reply), "%s", str_cstr(&line));
 	str_append(&line, "\r\n", 2);
 	stream_write(s->stream, line.data, line.len);
 	str_free(&line);
@@ -117,6 +118,8 @@ void session_reset_transaction(struct session *s)
 	s->in_transaction = false;
 	s->declared_size = 0;
 	s->rejected_rcpts = 0;
+	free(s->mail_auth);
+	s->mail_auth = NULL;
 }
 
 /* Verified reverse DNS: the PTR name, if it resolves back to the address. */
@@ -272,6 +275,7 @@ static void cmd_mail(struct session *s, const char *arg)
 	s->env.ret = xstrdup(p.ret ? p.ret : "");
 	s->env.envid = xstrdup(p.envid ? p.envid : "");
 	s->declared_size = p.size;
+	s->mail_auth = p.auth ? xstrdup(p.auth) : NULL;
 	smtp_mail_params_free(&p);
 	/* Milters see the queue id from MAIL FROM on ({i}), as with Postfix. */
 	if (s->milters)
@@ -324,6 +328,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		         session_client(s), p.address, s->env.sender, session_protocol(s),
 		         s->helo ? s->helo : "");
 		s->rejected_rcpts++;
+		smtpd_milter_rcpt_rejected(s, p.address, arg);
 		smtp_rcpt_params_free(&p);
 		session_error(s);
 		return;
@@ -638,6 +643,7 @@ done:
 	free(s.helo);
 	free(s.auth_user);
 	free(s.auth_method);
+	free(s.mail_auth);
 	stream_free(s.stream);
 	if (s.tls)
 		tls_session_close(s.tls);

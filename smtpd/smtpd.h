@@ -106,6 +106,9 @@ struct session {
 	bool milter_discard;             /* a milter said discard: accept and drop the message */
 	bool milter_shutdown;            /* a milter said shutdown at connect */
 	const char *milter_rcpt;         /* the recipient during the RCPT event */
+	const char *milter_rcpt_reject;  /* its reject reply, for SMFIP_RCPT_REJ filters */
+	char *mail_auth;                 /* MAIL FROM AUTH= ({auth_author}), NULL if absent */
+	char last_reply[512];            /* the last reply line sent, without CRLF */
 	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
 };
 
@@ -135,6 +138,8 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
                       const char *domain);
 bool policy_is_local_domain(const struct smtpd_settings *cfg, const char *domain);
 bool policy_client_trusted(const struct session *s);
+/* The value of key in a table: 1 found, 0 not, -1 lookup failure. */
+int policy_table_value(const char *spec, const char *key, struct str *value);
 
 /* client_limit.c: false if the client already has its limit of connections. */
 bool client_limit_take(const struct smtpd_settings *cfg, const char *addr);
@@ -146,6 +151,9 @@ void smtpd_milter_connect(struct session *s);
 bool smtpd_milter_helo(struct session *s);
 bool smtpd_milter_mail(struct session *s, const char *arg);
 bool smtpd_milter_rcpt(struct session *s, const char *address, const char *arg);
+/* A recipient smtpd rejected (the reply in s->last_reply): shown to the
+ * filters that asked for SMFIP_RCPT_REJ; their answers change nothing. */
+void smtpd_milter_rcpt_rejected(struct session *s, const char *address, const char *arg);
 bool smtpd_milter_data(struct session *s);
 bool smtpd_milter_unknown(struct session *s, const char *line);
 /* Act on a verdict (and clear it): true if refused, reply sent. */

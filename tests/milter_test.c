@@ -17,7 +17,8 @@
  * -n  ask for no replies to every event that allows it (SMFIP_NR_*)
  *     and only watch (no edits, no refusals),
  * -x  skip the connect and HELO events (SMFIP_NOCONNECT, SMFIP_NOHELO),
- * -m  ask for its own connect macro list (SMFIF_SETSYMLIST).
+ * -m  ask for its own connect macro list (SMFIF_SETSYMLIST),
+ * -r  ask for the recipients the MTA rejected too (SMFIP_RCPT_REJ).
  */
 #include <libmilter/mfapi.h>
 #include <pthread.h>
@@ -30,7 +31,7 @@
 #include <unistd.h>
 
 static const char *log_path;
-static int no_reply, skip_steps, own_macros;
+static int no_reply, skip_steps, own_macros, rcpt_rej;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct priv {
@@ -127,7 +128,13 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 		strncat(line, argv[i], sizeof(line) - strlen(line) - 1);
 	}
 	logf_("%s", line);
-	static const char *const names[] = {"i", "{mail_addr}", "{auth_authen}", "{auth_type}",
+	static const char *const names[] = {"i",
+	                                    "{mail_addr}",
+	                                    "{auth_authen}",
+	                                    "{auth_type}",
+	                                    "{auth_author}",
+	                                    "{mail_mailer}",
+	                                    "{mail_host}",
 	                                    NULL};
 	log_macros(ctx, "envfrom", names);
 	if (no_reply)
@@ -158,7 +165,7 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 		strncat(line, argv[i], sizeof(line) - strlen(line) - 1);
 	}
 	logf_("%s", line);
-	static const char *const names[] = {"{rcpt_addr}", NULL};
+	static const char *const names[] = {"{rcpt_addr}", "{rcpt_mailer}", "{rcpt_host}", NULL};
 	log_macros(ctx, "envrcpt", names);
 	if (no_reply)
 		return SMFIS_NOREPLY;
@@ -308,6 +315,8 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 		        SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_HDR;
 	if (skip_steps)
 		want |= SMFIP_NOCONNECT | SMFIP_NOHELO;
+	if (rcpt_rej)
+		want |= SMFIP_RCPT_REJ;
 	*pf1 = want & f1;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -320,7 +329,7 @@ int main(int argc, char **argv)
 {
 	const char *sock = NULL;
 	int opt;
-	while ((opt = getopt(argc, argv, "s:l:nxm")) != -1) {
+	while ((opt = getopt(argc, argv, "s:l:nxmr")) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
@@ -337,12 +346,15 @@ int main(int argc, char **argv)
 		case 'm':
 			own_macros = 1;
 			break;
+		case 'r':
+			rcpt_rej = 1;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (sock == NULL || log_path == NULL) {
-		fprintf(stderr, "usage: milter_test -s socket -l logfile [-n] [-x] [-m]\n");
+		fprintf(stderr, "usage: milter_test -s socket -l logfile [-n] [-x] [-m] [-r]\n");
 		return 2;
 	}
 	struct smfiDesc desc = {

@@ -356,10 +356,11 @@ static void reply_verdict(struct milter_chain *c, struct filter *f, const char *
 
 /* Run one envelope-stage event through the chain. skip/noreply are the
  * protocol flags of the event; conn_level: a verdict here is about the
- * whole session (connect, helo). */
+ * whole session (connect, helo); only_flag: only the filters that
+ * negotiated it get the event, and their verdicts are dropped. */
 static void run_event(struct milter_chain *c, enum milter_stage stage, char cmd, const void *data,
                       size_t len, uint32_t skip_flag, uint32_t nr_flag, bool conn_level,
-                      struct milter_verdict *v)
+                      uint32_t only_flag, struct milter_verdict *v)
 {
 	milter_verdict_clear(v);
 	const char *name = stage_names[stage];
@@ -368,6 +369,9 @@ static void run_event(struct milter_chain *c, enum milter_stage stage, char cmd,
 		if (f->state == F_NEW && !filter_start(c, f)) {
 			/* filter_start marked it failed */
 		}
+		if (only_flag &&
+		    (f->state != F_READY || !(f->protocol & only_flag) || f->msg != MSG_ENVELOPE))
+			continue;
 		if (f->state == F_DONE)
 			continue;
 		if (f->state == F_CONN_VERDICT) {
@@ -400,6 +404,8 @@ static void run_event(struct milter_chain *c, enum milter_stage stage, char cmd,
 		                      f->spec.command_ms, &r);
 		str_free(&out);
 		if (rc != 0) {
+			if (only_flag)
+				continue;
 			failed_verdict(f, v);
 			if (v->action != MILTER_CONTINUE)
 				return;
@@ -407,6 +413,10 @@ static void run_event(struct milter_chain *c, enum milter_stage stage, char cmd,
 		}
 		reply_verdict(c, f, name, &r, v);
 		milter_reply_free(&r);
+		if (only_flag) {
+			milter_verdict_clear(v);
+			continue;
+		}
 		switch (v->action) {
 		case MILTER_CONTINUE:
 			continue;
@@ -454,14 +464,14 @@ void milter_connect(struct milter_chain *c, const char *hostname, char family, c
 		str_append(&d, addr, strlen(addr) + 1);
 	}
 	run_event(c, MILTER_STAGE_CONNECT, SMFIC_CONNECT, d.data, d.len, SMFIP_NOCONNECT,
-	          SMFIP_NR_CONN, true, v);
+	          SMFIP_NR_CONN, true, 0, v);
 	str_free(&d);
 }
 
 void milter_helo(struct milter_chain *c, const char *helo, struct milter_verdict *v)
 {
 	run_event(c, MILTER_STAGE_HELO, SMFIC_HELO, helo, strlen(helo) + 1, SMFIP_NOHELO,
-	          SMFIP_NR_HELO, true, v);
+	          SMFIP_NR_HELO, true, 0, v);
 }
 
 static void join_args(char *const *argv, struct str *out)
@@ -475,7 +485,7 @@ void milter_mail(struct milter_chain *c, char *const *argv, struct milter_verdic
 	struct str d = STR_INIT;
 	join_args(argv, &d);
 	run_event(c, MILTER_STAGE_MAIL, SMFIC_MAIL, d.data, d.len, SMFIP_NOMAIL, SMFIP_NR_MAIL,
-	          false, v);
+	          false, 0, v);
 	str_free(&d);
 }
 
@@ -484,19 +494,31 @@ void milter_rcpt(struct milter_chain *c, char *const *argv, struct milter_verdic
 	struct str d = STR_INIT;
 	join_args(argv, &d);
 	run_event(c, MILTER_STAGE_RCPT, SMFIC_RCPT, d.data, d.len, SMFIP_NORCPT, SMFIP_NR_RCPT,
-	          false, v);
+	          false, 0, v);
 	str_free(&d);
+}
+
+void milter_rcpt_rejected(struct milter_chain *c, char *const *argv)
+{
+	struct milter_verdict v = {0};
+	struct str d = STR_INIT;
+	join_args(argv, &d);
+	run_event(c, MILTER_STAGE_RCPT, SMFIC_RCPT, d.data, d.len, SMFIP_NORCPT, SMFIP_NR_RCPT,
+	          false, SMFIP_RCPT_REJ, &v);
+	str_free(&d);
+	milter_verdict_clear(&v);
 }
 
 void milter_data(struct milter_chain *c, struct milter_verdict *v)
 {
-	run_event(c, MILTER_STAGE_DATA, SMFIC_DATA, NULL, 0, SMFIP_NODATA, SMFIP_NR_DATA, false, v);
+	run_event(c, MILTER_STAGE_DATA, SMFIC_DATA, NULL, 0, SMFIP_NODATA, SMFIP_NR_DATA, false, 0,
+	          v);
 }
 
 void milter_unknown(struct milter_chain *c, const char *line, struct milter_verdict *v)
 {
 	run_event(c, MILTER_STAGE_UNKNOWN, SMFIC_UNKNOWN, line, strlen(line) + 1, SMFIP_NOUNKNOWN,
-	          SMFIP_NR_UNKN, false, v);
+	          SMFIP_NR_UNKN, false, 0, v);
 }
 
 void milter_abort(struct milter_chain *c)

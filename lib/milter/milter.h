@@ -97,6 +97,10 @@ void milter_helo(struct milter_chain *c, const char *helo, struct milter_verdict
 /* argv: the address in angle brackets, then ESMTP parameters. */
 void milter_mail(struct milter_chain *c, char *const *argv, struct milter_verdict *v);
 void milter_rcpt(struct milter_chain *c, char *const *argv, struct milter_verdict *v);
+/* A recipient the program rejected: sent only to the filters that asked
+ * for SMFIP_RCPT_REJ, with the program's {rcpt_*} macros describing the
+ * rejection; their replies are logged and change nothing. */
+void milter_rcpt_rejected(struct milter_chain *c, char *const *argv);
 void milter_data(struct milter_chain *c, struct milter_verdict *v);
 void milter_unknown(struct milter_chain *c, const char *line, struct milter_verdict *v);
 /* The whole message, after the client's final dot: headers, end of

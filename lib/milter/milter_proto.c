@@ -28,12 +28,11 @@ bool milter_offer(int version, uint32_t *actions_r, uint32_t *protocol_r)
 		break;
 	case 6:
 		actions |= SMFIF_QUARANTINE | SMFIF_CHGFROM | SMFIF_ADDRCPT_PAR | SMFIF_SETSYMLIST;
-		/* Everything except SMFIP_RCPT_REJ (rejected recipients are not
-		 * shown to filters) and the larger body chunk sizes. */
+		/* Everything except the larger body chunk sizes. */
 		protocol |= SMFIP_NOEOH | SMFIP_NR_HDR | SMFIP_NOUNKNOWN | SMFIP_NODATA |
 		            SMFIP_SKIP | SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
 		            SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_EOH |
-		            SMFIP_NR_BODY | SMFIP_HDR_LEADSPC;
+		            SMFIP_NR_BODY | SMFIP_HDR_LEADSPC | SMFIP_RCPT_REJ;
 		break;
 	default:
 		return false;

@@ -1,18 +1,11 @@
 /*
- * Which agent delivers a recipient, and to which next hop:
- *   1. transport_maps (an LMDB table built by mailctl): the full address,
- *      then the domain, then each parent domain as ".parent"; the value is
- *      "transport:nexthop" with transport smtp, local or error (error's
- *      next hop is the bounce text); an empty transport or next hop keeps
- *      the default for that part;
- *   2. local domains (mydestination, virtual_mailbox_domains, no domain)
- *      go to local;
- *   3. everything else goes to smtp, with relayhost as the next hop when
- *      it is set, else the recipient's domain (MX routing).
- * Recipients with the same transport and next hop go in one request,
- * within the transport's and destinations' concurrency limits (limits.c).
- * Called from the delivery threads: the table is opened and read under a
- * lock.
+ * Delivery of routed recipients. Which agent delivers a recipient, and to
+ * which next hop, is mail_route's answer (lib/mail/route.h: transport_maps,
+ * then local domains, then smtp to relayhost or the domain); transports
+ * are smtp, local and error (whose next hop is the bounce text). A failed
+ * transport_maps lookup defers the recipient. Recipients with the same transport and next hop go in
+ * one request, within the transport's and destinations' concurrency limits (limits.c). Called from
+ * the delivery threads: the table is opened and read under a lock.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -21,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "mail/route.h"
 #include "qmgr/qmgr.h"
 #include "table/table.h"
 #include "util/alloc.h"
@@ -43,73 +37,38 @@ void agent_info_free(struct agent_info *info)
 	info->tls = NULL;
 }
 
-/* 1 found (value set), 0 not found, -1 error (route->problem set). */
-static int table_find(const char *address, struct str *value, struct route *route)
+/* mail_route's table lookup: transport_maps, opened on first use. */
+static int transport_lookup(const char *spec, const char *key, struct str *value)
 {
-	if (*qmgr.transport_maps == '\0')
-		return 0;
 	const char *error = "";
 	pthread_mutex_lock(&transport_lock);
-	if (transport_table == NULL) {
-		transport_table = table_open(qmgr.transport_maps, &error);
-		if (transport_table == NULL) {
-			route->problem = xasprintf("transport_maps: %s", error);
-			pthread_mutex_unlock(&transport_lock);
-			return -1;
-		}
-	}
-	char *key = xstrdup(address);
-	for (char *c = key; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	int rc = table_lookup(transport_table, key, value, &error);
-	char *at = strrchr(key, '@');
-	const char *domain = at ? at + 1 : NULL;
-	if (rc == 0 && domain && *domain)
-		rc = table_lookup(transport_table, domain, value, &error);
-	for (const char *dot = domain ? strchr(domain, '.') : NULL; rc == 0 && dot;
-	     dot = strchr(dot + 1, '.'))
-		rc = table_lookup(transport_table, dot, value, &error);
-	if (rc < 0)
-		route->problem = xasprintf("transport_maps lookup: %s", error);
+	if (transport_table == NULL)
+		transport_table = table_open(spec, &error);
+	int rc = -1;
+	if (transport_table == NULL)
+		log_warn("transport_maps %s: %s", spec, error);
+	else if ((rc = table_lookup(transport_table, key, value, &error)) < 0)
+		log_warn("transport_maps lookup of %s: %s", key, error);
 	pthread_mutex_unlock(&transport_lock);
-	free(key);
 	return rc;
 }
 
 static void route_resolve(const char *address, struct route *route)
 {
 	memset(route, 0, sizeof(*route));
-	struct str value = STR_INIT;
-	int found = table_find(address, &value, route);
-	if (found < 0) {
-		str_free(&value);
-		return;
-	}
-	bool local = qmgr_address_is_local(address);
-	const char *at = strrchr(address, '@');
-	const char *domain = at ? at + 1 : "";
-	const char *dflt_transport = local ? "local" : "smtp";
-	const char *dflt_nexthop = local ? "" : *qmgr.relayhost ? qmgr.relayhost : domain;
-	if (found == 1) {
-		const char *v = str_cstr(&value);
-		while (isspace((unsigned char)*v))
-			v++;
-		const char *colon = strchr(v, ':');
-		char *t = colon ? xstrndup(v, (size_t)(colon - v)) : xstrdup(v);
-		const char *nh = colon ? colon + 1 : "";
-		route->transport = xstrdup(*t ? t : dflt_transport);
-		free(t);
-		if (*nh == '\0' && strcmp(route->transport, "smtp") == 0)
-			nh = *qmgr.relayhost ? qmgr.relayhost : domain;
-		route->nexthop = xstrdup(nh);
-		size_t len = strlen(route->nexthop);
-		while (len > 0 && isspace((unsigned char)route->nexthop[len - 1]))
-			route->nexthop[--len] = '\0';
-	} else {
-		route->transport = xstrdup(dflt_transport);
-		route->nexthop = xstrdup(dflt_nexthop);
-	}
-	str_free(&value);
+	struct mail_route_settings rs = {
+	    .mydestination = qmgr.mydestination,
+	    .virtual_domains = qmgr.virtual_domains,
+	    .relayhost = qmgr.relayhost,
+	    .myhostname = "",
+	    .transport_maps = qmgr.transport_maps,
+	    .lookup = transport_lookup,
+	};
+	struct str transport = STR_INIT, nexthop = STR_INIT;
+	if (mail_route(&rs, address, &transport, &nexthop) != 0)
+		route->problem = xstrdup("transport_maps lookup failed");
+	route->transport = str_steal(&transport);
+	route->nexthop = str_steal(&nexthop);
 }
 
 static void route_free(struct route *r)

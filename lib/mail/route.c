@@ -1,5 +1,5 @@
 /*
- * The route of an address for the milter macros (route.h).
+ * The route of an address: qmgr's routing and the milter macros (route.h).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include "mail/route.h"
 #include "util/alloc.h"
 
-/* transport_maps: 1 found (value set), 0 not found or not readable. */
+/* transport_maps: 1 found (value set), 0 not found, -1 lookup failure. */
 static int transport_lookup(const struct mail_route_settings *rs, const char *address,
                             struct str *value)
 {
@@ -28,7 +28,7 @@ static int transport_lookup(const struct mail_route_settings *rs, const char *ad
 	     dot = strchr(dot + 1, '.'))
 		rc = rs->lookup(spec, dot, value);
 	free(key);
-	return rc == 1;
+	return rc;
 }
 
 static void trim_copy(struct str *out, const char *text, size_t len)
@@ -43,28 +43,21 @@ static void trim_copy(struct str *out, const char *text, size_t len)
 	str_append(out, text, len);
 }
 
-static bool in_list(char *const *list, const char *domain)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], domain) == 0)
-			return true;
-	return false;
-}
-
-void mail_route(const struct mail_route_settings *rs, const char *address, struct str *transport,
-                struct str *nexthop)
+int mail_route(const struct mail_route_settings *rs, const char *address, struct str *transport,
+               struct str *nexthop)
 {
 	const char *at = strrchr(address, '@');
 	const char *domain = at ? at + 1 : "";
-	bool local = *domain == '\0' || in_list(rs->mydestination, domain) ||
-	             in_list(rs->virtual_domains, domain);
+	bool local = *domain == '\0' || str_list_contains_nocase(rs->mydestination, domain) ||
+	             str_list_contains_nocase(rs->virtual_domains, domain);
 	const char *relayhost = rs->relayhost ? rs->relayhost : "";
 	const char *remote_hop = *relayhost ? relayhost : domain;
 	const char *dflt_transport = local ? "local" : "smtp";
 	str_clear(transport);
 	str_clear(nexthop);
 	struct str value = STR_INIT;
-	if (transport_lookup(rs, address, &value)) {
+	int found = transport_lookup(rs, address, &value);
+	if (found == 1) {
 		const char *v = str_cstr(&value);
 		const char *colon = strchr(v, ':');
 		trim_copy(transport, v, colon ? (size_t)(colon - v) : strlen(v));
@@ -80,4 +73,5 @@ void mail_route(const struct mail_route_settings *rs, const char *address, struc
 		                                                             : "";
 		str_append(nexthop, hop, strlen(hop));
 	}
+	return found < 0 ? -1 : 0;
 }

@@ -8,9 +8,9 @@
  *
  * The child also holds the connection to qmgr of the request being served.
  * Just before a delivery becomes visible it looks whether qmgr is still
- * there (local_child_abandoned); if qmgr died, nobody would record the
- * result and the restarted qmgr would deliver again, so the delivery is
- * abandoned instead.
+ * there, and its parent too (local_child_abandoned); if either died, nobody
+ * would record the result and the restarted qmgr would deliver again, so
+ * the delivery is abandoned instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +64,12 @@ bool local_qmgr_gone(void)
 
 bool local_child_abandoned(int report_fd)
 {
-	if (!local_qmgr_gone())
+	/* The parent passes the result on to qmgr: if it died (the pipe has no
+	 * reader), the result is lost just the same. The child holds its own
+	 * copy of the qmgr connection, so qmgr sees nothing until it exits. */
+	struct pollfd pfd = {.fd = report_fd, .events = 0};
+	bool parent_gone = poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP));
+	if (!parent_gone && !local_qmgr_gone())
 		return false;
 	local_child_report(report_fd, "deferred", "4.3.0",
 	                   "queue manager went away: delivery abandoned");

@@ -84,9 +84,9 @@ void local_child_report(int fd, const char *state, const char *status, const cha
 void local_qmgr_set(int fd);
 /* True if qmgr closed that connection (looked at without reading). */
 bool local_qmgr_gone(void);
-/* For a child just before its delivery becomes visible: if qmgr is gone,
- * report the delivery deferred and return true (the caller then undoes
- * what it wrote and stops). */
+/* For a child just before its delivery becomes visible: if qmgr or the
+ * parent (the reader of report_fd) is gone, report the delivery deferred
+ * and return true (the caller then undoes what it wrote and stops). */
 bool local_child_abandoned(int report_fd);
 /* Fill result from a child's report (rec may be NULL: then error). */
 void local_child_result(const struct ipc_rec *rec, const char *error, struct local_result *result);

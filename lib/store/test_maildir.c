@@ -239,7 +239,7 @@ TEST(flags)
 	str_free(&s);
 	/* Delete */
 	CHECK(maildir_delete(md, name, &error) == 1);
-	CHECK(maildir_delete(md, name, &error) == 1);
+	CHECK(maildir_delete(md, name, &error) == 0);
 	CHECK(maildir_find(md, name, &e, &error) == 0);
 	free(name);
 	drop_maildir(md);

@@ -5,14 +5,22 @@
  * mailbox, a file, a command or a user's .forward. The child reports its
  * outcome to the parent as one IPC record over a pipe; a child that takes
  * longer than its time limit is killed.
+ *
+ * The child also holds the connection to qmgr of the request being served.
+ * Just before a delivery becomes visible it looks whether qmgr is still
+ * there, and its parent too (local_child_abandoned); if either died, nobody
+ * would record the result and the restarted qmgr would deliver again, so
+ * the delivery is abandoned instead.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +30,51 @@
 
 /* The largest report a child may send (a file's text, a command's output). */
 #define CHILD_REPORT_MAX (LOCAL_READ_MAX + 65536)
+
+/* The connection to qmgr of the request being served, -1 if none. */
+static int qmgr_fd = -1;
+
+void local_qmgr_set(int fd)
+{
+	qmgr_fd = fd;
+}
+
+bool local_qmgr_gone(void)
+{
+	if (qmgr_fd < 0)
+		return false;
+	struct pollfd pfd = {.fd = qmgr_fd, .events = POLLIN | POLLRDHUP};
+	int n;
+	while ((n = poll(&pfd, 1, 0)) < 0 && errno == EINTR)
+		;
+	if (n <= 0)
+		return false;
+	if (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR))
+		return true;
+	if (!(pfd.revents & POLLIN))
+		return false;
+	/* qmgr sends nothing after its request: readable means EOF, but look
+	 * without taking anything */
+	char c;
+	ssize_t r;
+	while ((r = recv(qmgr_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR)
+		;
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+bool local_child_abandoned(int report_fd)
+{
+	/* The parent passes the result on to qmgr: if it died (the pipe has no
+	 * reader), the result is lost just the same. The child holds its own
+	 * copy of the qmgr connection, so qmgr sees nothing until it exits. */
+	struct pollfd pfd = {.fd = report_fd, .events = 0};
+	bool parent_gone = poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP));
+	if (!parent_gone && !local_qmgr_gone())
+		return false;
+	local_child_report(report_fd, "deferred", "4.3.0",
+	                   "queue manager went away: delivery abandoned");
+	return true;
+}
 
 void local_child_report(int fd, const char *state, const char *status, const char *reason)
 {

@@ -9,7 +9,8 @@
  * status is read as sysexits(3): 0 delivered; EX_TEMPFAIL and EX_OSERR
  * deferred; others bounced with the matching status code. A command still
  * running after command_time_limit is killed with its process group and
- * deferred; so is one that dies of a signal.
+ * deferred; so is one that dies of a signal. The command is not started
+ * when qmgr has gone away (local_child_abandoned).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,6 +160,10 @@ static void command_child(void *arg, int report_fd)
 		char *text = xasprintf("cannot read queue file: %s", error);
 		local_child_report(report_fd, "deferred", "4.3.0", text);
 		free(text);
+		str_free(&input);
+		return;
+	}
+	if (local_child_abandoned(report_fd)) { /* a command cannot be undone */
 		str_free(&input);
 		return;
 	}

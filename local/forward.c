@@ -8,6 +8,7 @@
  * sender is the original one, or owner-ALIAS when the alias has an owner.
  * The recipients go through virtual_alias_maps, as smtpd's and pickup's
  * do; one whose expansion fails is bounced (the others still go out).
+ * If qmgr has gone away before the copy is committed, it is not queued.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -87,10 +88,12 @@ static void forward_child(void *arg, int report_fd)
 	str_printf(&header, "Delivered-To: %s\r\n", job->delivered_to);
 	struct queue_writer *w =
 	    queued.rcpt_count > 0 ? queue_writer_open(queue_dir, &queued, &error) : NULL;
-	if (queued.rcpt_count == 0 ||
-	    (w != NULL && queue_writer_write(w, header.data, header.len, &error) == 0 &&
-	     local_copy_content(job->msg, write_piece, w, &error) == 0 &&
-	     queue_writer_commit(w, "incoming", &error) == 0)) {
+	bool written = w != NULL && queue_writer_write(w, header.data, header.len, &error) == 0 &&
+	               local_copy_content(job->msg, write_piece, w, &error) == 0;
+	if (written && local_child_abandoned(report_fd)) {
+		/* qmgr is gone: the copy is not queued (aborted below) */
+	} else if (queued.rcpt_count == 0 ||
+	           (written && queue_writer_commit(w, "incoming", &error) == 0)) {
 		if (failed_count > 0) {
 			/* the others went out; this one is returned */
 			char *text =

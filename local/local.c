@@ -11,6 +11,8 @@
  *   - anything else is bounced (qmgr should never send it).
  * Every write happens in a forked child with the privileges of the owner
  * of what is written (child.c); local itself only reads the queue file.
+ * When qmgr closes the connection, local stops: a delivery not yet visible
+ * is abandoned and no further recipient is tried (child.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -250,6 +252,10 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 			log_warn("%s: malformed deliver request: recipient %zu", queue_id, n);
 			break;
 		}
+		if (local_qmgr_gone()) {
+			log_warn("%s: queue manager went away; delivery stopped", queue_id);
+			break;
+		}
 		struct local_result result = {0};
 		struct recipient rc;
 		recipient_parse(&rc, a_rcpt->value);
@@ -289,9 +295,11 @@ static void serve(struct server *srv, int fd)
 		log_warn("reading deliver request: %s", error);
 	if (rc != 1)
 		return;
-	if (ipc_rec_is(req, "deliver"))
+	if (ipc_rec_is(req, "deliver")) {
+		local_qmgr_set(fd);
 		serve_request(srv, fd, req, timeout_ms);
-	else
+		local_qmgr_set(-1);
+	} else
 		log_warn("unexpected request \"%s\"", req->name);
 	ipc_rec_free(req);
 }

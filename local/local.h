@@ -80,6 +80,14 @@ int local_become(const struct local_creds *creds, const char **error_r);
 struct ipc_rec *local_run_child(const struct local_creds *creds, long long timeout_ms,
                                 local_child_fn *fn, void *arg, const char **error_r);
 void local_child_report(int fd, const char *state, const char *status, const char *reason);
+/* The qmgr connection of the current request (-1: none); children inherit it. */
+void local_qmgr_set(int fd);
+/* True if qmgr closed that connection (looked at without reading). */
+bool local_qmgr_gone(void);
+/* For a child just before its delivery becomes visible: if qmgr or the
+ * parent (the reader of report_fd) is gone, report the delivery deferred
+ * and return true (the caller then undoes what it wrote and stops). */
+bool local_child_abandoned(int report_fd);
 /* Fill result from a child's report (rec may be NULL: then error). */
 void local_child_result(const struct ipc_rec *rec, const char *error, struct local_result *result);
 

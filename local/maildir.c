@@ -1,8 +1,10 @@
 /*
  * Delivery of one message into one Maildir, in a child with the mailbox
  * owner's privileges (child.c). The message is written into tmp/, synced
- * and moved into new/ by the store's Maildir code. A virtual user's quota
- * is checked first against the sizes of the messages in new/ and cur/.
+ * and moved into new/ by the store's Maildir code, unless qmgr went away
+ * meanwhile (looked at after the sync, just before the move; then it is
+ * removed from tmp/ again). A virtual user's quota is checked first
+ * against the sizes of the messages in new/ and cur/.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -89,8 +91,14 @@ static void maildir_child(void *arg, int report_fd)
 	}
 	char *name = NULL;
 	if (maildir_delivery_write(d, text.data, text.len, &error) != 0 ||
-	    local_copy_content(job->msg, write_piece, d, &error) != 0) {
+	    local_copy_content(job->msg, write_piece, d, &error) != 0 ||
+	    maildir_delivery_sync(d, &error) != 0) {
 		maildir_delivery_abort(d);
+	} else if (local_child_abandoned(report_fd)) {
+		maildir_delivery_abort(d); /* removes the file in tmp/ */
+		str_free(&path);
+		str_free(&text);
+		return;
 	} else if (maildir_delivery_commit(d, &name, &error) == 0) {
 		free(name);
 		local_child_report(report_fd, "delivered", "2.0.0", "delivered to maildir");

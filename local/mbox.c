@@ -12,6 +12,9 @@
  * Delivered-To headers, LF line ends, '>' before body lines that start
  * with "From ", and an empty line after it. A failed write truncates the
  * file back to the size it had, so a half message never stays behind.
+ * If qmgr went away (local_child_abandoned) before the write, nothing is
+ * written; if it went away during the write, the file is truncated back
+ * while still locked, so no copy stays that nobody records.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 
 #include "local/local.h"
 #include "util/alloc.h"
+#include "util/log.h"
 
 #define MBOX_TIMEOUT_MS (10 * 60 * 1000)
 #define STALE_LOCK_SECONDS 500
@@ -218,10 +222,16 @@ static void mbox_child(void *arg, int report_fd)
 	off_t old_size = S_ISREG(st.st_mode) ? lseek(fd, 0, SEEK_END) : 0;
 	struct mbox_writer w = {.fd = fd, .out = STR_INIT, .carry = STR_INIT};
 	const char *error = "";
-	if (write_message(&w, job, &error) != 0) {
+	if (local_child_abandoned(report_fd)) {
+		/* qmgr is gone: nothing written */
+	} else if (write_message(&w, job, &error) != 0) {
 		if (S_ISREG(st.st_mode) && ftruncate(fd, old_size) != 0)
 			error = "write failed and the file could not be truncated back";
 		report_errno(report_fd, "write to", m->path, error);
+	} else if (S_ISREG(st.st_mode) && local_child_abandoned(report_fd)) {
+		/* qmgr went away while we wrote: still locked, take it back */
+		if (ftruncate(fd, old_size) != 0 || fsync(fd) != 0)
+			log_warn("%s: cannot truncate back an abandoned delivery: %m", m->path);
 	} else {
 		local_child_report(report_fd, "delivered", "2.0.0",
 		                   S_ISREG(st.st_mode) ? "delivered to mailbox"

@@ -298,6 +298,31 @@ class MboxTest(LocalBase):
         with open(self.box, "rb") as f:
             self.assertEqual(f.read().count(b"hello there\n"), 2)
 
+    def test_qmgr_gone_while_waiting_for_the_lock(self):
+        # qmgr goes away while the delivery waits for the mailbox lock:
+        # nobody would record it, so once the lock is free nothing is
+        # appended (the restarted qmgr delivers it once).
+        import socket
+        self.deliver([self.u1])
+        lock = self.box + ".lock"
+        with open(lock, "w"):
+            pass
+        rcpt = self.u1 + "@mx.example.test"
+        qid = self.queue([rcpt])
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(os.path.join(self.inst.spool, "private", "local"))
+        s.sendall(encode_record("deliver", [("queue_id", qid), ("queue_name", "active"),
+                                            ("rcpt", rcpt), ("index", 0)]))
+        time.sleep(1.5)  # the delivery child is waiting for the dot lock
+        s.close()
+        os.unlink(lock)
+        self.inst.wait_log("%s: to=<%s>, relay=local, status=deferred (queue manager went "
+                           "away: delivery abandoned)" % (qid, rcpt))
+        with open(self.box, "rb") as f:
+            self.assertEqual(f.read().count(b"hello there\n"), 1)
+        self.assertFalse(os.path.exists(lock))
+
     def test_fcntl_lock_held_by_a_concurrent_writer(self):
         self.deliver([self.u1])
         with open(self.box, "ab") as f:

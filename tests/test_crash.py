@@ -5,7 +5,7 @@ moments; master restarts them. Afterwards every message that smtpd
 accepted with 250 must be in its recipients' Maildirs: none lost.
 Duplicates are possible only for a delivery cut off between writing the
 mailbox and reporting it (to qmgr, or qmgr to its status log); they are
-counted and must stay rare."""
+counted and must stay a small fraction of the deliveries."""
 
 import collections
 import json
@@ -171,14 +171,15 @@ class CrashTest(InstanceTestCase):
                   len(accepted), len(expected), kills["qmgr"], kills["local"], len(lost),
                   duplicates, time.time() - started), file=sys.stderr)
         self.assertEqual(lost, [])
-        # A duplicate needs a kill between a delivery's mailbox write and its
-        # result reaching the status log. local finishes a delivery it has
-        # started even when qmgr died meanwhile (it does not look whether
-        # qmgr is still there before it commits), so a qmgr kill can repeat
-        # every delivery in flight at that moment: with qmgr's delivery
-        # threads, several. Killing this often (something every 0.7 s, qmgr
-        # every 3 s or so), that stays under a fifth of the deliveries.
-        self.assertLessEqual(duplicates, max(3, len(expected) // 5))
+        # A duplicate needs a kill between a delivery becoming visible and
+        # its result reaching the status log. local looks whether qmgr (and
+        # its own parent) is still there just before it moves a message into
+        # new/ and abandons the delivery if not, so a qmgr kill leaves next
+        # to none; what remains are kills of local (and its children) after
+        # the move, while the directory is synced and the result goes back.
+        # Measured on 2 loaded cores: 0-21 of 288 deliveries (usually under
+        # 10); before local looked, 25-43.
+        self.assertLessEqual(duplicates, max(3, len(expected) // 10))
 
 
 if __name__ == "__main__":

@@ -190,6 +190,26 @@ class LocalTest(InstanceTestCase):
         results, _ = self.deliver(qid, ["alice@example.test"])
         self.assertEqual(results[0]["state"], "delivered")
 
+    def test_qmgr_gone_abandons_delivery(self):
+        # qmgr sends its request and dies before local gets to it: nobody
+        # would record a delivery, so local makes none (the restarted qmgr
+        # delivers it once), then serves the next request as usual.
+        qid = self.queue(["alice@example.test"])
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(os.path.join(self.inst.spool, "private", "local"))
+        s.sendall(encode_record("deliver", [("queue_id", qid), ("queue_name", "active"),
+                                            ("rcpt", "alice@example.test"), ("index", 0)]))
+        s.close()
+        self.inst.wait_log("%s: queue manager went away; delivery stopped" % qid)
+        maildir = os.path.join(self.vbase, "example.test", "alice", "Maildir")
+        self.assertFalse(os.path.exists(maildir) and os.listdir(os.path.join(maildir, "new")))
+        results, done = self.deliver(qid, ["alice@example.test"])
+        self.assertTrue(done)
+        self.assertEqual(results[0]["state"], "delivered", results)
+        self.assertEqual(len(self.maildir_messages(maildir)), 1)
+        self.assertEqual(os.listdir(os.path.join(maildir, "tmp")), [])
+
     @unittest.skipUnless(IS_ROOT, "needs root to create a system user")
     def test_system_user(self):
         name = "pstlocal%d" % (os.getpid() % 100000)

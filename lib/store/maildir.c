@@ -256,15 +256,25 @@ static int fsync_dir(const char *dir, const char **error_r)
 	return 0;
 }
 
+int maildir_delivery_sync(struct maildir_delivery *d, const char **error_r)
+{
+	if (d->fd < 0)
+		return 0;
+	int rc = fsync(d->fd) != 0 ? -1 : 0;
+	if (close(d->fd) != 0)
+		rc = -1;
+	d->fd = -1;
+	if (rc != 0)
+		*error_r = set_error("fsync %s: %s", d->tmp_path, strerror(errno));
+	return rc;
+}
+
 int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const char **error_r)
 {
-	if (fsync(d->fd) != 0 || close(d->fd) != 0) {
-		d->fd = -1;
-		*error_r = set_error("fsync %s: %s", d->tmp_path, strerror(errno));
+	if (maildir_delivery_sync(d, error_r) != 0) {
 		maildir_delivery_abort(d);
 		return -1;
 	}
-	d->fd = -1;
 	char *name = xasprintf("%s,S=%lld,W=%lld", d->unique, (long long)d->size,
 	                       (long long)(d->size + d->bare_lf));
 	char *final = xasprintf("%s/new/%s", d->path, name);

@@ -68,6 +68,10 @@ struct maildir_delivery;
 struct maildir_delivery *maildir_delivery_begin(const char *path, const char **error_r);
 int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len,
                            const char **error_r);
+/* fsync and close the file in tmp/ (done by commit if not yet): a caller
+ * can look at the last moment whether it still wants the message before
+ * it commits. 0, or -1 with *error_r (then abort). */
+int maildir_delivery_sync(struct maildir_delivery *d, const char **error_r);
 /* fsync, move into new/, fsync new/. On success *name_r is the new file
  * name (caller frees) and the delivery is freed; on failure the temporary
  * file is removed and the delivery freed too. 0 or -1 with *error_r. */

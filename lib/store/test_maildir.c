@@ -166,9 +166,23 @@ TEST(streaming_delivery)
 	CHECK(maildir_read_message(md, name, &s, &error) == 1);
 	CHECK_STR(str_cstr(&s), "abcdefg");
 	free(name);
-	/* Aborted: nothing in tmp/ or new/. */
+	/* Synced first, then committed: as in one step. */
+	d = maildir_delivery_begin(md, &error);
+	CHECK(maildir_delivery_write(d, "hi", 2, &error) == 0);
+	CHECK(maildir_delivery_sync(d, &error) == 0);
+	CHECK(maildir_delivery_sync(d, &error) == 0); /* once is enough */
+	CHECK(maildir_delivery_commit(d, &name, &error) == 0);
+	CHECK(maildir_read_message(md, name, &s, &error) == 1);
+	CHECK_STR(str_cstr(&s), "hi");
+	CHECK(maildir_delete(md, name, &error) == 1);
+	free(name);
+	/* Aborted, also after a sync: nothing in tmp/ or new/. */
 	d = maildir_delivery_begin(md, &error);
 	CHECK(maildir_delivery_write(d, "zz", 2, &error) == 0);
+	maildir_delivery_abort(d);
+	d = maildir_delivery_begin(md, &error);
+	CHECK(maildir_delivery_write(d, "zz", 2, &error) == 0);
+	CHECK(maildir_delivery_sync(d, &error) == 0);
 	maildir_delivery_abort(d);
 	maildir_delivery_abort(NULL);
 	struct maildir_list list = {0};

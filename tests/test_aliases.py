@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import IS_ROOT, InstanceTestCase, wait_for  # noqa: E402
+from postern_test import IS_ROOT, InstanceTestCase, encode_record, wait_for  # noqa: E402
 from test_local import LOCAL_SERVICE, deliver_request, queue_active  # noqa: E402
 
 MESSAGE = "From: bob@remote.test\r\nSubject: hi\r\n\r\nhello there\r\nFrom me, a line\r\n"

@@ -35,6 +35,7 @@
 #include "mail/dropfile.h"
 #include "mail/queue.h"
 #include "util/alloc.h"
+#include "util/dir_sync.h"
 #include "util/ipc.h"
 #include "util/sock.h"
 
@@ -212,12 +213,8 @@ static int rename_final(struct drop_out *o, char *final)
  * synced instead. */
 static int sync_dir(const char *maildrop, int file_fd)
 {
-	int fd = open(maildrop, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		int rc = fsync(fd);
-		close(fd);
-		return rc;
-	}
+	if (dir_sync(maildrop) == 0)
+		return 0;
 	return errno == EACCES ? syncfs(file_fd) : -1;
 }
 

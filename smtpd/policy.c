@@ -20,18 +20,11 @@
 #include "table/table.h"
 #include "util/alloc.h"
 #include "util/log.h"
-
-static bool in_list(char *const *list, const char *domain)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], domain) == 0)
-			return true;
-	return false;
-}
+#include "util/str.h"
 
 bool policy_is_local_domain(const struct smtpd_settings *cfg, const char *domain)
 {
-	return in_list(cfg->mydestination, domain);
+	return str_list_contains_nocase(cfg->mydestination, domain);
 }
 
 bool policy_client_trusted(const struct session *s)
@@ -174,7 +167,8 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 	const struct smtpd_settings *cfg = s->cfg;
 	bool local_domain =
 	    domain == NULL || *domain == '\0' || policy_is_local_domain(cfg, domain);
-	bool virtual_mailbox = !local_domain && in_list(cfg->virtual_domains, domain);
+	bool virtual_mailbox =
+	    !local_domain && str_list_contains_nocase(cfg->virtual_domains, domain);
 	int virtual_alias = 0;
 	if (!local_domain && !virtual_mailbox) {
 		const char *error;
@@ -186,7 +180,7 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 		}
 	}
 	if (!local_domain && !virtual_mailbox && !virtual_alias &&
-	    !in_list(cfg->relay_domains, domain) && !policy_client_trusted(s)) {
+	    !str_list_contains_nocase(cfg->relay_domains, domain) && !policy_client_trusted(s)) {
 		reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
 		return -1;
 	}

@@ -20,6 +20,7 @@
 
 #include "conf/params.h"
 #include "util/alloc.h"
+#include "util/dir_sync.h"
 
 #define USERDB_SOURCE_MODE 0640
 #define USERDB_TABLE_MODE 0640
@@ -491,19 +492,6 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-static int fsync_parent(const char *path)
-{
-	char *copy = xstrdup(path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-	int saved = errno;
-	if (fd >= 0)
-		close(fd);
-	free(copy);
-	errno = saved;
-	return rc;
-}
-
 int userdb_save(const struct userdb *db, const char *path, const char **error_r)
 {
 	struct str text = STR_INIT;
@@ -521,7 +509,7 @@ int userdb_save(const struct userdb *db, const char *path, const char **error_r)
 		*error_r = set_error("write %s: %s", tmp, strerror(errno));
 	else if (rename(tmp, path) != 0)
 		*error_r = set_error("rename %s to %s: %s", tmp, path, strerror(errno));
-	else if (fsync_parent(path) != 0)
+	else if (dir_sync_parent(path) != 0)
 		*error_r = set_error("fsync the directory of %s: %s", path, strerror(errno));
 	else
 		rc = 0;

@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "util/alloc.h"
+#include "util/dir_sync.h"
 #include "util/ipc.h"
 
 const char *const queue_dir_names[] = {"maildrop", "incoming", "active", "deferred", "hold",
@@ -500,14 +501,10 @@ const char *queue_writer_id(const struct queue_writer *w)
 
 static int fsync_dir(const char *dir, const char **error_r)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0) {
+	if (dir_sync(dir) != 0) {
 		*error_r = set_error("fsync %s: %s", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	close(fd);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include "store/maildir.h"
 #include "util/alloc.h"
+#include "util/dir_sync.h"
 
 /* How often an operation looks the file up again after it moved. */
 #define MAILDIR_RETRIES 20
@@ -245,14 +246,10 @@ void maildir_delivery_abort(struct maildir_delivery *d)
 
 static int fsync_dir(const char *dir, const char **error_r)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0) {
+	if (dir_sync(dir) != 0) {
 		*error_r = set_error("fsync %s: %s", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	close(fd);
 	return 0;
 }
 

@@ -30,6 +30,7 @@
 #include "table/table.h"
 #include "table/table_private.h"
 #include "util/alloc.h"
+#include "util/dir_sync.h"
 #include "util/event.h"
 
 #define LMDB_RECHECK_MS 1000
@@ -310,16 +311,11 @@ static int builder_write_file(const struct table_builder *b, const char *path, m
 
 static int fsync_parent(const char *path, const char **error_r)
 {
-	char *copy = xstrdup(path);
-	const char *dir = dirname(copy);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-	if (rc != 0)
-		*error_r = set_error("fsync %s: %s", dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	free(copy);
-	return rc;
+	if (dir_sync_parent(path) != 0) {
+		*error_r = set_error("fsync the directory of %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int table_builder_write_lmdb(struct table_builder *b, const char *dest_path, mode_t mode,

@@ -66,12 +66,16 @@ def processes_mentioning(text):
 
 
 def proc_status(pid):
-    """Fields of /proc/PID/status as a dict of strings."""
+    """Fields of /proc/PID/status as a dict of strings ({} once the process
+    is gone: it may exit between a caller's check and the read)."""
     fields = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return {}
     return fields
 
 

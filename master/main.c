@@ -120,7 +120,7 @@ static void take_lock(void)
 	if (fstat(lock_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    st.st_nlink != 1)
 		log_fatal("%s is not a regular file owned by uid %ld; remove it", path,
-			  (long)geteuid());
+		          (long)geteuid());
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	if (fcntl(lock_fd, F_SETLK, &fl) != 0) {
 		char buf[32] = "";

@@ -26,6 +26,10 @@ TEST(forms)
 	CHECK(min == TLS_VERSION_1_2 && max == TLS_VERSION_1_3);
 	CHECK(range(">=TLSv1.2 <=TLSv1.2", &min, &max) == 0);
 	CHECK(min == TLS_VERSION_1_2 && max == TLS_VERSION_1_2);
+	CHECK(range("TLSv1.2", &min, &max) == 0); /* alone: the lowest version */
+	CHECK(min == TLS_VERSION_1_2 && max == TLS_VERSION_1_3);
+	CHECK(range("TLSv1.1 TLSv1.2", &min, &max) == 0);
+	CHECK(min == TLS_VERSION_1_1 && max == TLS_VERSION_1_2);
 	CHECK(range("", &min, &max) == 0);
 	CHECK(min == TLS_VERSION_1_0 && max == TLS_VERSION_1_3);
 	CHECK_STR(tls_protocol_name(TLS_VERSION_1_3), "TLSv1.3");

@@ -1,7 +1,9 @@
 /*
  * The TLS protocol list syntax of Postfix's *_tls_protocols settings and
  * the protocols= attribute of the smtp client's TLS policy table, turned
- * into the range of versions OpenSSL may use. Pure: no OpenSSL calls.
+ * into the range of versions OpenSSL may use. One bare name alone is the
+ * lowest version, as Postern's settings always took it. Pure: no OpenSSL
+ * calls.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,9 +37,10 @@ int tls_protocols_parse(const char *text, int *min_r, int *max_r, const char **e
 {
 	bool included[VERSION_COUNT] = {0}, any_included = false;
 	bool excluded[VERSION_COUNT] = {0};
-	size_t lo = 0, hi = VERSION_COUNT - 1;
+	size_t lo = 0, hi = VERSION_COUNT - 1, tokens = 0;
+	int last_included = -1;
 	const char *p = text;
-	for (;;) {
+	for (;; tokens++) {
 		while (*p == ' ' || *p == '\t' || *p == ',' || *p == ':')
 			p++;
 		if (*p == '\0')
@@ -76,7 +79,14 @@ int tls_protocols_parse(const char *text, int *min_r, int *max_r, const char **e
 		} else {
 			included[i] = true;
 			any_included = true;
+			last_included = i;
 		}
+	}
+	if (tokens == 1 && last_included >= 0) {
+		/* One bare name is the lowest version (">=" may be left out). */
+		included[last_included] = false;
+		any_included = false;
+		lo = (size_t)last_included;
 	}
 	int first = -1, last = -1;
 	bool gap = false;

@@ -119,7 +119,8 @@ static void route_failed(const struct dns_route *route, struct smtp_rcpt *rcpts,
 }
 
 /* DANE for one server (RFC 7672): fills t->tlsa from a validated TLSA
- * answer at _port._tcp.host, or sets the level DANE falls back to, and
+ * answer at _port._tcp.host (the host after validated CNAMEs first), or
+ * sets the level DANE falls back to, and
  * logs which applied. DANE applies when the server's name is trusted
  * (from a validated MX answer, or from the configuration for a [host]
  * next hop, section 2.2.2) and its address answer is validated; else the
@@ -147,8 +148,23 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
 		t->level = TLS_LEVEL_MAY;
 		return 0;
 	}
-	char *name = xasprintf("_%s._tcp.%s", t->port, t->host);
+	/* Sections 2.2.1 and 2.2.2: after a validated CNAME expansion of the
+	 * host, the TLSA records of the expanded name first, then of the
+	 * original name. */
+	const char *base = tg->canon != NULL ? tg->canon : t->host;
+	char *name = xasprintf("_%s._tcp.%s", t->port, base);
 	dns_lookup(smtp_cfg.resolver, name, DNS_TYPE_TLSA, smtp_cfg.dns_timeout_ms, tlsa_answer);
+	if (base != t->host &&
+	    (tlsa_answer->status == DNS_NODATA || tlsa_answer->status == DNS_NXDOMAIN)) {
+		dns_answer_free(tlsa_answer);
+		free(name);
+		base = t->host;
+		name = xasprintf("_%s._tcp.%s", t->port, base);
+		dns_lookup(smtp_cfg.resolver, name, DNS_TYPE_TLSA, smtp_cfg.dns_timeout_ms,
+		           tlsa_answer);
+	}
+	t->dane_base = base;
+	t->dane_alias = base != t->host ? t->host : tg->canon;
 	int rc = 0;
 	if (tlsa_answer->status == DNS_TEMPFAIL) {
 		*reason_r = xasprintf("TLSA lookup of %s: %s", name,

@@ -275,10 +275,16 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 		names = match_names(t, &check.verify_count);
 		check.verify_names = (const char *const *)names;
 	}
+	const char *sni = t->host;
 	if (t->level == TLS_LEVEL_DANE && t->tlsa_count > 0) {
 		check.tlsa = t->tlsa;
 		check.tlsa_count = t->tlsa_count;
-		check.dane_name = t->host;
+		check.dane_name = t->dane_base ? t->dane_base : t->host;
+		if (t->dane_alias != NULL) {
+			check.verify_names = &t->dane_alias;
+			check.verify_count = 1;
+		}
+		sni = check.dane_name; /* RFC 7672 8.1: SNI is the TLSA base domain */
 	}
 	if (t->policy != NULL) {
 		check.min_version = t->policy->min_version;
@@ -286,9 +292,9 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 		check.ciphers = t->policy->ciphers;
 	}
 	const char *error = "";
-	s->tls = tls_connect_checked(smtp_cfg.tls, s->fd, t->host, &check,
-	                             smtp_cfg.starttls_timeout_ms, &error);
-	for (size_t i = 0; i < check.verify_count; i++)
+	s->tls = tls_connect_checked(smtp_cfg.tls, s->fd, sni, &check, smtp_cfg.starttls_timeout_ms,
+	                             &error);
+	for (size_t i = 0; names != NULL && i < check.verify_count; i++)
 		free(names[i]);
 	free(names);
 	if (s->tls == NULL) {

@@ -119,6 +119,8 @@ struct smtp_target {
 	const struct tls_policy *policy; /* match, protocols, ciphers */
 	const char *nexthop;             /* the next hop's host, for match= */
 	struct tls_tlsa *tlsa;           /* DANE records when level is DANE and usable */
+	const char *dane_base;           /* their base domain (host, or host after CNAMEs) */
+	const char *dane_alias;          /* the other of the two names, or NULL */
 	size_t tlsa_count;
 	const char *sasl_key; /* next hop key for smtp_sasl_password_maps */
 };

@@ -42,13 +42,15 @@ ns IN A 127.0.0.1
 @ IN MX 10 mx.dane.example.
 mx IN A 127.0.0.3
 _{port}._tcp.mx IN TLSA 3 1 1 {good}
+alias IN CNAME mx
 bad IN MX 10 mx.bad.dane.example.
 mx.bad IN A 127.0.0.3
 _{port}._tcp.mx.bad IN TLSA 3 1 1 {wrong}
 """
 
 DOMAINS = ["tlsmay.example", "tlsverify.example", "wrongname.example", "dane.example",
-           "bad.dane.example", "tlshost.example", "suffix.example", "badpolicy.example"]
+           "bad.dane.example", "tlshost.example", "suffix.example", "badpolicy.example",
+           "viacname.example"]
 
 
 def spki_sha256(cert):
@@ -163,10 +165,12 @@ class SmtpTlsTest(InstanceTestCase):
             send, "transport",
             "dane.example smtp:[mx.dane.example]\n"
             "bad.dane.example smtp:[mx.bad.dane.example]:%d\n"
-            "tlsmay.example smtp:[tlshost.example]\n" % self.port)
+            "tlsmay.example smtp:[tlshost.example]\n"
+            "viacname.example smtp:[alias.dane.example]\n" % self.port)
         send.write_config()
         send.start()
         submit(send, "s@out.sender.test", ["u@dane.example"], b"Subject: dane\n\nx\n")
+        submit(send, "s@out.sender.test", ["u@viacname.example"], b"Subject: cname\n\nx\n")
         submit(send, "s@out.sender.test", ["u@bad.dane.example"], b"Subject: bad\n\nx\n")
         submit(send, "s@out.sender.test", ["u@tlsmay.example"], b"Subject: insecure\n\nx\n")
         wait_for(lambda: maildir_messages(self.vmail, "u@dane.example"), timeout=30,
@@ -180,6 +184,14 @@ class SmtpTlsTest(InstanceTestCase):
                          r"dsn=2.0.0, status=sent")
         self.assertIn("mx.dane.example[127.0.0.3]:%d: DANE applies: 1 usable TLSA record at "
                       "_%d._tcp.mx.dane.example" % (self.port, self.port), log)
+        # A [host] that is a CNAME: the TLSA records of the expanded name.
+        wait_for(lambda: maildir_messages(self.vmail, "u@viacname.example"), timeout=30,
+                 what="DANE delivery to a CNAME [host]")
+        self.assertRegex(result(send, "u@viacname.example"),
+                         r"relay=alias.dane.example\[127.0.0.3\]:\d+, .*bits\), dane, "
+                         r"dsn=2.0.0, status=sent")
+        self.assertIn("alias.dane.example[127.0.0.3]:%d: DANE applies: 1 usable TLSA record at "
+                      "_%d._tcp.mx.dane.example" % (self.port, self.port), send.read_log())
         self.assertRegex(result(send, "u@bad.dane.example"),
                          r"dsn=4.7.5, status=deferred \(TLS with mx.bad.dane.example"
                          r"\[127.0.0.3\]:\d+ failed: server certificate not matched by its "

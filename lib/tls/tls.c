@@ -238,6 +238,13 @@ static int prepare_check(SSL *ssl, const struct tls_peer_check *check, const cha
 			return -1;
 		}
 		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		/* Further names a DANE-TA certificate may carry. */
+		for (size_t i = 0; i < check->verify_count; i++) {
+			if (SSL_add1_host(ssl, check->verify_names[i]) != 1) {
+				*error_r = openssl_error("DANE name", check->verify_names[i]);
+				return -1;
+			}
+		}
 		int usable = 0;
 		for (size_t i = 0; i < check->tlsa_count; i++) {
 			const struct tls_tlsa *t = &check->tlsa[i];

@@ -15,7 +15,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import Instance, InstanceTestCase, wait_for  # noqa: E402
+from postern_test import Instance, InstanceTestCase, make_ca, wait_for  # noqa: E402
+from postern_test import make_cert as make_issued_cert  # noqa: E402
 from mail_peers import (SENDER_SERVICES, Unbound, free_port_on, have,  # noqa: E402
                         make_cert, maildir_messages, make_receiver, sender_params, submit)
 from test_milter import start_filter, wait_listening  # noqa: E402
@@ -203,9 +204,14 @@ class SmtpTlsTest(InstanceTestCase):
                       % self.port, log)
 
     def test_policy_match_and_bad_entries(self):
-        # The receiver's certificate names tlshost.example; it is its own
-        # trust anchor here.
-        send = self.sender(smtp_tls_CAfile=self.cert)
+        # The receiver's certificate names tlshost.example, issued by a
+        # test CA the sender trusts.
+        ca_dir = tempfile.mkdtemp(prefix="ca-", dir=self.recv.base)
+        ca = make_ca(ca_dir)
+        cert_dir = tempfile.mkdtemp(prefix="server-", dir=self.recv.base)
+        cert, key = make_issued_cert(cert_dir, "tlshost.example", ca=ca)
+        self.restart_receiver(smtpd_tls_cert_file=cert, smtpd_tls_key_file=key)
+        send = self.sender(smtp_tls_CAfile=ca[0])
         send.params["smtp_tls_policy_maps"] = self.policy_table(
             send,
             "wrongname.example verify match=tlshost.example\n"
@@ -271,9 +277,16 @@ class SmtpTlsTest(InstanceTestCase):
         self.assertEqual(maildir_messages(self.vmail, "u@tlsmay.example"), [])
 
     def test_client_certificate(self):
+        # A client certificate issued by a test CA that the receiver
+        # trusts, and a self-signed one it does not.
+        ca_dir = tempfile.mkdtemp(prefix="ca-", dir=self.recv.base)
+        ca = make_ca(ca_dir)
         client_dir = tempfile.mkdtemp(prefix="client-", dir=self.recv.base)
-        os.chmod(client_dir, 0o755)
-        ccert, ckey = make_cert(client_dir, "client.sender.test")
+        ccert, ckey = make_issued_cert(client_dir, "client.sender.test", ca=ca)
+        other_dir = tempfile.mkdtemp(prefix="other-", dir=self.recv.base)
+        ocert, okey = make_cert(other_dir, "other.sender.test")
+        for d in (ca_dir, client_dir, other_dir):
+            os.chmod(d, 0o755)
         sock_dir = tempfile.mkdtemp(prefix="milter-", dir=self.recv.base)
         os.chmod(sock_dir, 0o777)
         spec = "unix:" + os.path.join(sock_dir, "m.sock")
@@ -281,24 +294,39 @@ class SmtpTlsTest(InstanceTestCase):
         self.addCleanup(proc.wait, 10)
         self.addCleanup(proc.kill)
         wait_listening(spec)
-        self.restart_receiver(smtpd_tls_ask_ccert="yes", smtpd_tls_CAfile=ccert,
+        self.restart_receiver(smtpd_tls_ask_ccert="yes", smtpd_tls_CAfile=ca[0],
                               smtpd_milters=spec)
         send = self.sender(smtp_tls_cert_file=ccert, smtp_tls_key_file=ckey)
         send.start()
         submit(send, "s@out.sender.test", ["u@tlsmay.example"], b"Subject: cert\n\nx\n")
         msgs = wait_for(lambda: maildir_messages(self.vmail, "u@tlsmay.example"), timeout=30,
                         what="delivery with a client certificate")
-        self.assertIn(b'(Client CN "client.sender.test", Issuer "client.sender.test" '
+        self.assertIn(b'(Client CN "client.sender.test", Issuer "Postern Test CA" '
                       b'(verified OK))', msgs[0])
         self.assertRegex(self.recv.read_log(),
                          r'TLS established: TLSv1\.[23] .*client certificate '
-                         r'CN="client.sender.test" issuer CN="client.sender.test" \(verified\)')
+                         r'CN="client.sender.test" issuer CN="Postern Test CA" \(verified\)')
         with open(events) as f:
             ev = f.read()
         self.assertIn("helo macro {cert_subject}=client.sender.test", ev)
-        self.assertIn("helo macro {cert_issuer}=client.sender.test", ev)
+        self.assertIn("helo macro {cert_issuer}=Postern Test CA", ev)
         self.assertRegex(ev, r"helo macro \{tls_version\}=TLSv1\.[23]")
-
+        # A certificate the receiver cannot verify is still taken, as such.
+        other = self.sender(smtp_tls_cert_file=ocert, smtp_tls_key_file=okey)
+        other.start()
+        submit(other, "s@out.sender.test", ["u@tlsverify.example"], b"Subject: other\n\nx\n")
+        msgs = wait_for(lambda: maildir_messages(self.vmail, "u@tlsverify.example"), timeout=30,
+                        what="delivery with an unverified client certificate")
+        self.assertIn(b'(Client CN "other.sender.test", Issuer "other.sender.test" '
+                      b'(not verified))', msgs[0])
+        # Without a client certificate nothing is noted.
+        plain = self.sender()
+        plain.start()
+        submit(plain, "s@out.sender.test", ["u@wrongname.example"], b"Subject: none\n\nx\n")
+        msgs = wait_for(lambda: maildir_messages(self.vmail, "u@wrongname.example"), timeout=30,
+                        what="delivery without a client certificate")
+        self.assertIn(b"(using TLSv1.", msgs[0])
+        self.assertNotIn(b"Client CN", msgs[0])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -74,8 +74,10 @@ static void load_settings(const struct conf *conf)
 	smtp_cfg.tls_level = (enum tls_level)lv;
 	struct tls_policy check = {0};
 	char *why = NULL;
-	if (tls_policy_parse("verify", &check, &why) != 0 ||
-	    tls_policy_parse("secure", &check, &why) != 0)
+	if (tls_policy_parse("verify", smtp_cfg.verify_match, smtp_cfg.secure_match, &check,
+	                     &why) != 0 ||
+	    tls_policy_parse("secure", smtp_cfg.verify_match, smtp_cfg.secure_match, &check,
+	                     &why) != 0)
 		log_fatal("smtp_tls_verify_cert_match or smtp_tls_secure_cert_match: %s", why);
 	tls_policy_free(&check);
 	const char *pref = conf_get(conf, "smtp_address_preference");

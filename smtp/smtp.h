@@ -17,19 +17,11 @@
 #include "mail/queue.h"
 #include "smtp/nexthop.h"
 #include "smtp/smtp_resp.h"
+#include "smtp/tls_policy.h"
 #include "table/table.h"
 #include "tls/tls.h"
 #include "util/event.h"
 #include "util/str.h"
-
-enum tls_level {
-	TLS_LEVEL_NONE,
-	TLS_LEVEL_MAY,
-	TLS_LEVEL_ENCRYPT,
-	TLS_LEVEL_DANE,
-	TLS_LEVEL_VERIFY,
-	TLS_LEVEL_SECURE
-};
 
 struct smtp_config {
 	const char *queue_dir;
@@ -87,25 +79,12 @@ struct smtp_message {
 	bool has_8bit; /* content has bytes >= 0x80 */
 };
 
-/* tls_policy.c */
-struct tls_policy {
-	enum tls_level level;
-	char **match; /* verify/secure: names or hostname, nexthop, dot-nexthop */
-	size_t match_count;
-	int min_version, max_version; /* TLS_VERSION_*, 0: smtp_tls_protocols */
-	char *ciphers;                /* OpenSSL cipher list, or NULL */
-};
+/* tls_policy.c (the value parser is lib/smtp/tls_policy.c) */
 /* The policy for a next hop (table entry for the host or domain, or a
  * parent domain as ".parent"; else smtp_tls_security_level). -1 with
  * *error_r (malloc'd, naming the table and key) when the table cannot be
  * read or the entry is bad: the caller defers. Free p in both cases. */
 int tls_policy_lookup(const char *nexthop_host, struct tls_policy *p, char **error_r);
-/* One table value ("level attr=value ..."); -1 with *error_r (malloc'd). */
-int tls_policy_parse(const char *value, struct tls_policy *p, char **error_r);
-void tls_policy_free(struct tls_policy *p);
-const char *tls_level_name(enum tls_level level);
-/* -1 for an unknown name. */
-int tls_level_parse(const char *name);
 
 /* session.c */
 struct smtp_session;

@@ -252,6 +252,15 @@ class SmtpTlsTest(InstanceTestCase):
                          r"status=deferred \(smtp_tls_policy_maps %s: bad entry for "
                          r"\"dane.example\" .*unknown attribute \"colour\"" % table)
         self.assertIn("deferring mail for badpolicy.example", send.read_log())
+        # mailctl check names the source file and line of each bad entry.
+        check = send.mailctl("check")
+        source = table[:-len(".lmdb")]
+        self.assertEqual(check.returncode, 1, check.stdout)
+        self.assertIn('%s:6: error: smtp_tls_policy_maps: entry for "badpolicy.example": '
+                      'protocols=: unknown TLS protocol ">=TLSv1.9"' % source, check.stdout)
+        self.assertIn('%s:7: error: smtp_tls_policy_maps: entry for "dane.example": unknown '
+                      'attribute "colour"' % source, check.stdout)
+        self.assertNotIn("%s:1:" % source, check.stdout)
 
     def test_protocols(self):
         # A receiver that speaks at most TLS 1.2.

@@ -44,6 +44,8 @@ ns IN A 127.0.0.1
 mx IN A 127.0.0.3
 _{port}._tcp.mx IN TLSA 3 1 1 {good}
 alias IN CNAME mx
+unusable IN A 127.0.0.3
+_{port}._tcp.unusable IN TLSA 1 1 1 {good}
 bad IN MX 10 mx.bad.dane.example.
 mx.bad IN A 127.0.0.3
 _{port}._tcp.mx.bad IN TLSA 3 1 1 {wrong}
@@ -51,7 +53,7 @@ _{port}._tcp.mx.bad IN TLSA 3 1 1 {wrong}
 
 DOMAINS = ["tlsmay.example", "tlsverify.example", "wrongname.example", "dane.example",
            "bad.dane.example", "tlshost.example", "suffix.example", "badpolicy.example",
-           "viacname.example"]
+           "viacname.example", "unusable.example"]
 
 
 def spki_sha256(cert):
@@ -167,11 +169,13 @@ class SmtpTlsTest(InstanceTestCase):
             "dane.example smtp:[mx.dane.example]\n"
             "bad.dane.example smtp:[mx.bad.dane.example]:%d\n"
             "tlsmay.example smtp:[tlshost.example]\n"
-            "viacname.example smtp:[alias.dane.example]\n" % self.port)
+            "viacname.example smtp:[alias.dane.example]\n"
+            "unusable.example smtp:[unusable.dane.example]\n" % self.port)
         send.write_config()
         send.start()
         submit(send, "s@out.sender.test", ["u@dane.example"], b"Subject: dane\n\nx\n")
         submit(send, "s@out.sender.test", ["u@viacname.example"], b"Subject: cname\n\nx\n")
+        submit(send, "s@out.sender.test", ["u@unusable.example"], b"Subject: pkix\n\nx\n")
         submit(send, "s@out.sender.test", ["u@bad.dane.example"], b"Subject: bad\n\nx\n")
         submit(send, "s@out.sender.test", ["u@tlsmay.example"], b"Subject: insecure\n\nx\n")
         wait_for(lambda: maildir_messages(self.vmail, "u@dane.example"), timeout=30,
@@ -193,6 +197,15 @@ class SmtpTlsTest(InstanceTestCase):
                          r"dsn=2.0.0, status=sent")
         self.assertIn("alias.dane.example[127.0.0.3]:%d: DANE applies: 1 usable TLSA record at "
                       "_%d._tcp.mx.dane.example" % (self.port, self.port), send.read_log())
+        # Validated TLSA records none of which SMTP can use (PKIX-EE):
+        # TLS is required, without authentication (RFC 7672 2.2).
+        wait_for(lambda: maildir_messages(self.vmail, "u@unusable.example"), timeout=30,
+                 what="delivery with unusable TLSA records")
+        self.assertRegex(result(send, "u@unusable.example"),
+                         r"bits\), untrusted, dsn=2.0.0, status=sent")
+        self.assertIn("unusable.dane.example[127.0.0.3]:%d: no usable TLSA records at "
+                      "_%d._tcp.unusable.dane.example; TLS required without authentication"
+                      % (self.port, self.port), send.read_log())
         self.assertRegex(result(send, "u@bad.dane.example"),
                          r"dsn=4.7.5, status=deferred \(TLS with mx.bad.dane.example"
                          r"\[127.0.0.3\]:\d+ failed: server certificate not matched by its "

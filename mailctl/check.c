@@ -1,7 +1,7 @@
 /*
  * mailctl check: validate main.conf and master.conf and the paths, users
- * and programs they name. Prints every problem as "file:line: message"
- * (or "file: parameter: message" for a default) and exits 1 if any is an
+ * and programs they name, and the smtp client's TLS policy table source. Prints every problem as
+ * "file:line: message" (or "file: parameter: message" for a default) and exits 1 if any is an
  * error.
  */
 #include <errno.h>
@@ -18,7 +18,10 @@
 #include "conf/params.h"
 #include "mailctl/mailctl.h"
 #include "milter/milter_conf.h"
+#include "smtp/tls_policy.h"
 #include "table/table.h"
+#include "table/table_source.h"
+#include "tls/tls.h"
 #include "util/alloc.h"
 #include "util/privs.h"
 #include "util/sock.h"
@@ -270,6 +273,81 @@ static void check_virtual_alias(struct checker *ck)
 	}
 }
 
+/* The smtp client's TLS settings, and every entry of the TLS policy
+ * table's source (file:line), as smtp will read them. */
+static void check_tls_policy(struct checker *ck)
+{
+	const char *verify = conf_get(ck->conf, "smtp_tls_verify_cert_match");
+	const char *secure = conf_get(ck->conf, "smtp_tls_secure_cert_match");
+	static const char *const levels[] = {"verify", "secure"};
+	for (size_t i = 0; i < 2; i++) {
+		struct tls_policy p = {0};
+		char *why = NULL;
+		if (tls_policy_parse(levels[i], verify, secure, &p, &why) != 0) {
+			const char *name =
+			    i == 0 ? "smtp_tls_verify_cert_match" : "smtp_tls_secure_cert_match";
+			char *where = param_where(ck, name);
+			report(ck, true, where, "%s: %s", name, why);
+			free(where);
+		}
+		free(why);
+		tls_policy_free(&p);
+	}
+	const char *level = conf_get(ck->conf, "smtp_tls_security_level");
+	if (tls_level_parse(level) < 0) {
+		char *where = param_where(ck, "smtp_tls_security_level");
+		report(ck, true, where, "smtp_tls_security_level = %s: unknown level", level);
+		free(where);
+	}
+	int min, max;
+	const char *error;
+	if (tls_protocols_parse(conf_get(ck->conf, "smtp_tls_protocols"), &min, &max, &error) !=
+	    0) {
+		char *where = param_where(ck, "smtp_tls_protocols");
+		report(ck, true, where, "smtp_tls_protocols: %s", error);
+		free(where);
+	}
+	const char *spec = conf_get(ck->conf, "smtp_tls_policy_maps");
+	if (*spec == '\0')
+		return;
+	struct table *t = table_open(spec, &error);
+	if (t == NULL) {
+		char *where = param_where(ck, "smtp_tls_policy_maps");
+		report(ck, true, where, "%s (build it with mailctl map build)", error);
+		free(where);
+		return;
+	}
+	table_close(t);
+	const char *path = strncmp(spec, "lmdb:", 5) == 0 ? spec + 5 : spec;
+	size_t len = strlen(path);
+	if (len <= 5 || strcmp(path + len - 5, ".lmdb") != 0)
+		return;
+	char *source = xstrndup(path, len - 5);
+	struct table_source src;
+	struct diag_list diags;
+	table_source_init(&src);
+	diag_list_init(&diags);
+	if (access(source, F_OK) == 0 && table_source_read(&src, source, &diags) == 0) {
+		for (size_t i = 0; i < src.count; i++) {
+			struct tls_policy p = {0};
+			char *why = NULL;
+			if (tls_policy_parse(src.items[i].value, verify, secure, &p, &why) != 0) {
+				char *where = xasprintf("%s:%d", source, src.items[i].line);
+				report(ck, true, where,
+				       "smtp_tls_policy_maps: entry for \"%s\": %s (mail for it is "
+				       "deferred)",
+				       src.items[i].key, why);
+				free(where);
+			}
+			free(why);
+			tls_policy_free(&p);
+		}
+	}
+	diag_list_free(&diags);
+	table_source_free(&src);
+	free(source);
+}
+
 int cmd_check(struct mailctl *m, int argc, char **argv)
 {
 	(void)argv;
@@ -324,6 +402,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	}
 	check_local_delivery(&ck);
 	check_virtual_alias(&ck);
+	check_tls_policy(&ck);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);
 	if (services.count == 0 && ck.errors == 0)

@@ -1,8 +1,8 @@
 /*
  * One delivery request: from the next hop to the servers to try (MX
- * routing through lib/dns, or the literal [host]), the TLS level for the
- * destination (DANE when the MX and address answers and the TLSA records
- * are DNSSEC-validated), then each server in order until every recipient
+ * routing through lib/dns, or the literal [host]), the TLS policy for the
+ * destination (DANE when the MX (or [host] name) and address answers and
+ * the TLSA records are DNSSEC-validated), then each server in order until every recipient
  * has a final answer: connection failures, refused greetings and 4xx
  * answers move on to the next server; the last answer stands. A session
  * that ends cleanly is kept for the next request to the same next hop
@@ -118,19 +118,53 @@ static void route_failed(const struct dns_route *route, struct smtp_rcpt *rcpts,
 	}
 }
 
-/* DANE for one server: fills t->tlsa from a validated TLSA answer, or
- * lowers the level to may when DANE cannot apply. -1 with *reason_r when
- * the TLSA look-up failed (the server must not be used). */
-static int dane_prepare(const struct dns_target *tg, struct smtp_target *t,
-                        struct dns_answer *tlsa_answer, char **reason_r)
+/* DANE for one server (RFC 7672): fills t->tlsa from a validated TLSA
+ * answer at _port._tcp.host (the host after validated CNAMEs first), or
+ * sets the level DANE falls back to, and
+ * logs which applied. DANE applies when the server's name is trusted
+ * (from a validated MX answer, or from the configuration for a [host]
+ * next hop, section 2.2.2) and its address answer is validated; else the
+ * level is may (opportunistic). Validated TLSA records of which none is
+ * usable give unauthenticated but mandatory TLS (encrypt, section 2.2).
+ * -1 with *reason_r when the TLSA look-up failed (the server must not be
+ * used). */
+static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
+                        struct smtp_target *t, struct dns_answer *tlsa_answer, char **reason_r)
 {
 	memset(tlsa_answer, 0, sizeof(*tlsa_answer));
-	if (!tg->mx_secure || !tg->addr_secure || smtp_cfg.resolver == NULL) {
+	char *why = NULL;
+	if (smtp_cfg.resolver == NULL || !dns_resolver_validates(smtp_cfg.resolver))
+		why = xstrdup("DNSSEC validation is not configured (dns_trust_anchor_file)");
+	else if (nh->literal)
+		why = xasprintf("the next hop %s is an IP address", nh->host);
+	else if (nh->use_mx && !tg->mx_secure)
+		why = xasprintf("the MX records of %s are not DNSSEC-validated", nh->host);
+	else if (!tg->addr_secure)
+		why = xasprintf("the address records of %s are not DNSSEC-validated", tg->host);
+	if (why != NULL) {
+		log_info("%s[%s]:%s: DANE does not apply (%s); using opportunistic TLS", tg->host,
+		         tg->address, t->port, why);
+		free(why);
 		t->level = TLS_LEVEL_MAY;
 		return 0;
 	}
-	char *name = xasprintf("_%s._tcp.%s", t->port, t->host);
+	/* Sections 2.2.1 and 2.2.2: after a validated CNAME expansion of the
+	 * host, the TLSA records of the expanded name first, then of the
+	 * original name. */
+	const char *base = tg->canon != NULL ? tg->canon : t->host;
+	char *name = xasprintf("_%s._tcp.%s", t->port, base);
 	dns_lookup(smtp_cfg.resolver, name, DNS_TYPE_TLSA, smtp_cfg.dns_timeout_ms, tlsa_answer);
+	if (base != t->host &&
+	    (tlsa_answer->status == DNS_NODATA || tlsa_answer->status == DNS_NXDOMAIN)) {
+		dns_answer_free(tlsa_answer);
+		free(name);
+		base = t->host;
+		name = xasprintf("_%s._tcp.%s", t->port, base);
+		dns_lookup(smtp_cfg.resolver, name, DNS_TYPE_TLSA, smtp_cfg.dns_timeout_ms,
+		           tlsa_answer);
+	}
+	t->dane_base = base;
+	t->dane_alias = base != t->host ? t->host : tg->canon;
 	int rc = 0;
 	if (tlsa_answer->status == DNS_TEMPFAIL) {
 		*reason_r = xasprintf("TLSA lookup of %s: %s", name,
@@ -138,7 +172,7 @@ static int dane_prepare(const struct dns_target *tg, struct smtp_target *t,
 		rc = -1;
 	} else if (tlsa_answer->status == DNS_FOUND && tlsa_answer->secure) {
 		/* RFC 7672 3.1.3: only DANE-TA(2) and DANE-EE(3) are usable for
-		 * SMTP; with no usable record the server is treated as having none. */
+		 * SMTP. */
 		t->tlsa = xcalloc(tlsa_answer->count, sizeof(*t->tlsa));
 		for (size_t i = 0; i < tlsa_answer->count; i++) {
 			const struct dns_rr *rr = &tlsa_answer->rrs[i];
@@ -148,9 +182,22 @@ static int dane_prepare(const struct dns_target *tg, struct smtp_target *t,
 			t->tlsa[t->tlsa_count++] = (struct tls_tlsa){
 			    rr->usage, rr->selector, rr->matching, rr->data, rr->data_len};
 		}
-		if (t->tlsa_count == 0)
-			t->level = TLS_LEVEL_MAY;
+		if (t->tlsa_count == 0) {
+			log_info("%s[%s]:%s: no usable TLSA records at %s; TLS required without "
+			         "authentication",
+			         tg->host, tg->address, t->port, name);
+			t->level = TLS_LEVEL_ENCRYPT;
+		} else {
+			log_info("%s[%s]:%s: DANE applies: %zu usable TLSA record%s at %s",
+			         tg->host, tg->address, t->port, t->tlsa_count,
+			         t->tlsa_count == 1 ? "" : "s", name);
+		}
 	} else {
+		log_info("%s[%s]:%s: DANE does not apply (%s %s); using opportunistic TLS",
+		         tg->host, tg->address, t->port,
+		         tlsa_answer->status == DNS_FOUND ? "no DNSSEC-validated TLSA records at"
+		                                          : "no TLSA records at",
+		         name);
 		t->level = TLS_LEVEL_MAY;
 	}
 	free(name);
@@ -160,7 +207,7 @@ static int dane_prepare(const struct dns_target *tg, struct smtp_target *t,
 /* Try one server with the open recipients; returns the session if it
  * can be used again, else NULL. */
 static struct smtp_session *try_server(const struct dns_target *tg, const struct nexthop *nh,
-                                       const char *nexthop_text, enum tls_level level,
+                                       const char *nexthop_text, const struct tls_policy *policy,
                                        const struct smtp_message *msg, struct smtp_rcpt *rcpts,
                                        size_t count)
 {
@@ -168,7 +215,9 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 	    .host = tg->host,
 	    .address = tg->address,
 	    .port = nh->port,
-	    .level = level,
+	    .level = policy->level,
+	    .policy = policy,
+	    .nexthop = nh->host,
 	    .sasl_key = nexthop_text,
 	};
 	char *relay = xasprintf("%s[%s]:%s", tg->host, tg->address, nh->port);
@@ -177,7 +226,7 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 	struct dns_answer tlsa = {0};
 	struct smtp_session *s = NULL;
 	bool tls_failed = false;
-	if (level == TLS_LEVEL_DANE && dane_prepare(tg, &t, &tlsa, &reason) != 0) {
+	if (policy->level == TLS_LEVEL_DANE && dane_prepare(tg, nh, &t, &tlsa, &reason) != 0) {
 		status = "4.7.5";
 	} else {
 		s = session_open(&t, true, &reason, &status, &tls_failed);
@@ -206,11 +255,12 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
                            const struct smtp_message *msg, struct smtp_rcpt *rcpts, size_t count)
 {
 	struct tls_policy policy;
-	const char *error = "";
+	char *error = NULL;
 	if (tls_policy_lookup(nh->host, &policy, &error) != 0) {
-		char *reason = xasprintf("smtp_tls_policy_maps: %s", error);
-		answer_open(rcpts, count, OUT_DEFERRED, "4.3.0", reason, "none");
-		free(reason);
+		log_warn("%s; deferring mail for %s", error, nh->host);
+		answer_open(rcpts, count, OUT_DEFERRED, "4.7.5", error, "none");
+		free(error);
+		tls_policy_free(&policy);
 		return;
 	}
 	struct dns_route route = {0};
@@ -236,6 +286,7 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 	if (route.status != ROUTE_OK) {
 		route_failed(&route, rcpts, count);
 		dns_route_free(&route);
+		tls_policy_free(&policy);
 		return;
 	}
 	struct smtp_session *kept = NULL;
@@ -244,12 +295,12 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 			session_close(kept, true);
 			kept = NULL;
 		}
-		kept = try_server(&route.targets[i], nh, nexthop_text, policy.level, msg, rcpts,
-		                  count);
+		kept = try_server(&route.targets[i], nh, nexthop_text, &policy, msg, rcpts, count);
 	}
 	if (kept)
 		keep_session(kept, nexthop_text);
 	dns_route_free(&route);
+	tls_policy_free(&policy);
 }
 
 void deliver_message(const char *nexthop_text, const struct smtp_message *msg,

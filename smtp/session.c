@@ -220,6 +220,35 @@ static int ehlo(struct smtp_session *s)
 	return -1;
 }
 
+/* The names the server certificate may carry under verify and secure:
+ * the policy's match= list with hostname (the server's name), nexthop and
+ * dot-nexthop (any name below the next hop) filled in. */
+static char **match_names(const struct smtp_target *t, size_t *count_r)
+{
+	static char hostname_only[] = "hostname";
+	char *fallback[] = {hostname_only};
+	char *const *match = fallback;
+	size_t n = 1;
+	if (t->policy != NULL && t->policy->match_count > 0) {
+		match = t->policy->match;
+		n = t->policy->match_count;
+	}
+	const char *nexthop = t->nexthop ? t->nexthop : t->host;
+	char **names = xcalloc(n, sizeof(*names));
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(match[i], "hostname") == 0)
+			names[i] = xstrdup(t->host);
+		else if (strcasecmp(match[i], "nexthop") == 0)
+			names[i] = xstrdup(nexthop);
+		else if (strcasecmp(match[i], "dot-nexthop") == 0)
+			names[i] = xasprintf(".%s", nexthop);
+		else
+			names[i] = xstrdup(match[i]);
+	}
+	*count_r = n;
+	return names;
+}
+
 static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *tls_failed)
 {
 	if (session_command(s, "STARTTLS", smtp_cfg.helo_timeout_ms, "sending STARTTLS") != 0)
@@ -241,16 +270,33 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 		return -1;
 	}
 	struct tls_peer_check check = {0};
-	if (t->level == TLS_LEVEL_VERIFY)
-		check.verify_name = t->host;
+	char **names = NULL;
+	if (t->level == TLS_LEVEL_VERIFY || t->level == TLS_LEVEL_SECURE) {
+		names = match_names(t, &check.verify_count);
+		check.verify_names = (const char *const *)names;
+	}
+	const char *sni = t->host;
 	if (t->level == TLS_LEVEL_DANE && t->tlsa_count > 0) {
 		check.tlsa = t->tlsa;
 		check.tlsa_count = t->tlsa_count;
-		check.dane_name = t->host;
+		check.dane_name = t->dane_base ? t->dane_base : t->host;
+		if (t->dane_alias != NULL) {
+			check.verify_names = &t->dane_alias;
+			check.verify_count = 1;
+		}
+		sni = check.dane_name; /* RFC 7672 8.1: SNI is the TLSA base domain */
+	}
+	if (t->policy != NULL) {
+		check.min_version = t->policy->min_version;
+		check.max_version = t->policy->max_version;
+		check.ciphers = t->policy->ciphers;
 	}
 	const char *error = "";
-	s->tls = tls_connect_checked(smtp_cfg.tls, s->fd, t->host, &check,
-	                             smtp_cfg.starttls_timeout_ms, &error);
+	s->tls = tls_connect_checked(smtp_cfg.tls, s->fd, sni, &check, smtp_cfg.starttls_timeout_ms,
+	                             &error);
+	for (size_t i = 0; names != NULL && i < check.verify_count; i++)
+		free(names[i]);
+	free(names);
 	if (s->tls == NULL) {
 		*tls_failed = true;
 		session_fail(s, "4.7.5", "TLS with %s failed: %s", s->relay, error);

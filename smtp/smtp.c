@@ -62,6 +62,8 @@ static void load_settings(const struct conf *conf)
 	long long limit = conf_get_int(conf, "smtp_mx_address_limit");
 	smtp_cfg.max_targets = limit > 0 ? (size_t)limit : 0;
 	smtp_cfg.tls_policy_maps = conf_get(conf, "smtp_tls_policy_maps");
+	smtp_cfg.verify_match = conf_get(conf, "smtp_tls_verify_cert_match");
+	smtp_cfg.secure_match = conf_get(conf, "smtp_tls_secure_cert_match");
 	smtp_cfg.sasl_password_maps = conf_get(conf, "smtp_sasl_password_maps");
 	smtp_cfg.cache_time_ms = conf_get_time(conf, "smtp_connection_cache_time_limit") * 1000;
 	smtp_cfg.reuse_time_ms = conf_get_time(conf, "smtp_connection_reuse_time_limit") * 1000;
@@ -70,6 +72,14 @@ static void load_settings(const struct conf *conf)
 	if (lv < 0)
 		log_fatal("smtp_tls_security_level: unknown level \"%s\"", level);
 	smtp_cfg.tls_level = (enum tls_level)lv;
+	struct tls_policy check = {0};
+	char *why = NULL;
+	if (tls_policy_parse("verify", smtp_cfg.verify_match, smtp_cfg.secure_match, &check,
+	                     &why) != 0 ||
+	    tls_policy_parse("secure", smtp_cfg.verify_match, smtp_cfg.secure_match, &check,
+	                     &why) != 0)
+		log_fatal("smtp_tls_verify_cert_match or smtp_tls_secure_cert_match: %s", why);
+	tls_policy_free(&check);
 	const char *pref = conf_get(conf, "smtp_address_preference");
 	int fam = dns_family_pref_parse(pref);
 	if (fam < 0)
@@ -101,10 +111,22 @@ static void init(struct server *srv)
 	smtp_cfg.resolver = dns_resolver_new(&ds, &error);
 	if (smtp_cfg.resolver == NULL)
 		log_error("DNS unavailable, mail to domains will be deferred: %s", error);
-	const char *protocols = conf_get(conf, "smtp_tls_protocols");
+}
+
+/* Before the privilege drop: the client key may be readable by root only. */
+static void pre_drop(struct server *srv)
+{
+	const struct conf *conf = server_conf(srv);
+	const char *error = "";
+	int min, max;
+	if (tls_protocols_parse(conf_get(conf, "smtp_tls_protocols"), &min, &max, &error) != 0)
+		log_fatal("smtp_tls_protocols: %s", error);
 	struct tls_settings ts = {
 	    .ca_file = conf_get(conf, "smtp_tls_CAfile"),
-	    .min_protocol = strncmp(protocols, ">=", 2) == 0 ? protocols + 2 : protocols,
+	    .protocols = conf_get(conf, "smtp_tls_protocols"),
+	    .cert_file = conf_get(conf, "smtp_tls_cert_file"),
+	    .key_file = conf_get(conf, "smtp_tls_key_file"),
+	    .chain_file = conf_get(conf, "smtp_tls_chain_file"),
 	};
 	smtp_cfg.tls = tls_client_context(&ts, &error);
 	if (smtp_cfg.tls == NULL)
@@ -264,6 +286,7 @@ int main(int argc, char **argv)
 {
 	static const struct server_ops ops = {
 	    .mode = SERVER_SINGLE,
+	    .pre_drop = pre_drop,
 	    .init = init,
 	    .serve = serve,
 	    .shutdown = shutdown_service,

@@ -17,18 +17,11 @@
 #include "mail/queue.h"
 #include "smtp/nexthop.h"
 #include "smtp/smtp_resp.h"
+#include "smtp/tls_policy.h"
 #include "table/table.h"
 #include "tls/tls.h"
 #include "util/event.h"
 #include "util/str.h"
-
-enum tls_level {
-	TLS_LEVEL_NONE,
-	TLS_LEVEL_MAY,
-	TLS_LEVEL_ENCRYPT,
-	TLS_LEVEL_DANE,
-	TLS_LEVEL_VERIFY
-};
 
 struct smtp_config {
 	const char *queue_dir;
@@ -43,6 +36,8 @@ struct smtp_config {
 	size_t max_targets; /* smtp_mx_address_limit */
 	enum tls_level tls_level;
 	const char *tls_policy_maps;
+	const char *verify_match; /* smtp_tls_verify_cert_match */
+	const char *secure_match; /* smtp_tls_secure_cert_match */
 	const char *sasl_password_maps;
 	int64_t cache_time_ms; /* idle session kept this long for reuse */
 	int64_t reuse_time_ms; /* a session is not reused after this age */
@@ -84,17 +79,12 @@ struct smtp_message {
 	bool has_8bit; /* content has bytes >= 0x80 */
 };
 
-/* tls_policy.c */
-struct tls_policy {
-	enum tls_level level;
-};
+/* tls_policy.c (the value parser is lib/smtp/tls_policy.c) */
 /* The policy for a next hop (table entry for the host or domain, or a
  * parent domain as ".parent"; else smtp_tls_security_level). -1 with
- * *error_r when the table cannot be read (the caller defers). */
-int tls_policy_lookup(const char *nexthop_host, struct tls_policy *p, const char **error_r);
-const char *tls_level_name(enum tls_level level);
-/* -1 for an unknown name. */
-int tls_level_parse(const char *name);
+ * *error_r (malloc'd, naming the table and key) when the table cannot be
+ * read or the entry is bad: the caller defers. Free p in both cases. */
+int tls_policy_lookup(const char *nexthop_host, struct tls_policy *p, char **error_r);
 
 /* session.c */
 struct smtp_session;
@@ -105,7 +95,11 @@ struct smtp_target {
 	const char *address; /* IP address to connect to */
 	const char *port;
 	enum tls_level level;
-	struct tls_tlsa *tlsa; /* DANE records when level is DANE and usable */
+	const struct tls_policy *policy; /* match, protocols, ciphers */
+	const char *nexthop;             /* the next hop's host, for match= */
+	struct tls_tlsa *tlsa;           /* DANE records when level is DANE and usable */
+	const char *dane_base;           /* their base domain (host, or host after CNAMEs) */
+	const char *dane_alias;          /* the other of the two names, or NULL */
 	size_t tlsa_count;
 	const char *sasl_key; /* next hop key for smtp_sasl_password_maps */
 };

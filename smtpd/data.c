@@ -130,6 +130,20 @@ static void build_received(struct session *s, struct message_sink *k, struct str
 	           s->client_name, s->client_addr);
 	if (s->tls)
 		str_printf(out, "\t(using %s)\r\n", tls_session_summary(s->tls));
+	char *subject = s->tls ? tls_session_peer_subject(s->tls) : NULL;
+	if (subject != NULL) {
+		/* As Postfix notes a client certificate (smtpd_tls_ask_ccert). */
+		char *issuer = tls_session_peer_issuer(s->tls);
+		for (char *c = subject; *c; c++)
+			*c = *c == '"' || *c == '\\' ? '?' : *c;
+		for (char *c = issuer; c && *c; c++)
+			*c = *c == '"' || *c == '\\' ? '?' : *c;
+		str_printf(out, "\t(Client CN \"%s\", Issuer \"%s\" (%s))\r\n", subject,
+		           issuer ? issuer : "",
+		           tls_session_peer_verified(s->tls) ? "verified OK" : "not verified");
+		free(issuer);
+		free(subject);
+	}
 	if (s->auth_user)
 		str_printf(out, "\t(Authenticated sender: %s)\r\n", s->auth_user);
 	str_printf(out, "\tby %s (Postern) with %s id %s", s->cfg->hostname, session_protocol(s),

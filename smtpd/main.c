@@ -112,11 +112,11 @@ static void pre_drop(struct server *srv)
 	    .cert_file = cert,
 	    .key_file = conf_get(conf, "smtpd_tls_key_file"),
 	    .chain_file = conf_get(conf, "smtpd_tls_chain_file"),
-	    .min_protocol = conf_get(conf, "smtpd_tls_protocols"),
+	    .protocols = conf_get(conf, "smtpd_tls_protocols"),
 	    .ciphers = conf_get(conf, "smtpd_tls_cipher_list"),
+	    .ca_file = conf_get(conf, "smtpd_tls_CAfile"),
+	    .ask_client_cert = conf_get_bool(conf, "smtpd_tls_ask_ccert"),
 	};
-	if (strncmp(ts.min_protocol, ">=", 2) == 0)
-		ts.min_protocol += 2;
 	const char *error;
 	settings.tls = tls_server_context(&ts, &error);
 	if (settings.tls == NULL)

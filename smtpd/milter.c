@@ -104,6 +104,17 @@ static const char *macro(void *ctx, const char *name)
 		snprintf(buf, sizeof(buf), "%d", tls_session_cipher_bits(s->tls));
 		return buf;
 	}
+	if (strcmp(key, "cert_subject") == 0 || strcmp(key, "cert_issuer") == 0) {
+		if (s->tls == NULL)
+			return NULL;
+		char *cert_name = key[5] == 's' ? tls_session_peer_subject(s->tls)
+		                                : tls_session_peer_issuer(s->tls);
+		if (cert_name == NULL)
+			return NULL;
+		snprintf(buf, sizeof(buf), "%s", cert_name);
+		free(cert_name);
+		return buf;
+	}
 	if (strcmp(key, "auth_type") == 0)
 		return s->auth_user ? s->auth_method : NULL;
 	if (strcmp(key, "auth_authen") == 0)

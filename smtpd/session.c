@@ -185,6 +185,22 @@ static void cmd_ehlo(struct session *s, const char *arg, bool extended)
 	reply(s, 250, NULL, "CHUNKING");
 }
 
+/* The TLS session, and the client certificate when one was given. */
+static void log_tls(struct session *s)
+{
+	char *subject = tls_session_peer_subject(s->tls);
+	if (subject == NULL) {
+		log_info("%s: TLS established: %s", session_client(s), tls_session_summary(s->tls));
+		return;
+	}
+	char *issuer = tls_session_peer_issuer(s->tls);
+	log_info("%s: TLS established: %s, client certificate CN=\"%s\" issuer CN=\"%s\" (%s)",
+	         session_client(s), tls_session_summary(s->tls), subject, issuer ? issuer : "",
+	         tls_session_peer_verified(s->tls) ? "verified" : "not verified");
+	free(issuer);
+	free(subject);
+}
+
 static void cmd_starttls(struct session *s, const char *arg)
 {
 	if (*arg) {
@@ -212,7 +228,7 @@ static void cmd_starttls(struct session *s, const char *arg)
 		return;
 	}
 	tls_session_attach(s->tls, s->stream);
-	log_info("%s: TLS established: %s", session_client(s), tls_session_summary(s->tls));
+	log_tls(s);
 	/* RFC 3207: forget everything learned before TLS. */
 	session_reset_transaction(s);
 	free(s->helo);
@@ -609,7 +625,7 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 			goto done;
 		}
 		tls_session_attach(s.tls, s.stream);
-		log_info("%s: TLS established: %s", session_client(&s), tls_session_summary(s.tls));
+		log_tls(&s);
 	}
 	if (!client_limit_take(cfg, s.client_addr)) {
 		reply(&s, 421, "4.7.0", "%s Error: too many connections from %s", cfg->hostname,

@@ -111,8 +111,10 @@ static sfsistat on_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 
 static sfsistat on_helo(SMFICTX *ctx, char *helo)
 {
-	(void)ctx;
+	static const char *const names[] = {"{tls_version}", "{cert_subject}", "{cert_issuer}",
+	                                    NULL};
 	logf_("helo %s", helo);
+	log_macros(ctx, "helo", names);
 	if (strcmp(helo, "helo-reject") == 0 && !no_reply)
 		return SMFIS_REJECT;
 	return nr(SMFIS_CONTINUE);

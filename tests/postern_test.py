@@ -88,13 +88,41 @@ def has_user(name):
         return False
 
 
-def make_cert(directory, common_name="localhost"):
-    """A fresh self-signed certificate and its key in directory: (cert, key)."""
+def make_ca(directory, common_name="Postern Test CA"):
+    """A fresh self-signed CA in directory: (ca cert, ca key)."""
+    cert = os.path.join(directory, "ca.pem")
+    key = os.path.join(directory, "ca-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + common_name, "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    os.chmod(cert, 0o644)
+    return cert, key
+
+
+def make_cert(directory, common_name="localhost", ca=None, names=()):
+    """A fresh certificate and its key in directory: (cert, key). Self-signed,
+    or issued by ca ((cert, key) from make_ca) with subjectAltName DNS names
+    (common_name and names)."""
     cert = os.path.join(directory, "cert.pem")
     key = os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=" + common_name, "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
+    if ca is None:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=" + common_name, "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+    else:
+        csr = os.path.join(directory, "cert.csr")
+        ext = os.path.join(directory, "cert.ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\nsubjectAltName=%s\n" % ",".join(
+                "DNS:" + n for n in [common_name] + list(names)))
+        subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes",
+                        "-subj", "/CN=" + common_name, "-keyout", key, "-out", csr],
+                       check=True, capture_output=True)
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+                        "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert],
+                       check=True, capture_output=True)
     os.chmod(key, 0o600)
     return cert, key
 

@@ -209,13 +209,26 @@ const struct param_def param_table[] = {
      "Port the smtp client connects to when the next hop names none."},
     {"smtp_tls_CAfile", PARAM_STR, "",
      "Trust anchors (PEM) for the verify level; empty: the system store."},
+    {"smtp_tls_cert_file", PARAM_STR, "",
+     "Client certificate (PEM, chain may follow) the smtp client presents when a server asks; "
+     "empty: none."},
+    {"smtp_tls_chain_file", PARAM_STR, "",
+     "Extra chain certificates (PEM) sent after smtp_tls_cert_file."},
+    {"smtp_tls_key_file", PARAM_STR, "$smtp_tls_cert_file",
+     "Private key (PEM) of smtp_tls_cert_file."},
     {"smtp_tls_policy_maps", PARAM_STR, "",
-     "Table of next-hop host or domain (or .parent) to TLS level: none, may, encrypt, dane or "
-     "verify."},
+     "Table of next-hop host or domain (or .parent) to TLS level (none, may, encrypt, dane, "
+     "verify, secure) and match=, protocols=, ciphers= attributes."},
     {"smtp_tls_protocols", PARAM_STR, ">=TLSv1.2",
-     "Lowest TLS version the smtp client uses: >=TLSv1.2 (default) or >=TLSv1.3."},
+     "TLS versions the smtp client uses: >=TLSv1.2 (default), >=TLSv1.3, !TLSv1 !TLSv1.1, ..."},
+    {"smtp_tls_secure_cert_match", PARAM_STR, "nexthop, dot-nexthop",
+     "Names the server certificate may carry at the secure level (hostname, nexthop, "
+     "dot-nexthop, names, .domain)."},
     {"smtp_tls_security_level", PARAM_STR, "may",
-     "Default TLS level of the smtp client: none, may, encrypt, dane or verify."},
+     "Default TLS level of the smtp client: none, may, encrypt, dane, verify or secure."},
+    {"smtp_tls_verify_cert_match", PARAM_STR, "hostname",
+     "Names the server certificate may carry at the verify level (hostname, nexthop, "
+     "dot-nexthop, names, .domain)."},
     {"smtpd_add_missing_headers", PARAM_BOOL, "no",
      "Add Message-ID and Date when missing (also done for every authenticated client)."},
     {"smtpd_auth_failure_limit", PARAM_INT, "3",
@@ -251,6 +264,12 @@ const struct param_def param_table[] = {
      "How long smtpd waits for a TLS handshake to finish (STARTTLS and implicit TLS)."},
     {"smtpd_timeout", PARAM_TIME, "300s",
      "How long smtpd waits for a command or data from the client."},
+    {"smtpd_tls_CAfile", PARAM_STR, "",
+     "Trust anchors (PEM) for client certificates asked for with smtpd_tls_ask_ccert; empty: "
+     "none (every client certificate is unverified)."},
+    {"smtpd_tls_ask_ccert", PARAM_BOOL, "no",
+     "Ask TLS clients for a certificate (not required); its names go to the milter macros "
+     "{cert_subject} and {cert_issuer} and the Received header."},
     {"smtpd_tls_auth_only", PARAM_BOOL, "yes",
      "Offer AUTH only over TLS (except to smtpd_tls_auth_only_exempt)."},
     {"smtpd_tls_auth_only_exempt", PARAM_LIST, "",

@@ -61,7 +61,7 @@ static void route_fail(struct dns_route *route, enum dns_route_status status, ch
 }
 
 static void add_target(struct dns_route *route, size_t *cap, const char *host, const char *addr,
-                       int pref, bool mx_secure, bool addr_secure)
+                       const char *canon, int pref, bool mx_secure, bool addr_secure)
 {
 	if (route->count == *cap) {
 		*cap = *cap ? *cap * 2 : 8;
@@ -73,6 +73,14 @@ static void add_target(struct dns_route *route, size_t *cap, const char *host, c
 	t->preference = pref;
 	t->mx_secure = mx_secure;
 	t->addr_secure = addr_secure;
+	t->canon = NULL;
+	if (canon != NULL) {
+		size_t n = strlen(canon);
+		while (n > 0 && canon[n - 1] == '.')
+			n--;
+		if (n > 0 && (strlen(host) != n || strncasecmp(canon, host, n) != 0))
+			t->canon = xstrndup(canon, n);
+	}
 }
 
 /* Look up one host's addresses of one type, adding targets; returns the
@@ -89,7 +97,7 @@ static enum dns_status add_addresses(struct dns_resolver *r, const struct dns_ro
 	for (size_t i = 0; status == DNS_FOUND && i < a.count; i++) {
 		if (req->max_targets && route->count >= req->max_targets)
 			break;
-		add_target(route, cap, host, a.rrs[i].text, pref, mx_secure, a.secure);
+		add_target(route, cap, host, a.rrs[i].text, a.canonname, pref, mx_secure, a.secure);
 	}
 	dns_answer_free(&a);
 	return status;
@@ -206,6 +214,7 @@ void dns_route_free(struct dns_route *route)
 	for (size_t i = 0; i < route->count; i++) {
 		free(route->targets[i].host);
 		free(route->targets[i].address);
+		free(route->targets[i].canon);
 	}
 	free(route->targets);
 	free(route->error);

@@ -30,6 +30,7 @@ struct dns_target {
 	int preference;   /* MX preference (0 without MX) */
 	bool mx_secure;   /* the MX answer (or the domain's own answer) was validated */
 	bool addr_secure; /* the address answer was validated */
+	char *canon;      /* host after CNAMEs when the address answer followed any, else NULL */
 };
 
 struct dns_route {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "util/alloc.h"
@@ -72,7 +73,9 @@ static int parse_protocol(const char *name)
 static struct tls_context *make_context(const SSL_METHOD *method, const struct tls_settings *s,
                                         const char **error_r)
 {
-	int min = parse_protocol(s->min_protocol);
+	int min = parse_protocol(s->min_protocol), max = 0;
+	if (set(s->protocols) && tls_protocols_parse(s->protocols, &min, &max, error_r) != 0)
+		return NULL;
 	if (min < 0) {
 		snprintf(tls_error, sizeof(tls_error), "unknown TLS protocol version %s",
 		         s->min_protocol);
@@ -85,6 +88,7 @@ static struct tls_context *make_context(const SSL_METHOD *method, const struct t
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, min);
+	SSL_CTX_set_max_proto_version(ctx, max);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
 	if (set(s->ciphers) && SSL_CTX_set_cipher_list(ctx, s->ciphers) != 1) {
@@ -107,6 +111,47 @@ fail:
 	return NULL;
 }
 
+/* The certificate, its chain and the private key; 0 or -1 with *error_r. */
+static int load_identity(SSL_CTX *ctx, const struct tls_settings *s, const char **error_r)
+{
+	const char *key = set(s->key_file) ? s->key_file : s->cert_file;
+	if (SSL_CTX_use_certificate_chain_file(ctx, s->cert_file) != 1) {
+		*error_r = openssl_error("certificate file", s->cert_file);
+		return -1;
+	}
+	if (set(s->chain_file)) {
+		/* Extra chain certificates after the leaf. */
+		FILE *f = fopen(s->chain_file, "r");
+		if (f == NULL) {
+			*error_r = openssl_error("chain file", s->chain_file);
+			return -1;
+		}
+		X509 *x;
+		while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+			SSL_CTX_add_extra_chain_cert(ctx, x);
+		ERR_clear_error();
+		fclose(f);
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		*error_r = openssl_error("private key file", key);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		*error_r = openssl_error("private key does not match certificate", s->cert_file);
+		return -1;
+	}
+	return 0;
+}
+
+/* Server side with ask_client_cert: take any certificate (or none); the
+ * verification result is kept for tls_session_peer_verified. */
+static int accept_any_client(int preverify_ok, X509_STORE_CTX *store)
+{
+	(void)preverify_ok;
+	(void)store;
+	return 1;
+}
+
 struct tls_context *tls_server_context(const struct tls_settings *s, const char **error_r)
 {
 	if (!set(s->cert_file)) {
@@ -116,31 +161,20 @@ struct tls_context *tls_server_context(const struct tls_settings *s, const char 
 	struct tls_context *tc = make_context(TLS_server_method(), s, error_r);
 	if (tc == NULL)
 		return NULL;
-	const char *key = set(s->key_file) ? s->key_file : s->cert_file;
-	if (SSL_CTX_use_certificate_chain_file(tc->ssl_ctx, s->cert_file) != 1) {
-		*error_r = openssl_error("certificate file", s->cert_file);
+	if (load_identity(tc->ssl_ctx, s, error_r) != 0)
 		goto fail;
-	}
-	if (set(s->chain_file)) {
-		/* Extra chain certificates after the leaf. */
-		FILE *f = fopen(s->chain_file, "r");
-		if (f == NULL) {
-			*error_r = openssl_error("chain file", s->chain_file);
-			goto fail;
+	if (s->ask_client_cert) {
+		static const unsigned char sid_ctx[] = "postern";
+		SSL_CTX_set_verify(tc->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
+		                   accept_any_client);
+		SSL_CTX_set_session_id_context(tc->ssl_ctx, sid_ctx, sizeof(sid_ctx) - 1);
+		if (set(s->ca_file)) {
+			/* Name the acceptable issuers in the certificate request. */
+			STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(s->ca_file);
+			if (names != NULL)
+				SSL_CTX_set_client_CA_list(tc->ssl_ctx, names);
+			ERR_clear_error();
 		}
-		X509 *x;
-		while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
-			SSL_CTX_add_extra_chain_cert(tc->ssl_ctx, x);
-		ERR_clear_error();
-		fclose(f);
-	}
-	if (SSL_CTX_use_PrivateKey_file(tc->ssl_ctx, key, SSL_FILETYPE_PEM) != 1) {
-		*error_r = openssl_error("private key file", key);
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(tc->ssl_ctx) != 1) {
-		*error_r = openssl_error("private key does not match certificate", s->cert_file);
-		goto fail;
 	}
 	SSL_CTX_set_session_cache_mode(tc->ssl_ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(tc->ssl_ctx, 0);
@@ -156,6 +190,10 @@ struct tls_context *tls_client_context(const struct tls_settings *s, const char 
 	if (tc == NULL)
 		return NULL;
 	tc->default_ca_pending = !set(s->ca_file);
+	if (set(s->cert_file) && load_identity(tc->ssl_ctx, s, error_r) != 0) {
+		tls_context_free(tc);
+		return NULL;
+	}
 	if (SSL_CTX_dane_enable(tc->ssl_ctx) <= 0) {
 		*error_r = openssl_error("DANE support", NULL);
 		tls_context_free(tc);
@@ -204,6 +242,13 @@ static int prepare_check(SSL *ssl, const struct tls_peer_check *check, const cha
 			return -1;
 		}
 		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		/* Further names a DANE-TA certificate may carry. */
+		for (size_t i = 0; i < check->verify_count; i++) {
+			if (SSL_add1_host(ssl, check->verify_names[i]) != 1) {
+				*error_r = openssl_error("DANE name", check->verify_names[i]);
+				return -1;
+			}
+		}
 		int usable = 0;
 		for (size_t i = 0; i < check->tlsa_count; i++) {
 			const struct tls_tlsa *t = &check->tlsa[i];
@@ -217,12 +262,26 @@ static int prepare_check(SSL *ssl, const struct tls_peer_check *check, const cha
 			*error_r = tls_error;
 			return -1;
 		}
-	} else if (set(check->verify_name)) {
+	} else if (check->verify_count > 0) {
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (SSL_set1_host(ssl, check->verify_name) != 1) {
-			*error_r = openssl_error("certificate name check", check->verify_name);
-			return -1;
+		for (size_t i = 0; i < check->verify_count; i++) {
+			const char *name = check->verify_names[i];
+			/* A leading dot: any name below the domain (OpenSSL's rule). */
+			int ok = i == 0 ? SSL_set1_host(ssl, name) : SSL_add1_host(ssl, name);
+			if (ok != 1) {
+				*error_r = openssl_error("certificate name check", name);
+				return -1;
+			}
 		}
+	}
+	if ((check->min_version && SSL_set_min_proto_version(ssl, check->min_version) != 1) ||
+	    (check->max_version && SSL_set_max_proto_version(ssl, check->max_version) != 1)) {
+		*error_r = openssl_error("TLS protocol range", NULL);
+		return -1;
+	}
+	if (set(check->ciphers) && SSL_set_cipher_list(ssl, check->ciphers) != 1) {
+		*error_r = openssl_error("cipher list", check->ciphers);
+		return -1;
 	}
 	return 0;
 }
@@ -235,7 +294,7 @@ static const char *check_peer(SSL *ssl, const struct tls_peer_check *check, cons
 	long result = SSL_get_verify_result(ssl);
 	bool valid = peer != NULL && result == X509_V_OK;
 	X509_free(peer);
-	bool required = check && (check->tlsa_count > 0 || set(check->verify_name));
+	bool required = check && (check->tlsa_count > 0 || check->verify_count > 0);
 	if (!required)
 		return valid ? "trusted" : "untrusted";
 	if (!valid || (check->tlsa_count > 0 && SSL_get0_dane_authority(ssl, NULL, NULL) < 0)) {
@@ -427,4 +486,59 @@ bool tls_session_peer_verified(const struct tls_session *s)
 	bool ok = peer != NULL && SSL_get_verify_result(s->ssl) == X509_V_OK;
 	X509_free(peer);
 	return ok;
+}
+
+/* The CN of name, or the whole name on one line without one. */
+static char *name_text(const X509_NAME *name)
+{
+	char buf[256];
+	int n = X509_NAME_get_text_by_NID((X509_NAME *)name, NID_commonName, buf, sizeof(buf));
+	if (n < 0 && X509_NAME_oneline(name, buf, sizeof(buf)) == NULL)
+		return NULL;
+	/* Control characters would break log lines and headers. */
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return xstrdup(buf);
+}
+
+static char *peer_name(const struct tls_session *s, bool issuer)
+{
+	X509 *peer = SSL_get1_peer_certificate(s->ssl);
+	if (peer == NULL)
+		return NULL;
+	char *text = name_text(issuer ? X509_get_issuer_name(peer) : X509_get_subject_name(peer));
+	X509_free(peer);
+	return text;
+}
+
+char *tls_session_peer_subject(const struct tls_session *s)
+{
+	return peer_name(s, false);
+}
+
+char *tls_session_peer_issuer(const struct tls_session *s)
+{
+	return peer_name(s, true);
+}
+
+const char *tls_cipher_list(const char *text, const char **error_r)
+{
+	const char *list = text;
+	if (strcasecmp(text, "high") == 0)
+		list = "HIGH:!aNULL:@STRENGTH";
+	else if (strcasecmp(text, "medium") == 0)
+		list = "HIGH:MEDIUM:!aNULL:@STRENGTH";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		*error_r = openssl_error("SSL_CTX_new", NULL);
+		return NULL;
+	}
+	int ok = SSL_CTX_set_cipher_list(ctx, list);
+	SSL_CTX_free(ctx);
+	if (ok != 1) {
+		*error_r = openssl_error("cipher list", text);
+		return NULL;
+	}
+	return list;
 }

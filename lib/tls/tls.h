@@ -19,16 +19,40 @@ struct tls_settings {
 	const char *chain_file;   /* extra chain certificates, or NULL/"" */
 	const char *ca_file;      /* trust anchors for verification, or NULL/"" */
 	const char *min_protocol; /* "TLSv1.2" (default), "TLSv1.3", "TLSv1", "TLSv1.1" */
+	const char *protocols;    /* or a list as tls_protocols_parse takes (wins if set) */
 	const char *ciphers;      /* TLS 1.2 cipher list, or NULL/"" for OpenSSL's default */
 	const char *ciphersuites; /* TLS 1.3 suites, or NULL/"" */
+	bool ask_client_cert;     /* server: ask for (not require) a client certificate */
 };
+
+/* Protocol versions as on the wire. */
+#define TLS_VERSION_1_0 0x0301
+#define TLS_VERSION_1_1 0x0302
+#define TLS_VERSION_1_2 0x0303
+#define TLS_VERSION_1_3 0x0304
+
+/* A protocol list in Postfix's syntax: names (TLSv1, TLSv1.1, TLSv1.2,
+ * TLSv1.3) to include, "!name" to exclude, ">=name" and "<=name" for
+ * bounds, separated by space, comma or colon; one bare name alone is the
+ * lowest version (as ">=name"). Gives the lowest and highest
+ * version allowed; -1 with *error_r (static) for an unknown name, an
+ * empty result or versions that are not one range. Pure. */
+int tls_protocols_parse(const char *text, int *min_r, int *max_r, const char **error_r);
+const char *tls_protocol_name(int version);
+
+/* "high", "medium" (OpenSSL's HIGH / HIGH:MEDIUM, no anonymous suites)
+ * or an OpenSSL cipher list; NULL with *error_r when OpenSSL accepts
+ * none of it. The result is static or text itself. */
+const char *tls_cipher_list(const char *text, const char **error_r);
 
 struct tls_context;
 struct tls_session;
 
 /* A server context; 0 or -1 with *error_r (names the file that failed). */
 struct tls_context *tls_server_context(const struct tls_settings *s, const char **error_r);
-/* A client context (no certificate needed); verification is done per session. */
+/* A client context; verification is done per session. A certificate
+ * (cert_file, key_file, chain_file) is optional: when given it is
+ * presented to servers that ask for one. */
 struct tls_context *tls_client_context(const struct tls_settings *s, const char **error_r);
 void tls_context_free(struct tls_context *ctx);
 
@@ -45,12 +69,18 @@ struct tls_tlsa {
 	size_t len;
 };
 
-/* What a client requires of the server's certificate. */
+/* What a client requires of the server: its certificate, and the
+ * protocol versions and ciphers of this one connection. */
 struct tls_peer_check {
-	const char *verify_name;     /* a chain to a trusted CA naming this host */
+	/* a chain to a trusted CA naming one of these ("host", or ".domain"
+	 * for any name below domain) */
+	const char *const *verify_names;
+	size_t verify_count;
 	const struct tls_tlsa *tlsa; /* or a match with one of these (DANE) */
 	size_t tlsa_count;
-	const char *dane_name; /* the TLSA base domain (names checked for DANE-TA) */
+	const char *dane_name;        /* the TLSA base domain (names checked for DANE-TA) */
+	int min_version, max_version; /* TLS_VERSION_*, 0: the context's */
+	const char *ciphers;          /* OpenSSL cipher list (TLS <= 1.2), or NULL */
 };
 
 /* tls_connect with a certificate check (check may be NULL: none). A
@@ -74,7 +104,12 @@ const char *tls_session_cipher(const struct tls_session *s);
 int tls_session_cipher_bits(const struct tls_session *s);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" for logs and headers. */
 const char *tls_session_summary(const struct tls_session *s);
-/* The peer certificate verified against ca_file (client side). */
+/* The peer certificate verified against ca_file. */
 bool tls_session_peer_verified(const struct tls_session *s);
+/* The peer's certificate, if it sent one: subject and issuer common
+ * names (the whole one-line name when there is no CN), malloc'd; NULL
+ * without a certificate. */
+char *tls_session_peer_subject(const struct tls_session *s);
+char *tls_session_peer_issuer(const struct tls_session *s);
 
 #endif

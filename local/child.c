@@ -28,15 +28,17 @@
 #include "util/alloc.h"
 #include "util/privs.h"
 
-/* The largest report a child may send (a file's text, a command's output). */
-#define CHILD_REPORT_MAX (LOCAL_READ_MAX + 65536)
-
 /* The connection to qmgr of the request being served, -1 if none. */
 static int qmgr_fd = -1;
 
 void local_qmgr_set(int fd)
 {
 	qmgr_fd = fd;
+}
+
+int local_qmgr_fd(void)
+{
+	return qmgr_fd;
 }
 
 bool local_qmgr_gone(void)
@@ -162,7 +164,7 @@ struct ipc_rec *local_run_child(const struct local_creds *creds, long long timeo
 	const char *error = "";
 	if (timeout_ms > INT32_MAX)
 		timeout_ms = INT32_MAX;
-	int rc = ipc_read(fds[0], &rec, CHILD_REPORT_MAX, (int)timeout_ms, &error);
+	int rc = ipc_read(fds[0], &rec, LOCAL_CHILD_REPORT_MAX, (int)timeout_ms, &error);
 	close(fds[0]);
 	if (rc != 1)
 		kill(pid, SIGKILL);

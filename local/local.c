@@ -9,8 +9,9 @@
  *   - mydestination (or no domain): aliases, ~/.forward, then the system
  *     user's mailbox (expand.c); postmaster falls back to root;
  *   - anything else is bounced (qmgr should never send it).
- * Every write happens in a forked child with the privileges of the owner
- * of what is written (child.c); local itself only reads the queue file.
+ * Every write happens in a child with the privileges of the owner of what
+ * is written (child.c; Maildir deliveries in long-lived children per
+ * owner, worker.c); local itself only reads the queue file.
  * When qmgr closes the connection, local stops: a delivery not yet visible
  * is abandoned and no further recipient is tried (child.c).
  */
@@ -144,7 +145,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 	    .quota_bounce = strcmp(action, "bounce") == 0,
 	};
 	struct local_headers h = {msg->sender, rc.lower};
-	local_deliver_maildir(msg, &creds, &where, &h, result);
+	local_deliver_maildir(msg, &creds, &where, &h, true, result);
 out:
 	mailbox_location_free(&loc);
 	free(mailbox_local);
@@ -316,6 +317,7 @@ static void shutdown_service(struct server *srv)
 	svc->alias_maps = NULL;
 	svc->alias_map_count = 0;
 	svc->alias_maps_opened = false;
+	local_workers_stop();
 }
 
 int main(int argc, char **argv)

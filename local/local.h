@@ -3,6 +3,7 @@
  *   local.c    the service: requests from qmgr, routing of each recipient
  *   expand.c   aliases, ~/.forward and :include: expansion of one recipient
  *   child.c    running work in a child with the owner's privileges
+ *   worker.c   long-lived children per owner for Maildir deliveries
  *   maildir.c  delivery into a Maildir (with the virtual quota check)
  *   mbox.c     appending to an mbox file (mailboxes and /file targets)
  *   command.c  delivery to a |command
@@ -24,6 +25,8 @@
 
 /* The most local reads of a .forward or :include: file. */
 #define LOCAL_READ_MAX (1024 * 1024)
+/* The largest report a child may send (a file's text, a command's output). */
+#define LOCAL_CHILD_REPORT_MAX (LOCAL_READ_MAX + 65536)
 
 /* The message as local reads it from the queue file. */
 struct local_message {
@@ -82,6 +85,7 @@ struct ipc_rec *local_run_child(const struct local_creds *creds, long long timeo
 void local_child_report(int fd, const char *state, const char *status, const char *reason);
 /* The qmgr connection of the current request (-1: none); children inherit it. */
 void local_qmgr_set(int fd);
+int local_qmgr_fd(void);
 /* True if qmgr closed that connection (looked at without reading). */
 bool local_qmgr_gone(void);
 /* For a child just before its delivery becomes visible: if qmgr or the
@@ -90,6 +94,16 @@ bool local_qmgr_gone(void);
 bool local_child_abandoned(int report_fd);
 /* Fill result from a child's report (rec may be NULL: then error). */
 void local_child_result(const struct ipc_rec *rec, const char *error, struct local_result *result);
+
+/* ---- worker.c ---- */
+/* Run job (a record local_worker dispatches by name) in the long-lived
+ * child for creds, passing it msg_fd and the current qmgr connection; the
+ * child's report, or NULL with *error_r (also after timeout_ms, when the
+ * child is killed). */
+struct ipc_rec *local_worker_run(const struct local_creds *creds, long long timeout_ms,
+                                 const struct ipc_rec *job, int msg_fd, const char **error_r);
+/* End every child (at exit). */
+void local_workers_stop(void);
 
 /* ---- message.c ---- */
 
@@ -116,9 +130,13 @@ struct local_maildir {
 	bool quota_bounce;   /* over quota: bounce (5.2.2) rather than defer */
 };
 
+/* In a worker: run one "maildir" job (worker.c) on the queue file msg_fd. */
+void local_maildir_job(const struct ipc_rec *rec, int msg_fd, int report_fd);
+/* service_owner: creds are the virtual mailbox owner's (a service account),
+ * so a long-lived child may do it (worker.c); else a child of its own. */
 void local_deliver_maildir(const struct local_message *msg, const struct local_creds *creds,
                            const struct local_maildir *where, const struct local_headers *h,
-                           struct local_result *result);
+                           bool service_owner, struct local_result *result);
 
 /* ---- mbox.c ---- */
 

@@ -1,10 +1,11 @@
 /*
- * Delivery of one message into one Maildir, in a child with the mailbox
- * owner's privileges (child.c). The message is written into tmp/, synced
- * and moved into new/ by the store's Maildir code, unless qmgr went away
- * meanwhile (looked at after the sync, just before the move; then it is
- * removed from tmp/ again). A virtual user's quota is checked first
- * against the sizes of the messages in new/ and cur/.
+ * Delivery of one message into one Maildir, as a job record run with the
+ * mailbox owner's privileges: in a long-lived child (worker.c) for the
+ * virtual mailbox owner, in a child of its own (child.c) for a system
+ * user, who should not find a process of theirs left behind. The message is written into tmp/,
+ * synced and moved into new/ by the store's Maildir code, unless qmgr went away meanwhile (looked
+ * at after the sync, just before the move; then it is removed from tmp/ again). A virtual user's
+ * quota is checked first against the sizes of the messages in new/ and cur/.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,9 +23,9 @@
 #define DELIVERY_TIMEOUT_MS (10 * 60 * 1000)
 
 struct maildir_job {
-	const struct local_message *msg;
-	const struct local_maildir *where;
-	const struct local_headers *h;
+	struct local_message msg; /* only fd, offset and size */
+	struct local_maildir where;
+	struct local_headers h;
 };
 
 /* Bytes of the messages in maildir/sub. */
@@ -50,10 +51,9 @@ static int write_piece(void *arg, const char *data, size_t len, const char **err
 	return maildir_delivery_write(arg, data, len, error_r);
 }
 
-static void maildir_child(void *arg, int report_fd)
+static void maildir_child(const struct maildir_job *job, int report_fd)
 {
-	const struct maildir_job *job = arg;
-	const struct local_maildir *where = job->where;
+	const struct local_maildir *where = &job->where;
 	const char *error = "";
 	struct str path = STR_INIT, text = STR_INIT;
 	if (mailbox_make_dirs(where->base, where->subdirs, &path, &error) != 0) {
@@ -62,12 +62,12 @@ static void maildir_child(void *arg, int report_fd)
 		return;
 	}
 	str_printf(&path, "/%s", where->maildir);
-	str_printf(&text, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", job->h->return_path,
-	           job->h->delivered_to);
+	str_printf(&text, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", job->h.return_path,
+	           job->h.delivered_to);
 	if (where->quota >= 0 && maildir_create(str_cstr(&path), &error) == 0) {
 		long long used =
 		    folder_bytes(str_cstr(&path), "new") + folder_bytes(str_cstr(&path), "cur");
-		long long want = (long long)text.len + (long long)job->msg->size;
+		long long want = (long long)text.len + (long long)job->msg.size;
 		if (used + want > where->quota) {
 			str_clear(&text);
 			str_printf(&text,
@@ -91,7 +91,7 @@ static void maildir_child(void *arg, int report_fd)
 	}
 	char *name = NULL;
 	if (maildir_delivery_write(d, text.data, text.len, &error) != 0 ||
-	    local_copy_content(job->msg, write_piece, d, &error) != 0 ||
+	    local_copy_content(&job->msg, write_piece, d, &error) != 0 ||
 	    maildir_delivery_sync(d, &error) != 0) {
 		maildir_delivery_abort(d);
 	} else if (local_child_abandoned(report_fd)) {
@@ -109,14 +109,65 @@ static void maildir_child(void *arg, int report_fd)
 	local_child_report(report_fd, "deferred", "4.2.0", str_cstr(&text));
 }
 
+void local_maildir_job(const struct ipc_rec *rec, int msg_fd, int report_fd)
+{
+	struct maildir_job job = {0};
+	int64_t offset, size, quota, quota_bounce;
+	job.where.base = ipc_rec_get_str(rec, "base");
+	job.where.subdirs = ipc_rec_get_str(rec, "subdirs");
+	job.where.maildir = ipc_rec_get_str(rec, "maildir");
+	job.h.return_path = ipc_rec_get_str(rec, "return_path");
+	job.h.delivered_to = ipc_rec_get_str(rec, "delivered_to");
+	if (msg_fd < 0 || !job.where.base || !job.where.subdirs || !job.where.maildir ||
+	    !job.h.return_path || !job.h.delivered_to || !ipc_rec_get_int(rec, "offset", &offset) ||
+	    !ipc_rec_get_int(rec, "size", &size) || !ipc_rec_get_int(rec, "quota", &quota) ||
+	    !ipc_rec_get_int(rec, "quota_bounce", &quota_bounce)) {
+		local_child_report(report_fd, "deferred", "4.3.0", "malformed delivery job");
+		return;
+	}
+	job.msg.fd = msg_fd;
+	job.msg.offset = offset;
+	job.msg.size = size;
+	job.where.quota = quota;
+	job.where.quota_bounce = quota_bounce != 0;
+	maildir_child(&job, report_fd);
+}
+
+/* A job run in a child of its own. */
+struct forked_job {
+	const struct ipc_rec *job;
+	int msg_fd;
+};
+
+static void forked_maildir_job(void *arg, int report_fd)
+{
+	const struct forked_job *f = arg;
+	local_maildir_job(f->job, f->msg_fd, report_fd);
+}
+
 void local_deliver_maildir(const struct local_message *msg, const struct local_creds *creds,
                            const struct local_maildir *where, const struct local_headers *h,
-                           struct local_result *result)
+                           bool service_owner, struct local_result *result)
 {
-	struct maildir_job job = {msg, where, h};
+	struct ipc_rec *job = ipc_rec_new("maildir");
+	ipc_rec_add_str(job, "base", where->base);
+	ipc_rec_add_str(job, "subdirs", where->subdirs);
+	ipc_rec_add_str(job, "maildir", where->maildir);
+	ipc_rec_add_int(job, "quota", where->quota);
+	ipc_rec_add_int(job, "quota_bounce", where->quota_bounce);
+	ipc_rec_add_str(job, "return_path", h->return_path);
+	ipc_rec_add_str(job, "delivered_to", h->delivered_to);
+	ipc_rec_add_int(job, "offset", msg->offset);
+	ipc_rec_add_int(job, "size", msg->size);
 	const char *error = "";
-	struct ipc_rec *rec =
-	    local_run_child(creds, DELIVERY_TIMEOUT_MS, maildir_child, &job, &error);
+	struct ipc_rec *rec;
+	if (service_owner) {
+		rec = local_worker_run(creds, DELIVERY_TIMEOUT_MS, job, msg->fd, &error);
+	} else {
+		struct forked_job f = {job, msg->fd};
+		rec = local_run_child(creds, DELIVERY_TIMEOUT_MS, forked_maildir_job, &f, &error);
+	}
+	ipc_rec_free(job);
 	local_child_result(rec, error, result);
 	ipc_rec_free(rec);
 }

@@ -4,8 +4,9 @@
  * again), route and deliver the pending recipients, record the outcomes
  * durably, queue the notifications due (notify.c), then either finish it
  * (remove the file and its log) or move it to deferred/ with the time of the next attempt
- * (exponential back-off; after maximal_queue_lifetime the deferred
- * recipients bounce).
+ * (exponential back-off from minimal_backoff_time, counted from the
+ * last time an admin asked for a retry; after maximal_queue_lifetime the
+ * deferred recipients bounce).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -166,7 +167,22 @@ static void finish_message(const struct queue_envelope *env, const char *path)
 	log_info("%s: removed", env->id);
 }
 
-void message_process(const char *id)
+/* An admin asked for this attempt (mailctl queue flush, requeue or
+ * release, sendmail -q): the wait is over, and should it fail again the
+ * back-off starts again from minimal_backoff_time. Postfix's postqueue -f
+ * and postsuper -r do the same. */
+static void restart_backoff(const char *id, struct status_log *log)
+{
+	const char *error;
+	if (log->attempts == 0)
+		return;
+	log->attempts = 0;
+	log->next_attempt = 0;
+	if (status_log_append_message(id, 0, 0, &error) != 0)
+		log_error("%s: cannot write the status log: %s", id, error);
+}
+
+void message_process(const char *id, bool retry_now)
 {
 	char *path = xasprintf("%s/active/%s", qmgr.queue_dir, id);
 	struct queue_envelope env;
@@ -183,6 +199,8 @@ void message_process(const char *id)
 	if (status_log_load(id, env.rcpt_count, &log, &error) != 0) {
 		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
 	} else {
+		if (retry_now)
+			restart_backoff(id, &log);
 		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
 		         (long long)env.size, env.rcpt_count);
 		size_t n_changed;

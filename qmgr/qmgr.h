@@ -98,8 +98,9 @@ bool notify_delivered_quietly(const struct queue_envelope *env, const struct sta
 
 /* workers.c: the delivery threads. */
 int workers_start(size_t count, const char **error_r);
-/* Hand active/ID to a thread (main thread only). */
-void workers_submit(const char *id);
+/* Hand active/ID to a thread (main thread only); retry_now: see
+ * message_process. */
+void workers_submit(const char *id, bool retry_now);
 /* Messages submitted and not finished. */
 size_t workers_in_flight(void);
 /* Readable when a thread finished a message. */
@@ -122,8 +123,10 @@ struct limit_claim *limits_claim(const char *transport, const struct queue_envel
                                  const size_t *indexes, size_t count);
 void limits_release(struct limit_claim *claim);
 
-/* message.c: work on active/ID (in a delivery thread). */
-void message_process(const char *id);
+/* message.c: work on active/ID (in a delivery thread). retry_now: an
+ * admin asked for this attempt (flush, requeue, release), so the back-off
+ * starts again from minimal_backoff_time. */
+void message_process(const char *id, bool retry_now);
 /* Move queue_dir/from/name into corrupt/ (as name.N if taken) and log why. */
 void qmgr_move_corrupt(const char *from, const char *name, const char *reason);
 

@@ -364,6 +364,41 @@ class QmgrTest(InstanceTestCase):
             self.assertEqual(r["rcpts"], [[b, 1]])
         self.assertIn("%s: to=<%s>, relay=local" % (qid, b), self.inst.read_log())
 
+    def last_message_status(self, qid):
+        records = read_records(os.path.join(self.queue("status"), qid))
+        return [r for n, r in records if n == "message_status"][-1]
+
+    def test_retry_now_restarts_the_backoff(self):
+        """A flush (wake-up with flush=1, mailctl queue flush) or a requeue
+        tries deferred mail at once, and when it fails again the wait is
+        minimal_backoff_time again (1h), not the doubled one (2h)."""
+        b = "b@" + LOCAL_DOMAIN
+        self.local.answers[b] = ("deferred", "4.2.2", "mailbox full")
+        qid = self.write_mail("s@remote.test", [b])
+        self.wakeup()
+        wait_for(lambda: qid in self.listing("deferred"), what="the message in deferred/")
+        first = self.last_message_status(qid)
+        self.assertEqual(first["attempts"], 1)
+        retries = [lambda: self.wakeup(flush=True),
+                   lambda: self.inst.mailctl("queue", "flush", check=True),
+                   lambda: self.inst.mailctl("queue", "requeue", qid, check=True)]
+        for k, retry in enumerate(retries, start=2):
+            before = time.time()
+            retry()
+            wait_for(lambda: len(self.local.requested()) >= k, timeout=10,
+                     what="retry %d at once" % k)
+            wait_for(lambda: qid in self.listing("deferred") and
+                     self.last_message_status(qid)["next_attempt"] >= before + 3000,
+                     what="the message deferred again")
+            status = self.last_message_status(qid)
+            self.assertEqual(status["attempts"], 1, "attempt %d" % k)
+            self.assertLessEqual(status["next_attempt"], time.time() + 3600 + 1)
+        # Once the mailbox takes mail, a flush delivers it within seconds.
+        del self.local.answers[b]
+        self.inst.mailctl("queue", "flush", check=True)
+        self.wait_gone(qid, timeout=10)
+        self.assertEqual(len(self.local.requested()), 5)
+
     def test_corrupt_file_goes_to_corrupt(self):
         bogus = "0000000000001" + "ABC"
         path = os.path.join(self.queue("incoming"), bogus)
@@ -436,6 +471,7 @@ class QmgrTimerTest(QmgrTest):
     test_bounce_sends_a_dsn_to_the_sender = None
     test_null_sender_gets_no_notice = None
     test_deferred_then_flushed = None
+    test_retry_now_restarts_the_backoff = None
     test_corrupt_file_goes_to_corrupt = None
     test_crash_in_the_middle_loses_nothing = None
     test_double_bounce_goes_to_postmaster_once = None

@@ -188,7 +188,8 @@ static void scan_deferred(bool flush)
 		const char *error;
 		int64_t now = (int64_t)time(NULL);
 		int64_t due = now;
-		if (queue_id_valid(names[i]) && status_log_load(names[i], 0, &log, &error) == 0) {
+		if (queue_id_valid(names[i]) &&
+		    status_log_load(names[i], 0, 0, &log, &error) == 0) {
 			due = log.next_attempt;
 			status_log_free(&log);
 		}
@@ -264,6 +265,7 @@ static void init(struct server *srv)
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
 	active_limit = conf_get_int(conf, "qmgr_message_active_limit");
+	recipients_init(conf_get_int(conf, "qmgr_message_recipient_limit"));
 	loop = server_loop(srv);
 	limits_init(conf);
 	int64_t threads = limits_transport("local");

@@ -6,7 +6,10 @@
  * (remove the file and its log) or move it to deferred/ with the time of the next attempt
  * (exponential back-off from minimal_backoff_time, counted from the
  * last time an admin asked for a retry; after maximal_queue_lifetime the
- * deferred recipients bounce).
+ * deferred recipients bounce). The recipients are read a slice at a time,
+ * as much as qmgr_message_recipient_limit leaves room for (recipients.c):
+ * usually the whole message in one; a slice's outcomes are on disk and
+ * its notifications queued before the next slice is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -182,51 +185,113 @@ static void restart_backoff(const char *id, struct status_log *log)
 		log_error("%s: cannot write the status log: %s", id, error);
 }
 
+/* What the slices of one attempt add up to. */
+struct attempt {
+	const char *path;
+	size_t content_offset;
+	int64_t delay_warned; /* as the message started this attempt, then the latest */
+	bool all_final;       /* every recipient so far delivered or bounced */
+	bool notices_owed;    /* a notification could not be queued */
+	bool finished;        /* removed already (the one-slice shortcut) */
+};
+
+/* Deliver the recipients of env (a slice of the message, or all of it)
+ * and record the outcomes; a slice with everything delivered quietly that
+ * is the whole message finishes it at once. */
+static void process_slice(const struct queue_envelope *env, struct status_log *log,
+                          struct attempt *a)
+{
+	const char *error;
+	log->delay_warned = a->delay_warned; /* one warning per slice at most */
+	size_t n_changed;
+	size_t *changed = attempt_delivery(env, log, &n_changed);
+	n_changed += expire_deferred(env, log, changed + n_changed);
+	/* Mail delivered to everyone at once is removed right away: the
+	 * status log would only be written to be deleted (a crash before the
+	 * removal delivers again either way). */
+	if (env->rcpt_count == env->rcpt_total && notify_delivered_quietly(env, log)) {
+		finish_message(env, a->path);
+		a->finished = true;
+		free(changed);
+		return;
+	}
+	if (n_changed > 0 && status_log_append_rcpts(env->id, log, changed, n_changed, &error) != 0)
+		log_error("%s: cannot write the status log: %s", env->id, error);
+	free(changed);
+	if (notify_after_attempt(env, a->path, a->content_offset, log) != 0)
+		a->notices_owed = true;
+	if (!all_final(log))
+		a->all_final = false;
+	if (log->delay_warned > a->delay_warned)
+		a->delay_warned = log->delay_warned;
+}
+
+/* Read the recipients [first, first + count) and work on them. */
+static int run_slice(const char *id, size_t first, size_t count, struct attempt *a)
+{
+	struct queue_envelope env;
+	struct status_log log;
+	size_t offset;
+	const char *error;
+	if (queue_file_read_window(a->path, first, count, &env, &offset, &error) != 0) {
+		log_error("%s: cannot read it again: %s; it stays in active/", id, error);
+		return -1;
+	}
+	if (status_log_load(id, first, env.rcpt_count, &log, &error) != 0) {
+		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
+		queue_envelope_free(&env);
+		return -1;
+	}
+	if (env.rcpt_count < env.rcpt_total)
+		log_info("%s: recipients %zu to %zu of %zu, %zu in memory "
+		         "(qmgr_message_recipient_limit %lld)",
+		         id, first + 1, first + env.rcpt_count, env.rcpt_total,
+		         recipients_in_memory(), (long long)recipients_limit());
+	process_slice(&env, &log, a);
+	status_log_free(&log);
+	queue_envelope_free(&env);
+	return 0;
+}
+
 void message_process(const char *id, bool retry_now)
 {
 	char *path = xasprintf("%s/active/%s", qmgr.queue_dir, id);
 	struct queue_envelope env;
+	struct status_log log;
 	size_t content_offset;
 	const char *error;
-	queue_envelope_init(&env);
-	if (queue_file_read(path, &env, &content_offset, &error) != 0) {
+	/* The envelope without its recipients: they are read a slice at a
+	 * time, as qmgr_message_recipient_limit leaves room. */
+	if (queue_file_read_window(path, 0, 0, &env, &content_offset, &error) != 0) {
 		qmgr_move_corrupt("active", id, error);
+		free(path);
+		return;
+	}
+	if (status_log_load(id, 0, 0, &log, &error) != 0) {
+		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
 		queue_envelope_free(&env);
 		free(path);
 		return;
 	}
-	struct status_log log;
-	if (status_log_load(id, env.rcpt_count, &log, &error) != 0) {
-		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
-	} else {
-		if (retry_now)
-			restart_backoff(id, &log);
-		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
-		         (long long)env.size, env.rcpt_count);
-		size_t n_changed;
-		size_t *changed = attempt_delivery(&env, &log, &n_changed);
-		n_changed += expire_deferred(&env, &log, changed + n_changed);
-		/* Mail delivered to everyone at once is removed right away: the
-		 * status log would only be written to be deleted (a crash before
-		 * the removal delivers again either way). */
-		bool quiet = notify_delivered_quietly(&env, &log);
-		if (quiet) {
-			finish_message(&env, path);
-			free(changed);
-			status_log_free(&log);
-			queue_envelope_free(&env);
-			free(path);
-			return;
-		}
-		if (n_changed > 0 &&
-		    status_log_append_rcpts(id, &log, changed, n_changed, &error) != 0)
-			log_error("%s: cannot write the status log: %s", id, error);
+	if (retry_now)
+		restart_backoff(id, &log);
+	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
+	         (long long)env.size, env.rcpt_total);
+	struct attempt a = {path, content_offset, log.delay_warned, true, false, false};
+	int rc = 0;
+	for (size_t first = 0; rc == 0 && first < env.rcpt_total;) {
+		size_t count = recipients_claim(env.rcpt_total - first);
+		rc = run_slice(id, first, count, &a);
+		recipients_release(count);
+		first += count;
+	}
+	if (rc == 0 && !a.finished) {
+		log.delay_warned = a.delay_warned;
 		/* A notification that could not be queued keeps the message. */
-		if (notify_after_attempt(&env, path, content_offset, &log) == 0 && all_final(&log))
+		if (a.all_final && !a.notices_owed)
 			finish_message(&env, path);
 		else
 			defer_message(&env, &log);
-		free(changed);
 	}
 	status_log_free(&log);
 	queue_envelope_free(&env);

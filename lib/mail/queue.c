@@ -680,12 +680,15 @@ static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope
 	return 0;
 }
 
-int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelope *env,
-                              size_t *content_offset_r, const char **error_r)
+/* queue_file_parse_envelope keeping the recipients [first, first + max). */
+static int parse_envelope(const void *data, size_t len, size_t first, size_t max,
+                          struct queue_envelope *env, size_t *content_offset_r,
+                          const char **error_r)
 {
 	const char *p = data;
 	size_t magic_len = strlen(QUEUE_MAGIC);
 	queue_envelope_init(env);
+	env->rcpt_first = first;
 	if (len == 0)
 		return 0;
 	if (len < magic_len) {
@@ -719,15 +722,18 @@ int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelop
 				*error_r = "recipient record without address";
 				result = -1;
 			} else {
-				queue_envelope_add_rcpt(env, addr, ipc_rec_get_str(rec, "orcpt"),
-				                        ipc_rec_get_str(rec, "notify"));
+				size_t index = env->rcpt_total++;
+				if (index >= first && index - first < max)
+					queue_envelope_add_rcpt(env, addr,
+					                        ipc_rec_get_str(rec, "orcpt"),
+					                        ipc_rec_get_str(rec, "notify"));
 			}
 		} else if (ipc_rec_is(rec, "content") && have_envelope) {
 			int64_t size = -1;
 			if (!ipc_rec_get_int(rec, "size", &size) || size < 0) {
 				*error_r = "content record without a valid size";
 				result = -1;
-			} else if (env->rcpt_count == 0) {
+			} else if (env->rcpt_total == 0) {
 				*error_r = "queue file has no recipients";
 				result = -1;
 			} else {
@@ -746,6 +752,12 @@ int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelop
 			return -1;
 		}
 	}
+}
+
+int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelope *env,
+                              size_t *content_offset_r, const char **error_r)
+{
+	return parse_envelope(data, len, 0, SIZE_MAX, env, content_offset_r, error_r);
 }
 
 /* pread exactly len bytes at off: 0, or -1 on error or end of file. */
@@ -805,6 +817,12 @@ static int check_content(int fd, uint64_t start, uint64_t end, uint64_t file_siz
 int queue_file_read(const char *path, struct queue_envelope *env, size_t *content_offset_r,
                     const char **error_r)
 {
+	return queue_file_read_window(path, 0, SIZE_MAX, env, content_offset_r, error_r);
+}
+
+int queue_file_read_window(const char *path, size_t first, size_t max, struct queue_envelope *env,
+                           size_t *content_offset_r, const char **error_r)
+{
 	queue_envelope_init(env);
 	/* Queue files are never symlinks, and a FIFO must not block us. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -827,7 +845,7 @@ int queue_file_read(const char *path, struct queue_envelope *env, size_t *conten
 		*error_r = "short read";
 		goto out;
 	}
-	rc = queue_file_parse_envelope(head, want, env, &offset, error_r);
+	rc = parse_envelope(head, want, first, max, env, &offset, error_r);
 	if (rc == 0)
 		*error_r = "queue file truncated in the envelope";
 	if (rc != 1) {

@@ -81,6 +81,8 @@ struct queue_envelope {
 	struct queue_rcpt *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_cap;
+	size_t rcpt_first; /* queue file index of rcpts[0] (read with a window) */
+	size_t rcpt_total; /* recipients in the file (when read from one) */
 };
 
 void queue_envelope_init(struct queue_envelope *env);
@@ -152,5 +154,11 @@ int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelop
  * crc). 0 with env and *content_offset_r, or -1 with *error_r. */
 int queue_file_read(const char *path, struct queue_envelope *env, size_t *content_offset_r,
                     const char **error_r);
+/* The same, keeping only the recipients with file indexes in [first,
+ * first + max) in env->rcpts (env->rcpt_first is first; all of them are
+ * still validated and counted in env->rcpt_total): a reader that must
+ * bound the recipients it holds takes them a window at a time. */
+int queue_file_read_window(const char *path, size_t first, size_t max, struct queue_envelope *env,
+                           size_t *content_offset_r, const char **error_r);
 
 #endif

@@ -268,6 +268,7 @@ static void init(struct server *srv)
 	recipients_init(conf_get_int(conf, "qmgr_message_recipient_limit"));
 	loop = server_loop(srv);
 	limits_init(conf);
+	valias_init(conf);
 	int64_t threads = limits_transport("local");
 	if (threads <= 0 || threads > MAX_THREADS)
 		threads = MAX_THREADS;

@@ -71,29 +71,40 @@ static void log_result(const struct queue_envelope *env, size_t index, const str
 	         r->reason);
 }
 
-/* Route and deliver every recipient that is not final; returns the
+/* Route and deliver every recipient that is not final (those still to be
+ * expanded through virtual_alias_maps first, by valias.c); returns the
  * indexes whose result changed (count in *changed_r). */
-static size_t *attempt_delivery(const struct queue_envelope *env, struct status_log *log,
-                                size_t *changed_r)
+static size_t *attempt_delivery(const struct queue_envelope *env, const char *path,
+                                size_t content_offset, struct status_log *log, size_t *changed_r)
 {
 	/* Room for expire_deferred to add each index once more. */
 	size_t *changed = xcalloc(2 * env->rcpt_count + 1, sizeof(*changed));
-	size_t *pending = xcalloc(env->rcpt_count, sizeof(*pending));
-	size_t n_changed = 0, n_pending = 0;
-	for (size_t i = 0; i < env->rcpt_count; i++) {
-		enum rcpt_state state = log->rcpts[i].state;
-		if (state != RCPT_DELIVERED && state != RCPT_BOUNCED)
+	size_t *pending = xcalloc(env->rcpt_count + 1, sizeof(*pending));
+	size_t n_changed = 0, n_pending = 0, n_valias = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < env->rcpt_count; i++) {
+			enum rcpt_state state = log->rcpts[i].state;
+			if (state == RCPT_DELIVERED || state == RCPT_BOUNCED ||
+			    env->rcpts[i].valias_pending != (pass == 0))
+				continue;
 			pending[n_pending++] = i;
+			n_valias += pass == 0;
+		}
 	}
 	if (n_pending > 0) {
 		struct rcpt_result *results = xcalloc(n_pending, sizeof(*results));
 		struct agent_info *info = xcalloc(n_pending, sizeof(*info));
-		deliver_routed(env, pending, n_pending, results, info);
+		if (n_valias > 0)
+			valias_deliver(env, path, content_offset, pending, n_valias, results);
+		if (n_pending > n_valias)
+			deliver_routed(env, pending + n_valias, n_pending - n_valias,
+			               results + n_valias, info + n_valias);
 		int64_t now = (int64_t)time(NULL);
 		for (size_t k = 0; k < n_pending; k++) {
 			struct rcpt_result *r = &results[k];
 			rcpt_result_set(&log->rcpts[pending[k]], r->state, r->status, r->reason,
 			                r->time);
+			log->rcpts[pending[k]].notified = r->notified;
 			log_result(env, pending[k], r, info[k].relay ? info[k].relay : "none",
 			           info[k].tls, now);
 			changed[n_changed++] = pending[k];
@@ -204,7 +215,7 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	const char *error;
 	log->delay_warned = a->delay_warned; /* one warning per slice at most */
 	size_t n_changed;
-	size_t *changed = attempt_delivery(env, log, &n_changed);
+	size_t *changed = attempt_delivery(env, a->path, a->content_offset, log, &n_changed);
 	n_changed += expire_deferred(env, log, changed + n_changed);
 	/* Mail delivered to everyone at once is removed right away: the
 	 * status log would only be written to be deleted (a crash before the

@@ -2,7 +2,8 @@
  * qmgr: the one queue manager. Internal interface between its files:
  * main.c (skeleton glue, queue scans, timers), workers.c (the delivery
  * threads), limits.c (concurrency limits), recipients.c (the bound on
- * recipients in memory), message.c (one message from active/ to done or
+ * recipients in memory), valias.c (virtual aliases still to be expanded),
+ * message.c (one message from active/ to done or
  * deferred/), status.c (the per-message status log),
  * deliver.c (recipient routing and the client of the local agent),
  * notify.c (which DSNs are due) and bounce.c (building and queueing one). The wire protocol with
@@ -125,6 +126,13 @@ int64_t limits_transport(const char *transport);
 struct limit_claim *limits_claim(const char *transport, const struct queue_envelope *env,
                                  const size_t *indexes, size_t count);
 void limits_release(struct limit_claim *claim);
+
+/* valias.c: recipients queued with valias_pending. Expand the listed ones
+ * again and fill their results (the expanded ones go out in one new
+ * message and are done). */
+void valias_init(const struct conf *conf);
+void valias_deliver(const struct queue_envelope *env, const char *path, size_t content_offset,
+                    const size_t *indexes, size_t count, struct rcpt_result *results);
 
 /* recipients.c: qmgr_message_recipient_limit, the recipients held in
  * memory by all delivery threads together. */

@@ -34,6 +34,7 @@ const char *const queue_dir_names[] = {"maildrop", "incoming", "active", "deferr
 static _Thread_local char queue_error[512];
 
 static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int read_exactly(int fd, void *buf, size_t len, off_t off);
 
 static const char *set_error(const char *fmt, ...)
 {
@@ -154,6 +155,7 @@ void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, co
 	r->address = xstrdup(address);
 	r->orcpt = xstrdup(orcpt ? orcpt : "");
 	r->notify = xstrdup(notify ? notify : "");
+	r->valias_pending = false;
 }
 
 static const char *or_empty(const char *s)
@@ -215,6 +217,8 @@ static void encode_envelope(const struct queue_envelope *env, struct str *out)
 		ipc_rec_add_str(rec, "address", env->rcpts[i].address);
 		ipc_rec_add_str(rec, "orcpt", env->rcpts[i].orcpt);
 		ipc_rec_add_str(rec, "notify", env->rcpts[i].notify);
+		if (env->rcpts[i].valias_pending)
+			ipc_rec_add_int(rec, "valias_pending", 1);
 		ipc_rec_encode(rec, out);
 		ipc_rec_free(rec);
 	}
@@ -229,6 +233,7 @@ struct queue_writer {
 	uLong crc;
 	struct str buf;
 	off_t size_offset; /* where the content record's size value sits */
+	size_t rcpt_count; /* recipients in the envelope written */
 	bool failed;
 };
 
@@ -437,6 +442,7 @@ struct queue_writer *queue_writer_open_id(const char *queue_dir, struct queue_en
 	ipc_rec_encode(rec, &w->buf);
 	ipc_rec_free(rec);
 	w->size_offset = (off_t)w->buf.len - 8;
+	w->rcpt_count = env->rcpt_count;
 	const char *why;
 	if (check_readable(&w->buf, &why) != 0) {
 		*error_r = set_error("cannot queue this envelope: %s", why);
@@ -470,6 +476,7 @@ int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope 
 	str_free(&w->buf);
 	w->buf = buf;
 	w->size_offset = (off_t)w->buf.len - 8;
+	w->rcpt_count = env->rcpt_count;
 	return 0;
 }
 
@@ -489,6 +496,33 @@ int queue_writer_write(struct queue_writer *w, const void *data, size_t len, con
 	return 0;
 }
 
+int queue_writer_copy_content(struct queue_writer *w, const char *path, size_t offset, int64_t size,
+                              const char **error_r)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		*error_r = set_error("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char buf[65536];
+	int rc = 0;
+	for (uint64_t done = 0; rc == 0 && size > 0 && done < (uint64_t)size;) {
+		uint64_t left = (uint64_t)size - done;
+		size_t chunk = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+		errno = 0;
+		if (read_exactly(fd, buf, chunk, (off_t)(offset + done)) != 0) {
+			*error_r = set_error("read %s: %s", path,
+			                     errno ? strerror(errno) : "unexpected end of file");
+			rc = -1;
+		} else {
+			rc = queue_writer_write(w, buf, chunk, error_r);
+			done += chunk;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 int64_t queue_writer_size(const struct queue_writer *w)
 {
 	return w->size;
@@ -497,6 +531,11 @@ int64_t queue_writer_size(const struct queue_writer *w)
 const char *queue_writer_id(const struct queue_writer *w)
 {
 	return w->id;
+}
+
+size_t queue_writer_rcpt_count(const struct queue_writer *w)
+{
+	return w->rcpt_count;
 }
 
 static int fsync_dir(const char *dir, const char **error_r)
@@ -723,10 +762,15 @@ static int parse_envelope(const void *data, size_t len, size_t first, size_t max
 				result = -1;
 			} else {
 				size_t index = env->rcpt_total++;
-				if (index >= first && index - first < max)
+				int64_t pending = 0;
+				ipc_rec_get_int(rec, "valias_pending", &pending);
+				if (index >= first && index - first < max) {
 					queue_envelope_add_rcpt(env, addr,
 					                        ipc_rec_get_str(rec, "orcpt"),
 					                        ipc_rec_get_str(rec, "notify"));
+					env->rcpts[env->rcpt_count - 1].valias_pending =
+					    pending != 0;
+				}
 			}
 		} else if (ipc_rec_is(rec, "content") && have_envelope) {
 			int64_t size = -1;

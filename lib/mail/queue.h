@@ -24,7 +24,10 @@
  *               origin ("smtp"|"pickup"), and optionally hold_reason (s:
  *               why the message was put on hold, e.g. a milter's quarantine)
  *   "rcpt"      one per recipient, in order: address, orcpt (s), notify (s:
- *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER)
+ *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER),
+ *               and optionally valias_pending (i: 1 when its virtual alias
+ *               expansion hit a loop or a limit as it was queued; qmgr
+ *               expands it again at each attempt, see qmgr/valias.c)
  *   "content"   size (i); then exactly size raw bytes of the message (CRLF
  *               line ends as received, no dot-stuffing)
  *   "end"       crc32 (i: zlib crc32 of the content bytes)
@@ -58,6 +61,7 @@ struct queue_rcpt {
 	char *address;
 	char *orcpt;
 	char *notify;
+	bool valias_pending; /* virtual alias expansion still to be done */
 };
 
 struct queue_envelope {
@@ -126,6 +130,10 @@ int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope 
  * show milters at MAIL FROM); a new id if that one is taken. */
 struct queue_writer *queue_writer_open_id(const char *queue_dir, struct queue_envelope *env,
                                           const char *id, const char **error_r);
+/* Append the content of another queue file (size bytes at offset of
+ * path, as queue_file_read located them). 0 or -1 with *error_r. */
+int queue_writer_copy_content(struct queue_writer *w, const char *path, size_t offset, int64_t size,
+                              const char **error_r);
 /* Append content bytes (the message as it will be delivered). */
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r);
 /* Finish and make durable in subdir ("incoming", "hold"...). 0 or -1; after
@@ -135,6 +143,8 @@ int queue_writer_commit(struct queue_writer *w, const char *subdir, const char *
 void queue_writer_abort(struct queue_writer *w);
 int64_t queue_writer_size(const struct queue_writer *w);
 const char *queue_writer_id(const struct queue_writer *w);
+/* The recipients of the envelope written (after any replacement). */
+size_t queue_writer_rcpt_count(const struct queue_writer *w);
 
 /* Move queue file id from one subdirectory to another ("deferred" to
  * "hold" ...), never replacing a file, and fsync both directories. 0; -1

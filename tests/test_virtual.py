@@ -173,6 +173,7 @@ class VirtualAliasTest(VirtualBase):
         [msg] = self.queue_list()["messages"]
         [loop] = [r for r in msg["recipients"] if r["address"] == "loop1@alias.test"]
         self.assertEqual((loop["state"], loop["status"]), ("deferred", "4.4.6"))
+        self.assertTrue(loop.get("valias_pending"))
         self.assertIn("virtual alias loop: loop1@alias.test -> loop2@alias.test", loop["reason"])
         listing = self.inst.mailctl("queue", "list", check=True).stdout
         self.assertIn("loop1@alias.test (deferred: virtual alias loop", listing)

@@ -200,10 +200,11 @@ static void restart_backoff(const char *id, struct status_log *log)
 struct attempt {
 	const char *path;
 	size_t content_offset;
-	int64_t delay_warned; /* as the message started this attempt, then the latest */
-	bool all_final;       /* every recipient so far delivered or bounced */
-	bool notices_owed;    /* a notification could not be queued */
-	bool finished;        /* removed already (the one-slice shortcut) */
+	int64_t warned_before; /* the delay warning, as the attempt started */
+	int64_t delay_warned;  /* the latest one, after the slices so far */
+	bool all_final;        /* every recipient so far delivered or bounced */
+	bool notices_owed;     /* a notification could not be queued */
+	bool finished;         /* removed already (the one-slice shortcut) */
 };
 
 /* Deliver the recipients of env (a slice of the message, or all of it)
@@ -213,7 +214,8 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
                           struct attempt *a)
 {
 	const char *error;
-	log->delay_warned = a->delay_warned; /* one warning per slice at most */
+	/* Each slice warns about its own recipients, once. */
+	log->delay_warned = a->warned_before;
 	size_t n_changed;
 	size_t *changed = attempt_delivery(env, a->path, a->content_offset, log, &n_changed);
 	n_changed += expire_deferred(env, log, changed + n_changed);
@@ -288,7 +290,13 @@ void message_process(const char *id, bool retry_now)
 		restart_backoff(id, &log);
 	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
 	         (long long)env.size, env.rcpt_total);
-	struct attempt a = {path, content_offset, log.delay_warned, true, false, false};
+	struct attempt a = {
+	    .path = path,
+	    .content_offset = content_offset,
+	    .warned_before = log.delay_warned,
+	    .delay_warned = log.delay_warned,
+	    .all_final = true,
+	};
 	int rc = 0;
 	for (size_t first = 0; rc == 0 && first < env.rcpt_total;) {
 		size_t count = recipients_claim(env.rcpt_total - first);

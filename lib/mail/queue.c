@@ -365,7 +365,8 @@ static int create_tmp_file(const char *queue_dir, char **path_r, const char **er
 
 /* One empty file made ahead of need by queue_writer_prepare, so that a
  * message's commit does not wait for the file system to allocate an inode.
- * Removed at exit; one left by a killed process is swept from tmp/. */
+ * Given back to the free files at exit; one left by a killed process is
+ * swept from tmp/. */
 static struct {
 	char *queue_dir;
 	char *path;
@@ -377,7 +378,7 @@ static void discard_spare(void)
 	if (spare.fd < 0)
 		return;
 	close(spare.fd);
-	unlink(spare.path);
+	queue_file_recycle(spare.queue_dir, spare.path);
 	free(spare.path);
 	free(spare.queue_dir);
 	spare.path = spare.queue_dir = NULL;
@@ -653,7 +654,7 @@ void queue_writer_abort(struct queue_writer *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp_path)
-		unlink(w->tmp_path);
+		queue_file_recycle(w->queue_dir, w->tmp_path);
 	free(w->tmp_path);
 	free(w->queue_dir);
 	str_free(&w->buf);

@@ -78,6 +78,28 @@ static int count_entries(const char *queue_dir, const char *sub)
 	return n;
 }
 
+/* Entries of queue_dir/tmp that are emptied free files (free.NNN, size 0). */
+static int count_free(const char *queue_dir)
+{
+	char *path = xasprintf("%s/tmp", queue_dir);
+	DIR *d = opendir(path);
+	if (d == NULL) {
+		free(path);
+		return -1;
+	}
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (strncmp(e->d_name, "free.", 5) == 0 &&
+		    fstatat(dirfd(d), e->d_name, &st, 0) == 0 && st.st_size == 0)
+			n++;
+	}
+	closedir(d);
+	free(path);
+	return n;
+}
+
 static bool read_whole(const char *path, struct str *out)
 {
 	FILE *f = fopen(path, "rb");
@@ -459,7 +481,9 @@ TEST(abort_leaves_nothing)
 	CHECK(w != NULL);
 	CHECK(count_entries(dir, "tmp") == 1);
 	queue_writer_abort(w);
-	CHECK(count_entries(dir, "tmp") == 0);
+	/* Nothing but the file, emptied and kept for the next message. */
+	CHECK(count_entries(dir, "tmp") == 1);
+	CHECK(count_free(dir) == 1);
 
 	w = queue_writer_open(dir, &env, &error);
 	CHECK(w != NULL);
@@ -468,7 +492,8 @@ TEST(abort_leaves_nothing)
 	CHECK(queue_writer_write(w, big, sizeof(big), &error) == 0);
 	CHECK(queue_writer_write(w, "more", 4, &error) == 0);
 	queue_writer_abort(w);
-	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(dir, "tmp") == 1); /* the same free file again */
+	CHECK(count_free(dir) == 1);
 	CHECK(count_entries(dir, "incoming") == 0);
 	queue_writer_abort(NULL);
 	queue_envelope_free(&env);
@@ -501,11 +526,13 @@ TEST(prepared_file_used_and_swept)
 	queue_envelope_free(&got);
 	free(path);
 
-	/* A spare for another queue is replaced, not used there. */
+	/* A spare for another queue is replaced, not used there: it goes back
+	 * to its own queue's free files. */
 	char *other = make_queue();
 	queue_writer_prepare(dir);
 	queue_writer_prepare(other);
-	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(dir, "tmp") == 1);
+	CHECK(count_free(dir) == 1);
 	CHECK(count_entries(other, "tmp") == 1);
 	/* Leftovers are swept by age; names that are not queue ids stay. */
 	CHECK(queue_sweep_tmp(other, 3600) == 0);
@@ -519,7 +546,7 @@ TEST(prepared_file_used_and_swept)
 	w = queue_writer_open(dir, &env, &error);
 	CHECK(w != NULL);
 	queue_writer_abort(w);
-	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(dir, "tmp") == count_free(dir));
 	queue_envelope_free(&env);
 	drop_queue(other);
 	drop_queue(dir);
@@ -581,7 +608,7 @@ TEST(writer_refuses_unreadable_envelope)
 	/* No recipients: the reader would reject the file, so no file at all. */
 	CHECK(queue_writer_open(dir, &env, &error) == NULL);
 	CHECK(error != NULL && strstr(error, "recipient") != NULL);
-	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(dir, "tmp") == count_free(dir)); /* no partial file */
 	/* An envelope larger than a reader looks at. */
 	struct str huge = STR_INIT;
 	for (int i = 0; i < 1100 * 1024; i++)
@@ -592,7 +619,7 @@ TEST(writer_refuses_unreadable_envelope)
 	error = NULL;
 	CHECK(queue_writer_open(dir, &env, &error) == NULL);
 	CHECK(error != NULL);
-	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(dir, "tmp") == count_free(dir)); /* no partial file */
 	queue_envelope_free(&env);
 	drop_queue(dir);
 }
@@ -613,7 +640,7 @@ TEST(commit_missing_dir)
 	CHECK(queue_writer_write(w, "x", 1, &error) == -1);
 	CHECK(queue_writer_commit(w, "incoming", &error) == -1);
 	queue_writer_abort(w);
-	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(dir, "tmp") == count_free(dir)); /* no partial file */
 	CHECK(count_entries(dir, "incoming") == 0);
 	CHECK(count_entries(dir, "nonexistent") == -1);
 	queue_envelope_free(&env);
@@ -634,7 +661,7 @@ TEST(commit_never_replaces)
 	queue_writer_abort(w);
 	struct str data = STR_INIT;
 	CHECK(read_whole(taken, &data) && str_equal_cstr(&data, "older"));
-	CHECK(count_entries(dir, "tmp") == 0);
+	CHECK(count_entries(dir, "tmp") == count_free(dir)); /* no partial file */
 	str_free(&data);
 	free(taken);
 	queue_envelope_free(&env);
@@ -917,7 +944,7 @@ TEST(full_filesystem)
 		CHECK(error != NULL && strstr(error, "No space") != NULL);
 		queue_writer_abort(w);
 	}
-	CHECK(count_entries(mnt, "tmp") == 0);
+	CHECK(count_entries(mnt, "tmp") == count_free(mnt)); /* no partial file */
 	CHECK(count_entries(mnt, "incoming") == 0);
 	/* The filesystem is usable again afterwards: a small file fits. */
 	char *path = write_small_file(mnt, "small\r\n");

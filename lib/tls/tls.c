@@ -16,9 +16,14 @@
 
 #include "util/alloc.h"
 #include "util/event.h"
+#include "util/log.h"
 
 struct tls_context {
 	SSL_CTX *ssl_ctx;
+	/* The system's CA store is read at the first handshake, not at start:
+	 * loading it costs tens of milliseconds, and a client that never
+	 * starts TLS (level none) or is restarted often should not pay it. */
+	bool default_ca_pending;
 };
 
 struct tls_session {
@@ -150,8 +155,7 @@ struct tls_context *tls_client_context(const struct tls_settings *s, const char 
 	struct tls_context *tc = make_context(TLS_client_method(), s, error_r);
 	if (tc == NULL)
 		return NULL;
-	if (!set(s->ca_file))
-		SSL_CTX_set_default_verify_paths(tc->ssl_ctx);
+	tc->default_ca_pending = !set(s->ca_file);
 	if (SSL_CTX_dane_enable(tc->ssl_ctx) <= 0) {
 		*error_r = openssl_error("DANE support", NULL);
 		tls_context_free(tc);
@@ -248,6 +252,13 @@ static struct tls_session *handshake(struct tls_context *ctx, int fd, bool serve
                                      const char *server_name, const struct tls_peer_check *check,
                                      int timeout_ms, const char **error_r)
 {
+	if (ctx->default_ca_pending) {
+		ctx->default_ca_pending = false;
+		if (SSL_CTX_set_default_verify_paths(ctx->ssl_ctx) != 1) {
+			log_warn("%s", openssl_error("system CA store", NULL));
+			ERR_clear_error();
+		}
+	}
 	SSL *ssl = SSL_new(ctx->ssl_ctx);
 	if (ssl == NULL) {
 		*error_r = openssl_error("SSL_new", NULL);

@@ -7,7 +7,8 @@
  * loop comes back as a loop and bounces; then it wakes qmgr. The envelope
  * sender is the original one, or owner-ALIAS when the alias has an owner.
  * The recipients go through virtual_alias_maps, as smtpd's and pickup's
- * do; one whose expansion fails is bounced (the others still go out).
+ * do; one unknown there is bounced (the others still go out), one whose
+ * expansion loops is queued for qmgr to defer until the table is fixed.
  * If qmgr has gone away before the copy is committed, it is not queued.
  */
 #include <errno.h>

@@ -272,6 +272,8 @@ static void json_recipients(struct str *out, const struct entry *e)
 		json_append_text(out, r->address, strlen(r->address));
 		json_field(out, "orcpt", r->orcpt);
 		json_field(out, "notify", r->notify);
+		if (r->valias_pending)
+			str_append_cstr(out, ",\"valias_pending\":true");
 		json_field(out, "state", e->states[i]);
 		if (e->results[i].status != NULL) {
 			json_field(out, "status", e->results[i].status);
@@ -500,6 +502,8 @@ static void show_text(const struct entry *e, const struct str *content, struct s
 			str_append_cstr(out, " notify=");
 			text_append(out, env->rcpts[r].notify);
 		}
+		if (env->rcpts[r].valias_pending)
+			str_append_cstr(out, " virtual-alias-pending");
 		str_append_char(out, '\n');
 	}
 	str_append_cstr(out, "*** MESSAGE CONTENT ***\n");

@@ -13,6 +13,9 @@
  * mail into incoming/, qmgr is woken through public/qmgr; if it is not
  * running the mail waits there until it starts. The status log of each
  * message stays: recipients already delivered are not delivered again.
+ * qmgr takes a message that comes back into incoming/ with a status log as
+ * an admin's request: it tries it at once and restarts its back-off
+ * (qmgr/message.c), so moving it is all this command has to do.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -13,10 +13,11 @@
  * cannot be written (disk full), the drop file stays for the next scan.
  * With non_smtpd_milters the message goes through the filters first
  * (pickup_milter.c). The queue file gets the recipients after virtual
- * alias expansion (lib/mail/virtual_alias.h); a recipient whose expansion
- * fails for good (unknown in a virtual alias domain, a loop) is returned
- * to the sender in a non-delivery notification (bounce.c), one whose
- * tables cannot be read keeps the file in maildrop/ for a later try.
+ * alias expansion (lib/mail/virtual_alias.h); a recipient unknown in a
+ * virtual alias domain is returned to the sender in a non-delivery
+ * notification (bounce.c), one whose expansion loops is queued for qmgr
+ * to defer until the table is fixed, and when a table cannot be read the
+ * file stays in maildrop/ for a later try.
  */
 #include <dirent.h>
 #include <errno.h>

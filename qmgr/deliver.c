@@ -7,7 +7,8 @@
  * One request per connection to $queue_directory/private/SERVICE:
  *   "deliver": queue_id, queue_name ("active"), sender, nexthop (s, for
  *              smtp), then per recipient rcpt (s) and index (i: its index
- *              in the queue file)
+ *              in the queue file; qmgr's own indexes count from
+ *              env->rcpt_first, the start of the slice it holds)
  * and back, one "result" per recipient (index, state, status, reason, and
  * from smtp relay and tls for the log), then "done". Recipients without a
  * valid result are deferred.
@@ -63,8 +64,9 @@ static bool status_valid(const char *status, enum rcpt_state state)
 }
 
 /* Apply one "result" record; false if it is malformed. */
-static bool take_result(const struct ipc_rec *rec, const size_t *indexes, size_t count,
-                        struct rcpt_result *results, bool *seen, struct agent_info *info)
+static bool take_result(const struct ipc_rec *rec, const struct queue_envelope *env,
+                        const size_t *indexes, size_t count, struct rcpt_result *results,
+                        bool *seen, struct agent_info *info)
 {
 	int64_t index;
 	if (!ipc_rec_get_int(rec, "index", &index))
@@ -75,7 +77,7 @@ static bool take_result(const struct ipc_rec *rec, const size_t *indexes, size_t
 	if (!status_valid(status, state))
 		return false;
 	for (size_t i = 0; i < count; i++) {
-		if ((int64_t)indexes[i] == index && !seen[i]) {
+		if ((int64_t)(env->rcpt_first + indexes[i]) == index && !seen[i]) {
 			seen[i] = true;
 			rcpt_result_set(&results[i], state, status, reason ? reason : "",
 			                (int64_t)time(NULL));
@@ -106,7 +108,7 @@ static int send_request(int fd, const struct queue_envelope *env, const char *ne
 		ipc_rec_add_str(rec, "nexthop", nexthop);
 	for (size_t i = 0; i < count; i++) {
 		ipc_rec_add_str(rec, "rcpt", env->rcpts[indexes[i]].address);
-		ipc_rec_add_int(rec, "index", (int64_t)indexes[i]);
+		ipc_rec_add_int(rec, "index", (int64_t)(env->rcpt_first + indexes[i]));
 	}
 	int rc = ipc_write(fd, rec, (int)qmgr.ipc_timeout_ms);
 	ipc_rec_free(rec);
@@ -128,7 +130,7 @@ static const char *read_results(int fd, const char *service, const struct queue_
 		}
 		bool done = ipc_rec_is(rec, "done");
 		if (!done && !(ipc_rec_is(rec, "result") &&
-		               take_result(rec, indexes, count, results, seen, info)))
+		               take_result(rec, env, indexes, count, results, seen, info)))
 			log_warn("%s: %s delivery agent sent a bad \"%s\" record", env->id, service,
 			         rec->name);
 		ipc_rec_free(rec);

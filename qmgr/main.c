@@ -87,8 +87,9 @@ static void free_names(char **names, size_t count)
 	free(names);
 }
 
-/* Move sub/name into active/ and work on it. */
-static void activate(const char *sub, const char *name)
+/* Move sub/name into active/ and work on it. retry_now: an admin asked
+ * for this attempt (see message_process). */
+static void activate(const char *sub, const char *name, bool retry_now)
 {
 	if (!queue_id_valid(name)) {
 		qmgr_move_corrupt(sub, name, "not a queue id");
@@ -105,7 +106,7 @@ static void activate(const char *sub, const char *name)
 		if (rc != 0)
 			return;
 	}
-	workers_submit(name);
+	workers_submit(name, retry_now);
 }
 
 /* What a crash left in active/: the status logs say what is done. */
@@ -114,17 +115,20 @@ static void recover_active(void)
 	size_t count;
 	char **names = list_queue("active", SIZE_MAX, &count);
 	for (size_t i = 0; i < count; i++)
-		activate("active", names[i]);
+		activate("active", names[i], false);
 	free_names(names, count);
 }
 
+/* New mail, and deferred mail that mailctl (requeue, flush, release) put
+ * back into incoming/: qmgr itself moves deferred mail straight to
+ * active/, so a message here with a status log was asked for by an admin. */
 static void scan_incoming(void)
 {
 	for (int pass = 0; pass < MAX_INCOMING_PASSES; pass++) {
 		size_t count, taken = 0;
 		char **names = list_queue("incoming", QUEUE_BATCH, &count);
 		for (; taken < count && have_room(); taken++)
-			activate("incoming", names[taken]);
+			activate("incoming", names[taken], true);
 		free_names(names, count);
 		if (count == 0 || taken < count)
 			break;
@@ -149,22 +153,48 @@ static void want_timer(int64_t due)
 	deferred_timer = event_add_timer(loop, delay * 1000, on_deferred_timer, NULL);
 }
 
-/* Retry deferred messages that are due (all of them if flush). */
+/* Deferred mail a flush asked for that is still waiting for room. */
+static char **flush_names;
+static size_t flush_count, flush_done;
+
+static void take_flushed(void)
+{
+	while (flush_done < flush_count && have_room())
+		activate("deferred", flush_names[flush_done++], true);
+	if (flush_done == flush_count) {
+		free_names(flush_names, flush_count);
+		flush_names = NULL;
+		flush_count = flush_done = 0;
+	}
+}
+
+/* Retry deferred messages that are due; with flush, all of them now
+ * (those beyond qmgr_message_active_limit as soon as there is room). */
 static void scan_deferred(bool flush)
 {
 	size_t count;
 	char **names = list_queue("deferred", SIZE_MAX, &count);
+	if (flush) {
+		free_names(flush_names, flush_count);
+		flush_names = names;
+		flush_count = count;
+		flush_done = 0;
+		take_flushed();
+		return;
+	}
+	take_flushed();
 	for (size_t i = 0; i < count; i++) {
 		struct status_log log;
 		const char *error;
 		int64_t now = (int64_t)time(NULL);
 		int64_t due = now;
-		if (queue_id_valid(names[i]) && status_log_load(names[i], 0, &log, &error) == 0) {
+		if (queue_id_valid(names[i]) &&
+		    status_log_load(names[i], 0, 0, &log, &error) == 0) {
 			due = log.next_attempt;
 			status_log_free(&log);
 		}
-		if ((flush || due <= now) && have_room())
-			activate("deferred", names[i]);
+		if (due <= now && have_room())
+			activate("deferred", names[i], false);
 		else
 			want_timer(due > now ? due : now + 1);
 	}
@@ -235,8 +265,10 @@ static void init(struct server *srv)
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
 	active_limit = conf_get_int(conf, "qmgr_message_active_limit");
+	recipients_init(conf_get_int(conf, "qmgr_message_recipient_limit"));
 	loop = server_loop(srv);
 	limits_init(conf);
+	valias_init(conf);
 	int64_t threads = limits_transport("local");
 	if (threads <= 0 || threads > MAX_THREADS)
 		threads = MAX_THREADS;

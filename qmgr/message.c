@@ -4,8 +4,12 @@
  * again), route and deliver the pending recipients, record the outcomes
  * durably, queue the notifications due (notify.c), then either finish it
  * (remove the file and its log) or move it to deferred/ with the time of the next attempt
- * (exponential back-off; after maximal_queue_lifetime the deferred
- * recipients bounce).
+ * (exponential back-off from minimal_backoff_time, counted from the
+ * last time an admin asked for a retry; after maximal_queue_lifetime the
+ * deferred recipients bounce). The recipients are read a slice at a time,
+ * as much as qmgr_message_recipient_limit leaves room for (recipients.c):
+ * usually the whole message in one; a slice's outcomes are on disk and
+ * its notifications queued before the next slice is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,29 +71,40 @@ static void log_result(const struct queue_envelope *env, size_t index, const str
 	         r->reason);
 }
 
-/* Route and deliver every recipient that is not final; returns the
+/* Route and deliver every recipient that is not final (those still to be
+ * expanded through virtual_alias_maps first, by valias.c); returns the
  * indexes whose result changed (count in *changed_r). */
-static size_t *attempt_delivery(const struct queue_envelope *env, struct status_log *log,
-                                size_t *changed_r)
+static size_t *attempt_delivery(const struct queue_envelope *env, const char *path,
+                                size_t content_offset, struct status_log *log, size_t *changed_r)
 {
 	/* Room for expire_deferred to add each index once more. */
 	size_t *changed = xcalloc(2 * env->rcpt_count + 1, sizeof(*changed));
-	size_t *pending = xcalloc(env->rcpt_count, sizeof(*pending));
-	size_t n_changed = 0, n_pending = 0;
-	for (size_t i = 0; i < env->rcpt_count; i++) {
-		enum rcpt_state state = log->rcpts[i].state;
-		if (state != RCPT_DELIVERED && state != RCPT_BOUNCED)
+	size_t *pending = xcalloc(env->rcpt_count + 1, sizeof(*pending));
+	size_t n_changed = 0, n_pending = 0, n_valias = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < env->rcpt_count; i++) {
+			enum rcpt_state state = log->rcpts[i].state;
+			if (state == RCPT_DELIVERED || state == RCPT_BOUNCED ||
+			    env->rcpts[i].valias_pending != (pass == 0))
+				continue;
 			pending[n_pending++] = i;
+			n_valias += pass == 0;
+		}
 	}
 	if (n_pending > 0) {
 		struct rcpt_result *results = xcalloc(n_pending, sizeof(*results));
 		struct agent_info *info = xcalloc(n_pending, sizeof(*info));
-		deliver_routed(env, pending, n_pending, results, info);
+		if (n_valias > 0)
+			valias_deliver(env, path, content_offset, pending, n_valias, results);
+		if (n_pending > n_valias)
+			deliver_routed(env, pending + n_valias, n_pending - n_valias,
+			               results + n_valias, info + n_valias);
 		int64_t now = (int64_t)time(NULL);
 		for (size_t k = 0; k < n_pending; k++) {
 			struct rcpt_result *r = &results[k];
 			rcpt_result_set(&log->rcpts[pending[k]], r->state, r->status, r->reason,
 			                r->time);
+			log->rcpts[pending[k]].notified = r->notified;
 			log_result(env, pending[k], r, info[k].relay ? info[k].relay : "none",
 			           info[k].tls, now);
 			changed[n_changed++] = pending[k];
@@ -166,49 +181,136 @@ static void finish_message(const struct queue_envelope *env, const char *path)
 	log_info("%s: removed", env->id);
 }
 
-void message_process(const char *id)
+/* An admin asked for this attempt (mailctl queue flush, requeue or
+ * release, sendmail -q): the wait is over, and should it fail again the
+ * back-off starts again from minimal_backoff_time. Postfix's postqueue -f
+ * and postsuper -r do the same. */
+static void restart_backoff(const char *id, struct status_log *log)
+{
+	const char *error;
+	if (log->attempts == 0)
+		return;
+	log->attempts = 0;
+	log->next_attempt = 0;
+	if (status_log_append_message(id, 0, 0, &error) != 0)
+		log_error("%s: cannot write the status log: %s", id, error);
+}
+
+/* What the slices of one attempt add up to. */
+struct attempt {
+	const char *path;
+	size_t content_offset;
+	int64_t warned_before; /* the delay warning, as the attempt started */
+	int64_t delay_warned;  /* the latest one, after the slices so far */
+	bool all_final;        /* every recipient so far delivered or bounced */
+	bool notices_owed;     /* a notification could not be queued */
+	bool finished;         /* removed already (the one-slice shortcut) */
+};
+
+/* Deliver the recipients of env (a slice of the message, or all of it)
+ * and record the outcomes; a slice with everything delivered quietly that
+ * is the whole message finishes it at once. */
+static void process_slice(const struct queue_envelope *env, struct status_log *log,
+                          struct attempt *a)
+{
+	const char *error;
+	/* Each slice warns about its own recipients, once. */
+	log->delay_warned = a->warned_before;
+	size_t n_changed;
+	size_t *changed = attempt_delivery(env, a->path, a->content_offset, log, &n_changed);
+	n_changed += expire_deferred(env, log, changed + n_changed);
+	/* Mail delivered to everyone at once is removed right away: the
+	 * status log would only be written to be deleted (a crash before the
+	 * removal delivers again either way). */
+	if (env->rcpt_count == env->rcpt_total && notify_delivered_quietly(env, log)) {
+		finish_message(env, a->path);
+		a->finished = true;
+		free(changed);
+		return;
+	}
+	if (n_changed > 0 && status_log_append_rcpts(env->id, log, changed, n_changed, &error) != 0)
+		log_error("%s: cannot write the status log: %s", env->id, error);
+	free(changed);
+	if (notify_after_attempt(env, a->path, a->content_offset, log) != 0)
+		a->notices_owed = true;
+	if (!all_final(log))
+		a->all_final = false;
+	if (log->delay_warned > a->delay_warned)
+		a->delay_warned = log->delay_warned;
+}
+
+/* Read the recipients [first, first + count) and work on them. */
+static int run_slice(const char *id, size_t first, size_t count, struct attempt *a)
+{
+	struct queue_envelope env;
+	struct status_log log;
+	size_t offset;
+	const char *error;
+	if (queue_file_read_window(a->path, first, count, &env, &offset, &error) != 0) {
+		log_error("%s: cannot read it again: %s; it stays in active/", id, error);
+		return -1;
+	}
+	if (status_log_load(id, first, env.rcpt_count, &log, &error) != 0) {
+		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
+		queue_envelope_free(&env);
+		return -1;
+	}
+	if (env.rcpt_count < env.rcpt_total)
+		log_info("%s: recipients %zu to %zu of %zu, %zu in memory "
+		         "(qmgr_message_recipient_limit %lld)",
+		         id, first + 1, first + env.rcpt_count, env.rcpt_total,
+		         recipients_in_memory(), (long long)recipients_limit());
+	process_slice(&env, &log, a);
+	status_log_free(&log);
+	queue_envelope_free(&env);
+	return 0;
+}
+
+void message_process(const char *id, bool retry_now)
 {
 	char *path = xasprintf("%s/active/%s", qmgr.queue_dir, id);
 	struct queue_envelope env;
+	struct status_log log;
 	size_t content_offset;
 	const char *error;
-	queue_envelope_init(&env);
-	if (queue_file_read(path, &env, &content_offset, &error) != 0) {
+	/* The envelope without its recipients: they are read a slice at a
+	 * time, as qmgr_message_recipient_limit leaves room. */
+	if (queue_file_read_window(path, 0, 0, &env, &content_offset, &error) != 0) {
 		qmgr_move_corrupt("active", id, error);
+		free(path);
+		return;
+	}
+	if (status_log_load(id, 0, 0, &log, &error) != 0) {
+		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
 		queue_envelope_free(&env);
 		free(path);
 		return;
 	}
-	struct status_log log;
-	if (status_log_load(id, env.rcpt_count, &log, &error) != 0) {
-		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
-	} else {
-		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
-		         (long long)env.size, env.rcpt_count);
-		size_t n_changed;
-		size_t *changed = attempt_delivery(&env, &log, &n_changed);
-		n_changed += expire_deferred(&env, &log, changed + n_changed);
-		/* Mail delivered to everyone at once is removed right away: the
-		 * status log would only be written to be deleted (a crash before
-		 * the removal delivers again either way). */
-		bool quiet = notify_delivered_quietly(&env, &log);
-		if (quiet) {
-			finish_message(&env, path);
-			free(changed);
-			status_log_free(&log);
-			queue_envelope_free(&env);
-			free(path);
-			return;
-		}
-		if (n_changed > 0 &&
-		    status_log_append_rcpts(id, &log, changed, n_changed, &error) != 0)
-			log_error("%s: cannot write the status log: %s", id, error);
+	if (retry_now)
+		restart_backoff(id, &log);
+	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
+	         (long long)env.size, env.rcpt_total);
+	struct attempt a = {
+	    .path = path,
+	    .content_offset = content_offset,
+	    .warned_before = log.delay_warned,
+	    .delay_warned = log.delay_warned,
+	    .all_final = true,
+	};
+	int rc = 0;
+	for (size_t first = 0; rc == 0 && first < env.rcpt_total;) {
+		size_t count = recipients_claim(env.rcpt_total - first);
+		rc = run_slice(id, first, count, &a);
+		recipients_release(count);
+		first += count;
+	}
+	if (rc == 0 && !a.finished) {
+		log.delay_warned = a.delay_warned;
 		/* A notification that could not be queued keeps the message. */
-		if (notify_after_attempt(&env, path, content_offset, &log) == 0 && all_final(&log))
+		if (a.all_final && !a.notices_owed)
 			finish_message(&env, path);
 		else
 			defer_message(&env, &log);
-		free(changed);
 	}
 	status_log_free(&log);
 	queue_envelope_free(&env);

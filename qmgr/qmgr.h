@@ -1,8 +1,10 @@
 /*
  * qmgr: the one queue manager. Internal interface between its files:
  * main.c (skeleton glue, queue scans, timers), workers.c (the delivery
- * threads), limits.c (concurrency limits), message.c (one message from
- * active/ to done or deferred/), status.c (the per-message status log),
+ * threads), limits.c (concurrency limits), recipients.c (the bound on
+ * recipients in memory), valias.c (virtual aliases still to be expanded),
+ * message.c (one message from active/ to done or
+ * deferred/), status.c (the per-message status log),
  * deliver.c (recipient routing and the client of the local agent),
  * notify.c (which DSNs are due) and bounce.c (building and queueing one). The wire protocol with
  * local and the status log format are described in deliver.c and status.c.
@@ -37,13 +39,15 @@ struct qmgr_settings {
 extern struct qmgr_settings qmgr;
 
 /* status.c: the status log of one message (lib/mail/status_log.h). */
-/* Read status/ID (a missing file is an empty log). Records for indexes at or
- * past rcpt_count are ignored; a torn tail left by a crash is cut off.
- * 0, or -1 with *error_r if the file cannot be read. */
-int status_log_load(const char *id, size_t rcpt_count, struct status_log *log,
+/* Read status/ID (a missing file is an empty log) for the recipients
+ * [first, first + count) of the queue file; records for other indexes are
+ * ignored; a torn tail left by a crash is cut off. 0, or -1 with *error_r
+ * if the file cannot be read. */
+int status_log_load(const char *id, size_t first, size_t count, struct status_log *log,
                     const char **error_r);
 /* Append records for the recipients listed in indexes (their current
- * values in log), then fsync. 0 or -1 with *error_r. */
+ * values in log; indexes count from log->rcpt_first), then fsync. 0 or
+ * -1 with *error_r. */
 int status_log_append_rcpts(const char *id, const struct status_log *log, const size_t *indexes,
                             size_t count, const char **error_r);
 int status_log_append_message(const char *id, int64_t attempts, int64_t next_attempt,
@@ -98,8 +102,9 @@ bool notify_delivered_quietly(const struct queue_envelope *env, const struct sta
 
 /* workers.c: the delivery threads. */
 int workers_start(size_t count, const char **error_r);
-/* Hand active/ID to a thread (main thread only). */
-void workers_submit(const char *id);
+/* Hand active/ID to a thread (main thread only); retry_now: see
+ * message_process. */
+void workers_submit(const char *id, bool retry_now);
 /* Messages submitted and not finished. */
 size_t workers_in_flight(void);
 /* Readable when a thread finished a message. */
@@ -122,8 +127,28 @@ struct limit_claim *limits_claim(const char *transport, const struct queue_envel
                                  const size_t *indexes, size_t count);
 void limits_release(struct limit_claim *claim);
 
-/* message.c: work on active/ID (in a delivery thread). */
-void message_process(const char *id);
+/* valias.c: recipients queued with valias_pending. Expand the listed ones
+ * again and fill their results (the expanded ones go out in one new
+ * message and are done). */
+void valias_init(const struct conf *conf);
+void valias_deliver(const struct queue_envelope *env, const char *path, size_t content_offset,
+                    const size_t *indexes, size_t count, struct rcpt_result *results);
+
+/* recipients.c: qmgr_message_recipient_limit, the recipients held in
+ * memory by all delivery threads together. */
+void recipients_init(int64_t limit);
+/* Wait for room and take it for up to want recipients (at least
+ * min(want, 10), at most what is free): how many were granted. */
+size_t recipients_claim(size_t want);
+void recipients_release(size_t count);
+/* Recipients held now, and the limit (0: none), for the log. */
+size_t recipients_in_memory(void);
+int64_t recipients_limit(void);
+
+/* message.c: work on active/ID (in a delivery thread). retry_now: an
+ * admin asked for this attempt (flush, requeue, release), so the back-off
+ * starts again from minimal_backoff_time. */
+void message_process(const char *id, bool retry_now);
 /* Move queue_dir/from/name into corrupt/ (as name.N if taken) and log why. */
 void qmgr_move_corrupt(const char *from, const char *name, const char *reason);
 

@@ -21,9 +21,10 @@ static char *status_path(const char *id)
 	return xasprintf("%s/status/%s", qmgr.queue_dir, id);
 }
 
-int status_log_load(const char *id, size_t rcpt_count, struct status_log *log, const char **error_r)
+int status_log_load(const char *id, size_t first, size_t count, struct status_log *log,
+                    const char **error_r)
 {
-	return status_log_read(qmgr.queue_dir, id, rcpt_count, true, log, error_r);
+	return status_log_read_window(qmgr.queue_dir, id, first, count, true, log, error_r);
 }
 
 static int append_and_sync(const char *id, const struct str *data, const char **error_r)
@@ -69,7 +70,7 @@ int status_log_append_rcpts(const char *id, const struct status_log *log, const 
 	for (size_t i = 0; i < count; i++) {
 		const struct rcpt_result *r = &log->rcpts[indexes[i]];
 		struct ipc_rec *rec = ipc_rec_new("rcpt_status");
-		ipc_rec_add_int(rec, "index", (int64_t)indexes[i]);
+		ipc_rec_add_int(rec, "index", (int64_t)(log->rcpt_first + indexes[i]));
 		ipc_rec_add_str(rec, "state", rcpt_state_name(r->state));
 		ipc_rec_add_str(rec, "status", r->status ? r->status : "");
 		ipc_rec_add_str(rec, "reason", r->reason ? r->reason : "");

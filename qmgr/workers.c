@@ -23,7 +23,12 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER;
-static char (*pending)[QUEUE_ID_LEN + 1]; /* ring buffer of ids */
+struct work {
+	char id[QUEUE_ID_LEN + 1];
+	bool retry_now; /* an admin asked for it: restart the back-off */
+};
+
+static struct work *pending; /* ring buffer */
 static size_t pending_cap, pending_head, pending_count;
 static size_t busy;            /* messages being worked on */
 static int64_t earliest_retry; /* 0: none reported since the last take */
@@ -34,17 +39,17 @@ static void *worker_main(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		char id[QUEUE_ID_LEN + 1];
+		struct work w;
 		pthread_mutex_lock(&lock);
 		while (pending_count == 0)
 			pthread_cond_wait(&work_ready, &lock);
-		memcpy(id, pending[pending_head], sizeof(id));
+		w = pending[pending_head];
 		pending_head = (pending_head + 1) % pending_cap;
 		pending_count--;
 		busy++;
 		pthread_mutex_unlock(&lock);
 
-		message_process(id);
+		message_process(w.id, w.retry_now);
 
 		pthread_mutex_lock(&lock);
 		busy--;
@@ -86,21 +91,23 @@ int workers_wake_fd(void)
 	return wake_pipe[0];
 }
 
-void workers_submit(const char *id)
+void workers_submit(const char *id, bool retry_now)
 {
 	pthread_mutex_lock(&lock);
 	if (pending_count == pending_cap) {
 		size_t cap = pending_cap ? pending_cap * 2 : 256;
-		char(*grown)[QUEUE_ID_LEN + 1] = xcalloc(cap, sizeof(*grown));
+		struct work *grown = xcalloc(cap, sizeof(*grown));
 		for (size_t i = 0; i < pending_count; i++)
-			memcpy(grown[i], pending[(pending_head + i) % pending_cap], sizeof(*grown));
+			grown[i] = pending[(pending_head + i) % pending_cap];
 		free(pending);
 		pending = grown;
 		pending_cap = cap;
 		pending_head = 0;
 	}
-	memcpy(pending[(pending_head + pending_count) % pending_cap], id, QUEUE_ID_LEN);
-	pending[(pending_head + pending_count) % pending_cap][QUEUE_ID_LEN] = '\0';
+	struct work *w = &pending[(pending_head + pending_count) % pending_cap];
+	memcpy(w->id, id, QUEUE_ID_LEN);
+	w->id[QUEUE_ID_LEN] = '\0';
+	w->retry_now = retry_now;
 	pending_count++;
 	pthread_cond_signal(&work_ready);
 	pthread_mutex_unlock(&lock);

@@ -474,8 +474,10 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		log_error("%s: queue file write error: %s", k->id, error ? error : "unknown");
 	} else {
 		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
+		/* nrcpt: the recipients queued, after virtual alias expansion. */
 		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queued%s)", k->id, s->env.sender,
-		         (long long)queue_writer_size(k->writer), s->env.rcpt_count,
+		         (long long)queue_writer_size(k->writer),
+		         queue_writer_rcpt_count(k->writer),
 		         strcmp(subdir, "hold") == 0 ? ", on hold" : "");
 		if (strcmp(subdir, "incoming") == 0)
 			notify_qmgr(s->cfg);

@@ -137,7 +137,9 @@ static int virtual_mailbox_exists(const struct smtpd_settings *cfg, const char *
 
 /* virtual_alias_maps come first, for every domain we take mail for (as
  * Postfix's cleanup rewrites before anything is delivered): 1 accepted
- * (the table has it), 0 not in the table, -1 refused (reply sent). */
+ * (the table has it), 0 not in the table, -1 refused (reply sent): 550
+ * for an unknown address, 451 for a loop or an expansion over a limit
+ * (the table needs fixing; nothing is lost meanwhile). */
 static int check_virtual_alias(struct session *s, const char *address)
 {
 	struct virtual_alias_expansion x;
@@ -155,6 +157,14 @@ static int check_virtual_alias(struct session *s, const char *address)
 		break;
 	case VIRTUAL_ALIAS_FAILED:
 		reply(s, 550, x.status, "<%s>: Recipient address rejected: %s", address, x.reason);
+		result = -1;
+		break;
+	case VIRTUAL_ALIAS_DEFERRED:
+		/* A table mistake: the client tries again later, as for a
+		 * table that cannot be read. */
+		log_warn("<%s>: %s", address, x.reason);
+		reply(s, 451, x.status, "<%s>: Recipient address temporarily rejected: %s", address,
+		      x.reason);
 		result = -1;
 		break;
 	}

@@ -217,6 +217,29 @@ class DsnDeliveryTest(InstanceTestCase):
         self.wait_queue_empty()
         self.assertEqual(self.messages("alice"), [])  # no delay warning by default
 
+    def test_unwritable_mailbox_deferred_then_requeued(self):
+        """requeue, like flush: tried at once whatever the back-off (an
+        hour here), and a new failure waits minimal_backoff_time again."""
+        self.make_unwritable("bob")
+        self.smtp_send("alice@" + DOMAIN, "bob@" + DOMAIN, "Subject: second\r\n\r\n2\r\n")
+        wait_for(lambda: [m["queue"] for m in self.queue("list")["messages"]] == ["deferred"],
+                 timeout=30, what="the message in deferred/")
+        qid = self.only_message()["id"]
+        log_before = self.inst.read_log().count("%s: to=<bob@%s>" % (qid, DOMAIN))
+        # Still unwritable: requeued, tried at once, deferred again.
+        data = self.queue("requeue", qid)
+        self.assertEqual(data["requeued"], [{"id": qid, "from": "deferred", "to": "incoming"}])
+        wait_for(lambda: self.inst.read_log().count("%s: to=<bob@%s>" % (qid, DOMAIN))
+                 > log_before, timeout=10, what="a new attempt")
+        wait_for(lambda: self.only_message()["queue"] == "deferred", what="deferred again")
+        self.make_writable("bob")
+        time.sleep(1)
+        self.assertEqual(len(self.messages("bob")), 1)
+        self.queue("requeue", "--recipient", "bob@" + DOMAIN)
+        msgs = self.wait_messages("bob", 2)
+        self.assertEqual(sorted(m["Subject"] for m in msgs), ["first", "second"])
+        self.wait_queue_empty()
+
     def test_hold_and_release(self):
         self.make_unwritable("bob")
         self.smtp_send("alice@" + DOMAIN, "bob@" + DOMAIN, "Subject: held\r\n\r\nh\r\n")

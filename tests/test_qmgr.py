@@ -7,6 +7,7 @@ under master; queue files are written with tests/svc_queue_writer."""
 import email
 import email.policy
 import os
+import re
 import signal
 import socket
 import struct
@@ -364,6 +365,41 @@ class QmgrTest(InstanceTestCase):
             self.assertEqual(r["rcpts"], [[b, 1]])
         self.assertIn("%s: to=<%s>, relay=local" % (qid, b), self.inst.read_log())
 
+    def last_message_status(self, qid):
+        records = read_records(os.path.join(self.queue("status"), qid))
+        return [r for n, r in records if n == "message_status"][-1]
+
+    def test_retry_now_restarts_the_backoff(self):
+        """A flush (wake-up with flush=1, mailctl queue flush) or a requeue
+        tries deferred mail at once, and when it fails again the wait is
+        minimal_backoff_time again (1h), not the doubled one (2h)."""
+        b = "b@" + LOCAL_DOMAIN
+        self.local.answers[b] = ("deferred", "4.2.2", "mailbox full")
+        qid = self.write_mail("s@remote.test", [b])
+        self.wakeup()
+        wait_for(lambda: qid in self.listing("deferred"), what="the message in deferred/")
+        first = self.last_message_status(qid)
+        self.assertEqual(first["attempts"], 1)
+        retries = [lambda: self.wakeup(flush=True),
+                   lambda: self.inst.mailctl("queue", "flush", check=True),
+                   lambda: self.inst.mailctl("queue", "requeue", qid, check=True)]
+        for k, retry in enumerate(retries, start=2):
+            before = time.time()
+            retry()
+            wait_for(lambda: len(self.local.requested()) >= k, timeout=10,
+                     what="retry %d at once" % k)
+            wait_for(lambda: qid in self.listing("deferred") and
+                     self.last_message_status(qid)["next_attempt"] >= before + 3000,
+                     what="the message deferred again")
+            status = self.last_message_status(qid)
+            self.assertEqual(status["attempts"], 1, "attempt %d" % k)
+            self.assertLessEqual(status["next_attempt"], time.time() + 3600 + 1)
+        # Once the mailbox takes mail, a flush delivers it within seconds.
+        del self.local.answers[b]
+        self.inst.mailctl("queue", "flush", check=True)
+        self.wait_gone(qid, timeout=10)
+        self.assertEqual(len(self.local.requested()), 5)
+
     def test_corrupt_file_goes_to_corrupt(self):
         bogus = "0000000000001" + "ABC"
         path = os.path.join(self.queue("incoming"), bogus)
@@ -401,6 +437,82 @@ class QmgrTest(InstanceTestCase):
         self.assertEqual(self.local.requested()[-1]["rcpts"], [[r, i] for i, r in enumerate(rcpts)])
 
 
+class QmgrRecipientLimitTest(QmgrTest):
+    """qmgr_message_recipient_limit: a message with far more recipients
+    than the limit is read and delivered in slices, every recipient
+    exactly once, while qmgr never holds more than the limit."""
+
+    LIMIT = 100
+
+    def params(self):
+        return {"minimal_backoff_time": "1h", "maximal_backoff_time": "2h",
+                "qmgr_message_recipient_limit": str(self.LIMIT)}
+
+    def test_big_message_delivered_in_slices(self):
+        big = ["u%04d@%s" % (i, LOCAL_DOMAIN) for i in range(3000)]
+        small = [["s%d-%03d@%s" % (m, i, LOCAL_DOMAIN) for i in range(150)] for m in range(2)]
+        late = big[2500]
+        self.local.answers[late] = ("deferred", "4.2.2", "mailbox full")
+        qid = self.write_mail("s@remote.test", big)
+        others = [self.write_mail("s@remote.test", rcpts) for rcpts in small]
+        self.wakeup()
+        wait_for(lambda: qid in self.listing("deferred"), timeout=120,
+                 what="the big message deferred for its one recipient")
+        for other in others:
+            self.wait_gone(other, timeout=60)
+        records = read_records(os.path.join(self.queue("status"), qid))
+        states = {}
+        for name, r in records:
+            if name == "rcpt_status":
+                states[r["index"]] = r["state"]
+        self.assertEqual(len(states), 3000)
+        self.assertEqual(states.pop(2500), "deferred")
+        self.assertEqual(set(states.values()), {"delivered"})
+        # Retry: only the deferred one goes again.
+        del self.local.answers[late]
+        self.wakeup(flush=True)
+        self.wait_gone(qid, timeout=60)
+
+        asked = {}
+        for req in self.local.requested():
+            self.assertLessEqual(len(req["rcpts"]), self.LIMIT)
+            for rcpt, index in req["rcpts"]:
+                asked.setdefault(rcpt, []).append((req["queue_id"], index))
+        for i, rcpt in enumerate(big):
+            want = [(qid, i)] * (2 if rcpt == late else 1)
+            self.assertEqual(asked.pop(rcpt), want, rcpt)
+        for other, rcpts in zip(others, small):
+            for i, rcpt in enumerate(rcpts):
+                self.assertEqual(asked.pop(rcpt), [(other, i)], rcpt)
+        self.assertEqual(asked, {})
+
+        # The log shows the slices and what qmgr held: never over the limit.
+        log = self.inst.read_log()
+        slices = re.findall(r"%s: recipients (\d+) to (\d+) of 3000, (\d+) in memory "
+                            r"\(qmgr_message_recipient_limit %d\)" % (qid, self.LIMIT), log)
+        self.assertGreaterEqual(len(slices), 2 * 3000 // self.LIMIT)
+        for first, last, held in slices:
+            self.assertLessEqual(int(held), self.LIMIT)
+            self.assertLessEqual(int(last) - int(first) + 1, self.LIMIT)
+        # Each attempt covers 1..3000 in order without gaps.
+        expect = 1
+        for first, last, _ in slices:
+            self.assertEqual(int(first), expect)
+            expect = int(last) + 1 if int(last) < 3000 else 1
+        self.assertEqual(expect, 1)
+        self.assertIn("%s: from=<s@remote.test>, size=" % qid, log)
+        self.assertIn("nrcpt=3000 (queue active)", log)
+
+    test_delivered_mail_leaves_the_queue = None
+    test_bounce_sends_a_dsn_to_the_sender = None
+    test_null_sender_gets_no_notice = None
+    test_deferred_then_flushed = None
+    test_retry_now_restarts_the_backoff = None
+    test_corrupt_file_goes_to_corrupt = None
+    test_crash_in_the_middle_loses_nothing = None
+    test_double_bounce_goes_to_postmaster_once = None
+
+
 class QmgrTimerTest(QmgrTest):
     """With a short back-off the timer retries deferred mail by itself."""
 
@@ -436,6 +548,7 @@ class QmgrTimerTest(QmgrTest):
     test_bounce_sends_a_dsn_to_the_sender = None
     test_null_sender_gets_no_notice = None
     test_deferred_then_flushed = None
+    test_retry_now_restarts_the_backoff = None
     test_corrupt_file_goes_to_corrupt = None
     test_crash_in_the_middle_loses_nothing = None
     test_double_bounce_goes_to_postmaster_once = None

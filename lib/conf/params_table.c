@@ -156,6 +156,8 @@ const struct param_def param_table[] = {
      "Implicit TLS: the handshake comes first (POP3S, port 995)."},
     {"qmgr_message_active_limit", PARAM_INT, "20000",
      "Most messages qmgr holds in active/ and in memory at once."},
+    {"qmgr_message_recipient_limit", PARAM_INT, "20000",
+     "Most recipients qmgr holds in memory at once, over all messages in hand."},
     {"queue_directory", PARAM_STR, "/var/spool/postern",
      "Root of the mail queue and of the private/ and public/ socket directories."},
     {"recipient_delimiter", PARAM_STR, "",

@@ -34,6 +34,7 @@ const char *const queue_dir_names[] = {"maildrop", "incoming", "active", "deferr
 static _Thread_local char queue_error[512];
 
 static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int read_exactly(int fd, void *buf, size_t len, off_t off);
 
 static const char *set_error(const char *fmt, ...)
 {
@@ -154,6 +155,7 @@ void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, co
 	r->address = xstrdup(address);
 	r->orcpt = xstrdup(orcpt ? orcpt : "");
 	r->notify = xstrdup(notify ? notify : "");
+	r->valias_pending = false;
 }
 
 static const char *or_empty(const char *s)
@@ -215,6 +217,8 @@ static void encode_envelope(const struct queue_envelope *env, struct str *out)
 		ipc_rec_add_str(rec, "address", env->rcpts[i].address);
 		ipc_rec_add_str(rec, "orcpt", env->rcpts[i].orcpt);
 		ipc_rec_add_str(rec, "notify", env->rcpts[i].notify);
+		if (env->rcpts[i].valias_pending)
+			ipc_rec_add_int(rec, "valias_pending", 1);
 		ipc_rec_encode(rec, out);
 		ipc_rec_free(rec);
 	}
@@ -229,6 +233,7 @@ struct queue_writer {
 	uLong crc;
 	struct str buf;
 	off_t size_offset; /* where the content record's size value sits */
+	size_t rcpt_count; /* recipients in the envelope written */
 	bool failed;
 };
 
@@ -438,6 +443,7 @@ struct queue_writer *queue_writer_open_id(const char *queue_dir, struct queue_en
 	ipc_rec_encode(rec, &w->buf);
 	ipc_rec_free(rec);
 	w->size_offset = (off_t)w->buf.len - 8;
+	w->rcpt_count = env->rcpt_count;
 	const char *why;
 	if (check_readable(&w->buf, &why) != 0) {
 		*error_r = set_error("cannot queue this envelope: %s", why);
@@ -471,6 +477,7 @@ int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope 
 	str_free(&w->buf);
 	w->buf = buf;
 	w->size_offset = (off_t)w->buf.len - 8;
+	w->rcpt_count = env->rcpt_count;
 	return 0;
 }
 
@@ -490,6 +497,33 @@ int queue_writer_write(struct queue_writer *w, const void *data, size_t len, con
 	return 0;
 }
 
+int queue_writer_copy_content(struct queue_writer *w, const char *path, size_t offset, int64_t size,
+                              const char **error_r)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		*error_r = set_error("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char buf[65536];
+	int rc = 0;
+	for (uint64_t done = 0; rc == 0 && size > 0 && done < (uint64_t)size;) {
+		uint64_t left = (uint64_t)size - done;
+		size_t chunk = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+		errno = 0;
+		if (read_exactly(fd, buf, chunk, (off_t)(offset + done)) != 0) {
+			*error_r = set_error("read %s: %s", path,
+			                     errno ? strerror(errno) : "unexpected end of file");
+			rc = -1;
+		} else {
+			rc = queue_writer_write(w, buf, chunk, error_r);
+			done += chunk;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 int64_t queue_writer_size(const struct queue_writer *w)
 {
 	return w->size;
@@ -498,6 +532,11 @@ int64_t queue_writer_size(const struct queue_writer *w)
 const char *queue_writer_id(const struct queue_writer *w)
 {
 	return w->id;
+}
+
+size_t queue_writer_rcpt_count(const struct queue_writer *w)
+{
+	return w->rcpt_count;
 }
 
 static int fsync_dir(const char *dir, const char **error_r)
@@ -681,12 +720,15 @@ static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope
 	return 0;
 }
 
-int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelope *env,
-                              size_t *content_offset_r, const char **error_r)
+/* queue_file_parse_envelope keeping the recipients [first, first + max). */
+static int parse_envelope(const void *data, size_t len, size_t first, size_t max,
+                          struct queue_envelope *env, size_t *content_offset_r,
+                          const char **error_r)
 {
 	const char *p = data;
 	size_t magic_len = strlen(QUEUE_MAGIC);
 	queue_envelope_init(env);
+	env->rcpt_first = first;
 	if (len == 0)
 		return 0;
 	if (len < magic_len) {
@@ -720,15 +762,23 @@ int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelop
 				*error_r = "recipient record without address";
 				result = -1;
 			} else {
-				queue_envelope_add_rcpt(env, addr, ipc_rec_get_str(rec, "orcpt"),
-				                        ipc_rec_get_str(rec, "notify"));
+				size_t index = env->rcpt_total++;
+				int64_t pending = 0;
+				ipc_rec_get_int(rec, "valias_pending", &pending);
+				if (index >= first && index - first < max) {
+					queue_envelope_add_rcpt(env, addr,
+					                        ipc_rec_get_str(rec, "orcpt"),
+					                        ipc_rec_get_str(rec, "notify"));
+					env->rcpts[env->rcpt_count - 1].valias_pending =
+					    pending != 0;
+				}
 			}
 		} else if (ipc_rec_is(rec, "content") && have_envelope) {
 			int64_t size = -1;
 			if (!ipc_rec_get_int(rec, "size", &size) || size < 0) {
 				*error_r = "content record without a valid size";
 				result = -1;
-			} else if (env->rcpt_count == 0) {
+			} else if (env->rcpt_total == 0) {
 				*error_r = "queue file has no recipients";
 				result = -1;
 			} else {
@@ -747,6 +797,12 @@ int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelop
 			return -1;
 		}
 	}
+}
+
+int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelope *env,
+                              size_t *content_offset_r, const char **error_r)
+{
+	return parse_envelope(data, len, 0, SIZE_MAX, env, content_offset_r, error_r);
 }
 
 /* pread exactly len bytes at off: 0, or -1 on error or end of file. */
@@ -806,6 +862,12 @@ static int check_content(int fd, uint64_t start, uint64_t end, uint64_t file_siz
 int queue_file_read(const char *path, struct queue_envelope *env, size_t *content_offset_r,
                     const char **error_r)
 {
+	return queue_file_read_window(path, 0, SIZE_MAX, env, content_offset_r, error_r);
+}
+
+int queue_file_read_window(const char *path, size_t first, size_t max, struct queue_envelope *env,
+                           size_t *content_offset_r, const char **error_r)
+{
 	queue_envelope_init(env);
 	/* Queue files are never symlinks, and a FIFO must not block us. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -828,7 +890,7 @@ int queue_file_read(const char *path, struct queue_envelope *env, size_t *conten
 		*error_r = "short read";
 		goto out;
 	}
-	rc = queue_file_parse_envelope(head, want, env, &offset, error_r);
+	rc = parse_envelope(head, want, first, max, env, &offset, error_r);
 	if (rc == 0)
 		*error_r = "queue file truncated in the envelope";
 	if (rc != 1) {

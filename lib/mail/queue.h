@@ -24,7 +24,10 @@
  *               origin ("smtp"|"pickup"), and optionally hold_reason (s:
  *               why the message was put on hold, e.g. a milter's quarantine)
  *   "rcpt"      one per recipient, in order: address, orcpt (s), notify (s:
- *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER)
+ *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER),
+ *               and optionally valias_pending (i: 1 when its virtual alias
+ *               expansion hit a loop or a limit as it was queued; qmgr
+ *               expands it again at each attempt, see qmgr/valias.c)
  *   "content"   size (i); then exactly size raw bytes of the message (CRLF
  *               line ends as received, no dot-stuffing)
  *   "end"       crc32 (i: zlib crc32 of the content bytes)
@@ -58,6 +61,7 @@ struct queue_rcpt {
 	char *address;
 	char *orcpt;
 	char *notify;
+	bool valias_pending; /* virtual alias expansion still to be done */
 };
 
 struct queue_envelope {
@@ -81,6 +85,8 @@ struct queue_envelope {
 	struct queue_rcpt *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_cap;
+	size_t rcpt_first; /* queue file index of rcpts[0] (read with a window) */
+	size_t rcpt_total; /* recipients in the file (when read from one) */
 };
 
 void queue_envelope_init(struct queue_envelope *env);
@@ -124,6 +130,10 @@ int queue_writer_replace_envelope(struct queue_writer *w, struct queue_envelope 
  * show milters at MAIL FROM); a new id if that one is taken. */
 struct queue_writer *queue_writer_open_id(const char *queue_dir, struct queue_envelope *env,
                                           const char *id, const char **error_r);
+/* Append the content of another queue file (size bytes at offset of
+ * path, as queue_file_read located them). 0 or -1 with *error_r. */
+int queue_writer_copy_content(struct queue_writer *w, const char *path, size_t offset, int64_t size,
+                              const char **error_r);
 /* Append content bytes (the message as it will be delivered). */
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len, const char **error_r);
 /* Finish and make durable in subdir ("incoming", "hold"...). 0 or -1; after
@@ -133,6 +143,8 @@ int queue_writer_commit(struct queue_writer *w, const char *subdir, const char *
 void queue_writer_abort(struct queue_writer *w);
 int64_t queue_writer_size(const struct queue_writer *w);
 const char *queue_writer_id(const struct queue_writer *w);
+/* The recipients of the envelope written (after any replacement). */
+size_t queue_writer_rcpt_count(const struct queue_writer *w);
 
 /* Move queue file id from one subdirectory to another ("deferred" to
  * "hold" ...), never replacing a file, and fsync both directories. 0; -1
@@ -152,5 +164,11 @@ int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelop
  * crc). 0 with env and *content_offset_r, or -1 with *error_r. */
 int queue_file_read(const char *path, struct queue_envelope *env, size_t *content_offset_r,
                     const char **error_r);
+/* The same, keeping only the recipients with file indexes in [first,
+ * first + max) in env->rcpts (env->rcpt_first is first; all of them are
+ * still validated and counted in env->rcpt_total): a reader that must
+ * bound the recipients it holds takes them a window at a time. */
+int queue_file_read_window(const char *path, size_t first, size_t max, struct queue_envelope *env,
+                           size_t *content_offset_r, const char **error_r);
 
 #endif

@@ -83,14 +83,16 @@ static void apply_record(struct status_log *log, const struct ipc_rec *rec)
 {
 	int64_t index, when = 0, attempts, next, notified = 0;
 	if (ipc_rec_is(rec, "rcpt_status") && ipc_rec_get_int(rec, "index", &index)) {
-		if (index < 0 || (uint64_t)index >= log->rcpt_count)
+		if (index < 0 || (uint64_t)index < log->rcpt_first ||
+		    (uint64_t)index - log->rcpt_first >= log->rcpt_count)
 			return;
+		struct rcpt_result *r = &log->rcpts[(uint64_t)index - log->rcpt_first];
 		ipc_rec_get_int(rec, "time", &when);
-		rcpt_result_set(&log->rcpts[index], rcpt_state_parse(ipc_rec_get_str(rec, "state")),
+		rcpt_result_set(r, rcpt_state_parse(ipc_rec_get_str(rec, "state")),
 		                ipc_rec_get_str(rec, "status"), ipc_rec_get_str(rec, "reason"),
 		                when);
 		ipc_rec_get_int(rec, "notified", &notified);
-		log->rcpts[index].notified = notified != 0;
+		r->notified = notified != 0;
 	} else if (ipc_rec_is(rec, "delay_warning") && ipc_rec_get_int(rec, "time", &when)) {
 		log->delay_warned = when;
 	} else if (ipc_rec_is(rec, "message_status") &&
@@ -136,7 +138,14 @@ static int read_all(int fd, struct str *buf)
 int status_log_read(const char *queue_dir, const char *id, size_t rcpt_count, bool repair,
                     struct status_log *log, const char **error_r)
 {
-	status_log_init(log, rcpt_count);
+	return status_log_read_window(queue_dir, id, 0, rcpt_count, repair, log, error_r);
+}
+
+int status_log_read_window(const char *queue_dir, const char *id, size_t first, size_t count,
+                           bool repair, struct status_log *log, const char **error_r)
+{
+	status_log_init(log, count);
+	log->rcpt_first = first;
 	char *path = xasprintf("%s/status/%s", queue_dir, id);
 	int fd = open(path, (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
 	free(path);

@@ -43,14 +43,15 @@ void rcpt_result_set(struct rcpt_result *r, enum rcpt_state state, const char *s
 void rcpt_result_free(struct rcpt_result *r);
 
 struct status_log {
-	struct rcpt_result *rcpts; /* one per queue file recipient */
+	struct rcpt_result *rcpts; /* one per queue file recipient of the window */
 	size_t rcpt_count;
+	size_t rcpt_first; /* the queue file index of rcpts[0] */
 	int64_t attempts;
 	int64_t next_attempt;
 	int64_t delay_warned; /* when the delay warning was queued; 0 if not */
 };
 
-/* An empty log for rcpt_count recipients. */
+/* An empty log for rcpt_count recipients (from index 0). */
 void status_log_init(struct status_log *log, size_t rcpt_count);
 void status_log_free(struct status_log *log);
 /* Apply the records in data to log; returns how many bytes were whole
@@ -61,5 +62,9 @@ size_t status_log_parse(const void *data, size_t len, struct status_log *log);
  * the file so later appends follow good records. 0, or -1 with *error_r. */
 int status_log_read(const char *queue_dir, const char *id, size_t rcpt_count, bool repair,
                     struct status_log *log, const char **error_r);
+/* The same for the window of recipients [first, first + count) only
+ * (rcpts[i] is the recipient first + i; the message fields are whole). */
+int status_log_read_window(const char *queue_dir, const char *id, size_t first, size_t count,
+                           bool repair, struct status_log *log, const char **error_r);
 
 #endif

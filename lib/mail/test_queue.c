@@ -143,6 +143,7 @@ static void fill_envelope(struct queue_envelope *env)
 	queue_envelope_add_rcpt(env, "bob@example.net", "rfc822;bob@example.net",
 	                        "SUCCESS,FAILURE");
 	queue_envelope_add_rcpt(env, "carol@example.net", NULL, NULL);
+	env->rcpts[env->rcpt_count - 1].valias_pending = true;
 	queue_envelope_add_rcpt(env, "dave@example.com", "", "NEVER");
 }
 
@@ -321,6 +322,7 @@ static void check_same_envelope(const struct queue_envelope *a, const struct que
 		CHECK_STR(a->rcpts[i].address, b->rcpts[i].address);
 		CHECK_STR(a->rcpts[i].orcpt, b->rcpts[i].orcpt);
 		CHECK_STR(a->rcpts[i].notify, b->rcpts[i].notify);
+		CHECK(a->rcpts[i].valias_pending == b->rcpts[i].valias_pending);
 	}
 }
 
@@ -378,6 +380,46 @@ TEST(write_commit_read_back)
 	CHECK(queue_file_read(path, &got, &offset, &error) == 0);
 	check_same_envelope(&env, &got);
 	CHECK(got.size == (int64_t)expect.len);
+
+	/* A window of the recipients: the rest are counted, not kept. */
+	struct queue_envelope window;
+	size_t window_offset = 0;
+	CHECK(queue_file_read_window(path, 1, 1, &window, &window_offset, &error) == 0);
+	CHECK(window_offset == offset && window.rcpt_first == 1);
+	CHECK(window.rcpt_count == 1 && window.rcpt_total == env.rcpt_count);
+	if (window.rcpt_count == 1) {
+		CHECK_STR(window.rcpts[0].address, env.rcpts[1].address);
+		CHECK(window.rcpts[0].valias_pending == env.rcpts[1].valias_pending);
+	}
+	queue_envelope_free(&window);
+	CHECK(queue_file_read_window(path, 0, 0, &window, &window_offset, &error) == 0);
+	CHECK(window.rcpt_count == 0 && window.rcpt_total == env.rcpt_count);
+	queue_envelope_free(&window);
+	CHECK(queue_file_read_window(path, 2, 100, &window, &window_offset, &error) == 0);
+	CHECK(window.rcpt_count == env.rcpt_count - 2);
+	queue_envelope_free(&window);
+
+	/* Another queue file with the same content, copied from this one. */
+	struct queue_writer *copy = queue_writer_open(dir, &got, &error);
+	CHECK(copy != NULL && queue_writer_rcpt_count(copy) == env.rcpt_count);
+	CHECK(copy != NULL &&
+	      queue_writer_copy_content(copy, path, offset, got.size, &error) == 0 &&
+	      queue_writer_size(copy) == (int64_t)expect.len &&
+	      queue_writer_commit(copy, "deferred", &error) == 0);
+	if (copy != NULL) {
+		char *copy_path = xasprintf("%s/deferred/%s", dir, queue_writer_id(copy));
+		struct queue_envelope copied;
+		size_t copied_offset;
+		struct str copied_file = STR_INIT;
+		CHECK(queue_file_read(copy_path, &copied, &copied_offset, &error) == 0);
+		CHECK(read_whole(copy_path, &copied_file));
+		CHECK(copied_offset + expect.len <= copied_file.len &&
+		      memcmp(copied_file.data + copied_offset, expect.data, expect.len) == 0);
+		queue_envelope_free(&copied);
+		str_free(&copied_file);
+		free(copy_path);
+		queue_writer_abort(copy);
+	}
 
 	struct str file = STR_INIT;
 	CHECK(read_whole(path, &file));

@@ -61,6 +61,27 @@ TEST(last_record_wins)
 	str_free(&data);
 }
 
+TEST(window)
+{
+	struct str data = STR_INIT;
+	add_rcpt(&data, 0, "delivered", "2.0.0", "zero", false);
+	add_rcpt(&data, 5, "deferred", "4.2.2", "five", false);
+	add_rcpt(&data, 6, "bounced", "5.1.1", "six", true);
+	add_rcpt(&data, 8, "delivered", "2.0.0", "eight", false);
+	add_int_rec(&data, "message_status", "attempts", 3, "next_attempt", 7000);
+	struct status_log log;
+	status_log_init(&log, 3);
+	log.rcpt_first = 5; /* recipients 5, 6 and 7 */
+	CHECK(status_log_parse(data.data, data.len, &log) == data.len);
+	CHECK(log.rcpts[0].state == RCPT_DEFERRED);
+	CHECK_STR(log.rcpts[0].reason, "five");
+	CHECK(log.rcpts[1].state == RCPT_BOUNCED && log.rcpts[1].notified);
+	CHECK(log.rcpts[2].state == RCPT_PENDING);
+	CHECK(log.attempts == 3 && log.next_attempt == 7000);
+	status_log_free(&log);
+	str_free(&data);
+}
+
 TEST(torn_tail_ends_the_log)
 {
 	struct str data = STR_INIT;
@@ -89,6 +110,7 @@ TEST(state_names)
 int main(void)
 {
 	RUN(last_record_wins);
+	RUN(window);
 	RUN(torn_tail_ends_the_log);
 	RUN(state_names);
 	return TESTING_DONE();

@@ -151,16 +151,20 @@ TEST(catch_all_and_bare_user)
 TEST(failures)
 {
 	struct virtual_alias *va = make("+", 3, 3);
-	CHECK_EXPAND(va, "loop1@alias.test", "FAIL 5.4.6");
+	CHECK_EXPAND(va, "loop1@alias.test", "FAIL 4.4.6");
 	CHECK_EXPAND(va, "unknown@alias.test", "FAIL 5.1.1");
-	CHECK_EXPAND(va, "deep0@alias.test", "FAIL 5.4.6");
+	CHECK_EXPAND(va, "deep0@alias.test", "FAIL 4.6.0");
 	/* deep4 is not a key, but alias.test is a virtual alias domain */
 	CHECK_EXPAND(va, "deep1@alias.test", "FAIL 5.1.1");
-	CHECK_EXPAND(va, "many@alias.test", "FAIL 5.4.6");
+	CHECK_EXPAND(va, "many@alias.test", "FAIL 4.6.0");
 	struct virtual_alias_expansion x;
-	CHECK(virtual_alias_expand(va, "loop1@alias.test", &x) == VIRTUAL_ALIAS_FAILED);
+	CHECK(virtual_alias_expand(va, "loop1@alias.test", &x) == VIRTUAL_ALIAS_DEFERRED);
 	CHECK(x.reason && strstr(x.reason, "loop1@alias.test -> loop2@alias.test -> "
 	                                   "loop1@alias.test") != NULL);
+	virtual_alias_expansion_free(&x);
+	CHECK(virtual_alias_expand(va, "many@alias.test", &x) == VIRTUAL_ALIAS_DEFERRED);
+	virtual_alias_expansion_free(&x);
+	CHECK(virtual_alias_expand(va, "unknown@alias.test", &x) == VIRTUAL_ALIAS_FAILED);
 	virtual_alias_expansion_free(&x);
 	virtual_alias_free(va);
 }
@@ -207,22 +211,24 @@ TEST(rewrite_envelope)
 	char *reason = NULL;
 	CHECK(virtual_alias_rewrite_envelope(va, &in, &out, &failed, &nfailed, &reason) == 0);
 	CHECK_STR(out.sender, "s@x.test");
-	CHECK(out.rcpt_count == 5);
-	if (out.rcpt_count == 5) {
+	/* The loop is queued as it is, for qmgr to defer until it is fixed. */
+	CHECK(out.rcpt_count == 6);
+	if (out.rcpt_count == 6) {
 		CHECK_STR(out.rcpts[0].address, "a@mbox.test");
 		CHECK_STR(out.rcpts[0].orcpt, "rfc822;list@alias.test");
 		CHECK_STR(out.rcpts[0].notify, "SUCCESS,FAILURE");
 		CHECK_STR(out.rcpts[2].address, "c@mbox.test");
 		CHECK_STR(out.rcpts[3].address, "end@mbox.test");
 		CHECK_STR(out.rcpts[3].orcpt, "rfc822;given@orig.test");
-		CHECK_STR(out.rcpts[4].address, "plain@remote.test");
+		CHECK_STR(out.rcpts[4].address, "loop1@alias.test");
 		CHECK_STR(out.rcpts[4].orcpt, "");
+		CHECK(out.rcpts[4].valias_pending);
+		CHECK_STR(out.rcpts[5].address, "plain@remote.test");
+		CHECK_STR(out.rcpts[5].orcpt, "");
+		for (size_t i = 0; i < 6; i++)
+			CHECK(out.rcpts[i].valias_pending == (i == 4));
 	}
-	CHECK(nfailed == 1);
-	if (nfailed == 1) {
-		CHECK_STR(failed[0].address, "loop1@alias.test");
-		CHECK_STR(failed[0].status, "5.4.6");
-	}
+	CHECK(nfailed == 0);
 	virtual_alias_failures_free(failed, nfailed);
 	queue_envelope_free(&out);
 	queue_envelope_free(&in);
@@ -267,7 +273,7 @@ TEST(long_chain)
 	struct virtual_alias_settings s = {
 	    .maps = maps, .recursion_limit = 1000000000, .expansion_limit = 10};
 	struct virtual_alias *va = virtual_alias_new(&s);
-	CHECK_EXPAND(va, "c0@chain.test", "FAIL 5.4.6");
+	CHECK_EXPAND(va, "c0@chain.test", "FAIL 4.6.0");
 	CHECK_EXPAND(va, "c1500@chain.test", "c3000@chain.test");
 	virtual_alias_free(va);
 	for (int i = 0; i < LEN; i++) {

@@ -308,7 +308,7 @@ static void emit(struct expand_state *st, const char *address, const char *lower
 		return;
 	}
 	if ((long long)st->x->count >= st->va->settings.expansion_limit) {
-		fail(st, VIRTUAL_ALIAS_FAILED, "5.4.6",
+		fail(st, VIRTUAL_ALIAS_DEFERRED, "4.6.0",
 		     xasprintf("virtual alias expansion gives more than %lld addresses",
 		               st->va->settings.expansion_limit));
 		return;
@@ -340,20 +340,21 @@ static void expand_address(struct expand_state *st, const char *address, long lo
 	}
 	if (is_loop(st, lower)) {
 		char *loop = loop_text(st, lower);
-		fail(st, VIRTUAL_ALIAS_FAILED, "5.4.6", xasprintf("virtual alias loop: %s", loop));
+		fail(st, VIRTUAL_ALIAS_DEFERRED, "4.4.6",
+		     xasprintf("virtual alias loop: %s", loop));
 		free(loop);
 		free(lower);
 		return;
 	}
 	if (depth > st->va->settings.recursion_limit) {
-		fail(st, VIRTUAL_ALIAS_FAILED, "5.4.6",
+		fail(st, VIRTUAL_ALIAS_DEFERRED, "4.6.0",
 		     xasprintf("virtual alias expansion nested more than %lld levels deep at <%s>",
 		               st->va->settings.recursion_limit, address));
 		free(lower);
 		return;
 	}
 	if (++st->lookups > MAX_LOOKUPS) {
-		fail(st, VIRTUAL_ALIAS_FAILED, "5.4.6",
+		fail(st, VIRTUAL_ALIAS_DEFERRED, "4.6.0",
 		     xasprintf("virtual alias expansion takes more than %d look-ups", MAX_LOOKUPS));
 		free(lower);
 		return;
@@ -430,6 +431,19 @@ static bool is_ascii(const char *s)
 	return true;
 }
 
+void virtual_alias_add_expansion(struct queue_envelope *out, const struct queue_rcpt *r,
+                                 const struct virtual_alias_expansion *x)
+{
+	char *orcpt =
+	    r->orcpt && r->orcpt[0]
+	        ? xstrdup(r->orcpt)
+	        : xasprintf("%s;%s", is_ascii(r->address) ? "rfc822" : "utf-8", r->address);
+	for (size_t j = 0; j < x->count; j++)
+		if (!has_recipient(out, x->addresses[j]))
+			queue_envelope_add_rcpt(out, x->addresses[j], orcpt, r->notify);
+	free(orcpt);
+}
+
 int virtual_alias_rewrite_envelope(struct virtual_alias *va, const struct queue_envelope *in,
                                    struct queue_envelope *out,
                                    struct virtual_alias_failure **failed_r, size_t *failed_count_r,
@@ -463,17 +477,14 @@ int virtual_alias_rewrite_envelope(struct virtual_alias *va, const struct queue_
 		} else if (rc == VIRTUAL_ALIAS_UNCHANGED) {
 			if (!has_recipient(out, r->address))
 				queue_envelope_add_rcpt(out, r->address, r->orcpt, r->notify);
+		} else if (rc == VIRTUAL_ALIAS_DEFERRED) {
+			/* Queued as it is; qmgr expands it again at each attempt. */
+			if (!has_recipient(out, r->address)) {
+				queue_envelope_add_rcpt(out, r->address, r->orcpt, r->notify);
+				out->rcpts[out->rcpt_count - 1].valias_pending = true;
+			}
 		} else {
-			char *orcpt =
-			    r->orcpt && r->orcpt[0]
-			        ? xstrdup(r->orcpt)
-			        : xasprintf("%s;%s", is_ascii(r->address) ? "rfc822" : "utf-8",
-			                    r->address);
-			for (size_t j = 0; j < x.count; j++)
-				if (!has_recipient(out, x.addresses[j]))
-					queue_envelope_add_rcpt(out, x.addresses[j], orcpt,
-					                        r->notify);
-			free(orcpt);
+			virtual_alias_add_expansion(out, r, &x);
 		}
 		virtual_alias_expansion_free(&x);
 	}

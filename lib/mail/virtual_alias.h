@@ -18,10 +18,12 @@
  * propagate_unmatched_extensions). Each resulting address is expanded
  * again, depth first; an address whose value contains the address itself
  * stops there (so "a@x  a@x, b@x" keeps a copy for a@x). An address that
- * comes back while it is being expanded is a loop; nesting deeper than
- * recursion_limit or more than expansion_limit resulting addresses fail
- * too. An address in a virtual alias domain that no key matches is
- * unknown (5.1.1, "User unknown in virtual alias table").
+ * comes back while it is being expanded is a loop (4.4.6); nesting deeper
+ * than recursion_limit or more than expansion_limit resulting addresses
+ * (4.6.0) fail too. These are temporary, as in Postfix: a mistake in a
+ * table must not lose mail, so the recipient waits in the queue until the
+ * table is fixed. An address in a virtual alias domain that no key
+ * matches is unknown (5.1.1, "User unknown in virtual alias table").
  *
  * virtual_alias_domains lists domain names and table specs (anything with
  * a ':' or '/'); a domain is a virtual alias domain when it is named, or
@@ -61,13 +63,14 @@ enum virtual_alias_outcome {
 	VIRTUAL_ALIAS_UNCHANGED = 0, /* no key matched: the address itself */
 	VIRTUAL_ALIAS_EXPANDED = 1,  /* addresses holds the result */
 	VIRTUAL_ALIAS_TEMPFAIL = -1, /* a table could not be read: try later */
-	VIRTUAL_ALIAS_FAILED = -2,   /* unknown, a loop, or over a limit */
+	VIRTUAL_ALIAS_FAILED = -2,   /* unknown (for good) */
+	VIRTUAL_ALIAS_DEFERRED = -3, /* a loop or over a limit: the table needs fixing */
 };
 
 struct virtual_alias_expansion {
 	char **addresses; /* the final recipients, without duplicates */
 	size_t count;
-	char status[8]; /* on failure: "5.1.1", "5.4.6" or "4.3.0" */
+	char status[8]; /* on failure: "5.1.1", "4.4.6", "4.6.0" or "4.3.0" */
 	char *reason;   /* on failure: why (it names the address it is about, unless that
 	                   is the one given) */
 };
@@ -81,6 +84,12 @@ void virtual_alias_expansion_free(struct virtual_alias_expansion *x);
 /* 1 if domain is a virtual alias domain, 0 if not, -1 with *error_r if a
  * table could not be read. */
 int virtual_alias_is_domain(struct virtual_alias *va, const char *domain, const char **error_r);
+
+/* Add the addresses of x (an expansion of r) to out, as the rewrite
+ * below does: ORCPT is r's, or its own address when it has none; NOTIFY
+ * is r's; addresses out already has are not added again. */
+void virtual_alias_add_expansion(struct queue_envelope *out, const struct queue_rcpt *r,
+                                 const struct virtual_alias_expansion *x);
 
 /* A recipient that could not be expanded (permanently). */
 struct virtual_alias_failure {
@@ -97,8 +106,11 @@ struct virtual_alias_failure {
  * address), its NOTIFY goes to each result, and an address that is
  * already a recipient is not added again. Recipients that fail
  * permanently are left out and listed in *failed_r (free with
- * virtual_alias_failures_free). Returns 0, or -1 with *reason_r (a fresh
- * string) on a temporary failure, when out is left empty. */
+ * virtual_alias_failures_free). A recipient whose expansion loops or goes
+ * over a limit (VIRTUAL_ALIAS_DEFERRED) stays as it is, marked
+ * valias_pending: the mail is queued and qmgr defers that recipient until
+ * its expansion works. Returns 0, or -1 with *reason_r (a fresh string)
+ * when a table cannot be read, when out is left empty. */
 int virtual_alias_rewrite_envelope(struct virtual_alias *va, const struct queue_envelope *in,
                                    struct queue_envelope *out,
                                    struct virtual_alias_failure **failed_r, size_t *failed_count_r,

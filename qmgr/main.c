@@ -4,8 +4,9 @@
  * then takes new mail from incoming/ (oldest first) and retries deferred
  * mail whose time has come, keeping at most qmgr_message_active_limit
  * messages in hand. Any connection to public/qmgr is a wake-up ("wakeup"
- * record; flush=1 retries all deferred mail now); a timer wakes it when
- * the next deferred message is due. This thread moves messages into
+ * record) that takes new mail from incoming/ (flush=1 also retries all
+ * deferred mail now); a timer wakes it when the next deferred message is
+ * due, and at least every MAX_TIMER_SECONDS. This thread moves messages into
  * active/; the delivery threads (workers.c) deliver several at once,
  * within the concurrency limits of limits.c.
  */
@@ -27,7 +28,7 @@
 #define MAX_INCOMING_PASSES 100
 #define MAX_THREADS 100
 #define WAKEUP_READ_MS 200
-/* The longest the deferred timer sleeps (master's wakeup also comes). */
+/* The longest the deferred timer sleeps. */
 #define MAX_TIMER_SECONDS 3600
 
 struct qmgr_settings qmgr;
@@ -215,6 +216,9 @@ static void on_deferred_timer(struct event_loop *ev, void *ctx)
 	deferred_timer = NULL;
 	timer_due = 0;
 	run_queue(false);
+	/* A safety net: deferred/ is looked at again within the longest wait
+	 * even when nothing there is due. */
+	want_timer((int64_t)time(NULL) + MAX_TIMER_SECONDS);
 }
 
 /* A delivery thread finished a message: time the next retry, and take
@@ -240,6 +244,7 @@ static void on_start_timer(struct event_loop *ev, void *ctx)
 	(void)ev;
 	(void)ctx;
 	run_queue(false);
+	want_timer((int64_t)time(NULL) + MAX_TIMER_SECONDS);
 }
 
 static int64_t time_param(const struct conf *conf, const char *name)
@@ -297,7 +302,13 @@ static void on_accept(struct server *srv, int fd)
 	ipc_rec_free(rec);
 	close(fd);
 	server_conn_done(srv);
-	run_queue(flush);
+	/* New mail is in incoming/. Deferred mail is looked at when its time
+	 * comes (the deferred timer), not at every wake-up: with a long
+	 * deferred queue that would read every status log per new message. */
+	if (flush)
+		run_queue(true);
+	else
+		scan_incoming();
 }
 
 int main(int argc, char **argv)

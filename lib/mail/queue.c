@@ -287,19 +287,24 @@ static int check_readable(const struct str *encoded, const char **why_r)
 /* Files of finished messages wait under tmp/ as free.NNN, emptied, to be
  * the next messages' files: taking one is a rename, where creating a file
  * makes the file system find and initialise an inode (costly on ext4
- * soon after many deletions). At most this many wait. */
-#define QUEUE_FREE_SLOTS 128
+ * soon after many deletions). At most this many wait; a file is given a
+ * random free slot (a few tries), so it is unlinked only when the pool is
+ * nearly full. */
+#define QUEUE_FREE_SLOTS 512
+#define QUEUE_FREE_TRIES 8
 #define QUEUE_FREE_PREFIX "free."
 
 int queue_file_recycle(const char *queue_dir, const char *path)
 {
 	static unsigned next_slot;
 	if (next_slot == 0)
-		next_slot = (unsigned)getpid();
+		next_slot = (unsigned)getpid() * 2654435761u;
 	if (truncate(path, 0) == 0) {
-		for (int attempt = 0; attempt < 3; attempt++) {
+		for (int attempt = 0; attempt < QUEUE_FREE_TRIES; attempt++) {
+			/* a multiplicative step scatters the slots one process tries */
+			next_slot = next_slot * 1103515245u + 12345u;
 			char *slot = xasprintf("%s/tmp/" QUEUE_FREE_PREFIX "%03u", queue_dir,
-			                       next_slot++ % QUEUE_FREE_SLOTS);
+			                       (next_slot >> 16) % QUEUE_FREE_SLOTS);
 			int rc = renameat2(AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE);
 			free(slot);
 			if (rc == 0)

@@ -290,7 +290,7 @@ static int check_readable(const struct str *encoded, const char **why_r)
  * soon after many deletions). At most this many wait; a file is given a
  * random free slot (a few tries), so it is unlinked only when the pool is
  * nearly full. */
-#define QUEUE_FREE_SLOTS 512
+#define QUEUE_FREE_SLOTS 256
 #define QUEUE_FREE_TRIES 8
 #define QUEUE_FREE_PREFIX "free."
 

@@ -19,6 +19,7 @@
 
 #include "local/local.h"
 #include "mail/virtual_alias.h"
+#include "mail/wakeup.h"
 #include "util/alloc.h"
 #include "util/privs.h"
 #include "util/sock.h"
@@ -42,15 +43,8 @@ static int write_piece(void *arg, const char *data, size_t len, const char **err
 static void wake_qmgr(const char *queue_dir)
 {
 	char *path = xasprintf("%s/public/qmgr", queue_dir);
-	const char *error;
-	int fd = sock_connect_unix(path, 100, &error);
+	(void)mail_wakeup(path, false, 100); /* if not: qmgr finds it on its next scan */
 	free(path);
-	if (fd < 0)
-		return; /* qmgr finds it on its next scan */
-	struct ipc_rec *rec = ipc_rec_new("wakeup");
-	(void)ipc_write(fd, rec, 100);
-	ipc_rec_free(rec);
-	close(fd);
 }
 
 static void forward_child(void *arg, int report_fd)

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mail/queue.h"
+#include "mail/wakeup.h"
 #include "mailctl/queue.h"
 #include "mailctl/queue_select.h"
 #include "server/program.h"
@@ -242,15 +243,8 @@ static void apply_selection(const char *queue_dir, const struct queue_action *a,
 static bool wake_qmgr(const char *queue_dir)
 {
 	char *path = xasprintf("%s/public/qmgr", queue_dir);
-	const char *error;
-	int fd = sock_connect_unix(path, WAKEUP_TIMEOUT_MS, &error);
+	bool ok = mail_wakeup(path, false, WAKEUP_TIMEOUT_MS);
 	free(path);
-	if (fd < 0)
-		return false;
-	struct ipc_rec *rec = ipc_rec_new("wakeup");
-	bool ok = ipc_write(fd, rec, WAKEUP_TIMEOUT_MS) == 0;
-	ipc_rec_free(rec);
-	close(fd);
 	return ok;
 }
 

@@ -33,6 +33,7 @@
 #include "mail/dsn.h"
 #include "mail/queue.h"
 #include "mail/virtual_alias.h"
+#include "mail/wakeup.h"
 #include "pickup/bounce.h"
 #include "pickup/pickup_milter.h"
 #include "server/server.h"
@@ -254,14 +255,7 @@ static enum outcome finish_buffered(struct transfer *t, int64_t uid, const char 
 /* Tell qmgr there is new mail; if it is not running, the mail waits. */
 static void notify_qmgr(void)
 {
-	const char *error;
-	int fd = sock_connect_unix(settings.qmgr_socket, 100, &error);
-	if (fd < 0)
-		return;
-	struct ipc_rec *rec = ipc_rec_new("wakeup");
-	ipc_write(fd, rec, 100);
-	ipc_rec_free(rec);
-	close(fd);
+	(void)mail_wakeup(settings.qmgr_socket, false, 100);
 }
 
 /* Move a bad file aside under its own name (or NAME.N if that is taken). */

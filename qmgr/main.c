@@ -28,6 +28,7 @@
 #define MAX_INCOMING_PASSES 100
 #define MAX_THREADS 100
 #define WAKEUP_READ_MS 200
+#define SCAN_INTERVAL_MS 2
 /* The longest the deferred timer sleeps. */
 #define MAX_TIMER_SECONDS 3600
 
@@ -137,6 +138,37 @@ static void scan_incoming(void)
 }
 
 static void on_deferred_timer(struct event_loop *ev, void *ctx);
+
+/* Wake-ups come with every accepted message; under load one listing of
+ * incoming/ serves those of the next SCAN_INTERVAL_MS (a wake-up after a
+ * quiet spell is served at once). */
+static struct event_timer *scan_timer;
+static int64_t last_scan_ms = -SCAN_INTERVAL_MS;
+
+static void scan_now(void)
+{
+	last_scan_ms = event_now_ms();
+	scan_incoming();
+}
+
+static void on_scan_timer(struct event_loop *ev, void *ctx)
+{
+	(void)ev;
+	(void)ctx;
+	scan_timer = NULL;
+	scan_now();
+}
+
+static void wanted_scan(void)
+{
+	if (scan_timer != NULL)
+		return; /* one is coming */
+	int64_t wait = last_scan_ms + SCAN_INTERVAL_MS - event_now_ms();
+	if (wait <= 0)
+		scan_now();
+	else
+		scan_timer = event_add_timer(loop, wait, on_scan_timer, NULL);
+}
 
 /* Make sure the timer fires by due (unix seconds; 0: nothing). */
 static void want_timer(int64_t due)
@@ -308,7 +340,7 @@ static void on_accept(struct server *srv, int fd)
 	if (flush)
 		run_queue(true);
 	else
-		scan_incoming();
+		wanted_scan();
 }
 
 int main(int argc, char **argv)

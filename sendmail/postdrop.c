@@ -34,6 +34,7 @@
 #include "conf/conf.h"
 #include "mail/dropfile.h"
 #include "mail/queue.h"
+#include "mail/wakeup.h"
 #include "util/alloc.h"
 #include "util/dir_sync.h"
 #include "util/ipc.h"
@@ -103,17 +104,8 @@ static struct conf *load_config(const char *option, const char *env)
 static bool poke(const char *queue_dir, const char *service, bool flush)
 {
 	char *path = xasprintf("%s/public/%s", queue_dir, service);
-	const char *error;
-	int fd = sock_connect_unix(path, POKE_TIMEOUT_MS, &error);
+	bool ok = mail_wakeup(path, flush, POKE_TIMEOUT_MS);
 	free(path);
-	if (fd < 0)
-		return false;
-	struct ipc_rec *rec = ipc_rec_new("wakeup");
-	if (flush)
-		ipc_rec_add_int(rec, "flush", 1);
-	bool ok = ipc_write(fd, rec, POKE_TIMEOUT_MS) == 0;
-	ipc_rec_free(rec);
-	close(fd);
 	return ok;
 }
 

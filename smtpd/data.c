@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/wakeup.h"
 #include "milter/milter.h"
 #include "milter/milter_message.h"
 #include "smtp/smtp_data.h"
@@ -335,14 +336,7 @@ static void sink_discard(struct message_sink *k)
 /* Tell qmgr there is new mail; if it is not running, the mail waits. */
 static void notify_qmgr(const struct smtpd_settings *cfg)
 {
-	const char *error;
-	int fd = sock_connect_unix(cfg->qmgr_socket, 100, &error);
-	if (fd < 0)
-		return;
-	struct ipc_rec *rec = ipc_rec_new("wakeup");
-	ipc_write(fd, rec, 100);
-	ipc_rec_free(rec);
-	close(fd);
+	(void)mail_wakeup(cfg->qmgr_socket, false, 100);
 }
 
 /* Send what was received to the milters and write the result. Returns

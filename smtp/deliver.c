@@ -256,7 +256,7 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 {
 	struct tls_policy policy;
 	char *error = NULL;
-	if (tls_policy_lookup(nh->host, &policy, &error) != 0) {
+	if (tls_policy_lookup(nexthop_text, nh->host, &policy, &error) != 0) {
 		log_warn("%s; deferring mail for %s", error, nh->host);
 		answer_open(rcpts, count, OUT_DEFERRED, "4.7.5", error, "none");
 		free(error);

@@ -80,11 +80,13 @@ struct smtp_message {
 };
 
 /* tls_policy.c (the value parser is lib/smtp/tls_policy.c) */
-/* The policy for a next hop (table entry for the host or domain, or a
- * parent domain as ".parent"; else smtp_tls_security_level). -1 with
+/* The policy for a next hop (table entry for the next hop as written,
+ * e.g. "[host]:port", then the host or domain, then a parent domain as
+ * ".parent"; else smtp_tls_security_level). -1 with
  * *error_r (malloc'd, naming the table and key) when the table cannot be
  * read or the entry is bad: the caller defers. Free p in both cases. */
-int tls_policy_lookup(const char *nexthop_host, struct tls_policy *p, char **error_r);
+int tls_policy_lookup(const char *nexthop_text, const char *nexthop_host, struct tls_policy *p,
+                      char **error_r);
 
 /* session.c */
 struct smtp_session;

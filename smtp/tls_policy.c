@@ -1,8 +1,10 @@
 /*
  * TLS policy per destination: smtp_tls_policy_maps (an LMDB table built
  * by mailctl) maps a next-hop host or domain to a level and attributes
- * (parsed by lib/smtp/tls_policy.c). Look-up order: the exact next hop,
- * then each parent domain as ".parent"; without an entry, smtp_tls_security_level applies. An entry
+ * (parsed by lib/smtp/tls_policy.c). Look-up order: the next hop as
+ * written when it has brackets or a port ("[host]:port"), the host or
+ * domain, then each parent domain as ".parent"; without an entry,
+ * smtp_tls_security_level applies. An entry
  * that cannot be understood is an error: the delivery is deferred rather
  * than made with less security than the entry asked for.
  */
@@ -38,7 +40,8 @@ static int lookup_key(const char *key, struct tls_policy *p, char **error_r)
 	return rc;
 }
 
-int tls_policy_lookup(const char *host, struct tls_policy *p, char **error_r)
+int tls_policy_lookup(const char *nexthop_text, const char *host, struct tls_policy *p,
+                      char **error_r)
 {
 	memset(p, 0, sizeof(*p));
 	char *why = NULL;
@@ -61,10 +64,21 @@ int tls_policy_lookup(const char *host, struct tls_policy *p, char **error_r)
 		}
 	}
 	struct tls_policy found = {0};
+	int rc = 0;
+	/* A next hop written with brackets or a port ("[mx.example]:587") is
+	 * looked up as written first, as Postfix does. */
+	if (nexthop_text && strcmp(nexthop_text, host) != 0) {
+		char *exact = xstrdup(nexthop_text);
+		for (char *c = exact; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		rc = lookup_key(exact, &found, error_r);
+		free(exact);
+	}
 	char *key = xstrdup(host);
 	for (char *c = key; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
-	int rc = lookup_key(key, &found, error_r);
+	if (rc == 0)
+		rc = lookup_key(key, &found, error_r);
 	for (const char *dot = strchr(key, '.'); rc == 0 && dot != NULL; dot = strchr(dot + 1, '.'))
 		rc = lookup_key(dot, &found, error_r);
 	free(key);

@@ -53,7 +53,7 @@ _{port}._tcp.mx.bad IN TLSA 3 1 1 {wrong}
 
 DOMAINS = ["tlsmay.example", "tlsverify.example", "wrongname.example", "dane.example",
            "bad.dane.example", "tlshost.example", "suffix.example", "badpolicy.example",
-           "viacname.example", "unusable.example"]
+           "viacname.example", "unusable.example", "withport.example", "bare.example"]
 
 
 def spki_sha256(cert):
@@ -127,6 +127,29 @@ class SmtpTlsTest(InstanceTestCase):
         self.assertEqual(maildir_messages(self.vmail, "u@tlsverify.example"), [])
         # The receiver saw TLS.
         self.assertRegex(self.recv.read_log(), r"TLS|tls")
+
+    def test_policy_key_as_written(self):
+        # A [host]:port next hop is looked up as written first, then as the
+        # bare host, as in Postfix.
+        send = self.sender()
+        send.params["transport_maps"] = self.table(
+            send, "transport",
+            "withport.example smtp:[tlshost.example]:%d\n"
+            "bare.example smtp:[tlshost.example]\n" % self.port)
+        send.params["smtp_tls_policy_maps"] = self.policy_table(
+            send, "[tlshost.example]:%d verify\ntlshost.example may\n" % self.port)
+        send.write_config()
+        send.start()
+        submit(send, "s@out.sender.test", ["u@withport.example"], b"Subject: port\n\nx\n")
+        submit(send, "s@out.sender.test", ["u@bare.example"], b"Subject: bare\n\nx\n")
+        wait_for(lambda: maildir_messages(self.vmail, "u@bare.example"), timeout=30,
+                 what="delivery under the bare host's policy")
+        send.wait_log("to=<u@withport.example>", timeout=30)
+        self.assertRegex(result(send, "u@bare.example"), r"untrusted, dsn=2.0.0, status=sent")
+        self.assertRegex(result(send, "u@withport.example"),
+                         r"dsn=4.7.5, status=deferred \(TLS with tlshost.example\[127.0.0.3\]"
+                         r":\d+ failed: server certificate not verified")
+        self.assertEqual(maildir_messages(self.vmail, "u@withport.example"), [])
 
     def test_verify_with_trust_anchor(self):
         send = self.sender(smtp_tls_security_level="verify", smtp_tls_CAfile=self.cert)

@@ -5,6 +5,7 @@ the queue empty; sendmail's mail takes the same path through pickup."""
 import json
 import os
 import pwd
+import signal
 import smtplib
 import subprocess
 import sys
@@ -69,6 +70,76 @@ class DeliveryTest(InstanceTestCase):
                                                  check=True).stdout)["count"] == 0,
                  timeout=20, what="an empty queue")
         self.assertIn("status=sent", inst.read_log())
+
+
+def delivery_children(etc):
+    """Pids of local's long-lived delivery children of the instance at etc:
+    processes named local whose parent is a local of that instance."""
+    def info(pid):
+        try:
+            with open("/proc/%s/status" % pid) as f:
+                fields = dict(l.split(":", 1) for l in f if ":" in l)
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().split(b"\0")
+            return fields["Name"].strip(), fields["PPid"].strip(), cmd
+        except (OSError, KeyError):
+            return None
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        me = info(pid)
+        if not me or me[0] != "local" or etc.encode() not in me[2]:
+            continue
+        parent = info(me[1])
+        if parent and parent[0] == "local":
+            found.append(int(pid))
+    return found
+
+
+class DeliveryChildTest(InstanceTestCase):
+    def test_child_kept_between_deliveries_and_replaced_when_killed(self):
+        port = free_port()
+        inst = self.instance(params={
+            "virtual_mailbox_domains": "example.test",
+            "mynetworks": "127.0.0.0/8",
+        }, services=[
+            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "qmgr unix n - n 300 1 qmgr",
+            "local unix - n n - 1 local",
+        ], start=False)
+        vmail = os.path.join(inst.base, "vmail")
+        os.makedirs(vmail)
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            os.chown(vmail, pw.pw_uid, pw.pw_gid)
+        inst.params["virtual_mailbox_base"] = vmail
+        inst.write_config()
+        add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
+                              "bob@example.test"], input="secret password\n",
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(add.returncode, 0, add.stderr)
+        inst.start()
+        new = os.path.join(vmail, "example.test", "bob", "Maildir", "new")
+
+        def send(n):
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+                c.sendmail("s@outside.test", ["bob@example.test"], "Subject: %d\r\n\r\nx\r\n" % n)
+            wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == n, timeout=30,
+                     what="%d messages in the Maildir" % n)
+        send(1)
+        # The child that wrote it is still there, as the mailbox owner.
+        children = delivery_children(inst.etc)
+        self.assertEqual(len(children), 1, children)
+        if IS_ROOT:
+            self.assertEqual(os.stat("/proc/%d" % children[0]).st_uid, pw.pw_uid)
+        send(2)
+        self.assertEqual(delivery_children(inst.etc), children)  # the same one did it
+        # A child that died between deliveries is replaced; nothing is lost.
+        os.kill(children[0], signal.SIGKILL)
+        send(3)
+        again = delivery_children(inst.etc)
+        self.assertEqual(len(again), 1)
+        self.assertNotEqual(again, children)
+        self.assertNotIn("status=deferred", inst.read_log())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ other or with a running `make run`.
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -86,6 +87,37 @@ def has_user(name):
         return True
     except KeyError:
         return False
+
+
+def add_test_user(test, prefix, home, options=(), remove_home=True):
+    """A login user made for one test (root only): prefix and a number no
+    user has, home directory home (created); removed when the test ends.
+    Returns the name."""
+    name = None
+    for _ in range(1000):
+        candidate = "%s%d" % (prefix, random.randrange(10000, 100000))
+        if not has_user(candidate):
+            name = candidate
+            break
+    if name is None:
+        raise AssertionError("no free user name with prefix %r" % prefix)
+    subprocess.run(["useradd", "--create-home", "--home-dir", home, "--shell",
+                    "/usr/sbin/nologin"] + list(options) + [name],
+                   check=True, capture_output=True, timeout=60)
+    test.addCleanup(remove_test_user, name, remove_home)
+    return name
+
+
+def remove_test_user(name, remove_home=True):
+    """userdel, again for a while if a process of the user is still ending
+    (exit status 8), so that no test user is left behind."""
+    deadline = time.time() + 15
+    while True:
+        done = subprocess.run(["userdel"] + (["-r"] if remove_home else []) + [name],
+                              capture_output=True, timeout=60)
+        if done.returncode != 8 or time.time() > deadline:
+            return done
+        time.sleep(0.2)
 
 
 def make_ca(directory, common_name="Postern Test CA"):

@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import IS_ROOT, InstanceTestCase, encode_record, wait_for  # noqa: E402
+from postern_test import IS_ROOT, add_test_user, InstanceTestCase, encode_record, wait_for  # noqa: E402
 from test_local import LOCAL_SERVICE, deliver_request, queue_active  # noqa: E402
 
 MESSAGE = "From: bob@remote.test\r\nSubject: hi\r\n\r\nhello there\r\nFrom me, a line\r\n"
@@ -48,11 +48,7 @@ class LocalBase(InstanceTestCase):
         self.users = {}
 
     def add_user(self, tag):
-        name = "pst%s%d" % (tag, os.getpid() % 100000)
-        home = os.path.join(self.base, "home-" + name)
-        subprocess.run(["useradd", "-m", "-d", home, "-s", "/usr/sbin/nologin", name],
-                       check=True, capture_output=True, timeout=30)
-        self.addCleanup(subprocess.run, ["userdel", "-r", name], capture_output=True, timeout=30)
+        name = add_test_user(self, "pst" + tag, os.path.join(self.base, "home-" + tag))
         self.users[tag] = pwd.getpwnam(name)
         return name
 
@@ -477,11 +473,8 @@ class EndToEndTest(InstanceTestCase):
             "qmgr unix n - n 300 1 qmgr",
             "local unix - n n - - local",
         ], start=False)
-        name = "pste%d" % (os.getpid() % 100000)
-        home = os.path.join(inst.base, "home-" + name)
-        subprocess.run(["useradd", "-m", "-d", home, "-s", "/usr/sbin/nologin", name],
-                       check=True, capture_output=True, timeout=30)
-        self.addCleanup(subprocess.run, ["userdel", "-r", name], capture_output=True, timeout=30)
+        home = os.path.join(inst.base, "home-e")
+        name = add_test_user(self, "pste", home)
         with open(os.path.join(inst.etc, "aliases"), "w") as f:
             f.write("crew: %s, mate\nmate: \\%s, elsewhere@remote.test\n" % (name, name))
         self.assertEqual(inst.mailctl("alias", "rebuild").returncode, 0)

@@ -12,8 +12,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import (IS_ROOT, InstanceTestCase, encode_record, read_record,  # noqa: E402
-                          wait_for)
+from postern_test import (IS_ROOT, InstanceTestCase, add_test_user,  # noqa: E402
+                          encode_record, read_record, wait_for)
 
 LOCAL_SERVICE = "local unix - n n - - local"
 MESSAGE = "From: bob@remote.test\r\nSubject: hi\r\n\r\nhello there\r\n"
@@ -212,12 +212,8 @@ class LocalTest(InstanceTestCase):
 
     @unittest.skipUnless(IS_ROOT, "needs root to create a system user")
     def test_system_user(self):
-        name = "pstlocal%d" % (os.getpid() % 100000)
-        home = os.path.join(self.inst.base, "home-" + name)
-        subprocess.run(["useradd", "-m", "-d", home, "-s", "/usr/sbin/nologin", name],
-                       check=True, capture_output=True, timeout=30)
-        self.addCleanup(subprocess.run, ["userdel", "-r", name], capture_output=True,
-                        timeout=30)
+        home = os.path.join(self.inst.base, "home-local")
+        name = add_test_user(self, "pstlocal", home)
         user = pwd.getpwnam(name)
         rcpts = [name + "@mx.example.test", name.upper(), "nosuchuser@localhost"]
         qid = self.queue(rcpts)

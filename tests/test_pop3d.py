@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import (IS_ROOT, Instance, InstanceTestCase, free_port,  # noqa: E402
+from postern_test import (IS_ROOT, add_test_user, Instance, InstanceTestCase, free_port,  # noqa: E402
                           make_cert, proc_status, processes_mentioning, wait_for)
 
 PASSWORD = "pop secret 42"
@@ -579,12 +579,9 @@ class SystemUserTest(InstanceTestCase):
             "local unix - n n - - local",
             "auth unix y postern-auth n - - auth",
             "127.0.0.1:%d inet n n n - - pop3d" % pop], start=False)
-        name = "pstest%d" % (os.getpid() % 100000)
         home = os.path.join(inst.base, "home")
-        subprocess.run(["useradd", "--system", "--home-dir", home, "--create-home",
-                        "--shell", "/usr/sbin/nologin", "--user-group", name], check=True,
-                       capture_output=True, timeout=60)
-        self.addCleanup(subprocess.run, ["userdel", name], capture_output=True, timeout=60)
+        name = add_test_user(self, "pstest", home, ["--system", "--user-group"],
+                             remove_home=False)
         pw = pwd.getpwnam(name)
         subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
                         "%s@mx.example.test" % name], input=PASSWORD + "\n", check=True,

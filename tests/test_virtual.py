@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import IS_ROOT, InstanceTestCase, free_port, wait_for  # noqa: E402
+from postern_test import IS_ROOT, add_test_user, InstanceTestCase, free_port, wait_for  # noqa: E402
 
 VIRTUAL = """\
 # virtual alias domains: listed as keys (virtual_alias_domains defaults to
@@ -380,12 +380,8 @@ class MilterTest(VirtualBase):
 class SystemUserExtensionTest(VirtualBase):
     def test_system_user_and_alias(self):
         inst = self.inst
-        name = "pstv%d" % (os.getpid() % 100000)
-        home = os.path.join(inst.base, "home-" + name)
-        subprocess.run(["useradd", "-m", "-d", home, "-s", "/usr/sbin/nologin", name],
-                       check=True, capture_output=True, timeout=30)
-        self.addCleanup(subprocess.run, ["userdel", "-r", name], capture_output=True,
-                        timeout=30)
+        home = os.path.join(inst.base, "home-v")
+        name = add_test_user(self, "pstv", home)
         with open(os.path.join(inst.etc, "aliases"), "w") as f:
             f.write("helpdesk: %s\nhelpdesk+vip: carol@example.test\n" % name)
         inst.mailctl("alias", "rebuild", check=True)

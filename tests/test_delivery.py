@@ -15,31 +15,41 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import IS_ROOT, InstanceTestCase, free_port, wait_for  # noqa: E402
 
 
+def virtual_instance(test, port, user, local_maxproc="-", pickup=False):
+    """A started instance with smtpd on port, qmgr and local, example.test as
+    a virtual mailbox domain with user in it; returns it and its
+    virtual_mailbox_base."""
+    services = ["127.0.0.1:%d inet n - n - - smtpd" % port,
+                "qmgr unix n - n 300 1 qmgr",
+                "local unix - n n - %s local" % local_maxproc]
+    if pickup:
+        services.append("pickup unix n - n 60 1 pickup")
+    inst = test.instance(params={
+        "mydestination": "mx.example.test, localhost",
+        "virtual_mailbox_domains": "example.test",
+        "mynetworks": "127.0.0.0/8",
+    }, services=services, start=False)
+    vmail = os.path.join(inst.base, "vmail")
+    os.makedirs(vmail)
+    if IS_ROOT:
+        pw = pwd.getpwnam("vmail")
+        os.chown(vmail, pw.pw_uid, pw.pw_gid)
+    inst.params["virtual_mailbox_base"] = vmail
+    inst.write_config()
+    add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add", user],
+                         input="secret password\n", capture_output=True, text=True,
+                         timeout=60)
+    test.assertEqual(add.returncode, 0, add.stderr)
+    inst.start()
+    return inst, vmail
+
+
 class DeliveryTest(InstanceTestCase):
     def test_smtp_to_maildir(self):
         port = free_port()
-        inst = self.instance(params={
-            "mydestination": "mx.example.test, localhost",
-            "virtual_mailbox_domains": "example.test",
-            "mynetworks": "127.0.0.0/8",
-        }, services=[
-            "127.0.0.1:%d inet n - n - - smtpd" % port,
-            "qmgr unix n - n 300 1 qmgr",
-            "local unix - n n - - local",
-            "pickup unix n - n 60 1 pickup",
-        ], start=False)
-        vmail = os.path.join(inst.base, "vmail")
-        os.makedirs(vmail)
+        inst, vmail = virtual_instance(self, port, "alice@example.test", pickup=True)
         if IS_ROOT:
             pw = pwd.getpwnam("vmail")
-            os.chown(vmail, pw.pw_uid, pw.pw_gid)
-        inst.params["virtual_mailbox_base"] = vmail
-        inst.write_config()
-        add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
-                              "alice@example.test"], input="secret password\n",
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(add.returncode, 0, add.stderr)
-        inst.start()
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
             for i in range(5):
                 c.sendmail("sender@outside.test", ["alice@example.test"],
@@ -98,26 +108,7 @@ def delivery_children(etc):
 class DeliveryChildTest(InstanceTestCase):
     def test_child_kept_between_deliveries_and_replaced_when_killed(self):
         port = free_port()
-        inst = self.instance(params={
-            "virtual_mailbox_domains": "example.test",
-            "mynetworks": "127.0.0.0/8",
-        }, services=[
-            "127.0.0.1:%d inet n - n - - smtpd" % port,
-            "qmgr unix n - n 300 1 qmgr",
-            "local unix - n n - 1 local",
-        ], start=False)
-        vmail = os.path.join(inst.base, "vmail")
-        os.makedirs(vmail)
-        if IS_ROOT:
-            pw = pwd.getpwnam("vmail")
-            os.chown(vmail, pw.pw_uid, pw.pw_gid)
-        inst.params["virtual_mailbox_base"] = vmail
-        inst.write_config()
-        add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
-                              "bob@example.test"], input="secret password\n",
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(add.returncode, 0, add.stderr)
-        inst.start()
+        inst, vmail = virtual_instance(self, port, "bob@example.test", local_maxproc="1")
         new = os.path.join(vmail, "example.test", "bob", "Maildir", "new")
 
         def send(n):
@@ -130,7 +121,8 @@ class DeliveryChildTest(InstanceTestCase):
         children = delivery_children(inst.etc)
         self.assertEqual(len(children), 1, children)
         if IS_ROOT:
-            self.assertEqual(os.stat("/proc/%d" % children[0]).st_uid, pw.pw_uid)
+            self.assertEqual(os.stat("/proc/%d" % children[0]).st_uid,
+                             pwd.getpwnam("vmail").pw_uid)
         send(2)
         self.assertEqual(delivery_children(inst.etc), children)  # the same one did it
         # A child that died between deliveries is replaced; nothing is lost.

@@ -75,10 +75,8 @@ static void pre_drop(struct server *srv)
 	struct tls_settings ts = {
 	    .cert_file = cert,
 	    .key_file = conf_get(conf, "pop3d_tls_key_file"),
-	    .min_protocol = conf_get(conf, "pop3d_tls_protocols"),
+	    .protocols = conf_get(conf, "pop3d_tls_protocols"),
 	};
-	if (strncmp(ts.min_protocol, ">=", 2) == 0)
-		ts.min_protocol += 2;
 	const char *error;
 	settings.tls = tls_server_context(&ts, &error);
 	if (settings.tls == NULL)

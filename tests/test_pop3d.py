@@ -90,7 +90,8 @@ class Pop3dTest(unittest.TestCase):
             "127.0.0.1:%d inet n n n - - pop3d" % cls.pop,
             "127.0.0.1:%d inet n n n - - pop3d -o pop3d_tls_auth_only_exempt=127.0.0.0/8"
             % cls.pop_lo,
-            "127.0.0.1:%d inet n n n - - pop3d -o pop3d_tls_wrappermode=yes" % cls.pops,
+            "127.0.0.1:%d inet n n n - - pop3d -o pop3d_tls_wrappermode=yes "
+            "-o pop3d_tls_protocols=!TLSv1.3" % cls.pops,
             "127.0.0.1:%d inet n n n - - pop3d -o pop3d_tls_auth_only_exempt=127.0.0.0/8 "
             "-o pop3d_timeout=2s -o pop3d_hard_error_limit=5" % cls.pop_fast,
         ])
@@ -244,6 +245,13 @@ class Pop3dTest(unittest.TestCase):
     def test_implicit_tls(self):
         self.deliver("dave", [sample_message(3)])
         p = poplib.POP3_SSL("127.0.0.1", self.pops, timeout=30, context=client_context())
+        # pop3d_tls_protocols = !TLSv1.3 on this service: TLS 1.2 it is,
+        # and a client that insists on TLS 1.3 is refused.
+        self.assertEqual(p.sock.version(), "TLSv1.2")
+        only13 = client_context()
+        only13.minimum_version = ssl.TLSVersion.TLSv1_3
+        with self.assertRaises((ssl.SSLError, OSError)):
+            poplib.POP3_SSL("127.0.0.1", self.pops, timeout=30, context=only13)
         self.assertIn("USER", p.capa())
         p.user("dave@example.test")
         p.pass_(PASSWORD)

@@ -128,6 +128,27 @@ static void route_failed(const struct dns_route *route, struct smtp_rcpt *rcpts,
  * usable give unauthenticated but mandatory TLS (encrypt, section 2.2).
  * -1 with *reason_r when the TLSA look-up failed (the server must not be
  * used). */
+/* DANE cannot authenticate this server (why, malloc'd, is taken): under
+ * dane opportunistic TLS, logged; under dane-only -1 with *reason_r (the
+ * delivery is deferred). */
+static int dane_unavailable(const struct dns_target *tg, struct smtp_target *t, char *why,
+                            char **reason_r)
+{
+	int rc = 0;
+	if (t->level == TLS_LEVEL_DANE_ONLY) {
+		*reason_r =
+		    xasprintf("%s[%s]:%s: DANE is required (dane-only) but cannot be used: %s",
+		              tg->host, tg->address, t->port, why);
+		rc = -1;
+	} else {
+		log_info("%s[%s]:%s: DANE does not apply (%s); using opportunistic TLS", tg->host,
+		         tg->address, t->port, why);
+		t->level = TLS_LEVEL_MAY;
+	}
+	free(why);
+	return rc;
+}
+
 static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
                         struct smtp_target *t, struct dns_answer *tlsa_answer, char **reason_r)
 {
@@ -141,13 +162,8 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
 		why = xasprintf("the MX records of %s are not DNSSEC-validated", nh->host);
 	else if (!tg->addr_secure)
 		why = xasprintf("the address records of %s are not DNSSEC-validated", tg->host);
-	if (why != NULL) {
-		log_info("%s[%s]:%s: DANE does not apply (%s); using opportunistic TLS", tg->host,
-		         tg->address, t->port, why);
-		free(why);
-		t->level = TLS_LEVEL_MAY;
-		return 0;
-	}
+	if (why != NULL)
+		return dane_unavailable(tg, t, why, reason_r);
 	/* Sections 2.2.1 and 2.2.2: after a validated CNAME expansion of the
 	 * host, the TLSA records of the expanded name first, then of the
 	 * original name. */
@@ -182,7 +198,10 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
 			t->tlsa[t->tlsa_count++] = (struct tls_tlsa){
 			    rr->usage, rr->selector, rr->matching, rr->data, rr->data_len};
 		}
-		if (t->tlsa_count == 0) {
+		if (t->tlsa_count == 0 && t->level == TLS_LEVEL_DANE_ONLY) {
+			rc = dane_unavailable(
+			    tg, t, xasprintf("no usable TLSA records at %s", name), reason_r);
+		} else if (t->tlsa_count == 0) {
 			log_info("%s[%s]:%s: no usable TLSA records at %s; TLS required without "
 			         "authentication",
 			         tg->host, tg->address, t->port, name);
@@ -193,12 +212,13 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
 			         t->tlsa_count == 1 ? "" : "s", name);
 		}
 	} else {
-		log_info("%s[%s]:%s: DANE does not apply (%s %s); using opportunistic TLS",
-		         tg->host, tg->address, t->port,
-		         tlsa_answer->status == DNS_FOUND ? "no DNSSEC-validated TLSA records at"
-		                                          : "no TLSA records at",
-		         name);
-		t->level = TLS_LEVEL_MAY;
+		rc = dane_unavailable(tg, t,
+		                      xasprintf("%s %s",
+		                                tlsa_answer->status == DNS_FOUND
+		                                    ? "no DNSSEC-validated TLSA records at"
+		                                    : "no TLSA records at",
+		                                name),
+		                      reason_r);
 	}
 	free(name);
 	return rc;
@@ -226,7 +246,8 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 	struct dns_answer tlsa = {0};
 	struct smtp_session *s = NULL;
 	bool tls_failed = false;
-	if (policy->level == TLS_LEVEL_DANE && dane_prepare(tg, nh, &t, &tlsa, &reason) != 0) {
+	if ((policy->level == TLS_LEVEL_DANE || policy->level == TLS_LEVEL_DANE_ONLY) &&
+	    dane_prepare(tg, nh, &t, &tlsa, &reason) != 0) {
 		status = "4.7.5";
 	} else {
 		s = session_open(&t, true, &reason, &status, &tls_failed);

@@ -276,7 +276,7 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 		check.verify_names = (const char *const *)names;
 	}
 	const char *sni = t->host;
-	if (t->level == TLS_LEVEL_DANE && t->tlsa_count > 0) {
+	if ((t->level == TLS_LEVEL_DANE || t->level == TLS_LEVEL_DANE_ONLY) && t->tlsa_count > 0) {
 		check.tlsa = t->tlsa;
 		check.tlsa_count = t->tlsa_count;
 		check.dane_name = t->dane_base ? t->dane_base : t->host;

@@ -239,6 +239,38 @@ class SmtpTlsTest(InstanceTestCase):
                       "of tlshost.example are not DNSSEC-validated); using opportunistic TLS"
                       % self.port, log)
 
+    def test_dane_only(self):
+        # dane-only (policy table or smtp_tls_security_level): DANE or
+        # nothing; where dane falls back to opportunistic TLS, it defers.
+        send = self.sender()
+        send.params["transport_maps"] = self.table(
+            send, "transport",
+            "dane.example smtp:[mx.dane.example]\n"
+            "tlsmay.example smtp:[tlshost.example]\n"
+            "unusable.example smtp:[unusable.dane.example]\n")
+        send.params["smtp_tls_policy_maps"] = self.policy_table(
+            send, "mx.dane.example dane-only\ntlshost.example dane-only\n"
+                  "unusable.dane.example dane-only\n")
+        send.write_config()
+        send.start()
+        submit(send, "s@out.sender.test", ["u@dane.example"], b"Subject: dane\n\nx\n")
+        submit(send, "s@out.sender.test", ["u@tlsmay.example"], b"Subject: unsigned\n\nx\n")
+        submit(send, "s@out.sender.test", ["u@unusable.example"], b"Subject: pkix\n\nx\n")
+        wait_for(lambda: maildir_messages(self.vmail, "u@dane.example"), timeout=30,
+                 what="delivery under dane-only")
+        send.wait_log("to=<u@tlsmay.example>", timeout=30)
+        send.wait_log("to=<u@unusable.example>", timeout=30)
+        self.assertRegex(result(send, "u@dane.example"), r"bits\), dane, dsn=2.0.0, status=sent")
+        self.assertRegex(result(send, "u@tlsmay.example"),
+                         r"dsn=4.7.5, status=deferred \(tlshost.example\[127.0.0.3\]:\d+: DANE "
+                         r"is required \(dane-only\) but cannot be used: the address records "
+                         r"of tlshost.example are not DNSSEC-validated\)")
+        self.assertRegex(result(send, "u@unusable.example"),
+                         r"dsn=4.7.5, status=deferred \(.*DANE is required \(dane-only\) but "
+                         r"cannot be used: no usable TLSA records at")
+        self.assertEqual(maildir_messages(self.vmail, "u@tlsmay.example"), [])
+        self.assertEqual(maildir_messages(self.vmail, "u@unusable.example"), [])
+
     def test_policy_match_and_bad_entries(self):
         # The receiver's certificate names tlshost.example, issued by a
         # test CA the sender trusts.

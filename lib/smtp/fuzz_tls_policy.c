@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0 && error == NULL)
 		abort();
 	if (rc == 0) {
-		if (error != NULL || p.level > TLS_LEVEL_SECURE)
+		if (error != NULL || p.level > TLS_LEVEL_DANE_ONLY)
 			abort();
 		bool named = p.level == TLS_LEVEL_VERIFY || p.level == TLS_LEVEL_SECURE;
 		if (named != (p.match_count > 0))

@@ -29,6 +29,9 @@ TEST(levels_and_defaults)
 	CHECK_STR(p.match[0], "nexthop");
 	CHECK_STR(p.match[1], "dot-nexthop");
 	CHECK(p.min_version == 0 && p.max_version == 0 && p.ciphers == NULL);
+	CHECK(parse("Dane-Only", &p, &error) == 0 && p.level == TLS_LEVEL_DANE_ONLY);
+	CHECK(p.match_count == 0);
+	CHECK_STR(tls_level_name(TLS_LEVEL_DANE_ONLY), "dane-only");
 	CHECK_STR(tls_level_name(TLS_LEVEL_SECURE), "secure");
 	CHECK(tls_level_parse("Encrypt") == TLS_LEVEL_ENCRYPT);
 	CHECK(tls_level_parse("fortify") == -1);

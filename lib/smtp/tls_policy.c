@@ -23,8 +23,10 @@
 #include "util/str.h"
 
 static const char *const level_names[] = {
-    [TLS_LEVEL_NONE] = "none", [TLS_LEVEL_MAY] = "may",       [TLS_LEVEL_ENCRYPT] = "encrypt",
-    [TLS_LEVEL_DANE] = "dane", [TLS_LEVEL_VERIFY] = "verify", [TLS_LEVEL_SECURE] = "secure",
+    [TLS_LEVEL_NONE] = "none",           [TLS_LEVEL_MAY] = "may",
+    [TLS_LEVEL_ENCRYPT] = "encrypt",     [TLS_LEVEL_DANE] = "dane",
+    [TLS_LEVEL_VERIFY] = "verify",       [TLS_LEVEL_SECURE] = "secure",
+    [TLS_LEVEL_DANE_ONLY] = "dane-only",
 };
 
 const char *tls_level_name(enum tls_level level)

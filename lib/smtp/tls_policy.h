@@ -13,7 +13,8 @@ enum tls_level {
 	TLS_LEVEL_ENCRYPT,
 	TLS_LEVEL_DANE,
 	TLS_LEVEL_VERIFY,
-	TLS_LEVEL_SECURE
+	TLS_LEVEL_SECURE,
+	TLS_LEVEL_DANE_ONLY /* dane without the fallbacks: else deferred */
 };
 
 struct tls_policy {

@@ -121,7 +121,11 @@ static void pre_drop(struct server *srv)
 	int min, max;
 	if (tls_protocols_parse(conf_get(conf, "smtp_tls_protocols"), &min, &max, &error) != 0)
 		log_fatal("smtp_tls_protocols: %s", error);
+	const char *ciphers = conf_get(conf, "smtp_tls_ciphers");
+	if (*ciphers != '\0' && (ciphers = tls_cipher_list(ciphers, &error)) == NULL)
+		log_fatal("smtp_tls_ciphers: %s", error);
 	struct tls_settings ts = {
+	    .ciphers = ciphers,
 	    .ca_file = conf_get(conf, "smtp_tls_CAfile"),
 	    .protocols = conf_get(conf, "smtp_tls_protocols"),
 	    .cert_file = conf_get(conf, "smtp_tls_cert_file"),

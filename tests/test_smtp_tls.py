@@ -333,15 +333,22 @@ class SmtpTlsTest(InstanceTestCase):
     def test_protocols(self):
         # A receiver that speaks at most TLS 1.2.
         self.restart_receiver(smtpd_tls_protocols="<=TLSv1.2")
-        send = self.sender()
+        # smtp_tls_ciphers for every destination without a ciphers= of its own.
+        send = self.sender(smtp_tls_ciphers="ECDHE-RSA-AES128-GCM-SHA256")
         send.params["smtp_tls_policy_maps"] = self.policy_table(
             send,
             "tlsmay.example encrypt protocols=>=TLSv1.3\n"
-            "tlsverify.example encrypt protocols=!TLSv1 !TLSv1.1 ciphers=high\n")
+            "tlsverify.example encrypt protocols=!TLSv1 !TLSv1.1 ciphers=high\n"
+            "suffix.example encrypt\n")
         send.write_config()
         send.start()
         submit(send, "s@out.sender.test", ["u@tlsmay.example"], b"Subject: 1.3\n\nx\n")
         submit(send, "s@out.sender.test", ["u@tlsverify.example"], b"Subject: 1.2\n\nx\n")
+        submit(send, "s@out.sender.test", ["u@suffix.example"], b"Subject: ciphers\n\nx\n")
+        wait_for(lambda: maildir_messages(self.vmail, "u@suffix.example"), timeout=30,
+                 what="delivery with smtp_tls_ciphers")
+        self.assertRegex(result(send, "u@suffix.example"),
+                         r"tls=TLSv1\.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 ")
         wait_for(lambda: maildir_messages(self.vmail, "u@tlsverify.example"), timeout=30,
                  what="delivery over TLS 1.2")
         send.wait_log("to=<u@tlsmay.example>", timeout=30)

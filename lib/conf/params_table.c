@@ -217,6 +217,8 @@ const struct param_def param_table[] = {
      "empty: none."},
     {"smtp_tls_chain_file", PARAM_STR, "",
      "Extra chain certificates (PEM) sent after smtp_tls_cert_file."},
+    {"smtp_tls_ciphers", PARAM_STR, "",
+     "TLS 1.2 ciphers of the smtp client: high, medium or an OpenSSL list (empty: OpenSSL's)."},
     {"smtp_tls_key_file", PARAM_STR, "$smtp_tls_cert_file",
      "Private key (PEM) of smtp_tls_cert_file."},
     {"smtp_tls_policy_maps", PARAM_STR, "",

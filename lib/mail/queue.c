@@ -296,9 +296,11 @@ static int check_readable(const struct str *encoded, const char **why_r)
 
 int queue_file_recycle(const char *queue_dir, const char *path)
 {
-	static unsigned next_slot;
+	/* Per thread (qmgr's delivery threads recycle too), seeded apart. */
+	static _Thread_local unsigned next_slot;
 	if (next_slot == 0)
-		next_slot = (unsigned)getpid() * 2654435761u;
+		next_slot =
+		    ((unsigned)getpid() ^ (unsigned)(uintptr_t)&next_slot) * 2654435761u | 1u;
 	if (truncate(path, 0) == 0) {
 		for (int attempt = 0; attempt < QUEUE_FREE_TRIES; attempt++) {
 			/* a multiplicative step scatters the slots one process tries */

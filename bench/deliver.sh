@@ -15,34 +15,25 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
+. "$top/bench/postfix.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-20}
 size=${SIZE:-4096}
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (Postfix and the vmail user)" >&2; exit 1; }
-if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
-fi
+bench_need_postfix
 sh "$top/scripts/create-users.sh"
 vmail_uid=$(id -u vmail)
 vmail_gid=$(id -g vmail)
 
-# One benchmark at a time owns the system Postfix.
-exec 9>/tmp/postern-bench-postfix.lock
-flock 9
 
 work=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$work"
 pf_port=2626
 pt_port=2627
-pf_conf=/etc/postfix
 domain=bench.example.test
 cleanup() {
-	postfix stop >/dev/null 2>&1 || true
-	for f in main.cf master.cf; do
-		if [ -f "$work/$f.orig" ]; then cp "$work/$f.orig" "$pf_conf/$f"; else rm -f "$pf_conf/$f"; fi
-	done
+	bench_give_back_postfix "$work"
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
@@ -52,23 +43,12 @@ mkdir -p "$work/pf-vmail" "$work/pt-vmail"
 chown vmail:vmail "$work/pf-vmail" "$work/pt-vmail"
 
 # --- Postfix: the system instance, configured for the run and restored after.
-postfix stop >/dev/null 2>&1 || true
-for f in main.cf master.cf; do
-	[ -f "$pf_conf/$f" ] && cp "$pf_conf/$f" "$work/$f.orig"
-done
-cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
-sed -i -e "s/^smtp      inet/$pf_port      inet/" "$pf_conf/master.cf"
-cat >"$pf_conf/main.cf" <<CF
-compatibility_level = 3.6
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
+bench_take_postfix "$work" "$pf_port"
+{
+	bench_postfix_main_cf
+	cat <<CF
 myhostname = mx.$domain
 mydestination =
-mynetworks = 127.0.0.0/8
-smtpd_recipient_restrictions = permit_mynetworks, reject
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-default_process_limit = 200
 virtual_mailbox_domains = $domain
 virtual_mailbox_base = $work/pf-vmail
 virtual_mailbox_maps = inline:{user@$domain=$domain/user/Maildir/, drain@$domain=$domain/drain/Maildir/}
@@ -76,8 +56,8 @@ virtual_uid_maps = static:$vmail_uid
 virtual_gid_maps = static:$vmail_gid
 virtual_mailbox_limit = 0
 CF
-postfix check >/dev/null 2>&1 || true
-postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
+} >"$pf_conf/main.cf"
+bench_start_postfix
 
 # --- Postern: smtpd, qmgr and local; one virtual user.
 mkdir -p "$work/postern/etc"

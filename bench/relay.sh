@@ -13,15 +13,12 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
+. "$top/bench/postfix.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-"1 20"}
 size=${SIZE:-4096}
 
-if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
-	[ "$(id -u)" -eq 0 ] || { echo "bench: install postfix first (needs root)" >&2; exit 1; }
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
-fi
+bench_need_postfix
 sh "$top/scripts/create-users.sh"
 
 work=$(mktemp -d /tmp/postern-bench.XXXXXX)

@@ -11,56 +11,37 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
+. "$top/bench/postfix.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-"1 20 100"}
 sizes=${SIZES:-"2048 51200"}
 
-if ! command -v smtp-source >/dev/null || [ ! -x /usr/sbin/postfix ]; then
-	[ "$(id -u)" -eq 0 ] || { echo "bench: install postfix first (needs root)" >&2; exit 1; }
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
-fi
+bench_need_postfix
 sh "$top/scripts/create-users.sh"
 
 work=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$work"
 pf_port=2626
 pt_port=2627
-pf_conf=/etc/postfix
 cleanup() {
-	postfix stop >/dev/null 2>&1 || true
-	for f in main.cf master.cf; do
-		if [ -f "$work/$f.orig" ]; then cp "$work/$f.orig" "$pf_conf/$f"; else rm -f "$pf_conf/$f"; fi
-	done
+	bench_give_back_postfix "$work"
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
 # --- Postfix: the system instance, configured for the run and restored after.
-postfix stop >/dev/null 2>&1 || true
-for f in main.cf master.cf; do
-	[ -f "$pf_conf/$f" ] && cp "$pf_conf/$f" "$work/$f.orig"
-done
-cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
-# Listen on our port.
-sed -i -e "s/^smtp      inet/$pf_port      inet/" "$pf_conf/master.cf"
-cat >"$pf_conf/main.cf" <<CF
-compatibility_level = 3.6
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
+bench_take_postfix "$work" "$pf_port"
+{
+	bench_postfix_main_cf
+	cat <<CF
 myhostname = bench.example.test
 mydestination = bench.example.test
-mynetworks = 127.0.0.0/8
-smtpd_recipient_restrictions = permit_mynetworks, reject
 local_recipient_maps =
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-default_process_limit = 200
 smtpd_end_of_data_restrictions = check_client_access static:HOLD
 CF
-postfix check >/dev/null 2>&1 || true
-postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
+} >"$pf_conf/main.cf"
+bench_start_postfix
 pf_spool=$(postconf -h queue_directory)
 
 # --- Postern: an instance with smtpd only.

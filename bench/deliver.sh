@@ -16,6 +16,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
 . "$top/bench/postfix.sh"
+. "$top/bench/postern.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-20}
 size=${SIZE:-4096}
@@ -61,20 +62,17 @@ bench_start_postfix
 
 # --- Postern: smtpd, qmgr and local; one virtual user.
 mkdir -p "$work/postern/etc"
-cat >"$work/postern/etc/main.conf" <<CF
-queue_directory = $work/postern/spool
-data_directory = $work/postern/data
-daemon_directory = $build/bin
-maillog_file = $work/postern.log
-inet_interfaces = 127.0.0.1
+{
+	bench_postern_main_conf
+	cat <<CF
 myhostname = mx.$domain
 mydestination = localhost
 virtual_mailbox_domains = $domain
 virtual_mailbox_base = $work/pt-vmail
 mynetworks = 127.0.0.0/8
 smtpd_peername_lookup = no
-default_process_limit = 200
 CF
+} >"$work/postern/etc/main.conf"
 cat >"$work/postern/etc/master.conf" <<CF
 127.0.0.1:$pt_port inet n - n - - smtpd
 qmgr unix n - n 300 1 qmgr

@@ -14,6 +14,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
+. "$top/bench/postern.sh"
 messages=${MESSAGES:-10000}
 size=${SIZE:-3000}
 sessions=${SESSIONS:-50}
@@ -79,19 +80,16 @@ done
 mkdir -p "$work/postern/etc" "$work/postern/vmail/example.test/bench"
 cp -r "$work/maildir" "$work/postern/vmail/example.test/bench/Maildir"
 chown -R vmail:vmail "$work/postern/vmail"
-cat >"$work/postern/etc/main.conf" <<CF
-queue_directory = $work/postern/spool
-data_directory = $work/postern/data
-daemon_directory = $build/bin
-maillog_file = $work/postern.log
-inet_interfaces = 127.0.0.1
+{
+	bench_postern_main_conf
+	cat <<CF
 myhostname = bench.example.test
 virtual_mailbox_domains = example.test
 virtual_mailbox_base = $work/postern/vmail
 pop3d_tls_cert_file =
 pop3d_tls_auth_only_exempt = 127.0.0.0/8
-default_process_limit = 200
 CF
+} >"$work/postern/etc/main.conf"
 cat >"$work/postern/etc/master.conf" <<CF
 127.0.0.1:$pt_port inet n n n - 200 pop3d
 auth unix y postern-auth n - - auth

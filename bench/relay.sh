@@ -14,6 +14,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
 . "$top/bench/postfix.sh"
+. "$top/bench/postern.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-"1 20"}
 size=${SIZE:-4096}
@@ -93,12 +94,9 @@ greets() { # port: true once a server there sends its greeting
 
 # --- Postern: smtpd, qmgr and smtp relaying everything to its sink.
 mkdir -p "$work/postern/etc"
-cat >"$work/postern/etc/main.conf" <<CF
-queue_directory = $work/postern/spool
-data_directory = $work/postern/data
-daemon_directory = $build/bin
-maillog_file = $work/postern.log
-inet_interfaces = 127.0.0.1
+{
+	bench_postern_main_conf
+	cat <<CF
 myhostname = bench.example.test
 mydestination =
 mynetworks = 127.0.0.0/8
@@ -106,8 +104,8 @@ relay_domains = relay.example.test
 relayhost = [127.0.0.1]:$pt_sink
 smtpd_peername_lookup = no
 smtp_tls_security_level = none
-default_process_limit = 200
 CF
+} >"$work/postern/etc/main.conf"
 cat >"$work/postern/etc/master.conf" <<CF
 127.0.0.1:$pt_port inet n - n - - smtpd
 qmgr unix n - n 300 1 qmgr

@@ -12,6 +12,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
 . "$top/bench/postfix.sh"
+. "$top/bench/postern.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-"1 20 100"}
 sizes=${SIZES:-"2048 51200"}
@@ -46,18 +47,15 @@ pf_spool=$(postconf -h queue_directory)
 
 # --- Postern: an instance with smtpd only.
 mkdir -p "$work/postern/etc"
-cat >"$work/postern/etc/main.conf" <<CF
-queue_directory = $work/postern/spool
-data_directory = $work/postern/data
-daemon_directory = $build/bin
-maillog_file = $work/postern.log
-inet_interfaces = 127.0.0.1
+{
+	bench_postern_main_conf
+	cat <<CF
 myhostname = bench.example.test
 mydestination = bench.example.test
 mynetworks = 127.0.0.0/8
 smtpd_peername_lookup = no
-default_process_limit = 200
 CF
+} >"$work/postern/etc/main.conf"
 echo "127.0.0.1:$pt_port inet n - n - - smtpd" >"$work/postern/etc/master.conf"
 "$build/bin/mailctl" -c "$work/postern/etc" start
 

@@ -287,21 +287,13 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 
 static void serve(struct server *srv, int fd)
 {
-	const struct conf *conf = server_conf(srv);
-	int timeout_ms = (int)(conf_get_time(conf, "ipc_timeout") * 1000);
-	struct ipc_rec *req = NULL;
-	const char *error = "";
-	int rc = ipc_read(fd, &req, 0, timeout_ms, &error);
-	if (rc < 0)
-		log_warn("reading deliver request: %s", error);
-	if (rc != 1)
+	int timeout_ms;
+	struct ipc_rec *req = server_read_request(srv, fd, "deliver", &timeout_ms);
+	if (req == NULL)
 		return;
-	if (ipc_rec_is(req, "deliver")) {
-		local_qmgr_set(fd);
-		serve_request(srv, fd, req, timeout_ms);
-		local_qmgr_set(-1);
-	} else
-		log_warn("unexpected request \"%s\"", req->name);
+	local_qmgr_set(fd);
+	serve_request(srv, fd, req, timeout_ms);
+	local_qmgr_set(-1);
 	ipc_rec_free(req);
 }
 

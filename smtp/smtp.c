@@ -257,19 +257,11 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 
 static void serve(struct server *srv, int fd)
 {
-	const struct conf *conf = server_conf(srv);
-	int timeout_ms = (int)(conf_get_time(conf, "ipc_timeout") * 1000);
-	struct ipc_rec *req = NULL;
-	const char *error = "";
-	int rc = ipc_read(fd, &req, 0, timeout_ms, &error);
-	if (rc < 0)
-		log_warn("reading deliver request: %s", error);
-	if (rc != 1)
+	int timeout_ms;
+	struct ipc_rec *req = server_read_request(srv, fd, "deliver", &timeout_ms);
+	if (req == NULL)
 		return;
-	if (ipc_rec_is(req, "deliver"))
-		serve_request(fd, req, timeout_ms);
-	else
-		log_warn("unexpected request \"%s\"", req->name);
+	serve_request(fd, req, timeout_ms);
 	ipc_rec_free(req);
 }
 

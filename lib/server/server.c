@@ -333,6 +333,24 @@ void *server_context(const struct server *srv)
 	return srv->ctx;
 }
 
+struct ipc_rec *server_read_request(struct server *srv, int fd, const char *name, int *timeout_ms_r)
+{
+	*timeout_ms_r = (int)(conf_get_time(srv->conf, "ipc_timeout") * 1000);
+	struct ipc_rec *req = NULL;
+	const char *error = "";
+	int rc = ipc_read(fd, &req, 0, *timeout_ms_r, &error);
+	if (rc < 0)
+		log_warn("reading %s request: %s", name, error);
+	if (rc != 1)
+		return NULL;
+	if (!ipc_rec_is(req, name)) {
+		log_warn("unexpected request \"%s\"", req->name);
+		ipc_rec_free(req);
+		return NULL;
+	}
+	return req;
+}
+
 const struct conf *server_conf(const struct server *srv)
 {
 	return srv->conf;

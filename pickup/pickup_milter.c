@@ -100,12 +100,7 @@ static const char *macro(void *ctx, const char *name)
 {
 	struct run *r = ctx;
 	static char buf[64];
-	char key[64];
-	size_t n = strlen(name);
-	if (n >= 2 && name[0] == '{' && name[n - 1] == '}')
-		snprintf(key, sizeof(key), "%.*s", (int)(n - 2), name + 1);
-	else
-		snprintf(key, sizeof(key), "%s", name);
+	const char *key = name;
 	if (strcmp(key, "j") == 0)
 		return pm.hostname;
 	if (strcmp(key, "daemon_name") == 0)

@@ -63,13 +63,7 @@ static const char *macro(void *ctx, const char *name)
 {
 	struct session *s = ctx;
 	static char buf[600];
-	char key[64];
-	size_t n = strlen(name);
-	/* "{name}" and "name" are the same macro. */
-	if (n >= 2 && name[0] == '{' && name[n - 1] == '}')
-		snprintf(key, sizeof(key), "%.*s", (int)(n - 2), name + 1);
-	else
-		snprintf(key, sizeof(key), "%s", name);
+	const char *key = name; /* bare: lib/milter took off the braces */
 	const struct smtpd_settings *c = s->cfg;
 	if (strcmp(key, "j") == 0)
 		return c->hostname;

@@ -174,11 +174,19 @@ static void failed_verdict(struct filter *f, struct milter_verdict *v)
 	}
 }
 
+/* "{name}" and "name" are the same macro: the program is asked by the
+ * bare name. */
 static const char *macro_value(struct milter_chain *c, const char *name)
 {
 	if (c->macro == NULL)
 		return NULL;
-	return c->macro(c->ctx, name);
+	char key[64];
+	size_t n = strlen(name);
+	if (n >= 2 && name[0] == '{' && name[n - 1] == '}')
+		snprintf(key, sizeof(key), "%.*s", (int)(n - 2), name + 1);
+	else
+		snprintf(key, sizeof(key), "%s", name);
+	return c->macro(c->ctx, key);
 }
 
 /* SMFIC_MACRO for a stage, if any of its macros has a value. */

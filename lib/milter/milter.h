@@ -72,8 +72,9 @@ int milter_specs_parse(const char *text, const struct milter_defaults *d,
                        struct milter_spec **specs_r, size_t *count_r, const char **error_r);
 void milter_specs_free(struct milter_spec *specs, size_t count);
 
-/* Macro values: the program answers by name ("j", "{client_addr}"...),
- * NULL if it has none. */
+/* Macro values: the program answers by bare name ("j", "client_addr"...;
+ * a milter's "{client_addr}" is asked for without the braces), NULL if it
+ * has none. */
 typedef const char *milter_macro_fn(void *ctx, const char *name);
 /* One line per decision and per failure ("milter unix:/x: MAIL: reject:
  * 550 5.7.1 ..."): the program logs it with its queue id and client. */

@@ -65,6 +65,10 @@ def spki_sha256(cert):
 
 
 def result(inst, rcpt):
+    """The sender's log lines for rcpt's outcome. qmgr logs an outcome when
+    the agent reports it, which may be after the receiver has the mail:
+    wait for one."""
+    inst.wait_log("to=<%s>" % rcpt, timeout=30)
     return "\n".join(l for l in inst.read_log().splitlines() if "to=<%s>" % rcpt in l)
 
 

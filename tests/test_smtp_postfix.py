@@ -3,6 +3,7 @@ Postern's smtp client delivers to Postfix's smtpd, and Postfix's smtp
 client delivers to Postern's smtpd, which writes the mail to a Maildir."""
 
 import os
+import re
 import smtplib
 import sys
 import unittest
@@ -54,8 +55,11 @@ class PostfixInteropTest(InstanceTestCase):
         msg = maildir_messages(vmail, "u@postern.example")[0]
         self.assertIn(b"relayed by Postfix", msg)
         self.assertIn(b"Subject: from postfix", msg)
-        self.assertRegex(pf.read_log(), r"to=<u@postern.example>, relay=127.0.0.3\[127.0.0.3\]:"
-                         r"%d, .*status=sent" % port)
+        # Postfix logs the outcome after Postern's 250: wait for it.
+        sent = (r"to=<u@postern.example>, relay=127.0.0.3\[127.0.0.3\]:%d, .*status=sent"
+                % port)
+        wait_for(lambda: re.search(sent, pf.read_log()), timeout=30,
+                 what="Postfix's log of the delivery to Postern")
 
 
 if __name__ == "__main__":

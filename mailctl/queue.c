@@ -189,8 +189,9 @@ static void free_names(char **names)
 	free(names);
 }
 
-/* Load every file in the mail queues. 0, or -1 if a directory is unreadable. */
-static int scan_queues(const char *queue_dir, struct entry_list *list)
+/* One pass over the mail queues: every file, loaded. 0, or -1 if a
+ * directory is unreadable. */
+static int scan_queues_once(const char *queue_dir, struct entry_list *list)
 {
 	for (size_t q = 0; mail_queues[q]; q++) {
 		char **names = queue_names(queue_dir, mail_queues[q]);
@@ -207,8 +208,88 @@ static int scan_queues(const char *queue_dir, struct entry_list *list)
 		}
 		free_names(names);
 	}
+	return 0;
+}
+
+/* Whether the mail queues still hold exactly the files a pass loaded (the
+ * list in pass order: queue by queue, names sorted). */
+static bool queues_unchanged(const char *queue_dir, const struct entry_list *list)
+{
+	size_t at = 0;
+	for (size_t q = 0; mail_queues[q]; q++) {
+		char **names = queue_names(queue_dir, mail_queues[q]);
+		if (names == NULL)
+			return false;
+		bool same = true;
+		for (size_t i = 0; names[i] && same; i++, at++)
+			same = at < list->count && list->items[at].queue == mail_queues[q] &&
+			       strcmp(list->items[at].name, names[i]) == 0;
+		free_names(names);
+		if (!same || (at < list->count && list->items[at].queue == mail_queues[q]))
+			return false;
+	}
+	return at == list->count;
+}
+
+static bool path_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* How good a sighting of a message is, when a pass saw it more than once:
+ * read whole beats damaged (caught mid-move), and still there beats gone. */
+static int sighting_rank(const struct entry *e)
+{
+	return (e->error == NULL ? 2 : 0) + (path_exists(e->path) ? 1 : 0);
+}
+
+/* Drop what a pass caught in motion: a file that vanished while it was
+ * read (delivered, or moved), and all but the best sighting of a message
+ * that moved between queues during the pass. The list is sorted by name. */
+static void drop_moved_entries(struct entry_list *list)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < list->count; i++) {
+		struct entry *e = &list->items[i];
+		bool gone = e->error != NULL && !path_exists(e->path);
+		if (!gone && kept > 0 && strcmp(list->items[kept - 1].name, e->name) == 0) {
+			struct entry *prev = &list->items[kept - 1];
+			if (sighting_rank(prev) >= sighting_rank(e)) {
+				gone = true;
+			} else {
+				entry_free(prev);
+				kept--;
+			}
+		}
+		if (gone)
+			entry_free(e);
+		else
+			list->items[kept++] = *e;
+	}
+	list->count = kept;
+}
+
+/* Load every file in the mail queues, sorted by name. The queues are live:
+ * a pass is checked against a second reading of the directories and done
+ * again if they changed (a few times at most, so a busy queue still gets a
+ * listing), and what the last pass caught in motion is dropped, so that a
+ * message moving between queues is listed once. 0, or -1 if a directory is
+ * unreadable. */
+static int scan_queues(const char *queue_dir, struct entry_list *list)
+{
+	enum { MAX_PASSES = 4 };
+	for (int pass = 0;; pass++) {
+		if (scan_queues_once(queue_dir, list) != 0)
+			return -1;
+		if (pass + 1 == MAX_PASSES || queues_unchanged(queue_dir, list))
+			break;
+		entry_list_free(list);
+		*list = (struct entry_list){0};
+	}
 	if (list->count > 1)
 		qsort(list->items, list->count, sizeof(*list->items), compare_entries);
+	drop_moved_entries(list);
 	return 0;
 }
 

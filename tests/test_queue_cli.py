@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -107,6 +108,35 @@ class QueueCliTest(InstanceTestCase):
         data = self.json("queue", "list")
         self.assertEqual(data["messages"], [])
         self.assertEqual(data["count"], 0)
+
+    def test_list_while_a_message_moves(self):
+        """A message moving between queues during a listing (qmgr and mailctl
+        rename files all the time) is listed once: never twice, never
+        missing, never as an unreadable file."""
+        qid = self.write(b"Subject: moving\r\n\r\nm\r\n", sender="a@example.org",
+                         rcpts=["b@example.net"])
+        stop = threading.Event()
+        moves = [0]
+
+        def mover():
+            order = QUEUES + ("incoming",)
+            while not stop.is_set():
+                for src, dst in zip(order, order[1:]):
+                    os.rename(self.path(src, qid), self.path(dst, qid))
+                    moves[0] += 1
+                    time.sleep(0.01)
+
+        thread = threading.Thread(target=mover)
+        thread.start()
+        try:
+            for _ in range(60):
+                data = self.json("queue", "list")
+                self.assertEqual([(m["id"], m["valid"]) for m in data["messages"]],
+                                 [(qid, True)], data)
+        finally:
+            stop.set()
+            thread.join()
+        self.assertGreater(moves[0], 10)
 
     def test_list_text(self):
         m = self.fill()

@@ -438,20 +438,38 @@ int ipc_write(int fd, const struct ipc_rec *rec, int timeout_ms)
 	return rc;
 }
 
+/* One read of at most want bytes into buf. With data_expected (the rest of
+ * a record whose header has come: a writer sends a record at once), a
+ * socket is read without waiting first, and waited for only if it has
+ * nothing yet; otherwise, and for other descriptors, poll comes first. */
+static ssize_t read_some(int fd, struct str *buf, size_t want, bool data_expected, int64_t deadline,
+                         const char **error_r)
+{
+	if (data_expected) {
+		ssize_t n = recv(fd, buf->data + buf->len, want, MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTSOCK))
+			return n;
+	}
+	if (wait_fd(fd, POLLIN, deadline) != 0) {
+		*error_r = errno == ETIMEDOUT ? "timed out" : strerror(errno);
+		return -2;
+	}
+	return read(fd, buf->data + buf->len, want);
+}
+
 /* Read until buf holds total bytes: 1 done, 0 end of file, -1 error. Reads
  * never go past total, so the bytes of a following record stay in fd. */
-static int read_until(int fd, struct str *buf, size_t total, int64_t deadline, const char **error_r)
+static int read_until(int fd, struct str *buf, size_t total, bool data_expected, int64_t deadline,
+                      const char **error_r)
 {
 	while (buf->len < total) {
-		if (wait_fd(fd, POLLIN, deadline) != 0) {
-			*error_r = errno == ETIMEDOUT ? "timed out" : strerror(errno);
-			return -1;
-		}
 		size_t want = total - buf->len;
 		if (want > IPC_READ_CHUNK)
 			want = IPC_READ_CHUNK;
 		str_reserve(buf, want);
-		ssize_t n = read(fd, buf->data + buf->len, want);
+		ssize_t n = read_some(fd, buf, want, data_expected, deadline, error_r);
+		if (n == -2)
+			return -1;
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (n < 0) {
@@ -489,7 +507,7 @@ static int end_of_file(const struct str *buf, const char **error_r)
 static int read_record(int fd, struct str *buf, struct ipc_rec **rec_r, size_t max_len,
                        int64_t deadline, const char **error_r)
 {
-	int rc = read_until(fd, buf, IPC_HEADER_SIZE, deadline, error_r);
+	int rc = read_until(fd, buf, IPC_HEADER_SIZE, false, deadline, error_r);
 	if (rc != 1)
 		return rc == 0 ? end_of_file(buf, error_r) : -1;
 	/* With the header alone: 0 (the body is to come) or -1 (too large). */
@@ -497,7 +515,7 @@ static int read_record(int fd, struct str *buf, struct ipc_rec **rec_r, size_t m
 	if (rc != 0)
 		return rc;
 	size_t total = IPC_HEADER_SIZE + (size_t)get_u32((const unsigned char *)buf->data);
-	rc = read_until(fd, buf, total, deadline, error_r);
+	rc = read_until(fd, buf, total, true, deadline, error_r);
 	if (rc != 1)
 		return rc == 0 ? end_of_file(buf, error_r) : -1;
 	return decode_buffer(buf, max_len, rec_r, error_r);

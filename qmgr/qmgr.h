@@ -141,6 +141,13 @@ void recipients_init(int64_t limit);
  * min(want, 10), at most what is free): how many were granted. */
 size_t recipients_claim(size_t want);
 void recipients_release(size_t count);
+/* Without waiting, take all the room free now, for a message whose
+ * recipients are not counted yet: how much was taken (SIZE_MAX when there
+ * is no limit), 0 when none is free or a thread waits for room. Then
+ * recipients_keep(taken, kept) gives back all but kept (kept <= taken),
+ * which recipients_release gives back later. */
+size_t recipients_claim_free(void);
+void recipients_keep(size_t taken, size_t kept);
 /* Recipients held now, and the limit (0: none), for the log. */
 size_t recipients_in_memory(void);
 int64_t recipients_limit(void);

@@ -289,8 +289,8 @@ void message_process(const char *id, bool retry_now)
 	struct status_log log;
 	size_t content_offset;
 	const char *error;
-	/* The room free now, taken before the count is known: if the message
-	 * fits (the usual case), one reading of the file and of its status log
+	/* Room taken before the count is known (recipients_claim_free): if
+	 * the message fits (the usual case), one reading of the file and of its status log
 	 * serves the whole attempt. Else only the envelope is kept, and the
 	 * recipients are read a slice at a time, as qmgr_message_recipient_
 	 * limit leaves room (run_slice). */

@@ -7,7 +7,10 @@
  * thread holds no room while it waits for more, so claims never deadlock,
  * and a claim is granted as soon as QMGR_RCPT_MINIMUM recipients (or the
  * whole rest of the message, or the whole limit if smaller) are free, so
- * a big message is never stalled for good by small ones.
+ * a big message is never stalled for good by small ones. A thread may
+ * also take room before it knows how many recipients a message has (up
+ * to its share of the limit, never while another waits): when the
+ * message fits, one reading of the file serves it whole.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -22,10 +25,16 @@ static pthread_cond_t freed = PTHREAD_COND_INITIALIZER;
 static int64_t limit; /* 0: none */
 static size_t in_use;
 static size_t waiting; /* threads waiting in recipients_claim */
+static size_t share;   /* the most recipients_claim_free takes */
 
-void recipients_init(int64_t value)
+void recipients_init(int64_t value, size_t threads)
 {
 	limit = value > 0 ? value : 0;
+	/* Each delivery thread's share, so that the threads taking room
+	 * before they know how much they need do not crowd each other out. */
+	share = threads > 0 ? (size_t)limit / threads : (size_t)limit;
+	if (share < QMGR_RCPT_MINIMUM)
+		share = QMGR_RCPT_MINIMUM;
 }
 
 size_t recipients_claim(size_t want)
@@ -60,7 +69,7 @@ size_t recipients_claim_free(void)
 	/* A thread waiting for room goes first: taking it all here, even for
 	 * a moment, could keep a big message waiting for good. */
 	if (waiting == 0 && in_use < max)
-		granted = max - in_use;
+		granted = max - in_use < share ? max - in_use : share;
 	in_use += granted;
 	pthread_mutex_unlock(&lock);
 	return granted;

@@ -147,7 +147,7 @@ void deliver_agent(const char *service, const char *nexthop, const struct queue_
 	char *path = xasprintf("%s/private/%s", qmgr.queue_dir, service);
 	const char *error;
 	const char *why = "delivery agent not available";
-	int fd = sock_connect_unix(path, CONNECT_TIMEOUT_MS, &error);
+	int fd = sock_connect_unix_nonblock(path, CONNECT_TIMEOUT_MS, &error);
 	if (fd < 0) {
 		log_warn("%s: cannot connect to %s: %s", env->id, path, error);
 	} else if (send_request(fd, env, nexthop, indexes, count) != 0) {

@@ -302,13 +302,13 @@ static void init(struct server *srv)
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
 	active_limit = conf_get_int(conf, "qmgr_message_active_limit");
-	recipients_init(conf_get_int(conf, "qmgr_message_recipient_limit"));
 	loop = server_loop(srv);
 	limits_init(conf);
 	valias_init(conf);
 	int64_t threads = limits_transport("local");
 	if (threads <= 0 || threads > MAX_THREADS)
 		threads = MAX_THREADS;
+	recipients_init(conf_get_int(conf, "qmgr_message_recipient_limit"), (size_t)threads);
 	const char *error;
 	if (workers_start((size_t)threads, &error) != 0)
 		log_fatal("cannot start the delivery threads: %s", error);

@@ -8,8 +8,9 @@
  * last time an admin asked for a retry; after maximal_queue_lifetime the
  * deferred recipients bounce). The recipients are read a slice at a time,
  * as much as qmgr_message_recipient_limit leaves room for (recipients.c):
- * usually the whole message in one; a slice's outcomes are on disk and
- * its notifications queued before the next slice is read.
+ * usually the whole message in one, read together with the envelope; a
+ * slice's outcomes are on disk and its notifications queued before the
+ * next slice is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -171,13 +172,16 @@ static void defer_message(const struct queue_envelope *env, const struct status_
 	qmgr_deferred_until(next);
 }
 
-static void finish_message(const struct queue_envelope *env, const char *path)
+/* log_on_disk false: the status log is known not to exist (none was read
+ * and none written since), so there is nothing to remove. */
+static void finish_message(const struct queue_envelope *env, const char *path, bool log_on_disk)
 {
 	if (queue_file_recycle(qmgr.queue_dir, path) != 0) {
 		log_error("%s: cannot remove %s: %m", env->id, path);
 		return;
 	}
-	status_log_remove(env->id);
+	if (log_on_disk)
+		status_log_remove(env->id);
 	log_info("%s: removed", env->id);
 }
 
@@ -192,6 +196,7 @@ static void restart_backoff(const char *id, struct status_log *log)
 		return;
 	log->attempts = 0;
 	log->next_attempt = 0;
+	log->on_disk = true; /* it was read already: attempts came from it */
 	if (status_log_append_message(id, 0, 0, &error) != 0)
 		log_error("%s: cannot write the status log: %s", id, error);
 }
@@ -221,9 +226,10 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	n_changed += expire_deferred(env, log, changed + n_changed);
 	/* Mail delivered to everyone at once is removed right away: the
 	 * status log would only be written to be deleted (a crash before the
-	 * removal delivers again either way). */
+	 * removal delivers again either way). Nothing was written to the
+	 * status log since it was read. */
 	if (env->rcpt_count == env->rcpt_total && notify_delivered_quietly(env, log)) {
-		finish_message(env, a->path);
+		finish_message(env, a->path, log->on_disk);
 		a->finished = true;
 		free(changed);
 		return;
@@ -266,6 +272,16 @@ static int run_slice(const char *id, size_t first, size_t count, struct attempt 
 	return 0;
 }
 
+/* env, read with a window, keeps its envelope and loses its recipients. */
+static void drop_recipients(struct queue_envelope *env)
+{
+	struct queue_envelope fields;
+	queue_envelope_copy_fields(&fields, env);
+	fields.rcpt_total = env->rcpt_total;
+	queue_envelope_free(env);
+	*env = fields;
+}
+
 void message_process(const char *id, bool retry_now)
 {
 	char *path = xasprintf("%s/active/%s", qmgr.queue_dir, id);
@@ -273,15 +289,26 @@ void message_process(const char *id, bool retry_now)
 	struct status_log log;
 	size_t content_offset;
 	const char *error;
-	/* The envelope without its recipients: they are read a slice at a
-	 * time, as qmgr_message_recipient_limit leaves room. */
-	if (queue_file_read_window(path, 0, 0, &env, &content_offset, &error) != 0) {
+	/* Room taken before the count is known (recipients_claim_free): if
+	 * the message fits (the usual case), one reading of the file and of its status log
+	 * serves the whole attempt. Else only the envelope is kept, and the
+	 * recipients are read a slice at a time, as qmgr_message_recipient_
+	 * limit leaves room (run_slice). */
+	size_t room = recipients_claim_free();
+	if (queue_file_read_window(path, 0, room, &env, &content_offset, &error) != 0) {
+		recipients_keep(room, 0);
 		qmgr_move_corrupt("active", id, error);
 		free(path);
 		return;
 	}
-	if (status_log_load(id, 0, 0, &log, &error) != 0) {
+	bool whole = env.rcpt_total <= room;
+	size_t held = whole ? env.rcpt_total : 0;
+	recipients_keep(room, held);
+	if (!whole)
+		drop_recipients(&env);
+	if (status_log_load(id, 0, held, &log, &error) != 0) {
 		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
+		recipients_release(held);
 		queue_envelope_free(&env);
 		free(path);
 		return;
@@ -298,7 +325,10 @@ void message_process(const char *id, bool retry_now)
 	    .all_final = true,
 	};
 	int rc = 0;
-	for (size_t first = 0; rc == 0 && first < env.rcpt_total;) {
+	if (whole && env.rcpt_total > 0)
+		process_slice(&env, &log, &a);
+	recipients_release(held);
+	for (size_t first = 0; !whole && rc == 0 && first < env.rcpt_total;) {
 		size_t count = recipients_claim(env.rcpt_total - first);
 		rc = run_slice(id, first, count, &a);
 		recipients_release(count);
@@ -308,7 +338,7 @@ void message_process(const char *id, bool retry_now)
 		log.delay_warned = a.delay_warned;
 		/* A notification that could not be queued keeps the message. */
 		if (a.all_final && !a.notices_owed)
-			finish_message(&env, path);
+			finish_message(&env, path, true);
 		else
 			defer_message(&env, &log);
 	}

@@ -136,11 +136,19 @@ void valias_deliver(const struct queue_envelope *env, const char *path, size_t c
 
 /* recipients.c: qmgr_message_recipient_limit, the recipients held in
  * memory by all delivery threads together. */
-void recipients_init(int64_t limit);
+void recipients_init(int64_t limit, size_t threads);
 /* Wait for room and take it for up to want recipients (at least
  * min(want, 10), at most what is free): how many were granted. */
 size_t recipients_claim(size_t want);
 void recipients_release(size_t count);
+/* Without waiting, take the room free now, up to one thread's share of
+ * the limit (at least the minimum of recipients_claim), for a message
+ * whose recipients are not counted yet: how much was taken (SIZE_MAX when
+ * there is no limit), 0 when none is free or a thread waits for room. Then
+ * recipients_keep(taken, kept) gives back all but kept (kept <= taken),
+ * which recipients_release gives back later. */
+size_t recipients_claim_free(void);
+void recipients_keep(size_t taken, size_t kept);
 /* Recipients held now, and the limit (0: none), for the log. */
 size_t recipients_in_memory(void);
 int64_t recipients_limit(void);

@@ -155,6 +155,7 @@ int status_log_read_window(const char *queue_dir, const char *id, size_t first, 
 		*error_r = strerror(errno);
 		return -1;
 	}
+	log->on_disk = true;
 	struct str buf = STR_INIT;
 	int rc = read_all(fd, &buf);
 	size_t good = rc == 0 ? status_log_parse(buf.data, buf.len, log) : 0;

@@ -49,6 +49,7 @@ struct status_log {
 	int64_t attempts;
 	int64_t next_attempt;
 	int64_t delay_warned; /* when the delay warning was queued; 0 if not */
+	bool on_disk;         /* read from a file (false: there was none) */
 };
 
 /* An empty log for rcpt_count recipients (from index 0). */

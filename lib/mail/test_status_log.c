@@ -1,7 +1,13 @@
 /* Unit tests for reading the per-message status log: the last record for a
  * recipient wins, indexes past the recipients are ignored, message records
- * and the delay warning are read, and a torn tail ends the log. */
+ * and the delay warning are read, a torn tail ends the log, and reading
+ * a file tells whether there was one (qmgr then need not remove it). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mail/status_log.h"
 #include "util/ipc.h"
@@ -96,6 +102,40 @@ TEST(torn_tail_ends_the_log)
 	str_free(&data);
 }
 
+TEST(read_tells_whether_on_disk)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[512], status[600], file[700];
+	snprintf(dir, sizeof(dir), "%s/test_status_log.XXXXXX", tmp ? tmp : "/tmp");
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(status, sizeof(status), "%s/status", dir);
+	CHECK(mkdir(status, 0700) == 0);
+	const char *error = NULL;
+	struct status_log log;
+	/* None: an empty log, and known absent. */
+	CHECK(status_log_read(dir, "ID1", 2, true, &log, &error) == 0);
+	CHECK(!log.on_disk && log.rcpt_count == 2 && log.rcpts[0].state == RCPT_PENDING);
+	status_log_free(&log);
+	/* One, even empty. */
+	snprintf(file, sizeof(file), "%s/ID1", status);
+	struct str data = STR_INIT;
+	add_rcpt(&data, 1, "deferred", "4.2.2", "mailbox full", false);
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, data.data, data.len) == (ssize_t)data.len);
+	close(fd);
+	CHECK(status_log_read_window(dir, "ID1", 1, 1, true, &log, &error) == 0);
+	CHECK(log.on_disk && log.rcpts[0].state == RCPT_DEFERRED);
+	status_log_free(&log);
+	CHECK(truncate(file, 0) == 0);
+	CHECK(status_log_read(dir, "ID1", 1, true, &log, &error) == 0);
+	CHECK(log.on_disk && log.rcpts[0].state == RCPT_PENDING);
+	status_log_free(&log);
+	str_free(&data);
+	unlink(file);
+	rmdir(status);
+	rmdir(dir);
+}
+
 TEST(state_names)
 {
 	CHECK(rcpt_state_parse("delivered") == RCPT_DELIVERED);
@@ -112,6 +152,7 @@ int main(void)
 	RUN(last_record_wins);
 	RUN(window);
 	RUN(torn_tail_ends_the_log);
+	RUN(read_tells_whether_on_disk);
 	RUN(state_names);
 	return TESTING_DONE();
 }

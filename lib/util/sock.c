@@ -247,11 +247,11 @@ static int start_connect(int fd, const struct sockaddr *addr, socklen_t len, int
 	}
 }
 
-/* Connect fd within timeout_ms and make it blocking again; 0 or -1 with errno. */
-static int connect_wait(int fd, const struct sockaddr *addr, socklen_t len, int timeout_ms)
+/* Connect fd (made with SOCK_NONBLOCK) within timeout_ms; with blocking,
+ * make it blocking again. 0 or -1 with errno. */
+static int connect_wait(int fd, const struct sockaddr *addr, socklen_t len, int timeout_ms,
+                        bool blocking)
 {
-	if (sock_set_nonblock(fd, true) != 0)
-		return -1;
 	int64_t deadline = timeout_ms >= 0 ? event_now_ms() + timeout_ms : -1;
 	int rc = start_connect(fd, addr, len, deadline);
 	if (rc < 0)
@@ -269,7 +269,8 @@ static int connect_wait(int fd, const struct sockaddr *addr, socklen_t len, int 
 			return -1;
 		}
 	}
-	return sock_set_nonblock(fd, false);
+	/* A fresh socket has no other status flag to keep: no F_GETFL. */
+	return blocking ? fcntl(fd, F_SETFL, 0) : 0;
 }
 
 int sock_connect_tcp(const char *host, const char *port, int timeout_ms, const char **error_r)
@@ -287,8 +288,9 @@ int sock_connect_tcp(const char *host, const char *port, int timeout_ms, const c
 	int fd = -1;
 	*error_r = errorf("connect to %s port %s: no usable address", shown, port);
 	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd >= 0 && connect_wait(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms) == 0)
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            ai->ai_protocol);
+		if (fd >= 0 && connect_wait(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms, true) == 0)
 			break;
 		int err = errno;
 		char name[NI_MAXHOST];
@@ -302,22 +304,32 @@ int sock_connect_tcp(const char *host, const char *port, int timeout_ms, const c
 	return fd;
 }
 
-int sock_connect_unix(const char *path, int timeout_ms, const char **error_r)
+static int connect_unix(const char *path, int timeout_ms, bool blocking, const char **error_r)
 {
 	struct sockaddr_un sun;
 	if (unix_address(path, &sun, error_r) != 0)
 		return -1;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*error_r = errorf("socket %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (connect_wait(fd, (struct sockaddr *)&sun, sizeof(sun), timeout_ms) != 0) {
+	if (connect_wait(fd, (struct sockaddr *)&sun, sizeof(sun), timeout_ms, blocking) != 0) {
 		*error_r = errorf("connect to %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int sock_connect_unix(const char *path, int timeout_ms, const char **error_r)
+{
+	return connect_unix(path, timeout_ms, true, error_r);
+}
+
+int sock_connect_unix_nonblock(const char *path, int timeout_ms, const char **error_r)
+{
+	return connect_unix(path, timeout_ms, false, error_r);
 }
 
 int sock_accept(int listen_fd)

@@ -24,9 +24,14 @@ int sock_listen_tcp(const char *host, const char *port, int backlog, int *fds_r,
  * given mode. Returns the fd or -1. */
 int sock_listen_unix(const char *path, int mode, int backlog, const char **error_r);
 
-/* Connect with a timeout (milliseconds, -1 = none). Returned fds are blocking. */
+/* Connect with a timeout (milliseconds, -1 = none). Returned fds are blocking
+ * (and close-on-exec). */
 int sock_connect_tcp(const char *host, const char *port, int timeout_ms, const char **error_r);
 int sock_connect_unix(const char *path, int timeout_ms, const char **error_r);
+/* The same, leaving the fd non-blocking (one system call less), for a
+ * caller that only reads and writes it through ipc_read/ipc_write, which
+ * poll with their own deadlines. */
+int sock_connect_unix_nonblock(const char *path, int timeout_ms, const char **error_r);
 
 /* Accept one connection (close-on-exec set); -1 with errno (EAGAIN when none). */
 int sock_accept(int listen_fd);

@@ -238,6 +238,18 @@ TEST(unix_sockets)
 	CHECK(strlen(tiny) == 3);
 	close(afd);
 	close(cfd);
+
+	/* The non-blocking variant: connected, and left non-blocking. */
+	cfd = sock_connect_unix_nonblock(path, 1000, &error);
+	CHECK(cfd >= 0);
+	CHECK(is_nonblock(cfd) && is_cloexec(cfd));
+	afd = sock_accept(lfd);
+	CHECK(afd >= 0);
+	CHECK(write(cfd, "x", 1) == 1);
+	char c = 0;
+	CHECK(read(afd, &c, 1) == 1 && c == 'x');
+	close(afd);
+	close(cfd);
 	close(lfd);
 
 	/* The stale socket file left behind is replaced. */
@@ -250,6 +262,9 @@ TEST(unix_sockets)
 	/* Nobody listening. */
 	error = NULL;
 	CHECK(sock_connect_unix(path, 1000, &error) == -1);
+	CHECK(error != NULL && strstr(error, path) != NULL);
+	error = NULL;
+	CHECK(sock_connect_unix_nonblock(path, 1000, &error) == -1);
 	CHECK(error != NULL && strstr(error, path) != NULL);
 
 	/* A regular file is never removed to make room. */

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "store/maildir.h"
 #include "util/alloc.h"
 #include "util/dir_sync.h"
+#include "util/self_pid.h"
 
 /* How often an operation looks the file up again after it moved. */
 #define MAILDIR_RETRIES 20
@@ -182,28 +182,6 @@ static const char *escaped_host(void)
 	return str_cstr(&escaped);
 }
 
-/* This process's id, asked once; a forked child forgets its parent's
- * (pthread_atfork) so that its names carry its own. */
-static pid_t cached_pid;
-
-static void forget_pid(void)
-{
-	cached_pid = 0;
-}
-
-static pid_t own_pid(void)
-{
-	static bool registered;
-	if (!registered) {
-		registered = pthread_atfork(NULL, NULL, forget_pid) == 0;
-		if (!registered)
-			return getpid();
-	}
-	if (cached_pid == 0)
-		cached_pid = getpid();
-	return cached_pid;
-}
-
 static char *unique_name(void)
 {
 	static unsigned int seq;
@@ -211,7 +189,7 @@ static char *unique_name(void)
 	gettimeofday(&tv, NULL);
 	struct str s = STR_INIT;
 	str_printf(&s, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-	           (long)own_pid(), ++seq, escaped_host());
+	           (long)self_pid(), ++seq, escaped_host());
 	return str_steal(&s);
 }
 

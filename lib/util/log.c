@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/self_pid.h"
 #include "util/str.h"
 
 static char log_prog[64] = "postern";
@@ -157,8 +158,8 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 		log_short_hostname(host, sizeof(host));
 		struct str line = STR_INIT;
-		str_printf(&line, "%s %s %s[%ld]: %s%s%s\n", stamp, host, log_ident, (long)getpid(),
-		           prefix, *prefix ? ": " : "", str_cstr(&text));
+		str_printf(&line, "%s %s %s[%ld]: %s%s%s\n", stamp, host, log_ident,
+		           (long)self_pid(), prefix, *prefix ? ": " : "", str_cstr(&text));
 		if (log_target != LOG_TO_SYSLOG)
 			write_all(log_fd, line.data, line.len);
 		if (log_stderr_copy && (log_target == LOG_TO_SYSLOG || log_fd != STDERR_FILENO))

@@ -22,6 +22,7 @@
 #include "util/alloc.h"
 #include "util/dir_sync.h"
 #include "util/ipc.h"
+#include "util/no_replace.h"
 
 const char *const queue_dir_names[] = {"maildrop", "incoming", "active", "deferred", "hold",
                                        "corrupt",  "status",   "tmp",    NULL};
@@ -555,26 +556,12 @@ static int fsync_dir(const char *dir, const char **error_r)
 	return 0;
 }
 
-/* Move the finished file into place, never replacing an existing one. */
-static int move_into_place(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* A filesystem without RENAME_NOREPLACE: link() does not replace either. */
-	if (link(from, to) != 0)
-		return -1;
-	unlink(from);
-	return 0;
-}
-
 int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
                const char **error_r)
 {
 	char *src = xasprintf("%s/%s/%s", queue_dir, from, id);
 	char *dst = xasprintf("%s/%s/%s", queue_dir, to, id);
-	int rc = move_into_place(src, dst);
+	int rc = rename_no_replace(src, dst);
 	int saved = errno;
 	if (rc != 0)
 		*error_r = set_error("move %s to %s/: %s", src, to, strerror(errno));
@@ -626,7 +613,7 @@ int queue_writer_commit(struct queue_writer *w, const char *subdir, const char *
 	 * POSIX asks for finds little left to do. Nothing is acknowledged
 	 * before both have returned. */
 	char *final = xasprintf("%s/%s/%s", w->queue_dir, subdir, w->id);
-	if (move_into_place(w->tmp_path, final) != 0) {
+	if (rename_no_replace(w->tmp_path, final) != 0) {
 		*error_r = set_error("rename to %s: %s", final, strerror(errno));
 		free(final);
 		w->failed = true;

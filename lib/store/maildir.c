@@ -18,6 +18,7 @@
 #include "store/maildir.h"
 #include "util/alloc.h"
 #include "util/dir_sync.h"
+#include "util/no_replace.h"
 #include "util/self_pid.h"
 
 /* How often an operation looks the file up again after it moved. */
@@ -298,22 +299,6 @@ int maildir_delivery_sync(struct maildir_delivery *d, const char **error_r)
 	return rc;
 }
 
-/* Move from to to, never replacing a file at to: 0, or -1 with errno
- * (EEXIST: to exists; from is then still there). */
-static int move_no_replace(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* The file system cannot rename without replacing: link() never
-	 * replaces either, then the old name goes. */
-	if (link(from, to) != 0)
-		return -1;
-	unlink(from);
-	return 0;
-}
-
 int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const char **error_r)
 {
 	if (maildir_delivery_sync(d, error_r) != 0) {
@@ -324,9 +309,9 @@ int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const cha
 	                       (long long)(d->size + d->bare_lf));
 	char *final = xasprintf("%s/new/%s", d->path, name);
 	char *new_dir = xasprintf("%s/new", d->path);
-	int rc = move_no_replace(d->tmp_path, final);
+	int rc = rename_no_replace(d->tmp_path, final);
 	if (rc != 0 && errno == ENOENT && maildir_create(d->path, error_r) == 0)
-		rc = move_no_replace(d->tmp_path, final); /* new/ was removed meanwhile */
+		rc = rename_no_replace(d->tmp_path, final); /* new/ was removed meanwhile */
 	if (rc != 0) {
 		*error_r = set_error("move %s to %s: %s", d->tmp_path, final, strerror(errno));
 		unlink(d->tmp_path);

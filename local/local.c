@@ -122,13 +122,14 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 		result_set(result, "deferred", "4.3.0", "unsafe mailbox name");
 		goto out;
 	}
-	if (mailbox_virtual(conf, mailbox_local, rc.domain, privs_are_root(), &loc, &error) != 0) {
+	bool root = privs_are_root();
+	if (mailbox_virtual(conf, mailbox_local, rc.domain, root, &loc, &error) != 0) {
 		char *text = xasprintf("virtual mailbox owner: %s", error);
 		result_set(result, "deferred", "4.3.0", text);
 		free(text);
 		goto out;
 	}
-	if (privs_are_root() && loc.uid == 0) {
+	if (root && loc.uid == 0) {
 		result_set(result, "deferred", "4.3.0", "virtual mailbox owner must not be root");
 		goto out;
 	}
@@ -185,10 +186,12 @@ static char *open_message(const struct conf *conf, const char *queue_id, struct 
 	size_t offset = 0;
 	char *path = xasprintf("%s/active/%s", conf_get(conf, "queue_directory"), queue_id);
 	char *problem = NULL;
-	msg->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* One descriptor for the envelope and the content (the children get
+	 * it too); as queue_file_read opens it: no symlink, no FIFO wait. */
+	msg->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (msg->fd < 0)
 		problem = xasprintf("cannot open queue file: %s", strerror(errno));
-	else if (queue_file_read(path, env, &offset, &error) != 0)
+	else if (queue_file_read_fd(msg->fd, env, &offset, &error) != 0)
 		problem = xasprintf("cannot read queue file: %s", error);
 	else if (has_control_chars(env->sender))
 		problem = xstrdup("invalid envelope sender");

@@ -8,6 +8,7 @@
  * quota is checked first against the sizes of the messages in new/ and cur/.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,15 +57,14 @@ static void maildir_child(const struct maildir_job *job, int report_fd)
 	const struct local_maildir *where = &job->where;
 	const char *error = "";
 	struct str path = STR_INIT, text = STR_INIT;
-	if (mailbox_make_dirs(where->base, where->subdirs, &path, &error) != 0) {
-		str_printf(&text, "cannot create mailbox directory %s: %s", str_cstr(&path), error);
-		local_child_report(report_fd, "deferred", "4.2.0", str_cstr(&text));
-		return;
-	}
+	str_set(&path, where->base);
+	if (where->subdirs[0] != '\0')
+		str_printf(&path, "/%s", where->subdirs);
 	str_printf(&path, "/%s", where->maildir);
 	str_printf(&text, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", job->h.return_path,
 	           job->h.delivered_to);
-	if (where->quota >= 0 && maildir_create(str_cstr(&path), &error) == 0) {
+	if (where->quota >= 0) {
+		/* A Maildir not made yet holds nothing (folder_bytes: 0). */
 		long long used =
 		    folder_bytes(str_cstr(&path), "new") + folder_bytes(str_cstr(&path), "cur");
 		long long want = (long long)text.len + (long long)job->msg.size;
@@ -78,16 +78,31 @@ static void maildir_child(const struct maildir_job *job, int report_fd)
 				local_child_report(report_fd, "bounced", "5.2.2", str_cstr(&text));
 			else
 				local_child_report(report_fd, "deferred", "4.2.2", str_cstr(&text));
-			return;
+			goto out;
 		}
 	}
-	struct maildir_delivery *d = NULL;
-	if (maildir_create(str_cstr(&path), &error) != 0 ||
-	    (d = maildir_delivery_begin(str_cstr(&path), &error)) == NULL) {
+	/* The directories are made only when the file in tmp/ cannot be
+	 * created for want of them: the Maildir's by the store, base/subdirs
+	 * (the user's first delivery) here. */
+	struct maildir_delivery *d = maildir_delivery_begin(str_cstr(&path), &error);
+	if (d == NULL && errno == ENOENT) {
+		struct str dirs = STR_INIT;
+		if (mailbox_make_dirs(where->base, where->subdirs, &dirs, &error) != 0) {
+			str_clear(&text);
+			str_printf(&text, "cannot create mailbox directory %s: %s", str_cstr(&dirs),
+			           error);
+			local_child_report(report_fd, "deferred", "4.2.0", str_cstr(&text));
+			str_free(&dirs);
+			goto out;
+		}
+		str_free(&dirs);
+		d = maildir_delivery_begin(str_cstr(&path), &error);
+	}
+	if (d == NULL) {
 		str_clear(&text);
 		str_printf(&text, "cannot create maildir: %s", error);
 		local_child_report(report_fd, "deferred", "4.2.0", str_cstr(&text));
-		return;
+		goto out;
 	}
 	char *name = NULL;
 	if (maildir_delivery_write(d, text.data, text.len, &error) != 0 ||
@@ -96,17 +111,19 @@ static void maildir_child(const struct maildir_job *job, int report_fd)
 		maildir_delivery_abort(d);
 	} else if (local_child_abandoned(report_fd)) {
 		maildir_delivery_abort(d); /* removes the file in tmp/ */
-		str_free(&path);
-		str_free(&text);
-		return;
+		goto out;
 	} else if (maildir_delivery_commit(d, &name, &error) == 0) {
 		free(name);
 		local_child_report(report_fd, "delivered", "2.0.0", "delivered to maildir");
-		return;
+		goto out;
 	}
 	str_clear(&text);
 	str_printf(&text, "cannot write to maildir: %s", error);
 	local_child_report(report_fd, "deferred", "4.2.0", str_cstr(&text));
+out:
+	/* A worker runs many jobs: nothing of one may stay behind. */
+	str_free(&path);
+	str_free(&text);
 }
 
 void local_maildir_job(const struct ipc_rec *rec, int msg_fd, int report_fd)

@@ -53,15 +53,43 @@ static void set_maildir(struct mailbox_location *loc, const char *base, char *su
 	                     : xasprintf("%s/%s", base, maildir);
 }
 
+/* privs_lookup of the virtual mailbox owner, remembered for the life of
+ * the process (keyed by the name): a delivery agent looks it up for every
+ * message, and reading the passwd database each time costs more than the
+ * delivery's own file work. Processes end after max_use requests and on a
+ * reload, which is when a changed owner is seen (as with Postfix's). */
+static int owner_lookup(const char *spec, uid_t *uid_r, gid_t *gid_r, const char **why_r)
+{
+	static char *cached_spec;
+	static uid_t cached_uid;
+	static gid_t cached_gid;
+	if (cached_spec == NULL || strcmp(cached_spec, spec) != 0) {
+		uid_t uid;
+		gid_t gid;
+		if (privs_lookup(spec, &uid, &gid, why_r) != 0)
+			return -1; /* failures are not remembered */
+		free(cached_spec);
+		cached_spec = xstrdup(spec);
+		cached_uid = uid;
+		cached_gid = gid;
+	}
+	*uid_r = cached_uid;
+	*gid_r = cached_gid;
+	return 0;
+}
+
 int mailbox_virtual(const struct conf *conf, const char *local, const char *domain, bool privileged,
                     struct mailbox_location *loc, const char **why_r)
 {
 	memset(loc, 0, sizeof(*loc));
-	loc->uid = getuid();
-	loc->gid = getgid();
-	if (privileged &&
-	    privs_lookup(conf_get(conf, "virtual_mailbox_owner"), &loc->uid, &loc->gid, why_r) != 0)
-		return -1;
+	if (privileged) {
+		if (owner_lookup(conf_get(conf, "virtual_mailbox_owner"), &loc->uid, &loc->gid,
+		                 why_r) != 0)
+			return -1;
+	} else {
+		loc->uid = getuid();
+		loc->gid = getgid();
+	}
 	set_maildir(loc, conf_get(conf, "virtual_mailbox_base"), xasprintf("%s/%s", domain, local),
 	            xstrdup(MAILBOX_VIRTUAL_MAILDIR));
 	return 0;

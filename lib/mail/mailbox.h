@@ -55,7 +55,8 @@ void mailbox_location_free(struct mailbox_location *loc);
 /* The Maildir of the virtual user local@domain (both safe components,
  * see mailbox_safe_component). Owned by virtual_mailbox_owner when
  * privileged, else by the caller. 0, or -1 with *why_r (the owner
- * lookup's error). */
+ * lookup's error). The owner's look-up is remembered for the life of the
+ * process (a failed one is not). */
 int mailbox_virtual(const struct conf *conf, const char *local, const char *domain, bool privileged,
                     struct mailbox_location *loc, const char **why_r);
 

@@ -22,6 +22,7 @@
 #include "util/alloc.h"
 #include "util/dir_sync.h"
 #include "util/ipc.h"
+#include "util/no_replace.h"
 
 const char *const queue_dir_names[] = {"maildrop", "incoming", "active", "deferred", "hold",
                                        "corrupt",  "status",   "tmp",    NULL};
@@ -555,26 +556,12 @@ static int fsync_dir(const char *dir, const char **error_r)
 	return 0;
 }
 
-/* Move the finished file into place, never replacing an existing one. */
-static int move_into_place(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* A filesystem without RENAME_NOREPLACE: link() does not replace either. */
-	if (link(from, to) != 0)
-		return -1;
-	unlink(from);
-	return 0;
-}
-
 int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
                const char **error_r)
 {
 	char *src = xasprintf("%s/%s/%s", queue_dir, from, id);
 	char *dst = xasprintf("%s/%s/%s", queue_dir, to, id);
-	int rc = move_into_place(src, dst);
+	int rc = rename_no_replace(src, dst);
 	int saved = errno;
 	if (rc != 0)
 		*error_r = set_error("move %s to %s/: %s", src, to, strerror(errno));
@@ -626,7 +613,7 @@ int queue_writer_commit(struct queue_writer *w, const char *subdir, const char *
 	 * POSIX asks for finds little left to do. Nothing is acknowledged
 	 * before both have returned. */
 	char *final = xasprintf("%s/%s/%s", w->queue_dir, subdir, w->id);
-	if (move_into_place(w->tmp_path, final) != 0) {
+	if (rename_no_replace(w->tmp_path, final) != 0) {
 		*error_r = set_error("rename to %s: %s", final, strerror(errno));
 		free(final);
 		w->failed = true;
@@ -829,20 +816,37 @@ static int read_exactly(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* The first bytes of a queue file, as read for the envelope. */
+struct file_head {
+	const char *data;
+	uint64_t len;
+};
+
+/* len bytes at off: from head when they are in it (a small file is read
+ * whole at once), else read from fd into buf. NULL on error. */
+static const char *bytes_at(int fd, const struct file_head *head, char *buf, size_t len,
+                            uint64_t off)
+{
+	if (off <= head->len && len <= head->len - off)
+		return head->data + off;
+	return read_exactly(fd, buf, len, (off_t)off) == 0 ? buf : NULL;
+}
+
 /* Checksum the content bytes [start, end) and check that exactly one valid
  * "end" record with that crc follows up to file_size. */
-static int check_content(int fd, uint64_t start, uint64_t end, uint64_t file_size,
-                         const char **error_r)
+static int check_content(int fd, const struct file_head *head, uint64_t start, uint64_t end,
+                         uint64_t file_size, const char **error_r)
 {
 	uLong crc = crc32(0L, Z_NULL, 0);
 	char buf[65536];
 	for (uint64_t off = start; off < end;) {
 		size_t chunk = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
-		if (read_exactly(fd, buf, chunk, (off_t)off) != 0) {
+		const char *bytes = bytes_at(fd, head, buf, chunk, off);
+		if (bytes == NULL) {
 			*error_r = "read error in the content";
 			return -1;
 		}
-		crc = crc32_z(crc, (const Bytef *)buf, chunk);
+		crc = crc32_z(crc, (const Bytef *)bytes, chunk);
 		off += chunk;
 	}
 	uint64_t tail_len = file_size - end;
@@ -854,8 +858,9 @@ static int check_content(int fd, uint64_t start, uint64_t end, uint64_t file_siz
 	size_t used = 0;
 	int64_t stored = -1;
 	const char *ignored;
-	bool ok = read_exactly(fd, buf, (size_t)tail_len, (off_t)end) == 0 &&
-	          ipc_rec_decode(buf, (size_t)tail_len, 4096, &rec, &used, &ignored) == 1 &&
+	const char *tail = bytes_at(fd, head, buf, (size_t)tail_len, end);
+	bool ok = tail != NULL &&
+	          ipc_rec_decode(tail, (size_t)tail_len, 4096, &rec, &used, &ignored) == 1 &&
 	          used == tail_len && ipc_rec_is(rec, "end") &&
 	          ipc_rec_get_int(rec, "crc32", &stored) && stored >= 0 && (uint64_t)stored == crc;
 	ipc_rec_free(rec);
@@ -872,20 +877,14 @@ int queue_file_read(const char *path, struct queue_envelope *env, size_t *conten
 	return queue_file_read_window(path, 0, SIZE_MAX, env, content_offset_r, error_r);
 }
 
-int queue_file_read_window(const char *path, size_t first, size_t max, struct queue_envelope *env,
-                           size_t *content_offset_r, const char **error_r)
+/* queue_file_read_window on an open descriptor. */
+static int read_window_fd(int fd, size_t first, size_t max, struct queue_envelope *env,
+                          size_t *content_offset_r, const char **error_r)
 {
 	queue_envelope_init(env);
-	/* Queue files are never symlinks, and a FIFO must not block us. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0) {
-		*error_r = set_error("open %s: %s", path, strerror(errno));
-		return -1;
-	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		*error_r = "not a regular file";
-		close(fd);
 		return -1;
 	}
 	uint64_t file_size = (uint64_t)st.st_size;
@@ -911,7 +910,8 @@ int queue_file_read_window(const char *path, size_t first, size_t max, struct qu
 		queue_envelope_free(env);
 		goto out;
 	}
-	if (check_content(fd, offset, end, file_size, error_r) != 0) {
+	struct file_head in_memory = {head, want};
+	if (check_content(fd, &in_memory, offset, end, file_size, error_r) != 0) {
 		queue_envelope_free(env);
 		goto out;
 	}
@@ -919,6 +919,26 @@ int queue_file_read_window(const char *path, size_t first, size_t max, struct qu
 	rc = 0;
 out:
 	free(head);
+	return rc;
+}
+
+int queue_file_read_fd(int fd, struct queue_envelope *env, size_t *content_offset_r,
+                       const char **error_r)
+{
+	return read_window_fd(fd, 0, SIZE_MAX, env, content_offset_r, error_r);
+}
+
+int queue_file_read_window(const char *path, size_t first, size_t max, struct queue_envelope *env,
+                           size_t *content_offset_r, const char **error_r)
+{
+	/* Queue files are never symlinks, and a FIFO must not block us. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		queue_envelope_init(env);
+		*error_r = set_error("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = read_window_fd(fd, first, max, env, content_offset_r, error_r);
 	close(fd);
 	return rc;
 }

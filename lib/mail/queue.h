@@ -164,6 +164,12 @@ int queue_file_parse_envelope(const void *data, size_t len, struct queue_envelop
  * crc). 0 with env and *content_offset_r, or -1 with *error_r. */
 int queue_file_read(const char *path, struct queue_envelope *env, size_t *content_offset_r,
                     const char **error_r);
+/* The same on a descriptor open for reading (pread: its offset is not
+ * used), for a reader that keeps the file open for the content: open it
+ * with O_NOFOLLOW and O_NONBLOCK as queue_file_read does; a file that is
+ * not regular is refused here. */
+int queue_file_read_fd(int fd, struct queue_envelope *env, size_t *content_offset_r,
+                       const char **error_r);
 /* The same, keeping only the recipients with file indexes in [first,
  * first + max) in env->rcpts (env->rcpt_first is first; all of them are
  * still validated and counted in env->rcpt_total): a reader that must

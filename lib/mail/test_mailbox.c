@@ -82,6 +82,37 @@ TEST(virtual_location)
 	conf_free(conf);
 }
 
+/* The owner's look-up (privileged): by name, remembered per name; a
+ * failed one is not remembered and fails again. */
+TEST(virtual_owner)
+{
+	struct conf *conf = make_conf("Maildir/");
+	struct mailbox_location loc;
+	const char *why = "";
+	const char *error = "";
+	CHECK(conf_set(conf, "virtual_mailbox_owner", "root", &error) == 0);
+	CHECK(mailbox_virtual(conf, "alice", "virt.test", true, &loc, &why) == 0);
+	CHECK(loc.uid == 0 && loc.gid == 0);
+	mailbox_location_free(&loc);
+	CHECK(mailbox_virtual(conf, "bob", "virt.test", true, &loc, &why) == 0);
+	CHECK(loc.uid == 0 && loc.gid == 0);
+	mailbox_location_free(&loc);
+	/* Another name is looked up, not answered from the first one. */
+	CHECK(conf_set(conf, "virtual_mailbox_owner", "54321:54322", &error) == 0);
+	CHECK(mailbox_virtual(conf, "alice", "virt.test", true, &loc, &why) == 0);
+	CHECK(loc.uid == 54321 && loc.gid == 54322);
+	mailbox_location_free(&loc);
+	CHECK(conf_set(conf, "virtual_mailbox_owner", "no-such-user-postern-test", &error) == 0);
+	CHECK(mailbox_virtual(conf, "alice", "virt.test", true, &loc, &why) == -1);
+	CHECK(why != NULL && strstr(why, "no-such-user-postern-test") != NULL);
+	CHECK(mailbox_virtual(conf, "alice", "virt.test", true, &loc, &why) == -1);
+	CHECK(conf_set(conf, "virtual_mailbox_owner", "root", &error) == 0);
+	CHECK(mailbox_virtual(conf, "alice", "virt.test", true, &loc, &why) == 0);
+	CHECK(loc.uid == 0);
+	mailbox_location_free(&loc);
+	conf_free(conf);
+}
+
 TEST(virtual_lookup)
 {
 	static const struct table_entry entries[] = {
@@ -254,6 +285,7 @@ int main(void)
 	RUN(domain_kind);
 	RUN(safe_component);
 	RUN(virtual_location);
+	RUN(virtual_owner);
 	RUN(virtual_lookup);
 	RUN(system_maildir);
 	RUN(system_mbox);

@@ -823,6 +823,22 @@ TEST(garbage_and_odd_files)
 	CHECK(symlink(good, link) == 0);
 	CHECK(queue_file_read(link, &env, &offset, &error) == -1);
 	CHECK(queue_file_read(good, &env, &offset, &error) == 0);
+	/* The same through a descriptor: the same envelope and offset; a
+	 * directory's or a FIFO's descriptor is refused. */
+	struct queue_envelope by_fd;
+	size_t fd_offset = 0;
+	int fd = open(good, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && queue_file_read_fd(fd, &by_fd, &fd_offset, &error) == 0);
+	CHECK(fd_offset == offset && by_fd.size == env.size && by_fd.rcpt_count == env.rcpt_count);
+	CHECK_STR(by_fd.sender, env.sender);
+	queue_envelope_free(&by_fd);
+	close(fd);
+	fd = open(incoming, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd >= 0 && queue_file_read_fd(fd, &by_fd, &fd_offset, &error) == -1);
+	close(fd);
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(fd >= 0 && queue_file_read_fd(fd, &by_fd, &fd_offset, &error) == -1);
+	close(fd);
 	queue_envelope_free(&env);
 	free(missing);
 	free(incoming);

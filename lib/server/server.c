@@ -19,6 +19,7 @@
 #include "util/ipc.h"
 #include "util/log.h"
 #include "util/privs.h"
+#include "util/self_pid.h"
 #include "util/sock.h"
 
 #define STATUS_WRITE_TIMEOUT_MS 2000
@@ -57,7 +58,7 @@ static void server_exit(struct server *srv, const char *why)
 static void report_state(struct server *srv, bool busy)
 {
 	struct ipc_rec *rec = ipc_rec_new("status");
-	ipc_rec_add_int(rec, "pid", getpid());
+	ipc_rec_add_int(rec, "pid", self_pid());
 	ipc_rec_add_str(rec, "state", busy ? "busy" : "idle");
 	int rc = ipc_write(MASTER_STATUS_FD, rec, STATUS_WRITE_TIMEOUT_MS);
 	ipc_rec_free(rec);

@@ -1,6 +1,6 @@
 /*
  * Maildir on disk (see maildir.h): creating the directories, delivering
- * safely (tmp/, fsync, link into new/, fsync new/), listing new/ and cur/,
+ * safely (tmp/, fsync, move into new/, fsync new/), listing new/ and cur/,
  * and flag changes, deletion and reading that tolerate other processes
  * renaming the same files at the same time.
  */
@@ -18,6 +18,8 @@
 #include "store/maildir.h"
 #include "util/alloc.h"
 #include "util/dir_sync.h"
+#include "util/no_replace.h"
+#include "util/self_pid.h"
 
 /* How often an operation looks the file up again after it moved. */
 #define MAILDIR_RETRIES 20
@@ -35,17 +37,22 @@ static const char *set_error(const char *fmt, ...)
 	return maildir_error;
 }
 
+/* On failure errno is mkdir's (ENOENT: the parent is missing), or
+ * ENOTDIR when what is there is not a directory. */
 static int make_dir(const char *path, const char **error_r)
 {
 	struct stat st;
 	if (mkdir(path, 0700) == 0)
 		return 0;
 	if (errno != EEXIST) {
+		int saved = errno;
 		*error_r = set_error("mkdir %s: %s", path, strerror(errno));
+		errno = saved;
 		return -1;
 	}
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		*error_r = set_error("%s: exists and is not a directory", path);
+		errno = ENOTDIR;
 		return -1;
 	}
 	return 0;
@@ -53,15 +60,20 @@ static int make_dir(const char *path, const char **error_r)
 
 int maildir_create(const char *path, const char **error_r)
 {
-	static const char *const subdirs[] = {"tmp", "new", "cur"};
+	/* tmp/ last: delivery only creates the directories when it cannot
+	 * create its file in tmp/, so tmp/ must mean the others are there. */
+	static const char *const subdirs[] = {"cur", "new", "tmp"};
 	if (make_dir(path, error_r) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		char *sub = xasprintf("%s/%s", path, subdirs[i]);
 		int rc = make_dir(sub, error_r);
+		int saved = errno;
 		free(sub);
-		if (rc != 0)
+		if (rc != 0) {
+			errno = saved;
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -147,21 +159,28 @@ struct maildir_delivery {
 	bool last_cr;    /* the last byte written was CR */
 };
 
-/* The host name with the characters Maildir reserves escaped. */
-static void append_host(struct str *out)
+/* The host name with the characters Maildir reserves escaped, looked up
+ * once per process (a long-lived delivery process names many files). */
+static const char *escaped_host(void)
 {
+	static struct str escaped = STR_INIT;
+	static bool known;
+	if (known)
+		return str_cstr(&escaped);
+	known = true;
 	char host[256];
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
 	for (const char *p = host; *p != '\0'; p++) {
 		if (*p == '/')
-			str_append_cstr(out, "\\057");
+			str_append_cstr(&escaped, "\\057");
 		else if (*p == ':')
-			str_append_cstr(out, "\\072");
+			str_append_cstr(&escaped, "\\072");
 		else
-			str_append_char(out, *p);
+			str_append_char(&escaped, *p);
 	}
+	return str_cstr(&escaped);
 }
 
 static char *unique_name(void)
@@ -170,9 +189,8 @@ static char *unique_name(void)
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	struct str s = STR_INIT;
-	str_printf(&s, "%lld.M%06ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec,
-	           (long)getpid(), ++seq);
-	append_host(&s);
+	str_printf(&s, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
+	           (long)self_pid(), ++seq, escaped_host());
 	return str_steal(&s);
 }
 
@@ -191,6 +209,7 @@ struct maildir_delivery *maildir_delivery_begin(const char *path, const char **e
 	struct maildir_delivery *d = xcalloc(1, sizeof(*d));
 	d->path = xstrdup(path);
 	d->fd = -1;
+	bool created = false;
 	/* A name already in tmp/ (same pid after a wrap, or a clock step)
 	 * gets a fresh one: O_EXCL never reuses a file. */
 	for (int attempt = 0; attempt < MAILDIR_RETRIES && d->fd < 0; attempt++) {
@@ -199,12 +218,26 @@ struct maildir_delivery *maildir_delivery_begin(const char *path, const char **e
 		d->unique = unique_name();
 		d->tmp_path = xasprintf("%s/tmp/%s", path, d->unique);
 		d->fd = open(d->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (d->fd < 0 && errno != EEXIST)
+		if (d->fd >= 0 || errno == EEXIST)
+			continue;
+		/* The directories are made (and checked) only when the file
+		 * cannot be: not on every delivery. maildir_create sets
+		 * errno (ENOENT: path's parent is missing). */
+		if (created || (errno != ENOENT && errno != ENOTDIR))
 			break;
+		if (maildir_create(path, error_r) != 0) {
+			int saved = errno;
+			delivery_free(d);
+			errno = saved;
+			return NULL;
+		}
+		created = true;
 	}
 	if (d->fd < 0) {
+		int saved = errno;
 		*error_r = set_error("create %s: %s", d->tmp_path, strerror(errno));
 		delivery_free(d);
+		errno = saved;
 		return NULL;
 	}
 	return d;
@@ -276,16 +309,16 @@ int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const cha
 	                       (long long)(d->size + d->bare_lf));
 	char *final = xasprintf("%s/new/%s", d->path, name);
 	char *new_dir = xasprintf("%s/new", d->path);
-	int rc = 0;
-	/* link() never replaces an existing message. */
-	if (link(d->tmp_path, final) != 0) {
-		*error_r = set_error("link %s to %s: %s", d->tmp_path, final, strerror(errno));
-		rc = -1;
+	int rc = rename_no_replace(d->tmp_path, final);
+	if (rc != 0 && errno == ENOENT && maildir_create(d->path, error_r) == 0)
+		rc = rename_no_replace(d->tmp_path, final); /* new/ was removed meanwhile */
+	if (rc != 0) {
+		*error_r = set_error("move %s to %s: %s", d->tmp_path, final, strerror(errno));
+		unlink(d->tmp_path);
 	} else if (fsync_dir(new_dir, error_r) != 0) {
 		unlink(final); /* not known to be durable: do not acknowledge it */
 		rc = -1;
 	}
-	unlink(d->tmp_path);
 	free(final);
 	free(new_dir);
 	delivery_free(d);

@@ -2,8 +2,9 @@
  * Maildir on disk: the mailbox format shared with other mail tools.
  *
  * A Maildir is a directory with tmp/, new/ and cur/ (mode 0700). A message
- * is one file. Delivery writes tmp/NAME, fsyncs it, links it to new/NAME
- * (never replacing an existing file), removes tmp/NAME and fsyncs new/.
+ * is one file. Delivery writes tmp/NAME, fsyncs it, renames it to new/NAME
+ * (never replacing an existing file: RENAME_NOREPLACE, or link and unlink
+ * where the file system lacks it) and fsyncs new/.
  * NAME is "SECONDS.MusecPpidQseq.HOST,S=SIZE,W=CRLFSIZE" (HOST with '/'
  * and ':' escaped as \057 and \072; CRLFSIZE, Maildir++'s "W", is the
  * size with every line ending in CRLF, which POP3 and IMAP report). A file in cur/ is named
@@ -44,8 +45,9 @@ struct maildir_list {
 	size_t count, cap;
 };
 
-/* Create path (its parent must exist) and tmp/ new/ cur/ if missing,
- * mode 0700. 0 or -1 with *error_r. */
+/* Create path (its parent must exist) and cur/ new/ tmp/ if missing,
+ * mode 0700, tmp/ last. 0 or -1 with *error_r and errno (ENOENT: the
+ * parent is missing; ENOTDIR: something there is not a directory). */
 int maildir_create(const char *path, const char **error_r);
 
 /* Check that flags are letters only and return them sorted, without
@@ -64,7 +66,10 @@ void maildir_entry_free(struct maildir_entry *entry);
 
 struct maildir_delivery;
 
-/* Start writing a new message into tmp/. NULL with *error_r on failure. */
+/* Start writing a new message into tmp/. The Maildir's directories are
+ * created (maildir_create) when the file cannot be for want of them; its
+ * parent must exist. NULL with *error_r and errno on failure (ENOENT: the
+ * parent is missing). */
 struct maildir_delivery *maildir_delivery_begin(const char *path, const char **error_r);
 int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len,
                            const char **error_r);
@@ -72,7 +77,8 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
  * can look at the last moment whether it still wants the message before
  * it commits. 0, or -1 with *error_r (then abort). */
 int maildir_delivery_sync(struct maildir_delivery *d, const char **error_r);
-/* fsync, move into new/, fsync new/. On success *name_r is the new file
+/* fsync, move into new/ (made again if it went missing), fsync new/.
+ * Never replaces a message already in new/. On success *name_r is the new file
  * name (caller frees) and the delivery is freed; on failure the temporary
  * file is removed and the delivery freed too. 0 or -1 with *error_r. */
 int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const char **error_r);

@@ -2,6 +2,8 @@
  * Unit tests for store/maildir: creation, delivery, listing, flags,
  * deletion, reading, and names written by other Maildir tools.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -143,10 +145,12 @@ TEST(deliver_list_read)
 	str_free(&s);
 	free(n1);
 	free(n2);
-	/* Delivery into a missing Maildir fails cleanly. */
-	char *nothere = xasprintf("%s/nothere", md);
+	/* Delivery below a missing directory fails cleanly (ENOENT). */
+	char *nothere = xasprintf("%s/no/such/Maildir", md);
 	char *n3 = NULL;
+	errno = 0;
 	CHECK(maildir_deliver(nothere, "x", 1, &n3, &error) == -1 && n3 == NULL);
+	CHECK(errno == ENOENT);
 	free(nothere);
 	drop_maildir(md);
 }
@@ -192,6 +196,124 @@ TEST(streaming_delivery)
 	CHECK(rmdir(tmpdir) == 0); /* empty */
 	free(tmpdir);
 	str_free(&s);
+	drop_maildir(md);
+}
+
+static bool is_dir_0700(const char *md, const char *rel)
+{
+	char *p = xasprintf("%s/%s", md, rel);
+	struct stat st;
+	bool ok = lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700;
+	free(p);
+	return ok;
+}
+
+/* Files in md/sub (not counting "." and ".."). */
+static int count_files(const char *md, const char *sub)
+{
+	char *p = xasprintf("%s/%s", md, sub);
+	DIR *d = opendir(p);
+	free(p);
+	if (d == NULL)
+		return -1;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+TEST(delivery_creates_dirs)
+{
+	char tmpl[] = "/tmp/test_maildir.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	CHECK(dir != NULL);
+	if (dir == NULL)
+		return;
+	mode_t old_mask = umask(022);
+	const char *error = NULL;
+	/* The first delivery makes the Maildir and its three directories. */
+	char *md = xasprintf("%s/Maildir", dir);
+	char *name = NULL;
+	CHECK(maildir_deliver(md, "first", 5, &name, &error) == 0 && name != NULL);
+	CHECK(is_dir_0700(md, "") && is_dir_0700(md, "tmp") && is_dir_0700(md, "new") &&
+	      is_dir_0700(md, "cur"));
+	CHECK(count_files(md, "new") == 1 && count_files(md, "tmp") == 0);
+	free(name);
+	/* Only tmp/ gone (removed by hand): it comes back. */
+	char *sub = xasprintf("%s/tmp", md);
+	CHECK(rmdir(sub) == 0);
+	free(sub);
+	CHECK(maildir_deliver(md, "second", 6, &name, &error) == 0);
+	CHECK(is_dir_0700(md, "tmp") && count_files(md, "new") == 2);
+	free(name);
+	/* new/ removed between the start of a delivery and its commit. */
+	struct maildir_delivery *d = maildir_delivery_begin(md, &error);
+	CHECK(d != NULL && maildir_delivery_write(d, "third", 5, &error) == 0);
+	sub = xasprintf("%s/new", md);
+	char *moved = xasprintf("%s/new.old", md);
+	CHECK(rename(sub, moved) == 0);
+	CHECK(d != NULL && maildir_delivery_commit(d, &name, &error) == 0);
+	CHECK(is_dir_0700(md, "new") && count_files(md, "new") == 1 && count_files(md, "tmp") == 0);
+	free(name);
+	free(sub);
+	free(moved);
+	/* What is there must be a directory: a file in the way is refused,
+	 * with the reason, and nothing is left in tmp/. */
+	char *md2 = xasprintf("%s/Other", dir);
+	CHECK(mkdir(md2, 0700) == 0);
+	sub = xasprintf("%s/tmp", md2);
+	write_file(sub, "not a directory");
+	name = NULL;
+	CHECK(maildir_deliver(md2, "x", 1, &name, &error) == -1 && name == NULL);
+	CHECK(error != NULL && strstr(error, "not a directory") != NULL);
+	free(sub);
+	/* A file where the Maildir should be. */
+	char *md3 = xasprintf("%s/afile", dir);
+	write_file(md3, "x");
+	CHECK(maildir_deliver(md3, "x", 1, &name, &error) == -1 && name == NULL);
+	CHECK(error != NULL && strstr(error, "not a directory") != NULL);
+	free(md3);
+	free(md2);
+	umask(old_mask);
+	free(md);
+	rm_rf(dir);
+}
+
+TEST(commit_never_replaces)
+{
+	char *md = make_maildir();
+	const char *error = NULL;
+	struct maildir_delivery *d = maildir_delivery_begin(md, &error);
+	CHECK(d != NULL && maildir_delivery_write(d, "new", 3, &error) == 0);
+	/* Put a message under the very name the commit will use. */
+	char *tmpdir = xasprintf("%s/tmp", md);
+	DIR *dp = opendir(tmpdir);
+	struct dirent *de;
+	char *unique = NULL;
+	while (dp && (de = readdir(dp)) != NULL)
+		if (de->d_name[0] != '.')
+			unique = xstrdup(de->d_name);
+	if (dp)
+		closedir(dp);
+	CHECK(unique != NULL);
+	char *taken = xasprintf("%s/new/%s,S=3,W=3", md, unique ? unique : "x");
+	write_file(taken, "old");
+	char *name = NULL;
+	CHECK(d != NULL && maildir_delivery_commit(d, &name, &error) == -1 && name == NULL);
+	CHECK(error != NULL && strstr(error, "File exists") != NULL);
+	struct str s = STR_INIT;
+	char *base = xasprintf("%s,S=3,W=3", unique ? unique : "x");
+	CHECK(maildir_read_message(md, base, &s, &error) == 1);
+	CHECK_STR(str_cstr(&s), "old"); /* untouched */
+	CHECK(count_files(md, "new") == 1 && count_files(md, "tmp") == 0);
+	str_free(&s);
+	free(base);
+	free(taken);
+	free(unique);
+	free(tmpdir);
 	drop_maildir(md);
 }
 
@@ -329,6 +451,8 @@ int main(void)
 	RUN(create);
 	RUN(deliver_list_read);
 	RUN(streaming_delivery);
+	RUN(delivery_creates_dirs);
+	RUN(commit_never_replaces);
 	RUN(flags);
 	RUN(foreign_names);
 	RUN(entry_parse);

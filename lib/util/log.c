@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/self_pid.h"
 #include "util/str.h"
 
 static char log_prog[64] = "postern";
@@ -116,28 +116,6 @@ static void write_all(int fd, const char *p, size_t len)
 	}
 }
 
-/* This process's pid, looked up once: a line is logged often and the pid
- * changes only at fork, whose child handler looks it up again. */
-static pid_t log_pid;
-static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
-
-static void log_pid_refresh(void)
-{
-	log_pid = getpid();
-}
-
-static void log_pid_init(void)
-{
-	log_pid_refresh();
-	pthread_atfork(NULL, NULL, log_pid_refresh);
-}
-
-static pid_t log_current_pid(void)
-{
-	pthread_once(&log_pid_once, log_pid_init);
-	return log_pid;
-}
-
 /* The host name without its domain, looked up once. */
 static void log_short_hostname(char *buf, size_t len)
 {
@@ -181,7 +159,7 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 		log_short_hostname(host, sizeof(host));
 		struct str line = STR_INIT;
 		str_printf(&line, "%s %s %s[%ld]: %s%s%s\n", stamp, host, log_ident,
-		           (long)log_current_pid(), prefix, *prefix ? ": " : "", str_cstr(&text));
+		           (long)self_pid(), prefix, *prefix ? ": " : "", str_cstr(&text));
 		if (log_target != LOG_TO_SYSLOG)
 			write_all(log_fd, line.data, line.len);
 		if (log_stderr_copy && (log_target == LOG_TO_SYSLOG || log_fd != STDERR_FILENO))

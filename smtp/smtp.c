@@ -145,10 +145,11 @@ static char *open_message(const char *queue_id, struct queue_envelope *env,
 	size_t offset = 0;
 	char *path = xasprintf("%s/active/%s", smtp_cfg.queue_dir, queue_id);
 	char *problem = NULL;
-	msg->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Non-blocking: a FIFO planted in active/ must not hang the open. */
+	msg->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (msg->fd < 0)
 		problem = xasprintf("cannot open queue file: %s", strerror(errno));
-	else if (queue_file_read(path, env, &offset, &error) != 0)
+	else if (queue_file_read_fd(msg->fd, env, &offset, &error) != 0)
 		problem = xasprintf("cannot read queue file: %s", error);
 	free(path);
 	if (problem == NULL) {

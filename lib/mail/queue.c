@@ -23,6 +23,7 @@
 #include "util/dir_sync.h"
 #include "util/ipc.h"
 #include "util/no_replace.h"
+#include "util/self_pid.h"
 
 const char *const queue_dir_names[] = {"maildrop", "incoming", "active", "deferred", "hold",
                                        "corrupt",  "status",   "tmp",    NULL};
@@ -102,7 +103,7 @@ void queue_id_new(char *buf)
 	 * keep concurrent processes apart (live pids 4096 apart are rare, and
 	 * then the same microsecond is needed too; O_EXCL and a rename that
 	 * never replaces catch what is left). */
-	unsigned tail = (unsigned)getpid() & 0xFFFu;
+	unsigned tail = (unsigned)self_pid() & 0xFFFu;
 	snprintf(buf, QUEUE_ID_LEN + 1, "%013llX%03X",
 	         (unsigned long long)(usec & 0xFFFFFFFFFFFFFull), tail);
 }
@@ -290,28 +291,43 @@ static int check_readable(const struct str *encoded, const char **why_r)
  * makes the file system find and initialise an inode (costly on ext4
  * soon after many deletions). At most this many wait; a file is given a
  * random free slot (a few tries), so it is unlinked only when the pool is
- * nearly full. */
+ * nearly full. A taker tries a few random slots too (the pool is mostly
+ * full where files are recycled), then reads tmp/ for any free file;
+ * after a reading that found none it skips readings for a while (a
+ * receiver whose mail is never delivered, or not yet, finds none). */
 #define QUEUE_FREE_SLOTS 256
 #define QUEUE_FREE_TRIES 8
+#define QUEUE_TAKE_TRIES 3
+#define QUEUE_EMPTY_POOL_SECONDS 1
 #define QUEUE_FREE_PREFIX "free."
 
-int queue_file_recycle(const char *queue_dir, const char *path)
+/* When this process last found the pool empty (0: not lately). */
+static _Atomic time_t pool_seen_empty;
+
+/* A random slot's path, from a per-thread sequence seeded apart. */
+static char *random_slot(const char *queue_dir)
 {
-	/* Per thread (qmgr's delivery threads recycle too), seeded apart. */
 	static _Thread_local unsigned next_slot;
 	if (next_slot == 0)
 		next_slot =
-		    ((unsigned)getpid() ^ (unsigned)(uintptr_t)&next_slot) * 2654435761u | 1u;
+		    ((unsigned)self_pid() ^ (unsigned)(uintptr_t)&next_slot) * 2654435761u | 1u;
+	/* a multiplicative step scatters the slots one process tries */
+	next_slot = next_slot * 1103515245u + 12345u;
+	return xasprintf("%s/tmp/" QUEUE_FREE_PREFIX "%03u", queue_dir,
+	                 (next_slot >> 16) % QUEUE_FREE_SLOTS);
+}
+
+int queue_file_recycle(const char *queue_dir, const char *path)
+{
 	if (truncate(path, 0) == 0) {
 		for (int attempt = 0; attempt < QUEUE_FREE_TRIES; attempt++) {
-			/* a multiplicative step scatters the slots one process tries */
-			next_slot = next_slot * 1103515245u + 12345u;
-			char *slot = xasprintf("%s/tmp/" QUEUE_FREE_PREFIX "%03u", queue_dir,
-			                       (next_slot >> 16) % QUEUE_FREE_SLOTS);
+			char *slot = random_slot(queue_dir);
 			int rc = renameat2(AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE);
 			free(slot);
-			if (rc == 0)
+			if (rc == 0) {
+				atomic_store(&pool_seen_empty, 0);
 				return 0;
+			}
 			if (errno != EEXIST)
 				break;
 		}
@@ -321,26 +337,47 @@ int queue_file_recycle(const char *queue_dir, const char *path)
 	return 0;
 }
 
+/* Open the free file just renamed to path, or drop it. */
+static int open_taken(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		unlink(path);
+	return fd;
+}
+
 int queue_take_free_file(const char *queue_dir, const char *path, int flags)
 {
+	for (int attempt = 0; attempt < QUEUE_TAKE_TRIES; attempt++) {
+		char *slot = random_slot(queue_dir);
+		int rc = renameat2(AT_FDCWD, slot, AT_FDCWD, path, RENAME_NOREPLACE);
+		free(slot);
+		if (rc == 0)
+			return open_taken(path, flags);
+	}
+	time_t now = time(NULL), empty = atomic_load(&pool_seen_empty);
+	if (empty != 0 && now >= empty && now - empty < QUEUE_EMPTY_POOL_SECONDS + 1)
+		return -1;
 	char *tmp = xasprintf("%s/tmp", queue_dir);
 	DIR *dir = opendir(tmp);
 	free(tmp);
 	if (dir == NULL)
 		return -1;
 	int fd = -1;
+	bool found = false;
 	struct dirent *de;
 	while (fd < 0 && (de = readdir(dir)) != NULL) {
 		if (strncmp(de->d_name, QUEUE_FREE_PREFIX, strlen(QUEUE_FREE_PREFIX)) != 0)
 			continue;
+		found = true;
 		/* Another process may take the same one first: then try the next. */
 		if (renameat2(dirfd(dir), de->d_name, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
 			continue;
-		fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			unlink(path);
+		fd = open_taken(path, flags);
 	}
 	closedir(dir);
+	if (!found)
+		atomic_store(&pool_seen_empty, now > 0 ? now : 1);
 	return fd;
 }
 

@@ -598,6 +598,41 @@ TEST(recycled_file_reused)
 	drop_queue(dir);
 }
 
+/* A taker that found the pool empty skips reading tmp/ for a moment (it
+ * still tries a few random slots), then finds a file another process
+ * recycled; a file this process recycles is found at once. */
+TEST(free_file_after_empty_pool)
+{
+	char *dir = make_queue();
+	char *path = xasprintf("%s/tmp/taken", dir);
+	CHECK(queue_take_free_file(dir, path, O_WRONLY) == -1); /* empty: remembered */
+	/* "Another process" recycles a file into a slot. */
+	char *slot = xasprintf("%s/tmp/free.123", dir);
+	int fd = open(slot, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	fd = queue_take_free_file(dir, path, O_WRONLY);
+	if (fd < 0) {
+		/* Not probed by chance: found by reading tmp/ once the moment ends. */
+		CHECK(access(slot, F_OK) == 0);
+		sleep(2);
+		fd = queue_take_free_file(dir, path, O_WRONLY);
+	}
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(access(slot, F_OK) != 0 && access(path, F_OK) == 0);
+	CHECK(queue_take_free_file(dir, path, O_WRONLY) == -1); /* empty again */
+	/* Recycled here: the memory of an empty pool is dropped. */
+	CHECK(queue_file_recycle(dir, path) == 0);
+	fd = queue_take_free_file(dir, path, O_WRONLY);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(count_entries(dir, "tmp") == 1);
+	free(slot);
+	free(path);
+	drop_queue(dir);
+}
+
 TEST(writer_refuses_unreadable_envelope)
 {
 	char *dir = make_queue();
@@ -986,6 +1021,7 @@ int main(void)
 	RUN(abort_leaves_nothing);
 	RUN(prepared_file_used_and_swept);
 	RUN(recycled_file_reused);
+	RUN(free_file_after_empty_pool);
 	RUN(writer_refuses_unreadable_envelope);
 	RUN(commit_missing_dir);
 	RUN(commit_never_replaces);

@@ -28,8 +28,7 @@ vmail_uid=$(id -u vmail)
 vmail_gid=$(id -g vmail)
 
 
-work=$(mktemp -d /tmp/postern-bench.XXXXXX)
-chmod 755 "$work"
+bench_work_dir
 pf_port=2626
 pt_port=2627
 domain=bench.example.test

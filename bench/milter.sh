@@ -23,8 +23,7 @@ bench_need_postfix
 sh "$top/scripts/create-users.sh"
 
 
-work=$(mktemp -d /var/tmp/milter-bench.XXXXXX)
-chmod 755 "$work"
+bench_work_dir
 pf_port=2626
 pt_port=2627
 milter_port=2628

@@ -22,8 +22,7 @@ size=${SIZE:-4096}
 bench_need_postfix
 sh "$top/scripts/create-users.sh"
 
-work=$(mktemp -d /tmp/postern-bench.XXXXXX)
-chmod 755 "$work"
+bench_work_dir
 pf_port=2646
 pt_port=2647
 pf_sink=2648

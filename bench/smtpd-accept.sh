@@ -23,8 +23,7 @@ sizes=${SIZES:-"2048 51200"}
 bench_need_postfix
 sh "$top/scripts/create-users.sh"
 
-work=$(mktemp -d /tmp/postern-bench.XXXXXX)
-chmod 755 "$work"
+bench_work_dir
 pf_port=2626
 pt_port=2627
 cleanup() {

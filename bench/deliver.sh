@@ -33,20 +33,18 @@ pf_port=2626
 pt_port=2627
 domain=bench.example.test
 cleanup() {
-	bench_give_back_postfix "$work"
+	bench_stop_postfix
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
-	rm -rf "$work"
+	bench_remove_work_dir
 }
 trap cleanup EXIT INT TERM
 
 mkdir -p "$work/pf-vmail" "$work/pt-vmail"
 chown vmail:vmail "$work/pf-vmail" "$work/pt-vmail"
 
-# --- Postfix: the system instance, configured for the run and restored after.
-bench_take_postfix "$work" "$pf_port"
-{
-	bench_postfix_main_cf
-	cat <<CF
+# --- Postfix: a private instance.
+bench_private_postfix "$work/postfix" "$pf_port"
+cat >>"$pf_conf/main.cf" <<CF
 myhostname = mx.$domain
 mydestination =
 virtual_mailbox_domains = $domain
@@ -56,7 +54,6 @@ virtual_uid_maps = static:$vmail_uid
 virtual_gid_maps = static:$vmail_gid
 virtual_mailbox_limit = 0
 CF
-} >"$pf_conf/main.cf"
 bench_start_postfix
 
 # --- Postern: smtpd, qmgr and local; one virtual user.
@@ -130,9 +127,9 @@ echo >&2
 
 # Delivery alone. Postfix: hold at end of data, then release all.
 echo "smtpd_end_of_data_restrictions = check_client_access static:HOLD" >>"$pf_conf/main.cf"
-postfix reload >/dev/null 2>&1
+bench_postfix postfix reload >/dev/null 2>&1
 sleep 1
-pf_drain=$(drain $pf_port "$work/pf-vmail/$domain/drain/Maildir/new" "postsuper -H ALL; postqueue -f")
+pf_drain=$(drain $pf_port "$work/pf-vmail/$domain/drain/Maildir/new" "MAIL_CONFIG=$pf_conf postsuper -c $pf_conf -H ALL; MAIL_CONFIG=$pf_conf postqueue -c $pf_conf -f")
 # Postern: no qmgr until the mail is queued.
 echo "bench password" | "$build/bin/mailctl" -c "$work/postern/etc" user add "drain@$domain" >/dev/null
 grep -v '^qmgr' "$work/postern/etc/master.conf" >"$work/master.conf.noqmgr"

@@ -29,10 +29,10 @@ pt_port=2627
 milter_port=2628
 [ -x "$build/bin/milter_pass" ] || { echo "bench: $build/bin/milter_pass not built (libmilter-dev)" >&2; exit 1; }
 cleanup() {
-	bench_give_back_postfix "$work"
+	bench_stop_postfix
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
 	[ -n "${milter_pid:-}" ] && kill "$milter_pid" 2>/dev/null || true
-	rm -rf "$work"
+	bench_remove_work_dir
 }
 trap cleanup EXIT INT TERM
 
@@ -40,11 +40,9 @@ trap cleanup EXIT INT TERM
 "$build/bin/milter_pass" -s "inet:$milter_port@127.0.0.1" &
 milter_pid=$!
 
-# --- Postfix: the system instance, configured for the run and restored after.
-bench_take_postfix "$work" "$pf_port"
-{
-	bench_postfix_main_cf
-	cat <<CF
+# --- Postfix: a private instance.
+bench_private_postfix "$work/postfix" "$pf_port"
+cat >>"$pf_conf/main.cf" <<CF
 myhostname = bench.example.test
 mydestination = bench.example.test
 local_recipient_maps =
@@ -52,9 +50,8 @@ smtpd_end_of_data_restrictions = check_client_access static:HOLD
 smtpd_milters = inet:127.0.0.1:$milter_port
 milter_default_action = tempfail
 CF
-} >"$pf_conf/main.cf"
 bench_start_postfix
-pf_spool=$(postconf -h queue_directory)
+pf_spool=$work/postfix/spool
 
 # --- Postern: an instance with smtpd only.
 mkdir -p "$work/postern/etc"

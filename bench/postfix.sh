@@ -1,6 +1,8 @@
 # The Debian Postfix the benchmarks compare against; sourced by them (not
-# run). The system instance is borrowed for a run: one benchmark at a time
-# (a lock), its main.cf and master.cf saved and put back at the end.
+# run). Each run starts a private instance of it (configuration, queue,
+# data and log in a directory of the run's, smtpd on a port of its own,
+# no chroot), so the system's Postfix is never touched and both servers'
+# queues live side by side in the run's directory (bench_work_dir).
 
 # Install postfix (with smtp-source and smtp-sink) if it is missing.
 bench_need_postfix() {
@@ -12,54 +14,70 @@ bench_need_postfix() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
 }
 
-pf_conf=/etc/postfix
-
-# Take the system Postfix for this run: wait for the lock, stop it, save
-# its configuration into directory $1 and put Debian's default master.cf
-# in place with smtpd listening on port $2. The caller writes main.cf
-# (bench_postfix_main_cf gives the common part) and runs
-# bench_start_postfix; its cleanup runs bench_give_back_postfix $1.
-bench_take_postfix() { # work_dir port
-	exec 9>/tmp/postern-bench-postfix.lock
-	flock 9
-	postfix stop >/dev/null 2>&1 || true
-	for f in main.cf master.cf; do
-		if [ -f "$pf_conf/$f" ]; then cp "$pf_conf/$f" "$1/$f.orig"; fi
-	done
-	cp /usr/share/postfix/master.cf.dist "$pf_conf/master.cf"
-	sed -i -e "s/^smtp      inet/$2      inet/" "$pf_conf/master.cf"
-	pf_taken=yes
-}
-
-# What every benchmark's Postfix has: loopback only, mynetworks relays, no
-# client limits, as many processes as Postern may use.
-bench_postfix_main_cf() {
-	cat <<CF
+# A private instance in directory $1 listening on 127.0.0.1:$2: writes its
+# master.cf and the common part of its main.cf (loopback only, mynetworks
+# relays, no client limits, as many processes as Postern may use). The
+# caller appends its own settings to "$pf_conf/main.cf", then runs
+# bench_start_postfix; its cleanup runs bench_stop_postfix.
+bench_private_postfix() { # dir port
+	pf_conf=$1
+	mkdir -p "$1/spool" "$1/data"
+	chown postfix "$1/data"
+	cat >"$1/main.cf" <<CF
 compatibility_level = 3.6
+queue_directory = $1/spool
+data_directory = $1/data
+maillog_file = $1/maillog
+maillog_file_prefixes = /var, /dev/stdout, /tmp
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
 smtpd_recipient_restrictions = permit_mynetworks, reject
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 default_process_limit = 200
 CF
+	cat >"$1/master.cf" <<CF
+127.0.0.1:$2 inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+}
+
+# Postfix's commands on the private instance.
+bench_postfix() { # postfix|postsuper|postqueue|postconf args...
+	cmd=$1
+	shift
+	MAIL_CONFIG=$pf_conf "$cmd" -c "$pf_conf" "$@"
 }
 
 bench_start_postfix() {
-	postfix check >/dev/null 2>&1 || true
-	postfix start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; exit 1; }
+	bench_postfix postfix start >/dev/null 2>&1 ||
+		{ echo "bench: postfix did not start (see $pf_conf/maillog)" >&2; exit 1; }
 }
 
-bench_give_back_postfix() { # work_dir
-	[ "${pf_taken:-}" = yes ] || return 0 # nothing was changed
-	postfix stop >/dev/null 2>&1 || true
-	# The mail the runs left queued: benchmarks hold what they send.
-	spool=$(postconf -h queue_directory 2>/dev/null || true)
-	if [ -n "$spool" ]; then
-		find "$spool/hold" "$spool/incoming" "$spool/active" -type f -delete 2>/dev/null || true
-	fi
-	for f in main.cf master.cf; do
-		if [ -f "$1/$f.orig" ]; then cp "$1/$f.orig" "$pf_conf/$f"; else rm -f "$pf_conf/$f"; fi
-	done
+bench_stop_postfix() {
+	[ -n "${pf_conf:-}" ] || return 0
+	bench_postfix postfix stop >/dev/null 2>&1 || true
 }

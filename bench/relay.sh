@@ -31,62 +31,23 @@ pf_dir=$work/postfix
 sink_pid=
 cleanup() {
 	[ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
-	MAIL_CONFIG=$pf_dir postfix -c "$pf_dir" stop >/dev/null 2>&1 || true
+	bench_stop_postfix
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
-	rm -rf "$work"
+	bench_remove_work_dir
 }
 trap cleanup EXIT INT TERM
 
 # --- Postfix: a private instance relaying everything to its sink.
-mkdir -p "$pf_dir/spool" "$pf_dir/data"
-chown postfix "$pf_dir/data"
-cat >"$pf_dir/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $pf_dir/spool
-data_directory = $pf_dir/data
-maillog_file = $pf_dir/maillog
-maillog_file_prefixes = /var, /dev/stdout, /tmp
-inet_interfaces = loopback-only
-inet_protocols = ipv4
+bench_private_postfix "$pf_dir" "$pf_port"
+cat >>"$pf_conf/main.cf" <<CF
 myhostname = bench.example.test
 mydestination =
-mynetworks = 127.0.0.0/8
 relay_domains = relay.example.test
 relayhost = [127.0.0.1]:$pf_sink
-alias_maps =
-alias_database =
-smtpd_recipient_restrictions = permit_mynetworks, reject
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-default_process_limit = 200
 smtp_tls_security_level = none
 smtp_dns_support_level = disabled
 CF
-# chroot off: the queue is not the system one.
-cat >"$pf_dir/master.cf" <<CF
-127.0.0.1:$pf_port inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-CF
-MAIL_CONFIG=$pf_dir postfix -c "$pf_dir" start >/dev/null 2>&1 ||
-	{ echo "bench: postfix did not start (see $pf_dir/maillog)" >&2; exit 1; }
+bench_start_postfix
 greets() { # port: true once a server there sends its greeting
 	python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),2); sys.exit(0 if s.recv(4).startswith(b"220") else 1)' "$1" 2>/dev/null
 }

@@ -5,9 +5,8 @@
 # Neither side delivers during the run (Postfix puts each message on hold
 # with an end-of-data HOLD action; Postern runs no qmgr), so this measures
 # receiving only: SMTP, a queue file written and fsync'd, the reply.
-# The queues grow from run to run and are emptied at the end: deleting
-# thousands of files between runs makes the next run's file creation slow
-# on ext4 (new inodes skip recently freed ones), unevenly for each side.
+# The queues grow from run to run and go with the run's file system
+# (bench_work_dir): nothing is deleted while the benchmark runs.
 #
 # Usage: sh bench/smtpd-accept.sh [BUILD_DIR]   (as root: installs postfix)
 # Env:   MESSAGES (default 2000 per run), SESSIONS ("1 20 100"), SIZES ("2048 51200")
@@ -27,23 +26,20 @@ bench_work_dir
 pf_port=2626
 pt_port=2627
 cleanup() {
-	bench_give_back_postfix "$work"
+	bench_stop_postfix
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
-	rm -rf "$work"
+	bench_remove_work_dir
 }
 trap cleanup EXIT INT TERM
 
-# --- Postfix: the system instance, configured for the run and restored after.
-bench_take_postfix "$work" "$pf_port"
-{
-	bench_postfix_main_cf
-	cat <<CF
+# --- Postfix: a private instance.
+bench_private_postfix "$work/postfix" "$pf_port"
+cat >>"$pf_conf/main.cf" <<CF
 myhostname = bench.example.test
 mydestination = bench.example.test
 local_recipient_maps =
 smtpd_end_of_data_restrictions = check_client_access static:HOLD
 CF
-} >"$pf_conf/main.cf"
 bench_start_postfix
 
 # --- Postern: an instance with smtpd only.

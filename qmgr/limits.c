@@ -5,7 +5,11 @@
  * domain, within a transport), default_destination_concurrency_limit. A
  * delivery claims its transport and every destination of its recipients
  * at once, or waits until it can (all or nothing, so claims never
- * deadlock). Used by the delivery threads (workers.c).
+ * deadlock). Used by the delivery threads (workers.c). A claim that must
+ * wait queues up with a condition variable of its own, and a release grants
+ * the waiting claims that now fit (in the order they came) and wakes only
+ * those: with many threads waiting for one busy destination, waking them
+ * all at every release cost each delivery a context switch per waiter.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -27,8 +31,17 @@ struct limit_claim {
 	size_t count;
 };
 
+/* A claim waiting for room. */
+struct waiter {
+	struct limit_claim *claim;
+	int64_t transport_limit;
+	pthread_cond_t granted_cond;
+	bool granted;
+	struct waiter *next;
+};
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t released = PTHREAD_COND_INITIALIZER;
+static struct waiter *waiters, **waiters_tail = &waiters;
 static struct counter *counters;
 static size_t counter_count, counter_cap;
 static int64_t destination_limit;
@@ -92,6 +105,13 @@ static bool fits(const struct limit_claim *c, int64_t transport_limit)
 	return true;
 }
 
+/* Count a claim in. Called with the lock held, when it fits. */
+static void take(const struct limit_claim *c)
+{
+	for (size_t i = 0; i < c->count; i++)
+		find(c->keys[i], true)->count++;
+}
+
 static void add_key(struct limit_claim *c, char *key)
 {
 	for (size_t i = 0; i < c->count; i++)
@@ -117,12 +137,39 @@ struct limit_claim *limits_claim(const char *transport, const struct queue_envel
 	}
 	int64_t transport_limit = limits_transport(transport);
 	pthread_mutex_lock(&lock);
-	while (!fits(c, transport_limit))
-		pthread_cond_wait(&released, &lock);
-	for (size_t i = 0; i < c->count; i++)
-		find(c->keys[i], true)->count++;
+	if (fits(c, transport_limit)) {
+		take(c);
+	} else {
+		struct waiter w = {.claim = c, .transport_limit = transport_limit};
+		pthread_cond_init(&w.granted_cond, NULL);
+		*waiters_tail = &w;
+		waiters_tail = &w.next;
+		while (!w.granted)
+			pthread_cond_wait(&w.granted_cond, &lock);
+		pthread_cond_destroy(&w.granted_cond);
+	}
 	pthread_mutex_unlock(&lock);
 	return c;
+}
+
+/* Grant the waiting claims that fit now, first come first served, and
+ * wake each one granted. Called with the lock held. */
+static void grant_waiters(void)
+{
+	struct waiter **link = &waiters;
+	while (*link != NULL) {
+		struct waiter *w = *link;
+		if (!fits(w->claim, w->transport_limit)) {
+			link = &w->next;
+			continue;
+		}
+		take(w->claim);
+		*link = w->next;
+		if (waiters_tail == &w->next)
+			waiters_tail = link;
+		w->granted = true;
+		pthread_cond_signal(&w->granted_cond);
+	}
 }
 
 void limits_release(struct limit_claim *c)
@@ -136,7 +183,7 @@ void limits_release(struct limit_claim *c)
 		}
 		free(c->keys[i]);
 	}
-	pthread_cond_broadcast(&released);
+	grant_waiters();
 	pthread_mutex_unlock(&lock);
 	free(c->keys);
 	free(c);

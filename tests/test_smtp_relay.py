@@ -6,6 +6,8 @@ route per domain (an smtp next hop, an error transport)."""
 import grp
 import os
 import sys
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -89,6 +91,68 @@ class SmtpRelayTest(InstanceTestCase):
         self.assertGreaterEqual(sessions, 1)
         self.assertLess(sessions, 4, relay_log)
         self.assertNotIn("killed by signal", log)
+
+
+class DestinationConcurrencyTest(InstanceTestCase):
+    """default_destination_concurrency_limit: at most that many deliveries
+    to one domain at a time, and mail for another domain is not held up
+    behind them."""
+
+    def test_limit_per_destination(self):
+        port = free_port_on("127.0.0.2", "127.0.0.3", "127.0.0.4")
+        lock = threading.Lock()
+        state = {"slow": 0, "slow_max": 0, "slow_done": 0, "fast_done": 0,
+                 "fast_first_done_with_slow_left": None}
+
+        def slow_handler(peer, n):
+            def reply():
+                with lock:
+                    state["slow"] += 1
+                    state["slow_max"] = max(state["slow_max"], state["slow"])
+                time.sleep(0.4)
+                with lock:
+                    state["slow"] -= 1
+                    state["slow_done"] += 1
+                return "250 2.0.0 slow ok"
+            peer.simple_session(data_reply=reply)
+
+        def fast_handler(peer, n):
+            def reply():
+                with lock:
+                    state["fast_done"] += 1
+                    if state["fast_first_done_with_slow_left"] is None:
+                        state["fast_first_done_with_slow_left"] = 8 - state["slow_done"]
+                return "250 2.0.0 fast ok"
+            peer.simple_session(data_reply=reply)
+
+        for address, handler in (("127.0.0.3", slow_handler), ("127.0.0.4", fast_handler)):
+            server = ScriptedServer(address, port, handler)
+            self.addCleanup(server.stop)
+        # No qmgr at first: all the mail is queued before any of it goes.
+        without_qmgr = [x for x in SENDER_SERVICES if not x.startswith("qmgr ")]
+        send = Instance(params=sender_params(None, port, default_destination_concurrency_limit="2"),
+                        services=without_qmgr)
+        self.addCleanup(send.cleanup)
+        path = os.path.join(send.etc, "transport")
+        with open(path, "w") as f:
+            f.write("slow.example smtp:[127.0.0.3]\nfast.example smtp:[127.0.0.4]\n")
+        send.mailctl("map", "build", path, check=True)
+        send.params["transport_maps"] = path + ".lmdb"
+        send.write_config()
+        send.start()
+        for i in range(8):
+            submit(send, "s@out.sender.test", ["u@slow.example"], b"Subject: slow %d\n\nx\n" % i)
+        for i in range(3):
+            submit(send, "s@out.sender.test", ["u@fast.example"], b"Subject: fast %d\n\nx\n" % i)
+        wait_for(lambda: len(os.listdir(os.path.join(send.spool, "incoming"))) == 11,
+                 timeout=30, what="eleven messages in incoming/")
+        send.reload(services=SENDER_SERVICES)
+        wait_for(lambda: state["slow_done"] == 8 and state["fast_done"] == 3, timeout=60,
+                 what="all eleven deliveries")
+        self.assertEqual(state["slow_max"], 2, state)
+        # The fast domain went while most of the slow one still waited.
+        self.assertGreaterEqual(state["fast_first_done_with_slow_left"], 4, state)
+        send.wait_log("status=sent (250 2.0.0 fast ok)", timeout=10)
 
 
 if __name__ == "__main__":

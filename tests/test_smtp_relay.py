@@ -109,7 +109,7 @@ class DestinationConcurrencyTest(InstanceTestCase):
                 with lock:
                     state["slow"] += 1
                     state["slow_max"] = max(state["slow_max"], state["slow"])
-                time.sleep(0.4)
+                time.sleep(1.0)
                 with lock:
                     state["slow"] -= 1
                     state["slow_done"] += 1
@@ -150,7 +150,8 @@ class DestinationConcurrencyTest(InstanceTestCase):
         wait_for(lambda: state["slow_done"] == 8 and state["fast_done"] == 3, timeout=60,
                  what="all eleven deliveries")
         self.assertEqual(state["slow_max"], 2, state)
-        # The fast domain went while most of the slow one still waited.
+        # The fast domain went while most of the slow one still waited (a
+        # slow delivery takes a second: four rounds of two).
         self.assertGreaterEqual(state["fast_first_done_with_slow_left"], 4, state)
         send.wait_log("status=sent (250 2.0.0 fast ok)", timeout=10)
 

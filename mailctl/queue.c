@@ -189,10 +189,28 @@ static void free_names(char **names)
 	free(names);
 }
 
-/* One pass over the mail queues: every file, loaded. 0, or -1 if a
- * directory is unreadable. */
-static int scan_queues_once(const char *queue_dir, struct entry_list *list)
+/* The position of an entry's queue in mail_queues (the pass order). */
+static size_t queue_rank(const struct entry *e)
 {
+	size_t q = 0;
+	while (mail_queues[q] && mail_queues[q] != e->queue)
+		q++;
+	return q;
+}
+
+/* Whether e comes before name in queue number q, in pass order. */
+static bool comes_before(const struct entry *e, size_t q, const char *name)
+{
+	size_t rank = queue_rank(e);
+	return rank < q || (rank == q && strcmp(e->name, name) < 0);
+}
+
+/* One pass over the mail queues: every file, loaded, except those the
+ * previous pass (prev, emptied of what is taken over) read whole in the
+ * same queue. 0, or -1 if a directory is unreadable. */
+static int scan_queues_once(const char *queue_dir, struct entry_list *list, struct entry_list *prev)
+{
+	size_t at = 0; /* in prev, which is in pass order too */
 	for (size_t q = 0; mail_queues[q]; q++) {
 		char **names = queue_names(queue_dir, mail_queues[q]);
 		if (names == NULL)
@@ -203,8 +221,21 @@ static int scan_queues_once(const char *queue_dir, struct entry_list *list)
 				list->items =
 				    xreallocarray(list->items, list->cap, sizeof(*list->items));
 			}
-			entry_load(&list->items[list->count++], queue_dir, mail_queues[q],
-			           names[i]);
+			struct entry *e = &list->items[list->count++];
+			while (at < prev->count && comes_before(&prev->items[at], q, names[i]))
+				at++;
+			/* Read whole by the last pass and still in the same queue:
+			 * the same file (a queue file changes only by moving). */
+			struct entry *old = at < prev->count ? &prev->items[at] : NULL;
+			if (old != NULL && old->queue == mail_queues[q] && old->error == NULL &&
+			    strcmp(old->name, names[i]) == 0) {
+				*e = *old;
+				memset(old, 0, sizeof(*old));
+				queue_envelope_init(&old->env);
+				at++;
+			} else {
+				entry_load(e, queue_dir, mail_queues[q], names[i]);
+			}
 		}
 		free_names(names);
 	}
@@ -279,12 +310,16 @@ static void drop_moved_entries(struct entry_list *list)
 static int scan_queues(const char *queue_dir, struct entry_list *list)
 {
 	enum { MAX_PASSES = 4 };
+	struct entry_list prev = {0};
 	for (int pass = 0;; pass++) {
-		if (scan_queues_once(queue_dir, list) != 0)
+		int rc = scan_queues_once(queue_dir, list, &prev);
+		entry_list_free(&prev);
+		if (rc != 0)
 			return -1;
 		if (pass + 1 == MAX_PASSES || queues_unchanged(queue_dir, list))
 			break;
-		entry_list_free(list);
+		/* Again: what has not moved is taken over, not read again. */
+		prev = *list;
 		*list = (struct entry_list){0};
 	}
 	if (list->count > 1)

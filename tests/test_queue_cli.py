@@ -115,6 +115,10 @@ class QueueCliTest(InstanceTestCase):
         unreadable file, and missing only if every pass saw it move."""
         qid = self.write(b"Subject: moving\r\n\r\nm\r\n", sender="a@example.org",
                          rcpts=["b@example.net"])
+        # Mail that stays put around it (a pass done again takes it over).
+        still = {self.write(b"Subject: still\r\n\r\ns\r\n", sender="s%d@example.org" % i,
+                            rcpts=["r%d@example.net" % i], queue=QUEUES[i % 4]): i
+                 for i in range(6)}
         stop = threading.Event()
         moves = [0]
 
@@ -132,7 +136,15 @@ class QueueCliTest(InstanceTestCase):
         try:
             for _ in range(60):
                 data = self.json("queue", "list")
-                seen = [(m["id"], m["valid"]) for m in data["messages"]]
+                for m in data["messages"]:
+                    if m["id"] in still:
+                        i = still[m["id"]]
+                        self.assertEqual((m["queue"], m["sender"], m["recipients"][0]["address"]),
+                                         (QUEUES[i % 4], "s%d@example.org" % i,
+                                          "r%d@example.net" % i), m)
+                self.assertEqual(sorted(m["id"] for m in data["messages"] if m["id"] in still),
+                                 sorted(still))
+                seen = [(m["id"], m["valid"]) for m in data["messages"] if m["id"] not in still]
                 # Never twice, never as a damaged file caught mid-move.
                 self.assertIn(seen, ([(qid, True)], []), data)
                 missed += not seen

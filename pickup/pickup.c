@@ -40,6 +40,7 @@
 #include "util/alloc.h"
 #include "util/ipc.h"
 #include "util/log.h"
+#include "util/no_replace.h"
 #include "util/sock.h"
 
 /* postdrop's temporary files; removed when a crash left them this old. */
@@ -266,7 +267,7 @@ static void move_to_corrupt(int dir_fd, const char *name, const char *reason)
 	int rc = -1;
 	char *target = xstrdup(name);
 	for (int n = 1; corrupt_fd >= 0 && n < 100; n++) {
-		rc = renameat2(dir_fd, name, corrupt_fd, target, RENAME_NOREPLACE);
+		rc = rename_no_replace_at(dir_fd, name, corrupt_fd, target);
 		if (rc == 0 || errno != EEXIST)
 			break;
 		free(target);

@@ -23,6 +23,7 @@
 #include "qmgr/qmgr.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/no_replace.h"
 
 /* Move queue_dir/from/name to queue_dir/to/name; 0 or -1 with errno. */
 static int move_file(const char *from, const char *to, const char *name)
@@ -42,7 +43,7 @@ void qmgr_move_corrupt(const char *from, const char *name, const char *reason)
 	int rc = -1;
 	for (int n = 1; n < 100; n++) {
 		char *dst = xasprintf("%s/corrupt/%s", qmgr.queue_dir, target);
-		rc = renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE);
+		rc = rename_no_replace(src, dst);
 		free(dst);
 		if (rc == 0 || errno != EEXIST)
 			break;

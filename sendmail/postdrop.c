@@ -38,6 +38,7 @@
 #include "util/alloc.h"
 #include "util/dir_sync.h"
 #include "util/ipc.h"
+#include "util/no_replace.h"
 #include "util/sock.h"
 
 #define POKE_TIMEOUT_MS 500
@@ -185,15 +186,8 @@ static int rename_final(struct drop_out *o, char *final)
 {
 	for (int attempt = 0; attempt < 10; attempt++) {
 		queue_id_new(final);
-		if (renameat2(o->dir_fd, o->tmp_name, o->dir_fd, final, RENAME_NOREPLACE) == 0)
+		if (rename_no_replace_at(o->dir_fd, o->tmp_name, o->dir_fd, final) == 0)
 			return 0;
-		if (errno == EINVAL || errno == ENOSYS) {
-			/* No RENAME_NOREPLACE here: link() does not replace either. */
-			if (linkat(o->dir_fd, o->tmp_name, o->dir_fd, final, 0) == 0) {
-				unlinkat(o->dir_fd, o->tmp_name, 0);
-				return 0;
-			}
-		}
 		if (errno != EEXIST)
 			return -1;
 	}

@@ -294,7 +294,11 @@ static int check_readable(const struct str *encoded, const char **why_r)
  * nearly full. A taker tries a few random slots too (the pool is mostly
  * full where files are recycled), then reads tmp/ for any free file;
  * after a reading that found none it skips readings for a while (a
- * receiver whose mail is never delivered, or not yet, finds none). */
+ * receiver whose mail is never delivered, or not yet, finds none).
+ * Slots are claimed with renameat2(RENAME_NOREPLACE) alone, not
+ * rename_no_replace: its link()+unlink() fallback would let two takers
+ * link the same free file. Without it the pool stays empty (files are
+ * unlinked and created as before). */
 #define QUEUE_FREE_SLOTS 256
 #define QUEUE_FREE_TRIES 8
 #define QUEUE_TAKE_TRIES 3

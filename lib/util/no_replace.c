@@ -8,16 +8,21 @@
 #include <stdio.h>
 #include <unistd.h>
 
-int rename_no_replace(const char *from, const char *to)
+int rename_no_replace_at(int from_dir, const char *from, int to_dir, const char *to)
 {
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+	if (renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
 	/* A file system without RENAME_NOREPLACE: link() does not replace
 	 * either; then the old name goes. */
-	if (link(from, to) != 0)
+	if (linkat(from_dir, from, to_dir, to, 0) != 0)
 		return -1;
-	unlink(from);
+	unlinkat(from_dir, from, 0);
 	return 0;
+}
+
+int rename_no_replace(const char *from, const char *to)
+{
+	return rename_no_replace_at(AT_FDCWD, from, AT_FDCWD, to);
 }

@@ -10,5 +10,8 @@
 /* Move from to to: 0, or -1 with errno (EEXIST: to exists, and from is
  * then still there). */
 int rename_no_replace(const char *from, const char *to);
+/* The same with names relative to directory descriptors (AT_FDCWD: the
+ * current directory), as renameat2. */
+int rename_no_replace_at(int from_dir, const char *from, int to_dir, const char *to);
 
 #endif

@@ -1,12 +1,15 @@
 /*
  * Unit tests for util/no_replace: a move to a free name, and one to a
- * taken name that leaves both files as they were.
+ * taken name that leaves both files as they were; by path and relative
+ * to directory descriptors.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
@@ -59,8 +62,40 @@ TEST(moves_never_replaces)
 	free(c);
 }
 
+TEST(moves_between_directory_descriptors)
+{
+	char tmpl[] = "/tmp/test_no_replace.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	CHECK(dir != NULL);
+	if (dir == NULL)
+		return;
+	char *sub = xasprintf("%s/sub", dir), *a = xasprintf("%s/a", dir);
+	char *moved = xasprintf("%s/sub/a", dir), *taken = xasprintf("%s/sub/b", dir);
+	CHECK(mkdir(sub, 0700) == 0);
+	int from = open(dir, O_RDONLY | O_DIRECTORY), to = open(sub, O_RDONLY | O_DIRECTORY);
+	CHECK(from >= 0 && to >= 0);
+	put(a, "first");
+	CHECK(rename_no_replace_at(from, "a", to, "a") == 0);
+	CHECK(access(a, F_OK) != 0 && holds(moved, "first"));
+	put(taken, "second");
+	errno = 0;
+	CHECK(rename_no_replace_at(to, "a", to, "b") == -1 && errno == EEXIST);
+	CHECK(holds(moved, "first") && holds(taken, "second"));
+	close(from);
+	close(to);
+	unlink(moved);
+	unlink(taken);
+	rmdir(sub);
+	rmdir(dir);
+	free(sub);
+	free(a);
+	free(moved);
+	free(taken);
+}
+
 int main(void)
 {
 	RUN(moves_never_replaces);
+	RUN(moves_between_directory_descriptors);
 	return TESTING_DONE();
 }

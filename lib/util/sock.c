@@ -315,8 +315,10 @@ static int connect_unix(const char *path, int timeout_ms, bool blocking, const c
 		return -1;
 	}
 	if (connect_wait(fd, (struct sockaddr *)&sun, sizeof(sun), timeout_ms, blocking) != 0) {
-		*error_r = errorf("connect to %s: %s", path, strerror(errno));
+		int err = errno;
+		*error_r = errorf("connect to %s: %s", path, strerror(err));
 		close(fd);
+		errno = err;
 		return -1;
 	}
 	return fd;

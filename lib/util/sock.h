@@ -30,7 +30,8 @@ int sock_connect_tcp(const char *host, const char *port, int timeout_ms, const c
 int sock_connect_unix(const char *path, int timeout_ms, const char **error_r);
 /* The same, leaving the fd non-blocking (one system call less), for a
  * caller that only reads and writes it through ipc_read/ipc_write, which
- * poll with their own deadlines. */
+ * poll with their own deadlines. On failure errno tells why (ETIMEDOUT:
+ * the listener's backlog stayed full; with timeout_ms 0, one attempt). */
 int sock_connect_unix_nonblock(const char *path, int timeout_ms, const char **error_r);
 
 /* Accept one connection (close-on-exec set); -1 with errno (EAGAIN when none). */

@@ -567,7 +567,7 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 	if (mailbox_system(ex->conf, pw, &loc, &why) != 0) {
 		local_result_set(&r, "deferred", "4.3.0", why);
 	} else if (loc.format == MAILBOX_MAILDIR) {
-		struct local_maildir where = {loc.base, loc.subdirs, loc.maildir, -1, false};
+		struct local_maildir where = {loc.base, loc.subdirs, loc.path, -1, false};
 		local_deliver_maildir(ex->msg, &creds, &where, &h, false, &r);
 	} else {
 		/* In a shared spool (root:mail 1777 or 2775) the user writes with

@@ -141,7 +141,7 @@ void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
 	struct local_maildir where = {
 	    .base = loc.base,
 	    .subdirs = loc.subdirs,
-	    .maildir = loc.maildir,
+	    .path = loc.path,
 	    .quota = value_quota(str_cstr(&value)),
 	    .quota_bounce = strcmp(action, "bounce") == 0,
 	};

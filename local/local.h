@@ -125,7 +125,7 @@ int local_copy_content(const struct local_message *msg,
 struct local_maildir {
 	const char *base;    /* directory that must already exist */
 	const char *subdirs; /* created below base if missing ("dom/user"), or "" */
-	const char *maildir; /* the Maildir, below base/subdirs */
+	const char *path;    /* the Maildir: base/subdirs/NAME (mailbox_location) */
 	long long quota;     /* bytes, -1 for none */
 	bool quota_bounce;   /* over quota: bounce (5.2.2) rather than defer */
 };

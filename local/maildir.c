@@ -56,17 +56,13 @@ static void maildir_child(const struct maildir_job *job, int report_fd)
 {
 	const struct local_maildir *where = &job->where;
 	const char *error = "";
-	struct str path = STR_INIT, text = STR_INIT;
-	str_set(&path, where->base);
-	if (where->subdirs[0] != '\0')
-		str_printf(&path, "/%s", where->subdirs);
-	str_printf(&path, "/%s", where->maildir);
+	const char *path = where->path;
+	struct str text = STR_INIT;
 	str_printf(&text, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", job->h.return_path,
 	           job->h.delivered_to);
 	if (where->quota >= 0) {
 		/* A Maildir not made yet holds nothing (folder_bytes: 0). */
-		long long used =
-		    folder_bytes(str_cstr(&path), "new") + folder_bytes(str_cstr(&path), "cur");
+		long long used = folder_bytes(path, "new") + folder_bytes(path, "cur");
 		long long want = (long long)text.len + (long long)job->msg.size;
 		if (used + want > where->quota) {
 			str_clear(&text);
@@ -84,7 +80,7 @@ static void maildir_child(const struct maildir_job *job, int report_fd)
 	/* The directories are made only when the file in tmp/ cannot be
 	 * created for want of them: the Maildir's by the store, base/subdirs
 	 * (the user's first delivery) here. */
-	struct maildir_delivery *d = maildir_delivery_begin(str_cstr(&path), &error);
+	struct maildir_delivery *d = maildir_delivery_begin(path, &error);
 	if (d == NULL && errno == ENOENT) {
 		struct str dirs = STR_INIT;
 		if (mailbox_make_dirs(where->base, where->subdirs, &dirs, &error) != 0) {
@@ -96,7 +92,7 @@ static void maildir_child(const struct maildir_job *job, int report_fd)
 			goto out;
 		}
 		str_free(&dirs);
-		d = maildir_delivery_begin(str_cstr(&path), &error);
+		d = maildir_delivery_begin(path, &error);
 	}
 	if (d == NULL) {
 		str_clear(&text);
@@ -122,7 +118,6 @@ static void maildir_child(const struct maildir_job *job, int report_fd)
 	local_child_report(report_fd, "deferred", "4.2.0", str_cstr(&text));
 out:
 	/* A worker runs many jobs: nothing of one may stay behind. */
-	str_free(&path);
 	str_free(&text);
 }
 
@@ -132,10 +127,10 @@ void local_maildir_job(const struct ipc_rec *rec, int msg_fd, int report_fd)
 	int64_t offset, size, quota, quota_bounce;
 	job.where.base = ipc_rec_get_str(rec, "base");
 	job.where.subdirs = ipc_rec_get_str(rec, "subdirs");
-	job.where.maildir = ipc_rec_get_str(rec, "maildir");
+	job.where.path = ipc_rec_get_str(rec, "path");
 	job.h.return_path = ipc_rec_get_str(rec, "return_path");
 	job.h.delivered_to = ipc_rec_get_str(rec, "delivered_to");
-	if (msg_fd < 0 || !job.where.base || !job.where.subdirs || !job.where.maildir ||
+	if (msg_fd < 0 || !job.where.base || !job.where.subdirs || !job.where.path ||
 	    !job.h.return_path || !job.h.delivered_to || !ipc_rec_get_int(rec, "offset", &offset) ||
 	    !ipc_rec_get_int(rec, "size", &size) || !ipc_rec_get_int(rec, "quota", &quota) ||
 	    !ipc_rec_get_int(rec, "quota_bounce", &quota_bounce)) {
@@ -169,7 +164,7 @@ void local_deliver_maildir(const struct local_message *msg, const struct local_c
 	struct ipc_rec *job = ipc_rec_new("maildir");
 	ipc_rec_add_str(job, "base", where->base);
 	ipc_rec_add_str(job, "subdirs", where->subdirs);
-	ipc_rec_add_str(job, "maildir", where->maildir);
+	ipc_rec_add_str(job, "path", where->path);
 	ipc_rec_add_int(job, "quota", where->quota);
 	ipc_rec_add_int(job, "quota_bounce", where->quota_bounce);
 	ipc_rec_add_str(job, "return_path", h->return_path);

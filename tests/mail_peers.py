@@ -209,20 +209,7 @@ def make_receiver(test, address, port, domains, users, extra_params=None, smtpd_
         cert, key = make_cert(inst.etc, tls_name)
         inst.params["smtpd_tls_cert_file"] = cert
         inst.params["smtpd_tls_key_file"] = key
-    vmail = os.path.join(inst.base, "vmail")
-    os.makedirs(vmail)
-    if os.geteuid() == 0:
-        import pwd
-        pw = pwd.getpwnam("vmail")
-        os.chown(vmail, pw.pw_uid, pw.pw_gid)
-    inst.params["virtual_mailbox_base"] = vmail
-    inst.write_config()
-    for user in users:
-        add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add", user],
-                             input="secret password\n", capture_output=True, text=True,
-                             timeout=60)
-        if add.returncode != 0:
-            raise AssertionError(add.stderr)
+    vmail = inst.add_vmail(users)
     inst.start()
     return inst, vmail
 

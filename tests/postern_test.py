@@ -258,9 +258,25 @@ class Instance:
     def program(self, name):
         return os.path.join(os.path.abspath(BIN), name)
 
-    def mailctl(self, *args, check=False, timeout=60):
+    def add_vmail(self, users=(), password="secret password"):
+        """Give the instance a virtual_mailbox_base (owned by vmail when the
+        tests run as root), write the configuration and add the virtual
+        users. Returns the base's path."""
+        vmail = os.path.join(self.base, "vmail")
+        os.makedirs(vmail, exist_ok=True)
+        if IS_ROOT:
+            pw = pwd.getpwnam("vmail")
+            os.chown(vmail, pw.pw_uid, pw.pw_gid)
+        self.params["virtual_mailbox_base"] = vmail
+        self.write_config()
+        for user in users:
+            self.mailctl("user", "add", user, input=password + "\n", check=True)
+        return vmail
+
+    def mailctl(self, *args, check=False, timeout=60, input=None):
         cmd = [self.program("mailctl"), "-c", self.etc] + list(args)
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                input=input)
         if check and result.returncode != 0:
             raise AssertionError("%s failed (%d):\n%s%s" % (
                 " ".join(cmd), result.returncode, result.stdout, result.stderr))

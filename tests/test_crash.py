@@ -10,21 +10,19 @@ counted and must stay a small fraction of the deliveries."""
 import collections
 import json
 import os
-import pwd
 import random
 import re
 import signal
 import smtplib
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import (IS_ROOT, InstanceTestCase, free_port, proc_status,  # noqa: E402
+from postern_test import (InstanceTestCase, free_port, proc_status,  # noqa: E402
                           processes_mentioning, wait_for)
 
 DOMAIN = "example.test"
@@ -59,18 +57,7 @@ class CrashTest(InstanceTestCase):
             "local unix - n n - - local",
         ], start=False)
         self.inst = inst
-        self.vmail = os.path.join(inst.base, "vmail")
-        os.makedirs(self.vmail)
-        if IS_ROOT:
-            pw = pwd.getpwnam("vmail")
-            os.chown(self.vmail, pw.pw_uid, pw.pw_gid)
-        inst.params["virtual_mailbox_base"] = self.vmail
-        inst.write_config()
-        for user in USERS:
-            add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
-                                  "%s@%s" % (user, DOMAIN)], input="secret password\n",
-                                 capture_output=True, text=True, timeout=60)
-            self.assertEqual(add.returncode, 0, add.stderr)
+        self.vmail = inst.add_vmail(["%s@%s" % (user, DOMAIN) for user in USERS])
         inst.start()
 
     def pids(self, name):

@@ -29,17 +29,7 @@ def virtual_instance(test, port, user, local_maxproc="-", pickup=False):
         "virtual_mailbox_domains": "example.test",
         "mynetworks": "127.0.0.0/8",
     }, services=services, start=False)
-    vmail = os.path.join(inst.base, "vmail")
-    os.makedirs(vmail)
-    if IS_ROOT:
-        pw = pwd.getpwnam("vmail")
-        os.chown(vmail, pw.pw_uid, pw.pw_gid)
-    inst.params["virtual_mailbox_base"] = vmail
-    inst.write_config()
-    add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add", user],
-                         input="secret password\n", capture_output=True, text=True,
-                         timeout=60)
-    test.assertEqual(add.returncode, 0, add.stderr)
+    vmail = inst.add_vmail([user])
     inst.start()
     return inst, vmail
 

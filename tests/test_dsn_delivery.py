@@ -8,7 +8,6 @@ import email
 import email.policy
 import json
 import os
-import pwd
 import smtplib
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import IS_ROOT, InstanceTestCase, free_port, wait_for  # noqa: E402
+from postern_test import InstanceTestCase, free_port, wait_for  # noqa: E402
 
 DOMAIN = "example.test"
 
@@ -48,18 +47,7 @@ class DsnDeliveryTest(InstanceTestCase):
             "pickup unix n - n 60 1 pickup",
         ], start=False)
         self.inst = inst
-        self.vmail = os.path.join(inst.base, "vmail")
-        os.makedirs(self.vmail)
-        if IS_ROOT:
-            pw = pwd.getpwnam("vmail")
-            os.chown(self.vmail, pw.pw_uid, pw.pw_gid)
-        inst.params["virtual_mailbox_base"] = self.vmail
-        inst.write_config()
-        for user in self.USERS:
-            add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
-                                  "%s@%s" % (user, DOMAIN)], input="secret password\n",
-                                 capture_output=True, text=True, timeout=60)
-            self.assertEqual(add.returncode, 0, add.stderr)
+        self.vmail = inst.add_vmail(["%s@%s" % (user, DOMAIN) for user in self.USERS])
         inst.start()
 
     # ---- helpers ----

@@ -9,7 +9,6 @@ dkim=pass. A message changed after signing must not
 pass. The same signer also runs as non_smtpd_milters for sendmail."""
 
 import os
-import pwd
 import re
 import shutil
 import smtplib
@@ -18,7 +17,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import IS_ROOT, Instance, free_port, wait_for  # noqa: E402
+from postern_test import Instance, free_port, wait_for  # noqa: E402
 from test_milter import find_queued, queue_files, wait_listening  # noqa: E402
 
 OPENDKIM = shutil.which("opendkim") or "/usr/sbin/opendkim"
@@ -141,17 +140,7 @@ class OpenDkimTest(unittest.TestCase):
             "local unix - n n - - local",
         ])
         self.addCleanup(inst.cleanup)
-        vmail = os.path.join(inst.base, "vmail")
-        os.makedirs(vmail)
-        if IS_ROOT:
-            pw = pwd.getpwnam("vmail")
-            os.chown(vmail, pw.pw_uid, pw.pw_gid)
-        inst.params["virtual_mailbox_base"] = vmail
-        inst.write_config()
-        add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
-                              "alice@example.test"], input="secret password\n",
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(add.returncode, 0, add.stderr)
+        vmail = inst.add_vmail(["alice@example.test"])
         inst.start()
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
             c.sendmail("sender@example.test", ["alice@example.test"],

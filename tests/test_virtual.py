@@ -57,22 +57,12 @@ class VirtualBase(InstanceTestCase):
         }, services=["127.0.0.1:%d inet n - n - - smtpd" % self.port] + self.SERVICES,
             start=False)
         inst = self.inst
-        self.vmail = os.path.join(inst.base, "vmail")
-        os.makedirs(self.vmail)
-        if IS_ROOT:
-            pw = pwd.getpwnam("vmail")
-            os.chown(self.vmail, pw.pw_uid, pw.pw_gid)
-        inst.params["virtual_mailbox_base"] = self.vmail
         inst.params["virtual_alias_maps"] = "lmdb:%s/virtual.lmdb" % inst.etc
-        inst.write_config()
+        self.vmail = inst.add_vmail([u + "@example.test" for u in ("alice", "bob", "carol", "keep")],
+                                    password="pw")
         with open(os.path.join(inst.etc, "virtual"), "w") as f:
             f.write(VIRTUAL)
         inst.mailctl("map", "build", os.path.join(inst.etc, "virtual"), check=True)
-        for user in ("alice", "bob", "carol", "keep"):
-            add = subprocess.run([inst.program("mailctl"), "-c", inst.etc, "user", "add",
-                                  user + "@example.test"], input="pw\n", capture_output=True,
-                                 text=True, timeout=60)
-            self.assertEqual(add.returncode, 0, add.stderr)
 
     def maildir(self, user):
         new = os.path.join(self.vmail, "example.test", user, "Maildir", "new")

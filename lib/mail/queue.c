@@ -295,6 +295,10 @@ static int check_readable(const struct str *encoded, const char **why_r)
  * full where files are recycled), then reads tmp/ for any free file;
  * after a reading that found none it skips readings for a while (a
  * receiver whose mail is never delivered, or not yet, finds none).
+ * Likewise a file given back when every slot it tried was taken marks
+ * the pool full, and files are then unlinked at once for a while (mail
+ * delivered from a queue that no receiver is filling), rather than each
+ * truncated and offered to slots first.
  * Slots are claimed with renameat2(RENAME_NOREPLACE) alone, not
  * rename_no_replace: its link()+unlink() fallback would let two takers
  * link the same free file. Without it the pool stays empty (files are
@@ -303,10 +307,19 @@ static int check_readable(const struct str *encoded, const char **why_r)
 #define QUEUE_FREE_TRIES 8
 #define QUEUE_TAKE_TRIES 3
 #define QUEUE_EMPTY_POOL_SECONDS 1
+#define QUEUE_FULL_POOL_SECONDS 1
 #define QUEUE_FREE_PREFIX "free."
 
 /* When this process last found the pool empty (0: not lately). */
 static _Atomic time_t pool_seen_empty;
+/* When this process last found the pool full (0: not lately). */
+static _Atomic time_t pool_seen_full;
+
+/* Whether a mark set at time seen (by the clock's seconds) is recent. */
+static bool pool_mark_recent(time_t seen, time_t now, int seconds)
+{
+	return seen != 0 && now >= seen && now - seen < seconds + 1;
+}
 
 /* A random slot's path, from a per-thread sequence seeded apart. */
 static char *random_slot(const char *queue_dir)
@@ -323,8 +336,11 @@ static char *random_slot(const char *queue_dir)
 
 int queue_file_recycle(const char *queue_dir, const char *path)
 {
-	if (truncate(path, 0) == 0) {
-		for (int attempt = 0; attempt < QUEUE_FREE_TRIES; attempt++) {
+	time_t now = time(NULL);
+	if (!pool_mark_recent(atomic_load(&pool_seen_full), now, QUEUE_FULL_POOL_SECONDS) &&
+	    truncate(path, 0) == 0) {
+		int attempt = 0;
+		for (; attempt < QUEUE_FREE_TRIES; attempt++) {
 			char *slot = random_slot(queue_dir);
 			int rc = renameat2(AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE);
 			free(slot);
@@ -335,6 +351,8 @@ int queue_file_recycle(const char *queue_dir, const char *path)
 			if (errno != EEXIST)
 				break;
 		}
+		if (attempt == QUEUE_FREE_TRIES)
+			atomic_store(&pool_seen_full, now > 0 ? now : 1);
 	}
 	if (unlink(path) != 0 && errno != ENOENT)
 		return -1;
@@ -359,8 +377,8 @@ int queue_take_free_file(const char *queue_dir, const char *path, int flags)
 		if (rc == 0)
 			return open_taken(path, flags);
 	}
-	time_t now = time(NULL), empty = atomic_load(&pool_seen_empty);
-	if (empty != 0 && now >= empty && now - empty < QUEUE_EMPTY_POOL_SECONDS + 1)
+	time_t now = time(NULL);
+	if (pool_mark_recent(atomic_load(&pool_seen_empty), now, QUEUE_EMPTY_POOL_SECONDS))
 		return -1;
 	char *tmp = xasprintf("%s/tmp", queue_dir);
 	DIR *dir = opendir(tmp);

@@ -633,6 +633,51 @@ TEST(free_file_after_empty_pool)
 	drop_queue(dir);
 }
 
+/* A file given back to a full pool is removed, and for a moment after
+ * that files are removed at once (not offered to slots that are all
+ * taken); after the moment they go to the pool again. */
+TEST(full_pool_removes_files)
+{
+	char *dir = make_queue();
+	for (int n = 0; n < 256; n++) { /* QUEUE_FREE_SLOTS */
+		char *slot = xasprintf("%s/tmp/free.%03d", dir, n);
+		int fd = open(slot, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		CHECK(fd >= 0);
+		close(fd);
+		free(slot);
+	}
+	char *path = xasprintf("%s/incoming/done", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0 && write(fd, "mail", 4) == 4);
+	close(fd);
+	CHECK(queue_file_recycle(dir, path) == 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK(count_free(dir) == 256 && count_entries(dir, "tmp") == 256);
+
+	/* Slots free up, but the pool was just seen full. */
+	for (int n = 0; n < 250; n++) {
+		char *slot = xasprintf("%s/tmp/free.%03d", dir, n);
+		CHECK(unlink(slot) == 0);
+		free(slot);
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0 && write(fd, "mail", 4) == 4);
+	close(fd);
+	CHECK(queue_file_recycle(dir, path) == 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK(count_entries(dir, "tmp") == 6);
+
+	sleep(2); /* the moment is over */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0 && write(fd, "mail", 4) == 4);
+	close(fd);
+	CHECK(queue_file_recycle(dir, path) == 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK(count_free(dir) == 7 && count_entries(dir, "tmp") == 7); /* emptied, waiting */
+	free(path);
+	drop_queue(dir);
+}
+
 TEST(writer_refuses_unreadable_envelope)
 {
 	char *dir = make_queue();
@@ -1021,6 +1066,7 @@ int main(void)
 	RUN(abort_leaves_nothing);
 	RUN(prepared_file_used_and_swept);
 	RUN(recycled_file_reused);
+	RUN(full_pool_removes_files);
 	RUN(free_file_after_empty_pool);
 	RUN(writer_refuses_unreadable_envelope);
 	RUN(commit_missing_dir);

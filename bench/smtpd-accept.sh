@@ -5,6 +5,10 @@
 # Neither side delivers during the run (Postfix puts each message on hold
 # with an end-of-data HOLD action; Postern runs no qmgr), so this measures
 # receiving only: SMTP, a queue file written and fsync'd, the reply.
+# A third column, sink/s, is smtp-source into smtp-sink (Postfix's test
+# server: no queue, no disk, one process) with the same sessions and size:
+# the most this machine does for the SMTP exchange alone, load generator
+# included, so the headroom left for queueing is plain to see.
 # The queues grow from run to run and go with the run's file system
 # (bench_work_dir): nothing is deleted while the benchmark runs.
 #
@@ -25,7 +29,9 @@ sh "$top/scripts/create-users.sh"
 bench_work_dir
 pf_port=2626
 pt_port=2627
+sink_port=2628
 cleanup() {
+	[ -z "${sink_pid:-}" ] || kill "$sink_pid" 2>/dev/null || true
 	bench_stop_postfix
 	"$build/bin/mailctl" -c "$work/postern/etc" stop >/dev/null 2>&1 || true
 	bench_remove_work_dir
@@ -56,6 +62,10 @@ CF
 echo "127.0.0.1:$pt_port inet n - n - - smtpd" >"$work/postern/etc/master.conf"
 "$build/bin/mailctl" -c "$work/postern/etc" start
 
+# --- The ceiling: smtp-sink accepts and forgets (as root it needs a user).
+smtp-sink -u postfix -c "127.0.0.1:$sink_port" 1000 >/dev/null 2>&1 &
+sink_pid=$!
+
 sleep 1
 rate() { # port sessions size -> messages per second
 	start=$(date +%s.%N)
@@ -64,12 +74,13 @@ rate() { # port sessions size -> messages per second
 	end=$(date +%s.%N)
 	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
 }
-printf "%-9s %-7s %12s %12s %7s\n" sessions size postfix/s postern/s ratio
+printf "%-9s %-7s %12s %12s %7s %10s\n" sessions size postfix/s postern/s ratio sink/s
 for size in $sizes; do
 	for s in $sessions; do
 		pf=$(rate $pf_port "$s" "$size")
 		pt=$(rate $pt_port "$s" "$size")
-		printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
-			"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
+		sink=$(rate $sink_port "$s" "$size")
+		printf "%-9s %-7s %12s %12s %7s %10s\n" "$s" "$size" "$pf" "$pt" \
+			"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')" "$sink"
 	done
 done

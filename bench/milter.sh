@@ -9,12 +9,14 @@
 # receiving only: SMTP, a queue file written and fsync'd, the reply.
 #
 # Usage: sh bench/milter.sh [BUILD_DIR]   (as root: installs postfix)
-# Env:   MESSAGES (default 2000 per run), SESSIONS ("1 20 100"), SIZES ("2048 51200")
+# Env:   MESSAGES (default 2000 per run), SESSIONS ("1 20 100"), SIZES ("2048 51200"),
+#        REPEAT (runs per row, median shown; default 1)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
 . "$top/bench/postfix.sh"
 . "$top/bench/postern.sh"
+. "$top/bench/repeat.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-"1 20 100"}
 sizes=${SIZES:-"2048 51200"}
@@ -83,14 +85,14 @@ queued=0
 printf "%-9s %-7s %12s %12s %7s\n" sessions size postfix/s postern/s ratio
 for size in $sizes; do
 	for s in $sessions; do
-		pf=$(rate $pf_port "$s" "$size")
-		pt=$(rate $pt_port "$s" "$size")
+		set -- $(bench_measure "rate $pf_port $s $size" "rate $pt_port $s $size")
+		pf=$1 pt=$2
 		printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
 			"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
 		# Every message must have been accepted (not tempfailed by the
 		# milter). The queues grow from run to run (see smtpd-accept.sh)
 		# and are emptied at the end.
-		queued=$((queued + messages))
+		queued=$((queued + messages * bench_repeats))
 		pf_n=$(find "$pf_spool/hold" "$pf_spool/incoming" "$pf_spool/active" -type f 2>/dev/null | wc -l)
 		pt_n=$(find "$work/postern/spool/incoming" -type f | wc -l)
 		[ "$pf_n" -ge "$queued" ] || echo "bench: postfix queued only $pf_n of $queued" >&2

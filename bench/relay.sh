@@ -9,12 +9,14 @@
 # the Postern/Postfix ratio.
 #
 # Usage: sh bench/relay.sh [BUILD_DIR]   (as root: installs postfix)
-# Env:   MESSAGES (default 2000), SESSIONS ("1 20"), SIZE (bytes, 4096)
+# Env:   MESSAGES (default 2000), SESSIONS ("1 20"), SIZE (bytes, 4096),
+#        REPEAT (runs per row, median shown; default 1)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
 . "$top/bench/postfix.sh"
 . "$top/bench/postern.sh"
+. "$top/bench/repeat.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-"1 20"}
 size=${SIZE:-4096}
@@ -110,8 +112,8 @@ rate() { # mta_port sink_port sessions
 }
 printf "%-9s %-7s %12s %12s %7s\n" sessions size postfix/s postern/s ratio
 for s in $sessions; do
-	pf=$(rate $pf_port $pf_sink "$s")
-	pt=$(rate $pt_port $pt_sink "$s")
+	set -- $(bench_measure "rate $pf_port $pf_sink $s" "rate $pt_port $pt_sink $s")
+	pf=$1 pt=$2
 	printf "%-9s %-7s %12s %12s %7s\n" "$s" "$size" "$pf" "$pt" \
 		"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')"
 done

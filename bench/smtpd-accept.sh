@@ -13,12 +13,14 @@
 # (bench_work_dir): nothing is deleted while the benchmark runs.
 #
 # Usage: sh bench/smtpd-accept.sh [BUILD_DIR]   (as root: installs postfix)
-# Env:   MESSAGES (default 2000 per run), SESSIONS ("1 20 100"), SIZES ("2048 51200")
+# Env:   MESSAGES (default 2000 per run), SESSIONS ("1 20 100"), SIZES ("2048 51200"),
+#        REPEAT (runs per row, median shown; default 1)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
 . "$top/bench/postfix.sh"
 . "$top/bench/postern.sh"
+. "$top/bench/repeat.sh"
 messages=${MESSAGES:-2000}
 sessions=${SESSIONS:-"1 20 100"}
 sizes=${SIZES:-"2048 51200"}
@@ -77,9 +79,9 @@ rate() { # port sessions size -> messages per second
 printf "%-9s %-7s %12s %12s %7s %10s\n" sessions size postfix/s postern/s ratio sink/s
 for size in $sizes; do
 	for s in $sessions; do
-		pf=$(rate $pf_port "$s" "$size")
-		pt=$(rate $pt_port "$s" "$size")
-		sink=$(rate $sink_port "$s" "$size")
+		set -- $(bench_measure "rate $pf_port $s $size" "rate $pt_port $s $size" \
+			"rate $sink_port $s $size")
+		pf=$1 pt=$2 sink=$3
 		printf "%-9s %-7s %12s %12s %7s %10s\n" "$s" "$size" "$pf" "$pt" \
 			"$(echo "$pt $pf" | awk '{printf "%.2f", $1 / $2}')" "$sink"
 	done

@@ -41,11 +41,10 @@ def wait_listening(spec, timeout=10):
     def ok():
         try:
             if spec.startswith("unix:"):
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(spec[5:])
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(spec[5:])
             else:
-                s = socket.create_connection(("127.0.0.1", int(spec.rsplit(":", 1)[1])))
-            s.close()
+                socket.create_connection(("127.0.0.1", int(spec.rsplit(":", 1)[1]))).close()
             return True
         except OSError:
             return False

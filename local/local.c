@@ -270,16 +270,25 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 			           "recipient does not match the queue file");
 		else
 			deliver_one(svc, conf, &msg, &rc, &result);
-		log_info("%s: to=<%s>, relay=local, status=%s (%s)", queue_id, a_rcpt->value,
-		         strcmp(result.state, "delivered") == 0 ? "sent" : result.state,
-		         result.reason);
 		int wrc = send_result(fd, a_index->num, &result, timeout_ms);
+		/* qmgr logs every result it records (with delay and dsn, one line
+		 * per recipient as for every transport); the line is ours only
+		 * when qmgr will not hear of this result. */
+		const char *word = strcmp(result.state, "delivered") == 0 ? "sent" : result.state;
+		if (wrc == 0)
+			log_debug("%s: to=<%s>, relay=local, status=%s (%s)", queue_id,
+			          a_rcpt->value, word, result.reason);
+		else {
+			int saved = errno;
+			log_info("%s: to=<%s>, relay=local, status=%s (%s)", queue_id,
+			         a_rcpt->value, word, result.reason);
+			errno = saved;
+			log_warn("%s: lost connection to qmgr: %m", queue_id);
+		}
 		recipient_free(&rc);
 		free(result.reason);
-		if (wrc != 0) {
-			log_warn("%s: lost connection to qmgr: %m", queue_id);
+		if (wrc != 0)
 			break;
-		}
 	}
 	free(problem);
 	str_free(&msg.headers);

@@ -69,7 +69,13 @@ class DeliveryTest(InstanceTestCase):
         wait_for(lambda: json.loads(inst.mailctl("--json", "queue", "list",
                                                  check=True).stdout)["count"] == 0,
                  timeout=20, what="an empty queue")
-        self.assertIn("status=sent", inst.read_log())
+        # One line per delivery, qmgr's (with delay and dsn); local adds none.
+        sent = [line for line in inst.read_log().splitlines()
+                if "to=<alice@example.test>" in line and "status=sent" in line]
+        self.assertEqual(len(sent), 6, sent)
+        for line in sent:
+            self.assertRegex(line, r"postern/qmgr\[\d+\]: [0-9A-F]+: to=<alice@example.test>, "
+                                   r"relay=local, delay=\d+, dsn=2\.0\.0, status=sent \(")
 
 
 def delivery_children(etc):

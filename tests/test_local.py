@@ -106,7 +106,9 @@ class LocalTest(InstanceTestCase):
             vmail = pwd.getpwnam("vmail")
             for path in (maildir, os.path.join(maildir, "new", os.listdir(maildir + "/new")[0])):
                 self.assertEqual(os.stat(path).st_uid, vmail.pw_uid)
-        self.inst.wait_log("%s: to=<alice@example.test>, relay=local, status=sent" % qid)
+        # The result went to "qmgr" (this test), which logs it: local does not.
+        self.assertNotIn("%s: to=<alice@example.test>, relay=local, status=" % qid,
+                         self.inst.read_log())
 
     def test_null_sender_and_several_recipients(self):
         rcpts = ["alice@example.test", "nobody-here@example.test", "Carol@Example.Test",
@@ -124,8 +126,8 @@ class LocalTest(InstanceTestCase):
             os.path.join(self.vbase, "example.test", "carol", "Maildir"))
         self.assertTrue(carol[0].startswith(
             b"Return-Path: <>\r\nDelivered-To: carol@example.test\r\n"))
-        self.inst.wait_log("%s: to=<nobody-here@example.test>, relay=local, status=bounced "
-                           "(user unknown)" % qid)
+        self.assertNotIn("%s: to=<nobody-here@example.test>, relay=local, status=" % qid,
+                         self.inst.read_log())
 
     def test_loop(self):
         message = "Delivered-To: other@example.test\r\ndelivered-to:  <ALICE@example.test>\r\n" \
@@ -164,7 +166,8 @@ class LocalTest(InstanceTestCase):
         self.assertEqual(results[0]["state"], "deferred", results)
         self.assertTrue(results[0]["status"].startswith("4."), results)
         self.assertIn("Permission denied", results[0]["reason"])
-        self.inst.wait_log("%s: to=<alice@example.test>, relay=local, status=deferred" % qid)
+        self.assertNotIn("%s: to=<alice@example.test>, relay=local, status=" % qid,
+                         self.inst.read_log())
 
     def test_missing_queue_file_and_mismatch(self):
         results, done = self.deliver("0006412F3A1B2C4D", ["alice@example.test"])

@@ -371,7 +371,6 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 	else
 		milter_message(s->milters, &msg, &s->env, &v);
 	bool go_on = false;
-	*subdir_r = "incoming";
 	if (v.action == MILTER_CONTINUE && s->env.rcpt_count == 0) {
 		log_info("%s: milter-discard: all recipients deleted; from=<%s>", k->id,
 		         s->env.sender);
@@ -446,7 +445,8 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 	if (k->in_headers)
 		sink_release_headers(s, k);
 	const char *error = k->write_error;
-	const char *subdir = "incoming";
+	/* An access table's HOLD (the reason is in the envelope already). */
+	const char *subdir = s->env.hold_reason ? "hold" : "incoming";
 	if (k->too_big) {
 		reply(s, 552, "5.3.4", "Error: message size exceeds the limit of %lld bytes",
 		      s->cfg->message_size_limit);
@@ -461,6 +461,12 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		      k->received_count);
 		log_info("%s: reject: mail loop (%d hops) from %s", k->id, k->received_count,
 		         session_client(s));
+	} else if (s->access_discard) {
+		/* As Postfix: the client hears that the message was accepted. */
+		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
+		log_info("%s: discard: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s helo=<%s>",
+		         k->id, session_client(s), s->access_discard, s->env.sender,
+		         session_protocol(s), s->helo ? s->helo : "");
 	} else if (k->buffered && !milter_finish(s, k, &subdir)) {
 		/* replied */
 	} else if (k->write_failed || queue_writer_commit(k->writer, subdir, &error) != 0) {

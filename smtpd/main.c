@@ -96,6 +96,16 @@ static void load_settings(struct server *srv)
 	milter_chain_free(check);
 	c->milter_daemon_name = conf_get(conf, "milter_macro_daemon_name");
 	c->milter_macro_v = conf_get(conf, "milter_macro_v");
+	c->client_access_maps = conf_get_list(conf, "smtpd_client_access_maps");
+	c->helo_access_maps = conf_get_list(conf, "smtpd_helo_access_maps");
+	c->sender_access_maps = conf_get_list(conf, "smtpd_sender_access_maps");
+	c->recipient_access_maps = conf_get_list(conf, "smtpd_recipient_access_maps");
+	c->access_reject_code = conf_get_int(conf, "access_map_reject_code");
+	c->access_defer_code = conf_get_int(conf, "access_map_defer_code");
+	if (c->access_reject_code < 400 || c->access_reject_code > 599 ||
+	    c->access_defer_code < 400 || c->access_defer_code > 499)
+		log_fatal(
+		    "access_map_reject_code must be 4NN or 5NN and access_map_defer_code 4NN");
 	if ((c->tls_level == TLS_ENCRYPT || c->wrapper_mode) && c->tls == NULL)
 		log_fatal("TLS is required on this service but no certificate could be loaded "
 		          "(smtpd_tls_cert_file)");

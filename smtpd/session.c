@@ -120,6 +120,8 @@ void session_reset_transaction(struct session *s)
 	s->rejected_rcpts = 0;
 	free(s->mail_auth);
 	s->mail_auth = NULL;
+	free(s->access_discard);
+	s->access_discard = NULL;
 }
 
 /* Verified reverse DNS: the PTR name, if it resolves back to the address. */
@@ -338,11 +340,15 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		session_error(s);
 		return;
 	}
+	bool access_ok = false;
 	int rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
+	if (rc == 0)
+		rc = access_check_rcpt(s, p.address, &access_ok);
 	if (rc != 0) {
-		log_info("reject: RCPT from %s: <%s>; from=<%s> proto=%s helo=<%s>",
-		         session_client(s), p.address, s->env.sender, session_protocol(s),
-		         s->helo ? s->helo : "");
+		/* Postfix's form, which log watchers (fail2ban) know. */
+		log_info("%s: reject: RCPT from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
+		         s->queue_id[0] ? s->queue_id : "NOQUEUE", session_client(s), s->last_reply,
+		         s->env.sender, p.address, session_protocol(s), s->helo ? s->helo : "");
 		s->rejected_rcpts++;
 		smtpd_milter_rcpt_rejected(s, p.address, arg);
 		smtp_rcpt_params_free(&p);

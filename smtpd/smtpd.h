@@ -71,6 +71,13 @@ struct smtpd_settings {
 	struct milter_defaults milter_defaults;
 	const char *milter_daemon_name;
 	const char *milter_macro_v;
+	/* access.c: the access tables and their reply codes */
+	char *const *client_access_maps;
+	char *const *helo_access_maps;
+	char *const *sender_access_maps;
+	char *const *recipient_access_maps;
+	long long access_reject_code;
+	long long access_defer_code;
 };
 
 enum session_state { STATE_INIT, STATE_MAIL, STATE_RCPT, STATE_DATA };
@@ -108,6 +115,7 @@ struct session {
 	const char *milter_rcpt;         /* the recipient during the RCPT event */
 	const char *milter_rcpt_reject;  /* its reject reply, for SMFIP_RCPT_REJ filters */
 	char *mail_auth;                 /* MAIL FROM AUTH= ({auth_author}), NULL if absent */
+	char *access_discard;            /* an access table said DISCARD: why, for the log */
 	char last_reply[512];            /* the last reply line sent, without CRLF */
 	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
 };
@@ -132,6 +140,11 @@ const char *session_client(const struct session *s);
 void cmd_data(struct session *s);
 void cmd_bdat(struct session *s, unsigned long long size, bool last);
 void data_abort_bdat(struct session *s);
+
+/* access.c: the access tables for this recipient (after policy_check_rcpt
+ * accepted it): 0 go on (*ok_r: an entry said OK, or DISCARD), or -1
+ * having sent the reject reply. */
+int access_check_rcpt(struct session *s, const char *address, bool *ok_r);
 
 /* policy.c: 0 accept, or -1 having sent the reject reply. */
 int policy_check_rcpt(struct session *s, const char *address, const char *local,

@@ -1,0 +1,192 @@
+"""smtpd's access tables (smtpd_client_access_maps, smtpd_helo_access_maps,
+smtpd_sender_access_maps, smtpd_recipient_access_maps; access(5)), driven
+with smtplib: each key form (client address and prefix, client name, HELO
+name and parent domain, address, address without its extension, domain,
+parent domain, local part@, the null sender <>), each action (OK, REJECT,
+DEFER, numeric replies with and without an enhanced code, DUNNO, HOLD,
+DISCARD), the order of the checks, the reply codes, a broken action and a
+table that cannot be read, and the reject log line in Postfix's form."""
+
+import json
+import os
+import smtplib
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import InstanceTestCase, free_port, wait_for  # noqa: E402
+
+MESSAGE = "From: someone@outside.test\r\nSubject: access\r\n\r\nbody\r\n"
+
+
+class AccessTest(InstanceTestCase):
+    PEERNAME_LOOKUP = "no"
+
+    def setUp(self):
+        self.port = free_port()
+        self.inst = self.instance(params={
+            "mydestination": "mx.example.test",
+            "relay_domains": "relay.test",
+            "mynetworks": "192.0.2.0/24",  # loopback is not trusted
+            "smtpd_peername_lookup": self.PEERNAME_LOOKUP,
+            "recipient_delimiter": "+",
+        }, services=["127.0.0.1:%d inet n - n - - smtpd" % self.port], start=False)
+        for kind in ("client", "helo", "sender", "recipient"):
+            self.inst.params["smtpd_%s_access_maps" % kind] = "lmdb:%s/%s.lmdb" % (
+                self.inst.etc, kind)
+            self.table(kind, "")
+        self.inst.write_config()
+        self.inst.start()
+
+    def table(self, kind, text):
+        path = os.path.join(self.inst.etc, kind)
+        with open(path, "w") as f:
+            f.write(text)
+        self.inst.mailctl("map", "build", path, check=True)
+        if self.inst.proc:
+            time.sleep(1.1)  # a running smtpd looks for a rebuilt table once a second
+
+    def rcpt(self, rcpt, sender="someone@outside.test", helo="client.outside.test"):
+        """The reply to RCPT TO (code, text) in a fresh session."""
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.ehlo(helo)
+            code, text = c.mail(sender)
+            self.assertEqual(code, 250, text)
+            code, text = c.rcpt(rcpt)
+            return code, text.decode()
+
+    def assertRefused(self, reply, code, text):
+        self.assertEqual(reply, (code, text))
+
+    def queued(self, subdir):
+        return sorted(os.listdir(os.path.join(self.inst.spool, subdir)))
+
+    def test_client_address_prefix_and_reject_log_line(self):
+        self.table("client", "127.0.0 REJECT go away\n")
+        self.assertRefused(self.rcpt("a@relay.test"), 554,
+                           "5.7.1 <unknown[127.0.0.1]>: Client host rejected: go away")
+        self.inst.wait_log(
+            "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 554 5.7.1 <unknown[127.0.0.1]>: "
+            "Client host rejected: go away; from=<someone@outside.test> to=<a@relay.test> "
+            "proto=ESMTP helo=<client.outside.test>")
+        # The whole address is looked up before its prefixes.
+        self.table("client", "127.0.0.1 OK\n127.0.0 REJECT\n")
+        self.assertEqual(self.rcpt("a@relay.test")[0], 250)
+        self.table("client", "127 DEFER\n")
+        self.assertRefused(self.rcpt("a@relay.test"), 450,
+                           "4.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied")
+
+    def test_sender_key_forms(self):
+        self.table("sender", "\n".join([
+            "spammer@bad.test   REJECT",
+            "bad2.test          DEFER try later",
+            "bad3.test          550 5.7.0 Not from there",
+            "info@              451 Busy",
+            "plus@ok.test       521 No",
+            "<>                 REJECT no bounces here",
+        ]) + "\n")
+        cases = [
+            ("spammer@bad.test", 554,
+             "5.7.1 <spammer@bad.test>: Sender address rejected: Access denied"),
+            ("Spammer@BAD.test", 554,  # the domain is kept in lower case
+             "5.7.1 <Spammer@bad.test>: Sender address rejected: Access denied"),
+            ("x@bad2.test", 450, "4.7.1 <x@bad2.test>: Sender address rejected: try later"),
+            ("x@mail.bad3.test", 550,
+             "5.7.0 <x@mail.bad3.test>: Sender address rejected: Not from there"),
+            ("info@anywhere.test", 451, "4.7.1 <info@anywhere.test>: Sender address rejected: Busy"),
+            ("plus+tag@ok.test", 521, "5.7.1 <plus+tag@ok.test>: Sender address rejected: No"),
+            ("", 554, "5.7.1 <>: Sender address rejected: no bounces here"),
+        ]
+        for sender, code, text in cases:
+            self.assertRefused(self.rcpt("a@relay.test", sender=sender), code, text)
+        self.assertEqual(self.rcpt("a@relay.test", sender="other@ok.test")[0], 250)
+        self.assertEqual(self.rcpt("a@relay.test", sender="x@notbad3.test")[0], 250)
+
+    def test_recipient_dunno_and_order(self):
+        self.table("recipient", "vip@relay.test DUNNO\nrelay.test REJECT closed\n")
+        self.assertEqual(self.rcpt("vip@relay.test")[0], 250)
+        self.assertRefused(self.rcpt("other@relay.test"), 554,
+                           "5.7.1 <other@relay.test>: Recipient address rejected: closed")
+        # OK from an earlier check (the client) ends the checks.
+        self.table("client", "127.0.0.1 OK\n")
+        self.assertEqual(self.rcpt("other@relay.test")[0], 250)
+        # The recipient's own checks come first: relay control is not lifted.
+        self.assertEqual(self.rcpt("x@elsewhere.test")[0], 554)
+        self.table("recipient", "elsewhere.test OK\n")
+        self.assertRefused(self.rcpt("x@elsewhere.test"), 554,
+                           "5.7.1 <x@elsewhere.test>: Relay access denied")
+
+    def test_helo_name_and_parent_domain(self):
+        self.table("helo", "helo.test REJECT\n")
+        self.assertRefused(self.rcpt("a@relay.test", helo="bad.helo.test"), 554,
+                           "5.7.1 <bad.helo.test>: Helo command rejected: Access denied")
+        self.assertEqual(self.rcpt("a@relay.test", helo="good.example")[0], 250)
+
+    def test_hold_and_discard(self):
+        self.table("sender", "holdme@outside.test HOLD for review\n"
+                             "dropme@outside.test DISCARD\n")
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            self.assertEqual(c.sendmail("holdme@outside.test", ["a@relay.test"], MESSAGE), {})
+            self.assertEqual(c.sendmail("dropme@outside.test", ["a@relay.test"], MESSAGE), {})
+        held = self.queued("hold")
+        self.assertEqual(len(held), 1)
+        self.assertEqual(self.queued("incoming"), [])
+        listing = json.loads(self.inst.mailctl("--json", "queue", "list", check=True).stdout)
+        self.assertEqual(listing["count"], 1)
+        shown = self.inst.mailctl("queue", "show", held[0], check=True).stdout
+        self.assertIn("<holdme@outside.test>: Sender address triggers HOLD action: for review",
+                      shown)
+        self.inst.wait_log("discard: END-OF-MESSAGE from unknown[127.0.0.1]: "
+                           "<dropme@outside.test>: Sender address triggers DISCARD action; "
+                           "from=<dropme@outside.test>")
+        self.inst.wait_log("nrcpt=1 (queued, on hold)")
+
+    def test_broken_action_and_unreadable_table(self):
+        self.table("recipient", "a@relay.test FROBNICATE\n")
+        self.assertRefused(self.rcpt("a@relay.test"), 451,
+                           "4.3.5 <a@relay.test>: Recipient address rejected: "
+                           "Server configuration error")
+        self.inst.wait_log('unknown action "FROBNICATE"')
+        # A table that cannot be opened (here: never built).
+        self.inst.params["smtpd_helo_access_maps"] = "lmdb:%s/missing.lmdb" % self.inst.etc
+        self.inst.write_config()
+        self.inst.mailctl("reload", check=True)
+        wait_for(lambda: self.rcpt("b@relay.test")[0] == 451, timeout=10,
+                 what="the reloaded smtpd")
+        self.assertRefused(self.rcpt("b@relay.test"), 451,
+                           "4.3.0 <client.outside.test>: Helo command rejected: "
+                           "Temporary lookup failure")
+
+    def test_reply_codes(self):
+        self.inst.params["access_map_reject_code"] = "550"
+        self.inst.params["access_map_defer_code"] = "451"
+        self.inst.write_config()
+        self.inst.mailctl("reload", check=True)
+        self.table("sender", "a@bad.test REJECT\nb@bad.test DEFER\n")
+        wait_for(lambda: self.rcpt("a@relay.test", sender="a@bad.test")[0] == 550,
+                 timeout=10, what="the reloaded smtpd")
+        self.assertEqual(self.rcpt("a@relay.test", sender="b@bad.test")[0], 451)
+
+
+class AccessByNameTest(AccessTest):
+    """The client's verified name (localhost for 127.0.0.1) and its parents."""
+    PEERNAME_LOOKUP = "yes"
+
+    def test_client_name(self):
+        self.table("client", "localhost REJECT by name\n")
+        self.assertRefused(self.rcpt("a@relay.test"), 554,
+                           "5.7.1 <localhost[127.0.0.1]>: Client host rejected: by name")
+
+    # The address tests of the base class assume no name.
+    test_client_address_prefix_and_reject_log_line = None
+    test_sender_key_forms = None
+    test_recipient_dunno_and_order = None
+    test_helo_name_and_parent_domain = None
+    test_hold_and_discard = None
+    test_broken_action_and_unreadable_table = None
+    test_reply_codes = None
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -226,15 +226,15 @@ static bool newer(const struct stat *a, const struct stat *b)
 	       (a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec > b->st_mtim.tv_nsec);
 }
 
-/* virtual_alias_maps that cannot be opened or are older than their
- * source; a virtual alias domain that is also local or virtual mailbox. */
-static void check_virtual_alias(struct checker *ck)
+/* The tables a list parameter names that cannot be opened or are older
+ * than their source. */
+static void check_table_param(struct checker *ck, const char *name)
 {
-	char *const *maps = conf_get_list(ck->conf, "virtual_alias_maps");
+	char *const *maps = conf_get_list(ck->conf, name);
 	for (size_t i = 0; maps && maps[i]; i++) {
 		const char *error;
 		struct table *t = table_open(maps[i], &error);
-		char *where = param_where(ck, "virtual_alias_maps");
+		char *where = param_where(ck, name);
 		if (t == NULL) {
 			report(ck, true, where, "%s (build it with mailctl map build)", error);
 		} else {
@@ -253,6 +253,13 @@ static void check_virtual_alias(struct checker *ck)
 		}
 		free(where);
 	}
+}
+
+/* virtual_alias_maps as above; a virtual alias domain that is also local
+ * or virtual mailbox. */
+static void check_virtual_alias(struct checker *ck)
+{
+	check_table_param(ck, "virtual_alias_maps");
 	char *const *domains = conf_get_list(ck->conf, "virtual_alias_domains");
 	for (size_t i = 0; domains && domains[i]; i++) {
 		if (strchr(domains[i], ':') || strchr(domains[i], '/'))
@@ -268,6 +275,29 @@ static void check_virtual_alias(struct checker *ck)
 			char *where = param_where(ck, "virtual_alias_domains");
 			report(ck, false, where, "%s is also in %s: list a domain in one of them",
 			       domains[i], other);
+			free(where);
+		}
+	}
+}
+
+/* smtpd's access tables (access(5)) and their reply codes. */
+static void check_access(struct checker *ck)
+{
+	static const char *const maps[] = {"smtpd_client_access_maps", "smtpd_helo_access_maps",
+	                                   "smtpd_sender_access_maps",
+	                                   "smtpd_recipient_access_maps"};
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		check_table_param(ck, maps[i]);
+	static const struct {
+		const char *name;
+		long long low, high;
+	} codes[] = {{"access_map_reject_code", 400, 599}, {"access_map_defer_code", 400, 499}};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		long long code = conf_get_int(ck->conf, codes[i].name);
+		if (code < codes[i].low || code > codes[i].high) {
+			char *where = param_where(ck, codes[i].name);
+			report(ck, true, where, "%s = %lld: not a %s reply code", codes[i].name,
+			       code, codes[i].high == 499 ? "4NN" : "4NN or 5NN");
 			free(where);
 		}
 	}
@@ -402,6 +432,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	}
 	check_local_delivery(&ck);
 	check_virtual_alias(&ck);
+	check_access(&ck);
 	check_tls_policy(&ck);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);

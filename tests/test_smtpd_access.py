@@ -168,6 +168,19 @@ class AccessTest(InstanceTestCase):
                  timeout=10, what="the reloaded smtpd")
         self.assertEqual(self.rcpt("a@relay.test", sender="b@bad.test")[0], 451)
 
+    def test_mailctl_check(self):
+        self.assertEqual(self.inst.mailctl("check").returncode, 0,
+                         self.inst.mailctl("check").stdout)
+        self.inst.params["smtpd_sender_access_maps"] = "lmdb:%s/nothere.lmdb" % self.inst.etc
+        self.inst.params["access_map_reject_code"] = "250"
+        self.inst.write_config()
+        result = self.inst.mailctl("check")
+        self.assertNotEqual(result.returncode, 0)
+        out = result.stdout + result.stderr
+        self.assertRegex(out, r"main\.conf:\d+: .*nothere\.lmdb.*build it with mailctl map build")
+        self.assertRegex(out, r"main\.conf:\d+: .*access_map_reject_code = 250: not a 4NN or "
+                              r"5NN reply code")
+
 
 class AccessByNameTest(AccessTest):
     """The client's verified name (localhost for 127.0.0.1) and its parents."""
@@ -186,6 +199,7 @@ class AccessByNameTest(AccessTest):
     test_hold_and_discard = None
     test_broken_action_and_unreadable_table = None
     test_reply_codes = None
+    test_mailctl_check = None
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@
 
 #include "conf/params.h"
 #include "util/alloc.h"
-#include "util/dir_sync.h"
+#include "util/file_replace.h"
 
 #define USERDB_SOURCE_MODE 0640
 #define USERDB_TABLE_MODE 0640
@@ -478,47 +478,12 @@ static gid_t secret_group(void)
 	return gr ? gr->gr_gid : (gid_t)-1;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int userdb_save(const struct userdb *db, const char *path, const char **error_r)
 {
 	struct str text = STR_INIT;
 	userdb_format(db, &text);
-	char *tmp = xasprintf("%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	int rc = -1;
-	gid_t group = secret_group();
-	if (fd < 0)
-		*error_r = set_error("create %s: %s", tmp, strerror(errno));
-	else if (fchmod(fd, USERDB_SOURCE_MODE) != 0 ||
-	         (group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) != 0))
-		*error_r = set_error("set mode or group of %s: %s", tmp, strerror(errno));
-	else if (write_all(fd, text.data ? text.data : "", text.len) != 0 || fsync(fd) != 0)
-		*error_r = set_error("write %s: %s", tmp, strerror(errno));
-	else if (rename(tmp, path) != 0)
-		*error_r = set_error("rename %s to %s: %s", tmp, path, strerror(errno));
-	else if (dir_sync_parent(path) != 0)
-		*error_r = set_error("fsync the directory of %s: %s", path, strerror(errno));
-	else
-		rc = 0;
-	if (fd >= 0) {
-		close(fd);
-		if (rc != 0)
-			unlink(tmp);
-	}
-	free(tmp);
+	int rc =
+	    file_replace(path, text.data, text.len, USERDB_SOURCE_MODE, secret_group(), error_r);
 	if (text.data)
 		explicit_bzero(text.data, text.cap);
 	str_free(&text);

@@ -6,7 +6,8 @@
  *   mailctl config -x         values with $name expanded
  *   mailctl config -l         the table: name, type, default, description
  *   mailctl config NAME...    only these (an unknown name is an error)
- * With --json, one object per parameter.
+ * With --json, one object per parameter. -e and -X edit main.conf instead
+ * (config_edit.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,8 @@ static void print_one(struct mailctl *m, const struct conf *conf, const struct c
 
 int cmd_config(struct mailctl *m, int argc, char **argv)
 {
+	if (argc >= 2 && (strcmp(argv[1], "-e") == 0 || strcmp(argv[1], "-X") == 0))
+		return config_edit(m, argv[1][1] == 'X', argv + 2, argc - 2);
 	struct config_opts o = {0};
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -83,8 +86,9 @@ int cmd_config(struct mailctl *m, int argc, char **argv)
 				o.doc = true;
 				break;
 			default:
-				mailctl_error(
-				    "usage: mailctl config [-n] [-d] [-x] [-l] [NAME...]");
+				mailctl_error("usage: mailctl config [-n] [-d] [-x] [-l] [NAME...] "
+				              "| -e NAME=VALUE... "
+				              "| -X NAME...");
 				return 2;
 			}
 		}

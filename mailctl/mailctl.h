@@ -19,6 +19,8 @@ int cmd_reload(struct mailctl *m, int argc, char **argv);
 int cmd_status(struct mailctl *m, int argc, char **argv);
 int cmd_check(struct mailctl *m, int argc, char **argv);
 int cmd_config(struct mailctl *m, int argc, char **argv);
+/* config_edit.c: mailctl config -e (set) and -X (remove, when remove). */
+int config_edit(struct mailctl *m, bool remove, char **args, int count);
 int cmd_version(struct mailctl *m, int argc, char **argv);
 
 /* Print "mailctl: message" to stderr. */

@@ -24,7 +24,9 @@ static const struct {
     {"reload", cmd_reload, "reload              re-read main.conf and master.conf"},
     {"status", cmd_status, "status              services, processes, restarts, uptime"},
     {"check", cmd_check, "check               validate the configuration and its paths"},
-    {"config", cmd_config, "config [-n|-d|-x] [NAME...]  print parameters"},
+    {"config", cmd_config,
+     "config [-n|-d|-x] [NAME...]  print parameters\n"
+     "  config -e NAME=VALUE...|-X NAME...  set or remove them in main.conf"},
     {"version", cmd_version, "version             print the version"},
     {"user", cmd_user,
      "user add ADDRESS [--quota SIZE]|passwd ADDRESS|del ADDRESS|list|rebuild  virtual users"},

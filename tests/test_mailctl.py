@@ -55,6 +55,56 @@ class MailctlTest(InstanceTestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("master.conf", result.stdout)
 
+    def test_config_edit(self):
+        inst = self.instance(start=False)
+        main = os.path.join(inst.etc, "main.conf")
+        with open(main, "w") as f:
+            f.write("# kept: a comment\n"
+                    "myhostname = old.example\n"
+                    "\n"
+                    "mynetworks = 127.0.0.0/8\n"
+                    "    192.0.2.0/24\n"
+                    "# kept too\n"
+                    "max_use = 5\n"
+                    "max_use = 6\n")
+        os.chmod(main, 0o640)
+        inst.mailctl("config", "-e", "myhostname=new.example", "mynetworks = 10.0.0.0/8",
+                     "max_use=7", "message_size_limit=20m", check=True)
+        with open(main) as f:
+            self.assertEqual(f.read(), "# kept: a comment\n"
+                                       "myhostname = new.example\n"
+                                       "\n"
+                                       "mynetworks = 10.0.0.0/8\n"
+                                       "# kept too\n"
+                                       "max_use = 7\n"
+                                       "message_size_limit = 20m\n")
+        self.assertEqual(os.stat(main).st_mode & 0o7777, 0o640)
+        shown = inst.mailctl("config", "-n", check=True).stdout
+        self.assertIn("max_use = 7\n", shown)
+        self.assertIn("message_size_limit = 20m\n", shown)
+        # A bad value, an unknown name or a missing "=": nothing is written.
+        with open(main) as f:
+            before = f.read()
+        for args in (["max_use=ten"], ["max_use=8", "no_such_parameter=1"], ["max_use"],
+                     ["max_use=$max_use"]):
+            result = inst.mailctl("config", "-e", *args)
+            self.assertEqual(result.returncode, 1, args)
+            self.assertIn("mailctl: ", result.stderr)
+            with open(main) as f:
+                self.assertEqual(f.read(), before, args)
+        # -X removes every setting of a name; one not set is only a warning.
+        inst.mailctl("config", "-X", "max_use", "mynetworks", check=True)
+        result = inst.mailctl("config", "-X", "relay_domains")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("relay_domains: not set in main.conf", result.stderr)
+        with open(main) as f:
+            self.assertEqual(f.read(), "# kept: a comment\n"
+                                       "myhostname = new.example\n"
+                                       "\n"
+                                       "# kept too\n"
+                                       "message_size_limit = 20m\n")
+        self.assertEqual([n for n in os.listdir(inst.etc) if ".tmp" in n], [])
+
     def test_config_output(self):
         inst = self.instance(params={"max_use": "7", "myorigin": "$mydomain"}, start=False)
         result = inst.mailctl("config", "-n", check=True)

@@ -92,7 +92,9 @@ static void verify(struct session *s, const char *method, const char *user, cons
 		return;
 	}
 	s->auth_failures++;
-	log_warn("%s: SASL %s authentication failed for user %s", session_client(s), method, user);
+	/* Postfix's form, which log watchers (fail2ban's postfix filter) know. */
+	log_warn("%s: SASL %s authentication failed: authentication failure, sasl_username=%s",
+	         session_client(s), method, user);
 	/* The auth service already delayed its answer; the error counter adds more. */
 	reply(s, 535, "5.7.8", "Error: authentication failed");
 	if (session_error(s) || s->auth_failures >= s->cfg->auth_failure_limit) {

@@ -168,7 +168,8 @@ static size_t enhanced_len(const char *text, int code)
 static void refuse(struct session *s, int code, const char *enhanced, const struct access_check *c,
                    const char *subject, const char *text)
 {
-	reply(s, code, enhanced, "<%s>: %s rejected: %s", subject, c->what, text);
+	/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets. */
+	reply(s, code, enhanced, "<%.254s>: %s rejected: %.200s", subject, c->what, text);
 }
 
 /* "<subject>: Sender address triggers HOLD action[: text]", for the log. */
@@ -231,7 +232,8 @@ static enum verdict act(struct session *s, const struct access_check *c, const c
 		}
 	}
 	log_warn("access table %s: %s: unknown action \"%s\"", table, key, value);
-	reply(s, 451, "4.3.5", "<%s>: %s rejected: Server configuration error", subject, c->what);
+	reply(s, 451, "4.3.5", "<%.254s>: %s rejected: Server configuration error", subject,
+	      c->what);
 	return V_REFUSED;
 }
 
@@ -246,7 +248,7 @@ static enum verdict run_check(struct session *s, const struct access_check *c, c
 			int rc = policy_table_value(c->maps[t], keys[k], &value);
 			if (rc < 0) {
 				reply(s, 451, "4.3.0",
-				      "<%s>: %s rejected: Temporary lookup failure", subject,
+				      "<%.254s>: %s rejected: Temporary lookup failure", subject,
 				      c->what);
 				v = V_REFUSED;
 				break;

@@ -103,6 +103,13 @@ class AccessTest(InstanceTestCase):
         self.assertEqual(self.rcpt("a@relay.test", sender="other@ok.test")[0], 250)
         self.assertEqual(self.rcpt("a@relay.test", sender="x@notbad3.test")[0], 250)
 
+    def test_long_text_keeps_the_reply_short(self):
+        self.table("sender", "long@bad.test REJECT %s\n" % ("x" * 1000))
+        code, text = self.rcpt("a@relay.test", sender="long@bad.test")
+        self.assertEqual(code, 554)
+        self.assertTrue(text.startswith("5.7.1 <long@bad.test>: Sender address rejected: xxx"))
+        self.assertLessEqual(len("554 " + text) + 2, 512)  # RFC 5321 4.5.3.1.5
+
     def test_recipient_dunno_and_order(self):
         self.table("recipient", "vip@relay.test DUNNO\nrelay.test REJECT closed\n")
         self.assertEqual(self.rcpt("vip@relay.test")[0], 250)
@@ -199,6 +206,7 @@ class AccessByNameTest(AccessTest):
     test_hold_and_discard = None
     test_broken_action_and_unreadable_table = None
     test_reply_codes = None
+    test_long_text_keeps_the_reply_short = None
     test_mailctl_check = None
 
 

@@ -30,7 +30,7 @@ static bool loaded;
 static struct dnsbl_site *sites;
 static size_t site_count;
 static struct dns_resolver *resolver;
-static const char *resolver_error;
+static char *resolver_error; /* why there is no resolver */
 
 /* The longest TXT text quoted in a reply. */
 #define REASON_MAX 160
@@ -58,10 +58,13 @@ static void load(const struct smtpd_settings *cfg)
 	    .hosts_file = conf_get(conf, "dns_hosts_file"),
 	    .trust_anchor_file = conf_get(conf, "dns_trust_anchor_file"),
 	};
-	resolver = dns_resolver_new(&ds, &resolver_error);
-	if (resolver == NULL)
+	const char *error;
+	resolver = dns_resolver_new(&ds, &error);
+	if (resolver == NULL) {
+		resolver_error = xstrdup(error);
 		log_warn("DNS unavailable, clients are not checked against smtpd_dnsbl_sites: %s",
-		         resolver_error);
+		         error);
+	}
 }
 
 /* The first TXT record's text, made fit for a reply line. */

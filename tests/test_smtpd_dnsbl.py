@@ -3,9 +3,10 @@ smtpd_dnsbl_reply_code), driven with smtplib against a local unbound that
 serves test blocklist zones: a listed client is refused at RCPT with the
 site's TXT text and Postfix's reply and log line, a site that does not list
 it or whose answer misses the filter lets the mail through, ranges and sets
-in filters, trusted clients (mynetworks, AUTH) never looked up, a broken
-site only logged, the recipient's own checks first, a 4NN reply code, and
-bad entries named by mailctl check and ignored by smtpd."""
+in filters, trusted clients (mynetworks, AUTH) never looked up, a site
+that fails (SERVFAIL), one that never answers and a missing resolver only
+logged, the recipient's own checks first, a 4NN reply code, and bad
+entries named by mailctl check and ignored by smtpd."""
 
 import os
 import re
@@ -48,6 +49,7 @@ SERVICES = {
     "broken": "-o smtpd_dnsbl_sites=broken.example -o smtpd_dnsbl_timeout=3s",
     "silent": "-o smtpd_dnsbl_sites=silent.example,clean.example -o smtpd_dnsbl_timeout=2s",
     "defer": "-o smtpd_dnsbl_sites=bl.example -o smtpd_dnsbl_reply_code=450",
+    "noresolver": "-o smtpd_dnsbl_sites=bl.example -o dns_forwarders=not-an-address",
 }
 
 
@@ -204,6 +206,12 @@ class DnsblTest(unittest.TestCase):
                            "lookup of 1.0.0.127.silent.example failed: DNS query for "
                            "1.0.0.127.silent.example timed out")
         self.assertTrue(self.dns.queried("1.0.0.127.silent.example."))
+
+    def test_no_resolver_accepts(self):
+        self.assertEqual(self.rcpt("noresolver"), (250, "2.1.5 Ok"))
+        self.inst.wait_log("DNS unavailable, clients are not checked against smtpd_dnsbl_sites")
+        self.inst.wait_log("unknown[127.0.0.1]: DNS blocklist bl.example not checked: "
+                           "resolver setting not-an-address")
 
     def test_reply_code_450_defers(self):
         code, text = self.rcpt("defer")

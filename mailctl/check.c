@@ -1,6 +1,7 @@
 /*
  * mailctl check: validate main.conf and master.conf and the paths, users
- * and programs they name, and the smtp client's TLS policy table source. Prints every problem as
+ * and programs they name, smtpd's DNS blocklist entries, and the smtp
+ * client's TLS policy table source. Prints every problem as
  * "file:line: message" (or "file: parameter: message" for a default) and exits 1 if any is an
  * error.
  */
@@ -16,6 +17,7 @@
 #include "conf/conf.h"
 #include "conf/masterconf.h"
 #include "conf/params.h"
+#include "dns/dnsbl.h"
 #include "mailctl/mailctl.h"
 #include "milter/milter_conf.h"
 #include "smtp/tls_policy.h"
@@ -129,6 +131,29 @@ static void check_milter_params(struct checker *ck)
 		}
 		char *where = param_where(ck, lists[i]);
 		report(ck, true, where, "%s: %s", lists[i], error);
+		free(where);
+	}
+}
+
+/* Every smtpd_dnsbl_sites entry (smtpd would ignore a bad one) and the
+ * reply code. */
+static void check_dnsbl(struct checker *ck)
+{
+	char *const *entries = conf_get_list(ck->conf, "smtpd_dnsbl_sites");
+	for (size_t i = 0; entries && entries[i]; i++) {
+		struct dnsbl_site site;
+		const char *error;
+		if (dnsbl_site_parse(entries[i], &site, &error) != 0) {
+			char *where = param_where(ck, "smtpd_dnsbl_sites");
+			report(ck, true, where, "smtpd_dnsbl_sites: \"%s\": %s", entries[i], error);
+			free(where);
+		}
+		dnsbl_site_free(&site);
+	}
+	long long code = conf_get_int(ck->conf, "smtpd_dnsbl_reply_code");
+	if (code < 400 || code > 599) {
+		char *where = param_where(ck, "smtpd_dnsbl_reply_code");
+		report(ck, true, where, "smtpd_dnsbl_reply_code = %lld: expected 4NN or 5NN", code);
 		free(where);
 	}
 }
@@ -416,6 +441,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_dir_param(&ck, "daemon_directory", false);
 	check_user_param(&ck, "mail_owner");
 	check_milter_params(&ck);
+	check_dnsbl(&ck);
 	const char *logfile = conf_get(ck.conf, "maillog_file");
 	if (*logfile) {
 		char *dir = xstrdup(logfile);

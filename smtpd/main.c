@@ -106,6 +106,11 @@ static void load_settings(struct server *srv)
 	    c->access_defer_code < 400 || c->access_defer_code > 499)
 		log_fatal(
 		    "access_map_reject_code must be 4NN or 5NN and access_map_defer_code 4NN");
+	c->dnsbl_sites = conf_get_list(conf, "smtpd_dnsbl_sites");
+	c->dnsbl_timeout_ms = conf_get_time(conf, "smtpd_dnsbl_timeout") * 1000;
+	c->dnsbl_reply_code = conf_get_int(conf, "smtpd_dnsbl_reply_code");
+	if (c->dnsbl_reply_code < 400 || c->dnsbl_reply_code > 599)
+		log_fatal("smtpd_dnsbl_reply_code must be 4NN or 5NN");
 	if ((c->tls_level == TLS_ENCRYPT || c->wrapper_mode) && c->tls == NULL)
 		log_fatal("TLS is required on this service but no certificate could be loaded "
 		          "(smtpd_tls_cert_file)");

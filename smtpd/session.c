@@ -344,6 +344,8 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	int rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
 	if (rc == 0)
 		rc = access_check_rcpt(s, p.address, &access_ok);
+	if (rc == 0 && !access_ok)
+		rc = dnsbl_check_rcpt(s);
 	if (rc != 0) {
 		/* Postfix's form, which log watchers (fail2ban) know. */
 		log_info("%s: reject: RCPT from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",

@@ -9,6 +9,7 @@
  *   auth.c     AUTH PLAIN and LOGIN through the auth service
  *   client_limit.c  concurrent connections per client address
  *   milter.c   the smtpd_milters chain: events, macros, verdict replies
+ *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites)
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -78,6 +79,10 @@ struct smtpd_settings {
 	char *const *recipient_access_maps;
 	long long access_reject_code;
 	long long access_defer_code;
+	/* dnsbl.c: the DNS blocklists */
+	char *const *dnsbl_sites;
+	long long dnsbl_timeout_ms; /* for all sites together */
+	long long dnsbl_reply_code;
 };
 
 enum session_state { STATE_INIT, STATE_MAIL, STATE_RCPT, STATE_DATA };
@@ -116,6 +121,8 @@ struct session {
 	const char *milter_rcpt_reject;  /* its reject reply, for SMFIP_RCPT_REJ filters */
 	char *mail_auth;                 /* MAIL FROM AUTH= ({auth_author}), NULL if absent */
 	char *access_discard;            /* an access table said DISCARD: why, for the log */
+	bool dnsbl_checked;              /* the DNS blocklists were looked up */
+	char dnsbl_refusal[512];         /* their verdict: the reply text, or "" */
 	char last_reply[512];            /* the last reply line sent, without CRLF */
 	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
 };
@@ -145,6 +152,10 @@ void data_abort_bdat(struct session *s);
  * accepted it): 0 go on (*ok_r: an entry said OK, or DISCARD), or -1
  * having sent the reject reply. */
 int access_check_rcpt(struct session *s, const char *address, bool *ok_r);
+
+/* dnsbl.c: the DNS blocklists for this recipient (after the access
+ * tables, unless they said OK): 0 go on, or -1 having sent the reply. */
+int dnsbl_check_rcpt(struct session *s);
 
 /* policy.c: 0 accept, or -1 having sent the reject reply. */
 int policy_check_rcpt(struct session *s, const char *address, const char *local,

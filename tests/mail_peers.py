@@ -22,14 +22,18 @@ def have(program):
 class Unbound:
     """unbound on 127.0.0.1:port, authoritative for the given zones
     (name -> zone file text). signed: names of zones to sign; their keys
-    become trust_anchor_file."""
+    become trust_anchor_file. refused: zones answered REFUSED (a client
+    forwarding to this unbound gets SERVFAIL); dropped: zones whose queries
+    are never answered (time-outs). log_queries: every query is logged
+    (see queried())."""
 
-    def __init__(self, zones, signed=(), refused=()):
+    def __init__(self, zones, signed=(), refused=(), dropped=(), log_queries=False):
         self.dir = tempfile.mkdtemp(prefix="postern-dns-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.trust_anchor_file = os.path.join(self.dir, "trust-anchors")
         anchors = []
+        self.probe_zone = next(iter(zones), "example")
         conf = [
             "server:",
             "  interface: 127.0.0.1",
@@ -47,8 +51,12 @@ class Unbound:
             '  module-config: "iterator"',
             '  local-zone: "test." nodefault',
         ]
+        if log_queries:
+            conf.append("  log-queries: yes")
         for name in refused:
             conf.append('  local-zone: "%s." always_refuse' % name)
+        for name in dropped:
+            conf.append('  local-zone: "%s." deny' % name)
         for name, text in zones.items():
             path = os.path.join(self.dir, name + ".zone")
             with open(path, "w") as f:
@@ -87,12 +95,14 @@ class Unbound:
     def _answers(self):
         if self.proc.poll() is not None:
             raise AssertionError("unbound exited:\n" + self.log())
+        # A query for the first zone's SOA (answered locally); any reply will do.
+        qname = b"".join(bytes([len(label)]) + label.encode()
+                         for label in self.probe_zone.split(".")) + b"\x00"
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(0.3)
-                # A query for "example. SOA" (answered locally); any reply will do.
-                s.sendto(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-                         b"\x07example\x00\x00\x06\x00\x01", ("127.0.0.1", self.port))
+                s.sendto(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + qname +
+                         b"\x00\x06\x00\x01", ("127.0.0.1", self.port))
                 s.recvfrom(512)
                 return True
         except OSError:
@@ -104,6 +114,10 @@ class Unbound:
                 return f.read()
         except OSError:
             return ""
+
+    def queried(self, name):
+        """True if a query for name (absolute, with the final dot) was logged."""
+        return (" %s " % name) in self.log()
 
     def forwarder(self):
         return "127.0.0.1@%d" % self.port

@@ -250,6 +250,13 @@ const struct param_def param_table[] = {
      "Access tables for the client's address, its prefixes and its name (access(5))."},
     {"smtpd_client_connection_count_limit", PARAM_INT, "50",
      "Simultaneous connections one client address may have (0: no limit; mynetworks are exempt)."},
+    {"smtpd_dnsbl_reply_code", PARAM_INT, "554",
+     "Reply code for a client that a DNS blocklist lists (5NN refuses, 4NN defers)."},
+    {"smtpd_dnsbl_sites", PARAM_LIST, "",
+     "DNS blocklists that untrusted clients are looked up in at RCPT: DOMAIN or "
+     "DOMAIN=FILTER (127.0.0.[2..11]); empty: none."},
+    {"smtpd_dnsbl_timeout", PARAM_TIME, "10s",
+     "How long the DNS blocklist look-ups of one client may take, all sites together."},
     {"smtpd_error_sleep_time", PARAM_TIME, "1s",
      "Delay of each error reply past smtpd_soft_error_limit."},
     {"smtpd_forbid_bare_newline", PARAM_STR, "yes",

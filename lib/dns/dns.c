@@ -312,7 +312,7 @@ void dns_resolver_attach(struct dns_resolver *r, struct event_loop *loop)
 	event_add_fd(loop, ub_fd(r->ub), EVENT_READ, on_readable, r);
 }
 
-/* The state of one blocking look-up. */
+/* The state of one look-up that a caller waits for. */
 struct wait_state {
 	bool done;
 	struct dns_answer *answer;
@@ -325,24 +325,32 @@ static void on_wait_done(void *ctx, struct dns_answer *answer)
 	w->answer = answer;
 }
 
-void dns_lookup(struct dns_resolver *r, const char *name, int type, int timeout_ms,
-                struct dns_answer *answer)
+void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t count, int type,
+                     int timeout_ms, struct dns_answer *answers)
 {
-	memset(answer, 0, sizeof(*answer));
-	struct wait_state w = {0};
-	struct dns_query *q = xmalloc(sizeof(*q));
-	q->cb = on_wait_done;
-	q->ctx = &w;
-	int id;
-	int rc = ub_resolve_async(r->ub, name, type, 1, q, on_result, &id);
-	if (rc != 0) {
-		free(q);
-		answer->status = DNS_TEMPFAIL;
-		answer->error = xasprintf("cannot start a DNS query: %s", ub_strerror(rc));
-		return;
+	struct wait_state *w = xcalloc(count ? count : 1, sizeof(*w));
+	struct dns_query **q = xcalloc(count ? count : 1, sizeof(*q));
+	int *ids = xcalloc(count ? count : 1, sizeof(*ids));
+	size_t pending = 0;
+	for (size_t i = 0; i < count; i++) {
+		memset(&answers[i], 0, sizeof(answers[i]));
+		q[i] = xmalloc(sizeof(*q[i]));
+		q[i]->cb = on_wait_done;
+		q[i]->ctx = &w[i];
+		int rc = ub_resolve_async(r->ub, names[i], type, 1, q[i], on_result, &ids[i]);
+		if (rc != 0) {
+			free(q[i]);
+			q[i] = NULL;
+			w[i].done = true;
+			answers[i].status = DNS_TEMPFAIL;
+			answers[i].error =
+			    xasprintf("cannot start a DNS query: %s", ub_strerror(rc));
+			continue;
+		}
+		pending++;
 	}
 	int64_t deadline = event_now_ms() + timeout_ms;
-	while (!w.done) {
+	while (pending > 0) {
 		int64_t left = deadline - event_now_ms();
 		if (left <= 0)
 			break;
@@ -352,30 +360,51 @@ void dns_lookup(struct dns_resolver *r, const char *name, int type, int timeout_
 			break;
 		if (n > 0)
 			(void)ub_process(r->ub);
+		pending = 0;
+		for (size_t i = 0; i < count; i++)
+			pending += !w[i].done;
 	}
-	if (!w.done) {
-		/* ub_cancel frees nothing of ours: the query record is ours. */
-		if (ub_cancel(r->ub, id) == 0)
-			free(q);
-		answer->status = DNS_TEMPFAIL;
-		answer->error = xasprintf("DNS query for %s timed out", name);
-		return;
+	for (size_t i = 0; i < count; i++) {
+		if (q[i] == NULL)
+			continue;
+		if (!w[i].done) {
+			/* ub_cancel frees nothing of ours: the query record is ours. */
+			if (ub_cancel(r->ub, ids[i]) == 0)
+				free(q[i]);
+			answers[i].status = DNS_TEMPFAIL;
+			answers[i].error = xasprintf("DNS query for %s timed out", names[i]);
+			continue;
+		}
+		answers[i] = *w[i].answer;
+		free(w[i].answer);
 	}
-	*answer = *w.answer;
-	free(w.answer);
+	free(ids);
+	free(q);
+	free(w);
+}
+
+void dns_lookup(struct dns_resolver *r, const char *name, int type, int timeout_ms,
+                struct dns_answer *answer)
+{
+	dns_lookup_many(r, &name, 1, type, timeout_ms, answer);
 }
 
 char *dns_reverse_name(const char *address)
 {
+	return dns_reverse_name_under(address, strchr(address, ':') ? "ip6.arpa" : "in-addr.arpa");
+}
+
+char *dns_reverse_name_under(const char *address, const char *domain)
+{
 	unsigned char b[16];
 	if (inet_pton(AF_INET, address, b) == 1)
-		return xasprintf("%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1], b[0]);
+		return xasprintf("%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0], domain);
 	if (inet_pton(AF_INET6, address, b) != 1)
 		return NULL;
 	struct str out = STR_INIT;
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 15; i >= 0; i--)
 		str_printf(&out, "%c.%c.", hex[b[i] & 15], hex[b[i] >> 4]);
-	str_append_cstr(&out, "ip6.arpa");
+	str_append_cstr(&out, domain);
 	return str_steal(&out);
 }

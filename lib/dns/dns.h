@@ -3,7 +3,8 @@
  * answer carrying its DNSSEC state (secure, bogus or neither). Queries run
  * asynchronously; a resolver can be attached to an event loop
  * (util/event.h) so answers arrive as callbacks, or a caller that serves
- * one peer at a time can wait for one answer with a time limit.
+ * one peer at a time can wait for one answer (or several sent together)
+ * with a time limit.
  *
  * The resolver forwards to the given addresses ("addr" or "addr@port"), or
  * follows /etc/resolv.conf when none are given; a hosts file (normally
@@ -100,8 +101,17 @@ void dns_resolver_process(struct dns_resolver *r);
  * DNS_TEMPFAIL). Fills answer, which the caller frees. */
 void dns_lookup(struct dns_resolver *r, const char *name, int type, int timeout_ms,
                 struct dns_answer *answer);
+/* Look up count names of one type at once and wait up to timeout_ms for
+ * all of them: answers[i] (freed by the caller) is for names[i]; one not
+ * answered in time is DNS_TEMPFAIL. */
+void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t count, int type,
+                     int timeout_ms, struct dns_answer *answers);
 
 /* "in-addr.arpa"/"ip6.arpa" name for a printable address; NULL if invalid. */
 char *dns_reverse_name(const char *address);
+/* The same labels (IPv4 octets or IPv6 nibbles, reversed) under another
+ * domain, as DNS blocklists are queried (RFC 5782): "2.0.0.127.bl.example"
+ * for 127.0.0.2 under bl.example. NULL if address is not an IP address. */
+char *dns_reverse_name_under(const char *address, const char *domain);
 
 #endif

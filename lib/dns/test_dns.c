@@ -51,6 +51,18 @@ TEST(reverse)
 	CHECK(r != NULL && strncmp(r, "1.0.0.0.", 8) == 0 && strstr(r, "8.b.d.0.1.0.0.2.ip6.arpa"));
 	free(r);
 	CHECK(dns_reverse_name("nonsense") == NULL);
+	/* Under a DNS blocklist's domain (RFC 5782 section 2.1 and 2.4). */
+	r = dns_reverse_name_under("127.0.0.2", "bl.example");
+	CHECK_STR(r, "2.0.0.127.bl.example");
+	free(r);
+	r = dns_reverse_name_under("2001:db8:1:2:3:4:567:89ab", "bl.example");
+	CHECK_STR(r, "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.bl.example");
+	free(r);
+	r = dns_reverse_name_under("::1", "bl.example");
+	CHECK(r != NULL && strncmp(r, "1.0.0.0.0.", 10) == 0 && strlen(r) == 64 + 10);
+	free(r);
+	CHECK(dns_reverse_name_under("127.0.0", "bl.example") == NULL);
+	CHECK(dns_reverse_name_under("unknown", "bl.example") == NULL);
 }
 
 static unsigned counter_random(void *ctx)
@@ -101,7 +113,9 @@ TEST(hosts_file_async)
 	snprintf(path, sizeof(path), "%s/hosts", dir);
 	FILE *f = fopen(path, "w");
 	CHECK(f != NULL);
-	fputs("192.0.2.7 mail.hosts.example\n2001:db8::7 mail.hosts.example\n", f);
+	fputs("192.0.2.7 mail.hosts.example\n2001:db8::7 mail.hosts.example\n"
+	      "192.0.2.8 mx.hosts.example\n",
+	      f);
 	fclose(f);
 	char *forwarders[] = {"127.0.0.1@9", NULL};
 	struct dns_settings s = {.forwarders = forwarders, .hosts_file = path};
@@ -134,6 +148,18 @@ TEST(hosts_file_async)
 	dns_lookup(r, "mail.hosts.example", DNS_TYPE_A, 5000, &b);
 	CHECK(b.status == DNS_FOUND && !b.secure);
 	dns_answer_free(&b);
+	/* Several at once. */
+	const char *names[] = {"mail.hosts.example", "mx.hosts.example"};
+	struct dns_answer many[2];
+	dns_lookup_many(r, names, 2, DNS_TYPE_A, 5000, many);
+	CHECK(many[0].status == DNS_FOUND && many[0].count == 1);
+	if (many[0].count == 1)
+		CHECK_STR(many[0].rrs[0].text, "192.0.2.7");
+	CHECK(many[1].status == DNS_FOUND && many[1].count == 1);
+	if (many[1].count == 1)
+		CHECK_STR(many[1].rrs[0].text, "192.0.2.8");
+	dns_answer_free(&many[0]);
+	dns_answer_free(&many[1]);
 	dns_resolver_free(r);
 	event_loop_free(loop);
 	unlink(path);

@@ -305,7 +305,7 @@ static void check_virtual_alias(struct checker *ck)
 	}
 }
 
-/* smtpd's access tables (access(5)) and their reply codes. */
+/* smtpd's access tables (access(5)) and its policy reply codes. */
 static void check_access(struct checker *ck)
 {
 	static const char *const maps[] = {"smtpd_client_access_maps", "smtpd_helo_access_maps",
@@ -316,7 +316,9 @@ static void check_access(struct checker *ck)
 	static const struct {
 		const char *name;
 		long long low, high;
-	} codes[] = {{"access_map_reject_code", 400, 599}, {"access_map_defer_code", 400, 499}};
+	} codes[] = {{"access_map_reject_code", 400, 599},
+	             {"access_map_defer_code", 400, 499},
+	             {"unknown_address_reject_code", 400, 599}};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		long long code = conf_get_int(ck->conf, codes[i].name);
 		if (code < codes[i].low || code > codes[i].high) {

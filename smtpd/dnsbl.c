@@ -29,8 +29,6 @@
 static bool loaded;
 static struct dnsbl_site *sites;
 static size_t site_count;
-static struct dns_resolver *resolver;
-static char *resolver_error; /* why there is no resolver */
 
 /* The longest TXT text quoted in a reply. */
 #define REASON_MAX 160
@@ -50,21 +48,6 @@ static void load(const struct smtpd_settings *cfg)
 		sites = xrealloc(sites, (site_count + 1) * sizeof(*sites));
 		sites[site_count++] = site;
 	}
-	if (site_count == 0)
-		return;
-	const struct conf *conf = cfg->conf;
-	struct dns_settings ds = {
-	    .forwarders = conf_get_list(conf, "dns_forwarders"),
-	    .hosts_file = conf_get(conf, "dns_hosts_file"),
-	    .trust_anchor_file = conf_get(conf, "dns_trust_anchor_file"),
-	};
-	const char *error;
-	resolver = dns_resolver_new(&ds, &error);
-	if (resolver == NULL) {
-		resolver_error = xstrdup(error);
-		log_warn("DNS unavailable, clients are not checked against smtpd_dnsbl_sites: %s",
-		         error);
-	}
 }
 
 /* The first TXT record's text, made fit for a reply line. */
@@ -83,7 +66,7 @@ static void txt_reason(const struct dns_answer *txt, char *out, size_t size)
 
 /* The index of the first site whose answer lists the client, or
  * site_count; DNS trouble is logged and counts as not listed. */
-static size_t first_listing(struct session *s, char **names)
+static size_t first_listing(struct session *s, struct dns_resolver *resolver, char **names)
 {
 	struct dns_answer *answers = xcalloc(site_count, sizeof(*answers));
 	dns_lookup_many(resolver, (const char *const *)names, site_count, DNS_TYPE_A,
@@ -115,13 +98,15 @@ static void lookup(struct session *s)
 		names[i] = dns_reverse_name_under(s->client_addr, sites[i].domain);
 		ip_client = names[i] != NULL; /* not for a UNIX-socket client */
 	}
+	const char *resolver_error;
+	struct dns_resolver *resolver = ip_client ? smtpd_resolver(s->cfg, &resolver_error) : NULL;
 	if (ip_client && resolver == NULL) {
 		for (size_t i = 0; i < site_count; i++)
 			log_warn("%s: DNS blocklist %s not checked: %s", session_client(s),
 			         sites[i].domain, resolver_error);
 	} else if (ip_client) {
 		int64_t deadline = event_now_ms() + s->cfg->dnsbl_timeout_ms;
-		size_t listing = first_listing(s, names);
+		size_t listing = first_listing(s, resolver, names);
 		char reason[REASON_MAX + 1] = "";
 		int64_t left = deadline - event_now_ms();
 		if (listing < site_count && left > 0) {

@@ -109,6 +109,11 @@ static void load_settings(struct server *srv)
 	c->dnsbl_sites = conf_get_list(conf, "smtpd_dnsbl_sites");
 	c->dnsbl_timeout_ms = conf_get_time(conf, "smtpd_dnsbl_timeout") * 1000;
 	c->dnsbl_reply_code = conf_get_int(conf, "smtpd_dnsbl_reply_code");
+	c->reject_unknown_sender_domain = conf_get_bool(conf, "smtpd_reject_unknown_sender_domain");
+	c->unknown_address_reject_code = conf_get_int(conf, "unknown_address_reject_code");
+	c->dns_timeout_ms = conf_get_time(conf, "dns_query_timeout") * 1000;
+	if (c->unknown_address_reject_code < 400 || c->unknown_address_reject_code > 599)
+		log_fatal("unknown_address_reject_code must be 4NN or 5NN");
 	if (c->dnsbl_reply_code < 400 || c->dnsbl_reply_code > 599)
 		log_fatal("smtpd_dnsbl_reply_code must be 4NN or 5NN");
 	if ((c->tls_level == TLS_ENCRYPT || c->wrapper_mode) && c->tls == NULL)

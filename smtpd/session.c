@@ -115,6 +115,7 @@ void session_reset_transaction(struct session *s)
 	s->queue_id[0] = '\0';
 	queue_envelope_free(&s->env);
 	queue_envelope_init(&s->env);
+	s->sender_domain_verdict = 0;
 	s->in_transaction = false;
 	s->declared_size = 0;
 	s->rejected_rcpts = 0;
@@ -344,6 +345,8 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	int rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
 	if (rc == 0)
 		rc = access_check_rcpt(s, p.address, &access_ok);
+	if (rc == 0 && !access_ok)
+		rc = sender_domain_check_rcpt(s);
 	if (rc == 0 && !access_ok)
 		rc = dnsbl_check_rcpt(s);
 	if (rc != 0) {

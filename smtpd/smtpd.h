@@ -10,6 +10,8 @@
  *   client_limit.c  concurrent connections per client address
  *   milter.c   the smtpd_milters chain: events, macros, verdict replies
  *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites)
+ *   resolver.c the DNS resolver that dnsbl.c and sender_domain.c share
+ *   sender_domain.c  the sender domain must exist (smtpd_reject_unknown_sender_domain)
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -83,6 +85,10 @@ struct smtpd_settings {
 	char *const *dnsbl_sites;
 	long long dnsbl_timeout_ms; /* for all sites together */
 	long long dnsbl_reply_code;
+	/* sender_domain.c */
+	bool reject_unknown_sender_domain;
+	long long unknown_address_reject_code;
+	long long dns_timeout_ms; /* per query */
 };
 
 enum session_state { STATE_INIT, STATE_MAIL, STATE_RCPT, STATE_DATA };
@@ -122,6 +128,7 @@ struct session {
 	char *mail_auth;                 /* MAIL FROM AUTH= ({auth_author}), NULL if absent */
 	char *access_discard;            /* an access table said DISCARD: why, for the log */
 	bool dnsbl_checked;              /* the DNS blocklists were looked up */
+	int sender_domain_verdict;       /* sender_domain.c, for the transaction; 0: not yet */
 	char dnsbl_refusal[512];         /* their verdict: the reply text, or "" */
 	char last_reply[512];            /* the last reply line sent, without CRLF */
 	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
@@ -153,9 +160,19 @@ void data_abort_bdat(struct session *s);
  * having sent the reject reply. */
 int access_check_rcpt(struct session *s, const char *address, bool *ok_r);
 
+/* resolver.c: the process's DNS resolver, made at the first call; NULL
+ * with *error_r (why) if it cannot be. */
+struct dns_resolver;
+struct dns_resolver *smtpd_resolver(const struct smtpd_settings *cfg, const char **error_r);
+
 /* dnsbl.c: the DNS blocklists for this recipient (after the access
  * tables, unless they said OK): 0 go on, or -1 having sent the reply. */
 int dnsbl_check_rcpt(struct session *s);
+
+/* sender_domain.c: the sender's domain must exist, for this recipient
+ * (after the access tables, unless they said OK): 0 go on, or -1 having
+ * sent the reply. */
+int sender_domain_check_rcpt(struct session *s);
 
 /* policy.c: 0 accept, or -1 having sent the reject reply. */
 int policy_check_rcpt(struct session *s, const char *address, const char *local,

@@ -209,7 +209,7 @@ class DnsblTest(unittest.TestCase):
 
     def test_no_resolver_accepts(self):
         self.assertEqual(self.rcpt("noresolver"), (250, "2.1.5 Ok"))
-        self.inst.wait_log("DNS unavailable, clients are not checked against smtpd_dnsbl_sites")
+        self.inst.wait_log("DNS unavailable: ")
         self.inst.wait_log("unknown[127.0.0.1]: DNS blocklist bl.example not checked: "
                            "resolver setting not-an-address")
 

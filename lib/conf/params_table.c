@@ -278,6 +278,8 @@ const struct param_def param_table[] = {
     {"smtpd_recipient_access_maps", PARAM_LIST, "",
      "Access tables for the recipient address, its domain and local part (access(5))."},
     {"smtpd_recipient_limit", PARAM_INT, "1000", "Most recipients accepted for one message."},
+    {"smtpd_reject_unknown_sender_domain", PARAM_BOOL, "no",
+     "Refuse mail whose sender domain has no MX, A or AAAA record (reject_unknown_sender_domain)."},
     {"smtpd_sasl_auth_enable", PARAM_BOOL, "no",
      "Offer SMTP AUTH (PLAIN, LOGIN), checked by the auth service."},
     {"smtpd_sender_access_maps", PARAM_LIST, "",
@@ -318,6 +320,8 @@ const struct param_def param_table[] = {
     {"transport_maps", PARAM_STR, "",
      "Table of address, domain or .parent to transport:nexthop (smtp:[host]:port, local:); empty: "
      "none."},
+    {"unknown_address_reject_code", PARAM_INT, "450",
+     "Reply code when the sender domain is unknown (smtpd_reject_unknown_sender_domain)."},
     {"virtual_alias_domains", PARAM_LIST, "$virtual_alias_maps",
      "Domains whose every address is in virtual_alias_maps (names, or tables keyed by domain)."},
     {"virtual_alias_expansion_limit", PARAM_INT, "1000",

@@ -8,8 +8,9 @@
  *   mailctl queue delete SEL     remove the message(s) and status/ID
  * list and delete take a selection (queue_select.h): ids or ALL, and
  * --sender, --recipient, --older-than.
- * With --json, one JSON object on stdout. A file that fails validation is
- * listed with its error, never skipped. Text output replaces control
+ * With --json, one JSON object on stdout; list --mailq prints Postfix's
+ * mailq format (for sendmail -bp). A file that fails validation is
+ * listed with its error, never skipped (--mailq leaves it out). Text output replaces control
  * characters in envelope fields with '?'; show prints the content as is.
  */
 #include "mailctl/queue.h"
@@ -500,7 +501,61 @@ static void filter_entries(struct entry_list *list, const struct queue_select *s
 	list->count = kept;
 }
 
-static int queue_list(struct mailctl *m, const char *queue_dir, const struct queue_select *sel)
+/* Postfix's mailq (showq) format, for sendmail -bp and mailq, which
+ * scripts and monitoring checks parse: a '*' after the id of active mail
+ * and a '!' after held mail, the recipients still to be delivered under
+ * their deferral reason, and "-- N Kbytes in M Requests." at the end. */
+static void list_mailq(const struct entry_list *list, struct str *out)
+{
+	size_t requests = 0;
+	long long bytes = 0;
+	for (size_t i = 0; i < list->count; i++) {
+		const struct entry *e = &list->items[i];
+		if (e->error)
+			continue;
+		if (requests++ == 0)
+			str_printf(out, "%-11s %8s %-20s %s\n", "-Queue ID-", "--Size--",
+			           "----Arrival Time----", "-Sender/Recipient-------");
+		char when[32] = "";
+		time_t t = (time_t)e->env.arrival;
+		struct tm tm;
+		if (localtime_r(&t, &tm) != NULL)
+			strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
+		char mark = strcmp(e->queue, "active") == 0 ? '*'
+		            : strcmp(e->queue, "hold") == 0 ? '!'
+		                                            : ' ';
+		str_printf(out, "%s%c %8lld %-20.20s ", e->name, mark, (long long)e->env.size,
+		           when);
+		text_append(out, *e->env.sender ? e->env.sender : "MAILER-DAEMON");
+		str_append_char(out, '\n');
+		const char *last_reason = NULL;
+		for (size_t r = 0; r < e->env.rcpt_count; r++) {
+			const struct rcpt_result *res = &e->results[r];
+			if (res->state == RCPT_DELIVERED || res->state == RCPT_BOUNCED)
+				continue;
+			const char *reason = res->state == RCPT_DEFERRED ? res->reason : NULL;
+			if (reason && (last_reason == NULL || strcmp(reason, last_reason) != 0)) {
+				str_append_char(out, '(');
+				text_append(out, reason);
+				str_append_cstr(out, ")\n");
+			}
+			last_reason = reason;
+			str_printf(out, "%41s", "");
+			text_append(out, e->env.rcpts[r].address);
+			str_append_char(out, '\n');
+		}
+		str_append_char(out, '\n');
+		bytes += e->env.size;
+	}
+	if (requests == 0)
+		str_append_cstr(out, "Mail queue is empty\n");
+	else
+		str_printf(out, "-- %lld Kbytes in %zu Request%s.\n", (bytes + 1023) / 1024,
+		           requests, requests == 1 ? "" : "s");
+}
+
+static int queue_list(struct mailctl *m, const char *queue_dir, const struct queue_select *sel,
+                      bool mailq)
 {
 	struct entry_list list = {0};
 	if (scan_queues(queue_dir, &list) != 0) {
@@ -512,6 +567,8 @@ static int queue_list(struct mailctl *m, const char *queue_dir, const struct que
 	struct str out = STR_INIT;
 	if (m->json)
 		list_json(&list, &out);
+	else if (mailq)
+		list_mailq(&list, &out);
 	else
 		list_text(&list, &out);
 	fwrite(out.data, 1, out.len, stdout);
@@ -830,7 +887,7 @@ static int queue_delete(struct mailctl *m, const char *queue_dir, const struct q
 
 static int usage(void)
 {
-	mailctl_error("usage: mailctl queue list [SELECTION] | show ID | "
+	mailctl_error("usage: mailctl queue list [--mailq] [SELECTION] | show ID | "
 	              "delete|hold|release|requeue|flush SELECTION\n"
 	              "SELECTION: " QUEUE_SELECT_USAGE);
 	return 2;
@@ -847,20 +904,34 @@ int cmd_queue(struct mailctl *m, int argc, char **argv)
 	bool is_delete = strcmp(sub, "delete") == 0;
 	if (!is_list && !is_delete && !(is_show && argc == 3))
 		return usage();
+	/* list --mailq: Postfix's format (sendmail -bp, mailq). */
+	bool mailq = false;
+	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
+	int nargs = 0;
+	for (int i = 0; i < argc; i++) {
+		if (is_list && i >= 2 && strcmp(argv[i], "--mailq") == 0)
+			mailq = true;
+		else
+			args[nargs++] = argv[i];
+	}
+	argc = nargs;
+	argv = args;
 	struct queue_select sel;
 	if (!is_show && queue_select_parse(&sel, argc, argv, 2) != 0) {
 		queue_select_free(&sel);
+		free(args);
 		return 1;
 	}
 	if (is_delete && !queue_select_given(&sel)) {
 		queue_select_free(&sel);
+		free(args);
 		return usage();
 	}
 	struct conf *conf = program_load_conf(m->config_dir);
 	const char *queue_dir = conf_get(conf, "queue_directory");
 	int rc;
 	if (is_list)
-		rc = queue_list(m, queue_dir, &sel);
+		rc = queue_list(m, queue_dir, &sel, mailq);
 	else if (is_show)
 		rc = queue_show(m, queue_dir, argv[2]);
 	else
@@ -868,5 +939,6 @@ int cmd_queue(struct mailctl *m, int argc, char **argv)
 	if (!is_show)
 		queue_select_free(&sel);
 	conf_free(conf);
+	free(args);
 	return rc;
 }

@@ -456,7 +456,7 @@ int main(int argc, char **argv)
 	int status = EX_OK;
 	switch (o.mode) {
 	case MODE_MAILQ: {
-		static const char *const args[] = {"queue", "list", NULL};
+		static const char *const args[] = {"queue", "list", "--mailq", NULL};
 		run_mailctl(&sm, args);
 	}
 	case MODE_NEWALIASES: {

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import BIN, InstanceTestCase  # noqa: E402
+from postern_test import BIN, InstanceTestCase, encode_record  # noqa: E402
 
 ARRIVAL = 1700000000
 QUEUES = ("incoming", "active", "deferred", "hold")
@@ -182,6 +182,48 @@ class QueueCliTest(InstanceTestCase):
         self.assertRegex(line_of(m["cut"]), r"^%s\s+deferred\s+ERROR: \S" % m["cut"])
         self.assertIn("-- 3 messages", out)
         self.assertIn("2 damaged", out)
+
+    def test_list_mailq_format(self):
+        # Postfix's showq format (sendmail -bp, mailq), which scripts parse.
+        os.makedirs(self.spool, exist_ok=True)
+        self.assertEqual(self.ok("queue", "list", "--mailq"), b"Mail queue is empty\n")
+        m = self.fill()
+        # c's recipient was deferred; a's first was delivered and its second deferred.
+        with open(os.path.join(self.spool, "status", m["c"]), "wb") as f:
+            f.write(encode_record("rcpt_status", [
+                ("index", 0), ("state", "deferred"), ("status", "4.4.1"),
+                ("reason", "connect to mx.example.net[192.0.2.9]:25: Connection timed out"),
+                ("time", ARRIVAL + 200)]))
+        with open(os.path.join(self.spool, "status", m["a"]), "wb") as f:
+            f.write(encode_record("rcpt_status", [
+                ("index", 0), ("state", "delivered"), ("status", "2.0.0"), ("reason", "ok"),
+                ("time", ARRIVAL + 10)]))
+            f.write(encode_record("rcpt_status", [
+                ("index", 1), ("state", "deferred"), ("status", "4.2.2"),
+                ("reason", "mailbox full"), ("time", ARRIVAL + 10)]))
+        out = self.ok("queue", "list", "--mailq").decode()
+        when = time.strftime("%a %b %e %H:%M:%S", time.localtime(ARRIVAL))
+        size_a = len(b"Subject: one\r\n\r\nfirst\r\n")
+        pad = " " * 41
+        self.assertEqual(out, "".join([
+            "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n",
+            "%s  %8d %-20s alice@example.org\n" % (m["a"], size_a, when),
+            "(mailbox full)\n",
+            pad + "carol@example.net\n",
+            pad + "dave@example.com\n",
+            "\n",
+            "%s! %8d %-20s MAILER-DAEMON\n" % (
+                m["b"], len(b"Subject: two\r\n\r\nsecond\r\n"),
+                time.strftime("%a %b %e %H:%M:%S", time.localtime(ARRIVAL + 60))),
+            pad + "erin@example.net\n",
+            "\n",
+            "%s  %8d %-20s frank@example.org\n" % (
+                m["c"], 5000, time.strftime("%a %b %e %H:%M:%S", time.localtime(ARRIVAL + 120))),
+            "(connect to mx.example.net[192.0.2.9]:25: Connection timed out)\n",
+            pad + "grace@example.net\n",
+            "\n",
+            "-- 5 Kbytes in 3 Requests.\n",  # 5051 bytes, rounded up
+        ]))
 
     def test_list_json(self):
         m = self.fill()

@@ -445,7 +445,14 @@ class SendmailTest(LocalSubmission, unittest.TestCase):
             if result.returncode != 0 and b"unknown" in result.stderr + result.stdout:
                 self.skipTest("mailctl has no `queue list` yet: %s" % result.stderr.decode().strip())
             self.assertEqual(result.returncode, 0, result.stderr)
-            self.assertIn(qid, result.stdout.decode())
+            out = result.stdout.decode()
+            self.assertIn(qid, out)
+            # Postfix's mailq format, which scripts and monitoring checks parse.
+            self.assertTrue(out.startswith("-Queue ID-  --Size-- ----Arrival Time---- "
+                                           "-Sender/Recipient-------\n"), out)
+            self.assertRegex(out, r"(?m)^%s[ *!] +\d+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d "
+                                  r"\d\d:\d\d:\d\d +\S+@\S+\n {41}bob@example\.test\n\n" % qid)
+            self.assertRegex(out, r"\n-- \d+ Kbytes in \d+ Requests?\.\n$")
 
     def test_newaliases_builds_the_alias_table(self):
         source = os.path.join(self.inst.etc, "aliases")

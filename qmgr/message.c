@@ -67,10 +67,11 @@ static const char *log_word(enum rcpt_state state)
 static void log_result(const struct queue_envelope *env, size_t index, const struct rcpt_result *r,
                        const char *relay, const char *tls, int64_t now)
 {
-	log_info("%s: to=<%s>, relay=%s, delay=%lld, %s%s%sdsn=%s, status=%s (%s)", env->id,
-	         env->rcpts[index].address, relay, (long long)(now - env->arrival),
-	         tls ? "tls=" : "", tls ? tls : "", tls ? ", " : "", r->status, log_word(r->state),
-	         r->reason);
+	/* Postfix's field order up to the reply, so that log summarisers
+	 * (pflogsumm) read it; the TLS outcome comes after. */
+	log_info("%s: to=<%s>, relay=%s, delay=%lld, dsn=%s, status=%s (%s)%s%s", env->id,
+	         env->rcpts[index].address, relay, (long long)(now - env->arrival), r->status,
+	         log_word(r->state), r->reason, tls ? ", tls=" : "", tls ? tls : "");
 }
 
 /* Route and deliver every recipient that is not final (those still to be

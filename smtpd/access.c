@@ -182,9 +182,19 @@ static char *trigger(const struct access_check *c, const char *subject, const ch
 	                 *rest ? ": " : "", rest);
 }
 
-/* Act on one table value; V_NONE to go on with the next check. */
+/* HOLD and DISCARD are logged when they are triggered, in Postfix's form
+ * (log summarisers count them there). */
+static void log_action(struct session *s, const char *action, const char *why, const char *rcpt)
+{
+	log_info("%s: %s: RCPT from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
+	         s->queue_id[0] ? s->queue_id : "NOQUEUE", action, session_client(s), why,
+	         s->env.sender, rcpt, session_protocol(s), s->helo ? s->helo : "");
+}
+
+/* Act on one table value for the recipient rcpt; V_NONE to go on with the
+ * next check. */
 static enum verdict act(struct session *s, const struct access_check *c, const char *table,
-                        const char *key, const char *subject, const char *value)
+                        const char *key, const char *subject, const char *value, const char *rcpt)
 {
 	const struct smtpd_settings *cfg = s->cfg;
 	const char *rest;
@@ -203,11 +213,13 @@ static enum verdict act(struct session *s, const struct access_check *c, const c
 	if (word_is(value, "DISCARD", &rest)) {
 		free(s->access_discard);
 		s->access_discard = trigger(c, subject, "DISCARD", rest);
+		log_action(s, "discard", s->access_discard, rcpt);
 		return V_DISCARD;
 	}
 	if (word_is(value, "HOLD", &rest)) {
 		free(s->env.hold_reason);
 		s->env.hold_reason = trigger(c, subject, "HOLD", rest);
+		log_action(s, "hold", s->env.hold_reason, rcpt);
 		return V_NONE;
 	}
 	if (isdigit((unsigned char)value[0]) && isdigit((unsigned char)value[1]) &&
@@ -239,7 +251,7 @@ static enum verdict act(struct session *s, const struct access_check *c, const c
 
 /* Look the keys up in each table of the check, in order. */
 static enum verdict run_check(struct session *s, const struct access_check *c, char **keys,
-                              const char *subject)
+                              const char *subject, const char *rcpt)
 {
 	enum verdict v = V_NONE;
 	for (size_t t = 0; c->maps && c->maps[t] && v == V_NONE; t++) {
@@ -254,7 +266,7 @@ static enum verdict run_check(struct session *s, const struct access_check *c, c
 				break;
 			}
 			if (rc == 1) {
-				v = act(s, c, c->maps[t], keys[k], subject, str_cstr(&value));
+				v = act(s, c, c->maps[t], keys[k], subject, str_cstr(&value), rcpt);
 				break; /* a table's first entry decides for it, even DUNNO */
 			}
 		}
@@ -287,7 +299,7 @@ int access_check_rcpt(struct session *s, const char *address, bool *ok_r)
 		char **keys = i == 0   ? client_keys(s)
 		              : i == 1 ? helo_keys(s)
 		                       : address_keys(cfg, checks[i].subject);
-		v = run_check(s, c, keys, checks[i].subject);
+		v = run_check(s, c, keys, checks[i].subject, address);
 		free_keys(keys);
 	}
 	*ok_r = v == V_OK || v == V_DISCARD;

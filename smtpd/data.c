@@ -464,9 +464,8 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 	} else if (s->access_discard) {
 		/* As Postfix: the client hears that the message was accepted. */
 		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
-		log_info("%s: discard: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s helo=<%s>",
-		         k->id, session_client(s), s->access_discard, s->env.sender,
-		         session_protocol(s), s->helo ? s->helo : "");
+		/* (the "discard:" line was logged when the access table said so) */
+		log_info("%s: removed: discarded at END-OF-MESSAGE: %s", k->id, s->access_discard);
 	} else if (k->buffered && !milter_finish(s, k, &subdir)) {
 		/* replied */
 	} else if (k->write_failed || queue_writer_commit(k->writer, subdir, &error) != 0) {

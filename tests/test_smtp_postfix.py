@@ -39,7 +39,7 @@ class PostfixInteropTest(InstanceTestCase):
         send.wait_log("to=<b@pf.example>", timeout=60)
         log = send.read_log()
         self.assertRegex(log, r"to=<a@pf.example>, relay=127.0.0.4\[127.0.0.4\]:%d, delay=\d+, "
-                         r"tls=none, dsn=2.0.0, status=sent \(250 2.0.0 Ok: .*queued as" % port)
+                         r"dsn=2.0.0, status=sent \(250 2.0.0 Ok: .*queued as .*\), tls=none" % port)
         held = wait_for(pf.held, timeout=20, what="the message in Postfix's hold queue")
         self.assertEqual(len(held), 1)
         self.assertIn(b"Subject: to postfix", held[0])

@@ -78,7 +78,7 @@ class SmtpRelayTest(InstanceTestCase):
         send.wait_log("to=<x@direct.example>", timeout=30)
         log = send.read_log()
         self.assertRegex(log, r"to=<u@far.example>, relay=127.0.0.3\[127.0.0.3\]:%d, delay=\d+, "
-                         r"tls=TLSv1\.[23] .*status=sent" % self.port)
+                         r"dsn=2.0.0, status=sent .*, tls=TLSv1\.[23] " % self.port)
         self.assertRegex(log, r"to=<x@direct.example>, relay=127.0.0.4\[127.0.0.4\]:%d.*"
                          r"status=sent \(250 2.0.0 direct ok\)" % self.port)
         self.assertRegex(log, r"to=<x@sub.blocked.example>, relay=none.*status=bounced "

@@ -123,8 +123,8 @@ class SmtpTlsTest(InstanceTestCase):
                  what="delivery under may")
         send.wait_log("to=<u@tlsverify.example>", timeout=30)
         self.assertRegex(result(send, "u@tlsmay.example"),
-                         r"relay=tlshost.example\[127.0.0.3\]:\d+, delay=\d+, tls=TLSv1\.[23] "
-                         r"with cipher \S+ \(\d+/\d+ bits\), untrusted, dsn=2.0.0, status=sent")
+                         r"(?m)relay=tlshost.example\[127.0.0.3\]:\d+, delay=\d+, dsn=2.0.0, status=sent "
+                         r"\(.*\), tls=TLSv1\.[23] with cipher \S+ \(\d+/\d+ bits\), untrusted$")
         self.assertRegex(result(send, "u@tlsverify.example"),
                          r"dsn=4.7.5, status=deferred \(TLS with tlshost.example\[127.0.0.3\]"
                          r":\d+ failed: server certificate not verified: self-signed")
@@ -149,7 +149,7 @@ class SmtpTlsTest(InstanceTestCase):
         wait_for(lambda: maildir_messages(self.vmail, "u@bare.example"), timeout=30,
                  what="delivery under the bare host's policy")
         send.wait_log("to=<u@withport.example>", timeout=30)
-        self.assertRegex(result(send, "u@bare.example"), r"untrusted, dsn=2.0.0, status=sent")
+        self.assertRegex(result(send, "u@bare.example"), r"(?m)dsn=2.0.0, status=sent \(.*\), tls=.*, untrusted$")
         self.assertRegex(result(send, "u@withport.example"),
                          r"dsn=4.7.5, status=deferred \(TLS with tlshost.example\[127.0.0.3\]"
                          r":\d+ failed: server certificate not verified")
@@ -163,7 +163,7 @@ class SmtpTlsTest(InstanceTestCase):
         wait_for(lambda: maildir_messages(self.vmail, "u@tlsverify.example"), timeout=30,
                  what="verified delivery")
         send.wait_log("to=<u@wrongname.example>", timeout=30)
-        self.assertRegex(result(send, "u@tlsverify.example"), r"bits\), verified, .*status=sent")
+        self.assertRegex(result(send, "u@tlsverify.example"), r"(?m)status=sent .*, tls=.*bits\), verified$")
         self.assertRegex(result(send, "u@wrongname.example"),
                          r"status=deferred \(TLS with other.example.*not verified")
 
@@ -178,13 +178,13 @@ class SmtpTlsTest(InstanceTestCase):
         send.wait_log("to=<u@bad.dane.example>", timeout=30)
         wait_for(lambda: maildir_messages(self.vmail, "u@tlsmay.example"), timeout=30,
                  what="delivery to an unsigned domain under dane")
-        self.assertRegex(result(send, "u@dane.example"), r"bits\), dane, dsn=2.0.0, status=sent")
+        self.assertRegex(result(send, "u@dane.example"), r"(?m)dsn=2.0.0, status=sent \(.*\), tls=.*bits\), dane$")
         self.assertRegex(result(send, "u@bad.dane.example"),
                          r"status=deferred \(TLS with mx.bad.dane.example\[127.0.0.3\]:\d+ "
                          r"failed: server certificate not matched by its TLSA records")
         self.assertEqual(maildir_messages(self.vmail, "u@bad.dane.example"), [])
         # Without DNSSEC, dane falls back to opportunistic TLS.
-        self.assertRegex(result(send, "u@tlsmay.example"), r"untrusted, dsn=2.0.0, status=sent")
+        self.assertRegex(result(send, "u@tlsmay.example"), r"(?m)dsn=2.0.0, status=sent \(.*\), tls=.*, untrusted$")
 
     def test_dane_host_nexthop(self):
         # RFC 7672 2.2.2: a [host] next hop whose address records are
@@ -212,16 +212,16 @@ class SmtpTlsTest(InstanceTestCase):
         send.wait_log("to=<u@bad.dane.example>", timeout=30)
         log = send.read_log()
         self.assertRegex(result(send, "u@dane.example"),
-                         r"relay=mx.dane.example\[127.0.0.3\]:\d+, .*bits\), dane, "
-                         r"dsn=2.0.0, status=sent")
+                         r"(?m)relay=mx.dane.example\[127.0.0.3\]:\d+, .*dsn=2.0.0, status=sent "
+                         r"\(.*\), tls=.*bits\), dane$")
         self.assertIn("mx.dane.example[127.0.0.3]:%d: DANE applies: 1 usable TLSA record at "
                       "_%d._tcp.mx.dane.example" % (self.port, self.port), log)
         # A [host] that is a CNAME: the TLSA records of the expanded name.
         wait_for(lambda: maildir_messages(self.vmail, "u@viacname.example"), timeout=30,
                  what="DANE delivery to a CNAME [host]")
         self.assertRegex(result(send, "u@viacname.example"),
-                         r"relay=alias.dane.example\[127.0.0.3\]:\d+, .*bits\), dane, "
-                         r"dsn=2.0.0, status=sent")
+                         r"(?m)relay=alias.dane.example\[127.0.0.3\]:\d+, .*dsn=2.0.0, status=sent "
+                         r"\(.*\), tls=.*bits\), dane$")
         self.assertIn("alias.dane.example[127.0.0.3]:%d: DANE applies: 1 usable TLSA record at "
                       "_%d._tcp.mx.dane.example" % (self.port, self.port), send.read_log())
         # Validated TLSA records none of which SMTP can use (PKIX-EE):
@@ -229,7 +229,7 @@ class SmtpTlsTest(InstanceTestCase):
         wait_for(lambda: maildir_messages(self.vmail, "u@unusable.example"), timeout=30,
                  what="delivery with unusable TLSA records")
         self.assertRegex(result(send, "u@unusable.example"),
-                         r"bits\), untrusted, dsn=2.0.0, status=sent")
+                         r"(?m)dsn=2.0.0, status=sent \(.*\), tls=.*bits\), untrusted$")
         self.assertIn("unusable.dane.example[127.0.0.3]:%d: no usable TLSA records at "
                       "_%d._tcp.unusable.dane.example; TLS required without authentication"
                       % (self.port, self.port), send.read_log())
@@ -238,7 +238,7 @@ class SmtpTlsTest(InstanceTestCase):
                          r"\[127.0.0.3\]:\d+ failed: server certificate not matched by its "
                          r"TLSA records")
         self.assertEqual(maildir_messages(self.vmail, "u@bad.dane.example"), [])
-        self.assertRegex(result(send, "u@tlsmay.example"), r"untrusted, dsn=2.0.0, status=sent")
+        self.assertRegex(result(send, "u@tlsmay.example"), r"(?m)dsn=2.0.0, status=sent \(.*\), tls=.*, untrusted$")
         self.assertIn("tlshost.example[127.0.0.3]:%d: DANE does not apply (the address records "
                       "of tlshost.example are not DNSSEC-validated); using opportunistic TLS"
                       % self.port, log)
@@ -264,7 +264,7 @@ class SmtpTlsTest(InstanceTestCase):
                  what="delivery under dane-only")
         send.wait_log("to=<u@tlsmay.example>", timeout=30)
         send.wait_log("to=<u@unusable.example>", timeout=30)
-        self.assertRegex(result(send, "u@dane.example"), r"bits\), dane, dsn=2.0.0, status=sent")
+        self.assertRegex(result(send, "u@dane.example"), r"(?m)dsn=2.0.0, status=sent \(.*\), tls=.*bits\), dane$")
         self.assertRegex(result(send, "u@tlsmay.example"),
                          r"dsn=4.7.5, status=deferred \(tlshost.example\[127.0.0.3\]:\d+: DANE "
                          r"is required \(dane-only\) but cannot be used: the address records "
@@ -303,7 +303,7 @@ class SmtpTlsTest(InstanceTestCase):
         for rcpt in good:
             wait_for(lambda r=rcpt: maildir_messages(self.vmail, r), timeout=30,
                      what="verified delivery to " + rcpt)
-            self.assertRegex(result(send, rcpt), r"bits\), verified, dsn=2.0.0, status=sent")
+            self.assertRegex(result(send, rcpt), r"(?m)dsn=2.0.0, status=sent \(.*\), tls=.*bits\), verified$")
         for rcpt in bad + broken:
             send.wait_log("to=<%s>" % rcpt, timeout=30)
             self.assertEqual(maildir_messages(self.vmail, rcpt), [])
@@ -357,8 +357,8 @@ class SmtpTlsTest(InstanceTestCase):
                  what="delivery over TLS 1.2")
         send.wait_log("to=<u@tlsmay.example>", timeout=30)
         self.assertRegex(result(send, "u@tlsverify.example"),
-                         r"tls=TLSv1\.2 with cipher \S+ \(\d+/\d+ bits\), untrusted, "
-                         r"dsn=2.0.0, status=sent")
+                         r"(?m)dsn=2.0.0, status=sent \(.*\), "
+                         r"tls=TLSv1\.2 with cipher \S+ \(\d+/\d+ bits\), untrusted$")
         self.assertRegex(result(send, "u@tlsmay.example"),
                          r"dsn=4.7.5, status=deferred \(TLS with tlshost.example\S+ failed: "
                          r"TLS handshake")

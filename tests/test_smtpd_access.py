@@ -144,9 +144,14 @@ class AccessTest(InstanceTestCase):
         shown = self.inst.mailctl("queue", "show", held[0], check=True).stdout
         self.assertIn("<holdme@outside.test>: Sender address triggers HOLD action: for review",
                       shown)
-        self.inst.wait_log("discard: END-OF-MESSAGE from unknown[127.0.0.1]: "
-                           "<dropme@outside.test>: Sender address triggers DISCARD action; "
-                           "from=<dropme@outside.test>")
+        # Logged when triggered, in Postfix's form (pflogsumm counts these).
+        self.inst.wait_log(": discard: RCPT from unknown[127.0.0.1]: <dropme@outside.test>: "
+                           "Sender address triggers DISCARD action; from=<dropme@outside.test> "
+                           "to=<a@relay.test> proto=ESMTP helo=<")
+        self.inst.wait_log(": hold: RCPT from unknown[127.0.0.1]: <holdme@outside.test>: "
+                           "Sender address triggers HOLD action: for review; "
+                           "from=<holdme@outside.test> to=<a@relay.test> proto=ESMTP helo=<")
+        self.inst.wait_log("removed: discarded at END-OF-MESSAGE: <dropme@outside.test>")
         self.inst.wait_log("nrcpt=1 (queued, on hold)")
 
     def test_broken_action_and_unreadable_table(self):

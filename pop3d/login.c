@@ -103,7 +103,9 @@ struct parent {
 	int fd, ctl, proxy;
 	pid_t self;
 	int failures;
-	char *user; /* canonical, after a good login */
+	char *failed_user;   /* the last name that failed to log in, for the log */
+	char *failed_method; /* and its method */
+	char *user;          /* canonical, after a good login */
 	char *method;
 	char *tls;
 	struct mailbox_location owner;
@@ -159,6 +161,10 @@ static bool handle_login(struct parent *p, struct ipc_rec *rec)
 		answer(p->ctl, "tempfail", "Authentication service unavailable");
 	} else {
 		p->failures++;
+		free(p->failed_user);
+		p->failed_user = xstrdup(safe_user);
+		free(p->failed_method);
+		p->failed_method = xstrdup(method);
 		log_info("login: user=%s, client=%s, method=%s, tls=%s, result=fail (%d of %lld)",
 		         safe_user, p->client->addr, method, tls_log, p->failures,
 		         p->cfg->auth_failure_limit);
@@ -215,6 +221,7 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 		return log_warn("socketpair: %m");
 	}
 	log_info("connect from %s", client.addr);
+	time_t connected = time(NULL);
 	pid_t p_self = getpid();
 	pid_t child = fork();
 	if (child < 0) {
@@ -269,8 +276,19 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 	if (mailbox > 0)
 		waitpid(mailbox, NULL, 0);
 	reap(child, CHILD_EXIT_WAIT_MS);
-	if (p.user == NULL)
+	if (p.user == NULL && p.failures > 0) {
+		/* Dovecot's form, which log watchers (fail2ban's dovecot filter) know. */
+		char local[64] = "unknown", local_port[16];
+		sock_local_name(fd, local, sizeof(local), local_port, sizeof(local_port));
+		log_info("pop3-login: Disconnected (auth failed, %d attempts in %lld secs): "
+		         "user=<%s>, method=%s, rip=%s, lip=%s",
+		         p.failures, (long long)(time(NULL) - connected), p.failed_user,
+		         p.failed_method, client.addr, local);
+	} else if (p.user == NULL) {
 		log_info("disconnect from %s", client.addr);
+	}
+	free(p.failed_user);
+	free(p.failed_method);
 	free(p.user);
 	free(p.method);
 	free(p.tls);

@@ -37,12 +37,6 @@ struct access_check {
 
 enum verdict { V_NONE, V_OK, V_REFUSED, V_DISCARD };
 
-static void lowercase(char *text)
-{
-	for (char *p = text; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-}
-
 static void add_key(char ***keys, size_t *count, char *key)
 {
 	*keys = xrealloc(*keys, (*count + 2) * sizeof(**keys));
@@ -54,8 +48,7 @@ static void add_key(char ***keys, size_t *count, char *key)
  * the same with a leading dot (subdomains only). */
 static void add_domain_keys(char ***keys, size_t *count, const char *name)
 {
-	char *lower = xstrdup(name);
-	lowercase(lower);
+	char *lower = str_lower_dup(name);
 	add_key(keys, count, lower);
 	for (const char *dot = strchr(lower, '.'); dot && dot[1]; dot = strchr(dot + 1, '.')) {
 		add_key(keys, count, xstrdup(dot));
@@ -69,8 +62,7 @@ static char **client_keys(const struct session *s)
 {
 	char **keys = NULL;
 	size_t count = 0;
-	char *addr = xstrdup(s->client_addr);
-	lowercase(addr);
+	char *addr = str_lower_dup(s->client_addr);
 	add_key(&keys, &count, addr);
 	char sep = strchr(addr, ':') ? ':' : '.';
 	char *prefix = xstrdup(addr);
@@ -108,8 +100,7 @@ static char **address_keys(const struct smtpd_settings *cfg, const char *address
 		add_key(&keys, &count, xstrdup("<>"));
 		return keys;
 	}
-	char *lower = xstrdup(address);
-	lowercase(lower);
+	char *lower = str_lower_dup(address);
 	add_key(&keys, &count, lower);
 	char *base = extension_strip(lower, cfg->recipient_delimiter);
 	if (base)

@@ -32,14 +32,6 @@ bool policy_client_trusted(const struct session *s)
 	return s->auth_user != NULL || cidr_list_match(s->cfg->mynetworks, s->client_addr);
 }
 
-static char *lowercase(const char *text)
-{
-	char *copy = xstrdup(text);
-	for (char *p = copy; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return copy;
-}
-
 /* Tables stay open for the process; a rebuilt file is noticed by lib/table. */
 #define MAX_OPEN_TABLES 8
 static struct {
@@ -97,7 +89,7 @@ int policy_table_value(const char *spec, const char *key, struct str *value)
  * if a table could not be read. */
 static int local_alias_exists(const struct smtpd_settings *cfg, const char *local)
 {
-	char *name = lowercase(local);
+	char *name = str_lower_dup(local);
 	int rc = 0;
 	for (size_t i = 0; cfg->alias_maps && cfg->alias_maps[i] && rc == 0; i++)
 		rc = map_lookup(cfg->alias_maps[i], name, true);
@@ -111,7 +103,7 @@ static int local_alias_exists(const struct smtpd_settings *cfg, const char *loca
 
 static bool local_user_exists(const struct smtpd_settings *cfg, const char *local)
 {
-	char *name = lowercase(local);
+	char *name = str_lower_dup(local);
 	char *base = extension_strip(name, cfg->recipient_delimiter);
 	struct passwd pw, *result = NULL;
 	char buf[4096];
@@ -125,7 +117,7 @@ static bool local_user_exists(const struct smtpd_settings *cfg, const char *loca
 /* The virtual mailbox table: the address, then without its extension. */
 static int virtual_mailbox_exists(const struct smtpd_settings *cfg, const char *address)
 {
-	char *key = lowercase(address);
+	char *key = str_lower_dup(address);
 	int rc = map_lookup(cfg->virtual_maps, key, false);
 	char *base = rc == 0 ? extension_strip(key, cfg->recipient_delimiter) : NULL;
 	if (base)

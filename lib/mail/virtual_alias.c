@@ -76,14 +76,6 @@ void virtual_alias_free(struct virtual_alias *va)
 	free(va);
 }
 
-static char *lowercase(const char *text)
-{
-	char *copy = xstrdup(text);
-	for (char *p = copy; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return copy;
-}
-
 static bool is_table_spec(const char *item)
 {
 	return strchr(item, ':') != NULL || strchr(item, '/') != NULL;
@@ -133,7 +125,7 @@ static int maps_find(struct virtual_alias *va, const char *key, struct str *valu
 
 int virtual_alias_is_domain(struct virtual_alias *va, const char *domain, const char **error_r)
 {
-	char *key = lowercase(domain);
+	char *key = str_lower_dup(domain);
 	int rc = 0;
 	for (size_t i = 0; va->settings.domains && va->settings.domains[i] && rc == 0; i++) {
 		const char *item = va->settings.domains[i];
@@ -332,7 +324,7 @@ static char *loop_text(const struct expand_state *st, const char *lower)
 
 static void expand_address(struct expand_state *st, const char *address, long long depth)
 {
-	char *lower = lowercase(address);
+	char *lower = str_lower_dup(address);
 	if (contains(st->final, st->final_count, lower)) {
 		emit(st, address, lower);
 		free(lower);

@@ -129,6 +129,15 @@ bool str_equal_cstr(const struct str *s, const char *cstr)
 	return n == s->len && (n == 0 || memcmp(s->data, cstr, n) == 0);
 }
 
+char *str_lower_dup(const char *text)
+{
+	char *copy = xstrdup(text);
+	for (char *p = copy; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return copy;
+}
+
 bool str_list_contains_nocase(char *const *list, const char *word)
 {
 	for (size_t i = 0; list && list[i]; i++)

@@ -44,4 +44,8 @@ bool str_equal_cstr(const struct str *s, const char *cstr);
  * ASCII case (domains, parameter lists). */
 bool str_list_contains_nocase(char *const *list, const char *word);
 
+/* A malloc'd copy of text in ASCII lower case (addresses, domains, table
+ * keys). */
+char *str_lower_dup(const char *text);
+
 #endif

@@ -54,11 +54,22 @@ TEST(list_contains)
 	CHECK(!str_list_contains_nocase(NULL, "example.com"));
 }
 
+TEST(lower_dup)
+{
+	char *lower = str_lower_dup("Bob+Tag@Mail.EXAMPLE.org \xc3\x84");
+	CHECK(strcmp(lower, "bob+tag@mail.example.org \xc3\x84") == 0); /* ASCII only */
+	free(lower);
+	lower = str_lower_dup("");
+	CHECK(strcmp(lower, "") == 0);
+	free(lower);
+}
+
 int main(void)
 {
 	RUN(append_and_printf);
 	RUN(growth_and_binary);
 	RUN(alloc_helpers);
 	RUN(list_contains);
+	RUN(lower_dup);
 	return TESTING_DONE();
 }

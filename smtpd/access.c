@@ -266,12 +266,21 @@ static enum verdict run_check(struct session *s, const struct access_check *c, c
 	return v;
 }
 
+static bool no_tables(char *const *maps)
+{
+	return maps == NULL || maps[0] == NULL;
+}
+
 int access_check_rcpt(struct session *s, const char *address, bool *ok_r)
 {
 	const struct smtpd_settings *cfg = s->cfg;
 	*ok_r = false;
-	char client[sizeof(s->client_name) + sizeof(s->client_addr) + 4];
-	snprintf(client, sizeof(client), "%s[%s]", s->client_name, s->client_addr);
+	if (no_tables(cfg->client_access_maps) && no_tables(cfg->helo_access_maps) &&
+	    no_tables(cfg->sender_access_maps) && no_tables(cfg->recipient_access_maps))
+		return 0; /* none configured: nothing to look up for each RCPT */
+	/* A copy: session_client's buffer is reused by the log lines. */
+	char client[400];
+	snprintf(client, sizeof(client), "%s", session_client(s));
 	const struct {
 		struct access_check check;
 		char **keys;
@@ -285,7 +294,7 @@ int access_check_rcpt(struct session *s, const char *address, bool *ok_r)
 	enum verdict v = V_NONE;
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]) && v == V_NONE; i++) {
 		const struct access_check *c = &checks[i].check;
-		if (c->maps == NULL || c->maps[0] == NULL)
+		if (no_tables(c->maps))
 			continue;
 		char **keys = i == 0   ? client_keys(s)
 		              : i == 1 ? helo_keys(s)

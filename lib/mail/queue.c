@@ -293,8 +293,9 @@ static int check_readable(const struct str *encoded, const char **why_r)
  * random free slot (a few tries), so it is unlinked only when the pool is
  * nearly full. A taker tries a few random slots too (the pool is mostly
  * full where files are recycled), then reads tmp/ for any free file;
- * after a reading that found none it skips readings for a while (a
- * receiver whose mail is never delivered, or not yet, finds none).
+ * after a reading that found none it skips the pool for a while, tries
+ * and reading (a receiver whose mail is never delivered, or not yet,
+ * finds none: each miss is a path lookup).
  * Likewise a file given back when every slot it tried was taken marks
  * the pool full, and files are then unlinked at once for a while (mail
  * delivered from a queue that no receiver is filling), rather than each
@@ -370,6 +371,9 @@ static int open_taken(const char *path, int flags)
 
 int queue_take_free_file(const char *queue_dir, const char *path, int flags)
 {
+	time_t now = time(NULL);
+	if (pool_mark_recent(atomic_load(&pool_seen_empty), now, QUEUE_EMPTY_POOL_SECONDS))
+		return -1;
 	for (int attempt = 0; attempt < QUEUE_TAKE_TRIES; attempt++) {
 		char *slot = random_slot(queue_dir);
 		int rc = renameat2(AT_FDCWD, slot, AT_FDCWD, path, RENAME_NOREPLACE);
@@ -377,9 +381,6 @@ int queue_take_free_file(const char *queue_dir, const char *path, int flags)
 		if (rc == 0)
 			return open_taken(path, flags);
 	}
-	time_t now = time(NULL);
-	if (pool_mark_recent(atomic_load(&pool_seen_empty), now, QUEUE_EMPTY_POOL_SECONDS))
-		return -1;
 	char *tmp = xasprintf("%s/tmp", queue_dir);
 	DIR *dir = opendir(tmp);
 	free(tmp);

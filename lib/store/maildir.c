@@ -1,17 +1,20 @@
 /*
  * Maildir on disk (see maildir.h): creating the directories, delivering
- * safely (tmp/, fsync, move into new/, fsync new/), listing new/ and cur/,
+ * safely (an unnamed file in tmp/ linked into new/ and fsync'd, or tmp/,
+ * fsync, move into new/; then fsync new/), listing new/ and cur/,
  * and flag changes, deletion and reading that tolerate other processes
  * renaming the same files at the same time.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -157,6 +160,7 @@ struct maildir_delivery {
 	int64_t size;
 	int64_t bare_lf; /* LFs without CR before them, so far */
 	bool last_cr;    /* the last byte written was CR */
+	bool unnamed;    /* an O_TMPFILE file: no name until commit links it */
 };
 
 /* The host name with the characters Maildir reserves escaped, looked up
@@ -204,12 +208,62 @@ static void delivery_free(struct maildir_delivery *d)
 	free(d);
 }
 
+/* Whether a file written, linked into new/ and only then fsync'd can never
+ * show in new/ without all its data after a crash: on ext4 (and ext2/3,
+ * which share its magic number) ordered journalling writes a file's data
+ * before the journal commit that holds its name. Elsewhere (XFS, btrfs,
+ * ...) a crash before the fsync could leave a name for a short file, so
+ * the classic order (fsync, then rename) is kept there. (An ext4 mounted
+ * with data=writeback gives up that order for all its files.) */
+static bool links_after_data(int fd)
+{
+	struct statfs fs;
+	return fstatfs(fd, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC;
+}
+
+/* An unnamed file in path/tmp/ (O_TMPFILE), linked into new/ at commit
+ * through /proc/self/fd: the link and the data then reach the disk in one
+ * journal commit instead of two (the file's, then the rename's). -1 where
+ * the file system, the kernel or a missing /proc does not allow it, or
+ * where it would not be as safe (links_after_data); errno ENOENT when
+ * tmp/ is missing. */
+static int open_unnamed(const char *path)
+{
+	static int have_proc = -1; /* 1: /proc/self/fd is there, 0: not */
+	if (have_proc < 0)
+		have_proc = access("/proc/self/fd", X_OK) == 0;
+	if (!have_proc) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	char *tmp = xasprintf("%s/tmp", path);
+	int fd = open(tmp, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	free(tmp);
+	if (fd >= 0 && !links_after_data(fd)) {
+		close(fd);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return fd;
+}
+
 struct maildir_delivery *maildir_delivery_begin(const char *path, const char **error_r)
 {
 	struct maildir_delivery *d = xcalloc(1, sizeof(*d));
 	d->path = xstrdup(path);
 	d->fd = -1;
 	bool created = false;
+	d->fd = open_unnamed(path);
+	if (d->fd < 0 && errno == ENOENT && maildir_create(path, error_r) == 0) {
+		created = true;
+		d->fd = open_unnamed(path);
+	}
+	if (d->fd >= 0) {
+		d->unnamed = true;
+		d->unique = unique_name();
+		d->tmp_path = xasprintf("%s/tmp/(unnamed file)", path);
+		return d;
+	}
 	/* A name already in tmp/ (same pid after a wrap, or a clock step)
 	 * gets a fresh one: O_EXCL never reuses a file. */
 	for (int attempt = 0; attempt < MAILDIR_RETRIES && d->fd < 0; attempt++) {
@@ -269,11 +323,17 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
 	return 0;
 }
 
+const char *maildir_delivery_unique(const struct maildir_delivery *d)
+{
+	return d->unique;
+}
+
 void maildir_delivery_abort(struct maildir_delivery *d)
 {
 	if (d == NULL)
 		return;
-	unlink(d->tmp_path);
+	if (!d->unnamed)
+		unlink(d->tmp_path); /* an unnamed file goes with its descriptor */
 	delivery_free(d);
 }
 
@@ -288,7 +348,8 @@ static int fsync_dir(const char *dir, const char **error_r)
 
 int maildir_delivery_sync(struct maildir_delivery *d, const char **error_r)
 {
-	if (d->fd < 0)
+	/* An unnamed file is fsync'd once linked, together with its name. */
+	if (d->fd < 0 || d->unnamed)
 		return 0;
 	int rc = fsync(d->fd) != 0 ? -1 : 0;
 	if (close(d->fd) != 0)
@@ -299,23 +360,77 @@ int maildir_delivery_sync(struct maildir_delivery *d, const char **error_r)
 	return rc;
 }
 
+static char *final_name(const struct maildir_delivery *d)
+{
+	return xasprintf("%s,S=%lld,W=%lld", d->unique, (long long)d->size,
+	                 (long long)(d->size + d->bare_lf));
+}
+
+/* Give the unnamed file its name in new/ (a fresh one if that is taken),
+ * then fsync it: the data, the inode and the name in one commit. */
+static int link_unnamed(struct maildir_delivery *d, char **name_r, char **final_r,
+                        const char **error_r)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d->fd);
+	char *name = NULL, *final = NULL;
+	int rc = -1;
+	for (int attempt = 0; attempt < MAILDIR_RETRIES && rc != 0; attempt++) {
+		if (attempt > 0) {
+			free(d->unique);
+			d->unique = unique_name();
+		}
+		free(name);
+		free(final);
+		name = final_name(d);
+		final = xasprintf("%s/new/%s", d->path, name);
+		rc = linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW);
+		if (rc != 0 && errno == ENOENT && maildir_create(d->path, error_r) == 0)
+			rc = linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW);
+		if (rc != 0 && errno != EEXIST)
+			break;
+	}
+	if (rc != 0) {
+		*error_r = set_error("link %s: %s", final, strerror(errno));
+	} else if (fsync(d->fd) != 0) {
+		*error_r = set_error("fsync %s: %s", final, strerror(errno));
+		unlink(final);
+		rc = -1;
+	}
+	if (rc != 0) {
+		free(name);
+		free(final);
+		return -1;
+	}
+	*name_r = name;
+	*final_r = final;
+	return 0;
+}
+
 int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const char **error_r)
 {
 	if (maildir_delivery_sync(d, error_r) != 0) {
 		maildir_delivery_abort(d);
 		return -1;
 	}
-	char *name = xasprintf("%s,S=%lld,W=%lld", d->unique, (long long)d->size,
-	                       (long long)(d->size + d->bare_lf));
-	char *final = xasprintf("%s/new/%s", d->path, name);
+	char *name = NULL, *final = NULL;
 	char *new_dir = xasprintf("%s/new", d->path);
-	int rc = rename_no_replace(d->tmp_path, final);
-	if (rc != 0 && errno == ENOENT && maildir_create(d->path, error_r) == 0)
-		rc = rename_no_replace(d->tmp_path, final); /* new/ was removed meanwhile */
-	if (rc != 0) {
-		*error_r = set_error("move %s to %s: %s", d->tmp_path, final, strerror(errno));
-		unlink(d->tmp_path);
-	} else if (fsync_dir(new_dir, error_r) != 0) {
+	int rc;
+	if (d->unnamed) {
+		rc = link_unnamed(d, &name, &final, error_r);
+	} else {
+		name = final_name(d);
+		final = xasprintf("%s/new/%s", d->path, name);
+		rc = rename_no_replace(d->tmp_path, final);
+		if (rc != 0 && errno == ENOENT && maildir_create(d->path, error_r) == 0)
+			rc = rename_no_replace(d->tmp_path, final); /* new/ was removed meanwhile */
+		if (rc != 0) {
+			*error_r =
+			    set_error("move %s to %s: %s", d->tmp_path, final, strerror(errno));
+			unlink(d->tmp_path);
+		}
+	}
+	if (rc == 0 && fsync_dir(new_dir, error_r) != 0) {
 		unlink(final); /* not known to be durable: do not acknowledge it */
 		rc = -1;
 	}

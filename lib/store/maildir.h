@@ -4,7 +4,10 @@
  * A Maildir is a directory with tmp/, new/ and cur/ (mode 0700). A message
  * is one file. Delivery writes tmp/NAME, fsyncs it, renames it to new/NAME
  * (never replacing an existing file: RENAME_NOREPLACE, or link and unlink
- * where the file system lacks it) and fsyncs new/.
+ * where the file system lacks it) and fsyncs new/. On ext4 it writes an
+ * unnamed file in tmp/ (O_TMPFILE) instead, links it as new/NAME once
+ * complete and then fsyncs it and new/: one journal commit, not two, and
+ * never a partial file under a name (see maildir.c).
  * NAME is "SECONDS.MusecPpidQseq.HOST,S=SIZE,W=CRLFSIZE" (HOST with '/'
  * and ':' escaped as \057 and \072; CRLFSIZE, Maildir++'s "W", is the
  * size with every line ending in CRLF, which POP3 and IMAP report). A file in cur/ is named
@@ -75,13 +78,17 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
                            const char **error_r);
 /* fsync and close the file in tmp/ (done by commit if not yet): a caller
  * can look at the last moment whether it still wants the message before
- * it commits. 0, or -1 with *error_r (then abort). */
+ * it commits. An unnamed file is left for commit, which fsyncs it once
+ * linked. 0, or -1 with *error_r (then abort). */
 int maildir_delivery_sync(struct maildir_delivery *d, const char **error_r);
-/* fsync, move into new/ (made again if it went missing), fsync new/.
+/* fsync, move into new/ (made again if it went missing), fsync new/; an
+ * unnamed file: link into new/, fsync, fsync new/.
  * Never replaces a message already in new/. On success *name_r is the new file
  * name (caller frees) and the delivery is freed; on failure the temporary
  * file is removed and the delivery freed too. 0 or -1 with *error_r. */
 int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const char **error_r);
+/* The unique part of the name the commit will try first (before ",S="). */
+const char *maildir_delivery_unique(const struct maildir_delivery *d);
 /* Drop an uncommitted delivery and its temporary file. NULL is allowed. */
 void maildir_delivery_abort(struct maildir_delivery *d);
 

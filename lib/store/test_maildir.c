@@ -6,10 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/magic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "store/maildir.h"
@@ -29,19 +32,41 @@ static void rm_rf(const char *path)
 	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static char *make_maildir(void)
+/* A Maildir in a new directory under base (a file system to test on). */
+static char *make_maildir_in(const char *base)
 {
-	char tmpl[] = "/tmp/test_maildir.XXXXXX";
+	char *tmpl = xasprintf("%s/test_maildir.XXXXXX", base);
 	char *dir = mkdtemp(tmpl);
 	if (dir == NULL)
 		abort();
 	char *md = xasprintf("%s/Maildir", dir);
+	free(tmpl);
 	const char *error = NULL;
 	if (maildir_create(md, &error) != 0) {
 		fprintf(stderr, "%s\n", error);
 		abort();
 	}
 	return md;
+}
+
+static char *make_maildir(void)
+{
+	return make_maildir_in("/tmp");
+}
+
+/* The file systems to run the delivery tests on: /tmp, and /dev/shm
+ * (tmpfs: no unnamed files there, see maildir.c) where it exists. */
+static const char *const test_bases[] = {"/tmp", "/dev/shm"};
+
+static bool base_usable(const char *base)
+{
+	return access(base, W_OK | X_OK) == 0;
+}
+
+static bool is_ext4(const char *path)
+{
+	struct statfs fs;
+	return statfs(path, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC;
 }
 
 static void drop_maildir(char *md)
@@ -282,39 +307,95 @@ TEST(delivery_creates_dirs)
 	rm_rf(dir);
 }
 
-TEST(commit_never_replaces)
+/* A message already under the name a commit would use is never
+ * replaced: a named file's commit fails, an unnamed one takes a fresh
+ * name. */
+static void check_never_replaces(const char *base)
 {
-	char *md = make_maildir();
+	char *md = make_maildir_in(base);
 	const char *error = NULL;
 	struct maildir_delivery *d = maildir_delivery_begin(md, &error);
 	CHECK(d != NULL && maildir_delivery_write(d, "new", 3, &error) == 0);
-	/* Put a message under the very name the commit will use. */
-	char *tmpdir = xasprintf("%s/tmp", md);
-	DIR *dp = opendir(tmpdir);
-	struct dirent *de;
-	char *unique = NULL;
-	while (dp && (de = readdir(dp)) != NULL)
-		if (de->d_name[0] != '.')
-			unique = xstrdup(de->d_name);
-	if (dp)
-		closedir(dp);
-	CHECK(unique != NULL);
-	char *taken = xasprintf("%s/new/%s,S=3,W=3", md, unique ? unique : "x");
+	if (d == NULL) {
+		drop_maildir(md);
+		return;
+	}
+	bool unnamed = is_ext4(md);
+	CHECK(count_files(md, "tmp") == (unnamed ? 0 : 1));
+	char *taken = xasprintf("%s/new/%s,S=3,W=3", md, maildir_delivery_unique(d));
+	char *base_name = xasprintf("%s,S=3,W=3", maildir_delivery_unique(d));
 	write_file(taken, "old");
 	char *name = NULL;
-	CHECK(d != NULL && maildir_delivery_commit(d, &name, &error) == -1 && name == NULL);
-	CHECK(error != NULL && strstr(error, "File exists") != NULL);
 	struct str s = STR_INIT;
-	char *base = xasprintf("%s,S=3,W=3", unique ? unique : "x");
-	CHECK(maildir_read_message(md, base, &s, &error) == 1);
+	if (unnamed) {
+		CHECK(maildir_delivery_commit(d, &name, &error) == 0 && name != NULL);
+		CHECK(name != NULL && strcmp(name, base_name) != 0);
+		CHECK(maildir_read_message(md, name, &s, &error) == 1);
+		CHECK_STR(str_cstr(&s), "new");
+		CHECK(count_files(md, "new") == 2);
+	} else {
+		CHECK(maildir_delivery_commit(d, &name, &error) == -1 && name == NULL);
+		CHECK(error != NULL && strstr(error, "File exists") != NULL);
+		CHECK(count_files(md, "new") == 1);
+	}
+	CHECK(maildir_read_message(md, base_name, &s, &error) == 1);
 	CHECK_STR(str_cstr(&s), "old"); /* untouched */
+	CHECK(count_files(md, "tmp") == 0);
+	str_free(&s);
+	free(name);
+	free(base_name);
+	free(taken);
+	drop_maildir(md);
+}
+
+TEST(commit_never_replaces)
+{
+	for (size_t i = 0; i < sizeof(test_bases) / sizeof(test_bases[0]); i++)
+		if (base_usable(test_bases[i]))
+			check_never_replaces(test_bases[i]);
+}
+
+/* Where the file is written until its commit: unnamed on ext4, in tmp/
+ * elsewhere; either way nothing stays in tmp/ and the message is whole
+ * in new/ after the commit, also when new/ went missing meanwhile, and an
+ * aborted delivery leaves nothing. */
+static void check_delivery_on(const char *base)
+{
+	char *md = make_maildir_in(base);
+	bool unnamed = is_ext4(md);
+	const char *error = NULL;
+	struct maildir_delivery *d = maildir_delivery_begin(md, &error);
+	CHECK(d != NULL && maildir_delivery_write(d, "whole\n", 6, &error) == 0);
+	CHECK(count_files(md, "tmp") == (unnamed ? 0 : 1));
+	CHECK(d != NULL && maildir_delivery_sync(d, &error) == 0);
+	CHECK(count_files(md, "new") == 0);
+	char *sub = xasprintf("%s/new", md);
+	CHECK(rmdir(sub) == 0);
+	char *name = NULL;
+	CHECK(d != NULL && maildir_delivery_commit(d, &name, &error) == 0 && name != NULL);
+	CHECK(count_files(md, "new") == 1 && count_files(md, "tmp") == 0);
+	struct str s = STR_INIT;
+	CHECK(name != NULL && maildir_read_message(md, name, &s, &error) == 1);
+	CHECK_STR(str_cstr(&s), "whole\n");
+	struct stat st;
+	char *path = xasprintf("%s/new/%s", md, name ? name : "x");
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_nlink == 1);
+	free(path);
+	free(name);
+	d = maildir_delivery_begin(md, &error);
+	CHECK(d != NULL && maildir_delivery_write(d, "gone", 4, &error) == 0);
+	maildir_delivery_abort(d);
 	CHECK(count_files(md, "new") == 1 && count_files(md, "tmp") == 0);
 	str_free(&s);
-	free(base);
-	free(taken);
-	free(unique);
-	free(tmpdir);
+	free(sub);
 	drop_maildir(md);
+}
+
+TEST(delivery_on_each_file_system)
+{
+	for (size_t i = 0; i < sizeof(test_bases) / sizeof(test_bases[0]); i++)
+		if (base_usable(test_bases[i]))
+			check_delivery_on(test_bases[i]);
 }
 
 TEST(flags)
@@ -453,6 +534,7 @@ int main(void)
 	RUN(streaming_delivery);
 	RUN(delivery_creates_dirs);
 	RUN(commit_never_replaces);
+	RUN(delivery_on_each_file_system);
 	RUN(flags);
 	RUN(foreign_names);
 	RUN(entry_parse);

@@ -138,16 +138,33 @@ static int accept_client(struct server *srv, int listen_fd)
 	return fd;
 }
 
+/* A client already waiting on a listener, or -1. */
+static int waiting_client(struct server *srv)
+{
+	for (int i = 0; i < srv->listen_count && !srv->retiring; i++) {
+		int client = accept_client(srv, srv->listen_fds[i]);
+		if (client >= 0)
+			return client;
+	}
+	return -1;
+}
+
 static void serve_single(struct server *srv, int fd)
 {
 	report_state(srv, true);
-	srv->connections = 1;
-	srv->ops->serve(srv, fd);
-	close(fd);
-	srv->connections = 0;
-	srv->uses++;
-	if (used_up(srv))
-		server_exit(srv, "max_use reached");
+	/* Clients that are already waiting when one is done are served in
+	 * turn: telling master "idle" and at once "busy" again would wake it
+	 * twice a connection for nothing. */
+	while (fd >= 0) {
+		srv->connections = 1;
+		srv->ops->serve(srv, fd);
+		close(fd);
+		srv->connections = 0;
+		srv->uses++;
+		if (used_up(srv))
+			server_exit(srv, "max_use reached");
+		fd = waiting_client(srv);
+	}
 	report_state(srv, false);
 	arm_idle_timer(srv);
 }

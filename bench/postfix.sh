@@ -16,7 +16,8 @@ bench_need_postfix() {
 
 # A private instance in directory $1 listening on 127.0.0.1:$2: writes its
 # master.cf and the common part of its main.cf (loopback only, mynetworks
-# relays, no client limits, as many processes as Postern may use). The
+# relays, no client limits, no client name look-up (as Postern's instances
+# in the benchmarks), as many processes as Postern may use). The
 # caller appends its own settings to "$pf_conf/main.cf", then runs
 # bench_start_postfix; its cleanup runs bench_stop_postfix.
 bench_private_postfix() { # dir port
@@ -37,6 +38,7 @@ alias_database =
 smtpd_recipient_restrictions = permit_mynetworks, reject
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
+smtpd_peername_lookup = no
 default_process_limit = 200
 CF
 	cat >"$1/master.cf" <<CF

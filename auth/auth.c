@@ -60,7 +60,7 @@ static void log_safe(struct str *out, const char *text)
 {
 	str_clear(out);
 	size_t i = 0;
-	for (; text[i] != '\0' && i < AUTH_LOG_NAME_MAX; i++) {
+	for (; i < AUTH_LOG_NAME_MAX && text[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)text[i];
 		str_append_char(out, c < 0x20 || c == 0x7f ? '?' : (char)c);
 	}

@@ -39,7 +39,7 @@ static bool parse_number(const char **p, unsigned *out)
 	const char *s = *p;
 	unsigned v = 0;
 	size_t digits = 0;
-	while (isdigit((unsigned char)s[digits]) && digits < 4) {
+	while (digits < 4 && isdigit((unsigned char)s[digits])) {
 		v = v * 10 + (unsigned)(s[digits] - '0');
 		digits++;
 	}

@@ -20,6 +20,7 @@
 #include "dns/dnsbl.h"
 #include "mailctl/mailctl.h"
 #include "milter/milter_conf.h"
+#include "smtp/sender_login_mode.h"
 #include "smtp/tls_policy.h"
 #include "table/table.h"
 #include "table/table_source.h"
@@ -308,11 +309,21 @@ static void check_virtual_alias(struct checker *ck)
 /* smtpd's access tables (access(5)) and its policy reply codes. */
 static void check_access(struct checker *ck)
 {
-	static const char *const maps[] = {"smtpd_client_access_maps", "smtpd_helo_access_maps",
-	                                   "smtpd_sender_access_maps",
-	                                   "smtpd_recipient_access_maps"};
+	static const char *const maps[] = {
+	    "smtpd_client_access_maps", "smtpd_helo_access_maps", "smtpd_sender_access_maps",
+	    "smtpd_recipient_access_maps", "smtpd_sender_login_maps"};
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		check_table_param(ck, maps[i]);
+	const char *mode = conf_get(ck->conf, "smtpd_reject_sender_login_mismatch");
+	enum sender_login_mode parsed;
+	bool known = sender_login_mode_parse(mode, &parsed);
+	if (!known) {
+		char *where = param_where(ck, "smtpd_reject_sender_login_mismatch");
+		report(ck, true, where,
+		       "smtpd_reject_sender_login_mismatch = %s: not " SENDER_LOGIN_MODE_WORDS,
+		       mode);
+		free(where);
+	}
 	static const struct {
 		const char *name;
 		long long low, high;

@@ -110,6 +110,12 @@ static void load_settings(struct server *srv)
 	c->dnsbl_timeout_ms = conf_get_time(conf, "smtpd_dnsbl_timeout") * 1000;
 	c->dnsbl_reply_code = conf_get_int(conf, "smtpd_dnsbl_reply_code");
 	c->reject_unknown_sender_domain = conf_get_bool(conf, "smtpd_reject_unknown_sender_domain");
+	c->sender_login_maps = conf_get_list(conf, "smtpd_sender_login_maps");
+	const char *login_mode = conf_get(conf, "smtpd_reject_sender_login_mismatch");
+	if (!sender_login_mode_parse(login_mode, &c->sender_login_mode))
+		log_fatal(
+		    "smtpd_reject_sender_login_mismatch: \"%s\" is not " SENDER_LOGIN_MODE_WORDS,
+		    login_mode);
 	c->unknown_address_reject_code = conf_get_int(conf, "unknown_address_reject_code");
 	c->dns_timeout_ms = conf_get_time(conf, "dns_query_timeout") * 1000;
 	if (c->unknown_address_reject_code < 400 || c->unknown_address_reject_code > 599)

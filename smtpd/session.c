@@ -343,7 +343,9 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		return;
 	}
 	bool access_ok = false;
-	int rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
+	int rc = sender_login_check_rcpt(s);
+	if (rc == 0)
+		rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
 	if (rc == 0)
 		rc = access_check_rcpt(s, p.address, &access_ok);
 	if (rc == 0 && !access_ok)

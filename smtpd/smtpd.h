@@ -12,6 +12,7 @@
  *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites)
  *   resolver.c the DNS resolver that dnsbl.c and sender_domain.c share
  *   sender_domain.c  the sender domain must exist (smtpd_reject_unknown_sender_domain)
+ *   sender_login.c   who may use which sender (smtpd_sender_login_maps)
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -24,6 +25,7 @@
 #include "mail/queue.h"
 #include "mail/virtual_alias.h"
 #include "milter/milter.h"
+#include "smtp/sender_login_mode.h"
 #include "tls/tls.h"
 #include "util/cidr.h"
 #include "util/str.h"
@@ -85,6 +87,9 @@ struct smtpd_settings {
 	char *const *dnsbl_sites;
 	long long dnsbl_timeout_ms; /* for all sites together */
 	long long dnsbl_reply_code;
+	/* sender_login.c */
+	char *const *sender_login_maps;
+	enum sender_login_mode sender_login_mode;
 	/* sender_domain.c */
 	bool reject_unknown_sender_domain;
 	long long unknown_address_reject_code;
@@ -173,6 +178,10 @@ int dnsbl_check_rcpt(struct session *s);
  * (after the access tables, unless they said OK): 0 go on, or -1 having
  * sent the reply. */
 int sender_domain_check_rcpt(struct session *s);
+
+/* sender_login.c: the sender's owner, for this recipient (the first check
+ * at RCPT): 0 go on, or -1 having sent the reply. */
+int sender_login_check_rcpt(struct session *s);
 
 /* policy.c: 0 accept, or -1 having sent the reject reply. */
 int policy_check_rcpt(struct session *s, const char *address, const char *local,

@@ -278,6 +278,10 @@ const struct param_def param_table[] = {
     {"smtpd_recipient_access_maps", PARAM_LIST, "",
      "Access tables for the recipient address, its domain and local part (access(5))."},
     {"smtpd_recipient_limit", PARAM_INT, "1000", "Most recipients accepted for one message."},
+    {"smtpd_reject_sender_login_mismatch", PARAM_STR, "no",
+     "Who may use a sender address: no, authenticated (a logged-in client must own it), "
+     "unauthenticated (a client not logged in may not use an owned one), yes (both), known "
+     "(a logged-in client may not use one owned by others)."},
     {"smtpd_reject_unknown_sender_domain", PARAM_BOOL, "no",
      "Refuse mail whose sender domain has no MX, A or AAAA record (reject_unknown_sender_domain)."},
     {"smtpd_sasl_auth_enable", PARAM_BOOL, "no",
@@ -285,6 +289,9 @@ const struct param_def param_table[] = {
     {"smtpd_sender_access_maps", PARAM_LIST, "",
      "Access tables for the sender address (<> for the null sender), its domain and local "
      "part (access(5))."},
+    {"smtpd_sender_login_maps", PARAM_LIST, "",
+     "Tables of the SASL logins that own each sender address or @domain "
+     "(smtpd_reject_sender_login_mismatch)."},
     {"smtpd_soft_error_limit", PARAM_INT, "10",
      "Errors in one session after which each error reply is delayed."},
     {"smtpd_starttls_timeout", PARAM_TIME, "300s",

@@ -110,6 +110,16 @@ static void load_settings(struct server *srv)
 	c->dnsbl_timeout_ms = conf_get_time(conf, "smtpd_dnsbl_timeout") * 1000;
 	c->dnsbl_reply_code = conf_get_int(conf, "smtpd_dnsbl_reply_code");
 	c->reject_unknown_sender_domain = conf_get_bool(conf, "smtpd_reject_unknown_sender_domain");
+	c->reject_invalid_helo = conf_get_bool(conf, "smtpd_reject_invalid_helo_hostname");
+	c->reject_non_fqdn_helo = conf_get_bool(conf, "smtpd_reject_non_fqdn_helo_hostname");
+	c->reject_non_fqdn_sender = conf_get_bool(conf, "smtpd_reject_non_fqdn_sender");
+	c->reject_non_fqdn_recipient = conf_get_bool(conf, "smtpd_reject_non_fqdn_recipient");
+	c->invalid_hostname_reject_code = conf_get_int(conf, "invalid_hostname_reject_code");
+	c->non_fqdn_reject_code = conf_get_int(conf, "non_fqdn_reject_code");
+	if (c->invalid_hostname_reject_code < 400 || c->invalid_hostname_reject_code > 599 ||
+	    c->non_fqdn_reject_code < 400 || c->non_fqdn_reject_code > 599)
+		log_fatal(
+		    "invalid_hostname_reject_code and non_fqdn_reject_code must be 4NN or 5NN");
 	c->sender_login_maps = conf_get_list(conf, "smtpd_sender_login_maps");
 	const char *login_mode = conf_get(conf, "smtpd_reject_sender_login_mismatch");
 	if (!sender_login_mode_parse(login_mode, &c->sender_login_mode))

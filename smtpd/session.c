@@ -345,6 +345,8 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	bool access_ok = false;
 	int rc = sender_login_check_rcpt(s);
 	if (rc == 0)
+		rc = fqdn_check_rcpt(s, &p);
+	if (rc == 0)
 		rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
 	if (rc == 0)
 		rc = access_check_rcpt(s, p.address, &access_ok);

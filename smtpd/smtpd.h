@@ -13,6 +13,7 @@
  *   resolver.c the DNS resolver that dnsbl.c and sender_domain.c share
  *   sender_domain.c  the sender domain must exist (smtpd_reject_unknown_sender_domain)
  *   sender_login.c   who may use which sender (smtpd_sender_login_maps)
+ *   fqdn.c     the forms of the HELO name and the addresses (reject_non_fqdn_...)
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -87,6 +88,13 @@ struct smtpd_settings {
 	char *const *dnsbl_sites;
 	long long dnsbl_timeout_ms; /* for all sites together */
 	long long dnsbl_reply_code;
+	/* fqdn.c */
+	bool reject_invalid_helo;
+	bool reject_non_fqdn_helo;
+	bool reject_non_fqdn_sender;
+	bool reject_non_fqdn_recipient;
+	long long invalid_hostname_reject_code;
+	long long non_fqdn_reject_code;
 	/* sender_login.c */
 	char *const *sender_login_maps;
 	enum sender_login_mode sender_login_mode;
@@ -182,6 +190,11 @@ int sender_domain_check_rcpt(struct session *s);
 /* sender_login.c: the sender's owner, for this recipient (the first check
  * at RCPT): 0 go on, or -1 having sent the reply. */
 int sender_login_check_rcpt(struct session *s);
+
+/* fqdn.c: the HELO name's and the addresses' forms, for this recipient:
+ * 0 go on, or -1 having sent the reply. */
+struct smtp_rcpt_params;
+int fqdn_check_rcpt(struct session *s, const struct smtp_rcpt_params *p);
 
 /* policy.c: 0 accept, or -1 having sent the reject reply. */
 int policy_check_rcpt(struct session *s, const char *address, const char *local,

@@ -68,6 +68,8 @@ const struct param_def param_table[] = {
      "Addresses that inet services listen on: all, or a list of addresses."},
     {"inet_protocols", PARAM_LIST, "all",
      "IP versions that inet services use: all, ipv4, ipv6 or a list of them."},
+    {"invalid_hostname_reject_code", PARAM_INT, "501",
+     "Reply code for a malformed HELO name (smtpd_reject_invalid_helo_hostname)."},
     {"ipc_timeout", PARAM_TIME, "3600s",
      "How long to wait for a reply from another Postern process over a local socket."},
     {"mail_name", PARAM_STR, "Postern", "The mail system's name in greetings and headers."},
@@ -135,6 +137,9 @@ const struct param_def param_table[] = {
      "Trusted client networks that may relay without AUTH."},
     {"myorigin", PARAM_STR, "$myhostname",
      "Domain added to locally submitted addresses that have none."},
+    {"non_fqdn_reject_code", PARAM_INT, "504",
+     "Reply code for a HELO name or address that is not fully qualified "
+     "(smtpd_reject_non_fqdn_...)."},
     {"non_smtpd_milters", PARAM_STR, "",
      "Milters for mail submitted with sendmail (pickup): unix:/path, inet:host:port or { address, "
      "name=value... }."},
@@ -278,6 +283,16 @@ const struct param_def param_table[] = {
     {"smtpd_recipient_access_maps", PARAM_LIST, "",
      "Access tables for the recipient address, its domain and local part (access(5))."},
     {"smtpd_recipient_limit", PARAM_INT, "1000", "Most recipients accepted for one message."},
+    {"smtpd_reject_invalid_helo_hostname", PARAM_BOOL, "no",
+     "Refuse, at RCPT, an untrusted client whose HELO name is malformed "
+     "(reject_invalid_helo_hostname)."},
+    {"smtpd_reject_non_fqdn_helo_hostname", PARAM_BOOL, "no",
+     "Refuse, at RCPT, an untrusted client whose HELO name has no dot and is no address literal "
+     "(reject_non_fqdn_helo_hostname)."},
+    {"smtpd_reject_non_fqdn_recipient", PARAM_BOOL, "no",
+     "Refuse a recipient whose domain has no dot (reject_non_fqdn_recipient)."},
+    {"smtpd_reject_non_fqdn_sender", PARAM_BOOL, "no",
+     "Refuse, at RCPT, a sender whose domain has no dot (reject_non_fqdn_sender)."},
     {"smtpd_reject_sender_login_mismatch", PARAM_STR, "no",
      "Who may use a sender address: no, authenticated (a logged-in client must own it), "
      "unauthenticated (a client not logged in may not use an owned one), yes (both), known "

@@ -669,9 +669,10 @@ int queue_writer_commit(struct queue_writer *w, const char *subdir, const char *
 	/* The file is complete before it becomes visible, so it is renamed
 	 * first and made durable after: one fsync of the file then commits
 	 * the data, the inode and (on journalling file systems) the rename
-	 * in a single journal transaction, and the directory fsync that
-	 * POSIX asks for finds little left to do. Nothing is acknowledged
-	 * before both have returned. */
+	 * in a single journal transaction. The directory fsync that POSIX
+	 * asks for follows, except where that fsync is known to have made
+	 * the rename durable already (fs_journal_ordered: ext4 with an
+	 * ordered journal). Nothing is acknowledged before they returned. */
 	char *final = xasprintf("%s/%s/%s", w->queue_dir, subdir, w->id);
 	if (rename_no_replace(w->tmp_path, final) != 0) {
 		*error_r = set_error("rename to %s: %s", final, strerror(errno));
@@ -689,7 +690,7 @@ int queue_writer_commit(struct queue_writer *w, const char *subdir, const char *
 		return -1;
 	}
 	char *dir = xasprintf("%s/%s", w->queue_dir, subdir);
-	int rc = fsync_dir(dir, error_r);
+	int rc = fs_journal_ordered(w->fd) ? 0 : fsync_dir(dir, error_r);
 	if (rc != 0) {
 		/* Not known to be durable: take it back rather than acknowledge it. */
 		unlink(final);

@@ -1,20 +1,19 @@
 /*
  * Maildir on disk (see maildir.h): creating the directories, delivering
- * safely (an unnamed file in tmp/ linked into new/ and fsync'd, or tmp/,
- * fsync, move into new/; then fsync new/), listing new/ and cur/,
+ * safely (on ext4 with an ordered journal an unnamed file in tmp/ linked
+ * into new/ and fsync'd; elsewhere tmp/, fsync, move into new/, fsync
+ * new/), listing new/ and cur/,
  * and flag changes, deletion and reading that tolerate other processes
  * renaming the same files at the same time.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -209,16 +208,14 @@ static void delivery_free(struct maildir_delivery *d)
 }
 
 /* Whether a file written, linked into new/ and only then fsync'd can never
- * show in new/ without all its data after a crash: on ext4 (and ext2/3,
- * which share its magic number) ordered journalling writes a file's data
- * before the journal commit that holds its name. Elsewhere (XFS, btrfs,
- * ...) a crash before the fsync could leave a name for a short file, so
- * the classic order (fsync, then rename) is kept there. (An ext4 mounted
- * with data=writeback gives up that order for all its files.) */
+ * show in new/ without all its data after a crash, and is then durable
+ * with its name (no fsync of new/ needed): on ext4 with an ordered
+ * journal (fs_journal_ordered). Elsewhere (no journal, data=writeback,
+ * XFS, btrfs, ...) a crash before the fsync could leave a name for a short
+ * file, so the classic order (fsync, rename, fsync new/) is kept there. */
 static bool links_after_data(int fd)
 {
-	struct statfs fs;
-	return fstatfs(fd, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC;
+	return fs_journal_ordered(fd);
 }
 
 /* An unnamed file in path/tmp/ (O_TMPFILE), linked into new/ at commit
@@ -430,7 +427,8 @@ int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const cha
 			unlink(d->tmp_path);
 		}
 	}
-	if (rc == 0 && fsync_dir(new_dir, error_r) != 0) {
+	/* An unnamed file's fsync, after its link, made its name durable too. */
+	if (rc == 0 && !d->unnamed && fsync_dir(new_dir, error_r) != 0) {
 		unlink(final); /* not known to be durable: do not acknowledge it */
 		rc = -1;
 	}

@@ -6,17 +6,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <linux/magic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "store/maildir.h"
 #include "util/alloc.h"
+#include "util/dir_sync.h"
 #include "util/testing.h"
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -54,19 +53,25 @@ static char *make_maildir(void)
 	return make_maildir_in("/tmp");
 }
 
-/* The file systems to run the delivery tests on: /tmp, and /dev/shm
- * (tmpfs: no unnamed files there, see maildir.c) where it exists. */
-static const char *const test_bases[] = {"/tmp", "/dev/shm"};
+/* The file systems to run the delivery tests on: /tmp, /dev/shm (tmpfs:
+ * no unnamed files there, see maildir.c) where it exists, and as root a
+ * fresh ext4 with a journal (unnamed files), mounted for the tests. */
+static const char *test_bases[3] = {"/tmp", "/dev/shm", NULL};
+static char ext4_dir[64];
 
 static bool base_usable(const char *base)
 {
-	return access(base, W_OK | X_OK) == 0;
+	return base != NULL && access(base, W_OK | X_OK) == 0;
 }
 
-static bool is_ext4(const char *path)
+/* Whether deliveries into the Maildir at path use unnamed files. */
+static bool uses_unnamed(const char *path)
 {
-	struct statfs fs;
-	return statfs(path, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC;
+	int fd = open(path, O_RDONLY | O_DIRECTORY);
+	bool ordered = fd >= 0 && fs_journal_ordered(fd);
+	if (fd >= 0)
+		close(fd);
+	return ordered;
 }
 
 static void drop_maildir(char *md)
@@ -320,7 +325,7 @@ static void check_never_replaces(const char *base)
 		drop_maildir(md);
 		return;
 	}
-	bool unnamed = is_ext4(md);
+	bool unnamed = uses_unnamed(md);
 	CHECK(count_files(md, "tmp") == (unnamed ? 0 : 1));
 	char *taken = xasprintf("%s/new/%s,S=3,W=3", md, maildir_delivery_unique(d));
 	char *base_name = xasprintf("%s,S=3,W=3", maildir_delivery_unique(d));
@@ -362,7 +367,7 @@ TEST(commit_never_replaces)
 static void check_delivery_on(const char *base)
 {
 	char *md = make_maildir_in(base);
-	bool unnamed = is_ext4(md);
+	bool unnamed = uses_unnamed(md);
 	const char *error = NULL;
 	struct maildir_delivery *d = maildir_delivery_begin(md, &error);
 	CHECK(d != NULL && maildir_delivery_write(d, "whole\n", 6, &error) == 0);
@@ -529,6 +534,13 @@ TEST(entry_parse)
 
 int main(void)
 {
+	if (testing_mount_ext4(ext4_dir)) {
+		test_bases[2] = ext4_dir;
+		CHECK(uses_unnamed(ext4_dir));
+	} else {
+		printf("(no journalled ext4 to test unnamed files on: needs root and a loop "
+		       "device)\n");
+	}
 	RUN(create);
 	RUN(deliver_list_read);
 	RUN(streaming_delivery);
@@ -538,5 +550,7 @@ int main(void)
 	RUN(flags);
 	RUN(foreign_names);
 	RUN(entry_parse);
+	if (test_bases[2])
+		testing_unmount_ext4(ext4_dir);
 	return TESTING_DONE();
 }

@@ -7,8 +7,11 @@
 #ifndef POSTERN_UTIL_TESTING_H
 #define POSTERN_UTIL_TESTING_H
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int testing_failures;
 static int testing_checks;
@@ -45,5 +48,36 @@ static int testing_checks;
 #define TESTING_DONE()                                                                             \
 	(printf("%d checks, %d failed\n", testing_checks, testing_failures),                       \
 	 testing_failures == 0 && testing_checks > 0 ? 0 : 1)
+
+/* As root, where mkfs.ext4 and loop devices exist: a fresh ext4 with a
+ * journal (the default), mounted on a new directory that dir (64 bytes)
+ * receives; true if it is there. For code that behaves differently on
+ * such a file system; testing_unmount_ext4 removes it. */
+static inline bool testing_mount_ext4(char *dir)
+{
+	if (geteuid() != 0)
+		return false;
+	snprintf(dir, 64, "/tmp/postern-ext4.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return false;
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+	         "truncate -s 32M %s.img && mkfs.ext4 -q -F %s.img >/dev/null 2>&1 && "
+	         "mount -o loop %s.img %s 2>/dev/null",
+	         dir, dir, dir, dir);
+	if (system(cmd) == 0)
+		return true;
+	snprintf(cmd, sizeof(cmd), "rm -f %s.img; rmdir %s", dir, dir);
+	(void)system(cmd);
+	return false;
+}
+
+static inline void testing_unmount_ext4(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "umount %s || umount -l %s; rm -f %s.img; rmdir %s", dir, dir,
+	         dir, dir);
+	(void)system(cmd);
+}
 
 #endif

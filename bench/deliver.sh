@@ -81,46 +81,49 @@ sleep 1
 # Both users' Maildirs: Postfix's virtual_mailbox_maps path and Postern's
 # virtual_mailbox_base/DOMAIN/USER/Maildir.
 
-# Wait until directory $1 holds $2 files (at most 600 s). One process
-# that looks every 20 ms: a shell loop of find | wc forks three
-# processes a look, and on this machine that took a fifth of the CPU
-# from the servers being measured.
-wait_files() { # dir count
-	python3 - "$1" "$2" <<'PY'
-import os, sys, time
-path, want = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 600
+# Run command $3, then wait until directory $1 holds $2 files (at most
+# 600 s); prints the messages per second from the start of the command to
+# the last file, then the seconds until the command returned and until
+# the last file. One Python process does it all: it is started (and its
+# interpreter loaded) before the clock starts, so its start-up takes no
+# CPU from the servers being measured, and it looks every 20 ms (a shell
+# loop of find | wc forked three processes a look, a fifth of the CPU).
+timed_until_files() { # dir count command
+	python3 - "$1" "$2" "$3" <<'PY'
+import os, subprocess, sys, time
+path, want, command = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def count():
     try:
         return sum(1 for e in os.scandir(path) if e.is_file())
     except FileNotFoundError:
         return 0
+start = time.monotonic()
+if subprocess.run(command, shell=True, stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL).returncode != 0:
+    sys.exit("bench: %s failed" % command)
+sent = time.monotonic()
 while count() < want:
-    if time.monotonic() > deadline:
+    if time.monotonic() > start + 600:
         sys.exit("bench: only %d of %d delivered into %s" % (count(), want, path))
     time.sleep(0.02)
+end = time.monotonic()
+print("%.0f %.1f %.1f" % (want / (end - start), sent - start, end - start))
 PY
 }
 rate() { # port maildir-new -> messages per second until all are delivered
-	want=$messages
-	start=$(date +%s.%N)
-	smtp-source -c -s "$sessions" -m "$messages" -l "$size" \
-		-f bench@client.example.test -t "user@$domain" "127.0.0.1:$1" >/dev/null
-	sent=$(date +%s.%N)
-	wait_files "$2" "$want" || exit 1
-	end=$(date +%s.%N)
-	echo "$messages $start $sent $end" |
-		awk '{printf "%.0f (all sent after %.1f s, delivered after %.1f s)", $1 / ($4 - $2), $3 - $2, $4 - $2}' >&2
-	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+	result=$(timed_until_files "$2" "$messages" \
+		"smtp-source -c -s $sessions -m $messages -l $size -f bench@client.example.test -t user@$domain 127.0.0.1:$1") ||
+		exit 1
+	set -- $result
+	echo "$1 (all sent after $2 s, delivered after $3 s)" >&2
+	echo "$1"
 }
 drain() { # port maildir-new release-command -> messages per second from release to delivered
 	smtp-source -c -s "$sessions" -m "$messages" -l "$size" \
 		-f bench@client.example.test -t "drain@$domain" "127.0.0.1:$1" >/dev/null
-	start=$(date +%s.%N)
-	sh -c "$3" >/dev/null 2>&1
-	wait_files "$2" "$messages" || exit 1
-	end=$(date +%s.%N)
-	echo "$messages $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+	result=$(timed_until_files "$2" "$messages" "$3") || exit 1
+	set -- $result
+	echo "$1"
 }
 
 printf "postfix: " >&2

@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "mail/extension.h"
+#include "smtp/smtp_resp.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -141,19 +142,8 @@ static bool word_is(const char *value, const char *word, const char **rest_r)
 /* "X.Y.Z " at the start of text whose class digit matches code's. */
 static size_t enhanced_len(const char *text, int code)
 {
-	const char *p = text;
-	if (*p != '0' + code / 100 || p[1] != '.')
-		return 0;
-	p += 2;
-	for (int part = 0; part < 2; part++) {
-		size_t digits = strspn(p, "0123456789");
-		if (digits == 0 || digits > 3)
-			return 0;
-		p += digits;
-		if (part == 0 && *p++ != '.')
-			return 0;
-	}
-	return *p == ' ' || *p == '\0' ? (size_t)(p - text) : 0;
+	size_t len = smtp_status_code_len(text, strlen(text));
+	return len > 0 && text[0] == '0' + code / 100 ? len : 0;
 }
 
 static void refuse(struct session *s, int code, const char *enhanced, const struct access_check *c,

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/content_check.h"
 #include "mail/wakeup.h"
 #include "milter/milter.h"
 #include "milter/milter_message.h"
@@ -54,6 +55,11 @@ struct message_sink {
 	struct str content; /* held bytes (not yet in the spill file) */
 	size_t spilled;     /* bytes in the spill file */
 	const char *queue_dir;
+	/* header_checks, body_checks */
+	bool checking;
+	struct content_check_config check_cfg; /* the settings', with this session */
+	struct content_check check;
+	struct str received; /* our Received header, checked with the client's */
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -154,8 +160,24 @@ static void build_received(struct session *s, struct message_sink *k, struct str
 	str_printf(out, "; %s\r\n", date);
 }
 
-/* Called at the end of the header section (or when it grows too large). */
-static void sink_release_headers(struct session *s, struct message_sink *k)
+/* Body bytes: through body_checks, if any, to the queue file. */
+static void sink_put_body(struct message_sink *k, const char *data, size_t len)
+{
+	if (!k->checking) {
+		sink_put(k, data, len);
+		return;
+	}
+	struct str out = STR_INIT;
+	content_check_body(&k->check, data, len, &out);
+	sink_put(k, out.data, out.len);
+	str_free(&out);
+}
+
+/* Called at the end of the header section (or when it grows too large):
+ * the held bytes up to header_len are headers, those from body_from on
+ * are body (between the two: the empty line that ends the headers). */
+static void sink_release_headers(struct session *s, struct message_sink *k, size_t header_len,
+                                 size_t body_from)
 {
 	struct str added = STR_INIT;
 	bool add = s->cfg->add_missing_headers || s->auth_user != NULL;
@@ -166,8 +188,19 @@ static void sink_release_headers(struct session *s, struct message_sink *k)
 	}
 	if (add && !k->has_message_id)
 		str_printf(&added, "Message-ID: <%s@%s>\r\n", k->id, s->cfg->hostname);
-	sink_put(k, added.data, added.len);
-	sink_put(k, k->headers.data, k->headers.len);
+	if (k->checking) {
+		struct str out = STR_INIT;
+		content_check_headers(&k->check, k->received.data, k->received.len, &out);
+		str_append(&out, added.data, added.len);
+		content_check_headers(&k->check, k->headers.data, header_len, &out);
+		str_append(&out, k->headers.data + header_len, body_from - header_len);
+		sink_put(k, out.data, out.len);
+		str_free(&out);
+		sink_put_body(k, k->headers.data + body_from, k->headers.len - body_from);
+	} else {
+		sink_put(k, added.data, added.len);
+		sink_put(k, k->headers.data, k->headers.len);
+	}
 	str_free(&added);
 	str_clear(&k->headers);
 	k->in_headers = false;
@@ -192,7 +225,8 @@ static void scan_header_lines(struct session *s, struct message_sink *k, size_t 
 		if (len > 0 && p[len - 1] == '\r')
 			len--;
 		if (len == 0) {
-			sink_release_headers(s, k);
+			sink_release_headers(s, k, (size_t)(p - k->headers.data),
+			                     (size_t)(nl + 1 - k->headers.data));
 			return;
 		}
 		if (header_is(p, len, "Message-ID"))
@@ -213,7 +247,7 @@ static void sink_write(struct session *s, struct message_sink *k, const char *da
 		return;
 	}
 	if (!k->in_headers) {
-		sink_put(k, data, len);
+		sink_put_body(k, data, len);
 		return;
 	}
 	/* Rescan from the start of the last incomplete line. */
@@ -223,8 +257,13 @@ static void sink_write(struct session *s, struct message_sink *k, const char *da
 	str_append(&k->headers, data, len);
 	size_t before = k->headers.len;
 	scan_header_lines(s, k, start);
-	if (k->in_headers && before > HEADER_HOLD_LIMIT)
-		sink_release_headers(s, k);
+	if (k->in_headers && before > HEADER_HOLD_LIMIT) {
+		/* Complete lines are headers; the rest goes on as body. */
+		size_t end = k->headers.len;
+		while (end > 0 && k->headers.data[end - 1] != '\n')
+			end--;
+		sink_release_headers(s, k, end, end);
+	}
 }
 
 /* Why a message cannot be taken, when not for a queue file error. */
@@ -312,10 +351,15 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 	k->buffered = s->milters != NULL;
 	memcpy(k->id, queue_writer_id(w), sizeof(k->id));
 	memcpy(s->queue_id, k->id, sizeof(s->queue_id));
-	struct str received = STR_INIT;
-	build_received(s, k, &received);
-	sink_put(k, received.data, received.len);
-	str_free(&received);
+	k->check_cfg = s->cfg->content_checks;
+	k->check_cfg.ctx = s;
+	k->checking = content_check_wanted(&k->check_cfg);
+	content_check_init(&k->check, &k->check_cfg);
+	build_received(s, k, &k->received);
+	if (!k->checking) {
+		sink_put(k, k->received.data, k->received.len);
+		str_free(&k->received);
+	}
 	log_info("%s: client=%s%s%s", k->id, session_client(s),
 	         s->auth_user ? ", sasl_username=" : "", s->auth_user ? s->auth_user : "");
 	return k;
@@ -328,6 +372,8 @@ static void sink_discard(struct message_sink *k)
 	queue_writer_abort(k->writer);
 	str_free(&k->headers);
 	str_free(&k->content);
+	str_free(&k->received);
+	content_check_free(&k->check);
 	if (k->spill_fd >= 0)
 		close(k->spill_fd);
 	free(k);
@@ -443,7 +489,15 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 static void sink_finish(struct session *s, struct message_sink *k, bool bare_newlines)
 {
 	if (k->in_headers)
-		sink_release_headers(s, k);
+		sink_release_headers(s, k, k->headers.len, k->headers.len);
+	if (k->checking) {
+		struct str rest = STR_INIT;
+		content_check_body_end(&k->check, &rest);
+		sink_put(k, rest.data, rest.len);
+		str_free(&rest);
+		if (k->check.hold_reason && s->env.hold_reason == NULL)
+			s->env.hold_reason = xstrdup(k->check.hold_reason);
+	}
 	const char *error = k->write_error;
 	/* An access table's HOLD (the reason is in the envelope already). */
 	const char *subdir = s->env.hold_reason ? "hold" : "incoming";
@@ -461,6 +515,18 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		      k->received_count);
 		log_info("%s: reject: mail loop (%d hops) from %s", k->id, k->received_count,
 		         session_client(s));
+	} else if (k->check.verdict == CONTENT_FAILED) {
+		reply(s, 451, "4.3.0", "Error: temporary lookup failure");
+		log_warn("%s: header_checks or body_checks table lookup failed: message from %s "
+		         "deferred",
+		         k->id, session_client(s));
+	} else if (k->check.verdict == CONTENT_REJECT) {
+		/* (the "reject:" line was logged when the table said so) */
+		reply(s, k->check.code, k->check.enhanced, "%s", k->check.text);
+	} else if (k->check.verdict == CONTENT_DISCARD) {
+		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
+		log_info("%s: removed: discarded at END-OF-MESSAGE by header_checks or body_checks",
+		         k->id);
 	} else if (s->access_discard) {
 		/* As Postfix: the client hears that the message was accepted. */
 		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);

@@ -14,6 +14,7 @@
  *   sender_domain.c  the sender domain must exist (smtpd_reject_unknown_sender_domain)
  *   sender_login.c   who may use which sender (smtpd_sender_login_maps)
  *   fqdn.c     the forms of the HELO name and the addresses (reject_non_fqdn_...)
+ *   content.c  header_checks and body_checks: their look-ups and log lines
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "mail/content_check.h"
 #include "mail/queue.h"
 #include "mail/virtual_alias.h"
 #include "milter/milter.h"
@@ -102,6 +104,8 @@ struct smtpd_settings {
 	bool reject_unknown_sender_domain;
 	long long unknown_address_reject_code;
 	long long dns_timeout_ms; /* per query */
+	/* content.c: header_checks, body_checks (ctx: the session) */
+	struct content_check_config content_checks;
 };
 
 enum session_state { STATE_INIT, STATE_MAIL, STATE_RCPT, STATE_DATA };
@@ -162,6 +166,9 @@ void session_reset_transaction(struct session *s);
 const char *session_protocol(const struct session *s);
 /* "name[addr]" for logs. */
 const char *session_client(const struct session *s);
+
+/* content.c: header_checks, body_checks and body_checks_size_limit. */
+void content_checks_setup(struct smtpd_settings *c, const struct conf *conf);
 
 /* data.c */
 void cmd_data(struct session *s);

@@ -23,6 +23,10 @@ const struct param_def param_table[] = {
      "Where /file deliveries are allowed: alias, forward, include (empty: nowhere)."},
     {"auth_failure_delay", PARAM_TIME, "1s",
      "How long the auth service waits before it answers a failed login."},
+    {"body_checks", PARAM_LIST, "",
+     "Tables (regexp_table(5)) each body line is looked up in, as header_checks."},
+    {"body_checks_size_limit", PARAM_SIZE, "51200",
+     "How much of each message body body_checks look at (bytes)."},
     {"command_directory", PARAM_STR, "/usr/sbin",
      "Directory of the programs an administrator runs (mailctl, sendmail)."},
     {"command_time_limit", PARAM_TIME, "1000s",
@@ -59,6 +63,9 @@ const struct param_def param_table[] = {
      "DNSSEC trust anchors (DS or DNSKEY records, zone-file format); empty: no validation."},
     {"forward_path", PARAM_STR, "$home/.forward",
      "Forwarding file of a system user ($home is the user's home directory; empty: none)."},
+    {"header_checks", PARAM_LIST, "",
+     "Tables (regexp_table(5)) each message header is looked up in: REJECT, DEFER, "
+     "DISCARD, HOLD, IGNORE, REPLACE, PREPEND, WARN, INFO or DUNNO."},
     {"home_mailbox", PARAM_STR, "Maildir/",
      "Mailbox of a system user, relative to the home directory (Maildir when it ends in /; an "
      "mbox file otherwise; empty: mail_spool_directory/USER)."},

@@ -29,9 +29,7 @@ void smtp_resp_free(struct smtp_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* "D.D{1,3}.D{1,3}" at the start of s, followed by a space or the end;
- * returns its length or 0. */
-static size_t enhanced_len(const char *s, size_t len)
+size_t smtp_status_code_len(const char *s, size_t len)
 {
 	size_t i = 0;
 	if (len < 5 || !(s[0] >= '2' && s[0] <= '5') || s[1] != '.')
@@ -81,7 +79,7 @@ enum smtp_resp_step smtp_resp_add_line(struct smtp_resp *r, const char *line, si
 	const char *text = len > 4 ? line + 4 : "";
 	size_t text_len = len > 4 ? len - 4 : 0;
 	if (r->lines == 0) {
-		size_t e = enhanced_len(text, text_len);
+		size_t e = smtp_status_code_len(text, text_len);
 		if (e > 0 && e < sizeof(r->enhanced) && text[0] == line[0]) {
 			memcpy(r->enhanced, text, e);
 			r->enhanced[e] = '\0';

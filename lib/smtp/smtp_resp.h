@@ -43,6 +43,11 @@ void smtp_resp_summary(const struct smtp_resp *r, struct str *out, size_t max);
  * the reply code, else dflt. Returns a pointer into r, or dflt. */
 const char *smtp_resp_status(const struct smtp_resp *r, const char *dflt);
 
+/* The length of an enhanced status code "D.D{1,3}.D{1,3}" (class 2 to 5,
+ * RFC 3463) at the start of s, followed by a space or the end; 0 if there
+ * is none. */
+size_t smtp_status_code_len(const char *s, size_t len);
+
 /* What an EHLO reply offers. */
 struct smtp_ehlo {
 	bool pipelining, eightbitmime, smtputf8, dsn, chunking, starttls, size;

@@ -20,6 +20,7 @@ static const struct {
 	struct table *(*open)(const char *arg, const char **error_r);
 } table_types[] = {
     {"lmdb", table_lmdb_open},
+    {"regexp", table_regexp_open},
 };
 
 static bool ends_with(const char *s, const char *suffix)
@@ -67,7 +68,7 @@ struct table *table_open(const char *spec, const char **error_r)
 int table_lookup(struct table *t, const char *key, struct str *value, const char **error_r)
 {
 	size_t key_len = strlen(key);
-	if (key_len == 0 || key_len > TABLE_MAX_KEY)
+	if (key_len == 0)
 		return 0;
 	int rc = t->v->lookup(t, key, key_len, value);
 	if (rc < 0)

@@ -1,7 +1,7 @@
 /*
  * Lookup tables: a key → value interface with one file per implementation
- * (a small vtable; only LMDB for now), and the builder that compiles a table
- * from entries.
+ * (a small vtable: LMDB and regexp), and the builder that compiles an LMDB
+ * table from entries.
  *
  * Readers: table_open("lmdb:/etc/postern/aliases.lmdb") (a bare path
  * ending in ".lmdb" means the same). An LMDB table is one file, opened
@@ -11,6 +11,12 @@
  * once a second during look-ups) and switches to the new file without a
  * restart. Keys are looked up exactly as given: case folding, if any, is
  * the caller's business.
+ *
+ * regexp:/etc/postern/header_checks is a list of POSIX regular expressions
+ * with results, as Postfix's regexp_table(5) (see regexp_table(5)): a
+ * look-up returns the result of the first rule that matches the key. The
+ * file is read and compiled once, at open; a changed file takes effect
+ * when the program opens the table again.
  *
  * Writers: collect entries in a table_builder and write them out with
  * table_builder_write_lmdb(), which writes to a temporary file, grows the
@@ -27,7 +33,8 @@
 
 #include "util/str.h"
 
-/* The longest key any table stores (LMDB's limit with its default page size). */
+/* The longest key an LMDB table stores (LMDB's limit with its default page
+ * size); other tables take keys of any length. */
 #define TABLE_MAX_KEY 511
 
 struct table;
@@ -39,7 +46,8 @@ struct table *table_open(const char *spec, const char **error_r);
 
 /* Look up key. Returns 1 and sets value (replacing its contents) when found,
  * 0 when not found, -1 on error with *error_r (valid until the next call
- * on t). An empty or over-long key is simply not found. */
+ * on t). An empty key is simply not found, and so is a key longer than
+ * TABLE_MAX_KEY in an LMDB table. */
 int table_lookup(struct table *t, const char *key, struct str *value, const char **error_r);
 
 /* The spec the table was opened with. */

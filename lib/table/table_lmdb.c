@@ -128,6 +128,8 @@ static void lmdb_check_rebuilt(struct table_lmdb *t)
 static int lmdb_lookup(struct table *table, const char *key, size_t key_len, struct str *value)
 {
 	struct table_lmdb *t = (struct table_lmdb *)table;
+	if (key_len > TABLE_MAX_KEY)
+		return 0; /* LMDB cannot store it, so it is not there */
 	lmdb_check_rebuilt(t);
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(t->file.env, NULL, MDB_RDONLY, &txn);

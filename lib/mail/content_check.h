@@ -1,0 +1,88 @@
+/*
+ * Content checks, as Postfix's header_checks and body_checks: each header
+ * of a message (a logical line: folded lines joined with "\n") and each
+ * body line is looked up in tables (regexp: tables, regexp_table(5)), and
+ * the first table with an entry decides what happens to it:
+ *
+ *   REJECT [text]    the message is refused (550 5.7.1, or text's X.Y.Z)
+ *   DEFER [text]     the message is refused for now (450 4.7.1)
+ *   DISCARD [text]   accepted, then dropped
+ *   HOLD [text]      queued on hold
+ *   IGNORE           the line is deleted
+ *   REPLACE text     the line is replaced by text
+ *   PREPEND text     text is inserted before the line
+ *   WARN/INFO [text] logged only
+ *   DUNNO, OK        nothing
+ *
+ * After REJECT, DEFER or DISCARD the rest of the message is not looked at.
+ * Only the first body_size_limit bytes of the body are checked; body
+ * lines longer than CONTENT_LINE_LIMIT are checked in pieces of that size.
+ * There is no MIME parsing: the headers of MIME parts are body lines.
+ * The caller supplies the look-up and the log (library code does not log).
+ */
+#ifndef POSTERN_MAIL_CONTENT_CHECK_H
+#define POSTERN_MAIL_CONTENT_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/str.h"
+
+#define CONTENT_LINE_LIMIT 2048
+
+enum content_verdict {
+	CONTENT_ACCEPT,  /* queue the message (on hold if hold_reason is set) */
+	CONTENT_REJECT,  /* reply code/enhanced/text, queue nothing */
+	CONTENT_DISCARD, /* reply 250, queue nothing */
+	CONTENT_FAILED,  /* a table could not be read: 451 4.3.0 */
+};
+
+struct content_check_config {
+	char *const *header_maps; /* NULL-terminated table specs, or NULL */
+	char *const *body_maps;
+	long long body_size_limit;
+	/* 1 found (value set), 0 not found, -1 the table cannot be read. */
+	int (*lookup)(void *ctx, const char *spec, const char *key, struct str *value);
+	/* A decision for the log: action ("reject", "hold", "warning", ...,
+	 * or "unknown" for a value that is no action), part ("header" or
+	 * "body"), the line looked up, and the text of the action (or the
+	 * table's value, for "unknown"). */
+	void (*note)(void *ctx, const char *action, const char *part, const char *line,
+	             const char *text);
+	void *ctx;
+};
+
+struct content_check {
+	const struct content_check_config *cfg;
+	enum content_verdict verdict;
+	int code;          /* CONTENT_REJECT: 4NN or 5NN */
+	char enhanced[16]; /* CONTENT_REJECT: X.Y.Z */
+	char *text;        /* CONTENT_REJECT: the reply text; DISCARD: why */
+	char *hold_reason; /* HOLD: why (the first HOLD) */
+	struct str partial;
+	long long body_seen;
+	bool body_done; /* past body_size_limit */
+};
+
+/* True if there is anything to check. */
+bool content_check_wanted(const struct content_check_config *cfg);
+
+void content_check_init(struct content_check *c, const struct content_check_config *cfg);
+void content_check_free(struct content_check *c);
+
+/* A run of complete header lines (each ending in LF or CRLF); what is
+ * kept (or replaces it) is appended to out, with CRLF line ends. */
+void content_check_headers(struct content_check *c, const char *data, size_t len, struct str *out);
+/* Body bytes, in any pieces; what is kept is appended to out unchanged
+ * (an incomplete last line is held until its end or body_end). */
+void content_check_body(struct content_check *c, const char *data, size_t len, struct str *out);
+/* The end of the message: flushes a held incomplete line. */
+void content_check_body_end(struct content_check *c, struct str *out);
+
+/* True once nothing more will change the verdict. */
+static inline bool content_check_decided(const struct content_check *c)
+{
+	return c->verdict != CONTENT_ACCEPT;
+}
+
+#endif

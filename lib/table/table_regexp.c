@@ -1,0 +1,519 @@
+/*
+ * regexp: tables, as Postfix's regexp_table(5): an ordered list of
+ * "/pattern/flags result" rules in POSIX regular expressions (glibc's
+ * regcomp/regexec), with "!" negation, any non-alphanumeric delimiter,
+ * the flags i, m and x, $N substitution in the result, and nestable
+ * "if /pattern/ ... endif" blocks.
+ *
+ * The file is read and every pattern compiled once at open; any error
+ * fails the open with "PATH, line N: what is wrong". A look-up tries the
+ * rules in file order and the first that matches gives the result. It
+ * uses only the stack and the caller's value string, so look-ups on one
+ * table need no lock between them (glibc's regexec is thread-safe).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "table/table.h"
+#include "table/table_private.h"
+#include "util/alloc.h"
+#include "util/str.h"
+
+/* The highest $N a result may name: the size of the match array on the
+ * stack during a look-up. */
+#define REGEXP_MAX_SUB 99
+
+static char regexp_error[512];
+
+/* A piece of a result: literal text, or a subexpression to copy. */
+struct regexp_part {
+	size_t offset; /* literal: where in rule->result */
+	size_t len;
+	int sub; /* > 0: the subexpression $sub; 0: literal */
+};
+
+struct regexp_rule {
+	regex_t re;
+	bool negate;
+	bool is_if;
+	size_t skip_to; /* an if: the index of the first rule after its endif */
+	int max_sub;    /* the highest $N in the result (0: none, REG_NOSUB) */
+	char *result;
+	struct regexp_part *parts;
+	size_t part_count;
+	int line;
+};
+
+struct table_regexp {
+	struct table table; /* first */
+	char *path;
+	struct regexp_rule *rules;
+	size_t count, cap;
+};
+
+/* ---- Errors ---- */
+
+static const char *open_error(const char *path, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static const char *open_error(const char *path, int line, const char *fmt, ...)
+{
+	int n = snprintf(regexp_error, sizeof(regexp_error), "%s, line %d: ", path, line);
+	if (n < 0 || (size_t)n >= sizeof(regexp_error))
+		return regexp_error;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(regexp_error + n, sizeof(regexp_error) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return regexp_error;
+}
+
+/* ---- Parsing one logical line ---- */
+
+struct regexp_parser {
+	struct table_regexp *t;
+	const char *path;
+	size_t *open_ifs; /* indices of the if rules not yet closed */
+	size_t open_count, open_cap;
+	const char *error;
+};
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int parse_fail(struct regexp_parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int parse_fail(struct regexp_parser *p, int line, const char *fmt, ...)
+{
+	char text[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	p->error = open_error(p->path, line, "%s", text);
+	return -1;
+}
+
+/* The pattern at *pos ("!"s, a delimiter, the expression, the delimiter,
+ * flags), compiled into rule->re. cflags_extra is REG_NOSUB when no $N
+ * needs the match positions. Leaves *pos after the flags. */
+static int parse_pattern(struct regexp_parser *p, int line, const char **pos,
+                         struct regexp_rule *rule, char **pattern_r, int *cflags_r)
+{
+	const char *s = *pos;
+	rule->negate = false;
+	for (;; s++) {
+		if (*s == '!')
+			rule->negate = !rule->negate;
+		else if (!is_blank(*s))
+			break;
+	}
+	if (*s == '\0')
+		return parse_fail(p, line, "no pattern");
+	char delim = *s;
+	if (is_alnum(delim) || delim == '\\')
+		return parse_fail(p, line, "pattern delimiter '%c' is a letter, digit or backslash",
+		                  delim);
+	const char *start = ++s;
+	while (*s != '\0' && *s != delim) {
+		if (*s == '\\' && s[1] != '\0')
+			s++;
+		s++;
+	}
+	if (*s == '\0')
+		return parse_fail(p, line, "no closing pattern delimiter '%c'", delim);
+	const char *end = s++;
+	int cflags = REG_EXTENDED | REG_ICASE;
+	for (; *s != '\0' && !is_blank(*s); s++) {
+		switch (*s) {
+		case 'i':
+			cflags ^= REG_ICASE;
+			break;
+		case 'm':
+			cflags ^= REG_NEWLINE;
+			break;
+		case 'x':
+			cflags ^= REG_EXTENDED;
+			break;
+		default:
+			return parse_fail(p, line, "unknown pattern flag '%c'", *s);
+		}
+	}
+	*pattern_r = xstrndup(start, (size_t)(end - start));
+	*cflags_r = cflags;
+	*pos = s;
+	return 0;
+}
+
+static int compile(struct regexp_parser *p, int line, struct regexp_rule *rule, const char *pattern,
+                   int cflags)
+{
+	int rc = regcomp(&rule->re, pattern, cflags);
+	if (rc != 0) {
+		char text[200];
+		regerror(rc, &rule->re, text, sizeof(text));
+		return parse_fail(p, line, "bad regular expression: %s", text);
+	}
+	return 0;
+}
+
+static void add_part(struct regexp_rule *rule, size_t *cap, size_t offset, size_t len, int sub)
+{
+	if (sub == 0 && len == 0)
+		return;
+	if (rule->part_count == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		rule->parts = xreallocarray(rule->parts, *cap, sizeof(*rule->parts));
+	}
+	rule->parts[rule->part_count++] = (struct regexp_part){offset, len, sub};
+}
+
+/* Split rule->result into literal text and $N references. */
+static int parse_result(struct regexp_parser *p, int line, struct regexp_rule *rule)
+{
+	const char *r = rule->result;
+	size_t cap = 0, literal = 0, i = 0;
+	while (r[i] != '\0') {
+		if (r[i] != '$') {
+			i++;
+			continue;
+		}
+		add_part(rule, &cap, literal, i - literal, 0);
+		if (r[i + 1] == '$') {
+			add_part(rule, &cap, i + 1, 1, 0);
+			i += 2;
+			literal = i;
+			continue;
+		}
+		size_t name, name_len = 0, after;
+		if (r[i + 1] == '{' || r[i + 1] == '(') {
+			char close = r[i + 1] == '{' ? '}' : ')';
+			name = i + 2;
+			while (r[name + name_len] != '\0' && r[name + name_len] != close)
+				name_len++;
+			if (r[name + name_len] != close)
+				return parse_fail(p, line, "no '%c' after \"$%c\" in the result",
+				                  close, r[i + 1]);
+			after = name + name_len + 1;
+		} else {
+			name = i + 1;
+			while (is_alnum(r[name + name_len]) || r[name + name_len] == '_')
+				name_len++;
+			after = name + name_len;
+		}
+		if (name_len == 0)
+			return parse_fail(p, line,
+			                  "\"$\" in the result is not followed by a number, "
+			                  "{number} or $ (write $$ for a $)");
+		int n = 0;
+		for (size_t k = 0; k < name_len; k++) {
+			if (!is_digit(r[name + k]))
+				return parse_fail(
+				    p, line, "non-numeric replacement index \"%.*s\" in the result",
+				    (int)(name_len > 40 ? 40 : name_len), r + name);
+			if (n <= REGEXP_MAX_SUB)
+				n = n * 10 + (r[name + k] - '0');
+		}
+		if (n < 1 || n > REGEXP_MAX_SUB)
+			return parse_fail(p, line, "replacement index \"%.*s\" is out of range",
+			                  (int)(name_len > 40 ? 40 : name_len), r + name);
+		if (n > rule->max_sub)
+			rule->max_sub = n;
+		add_part(rule, &cap, 0, 0, n);
+		i = after;
+		literal = i;
+	}
+	add_part(rule, &cap, literal, i - literal, 0);
+	return 0;
+}
+
+static struct regexp_rule *new_rule(struct table_regexp *t, int line)
+{
+	if (t->count == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->rules = xreallocarray(t->rules, t->cap, sizeof(*t->rules));
+	}
+	struct regexp_rule *rule = &t->rules[t->count];
+	memset(rule, 0, sizeof(*rule));
+	rule->line = line;
+	return rule;
+}
+
+/* "if /pattern/flags": a rule whose skip_to its endif sets. */
+static int parse_if(struct regexp_parser *p, int line, const char *s)
+{
+	struct regexp_rule *rule = new_rule(p->t, line);
+	char *pattern;
+	int cflags;
+	if (parse_pattern(p, line, &s, rule, &pattern, &cflags) != 0)
+		return -1;
+	while (is_blank(*s))
+		s++;
+	int rc = -1;
+	if (*s != '\0')
+		parse_fail(p, line, "text after the if pattern");
+	else
+		rc = compile(p, line, rule, pattern, cflags | REG_NOSUB);
+	free(pattern);
+	if (rc != 0)
+		return -1;
+	rule->is_if = true;
+	if (p->open_count == p->open_cap) {
+		p->open_cap = p->open_cap ? p->open_cap * 2 : 8;
+		p->open_ifs = xreallocarray(p->open_ifs, p->open_cap, sizeof(*p->open_ifs));
+	}
+	p->open_ifs[p->open_count++] = p->t->count++;
+	return 0;
+}
+
+static int parse_endif(struct regexp_parser *p, int line, const char *s)
+{
+	while (is_blank(*s))
+		s++;
+	if (*s != '\0')
+		return parse_fail(p, line, "text after endif");
+	if (p->open_count == 0)
+		return parse_fail(p, line, "endif without a matching if");
+	p->t->rules[p->open_ifs[--p->open_count]].skip_to = p->t->count;
+	return 0;
+}
+
+/* "/pattern/flags result" */
+static int parse_match(struct regexp_parser *p, int line, const char *s)
+{
+	struct regexp_rule *rule = new_rule(p->t, line);
+	char *pattern;
+	int cflags;
+	if (parse_pattern(p, line, &s, rule, &pattern, &cflags) != 0)
+		return -1;
+	while (is_blank(*s))
+		s++;
+	int rc = -1;
+	if (*s == '\0') {
+		parse_fail(p, line, "no result after the pattern");
+	} else {
+		rule->result = xstrdup(s);
+		rc = parse_result(p, line, rule);
+	}
+	if (rc == 0 && rule->negate && rule->max_sub > 0) {
+		rc = parse_fail(p, line, "$%d in the result of a negated pattern", rule->max_sub);
+	}
+	if (rc == 0)
+		rc = compile(p, line, rule, pattern, cflags | (rule->max_sub > 0 ? 0 : REG_NOSUB));
+	free(pattern);
+	if (rc == 0 && (size_t)rule->max_sub > rule->re.re_nsub) {
+		parse_fail(p, line,
+		           "replacement index $%d is out of range (the pattern has %zu "
+		           "subexpressions)",
+		           rule->max_sub, rule->re.re_nsub);
+		regfree(&rule->re);
+		rc = -1;
+	}
+	if (rc != 0) {
+		free(rule->result);
+		free(rule->parts);
+		return -1;
+	}
+	p->t->count++;
+	return 0;
+}
+
+/* The keyword at s if it is word (any case) followed by a non-alphanumeric. */
+static const char *keyword(const char *s, const char *word)
+{
+	size_t len = strlen(word);
+	return strncasecmp(s, word, len) == 0 && !is_alnum(s[len]) ? s + len : NULL;
+}
+
+static int parse_logical_line(struct regexp_parser *p, int line, char *text, size_t len)
+{
+	while (len > 0 && is_blank(text[len - 1]))
+		len--;
+	text[len] = '\0';
+	const char *rest;
+	if (!is_alnum(text[0]))
+		return parse_match(p, line, text);
+	if ((rest = keyword(text, "if")) != NULL)
+		return parse_if(p, line, rest);
+	if ((rest = keyword(text, "endif")) != NULL)
+		return parse_endif(p, line, rest);
+	return parse_fail(p, line, "expected /pattern/ result, if /pattern/ or endif");
+}
+
+/* Split text into logical lines (a line starting with white space
+ * continues the one before; blank and comment lines are skipped) and
+ * parse each. */
+static int parse_text(struct regexp_parser *p, const char *text, size_t len)
+{
+	struct str logical = STR_INIT;
+	int logical_line = 0, number = 0, rc = 0;
+	const char *pos = text, *end = text + len;
+	while (rc == 0 && pos < end) {
+		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
+		size_t line_len = nl ? (size_t)(nl - pos) : (size_t)(end - pos);
+		const char *line = pos;
+		pos += line_len + (nl ? 1 : 0);
+		if (number < INT32_MAX)
+			number++;
+		if (line_len > 0 && line[line_len - 1] == '\r')
+			line_len--;
+		size_t skip = 0;
+		while (skip < line_len && is_blank(line[skip]))
+			skip++;
+		if (skip == line_len || line[skip] == '#')
+			continue;
+		if (memchr(line, '\0', line_len) != NULL) {
+			rc = parse_fail(p, number, "NUL character in line");
+		} else if (skip > 0) {
+			if (logical_line == 0)
+				rc = parse_fail(p, number,
+				                "line starts with white space but there "
+				                "is no rule to continue");
+			else
+				str_append(&logical, line, line_len);
+		} else {
+			if (logical_line != 0)
+				rc = parse_logical_line(p, logical_line, logical.data, logical.len);
+			str_clear(&logical);
+			str_append(&logical, line, line_len);
+			logical_line = number;
+		}
+	}
+	if (rc == 0 && logical_line != 0)
+		rc = parse_logical_line(p, logical_line, logical.data, logical.len);
+	if (rc == 0 && p->open_count > 0)
+		rc = parse_fail(p, p->t->rules[p->open_ifs[p->open_count - 1]].line,
+		                "if without a matching endif");
+	str_free(&logical);
+	return rc;
+}
+
+/* ---- The table ---- */
+
+static void regexp_close(struct table *table)
+{
+	struct table_regexp *t = (struct table_regexp *)table;
+	for (size_t i = 0; i < t->count; i++) {
+		regfree(&t->rules[i].re);
+		free(t->rules[i].result);
+		free(t->rules[i].parts);
+	}
+	free(t->rules);
+	free(t->path);
+	free(t);
+}
+
+static void expand(const struct regexp_rule *rule, const char *key, const regmatch_t *match,
+                   struct str *value)
+{
+	str_clear(value);
+	for (size_t i = 0; i < rule->part_count; i++) {
+		const struct regexp_part *part = &rule->parts[i];
+		if (part->sub == 0)
+			str_append(value, rule->result + part->offset, part->len);
+		else if (match[part->sub].rm_so >= 0)
+			str_append(value, key + match[part->sub].rm_so,
+			           (size_t)(match[part->sub].rm_eo - match[part->sub].rm_so));
+	}
+}
+
+static int regexp_lookup(struct table *table, const char *key, size_t key_len, struct str *value)
+{
+	struct table_regexp *t = (struct table_regexp *)table;
+	regmatch_t match[REGEXP_MAX_SUB + 1];
+	(void)key_len;
+	size_t i = 0;
+	while (i < t->count) {
+		const struct regexp_rule *rule = &t->rules[i];
+		size_t nmatch = rule->max_sub > 0 ? (size_t)rule->max_sub + 1 : 0;
+		int rc = regexec(&rule->re, key, nmatch, nmatch > 0 ? match : NULL, 0);
+		if (rc != 0 && rc != REG_NOMATCH) {
+			char text[200];
+			regerror(rc, &rule->re, text, sizeof(text));
+			return table_set_error(table, "%s, line %d: %s", t->path, rule->line, text);
+		}
+		bool matched = (rc == 0) != rule->negate;
+		if (rule->is_if) {
+			i = matched ? i + 1 : rule->skip_to;
+		} else if (matched) {
+			expand(rule, key, match, value);
+			return 1;
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
+static const struct table_vfuncs regexp_vfuncs = {
+    .type = "regexp",
+    .lookup = regexp_lookup,
+    .close = regexp_close,
+};
+
+/* The whole file in text; 0 or -1 with errno. */
+static int read_file(const char *path, struct str *text)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		str_reserve(text, 4096);
+		ssize_t n = read(fd, text->data + text->len, text->cap - text->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int saved = errno;
+			close(fd);
+			errno = saved;
+			return n < 0 ? -1 : 0;
+		}
+		text->len += (size_t)n;
+		text->data[text->len] = '\0';
+	}
+}
+
+struct table *table_regexp_open(const char *path, const char **error_r)
+{
+	struct str text = STR_INIT;
+	if (read_file(path, &text) != 0) {
+		snprintf(regexp_error, sizeof(regexp_error), "open %s: %s", path, strerror(errno));
+		*error_r = regexp_error;
+		str_free(&text);
+		return NULL;
+	}
+	struct table_regexp *t = xcalloc(1, sizeof(*t));
+	t->table.v = &regexp_vfuncs;
+	t->path = xstrdup(path);
+	struct regexp_parser p = {.t = t, .path = path};
+	int rc = parse_text(&p, text.data != NULL ? text.data : "", text.len);
+	free(p.open_ifs);
+	str_free(&text);
+	if (rc != 0) {
+		*error_r = p.error;
+		regexp_close(&t->table);
+		return NULL;
+	}
+	return &t->table;
+}

@@ -554,14 +554,17 @@ static bool early_talker(struct session *s)
 /* Before closing, read what the client still sends for a moment, so that
  * a refusal it has not read yet is not destroyed by a TCP reset. A client
  * that said QUIT and sent nothing after it has read its last reply and
- * closes by itself: waiting for that would cost a wake-up per session. */
+ * closes by itself: waiting for that would cost a wake-up per session.
+ * Nor is there anything to protect once it has closed (nothing unread
+ * here: the close sends no reset) or reset the connection itself. */
 static void drain_input(struct session *s)
 {
 	char byte;
-	if (s->counts[C_QUIT] > 0 && stream_buffered(s->stream) == 0 &&
-	    recv(s->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
+	if (s->counts[C_QUIT] > 0 && stream_buffered(s->stream) == 0) {
+		ssize_t n = recv(s->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EINTR))
+			return;
+	}
 	shutdown(s->fd, SHUT_WR);
 	char buf[4096];
 	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};

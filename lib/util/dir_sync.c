@@ -91,11 +91,14 @@ bool fs_journal_ordered(int fd)
 	static _Thread_local dev_t known_dev;
 	static _Thread_local bool known_ordered;
 	struct stat st;
-	struct statfs fs;
-	if (fstat(fd, &st) != 0 || fstatfs(fd, &fs) != 0 || fs.f_type != EXT4_SUPER_MAGIC)
+	if (fstat(fd, &st) != 0)
 		return false;
+	/* The device's answer is kept: one system call a file after the first. */
 	if (!known || known_dev != st.st_dev) {
-		known_ordered = device_journal_ordered(st.st_dev);
+		struct statfs fs;
+		if (fstatfs(fd, &fs) != 0)
+			return false;
+		known_ordered = fs.f_type == EXT4_SUPER_MAGIC && device_journal_ordered(st.st_dev);
 		known_dev = st.st_dev;
 		known = true;
 	}

@@ -33,7 +33,7 @@ static uint32_t hash_address(const char *addr)
 
 bool client_limit_take(const struct smtpd_settings *cfg, const char *addr)
 {
-	if (cfg->connection_count_limit <= 0 || cidr_list_match(cfg->mynetworks, addr))
+	if (cfg->connection_count_limit <= 0 || cidr_list_match(cfg->event_limit_exceptions, addr))
 		return true;
 	if (lock_fd < 0) {
 		char *path = xasprintf("%s/smtpd-clients", cfg->data_dir);

@@ -55,6 +55,12 @@ static void load_settings(struct server *srv)
 	c->queue_dir = conf_get(conf, "queue_directory");
 	c->data_dir = conf_get(conf, "data_directory");
 	c->connection_count_limit = conf_get_int(conf, "smtpd_client_connection_count_limit");
+	c->service_name = server_service_name(srv);
+	c->event_limit_exceptions = networks(conf, "smtpd_client_event_limit_exceptions");
+	c->rate_time_unit = conf_get_time(conf, "anvil_rate_time_unit");
+	c->connection_rate_limit = conf_get_int(conf, "smtpd_client_connection_rate_limit");
+	c->message_rate_limit = conf_get_int(conf, "smtpd_client_message_rate_limit");
+	c->recipient_rate_limit = conf_get_int(conf, "smtpd_client_recipient_rate_limit");
 	c->tls_level = tls_level(conf_get(conf, "smtpd_tls_security_level"));
 	c->wrapper_mode = conf_get_bool(conf, "smtpd_tls_wrappermode");
 	c->auth_enable = conf_get_bool(conf, "smtpd_sasl_auth_enable");

@@ -245,6 +245,24 @@ static bool must_use_tls(const struct session *s)
 	return s->cfg->tls_level == TLS_ENCRYPT && s->tls == NULL;
 }
 
+/* Count a MAIL or RCPT of the client's; true (and refused, as Postfix
+ * does) once it is over its limit for this anvil_rate_time_unit. */
+static bool over_rate(struct session *s, enum client_event event, long long limit)
+{
+	if (limit <= 0)
+		return false;
+	long long rate = client_rate_count(s->cfg, s->client_addr, event);
+	if (rate <= limit)
+		return false;
+	bool mail = event == CLIENT_EVENT_MESSAGE;
+	reply(s, 450, "4.7.1", "Error: too %s from %s", mail ? "much mail" : "many recipients",
+	      s->client_addr);
+	log_warn("%s rate limit exceeded: %lld from %s for service %s",
+	         mail ? "Message delivery request" : "Recipient address", rate, session_client(s),
+	         s->cfg->service_name);
+	return true;
+}
+
 static void cmd_mail(struct session *s, const char *arg)
 {
 	if (s->cfg->helo_required && s->helo == NULL) {
@@ -284,6 +302,10 @@ static void cmd_mail(struct session *s, const char *arg)
 	}
 	if (p.size > 0 && s->cfg->message_size_limit > 0 && p.size > s->cfg->message_size_limit) {
 		reply(s, 552, "5.3.4", "Message size exceeds fixed limit");
+		smtp_mail_params_free(&p);
+		return;
+	}
+	if (over_rate(s, CLIENT_EVENT_MESSAGE, s->cfg->message_rate_limit)) {
 		smtp_mail_params_free(&p);
 		return;
 	}
@@ -340,6 +362,10 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		reply(s, 555, "5.5.4", "Error: RCPT parameters need EHLO");
 		smtp_rcpt_params_free(&p);
 		session_error(s);
+		return;
+	}
+	if (over_rate(s, CLIENT_EVENT_RECIPIENT, s->cfg->recipient_rate_limit)) {
+		smtp_rcpt_params_free(&p);
 		return;
 	}
 	bool access_ok = false;
@@ -658,6 +684,17 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 		      s.client_addr);
 		stream_flush(s.stream);
 		log_warn("too many connections from %s", session_client(&s));
+		goto done;
+	}
+	long long rate = cfg->connection_rate_limit > 0
+	                     ? client_rate_count(cfg, s.client_addr, CLIENT_EVENT_CONNECT)
+	                     : 0;
+	if (rate > cfg->connection_rate_limit && cfg->connection_rate_limit > 0) {
+		reply(&s, 421, "4.7.0", "%s Error: too many connections from %s", cfg->hostname,
+		      s.client_addr);
+		stream_flush(s.stream);
+		log_warn("Connection rate limit exceeded: %lld from %s for service %s", rate,
+		         session_client(&s), cfg->service_name);
 		goto done;
 	}
 	if (!s.tls && cfg->greet_pause_ms >= 0 && early_talker(&s)) {

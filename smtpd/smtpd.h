@@ -8,6 +8,7 @@
  *   policy.c   who may send to whom: local, virtual and relay checks
  *   auth.c     AUTH PLAIN and LOGIN through the auth service
  *   client_limit.c  concurrent connections per client address
+ *   client_rate.c   connection, message and recipient rates per client address
  *   milter.c   the smtpd_milters chain: events, macros, verdict replies
  *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites)
  *   resolver.c the DNS resolver that dnsbl.c and sender_domain.c share
@@ -43,7 +44,14 @@ struct smtpd_settings {
 	const char *banner;
 	const char *queue_dir;
 	const char *data_dir;
+	const char *service_name; /* master.conf's, for the log */
 	long long connection_count_limit;
+	/* client_limit.c, client_rate.c (0: no limit) */
+	struct cidr_list *event_limit_exceptions;
+	long long rate_time_unit; /* seconds */
+	long long connection_rate_limit;
+	long long message_rate_limit;
+	long long recipient_rate_limit;
 	enum tls_level tls_level;
 	bool wrapper_mode;        /* implicit TLS (port 465) */
 	bool auth_enable;         /* offer AUTH */
@@ -214,6 +222,13 @@ int policy_table_value(const char *spec, const char *key, struct str *value);
 /* client_limit.c: false if the client already has its limit of connections. */
 bool client_limit_take(const struct smtpd_settings *cfg, const char *addr);
 void client_limit_release(void);
+
+/* client_rate.c: count one event of the client's; its count in this
+ * anvil_rate_time_unit, or 0 if it is exempt or cannot be counted. */
+enum client_event { CLIENT_EVENT_CONNECT, CLIENT_EVENT_MESSAGE, CLIENT_EVENT_RECIPIENT };
+#define CLIENT_EVENT_KINDS 3
+long long client_rate_count(const struct smtpd_settings *cfg, const char *addr,
+                            enum client_event event);
 
 /* milter.c: each event returns true if a milter refused it (the reply
  * is sent, or the session ends after a 421); discard sets milter_discard. */

@@ -1,0 +1,109 @@
+"""Client rate limits, as Postfix's anvil-backed ones:
+smtpd_client_connection_rate_limit (421 4.7.0 at connect),
+smtpd_client_message_rate_limit (450 4.7.1 at MAIL) and
+smtpd_client_recipient_rate_limit (450 4.7.1 at RCPT), counted per service
+and client across smtpd processes, anvil_rate_time_unit starting the counts
+over, smtpd_client_event_limit_exceptions, and the warning lines in
+Postfix's words; driven with smtplib."""
+
+import os
+import smtplib
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import Instance, free_port  # noqa: E402
+
+
+class RateLimitTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.conn, cls.conn2, cls.mail, cls.rcpt, cls.exempt, cls.unit = (
+            free_port() for _ in range(6))
+        smtpd = "127.0.0.1:%d inet n - n - - smtpd "
+        cls.inst = Instance(params={
+            "mydestination": "mx.example.test",
+            "relay_domains": "relay.test",
+            "mynetworks": "192.0.2.0/24",  # loopback is not trusted, nor exempt
+            "smtpd_peername_lookup": "no",
+            "anvil_rate_time_unit": "300s",
+        }, services=[
+            smtpd % cls.conn + "-o smtpd_client_connection_rate_limit=3",
+            smtpd % cls.conn2 + "-o smtpd_client_connection_rate_limit=3",
+            smtpd % cls.mail + "-o smtpd_client_message_rate_limit=2",
+            smtpd % cls.rcpt + "-o smtpd_client_recipient_rate_limit=3",
+            smtpd % cls.exempt + "-o smtpd_client_connection_rate_limit=1 "
+            "-o smtpd_client_event_limit_exceptions=127.0.0.0/8",
+            smtpd % cls.unit + "-o smtpd_client_connection_rate_limit=1 "
+            "-o anvil_rate_time_unit=2s",
+        ])
+        cls.inst.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+
+    def greeting(self, port):
+        """The code and text of the greeting on a new connection."""
+        c = smtplib.SMTP(timeout=30)
+        try:
+            code, text = c.connect("127.0.0.1", port)
+        except smtplib.SMTPServerDisconnected:
+            return None
+        c.close()
+        return code, text.decode()
+
+    def test_connection_rate(self):
+        for _ in range(3):
+            self.assertEqual(self.greeting(self.conn)[0], 220)
+        self.assertEqual(self.greeting(self.conn),
+                         (421, "4.7.0 %s Error: too many connections from 127.0.0.1"
+                          % self.inst.params["myhostname"]))
+        self.inst.wait_log("warning: Connection rate limit exceeded: 4 from "
+                           "unknown[127.0.0.1] for service 127.0.0.1:%d" % self.conn)
+        # Another service counts its own connections.
+        self.assertEqual(self.greeting(self.conn2)[0], 220)
+
+    def test_message_rate(self):
+        with smtplib.SMTP("127.0.0.1", self.mail, timeout=30) as c:
+            c.ehlo("client.test")
+            for _ in range(2):
+                self.assertEqual(c.mail("a@outside.test")[0], 250)
+                c.rset()
+            self.assertEqual(c.mail("a@outside.test"),
+                             (450, b"4.7.1 Error: too much mail from 127.0.0.1"))
+        self.inst.wait_log("warning: Message delivery request rate limit exceeded: 3 from "
+                           "unknown[127.0.0.1] for service 127.0.0.1:%d" % self.mail)
+        # The count holds across sessions (and processes).
+        with smtplib.SMTP("127.0.0.1", self.mail, timeout=30) as c:
+            c.ehlo("client.test")
+            self.assertEqual(c.mail("a@outside.test")[0], 450)
+
+    def test_recipient_rate(self):
+        with smtplib.SMTP("127.0.0.1", self.rcpt, timeout=30) as c:
+            c.ehlo("client.test")
+            self.assertEqual(c.mail("a@outside.test")[0], 250)
+            for i in range(3):
+                self.assertEqual(c.rcpt("r%d@relay.test" % i)[0], 250)
+            self.assertEqual(c.rcpt("r9@relay.test"),
+                             (450, b"4.7.1 Error: too many recipients from 127.0.0.1"))
+            # What was accepted still goes.
+            code, text = c.data(b"Subject: rate\r\n\r\nbody\r\n")
+            self.assertEqual(code, 250, text)
+        self.inst.wait_log("warning: Recipient address rate limit exceeded: 4 from "
+                           "unknown[127.0.0.1] for service 127.0.0.1:%d" % self.rcpt)
+
+    def test_exempt_clients(self):
+        for _ in range(4):
+            self.assertEqual(self.greeting(self.exempt)[0], 220)
+
+    def test_time_unit_starts_counts_over(self):
+        self.assertEqual(self.greeting(self.unit)[0], 220)
+        self.assertEqual(self.greeting(self.unit)[0], 421)
+        time.sleep(2.2)
+        self.assertEqual(self.greeting(self.unit)[0], 220)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -116,6 +116,8 @@ static void load_settings(struct server *srv)
 	c->dnsbl_timeout_ms = conf_get_time(conf, "smtpd_dnsbl_timeout") * 1000;
 	c->dnsbl_reply_code = conf_get_int(conf, "smtpd_dnsbl_reply_code");
 	c->reject_unknown_sender_domain = conf_get_bool(conf, "smtpd_reject_unknown_sender_domain");
+	c->reject_unknown_recipient_domain =
+	    conf_get_bool(conf, "smtpd_reject_unknown_recipient_domain");
 	c->reject_invalid_helo = conf_get_bool(conf, "smtpd_reject_invalid_helo_hostname");
 	c->reject_non_fqdn_helo = conf_get_bool(conf, "smtpd_reject_non_fqdn_helo_hostname");
 	c->reject_non_fqdn_sender = conf_get_bool(conf, "smtpd_reject_non_fqdn_sender");

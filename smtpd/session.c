@@ -379,6 +379,8 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	if (rc == 0 && !access_ok)
 		rc = sender_domain_check_rcpt(s);
 	if (rc == 0 && !access_ok)
+		rc = recipient_domain_check_rcpt(s, p.address, p.addr.domain);
+	if (rc == 0 && !access_ok)
 		rc = dnsbl_check_rcpt(s);
 	if (rc != 0) {
 		/* Postfix's form, which log watchers (fail2ban) know. */

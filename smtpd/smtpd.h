@@ -11,8 +11,8 @@
  *   client_rate.c   connection, message and recipient rates per client address
  *   milter.c   the smtpd_milters chain: events, macros, verdict replies
  *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites)
- *   resolver.c the DNS resolver that dnsbl.c and sender_domain.c share
- *   sender_domain.c  the sender domain must exist (smtpd_reject_unknown_sender_domain)
+ *   resolver.c the DNS resolver that dnsbl.c and address_domain.c share
+ *   address_domain.c  sender and recipient domains must exist (smtpd_reject_unknown_*_domain)
  *   sender_login.c   who may use which sender (smtpd_sender_login_maps)
  *   fqdn.c     the forms of the HELO name and the addresses (reject_non_fqdn_...)
  *   content.c  header_checks and body_checks: their look-ups and log lines
@@ -108,8 +108,9 @@ struct smtpd_settings {
 	/* sender_login.c */
 	char *const *sender_login_maps;
 	enum sender_login_mode sender_login_mode;
-	/* sender_domain.c */
+	/* address_domain.c */
 	bool reject_unknown_sender_domain;
+	bool reject_unknown_recipient_domain;
 	long long unknown_address_reject_code;
 	long long dns_timeout_ms; /* per query */
 	/* content.c: header_checks, body_checks (ctx: the session) */
@@ -153,7 +154,7 @@ struct session {
 	char *mail_auth;                 /* MAIL FROM AUTH= ({auth_author}), NULL if absent */
 	char *access_discard;            /* an access table said DISCARD: why, for the log */
 	bool dnsbl_checked;              /* the DNS blocklists were looked up */
-	int sender_domain_verdict;       /* sender_domain.c, for the transaction; 0: not yet */
+	int sender_domain_verdict;       /* address_domain.c, for the transaction; 0: not yet */
 	char dnsbl_refusal[512];         /* their verdict: the reply text, or "" */
 	char last_reply[512];            /* the last reply line sent, without CRLF */
 	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
@@ -197,10 +198,11 @@ struct dns_resolver *smtpd_resolver(const struct smtpd_settings *cfg, const char
  * tables, unless they said OK): 0 go on, or -1 having sent the reply. */
 int dnsbl_check_rcpt(struct session *s);
 
-/* sender_domain.c: the sender's domain must exist, for this recipient
- * (after the access tables, unless they said OK): 0 go on, or -1 having
- * sent the reply. */
+/* address_domain.c: the sender's domain, then the recipient's, must
+ * exist, for this recipient (after the access tables, unless they said
+ * OK): 0 go on, or -1 having sent the reply. */
 int sender_domain_check_rcpt(struct session *s);
+int recipient_domain_check_rcpt(struct session *s, const char *address, const char *domain);
 
 /* sender_login.c: the sender's owner, for this recipient (the first check
  * at RCPT): 0 go on, or -1 having sent the reply. */

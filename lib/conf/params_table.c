@@ -315,6 +315,9 @@ const struct param_def param_table[] = {
      "Who may use a sender address: no, authenticated (a logged-in client must own it), "
      "unauthenticated (a client not logged in may not use an owned one), yes (both), known "
      "(a logged-in client may not use one owned by others)."},
+    {"smtpd_reject_unknown_recipient_domain", PARAM_BOOL, "no",
+     "Refuse mail to a domain not of ours that has no MX, A or AAAA record "
+     "(reject_unknown_recipient_domain)."},
     {"smtpd_reject_unknown_sender_domain", PARAM_BOOL, "no",
      "Refuse mail whose sender domain has no MX, A or AAAA record (reject_unknown_sender_domain)."},
     {"smtpd_sasl_auth_enable", PARAM_BOOL, "no",
@@ -361,7 +364,8 @@ const struct param_def param_table[] = {
      "Table of address, domain or .parent to transport:nexthop (smtp:[host]:port, local:); empty: "
      "none."},
     {"unknown_address_reject_code", PARAM_INT, "450",
-     "Reply code when the sender domain is unknown (smtpd_reject_unknown_sender_domain)."},
+     "Reply code when the sender or recipient domain is unknown "
+     "(smtpd_reject_unknown_sender_domain, smtpd_reject_unknown_recipient_domain)."},
     {"virtual_alias_domains", PARAM_LIST, "$virtual_alias_maps",
      "Domains whose every address is in virtual_alias_maps (names, or tables keyed by domain)."},
     {"virtual_alias_expansion_limit", PARAM_INT, "1000",

@@ -1,11 +1,14 @@
-"""smtpd_reject_unknown_sender_domain (Postfix's
-reject_unknown_sender_domain), driven with smtplib against a local unbound
-serving test zones: a sender domain with an MX, with only an A or only an
-AAAA record is accepted; one that does not exist or has none of them is
-refused with unknown_address_reject_code (450 4.1.8 by default, 550 5.1.8
-when set so); a null MX (RFC 7505) with 550 5.7.27; DNS trouble with 450
-4.1.8 whatever the code; the null sender, trusted clients and the
-parameter left off are never checked."""
+"""smtpd_reject_unknown_sender_domain and
+smtpd_reject_unknown_recipient_domain (Postfix's
+reject_unknown_sender_domain and reject_unknown_recipient_domain), driven
+with smtplib against a local unbound serving test zones: a domain with an
+MX, with only an A or only an AAAA record is accepted; one that does not
+exist or has none of them is refused with unknown_address_reject_code (450
+4.1.8 for a sender, 4.1.2 for a recipient by default, 550 5.1.8 when set
+so); a null MX (RFC 7505) with 550 5.7.27 (sender) or 556 5.1.10
+(recipient); DNS trouble with 450 whatever the code; the null sender,
+trusted clients (for the sender), our own domains (for the recipient) and
+the parameters left off are never checked."""
 
 import os
 import smtplib
@@ -29,11 +32,12 @@ SERVICES = {
     "check550": "-o smtpd_reject_unknown_sender_domain=yes -o unknown_address_reject_code=550",
     "trusted": "-o smtpd_reject_unknown_sender_domain=yes -o mynetworks=127.0.0.0/8",
     "off": "",
+    "recipient": "-o smtpd_reject_unknown_recipient_domain=yes -o mynetworks=127.0.0.0/8",
 }
 
 
 @unittest.skipUnless(have("unbound"), "unbound is not installed")
-class SenderDomainTest(unittest.TestCase):
+class AddressDomainTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dns = Unbound(ZONES, refused=["broken.example"])
@@ -102,6 +106,34 @@ class SenderDomainTest(unittest.TestCase):
         # The recipient's own checks come first.
         code, text = self.rcpt("check", "a@nope.mx.example", rcpt="x@elsewhere.test")
         self.assertEqual((code, text), (554, "5.7.1 <x@elsewhere.test>: Relay access denied"))
+
+    def recipient(self, rcpt):
+        """The reply to RCPT on the recipient-checking service (a trusted client)."""
+        with smtplib.SMTP("127.0.0.1", self.ports["recipient"], timeout=30) as c:
+            c.ehlo("client.outside.test")
+            self.assertEqual(c.mail("a@anywhere.test")[0], 250)
+            code, text = c.rcpt(rcpt)
+            return code, text.decode()
+
+    def test_recipient_domains(self):
+        for rcpt in ("b@mx.example", "b@aonly.example", "b@v6only.example"):
+            self.assertEqual(self.recipient(rcpt)[0], 250, rcpt)
+        for rcpt in ("b@nope.mx.example", "b@nodata.example"):
+            self.assertEqual(self.recipient(rcpt), (
+                450, "4.1.2 <%s>: Recipient address rejected: Domain not found" % rcpt))
+        self.assertEqual(self.recipient("b@nullmx.example"), (
+            556, "5.1.10 <b@nullmx.example>: Recipient address rejected: Domain "
+                 "nullmx.example does not accept mail (nullMX)"))
+        self.assertEqual(self.recipient("b@broken.example"), (
+            450, "4.1.2 <b@broken.example>: Recipient address rejected: Domain not found"))
+        self.inst.wait_log("recipient domain broken.example: MX lookup failed")
+        # Our own domain is not in this DNS, and is never looked up.
+        self.assertEqual(self.recipient("root@mx.example.test")[0], 250)
+        # Left off, an unknown recipient domain goes on (relayed for a trusted client).
+        with smtplib.SMTP("127.0.0.1", self.ports["trusted"], timeout=30) as c:
+            c.ehlo("client.outside.test")
+            self.assertEqual(c.mail("a@mx.example")[0], 250)
+            self.assertEqual(c.rcpt("b@nope.mx.example")[0], 250)
 
 
 if __name__ == "__main__":

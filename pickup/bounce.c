@@ -4,6 +4,7 @@
 #include "pickup/bounce.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "util/alloc.h"
@@ -87,4 +88,35 @@ void pickup_bounce(const char *queue_dir, const char *hostname, struct virtual_a
 		queue_envelope_free(&notice);
 	}
 	str_free(&text);
+}
+
+void pickup_bounce_failed(const char *queue_dir, const char *hostname, struct virtual_alias *va,
+                          const struct queue_envelope *env, const struct pickup_failed_rcpt *failed,
+                          size_t count, const struct str *content)
+{
+	struct dsn_rcpt *rcpts = xcalloc(count, sizeof(*rcpts));
+	char **diags = xcalloc(count, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		const struct pickup_failed_rcpt *f = &failed[i];
+		log_info("%s: to=<%s>, status=bounced (%s)", env->id, f->address, f->reason);
+		if (f->notify[0] != '\0' && strstr(f->notify, "FAILURE") == NULL)
+			continue; /* NOTIFY=NEVER, or not on failure */
+		diags[n] = xasprintf("x-postern; %s", f->reason);
+		rcpts[n] = (struct dsn_rcpt){
+		    .final_rcpt = f->address,
+		    .orcpt = f->orcpt[0] ? f->orcpt : NULL,
+		    .action = DSN_ACTION_FAILED,
+		    .status = f->status,
+		    .diagnostic = diags[n],
+		    .last_attempt = time(NULL),
+		};
+		n++;
+	}
+	if (n > 0)
+		pickup_bounce(queue_dir, hostname, va, env, rcpts, n, content);
+	for (size_t i = 0; i < n; i++)
+		free(diags[i]);
+	free(diags);
+	free(rcpts);
 }

@@ -11,7 +11,8 @@
  * with a Received header, exactly as smtpd would write it, and is then
  * removed; a bad one is moved to corrupt/ with a log line. If the queue
  * cannot be written (disk full), the drop file stays for the next scan.
- * With non_smtpd_milters the message goes through the filters first
+ * With header_checks or body_checks the message is checked first
+ * (content.c), then with non_smtpd_milters it goes through the filters
  * (pickup_milter.c). The queue file gets the recipients after virtual
  * alias expansion (lib/mail/virtual_alias.h); a recipient unknown in a
  * virtual alias domain is returned to the sender in a non-delivery
@@ -35,6 +36,7 @@
 #include "mail/virtual_alias.h"
 #include "mail/wakeup.h"
 #include "pickup/bounce.h"
+#include "pickup/content.h"
 #include "pickup/pickup_milter.h"
 #include "server/server.h"
 #include "util/alloc.h"
@@ -132,8 +134,9 @@ static int on_head(void *ctx, struct drop_envelope *drop, const char **error_r)
 	if (expand_envelope(env, &queued, &failed, &failed_count, error_r) != 0)
 		return -1;
 	virtual_alias_failures_free(failed, failed_count);
-	/* Failures are returned with the message: keep it in memory. */
-	t->buffered = pickup_milter_enabled() || failed_count > 0;
+	/* Checks and filters edit the message, failures are returned with
+	 * it: keep it in memory. */
+	t->buffered = pickup_content_enabled() || pickup_milter_enabled() || failed_count > 0;
 	if (queued.rcpt_count > 0) {
 		t->writer = queue_writer_open(settings.queue_dir, &queued, error_r);
 		if (t->writer == NULL) {
@@ -175,39 +178,32 @@ static int on_content(void *ctx, const void *data, size_t len, const char **erro
 static void bounce_failures(const struct transfer *t, const struct virtual_alias_failure *failed,
                             size_t count, const struct str *content)
 {
-	struct dsn_rcpt *rcpts = xcalloc(count, sizeof(*rcpts));
-	char **diags = xcalloc(count, sizeof(char *));
-	size_t n = 0;
-	for (size_t i = 0; i < count; i++) {
-		const struct virtual_alias_failure *f = &failed[i];
-		log_info("%s: to=<%s>, status=bounced (%s)", t->id, f->address, f->reason);
-		if (f->notify[0] != '\0' && strstr(f->notify, "FAILURE") == NULL)
-			continue; /* NOTIFY=NEVER, or not on failure */
-		diags[n] = xasprintf("x-postern; %s", f->reason);
-		rcpts[n] = (struct dsn_rcpt){
-		    .final_rcpt = f->address,
-		    .orcpt = f->orcpt[0] ? f->orcpt : NULL,
-		    .action = DSN_ACTION_FAILED,
-		    .status = f->status,
-		    .diagnostic = diags[n],
-		    .last_attempt = time(NULL),
-		};
-		n++;
-	}
-	if (n > 0)
-		pickup_bounce(settings.queue_dir, settings.hostname, settings.virtual_alias,
-		              &t->env, rcpts, n, content);
-	for (size_t i = 0; i < n; i++)
-		free(diags[i]);
-	free(diags);
+	struct pickup_failed_rcpt *rcpts = xcalloc(count, sizeof(*rcpts));
+	for (size_t i = 0; i < count; i++)
+		rcpts[i] = (struct pickup_failed_rcpt){failed[i].address, failed[i].orcpt,
+		                                       failed[i].notify, failed[i].status,
+		                                       failed[i].reason};
+	pickup_bounce_failed(settings.queue_dir, settings.hostname, settings.virtual_alias, &t->env,
+	                     rcpts, count, content);
 	free(rcpts);
 }
 
-/* A message held in memory (for milters or bounces): filter it, expand
- * its recipients, return the failures, and write the rest. */
+/* A message held in memory (for content checks, milters or bounces):
+ * check and filter it, expand its recipients, return the failures, and
+ * write the rest. */
 static enum outcome finish_buffered(struct transfer *t, int64_t uid, const char **subdir_r,
                                     const char **why_r)
 {
+	if (pickup_content_enabled()) {
+		switch (pickup_content_run(&t->env, &t->content, subdir_r, why_r)) {
+		case PICKUP_CONTENT_QUEUE:
+			break;
+		case PICKUP_CONTENT_DONE:
+			return FILTERED;
+		case PICKUP_CONTENT_RETRY:
+			return RETRY;
+		}
+	}
 	struct str filtered = STR_INIT;
 	const struct str *content = &t->content;
 	if (pickup_milter_enabled()) {
@@ -465,6 +461,7 @@ static void init(struct server *srv)
 	settings.maildrop = xasprintf("%s/maildrop", settings.queue_dir);
 	settings.qmgr_socket = xasprintf("%s/public/qmgr", settings.queue_dir);
 	settings.virtual_alias = virtual_alias_from_conf(conf);
+	pickup_content_init(conf, settings.virtual_alias);
 	pickup_milter_init(conf, settings.virtual_alias);
 	/* Mail dropped while the system was down goes out now. */
 	event_add_timer(server_loop(srv), 0, on_start_timer, NULL);

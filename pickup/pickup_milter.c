@@ -13,7 +13,7 @@
 #include "mail/route.h"
 #include "milter/milter_conf.h"
 #include "pickup/bounce.h"
-#include "table/table.h"
+#include "table/table_cache.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -26,7 +26,6 @@ static struct {
 	struct milter_defaults defaults;
 	struct virtual_alias *virtual_alias;
 	struct mail_route_settings route;
-	struct table *transport_table; /* opened at the first look-up */
 } pm;
 
 struct run {
@@ -35,21 +34,13 @@ struct run {
 	int64_t uid;
 };
 
-/* transport_maps for the {mail_mailer}... macros (lib/table notices a
- * rebuilt table). */
+/* transport_maps for the {mail_mailer}... macros. */
 static int transport_lookup(const char *spec, const char *key, struct str *value)
 {
 	const char *error;
-	if (pm.transport_table == NULL) {
-		pm.transport_table = table_open(spec, &error);
-		if (pm.transport_table == NULL) {
-			log_warn("table %s: %s", spec, error);
-			return -1;
-		}
-	}
-	int rc = table_lookup(pm.transport_table, key, value, &error);
+	int rc = table_cache_lookup(spec, key, false, value, &error);
 	if (rc < 0)
-		log_warn("table %s: lookup %s: %s", spec, key, error);
+		log_warn("%s", error);
 	return rc;
 }
 
@@ -285,7 +276,6 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 	if (envelope_events(c, &r, env, &gone, &v))
 		milter_message(c, &msg, env, &v);
 	enum pickup_milter_result result = PICKUP_MILTER_QUEUE;
-	*subdir_r = "incoming";
 	if (v.action == MILTER_CONTINUE && env->rcpt_count == 0) {
 		log_info("%s: milter-discard: all recipients deleted; from=<%s>", env->id,
 		         env->sender);

@@ -28,7 +28,8 @@ enum pickup_milter_result {
 };
 
 /* Filter content (the Received header included) for env, which the
- * edits change; on QUEUE the final content is appended to out. */
+ * edits change; on QUEUE the final content is appended to out, and a
+ * quarantine sets *subdir_r to "hold" (else it is left as it is). */
 enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t uid,
                                             const struct str *content, struct str *out,
                                             const char **subdir_r, const char **why_r);

@@ -8,16 +8,14 @@
  * trusted clients (mynetworks or authenticated). Never an open relay.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "mail/extension.h"
 #include "smtpd/smtpd.h"
-#include "table/table.h"
+#include "table/table_cache.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -32,43 +30,14 @@ bool policy_client_trusted(const struct session *s)
 	return s->auth_user != NULL || cidr_list_match(s->cfg->mynetworks, s->client_addr);
 }
 
-/* Tables stay open for the process; a rebuilt file is noticed by lib/table. */
-#define MAX_OPEN_TABLES 8
-static struct {
-	char *spec;
-	struct table *table;
-} open_tables[MAX_OPEN_TABLES];
-
 /* 1 found, 0 not found, -1 lookup failure (the table is broken or missing).
  * With missing_is_empty, a table file that does not exist finds nothing. */
 static int map_value(const char *spec, const char *key, bool missing_is_empty, struct str *value)
 {
 	const char *error;
-	size_t slot = 0;
-	while (slot < MAX_OPEN_TABLES && open_tables[slot].spec &&
-	       strcmp(open_tables[slot].spec, spec) != 0)
-		slot++;
-	if (slot == MAX_OPEN_TABLES) {
-		slot = 0; /* more tables than slots: reuse the first */
-		table_close(open_tables[0].table);
-		free(open_tables[0].spec);
-		open_tables[0].spec = NULL;
-	}
-	if (open_tables[slot].spec == NULL) {
-		struct stat st;
-		if (missing_is_empty && table_spec_stat(spec, &st) != 0 && errno == ENOENT)
-			return 0;
-		struct table *t = table_open(spec, &error);
-		if (t == NULL) {
-			log_warn("table %s: %s", spec, error);
-			return -1;
-		}
-		open_tables[slot].spec = xstrdup(spec);
-		open_tables[slot].table = t;
-	}
-	int rc = table_lookup(open_tables[slot].table, key, value, &error);
+	int rc = table_cache_lookup(spec, key, missing_is_empty, value, &error);
 	if (rc < 0)
-		log_warn("table %s: lookup %s: %s", spec, key, error);
+		log_warn("%s", error);
 	return rc;
 }
 

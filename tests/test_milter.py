@@ -122,6 +122,12 @@ class SmtpdMilterTest(unittest.TestCase):
             "127.0.0.1:%d inet n - n - - smtpd -o smtpd_milters={%s,protocol=2}"
             % (cls.old_port, cls.f1_spec))
         cls.inst.params["non_smtpd_milters"] = cls.f1_spec
+        # pickup's header_checks come before its filters.
+        checks = os.path.join(base, "pickup_header_checks")
+        with open(checks, "w") as f:
+            f.write("/^X-Pickup-Check: (.*)/ REPLACE X-Pickup-Checked: $1\n"
+                    "/^Subject: token-pcheck-hold/ HOLD checked\n")
+        cls.inst.services[1] = PICKUP + " -o header_checks=regexp:" + checks
         cls.inst.write_config()
         cls.inst.start()
 
@@ -482,6 +488,25 @@ class SmtpdMilterTest(unittest.TestCase):
         self.assertIn(b"Undelivered Mail Returned to Sender", content)
         maildrop = os.path.join(self.inst.spool, "maildrop")
         wait_for(lambda: not os.listdir(maildrop), what="maildrop empty")
+
+    def test_pickup_header_checks_before_the_filter(self):
+        for subject in ("token-pcheck", "token-pcheck-hold"):
+            msg = b"Subject: %s\nX-Pickup-Check: yes\n\nbody\n" % subject.encode()
+            result = subprocess.run([self.inst.program("sendmail"), "-C", self.inst.etc,
+                                     "-f", "local@example.test", "bob@example.test"],
+                                    input=msg, capture_output=True, timeout=60)
+            self.assertEqual(result.returncode, 0, result.stderr)
+        qid, env, rcpts, content = find_queued(self.inst, "token-pcheck\r", timeout=20)
+        self.assertIn(b"\r\nX-Pickup-Checked: yes\r\n", content)
+        self.assertNotIn(b"X-Pickup-Check:", content)
+        # The filter saw the edited message.
+        ev = self.log1.since_mark()
+        self.assertIn("header X-Pickup-Checked: yes", ev)
+        self.assertNotIn("header X-Pickup-Check: yes", ev)
+        # A HOLD stays a hold when the filter lets the message through.
+        qid, env, rcpts, content = find_queued(self.inst, "token-pcheck-hold", subdir="hold",
+                                               timeout=20)
+        self.assertEqual(env["hold_reason"], "header Subject: token-pcheck-hold: checked")
 
     def test_pickup_refused_recipient_is_returned(self):
         msg = b"Subject: token-prcpt\nX-Test-Action: addheader\n\nbody\n"

@@ -272,3 +272,30 @@ void content_check_body_end(struct content_check *c, struct str *out)
 		body_line(c, c->partial.data, c->partial.len, out);
 	str_clear(&c->partial);
 }
+
+#define LOGGED_LINE_LIMIT 200
+
+bool content_check_log_text(const char *action, const char *part, const char *line,
+                            const char *text, const struct content_check_origin *from,
+                            struct str *out)
+{
+	/* One log line: folded lines and other controls become blanks. */
+	char shown[LOGGED_LINE_LIMIT + 4];
+	size_t n = 0;
+	for (; line[n] && n < LOGGED_LINE_LIMIT; n++)
+		shown[n] = (unsigned char)line[n] < 0x20 || line[n] == 0x7f ? ' ' : line[n];
+	strcpy(shown + n, line[n] ? "..." : "");
+	if (strcmp(action, "unknown") == 0) {
+		str_printf(out, "%s_checks: unknown action \"%.100s\" for %s %s; ignored", part,
+		           text, part, shown);
+		return true;
+	}
+	str_printf(out, "%s: %s %s from %s; from=<%s> to=<%s>", action, part, shown, from->client,
+	           from->sender, from->rcpt);
+	if (from->protocol)
+		str_printf(out, " proto=%s helo=<%s>", from->protocol,
+		           from->helo ? from->helo : "");
+	if (*text)
+		str_printf(out, ": %s", text);
+	return false;
+}

@@ -79,6 +79,25 @@ void content_check_body(struct content_check *c, const char *data, size_t len, s
 /* The end of the message: flushes a held incomplete line. */
 void content_check_body_end(struct content_check *c, struct str *out);
 
+/* Where a message came from, for content_check_log_text. */
+struct content_check_origin {
+	const char *client; /* "name[addr]", or "local" */
+	const char *sender;
+	const char *rcpt;     /* the first recipient, or "" */
+	const char *protocol; /* shown with helo; NULL: neither is shown */
+	const char *helo;
+};
+
+/* The log text of a decision passed to note, in Postfix's form, for the
+ * caller to log after the queue ID: "reject: header Subject: win from
+ * CLIENT; from=<a> to=<b> proto=ESMTP helo=<h>: 5.7.1 text" (the line cut
+ * at 200 characters, its controls as blanks). Returns true if it is a
+ * warning: an "unknown" action ("header_checks: unknown action ...;
+ * ignored"). */
+bool content_check_log_text(const char *action, const char *part, const char *line,
+                            const char *text, const struct content_check_origin *from,
+                            struct str *out);
+
 /* True once nothing more will change the verdict. */
 static inline bool content_check_decided(const struct content_check *c)
 {

@@ -2,7 +2,8 @@
  * Tests of content checks: header actions (IGNORE, REPLACE, PREPEND, HOLD,
  * REJECT with and without a status code, DEFER, DISCARD, WARN), folded
  * headers looked up as one key, body lines split across pieces, the body
- * size limit, long lines, a failing table, and unknown actions.
+ * size limit, long lines, a failing table, unknown actions, and the log
+ * text of a decision.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,35 @@ TEST(failures_and_unknown_actions)
 	content_check_free(&c);
 }
 
+TEST(log_text)
+{
+	struct content_check_origin smtp = {"unknown[192.0.2.1]", "a@x.test", "b@y.test", "ESMTP",
+	                                    "h.test"};
+	struct str out = STR_INIT;
+	CHECK(!content_check_log_text("reject", "header", "Subject: win\n\tbig", "5.7.1 No", &smtp,
+	                              &out));
+	CHECK_STR(str_cstr(&out), "reject: header Subject: win  big from unknown[192.0.2.1]; "
+	                          "from=<a@x.test> to=<b@y.test> proto=ESMTP helo=<h.test>: "
+	                          "5.7.1 No");
+	struct content_check_origin local = {"local", "a@x.test", "b@y.test", NULL, NULL};
+	str_clear(&out);
+	CHECK(!content_check_log_text("hold", "body", "line", "", &local, &out));
+	CHECK_STR(str_cstr(&out), "hold: body line from local; from=<a@x.test> to=<b@y.test>");
+	char *long_line = xmalloc(301);
+	memset(long_line, 'x', 300);
+	long_line[300] = '\0';
+	str_clear(&out);
+	content_check_log_text("warning", "body", long_line, "w", &local, &out);
+	CHECK(strstr(str_cstr(&out), "xxx... from local") != NULL);
+	CHECK(strlen(str_cstr(&out)) < 300);
+	str_clear(&out);
+	CHECK(content_check_log_text("unknown", "header", "X-A: b", "FROB it", &local, &out));
+	CHECK_STR(str_cstr(&out),
+	          "header_checks: unknown action \"FROB it\" for header X-A: b; ignored");
+	free(long_line);
+	str_free(&out);
+}
+
 int main(void)
 {
 	RUN(header_actions);
@@ -226,6 +256,7 @@ int main(void)
 	RUN(body_lines_in_pieces);
 	RUN(body_limit_and_long_lines);
 	RUN(failures_and_unknown_actions);
+	RUN(log_text);
 	str_free(&notes);
 	str_free(&keys_seen);
 	return TESTING_DONE();

@@ -1,6 +1,7 @@
 /*
- * Address domains must exist in the DNS, as Postfix's
- * reject_unknown_sender_domain and reject_unknown_recipient_domain: at
+ * Address domains and the HELO name must exist in the DNS, as Postfix's
+ * reject_unknown_sender_domain, reject_unknown_recipient_domain and
+ * reject_unknown_helo_hostname: at
  * RCPT (after the recipient and the access tables, unless one said OK),
  * a domain must have an MX record, or else an A or AAAA record.
  *
@@ -11,6 +12,12 @@
  *                                     (450 4.1.8 by default, as Postfix)
  *   a null MX (RFC 7505)              550 5.7.27 ... does not accept mail
  *   DNS trouble                       450 4.1.8 (never a permanent refusal)
+ *
+ * The HELO name (smtpd_reject_unknown_helo_hostname; address literals and
+ * trusted clients are not checked; the verdict is kept for the session):
+ *   no such name, or no MX/A/AAAA     unknown_hostname_reject_code 4.7.1
+ *                                     (450 by default, as Postfix)
+ *   DNS trouble                       450 4.7.1
  *
  * The recipient (smtpd_reject_unknown_recipient_domain), when its domain
  * is not one of ours (local, virtual mailbox or virtual alias), whoever
@@ -160,5 +167,40 @@ int recipient_domain_check_rcpt(struct session *s, const char *address, const ch
 		break;
 	}
 	reply(s, 450, "4.1.2", "<%.254s>: Recipient address rejected: Domain not found", address);
+	return -1;
+}
+
+int helo_domain_check_rcpt(struct session *s)
+{
+	const struct smtpd_settings *cfg = s->cfg;
+	const char *helo = s->helo;
+	if (!cfg->reject_unknown_helo || helo == NULL || *helo == '\0' || *helo == '[' ||
+	    policy_client_trusted(s))
+		return 0;
+	if (s->helo_verdict == 0) {
+		const char *error;
+		struct dns_resolver *r = smtpd_resolver(cfg, &error);
+		enum domain_verdict v = DOMAIN_TEMPFAIL;
+		if (r != NULL)
+			v = look_up(s, r, "HELO", helo);
+		else
+			log_warn("%s: HELO name %s not checked: %s", session_client(s), helo,
+			         error);
+		s->helo_verdict = (int)v + 1;
+	}
+	switch ((enum domain_verdict)(s->helo_verdict - 1)) {
+	case DOMAIN_OK:
+	case DOMAIN_NULL_MX: /* the name exists, with an MX record */
+		return 0;
+	case DOMAIN_UNKNOWN: {
+		int code = (int)cfg->unknown_hostname_reject_code;
+		reply(s, code, code >= 500 ? "5.7.1" : "4.7.1",
+		      "<%.254s>: Helo command rejected: Host not found", helo);
+		return -1;
+	}
+	case DOMAIN_TEMPFAIL:
+		break;
+	}
+	reply(s, 450, "4.7.1", "<%.254s>: Helo command rejected: Host not found", helo);
 	return -1;
 }

@@ -118,6 +118,10 @@ static void load_settings(struct server *srv)
 	c->reject_unknown_sender_domain = conf_get_bool(conf, "smtpd_reject_unknown_sender_domain");
 	c->reject_unknown_recipient_domain =
 	    conf_get_bool(conf, "smtpd_reject_unknown_recipient_domain");
+	c->reject_unknown_helo = conf_get_bool(conf, "smtpd_reject_unknown_helo_hostname");
+	c->unknown_hostname_reject_code = conf_get_int(conf, "unknown_hostname_reject_code");
+	if (c->unknown_hostname_reject_code < 400 || c->unknown_hostname_reject_code > 599)
+		log_fatal("unknown_hostname_reject_code must be 4NN or 5NN");
 	c->reject_invalid_helo = conf_get_bool(conf, "smtpd_reject_invalid_helo_hostname");
 	c->reject_non_fqdn_helo = conf_get_bool(conf, "smtpd_reject_non_fqdn_helo_hostname");
 	c->reject_non_fqdn_sender = conf_get_bool(conf, "smtpd_reject_non_fqdn_sender");

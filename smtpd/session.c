@@ -163,6 +163,7 @@ static void cmd_ehlo(struct session *s, const char *arg, bool extended)
 	session_reset_transaction(s);
 	free(s->helo);
 	s->helo = xstrdup(arg);
+	s->helo_verdict = 0;
 	s->esmtp = extended;
 	if (smtpd_milter_helo(s))
 		return;
@@ -376,6 +377,8 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
 	if (rc == 0)
 		rc = access_check_rcpt(s, p.address, &access_ok);
+	if (rc == 0 && !access_ok)
+		rc = helo_domain_check_rcpt(s);
 	if (rc == 0 && !access_ok)
 		rc = sender_domain_check_rcpt(s);
 	if (rc == 0 && !access_ok)

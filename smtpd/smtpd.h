@@ -12,7 +12,7 @@
  *   milter.c   the smtpd_milters chain: events, macros, verdict replies
  *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites)
  *   resolver.c the DNS resolver that dnsbl.c and address_domain.c share
- *   address_domain.c  sender and recipient domains must exist (smtpd_reject_unknown_*_domain)
+ *   address_domain.c  the HELO name, sender and recipient domains must exist in the DNS
  *   sender_login.c   who may use which sender (smtpd_sender_login_maps)
  *   fqdn.c     the forms of the HELO name and the addresses (reject_non_fqdn_...)
  *   content.c  header_checks and body_checks: their look-ups and log lines
@@ -111,6 +111,8 @@ struct smtpd_settings {
 	/* address_domain.c */
 	bool reject_unknown_sender_domain;
 	bool reject_unknown_recipient_domain;
+	bool reject_unknown_helo;
+	long long unknown_hostname_reject_code;
 	long long unknown_address_reject_code;
 	long long dns_timeout_ms; /* per query */
 	/* content.c: header_checks, body_checks (ctx: the session) */
@@ -155,6 +157,7 @@ struct session {
 	char *access_discard;            /* an access table said DISCARD: why, for the log */
 	bool dnsbl_checked;              /* the DNS blocklists were looked up */
 	int sender_domain_verdict;       /* address_domain.c, for the transaction; 0: not yet */
+	int helo_verdict;                /* address_domain.c, for the HELO name; 0: not yet */
 	char dnsbl_refusal[512];         /* their verdict: the reply text, or "" */
 	char last_reply[512];            /* the last reply line sent, without CRLF */
 	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
@@ -203,6 +206,7 @@ int dnsbl_check_rcpt(struct session *s);
  * OK): 0 go on, or -1 having sent the reply. */
 int sender_domain_check_rcpt(struct session *s);
 int recipient_domain_check_rcpt(struct session *s, const char *address, const char *domain);
+int helo_domain_check_rcpt(struct session *s);
 
 /* sender_login.c: the sender's owner, for this recipient (the first check
  * at RCPT): 0 go on, or -1 having sent the reply. */

@@ -1,6 +1,8 @@
-"""smtpd_reject_unknown_sender_domain and
-smtpd_reject_unknown_recipient_domain (Postfix's
-reject_unknown_sender_domain and reject_unknown_recipient_domain), driven
+"""smtpd_reject_unknown_sender_domain, smtpd_reject_unknown_recipient_domain
+and smtpd_reject_unknown_helo_hostname (Postfix's
+reject_unknown_sender_domain, reject_unknown_recipient_domain and
+reject_unknown_helo_hostname, the HELO name refused with
+unknown_hostname_reject_code 4.7.1), driven
 with smtplib against a local unbound serving test zones: a domain with an
 MX, with only an A or only an AAAA record is accepted; one that does not
 exist or has none of them is refused with unknown_address_reject_code (450
@@ -33,6 +35,9 @@ SERVICES = {
     "trusted": "-o smtpd_reject_unknown_sender_domain=yes -o mynetworks=127.0.0.0/8",
     "off": "",
     "recipient": "-o smtpd_reject_unknown_recipient_domain=yes -o mynetworks=127.0.0.0/8",
+    "helo": "-o smtpd_reject_unknown_helo_hostname=yes",
+    "helo550": "-o smtpd_reject_unknown_helo_hostname=yes -o unknown_hostname_reject_code=550",
+    "helotrusted": "-o smtpd_reject_unknown_helo_hostname=yes -o mynetworks=127.0.0.0/8",
 }
 
 
@@ -134,6 +139,27 @@ class AddressDomainTest(unittest.TestCase):
             c.ehlo("client.outside.test")
             self.assertEqual(c.mail("a@mx.example")[0], 250)
             self.assertEqual(c.rcpt("b@nope.mx.example")[0], 250)
+
+    def helo(self, service, name):
+        """The reply to RCPT after HELO name."""
+        with smtplib.SMTP("127.0.0.1", self.ports[service], timeout=30) as c:
+            c.ehlo(name)
+            self.assertEqual(c.mail("a@mx.example")[0], 250)
+            code, text = c.rcpt("x@relay.test")
+            return code, text.decode()
+
+    def test_helo_names(self):
+        for name in ("mx.example", "aonly.example", "v6only.example", "nullmx.example",
+                     "[127.0.0.1]"):
+            self.assertEqual(self.helo("helo", name)[0], 250, name)
+        self.assertEqual(self.helo("helo", "nope.mx.example"), (
+            450, "4.7.1 <nope.mx.example>: Helo command rejected: Host not found"))
+        self.assertEqual(self.helo("helo550", "nodata.example"), (
+            550, "5.7.1 <nodata.example>: Helo command rejected: Host not found"))
+        self.assertEqual(self.helo("helo550", "broken.example"), (
+            450, "4.7.1 <broken.example>: Helo command rejected: Host not found"))
+        self.assertEqual(self.helo("helotrusted", "nope.mx.example")[0], 250)
+        self.assertEqual(self.helo("off", "nope.mx.example")[0], 250)
 
 
 if __name__ == "__main__":

@@ -338,11 +338,10 @@ static void check_access(struct checker *ck)
 	static const struct {
 		const char *name;
 		long long low, high;
-	} codes[] = {{"access_map_reject_code", 400, 599},
-	             {"access_map_defer_code", 400, 499},
-	             {"unknown_address_reject_code", 400, 599},
-	             {"invalid_hostname_reject_code", 400, 599},
-	             {"non_fqdn_reject_code", 400, 599}};
+	} codes[] = {
+	    {"access_map_reject_code", 400, 599},       {"access_map_defer_code", 400, 499},
+	    {"unknown_address_reject_code", 400, 599},  {"unknown_hostname_reject_code", 400, 599},
+	    {"invalid_hostname_reject_code", 400, 599}, {"non_fqdn_reject_code", 400, 599}};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		long long code = conf_get_int(ck->conf, codes[i].name);
 		if (code < codes[i].low || code > codes[i].high) {

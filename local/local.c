@@ -300,13 +300,14 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 static void serve(struct server *srv, int fd)
 {
 	int timeout_ms;
-	struct ipc_rec *req = server_read_request(srv, fd, "deliver", &timeout_ms);
-	if (req == NULL)
-		return;
-	local_qmgr_set(fd);
-	serve_request(srv, fd, req, timeout_ms);
-	local_qmgr_set(-1);
-	ipc_rec_free(req);
+	struct ipc_rec *req;
+	/* qmgr may send more requests on the same connection. */
+	while ((req = server_read_request(srv, fd, "deliver", &timeout_ms)) != NULL) {
+		local_qmgr_set(fd);
+		serve_request(srv, fd, req, timeout_ms);
+		local_qmgr_set(-1);
+		ipc_rec_free(req);
+	}
 }
 
 static void shutdown_service(struct server *srv)

@@ -4,7 +4,8 @@
  * virtual_mailbox_domains (or that has no domain) is local; transport.c
  * routes the others.
  *
- * One request per connection to $queue_directory/private/SERVICE:
+ * Requests on a connection to $queue_directory/private/SERVICE (kept
+ * for the next delivery to that service: agent_pool.c):
  *   "deliver": queue_id, queue_name ("active"), sender, nexthop (s, for
  *              smtp), then per recipient rcpt (s) and index (i: its index
  *              in the queue file; qmgr's own indexes count from
@@ -115,19 +116,20 @@ static int send_request(int fd, const struct queue_envelope *env, const char *ne
 	return rc;
 }
 
-/* Read results until "done"; returns the reason to use for those left. */
-static const char *read_results(int fd, const char *service, const struct queue_envelope *env,
-                                const size_t *indexes, size_t count, struct rcpt_result *results,
-                                bool *seen, struct agent_info *info)
+/* Read results until "done" (true), or until the connection fails (false,
+ * with *error_r); *any_r tells whether any record came. */
+static bool read_results(int fd, const char *service, const struct queue_envelope *env,
+                         const size_t *indexes, size_t count, struct rcpt_result *results,
+                         bool *seen, struct agent_info *info, bool *any_r, const char **error_r)
 {
+	*any_r = false;
 	for (;;) {
 		struct ipc_rec *rec = NULL;
-		const char *error = "connection closed";
-		int rc = ipc_read(fd, &rec, RESULT_MAX_RECORD, (int)qmgr.ipc_timeout_ms, &error);
-		if (rc != 1) {
-			log_warn("%s: %s delivery agent: %s", env->id, service, error);
-			return "delivery agent failed";
-		}
+		*error_r = "connection closed";
+		int rc = ipc_read(fd, &rec, RESULT_MAX_RECORD, (int)qmgr.ipc_timeout_ms, error_r);
+		if (rc != 1)
+			return false;
+		*any_r = true;
 		bool done = ipc_rec_is(rec, "done");
 		if (!done && !(ipc_rec_is(rec, "result") &&
 		               take_result(rec, env, indexes, count, results, seen, info)))
@@ -135,7 +137,7 @@ static const char *read_results(int fd, const char *service, const struct queue_
 			         rec->name);
 		ipc_rec_free(rec);
 		if (done)
-			return "delivery agent failed";
+			return true;
 	}
 }
 
@@ -147,17 +149,41 @@ void deliver_agent(const char *service, const char *nexthop, const struct queue_
 	char *path = xasprintf("%s/private/%s", qmgr.queue_dir, service);
 	const char *error;
 	const char *why = "delivery agent not available";
-	int fd = sock_connect_unix_nonblock(path, CONNECT_TIMEOUT_MS, &error);
-	if (fd < 0) {
-		log_warn("%s: cannot connect to %s: %s", env->id, path, error);
-	} else if (send_request(fd, env, nexthop, indexes, count) != 0) {
-		log_warn("%s: cannot send to the %s delivery agent: %m", env->id, service);
-		why = "delivery agent failed";
-	} else {
-		why = read_results(fd, service, env, indexes, count, results, seen, info);
+	/* A kept connection first. If its agent has ended it meanwhile (the
+	 * request unsent, or not a word back), once more on a new one. */
+	int fd = agent_pool_take(service);
+	bool kept = fd >= 0, done = false;
+	for (;;) {
+		if (fd < 0 &&
+		    (fd = sock_connect_unix_nonblock(path, CONNECT_TIMEOUT_MS, &error)) < 0) {
+			log_warn("%s: cannot connect to %s: %s", env->id, path, error);
+			break;
+		}
+		bool any = false;
+		if (send_request(fd, env, nexthop, indexes, count) != 0) {
+			error = "cannot send the request";
+		} else {
+			done = read_results(fd, service, env, indexes, count, results, seen, info,
+			                    &any, &error);
+		}
+		if (!done && !any && kept) {
+			close(fd);
+			fd = -1;
+			kept = false;
+			continue;
+		}
+		if (!done) {
+			log_warn("%s: %s delivery agent: %s", env->id, service, error);
+			why = "delivery agent failed";
+		}
+		break;
 	}
-	if (fd >= 0)
+	if (fd >= 0 && done)
+		agent_pool_put(service, fd);
+	else if (fd >= 0)
 		close(fd);
+	if (done)
+		why = "delivery agent failed"; /* "done" with recipients left out */
 	for (size_t i = 0; i < count; i++)
 		if (!seen[i])
 			rcpt_result_set(&results[i], RCPT_DEFERRED, "4.3.0", why,

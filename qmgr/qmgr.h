@@ -6,6 +6,7 @@
  * message.c (one message from active/ to done or
  * deferred/), status.c (the per-message status log),
  * deliver.c (recipient routing and the client of the local agent),
+ * agent_pool.c (agent connections kept for the next delivery),
  * notify.c (which DSNs are due) and bounce.c (building and queueing one). The wire protocol with
  * local and the status log format are described in deliver.c and status.c.
  */
@@ -68,7 +69,10 @@ struct agent_info {
 void deliver_agent(const char *service, const char *nexthop, const struct queue_envelope *env,
                    const size_t *indexes, size_t count, struct rcpt_result *results,
                    struct agent_info *info);
-/* Hand the listed recipients to the local agent; fill their results. */
+/* agent_pool.c: a connection to private/SERVICE kept from an earlier
+ * delivery (-1 if none), and one to keep after a complete answer. */
+int agent_pool_take(const char *service);
+void agent_pool_put(const char *service, int fd);
 
 /* transport.c: route the listed recipients (transport_maps, local
  * domains, relayhost, else the recipient domain through smtp) and

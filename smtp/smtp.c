@@ -259,11 +259,12 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 static void serve(struct server *srv, int fd)
 {
 	int timeout_ms;
-	struct ipc_rec *req = server_read_request(srv, fd, "deliver", &timeout_ms);
-	if (req == NULL)
-		return;
-	serve_request(fd, req, timeout_ms);
-	ipc_rec_free(req);
+	struct ipc_rec *req;
+	/* qmgr may send more requests on the same connection. */
+	while ((req = server_read_request(srv, fd, "deliver", &timeout_ms)) != NULL) {
+		serve_request(fd, req, timeout_ms);
+		ipc_rec_free(req);
+	}
 }
 
 static void shutdown_service(struct server *srv)

@@ -24,6 +24,9 @@
 
 #define STATUS_WRITE_TIMEOUT_MS 2000
 #define HANDSHAKE_TIMEOUT_MS 10000
+/* How long a delivery agent waits for qmgr's next request on a connection
+ * it has served (qmgr gives up on an idle connection sooner). */
+#define NEXT_REQUEST_WAIT_MS 2000
 
 struct server {
 	const struct server_ops *ops;
@@ -38,6 +41,7 @@ struct server {
 	int listen_count;
 	bool listening;
 	bool busy_reported;
+	int conn_requests; /* SINGLE: requests read on the current connection */
 	bool retiring;
 	int connections;
 	long long uses;
@@ -157,10 +161,12 @@ static void serve_single(struct server *srv, int fd)
 	 * twice a connection for nothing. */
 	while (fd >= 0) {
 		srv->connections = 1;
+		srv->conn_requests = 0;
 		srv->ops->serve(srv, fd);
 		close(fd);
 		srv->connections = 0;
-		srv->uses++;
+		/* Each request counts toward max_use (at least one a connection). */
+		srv->uses += srv->conn_requests > 1 ? srv->conn_requests : 1;
 		if (used_up(srv))
 			server_exit(srv, "max_use reached");
 		fd = waiting_client(srv);
@@ -351,21 +357,44 @@ void *server_context(const struct server *srv)
 	return srv->ctx;
 }
 
+/* A later request on a served connection: wait for it (or for master,
+ * which may be retiring this process) at most NEXT_REQUEST_WAIT_MS.
+ * True if the connection has something to read. */
+static bool next_request_waiting(struct server *srv, int fd)
+{
+	if (srv->retiring || (!srv->ops->persistent && srv->max_use > 0 &&
+	                      srv->uses + srv->conn_requests >= srv->max_use))
+		return false;
+	struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
+	                        {.fd = MASTER_STATUS_FD, .events = POLLIN}};
+	int n;
+	while ((n = poll(pfd, 2, NEXT_REQUEST_WAIT_MS)) < 0 && errno == EINTR)
+		;
+	/* Master's word is read by the event loop once this connection ends. */
+	return n > 0 && pfd[1].revents == 0 && pfd[0].revents != 0;
+}
+
 struct ipc_rec *server_read_request(struct server *srv, int fd, const char *name, int *timeout_ms_r)
 {
 	*timeout_ms_r = (int)(conf_get_time(srv->conf, "ipc_timeout") * 1000);
+	bool later = srv->conn_requests > 0;
+	if (later && !next_request_waiting(srv, fd))
+		return NULL;
 	struct ipc_rec *req = NULL;
 	const char *error = "";
 	int rc = ipc_read(fd, &req, 0, *timeout_ms_r, &error);
-	if (rc < 0)
+	if (rc < 0 && !(later && errno == ECONNRESET))
 		log_warn("reading %s request: %s", name, error);
 	if (rc != 1)
-		return NULL;
+		return NULL; /* (a later one: qmgr closed the connection it kept) */
 	if (!ipc_rec_is(req, name)) {
 		log_warn("unexpected request \"%s\"", req->name);
 		ipc_rec_free(req);
 		return NULL;
 	}
+	srv->conn_requests++;
+	if (later)
+		log_debug("request %d on this connection", srv->conn_requests);
 	return req;
 }
 

@@ -49,9 +49,12 @@ int server_main(int argc, char **argv, const struct server_ops *ops, void *ctx);
 void *server_context(const struct server *srv);
 const struct conf *server_conf(const struct server *srv);
 struct event_loop *server_loop(struct server *srv);
-/* For a delivery agent: the one request on a connection from qmgr, if it
- * is a record named name (anything else is logged), read within
- * ipc_timeout, which *timeout_ms_r gets for the replies. NULL if none. */
+/* For a delivery agent: the next request on a connection from qmgr, if
+ * it is a record named name (anything else is logged): the first within
+ * ipc_timeout (which *timeout_ms_r gets for the replies), a later one (qmgr
+ * keeps a connection for its next delivery) within two seconds. NULL when
+ * there is none, or when the process has served max_use requests or
+ * master has a word for it (retirement): the agent then returns. */
 struct ipc_rec *server_read_request(struct server *srv, int fd, const char *name,
                                     int *timeout_ms_r);
 const char *server_service_name(const struct server *srv);

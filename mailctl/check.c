@@ -26,6 +26,7 @@
 #include "table/table_source.h"
 #include "tls/tls.h"
 #include "util/alloc.h"
+#include "util/cidr.h"
 #include "util/privs.h"
 #include "util/sock.h"
 #include "util/str.h"
@@ -138,6 +139,25 @@ static void check_milter_params(struct checker *ck)
 
 /* Every smtpd_dnsbl_sites entry (smtpd would ignore a bad one) and the
  * reply code. */
+/* The lists of client networks (address/prefix) smtpd matches clients with. */
+static void check_networks(struct checker *ck)
+{
+	static const char *const names[] = {"mynetworks", "smtpd_client_event_limit_exceptions",
+	                                    "smtpd_tls_auth_only_exempt"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *bad = NULL;
+		struct cidr_list *list = cidr_list_parse(conf_get_list(ck->conf, names[i]), &bad);
+		if (list == NULL) {
+			char *where = param_where(ck, names[i]);
+			report(ck, true, where, "%s: \"%s\" is not an address or address/prefix",
+			       names[i], bad ? bad : "");
+			free(where);
+		}
+		cidr_list_free(list);
+		free(bad);
+	}
+}
+
 static void check_dnsbl(struct checker *ck)
 {
 	char *const *entries = conf_get_list(ck->conf, "smtpd_dnsbl_sites");
@@ -484,6 +504,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_local_delivery(&ck);
 	check_virtual_alias(&ck);
 	check_access(&ck);
+	check_networks(&ck);
 	check_tls_policy(&ck);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);

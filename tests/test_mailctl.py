@@ -48,6 +48,21 @@ class MailctlTest(InstanceTestCase):
         self.assertRegex(out, re.escape("%s:4: error:" % master) + ".*no_such_program")
         self.assertIn("%s:5: error:" % master, out)
 
+    def test_check_networks(self):
+        inst = self.instance(services=["probe unix n - n - 1 svc_probe"], start=False)
+        with open(os.path.join(inst.etc, "main.conf"), "a") as f:
+            f.write("mynetworks = 127.0.0.0/8, 10.0.0.0/33\n")
+            f.write("smtpd_client_event_limit_exceptions = not-an-address\n")
+        lines = open(os.path.join(inst.etc, "main.conf")).read().splitlines()
+        line = lines.index("mynetworks = 127.0.0.0/8, 10.0.0.0/33") + 1
+        result = inst.mailctl("check")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        main = os.path.join(inst.etc, "main.conf")
+        self.assertIn('%s:%d: error: mynetworks: "10.0.0.0/33" is not an address or '
+                      'address/prefix' % (main, line), result.stdout)
+        self.assertIn('%s:%d: error: smtpd_client_event_limit_exceptions: "not-an-address"'
+                      % (main, line + 1), result.stdout)
+
     def test_check_missing_files(self):
         inst = self.instance(start=False)
         os.unlink(os.path.join(inst.etc, "master.conf"))

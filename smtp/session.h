@@ -28,6 +28,7 @@ struct smtp_session {
 	char *error; /* why the session failed */
 	const char *error_status;
 	int64_t started_ms;
+	bool rset_queued; /* a kept session: RSET goes ahead of MAIL, pipelined */
 };
 
 /* Record why the session failed (and the status to report). */

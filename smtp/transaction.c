@@ -239,12 +239,24 @@ static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
 	return true;
 }
 
+/* A kept session's queued RSET, sent and answered on its own when no
+ * transaction follows it; false if the session cannot be used. */
+static bool rset_alone(struct smtp_session *s)
+{
+	if (!s->rset_queued)
+		return true;
+	s->rset_queued = false;
+	return session_flush(s, smtp_cfg.rset_timeout_ms, "sending RSET") == 0 &&
+	       session_read_reply(s, smtp_cfg.rset_timeout_ms, "sending RSET") == 0 &&
+	       s->resp.code / 100 == 2;
+}
+
 bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
                      struct smtp_rcpt *rcpts, size_t count)
 {
 	bool send_body;
 	if (refuse_early(s, msg, rcpts, count, &send_body))
-		return true;
+		return rset_alone(s);
 	bool pipelining = s->esmtp && s->ehlo.pipelining;
 	bool bdat = s->esmtp && s->ehlo.chunking;
 	struct str cmd = STR_INIT;
@@ -257,7 +269,7 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 			open++;
 	}
 	if (open == 0)
-		return true;
+		return rset_alone(s);
 	/* MAIL */
 	mail_command(s, msg, send_body, &cmd);
 	session_put_line(s, str_cstr(&cmd));
@@ -291,8 +303,18 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 	if (pipelining) {
 		if (!bdat)
 			session_put_line(s, "DATA");
-		if (session_flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0 ||
-		    session_read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0)
+		if (session_flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0)
+			goto broken;
+		if (s->rset_queued) {
+			s->rset_queued = false;
+			if (session_read_reply(s, smtp_cfg.rset_timeout_ms, "sending RSET") != 0)
+				goto broken;
+			if (s->resp.code / 100 != 2) {
+				session_fail(s, "4.4.2", "RSET refused on a kept session");
+				goto broken;
+			}
+		}
+		if (session_read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0)
 			goto broken;
 		bool mail_ok = s->resp.code / 100 == 2;
 		if (!mail_ok)

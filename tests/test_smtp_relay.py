@@ -93,6 +93,63 @@ class SmtpRelayTest(InstanceTestCase):
         self.assertNotIn("killed by signal", log)
 
 
+class KeptSessionTest(InstanceTestCase):
+    """A kept session is reused with RSET pipelined ahead of MAIL, RCPT
+    and DATA (one round trip less), and a kept session whose server
+    refuses RSET is dropped for a new one without deferring the mail."""
+
+    def test_rset_pipelined_and_refused(self):
+        port = free_port_on("127.0.0.2", "127.0.0.5")
+        delivered, after_rset = [], []
+
+        def handler(peer, n):
+            if n > 0:
+                peer.simple_session(data_reply=lambda: delivered.append(n) or "250 2.0.0 ok")
+                return
+            peer.send("220 scripted ESMTP\r\n")
+            while True:
+                verb = peer.line()[:4].upper()
+                if verb == "EHLO":
+                    peer.send("250-scripted\r\n250 PIPELINING\r\n")
+                elif verb == "MAIL":
+                    peer.send("250 2.1.0 ok\r\n")
+                elif verb == "RCPT":
+                    peer.send("250 2.1.5 ok\r\n")
+                elif verb == "DATA":
+                    peer.send("354 go ahead\r\n")
+                    peer.data()
+                    delivered.append(n)
+                    peer.send("250 2.0.0 ok\r\n")
+                elif verb == "RSET":
+                    # Read on before answering: a pipelining client has sent MAIL.
+                    after_rset.append(peer.line())
+                    peer.send("421 4.3.2 going away\r\n")
+                    return
+                else:
+                    peer.send("221 bye\r\n")
+                    return
+        server = ScriptedServer("127.0.0.5", port, handler)
+        self.addCleanup(server.stop)
+        services = [s.replace("smtp unix - n n - - smtp", "smtp unix - n n - 1 smtp")
+                    for s in SENDER_SERVICES]
+        send = Instance(params=sender_params(None, port, relayhost="[127.0.0.5]:%d" % port,
+                                             smtp_connection_cache_time_limit="10s",
+                                             smtp_tls_security_level="none"),
+                        services=services)
+        self.addCleanup(send.cleanup)
+        send.start()
+        submit(send, "s@out.sender.test", ["u@far.example"], b"Subject: one\n\nbody\n")
+        wait_for(lambda: len(delivered) == 1, timeout=30, what="the first message")
+        submit(send, "s@out.sender.test", ["u@far.example"], b"Subject: two\n\nbody\n")
+        wait_for(lambda: len(delivered) == 2, timeout=30, what="the second message")
+        self.assertEqual(delivered, [0, 1])
+        self.assertEqual(len(after_rset), 1)
+        self.assertTrue(after_rset[0].upper().startswith("MAIL FROM:<S@OUT.SENDER.TEST>"),
+                        after_rset)
+        send.wait_log("status=sent", count=2)
+        self.assertNotIn("status=deferred", send.read_log())
+
+
 class DestinationConcurrencyTest(InstanceTestCase):
     """default_destination_concurrency_limit: at most that many deliveries
     to one domain at a time, and mail for another domain is not held up

@@ -180,6 +180,8 @@ void cmd_auth(struct session *s, const char *arg)
 		reply(s, 503, "5.5.1", "Error: MAIL transaction in progress");
 		return;
 	}
+	if (client_rate_refused(s, CLIENT_EVENT_AUTH, s->cfg->auth_rate_limit))
+		return;
 	char *mech = xstrdup(arg);
 	char *initial = strchr(mech, ' ');
 	if (initial) {

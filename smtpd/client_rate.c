@@ -1,7 +1,7 @@
 /*
  * Per-client event rates across all smtpd processes, as Postfix's anvil
  * rate limits (smtpd_client_connection_rate_limit, ..._message_rate_limit,
- * ..._recipient_rate_limit), without a helper service: every smtpd maps
+ * ..._recipient_rate_limit, ..._auth_rate_limit), without a helper service: every smtpd maps
  * the file $data_directory/smtpd-rates, a table of sets of counters, each
  * set chosen by a hash of the service name and client address (a client
  * is counted per service, as with anvil) and holding a few clients. A set
@@ -31,7 +31,6 @@ struct rate_entry {
 	uint64_t key;         /* hash of the address; 0: free */
 	int64_t window_start; /* seconds (CLOCK_REALTIME, shared by processes) */
 	uint32_t count[CLIENT_EVENT_KINDS];
-	uint32_t pad;
 };
 
 struct rate_set {
@@ -131,4 +130,26 @@ long long client_rate_count(const struct smtpd_settings *cfg, const char *addr,
 	long long count = e->count[event];
 	lock_set(index, F_UNLCK);
 	return count;
+}
+
+bool client_rate_refused(struct session *s, enum client_event event, long long limit)
+{
+	static const struct {
+		const char *reply; /* "Error: too ... from ADDR" */
+		const char *what;  /* "... rate limit exceeded" */
+	} words[CLIENT_EVENT_KINDS] = {
+	    [CLIENT_EVENT_CONNECT] = {"many connections", "Connection"},
+	    [CLIENT_EVENT_MESSAGE] = {"much mail", "Message delivery request"},
+	    [CLIENT_EVENT_RECIPIENT] = {"many recipients", "Recipient address"},
+	    [CLIENT_EVENT_AUTH] = {"many AUTH commands", "AUTH command"},
+	};
+	if (limit <= 0)
+		return false;
+	long long rate = client_rate_count(s->cfg, s->client_addr, event);
+	if (rate <= limit)
+		return false;
+	reply(s, 450, "4.7.1", "Error: too %s from %s", words[event].reply, s->client_addr);
+	log_warn("%s rate limit exceeded: %lld from %s for service %s", words[event].what, rate,
+	         session_client(s), s->cfg->service_name);
+	return true;
 }

@@ -246,24 +246,6 @@ static bool must_use_tls(const struct session *s)
 	return s->cfg->tls_level == TLS_ENCRYPT && s->tls == NULL;
 }
 
-/* Count a MAIL or RCPT of the client's; true (and refused, as Postfix
- * does) once it is over its limit for this anvil_rate_time_unit. */
-static bool over_rate(struct session *s, enum client_event event, long long limit)
-{
-	if (limit <= 0)
-		return false;
-	long long rate = client_rate_count(s->cfg, s->client_addr, event);
-	if (rate <= limit)
-		return false;
-	bool mail = event == CLIENT_EVENT_MESSAGE;
-	reply(s, 450, "4.7.1", "Error: too %s from %s", mail ? "much mail" : "many recipients",
-	      s->client_addr);
-	log_warn("%s rate limit exceeded: %lld from %s for service %s",
-	         mail ? "Message delivery request" : "Recipient address", rate, session_client(s),
-	         s->cfg->service_name);
-	return true;
-}
-
 static void cmd_mail(struct session *s, const char *arg)
 {
 	if (s->cfg->helo_required && s->helo == NULL) {
@@ -306,7 +288,7 @@ static void cmd_mail(struct session *s, const char *arg)
 		smtp_mail_params_free(&p);
 		return;
 	}
-	if (over_rate(s, CLIENT_EVENT_MESSAGE, s->cfg->message_rate_limit)) {
+	if (client_rate_refused(s, CLIENT_EVENT_MESSAGE, s->cfg->message_rate_limit)) {
 		smtp_mail_params_free(&p);
 		return;
 	}
@@ -365,7 +347,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		session_error(s);
 		return;
 	}
-	if (over_rate(s, CLIENT_EVENT_RECIPIENT, s->cfg->recipient_rate_limit)) {
+	if (client_rate_refused(s, CLIENT_EVENT_RECIPIENT, s->cfg->recipient_rate_limit)) {
 		smtp_rcpt_params_free(&p);
 		return;
 	}

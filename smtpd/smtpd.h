@@ -52,6 +52,7 @@ struct smtpd_settings {
 	long long connection_rate_limit;
 	long long message_rate_limit;
 	long long recipient_rate_limit;
+	long long auth_rate_limit;
 	enum tls_level tls_level;
 	bool wrapper_mode;        /* implicit TLS (port 465) */
 	bool auth_enable;         /* offer AUTH */
@@ -231,10 +232,19 @@ void client_limit_release(void);
 
 /* client_rate.c: count one event of the client's; its count in this
  * anvil_rate_time_unit, or 0 if it is exempt or cannot be counted. */
-enum client_event { CLIENT_EVENT_CONNECT, CLIENT_EVENT_MESSAGE, CLIENT_EVENT_RECIPIENT };
-#define CLIENT_EVENT_KINDS 3
+enum client_event {
+	CLIENT_EVENT_CONNECT,
+	CLIENT_EVENT_MESSAGE,
+	CLIENT_EVENT_RECIPIENT,
+	CLIENT_EVENT_AUTH,
+};
+#define CLIENT_EVENT_KINDS 4
 long long client_rate_count(const struct smtpd_settings *cfg, const char *addr,
                             enum client_event event);
+/* Count a MAIL, RCPT or AUTH of the client's; true once it is over limit
+ * (0: none) in this anvil_rate_time_unit, having replied 450 4.7.1 and
+ * logged a warning in Postfix's words. */
+bool client_rate_refused(struct session *s, enum client_event event, long long limit);
 
 /* milter.c: each event returns true if a milter refused it (the reply
  * is sent, or the session ends after a 421); discard sets milter_discard. */

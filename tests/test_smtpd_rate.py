@@ -1,7 +1,8 @@
 """Client rate limits, as Postfix's anvil-backed ones:
 smtpd_client_connection_rate_limit (421 4.7.0 at connect),
 smtpd_client_message_rate_limit (450 4.7.1 at MAIL) and
-smtpd_client_recipient_rate_limit (450 4.7.1 at RCPT), counted per service
+smtpd_client_recipient_rate_limit (450 4.7.1 at RCPT) and
+smtpd_client_auth_rate_limit (450 4.7.1 at AUTH), counted per service
 and client across smtpd processes, anvil_rate_time_unit starting the counts
 over, smtpd_client_event_limit_exceptions, and the warning lines in
 Postfix's words; driven with smtplib."""
@@ -15,12 +16,14 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import Instance, free_port  # noqa: E402
 
+PASSWORD = "rate test password"
+
 
 class RateLimitTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.conn, cls.conn2, cls.mail, cls.rcpt, cls.exempt, cls.unit = (
-            free_port() for _ in range(6))
+        cls.conn, cls.conn2, cls.mail, cls.rcpt, cls.exempt, cls.unit, cls.auth = (
+            free_port() for _ in range(7))
         smtpd = "127.0.0.1:%d inet n - n - - smtpd "
         cls.inst = Instance(params={
             "mydestination": "mx.example.test",
@@ -37,7 +40,13 @@ class RateLimitTest(unittest.TestCase):
             "-o smtpd_client_event_limit_exceptions=127.0.0.0/8",
             smtpd % cls.unit + "-o smtpd_client_connection_rate_limit=1 "
             "-o anvil_rate_time_unit=2s",
+            smtpd % cls.auth + "-o smtpd_sasl_auth_enable=yes "
+            "-o smtpd_tls_auth_only_exempt=127.0.0.0/8 -o smtpd_client_auth_rate_limit=2",
+            "auth unix y postern-auth n - - auth",
         ])
+        cls.inst.params["virtual_mailbox_domains"] = "example.test"
+        cls.inst.write_config()
+        cls.inst.mailctl("user", "add", "alice@example.test", input=PASSWORD + "\n", check=True)
         cls.inst.start()
 
     @classmethod
@@ -93,6 +102,19 @@ class RateLimitTest(unittest.TestCase):
             self.assertEqual(code, 250, text)
         self.inst.wait_log("warning: Recipient address rate limit exceeded: 4 from "
                            "unknown[127.0.0.1] for service 127.0.0.1:%d" % self.rcpt)
+
+    def test_auth_rate(self):
+        for _ in range(2):
+            with smtplib.SMTP("127.0.0.1", self.auth, timeout=30) as c:
+                c.ehlo("client.test")
+                self.assertEqual(c.login("alice@example.test", PASSWORD)[0], 235)
+        with smtplib.SMTP("127.0.0.1", self.auth, timeout=30) as c:
+            c.ehlo("client.test")
+            code, text = c.docmd("AUTH", "PLAIN")
+            self.assertEqual((code, text),
+                             (450, b"4.7.1 Error: too many AUTH commands from 127.0.0.1"))
+        self.inst.wait_log("warning: AUTH command rate limit exceeded: 3 from "
+                           "unknown[127.0.0.1] for service 127.0.0.1:%d" % self.auth)
 
     def test_exempt_clients(self):
         for _ in range(4):

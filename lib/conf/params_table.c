@@ -262,6 +262,8 @@ const struct param_def param_table[] = {
      "Text after 220 in the SMTP greeting."},
     {"smtpd_client_access_maps", PARAM_LIST, "",
      "Access tables for the client's address, its prefixes and its name (access(5))."},
+    {"smtpd_client_auth_rate_limit", PARAM_INT, "0",
+     "AUTH commands one client address may send per anvil_rate_time_unit (0: no limit)."},
     {"smtpd_client_connection_count_limit", PARAM_INT, "50",
      "Simultaneous connections one client address may have (0: no limit; "
      "smtpd_client_event_limit_exceptions are exempt)."},

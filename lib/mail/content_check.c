@@ -282,7 +282,7 @@ bool content_check_log_text(const char *action, const char *part, const char *li
 	/* One log line: folded lines and other controls become blanks. */
 	char shown[LOGGED_LINE_LIMIT + 4];
 	size_t n = 0;
-	for (; line[n] && n < LOGGED_LINE_LIMIT; n++)
+	for (; n < LOGGED_LINE_LIMIT && line[n]; n++)
 		shown[n] = (unsigned char)line[n] < 0x20 || line[n] == 0x7f ? ' ' : line[n];
 	strcpy(shown + n, line[n] ? "..." : "");
 	if (strcmp(action, "unknown") == 0) {

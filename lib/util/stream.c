@@ -15,7 +15,8 @@
 
 #include "util/alloc.h"
 
-#define READ_CHUNK 16384
+/* A read takes up to this much: a 50 KiB message in one or two reads. */
+#define READ_CHUNK 65536
 #define WRITE_FLUSH_AT 8192
 
 struct stream {

@@ -43,9 +43,15 @@ static bool null_mx(const struct dns_answer *mx)
 
 /* MX, then A, then AAAA (each within the per-query time limit); what
  * names the domain's role in a warning ("sender", "recipient"). */
-static enum domain_verdict look_up(struct session *s, struct dns_resolver *r, const char *what,
-                                   const char *domain)
+static enum domain_verdict look_up(struct session *s, const char *what, const char *domain)
 {
+	const char *error;
+	struct dns_resolver *r = smtpd_resolver(s->cfg, &error);
+	if (r == NULL) {
+		log_warn("%s: %s domain %s not checked: %s", session_client(s), what, domain,
+		         error);
+		return DOMAIN_TEMPFAIL;
+	}
 	int timeout_ms = (int)s->cfg->dns_timeout_ms;
 	static const int types[] = {DNS_TYPE_MX, DNS_TYPE_A, DNS_TYPE_AAAA};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -81,17 +87,8 @@ int sender_domain_check_rcpt(struct session *s)
 	if (!cfg->reject_unknown_sender_domain || *sender == '\0' || at == NULL || at[1] == '\0' ||
 	    at[1] == '[' || policy_client_trusted(s))
 		return 0;
-	if (s->sender_domain_verdict == 0) {
-		const char *error;
-		struct dns_resolver *r = smtpd_resolver(cfg, &error);
-		enum domain_verdict v = DOMAIN_TEMPFAIL;
-		if (r != NULL)
-			v = look_up(s, r, "sender", at + 1);
-		else
-			log_warn("%s: sender domain %s not checked: %s", session_client(s), at + 1,
-			         error);
-		s->sender_domain_verdict = (int)v + 1;
-	}
+	if (s->sender_domain_verdict == 0)
+		s->sender_domain_verdict = (int)look_up(s, "sender", at + 1) + 1;
 	switch ((enum domain_verdict)(s->sender_domain_verdict - 1)) {
 	case DOMAIN_OK:
 		return 0;
@@ -138,16 +135,7 @@ int recipient_domain_check_rcpt(struct session *s, const char *address, const ch
 	int ours = final_destination(cfg, domain);
 	if (ours == 1)
 		return 0;
-	enum domain_verdict v = DOMAIN_TEMPFAIL;
-	if (ours == 0) {
-		const char *error;
-		struct dns_resolver *r = smtpd_resolver(cfg, &error);
-		if (r != NULL)
-			v = look_up(s, r, "recipient", domain);
-		else
-			log_warn("%s: recipient domain %s not checked: %s", session_client(s),
-			         domain, error);
-	}
+	enum domain_verdict v = ours == 0 ? look_up(s, "recipient", domain) : DOMAIN_TEMPFAIL;
 	switch (v) {
 	case DOMAIN_OK:
 		return 0;
@@ -177,17 +165,8 @@ int helo_domain_check_rcpt(struct session *s)
 	if (!cfg->reject_unknown_helo || helo == NULL || *helo == '\0' || *helo == '[' ||
 	    policy_client_trusted(s))
 		return 0;
-	if (s->helo_verdict == 0) {
-		const char *error;
-		struct dns_resolver *r = smtpd_resolver(cfg, &error);
-		enum domain_verdict v = DOMAIN_TEMPFAIL;
-		if (r != NULL)
-			v = look_up(s, r, "HELO", helo);
-		else
-			log_warn("%s: HELO name %s not checked: %s", session_client(s), helo,
-			         error);
-		s->helo_verdict = (int)v + 1;
-	}
+	if (s->helo_verdict == 0)
+		s->helo_verdict = (int)look_up(s, "HELO", helo) + 1;
 	switch ((enum domain_verdict)(s->helo_verdict - 1)) {
 	case DOMAIN_OK:
 	case DOMAIN_NULL_MX: /* the name exists, with an MX record */

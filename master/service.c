@@ -4,6 +4,8 @@
  * listeners when every process is busy, and reconciling on reload.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +20,8 @@
 #include "util/str.h"
 
 #define LISTEN_BACKLOG 128
+/* At most this many processes started at once for clients already waiting. */
+#define SPAWN_BURST_MAX 8
 
 static void on_listener_ready(struct event_loop *loop, int fd, int events, void *ctx);
 static void on_wakeup_timer(struct event_loop *loop, void *ctx);
@@ -52,15 +56,34 @@ void service_update_listening(struct service *svc)
 	svc->listening = want;
 }
 
-/* A client waits and no process is free: start one. */
+/* How many clients wait to be accepted on a TCP listener (Linux reports
+ * the accept queue's length as tcpi_unacked of a listening socket); 1
+ * where that cannot be told. */
+static int clients_waiting(const struct service *svc, int fd)
+{
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+	if (svc->def.type != SERVICE_INET ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_unacked == 0)
+		return 1;
+	return info.tcpi_unacked > SPAWN_BURST_MAX ? SPAWN_BURST_MAX : (int)info.tcpi_unacked;
+}
+
+/* Clients wait and no process is free: start one for each (a few at a
+ * time), so that a burst of connections is not served by processes
+ * started one after another. */
 static void on_listener_ready(struct event_loop *loop, int fd, int events, void *ctx)
 {
 	(void)loop;
-	(void)fd;
 	(void)events;
 	struct service *svc = ctx;
-	if (may_spawn(svc, event_now_ms()))
-		child_spawn(svc);
+	if (may_spawn(svc, event_now_ms())) {
+		int n = clients_waiting(svc, fd);
+		if (svc->max_proc > 0 && n > svc->max_proc - svc->total)
+			n = svc->max_proc - svc->total;
+		for (int i = 0; i < n; i++)
+			child_spawn(svc);
+	}
 	service_update_listening(svc);
 }
 

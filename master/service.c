@@ -78,7 +78,8 @@ static void on_listener_ready(struct event_loop *loop, int fd, int events, void 
 	(void)events;
 	struct service *svc = ctx;
 	if (may_spawn(svc, event_now_ms())) {
-		int n = clients_waiting(svc, fd);
+		/* A program that has been crashing is started one at a time. */
+		int n = svc->consecutive_crashes > 0 ? 1 : clients_waiting(svc, fd);
 		if (svc->max_proc > 0 && n > svc->max_proc - svc->total)
 			n = svc->max_proc - svc->total;
 		for (int i = 0; i < n; i++)

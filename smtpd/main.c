@@ -120,6 +120,16 @@ static void load_settings(struct server *srv)
 	c->reject_unknown_recipient_domain =
 	    conf_get_bool(conf, "smtpd_reject_unknown_recipient_domain");
 	c->reject_unknown_helo = conf_get_bool(conf, "smtpd_reject_unknown_helo_hostname");
+	c->reject_unknown_client = conf_get_bool(conf, "smtpd_reject_unknown_client_hostname");
+	c->reject_unknown_reverse_client =
+	    conf_get_bool(conf, "smtpd_reject_unknown_reverse_client_hostname");
+	c->unknown_client_reject_code = conf_get_int(conf, "unknown_client_reject_code");
+	c->dns_hosts_file = conf_get(conf, "dns_hosts_file");
+	if (c->unknown_client_reject_code < 400 || c->unknown_client_reject_code > 599)
+		log_fatal("unknown_client_reject_code must be 4NN or 5NN");
+	if ((c->reject_unknown_client || c->reject_unknown_reverse_client) && !c->peername_lookup)
+		log_warn("smtpd_peername_lookup = no: smtpd_reject_unknown_client_hostname and "
+		         "smtpd_reject_unknown_reverse_client_hostname are not applied");
 	c->unknown_hostname_reject_code = conf_get_int(conf, "unknown_hostname_reject_code");
 	if (c->unknown_hostname_reject_code < 400 || c->unknown_hostname_reject_code > 599)
 		log_fatal("unknown_hostname_reject_code must be 4NN or 5NN");

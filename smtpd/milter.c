@@ -79,8 +79,10 @@ static const char *macro(void *ctx, const char *name)
 		return s->client_addr;
 	if (strcmp(key, "client_port") == 0)
 		return s->client_port;
-	if (strcmp(key, "client_name") == 0 || strcmp(key, "client_ptr") == 0)
+	if (strcmp(key, "client_name") == 0)
 		return s->client_name;
+	if (strcmp(key, "client_ptr") == 0) /* the PTR name, verified or not */
+		return s->reverse_name;
 	if (strcmp(key, "daemon_addr") == 0 || strcmp(key, "daemon_port") == 0) {
 		char addr[64], port[16];
 		if (sock_local_name(s->fd, addr, sizeof(addr), port, sizeof(port)) != 0)

@@ -4,14 +4,12 @@
  * the per-session log lines. DATA/BDAT are in data.c, AUTH in auth.c.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,33 +122,6 @@ void session_reset_transaction(struct session *s)
 	s->mail_auth = NULL;
 	free(s->access_discard);
 	s->access_discard = NULL;
-}
-
-/* Verified reverse DNS: the PTR name, if it resolves back to the address. */
-static void lookup_client_name(struct session *s)
-{
-	snprintf(s->client_name, sizeof(s->client_name), "unknown");
-	if (!s->cfg->peername_lookup)
-		return;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[NI_MAXHOST];
-	if (getpeername(s->fd, (struct sockaddr *)&ss, &len) != 0 ||
-	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL, 0, NI_NAMEREQD) != 0)
-		return;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
-		return;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		char addr[NI_MAXHOST];
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
-		                NI_NUMERICHOST) == 0 &&
-		    strcmp(addr, s->client_addr) == 0) {
-			snprintf(s->client_name, sizeof(s->client_name), "%.255s", host);
-			break;
-		}
-	}
-	freeaddrinfo(res);
 }
 
 static void cmd_ehlo(struct session *s, const char *arg, bool extended)
@@ -359,6 +330,8 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		rc = policy_check_rcpt(s, p.address, p.addr.local, p.addr.domain);
 	if (rc == 0)
 		rc = access_check_rcpt(s, p.address, &access_ok);
+	if (rc == 0 && !access_ok)
+		rc = client_name_check_rcpt(s);
 	if (rc == 0 && !access_ok)
 		rc = helo_domain_check_rcpt(s);
 	if (rc == 0 && !access_ok)
@@ -654,7 +627,7 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 	sock_peer_name(fd, s.client_addr, sizeof(s.client_addr), s.client_port,
 	               sizeof(s.client_port));
 	s.stream = stream_new(fd, (int)cfg->timeout_ms);
-	lookup_client_name(&s);
+	client_name_lookup(&s);
 	log_info("connect from %s", session_client(&s));
 	if (cfg->wrapper_mode) {
 		const char *error;

@@ -114,10 +114,22 @@ struct smtpd_settings {
 	bool reject_unknown_recipient_domain;
 	bool reject_unknown_helo;
 	long long unknown_hostname_reject_code;
+	bool reject_unknown_client;         /* smtpd_reject_unknown_client_hostname */
+	bool reject_unknown_reverse_client; /* smtpd_reject_unknown_reverse_client_hostname */
+	long long unknown_client_reject_code;
+	const char *dns_hosts_file;
 	long long unknown_address_reject_code;
 	long long dns_timeout_ms; /* per query */
 	/* content.c: header_checks, body_checks (ctx: the session) */
 	struct content_check_config content_checks;
+};
+
+enum client_name_status {
+	CLIENT_NAME_NOT_LOOKED_UP, /* smtpd_peername_lookup = no */
+	CLIENT_NAME_OK,            /* a PTR name that resolves back to the address */
+	CLIENT_NAME_NO_PTR,        /* no PTR record */
+	CLIENT_NAME_MISMATCH,      /* PTR names, none resolving back to the address */
+	CLIENT_NAME_TEMPFAIL,      /* DNS trouble */
 };
 
 enum session_state { STATE_INIT, STATE_MAIL, STATE_RCPT, STATE_DATA };
@@ -128,7 +140,9 @@ struct session {
 	int fd;
 	char client_addr[64];
 	char client_port[16];
-	char client_name[256];
+	char client_name[256];  /* verified (client_name.c), else "unknown" */
+	char reverse_name[256]; /* the PTR name, verified or not, else "unknown" */
+	enum client_name_status client_name_status;
 	char *helo;
 	bool esmtp;
 	bool quit;
@@ -208,6 +222,12 @@ int dnsbl_check_rcpt(struct session *s);
 int sender_domain_check_rcpt(struct session *s);
 int recipient_domain_check_rcpt(struct session *s, const char *address, const char *domain);
 int helo_domain_check_rcpt(struct session *s);
+
+/* client_name.c: the client's name from the DNS, at connect; and whether
+ * an unknown one is refused, for this recipient (after the access tables,
+ * unless they said OK): 0 go on, or -1 having sent the reply. */
+void client_name_lookup(struct session *s);
+int client_name_check_rcpt(struct session *s);
 
 /* sender_login.c: the sender's owner, for this recipient (the first check
  * at RCPT): 0 go on, or -1 having sent the reply. */

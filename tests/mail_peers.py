@@ -53,6 +53,10 @@ class Unbound:
         ]
         if log_queries:
             conf.append("  log-queries: yes")
+        if any(name == "127.in-addr.arpa" or name.endswith(".127.in-addr.arpa")
+               for name in list(zones) + list(refused)):
+            # unbound answers for loopback's reverse names itself unless told not to.
+            conf.append('  local-zone: "127.in-addr.arpa." nodefault')
         for name in refused:
             conf.append('  local-zone: "%s." always_refuse' % name)
         for name in dropped:

@@ -317,12 +317,18 @@ const struct param_def param_table[] = {
      "Who may use a sender address: no, authenticated (a logged-in client must own it), "
      "unauthenticated (a client not logged in may not use an owned one), yes (both), known "
      "(a logged-in client may not use one owned by others)."},
+    {"smtpd_reject_unknown_client_hostname", PARAM_BOOL, "no",
+     "Refuse mail from an untrusted client whose address has no PTR name that resolves back "
+     "to it (reject_unknown_client_hostname)."},
     {"smtpd_reject_unknown_helo_hostname", PARAM_BOOL, "no",
      "Refuse mail from an untrusted client whose HELO name has no MX, A or AAAA record "
      "(reject_unknown_helo_hostname)."},
     {"smtpd_reject_unknown_recipient_domain", PARAM_BOOL, "no",
      "Refuse mail to a domain not of ours that has no MX, A or AAAA record "
      "(reject_unknown_recipient_domain)."},
+    {"smtpd_reject_unknown_reverse_client_hostname", PARAM_BOOL, "no",
+     "Refuse mail from an untrusted client whose address has no PTR name "
+     "(reject_unknown_reverse_client_hostname)."},
     {"smtpd_reject_unknown_sender_domain", PARAM_BOOL, "no",
      "Refuse mail whose sender domain has no MX, A or AAAA record (reject_unknown_sender_domain)."},
     {"smtpd_sasl_auth_enable", PARAM_BOOL, "no",
@@ -371,6 +377,9 @@ const struct param_def param_table[] = {
     {"unknown_address_reject_code", PARAM_INT, "450",
      "Reply code when the sender or recipient domain is unknown "
      "(smtpd_reject_unknown_sender_domain, smtpd_reject_unknown_recipient_domain)."},
+    {"unknown_client_reject_code", PARAM_INT, "450",
+     "Reply code when the client's name is unknown (smtpd_reject_unknown_client_hostname, "
+     "smtpd_reject_unknown_reverse_client_hostname)."},
     {"unknown_hostname_reject_code", PARAM_INT, "450",
      "Reply code when the HELO name is unknown (smtpd_reject_unknown_helo_hostname)."},
     {"virtual_alias_domains", PARAM_LIST, "$virtual_alias_maps",

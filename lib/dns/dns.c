@@ -239,6 +239,14 @@ struct dns_resolver *dns_resolver_new(const struct dns_settings *s, const char *
 		if (rc != 0)
 			rc = 0;
 	}
+	/* Loopback's reverse names are asked of the resolver, as the system's
+	 * resolver does, not answered by libunbound's built-in zone (which
+	 * knows 127.0.0.1 only); the hosts file's names for addresses are
+	 * dns_hosts_name's. */
+	if (rc == 0) {
+		what = "local-zone";
+		rc = ub_ctx_set_option(ub, "local-zone:", "127.in-addr.arpa. transparent");
+	}
 	if (rc == 0 && set(s->hosts_file)) {
 		what = s->hosts_file;
 		rc = ub_ctx_hosts(ub, s->hosts_file);

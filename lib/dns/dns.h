@@ -107,6 +107,10 @@ void dns_lookup(struct dns_resolver *r, const char *name, int type, int timeout_
 void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t count, int type,
                      int timeout_ms, struct dns_answer *answers);
 
+/* The first name the hosts file (path) gives the printable address, as
+ * the system resolver's "files" source; NULL if none (or no such file). */
+char *dns_hosts_name(const char *path, const char *address);
+
 /* "in-addr.arpa"/"ip6.arpa" name for a printable address; NULL if invalid. */
 char *dns_reverse_name(const char *address);
 /* The same labels (IPv4 octets or IPv6 nibbles, reversed) under another

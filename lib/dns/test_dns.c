@@ -166,11 +166,45 @@ TEST(hosts_file_async)
 	rmdir(dir);
 }
 
+TEST(hosts_name)
+{
+	char dir[] = "/tmp/postern-test-hosts-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[64];
+	snprintf(path, sizeof(path), "%s/hosts", dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fputs("# comment 192.0.2.1 no\n"
+	      "192.0.2.1\tfirst.example first alias # trailing\n"
+	      "192.0.2.1 second.example\n"
+	      "2001:db8:0:0::7 six.example\n"
+	      "192.0.2.9\n"
+	      "not-an-address bad.example\n",
+	      f);
+	fclose(f);
+	char *name = dns_hosts_name(path, "192.0.2.1");
+	CHECK_STR(name, "first.example");
+	free(name);
+	name = dns_hosts_name(path, "2001:db8::7"); /* another spelling */
+	CHECK_STR(name, "six.example");
+	free(name);
+	CHECK(dns_hosts_name(path, "192.0.2.9") == NULL); /* no name on the line */
+	CHECK(dns_hosts_name(path, "192.0.2.2") == NULL);
+	CHECK(dns_hosts_name(path, "garbage") == NULL);
+	CHECK(dns_hosts_name("", "192.0.2.1") == NULL);
+	CHECK(dns_hosts_name("/nonexistent/hosts", "192.0.2.1") == NULL);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(rdata);
 	RUN(reverse);
 	RUN(mx_order);
 	RUN(hosts_file_async);
+	RUN(hosts_name);
 	return TESTING_DONE();
 }

@@ -336,13 +336,10 @@ static void check_virtual_alias(struct checker *ck)
  * policy reply codes. */
 static void check_access(struct checker *ck)
 {
-	static const char *const maps[] = {"smtpd_client_access_maps",
-	                                   "smtpd_helo_access_maps",
-	                                   "smtpd_sender_access_maps",
-	                                   "smtpd_recipient_access_maps",
-	                                   "smtpd_sender_login_maps",
-	                                   "header_checks",
-	                                   "body_checks"};
+	static const char *const maps[] = {
+	    "smtpd_client_access_maps",    "smtpd_helo_access_maps",  "smtpd_sender_access_maps",
+	    "smtpd_recipient_access_maps", "smtpd_sender_login_maps", "header_checks",
+	    "mime_header_checks",          "nested_header_checks",    "body_checks"};
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		check_table_param(ck, maps[i]);
 	const char *mode = conf_get(ck->conf, "smtpd_reject_sender_login_mismatch");

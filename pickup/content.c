@@ -51,6 +51,8 @@ void pickup_content_init(const struct conf *conf, struct virtual_alias *va)
 {
 	pc.cfg = (struct content_check_config){
 	    .header_maps = conf_get_list(conf, "header_checks"),
+	    .mime_header_maps = conf_get_list(conf, "mime_header_checks"),
+	    .nested_header_maps = conf_get_list(conf, "nested_header_checks"),
 	    .body_maps = conf_get_list(conf, "body_checks"),
 	    .body_size_limit = conf_get_size(conf, "body_checks_size_limit"),
 	    .lookup = content_lookup,

@@ -1,5 +1,6 @@
 /*
- * smtpd's header_checks and body_checks (lib/mail/content_check.h): the
+ * smtpd's header_checks, mime_header_checks, nested_header_checks and
+ * body_checks (lib/mail/content_check.h): the
  * tables are looked up through policy_table_value (lib/table/table_cache.h),
  * and each decision is logged in Postfix's form, e.g.
  *   ID: reject: header Subject: win from unknown[192.0.2.1]; from=<a@x>
@@ -38,6 +39,8 @@ static void content_note(void *ctx, const char *action, const char *part, const 
 void content_checks_setup(struct smtpd_settings *c, const struct conf *conf)
 {
 	c->content_checks.header_maps = conf_get_list(conf, "header_checks");
+	c->content_checks.mime_header_maps = conf_get_list(conf, "mime_header_checks");
+	c->content_checks.nested_header_maps = conf_get_list(conf, "nested_header_checks");
 	c->content_checks.body_maps = conf_get_list(conf, "body_checks");
 	c->content_checks.body_size_limit = conf_get_size(conf, "body_checks_size_limit");
 	c->content_checks.lookup = content_lookup;

@@ -133,6 +133,9 @@ const struct param_def param_table[] = {
      "Macros sent to milters with the RCPT TO event."},
     {"milter_unknown_command_macros", PARAM_STR, "",
      "Macros sent to milters with an unknown SMTP command."},
+    {"mime_header_checks", PARAM_LIST, "$header_checks",
+     "Tables (as header_checks) for MIME headers: MIME-Version and Content-* headers, and "
+     "every header of a multipart's parts."},
     {"minimal_backoff_time", PARAM_TIME, "300s",
      "Shortest wait before qmgr retries a deferred message."},
     {"mydestination", PARAM_LIST, "$myhostname, localhost.$mydomain, localhost",
@@ -146,6 +149,9 @@ const struct param_def param_table[] = {
      "Trusted client networks that may relay without AUTH."},
     {"myorigin", PARAM_STR, "$myhostname",
      "Domain added to locally submitted addresses that have none."},
+    {"nested_header_checks", PARAM_LIST, "$header_checks",
+     "Tables (as header_checks) for the headers of attached messages (message/rfc822), "
+     "MIME headers excepted."},
     {"non_fqdn_reject_code", PARAM_INT, "504",
      "Reply code for a HELO name or address that is not fully qualified "
      "(smtpd_reject_non_fqdn_...)."},

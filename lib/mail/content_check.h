@@ -15,9 +15,20 @@
  *   DUNNO, OK        nothing
  *
  * After REJECT, DEFER or DISCARD the rest of the message is not looked at.
- * Only the first body_size_limit bytes of the body are checked; body
- * lines longer than CONTENT_LINE_LIMIT are checked in pieces of that size.
- * There is no MIME parsing: the headers of MIME parts are body lines.
+ *
+ * The MIME structure is followed, as Postfix does: which tables a header
+ * goes to depends on where it is and what it is.
+ *   the message's own headers          header_maps; MIME headers (MIME-Version,
+ *                                      Content-*) mime_header_maps
+ *   headers of a multipart's parts     mime_header_maps
+ *   headers of an attached message     nested_header_maps; MIME headers
+ *   (message/rfc822)                   mime_header_maps
+ *   everything else, part boundaries   body_maps
+ * A multipart's boundaries are known from its Content-Type; at most
+ * CONTENT_MIME_DEPTH multiparts nest, deeper ones are body. Only the first
+ * body_size_limit bytes of the body go to body_maps (the headers of later
+ * parts are still checked); body lines longer than CONTENT_LINE_LIMIT are
+ * checked in pieces of that size.
  * The caller supplies the look-up and the log (library code does not log).
  */
 #ifndef POSTERN_MAIL_CONTENT_CHECK_H
@@ -29,6 +40,7 @@
 #include "util/str.h"
 
 #define CONTENT_LINE_LIMIT 2048
+#define CONTENT_MIME_DEPTH 20
 
 enum content_verdict {
 	CONTENT_ACCEPT,  /* queue the message (on hold if hold_reason is set) */
@@ -39,6 +51,8 @@ enum content_verdict {
 
 struct content_check_config {
 	char *const *header_maps; /* NULL-terminated table specs, or NULL */
+	char *const *mime_header_maps;
+	char *const *nested_header_maps;
 	char *const *body_maps;
 	long long body_size_limit;
 	/* 1 found (value set), 0 not found, -1 the table cannot be read. */
@@ -62,6 +76,14 @@ struct content_check {
 	struct str partial;
 	long long body_seen;
 	bool body_done; /* past body_size_limit */
+	/* The MIME structure (content_check.c). */
+	bool in_body;                         /* the message's own headers are done */
+	int state;                            /* body, part headers or nested headers */
+	struct str header;                    /* the header being gathered there */
+	int next_kind;                        /* what the headers so far say comes next */
+	char *next_boundary;                  /* its boundary, for a multipart */
+	char *boundaries[CONTENT_MIME_DEPTH]; /* of the multiparts we are in */
+	size_t depth;
 };
 
 /* True if there is anything to check. */

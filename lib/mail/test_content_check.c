@@ -2,8 +2,9 @@
  * Tests of content checks: header actions (IGNORE, REPLACE, PREPEND, HOLD,
  * REJECT with and without a status code, DEFER, DISCARD, WARN), folded
  * headers looked up as one key, body lines split across pieces, the body
- * size limit, long lines, a failing table, unknown actions, and the log
- * text of a decision.
+ * size limit, long lines, a failing table, unknown actions, the log
+ * text of a decision, and the MIME structure (which tables each header
+ * and line of a multipart message with an attached message goes to).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,13 @@ static const char *const *rules;
 static struct str notes;
 static struct str keys_seen;
 
+static struct str routes; /* "spec:key|" for each look-up */
+
 static int fake_lookup(void *ctx, const char *spec, const char *key, struct str *value)
 {
 	(void)ctx;
 	str_printf(&keys_seen, "[%s]", key);
+	str_printf(&routes, "%s:%.30s|", spec, key);
 	if (strcmp(spec, "broken") == 0)
 		return -1;
 	for (size_t i = 0; rules && rules[i]; i++) {
@@ -48,8 +52,11 @@ static char *body_maps[] = {"fake", NULL};
 
 static struct content_check_config config(long long limit)
 {
-	struct content_check_config cfg = {header_maps, body_maps, limit,
-	                                   fake_lookup, fake_note, NULL};
+	struct content_check_config cfg = {.header_maps = header_maps,
+	                                   .body_maps = body_maps,
+	                                   .body_size_limit = limit,
+	                                   .lookup = fake_lookup,
+	                                   .note = fake_note};
 	str_clear(&notes);
 	str_clear(&keys_seen);
 	return cfg;
@@ -249,6 +256,107 @@ TEST(log_text)
 	str_free(&out);
 }
 
+static char *hdr_maps[] = {"hdr", NULL};
+static char *mime_maps[] = {"mime", NULL};
+static char *nested_maps[] = {"nested", NULL};
+static char *body_only_maps[] = {"body", NULL};
+
+TEST(mime_structure)
+{
+	static const char *r[] = {"Content-Disposition: attachment=REPLACE X-Removed: exe", NULL};
+	rules = r;
+	struct content_check_config cfg = {.header_maps = hdr_maps,
+	                                   .mime_header_maps = mime_maps,
+	                                   .nested_header_maps = nested_maps,
+	                                   .body_maps = body_only_maps,
+	                                   .lookup = fake_lookup,
+	                                   .note = fake_note};
+	str_clear(&routes);
+	struct content_check c;
+	content_check_init(&c, &cfg);
+	const char *headers = "Subject: s\r\nMIME-Version: 1.0\r\n"
+	                      "Content-Type: multipart/mixed;\r\n\tboundary=\"outer\"\r\n";
+	const char *body = "preamble\r\n"
+	                   "--outer\r\n"
+	                   "Content-Type: text/plain\r\n"
+	                   "X-Part: p\r\n"
+	                   "\r\n"
+	                   "text line\r\n"
+	                   "--outerX not a boundary\r\n"
+	                   "--outer\r\n"
+	                   "Content-Type: multipart/alternative; boundary=inner\r\n"
+	                   "\r\n"
+	                   "--inner\r\n"
+	                   "Content-Type: message/rfc822\r\n"
+	                   "\r\n"
+	                   "Subject: nested\r\n"
+	                   " folded\r\n"
+	                   "Content-Type: text/plain\r\n"
+	                   "\r\n"
+	                   "nested body\r\n"
+	                   "--outer\r\n" /* closes inner too */
+	                   "Content-Disposition: attachment; filename=\"x.exe\"\r\n"
+	                   "\r\n"
+	                   "TVqQ\r\n"
+	                   "--outer--\r\n"
+	                   "epilogue\r\n";
+	for (size_t step = 1; step <= 64; step *= 4) {
+		str_clear(&routes);
+		content_check_free(&c);
+		content_check_init(&c, &cfg);
+		char *out = run(&c, headers, body, step);
+		CHECK_STR(str_cstr(&routes),
+		          "hdr:Subject: s|mime:MIME-Version: 1.0|"
+		          "mime:Content-Type: multipart/mixed;|"
+		          "body:preamble|body:--outer|mime:Content-Type: text/plain|"
+		          "mime:X-Part: p|body:text line|body:--outerX not a boundary|body:--outer|"
+		          "mime:Content-Type: multipart/altern|body:--inner|"
+		          "mime:Content-Type: message/rfc822|nested:Subject: nested\n folded|"
+		          "mime:Content-Type: text/plain|body:nested body|body:--outer|"
+		          "mime:Content-Disposition: attachmen|body:TVqQ|body:--outer--|"
+		          "body:epilogue|");
+		/* The attachment's header was replaced; the rest is as it was. */
+		CHECK(strstr(out, "X-Removed: exe\r\n\r\nTVqQ\r\n") != NULL);
+		CHECK(strstr(out, "filename") == NULL);
+		CHECK(strstr(out, "Subject: nested\r\n folded\r\n") != NULL);
+		CHECK(c.verdict == CONTENT_ACCEPT);
+		free(out);
+	}
+	/* Past body_size_limit body lines are copied, headers still checked. */
+	cfg.body_size_limit = 20;
+	str_clear(&routes);
+	content_check_free(&c);
+	content_check_init(&c, &cfg);
+	free(run(&c, headers, body, 7));
+	CHECK(strstr(str_cstr(&routes), "body:text line") == NULL);
+	CHECK(strstr(str_cstr(&routes), "mime:Content-Disposition") != NULL);
+	content_check_free(&c);
+
+	/* A boundary that never comes, a part with no end of headers, too
+	 * deep nesting, and no boundary parameter: nothing breaks. */
+	cfg.body_size_limit = 0;
+	struct str deep = STR_INIT;
+	for (int i = 0; i < CONTENT_MIME_DEPTH + 5; i++)
+		str_printf(&deep, "--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n", i,
+		           i + 1);
+	str_append_cstr(&deep, "--b3--\r\nX-After: x\r\n");
+	content_check_init(&c, &cfg);
+	free(run(&c, "Content-Type: multipart/mixed; boundary=b0\r\n", str_cstr(&deep), 5));
+	CHECK(c.verdict == CONTENT_ACCEPT);
+	CHECK(strstr(str_cstr(&routes), "body:X-After: x") != NULL);
+	content_check_free(&c);
+	str_free(&deep);
+	content_check_init(&c, &cfg);
+	free(run(&c, "Content-Type: multipart/mixed\r\n", "--\r\nContent-Type: x\r\n", 3));
+	content_check_free(&c);
+	content_check_init(&c, &cfg);
+	str_clear(&routes);
+	free(run(&c, "Content-Type: multipart/mixed; boundary=\"q\"\r\n",
+	         "--q\r\nX-Open: header never ended", 4));
+	CHECK(strstr(str_cstr(&routes), "mime:X-Open: header never ended") != NULL);
+	content_check_free(&c);
+}
+
 int main(void)
 {
 	RUN(header_actions);
@@ -257,6 +365,7 @@ int main(void)
 	RUN(body_limit_and_long_lines);
 	RUN(failures_and_unknown_actions);
 	RUN(log_text);
+	RUN(mime_structure);
 	str_free(&notes);
 	str_free(&keys_seen);
 	return TESTING_DONE();

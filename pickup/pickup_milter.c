@@ -163,37 +163,36 @@ static void refused_free(struct refused *r)
 	queue_envelope_free(&r->list);
 }
 
-/* Return the message to its sender for the refused recipients, each with
- * the filter's reply. */
+/* Return the message to its sender for the refused recipients whose DSN
+ * NOTIFY asks for failures, each with the filter's reply. */
 static void bounce(const struct queue_envelope *env, const struct refused *gone,
                    const struct str *content)
 {
 	size_t n = gone->list.rcpt_count;
-	struct dsn_rcpt *rcpts = xcalloc(n, sizeof(*rcpts));
-	struct str *diags = xcalloc(n, sizeof(*diags));
+	struct pickup_failed_rcpt *failed = xcalloc(n, sizeof(*failed));
+	char **reasons = xcalloc(n, sizeof(*reasons));
 	char(*status)[32] = xcalloc(n, sizeof(*status));
 	for (size_t i = 0; i < n; i++) {
 		const struct queue_rcpt *q = &gone->list.rcpts[i];
 		reply_status(gone->replies[i], status[i], sizeof(status[i]));
-		str_printf(&diags[i], "x-postern; rejected by a mail filter: %s", gone->replies[i]);
-		for (char *c = diags[i].data; *c; c++)
+		reasons[i] = xasprintf("rejected by a mail filter: %s", gone->replies[i]);
+		for (char *c = reasons[i]; *c; c++)
 			if (*c == '\r' || *c == '\n')
 				*c = ' ';
-		rcpts[i] = (struct dsn_rcpt){
-		    .final_rcpt = q->address,
-		    .orcpt = q->orcpt[0] ? q->orcpt : NULL,
-		    .action = DSN_ACTION_FAILED,
+		failed[i] = (struct pickup_failed_rcpt){
+		    .address = q->address,
+		    .orcpt = q->orcpt,
+		    .notify = q->notify,
 		    .status = status[i],
-		    .diagnostic = str_cstr(&diags[i]),
-		    .last_attempt = time(NULL),
+		    .reason = reasons[i],
 		};
 	}
-	pickup_bounce(pm.queue_dir, pm.hostname, pm.virtual_alias, env, rcpts, n, content);
+	pickup_bounce_failed(pm.queue_dir, pm.hostname, pm.virtual_alias, env, failed, n, content);
 	for (size_t i = 0; i < n; i++)
-		str_free(&diags[i]);
-	free(diags);
+		free(reasons[i]);
+	free(reasons);
 	free(status);
-	free(rcpts);
+	free(failed);
 }
 
 static void free_args(char **argv)

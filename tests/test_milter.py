@@ -489,6 +489,21 @@ class SmtpdMilterTest(unittest.TestCase):
         maildrop = os.path.join(self.inst.spool, "maildrop")
         wait_for(lambda: not os.listdir(maildrop), what="maildrop empty")
 
+    def test_pickup_reject_respects_notify_never(self):
+        msg = b"Subject: token-pnever\nX-Test-Action: reject\n\nbody\n"
+        result = subprocess.run([self.inst.program("sendmail"), "-C", self.inst.etc,
+                                 "-N", "never", "-f", "local@example.test",
+                                 "never-told@example.test"],
+                                input=msg, capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.inst.wait_log("to=<never-told@example.test>, status=bounced (rejected by a mail "
+                           "filter:", timeout=20)
+        maildrop = os.path.join(self.inst.spool, "maildrop")
+        wait_for(lambda: not os.listdir(maildrop), what="maildrop empty")
+        # NOTIFY=NEVER: nothing goes back to the sender.
+        self.assertFalse([qid for qid, (env, rcpts, content) in queue_files(self.inst).items()
+                          if b"token-pnever" in content])
+
     def test_pickup_header_checks_before_the_filter(self):
         for subject in ("token-pcheck", "token-pcheck-hold"):
             msg = b"Subject: %s\nX-Pickup-Check: yes\n\nbody\n" % subject.encode()

@@ -1,7 +1,8 @@
 /*
  * Per-client event rates across all smtpd processes, as Postfix's anvil
  * rate limits (smtpd_client_connection_rate_limit, ..._message_rate_limit,
- * ..._recipient_rate_limit, ..._auth_rate_limit), without a helper service: every smtpd maps
+ * ..._recipient_rate_limit, ..._auth_rate_limit, ..._new_tls_session_rate_limit),
+ * without a helper service: every smtpd maps
  * the file $data_directory/smtpd-rates, a table of sets of counters, each
  * set chosen by a hash of the service name and client address (a client
  * is counted per service, as with anvil) and holding a few clients. A set
@@ -96,8 +97,9 @@ static bool lock_set(size_t index, short type)
 	return true;
 }
 
-long long client_rate_count(const struct smtpd_settings *cfg, const char *addr,
-                            enum client_event event)
+/* The client's count of event in this time unit, after adding add (0 or 1). */
+static long long rate_update(const struct smtpd_settings *cfg, const char *addr,
+                             enum client_event event, uint32_t add)
 {
 	if (cidr_list_match(cfg->event_limit_exceptions, addr) || !open_table(cfg))
 		return 0;
@@ -125,11 +127,42 @@ long long client_rate_count(const struct smtpd_settings *cfg, const char *addr,
 		memset(e->count, 0, sizeof(e->count));
 		e->window_start = now;
 	}
-	if (e->count[event] < UINT32_MAX)
-		e->count[event]++;
+	if (e->count[event] <= UINT32_MAX - add)
+		e->count[event] += add;
 	long long count = e->count[event];
 	lock_set(index, F_UNLCK);
 	return count;
+}
+
+long long client_rate_count(const struct smtpd_settings *cfg, const char *addr,
+                            enum client_event event)
+{
+	return rate_update(cfg, addr, event, 1);
+}
+
+long long client_rate_peek(const struct smtpd_settings *cfg, const char *addr,
+                           enum client_event event)
+{
+	return rate_update(cfg, addr, event, 0);
+}
+
+bool newtls_rate_exceeded(struct session *s)
+{
+	const struct smtpd_settings *cfg = s->cfg;
+	if (cfg->newtls_rate_limit <= 0)
+		return false;
+	long long rate = client_rate_peek(cfg, s->client_addr, CLIENT_EVENT_NEWTLS);
+	if (rate < cfg->newtls_rate_limit)
+		return false;
+	log_warn("New TLS session rate limit exceeded: %lld from %s for service %s", rate,
+	         session_client(s), cfg->service_name);
+	return true;
+}
+
+void newtls_handshake_done(struct session *s)
+{
+	if (s->cfg->newtls_rate_limit > 0 && !tls_session_reused(s->tls))
+		client_rate_count(s->cfg, s->client_addr, CLIENT_EVENT_NEWTLS);
 }
 
 bool client_rate_refused(struct session *s, enum client_event event, long long limit)
@@ -142,6 +175,7 @@ bool client_rate_refused(struct session *s, enum client_event event, long long l
 	    [CLIENT_EVENT_MESSAGE] = {"much mail", "Message delivery request"},
 	    [CLIENT_EVENT_RECIPIENT] = {"many recipients", "Recipient address"},
 	    [CLIENT_EVENT_AUTH] = {"many AUTH commands", "AUTH command"},
+	    [CLIENT_EVENT_NEWTLS] = {"many new TLS sessions", "New TLS session"},
 	};
 	if (limit <= 0)
 		return false;

@@ -62,6 +62,7 @@ static void load_settings(struct server *srv)
 	c->message_rate_limit = conf_get_int(conf, "smtpd_client_message_rate_limit");
 	c->recipient_rate_limit = conf_get_int(conf, "smtpd_client_recipient_rate_limit");
 	c->auth_rate_limit = conf_get_int(conf, "smtpd_client_auth_rate_limit");
+	c->newtls_rate_limit = conf_get_int(conf, "smtpd_client_new_tls_session_rate_limit");
 	c->tls_level = tls_level(conf_get(conf, "smtpd_tls_security_level"));
 	c->wrapper_mode = conf_get_bool(conf, "smtpd_tls_wrappermode");
 	c->auth_enable = conf_get_bool(conf, "smtpd_sasl_auth_enable");

@@ -191,6 +191,11 @@ static void cmd_starttls(struct session *s, const char *arg)
 		reply(s, 454, "4.7.0", "TLS not available due to local problem");
 		return;
 	}
+	if (newtls_rate_exceeded(s)) {
+		reply(s, 454, "4.7.0", "Error: too many new TLS sessions from %s", s->client_addr);
+		session_error(s);
+		return;
+	}
 	reply(s, 220, "2.0.0", "Ready to start TLS");
 	if (stream_flush(s->stream) != STREAM_OK) {
 		s->quit = true;
@@ -203,6 +208,7 @@ static void cmd_starttls(struct session *s, const char *arg)
 		s->quit = true;
 		return;
 	}
+	newtls_handshake_done(s);
 	tls_session_attach(s->tls, s->stream);
 	log_tls(s);
 	/* RFC 3207: forget everything learned before TLS. */
@@ -630,12 +636,17 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 	client_name_lookup(&s);
 	log_info("connect from %s", session_client(&s));
 	if (cfg->wrapper_mode) {
+		/* Over the new-session limit: closed before the handshake (a
+		 * reply in clear would be garbage to a TLS client). */
+		if (newtls_rate_exceeded(&s))
+			goto done;
 		const char *error;
 		s.tls = tls_accept(cfg->tls, fd, (int)cfg->starttls_timeout_ms, &error);
 		if (s.tls == NULL) {
 			log_info("%s: TLS handshake failed: %s", session_client(&s), error);
 			goto done;
 		}
+		newtls_handshake_done(&s);
 		tls_session_attach(s.tls, s.stream);
 		log_tls(&s);
 	}

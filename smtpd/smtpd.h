@@ -53,6 +53,7 @@ struct smtpd_settings {
 	long long message_rate_limit;
 	long long recipient_rate_limit;
 	long long auth_rate_limit;
+	long long newtls_rate_limit; /* smtpd_client_new_tls_session_rate_limit */
 	enum tls_level tls_level;
 	bool wrapper_mode;        /* implicit TLS (port 465) */
 	bool auth_enable;         /* offer AUTH */
@@ -257,14 +258,24 @@ enum client_event {
 	CLIENT_EVENT_MESSAGE,
 	CLIENT_EVENT_RECIPIENT,
 	CLIENT_EVENT_AUTH,
+	CLIENT_EVENT_NEWTLS, /* a TLS session that is not resumed */
 };
-#define CLIENT_EVENT_KINDS 4
+#define CLIENT_EVENT_KINDS 5
 long long client_rate_count(const struct smtpd_settings *cfg, const char *addr,
                             enum client_event event);
 /* Count a MAIL, RCPT or AUTH of the client's; true once it is over limit
  * (0: none) in this anvil_rate_time_unit, having replied 450 4.7.1 and
  * logged a warning in Postfix's words. */
 bool client_rate_refused(struct session *s, enum client_event event, long long limit);
+/* The client's count of event in this anvil_rate_time_unit, not counting
+ * one (0 if it is exempt or cannot be counted). */
+long long client_rate_peek(const struct smtpd_settings *cfg, const char *addr,
+                           enum client_event event);
+/* smtpd_client_new_tls_session_rate_limit: before a TLS handshake, true
+ * if the client has had its new sessions (having logged a warning); after
+ * one, newtls_handshake_done counts it unless it was resumed. */
+bool newtls_rate_exceeded(struct session *s);
+void newtls_handshake_done(struct session *s);
 
 /* milter.c: each event returns true if a milter refused it (the reply
  * is sent, or the session ends after a 421); discard sets milter_discard. */

@@ -279,6 +279,9 @@ const struct param_def param_table[] = {
      "Clients exempt from the connection count and rate limits."},
     {"smtpd_client_message_rate_limit", PARAM_INT, "0",
      "MAIL commands one client address may send per anvil_rate_time_unit (0: no limit)."},
+    {"smtpd_client_new_tls_session_rate_limit", PARAM_INT, "0",
+     "New (not resumed) TLS sessions one client may start per anvil_rate_time_unit; more "
+     "get 454 4.7.0 at STARTTLS (0: no limit)."},
     {"smtpd_client_recipient_rate_limit", PARAM_INT, "0",
      "RCPT commands one client address may send per anvil_rate_time_unit (0: no limit)."},
     {"smtpd_dnsbl_reply_code", PARAM_INT, "554",

@@ -488,6 +488,11 @@ bool tls_session_peer_verified(const struct tls_session *s)
 	return ok;
 }
 
+bool tls_session_reused(const struct tls_session *s)
+{
+	return SSL_session_reused(s->ssl) == 1;
+}
+
 /* The CN of name, or the whole name on one line without one. */
 static char *name_text(const X509_NAME *name)
 {

@@ -106,6 +106,8 @@ int tls_session_cipher_bits(const struct tls_session *s);
 const char *tls_session_summary(const struct tls_session *s);
 /* The peer certificate verified against ca_file. */
 bool tls_session_peer_verified(const struct tls_session *s);
+/* The session was resumed (an abbreviated handshake), not new. */
+bool tls_session_reused(const struct tls_session *s);
 /* The peer's certificate, if it sent one: subject and issuer common
  * names (the whole one-line name when there is no CN), malloc'd; NULL
  * without a certificate. */

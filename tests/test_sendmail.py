@@ -581,7 +581,8 @@ class QueueFullTest(LocalSubmission, unittest.TestCase):
         wakeup(os.path.join(self.inst.spool, "public", "pickup"))
         _, _, rcpts, content = self.wait_queued("token-full")
         self.assertEqual(self.addresses(rcpts), ["bob@example.test"])
-        self.assertEqual(os.listdir(self.queue_dir("maildrop")), [])
+        # The drop file goes once its queue file is safe (just after).
+        wait_for(lambda: os.listdir(self.queue_dir("maildrop")) == [], what="maildrop empty")
 
 
 if __name__ == "__main__":

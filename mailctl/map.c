@@ -3,8 +3,9 @@
  *   mailctl map build FILE...      compile each "key value" source FILE
  *                                  into FILE.lmdb (table_source.h)
  *   mailctl map query FILE KEY...  print the value of each KEY in
- *                                  FILE.lmdb (FILE may name the .lmdb);
- *                                  exit 1 if a key is not found
+ *                                  FILE.lmdb (FILE may name the .lmdb,
+ *                                  or be TYPE:NAME such as regexp:/x or
+ *                                  cidr:/x); exit 1 if a key is not found
  *   mailctl alias rebuild          compile every alias_database source
  *                                  into SOURCE.lmdb (what newaliases runs)
  *   mailctl alias query NAME...    expand NAME one level in alias_maps
@@ -109,13 +110,18 @@ static void print_value(const struct mailctl *m, const char *key, const struct s
 
 static int map_query(const struct mailctl *m, const char *file, int argc, char **argv)
 {
-	char *path = ends_with(file, ".lmdb") ? xstrdup(file) : xasprintf("%s.lmdb", file);
-	char *spec = xasprintf("lmdb:%s", path);
+	/* TYPE:NAME (regexp:, cidr:, lmdb:) is a table as main.conf names it. */
+	bool typed = file[0] != '/' && strchr(file, ':') != NULL;
+	char *path = typed || ends_with(file, ".lmdb") ? xstrdup(file) : xasprintf("%s.lmdb", file);
+	char *spec = typed ? xstrdup(file) : xasprintf("lmdb:%s", path);
 	const char *error;
 	struct table *t = table_open(spec, &error);
 	free(spec);
 	if (t == NULL) {
-		mailctl_error("%s (build it with `mailctl map build %s`)", error, file);
+		if (typed)
+			mailctl_error("%s", error);
+		else
+			mailctl_error("%s (build it with `mailctl map build %s`)", error, file);
 		free(path);
 		return 1;
 	}

@@ -5,7 +5,8 @@ name and parent domain, address, address without its extension, domain,
 parent domain, local part@, the null sender <>), each action (OK, REJECT,
 DEFER, numeric replies with and without an enhanced code, DUNNO, HOLD,
 DISCARD), the order of the checks, the reply codes, a broken action and a
-table that cannot be read, and the reject log line in Postfix's form."""
+table that cannot be read, the reject log line in Postfix's form, and a
+cidr: table of client networks."""
 
 import json
 import os
@@ -213,6 +214,48 @@ class AccessByNameTest(AccessTest):
     test_reply_codes = None
     test_long_text_keeps_the_reply_short = None
     test_mailctl_check = None
+
+
+class CidrAccessTest(InstanceTestCase):
+    """A cidr: client access table (cidr_table(5)): the first network that
+    holds the client address decides; mailctl check names a bad line."""
+
+    def setUp(self):
+        self.port = free_port()
+        self.inst = self.instance(params={
+            "mydestination": "mx.example.test",
+            "relay_domains": "relay.test",
+            "mynetworks": "192.0.2.0/24",
+            "smtpd_peername_lookup": "no",
+        }, services=["127.0.0.1:%d inet n - n - - smtpd" % self.port], start=False)
+        self.path = os.path.join(self.inst.etc, "client.cidr")
+        with open(self.path, "w") as f:
+            f.write("# loopback clients\n127.0.0.3 OK\n127.0.0.0/8 REJECT cidr says no\n"
+                    "[::1]/128 REJECT\n")
+        self.inst.params["smtpd_client_access_maps"] = "cidr:" + self.path
+        self.inst.write_config()
+        self.inst.start()
+
+    def rcpt(self, source):
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30,
+                          source_address=(source, 0)) as c:
+            c.ehlo("client.outside.test")
+            self.assertEqual(c.mail("someone@outside.test")[0], 250)
+            code, text = c.rcpt("a@relay.test")
+            return code, text.decode()
+
+    def test_first_network_decides(self):
+        self.assertEqual(self.rcpt("127.0.0.1"), (
+            554, "5.7.1 <unknown[127.0.0.1]>: Client host rejected: cidr says no"))
+        self.assertEqual(self.rcpt("127.0.0.3")[0], 250)
+
+    def test_mailctl_check_names_the_line(self):
+        with open(self.path, "a") as f:
+            f.write("10.0.0.0/40 OK\n")
+        result = self.inst.mailctl("check")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn('client.cidr, line 5: bad network "10.0.0.0/40"',
+                      result.stdout + result.stderr)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ static const struct {
 	const char *type;
 	struct table *(*open)(const char *arg, const char **error_r);
 } table_types[] = {
+    {"cidr", table_cidr_open},
     {"lmdb", table_lmdb_open},
     {"regexp", table_regexp_open},
 };

@@ -1,6 +1,6 @@
 /*
  * Lookup tables: a key → value interface with one file per implementation
- * (a small vtable: LMDB and regexp), and the builder that compiles an LMDB
+ * (a small vtable: LMDB, regexp and cidr), and the builder that compiles an LMDB
  * table from entries.
  *
  * Readers: table_open("lmdb:/etc/postern/aliases.lmdb") (a bare path
@@ -16,7 +16,9 @@
  * with results, as Postfix's regexp_table(5) (see regexp_table(5)): a
  * look-up returns the result of the first rule that matches the key. The
  * file is read and compiled once, at open; a changed file takes effect
- * when the program opens the table again.
+ * when the program opens the table again. cidr:/etc/postern/client.cidr
+ * (cidr_table(5)) is likewise read at open: "network/prefix result" rules,
+ * the first whose network holds the key (a printable address) decides.
  *
  * Writers: collect entries in a table_builder and write them out with
  * table_builder_write_lmdb(), which writes to a temporary file, grows the

@@ -23,6 +23,9 @@ struct table {
 
 /* Open an LMDB file read-only: NULL with *error_r (static) on failure. */
 struct table *table_lmdb_open(const char *path, const char **error_r);
+/* Read a cidr_table(5) file: NULL with *error_r (static, naming the file
+ * and line of an error in it) on failure. */
+struct table *table_cidr_open(const char *path, const char **error_r);
 /* Read and compile a regexp_table(5) file: NULL with *error_r (static,
  * "PATH, line N: what is wrong" for an error in the file) on failure. */
 struct table *table_regexp_open(const char *path, const char **error_r);

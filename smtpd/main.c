@@ -88,6 +88,7 @@ static void load_settings(struct server *srv)
 	c->mydestination = conf_get_list(conf, "mydestination");
 	c->virtual_domains = conf_get_list(conf, "virtual_mailbox_domains");
 	c->relay_domains = conf_get_list(conf, "relay_domains");
+	c->relay_recipient_maps = conf_get_list(conf, "relay_recipient_maps");
 	c->virtual_maps = conf_get(conf, "virtual_mailbox_maps");
 	c->alias_maps = conf_get_list(conf, "alias_maps");
 	c->recipient_delimiter = conf_get(conf, "recipient_delimiter");

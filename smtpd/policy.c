@@ -4,8 +4,9 @@
  * alias_maps; the virtual mailbox table: what local delivery uses; for
  * every domain of ours, what virtual_alias_maps rewrites, and in a virtual
  * alias domain nothing else), each also with its recipient_delimiter
- * extension, mail for relay domains is taken, and anything else only from
- * trusted clients (mynetworks or authenticated). Never an open relay.
+ * extension, mail for relay domains is taken (with relay_recipient_maps,
+ * only for the addresses they list), and anything else only from trusted
+ * clients (mynetworks or authenticated). Never an open relay.
  */
 #include <ctype.h>
 #include <pwd.h>
@@ -133,6 +134,29 @@ static int check_virtual_alias(struct session *s, const char *address)
 	return result;
 }
 
+/* relay_recipient_maps: the address, then without its extension, then
+ * @domain, in each table in turn. 1 listed, 0 not, -1 a table could not
+ * be read. */
+static int relay_recipient_listed(const struct smtpd_settings *cfg, const char *address,
+                                  const char *domain)
+{
+	char *key = str_lower_dup(address);
+	char *base = extension_strip(key, cfg->recipient_delimiter);
+	char *at_domain = xasprintf("@%s", domain);
+	for (char *c = at_domain; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	const char *keys[] = {key, base, at_domain};
+	int rc = 0;
+	for (size_t i = 0; cfg->relay_recipient_maps[i] && rc == 0; i++)
+		for (size_t k = 0; k < 3 && rc == 0; k++)
+			if (keys[k] != NULL)
+				rc = map_lookup(cfg->relay_recipient_maps[i], keys[k], false);
+	free(at_domain);
+	free(base);
+	free(key);
+	return rc;
+}
+
 int policy_check_rcpt(struct session *s, const char *address, const char *local, const char *domain)
 {
 	const struct smtpd_settings *cfg = s->cfg;
@@ -192,6 +216,21 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 		      "<%s>: Recipient address rejected: User unknown in virtual alias table",
 		      address);
 		return -1;
+	}
+	if (cfg->relay_recipient_maps && cfg->relay_recipient_maps[0] &&
+	    str_list_contains_nocase(cfg->relay_domains, domain)) {
+		rc = relay_recipient_listed(cfg, address, domain);
+		if (rc < 0) {
+			reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
+			return -1;
+		}
+		if (rc == 0) {
+			reply(s, 550, "5.1.1",
+			      "<%s>: Recipient address rejected: User unknown in relay recipient "
+			      "table",
+			      address);
+			return -1;
+		}
 	}
 	return 0; /* a relay domain, or a trusted client */
 }

@@ -79,6 +79,7 @@ struct smtpd_settings {
 	char *const *mydestination;
 	char *const *virtual_domains;
 	char *const *relay_domains;
+	char *const *relay_recipient_maps;
 	const char *virtual_maps;
 	char *const *alias_maps; /* local names that exist besides system users */
 	const char *recipient_delimiter;

@@ -5,8 +5,8 @@ name and parent domain, address, address without its extension, domain,
 parent domain, local part@, the null sender <>), each action (OK, REJECT,
 DEFER, numeric replies with and without an enhanced code, DUNNO, HOLD,
 DISCARD), the order of the checks, the reply codes, a broken action and a
-table that cannot be read, the reject log line in Postfix's form, and a
-cidr: table of client networks."""
+table that cannot be read, the reject log line in Postfix's form, a
+cidr: table of client networks, and relay_recipient_maps."""
 
 import json
 import os
@@ -256,6 +256,60 @@ class CidrAccessTest(InstanceTestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn('client.cidr, line 5: bad network "10.0.0.0/40"',
                       result.stdout + result.stderr)
+
+
+class RelayRecipientTest(InstanceTestCase):
+    """relay_recipient_maps: only listed addresses in relay_domains (the
+    address, without its extension, or @domain), from any client; a table
+    that cannot be read defers."""
+
+    def setUp(self):
+        self.port, self.trusted = free_port(), free_port()
+        self.inst = self.instance(params={
+            "mydestination": "mx.example.test",
+            "relay_domains": "relay.test open.test unlisted.test",
+            "mynetworks": "192.0.2.0/24",
+            "smtpd_peername_lookup": "no",
+            "recipient_delimiter": "+",
+        }, services=["127.0.0.1:%d inet n - n - - smtpd" % self.port,
+                     "127.0.0.1:%d inet n - n - - smtpd -o mynetworks=127.0.0.0/8"
+                     % self.trusted], start=False)
+        self.path = os.path.join(self.inst.etc, "relay_recipients")
+        with open(self.path, "w") as f:
+            f.write("user@relay.test   x\n@open.test   x\n")
+        self.inst.mailctl("map", "build", self.path, check=True)
+        self.inst.params["relay_recipient_maps"] = "lmdb:%s.lmdb" % self.path
+        self.inst.write_config()
+        self.inst.start()
+
+    def rcpt(self, address, port=None):
+        with smtplib.SMTP("127.0.0.1", port or self.port, timeout=30) as c:
+            c.ehlo("client.outside.test")
+            self.assertEqual(c.mail("someone@outside.test")[0], 250)
+            code, text = c.rcpt(address)
+            return code, text.decode()
+
+    def test_listed_addresses_only(self):
+        for address in ("user@relay.test", "USER@Relay.Test", "user+tag@relay.test",
+                        "anyone@open.test"):
+            self.assertEqual(self.rcpt(address)[0], 250, address)
+        unknown = ("550", "5.1.1 <%s>: Recipient address rejected: User unknown in relay "
+                   "recipient table")
+        for address in ("nobody@relay.test", "user@unlisted.test"):
+            for port in (self.port, self.trusted):
+                self.assertEqual(self.rcpt(address, port),
+                                 (int(unknown[0]), unknown[1] % address))
+        self.inst.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 "
+                           "<nobody@relay.test>: Recipient address rejected: User unknown "
+                           "in relay recipient table")
+        # Other domains are not affected.
+        self.assertEqual(self.rcpt("x@elsewhere.test", self.trusted)[0], 250)
+
+    def test_unreadable_table_defers(self):
+        os.unlink(self.path + ".lmdb")
+        time.sleep(1.1)  # a running smtpd looks at its tables at most once a second
+        self.assertEqual(self.rcpt("user@relay.test"),
+                         (451, "4.3.0 <user@relay.test>: Temporary lookup failure"))
 
 
 if __name__ == "__main__":

@@ -188,6 +188,9 @@ const struct param_def param_table[] = {
     {"recipient_delimiter", PARAM_STR, "",
      "Characters that start an address extension (user+ext@domain is user's), \"\" for none."},
     {"relay_domains", PARAM_LIST, "", "Domains accepted from anyone and relayed onward."},
+    {"relay_recipient_maps", PARAM_LIST, "",
+     "Tables of the valid addresses in relay_domains (user@domain, or @domain for any); others "
+     "are refused with 550 5.1.1. Empty: every address there is accepted."},
     {"relayhost", PARAM_STR, "",
      "Next hop for all remote mail: [host]:port, [host], host:port or domain; empty: MX routing."},
     {"service_throttle_time", PARAM_TIME, "60s",

@@ -20,7 +20,7 @@ static struct {
 } pc;
 
 /* (Not logged with the queue ID: the message is not queued.) */
-static int content_lookup(void *ctx, const char *spec, const char *key, struct str *value)
+int pickup_table_lookup(void *ctx, const char *spec, const char *key, struct str *value)
 {
 	(void)ctx;
 	const char *error;
@@ -55,7 +55,7 @@ void pickup_content_init(const struct conf *conf, struct virtual_alias *va)
 	    .nested_header_maps = conf_get_list(conf, "nested_header_checks"),
 	    .body_maps = conf_get_list(conf, "body_checks"),
 	    .body_size_limit = conf_get_size(conf, "body_checks_size_limit"),
-	    .lookup = content_lookup,
+	    .lookup = pickup_table_lookup,
 	    .note = content_note,
 	};
 	pc.queue_dir = conf_get(conf, "queue_directory");

@@ -20,6 +20,9 @@
 /* Read the settings at start-up; va expands the recipient of the
  * notifications of rejected mail. */
 void pickup_content_init(const struct conf *conf, struct virtual_alias *va);
+/* A table look-up for pickup's tables (content checks, BCC maps), a
+ * failure logged; as content_check_config's lookup. */
+int pickup_table_lookup(void *ctx, const char *spec, const char *key, struct str *value);
 /* True if header_checks or body_checks is set. */
 bool pickup_content_enabled(void);
 

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/bcc.h"
 #include "mail/dropfile.h"
 #include "mail/dsn.h"
 #include "mail/queue.h"
@@ -56,6 +57,7 @@ struct pickup {
 	char *maildrop;
 	char *qmgr_socket;
 	struct virtual_alias *virtual_alias;
+	struct bcc_config bcc;
 };
 
 static struct pickup settings;
@@ -104,7 +106,8 @@ static void fill_envelope(const struct drop_envelope *drop, struct queue_envelop
 		                        drop->rcpts[i].notify);
 }
 
-/* env with virtual aliases expanded into queued; failures are listed.
+/* env with virtual aliases expanded into queued, and the blind copies
+ * (bcc.h) added; failures are listed.
  * 0, or -1 with *why_r on a temporary failure. */
 static int expand_envelope(const struct queue_envelope *env, struct queue_envelope *queued,
                            struct virtual_alias_failure **failed_r, size_t *failed_count_r,
@@ -113,8 +116,14 @@ static int expand_envelope(const struct queue_envelope *env, struct queue_envelo
 	static char why[512];
 	char *reason;
 	if (virtual_alias_rewrite_envelope(settings.virtual_alias, env, queued, failed_r,
-	                                   failed_count_r, &reason) == 0)
-		return 0;
+	                                   failed_count_r, &reason) == 0) {
+		if (!bcc_wanted(&settings.bcc) || bcc_add(&settings.bcc, env, queued) == 0)
+			return 0;
+		virtual_alias_failures_free(*failed_r, *failed_count_r);
+		queue_envelope_free(queued);
+		*why_r = "a sender_bcc_maps or recipient_bcc_maps table cannot be read";
+		return -1;
+	}
 	snprintf(why, sizeof(why), "virtual alias expansion: %s", reason);
 	free(reason);
 	*why_r = why;
@@ -461,6 +470,8 @@ static void init(struct server *srv)
 	settings.maildrop = xasprintf("%s/maildrop", settings.queue_dir);
 	settings.qmgr_socket = xasprintf("%s/public/qmgr", settings.queue_dir);
 	settings.virtual_alias = virtual_alias_from_conf(conf);
+	bcc_config_from_conf(&settings.bcc, conf);
+	settings.bcc.lookup = pickup_table_lookup;
 	pickup_content_init(conf, settings.virtual_alias);
 	pickup_milter_init(conf, settings.virtual_alias);
 	/* Mail dropped while the system was down goes out now. */

@@ -283,7 +283,8 @@ static void refusal_set(struct refusal *r, int code, const char *enhanced, char 
 
 /* out becomes the envelope that is queued: s->env with virtual aliases
  * expanded (smtpd checked each recipient at RCPT, but the tables may have
- * changed since, and milters may have added recipients). 0, or -1 with
+ * changed since, and milters may have added recipients), and the blind
+ * copies (bcc.h) added. 0, or -1 with
  * the reason in *why (out is then empty). */
 static int queued_envelope(struct session *s, struct queue_envelope *out, struct refusal *why)
 {
@@ -304,6 +305,13 @@ static int queued_envelope(struct session *s, struct queue_envelope *out, struct
 		            xasprintf("<%s>: Recipient address rejected: %s", failed[0].address,
 		                      failed[0].reason));
 		virtual_alias_failures_free(failed, count);
+		queue_envelope_free(out);
+		return -1;
+	}
+	if (bcc_wanted(&s->cfg->bcc) && bcc_add(&s->cfg->bcc, &s->env, out) != 0) {
+		log_warn("%s: a sender_bcc_maps or recipient_bcc_maps table cannot be read",
+		         session_client(s));
+		refusal_set(why, 451, "4.3.0", xstrdup("Error: temporary lookup failure"));
 		queue_envelope_free(out);
 		return -1;
 	}

@@ -45,6 +45,12 @@ static enum bare_newline_policy bare_policy(const char *value)
 	log_fatal("smtpd_forbid_bare_newline: \"%s\" is not yes, normalize or no", value);
 }
 
+static int bcc_lookup(void *ctx, const char *spec, const char *key, struct str *value)
+{
+	(void)ctx;
+	return policy_table_value(spec, key, value);
+}
+
 static void load_settings(struct server *srv)
 {
 	const struct conf *conf = server_conf(srv);
@@ -89,6 +95,8 @@ static void load_settings(struct server *srv)
 	c->virtual_domains = conf_get_list(conf, "virtual_mailbox_domains");
 	c->relay_domains = conf_get_list(conf, "relay_domains");
 	c->relay_recipient_maps = conf_get_list(conf, "relay_recipient_maps");
+	bcc_config_from_conf(&c->bcc, conf);
+	c->bcc.lookup = bcc_lookup;
 	c->virtual_maps = conf_get(conf, "virtual_mailbox_maps");
 	c->alias_maps = conf_get_list(conf, "alias_maps");
 	c->recipient_delimiter = conf_get(conf, "recipient_delimiter");

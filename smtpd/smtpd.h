@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "mail/bcc.h"
 #include "mail/content_check.h"
 #include "mail/queue.h"
 #include "mail/virtual_alias.h"
@@ -80,6 +81,7 @@ struct smtpd_settings {
 	char *const *virtual_domains;
 	char *const *relay_domains;
 	char *const *relay_recipient_maps;
+	struct bcc_config bcc; /* always_bcc, sender_bcc_maps, recipient_bcc_maps */
 	const char *virtual_maps;
 	char *const *alias_maps; /* local names that exist besides system users */
 	const char *recipient_delimiter;

@@ -21,6 +21,8 @@ const struct param_def param_table[] = {
      "Where |command deliveries are allowed: alias, forward, include (empty: nowhere)."},
     {"allow_mail_to_files", PARAM_LIST, "alias, forward",
      "Where /file deliveries are allowed: alias, forward, include (empty: nowhere)."},
+    {"always_bcc", PARAM_STR, "",
+     "Address that gets a blind copy of every message smtpd and pickup receive (empty: none)."},
     {"anvil_rate_time_unit", PARAM_TIME, "60s",
      "The time unit of smtpd's client rate limits (smtpd_client_*_rate_limit)."},
     {"auth_failure_delay", PARAM_TIME, "1s",
@@ -185,6 +187,9 @@ const struct param_def param_table[] = {
      "Most recipients qmgr holds in memory at once, over all messages in hand."},
     {"queue_directory", PARAM_STR, "/var/spool/postern",
      "Root of the mail queue and of the private/ and public/ socket directories."},
+    {"recipient_bcc_maps", PARAM_LIST, "",
+     "Tables giving, for a recipient (user@domain or @domain), an address that gets a blind "
+     "copy."},
     {"recipient_delimiter", PARAM_STR, "",
      "Characters that start an address extension (user+ext@domain is user's), \"\" for none."},
     {"relay_domains", PARAM_LIST, "", "Domains accepted from anyone and relayed onward."},
@@ -193,6 +198,8 @@ const struct param_def param_table[] = {
      "are refused with 550 5.1.1. Empty: every address there is accepted."},
     {"relayhost", PARAM_STR, "",
      "Next hop for all remote mail: [host]:port, [host], host:port or domain; empty: MX routing."},
+    {"sender_bcc_maps", PARAM_LIST, "",
+     "Tables giving, for a sender (user@domain or @domain), an address that gets a blind copy."},
     {"service_throttle_time", PARAM_TIME, "60s",
      "Longest pause before master starts new processes for a service whose processes keep "
      "exiting abnormally (the pause starts at 1s and doubles)."},

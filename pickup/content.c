@@ -17,6 +17,7 @@ static struct {
 	const char *queue_dir;
 	const char *hostname;
 	struct virtual_alias *virtual_alias;
+	bool soft_bounce;
 } pc;
 
 /* (Not logged with the queue ID: the message is not queued.) */
@@ -59,6 +60,7 @@ void pickup_content_init(const struct conf *conf, struct virtual_alias *va)
 	    .note = content_note,
 	};
 	pc.queue_dir = conf_get(conf, "queue_directory");
+	pc.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	pc.hostname = conf_get(conf, "myhostname");
 	pc.virtual_alias = va;
 }
@@ -127,6 +129,16 @@ enum pickup_content_result pickup_content_run(struct queue_envelope *env, struct
 		break;
 	case CONTENT_REJECT:
 		/* (the "reject:" line was logged when the table said so) */
+		if (pc.soft_bounce) {
+			/* Nothing goes back: the message waits on hold, as it came. */
+			free(env->hold_reason);
+			env->hold_reason = xasprintf("soft_bounce: %s %s", c.enhanced, c.text);
+			*subdir_r = "hold";
+			log_info("%s: held instead of returned (soft_bounce): %s", env->id,
+			         env->hold_reason);
+			result = PICKUP_CONTENT_QUEUE;
+			break;
+		}
 		return_to_sender(env, &c, content);
 		break;
 	case CONTENT_DISCARD:

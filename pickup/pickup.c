@@ -58,6 +58,7 @@ struct pickup {
 	char *qmgr_socket;
 	struct virtual_alias *virtual_alias;
 	struct bcc_config bcc;
+	bool soft_bounce;
 };
 
 static struct pickup settings;
@@ -106,6 +107,24 @@ static void fill_envelope(const struct drop_envelope *drop, struct queue_envelop
 		                        drop->rcpts[i].notify);
 }
 
+/* soft_bounce: recipients whose expansion failed are queued as they are,
+ * their expansion to be done again by qmgr (which defers them, as
+ * soft_bounce asks, while it fails), rather than returned. */
+static void keep_failures(const struct queue_envelope *env, struct queue_envelope *queued,
+                          struct virtual_alias_failure **failed_r, size_t *failed_count_r)
+{
+	for (size_t i = 0; i < *failed_count_r; i++) {
+		const struct virtual_alias_failure *f = &(*failed_r)[i];
+		log_info("%s: <%s>: %s; kept for a later try (soft_bounce)", env->id, f->address,
+		         f->reason);
+		queue_envelope_add_rcpt(queued, f->address, f->orcpt, f->notify);
+		queued->rcpts[queued->rcpt_count - 1].valias_pending = true;
+	}
+	virtual_alias_failures_free(*failed_r, *failed_count_r);
+	*failed_r = NULL;
+	*failed_count_r = 0;
+}
+
 /* env with virtual aliases expanded into queued, and the blind copies
  * (bcc.h) added; failures are listed.
  * 0, or -1 with *why_r on a temporary failure. */
@@ -117,6 +136,8 @@ static int expand_envelope(const struct queue_envelope *env, struct queue_envelo
 	char *reason;
 	if (virtual_alias_rewrite_envelope(settings.virtual_alias, env, queued, failed_r,
 	                                   failed_count_r, &reason) == 0) {
+		if (settings.soft_bounce)
+			keep_failures(env, queued, failed_r, failed_count_r);
 		if (!bcc_wanted(&settings.bcc) || bcc_add(&settings.bcc, env, queued) == 0)
 			return 0;
 		virtual_alias_failures_free(*failed_r, *failed_count_r);
@@ -471,6 +492,7 @@ static void init(struct server *srv)
 	settings.qmgr_socket = xasprintf("%s/public/qmgr", settings.queue_dir);
 	settings.virtual_alias = virtual_alias_from_conf(conf);
 	bcc_config_from_conf(&settings.bcc, conf);
+	settings.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	settings.bcc.lookup = pickup_table_lookup;
 	pickup_content_init(conf, settings.virtual_alias);
 	pickup_milter_init(conf, settings.virtual_alias);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ static struct {
 	struct milter_defaults defaults;
 	struct virtual_alias *virtual_alias;
 	struct mail_route_settings route;
+	bool soft_bounce;
 } pm;
 
 struct run {
@@ -65,6 +67,7 @@ void pickup_milter_init(const struct conf *conf, struct virtual_alias *va)
 	pm.daemon_name = conf_get(conf, "milter_macro_daemon_name");
 	pm.macro_v = conf_get(conf, "milter_macro_v");
 	pm.queue_dir = conf_get(conf, "queue_directory");
+	pm.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	pm.route = (struct mail_route_settings){
 	    .mydestination = conf_get_list(conf, "mydestination"),
 	    .virtual_domains = conf_get_list(conf, "virtual_mailbox_domains"),
@@ -153,6 +156,14 @@ static void refused_add(struct refused *r, const struct queue_rcpt *rcpt, const 
 	queue_envelope_add_rcpt(&r->list, rcpt->address, rcpt->orcpt, rcpt->notify);
 	r->replies = xreallocarray(r->replies, r->list.rcpt_count, sizeof(*r->replies));
 	r->replies[r->list.rcpt_count - 1] = xstrdup(reply ? reply : "550 5.7.1 Command rejected");
+}
+
+static bool has_rcpt(const struct queue_envelope *env, const char *address)
+{
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		if (strcasecmp(env->rcpts[i].address, address) == 0)
+			return true;
+	return false;
 }
 
 static void refused_free(struct refused *r)
@@ -310,6 +321,23 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 		break;
 	default:
 		break;
+	}
+	if (pm.soft_bounce && gone.list.rcpt_count > 0 && result != PICKUP_MILTER_RETRY) {
+		/* Nothing goes back: the message waits on hold for everyone. */
+		for (size_t i = 0; i < gone.list.rcpt_count; i++) {
+			const struct queue_rcpt *q = &gone.list.rcpts[i];
+			if (!has_rcpt(env, q->address))
+				queue_envelope_add_rcpt(env, q->address, q->orcpt, q->notify);
+		}
+		free(env->hold_reason);
+		env->hold_reason =
+		    xasprintf("soft_bounce: a mail filter refused: %s", gone.replies[0]);
+		*subdir_r = "hold";
+		log_info("%s: held instead of returned (soft_bounce): %s", env->id,
+		         env->hold_reason);
+		refused_free(&gone);
+		memset(&gone, 0, sizeof(gone));
+		result = PICKUP_MILTER_QUEUE;
 	}
 	if (result == PICKUP_MILTER_QUEUE)
 		milter_message_write(&msg, out);

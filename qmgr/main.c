@@ -294,6 +294,7 @@ static void init(struct server *srv)
 	qmgr.minimal_backoff = time_param(conf, "minimal_backoff_time");
 	qmgr.maximal_backoff = time_param(conf, "maximal_backoff_time");
 	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
+	qmgr.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	qmgr.delay_warning = time_param(conf, "delay_warning_time");
 	qmgr.double_bounce_rcpt = conf_get(conf, "2bounce_notice_recipient");
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;

@@ -74,6 +74,21 @@ static void log_result(const struct queue_envelope *env, size_t index, const str
 	         log_word(r->state), r->reason, tls ? ", tls=" : "", tls ? tls : "");
 }
 
+/* soft_bounce: a recipient that would bounce is deferred, its status
+ * 5.X.Y made 4.X.Y, as Postfix does; it is tried again later. */
+static void soften(struct rcpt_result *r)
+{
+	if (r->state != RCPT_BOUNCED)
+		return;
+	char status[32];
+	snprintf(status, sizeof(status), "%s", r->status ? r->status : "5.0.0");
+	if (status[0] == '5')
+		status[0] = '4';
+	char *reason = xstrdup(r->reason ? r->reason : "");
+	rcpt_result_set(r, RCPT_DEFERRED, status, reason, r->time);
+	free(reason);
+}
+
 /* Route and deliver every recipient that is not final (those still to be
  * expanded through virtual_alias_maps first, by valias.c); returns the
  * indexes whose result changed (count in *changed_r). */
@@ -105,6 +120,8 @@ static size_t *attempt_delivery(const struct queue_envelope *env, const char *pa
 		int64_t now = (int64_t)time(NULL);
 		for (size_t k = 0; k < n_pending; k++) {
 			struct rcpt_result *r = &results[k];
+			if (qmgr.soft_bounce)
+				soften(r);
 			rcpt_result_set(&log->rcpts[pending[k]], r->state, r->status, r->reason,
 			                r->time);
 			log->rcpts[pending[k]].notified = r->notified;
@@ -122,13 +139,14 @@ static size_t *attempt_delivery(const struct queue_envelope *env, const char *pa
 	return changed;
 }
 
-/* Past maximal_queue_lifetime, deferred recipients bounce. */
+/* Past maximal_queue_lifetime, deferred recipients bounce (with
+ * soft_bounce they stay deferred). */
 static size_t expire_deferred(const struct queue_envelope *env, struct status_log *log,
                               size_t *changed)
 {
 	int64_t now = (int64_t)time(NULL);
 	size_t count = 0;
-	if (now - env->arrival < qmgr.maximal_lifetime)
+	if (now - env->arrival < qmgr.maximal_lifetime || qmgr.soft_bounce)
 		return 0;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		struct rcpt_result *r = &log->rcpts[i];

@@ -14,6 +14,7 @@
 
 #include "mail/route.h"
 #include "milter/milter_conf.h"
+#include "smtp/smtp_resp.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -184,8 +185,12 @@ static void send_verdict_reply(struct session *s, const struct milter_verdict *v
 		text = v->action == MILTER_REJECT
 		           ? "550 5.7.1 Command rejected"
 		           : "451 4.7.1 Service unavailable - try again later";
-	stream_write(s->stream, text, strlen(text));
+	char *sent = xstrdup(text);
+	if (s->cfg->soft_bounce)
+		smtp_reply_soften(sent);
+	stream_write(s->stream, sent, strlen(sent));
 	stream_write(s->stream, "\r\n", 2);
+	free(sent);
 }
 
 bool smtpd_milter_refused(struct session *s, struct milter_verdict *v)

@@ -15,6 +15,7 @@
 
 #include "smtp/address.h"
 #include "smtp/smtp_command.h"
+#include "smtp/smtp_resp.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -50,6 +51,8 @@ static void reply_line(struct session *s, bool more, int code, const char *enhan
 	if (enhanced)
 		str_printf(&line, "%s ", enhanced);
 	str_vprintf(&line, fmt, ap);
+	if (s->cfg->soft_bounce)
+		smtp_reply_soften(line.data);
 	snprintf(s->last_reply, sizeof(s->last_reply), "%s", str_cstr(&line));
 	str_append(&line, "\r\n", 2);
 	stream_write(s->stream, line.data, line.len);

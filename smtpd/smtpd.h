@@ -82,6 +82,7 @@ struct smtpd_settings {
 	char *const *relay_domains;
 	char *const *relay_recipient_maps;
 	struct bcc_config bcc; /* always_bcc, sender_bcc_maps, recipient_bcc_maps */
+	bool soft_bounce;      /* every 5NN reply goes out as 4NN */
 	const char *virtual_maps;
 	char *const *alias_maps; /* local names that exist besides system users */
 	const char *recipient_delimiter;

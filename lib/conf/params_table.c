@@ -388,6 +388,9 @@ const struct param_def param_table[] = {
      "TLS on an smtpd service: none, may (offer STARTTLS) or encrypt (require it before MAIL)."},
     {"smtpd_tls_wrappermode", PARAM_BOOL, "no",
      "Start TLS right after connect (port 465, submissions) instead of STARTTLS."},
+    {"soft_bounce", PARAM_BOOL, "no",
+     "Safety net: keep mail that would be returned to its sender deferred in the queue, and "
+     "answer 4NN where smtpd would answer 5NN."},
     {"syslog_name", PARAM_STR, "postern",
      "Prefix of the program name in syslog lines (\"postern/smtpd\")."},
     {"transport_maps", PARAM_STR, "",

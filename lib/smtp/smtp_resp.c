@@ -199,3 +199,20 @@ bool smtp_ehlo_has_auth(const struct smtp_ehlo *e, const char *mech)
 	}
 	return false;
 }
+
+void smtp_reply_soften(char *reply)
+{
+	for (char *line = reply; *line;) {
+		size_t len = strcspn(line, "\r\n");
+		if (len >= 3 && line[0] == '5' && isdigit((unsigned char)line[1]) &&
+		    isdigit((unsigned char)line[2]) &&
+		    (len == 3 || line[3] == ' ' || line[3] == '-')) {
+			line[0] = '4';
+			if (len > 4 && line[4] == '5' &&
+			    smtp_status_code_len(line + 4, len - 4) > 0)
+				line[4] = '4';
+		}
+		line += len;
+		line += strspn(line, "\r\n");
+	}
+}

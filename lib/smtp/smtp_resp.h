@@ -48,6 +48,11 @@ const char *smtp_resp_status(const struct smtp_resp *r, const char *dflt);
  * is none. */
 size_t smtp_status_code_len(const char *s, size_t len);
 
+/* soft_bounce: in each line of reply ("NNN text" or "NNN-text", lines
+ * ending in LF or CRLF), a 5NN code becomes 4NN and an enhanced status
+ * code 5.X.Y after it 4.X.Y, in place. */
+void smtp_reply_soften(char *reply);
+
 /* What an EHLO reply offers. */
 struct smtp_ehlo {
 	bool pipelining, eightbitmime, smtputf8, dsn, chunking, starttls, size;

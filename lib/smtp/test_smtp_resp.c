@@ -72,9 +72,30 @@ TEST(bad_replies)
 	smtp_resp_free(&r);
 }
 
+TEST(soften)
+{
+	char a[] = "550 5.1.1 <x@y>: User unknown";
+	smtp_reply_soften(a);
+	CHECK_STR(a, "450 4.1.1 <x@y>: User unknown");
+	char b[] = "554-5.7.1 first\r\n554 5.7.1 second";
+	smtp_reply_soften(b);
+	CHECK_STR(b, "454-4.7.1 first\r\n454 4.7.1 second");
+	char c[] = "500 Error: command not recognized";
+	smtp_reply_soften(c);
+	CHECK_STR(c, "400 Error: command not recognized");
+	/* Others are left alone, as is a 5 that is no code. */
+	char d[] = "250 2.0.0 Ok\n451 4.3.0 later\n5 items\n550x";
+	smtp_reply_soften(d);
+	CHECK_STR(d, "250 2.0.0 Ok\n451 4.3.0 later\n5 items\n550x");
+	char e[] = "";
+	smtp_reply_soften(e);
+	CHECK_STR(e, "");
+}
+
 int main(void)
 {
 	RUN(single_and_multi);
 	RUN(bad_replies);
+	RUN(soften);
 	return TESTING_DONE();
 }

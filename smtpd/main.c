@@ -97,6 +97,7 @@ static void load_settings(struct server *srv)
 	c->relay_recipient_maps = conf_get_list(conf, "relay_recipient_maps");
 	bcc_config_from_conf(&c->bcc, conf);
 	c->soft_bounce = conf_get_bool(conf, "soft_bounce");
+	c->discard_ehlo_keywords = conf_get_list(conf, "smtpd_discard_ehlo_keywords");
 	c->bcc.lookup = bcc_lookup;
 	c->virtual_maps = conf_get(conf, "virtual_mailbox_maps");
 	c->alias_maps = conf_get_list(conf, "alias_maps");

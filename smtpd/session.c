@@ -145,23 +145,51 @@ static void cmd_ehlo(struct session *s, const char *arg, bool extended)
 		reply(s, 250, NULL, "%s", s->cfg->hostname);
 		return;
 	}
-	reply_more(s, 250, NULL, "%s", s->cfg->hostname);
-	reply_more(s, 250, NULL, "PIPELINING");
+	char size[32];
 	if (s->cfg->message_size_limit > 0)
-		reply_more(s, 250, NULL, "SIZE %lld", s->cfg->message_size_limit);
+		snprintf(size, sizeof(size), "SIZE %lld", s->cfg->message_size_limit);
 	else
-		reply_more(s, 250, NULL, "SIZE");
-	if (s->cfg->tls && !s->tls)
-		reply_more(s, 250, NULL, "STARTTLS");
-	if (auth_offered(s))
-		reply_more(s, 250, NULL, "AUTH PLAIN LOGIN");
-	if (!s->cfg->vrfy_disabled)
-		reply_more(s, 250, NULL, "VRFY");
-	reply_more(s, 250, NULL, "ENHANCEDSTATUSCODES");
-	reply_more(s, 250, NULL, "8BITMIME");
-	reply_more(s, 250, NULL, "DSN");
-	reply_more(s, 250, NULL, "SMTPUTF8");
-	reply(s, 250, NULL, "CHUNKING");
+		snprintf(size, sizeof(size), "SIZE");
+	const char *offered[] = {
+	    "PIPELINING",
+	    size,
+	    s->cfg->tls && !s->tls ? "STARTTLS" : NULL,
+	    auth_offered(s) ? "AUTH PLAIN LOGIN" : NULL,
+	    s->cfg->vrfy_disabled ? NULL : "VRFY",
+	    "ENHANCEDSTATUSCODES",
+	    "8BITMIME",
+	    "DSN",
+	    "SMTPUTF8",
+	    "CHUNKING",
+	};
+	size_t count = sizeof(offered) / sizeof(offered[0]);
+	/* smtpd_discard_ehlo_keywords: left out of the reply (Postfix's). */
+	for (size_t i = 0; i < count; i++) {
+		if (offered[i] == NULL)
+			continue;
+		size_t word = strcspn(offered[i], " ");
+		for (char *const *d = s->cfg->discard_ehlo_keywords; d && *d; d++) {
+			if (strlen(*d) == word && strncasecmp(*d, offered[i], word) == 0) {
+				offered[i] = NULL;
+				break;
+			}
+		}
+	}
+	while (count > 0 && offered[count - 1] == NULL)
+		count--;
+	if (count == 0) {
+		reply(s, 250, NULL, "%s", s->cfg->hostname);
+		return;
+	}
+	reply_more(s, 250, NULL, "%s", s->cfg->hostname);
+	for (size_t i = 0; i < count; i++) {
+		if (offered[i] == NULL)
+			continue;
+		if (i + 1 < count)
+			reply_more(s, 250, NULL, "%s", offered[i]);
+		else
+			reply(s, 250, NULL, "%s", offered[i]);
+	}
 }
 
 /* The TLS session, and the client certificate when one was given. */

@@ -83,6 +83,7 @@ struct smtpd_settings {
 	char *const *relay_recipient_maps;
 	struct bcc_config bcc; /* always_bcc, sender_bcc_maps, recipient_bcc_maps */
 	bool soft_bounce;      /* every 5NN reply goes out as 4NN */
+	char *const *discard_ehlo_keywords;
 	const char *virtual_maps;
 	char *const *alias_maps; /* local names that exist besides system users */
 	const char *recipient_delimiter;

@@ -294,6 +294,10 @@ const struct param_def param_table[] = {
      "get 454 4.7.0 at STARTTLS (0: no limit)."},
     {"smtpd_client_recipient_rate_limit", PARAM_INT, "0",
      "RCPT commands one client address may send per anvil_rate_time_unit (0: no limit)."},
+    {"smtpd_discard_ehlo_keywords", PARAM_LIST, "",
+     "EHLO keywords (pipelining, size, starttls, auth, vrfy, enhancedstatuscodes, 8bitmime, "
+     "dsn, smtputf8, chunking) left out of smtpd's EHLO reply, as a work-around for clients "
+     "that mishandle one."},
     {"smtpd_dnsbl_reply_code", PARAM_INT, "554",
      "Reply code for a client that a DNS blocklist lists (5NN refuses, 4NN defers)."},
     {"smtpd_dnsbl_sites", PARAM_LIST, "",

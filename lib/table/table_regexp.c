@@ -166,9 +166,124 @@ static int parse_pattern(struct regexp_parser *p, int line, const char **pos,
 	return 0;
 }
 
+/* The end of the bracket expression that starts at c ('['), or the end
+ * of the string. */
+static const char *skip_bracket(const char *c)
+{
+	c++;
+	if (*c == '^')
+		c++;
+	if (*c == ']')
+		c++;
+	while (*c && *c != ']') {
+		if (*c == '[' && (c[1] == ':' || c[1] == '.' || c[1] == '=')) {
+			char close = c[1];
+			c += 2;
+			while (*c && !(*c == close && c[1] == ']'))
+				c++;
+			if (*c)
+				c += 2;
+			continue;
+		}
+		c++;
+	}
+	return *c ? c + 1 : c;
+}
+
+/* An interval "{n}", "{n,}" or "{n,m}" at c: its end, and its largest
+ * bound in *bound_r; NULL if c starts none. */
+static const char *interval_end(const char *c, long *bound_r)
+{
+	if (*c != '{' || !is_digit(c[1]))
+		return NULL;
+	char *end;
+	long low = strtol(c + 1, &end, 10), high = low;
+	if (*end == ',') {
+		high = is_digit(end[1]) ? strtol(end + 1, &end, 10) : low;
+		if (*end == ',')
+			end++;
+	}
+	if (*end != '}')
+		return NULL;
+	*bound_r = low > high ? low : high;
+	return end + 1;
+}
+
+/* What makes a pattern unfit for regcomp, or NULL. glibc's regcomp
+ * copies what "+" and an interval repeat, and its work grows faster than
+ * the copies: nested "+" groups ("((a+)+)+...") or a run of repetition
+ * operators ("a++++...", which POSIX leaves undefined) take time
+ * exponential in their depth. So a pattern whose expansion is estimated
+ * at more than REGEXP_MAX_NODES nodes is refused, as is a run of more than
+ * REGEXP_MAX_RUN repetition operators (".*?", common in Postfix tables, is
+ * two) and an interval bound over RE_DUP_MAX as POSIX sets it. */
+#define REGEXP_MAX_RUN 3
+#define REGEXP_MAX_BOUND 255
+#define REGEXP_MAX_NODES 20000.0
+#define REGEXP_MAX_DEPTH 64
+static const char *pattern_problem(const char *pattern)
+{
+	/* Per open group: the size of what is done, and of the last atom
+	 * (which a repetition operator applies to). */
+	struct {
+		double done, last;
+	} level[REGEXP_MAX_DEPTH + 1] = {{0, 0}};
+	int depth = 0, run = 0;
+	const char *c = pattern;
+	while (*c) {
+		long bound = 0;
+		const char *after = interval_end(c, &bound);
+		if (after != NULL || *c == '*' || *c == '+' || *c == '?') {
+			if (++run > REGEXP_MAX_RUN)
+				return "more than 3 repetition operators in a row";
+			if (bound > REGEXP_MAX_BOUND)
+				return "an interval bound over 255";
+			double last = level[depth].last > 0 ? level[depth].last : 1;
+			level[depth].last = *c == '+' ? 2 * last + 1
+			                    : after   ? last * (double)(bound > 0 ? bound : 1) + 1
+			                              : last + 1;
+			c = after ? after : c + 1;
+		} else {
+			run = 0;
+			if (*c == '(') {
+				if (depth == REGEXP_MAX_DEPTH)
+					return "groups nested too deep";
+				depth++;
+				level[depth].done = level[depth].last = 0;
+			} else if (*c == ')' && depth > 0) {
+				double size = level[depth].done + level[depth].last + 1;
+				depth--;
+				level[depth].done += level[depth].last;
+				level[depth].last = size;
+			} else if (*c == '|') {
+				level[depth].done += level[depth].last + 1;
+				level[depth].last = 0;
+			} else {
+				level[depth].done += level[depth].last;
+				level[depth].last = 1;
+			}
+			if (*c == '\\')
+				c += c[1] ? 2 : 1;
+			else if (*c == '[')
+				c = skip_bracket(c);
+			else
+				c++;
+		}
+		double total = 0;
+		for (int i = 0; i <= depth; i++)
+			total += level[i].done + level[i].last;
+		if (total > REGEXP_MAX_NODES)
+			return "too complex (repetitions expand it too much)";
+	}
+	return NULL;
+}
+
 static int compile(struct regexp_parser *p, int line, struct regexp_rule *rule, const char *pattern,
                    int cflags)
 {
+	const char *problem = pattern_problem(pattern);
+	if (problem != NULL)
+		return parse_fail(p, line, "bad regular expression: %s", problem);
 	int rc = regcomp(&rule->re, pattern, cflags);
 	if (rc != 0) {
 		char text[200];

@@ -261,6 +261,35 @@ TEST(open_errors)
 	CHECK_STR(open_fails("if aba result\nendif\n"),
 	          ", line 1: pattern delimiter 'a' is a letter, digit or backslash");
 	CHECK_STR(open_fails("!\n"), ", line 1: no pattern");
+	/* Runs of repetition operators (exponential in glibc's regcomp) and
+	 * intervals over 255 are refused; ".*?", brackets and escapes are not. */
+	CHECK_STR(open_fails("/.*?/ ok\n/^(u****)/ no\n"),
+	          ", line 2: bad regular expression: more than 3 repetition operators in a row");
+	CHECK_STR(open_fails("/a+{2}+?/ no\n"),
+	          ", line 1: bad regular expression: more than 3 repetition operators in a row");
+	CHECK_STR(open_fails("/a{1,256}/ no\n"),
+	          ", line 1: bad regular expression: an interval bound over 255");
+	/* Nested "+" groups double glibc's work at each level. */
+	char deep[200] = "/";
+	for (int i = 0; i < 20; i++)
+		strcat(deep, "(");
+	strcat(deep, "a");
+	for (int i = 0; i < 20; i++)
+		strcat(deep, "+)");
+	strcat(deep, "/ no\n");
+	CHECK_STR(open_fails(deep), ", line 1: bad regular expression: too complex (repetitions "
+	                            "expand it too much)");
+	char nested[200] = "/";
+	for (int i = 0; i < 70; i++)
+		strcat(nested, "(");
+	strcat(nested, "/ no\n");
+	CHECK_STR(open_fails(nested), ", line 1: bad regular expression: groups nested too deep");
+	struct table *t = open_text("/x.*?y[*+?*+]\\*\\*\\*\\*a{2,255}/ fine\n"
+	                            "/^Received: from .*\\[[0-9]{1,3}(\\.[0-9]{1,3}){3}\\]/ fine\n"
+	                            "/((((((((a+)+)+)+)+)+)+)+)/ fine\n");
+	CHECK(t != NULL);
+	if (t)
+		table_close(t);
 	CHECK_STR(open_fails("\n  /a/ b\n"),
 	          ", line 2: line starts with white space but there is no rule to continue");
 	CHECK_STR(open_fails("/a/ one\n/b/\n  two\n/c/ \n"),

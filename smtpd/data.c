@@ -33,7 +33,6 @@
 #include "util/sock.h"
 
 #define HEADER_HOLD_LIMIT (256 * 1024)
-#define HOP_COUNT_LIMIT 50
 #define READ_CHUNK 65536
 /* With milters, messages larger than this wait in a spill file. */
 #define SPILL_THRESHOLD (1024 * 1024)
@@ -518,7 +517,7 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		reply(s, 550, "5.5.2",
 		      "Error: bare <CR> or <LF> in the message; lines must end in <CR><LF>");
 		log_info("%s: reject: bare <CR> or <LF> in DATA from %s", k->id, session_client(s));
-	} else if (k->received_count >= HOP_COUNT_LIMIT) {
+	} else if (s->cfg->hopcount_limit > 0 && k->received_count >= s->cfg->hopcount_limit) {
 		reply(s, 554, "5.4.6", "Error: too many hops (%d Received headers)",
 		      k->received_count);
 		log_info("%s: reject: mail loop (%d hops) from %s", k->id, k->received_count,

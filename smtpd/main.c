@@ -98,6 +98,7 @@ static void load_settings(struct server *srv)
 	bcc_config_from_conf(&c->bcc, conf);
 	c->soft_bounce = conf_get_bool(conf, "soft_bounce");
 	c->discard_ehlo_keywords = conf_get_list(conf, "smtpd_discard_ehlo_keywords");
+	c->hopcount_limit = conf_get_int(conf, "hopcount_limit");
 	c->bcc.lookup = bcc_lookup;
 	c->virtual_maps = conf_get(conf, "virtual_mailbox_maps");
 	c->alias_maps = conf_get_list(conf, "alias_maps");

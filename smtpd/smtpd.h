@@ -84,6 +84,7 @@ struct smtpd_settings {
 	struct bcc_config bcc; /* always_bcc, sender_bcc_maps, recipient_bcc_maps */
 	bool soft_bounce;      /* every 5NN reply goes out as 4NN */
 	char *const *discard_ehlo_keywords;
+	long long hopcount_limit; /* Received headers that mean a mail loop */
 	const char *virtual_maps;
 	char *const *alias_maps; /* local names that exist besides system users */
 	const char *recipient_delimiter;

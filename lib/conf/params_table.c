@@ -73,6 +73,9 @@ const struct param_def param_table[] = {
     {"home_mailbox", PARAM_STR, "Maildir/",
      "Mailbox of a system user, relative to the home directory (Maildir when it ends in /; an "
      "mbox file otherwise; empty: mail_spool_directory/USER)."},
+    {"hopcount_limit", PARAM_INT, "50",
+     "Received headers a message may carry; at this many smtpd refuses it as a mail loop "
+     "(554 5.4.6; 0: no limit)."},
     {"import_environment", PARAM_LIST, "TZ LANG=C",
      "Environment variables that master passes on to its children (NAME or NAME=value)."},
     {"inet_interfaces", PARAM_LIST, "all",

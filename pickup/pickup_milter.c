@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,14 +155,6 @@ static void refused_add(struct refused *r, const struct queue_rcpt *rcpt, const 
 	queue_envelope_add_rcpt(&r->list, rcpt->address, rcpt->orcpt, rcpt->notify);
 	r->replies = xreallocarray(r->replies, r->list.rcpt_count, sizeof(*r->replies));
 	r->replies[r->list.rcpt_count - 1] = xstrdup(reply ? reply : "550 5.7.1 Command rejected");
-}
-
-static bool has_rcpt(const struct queue_envelope *env, const char *address)
-{
-	for (size_t i = 0; i < env->rcpt_count; i++)
-		if (strcasecmp(env->rcpts[i].address, address) == 0)
-			return true;
-	return false;
 }
 
 static void refused_free(struct refused *r)
@@ -326,7 +317,7 @@ enum pickup_milter_result pickup_milter_run(struct queue_envelope *env, int64_t 
 		/* Nothing goes back: the message waits on hold for everyone. */
 		for (size_t i = 0; i < gone.list.rcpt_count; i++) {
 			const struct queue_rcpt *q = &gone.list.rcpts[i];
-			if (!has_rcpt(env, q->address))
+			if (!queue_envelope_has_rcpt(env, q->address))
 				queue_envelope_add_rcpt(env, q->address, q->orcpt, q->notify);
 		}
 		free(env->hold_reason);

@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conf/conf.h"
 #include "util/alloc.h"
@@ -24,14 +23,6 @@ bool bcc_wanted(const struct bcc_config *cfg)
 	       (cfg->recipient_maps && cfg->recipient_maps[0]);
 }
 
-static bool is_recipient(const struct queue_envelope *env, const char *address)
-{
-	for (size_t i = 0; i < env->rcpt_count; i++)
-		if (strcasecmp(env->rcpts[i].address, address) == 0)
-			return true;
-	return false;
-}
-
 static void add(struct queue_envelope *env, const char *address)
 {
 	/* A value is one address; blanks and <> around it are dropped. */
@@ -41,7 +32,7 @@ static void add(struct queue_envelope *env, const char *address)
 	if (len == 0)
 		return;
 	char *copy = xstrndup(address, len);
-	if (!is_recipient(env, copy))
+	if (!queue_envelope_has_rcpt(env, copy))
 		queue_envelope_add_rcpt(env, copy, "", "NEVER");
 	free(copy);
 }

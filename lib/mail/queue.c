@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -158,6 +159,14 @@ void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, co
 	r->orcpt = xstrdup(orcpt ? orcpt : "");
 	r->notify = xstrdup(notify ? notify : "");
 	r->valias_pending = false;
+}
+
+bool queue_envelope_has_rcpt(const struct queue_envelope *env, const char *address)
+{
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		if (strcasecmp(env->rcpts[i].address, address) == 0)
+			return true;
+	return false;
 }
 
 static const char *or_empty(const char *s)

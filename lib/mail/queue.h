@@ -93,6 +93,8 @@ void queue_envelope_init(struct queue_envelope *env);
 void queue_envelope_free(struct queue_envelope *env);
 void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, const char *orcpt,
                              const char *notify);
+/* Whether address is one of env's recipients (in any case). */
+bool queue_envelope_has_rcpt(const struct queue_envelope *env, const char *address);
 /* dst (not initialised) becomes a copy of src without its recipients. */
 void queue_envelope_copy_fields(struct queue_envelope *dst, const struct queue_envelope *src);
 

@@ -86,11 +86,11 @@ void client_name_lookup(struct session *s)
 	struct dns_answer ptr;
 	/* The hosts file first, as the system resolver: its name stands for
 	 * the PTR record (libunbound gives none from it). */
-	char *listed = dns_hosts_name(s->cfg->dns_hosts_file, s->client_addr);
+	const char *listed = dns_hosts_name(smtpd_hosts(s->cfg), s->client_addr);
 	if (listed != NULL) {
 		struct dns_rr *rr = xcalloc(1, sizeof(*rr));
 		rr->type = DNS_TYPE_PTR;
-		rr->name = listed;
+		rr->name = xstrdup(listed);
 		ptr = (struct dns_answer){.status = DNS_FOUND, .rrs = rr, .count = 1};
 	} else {
 		dns_lookup(r, reverse, DNS_TYPE_PTR, (int)s->cfg->dns_timeout_ms, &ptr);

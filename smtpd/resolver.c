@@ -3,7 +3,8 @@
  * one (DNS blocklists, the sender domain check) with the same settings
  * as the smtp client's (dns_forwarders, dns_hosts_file,
  * dns_trust_anchor_file) and kept for the process's sessions. When it
- * cannot be made, the reason is kept and logged once.
+ * cannot be made, the reason is kept and logged once. The hosts file's
+ * names for addresses (the client name) are likewise read once.
  */
 #include <stdlib.h>
 
@@ -11,6 +12,14 @@
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/log.h"
+
+const struct dns_hosts *smtpd_hosts(const struct smtpd_settings *cfg)
+{
+	static struct dns_hosts *hosts;
+	if (hosts == NULL)
+		hosts = dns_hosts_load(cfg->dns_hosts_file);
+	return hosts;
+}
 
 struct dns_resolver *smtpd_resolver(const struct smtpd_settings *cfg, const char **error_r)
 {

@@ -218,6 +218,9 @@ int access_check_rcpt(struct session *s, const char *address, bool *ok_r);
  * with *error_r (why) if it cannot be. */
 struct dns_resolver;
 struct dns_resolver *smtpd_resolver(const struct smtpd_settings *cfg, const char **error_r);
+/* The hosts file (dns_hosts_file) of the process, read at the first call. */
+struct dns_hosts;
+const struct dns_hosts *smtpd_hosts(const struct smtpd_settings *cfg);
 
 /* dnsbl.c: the DNS blocklists for this recipient (after the access
  * tables, unless they said OK): 0 go on, or -1 having sent the reply. */

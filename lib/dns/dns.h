@@ -107,9 +107,13 @@ void dns_lookup(struct dns_resolver *r, const char *name, int type, int timeout_
 void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t count, int type,
                      int timeout_ms, struct dns_answer *answers);
 
-/* The first name the hosts file (path) gives the printable address, as
- * the system resolver's "files" source; NULL if none (or no such file). */
-char *dns_hosts_name(const char *path, const char *address);
+/* A hosts file, read once (no file, or an empty path: no entries), for
+ * the first name it gives a printable address, as the system resolver's
+ * "files" source; NULL if none. */
+struct dns_hosts;
+struct dns_hosts *dns_hosts_load(const char *path);
+const char *dns_hosts_name(const struct dns_hosts *h, const char *address);
+void dns_hosts_free(struct dns_hosts *h);
 
 /* "in-addr.arpa"/"ip6.arpa" name for a printable address; NULL if invalid. */
 char *dns_reverse_name(const char *address);

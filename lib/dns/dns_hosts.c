@@ -1,8 +1,9 @@
 /*
- * The hosts file's name for an address (dns.h: dns_hosts_name): the
+ * The hosts file's names for addresses (dns.h: dns_hosts_load): the
  * reverse half of what the system resolver's "files" source does.
  * libunbound answers the forward half (ub_ctx_hosts) but gives no PTR
- * records from the file.
+ * records from the file. The file is read once, as libunbound reads it,
+ * so a look-up per connection costs no I/O.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -11,6 +12,17 @@
 
 #include "dns/dns.h"
 #include "util/alloc.h"
+
+struct dns_hosts_entry {
+	unsigned char addr[16];
+	size_t len; /* 4 or 16 */
+	char *name;
+};
+
+struct dns_hosts {
+	struct dns_hosts_entry *items;
+	size_t count, cap;
+};
 
 /* The address in binary form, with its length; 0 if it is not one. */
 static size_t address_bytes(const char *text, unsigned char out[16])
@@ -22,28 +34,53 @@ static size_t address_bytes(const char *text, unsigned char out[16])
 	return 0;
 }
 
-char *dns_hosts_name(const char *path, const char *address)
+struct dns_hosts *dns_hosts_load(const char *path)
 {
-	unsigned char want[16], have[16];
-	size_t len = address_bytes(address, want);
-	if (path == NULL || *path == '\0' || len == 0)
-		return NULL;
-	FILE *f = fopen(path, "re");
+	struct dns_hosts *h = xcalloc(1, sizeof(*h));
+	FILE *f = path && *path ? fopen(path, "re") : NULL;
 	if (f == NULL)
-		return NULL;
+		return h;
 	char line[1024];
-	char *name = NULL;
-	while (name == NULL && fgets(line, sizeof(line), f) != NULL) {
+	while (fgets(line, sizeof(line), f) != NULL) {
 		char *hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
 		char *save = NULL;
 		char *addr = strtok_r(line, " \t\r\n", &save);
 		char *first = addr ? strtok_r(NULL, " \t\r\n", &save) : NULL;
-		if (first != NULL && address_bytes(addr, have) == len &&
-		    memcmp(have, want, len) == 0)
-			name = xstrdup(first);
+		unsigned char bytes[16];
+		size_t len = first ? address_bytes(addr, bytes) : 0;
+		if (len == 0)
+			continue;
+		if (h->count == h->cap) {
+			h->cap = h->cap ? h->cap * 2 : 16;
+			h->items = xreallocarray(h->items, h->cap, sizeof(*h->items));
+		}
+		struct dns_hosts_entry *e = &h->items[h->count++];
+		memcpy(e->addr, bytes, len);
+		e->len = len;
+		e->name = xstrdup(first);
 	}
 	fclose(f);
-	return name;
+	return h;
+}
+
+const char *dns_hosts_name(const struct dns_hosts *h, const char *address)
+{
+	unsigned char want[16];
+	size_t len = h ? address_bytes(address, want) : 0;
+	for (size_t i = 0; len > 0 && i < h->count; i++)
+		if (h->items[i].len == len && memcmp(h->items[i].addr, want, len) == 0)
+			return h->items[i].name;
+	return NULL;
+}
+
+void dns_hosts_free(struct dns_hosts *h)
+{
+	if (h == NULL)
+		return;
+	for (size_t i = 0; i < h->count; i++)
+		free(h->items[i].name);
+	free(h->items);
+	free(h);
 }

@@ -184,17 +184,19 @@ TEST(hosts_name)
 	      "not-an-address bad.example\n",
 	      f);
 	fclose(f);
-	char *name = dns_hosts_name(path, "192.0.2.1");
-	CHECK_STR(name, "first.example");
-	free(name);
-	name = dns_hosts_name(path, "2001:db8::7"); /* another spelling */
-	CHECK_STR(name, "six.example");
-	free(name);
-	CHECK(dns_hosts_name(path, "192.0.2.9") == NULL); /* no name on the line */
-	CHECK(dns_hosts_name(path, "192.0.2.2") == NULL);
-	CHECK(dns_hosts_name(path, "garbage") == NULL);
-	CHECK(dns_hosts_name("", "192.0.2.1") == NULL);
-	CHECK(dns_hosts_name("/nonexistent/hosts", "192.0.2.1") == NULL);
+	struct dns_hosts *h = dns_hosts_load(path);
+	CHECK_STR(dns_hosts_name(h, "192.0.2.1"), "first.example");
+	CHECK_STR(dns_hosts_name(h, "2001:db8::7"), "six.example"); /* another spelling */
+	CHECK(dns_hosts_name(h, "192.0.2.9") == NULL);              /* no name on the line */
+	CHECK(dns_hosts_name(h, "192.0.2.2") == NULL);
+	CHECK(dns_hosts_name(h, "garbage") == NULL);
+	dns_hosts_free(h);
+	h = dns_hosts_load("");
+	CHECK(dns_hosts_name(h, "192.0.2.1") == NULL);
+	dns_hosts_free(h);
+	h = dns_hosts_load("/nonexistent/hosts");
+	CHECK(dns_hosts_name(h, "192.0.2.1") == NULL);
+	dns_hosts_free(h);
 	unlink(path);
 	rmdir(dir);
 }

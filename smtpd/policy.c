@@ -137,21 +137,16 @@ static int check_virtual_alias(struct session *s, const char *address)
 /* relay_recipient_maps: the address, then without its extension, then
  * @domain, in each table in turn. 1 listed, 0 not, -1 a table could not
  * be read. */
-static int relay_recipient_listed(const struct smtpd_settings *cfg, const char *address,
-                                  const char *domain)
+static int relay_recipient_listed(const struct smtpd_settings *cfg, const char *address)
 {
 	char *key = str_lower_dup(address);
 	char *base = extension_strip(key, cfg->recipient_delimiter);
-	char *at_domain = xasprintf("@%s", domain);
-	for (char *c = at_domain; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	const char *keys[] = {key, base, at_domain};
+	const char *keys[] = {key, base, strrchr(key, '@')}; /* "@domain": the key's end */
 	int rc = 0;
 	for (size_t i = 0; cfg->relay_recipient_maps[i] && rc == 0; i++)
 		for (size_t k = 0; k < 3 && rc == 0; k++)
 			if (keys[k] != NULL)
 				rc = map_lookup(cfg->relay_recipient_maps[i], keys[k], false);
-	free(at_domain);
 	free(base);
 	free(key);
 	return rc;
@@ -219,7 +214,7 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 	}
 	if (cfg->relay_recipient_maps && cfg->relay_recipient_maps[0] &&
 	    str_list_contains_nocase(cfg->relay_domains, domain)) {
-		rc = relay_recipient_listed(cfg, address, domain);
+		rc = relay_recipient_listed(cfg, address);
 		if (rc < 0) {
 			reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
 			return -1;

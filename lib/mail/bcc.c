@@ -3,7 +3,6 @@
  */
 #include "mail/bcc.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,9 +43,7 @@ static int look_up(const struct bcc_config *cfg, char *const *maps, const char *
 {
 	if (maps == NULL || *address == '\0')
 		return 0;
-	char *key = xstrdup(address);
-	for (char *c = key; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
+	char *key = str_lower_dup(address);
 	const char *at = strrchr(key, '@');
 	const char *keys[] = {key, at && at[1] ? at : NULL};
 	int rc = 0;

@@ -33,6 +33,7 @@
 #include "mail/bcc.h"
 #include "mail/dropfile.h"
 #include "mail/dsn.h"
+#include "mail/hop_count.h"
 #include "mail/queue.h"
 #include "mail/virtual_alias.h"
 #include "mail/wakeup.h"
@@ -59,6 +60,7 @@ struct pickup {
 	struct virtual_alias *virtual_alias;
 	struct bcc_config bcc;
 	bool soft_bounce;
+	long long hopcount_limit; /* Received headers that mean a mail loop; 0: none */
 };
 
 static struct pickup settings;
@@ -69,6 +71,8 @@ struct transfer {
 	struct queue_envelope env;   /* as submitted; milters may edit it */
 	bool buffered;               /* milters or bounces: content is held in memory */
 	struct str content;
+	struct str received; /* the Received header pickup adds */
+	struct hop_count hops;
 	struct stat st;
 	char id[QUEUE_ID_LEN + 1];
 };
@@ -181,21 +185,19 @@ static int on_head(void *ctx, struct drop_envelope *drop, const char **error_r)
 	memcpy(env->id, t->id, sizeof(env->id));
 	char date[64];
 	format_date(date, sizeof(date), (time_t)env->arrival);
-	struct str received = STR_INIT;
-	str_printf(&received, "Received: by %s (Postern, from userid %lld)\r\n\tid %s; %s\r\n",
+	str_printf(&t->received, "Received: by %s (Postern, from userid %lld)\r\n\tid %s; %s\r\n",
 	           settings.hostname, (long long)drop->uid, t->id, date);
-	int rc = 0;
-	if (t->buffered)
-		str_append(&t->content, received.data, received.len);
-	else
-		rc = queue_writer_write(t->writer, received.data, received.len, error_r);
-	str_free(&received);
-	return rc;
+	if (t->buffered) {
+		str_append(&t->content, t->received.data, t->received.len);
+		return 0;
+	}
+	return queue_writer_write(t->writer, t->received.data, t->received.len, error_r);
 }
 
 static int on_content(void *ctx, const void *data, size_t len, const char **error_r)
 {
 	struct transfer *t = ctx;
+	hop_count_feed(&t->hops, data, len);
 	if (t->buffered) {
 		str_append(&t->content, data, len);
 		return 0;
@@ -218,12 +220,91 @@ static void bounce_failures(const struct transfer *t, const struct virtual_alias
 	free(rcpts);
 }
 
-/* A message held in memory (for content checks, milters or bounces):
- * check and filter it, expand its recipients, return the failures, and
- * write the rest. */
+static int open_drop_file(int dir_fd, const char *name, struct stat *st, const char **why_r);
+
+/* Whether the message has been round too often (hopcount_limit). */
+static bool looping(const struct transfer *t)
+{
+	return settings.hopcount_limit > 0 && t->hops.received >= settings.hopcount_limit;
+}
+
+static int reread_head(void *ctx, struct drop_envelope *drop, const char **error_r)
+{
+	(void)ctx;
+	(void)drop;
+	(void)error_r;
+	return 0;
+}
+
+static int reread_content(void *ctx, const void *data, size_t len, const char **error_r)
+{
+	(void)error_r;
+	str_append(ctx, data, len);
+	return 0;
+}
+
+/* A looping message that was streamed into a queue file: drop that file
+ * and read the message into memory again, to be returned or held. */
+static int buffer_looping(int dir_fd, const char *name, struct transfer *t, const char **why_r)
+{
+	if (t->buffered)
+		return 0;
+	if (t->writer) {
+		queue_writer_abort(t->writer);
+		t->writer = NULL;
+	}
+	struct stat st;
+	int fd = open_drop_file(dir_fd, name, &st, why_r);
+	if (fd < 0)
+		return -1;
+	str_set(&t->content, "");
+	str_append(&t->content, t->received.data, t->received.len);
+	static const struct drop_read_ops ops = {reread_head, reread_content};
+	struct drop_envelope drop;
+	int rc = drop_read_fd(fd, 0, &ops, &t->content, &drop, why_r);
+	close(fd);
+	if (rc != DROP_READ_OK)
+		return -1;
+	drop_envelope_free(&drop);
+	t->buffered = true;
+	return 0;
+}
+
+/* hopcount_limit reached: the message goes back to its sender for every
+ * recipient (0), or with soft_bounce waits on hold (1). */
+static int stop_loop(struct transfer *t, int64_t uid, const char **subdir_r)
+{
+	char reason[128];
+	snprintf(reason, sizeof(reason),
+	         "mail forwarding loop: too many hops (%d Received headers)", t->hops.received);
+	log_info("%s: reject: %s; from=<%s> uid=%lld", t->id, reason, t->env.sender,
+	         (long long)uid);
+	if (settings.soft_bounce) {
+		free(t->env.hold_reason);
+		t->env.hold_reason = xasprintf("soft_bounce: 5.4.6 %s", reason);
+		*subdir_r = "hold";
+		log_info("%s: held instead of returned (soft_bounce)", t->id);
+		return 1;
+	}
+	struct pickup_failed_rcpt *rcpts = xcalloc(t->env.rcpt_count, sizeof(*rcpts));
+	for (size_t i = 0; i < t->env.rcpt_count; i++)
+		rcpts[i] =
+		    (struct pickup_failed_rcpt){t->env.rcpts[i].address, t->env.rcpts[i].orcpt,
+		                                t->env.rcpts[i].notify, "5.4.6", reason};
+	pickup_bounce_failed(settings.queue_dir, settings.hostname, settings.virtual_alias, &t->env,
+	                     rcpts, t->env.rcpt_count, &t->content);
+	free(rcpts);
+	return 0;
+}
+
+/* A message held in memory (for content checks, milters, bounces or a
+ * loop): check and filter it, expand its recipients, return the failures,
+ * and write the rest. */
 static enum outcome finish_buffered(struct transfer *t, int64_t uid, const char **subdir_r,
                                     const char **why_r)
 {
+	if (looping(t) && stop_loop(t, uid, subdir_r) == 0)
+		return FILTERED;
 	if (pickup_content_enabled()) {
 		switch (pickup_content_run(&t->env, &t->content, subdir_r, why_r)) {
 		case PICKUP_CONTENT_QUEUE:
@@ -356,6 +437,8 @@ static enum outcome transfer_file(int dir_fd, const char *name, const char **why
 		         (unsigned long)t.st.st_uid, (long long)drop.uid);
 		*why_r = why;
 		result = CORRUPT;
+	} else if (looping(&t) && buffer_looping(dir_fd, name, &t, why_r) != 0) {
+		result = RETRY;
 	} else if (t.buffered &&
 	           (result = finish_buffered(&t, drop.uid, &subdir, why_r)) != QUEUED &&
 	           result != COMMITTED) {
@@ -372,6 +455,7 @@ static enum outcome transfer_file(int dir_fd, const char *name, const char **why
 		queue_writer_abort(t.writer);
 	queue_envelope_free(&t.env);
 	str_free(&t.content);
+	str_free(&t.received);
 	return result;
 }
 
@@ -493,6 +577,7 @@ static void init(struct server *srv)
 	settings.virtual_alias = virtual_alias_from_conf(conf);
 	bcc_config_from_conf(&settings.bcc, conf);
 	settings.soft_bounce = conf_get_bool(conf, "soft_bounce");
+	settings.hopcount_limit = conf_get_int(conf, "hopcount_limit");
 	settings.bcc.lookup = pickup_table_lookup;
 	pickup_content_init(conf, settings.virtual_alias);
 	pickup_milter_init(conf, settings.virtual_alias);

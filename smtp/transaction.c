@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "smtp/session.h"
+#include "smtp/wire_lines.h"
 #include "smtp/xtext.h"
 #include "util/alloc.h"
 
@@ -36,90 +37,83 @@ static bool message_has_8bit(const struct smtp_message *msg)
 	return false;
 }
 
-/* Send the content; dot-stuffed and terminated for DATA, raw in BDAT
- * chunks otherwise (reading the chunk replies). 0, or -1 with the
- * session error set (or *reply_failed when a BDAT chunk was refused). */
+/* Read content bytes [off, off + want) in wire form (wire_lines.h) onto
+ * out. 0, or -1 with the session error set. */
+static int read_wire(struct smtp_session *s, const struct smtp_message *msg, int64_t off,
+                     size_t want, struct wire_lines *w, struct str *out)
+{
+	char buf[BODY_BLOCK];
+	for (size_t done = 0; done < want;) {
+		size_t n0 = want - done < sizeof(buf) ? want - done : sizeof(buf);
+		ssize_t n = pread(msg->fd, buf, n0, msg->offset + off + (int64_t)done);
+		if (n <= 0) {
+			session_fail(s, "4.3.0", "cannot read the queue file: %s",
+			             n < 0 ? strerror(errno) : "short file");
+			return -1;
+		}
+		wire_lines_put(w, buf, (size_t)n, out);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Send the content in wire form: every line ending in CRLF whatever the
+ * queue file holds, dot-stuffed and terminated for DATA, in BDAT chunks
+ * otherwise (reading the chunk replies). 0, or -1 with the session error
+ * set (or *reply_failed when a BDAT chunk was refused). */
 static int send_content(struct smtp_session *s, const struct smtp_message *msg, bool bdat,
                         bool *reply_failed)
 {
 	static const char stage[] = "sending message body";
-	char buf[BODY_BLOCK];
 	struct str out = STR_INIT;
-	bool line_start = true;
-	char last = '\n';
+	struct wire_lines w;
+	wire_lines_init(&w, !bdat);
 	stream_set_timeout(s->stream, smtp_cfg.data_xfer_timeout_ms);
+	int rc = 0;
 	for (int64_t off = 0; off < msg->size || bdat;) {
 		size_t block = bdat ? BDAT_CHUNK : BODY_BLOCK;
 		size_t want =
 		    (size_t)(msg->size - off < (int64_t)block ? msg->size - off : (int64_t)block);
+		bool is_last = off + (int64_t)want >= msg->size;
 		str_clear(&out);
-		if (bdat) {
-			bool is_last = off + (int64_t)want >= msg->size;
-			char head[64];
-			snprintf(head, sizeof(head), "BDAT %zu%s\r\n", want,
-			         is_last ? " LAST" : "");
-			stream_puts(s->stream, head);
-			for (size_t done = 0; done < want;) {
-				size_t n0 = want - done < sizeof(buf) ? want - done : sizeof(buf);
-				ssize_t n =
-				    pread(msg->fd, buf, n0, msg->offset + off + (int64_t)done);
-				if (n <= 0) {
-					session_fail(s, "4.3.0", "cannot read the queue file: %s",
-					             n < 0 ? strerror(errno) : "short file");
-					str_free(&out);
-					return -1;
-				}
-				if (stream_write(s->stream, buf, (size_t)n) != STREAM_OK)
-					break;
-				done += (size_t)n;
-			}
-			off += (int64_t)want;
-			int tmo =
-			    is_last ? smtp_cfg.data_done_timeout_ms : smtp_cfg.data_xfer_timeout_ms;
-			if (session_flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0 ||
-			    session_read_reply(
-			        s, tmo,
-			        is_last
-			            ? "sending end of data -- message may be sent more than once"
-			            : stage) != 0) {
-				str_free(&out);
-				return -1;
-			}
-			if (!is_last && s->resp.code / 100 != 2) {
-				*reply_failed = true;
-				str_free(&out);
-				return -1;
-			}
-			if (is_last)
+		if (read_wire(s, msg, off, want, &w, &out) != 0) {
+			rc = -1;
+			break;
+		}
+		off += (int64_t)want;
+		if (is_last)
+			wire_lines_end(&w, &out);
+		if (!bdat) {
+			if (stream_write(s->stream, out.data, out.len) != STREAM_OK)
 				break;
 			continue;
 		}
-		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
-		if (n <= 0) {
-			session_fail(s, "4.3.0", "cannot read the queue file: %s",
-			             n < 0 ? strerror(errno) : "short file");
-			str_free(&out);
-			return -1;
+		/* The chunk's size is that of its wire form. */
+		char head[64];
+		snprintf(head, sizeof(head), "BDAT %zu%s\r\n", out.len, is_last ? " LAST" : "");
+		stream_puts(s->stream, head);
+		stream_write(s->stream, out.data, out.len);
+		int tmo = is_last ? smtp_cfg.data_done_timeout_ms : smtp_cfg.data_xfer_timeout_ms;
+		if (session_flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0 ||
+		    session_read_reply(
+		        s, tmo,
+		        is_last ? "sending end of data -- message may be sent more than once"
+		                : stage) != 0) {
+			rc = -1;
+			break;
 		}
-		size_t run = 0;
-		for (ssize_t i = 0; i < n; i++) {
-			if (line_start && buf[i] == '.') {
-				str_append(&out, buf + run, (size_t)i - run);
-				str_append_char(&out, '.');
-				run = (size_t)i;
-			}
-			line_start = buf[i] == '\n';
+		if (!is_last && s->resp.code / 100 != 2) {
+			*reply_failed = true;
+			rc = -1;
+			break;
 		}
-		str_append(&out, buf + run, (size_t)n - run);
-		last = buf[n - 1];
-		off += n;
-		if (stream_write(s->stream, out.data, out.len) != STREAM_OK)
+		if (is_last)
 			break;
 	}
 	str_free(&out);
-	if (bdat)
-		return 0;
-	stream_puts(s->stream, last == '\n' ? ".\r\n" : "\r\n.\r\n");
+	if (rc != 0 || bdat)
+		return rc;
+	stream_puts(s->stream, ".\r\n");
 	if (session_flush(s, smtp_cfg.data_xfer_timeout_ms, stage) != 0)
 		return -1;
 	return session_read_reply(s, smtp_cfg.data_done_timeout_ms,

@@ -46,6 +46,8 @@ refuse IN A 127.0.0.13
 params IN A 127.0.0.14
 small IN A 127.0.0.15
 oldie IN A 127.0.0.16
+wire IN A 127.0.0.18
+wirechunk IN A 127.0.0.19
 """
 
 
@@ -273,6 +275,90 @@ class SmtpRoutingTest(InstanceTestCase):
         self.assertRegex(result("a@refuse.example"), r"status=deferred \(host refuse.example"
                          r"\[127.0.0.13\]:\d+ refused to talk to me: 554 5.7.1 no service")
         self.assertNotIn("killed by signal", text)
+
+    def test_content_goes_out_in_crlf_lines(self):
+        """Content stored with bare LF and bare CR (BDAT keeps them) goes
+        out with every line ending in CRLF, by DATA (dot-stuffed) and by
+        BDAT, so an SMTP smuggling sequence in it reaches the next hop as
+        plain text."""
+        import socket as socketmod
+        captured = {}
+
+        def raw_session(peer, n, chunking):
+            peer.send("220 raw ESMTP\r\n")
+            while True:
+                cmd = peer.line()
+                verb = cmd[:4].upper()
+                if verb == "EHLO":
+                    peer.send("250-raw\r\n250-CHUNKING\r\n250 8BITMIME\r\n" if chunking
+                              else "250-raw\r\n250 8BITMIME\r\n")
+                elif verb == "DATA":
+                    peer.send("354 go\r\n")
+                    while b"\r\n.\r\n" not in peer.buf:
+                        chunk = peer.conn.recv(65536)
+                        if not chunk:
+                            raise EOFError()
+                        peer.buf += chunk
+                    raw, _, peer.buf = peer.buf.partition(b"\r\n.\r\n")
+                    captured["data"] = raw + b"\r\n"
+                    peer.send("250 2.0.0 ok\r\n")
+                elif verb == "BDAT":
+                    size = int(cmd.split()[1])
+                    while len(peer.buf) < size:
+                        chunk = peer.conn.recv(65536)
+                        if not chunk:
+                            raise EOFError()
+                        peer.buf += chunk
+                    captured["bdat"] = captured.get("bdat", b"") + peer.buf[:size]
+                    peer.buf = peer.buf[size:]
+                    peer.send("250 2.0.0 ok\r\n")
+                elif verb == "QUIT":
+                    peer.send("221 bye\r\n")
+                    return
+                else:
+                    peer.send("250 ok\r\n")
+        for address, chunking in (("127.0.0.18", False), ("127.0.0.19", True)):
+            server = ScriptedServer(address, self.port,
+                                    lambda peer, n, c=chunking: raw_session(peer, n, c))
+            self.addCleanup(server.stop)
+        smtpd_port = free_port_on("127.0.0.2")
+        inst = Instance(params=sender_params(self.dns, self.port),
+                        services=list(SENDER_SERVICES) + [
+                            "127.0.0.2:%d inet n - n - - smtpd" % smtpd_port])
+        self.addCleanup(inst.cleanup)
+        inst.start()
+        body = (b"Subject: wire\r\n\r\nbare\nLF\r\nx\r.\r\nMAIL FROM:<evil@x>\r\n"
+                b"y\n.\nQUIT\r\n.dot\r\nend with bare CR\r")
+        for rcpt in ("a@wire.example", "a@wirechunk.example"):
+            with socketmod.create_connection(("127.0.0.2", smtpd_port), timeout=30) as c:
+                f = c.makefile("rb")
+
+                def expect(code):
+                    while True:
+                        line = f.readline().decode()
+                        self.assertTrue(line.startswith(str(code)), line)
+                        if line[3] == " ":
+                            return line
+                expect(220)
+                c.sendall(b"EHLO client.example\r\n")
+                expect(250)
+                c.sendall(b"MAIL FROM:<s@out.sender.test>\r\n")
+                expect(250)
+                c.sendall(b"RCPT TO:<%s>\r\n" % rcpt.encode())
+                expect(250)
+                c.sendall(b"BDAT %d LAST\r\n" % len(body) + body)
+                expect(250)
+                c.sendall(b"QUIT\r\n")
+            wait_for(lambda r=rcpt: log_lines(inst, r"to=<%s>.*status=sent" % r),
+                     timeout=30, what="delivery to " + rcpt)
+        expected = (b"bare\r\nLF\r\nx\r\n.\r\nMAIL FROM:<evil@x>\r\ny\r\n.\r\nQUIT\r\n.dot\r\n"
+                    b"end with bare CR\r\n")
+        for key, stuffed in (("data", True), ("bdat", False)):
+            raw = captured[key]
+            # No CR without LF, no LF without CR.
+            self.assertNotRegex(raw, rb"\r(?!\n)|(?<!\r)\n", key)
+            want = expected.replace(b"\r\n.", b"\r\n..") if stuffed else expected
+            self.assertTrue(raw.endswith(want), (key, raw))
 
     def test_esmtp_parameters_size_and_helo_fallback(self):
         import smtplib

@@ -95,12 +95,18 @@ int notice_queue(const struct queue_envelope *env, const char *path, size_t cont
 	for (size_t k = 0; k < count; k++) {
 		size_t i = indexes[k];
 		const struct rcpt_result *r = &log->rcpts[i];
-		str_printf(&diags[k], "x-postern; %s", r->reason ? r->reason : "");
+		/* A remote server's own reply is "smtp; ..."; anything else
+		 * is ours. */
+		if (r->diagnostic)
+			str_set(&diags[k], r->diagnostic);
+		else
+			str_printf(&diags[k], "x-postern; %s", r->reason ? r->reason : "");
 		rcpts[k] = (struct dsn_rcpt){
 		    .final_rcpt = env->rcpts[i].address,
 		    .orcpt = env->rcpts[i].orcpt[0] ? env->rcpts[i].orcpt : NULL,
 		    .action = action,
 		    .status = r->status,
+		    .remote_mta = r->remote_mta,
 		    .diagnostic = str_cstr(&diags[k]),
 		    .last_attempt = r->time,
 		    .retry_until =

@@ -82,6 +82,9 @@ static bool take_result(const struct ipc_rec *rec, const struct queue_envelope *
 			seen[i] = true;
 			rcpt_result_set(&results[i], state, status, reason ? reason : "",
 			                (int64_t)time(NULL));
+			rcpt_result_set_remote(&results[i], ipc_rec_get_str(rec, "remote_mta"),
+			                       ipc_rec_get_str(rec, "diagnostic"),
+			                       rcpt_dsn_parse(ipc_rec_get_str(rec, "dsn")));
 			const char *relay = ipc_rec_get_str(rec, "relay");
 			const char *tls = ipc_rec_get_str(rec, "tls");
 			if (info && relay) {

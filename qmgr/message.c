@@ -122,9 +122,7 @@ static size_t *attempt_delivery(const struct queue_envelope *env, const char *pa
 			struct rcpt_result *r = &results[k];
 			if (qmgr.soft_bounce)
 				soften(r);
-			rcpt_result_set(&log->rcpts[pending[k]], r->state, r->status, r->reason,
-			                r->time);
-			log->rcpts[pending[k]].notified = r->notified;
+			rcpt_result_copy(&log->rcpts[pending[k]], r);
 			log_result(env, pending[k], r, info[k].relay ? info[k].relay : "none",
 			           info[k].tls, now);
 			changed[n_changed++] = pending[k];

@@ -101,8 +101,9 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 	size_t *failed = xcalloc(n + 1, sizeof(*failed));
 	size_t *bounced = xcalloc(n + 1, sizeof(*bounced));
 	size_t *delivered = xcalloc(n + 1, sizeof(*delivered));
+	size_t *relayed = xcalloc(n + 1, sizeof(*relayed));
 	size_t *marks = xcalloc(2 * n + 1, sizeof(*marks));
-	size_t n_failed = 0, n_bounced = 0, n_delivered = 0, n_marks = 0;
+	size_t n_failed = 0, n_bounced = 0, n_delivered = 0, n_relayed = 0, n_marks = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct rcpt_result *r = &log->rcpts[i];
 		const char *notify = env->rcpts[i].notify;
@@ -114,13 +115,20 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 				failed[n_failed++] = i;
 		} else if (r->state == RCPT_DELIVERED && env->sender[0] != '\0' &&
 		           wants(notify, "SUCCESS", false)) {
-			delivered[n_delivered++] = i;
+			/* Passed on with the request: the next server reports. */
+			if (r->dsn == RCPT_DSN_PASSED)
+				marks[n_marks++] = i;
+			else if (r->dsn == RCPT_DSN_RELAYED)
+				relayed[n_relayed++] = i;
+			else
+				delivered[n_delivered++] = i;
 		}
 	}
+	size_t n_passed = n_marks;
 	int rc = 0;
 	if (notify_failures(env, path, content_offset, log, failed, n_failed) == 0) {
-		memcpy(marks, bounced, n_bounced * sizeof(*marks));
-		n_marks = n_bounced;
+		memcpy(marks + n_marks, bounced, n_bounced * sizeof(*marks));
+		n_marks += n_bounced;
 	} else {
 		rc = -1;
 	}
@@ -131,6 +139,16 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 	} else {
 		rc = -1;
 	}
+	if (notice_queue(env, path, content_offset, log, relayed, n_relayed, DSN_ACTION_RELAYED,
+	                 NULL, "bounce") == 0) {
+		memcpy(marks + n_marks, relayed, n_relayed * sizeof(*marks));
+		n_marks += n_relayed;
+	} else {
+		rc = -1;
+	}
+	if (n_passed > 0)
+		log_info("%s: %zu success notification request(s) passed on to the next hop",
+		         env->id, n_passed);
 	if (n_marks > 0) {
 		const char *error;
 		for (size_t k = 0; k < n_marks; k++)
@@ -143,6 +161,7 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 	free(failed);
 	free(bounced);
 	free(delivered);
+	free(relayed);
 	free(marks);
 	return rc;
 }

@@ -77,6 +77,12 @@ int status_log_append_rcpts(const char *id, const struct status_log *log, const 
 		ipc_rec_add_int(rec, "time", r->time);
 		if (r->notified)
 			ipc_rec_add_int(rec, "notified", 1);
+		if (r->remote_mta)
+			ipc_rec_add_str(rec, "remote_mta", r->remote_mta);
+		if (r->diagnostic)
+			ipc_rec_add_str(rec, "diagnostic", r->diagnostic);
+		if (r->dsn != RCPT_DSN_DELIVERED)
+			ipc_rec_add_str(rec, "dsn", rcpt_dsn_name(r->dsn));
 		ipc_rec_encode(rec, &out);
 		ipc_rec_free(rec);
 	}

@@ -123,7 +123,7 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 	limits_release(claim);
 	for (size_t k = 0; k < n; k++) {
 		struct rcpt_result *r = &sub_results[k];
-		rcpt_result_set(&results[group[k]], r->state, r->status, r->reason, r->time);
+		rcpt_result_copy(&results[group[k]], r);
 		rcpt_result_free(r);
 		agent_info_free(&info[group[k]]);
 		info[group[k]] = sub_info[k];

@@ -30,6 +30,10 @@ void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status
 	r->status[0] = outcome == OUT_DELIVERED ? '2' : outcome == OUT_BOUNCED ? '5' : '4';
 	free(r->reason);
 	r->reason = xstrdup(reason);
+	free(r->remote_mta);
+	free(r->diagnostic);
+	r->remote_mta = r->diagnostic = NULL;
+	r->dsn_passed = false;
 }
 
 void deliver_drop_cached(void)

@@ -183,6 +183,12 @@ static int send_result(int fd, const struct smtp_rcpt *r, int timeout_ms)
 	ipc_rec_add_str(rec, "reason", r->reason ? r->reason : "");
 	ipc_rec_add_str(rec, "relay", r->relay ? r->relay : "none");
 	ipc_rec_add_str(rec, "tls", r->tls ? r->tls : "none");
+	if (r->remote_mta)
+		ipc_rec_add_str(rec, "remote_mta", r->remote_mta);
+	if (r->diagnostic)
+		ipc_rec_add_str(rec, "diagnostic", r->diagnostic);
+	if (r->outcome == OUT_DELIVERED)
+		ipc_rec_add_str(rec, "dsn", r->dsn_passed ? "passed" : "relayed");
 	int rc = ipc_write(fd, rec, timeout_ms);
 	ipc_rec_free(rec);
 	return rc;
@@ -248,6 +254,8 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 		free(rcpts[i].reason);
 		free(rcpts[i].relay);
 		free(rcpts[i].tls);
+		free(rcpts[i].remote_mta);
+		free(rcpts[i].diagnostic);
 	}
 	free(rcpts);
 	free(problem);

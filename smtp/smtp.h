@@ -61,10 +61,13 @@ struct smtp_rcpt {
 	enum rcpt_outcome outcome;
 	char status[16];
 	char *reason;
-	char *relay;   /* "host[addr]:port" of the last server tried */
-	char *tls;     /* TLS summary of that session, or "none" */
-	bool sent;     /* RCPT was sent in the current transaction */
-	bool accepted; /* RCPT got 2xx in the current transaction */
+	char *relay;      /* "host[addr]:port" of the last server tried */
+	char *tls;        /* TLS summary of that session, or "none" */
+	char *remote_mta; /* that server's name, once it answered; else NULL */
+	char *diagnostic; /* "smtp; <reply>" when its reply decided; else NULL */
+	bool dsn_passed;  /* delivered to a server that took the DSN request */
+	bool sent;        /* RCPT was sent in the current transaction */
+	bool accepted;    /* RCPT got 2xx in the current transaction */
 };
 
 void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status,

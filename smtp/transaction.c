@@ -129,7 +129,7 @@ static enum rcpt_outcome outcome_of(int code)
  * when all) the current reply. */
 static void answer_open(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count,
                         bool accepted_only, enum rcpt_outcome outcome, const char *status,
-                        const char *reason)
+                        const char *reason, const char *diagnostic)
 {
 	for (size_t i = 0; i < count; i++) {
 		struct smtp_rcpt *r = &rcpts[i];
@@ -138,6 +138,13 @@ static void answer_open(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t 
 		if (accepted_only && !r->accepted)
 			continue;
 		rcpt_set(r, outcome, status, reason);
+		/* Remote-MTA goes with the reply of that server (a report
+		 * reads "host X said: ..."). */
+		r->remote_mta = diagnostic ? xstrdup(s->host) : NULL;
+		r->diagnostic = diagnostic ? xstrdup(diagnostic) : NULL;
+		/* A server that offers DSN got the NOTIFY and ORCPT (RFC 3461
+		 * 4.1): its own reports replace a "relayed" one from us. */
+		r->dsn_passed = outcome == OUT_DELIVERED && s->esmtp && s->ehlo.dsn;
 		free(r->relay);
 		r->relay = xstrdup(s->relay);
 		free(r->tls);
@@ -151,9 +158,11 @@ static void answer_reply(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t
 	enum rcpt_outcome o = outcome_of(s->resp.code);
 	const char *dflt = o == OUT_DELIVERED ? "2.0.0" : o == OUT_BOUNCED ? "5.0.0" : "4.0.0";
 	char *reason = xasprintf("host %s said: %s", s->relay, str_cstr(&s->summary));
+	char *diagnostic = xasprintf("smtp; %s", str_cstr(&s->summary));
 	answer_open(s, rcpts, count, accepted_only, o, smtp_resp_status(&s->resp, dflt),
-	            o == OUT_DELIVERED ? str_cstr(&s->summary) : reason);
+	            o == OUT_DELIVERED ? str_cstr(&s->summary) : reason, diagnostic);
 	free(reason);
+	free(diagnostic);
 }
 
 static void mail_command(struct smtp_session *s, const struct smtp_message *msg, bool send_body,
@@ -228,7 +237,7 @@ static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
 	}
 	if (reason == NULL)
 		return false;
-	answer_open(s, rcpts, count, false, OUT_BOUNCED, status, reason);
+	answer_open(s, rcpts, count, false, OUT_BOUNCED, status, reason, NULL);
 	free(reason);
 	return true;
 }
@@ -384,7 +393,7 @@ out:
 broken:
 	answer_open(s, rcpts, count, false, OUT_DEFERRED,
 	            s->error_status ? s->error_status : "4.4.2",
-	            s->error ? s->error : "session failed");
+	            s->error ? s->error : "session failed", NULL);
 	str_free(&cmd);
 	return false;
 }

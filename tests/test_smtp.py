@@ -48,6 +48,9 @@ small IN A 127.0.0.15
 oldie IN A 127.0.0.16
 wire IN A 127.0.0.18
 wirechunk IN A 127.0.0.19
+dsnback IN A 127.0.0.20
+nodsn IN A 127.0.0.21
+withdsn IN A 127.0.0.22
 """
 
 
@@ -275,6 +278,60 @@ class SmtpRoutingTest(InstanceTestCase):
         self.assertRegex(result("a@refuse.example"), r"status=deferred \(host refuse.example"
                          r"\[127.0.0.13\]:\d+ refused to talk to me: 554 5.7.1 no service")
         self.assertNotIn("killed by signal", text)
+
+    def test_dsn_reports_name_the_remote_server(self):
+        """A remote 5xx comes back with Remote-MTA and the server's reply as
+        an smtp Diagnostic-Code; NOTIFY=SUCCESS to a server without DSN
+        gives a "relayed" report, to one with DSN none from us (the request
+        went on with RCPT, RFC 3461 4.1)."""
+        import email
+        reports = []
+
+        def collecting(peer, n):
+            peer.send("220 back ESMTP\r\n")
+            while True:
+                cmd = peer.line().upper()
+                if cmd.startswith("DATA"):
+                    peer.send("354 go\r\n")
+                    reports.append(peer.data())
+                    peer.send("250 2.0.0 ok\r\n")
+                elif cmd.startswith("QUIT"):
+                    peer.send("221 bye\r\n")
+                    return
+                else:
+                    peer.send("250 ok\r\n")
+        self.scripted("127.0.0.20", collecting)
+        self.scripted("127.0.0.21", lambda peer, n: peer.simple_session(
+            rcpt_reply=lambda c: "550 5.1.1 <bad@nodsn.example>: no such user"
+            if "bad@" in c else "250 2.1.5 ok"))
+        self.scripted("127.0.0.22", lambda peer, n: peer.simple_session(
+            ehlo_lines=("PIPELINING", "DSN", "8BITMIME")))
+        send = self.sender()
+        submit(send, "s@dsnback.example", ["good@nodsn.example", "bad@nodsn.example"],
+               b"Subject: report me\n\nx\n", extra_args=["-N", "success,failure"])
+        submit(send, "s@dsnback.example", ["good@withdsn.example"],
+               b"Subject: passed on\n\nx\n", extra_args=["-N", "success,failure"])
+        send.wait_log("to=<good@withdsn.example>", timeout=30)
+        send.wait_log("success notification request(s) passed on to the next hop", timeout=30)
+        wait_for(lambda: len(reports) >= 2, timeout=30, what="two reports")
+        time.sleep(1)
+        self.assertEqual(len(reports), 2, reports)
+        actions = {}
+        for text in reports:
+            msg = email.message_from_string(text)
+            status = [p for p in msg.walk()
+                      if p.get_content_type() == "message/delivery-status"][0]
+            fields = status.get_payload()[1]
+            actions[fields["Action"]] = fields
+        self.assertEqual(sorted(actions), ["failed", "relayed"])
+        failed = actions["failed"]
+        self.assertEqual(failed["Final-Recipient"], "rfc822; bad@nodsn.example")
+        self.assertEqual(failed["Remote-MTA"], "dns; nodsn.example")
+        self.assertEqual(failed["Diagnostic-Code"],
+                         "smtp; 550 5.1.1 <bad@nodsn.example>: no such user")
+        self.assertEqual(actions["relayed"]["Final-Recipient"], "rfc822; good@nodsn.example")
+        self.assertEqual(actions["relayed"]["Status"], "2.0.0")
+        self.assertEqual(actions["relayed"]["Remote-MTA"], "dns; nodsn.example")
 
     def test_content_goes_out_in_crlf_lines(self):
         """Content stored with bare LF and bare CR (BDAT keeps them) goes

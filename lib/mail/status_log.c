@@ -56,12 +56,57 @@ void rcpt_result_set(struct rcpt_result *r, enum rcpt_state state, const char *s
 	r->notified = false;
 }
 
+static char *dup_or_null(const char *text)
+{
+	return text && *text ? xstrdup(text) : NULL;
+}
+
+void rcpt_result_set_remote(struct rcpt_result *r, const char *remote_mta, const char *diagnostic,
+                            enum rcpt_dsn dsn)
+{
+	char *mta = dup_or_null(remote_mta), *diag = dup_or_null(diagnostic);
+	free(r->remote_mta);
+	free(r->diagnostic);
+	r->remote_mta = mta;
+	r->diagnostic = diag;
+	r->dsn = dsn;
+}
+
+void rcpt_result_copy(struct rcpt_result *dst, const struct rcpt_result *src)
+{
+	if (dst == src)
+		return;
+	rcpt_result_set(dst, src->state, src->status, src->reason, src->time);
+	rcpt_result_set_remote(dst, src->remote_mta, src->diagnostic, src->dsn);
+	dst->notified = src->notified;
+}
+
 void rcpt_result_free(struct rcpt_result *r)
 {
 	free(r->status);
 	free(r->reason);
+	free(r->remote_mta);
+	free(r->diagnostic);
 	r->status = NULL;
 	r->reason = NULL;
+	r->remote_mta = NULL;
+	r->diagnostic = NULL;
+	r->dsn = RCPT_DSN_DELIVERED;
+}
+
+static const char *const dsn_names[] = {"delivered", "relayed", "passed"};
+
+const char *rcpt_dsn_name(enum rcpt_dsn dsn)
+{
+	return dsn_names[dsn];
+}
+
+enum rcpt_dsn rcpt_dsn_parse(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(dsn_names) / sizeof(dsn_names[0]); i++)
+		if (strcmp(name, dsn_names[i]) == 0)
+			return (enum rcpt_dsn)i;
+	return RCPT_DSN_DELIVERED;
 }
 
 void status_log_init(struct status_log *log, size_t rcpt_count)
@@ -91,6 +136,9 @@ static void apply_record(struct status_log *log, const struct ipc_rec *rec)
 		rcpt_result_set(r, rcpt_state_parse(ipc_rec_get_str(rec, "state")),
 		                ipc_rec_get_str(rec, "status"), ipc_rec_get_str(rec, "reason"),
 		                when);
+		rcpt_result_set_remote(r, ipc_rec_get_str(rec, "remote_mta"),
+		                       ipc_rec_get_str(rec, "diagnostic"),
+		                       rcpt_dsn_parse(ipc_rec_get_str(rec, "dsn")));
 		ipc_rec_get_int(rec, "notified", &notified);
 		r->notified = notified != 0;
 	} else if (ipc_rec_is(rec, "delay_warning") && ipc_rec_get_int(rec, "time", &when)) {

@@ -7,7 +7,10 @@
  *
  * Format: an append-only sequence of IPC records (util/ipc.h):
  *   "rcpt_status"    index (i), state (s), status (s), reason (s), time (i),
- *                    notified (i, optional: 1 once its DSN is queued)
+ *                    notified (i, optional: 1 once its DSN is queued),
+ *                    remote_mta (s, optional: the server that answered),
+ *                    diagnostic (s, optional: "smtp; 550 5.1.1 ..."),
+ *                    dsn (s, optional: "relayed" or "passed", see below)
  *   "message_status" attempts (i), next_attempt (i)
  *   "delay_warning"  time (i): the sender was warned about the delay
  * The last record for an index wins; indexes outside the queue file's
@@ -28,19 +31,37 @@ const char *rcpt_state_name(enum rcpt_state state);
 /* RCPT_PENDING for an unknown name or NULL. */
 enum rcpt_state rcpt_state_parse(const char *name);
 
+/* What a delivered recipient's success notification says (RFC 3461):
+ * delivered here, relayed to a server that takes no DSN request, or
+ * passed on with its NOTIFY to one that does (and then reports itself). */
+enum rcpt_dsn { RCPT_DSN_DELIVERED, RCPT_DSN_RELAYED, RCPT_DSN_PASSED };
+
 /* The latest known outcome of one recipient. */
 struct rcpt_result {
 	enum rcpt_state state;
 	char *status; /* "2.0.0" ... */
 	char *reason;
 	int64_t time;
-	bool notified; /* its failure or success notification is queued */
+	bool notified;    /* its failure or success notification is queued */
+	char *remote_mta; /* the remote server's name, or NULL */
+	char *diagnostic; /* "smtp; <reply>" from that server, or NULL */
+	enum rcpt_dsn dsn;
 };
 
-/* Set all fields (copies the strings; notified becomes false). */
+/* Set the outcome (copies the strings; notified becomes false, the
+ * remote fields are cleared). */
 void rcpt_result_set(struct rcpt_result *r, enum rcpt_state state, const char *status,
                      const char *reason, int64_t when);
+/* Set the remote fields (NULL or "" for none). */
+void rcpt_result_set_remote(struct rcpt_result *r, const char *remote_mta, const char *diagnostic,
+                            enum rcpt_dsn dsn);
+/* dst becomes a copy of src, every field. */
+void rcpt_result_copy(struct rcpt_result *dst, const struct rcpt_result *src);
 void rcpt_result_free(struct rcpt_result *r);
+
+const char *rcpt_dsn_name(enum rcpt_dsn dsn);
+/* RCPT_DSN_DELIVERED for an unknown name or NULL. */
+enum rcpt_dsn rcpt_dsn_parse(const char *name);
 
 struct status_log {
 	struct rcpt_result *rcpts; /* one per queue file recipient of the window */

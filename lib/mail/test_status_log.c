@@ -136,6 +136,49 @@ TEST(read_tells_whether_on_disk)
 	rmdir(dir);
 }
 
+TEST(remote_fields)
+{
+	struct str data = STR_INIT;
+	struct ipc_rec *rec = ipc_rec_new("rcpt_status");
+	ipc_rec_add_int(rec, "index", 0);
+	ipc_rec_add_str(rec, "state", "bounced");
+	ipc_rec_add_str(rec, "status", "5.1.1");
+	ipc_rec_add_str(rec, "reason", "host mx[1.2.3.4] said: 550 5.1.1 no");
+	ipc_rec_add_str(rec, "remote_mta", "mx.example");
+	ipc_rec_add_str(rec, "diagnostic", "smtp; 550 5.1.1 no");
+	ipc_rec_encode(rec, &data);
+	ipc_rec_free(rec);
+	rec = ipc_rec_new("rcpt_status");
+	ipc_rec_add_int(rec, "index", 1);
+	ipc_rec_add_str(rec, "state", "delivered");
+	ipc_rec_add_str(rec, "status", "2.0.0");
+	ipc_rec_add_str(rec, "dsn", "relayed");
+	ipc_rec_encode(rec, &data);
+	ipc_rec_free(rec);
+	add_rcpt(&data, 2, "delivered", "2.0.0", "delivered to maildir", false);
+	struct status_log log;
+	status_log_init(&log, 3);
+	CHECK(status_log_parse(data.data, data.len, &log) == data.len);
+	CHECK_STR(log.rcpts[0].remote_mta, "mx.example");
+	CHECK_STR(log.rcpts[0].diagnostic, "smtp; 550 5.1.1 no");
+	CHECK(log.rcpts[1].dsn == RCPT_DSN_RELAYED);
+	CHECK(log.rcpts[1].remote_mta == NULL && log.rcpts[1].diagnostic == NULL);
+	CHECK(log.rcpts[2].dsn == RCPT_DSN_DELIVERED);
+	/* A later outcome clears them; a copy keeps every field. */
+	struct rcpt_result copy = {0};
+	rcpt_result_copy(&copy, &log.rcpts[0]);
+	CHECK_STR(copy.diagnostic, "smtp; 550 5.1.1 no");
+	CHECK(copy.state == RCPT_BOUNCED);
+	rcpt_result_set(&copy, RCPT_DEFERRED, "4.0.0", "later", 5);
+	CHECK(copy.remote_mta == NULL && copy.diagnostic == NULL);
+	rcpt_result_free(&copy);
+	CHECK(rcpt_dsn_parse("passed") == RCPT_DSN_PASSED);
+	CHECK(rcpt_dsn_parse("bogus") == RCPT_DSN_DELIVERED);
+	CHECK_STR(rcpt_dsn_name(RCPT_DSN_RELAYED), "relayed");
+	status_log_free(&log);
+	str_free(&data);
+}
+
 TEST(state_names)
 {
 	CHECK(rcpt_state_parse("delivered") == RCPT_DELIVERED);
@@ -153,6 +196,7 @@ int main(void)
 	RUN(window);
 	RUN(torn_tail_ends_the_log);
 	RUN(read_tells_whether_on_disk);
+	RUN(remote_fields);
 	RUN(state_names);
 	return TESTING_DONE();
 }

@@ -207,6 +207,51 @@ static void rcpt_command(struct smtp_session *s, const struct smtp_rcpt *r, stru
 	}
 }
 
+static bool has_8bit(const char *text)
+{
+	for (; *text; text++)
+		if ((unsigned char)*text & 0x80)
+			return true;
+	return false;
+}
+
+/* Whether a message sent with SMTPUTF8 really needs it (RFC 6531 3.2): a
+ * UTF-8 envelope address (the sender, a recipient still open) or a UTF-8
+ * byte in the header section. Mail that only asked for it goes on as it
+ * is to a server without SMTPUTF8, as Postfix does. */
+static bool needs_smtputf8(const struct smtp_message *msg, const struct smtp_rcpt *rcpts,
+                           size_t count)
+{
+	if (has_8bit(msg->env->sender))
+		return true;
+	for (size_t i = 0; i < count; i++)
+		if (rcpts[i].outcome != OUT_DELIVERED && rcpts[i].outcome != OUT_BOUNCED &&
+		    has_8bit(rcpts[i].address))
+			return true;
+	char buf[BODY_BLOCK];
+	bool line_start = true; /* an empty line ends the header section */
+	for (int64_t off = 0; off < msg->size;) {
+		size_t want = (size_t)(msg->size - off < BODY_BLOCK ? msg->size - off : BODY_BLOCK);
+		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+		if (n <= 0)
+			return true; /* unreadable: the send will fail anyway */
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)buf[i];
+			if (c & 0x80)
+				return true;
+			if (c == '\n') {
+				if (line_start)
+					return false;
+				line_start = true;
+			} else if (c != '\r') {
+				line_start = false;
+			}
+		}
+		off += n;
+	}
+	return false;
+}
+
 /* Refusals decided before talking: size, SMTPUTF8, 8-bit content. */
 static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
                          struct smtp_rcpt *rcpts, size_t count, bool *send_body_r)
@@ -219,7 +264,7 @@ static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
 		status = "5.3.4";
 		reason = xasprintf("message size %lld exceeds size limit %lld of server %s",
 		                   (long long)msg->size, (long long)s->ehlo.size_limit, s->relay);
-	} else if (env->smtputf8 && !s->ehlo.smtputf8) {
+	} else if (env->smtputf8 && !s->ehlo.smtputf8 && needs_smtputf8(msg, rcpts, count)) {
 		status = "5.6.7";
 		reason =
 		    xasprintf("SMTPUTF8 is required, but was not offered by host %s", s->relay);

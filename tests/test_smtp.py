@@ -51,6 +51,7 @@ wirechunk IN A 127.0.0.19
 dsnback IN A 127.0.0.20
 nodsn IN A 127.0.0.21
 withdsn IN A 127.0.0.22
+noutf8 IN A 127.0.0.23
 """
 
 
@@ -332,6 +333,38 @@ class SmtpRoutingTest(InstanceTestCase):
         self.assertEqual(actions["relayed"]["Final-Recipient"], "rfc822; good@nodsn.example")
         self.assertEqual(actions["relayed"]["Status"], "2.0.0")
         self.assertEqual(actions["relayed"]["Remote-MTA"], "dns; nodsn.example")
+
+    def test_smtputf8_bounces_only_when_needed(self):
+        """To a server without SMTPUTF8, mail sent with SMTPUTF8 goes on
+        when its envelope and header are ASCII (a UTF-8 body is 8BITMIME's
+        business) and bounces 5.6.7 when they are not (RFC 6531 3.2)."""
+        import smtplib
+        got = []
+        self.scripted("127.0.0.23", lambda peer, n: peer.simple_session(
+            data_reply=lambda: got.append(1) or "250 2.0.0 ok"))
+        smtpd_port = free_port_on("127.0.0.2")
+        inst = Instance(params=sender_params(self.dns, self.port),
+                        services=list(SENDER_SERVICES) + [
+                            "127.0.0.2:%d inet n - n - - smtpd" % smtpd_port])
+        self.addCleanup(inst.cleanup)
+        inst.start()
+        cases = [("ascii@noutf8.example", b"Subject: plain\r\n\r\nplain\r\n", "sent"),
+                 ("body@noutf8.example", b"Subject: plain\r\n\r\ncaf\xc3\xa9\r\n", "sent"),
+                 ("header@noutf8.example", b"Subject: caf\xc3\xa9\r\n\r\nx\r\n", "bounced"),
+                 ("j\u00f6rg@noutf8.example", b"Subject: plain\r\n\r\nx\r\n", "bounced")]
+        with smtplib.SMTP("127.0.0.2", smtpd_port, timeout=30) as c:
+            c.ehlo("client.example")
+            for rcpt, body, _ in cases:
+                c.sendmail("s@out.sender.test", [rcpt], body,
+                           mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+        for rcpt, body, outcome in cases:
+            wait_for(lambda r=rcpt: log_lines(inst, "to=<%s>" % re.escape(r)), timeout=30,
+                     what="an attempt for " + rcpt)
+            line = "\n".join(log_lines(inst, "to=<%s>" % re.escape(rcpt)))
+            self.assertIn("status=" + outcome, line, rcpt)
+            if outcome == "bounced":
+                self.assertIn("dsn=5.6.7", line)
+        self.assertEqual(len(got), 2)
 
     def test_content_goes_out_in_crlf_lines(self):
         """Content stored with bare LF and bare CR (BDAT keeps them) goes

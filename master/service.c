@@ -4,6 +4,7 @@
  * listeners when every process is busy, and reconciling on reload.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -313,6 +314,91 @@ static int make_socket_dirs(const struct conf *conf, struct str *errors)
 	return 0;
 }
 
+/* Postfix's set-permissions for the one set-id program: a master running
+ * as root makes $daemon_directory/postdrop group setgid_group, mode 2755,
+ * so that users other than root can submit mail. It only ever adds the
+ * set-gid bit to a file that only root can have written: a regular file
+ * (not a symbolic link) with one link, owned by root and writable by no
+ * one else, in a directory that belongs to root and that no one else may
+ * write. Anything else is left as it is, with a warning; none of this
+ * stops master, since only local submission needs postdrop. */
+static void postdrop_set_permissions(const struct conf *conf)
+{
+	const char *dir = conf_get(conf, "daemon_directory");
+	const char *group = conf_get(conf, "setgid_group");
+	char *path = xasprintf("%s/postdrop", dir);
+	char *spec = xasprintf("root:%s", group);
+	const char *why = NULL;
+	const char *error;
+	uid_t unused;
+	gid_t gid;
+	struct stat st, dir_st, fd_st;
+	int fd = -1;
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			log_debug("%s does not exist; local submission with sendmail will not work",
+			          path);
+		else
+			log_warn("%s: %m", path);
+		goto done;
+	}
+	if (privs_lookup(spec, &unused, &gid, &error) != 0) {
+		log_warn("setgid_group %s: %s; %s is left as it is, so only root can submit mail "
+		         "with sendmail",
+		         group, error, path);
+		goto done;
+	}
+	if (S_ISREG(st.st_mode) && st.st_uid == 0 && st.st_gid == gid &&
+	    (st.st_mode & 07777) == 02755)
+		goto done;
+	if (gid == 0)
+		why = "setgid_group is root's group";
+	else if (S_ISLNK(st.st_mode))
+		why = "it is a symbolic link";
+	else if (!S_ISREG(st.st_mode))
+		why = "it is not a regular file";
+	else if (st.st_nlink != 1)
+		why = "it has more than one link";
+	else if (st.st_uid != 0)
+		why = "it is not owned by root";
+	else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		why = "it is writable by group or others";
+	else if (stat(dir, &dir_st) != 0)
+		why = "its directory cannot be examined";
+	else if (dir_st.st_uid != 0 || (dir_st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		why = "its directory belongs to a user other than root or is writable by group or "
+		      "others";
+	if (why != NULL) {
+		log_warn("%s is not made set-gid %s: %s; only root can submit mail with sendmail "
+		         "(see master(8))",
+		         path, group, why);
+		goto done;
+	}
+	/* Change what was checked, not what the name points at by now. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &fd_st) != 0) {
+		log_warn("open %s: %m", path);
+		goto done;
+	}
+	if (fd_st.st_dev != st.st_dev || fd_st.st_ino != st.st_ino) {
+		log_warn("%s changed while master examined it; not changed", path);
+		goto done;
+	}
+	/* The group first: a change of group may clear the set-gid bit. */
+	if (fchown(fd, 0, gid) != 0 || fchmod(fd, 02755) != 0) {
+		log_warn("%s: cannot set group %s and mode 2755: %m", path, group);
+		goto done;
+	}
+	log_info("%s: set group %s and mode 2755 (was gid %ld, mode %04o), so users other than "
+	         "root can submit mail",
+	         path, group, (long)st.st_gid, (unsigned)(st.st_mode & 07777));
+done:
+	if (fd >= 0)
+		close(fd);
+	free(spec);
+	free(path);
+}
+
 static char *service_label(const struct service_def *def)
 {
 	return xasprintf("%s/%s", def->name, service_type_name(def->type));
@@ -385,6 +471,8 @@ int service_configure(bool initial, struct str *errors_out)
 	struct pending *pend = xcalloc(list.count + 1, sizeof(*pend));
 	if (!failed && make_socket_dirs(conf, &errors) != 0)
 		failed = true;
+	if (!failed && master.privileged)
+		postdrop_set_permissions(conf);
 	if (!failed && initial) {
 		/* No writer runs yet: what tmp/ holds was left by killed ones. */
 		int swept = queue_sweep_tmp(conf_get(conf, "queue_directory"), 0);

@@ -177,8 +177,15 @@ static void open_temp(struct drop_out *o, const char *maildrop)
 		if (o->fd >= 0 || errno != EEXIST)
 			break;
 	}
-	if (o->fd < 0)
-		fatal(EX_TEMPFAIL, "cannot create a file in %s: %s", maildrop, strerror(errno));
+	if (o->fd < 0) {
+		/* The usual cause for a user other than root: a postdrop that was
+		 * built or copied but never given its group and mode. */
+		int err = errno;
+		fatal(EX_TEMPFAIL, "cannot create a file in %s: %s%s", maildrop, strerror(err),
+		      err == EACCES && !set_id()
+		          ? " (this postdrop is not set-gid; see sendmail(1))"
+		          : "");
+	}
 }
 
 /* The new name must not exist yet; never replace another drop file. */

@@ -15,8 +15,16 @@
 #include "util/base64.h"
 #include "util/log.h"
 
-#define SASL_LINE_LIMIT 12288
+/* A SASL response may be longer than a command line (Postfix's
+ * smtpd_sasl_response_limit is 12288), never shorter. */
+#define SASL_RESPONSE_MIN 12288
 #define AUTH_TIMEOUT_MS 30000
+
+static size_t sasl_line_limit(const struct session *s)
+{
+	long long limit = s->cfg->line_length_limit;
+	return limit > SASL_RESPONSE_MIN ? (size_t)limit : SASL_RESPONSE_MIN;
+}
 
 bool auth_offered(const struct session *s)
 {
@@ -34,7 +42,7 @@ static int challenge(struct session *s, const char *prompt, struct str *answer)
 	reply(s, 334, NULL, "%s", prompt);
 	if (stream_flush(s->stream) != STREAM_OK)
 		return -1;
-	enum stream_status st = stream_read_line(s->stream, answer, SASL_LINE_LIMIT, NULL);
+	enum stream_status st = stream_read_line(s->stream, answer, sasl_line_limit(s), NULL);
 	if (st == STREAM_TOO_LONG) {
 		reply(s, 500, "5.5.6", "Error: authentication exchange line is too long");
 		return 1;
@@ -97,7 +105,9 @@ static void verify(struct session *s, const char *method, const char *user, cons
 	         session_client(s), method, user);
 	/* The auth service already delayed its answer; the error counter adds more. */
 	reply(s, 535, "5.7.8", "Error: authentication failed");
-	if (session_error(s) || s->auth_failures >= s->cfg->auth_failure_limit) {
+	if (session_error(s))
+		return; /* ended: 421 sent */
+	if (s->auth_failures >= s->cfg->auth_failure_limit) {
 		reply(s, 421, "4.7.0", "%s Error: too many failed authentications",
 		      s->cfg->hostname);
 		s->quit = true;
@@ -160,11 +170,13 @@ static void auth_login(struct session *s, const char *initial)
 void cmd_auth(struct session *s, const char *arg)
 {
 	if (!auth_offered(s)) {
-		if (s->cfg->auth_enable && !s->tls)
+		if (s->cfg->auth_enable && !s->tls) {
 			reply(s, 538, "5.7.11",
 			      "Error: authentication requires TLS; send STARTTLS first");
-		else
+			session_log_reject(s, "AUTH", NULL, NULL);
+		} else {
 			reply(s, 503, "5.5.1", "Error: authentication not enabled");
+		}
 		session_error(s);
 		return;
 	}

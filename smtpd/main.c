@@ -81,6 +81,11 @@ static void load_settings(struct server *srv)
 	c->bare_newline = bare_policy(conf_get(conf, "smtpd_forbid_bare_newline"));
 	c->message_size_limit = conf_get_size(conf, "message_size_limit");
 	c->recipient_limit = conf_get_int(conf, "smtpd_recipient_limit");
+	c->recipient_overshoot_limit = conf_get_int(conf, "smtpd_recipient_overshoot_limit");
+	/* RFC 5321 4.5.3.1.4: clients may send command lines of 512 bytes. */
+	c->line_length_limit = conf_get_int(conf, "line_length_limit");
+	if (c->line_length_limit < 512)
+		log_fatal("line_length_limit must be at least 512");
 	c->hard_error_limit = conf_get_int(conf, "smtpd_hard_error_limit");
 	c->soft_error_limit = conf_get_int(conf, "smtpd_soft_error_limit");
 	c->error_sleep_ms = conf_get_time(conf, "smtpd_error_sleep_time") * 1000;

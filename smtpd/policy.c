@@ -9,6 +9,7 @@
  * clients (mynetworks or authenticated). Never an open relay.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,17 +72,35 @@ static int local_alias_exists(const struct smtpd_settings *cfg, const char *loca
 	return rc;
 }
 
-static bool local_user_exists(const struct smtpd_settings *cfg, const char *local)
+/* The getpwnam_r buffer starts here and doubles while it is too small. */
+#define PASSWD_BUF_START 4096
+#define PASSWD_BUF_MAX (1024 * 1024)
+
+/* 1 if local (or, with an extension, its base) is a system user, 0 if
+ * not, -1 if the user database could not say (logged). "Not found" is
+ * what local delivery takes for it (no error, ENOENT or ESRCH): anything
+ * else defers there, so it must not be refused here. */
+static int local_user_exists(const struct smtpd_settings *cfg, const char *local)
 {
 	char *name = str_lower_dup(local);
 	char *base = extension_strip(name, cfg->recipient_delimiter);
+	const char *user = base ? base : name;
 	struct passwd pw, *result = NULL;
-	char buf[4096];
-	bool found =
-	    getpwnam_r(base ? base : name, &pw, buf, sizeof(buf), &result) == 0 && result != NULL;
+	size_t size = PASSWD_BUF_START;
+	char *buf = NULL;
+	int err;
+	do {
+		buf = xrealloc(buf, size);
+		err = getpwnam_r(user, &pw, buf, size, &result);
+		size *= 2;
+	} while (err == ERANGE && size <= PASSWD_BUF_MAX);
+	int rc = result != NULL ? 1 : (err == 0 || err == ENOENT || err == ESRCH) ? 0 : -1;
+	if (rc < 0)
+		log_warn("user database unavailable: getpwnam_r %s: %s", user, strerror(err));
+	free(buf);
 	free(base);
 	free(name);
-	return found;
+	return rc;
 }
 
 /* The virtual mailbox table: the address, then without its extension. */
@@ -178,12 +197,17 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	if (local_domain) {
-		if (strcasecmp(local, "postmaster") == 0 || local_user_exists(cfg, local))
+		if (strcasecmp(local, "postmaster") == 0)
 			return 0;
+		int user = local_user_exists(cfg, local);
+		if (user == 1)
+			return 0;
+		/* An alias is taken even while the user database fails: local
+		 * expands aliases before it looks up users. */
 		rc = local_alias_exists(cfg, local);
 		if (rc == 1)
 			return 0;
-		if (rc < 0) {
+		if (rc < 0 || user < 0) {
 			reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
 			return -1;
 		}

@@ -21,8 +21,6 @@
 #include "util/log.h"
 #include "util/sock.h"
 
-#define COMMAND_LINE_LIMIT 4096
-
 static const char *const count_names[] = {"helo", "ehlo", "starttls", "auth",   "mail",
                                           "rcpt", "data", "bdat",     "rset",   "noop",
                                           "vrfy", "help", "quit",     "unknown"};
@@ -92,11 +90,30 @@ const char *session_protocol(const struct session *s)
 	return buf;
 }
 
+void session_log_reject(const struct session *s, const char *where, const char *recipient,
+                        const char *detail)
+{
+	struct str line = STR_INIT;
+	str_printf(&line, "%s: reject: %s from %s: %s;", s->queue_id[0] ? s->queue_id : "NOQUEUE",
+	           where, session_client(s), s->last_reply);
+	if (s->in_transaction)
+		str_printf(&line, " from=<%s>", s->env.sender);
+	if (recipient)
+		str_printf(&line, " to=<%s>", recipient);
+	str_printf(&line, " proto=%s helo=<%s>", session_protocol(s), s->helo ? s->helo : "");
+	if (detail)
+		str_printf(&line, " (%s)", detail);
+	log_info("%s", str_cstr(&line));
+	str_free(&line);
+}
+
 bool session_error(struct session *s)
 {
 	s->errors++;
 	if (s->errors >= s->cfg->hard_error_limit) {
 		reply(s, 421, "4.7.0", "%s Error: too many errors", s->cfg->hostname);
+		/* Postfix's words (fail2ban's postfix filter, mode=errors). */
+		log_info("too many errors after %s from %s", s->where, session_client(s));
 		s->quit = true;
 		return true;
 	}
@@ -121,6 +138,7 @@ void session_reset_transaction(struct session *s)
 	s->in_transaction = false;
 	s->declared_size = 0;
 	s->rejected_rcpts = 0;
+	s->rcpt_overshoot = 0;
 	free(s->mail_auth);
 	s->mail_auth = NULL;
 	free(s->access_discard);
@@ -263,11 +281,13 @@ static void cmd_mail(struct session *s, const char *arg)
 	}
 	if (must_use_tls(s)) {
 		reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+		session_log_reject(s, "MAIL", NULL, NULL);
 		session_error(s);
 		return;
 	}
 	if (s->cfg->auth_required && s->auth_user == NULL) {
 		reply(s, 530, "5.7.0", "Authentication required");
+		session_log_reject(s, "MAIL", NULL, NULL);
 		session_error(s);
 		return;
 	}
@@ -280,20 +300,22 @@ static void cmd_mail(struct session *s, const char *arg)
 	struct smtp_reply err;
 	if (smtp_parse_mail_from(arg, &p, &err) != 0) {
 		reply(s, err.code, err.enhanced, "%s", err.text);
-		if (err.detail)
-			log_info("reject: MAIL from %s: %s", session_client(s), err.detail);
+		session_log_reject(s, "MAIL", NULL, err.detail);
 		session_error(s);
 		return;
 	}
 	if (!s->esmtp && smtp_mail_params_has_extensions(&p)) {
 		reply(s, 555, "5.5.4", "Error: MAIL parameters need EHLO");
+		session_log_reject(s, "MAIL", NULL, NULL);
 		smtp_mail_params_free(&p);
 		session_error(s);
 		return;
 	}
 	if (p.size > 0 && s->cfg->message_size_limit > 0 && p.size > s->cfg->message_size_limit) {
 		reply(s, 552, "5.3.4", "Message size exceeds fixed limit");
+		session_log_reject(s, "MAIL", NULL, NULL);
 		smtp_mail_params_free(&p);
+		session_error(s);
 		return;
 	}
 	if (client_rate_refused(s, CLIENT_EVENT_MESSAGE, s->cfg->message_rate_limit)) {
@@ -330,27 +352,37 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		session_error(s);
 		return;
 	}
-	if ((long long)s->env.rcpt_count >= s->cfg->recipient_limit) {
-		reply(s, 452, "4.5.3", "Error: too many recipients");
-		return;
-	}
 	struct smtp_rcpt_params p;
 	struct smtp_reply err;
 	if (smtp_parse_rcpt_to(arg, &p, &err) != 0) {
 		reply(s, err.code, err.enhanced, "%s", err.text);
+		session_log_reject(s, "RCPT", NULL, err.detail);
 		session_error(s);
+		return;
+	}
+	if ((long long)s->env.rcpt_count >= s->cfg->recipient_limit) {
+		/* As Postfix: the client may go on sending recipients for a later
+		 * transaction, but past smtpd_recipient_overshoot_limit each one
+		 * counts as an error, so it cannot loop here for ever. */
+		reply(s, 452, "4.5.3", "Error: too many recipients");
+		session_log_reject(s, "RCPT", p.address, NULL);
+		smtp_rcpt_params_free(&p);
+		if (++s->rcpt_overshoot > s->cfg->recipient_overshoot_limit)
+			session_error(s);
 		return;
 	}
 	if (!s->env.smtputf8 && !address_is_ascii(&p.addr)) {
 		reply(s, 553, "5.6.7",
 		      "<%s>: Recipient address rejected: non-ASCII address needs SMTPUTF8",
 		      p.address);
+		session_log_reject(s, "RCPT", p.address, NULL);
 		smtp_rcpt_params_free(&p);
 		session_error(s);
 		return;
 	}
 	if (!s->esmtp && (p.notify || p.orcpt)) {
 		reply(s, 555, "5.5.4", "Error: RCPT parameters need EHLO");
+		session_log_reject(s, "RCPT", p.address, NULL);
 		smtp_rcpt_params_free(&p);
 		session_error(s);
 		return;
@@ -378,10 +410,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	if (rc == 0 && !access_ok)
 		rc = dnsbl_check_rcpt(s);
 	if (rc != 0) {
-		/* Postfix's form, which log watchers (fail2ban) know. */
-		log_info("%s: reject: RCPT from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
-		         s->queue_id[0] ? s->queue_id : "NOQUEUE", session_client(s), s->last_reply,
-		         s->env.sender, p.address, session_protocol(s), s->helo ? s->helo : "");
+		session_log_reject(s, "RCPT", p.address, NULL);
 		s->rejected_rcpts++;
 		smtpd_milter_rcpt_rejected(s, p.address, arg);
 		smtp_rcpt_params_free(&p);
@@ -462,6 +491,25 @@ static void count(struct session *s, int which)
 	s->total_commands++;
 }
 
+/* HELO, EHLO, NOOP, RSET, VRFY and HELP are junk, as in Postfix: past
+ * smtpd_junk_command_limit (since the last message received) each one
+ * counts as an error, and the error limits end the session. */
+static void count_junk(struct session *s)
+{
+	if (!s->quit && ++s->junk > s->cfg->junk_command_limit)
+		session_error(s);
+}
+
+/* As Postfix: a message received forgives the client its earlier errors
+ * and junk commands (DATA and BDAT LAST answer 250 only then). */
+static void forgive_after_message(struct session *s)
+{
+	if (strncmp(s->last_reply, "250 ", 4) == 0) {
+		s->errors = 0;
+		s->junk = 0;
+	}
+}
+
 static void dispatch(struct session *s, const char *line)
 {
 	const char *arg;
@@ -476,14 +524,17 @@ static void dispatch(struct session *s, const char *line)
 		s->quit = true;
 		return;
 	}
+	s->where = smtp_verb_name(verb);
 	switch (verb) {
 	case SMTP_VERB_HELO:
 		count(s, C_HELO);
 		cmd_ehlo(s, arg, false);
+		count_junk(s);
 		break;
 	case SMTP_VERB_EHLO:
 		count(s, C_EHLO);
 		cmd_ehlo(s, arg, true);
+		count_junk(s);
 		break;
 	case SMTP_VERB_STARTTLS:
 		count(s, C_STARTTLS);
@@ -508,6 +559,7 @@ static void dispatch(struct session *s, const char *line)
 			session_error(s);
 		} else {
 			cmd_data(s);
+			forgive_after_message(s);
 		}
 		break;
 	case SMTP_VERB_BDAT: {
@@ -521,6 +573,8 @@ static void dispatch(struct session *s, const char *line)
 			s->quit = true;
 		} else {
 			cmd_bdat(s, size, last);
+			if (last)
+				forgive_after_message(s);
 		}
 		break;
 	}
@@ -528,22 +582,22 @@ static void dispatch(struct session *s, const char *line)
 		count(s, C_RSET);
 		session_reset_transaction(s);
 		reply(s, 250, "2.0.0", "Ok");
-		s->junk++;
+		count_junk(s);
 		break;
 	case SMTP_VERB_NOOP:
 		count(s, C_NOOP);
 		reply(s, 250, "2.0.0", "Ok");
-		s->junk++;
+		count_junk(s);
 		break;
 	case SMTP_VERB_VRFY:
 		count(s, C_VRFY);
 		cmd_vrfy(s, arg);
-		s->junk++;
+		count_junk(s);
 		break;
 	case SMTP_VERB_HELP:
 		count(s, C_HELP);
 		cmd_help(s);
-		s->junk++;
+		count_junk(s);
 		break;
 	case SMTP_VERB_QUIT:
 		count(s, C_QUIT);
@@ -559,11 +613,6 @@ static void dispatch(struct session *s, const char *line)
 		reply(s, 502, "5.5.2", "Error: command not recognized");
 		session_error(s);
 		break;
-	}
-	if (!s->quit && s->junk > s->cfg->junk_command_limit) {
-		reply(s, 421, "4.7.0", "%s Error: too many commands without mail",
-		      s->cfg->hostname);
-		s->quit = true;
 	}
 }
 
@@ -621,7 +670,7 @@ static void command_loop(struct session *s)
 		}
 		bool had_cr = false;
 		enum stream_status st =
-		    stream_read_line(s->stream, &line, COMMAND_LINE_LIMIT, &had_cr);
+		    stream_read_line(s->stream, &line, (size_t)s->cfg->line_length_limit, &had_cr);
 		if (st == STREAM_TOO_LONG) {
 			reply(s, 500, "5.5.2", "Error: line too long");
 			if (session_error(s))
@@ -640,9 +689,14 @@ static void command_loop(struct session *s)
 			break;
 		}
 		if (!had_cr && s->cfg->bare_newline == BARE_REJECT) {
+			const char *ignored;
 			reply(s, 500, "5.5.2",
 			      "Error: bare <LF> received; lines must end in <CR><LF>");
-			session_error(s);
+			session_log_reject(
+			    s, smtp_verb_name(smtp_command_parse(str_cstr(&line), &ignored)), NULL,
+			    NULL);
+			if (session_error(s))
+				break;
 			continue;
 		}
 		if (memchr(line.data, '\0', line.len) || memchr(line.data, '\r', line.len)) {
@@ -659,7 +713,7 @@ static void command_loop(struct session *s)
 
 void session_run(const struct smtpd_settings *cfg, int fd)
 {
-	struct session s = {.cfg = cfg, .fd = fd};
+	struct session s = {.cfg = cfg, .fd = fd, .where = "CONNECT"};
 	queue_envelope_init(&s.env);
 	sock_peer_name(fd, s.client_addr, sizeof(s.client_addr), s.client_port,
 	               sizeof(s.client_port));

@@ -67,6 +67,8 @@ struct smtpd_settings {
 	enum bare_newline_policy bare_newline;
 	long long message_size_limit;
 	long long recipient_limit;
+	long long recipient_overshoot_limit; /* 452s in a transaction before each is an error */
+	long long line_length_limit;         /* of a command line, without CRLF */
 	long long hard_error_limit;
 	long long soft_error_limit;
 	long long error_sleep_ms;
@@ -151,13 +153,14 @@ struct session {
 	char reverse_name[256]; /* the PTR name, verified or not, else "unknown" */
 	enum client_name_status client_name_status;
 	char *helo;
+	const char *where; /* the command being served ("MAIL"), "CONNECT" before one */
 	bool esmtp;
 	bool quit;
 	struct tls_session *tls;
 	char *auth_user;
 	char *auth_method;
 	int errors;
-	int junk;
+	int junk; /* HELO, EHLO, NOOP, RSET, VRFY and HELP since the last message */
 	int auth_failures;
 	/* Per-command counters for the disconnect log line. */
 	unsigned counts[16];
@@ -167,6 +170,7 @@ struct session {
 	struct queue_envelope env;
 	long long declared_size;
 	unsigned rejected_rcpts;
+	unsigned rcpt_overshoot; /* RCPTs answered 452 4.5.3 (too many recipients) */
 	/* BDAT in progress. */
 	struct message_sink *bdat;
 	/* Milters (NULL without smtpd_milters). */
@@ -198,6 +202,15 @@ void reply_more(struct session *s, int code, const char *enhanced, const char *f
 bool session_error(struct session *s);
 void session_reset_transaction(struct session *s);
 const char *session_protocol(const struct session *s);
+/* Log the refusal just sent (s->last_reply) in Postfix's form, which log
+ * watchers (fail2ban, pflogsumm) know:
+ *   NOQUEUE: reject: WHERE from name[addr]: REPLY; from=<sender> to=<rcpt>
+ *   proto=ESMTP helo=<name>
+ * with the queue id instead of NOQUEUE once there is one; from=<> only in a
+ * transaction, to=<> only with a recipient (may be NULL); detail (may be
+ * NULL) is added in parentheses at the end. where: "MAIL", "RCPT"... */
+void session_log_reject(const struct session *s, const char *where, const char *recipient,
+                        const char *detail);
 /* "name[addr]" for logs. */
 const char *session_client(const struct session *s);
 

@@ -86,6 +86,8 @@ const struct param_def param_table[] = {
      "Reply code for a malformed HELO name (smtpd_reject_invalid_helo_hostname)."},
     {"ipc_timeout", PARAM_TIME, "3600s",
      "How long to wait for a reply from another Postern process over a local socket."},
+    {"line_length_limit", PARAM_INT, "2048",
+     "Longest SMTP command line smtpd takes (bytes, without CRLF; at least 512)."},
     {"mail_name", PARAM_STR, "Postern", "The mail system's name in greetings and headers."},
     {"mail_owner", PARAM_STR, "postern",
      "User that owns the queue and that unprivileged services run as."},
@@ -320,7 +322,7 @@ const struct param_def param_table[] = {
      "Access tables for the HELO/EHLO name and its parent domains (access(5))."},
     {"smtpd_helo_required", PARAM_BOOL, "no", "Require HELO or EHLO before MAIL."},
     {"smtpd_junk_command_limit", PARAM_INT, "100",
-     "NOOP, RSET, VRFY and HELP commands allowed in one session."},
+     "HELO, EHLO, NOOP, RSET, VRFY and HELP commands before each more counts as an error."},
     {"smtpd_milters", PARAM_STR, "",
      "Milters for mail received by smtpd: unix:/path, inet:host:port or { address, name=value... "
      "}."},
@@ -329,6 +331,9 @@ const struct param_def param_table[] = {
     {"smtpd_recipient_access_maps", PARAM_LIST, "",
      "Access tables for the recipient address, its domain and local part (access(5))."},
     {"smtpd_recipient_limit", PARAM_INT, "1000", "Most recipients accepted for one message."},
+    {"smtpd_recipient_overshoot_limit", PARAM_INT, "1000",
+     "RCPT commands past smtpd_recipient_limit in one transaction before each counts as an "
+     "error."},
     {"smtpd_reject_invalid_helo_hostname", PARAM_BOOL, "no",
      "Refuse, at RCPT, an untrusted client whose HELO name is malformed "
      "(reject_invalid_helo_hostname)."},

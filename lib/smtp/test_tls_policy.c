@@ -67,7 +67,7 @@ TEST(errors)
 	    "verify match=",
 	    "verify match=a/b",
 	    "encrypt match=hostname",
-	    "may protocols=SSLv3",
+	    "may protocols=<=SSLv3",
 	    "may protocols=>=TLSv1.3 <=TLSv1.2",
 	    "may ciphers=NO-SUCH-CIPHER-AT-ALL",
 	    "may colour=blue",

@@ -34,7 +34,9 @@ struct tls_settings {
 /* A protocol list in Postfix's syntax: names (TLSv1, TLSv1.1, TLSv1.2,
  * TLSv1.3) to include, "!name" to exclude, ">=name" and "<=name" for
  * bounds, separated by space, comma or colon; one bare name alone is the
- * lowest version (as ">=name"). Gives the lowest and highest
+ * lowest version (as ">=name"). SSLv2 and SSLv3, which OpenSSL 3 never
+ * speaks, are accepted and change nothing (Postfix lists such as
+ * "!SSLv2, !SSLv3" work as they are). Gives the lowest and highest
  * version allowed; -1 with *error_r (static) for an unknown name, an
  * empty result or versions that are not one range. Pure. */
 int tls_protocols_parse(const char *text, int *min_r, int *max_r, const char **error_r);

@@ -2,8 +2,11 @@
  * The TLS protocol list syntax of Postfix's *_tls_protocols settings and
  * the protocols= attribute of the smtp client's TLS policy table, turned
  * into the range of versions OpenSSL may use. One bare name alone is the
- * lowest version, as Postern's settings always took it. Pure: no OpenSSL
- * calls.
+ * lowest version, as Postern's settings always took it. SSLv2 and SSLv3,
+ * which Postfix's lists still name ("!SSLv2, !SSLv3, !TLSv1, !TLSv1.1"),
+ * are taken and mean nothing, as OpenSSL 3 speaks neither: excluding one,
+ * including one or ">=SSLv3" changes nothing; "<=SSLv3" leaves no version.
+ * Pure: no OpenSSL calls.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,21 +25,34 @@ static const struct {
 };
 #define VERSION_COUNT (sizeof(versions) / sizeof(versions[0]))
 
+/* Older than every version in versions[]: never used. */
+static const char *const ssl_names[] = {"SSLv2", "SSLv3"};
+#define SSL_INDEX (-2)
+
+static bool name_is(const char *name, size_t len, const char *known)
+{
+	return strlen(known) == len && strncasecmp(name, known, len) == 0;
+}
+
+/* The index in versions[], SSL_INDEX for an SSL version, -1 if unknown. */
 static int version_index(const char *name, size_t len)
 {
 	for (size_t i = 0; i < VERSION_COUNT; i++)
-		if (strlen(versions[i].name) == len &&
-		    strncasecmp(name, versions[i].name, len) == 0)
+		if (name_is(name, len, versions[i].name))
 			return (int)i;
+	for (size_t i = 0; i < sizeof(ssl_names) / sizeof(ssl_names[0]); i++)
+		if (name_is(name, len, ssl_names[i]))
+			return SSL_INDEX;
 	return -1;
 }
 
-static char protocols_error[160];
+static char protocols_error[256];
 
 int tls_protocols_parse(const char *text, int *min_r, int *max_r, const char **error_r)
 {
 	bool included[VERSION_COUNT] = {0}, any_included = false;
 	bool excluded[VERSION_COUNT] = {0};
+	bool below_all = false; /* "<=SSLv3": nothing is left */
 	size_t lo = 0, hi = VERSION_COUNT - 1, tokens = 0;
 	int last_included = -1;
 	const char *p = text;
@@ -59,11 +75,16 @@ int tls_protocols_parse(const char *text, int *min_r, int *max_r, const char **e
 			name += 2;
 		}
 		int i = version_index(name, len - (size_t)(name - start));
+		if (i == SSL_INDEX) {
+			if (op == '<')
+				below_all = true;
+			continue;
+		}
 		if (i < 0) {
 			snprintf(
 			    protocols_error, sizeof(protocols_error),
 			    "unknown TLS protocol \"%.*s\" (TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3, "
-			    "with !, >= or <=)",
+			    "with !, >= or <=; SSLv2 and SSLv3 are ignored)",
 			    (int)len, start);
 			*error_r = protocols_error;
 			return -1;
@@ -90,7 +111,7 @@ int tls_protocols_parse(const char *text, int *min_r, int *max_r, const char **e
 	}
 	int first = -1, last = -1;
 	bool gap = false;
-	for (size_t i = lo; i <= hi && i < VERSION_COUNT; i++) {
+	for (size_t i = lo; !below_all && i <= hi && i < VERSION_COUNT; i++) {
 		bool ok = !excluded[i] && (!any_included || included[i]);
 		if (ok && last >= 0 && (size_t)last != i - 1)
 			gap = true;

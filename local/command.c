@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "local/local.h"
+#include "mail/lf_lines.h"
 #include "util/alloc.h"
 #include "util/event.h"
 
@@ -52,13 +53,16 @@ static const struct {
 };
 
 /* The command's standard input, made ahead of time in LF form. */
+struct command_input {
+	struct str *text;
+	struct lf_lines lf;
+};
+
 static int input_piece(void *arg, const char *data, size_t len, const char **error_r)
 {
 	(void)error_r;
-	struct str *in = arg;
-	for (size_t i = 0; i < len; i++)
-		if (!(data[i] == '\r' && i + 1 < len && data[i + 1] == '\n'))
-			str_append_char(in, data[i]);
+	struct command_input *in = arg;
+	lf_lines_put(&in->lf, data, len, in->text);
 	return 0;
 }
 
@@ -156,7 +160,11 @@ static void command_child(void *arg, int report_fd)
 	str_printf(&input, "From %s  %s\nReturn-Path: <%s>\nDelivered-To: %s\n",
 	           job->h->return_path[0] ? job->h->return_path : "MAILER-DAEMON", date,
 	           job->h->return_path, job->h->delivered_to);
-	if (local_copy_content(job->msg, input_piece, &input, &error) != 0) {
+	struct command_input ci = {.text = &input};
+	lf_lines_init(&ci.lf);
+	int copied = local_copy_content(job->msg, input_piece, &ci, &error);
+	lf_lines_end(&ci.lf, &input);
+	if (copied != 0) {
 		char *text = xasprintf("cannot read queue file: %s", error);
 		local_child_report(report_fd, "deferred", "4.3.0", text);
 		free(text);

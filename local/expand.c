@@ -28,6 +28,11 @@
  * owner, not the author. (Its commands and files are delivered here, and
  * their errors go to the author.)
  *
+ * DSN: the addresses an alias, .forward or :include: forwards to keep the
+ * recipient's DSN parameters (forward.c: local_forward_dsn_init), except
+ * under an owner- alias, whose mail is a new submission by the list owner
+ * and carries none (RFC 3461 section 6.2.7.1).
+ *
  * The recipient's result is the worst of all its deliveries (deferred,
  * then bounced, then delivered); each delivery is logged on its own.
  */
@@ -769,6 +774,9 @@ static void expand_name(struct expansion *ex, const char *name, const struct own
 /* Queue one copy per envelope sender for the addresses to forward. */
 static void forward_all(struct expansion *ex)
 {
+	struct local_forward_dsn alias_dsn, list_dsn;
+	local_forward_dsn_init(&alias_dsn, ex->msg, ex->address, false);
+	local_forward_dsn_init(&list_dsn, ex->msg, ex->address, true);
 	bool *sent = xcalloc(ex->fwd_count + 1, sizeof(bool));
 	for (size_t i = 0; i < ex->fwd_count; i++) {
 		if (sent[i])
@@ -780,14 +788,19 @@ static void forward_all(struct expansion *ex)
 				rcpts[n++] = ex->fwd[j].address;
 				sent[j] = true;
 			}
+		/* a new sender: an owner- list's own submission */
+		bool list = strcmp(ex->fwd[i].sender, ex->msg->sender) != 0;
 		struct local_result r = {0};
-		local_forward(ex->conf, ex->msg, ex->fwd[i].sender, rcpts, n, ex->address, &r);
+		local_forward(ex->conf, ex->msg, ex->fwd[i].sender, rcpts, n, ex->address,
+		              list ? &list_dsn : &alias_dsn, &r);
 		char *what = xasprintf("forward to %zu address%s", n, n == 1 ? "" : "es");
 		outcome_result(ex, what, &r);
 		free(what);
 		free(rcpts);
 	}
 	free(sent);
+	local_forward_dsn_free(&alias_dsn);
+	local_forward_dsn_free(&list_dsn);
 }
 
 void local_deliver_local(struct local_service *svc, const struct conf *conf,

@@ -6,6 +6,9 @@
  * Delivered-To: header for the address that was expanded, so a forwarding
  * loop comes back as a loop and bounces; then it wakes qmgr. The envelope
  * sender is the original one, or owner-ALIAS when the alias has an owner.
+ * The new message carries DSN parameters as Postfix's local gives them
+ * (local_forward_dsn_init: ENVID, RET, and each recipient's NOTIFY and
+ * ORCPT from the recipient that was expanded; see local(8)).
  * The recipients go through virtual_alias_maps, as smtpd's and pickup's
  * do; one unknown there is bounced (the others still go out), one whose
  * expansion loops is queued for qmgr to defer until the table is fixed.
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +37,75 @@ struct forward_job {
 	char *const *rcpts;
 	size_t count;
 	const char *delivered_to;
+	const struct local_forward_dsn *dsn;
 };
+
+/* The queue file's entry for recipient address (qmgr sends the address as
+ * the queue file has it, and local.c checked that), or NULL. */
+static const struct queue_rcpt *find_rcpt(const struct queue_envelope *env, const char *address)
+{
+	for (size_t i = 0; env != NULL && i < env->rcpt_count; i++)
+		if (strcasecmp(env->rcpts[i].address, address) == 0)
+			return &env->rcpts[i];
+	return NULL;
+}
+
+/* notify without SUCCESS; SUCCESS alone becomes NEVER, and the default
+ * ("") stays the default. */
+static char *notify_without_success(const char *notify)
+{
+	struct str out = STR_INIT;
+	for (const char *p = notify; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n > 0 && !(n == 7 && strncasecmp(p, "SUCCESS", 7) == 0)) {
+			if (out.len > 0)
+				str_append_char(&out, ',');
+			str_append(&out, p, n);
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (out.len == 0 && notify[0] != '\0')
+		str_set(&out, "NEVER");
+	return str_steal(&out);
+}
+
+static bool is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+void local_forward_dsn_init(struct local_forward_dsn *dsn, const struct local_message *msg,
+                            const char *address, bool owner_list)
+{
+	if (owner_list) {
+		*dsn =
+		    (struct local_forward_dsn){xstrdup(""), xstrdup(""), xstrdup(""), xstrdup("")};
+		return;
+	}
+	const struct queue_envelope *env = msg->env;
+	const struct queue_rcpt *rcpt = find_rcpt(env, address);
+	/* the ORCPT as virtual alias expansion makes one (lib/mail/virtual_alias.c) */
+	const char *original = rcpt ? rcpt->address : address;
+	dsn->envid = xstrdup(env && env->envid ? env->envid : "");
+	dsn->ret = xstrdup(env && env->ret ? env->ret : "");
+	dsn->notify = notify_without_success(rcpt && rcpt->notify ? rcpt->notify : "");
+	dsn->orcpt = rcpt && rcpt->orcpt && rcpt->orcpt[0]
+	                 ? xstrdup(rcpt->orcpt)
+	                 : xasprintf("%s;%s", is_ascii(original) ? "rfc822" : "utf-8", original);
+}
+
+void local_forward_dsn_free(struct local_forward_dsn *dsn)
+{
+	free(dsn->envid);
+	free(dsn->ret);
+	free(dsn->notify);
+	free(dsn->orcpt);
+}
 
 static int write_piece(void *arg, const char *data, size_t len, const char **error_r)
 {
@@ -56,13 +128,15 @@ static void forward_child(void *arg, int report_fd)
 	queue_envelope_init(&env);
 	env.arrival = (int64_t)time(NULL);
 	env.sender = xstrdup(job->sender);
+	env.envid = xstrdup(job->dsn->envid);
+	env.ret = xstrdup(job->dsn->ret);
 	env.body = xstrdup(orig && orig->body ? orig->body : "");
 	env.smtputf8 = orig ? orig->smtputf8 : false;
 	env.client_name = xstrdup("localhost");
 	env.protocol = xstrdup("local");
 	env.origin = xstrdup("forward");
 	for (size_t i = 0; i < job->count; i++)
-		queue_envelope_add_rcpt(&env, job->rcpts[i], NULL, NULL);
+		queue_envelope_add_rcpt(&env, job->rcpts[i], job->dsn->orcpt, job->dsn->notify);
 	const char *error = "";
 	/* Like any message that enters the queue: virtual aliases first. */
 	struct virtual_alias *va = virtual_alias_from_conf(job->conf);
@@ -117,7 +191,7 @@ static void forward_child(void *arg, int report_fd)
 
 void local_forward(const struct conf *conf, const struct local_message *msg, const char *sender,
                    char *const *rcpts, size_t count, const char *delivered_to,
-                   struct local_result *result)
+                   const struct local_forward_dsn *dsn, struct local_result *result)
 {
 	struct local_creds creds = {getuid(), getgid(), NULL, (gid_t)-1, false};
 	const char *error = "";
@@ -128,7 +202,7 @@ void local_forward(const struct conf *conf, const struct local_message *msg, con
 		free(text);
 		return;
 	}
-	struct forward_job job = {conf, msg, sender, rcpts, count, delivered_to};
+	struct forward_job job = {conf, msg, sender, rcpts, count, delivered_to, dsn};
 	struct ipc_rec *rec =
 	    local_run_child(&creds, FORWARD_TIMEOUT_MS, forward_child, &job, &error);
 	local_child_result(rec, error, result);

@@ -175,12 +175,32 @@ void local_deliver_command(const struct local_message *msg, const struct local_c
 
 /* ---- forward.c ---- */
 
+/* The DSN parameters (RFC 3461) of a forwarded copy; "" for none. */
+struct local_forward_dsn {
+	char *envid;  /* ENVID of the new message */
+	char *ret;    /* RET of the new message */
+	char *notify; /* NOTIFY of each of its recipients */
+	char *orcpt;  /* ORCPT of each of its recipients */
+};
+
+/* The DSN parameters, as Postfix's local gives them, for what an alias,
+ * .forward or :include: of recipient address of msg forwards: its NOTIFY
+ * without SUCCESS (SUCCESS alone becomes NEVER: the recipient's own success
+ * notice covers the expansion), its ORCPT (or "rfc822;ADDRESS" when it had
+ * none), and msg's ENVID and RET. For owner_list (mail forwarded under an
+ * owner- alias, a new submission by the list owner): none of them. Free
+ * with local_forward_dsn_free. */
+void local_forward_dsn_init(struct local_forward_dsn *dsn, const struct local_message *msg,
+                            const char *address, bool owner_list);
+void local_forward_dsn_free(struct local_forward_dsn *dsn);
+
 /* Queue a copy of the message (with a Delivered-To: header for
- * delivered_to in front) from sender to rcpts[0..count-1], written as
- * mail_owner into incoming/, and wake qmgr. Fills result. */
+ * delivered_to in front) from sender to rcpts[0..count-1] with the DSN
+ * parameters dsn, written as mail_owner into incoming/, and wake qmgr.
+ * Fills result. */
 void local_forward(const struct conf *conf, const struct local_message *msg, const char *sender,
                    char *const *rcpts, size_t count, const char *delivered_to,
-                   struct local_result *result);
+                   const struct local_forward_dsn *dsn, struct local_result *result);
 
 /* ---- expand.c ---- */
 

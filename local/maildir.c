@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "local/local.h"
+#include "mail/lf_lines.h"
 #include "mail/mailbox.h"
 #include "store/maildir.h"
 #include "util/alloc.h"
@@ -47,9 +48,40 @@ static long long folder_bytes(const char *maildir, const char *sub)
 	return total;
 }
 
+/* The file gets LF line ends, as Postfix's and Dovecot's deliveries
+ * write them (the queue holds CRLF; readers such as pop3d send CRLF). */
+struct lf_writer {
+	struct maildir_delivery *d;
+	struct lf_lines lf;
+	struct str buf;
+};
+
 static int write_piece(void *arg, const char *data, size_t len, const char **error_r)
 {
-	return maildir_delivery_write(arg, data, len, error_r);
+	struct lf_writer *w = arg;
+	str_clear(&w->buf);
+	lf_lines_put(&w->lf, data, len, &w->buf);
+	return maildir_delivery_write(w->d, w->buf.data, w->buf.len, error_r);
+}
+
+/* The added headers and the message, in LF form. 0 or -1 with *error_r. */
+static int write_message(struct maildir_delivery *d, const struct maildir_job *job,
+                         const char **error_r)
+{
+	struct lf_writer w = {.d = d};
+	lf_lines_init(&w.lf);
+	str_printf(&w.buf, "Return-Path: <%s>\nDelivered-To: %s\n", job->h.return_path,
+	           job->h.delivered_to);
+	int rc = maildir_delivery_write(d, w.buf.data, w.buf.len, error_r);
+	if (rc == 0)
+		rc = local_copy_content(&job->msg, write_piece, &w, error_r);
+	if (rc == 0) {
+		str_clear(&w.buf);
+		lf_lines_end(&w.lf, &w.buf);
+		rc = maildir_delivery_write(d, w.buf.data, w.buf.len, error_r);
+	}
+	str_free(&w.buf);
+	return rc;
 }
 
 static void maildir_child(const struct maildir_job *job, int report_fd)
@@ -101,9 +133,7 @@ static void maildir_child(const struct maildir_job *job, int report_fd)
 		goto out;
 	}
 	char *name = NULL;
-	if (maildir_delivery_write(d, text.data, text.len, &error) != 0 ||
-	    local_copy_content(&job->msg, write_piece, d, &error) != 0 ||
-	    maildir_delivery_sync(d, &error) != 0) {
+	if (write_message(d, job, &error) != 0 || maildir_delivery_sync(d, &error) != 0) {
 		maildir_delivery_abort(d);
 	} else if (local_child_abandoned(report_fd)) {
 		maildir_delivery_abort(d); /* removes the file in tmp/ */

@@ -8,9 +8,12 @@
  * postdrop): each is opened without following links, must be a regular
  * file with one link, is parsed strictly (lib/mail/dropfile.h) and must be
  * owned by the uid it names. A good one becomes a queue file in incoming/
- * with a Received header, exactly as smtpd would write it, and is then
- * removed; a bad one is moved to corrupt/ with a log line. If the queue
- * cannot be written (disk full), the drop file stays for the next scan.
+ * with a Received header, exactly as smtpd would write it, and without
+ * the Return-Path and Content-Length fields of its header section (as
+ * Postfix's cleanup removes them: local delivery adds the only
+ * Return-Path), and is then removed; a bad one is moved to corrupt/ with
+ * a log line. If the queue cannot be written (disk full), the drop file
+ * stays for the next scan.
  * With header_checks or body_checks the message is checked first
  * (content.c), then with non_smtpd_milters it goes through the filters
  * (pickup_milter.c). The queue file gets the recipients after virtual
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 #include "mail/bcc.h"
+#include "mail/drop_headers.h"
 #include "mail/dropfile.h"
 #include "mail/dsn.h"
 #include "mail/hop_count.h"
@@ -51,6 +55,8 @@
 #define TEMP_PREFIX "tmp."
 #define STALE_TEMP_SECONDS (24 * 3600)
 #define WAKEUP_READ_MS 200
+/* Header sections longer than this are passed on as they are. */
+#define HEADER_HOLD_LIMIT (256 * 1024)
 
 struct pickup {
 	const char *queue_dir;
@@ -72,6 +78,8 @@ struct transfer {
 	bool buffered;               /* milters or bounces: content is held in memory */
 	struct str content;
 	struct str received; /* the Received header pickup adds */
+	struct str head;     /* the header section, held until its end */
+	bool in_body;        /* past it: content goes straight on */
 	struct hop_count hops;
 	struct stat st;
 	char id[QUEUE_ID_LEN + 1];
@@ -194,15 +202,64 @@ static int on_head(void *ctx, struct drop_envelope *drop, const char **error_r)
 	return queue_writer_write(t->writer, t->received.data, t->received.len, error_r);
 }
 
-static int on_content(void *ctx, const void *data, size_t len, const char **error_r)
+/* Content on its way into the queue: held in memory, or written. */
+static int put(struct transfer *t, const void *data, size_t len, const char **error_r)
 {
-	struct transfer *t = ctx;
-	hop_count_feed(&t->hops, data, len);
 	if (t->buffered) {
 		str_append(&t->content, data, len);
 		return 0;
 	}
 	return queue_writer_write(t->writer, data, len, error_r);
+}
+
+/* Pass on the held header lines t->head[0..header_len) without the dropped
+ * fields (and their continuation lines), then the rest held, which is body;
+ * from now on content goes straight on. */
+static int release_headers(struct transfer *t, size_t header_len, const char **error_r)
+{
+	struct str out = STR_INIT;
+	drop_headers_filter(t->head.data, header_len, &out);
+	str_append(&out, t->head.data + header_len, t->head.len - header_len);
+	str_free(&t->head);
+	t->in_body = true;
+	int rc = put(t, out.data, out.len, error_r);
+	str_free(&out);
+	return rc;
+}
+
+/* The message's bytes: its header section is held until the empty line
+ * that ends it (or HEADER_HOLD_LIMIT), the rest goes straight on. */
+static int take_content(struct transfer *t, const void *data, size_t len, const char **error_r)
+{
+	if (t->in_body)
+		return put(t, data, len, error_r);
+	/* Look for the empty line from the start of the last incomplete line. */
+	size_t at = t->head.len;
+	while (at > 0 && t->head.data[at - 1] != '\n')
+		at--;
+	str_append(&t->head, data, len);
+	const char *nl;
+	while ((nl = memchr(t->head.data + at, '\n', t->head.len - at)) != NULL) {
+		size_t next = (size_t)(nl - t->head.data) + 1;
+		if (next - at == 1 || (next - at == 2 && t->head.data[at] == '\r'))
+			return release_headers(t, at, error_r);
+		at = next;
+	}
+	/* Too long: the complete lines are headers, the rest goes on as body. */
+	return t->head.len > HEADER_HOLD_LIMIT ? release_headers(t, at, error_r) : 0;
+}
+
+/* At the end of the message: what is still held is all header. */
+static int end_content(struct transfer *t, const char **error_r)
+{
+	return t->in_body ? 0 : release_headers(t, t->head.len, error_r);
+}
+
+static int on_content(void *ctx, const void *data, size_t len, const char **error_r)
+{
+	struct transfer *t = ctx;
+	hop_count_feed(&t->hops, data, len);
+	return take_content(t, data, len, error_r);
 }
 
 /* Return the recipients whose expansion failed to the sender (those that
@@ -238,9 +295,7 @@ static int reread_head(void *ctx, struct drop_envelope *drop, const char **error
 
 static int reread_content(void *ctx, const void *data, size_t len, const char **error_r)
 {
-	(void)error_r;
-	str_append(ctx, data, len);
-	return 0;
+	return take_content(ctx, data, len, error_r);
 }
 
 /* A looping message that was streamed into a queue file: drop that file
@@ -259,15 +314,17 @@ static int buffer_looping(int dir_fd, const char *name, struct transfer *t, cons
 		return -1;
 	str_set(&t->content, "");
 	str_append(&t->content, t->received.data, t->received.len);
+	t->buffered = true;
+	str_free(&t->head);
+	t->in_body = false;
 	static const struct drop_read_ops ops = {reread_head, reread_content};
 	struct drop_envelope drop;
-	int rc = drop_read_fd(fd, 0, &ops, &t->content, &drop, why_r);
+	int rc = drop_read_fd(fd, 0, &ops, t, &drop, why_r);
 	close(fd);
 	if (rc != DROP_READ_OK)
 		return -1;
 	drop_envelope_free(&drop);
-	t->buffered = true;
-	return 0;
+	return end_content(t, why_r);
 }
 
 /* hopcount_limit reached: the message goes back to its sender for every
@@ -437,6 +494,8 @@ static enum outcome transfer_file(int dir_fd, const char *name, const char **why
 		         (unsigned long)t.st.st_uid, (long long)drop.uid);
 		*why_r = why;
 		result = CORRUPT;
+	} else if (end_content(&t, why_r) != 0) {
+		result = RETRY;
 	} else if (looping(&t) && buffer_looping(dir_fd, name, &t, why_r) != 0) {
 		result = RETRY;
 	} else if (t.buffered &&
@@ -456,6 +515,7 @@ static enum outcome transfer_file(int dir_fd, const char *name, const char **why
 	queue_envelope_free(&t.env);
 	str_free(&t.content);
 	str_free(&t.received);
+	str_free(&t.head);
 	return result;
 }
 

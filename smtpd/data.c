@@ -1,15 +1,16 @@
 /*
  * smtpd DATA and BDAT: the message goes through a sink that writes the
  * Received header, holds the header section until its end (to add a
- * missing Message-ID or Date for submission and to count hops), then
- * streams the rest into the queue file. Only after the queue file is
- * durable does the client hear 250. With milters, the message is held
- * instead (in memory, or past SPILL_THRESHOLD in an unnamed spill file that
- * is mapped rather than read), shown to the filters after the final dot,
- * edited as they say, and only then written to the queue file (in
- * incoming/, or hold/ for quarantine). The queue file gets the recipients
- * after virtual alias expansion (lib/mail/virtual_alias.h); milters see
- * them as the client gave them.
+ * missing Message-ID or Date for submission, to count hops, and to remove
+ * Return-Path and Content-Length fields), then streams the rest into the
+ * queue file. Only after the queue file is durable does the client hear
+ * 250. With milters, the message is held instead (in memory, or past
+ * SPILL_THRESHOLD in an unnamed spill file that is mapped rather than
+ * read), shown to the filters after the final dot, edited as they say,
+ * and only then written to the queue file (in incoming/, or hold/ for
+ * quarantine). The queue file gets the recipients after virtual alias
+ * expansion (lib/mail/virtual_alias.h); milters see them as the client
+ * gave them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "mail/content_check.h"
+#include "mail/drop_headers.h"
 #include "mail/wakeup.h"
 #include "milter/milter.h"
 #include "milter/milter_message.h"
@@ -172,12 +174,31 @@ static void sink_put_body(struct message_sink *k, const char *data, size_t len)
 	str_free(&out);
 }
 
+/* Keep the header lines k->headers[0..header_len) without the fields
+ * removed on the way in (drop_headers.h); returns the new header_len. */
+static size_t drop_header_fields(struct message_sink *k, size_t header_len)
+{
+	struct str kept = STR_INIT;
+	size_t kept_len = drop_headers_filter(k->headers.data, header_len, &kept);
+	if (kept_len < header_len) {
+		str_append(&kept, k->headers.data + header_len, k->headers.len - header_len);
+		str_free(&k->headers);
+		k->headers = kept;
+	} else {
+		str_free(&kept);
+	}
+	return kept_len;
+}
+
 /* Called at the end of the header section (or when it grows too large):
  * the held bytes up to header_len are headers, those from body_from on
  * are body (between the two: the empty line that ends the headers). */
 static void sink_release_headers(struct session *s, struct message_sink *k, size_t header_len,
                                  size_t body_from)
 {
+	size_t kept_len = drop_header_fields(k, header_len);
+	body_from -= header_len - kept_len;
+	header_len = kept_len;
 	struct str added = STR_INIT;
 	bool add = s->cfg->add_missing_headers || s->auth_user != NULL;
 	if (add && !k->has_date) {

@@ -103,7 +103,7 @@ class AliasTest(LocalBase):
             msgs = self.maildir(tag)
             self.assertEqual(len(msgs), 1, tag)  # u1 reached twice, delivered once
             self.assertTrue(msgs[0].startswith(
-                b"Return-Path: <bob@remote.test>\r\nDelivered-To: all@mx.example.test\r\n"))
+                b"Return-Path: <bob@remote.test>\nDelivered-To: all@mx.example.test\n"))
             path = os.path.join(self.users[tag].pw_dir, "Maildir", "new")
             f = os.path.join(path, os.listdir(path)[0])
             st = os.stat(f)
@@ -491,7 +491,7 @@ class EndToEndTest(InstanceTestCase):
         time.sleep(0.5)
         self.assertEqual(len(os.listdir(new)), 1)  # reached twice, delivered once
         with open(os.path.join(new, os.listdir(new)[0]), "rb") as f:
-            self.assertIn(b"Delivered-To: crew@mx.example.test\r\n", f.read())
+            self.assertIn(b"Delivered-To: crew@mx.example.test\n", f.read())
         # The remote member went back into the queue as a new message.
         inst.wait_log("to=<elsewhere@remote.test>", timeout=30)
         inst.wait_log("to=<crew@mx.example.test>, relay=local", timeout=30)
@@ -511,7 +511,7 @@ class EndToEndTest(InstanceTestCase):
         copy = [t for t in texts if b"hello team" in t and b"multipart/report" not in t]
         report = [t for t in texts if b"multipart/report" in t]
         self.assertEqual(len(copy), 1)
-        self.assertTrue(copy[0].startswith(b"Return-Path: <owner-team@mx.example.test>\r\n"))
+        self.assertTrue(copy[0].startswith(b"Return-Path: <owner-team@mx.example.test>\n"))
         self.assertEqual(len(report), 1)
         self.assertIn(b"ghost-member@mx.example.test", report[0])
         self.assertIn(b"Delivered-To: owner-team@mx.example.test", report[0])

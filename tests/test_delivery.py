@@ -59,10 +59,12 @@ class DeliveryTest(InstanceTestCase):
         smtp_mail = [b for b in bodies if b"Subject: message" in b]
         self.assertEqual(len(smtp_mail), 5)
         for b in smtp_mail:
-            self.assertTrue(b.startswith(b"Return-Path: <sender@outside.test>\r\n"), b[:80])
-            self.assertIn(b"Delivered-To: alice@example.test\r\n", b)
+            # LF line ends, as Postfix's and Dovecot's deliveries write them.
+            self.assertTrue(b.startswith(b"Return-Path: <sender@outside.test>\n"), b[:80])
+            self.assertIn(b"Delivered-To: alice@example.test\n", b)
             self.assertIn(b"Received: from ", b)
-            self.assertIn(b"\r\n.leading dot\r\n", b)
+            self.assertIn(b"\n.leading dot\n", b)
+            self.assertNotIn(b"\r", b)
         self.assertTrue(any(b"Subject: from cron" in b and b"Return-Path: <cron@example.test>"
                             in b for b in bodies))
         # Nothing is left in the queue.

@@ -127,7 +127,7 @@ class DsnDeliveryTest(InstanceTestCase):
         with open(os.path.join(self.maildir("alice"), "new",
                                os.listdir(os.path.join(self.maildir("alice"), "new"))[0]),
                   "rb") as f:
-            self.assertTrue(f.read().startswith(b"Return-Path: <>\r\n"))
+            self.assertTrue(f.read().startswith(b"Return-Path: <>\n"))
 
     def test_notify_success_gives_a_delivered_report(self):
         self.smtp_send("alice@" + DOMAIN, "bob@" + DOMAIN,

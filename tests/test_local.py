@@ -97,9 +97,9 @@ class LocalTest(InstanceTestCase):
         msgs = self.maildir_messages(maildir)
         self.assertEqual(len(msgs), 1)
         self.assertTrue(msgs[0].startswith(
-            b"Return-Path: <bob@remote.test>\r\nDelivered-To: alice@example.test\r\n"
-            b"From: bob@remote.test\r\n"), msgs[0])
-        self.assertTrue(msgs[0].endswith(b"\r\nhello there\r\n"))
+            b"Return-Path: <bob@remote.test>\nDelivered-To: alice@example.test\n"
+            b"From: bob@remote.test\n"), msgs[0])
+        self.assertTrue(msgs[0].endswith(b"\nhello there\n"))
         for sub in ("tmp", "cur"):
             self.assertEqual(os.listdir(os.path.join(maildir, sub)), [])
         if IS_ROOT:
@@ -125,7 +125,7 @@ class LocalTest(InstanceTestCase):
         carol = self.maildir_messages(
             os.path.join(self.vbase, "example.test", "carol", "Maildir"))
         self.assertTrue(carol[0].startswith(
-            b"Return-Path: <>\r\nDelivered-To: carol@example.test\r\n"))
+            b"Return-Path: <>\nDelivered-To: carol@example.test\n"))
         self.assertNotIn("%s: to=<nobody-here@example.test>, relay=local, status=" % qid,
                          self.inst.read_log())
 
@@ -229,7 +229,7 @@ class LocalTest(InstanceTestCase):
         maildir = os.path.join(home, "Maildir")
         msgs = self.maildir_messages(maildir)
         self.assertEqual(len(msgs), 2)
-        self.assertIn(b"Delivered-To: %s@mx.example.test\r\n" % name.encode(), msgs[0] + msgs[1])
+        self.assertIn(b"Delivered-To: %s@mx.example.test\n" % name.encode(), msgs[0] + msgs[1])
         for path in [maildir] + [os.path.join(maildir, d) for d in ("new", "cur", "tmp")] + \
                 [os.path.join(maildir, "new", n) for n in os.listdir(maildir + "/new")]:
             st = os.stat(path)

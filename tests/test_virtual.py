@@ -99,7 +99,7 @@ class VirtualAliasTest(VirtualBase):
         for user in ("alice", "bob"):
             msg = self.maildir(user)[0]
             self.assertIn(b"Subject: one to many", msg)
-            self.assertIn(b"Delivered-To: %s@example.test\r\n" % user.encode(), msg)
+            self.assertIn(b"Delivered-To: %s@example.test\n" % user.encode(), msg)
         # a chain (info -> team -> alice, bob) and a continuation line
         self.send(["info@alias.test"], "chain")
         self.wait_mail({"alice": 2, "bob": 2, "carol": 1})
@@ -242,7 +242,7 @@ class VirtualAliasTest(VirtualBase):
         self.inst.start()
         self.send(["fwd@mx.example.test"], "forwarded", sender="carol@example.test")
         self.wait_mail({"alice": 1, "bob": 1})
-        self.assertIn(b"Delivered-To: fwd@mx.example.test\r\n", self.maildir("alice")[0])
+        self.assertIn(b"Delivered-To: fwd@mx.example.test\n", self.maildir("alice")[0])
         self.send(["badfwd@mx.example.test"], "bad forward", sender="carol@example.test")
         self.wait_mail({"alice": 1, "bob": 1, "carol": 1})
         report = email.message_from_bytes(self.maildir("carol")[0])
@@ -263,10 +263,10 @@ class VirtualAliasTest(VirtualBase):
         self.wait_mail({"alice": 2, "bob": 1})
         msgs = self.maildir("alice")
         direct = [m for m in msgs if b"Subject: virtual user extension" in m][0]
-        self.assertIn(b"Delivered-To: alice+news@example.test\r\n", direct)
+        self.assertIn(b"Delivered-To: alice+news@example.test\n", direct)
         via = [m for m in msgs if b"Subject: alias extension" in m][0]
-        self.assertIn(b"Delivered-To: alice+x@example.test\r\n", via)
-        self.assertIn(b"Delivered-To: bob+x@example.test\r\n", self.maildir("bob")[0])
+        self.assertIn(b"Delivered-To: alice+x@example.test\n", via)
+        self.assertIn(b"Delivered-To: bob+x@example.test\n", self.maildir("bob")[0])
         # no mailbox of its own anywhere: refused at RCPT
         with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
             c.ehlo("client.test")
@@ -389,9 +389,9 @@ class SystemUserExtensionTest(VirtualBase):
                 msgs.append(f.read())
             self.assertEqual(os.stat(os.path.join(new, n)).st_uid, pwd.getpwnam(name).pw_uid)
         own = [m for m in msgs if b"Subject: system user" in m][0]
-        self.assertIn(b"Delivered-To: %s+box@mx.example.test\r\n" % name.encode(), own)
+        self.assertIn(b"Delivered-To: %s+box@mx.example.test\n" % name.encode(), own)
         base = [m for m in msgs if b"Subject: alias base" in m][0]
-        self.assertIn(b"Delivered-To: helpdesk+anything@mx.example.test\r\n", base)
+        self.assertIn(b"Delivered-To: helpdesk+anything@mx.example.test\n", base)
         self.assertIn(b"Subject: alias with extension", self.maildir("carol")[0])
         with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
             c.ehlo("client.test")

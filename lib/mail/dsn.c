@@ -308,20 +308,23 @@ static void append_rcpt_status(struct str *d, const struct dsn_rcpt *rc)
 		append_date_field(d, "Will-Retry-Until", rc->retry_until);
 }
 
+/* The per-message fields in RFC 3464's order (section 2.2): Original-
+ * Envelope-Id, Reporting-MTA, (DSN-Gateway, Received-From-MTA: not
+ * written,) Arrival-Date, then extension fields; then each recipient's. */
 static void build_status_part(struct str *d, const struct dsn_report *r)
 {
 	const struct queue_envelope *env = r->env;
+	if (env->envid != NULL && env->envid[0] != '\0')
+		append_field(d, "Original-Envelope-Id", env->envid);
 	struct str v = STR_INIT;
 	str_printf(&v, "dns; %s", r->reporting_mta);
 	append_field(d, "Reporting-MTA", str_cstr(&v));
 	str_free(&v);
+	if (env->arrival > 0)
+		append_date_field(d, "Arrival-Date", env->arrival);
 	if (env->id[0] != '\0')
 		append_field(d, "X-Postern-Queue-ID", env->id);
 	append_address_field(d, "X-Postern-Sender", env->sender);
-	if (env->envid != NULL && env->envid[0] != '\0')
-		append_field(d, "Original-Envelope-Id", env->envid);
-	if (env->arrival > 0)
-		append_date_field(d, "Arrival-Date", env->arrival);
 	for (size_t i = 0; i < r->rcpt_count; i++)
 		append_rcpt_status(d, &r->rcpts[i]);
 }

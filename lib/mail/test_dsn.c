@@ -179,11 +179,11 @@ TEST(failure_report)
 		CHECK(has(p.parts[0], "<bob@example.com>: host mx.example.com said: 550 5.1.1"));
 		CHECK(has(p.parts[1],
 		          "Content-Type: message/delivery-status\r\n\r\n"
+		          "Original-Envelope-Id: ENV123\r\n"
 		          "Reporting-MTA: dns; mail.example.org\r\n"
+		          "Arrival-Date: Sun, 22 Nov 2026 20:08:48 +0000\r\n"
 		          "X-Postern-Queue-ID: 0006412F3A1B2C4D\r\n"
 		          "X-Postern-Sender: rfc822; joe@example.org\r\n"
-		          "Original-Envelope-Id: ENV123\r\n"
-		          "Arrival-Date: Sun, 22 Nov 2026 20:08:48 +0000\r\n"
 		          "\r\n"
 		          "Final-Recipient: rfc822; bob@example.com\r\n"
 		          "Original-Recipient: rfc822;Bob@Example.com\r\n"
@@ -490,6 +490,76 @@ TEST(double_bounce_to_postmaster)
 	str_free(&out);
 }
 
+/* The per-message block of the delivery-status part (its fields up to the
+ * empty line before the first recipient's). */
+static char *per_message_fields(const struct dsn_report *rep)
+{
+	struct str out = STR_INIT;
+	const char *error;
+	char *block = NULL;
+	if (dsn_build(rep, &out, &error) == 0)
+		block = between(str_cstr(&out), "Content-Type: message/delivery-status\r\n\r\n",
+		                "\r\n\r\nFinal-Recipient: ");
+	str_free(&out);
+	return block;
+}
+
+/* Where name's field starts in block (at a line start), or -1. */
+static long field_at(const char *block, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = block;
+	while (p != NULL) {
+		if (strncmp(p, name, len) == 0 && p[len] == ':')
+			return p - block;
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return -1;
+}
+
+/* RFC 3464 section 2.2: Original-Envelope-Id, Reporting-MTA, Arrival-Date,
+ * then the extension (X-) fields. */
+TEST(per_message_field_order)
+{
+	struct queue_envelope env;
+	make_env(&env, "");
+	struct dsn_rcpt rcpt = failed_rcpt();
+	struct dsn_report rep = make_report(&env, &rcpt, 1);
+	char *block = per_message_fields(&rep);
+	CHECK(block != NULL);
+	if (block != NULL) {
+		long envid = field_at(block, "Original-Envelope-Id");
+		long mta = field_at(block, "Reporting-MTA");
+		long arrival = field_at(block, "Arrival-Date");
+		long queue_id = field_at(block, "X-Postern-Queue-ID");
+		long sender = field_at(block, "X-Postern-Sender");
+		CHECK(envid == 0);
+		CHECK(mta > envid);
+		CHECK(arrival > mta);
+		CHECK(queue_id > arrival);
+		CHECK(sender > queue_id);
+	}
+	free(block);
+
+	/* without an ENVID, Reporting-MTA comes first; without an arrival
+	 * time, the extension fields follow it */
+	static const char first[] = "Reporting-MTA: dns; mail.example.org\r\nArrival-Date: ";
+	env.envid = "";
+	block = per_message_fields(&rep);
+	CHECK(block != NULL && strncmp(block, first, sizeof(first) - 1) == 0);
+	free(block);
+	env.arrival = 0;
+	block = per_message_fields(&rep);
+	CHECK(block != NULL);
+	if (block != NULL)
+		CHECK_STR(block, "Reporting-MTA: dns; mail.example.org\r\n"
+		                 "X-Postern-Queue-ID: 0006412F3A1B2C4D\r\n"
+		                 "X-Postern-Sender: rfc822; joe@example.org");
+	free(block);
+}
+
 TEST(format_date)
 {
 	struct str s = STR_INIT;
@@ -513,6 +583,7 @@ int main(void)
 	RUN(long_diagnostic_is_folded);
 	RUN(refusals);
 	RUN(double_bounce_to_postmaster);
+	RUN(per_message_field_order);
 	RUN(format_date);
 	return TESTING_DONE();
 }

@@ -83,6 +83,7 @@ imapd 127.0.0.1:2143 inet n - n - - imapd
 imapd 127.0.0.1:2993 inet n - n - - imapd -o imapd_tls_wrappermode=yes
 qmgr qmgr unix n - n 300 1 qmgr
 pickup pickup unix n - n 60 1 pickup
+showq showq unix n - n - - showq
 local local unix - n n - - local
 smtp smtp unix - - n - - smtp
 auth auth unix y postern-auth n - - auth

@@ -13,8 +13,10 @@
  * the file is readable only by pickup, which runs as mail_owner (the
  * directory's owner, but neither the file's owner nor in its group).
  *
- * usage: postdrop [-c config_dir] [-q]
+ * usage: postdrop [-c config_dir] [-q | -p]
  *   -q  ask qmgr to flush the queue (sendmail -q) instead of dropping mail
+ *   -p  print the queue listing from the showq service (mailq for a user
+ *       who may not read the queue: Postfix's postqueue -p)
  * Exit status: 0 once the file is durable in maildrop/; else a sysexits
  * code, with the reason on stderr.
  */
@@ -34,6 +36,7 @@
 #include "conf/conf.h"
 #include "mail/dropfile.h"
 #include "mail/queue.h"
+#include "mail/showq_client.h"
 #include "mail/wakeup.h"
 #include "util/alloc.h"
 #include "util/dir_sync.h"
@@ -108,6 +111,28 @@ static bool poke(const char *queue_dir, const char *service, bool flush)
 	bool ok = mail_wakeup(path, flush, POKE_TIMEOUT_MS);
 	free(path);
 	return ok;
+}
+
+/* The listing from public/showq on stdout; fatal (69 when the mail
+ * system is down) without it. */
+static int show_queue(const char *queue_dir)
+{
+	struct str listing = STR_INIT;
+	int status;
+	const char *error;
+	if (showq_client_fetch(queue_dir, &listing, &status, &error) != 0)
+		fatal(status, "%s", error);
+	size_t off = 0;
+	while (off < listing.len) {
+		ssize_t n = write(STDOUT_FILENO, listing.data + off, listing.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fatal(EX_IOERR, "write the queue listing: %s", strerror(errno));
+		off += (size_t)n;
+	}
+	str_free(&listing);
+	return EX_OK;
 }
 
 /* ---- writing the drop file ---- */
@@ -267,23 +292,27 @@ int main(int argc, char **argv)
 	char *env_copy = env_config ? xstrdup(env_config) : NULL;
 	sanitize();
 	const char *config_option = NULL;
-	bool flush = false;
+	bool flush = false, list = false;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:q")) != -1) {
+	while ((opt = getopt(argc, argv, "c:pq")) != -1) {
 		if (opt == 'c')
 			config_option = optarg;
 		else if (opt == 'q')
 			flush = true;
+		else if (opt == 'p')
+			list = true;
 		else
-			fatal(EX_USAGE, "usage: postdrop [-c config_dir] [-q]");
+			fatal(EX_USAGE, "usage: postdrop [-c config_dir] [-q | -p]");
 	}
-	if (optind != argc)
-		fatal(EX_USAGE, "usage: postdrop [-c config_dir] [-q]");
+	if (optind != argc || (flush && list))
+		fatal(EX_USAGE, "usage: postdrop [-c config_dir] [-q | -p]");
 	struct conf *conf = load_config(config_option, env_copy);
 	free(env_copy);
 	const char *queue_dir = conf_get(conf, "queue_directory");
 	int status = EX_OK;
-	if (!flush)
+	if (list)
+		status = show_queue(queue_dir);
+	else if (!flush)
 		status = drop(queue_dir, conf_get_size(conf, "message_size_limit"));
 	else if (!poke(queue_dir, "qmgr", true))
 		fprintf(stderr, "postdrop: the mail system is not running; the queue will be "

@@ -295,6 +295,12 @@ static void init(struct server *srv)
 	qmgr.maximal_backoff = time_param(conf, "maximal_backoff_time");
 	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
 	qmgr.soft_bounce = conf_get_bool(conf, "soft_bounce");
+	qmgr.smtp_rcpt_limit =
+	    conf_get_int(conf, conf_is_set(conf, "smtp_destination_recipient_limit")
+	                           ? "smtp_destination_recipient_limit"
+	                           : "default_destination_recipient_limit");
+	if (qmgr.smtp_rcpt_limit < 0)
+		log_fatal("smtp_destination_recipient_limit must be 0 (no limit) or more");
 	qmgr.delay_warning = time_param(conf, "delay_warning_time");
 	qmgr.double_bounce_rcpt = conf_get(conf, "2bounce_notice_recipient");
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;

@@ -30,8 +30,9 @@ struct qmgr_settings {
 	int64_t minimal_backoff;
 	int64_t maximal_backoff;
 	int64_t maximal_lifetime;
-	bool soft_bounce;      /* what would bounce is deferred instead */
-	int64_t delay_warning; /* 0: no delay warnings */
+	bool soft_bounce;        /* what would bounce is deferred instead */
+	int64_t smtp_rcpt_limit; /* recipients per smtp request; 0: no limit */
+	int64_t delay_warning;   /* 0: no delay warnings */
 	const char *double_bounce_rcpt;
 	int64_t ipc_timeout_ms;
 	const char *relayhost;      /* "" for MX routing */

@@ -159,7 +159,16 @@ void deliver_routed(const struct queue_envelope *env, const size_t *indexes, siz
 				done[j] = true;
 			}
 		}
-		deliver_group(env, indexes, group, n, &routes[i], results, info);
+		/* smtp takes at most smtp_destination_recipient_limit recipients
+		 * a transaction: more go in further requests (and transactions,
+		 * over the same session where the server allows). */
+		size_t per = n;
+		if (routes[i].problem == NULL && strcmp(routes[i].transport, "smtp") == 0 &&
+		    qmgr.smtp_rcpt_limit > 0 && (size_t)qmgr.smtp_rcpt_limit < n)
+			per = (size_t)qmgr.smtp_rcpt_limit;
+		for (size_t off = 0; off < n; off += per)
+			deliver_group(env, indexes, group + off, n - off < per ? n - off : per,
+			              &routes[i], results, info);
 	}
 	for (size_t i = 0; i < count; i++)
 		route_free(&routes[i]);

@@ -52,6 +52,7 @@ dsnback IN A 127.0.0.20
 nodsn IN A 127.0.0.21
 withdsn IN A 127.0.0.22
 noutf8 IN A 127.0.0.23
+many IN A 127.0.0.24
 """
 
 
@@ -365,6 +366,43 @@ class SmtpRoutingTest(InstanceTestCase):
             if outcome == "bounced":
                 self.assertIn("dsn=5.6.7", line)
         self.assertEqual(len(got), 2)
+
+    def test_recipients_per_transaction_are_limited(self):
+        """smtp_destination_recipient_limit: seven recipients with a limit of
+        three go in three transactions (3, 3, 1), all delivered."""
+        transactions = []
+
+        def counting(peer, n):
+            peer.send("220 many ESMTP\r\n")
+            while True:
+                cmd = peer.line().upper()
+                if cmd.startswith("EHLO"):
+                    peer.send("250-many\r\n250 PIPELINING\r\n")
+                elif cmd.startswith("MAIL"):
+                    transactions.append(0)
+                    peer.send("250 2.1.0 ok\r\n")
+                elif cmd.startswith("RCPT"):
+                    transactions[-1] += 1
+                    peer.send("250 2.1.5 ok\r\n")
+                elif cmd.startswith("DATA"):
+                    peer.send("354 go\r\n")
+                    peer.data()
+                    peer.send("250 2.0.0 ok\r\n")
+                elif cmd.startswith("QUIT"):
+                    peer.send("221 bye\r\n")
+                    return
+                else:
+                    peer.send("250 ok\r\n")
+        self.scripted("127.0.0.24", counting)
+        send = self.sender(smtp_destination_recipient_limit="3")
+        rcpts = ["r%d@many.example" % i for i in range(7)]
+        submit(send, "s@out.sender.test", rcpts, b"Subject: many\n\nx\n")
+        for r in rcpts:
+            send.wait_log("to=<%s>" % r, timeout=30)
+        for r in rcpts:
+            self.assertRegex("\n".join(log_lines(send, "to=<%s>" % r)), "status=sent")
+        self.assertEqual(sorted(transactions), [1, 3, 3])
+        self.assert_no_crash(send)
 
     def test_content_goes_out_in_crlf_lines(self):
         """Content stored with bare LF and bare CR (BDAT keeps them) goes

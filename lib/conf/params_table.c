@@ -45,6 +45,9 @@ const struct param_def param_table[] = {
      "Directory for data that is not mail: lock files, caches and state."},
     {"default_destination_concurrency_limit", PARAM_INT, "20",
      "Most deliveries qmgr runs at once to one destination (recipient domain); 0: no limit."},
+    {"default_destination_recipient_limit", PARAM_INT, "50",
+     "Most recipients in one delivery request (one SMTP transaction) of a transport without "
+     "its own limit; 0: no limit."},
     {"default_privs", PARAM_STR, "nobody",
      "User that local delivery runs commands and file deliveries as when no owner applies."},
     {"default_process_limit", PARAM_INT, "100",
@@ -227,6 +230,9 @@ const struct param_def param_table[] = {
      "How long the smtp client waits for the reply to DATA."},
     {"smtp_data_xfer_timeout", PARAM_TIME, "180s",
      "How long the smtp client waits while sending the message content."},
+    {"smtp_destination_recipient_limit", PARAM_INT, "50",
+     "Most recipients smtp sends in one transaction, more go in further ones (0: no limit); "
+     "unset: default_destination_recipient_limit."},
     {"smtp_helo_name", PARAM_STR, "$myhostname",
      "Host name the smtp client sends in EHLO and HELO."},
     {"smtp_helo_timeout", PARAM_TIME, "300s",

@@ -153,8 +153,30 @@ static int dane_unavailable(const struct dns_target *tg, struct smtp_target *t, 
 	return rc;
 }
 
+/* A TLSA look-up in what is left of the delivery's time for them
+ * (*budget_ms, twice dns_query_timeout at the start): each takes at most
+ * dns_query_timeout, and once the time is used up the look-up fails at
+ * once, so servers whose TLSA records go unanswered cannot each add a
+ * time-out to the delivery. */
+static void tlsa_lookup(const char *name, int64_t *budget_ms, struct dns_answer *answer)
+{
+	if (*budget_ms <= 0) {
+		memset(answer, 0, sizeof(*answer));
+		answer->status = DNS_TEMPFAIL;
+		answer->timed_out = true;
+		answer->error = xstrdup("no time left for TLSA lookups in this delivery");
+		return;
+	}
+	int timeout =
+	    *budget_ms < smtp_cfg.dns_timeout_ms ? (int)*budget_ms : smtp_cfg.dns_timeout_ms;
+	int64_t start = event_now_ms();
+	dns_lookup(smtp_cfg.resolver, name, DNS_TYPE_TLSA, timeout, answer);
+	*budget_ms -= event_now_ms() - start;
+}
+
 static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
-                        struct smtp_target *t, struct dns_answer *tlsa_answer, char **reason_r)
+                        struct smtp_target *t, int64_t *tlsa_budget_ms,
+                        struct dns_answer *tlsa_answer, char **reason_r)
 {
 	memset(tlsa_answer, 0, sizeof(*tlsa_answer));
 	char *why = NULL;
@@ -173,15 +195,14 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
 	 * original name. */
 	const char *base = tg->canon != NULL ? tg->canon : t->host;
 	char *name = xasprintf("_%s._tcp.%s", t->port, base);
-	dns_lookup(smtp_cfg.resolver, name, DNS_TYPE_TLSA, smtp_cfg.dns_timeout_ms, tlsa_answer);
+	tlsa_lookup(name, tlsa_budget_ms, tlsa_answer);
 	if (base != t->host &&
 	    (tlsa_answer->status == DNS_NODATA || tlsa_answer->status == DNS_NXDOMAIN)) {
 		dns_answer_free(tlsa_answer);
 		free(name);
 		base = t->host;
 		name = xasprintf("_%s._tcp.%s", t->port, base);
-		dns_lookup(smtp_cfg.resolver, name, DNS_TYPE_TLSA, smtp_cfg.dns_timeout_ms,
-		           tlsa_answer);
+		tlsa_lookup(name, tlsa_budget_ms, tlsa_answer);
 	}
 	t->dane_base = base;
 	t->dane_alias = base != t->host ? t->host : tg->canon;
@@ -232,8 +253,8 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
  * can be used again, else NULL. */
 static struct smtp_session *try_server(const struct dns_target *tg, const struct nexthop *nh,
                                        const char *nexthop_text, const struct tls_policy *policy,
-                                       const struct smtp_message *msg, struct smtp_rcpt *rcpts,
-                                       size_t count)
+                                       int64_t *tlsa_budget_ms, const struct smtp_message *msg,
+                                       struct smtp_rcpt *rcpts, size_t count)
 {
 	struct smtp_target t = {
 	    .host = tg->host,
@@ -251,7 +272,7 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 	struct smtp_session *s = NULL;
 	bool tls_failed = false;
 	if ((policy->level == TLS_LEVEL_DANE || policy->level == TLS_LEVEL_DANE_ONLY) &&
-	    dane_prepare(tg, nh, &t, &tlsa, &reason) != 0) {
+	    dane_prepare(tg, nh, &t, tlsa_budget_ms, &tlsa, &reason) != 0) {
 		status = "4.7.5";
 	} else {
 		s = session_open(&t, true, &reason, &status, &tls_failed);
@@ -315,12 +336,14 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 		return;
 	}
 	struct smtp_session *kept = NULL;
+	int64_t tlsa_budget_ms = 2 * (int64_t)smtp_cfg.dns_timeout_ms;
 	for (size_t i = 0; i < route.count && open_count(rcpts, count) > 0; i++) {
 		if (kept) {
 			session_close(kept, true);
 			kept = NULL;
 		}
-		kept = try_server(&route.targets[i], nh, nexthop_text, &policy, msg, rcpts, count);
+		kept = try_server(&route.targets[i], nh, nexthop_text, &policy, &tlsa_budget_ms,
+		                  msg, rcpts, count);
 	}
 	if (kept)
 		keep_session(kept, nexthop_text);

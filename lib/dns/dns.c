@@ -333,8 +333,8 @@ static void on_wait_done(void *ctx, struct dns_answer *answer)
 	w->answer = answer;
 }
 
-void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t count, int type,
-                     int timeout_ms, struct dns_answer *answers)
+void dns_lookup_questions(struct dns_resolver *r, const struct dns_question *questions,
+                          size_t count, int timeout_ms, struct dns_answer *answers)
 {
 	struct wait_state *w = xcalloc(count ? count : 1, sizeof(*w));
 	struct dns_query **q = xcalloc(count ? count : 1, sizeof(*q));
@@ -345,7 +345,8 @@ void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t co
 		q[i] = xmalloc(sizeof(*q[i]));
 		q[i]->cb = on_wait_done;
 		q[i]->ctx = &w[i];
-		int rc = ub_resolve_async(r->ub, names[i], type, 1, q[i], on_result, &ids[i]);
+		int rc = ub_resolve_async(r->ub, questions[i].name, questions[i].type, 1, q[i],
+		                          on_result, &ids[i]);
 		if (rc != 0) {
 			free(q[i]);
 			q[i] = NULL;
@@ -380,7 +381,9 @@ void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t co
 			if (ub_cancel(r->ub, ids[i]) == 0)
 				free(q[i]);
 			answers[i].status = DNS_TEMPFAIL;
-			answers[i].error = xasprintf("DNS query for %s timed out", names[i]);
+			answers[i].timed_out = true;
+			answers[i].error =
+			    xasprintf("DNS query for %s timed out", questions[i].name);
 			continue;
 		}
 		answers[i] = *w[i].answer;
@@ -389,6 +392,16 @@ void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t co
 	free(ids);
 	free(q);
 	free(w);
+}
+
+void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t count, int type,
+                     int timeout_ms, struct dns_answer *answers)
+{
+	struct dns_question *q = xcalloc(count ? count : 1, sizeof(*q));
+	for (size_t i = 0; i < count; i++)
+		q[i] = (struct dns_question){.name = names[i], .type = type};
+	dns_lookup_questions(r, q, count, timeout_ms, answers);
+	free(q);
 }
 
 void dns_lookup(struct dns_resolver *r, const char *name, int type, int timeout_ms,

@@ -54,6 +54,7 @@ struct dns_answer {
 	enum dns_status status;
 	bool secure;     /* DNSSEC-validated (positive or negative) */
 	bool bogus;      /* validation failed (status is DNS_TEMPFAIL) */
+	bool timed_out;  /* not answered in the time allowed (status is DNS_TEMPFAIL) */
 	char *error;     /* why, for DNS_TEMPFAIL and bogus answers; else NULL */
 	char *canonname; /* the name after CNAMEs, or NULL */
 	struct dns_rr *rrs;
@@ -103,9 +104,20 @@ void dns_lookup(struct dns_resolver *r, const char *name, int type, int timeout_
                 struct dns_answer *answer);
 /* Look up count names of one type at once and wait up to timeout_ms for
  * all of them: answers[i] (freed by the caller) is for names[i]; one not
- * answered in time is DNS_TEMPFAIL. */
+ * answered in time is DNS_TEMPFAIL with timed_out set. */
 void dns_lookup_many(struct dns_resolver *r, const char *const *names, size_t count, int type,
                      int timeout_ms, struct dns_answer *answers);
+
+/* One question of several asked together. */
+struct dns_question {
+	const char *name;
+	int type;
+};
+
+/* As dns_lookup_many, for questions of any types (the A and AAAA records
+ * of several hosts in one wait): answers[i] is for questions[i]. */
+void dns_lookup_questions(struct dns_resolver *r, const struct dns_question *questions,
+                          size_t count, int timeout_ms, struct dns_answer *answers);
 
 /* A hosts file, read once (no file, or an empty path: no entries), for
  * the first name it gives a printable address, as the system resolver's

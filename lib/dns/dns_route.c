@@ -1,5 +1,7 @@
 /*
- * From a domain to the addresses to try (RFC 5321 section 5, RFC 7505).
+ * From a domain to the addresses to try (RFC 5321 section 5, RFC 7505),
+ * with the address look-ups of the MX hosts asked together in rounds and
+ * the whole routing bounded in time (see dns_route.h).
  */
 #include "dns/dns_route.h"
 
@@ -8,6 +10,7 @@
 #include <strings.h>
 
 #include "util/alloc.h"
+#include "util/event.h"
 
 int dns_family_pref_parse(const char *text)
 {
@@ -83,64 +86,156 @@ static void add_target(struct dns_route *route, size_t *cap, const char *host, c
 	}
 }
 
-/* Look up one host's addresses of one type, adding targets; returns the
- * answer status. */
-static enum dns_status add_addresses(struct dns_resolver *r, const struct dns_route_request *req,
-                                     struct dns_route *route, size_t *cap, const char *host,
-                                     int type, int pref, bool mx_secure, char **error_r)
+/* Most hosts whose addresses are asked for in one wait (twice as many
+ * queries with both families). */
+#define ROUTE_BATCH_HOSTS 16
+
+/* The address types of a host, in the order its addresses are tried;
+ * returns how many. */
+static size_t family_types(enum dns_family_pref family, int types[2])
 {
-	struct dns_answer a;
-	dns_lookup(r, host, type, req->timeout_ms, &a);
-	enum dns_status status = a.status;
-	if (status == DNS_TEMPFAIL && *error_r == NULL)
-		*error_r = xasprintf("%s: %s", host, a.error ? a.error : "temporary failure");
-	for (size_t i = 0; status == DNS_FOUND && i < a.count; i++) {
-		if (req->max_targets && route->count >= req->max_targets)
-			break;
-		add_target(route, cap, host, a.rrs[i].text, a.canonname, pref, mx_secure, a.secure);
+	switch (family) {
+	case DNS_ONLY_IPV4:
+		types[0] = DNS_TYPE_A;
+		return 1;
+	case DNS_ONLY_IPV6:
+		types[0] = DNS_TYPE_AAAA;
+		return 1;
+	case DNS_PREFER_IPV6:
+		types[0] = DNS_TYPE_AAAA;
+		types[1] = DNS_TYPE_A;
+		return 2;
+	default:
+		types[0] = DNS_TYPE_A;
+		types[1] = DNS_TYPE_AAAA;
+		return 2;
 	}
-	dns_answer_free(&a);
-	return status;
 }
 
-/* Addresses of one host in the preferred family order. */
-static void host_addresses(struct dns_resolver *r, const struct dns_route_request *req,
-                           struct dns_route *route, size_t *cap, const char *host, int pref,
-                           bool mx_secure, bool *tempfail, char **error_r)
+/* One host to look up: an MX host or the domain itself. */
+struct route_host {
+	const char *name;
+	int preference;
+};
+
+/* What the address look-ups of one routing came to, beyond the targets. */
+struct route_progress {
+	size_t cap;          /* of route->targets */
+	size_t asked;        /* hosts whose addresses were asked for */
+	size_t failed_hosts; /* hosts without an address because of a temporary failure */
+	size_t timed_out;    /* hosts of those that were not answered in time */
+	size_t unasked;      /* hosts left when the time was up */
+	char *error;         /* the first temporary failure */
+};
+
+static bool route_full(const struct dns_route_request *req, const struct dns_route *route,
+                       const struct route_progress *p)
 {
-	int order[2];
-	size_t n = 0;
-	switch (req->family) {
-	case DNS_ONLY_IPV4:
-		order[n++] = DNS_TYPE_A;
-		break;
-	case DNS_ONLY_IPV6:
-		order[n++] = DNS_TYPE_AAAA;
-		break;
-	case DNS_PREFER_IPV6:
-		order[n++] = DNS_TYPE_AAAA;
-		order[n++] = DNS_TYPE_A;
-		break;
-	default:
-		order[n++] = DNS_TYPE_A;
-		order[n++] = DNS_TYPE_AAAA;
-		break;
+	return req->max_targets && route->count + p->failed_hosts >= req->max_targets;
+}
+
+/* Ask for the addresses of count hosts at once (every address type of
+ * every host in one wait of at most timeout_ms), then add the targets in
+ * host order and, within a host, in the preferred family order. */
+static void lookup_hosts(struct dns_resolver *r, const struct dns_route_request *req,
+                         struct dns_route *route, struct route_progress *p,
+                         const struct route_host *hosts, size_t count, bool mx_secure,
+                         int timeout_ms)
+{
+	int types[2];
+	size_t ntypes = family_types(req->family, types);
+	size_t nq = count * ntypes;
+	struct dns_question *q = xcalloc(nq ? nq : 1, sizeof(*q));
+	struct dns_answer *a = xcalloc(nq ? nq : 1, sizeof(*a));
+	for (size_t i = 0; i < count; i++)
+		for (size_t j = 0; j < ntypes; j++)
+			q[i * ntypes + j] = (struct dns_question){hosts[i].name, types[j]};
+	dns_lookup_questions(r, q, nq, timeout_ms, a);
+	for (size_t i = 0; i < count; i++) {
+		bool found = false, tempfail = false, timed_out = false;
+		for (size_t j = 0; j < ntypes; j++) {
+			const struct dns_answer *ans = &a[i * ntypes + j];
+			if (ans->status == DNS_TEMPFAIL) {
+				tempfail = true;
+				timed_out |= ans->timed_out;
+				if (p->error == NULL)
+					p->error = xasprintf("%s: %s", hosts[i].name,
+					                     ans->error ? ans->error
+					                                : "temporary failure");
+			}
+			for (size_t k = 0; ans->status == DNS_FOUND && k < ans->count; k++) {
+				if (req->max_targets && route->count >= req->max_targets)
+					break;
+				add_target(route, &p->cap, hosts[i].name, ans->rrs[k].text,
+				           ans->canonname, hosts[i].preference, mx_secure,
+				           ans->secure);
+				found = true;
+			}
+		}
+		/* A host that gave nothing because its look-ups failed takes a
+		 * place under max_targets, so that failing hosts cannot make
+		 * the routing wait for one host after another. */
+		if (!found && tempfail) {
+			p->failed_hosts++;
+			p->timed_out += timed_out;
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (add_addresses(r, req, route, cap, host, order[i], pref, mx_secure, error_r) ==
-		    DNS_TEMPFAIL)
-			*tempfail = true;
+	for (size_t i = 0; i < nq; i++)
+		dns_answer_free(&a[i]);
+	free(a);
+	free(q);
+}
+
+/* Ask for the addresses of the hosts, best first, in rounds of at most
+ * ROUTE_BATCH_HOSTS and no more than can still fill max_targets, until
+ * the targets are full, the hosts run out or the deadline passes. */
+static void lookup_all(struct dns_resolver *r, const struct dns_route_request *req,
+                       struct dns_route *route, struct route_progress *p,
+                       const struct route_host *hosts, size_t count, bool mx_secure,
+                       int64_t deadline)
+{
+	size_t next = 0;
+	while (next < count && !route_full(req, route, p)) {
+		int64_t left = deadline - event_now_ms();
+		if (left <= 0) {
+			p->unasked = count - next;
+			return;
+		}
+		size_t n = count - next;
+		if (n > ROUTE_BATCH_HOSTS)
+			n = ROUTE_BATCH_HOSTS;
+		if (req->max_targets && n > req->max_targets - route->count - p->failed_hosts)
+			n = req->max_targets - route->count - p->failed_hosts;
+		int timeout = left < req->timeout_ms ? (int)left : req->timeout_ms;
+		lookup_hosts(r, req, route, p, hosts + next, n, mx_secure, timeout);
+		p->asked += n;
+		next += n;
+	}
+}
+
+/* Why routing that found no address ran out of time. */
+static char *too_long(const char *what, const struct route_progress *p)
+{
+	char *unasked = p->unasked ? xasprintf("; %zu not asked in time", p->unasked) : xstrdup("");
+	char *why = xasprintf("DNS lookups for %s took too long (no answer for %zu of %zu host%s "
+	                      "asked%s)",
+	                      what, p->timed_out, p->asked, p->asked == 1 ? "" : "s", unasked);
+	free(unasked);
+	return why;
 }
 
 void dns_route_resolve(struct dns_resolver *r, const struct dns_route_request *req,
                        struct dns_route *route)
 {
 	memset(route, 0, sizeof(*route));
-	size_t cap = 0;
-	bool tempfail = false;
-	char *error = NULL;
+	/* One round of MX look-up and one of address look-ups, each taking
+	 * up to the query time limit; further rounds only in the time left. */
+	int64_t deadline = event_now_ms() + 2 * (int64_t)req->timeout_ms;
+	struct route_progress p = {0};
+	struct route_host self = {req->domain, 0};
+	char *what = NULL; /* what was looked up, for a time-out */
 	if (!req->use_mx) {
-		host_addresses(r, req, route, &cap, req->domain, 0, false, &tempfail, &error);
+		lookup_all(r, req, route, &p, &self, 1, false, deadline);
 		goto done;
 	}
 	struct dns_answer mx;
@@ -159,7 +254,7 @@ void dns_route_resolve(struct dns_resolver *r, const struct dns_route_request *r
 		return;
 	case DNS_NODATA:
 		/* No MX: the domain itself is the mail host (RFC 5321 5.1). */
-		host_addresses(r, req, route, &cap, req->domain, 0, mx.secure, &tempfail, &error);
+		lookup_all(r, req, route, &p, &self, 1, mx.secure, deadline);
 		dns_answer_free(&mx);
 		goto done;
 	case DNS_FOUND:
@@ -187,26 +282,29 @@ void dns_route_resolve(struct dns_resolver *r, const struct dns_route_request *r
 		dns_answer_free(&mx);
 		return;
 	}
-	for (size_t i = 0; i < usable; i++) {
-		if (strcmp(mx.rrs[i].name, ".") == 0)
-			continue;
-		if (req->max_targets && route->count >= req->max_targets)
-			break;
-		host_addresses(r, req, route, &cap, mx.rrs[i].name, mx.rrs[i].preference, mx.secure,
-		               &tempfail, &error);
-	}
+	struct route_host *hosts = xcalloc(usable, sizeof(*hosts));
+	size_t nhosts = 0;
+	for (size_t i = 0; i < usable; i++)
+		if (strcmp(mx.rrs[i].name, ".") != 0)
+			hosts[nhosts++] = (struct route_host){mx.rrs[i].name, mx.rrs[i].preference};
+	lookup_all(r, req, route, &p, hosts, nhosts, mx.secure, deadline);
+	free(hosts);
 	dns_answer_free(&mx);
+	what = xasprintf("the MX hosts of %s", req->domain);
 done:
 	if (route->count > 0) {
-		free(error);
 		route->status = ROUTE_OK;
-	} else if (tempfail) {
-		route_fail(route, ROUTE_TEMPFAIL, error ? error : xstrdup("temporary DNS failure"));
+	} else if (p.unasked > 0 || p.timed_out > 0) {
+		route_fail(route, ROUTE_TEMPFAIL, too_long(what ? what : req->domain, &p));
+	} else if (p.failed_hosts > 0) {
+		route_fail(route, ROUTE_TEMPFAIL, p.error);
+		p.error = NULL;
 	} else {
-		free(error);
 		route_fail(route, ROUTE_NOT_FOUND,
 		           xasprintf("no address found for the mail hosts of %s", req->domain));
 	}
+	free(p.error);
+	free(what);
 }
 
 void dns_route_free(struct dns_route *route)

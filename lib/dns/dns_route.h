@@ -6,6 +6,13 @@
  * hosts at or below this host's own preference are dropped (loop
  * prevention). Temporary DNS failures and NXDOMAIN are told apart so the
  * caller can defer or bounce.
+ *
+ * The A and AAAA records of the MX hosts are asked for together, best
+ * hosts first, and only of as many hosts as can still fill max_targets:
+ * a host whose look-ups fail or time out takes a place too. The whole
+ * routing takes at most twice the per-query time limit (the MX look-up,
+ * then the address look-ups); what was found by then is used, and when
+ * nothing was because time ran out, the result is a temporary failure.
  */
 #ifndef POSTERN_DNS_DNS_ROUTE_H
 #define POSTERN_DNS_DNS_ROUTE_H
@@ -57,7 +64,7 @@ struct dns_route_request {
 	bool use_mx;            /* false: [host] next hop, addresses only */
 	const char *myhostname; /* for loop prevention (may be NULL) */
 	enum dns_family_pref family;
-	int timeout_ms;     /* per query */
+	int timeout_ms;     /* per query; the routing takes at most twice that */
 	size_t max_targets; /* 0: no limit */
 };
 

@@ -61,6 +61,8 @@ static void load_settings(const struct conf *conf)
 	smtp_cfg.dns_timeout_ms = ms(conf, "dns_query_timeout");
 	long long limit = conf_get_int(conf, "smtp_mx_address_limit");
 	smtp_cfg.max_targets = limit > 0 ? (size_t)limit : 0;
+	long long line_limit = conf_get_int(conf, "smtp_line_length_limit");
+	smtp_cfg.line_length_limit = line_limit > 0 ? (size_t)line_limit : 0;
 	smtp_cfg.tls_policy_maps = conf_get(conf, "smtp_tls_policy_maps");
 	smtp_cfg.verify_match = conf_get(conf, "smtp_tls_verify_cert_match");
 	smtp_cfg.secure_match = conf_get(conf, "smtp_tls_secure_cert_match");

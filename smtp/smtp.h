@@ -33,7 +33,8 @@ struct smtp_config {
 	int connect_timeout_ms, helo_timeout_ms, starttls_timeout_ms, mail_timeout_ms,
 	    rcpt_timeout_ms, data_init_timeout_ms, data_xfer_timeout_ms, data_done_timeout_ms,
 	    quit_timeout_ms, rset_timeout_ms, dns_timeout_ms;
-	size_t max_targets; /* smtp_mx_address_limit */
+	size_t max_targets;       /* smtp_mx_address_limit */
+	size_t line_length_limit; /* smtp_line_length_limit; 0: none */
 	enum tls_level tls_level;
 	const char *tls_policy_maps;
 	const char *verify_match; /* smtp_tls_verify_cert_match */

@@ -67,7 +67,7 @@ static int send_content(struct smtp_session *s, const struct smtp_message *msg, 
 	static const char stage[] = "sending message body";
 	struct str out = STR_INIT;
 	struct wire_lines w;
-	wire_lines_init(&w, !bdat);
+	wire_lines_init(&w, !bdat, smtp_cfg.line_length_limit);
 	stream_set_timeout(s->stream, smtp_cfg.data_xfer_timeout_ms);
 	int rc = 0;
 	for (int64_t off = 0; off < msg->size || bdat;) {

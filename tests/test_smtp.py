@@ -456,7 +456,7 @@ class SmtpRoutingTest(InstanceTestCase):
         self.addCleanup(inst.cleanup)
         inst.start()
         body = (b"Subject: wire\r\n\r\nbare\nLF\r\nx\r.\r\nMAIL FROM:<evil@x>\r\n"
-                b"y\n.\nQUIT\r\n.dot\r\nend with bare CR\r")
+                b"y\n.\nQUIT\r\n.dot\r\n" + b"L" * 1500 + b"\r\nend with bare CR\r")
         for rcpt in ("a@wire.example", "a@wirechunk.example"):
             with socketmod.create_connection(("127.0.0.2", smtpd_port), timeout=30) as c:
                 f = c.makefile("rb")
@@ -479,8 +479,9 @@ class SmtpRoutingTest(InstanceTestCase):
                 c.sendall(b"QUIT\r\n")
             wait_for(lambda r=rcpt: log_lines(inst, r"to=<%s>.*status=sent" % r),
                      timeout=30, what="delivery to " + rcpt)
+        # A line over smtp_line_length_limit (998) goes on in a continuation.
         expected = (b"bare\r\nLF\r\nx\r\n.\r\nMAIL FROM:<evil@x>\r\ny\r\n.\r\nQUIT\r\n.dot\r\n"
-                    b"end with bare CR\r\n")
+                    + b"L" * 998 + b"\r\n " + b"L" * 502 + b"\r\nend with bare CR\r\n")
         for key, stuffed in (("data", True), ("bdat", False)):
             raw = captured[key]
             # No CR without LF, no LF without CR.

@@ -238,6 +238,9 @@ const struct param_def param_table[] = {
     {"smtp_helo_timeout", PARAM_TIME, "300s",
      "How long the smtp client waits for the greeting and for EHLO, HELO, STARTTLS and AUTH "
      "replies."},
+    {"smtp_line_length_limit", PARAM_INT, "998",
+     "Longest line smtp sends as it is; longer ones are broken with CRLF and a space (0: no "
+     "limit)."},
     {"smtp_mail_timeout", PARAM_TIME, "300s",
      "How long the smtp client waits for the reply to MAIL FROM."},
     {"smtp_mx_address_limit", PARAM_INT, "5",

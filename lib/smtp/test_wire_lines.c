@@ -9,10 +9,12 @@
 #include "util/testing.h"
 
 /* The wire form of in, fed in pieces of step bytes (0: at once). */
+static size_t max_line;
+
 static char *wire_in_steps(const char *in, bool stuff, size_t step)
 {
 	struct wire_lines w;
-	wire_lines_init(&w, stuff);
+	wire_lines_init(&w, stuff, max_line);
 	struct str out = STR_INIT;
 	size_t len = strlen(in);
 	if (step == 0)
@@ -76,6 +78,17 @@ TEST(end_of_content)
 	CHECK_STR(wire(".", true), "..\r\n");
 }
 
+TEST(long_lines_are_broken)
+{
+	max_line = 4;
+	CHECK_STR(wire("abcd\r\nabcdefghij\r\n", true), "abcd\r\nabcd\r\n efg\r\n hij\r\n");
+	/* The continuation starts with a space: no dot to stuff there. */
+	CHECK_STR(wire("abcd.ef\n", true), "abcd\r\n .ef\r\n");
+	CHECK_STR(wire("abcde\r", false), "abcd\r\n e\r\n");
+	max_line = 0;
+	CHECK_STR(wire("abcdefghij\r\n", true), "abcdefghij\r\n");
+}
+
 int main(void)
 {
 	RUN(crlf_lines_pass_unchanged);
@@ -83,6 +96,7 @@ int main(void)
 	RUN(smuggling_sequences_are_defused);
 	RUN(dot_stuffing_for_data_only);
 	RUN(end_of_content);
+	RUN(long_lines_are_broken);
 	free(result);
 	return TESTING_DONE();
 }

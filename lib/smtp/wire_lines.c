@@ -4,9 +4,9 @@
  */
 #include "smtp/wire_lines.h"
 
-void wire_lines_init(struct wire_lines *w, bool dot_stuff)
+void wire_lines_init(struct wire_lines *w, bool dot_stuff, size_t max_line)
 {
-	*w = (struct wire_lines){.dot_stuff = dot_stuff, .line_start = true};
+	*w = (struct wire_lines){.dot_stuff = dot_stuff, .line_start = true, .max_line = max_line};
 }
 
 void wire_lines_put(struct wire_lines *w, const void *in, size_t len, struct str *out)
@@ -23,11 +23,10 @@ void wire_lines_put(struct wire_lines *w, const void *in, size_t len, struct str
 				str_append_char(out, '\n');
 				run = i;
 			}
-			if (c == '\n') {
-				w->line_start = true;
-				continue;
-			}
 			w->line_start = true;
+			w->column = 0;
+			if (c == '\n')
+				continue;
 		}
 		if (c == '\r') {
 			w->pending_cr = true;
@@ -39,8 +38,18 @@ void wire_lines_put(struct wire_lines *w, const void *in, size_t len, struct str
 			str_append(out, "\r\n", 2);
 			run = i + 1;
 			w->line_start = true;
+			w->column = 0;
 			continue;
 		}
+		if (w->max_line > 0 && w->column >= w->max_line) {
+			/* Too long: the rest goes on a continuation line. */
+			str_append(out, p + run, i - run);
+			str_append(out, "\r\n ", 3);
+			run = i;
+			w->column = 1;
+			w->line_start = false;
+		}
+		w->column++;
 		if (w->line_start && c == '.' && w->dot_stuff) {
 			str_append(out, p + run, i - run);
 			str_append_char(out, '.');
@@ -58,9 +67,11 @@ void wire_lines_end(struct wire_lines *w, struct str *out)
 		str_append_char(out, '\n');
 		w->pending_cr = false;
 		w->line_start = true;
+		w->column = 0;
 	}
 	if (!w->line_start) {
 		str_append(out, "\r\n", 2);
 		w->line_start = true;
+		w->column = 0;
 	}
 }

@@ -286,6 +286,18 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 		}
 		sni = check.dane_name; /* RFC 7672 8.1: SNI is the TLSA base domain */
 	}
+	if (t->level == TLS_LEVEL_FINGERPRINT) {
+		/* The parser gives this level at least one fingerprint; without
+		 * one there would be no check at all. */
+		if (t->policy == NULL || t->policy->fingerprint_count == 0) {
+			*tls_failed = true;
+			session_fail(s, "4.7.5", "TLS with %s: no fingerprints to match", s->relay);
+			return -1;
+		}
+		check.fingerprints = t->policy->fingerprints;
+		check.fingerprint_count = t->policy->fingerprint_count;
+		check.fingerprint_digest = t->policy->fingerprint_digest;
+	}
 	if (t->policy != NULL) {
 		check.min_version = t->policy->min_version;
 		check.max_version = t->policy->max_version;

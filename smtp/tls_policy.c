@@ -6,7 +6,10 @@
  * domain, then each parent domain as ".parent"; without an entry,
  * smtp_tls_security_level applies. An entry
  * that cannot be understood is an error: the delivery is deferred rather
- * than made with less security than the entry asked for.
+ * than made with less security than the entry asked for. So is a next hop
+ * without an entry under smtp_tls_security_level = fingerprint (the
+ * fingerprints are in the entries; smtp_tls_fingerprint_cert_match is not
+ * read).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -45,21 +48,29 @@ int tls_policy_lookup(const char *nexthop_text, const char *host, struct tls_pol
 {
 	memset(p, 0, sizeof(*p));
 	char *why = NULL;
+	char *level_error = NULL;
 	if (tls_policy_parse(tls_level_name(smtp_cfg.tls_level), smtp_cfg.verify_match,
 	                     smtp_cfg.secure_match, p, &why) != 0) {
-		/* Only a bad smtp_tls_*_cert_match can get here. */
-		*error_r = xasprintf("smtp_tls_security_level: %s", why);
+		/* A bad smtp_tls_*_cert_match, or the fingerprint level, whose
+		 * fingerprints only table entries give: an error for next hops
+		 * without an entry. */
+		level_error = xasprintf("smtp_tls_security_level = %s: %s",
+		                        tls_level_name(smtp_cfg.tls_level), why);
 		free(why);
+	}
+	if (*smtp_cfg.tls_policy_maps == '\0') {
+		if (level_error == NULL)
+			return 0;
+		*error_r = level_error;
 		return -1;
 	}
-	if (*smtp_cfg.tls_policy_maps == '\0')
-		return 0;
 	if (smtp_cfg.tls_policy == NULL) {
 		const char *error = "";
 		smtp_cfg.tls_policy = table_open(smtp_cfg.tls_policy_maps, &error);
 		if (smtp_cfg.tls_policy == NULL) {
 			*error_r = xasprintf("smtp_tls_policy_maps %s: %s",
 			                     smtp_cfg.tls_policy_maps, error);
+			free(level_error);
 			return -1;
 		}
 	}
@@ -88,5 +99,11 @@ int tls_policy_lookup(const char *nexthop_text, const char *host, struct tls_pol
 	} else {
 		tls_policy_free(&found);
 	}
+	if (rc == 0 && level_error != NULL) {
+		*error_r = level_error;
+		level_error = NULL;
+		rc = -1;
+	}
+	free(level_error);
 	return rc < 0 ? -1 : 0;
 }

@@ -130,6 +130,17 @@ class SmtpRoutingTest(InstanceTestCase):
         # The SERVFAIL recipient stays queued, deferred.
         self.assertGreaterEqual(len(log_lines(send, r"to=<y@refused.example>.*deferred")), 1)
 
+    def sender_with_smtpd(self):
+        """A sending instance that also takes mail by SMTP on 127.0.0.2;
+        (instance, port)."""
+        smtpd_port = free_port_on("127.0.0.2")
+        inst = Instance(params=sender_params(self.dns, self.port),
+                        services=list(SENDER_SERVICES) + [
+                            "127.0.0.2:%d inet n - n - - smtpd" % smtpd_port])
+        self.addCleanup(inst.cleanup)
+        inst.start()
+        return inst, smtpd_port
+
     def scripted(self, address, handler):
         server = ScriptedServer(address, self.port, handler)
         self.addCleanup(server.stop)
@@ -343,12 +354,7 @@ class SmtpRoutingTest(InstanceTestCase):
         got = []
         self.scripted("127.0.0.23", lambda peer, n: peer.simple_session(
             data_reply=lambda: got.append(1) or "250 2.0.0 ok"))
-        smtpd_port = free_port_on("127.0.0.2")
-        inst = Instance(params=sender_params(self.dns, self.port),
-                        services=list(SENDER_SERVICES) + [
-                            "127.0.0.2:%d inet n - n - - smtpd" % smtpd_port])
-        self.addCleanup(inst.cleanup)
-        inst.start()
+        inst, smtpd_port = self.sender_with_smtpd()
         cases = [("ascii@noutf8.example", b"Subject: plain\r\n\r\nplain\r\n", "sent"),
                  ("body@noutf8.example", b"Subject: plain\r\n\r\ncaf\xc3\xa9\r\n", "sent"),
                  ("header@noutf8.example", b"Subject: caf\xc3\xa9\r\n\r\nx\r\n", "bounced"),
@@ -449,12 +455,7 @@ class SmtpRoutingTest(InstanceTestCase):
             server = ScriptedServer(address, self.port,
                                     lambda peer, n, c=chunking: raw_session(peer, n, c))
             self.addCleanup(server.stop)
-        smtpd_port = free_port_on("127.0.0.2")
-        inst = Instance(params=sender_params(self.dns, self.port),
-                        services=list(SENDER_SERVICES) + [
-                            "127.0.0.2:%d inet n - n - - smtpd" % smtpd_port])
-        self.addCleanup(inst.cleanup)
-        inst.start()
+        inst, smtpd_port = self.sender_with_smtpd()
         body = (b"Subject: wire\r\n\r\nbare\nLF\r\nx\r.\r\nMAIL FROM:<evil@x>\r\n"
                 b"y\n.\nQUIT\r\n.dot\r\n" + b"L" * 1500 + b"\r\nend with bare CR\r")
         for rcpt in ("a@wire.example", "a@wirechunk.example"):
@@ -515,12 +516,7 @@ class SmtpRoutingTest(InstanceTestCase):
                     peer.send("250 ok\r\n")
         oldie = ScriptedServer("127.0.0.16", self.port, oldie_session)
         self.addCleanup(oldie.stop)
-        smtpd_port = free_port_on("127.0.0.2")
-        inst = Instance(params=sender_params(self.dns, self.port),
-                        services=list(SENDER_SERVICES) + [
-                            "127.0.0.2:%d inet n - n - - smtpd" % smtpd_port])
-        self.addCleanup(inst.cleanup)
-        inst.start()
+        inst, smtpd_port = self.sender_with_smtpd()
         with smtplib.SMTP("127.0.0.2", smtpd_port, timeout=30) as c:
             c.ehlo("client.example")
             c.sendmail("s@out.sender.test", ["a@params.example"],

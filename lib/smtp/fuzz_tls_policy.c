@@ -24,11 +24,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0 && error == NULL)
 		abort();
 	if (rc == 0) {
-		if (error != NULL || p.level > TLS_LEVEL_DANE_ONLY)
+		if (error != NULL || p.level > TLS_LEVEL_FINGERPRINT)
 			abort();
 		bool named = p.level == TLS_LEVEL_VERIFY || p.level == TLS_LEVEL_SECURE;
 		if (named != (p.match_count > 0))
 			abort();
+		/* The fingerprint level, and only it, has fingerprints, all
+		 * of one size, and their digest. */
+		bool fingerprint = p.level == TLS_LEVEL_FINGERPRINT;
+		if (fingerprint != (p.fingerprint_count > 0) ||
+		    fingerprint != (p.fingerprint_digest != NULL))
+			abort();
+		for (size_t i = 0; i < p.fingerprint_count; i++)
+			if (p.fingerprints[i].len != p.fingerprints[0].len ||
+			    p.fingerprints[i].len < 16 ||
+			    p.fingerprints[i].len > TLS_FINGERPRINT_MAX)
+				abort();
 		if ((p.min_version == 0) != (p.max_version == 0) || p.min_version > p.max_version)
 			abort();
 	}

@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -286,10 +288,79 @@ static int prepare_check(SSL *ssl, const struct tls_peer_check *check, const cha
 	return 0;
 }
 
-/* After the handshake: "dane", "verified", "trusted" or "untrusted", or
- * NULL (with *error_r) when a required check failed. */
+/* "3D:95:34..." for logs. out has room for 3 * len bytes. */
+static void hex_colons(const unsigned char *data, unsigned int len, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	out[0] = '\0';
+	for (unsigned int i = 0; i < len; i++) {
+		out[3 * i] = hex[data[i] >> 4];
+		out[3 * i + 1] = hex[data[i] & 0xf];
+		out[3 * i + 2] = i + 1 < len ? ':' : '\0';
+	}
+}
+
+static bool fingerprint_listed(const struct tls_peer_check *check, const unsigned char *digest,
+                               unsigned int len)
+{
+	for (size_t i = 0; i < check->fingerprint_count; i++) {
+		const struct tls_fingerprint *f = &check->fingerprints[i];
+		if (f->len == len && CRYPTO_memcmp(f->data, digest, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The fingerprint level: the digest of the server's certificate or of
+ * its public key (DER SubjectPublicKeyInfo, as a DANE selector 1 record
+ * takes it) is listed. Only that certificate counts, not its issuers,
+ * names or dates (Postfix makes each fingerprint a DANE-EE record, with
+ * the same effect). "fingerprint", or NULL with *error_r showing both
+ * digests of what the server sent. */
+static const char *check_fingerprints(SSL *ssl, const struct tls_peer_check *check,
+                                      const char **error_r)
+{
+	const char *name = set(check->fingerprint_digest) ? check->fingerprint_digest : "sha256";
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	if (peer == NULL) {
+		snprintf(tls_error, sizeof(tls_error),
+		         "server certificate not matched by fingerprint: no certificate");
+		*error_r = tls_error;
+		return NULL;
+	}
+	const EVP_MD *md = EVP_get_digestbyname(name);
+	unsigned char cert_digest[EVP_MAX_MD_SIZE], key_digest[EVP_MAX_MD_SIZE];
+	unsigned int cert_len = 0, key_len = 0;
+	unsigned char *key = NULL;
+	int key_der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(peer), &key);
+	bool ok = md != NULL && X509_digest(peer, md, cert_digest, &cert_len) == 1 &&
+	          key_der_len > 0 &&
+	          EVP_Digest(key, (size_t)key_der_len, key_digest, &key_len, md, NULL) == 1;
+	OPENSSL_free(key);
+	if (!ok) {
+		*error_r = openssl_error("certificate fingerprint with digest", name);
+		return NULL;
+	}
+	if (fingerprint_listed(check, cert_digest, cert_len) ||
+	    fingerprint_listed(check, key_digest, key_len))
+		return "fingerprint";
+	char cert_hex[3 * EVP_MAX_MD_SIZE], key_hex[3 * EVP_MAX_MD_SIZE];
+	hex_colons(cert_digest, cert_len, cert_hex);
+	hex_colons(key_digest, key_len, key_hex);
+	snprintf(tls_error, sizeof(tls_error),
+	         "server certificate not matched by fingerprint: its %s fingerprint is %s, "
+	         "its public key's %s",
+	         name, cert_hex, key_hex);
+	*error_r = tls_error;
+	return NULL;
+}
+
+/* After the handshake: "dane", "fingerprint", "verified", "trusted" or
+ * "untrusted", or NULL (with *error_r) when a required check failed. */
 static const char *check_peer(SSL *ssl, const struct tls_peer_check *check, const char **error_r)
 {
+	if (check != NULL && check->fingerprint_count > 0)
+		return check_fingerprints(ssl, check, error_r);
 	X509 *peer = SSL_get1_peer_certificate(ssl);
 	long result = SSL_get_verify_result(ssl);
 	bool valid = peer != NULL && result == X509_V_OK;

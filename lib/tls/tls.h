@@ -71,6 +71,13 @@ struct tls_tlsa {
 	size_t len;
 };
 
+/* A digest of a certificate or of its public key ("fingerprint" level). */
+#define TLS_FINGERPRINT_MAX 64 /* bytes: SHA-512 */
+struct tls_fingerprint {
+	unsigned char data[TLS_FINGERPRINT_MAX];
+	size_t len;
+};
+
 /* What a client requires of the server: its certificate, and the
  * protocol versions and ciphers of this one connection. */
 struct tls_peer_check {
@@ -80,9 +87,16 @@ struct tls_peer_check {
 	size_t verify_count;
 	const struct tls_tlsa *tlsa; /* or a match with one of these (DANE) */
 	size_t tlsa_count;
-	const char *dane_name;        /* the TLSA base domain (names checked for DANE-TA) */
-	int min_version, max_version; /* TLS_VERSION_*, 0: the context's */
-	const char *ciphers;          /* OpenSSL cipher list (TLS <= 1.2), or NULL */
+	const char *dane_name; /* the TLSA base domain (names checked for DANE-TA) */
+	/* or (when fingerprint_count > 0, before all else) the digest of the
+	 * server's own certificate, or of its public key (the DER
+	 * SubjectPublicKeyInfo), is one of these: no CA, name or expiry
+	 * check, as Postfix's fingerprint level */
+	const struct tls_fingerprint *fingerprints;
+	size_t fingerprint_count;
+	const char *fingerprint_digest; /* OpenSSL digest name; NULL: "sha256" */
+	int min_version, max_version;   /* TLS_VERSION_*, 0: the context's */
+	const char *ciphers;            /* OpenSSL cipher list (TLS <= 1.2), or NULL */
 };
 
 /* tls_connect with a certificate check (check may be NULL: none). A
@@ -90,8 +104,9 @@ struct tls_peer_check {
 struct tls_session *tls_connect_checked(struct tls_context *ctx, int fd, const char *server_name,
                                         const struct tls_peer_check *check, int timeout_ms,
                                         const char **error_r);
-/* How the server was authenticated: "dane", "verified" (the checked
- * name), "trusted" (a valid chain, name not checked) or "untrusted". */
+/* How the server was authenticated: "dane", "fingerprint", "verified"
+ * (the checked name), "trusted" (a valid chain, name not checked) or
+ * "untrusted". */
 const char *tls_session_peer_auth(const struct tls_session *s);
 
 /* Send close_notify (best effort) and free. */

@@ -9,12 +9,25 @@
  * due, and at least every MAX_TIMER_SECONDS. This thread moves messages into
  * active/; the delivery threads (workers.c) deliver several at once,
  * within the concurrency limits of limits.c.
+ *
+ * A deferred message is due at the time in its status log or, if later,
+ * at the time of its queue file (message.c sets both; the file's time
+ * still says it when the log could not be written). A message that an
+ * attempt could not move out of active/ is left there, its file's time
+ * set to when it is due: such files are looked for whenever no message is
+ * in hand (then every file in active/ is one) and submitted again when
+ * due; so that a busy qmgr gets to them too, at the hourly housekeeping it
+ * takes no new mail, for at most DRAIN_SECONDS, until it holds none. The
+ * housekeeping (at start too) also removes status logs whose message is in
+ * no queue.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,8 +42,11 @@
 #define MAX_THREADS 100
 #define WAKEUP_READ_MS 200
 #define SCAN_INTERVAL_MS 2
-/* The longest the deferred timer sleeps. */
+/* The longest the deferred timer sleeps, and how often the housekeeping
+ * runs. */
 #define MAX_TIMER_SECONDS 3600
+/* The longest qmgr takes no new mail to get at files left in active/. */
+#define DRAIN_SECONDS 60
 
 struct qmgr_settings qmgr;
 
@@ -39,11 +55,21 @@ static struct event_timer *deferred_timer;
 static int64_t timer_due;    /* when deferred_timer fires */
 static int64_t active_limit; /* qmgr_message_active_limit */
 static bool backlog;         /* mail was left waiting for room */
+static bool draining;        /* no new mail until none is in hand */
+static int64_t drain_until;  /* ... or until then */
+
+/* Is qmgr still taking no new mail (see housekeeping)? */
+static bool still_draining(void)
+{
+	if (draining && (int64_t)time(NULL) >= drain_until)
+		draining = false; /* the next housekeeping tries again */
+	return draining;
+}
 
 /* Room for one more message in hand? If not, remember to look again. */
 static bool have_room(void)
 {
-	if (active_limit <= 0 || workers_in_flight() < (size_t)active_limit)
+	if (!still_draining() && (active_limit <= 0 || workers_in_flight() < (size_t)active_limit))
 		return true;
 	backlog = true;
 	return false;
@@ -87,6 +113,16 @@ static void free_names(char **names, size_t count)
 	for (size_t i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
+}
+
+/* The time of queue_dir/sub/name, or 0 if it cannot be read. */
+static int64_t file_time(const char *sub, const char *name)
+{
+	char *path = xasprintf("%s/%s/%s", qmgr.queue_dir, sub, name);
+	struct stat st;
+	int64_t when = lstat(path, &st) == 0 ? (int64_t)st.st_mtime : 0;
+	free(path);
+	return when;
 }
 
 /* Move sub/name into active/ and work on it. retry_now: an admin asked
@@ -220,11 +256,16 @@ static void scan_deferred(bool flush)
 		struct status_log log;
 		const char *error;
 		int64_t now = (int64_t)time(NULL);
-		int64_t due = now;
+		int64_t due = 0;
 		if (queue_id_valid(names[i]) &&
 		    status_log_load(names[i], 0, 0, &log, &error) == 0) {
 			due = log.next_attempt;
 			status_log_free(&log);
+		}
+		if (due <= now) {
+			int64_t file_due = file_time("deferred", names[i]);
+			if (file_due > due)
+				due = file_due;
 		}
 		if (due <= now && have_room())
 			activate("deferred", names[i], false);
@@ -234,8 +275,162 @@ static void scan_deferred(bool flush)
 	free_names(names, count);
 }
 
+/* The next look for files left in active/ when none is in hand. */
+static int64_t next_left_over_look;
+
+/* With no message in hand, every file in active/ was left there by an
+ * attempt (message.c): submit those due (with flush, all), after setting
+ * their time to when they are due again should this attempt leave them
+ * without saying. One whose time cannot be set (a file system that takes
+ * no changes) waits: an attempt that can record nothing is not repeated
+ * over and over. At most one look a second, except while draining. */
+static void retry_left_over(bool flush)
+{
+	int64_t now = (int64_t)time(NULL);
+	if (workers_in_flight() != 0 || (!draining && !flush && now < next_left_over_look))
+		return;
+	next_left_over_look = now + 1;
+	draining = false;
+	int64_t again = qmgr.minimal_backoff > 0 ? qmgr.minimal_backoff : 1;
+	if (again > MAX_TIMER_SECONDS)
+		again = MAX_TIMER_SECONDS;
+	size_t count;
+	char **names = list_queue("active", SIZE_MAX, &count);
+	for (size_t i = 0; i < count; i++) {
+		int64_t due = file_time("active", names[i]);
+		if (due > now && !flush) {
+			want_timer(due);
+			continue;
+		}
+		char *path = xasprintf("%s/active/%s", qmgr.queue_dir, names[i]);
+		struct timespec times[2] = {{0, UTIME_OMIT}, {(time_t)(now + again), 0}};
+		int rc = utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
+		if (rc != 0 && errno != ENOENT) {
+			log_warn(
+			    "%s: left in active/ by an earlier attempt, and its time cannot be "
+			    "set: %m; it waits",
+			    names[i]);
+			next_left_over_look = now + again;
+			want_timer(next_left_over_look);
+		} else if (rc == 0) {
+			log_info("%s: left in active/ by an earlier attempt: trying it again",
+			         names[i]);
+			activate("active", names[i], false);
+		}
+		free(path);
+	}
+	free_names(names, count);
+}
+
+/* Files left in active/ that are due, while messages are in hand: more
+ * files there are due than messages in hand. The count is taken first:
+ * a thread moves its file away before it stops counting. */
+static bool left_over_due(void)
+{
+	size_t in_hand = workers_in_flight();
+	size_t count, due = 0;
+	char **names = list_queue("active", SIZE_MAX, &count);
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < count; i++)
+		if (file_time("active", names[i]) <= now)
+			due++;
+	free_names(names, count);
+	return due > in_hand;
+}
+
+/* Is name in the sorted list? */
+static bool listed(char **names, size_t count, const char *name)
+{
+	return count > 0 && bsearch(&name, names, count, sizeof(*names), compare_names) != NULL;
+}
+
+/* The names in corrupt/ as queue ids: ID.N (qmgr_move_corrupt found ID
+ * taken) is message ID too. */
+static char **list_corrupt(size_t *count_r)
+{
+	char **names = list_queue("corrupt", SIZE_MAX, count_r);
+	for (size_t i = 0; i < *count_r; i++)
+		if (strlen(names[i]) > QUEUE_ID_LEN && names[i][QUEUE_ID_LEN] == '.')
+			names[i][QUEUE_ID_LEN] = '\0';
+	if (*count_r > 1)
+		qsort(names, *count_r, sizeof(*names), compare_names);
+	return names;
+}
+
+/* Is there a file ID in one of the queues (or cannot we tell)? */
+static bool queued_anywhere(const char *const *queues, const char *id)
+{
+	for (size_t q = 0; queues[q]; q++) {
+		char *path = xasprintf("%s/%s/%s", qmgr.queue_dir, queues[q], id);
+		struct stat st;
+		bool there = lstat(path, &st) == 0 || errno != ENOENT;
+		free(path);
+		if (there)
+			return true;
+	}
+	return false;
+}
+
+/* Remove the status logs whose message is in no queue: left by a crash
+ * between the removal of a message and of its log, or by a mailctl queue
+ * delete during an attempt. mailctl may move a message from one queue to
+ * another while they are listed, so a log is removed only if a second
+ * look, file by file, finds its message nowhere either. */
+static void remove_orphan_logs(void)
+{
+	static const char *const queues[] = {"incoming", "active",  "deferred",
+	                                     "hold",     "corrupt", NULL};
+	enum { QUEUES = sizeof(queues) / sizeof(queues[0]) - 1 };
+	char **names[QUEUES];
+	size_t counts[QUEUES], n_logs;
+	char **logs = list_queue("status", SIZE_MAX, &n_logs);
+	for (size_t q = 0; q < QUEUES; q++)
+		names[q] = strcmp(queues[q], "corrupt") == 0
+		               ? list_corrupt(&counts[q])
+		               : list_queue(queues[q], SIZE_MAX, &counts[q]);
+	for (size_t i = 0; i < n_logs; i++) {
+		bool found = !queue_id_valid(logs[i]);
+		for (size_t q = 0; q < QUEUES && !found; q++)
+			found = listed(names[q], counts[q], logs[i]);
+		if (found || queued_anywhere(queues, logs[i]))
+			continue;
+		char *path = xasprintf("%s/status/%s", qmgr.queue_dir, logs[i]);
+		struct stat st;
+		bool plain = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+		free(path);
+		if (!plain)
+			continue;
+		status_log_remove(logs[i]);
+		log_info("%s: status log removed: the message is in no queue", logs[i]);
+	}
+	for (size_t q = 0; q < QUEUES; q++)
+		free_names(names[q], counts[q]);
+	free_names(logs, n_logs);
+}
+
+static int64_t last_housekeeping;
+
+/* About once an hour: orphan status logs, and files left in active/ that
+ * the threads never leave qmgr idle enough to get at. */
+static void housekeeping(void)
+{
+	int64_t now = (int64_t)time(NULL);
+	if (now - last_housekeeping < MAX_TIMER_SECONDS)
+		return;
+	last_housekeeping = now;
+	remove_orphan_logs();
+	if (workers_in_flight() > 0 && left_over_due()) {
+		log_info("messages left in active/ are due: no new mail is taken until the "
+		         "delivery threads are idle (at most %d seconds)",
+		         DRAIN_SECONDS);
+		draining = true;
+		drain_until = now + DRAIN_SECONDS;
+	}
+}
+
 static void run_queue(bool flush)
 {
+	retry_left_over(flush);
 	scan_incoming();
 	scan_deferred(flush);
 	scan_incoming(); /* notifications queued while retrying */
@@ -247,6 +442,7 @@ static void on_deferred_timer(struct event_loop *ev, void *ctx)
 	(void)ctx;
 	deferred_timer = NULL;
 	timer_due = 0;
+	housekeeping();
 	run_queue(false);
 	/* A safety net: deferred/ is looked at again within the longest wait
 	 * even when nothing there is due. */
@@ -263,7 +459,9 @@ static void on_worker_done(struct event_loop *ev, int fd, int events, void *ctx)
 	(void)ctx;
 	bool new_mail;
 	want_timer(workers_take_wakeups(&new_mail));
-	if (backlog && workers_in_flight() < (size_t)active_limit / 2 + 1) {
+	retry_left_over(false);
+	/* While draining, the queues are not scanned at every message done. */
+	if (backlog && !still_draining() && workers_in_flight() < (size_t)active_limit / 2 + 1) {
 		backlog = false;
 		run_queue(false);
 	} else if (new_mail) {
@@ -322,6 +520,8 @@ static void init(struct server *srv)
 	event_add_fd(loop, workers_wake_fd(), EVENT_READ, on_worker_done, NULL);
 	/* Before anything else moves mail into active/: all there is left over. */
 	recover_active();
+	last_housekeeping = (int64_t)time(NULL);
+	remove_orphan_logs();
 	event_add_timer(loop, 0, on_start_timer, NULL);
 }
 

@@ -11,12 +11,24 @@
  * usually the whole message in one, read together with the envelope; a
  * slice's outcomes are on disk and its notifications queued before the
  * next slice is read.
+ *
+ * What cannot be recorded is tried again, never dropped: when the status
+ * log cannot be written or read (disk full, I/O error) the message is
+ * deferred, and a deferred queue file's time is when it is due (as in
+ * Postfix), so that main.c does not retry it before its back-off even when
+ * the log could not say so. Recipients whose outcome was not recorded are
+ * tried again then (a duplicate, never a loss); a message every recipient
+ * of which is done is removed all the same. A file that cannot be moved out
+ * of active/ (or removed) stays there with its time set, and main.c
+ * submits it again when it is due. A file that vanished from active/ was
+ * removed by mailctl queue delete: it is dropped with its status log.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +69,84 @@ void qmgr_move_corrupt(const char *from, const char *name, const char *reason)
 		          reason);
 	free(target);
 	free(src);
+}
+
+/* Where a message can be. */
+static const char *const queues[] = {"incoming", "active", "deferred", "hold", "corrupt", NULL};
+
+/* Is there a file ID in one of the queues (or cannot we tell)? */
+static bool queued_anywhere(const char *id)
+{
+	for (size_t q = 0; queues[q]; q++) {
+		char *path = xasprintf("%s/%s/%s", qmgr.queue_dir, queues[q], id);
+		struct stat st;
+		bool there = lstat(path, &st) == 0 || errno != ENOENT;
+		free(path);
+		if (there)
+			return true;
+	}
+	return false;
+}
+
+static bool file_gone(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) != 0 && errno == ENOENT;
+}
+
+/* active/ID vanished during the attempt: mailctl queue delete removed it
+ * (as Postfix's postsuper -d may, and its qmgr copes). Its status log goes
+ * too (this attempt may have written it again), unless the message turns
+ * out to be in the queue after all. */
+static void forget_deleted(const char *id)
+{
+	if (queued_anywhere(id)) {
+		log_warn("%s: no longer in active/, but still queued; its status log is kept", id);
+		return;
+	}
+	status_log_remove(id);
+	log_info("%s: deleted from the queue while it was being delivered", id);
+}
+
+/* How long a message waits when qmgr could not even tell how many
+ * attempts it had: minimal_backoff_time. */
+static int64_t first_backoff(void)
+{
+	return qmgr.minimal_backoff > 0 ? qmgr.minimal_backoff : 1;
+}
+
+/* Make the time of active/ID when, the time it is due again. 0, or -1
+ * with errno. */
+static int set_due_time(const char *id, int64_t when)
+{
+	char *path = xasprintf("%s/active/%s", qmgr.queue_dir, id);
+	struct timespec times[2] = {{0, UTIME_OMIT}, {(time_t)when, 0}};
+	int rc = utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
+	free(path);
+	return rc;
+}
+
+/* Move active/ID to deferred/, due at next (its status log should say so
+ * too). If it cannot move, it stays in active/, due at the same time. */
+static void put_deferred(const char *id, int64_t next)
+{
+	if (set_due_time(id, next) != 0) {
+		if (errno == ENOENT) {
+			forget_deleted(id);
+			return;
+		}
+		log_warn("%s: cannot set the time of its queue file: %m", id);
+	}
+	if (move_file("active", "deferred", id) != 0) {
+		if (errno == ENOENT) {
+			forget_deleted(id);
+			return;
+		}
+		log_error("%s: cannot move it to deferred/: %m; it stays in active/ and is tried "
+		          "again later",
+		          id);
+	}
+	qmgr_deferred_until(next);
 }
 
 static const char *log_word(enum rcpt_state state)
@@ -185,22 +275,28 @@ static void defer_message(const struct queue_envelope *env, const struct status_
 	const char *error;
 	if (status_log_append_message(env->id, attempts, next, &error) != 0)
 		log_error("%s: cannot write the status log: %s", env->id, error);
-	if (move_file("active", "deferred", env->id) != 0)
-		log_error("%s: cannot move it to deferred/: %m", env->id);
-	qmgr_deferred_until(next);
+	put_deferred(env->id, next);
 }
 
 /* log_on_disk false: the status log is known not to exist (none was read
- * and none written since), so there is nothing to remove. */
-static void finish_message(const struct queue_envelope *env, const char *path, bool log_on_disk)
+ * and none written since), so there is nothing to remove. 0, or -1 if
+ * the file stays in active/ (to be removed at a later attempt). A file
+ * already gone (mailctl queue delete) counts as removed. */
+static int finish_message(const struct queue_envelope *env, const char *path, bool log_on_disk)
 {
 	if (queue_file_recycle(qmgr.queue_dir, path) != 0) {
-		log_error("%s: cannot remove %s: %m", env->id, path);
-		return;
+		int64_t when = (int64_t)time(NULL) + first_backoff();
+		log_error("%s: cannot remove %s: %m; it stays in active/ and is tried again later",
+		          env->id, path);
+		if (set_due_time(env->id, when) != 0)
+			log_warn("%s: cannot set the time of its queue file: %m", env->id);
+		qmgr_deferred_until(when);
+		return -1;
 	}
 	if (log_on_disk)
 		status_log_remove(env->id);
 	log_info("%s: removed", env->id);
+	return 0;
 }
 
 /* An admin asked for this attempt (mailctl queue flush, requeue or
@@ -227,7 +323,7 @@ struct attempt {
 	int64_t delay_warned;  /* the latest one, after the slices so far */
 	bool all_final;        /* every recipient so far delivered or bounced */
 	bool notices_owed;     /* a notification could not be queued */
-	bool finished;         /* removed already (the one-slice shortcut) */
+	bool finished;         /* done already (the one-slice shortcut) */
 };
 
 /* Deliver the recipients of env (a slice of the message, or all of it)
@@ -245,16 +341,25 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	/* Mail delivered to everyone at once is removed right away: the
 	 * status log would only be written to be deleted (a crash before the
 	 * removal delivers again either way). Nothing was written to the
-	 * status log since it was read. */
+	 * status log since it was read. Should the file stay, the outcomes
+	 * are written after all, so that its next attempt delivers nothing. */
 	if (env->rcpt_count == env->rcpt_total && notify_delivered_quietly(env, log)) {
-		finish_message(env, a->path, log->on_disk);
 		a->finished = true;
-		free(changed);
-		return;
+		if (finish_message(env, a->path, log->on_disk) == 0) {
+			free(changed);
+			return;
+		}
 	}
+	/* When the outcomes cannot be recorded, the attempt goes on: a message
+	 * done with is removed all the same, one that is not is deferred and
+	 * these recipients are tried again at its next attempt. */
 	if (n_changed > 0 && status_log_append_rcpts(env->id, log, changed, n_changed, &error) != 0)
-		log_error("%s: cannot write the status log: %s", env->id, error);
+		log_error("%s: cannot write the status log: %s; the recipients of this attempt "
+		          "are tried again if the message stays queued",
+		          env->id, error);
 	free(changed);
+	if (a->finished)
+		return;
 	if (notify_after_attempt(env, a->path, a->content_offset, log) != 0)
 		a->notices_owed = true;
 	if (!all_final(log))
@@ -271,11 +376,12 @@ static int run_slice(const char *id, size_t first, size_t count, struct attempt 
 	size_t offset;
 	const char *error;
 	if (queue_file_read_window(a->path, first, count, &env, &offset, &error) != 0) {
-		log_error("%s: cannot read it again: %s; it stays in active/", id, error);
+		if (!file_gone(a->path))
+			log_error("%s: cannot read it again: %s; deferred", id, error);
 		return -1;
 	}
 	if (status_log_load(id, first, env.rcpt_count, &log, &error) != 0) {
-		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
+		log_error("%s: cannot read its status log: %s; deferred", id, error);
 		queue_envelope_free(&env);
 		return -1;
 	}
@@ -315,7 +421,10 @@ void message_process(const char *id, bool retry_now)
 	size_t room = recipients_claim_free();
 	if (queue_file_read_window(path, 0, room, &env, &content_offset, &error) != 0) {
 		recipients_keep(room, 0);
-		qmgr_move_corrupt("active", id, error);
+		if (file_gone(path))
+			forget_deleted(id);
+		else
+			qmgr_move_corrupt("active", id, error);
 		free(path);
 		return;
 	}
@@ -325,8 +434,10 @@ void message_process(const char *id, bool retry_now)
 	if (!whole)
 		drop_recipients(&env);
 	if (status_log_load(id, 0, held, &log, &error) != 0) {
-		log_error("%s: cannot read its status log: %s; it stays in active/", id, error);
+		/* Nothing is known of what was done: nothing is tried now. */
+		log_error("%s: cannot read its status log: %s; deferred", id, error);
 		recipients_release(held);
+		put_deferred(id, (int64_t)time(NULL) + first_backoff());
 		queue_envelope_free(&env);
 		free(path);
 		return;
@@ -352,10 +463,11 @@ void message_process(const char *id, bool retry_now)
 		recipients_release(count);
 		first += count;
 	}
-	if (rc == 0 && !a.finished) {
+	if (!a.finished) {
 		log.delay_warned = a.delay_warned;
-		/* A notification that could not be queued keeps the message. */
-		if (a.all_final && !a.notices_owed)
+		/* A notification that could not be queued keeps the message, and
+		 * so does a slice that could not be read (rc). */
+		if (rc == 0 && a.all_final && !a.notices_owed)
 			finish_message(&env, path, true);
 		else
 			defer_message(&env, &log);

@@ -11,7 +11,10 @@
  * when that one fails too it is only logged. Each recipient's
  * notification is recorded in the status log ("notified") once queued, so
  * a restarted qmgr does not send it again; a notification that cannot be
- * queued now is tried again at the next attempt.
+ * queued now is tried again at the next attempt. One queued but not
+ * recorded (the status log cannot be written) is not owed: a message done
+ * with is removed all the same, and one that stays queued may send it
+ * again at its next attempt (a duplicate rather than a lost report).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +91,9 @@ static int notify_delay(const struct queue_envelope *env, const char *path, size
 		const char *error;
 		log->delay_warned = now;
 		if (status_log_append_delay_warning(env->id, now, &error) != 0)
-			log_error("%s: cannot write the status log: %s", env->id, error);
+			log_error("%s: cannot record the delay warning in the status log: %s; it "
+			          "may be sent again",
+			          env->id, error);
 	}
 	free(delayed);
 	return rc;
@@ -154,7 +159,9 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 		for (size_t k = 0; k < n_marks; k++)
 			log->rcpts[marks[k]].notified = true;
 		if (status_log_append_rcpts(env->id, log, marks, n_marks, &error) != 0)
-			log_error("%s: cannot write the status log: %s", env->id, error);
+			log_error("%s: cannot record the notifications in the status log: %s; "
+			          "they may be sent again",
+			          env->id, error);
 	}
 	if (notify_delay(env, path, content_offset, log, (int64_t)time(NULL)) != 0)
 		rc = -1;

@@ -2,7 +2,12 @@
  * Writing the status log status/ID (format and reading in
  * lib/mail/status_log.h): qmgr alone appends to it, fsync'd after each
  * batch, so that a crashed qmgr never delivers a recipient twice nor
- * forgets one.
+ * forgets one. A batch is all or nothing: when a write fails (disk full,
+ * I/O error) the file is cut back to where it was, and the caller decides
+ * (qmgr/message.c defers the message). A log is only ever made for a
+ * message in active/: if mailctl queue delete removed the message and its
+ * log meanwhile, the log is not made again (message.c drops the message
+ * at the end of the attempt).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,40 +32,68 @@ int status_log_load(const char *id, size_t first, size_t count, struct status_lo
 	return status_log_read_window(qmgr.queue_dir, id, first, count, true, log, error_r);
 }
 
+/* Is queue_dir/active/ID still there? */
+static bool still_active(const char *id)
+{
+	char *path = xasprintf("%s/active/%s", qmgr.queue_dir, id);
+	struct stat st;
+	bool there = lstat(path, &st) == 0 || errno != ENOENT;
+	free(path);
+	return there;
+}
+
+/* Write data at the end of fd (size bytes long), then fsync; on failure
+ * cut the file back to size, so that no torn record is left for later
+ * records to follow. */
+static int write_and_sync(int fd, off_t size, const struct str *data, const char **error_r)
+{
+	size_t done = 0;
+	int rc = 0;
+	while (rc == 0 && done < data->len) {
+		ssize_t n = write(fd, data->data + done, data->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*error_r = n < 0 ? strerror(errno) : "short write";
+			rc = -1;
+		} else {
+			done += (size_t)n;
+		}
+	}
+	if (rc == 0 && fsync(fd) != 0) {
+		*error_r = strerror(errno);
+		rc = -1;
+	}
+	if (rc != 0 && done > 0 && ftruncate(fd, size) == 0)
+		(void)fsync(fd);
+	return rc;
+}
+
 static int append_and_sync(const char *id, const struct str *data, const char **error_r)
 {
 	char *path = status_path(id);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
+		if (!still_active(id)) {
+			free(path);
+			return 0; /* deleted meanwhile: nothing to record */
+		}
 		/* A new log: a recycled file if there is one (see queue.h). */
 		fd = queue_take_free_file(qmgr.queue_dir, path, O_WRONLY | O_APPEND);
 		if (fd < 0)
 			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	}
 	free(path);
-	if (fd < 0) {
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		*error_r = strerror(errno);
-		return -1;
-	}
-	size_t done = 0;
-	while (done < data->len) {
-		ssize_t n = write(fd, data->data + done, data->len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			*error_r = n < 0 ? strerror(errno) : "short write";
+		if (fd >= 0)
 			close(fd);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	if (fsync(fd) != 0) {
-		*error_r = strerror(errno);
-		close(fd);
 		return -1;
 	}
+	int rc = write_and_sync(fd, st.st_size, data, error_r);
 	close(fd);
-	return 0;
+	return rc;
 }
 
 int status_log_append_rcpts(const char *id, const struct status_log *log, const size_t *indexes,

@@ -421,10 +421,19 @@ void message_process(const char *id, bool retry_now)
 	size_t room = recipients_claim_free();
 	if (queue_file_read_window(path, 0, room, &env, &content_offset, &error) != 0) {
 		recipients_keep(room, 0);
-		if (file_gone(path))
+		int fd = -1;
+		if (file_gone(path)) {
 			forget_deleted(id);
-		else
+		} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			/* Not the file's fault (permissions, no file descriptors, an
+			 * I/O error): it waits, as it is, for a later attempt. */
+			log_warn("%s: cannot open its queue file: %s; deferred", id, error);
+			put_deferred(id, (int64_t)time(NULL) + first_backoff());
+		} else {
 			qmgr_move_corrupt("active", id, error);
+		}
+		if (fd >= 0)
+			close(fd);
 		free(path);
 		return;
 	}

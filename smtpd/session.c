@@ -360,7 +360,8 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		session_error(s);
 		return;
 	}
-	if ((long long)s->env.rcpt_count >= s->cfg->recipient_limit) {
+	if (s->cfg->recipient_limit > 0 &&
+	    (long long)s->env.rcpt_count >= s->cfg->recipient_limit) {
 		/* As Postfix: the client may go on sending recipients for a later
 		 * transaction, but past smtpd_recipient_overshoot_limit each one
 		 * counts as an error, so it cannot loop here for ever. */

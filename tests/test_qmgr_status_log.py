@@ -167,6 +167,24 @@ class StatusLogFailureTest(StatusLogTest):
         self.assertEqual(len(self.requests_for(qid)), 1)
 
 
+    def test_unopenable_queue_file_defers_not_corrupt(self):
+        """A queue file qmgr cannot open (here its mode taken away; also
+        what too many open files or an I/O error give) is not corrupt: it
+        waits in deferred/ and is delivered once it can be read."""
+        b = "b@" + LOCAL_DOMAIN
+        qid = self.write_mail([b])
+        path = os.path.join(self.queue("incoming"), qid)
+        os.chmod(path, 0)
+        self.wakeup()
+        self.inst.wait_log("%s: cannot open its queue file" % qid)
+        wait_for(lambda: qid in self.listing("deferred"), what="the message in deferred/")
+        self.assertNotIn(qid, self.listing("corrupt"))
+        self.assertEqual(self.requests_for(qid), [])
+        os.chmod(os.path.join(self.queue("deferred"), qid), 0o600)
+        self.wait_gone(qid, timeout=30)
+        self.assertEqual(len(self.requests_for(qid)), 1)
+
+
 class StatusLogDiskFullTest(StatusLogTest):
     BACKOFF = "1h"
     PAGE = 4096

@@ -65,7 +65,7 @@ class Client:
 class SmtpdLimitsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.default, cls.short, cls.junk, cls.rcpt = (free_port() for _ in range(4))
+        cls.default, cls.short, cls.junk, cls.rcpt, cls.nolimit = (free_port() for _ in range(5))
         cls.inst = Instance(params={
             "mydestination": "localhost",
             "mynetworks": "192.0.2.0/24",
@@ -81,6 +81,7 @@ class SmtpdLimitsTest(unittest.TestCase):
             "-o smtpd_hard_error_limit=3" % cls.junk,
             "127.0.0.1:%d inet n - n - - smtpd -o smtpd_recipient_limit=2 "
             "-o smtpd_recipient_overshoot_limit=3 -o smtpd_hard_error_limit=3" % cls.rcpt,
+            "127.0.0.1:%d inet n - n - - smtpd -o smtpd_recipient_limit=0" % cls.nolimit,
         ])
         cls.inst.start()
 
@@ -206,6 +207,15 @@ class SmtpdLimitsTest(unittest.TestCase):
         self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
         self.assertReply(c.cmd("RCPT TO:<root@localhost>"), 452, "4.5.3")  # error 3
         self.assertEndedForErrors(c)
+
+    def test_recipient_limit_zero_is_no_limit(self):
+        # As in Postfix, 0 means no limit (not "no recipient at all").
+        c = self.client(self.nolimit)
+        self.assertReply(c.cmd("EHLO client.test"), 250, None)
+        self.assertReply(c.cmd("MAIL FROM:<a@outside.test>"), 250, "2.1.0")
+        for _ in range(5):
+            self.assertReply(c.cmd("RCPT TO:<root@localhost>"), 250, "2.1.5")
+        self.assertReply(c.cmd("QUIT"), 221, "2.0.0")
 
 
 if __name__ == "__main__":

@@ -357,20 +357,6 @@ static char **list_corrupt(size_t *count_r)
 	return names;
 }
 
-/* Is there a file ID in one of the queues (or cannot we tell)? */
-static bool queued_anywhere(const char *const *queues, const char *id)
-{
-	for (size_t q = 0; queues[q]; q++) {
-		char *path = xasprintf("%s/%s/%s", qmgr.queue_dir, queues[q], id);
-		struct stat st;
-		bool there = lstat(path, &st) == 0 || errno != ENOENT;
-		free(path);
-		if (there)
-			return true;
-	}
-	return false;
-}
-
 /* Remove the status logs whose message is in no queue: left by a crash
  * between the removal of a message and of its log, or by a mailctl queue
  * delete during an attempt. mailctl may move a message from one queue to
@@ -378,9 +364,8 @@ static bool queued_anywhere(const char *const *queues, const char *id)
  * look, file by file, finds its message nowhere either. */
 static void remove_orphan_logs(void)
 {
-	static const char *const queues[] = {"incoming", "active",  "deferred",
-	                                     "hold",     "corrupt", NULL};
-	enum { QUEUES = sizeof(queues) / sizeof(queues[0]) - 1 };
+	const char *const *queues = qmgr_queues;
+	enum { QUEUES = QMGR_QUEUE_COUNT };
 	char **names[QUEUES];
 	size_t counts[QUEUES], n_logs;
 	char **logs = list_queue("status", SIZE_MAX, &n_logs);
@@ -392,7 +377,7 @@ static void remove_orphan_logs(void)
 		bool found = !queue_id_valid(logs[i]);
 		for (size_t q = 0; q < QUEUES && !found; q++)
 			found = listed(names[q], counts[q], logs[i]);
-		if (found || queued_anywhere(queues, logs[i]))
+		if (found || qmgr_queued_anywhere(logs[i]))
 			continue;
 		char *path = xasprintf("%s/status/%s", qmgr.queue_dir, logs[i]);
 		struct stat st;

@@ -71,14 +71,13 @@ void qmgr_move_corrupt(const char *from, const char *name, const char *reason)
 	free(src);
 }
 
-/* Where a message can be. */
-static const char *const queues[] = {"incoming", "active", "deferred", "hold", "corrupt", NULL};
+const char *const qmgr_queues[QMGR_QUEUE_COUNT + 1] = {"incoming", "active",  "deferred",
+                                                       "hold",     "corrupt", NULL};
 
-/* Is there a file ID in one of the queues (or cannot we tell)? */
-static bool queued_anywhere(const char *id)
+bool qmgr_queued_anywhere(const char *id)
 {
-	for (size_t q = 0; queues[q]; q++) {
-		char *path = xasprintf("%s/%s/%s", qmgr.queue_dir, queues[q], id);
+	for (size_t q = 0; qmgr_queues[q]; q++) {
+		char *path = xasprintf("%s/%s/%s", qmgr.queue_dir, qmgr_queues[q], id);
 		struct stat st;
 		bool there = lstat(path, &st) == 0 || errno != ENOENT;
 		free(path);
@@ -100,7 +99,7 @@ static bool file_gone(const char *path)
  * out to be in the queue after all. */
 static void forget_deleted(const char *id)
 {
-	if (queued_anywhere(id)) {
+	if (qmgr_queued_anywhere(id)) {
 		log_warn("%s: no longer in active/, but still queued; its status log is kept", id);
 		return;
 	}

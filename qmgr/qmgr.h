@@ -163,6 +163,11 @@ int64_t recipients_limit(void);
  * admin asked for this attempt (flush, requeue, release), so the back-off
  * starts again from minimal_backoff_time. */
 void message_process(const char *id, bool retry_now);
+/* Where a message can be: the queue directories, NULL-terminated. */
+#define QMGR_QUEUE_COUNT 5
+extern const char *const qmgr_queues[QMGR_QUEUE_COUNT + 1];
+/* Is there a file ID in one of them (or cannot we tell)? */
+bool qmgr_queued_anywhere(const char *id);
 /* Move queue_dir/from/name into corrupt/ (as name.N if taken) and log why. */
 void qmgr_move_corrupt(const char *from, const char *name, const char *reason);
 

@@ -217,13 +217,10 @@ static int put(struct transfer *t, const void *data, size_t len, const char **er
  * from now on content goes straight on. */
 static int release_headers(struct transfer *t, size_t header_len, const char **error_r)
 {
-	struct str out = STR_INIT;
-	drop_headers_filter(t->head.data, header_len, &out);
-	str_append(&out, t->head.data + header_len, t->head.len - header_len);
-	str_free(&t->head);
+	drop_headers_remove(&t->head, header_len);
 	t->in_body = true;
-	int rc = put(t, out.data, out.len, error_r);
-	str_free(&out);
+	int rc = put(t, t->head.data, t->head.len, error_r);
+	str_free(&t->head);
 	return rc;
 }
 

@@ -174,29 +174,13 @@ static void sink_put_body(struct message_sink *k, const char *data, size_t len)
 	str_free(&out);
 }
 
-/* Keep the header lines k->headers[0..header_len) without the fields
- * removed on the way in (drop_headers.h); returns the new header_len. */
-static size_t drop_header_fields(struct message_sink *k, size_t header_len)
-{
-	struct str kept = STR_INIT;
-	size_t kept_len = drop_headers_filter(k->headers.data, header_len, &kept);
-	if (kept_len < header_len) {
-		str_append(&kept, k->headers.data + header_len, k->headers.len - header_len);
-		str_free(&k->headers);
-		k->headers = kept;
-	} else {
-		str_free(&kept);
-	}
-	return kept_len;
-}
-
 /* Called at the end of the header section (or when it grows too large):
  * the held bytes up to header_len are headers, those from body_from on
  * are body (between the two: the empty line that ends the headers). */
 static void sink_release_headers(struct session *s, struct message_sink *k, size_t header_len,
                                  size_t body_from)
 {
-	size_t kept_len = drop_header_fields(k, header_len);
+	size_t kept_len = drop_headers_remove(&k->headers, header_len);
 	body_from -= header_len - kept_len;
 	header_len = kept_len;
 	struct str added = STR_INIT;

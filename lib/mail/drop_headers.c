@@ -22,20 +22,28 @@ bool drop_headers_field(const char *line, size_t len)
 	return false;
 }
 
-size_t drop_headers_filter(const char *head, size_t len, struct str *out)
+size_t drop_headers_remove(struct str *s, size_t header_len)
 {
-	size_t before = out->len;
+	char *head = s->data;
+	size_t kept = 0; /* end of the lines kept so far */
 	bool dropping = false;
-	for (size_t at = 0; at < len;) {
+	for (size_t at = 0; at < header_len;) {
 		const char *line = head + at;
-		const char *nl = memchr(line, '\n', len - at);
-		size_t n = nl ? (size_t)(nl - line) + 1 : len - at;
+		const char *nl = memchr(line, '\n', header_len - at);
+		size_t n = nl ? (size_t)(nl - line) + 1 : header_len - at;
 		/* A continuation line belongs to the field before it. */
 		if (line[0] != ' ' && line[0] != '\t')
 			dropping = drop_headers_field(line, n);
-		if (!dropping)
-			str_append(out, line, n);
+		if (!dropping) {
+			if (kept != at)
+				memmove(head + kept, line, n);
+			kept += n;
+		}
 		at += n;
 	}
-	return out->len - before;
+	if (kept < header_len) {
+		memmove(head + kept, head + header_len, s->len - header_len);
+		str_truncate(s, s->len - (header_len - kept));
+	}
+	return kept;
 }

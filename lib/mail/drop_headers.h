@@ -16,8 +16,10 @@
  * a field that is removed: "Name:" or "Name :", any case. */
 bool drop_headers_field(const char *line, size_t len);
 
-/* Append the header lines head[0..len) to out without the removed fields
- * and their continuation lines; returns how many bytes were appended. */
-size_t drop_headers_filter(const char *head, size_t len, struct str *out);
+/* Remove those fields (and their continuation lines) from the header
+ * lines s[0..header_len), in place, closing up what follows them; returns
+ * the new length of the header lines. Nothing is copied when none is
+ * there. */
+size_t drop_headers_remove(struct str *s, size_t header_len);
 
 #endif

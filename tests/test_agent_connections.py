@@ -66,6 +66,9 @@ class AgentConnectionTest(InstanceTestCase):
     def test_agent_killed_while_waiting(self):
         self.start()
         self.send_and_wait(1)
+        # The file is in the Maildir before local reports to qmgr: wait
+        # for the end of the attempt, so that local is idle, waiting.
+        self.inst.wait_log(": removed", timeout=30)
         pids = [p for p in processes_mentioning(self.inst.etc) if argv0(p) == b"local"]
         self.assertTrue(pids, "a local process waits on the kept connection")
         for pid in pids:

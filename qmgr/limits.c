@@ -1,8 +1,11 @@
 /*
  * Concurrency limits of deliveries, as in Postfix: per transport, the
  * process limit of its service in master.conf ('-' means
- * default_process_limit, 0 no limit); per destination (the recipient
- * domain, within a transport), default_destination_concurrency_limit. A
+ * default_process_limit, 0 no limit); per destination within a transport,
+ * TRANSPORT_destination_concurrency_limit (smtp, local; unset:
+ * default_destination_concurrency_limit). smtp's destination is the next
+ * hop, so that all mail through one relayhost or transport_maps host
+ * shares its limit; local's is the recipient domain. A
  * delivery claims its transport and every destination of its recipients
  * at once, or waits until it can (all or nothing, so claims never
  * deadlock). Used by the delivery threads (workers.c). A claim that must
@@ -29,6 +32,7 @@ struct counter {
 struct limit_claim {
 	char **keys; /* keys[0] is the transport */
 	size_t count;
+	int64_t destination_limit; /* of the other keys */
 };
 
 /* A claim waiting for room. */
@@ -44,17 +48,38 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct waiter *waiters, **waiters_tail = &waiters;
 static struct counter *counters;
 static size_t counter_count, counter_cap;
-static int64_t destination_limit;
+static int64_t default_destination_limit, smtp_destination_limit, local_destination_limit;
 static int64_t default_process_limit;
 static struct service_list services;
 static bool services_loaded;
+
+/* TRANSPORT_destination_concurrency_limit, or the default when unset. */
+static int64_t transport_destination_limit(const struct conf *conf, const char *transport)
+{
+	char *name = xasprintf("%s_destination_concurrency_limit", transport);
+	int64_t limit = conf_get_int(
+	    conf, conf_is_set(conf, name) ? name : "default_destination_concurrency_limit");
+	free(name);
+	return limit;
+}
+
+static int64_t destination_limit(const char *transport)
+{
+	if (strcmp(transport, "smtp") == 0)
+		return smtp_destination_limit;
+	if (strcmp(transport, "local") == 0)
+		return local_destination_limit;
+	return default_destination_limit;
+}
 
 void limits_init(const struct conf *conf)
 {
 	/* conf is read here only: its values are expanded lazily, not safe
 	 * to share with the delivery threads. */
 	default_process_limit = conf_get_int(conf, "default_process_limit");
-	destination_limit = conf_get_int(conf, "default_destination_concurrency_limit");
+	default_destination_limit = conf_get_int(conf, "default_destination_concurrency_limit");
+	smtp_destination_limit = transport_destination_limit(conf, "smtp");
+	local_destination_limit = transport_destination_limit(conf, "local");
 	char *path = xasprintf("%s/master.conf", conf_get(conf, "config_directory"));
 	struct diag_list diags;
 	diag_list_init(&diags);
@@ -97,7 +122,7 @@ static struct counter *find(const char *key, bool create)
 static bool fits(const struct limit_claim *c, int64_t transport_limit)
 {
 	for (size_t i = 0; i < c->count; i++) {
-		int64_t limit = i == 0 ? transport_limit : destination_limit;
+		int64_t limit = i == 0 ? transport_limit : c->destination_limit;
 		struct counter *k = find(c->keys[i], false);
 		if (limit > 0 && k != NULL && k->count >= limit)
 			return false;
@@ -122,18 +147,30 @@ static void add_key(struct limit_claim *c, char *key)
 	c->keys[c->count++] = key;
 }
 
-struct limit_claim *limits_claim(const char *transport, const struct queue_envelope *env,
-                                 const size_t *indexes, size_t count)
+/* "transport:destination", lower case. */
+static char *destination_key(const char *transport, const char *destination)
+{
+	char *key = xasprintf("%s:%s", transport, destination);
+	for (char *p = key; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return key;
+}
+
+struct limit_claim *limits_claim(const char *transport, const char *nexthop,
+                                 const struct queue_envelope *env, const size_t *indexes,
+                                 size_t count)
 {
 	struct limit_claim *c = xcalloc(1, sizeof(*c));
 	c->keys = xcalloc(count + 1, sizeof(*c->keys));
+	c->destination_limit = destination_limit(transport);
 	add_key(c, xstrdup(transport));
-	for (size_t i = 0; i < count; i++) {
-		const char *at = strrchr(env->rcpts[indexes[i]].address, '@');
-		char *key = xasprintf("%s:%s", transport, at ? at + 1 : "");
-		for (char *p = key; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		add_key(c, key);
+	if (nexthop != NULL && *nexthop) {
+		add_key(c, destination_key(transport, nexthop));
+	} else {
+		for (size_t i = 0; i < count; i++) {
+			const char *at = strrchr(env->rcpts[indexes[i]].address, '@');
+			add_key(c, destination_key(transport, at ? at + 1 : ""));
+		}
 	}
 	int64_t transport_limit = limits_transport(transport);
 	pthread_mutex_lock(&lock);

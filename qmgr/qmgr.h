@@ -128,9 +128,13 @@ struct limit_claim;
 void limits_init(const struct conf *conf);
 /* The process limit of the transport's service (0: none). */
 int64_t limits_transport(const char *transport);
-/* Wait until a delivery of these recipients through transport may start. */
-struct limit_claim *limits_claim(const char *transport, const struct queue_envelope *env,
-                                 const size_t *indexes, size_t count);
+/* Wait until a delivery of these recipients through transport may start.
+ * nexthop (smtp: the domain, relayhost or transport_maps next hop) is the
+ * destination whose concurrency is limited; NULL (local): each recipient's
+ * domain. */
+struct limit_claim *limits_claim(const char *transport, const char *nexthop,
+                                 const struct queue_envelope *env, const size_t *indexes,
+                                 size_t count);
 void limits_release(struct limit_claim *claim);
 
 /* valias.c: recipients queued with valias_pending. Expand the listed ones

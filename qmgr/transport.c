@@ -117,9 +117,9 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 	struct agent_info *sub_info = xcalloc(n, sizeof(*sub_info));
 	for (size_t k = 0; k < n; k++)
 		sub[k] = indexes[group[k]];
-	struct limit_claim *claim = limits_claim(route->transport, env, sub, n);
-	deliver_agent(route->transport, is_local ? NULL : route->nexthop, env, sub, n, sub_results,
-	              sub_info);
+	const char *nexthop = is_local ? NULL : route->nexthop;
+	struct limit_claim *claim = limits_claim(route->transport, nexthop, env, sub, n);
+	deliver_agent(route->transport, nexthop, env, sub, n, sub_results, sub_info);
 	limits_release(claim);
 	for (size_t k = 0; k < n; k++) {
 		struct rcpt_result *r = &sub_results[k];

@@ -212,6 +212,45 @@ class DestinationConcurrencyTest(InstanceTestCase):
         self.assertGreaterEqual(state["fast_first_done_with_slow_left"], 4, state)
         send.wait_log("status=sent (250 2.0.0 fast ok)", timeout=10)
 
+    def test_limit_per_relayhost(self):
+        """Mail for many domains through one relayhost shares that next
+        hop's smtp_destination_concurrency_limit (a limit per recipient
+        domain would open one connection per domain to the relay)."""
+        port = free_port_on("127.0.0.2", "127.0.0.3")
+        lock = threading.Lock()
+        state = {"now": 0, "max": 0, "done": 0}
+
+        def handler(peer, n):
+            def reply():
+                with lock:
+                    state["now"] += 1
+                    state["max"] = max(state["max"], state["now"])
+                time.sleep(0.5)
+                with lock:
+                    state["now"] -= 1
+                    state["done"] += 1
+                return "250 2.0.0 relayed"
+            peer.simple_session(data_reply=reply)
+
+        server = ScriptedServer("127.0.0.3", port, handler)
+        self.addCleanup(server.stop)
+        without_qmgr = [x for x in SENDER_SERVICES if not x.startswith("qmgr ")]
+        send = Instance(params=sender_params(None, port, relayhost="[127.0.0.3]:%d" % port,
+                                             default_destination_concurrency_limit="5",
+                                             smtp_destination_concurrency_limit="2"),
+                        services=without_qmgr)
+        self.addCleanup(send.cleanup)
+        send.start()
+        for i in range(8):
+            submit(send, "s@out.sender.test", ["u@d%d.example" % i], b"Subject: %d\n\nx\n" % i)
+        wait_for(lambda: len(os.listdir(os.path.join(send.spool, "incoming"))) == 8,
+                 timeout=30, what="eight messages in incoming/")
+        send.reload(services=SENDER_SERVICES)
+        wait_for(lambda: state["done"] == 8, timeout=60, what="all eight deliveries")
+        self.assertEqual(state["max"], 2, state)
+        for i in range(8):
+            send.wait_log("to=<u@d%d.example>, relay=127.0.0.3" % i, timeout=10)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -44,7 +44,8 @@ const struct param_def param_table[] = {
     {"data_directory", PARAM_STR, "/var/lib/postern",
      "Directory for data that is not mail: lock files, caches and state."},
     {"default_destination_concurrency_limit", PARAM_INT, "20",
-     "Most deliveries qmgr runs at once to one destination (recipient domain); 0: no limit."},
+     "Most deliveries qmgr runs at once to one destination (smtp: next hop; local: recipient "
+     "domain); 0: no limit."},
     {"default_destination_recipient_limit", PARAM_INT, "50",
      "Most recipients in one delivery request (one SMTP transaction) of a transport without "
      "its own limit; 0: no limit."},
@@ -91,6 +92,9 @@ const struct param_def param_table[] = {
      "How long to wait for a reply from another Postern process over a local socket."},
     {"line_length_limit", PARAM_INT, "2048",
      "Longest SMTP command line smtpd takes (bytes, without CRLF; at least 512)."},
+    {"local_destination_concurrency_limit", PARAM_INT, "20",
+     "Most local deliveries qmgr runs at once to one recipient domain (0: no limit); "
+     "unset: default_destination_concurrency_limit."},
     {"mail_name", PARAM_STR, "Postern", "The mail system's name in greetings and headers."},
     {"mail_owner", PARAM_STR, "postern",
      "User that owns the queue and that unprivileged services run as."},
@@ -230,6 +234,10 @@ const struct param_def param_table[] = {
      "How long the smtp client waits for the reply to DATA."},
     {"smtp_data_xfer_timeout", PARAM_TIME, "180s",
      "How long the smtp client waits while sending the message content."},
+    {"smtp_destination_concurrency_limit", PARAM_INT, "20",
+     "Most smtp deliveries qmgr runs at once to one next hop (the domain, or the relayhost or "
+     "transport_maps host that serves it; 0: no limit); unset: "
+     "default_destination_concurrency_limit."},
     {"smtp_destination_recipient_limit", PARAM_INT, "50",
      "Most recipients smtp sends in one transaction, more go in further ones (0: no limit); "
      "unset: default_destination_recipient_limit."},

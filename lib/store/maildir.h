@@ -87,6 +87,9 @@ int maildir_delivery_sync(struct maildir_delivery *d, const char **error_r);
  * name (caller frees) and the delivery is freed; on failure the temporary
  * file is removed and the delivery freed too. 0 or -1 with *error_r. */
 int maildir_delivery_commit(struct maildir_delivery *d, char **name_r, const char **error_r);
+/* Give the file this modification time (IMAP APPEND's internal date);
+ * before commit. 0 or -1 with *error_r. */
+int maildir_delivery_set_mtime(struct maildir_delivery *d, int64_t seconds, const char **error_r);
 /* The unique part of the name the commit will try first (before ",S="). */
 const char *maildir_delivery_unique(const struct maildir_delivery *d);
 /* Drop an uncommitted delivery and its temporary file. NULL is allowed. */
@@ -121,5 +124,17 @@ int maildir_open_message(const char *path, const char *base, int *fd_r, const ch
 
 /* Read a whole message into out (replacing its contents). 1, 0 or -1. */
 int maildir_read_message(const char *path, const char *base, struct str *out, const char **error_r);
+
+/* ---- Between Maildirs ---- */
+
+/* Copy (keep: a hard link, or a copy where the two are on different file
+ * systems) or move (keep false: a rename) message base of Maildir from
+ * into Maildir to's cur/ (to is created if missing), with exactly these
+ * flags, under a fresh base name that keeps the ",S=" and ",W=" sizes.
+ * The file keeps its modification time (IMAP's internal date). to/cur/
+ * is fsync'd before success. 1 with *base_r (the new base name, caller
+ * frees), 0 no such message, -1 with *error_r. */
+int maildir_transfer(const char *from, const char *base, const char *to, const char *flags,
+                     bool keep, char **base_r, const char **error_r);
 
 #endif

@@ -8,7 +8,10 @@
  *   "V"              UIDVALIDITY (4 bytes big-endian)
  *   "N"              UIDNEXT (4 bytes)
  *   "M"              highest MODSEQ (8 bytes)
- *   "u" + uid (4)    size (8), modseq (8), flags, NUL, base name
+ *   "u" + uid (4)    size (8), modseq (8), flags, NUL, base name, NUL,
+ *                    internal date (8, seconds; absent in records of
+ *                    older versions: then the time the base name starts
+ *                    with)
  *   "b" + base name  uid (4)
  * Keys sort so that a cursor over "u" walks messages in UID order and one
  * over "b" walks them by base name.
@@ -22,11 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
 #include "util/alloc.h"
+#include "util/log.h"
 
 #define STORE_INITIAL_MAP ((size_t)1 << 20)
 #define STORE_MAX_MAP ((size_t)1 << 36)
@@ -113,7 +118,9 @@ static int put_message(MDB_txn *txn, MDB_dbi dbi, const struct store_message *m)
 	put_be(num + 8, m->modseq, 8);
 	str_append(&rec, num, 16);
 	str_append(&rec, m->flags, flags_len + 1);
-	str_append(&rec, m->base, base_len);
+	str_append(&rec, m->base, base_len + 1);
+	put_be(num, (uint64_t)m->internal_date, 8);
+	str_append(&rec, num, 8);
 	MDB_val k = {.mv_size = 5, .mv_data = key}, v = {.mv_size = rec.len, .mv_data = rec.data};
 	int rc = mdb_put(txn, dbi, &k, &v, 0);
 	str_free(&rec);
@@ -126,6 +133,15 @@ static int put_message(MDB_txn *txn, MDB_dbi dbi, const struct store_message *m)
 	rc = mdb_put(txn, dbi, &bk, &bv, 0);
 	free(bkey);
 	return rc;
+}
+
+/* The seconds a Maildir base name starts with (delivery names do), or 0. */
+static int64_t date_from_name(const char *base)
+{
+	int64_t t = 0;
+	for (const char *p = base; *p >= '0' && *p <= '9' && t < INT64_MAX / 10 - 10; p++)
+		t = t * 10 + (*p - '0');
+	return t;
 }
 
 /* Decode a "u" record into m (m->base allocated). */
@@ -144,7 +160,13 @@ static int decode_message(const MDB_val *k, const MDB_val *v, struct store_messa
 	m->size = (int64_t)get_be(p, 8);
 	m->modseq = get_be(p + 8, 8);
 	memcpy(m->flags, flags, (size_t)(nul - flags) + 1);
-	m->base = xstrndup(nul + 1, rest - (size_t)(nul - flags) - 1);
+	const char *base = nul + 1, *end = flags + rest;
+	const char *base_end = memchr(base, '\0', (size_t)(end - base));
+	if (base_end != NULL && end - base_end != 9)
+		return MDB_CORRUPTED;
+	m->base = xstrndup(base, (size_t)((base_end ? base_end : end) - base));
+	m->internal_date = base_end ? (int64_t)get_be((const unsigned char *)base_end + 1, 8)
+	                            : date_from_name(m->base);
 	return 0;
 }
 
@@ -493,6 +515,20 @@ static int sync_known(struct store *s, MDB_txn *txn, struct sync_ctx *c, bool *k
 	return rc;
 }
 
+/* A new message's internal date: its file's modification time (delivery
+ * time, or what an IMAP APPEND or another tool set), else its name's. */
+static int64_t file_date(const char *path, const struct maildir_entry *e)
+{
+	char *file = xasprintf("%s/%s/%s", path, e->in_cur ? "cur" : "new", e->name);
+	struct stat st;
+	int rc = stat(file, &st);
+	free(file);
+	if (rc == 0)
+		return (int64_t)st.st_mtime;
+	int64_t t = date_from_name(e->base);
+	return t > 0 ? t : (int64_t)time(NULL);
+}
+
 static int sync_txn(struct store *s, MDB_txn *txn, void *ctx, const char **error_r)
 {
 	struct sync_ctx *c = ctx;
@@ -522,7 +558,10 @@ static int sync_txn(struct store *s, MDB_txn *txn, void *ctx, const char **error
 			rc = STORE_FAILED;
 			break;
 		}
-		struct store_message m = {.uid = c->uidnext++, .base = e->base, .size = e->size};
+		struct store_message m = {.uid = c->uidnext++,
+		                          .base = e->base,
+		                          .size = e->size,
+		                          .internal_date = file_date(s->path, e)};
 		memcpy(m.flags, e->flags, sizeof(m.flags));
 		m.modseq = sync_modseq(c);
 		rc = put_message(txn, s->dbi, &m);
@@ -860,4 +899,134 @@ uint32_t store_uidnext(const struct store *s)
 uint64_t store_highest_modseq(const struct store *s)
 {
 	return s->modseq;
+}
+
+/* ---- Adding messages: APPEND, COPY, MOVE ---- */
+
+struct add_ctx {
+	const char *base;
+	int64_t size;
+	const char *flags; /* normalised */
+	int64_t internal_date;
+	uint32_t uid; /* the message's UID, once indexed */
+};
+
+/* Index a file just put into the Maildir under a new UID, unless a sync
+ * of another process indexed it first (then that UID). */
+static int add_txn(struct store *s, MDB_txn *txn, void *ctx, const char **error_r)
+{
+	struct add_ctx *c = ctx;
+	char *bkey = xasprintf("b%s", c->base);
+	MDB_val bk = {.mv_size = strlen(bkey), .mv_data = bkey}, bv;
+	int rc = mdb_get(txn, s->dbi, &bk, &bv);
+	free(bkey);
+	if (rc == 0) {
+		if (bv.mv_size != 4)
+			return MDB_CORRUPTED;
+		c->uid = (uint32_t)get_be(bv.mv_data, 4);
+		return 0;
+	}
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	uint64_t uidnext, modseq;
+	if ((rc = get_u64(txn, s->dbi, "N", 4, &uidnext)) != 0 ||
+	    (rc = get_u64(txn, s->dbi, "M", 8, &modseq)) != 0)
+		return rc;
+	if (uidnext >= UINT32_MAX) {
+		*error_r = set_error("%s: out of UIDs", s->path);
+		return STORE_FAILED;
+	}
+	struct store_message m = {.uid = (uint32_t)uidnext,
+	                          .base = (char *)c->base,
+	                          .size = c->size,
+	                          .modseq = modseq + 1,
+	                          .internal_date = c->internal_date};
+	memcpy(m.flags, c->flags, strlen(c->flags) + 1);
+	if ((rc = put_message(txn, s->dbi, &m)) != 0 ||
+	    (rc = put_u64(txn, s->dbi, "N", 4, uidnext + 1)) != 0 ||
+	    (rc = put_u64(txn, s->dbi, "M", 8, modseq + 1)) != 0)
+		return rc;
+	c->uid = m.uid;
+	return 0;
+}
+
+static int normalize_flags(const char *flags, char *norm, const char **error_r)
+{
+	if (strlen(flags) > MAILDIR_MAX_FLAGS || maildir_flags_normalize(flags, norm) != 0) {
+		*error_r = set_error("invalid flags \"%.60s\"", flags);
+		return -1;
+	}
+	return 0;
+}
+
+int store_append(struct store *s, const void *data, size_t len, const char *flags,
+                 int64_t internal_date, uint32_t *uid_r, const char **error_r)
+{
+	char norm[MAILDIR_MAX_FLAGS + 1];
+	if (normalize_flags(flags, norm, error_r) != 0)
+		return -1;
+	if (internal_date <= 0)
+		internal_date = (int64_t)time(NULL);
+	struct maildir_delivery *d = maildir_delivery_begin(s->path, error_r);
+	if (d == NULL)
+		return -1;
+	char *name = NULL;
+	if (maildir_delivery_write(d, data, len, error_r) != 0 ||
+	    maildir_delivery_set_mtime(d, internal_date, error_r) != 0) {
+		maildir_delivery_abort(d);
+		return -1;
+	}
+	if (maildir_delivery_commit(d, &name, error_r) != 0)
+		return -1;
+	/* In new/ now (a delivery's name has no ':'): give it its flags. */
+	struct add_ctx c = {
+	    .base = name, .size = (int64_t)len, .flags = norm, .internal_date = internal_date};
+	int rc = maildir_set_flags(s->path, name, norm, error_r);
+	if (rc == 0)
+		*error_r = set_error("%s: appended message %s vanished", s->path, name);
+	if (rc == 1 && store_write(s, add_txn, &c, error_r) != 0)
+		rc = -1;
+	free(name);
+	if (rc != 1)
+		return -1;
+	*uid_r = c.uid;
+	return 1;
+}
+
+/* Copy or move (keep false) message uid of src into dst. */
+static int transfer(struct store *src, uint32_t uid, struct store *dst, bool keep, uint32_t *uid_r,
+                    const char **error_r)
+{
+	const struct store_message *m = find_uid(src, uid);
+	if (m == NULL)
+		return 0;
+	char *base = NULL;
+	int rc = maildir_transfer(src->path, m->base, dst->path, m->flags, keep, &base, error_r);
+	if (rc != 1)
+		return rc;
+	struct add_ctx c = {
+	    .base = base, .size = m->size, .flags = m->flags, .internal_date = m->internal_date};
+	rc = store_write(dst, add_txn, &c, error_r) == 0 ? 1 : -1;
+	free(base);
+	/* A moved message's file is gone: expunging it only drops the index
+	 * entry (and its place in src's list). A failure there is mended by
+	 * src's next sync. */
+	const char *ignored;
+	if (rc == 1 && !keep && store_expunge(src, uid, &ignored) < 0)
+		log_warn("%s: %s", src->path, ignored);
+	if (rc == 1)
+		*uid_r = c.uid;
+	return rc;
+}
+
+int store_copy(struct store *src, uint32_t uid, struct store *dst, uint32_t *uid_r,
+               const char **error_r)
+{
+	return transfer(src, uid, dst, true, uid_r, error_r);
+}
+
+int store_move(struct store *src, uint32_t uid, struct store *dst, uint32_t *uid_r,
+               const char **error_r)
+{
+	return transfer(src, uid, dst, false, uid_r, error_r);
 }

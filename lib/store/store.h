@@ -46,6 +46,7 @@ struct store_message {
 	int64_t size;                      /* bytes of the file */
 	char flags[MAILDIR_MAX_FLAGS + 1]; /* Maildir flag letters, sorted */
 	uint64_t modseq;                   /* MODSEQ of the last change to this message */
+	int64_t internal_date;             /* IMAP's internal date: the file's mtime when indexed */
 };
 
 /* Open the mailbox at path, creating the Maildir and the index if
@@ -106,5 +107,43 @@ int store_expunge_uids(struct store *s, const uint32_t *uids, size_t count, size
 
 /* Read a message into out (replacing it). 1, 0 or -1. */
 int store_read_message(struct store *s, uint32_t uid, struct str *out, const char **error_r);
+
+/* ---- Adding messages (IMAP APPEND, COPY, MOVE) ----
+ * Each puts a file into the Maildir (fsync'd with its name, as delivery)
+ * and indexes it at once under a new UID, which *uid_r returns (UIDPLUS's
+ * APPENDUID and COPYUID). The message joins a handle's list at its next
+ * sync, like a delivered one. A crash in between leaves the file, which
+ * the next sync indexes: nothing is lost. */
+
+/* Add a message with these flags and internal date (seconds; 0 or less:
+ * now). 1 or -1. */
+int store_append(struct store *s, const void *data, size_t len, const char *flags,
+                 int64_t internal_date, uint32_t *uid_r, const char **error_r);
+
+/* Copy message uid of src (as of src's last sync) into dst, keeping its
+ * flags, size and internal date (a hard link where both are on one file
+ * system). 1, 0 (no such UID) or -1. */
+int store_copy(struct store *src, uint32_t uid, struct store *dst, uint32_t *uid_r,
+               const char **error_r);
+
+/* Move it instead (RFC 6851): the file is renamed into dst, so there is
+ * never a moment with no copy or, once done, two; it then leaves src's
+ * index and src's list at once (as store_expunge). 1, 0 or -1. */
+int store_move(struct store *src, uint32_t uid, struct store *dst, uint32_t *uid_r,
+               const char **error_r);
+
+/* ---- Watching for changes (IMAP IDLE; store_watch.c) ---- */
+
+struct store_watch;
+
+/* Start watching the mailbox (new/, cur/ and the index) for changes by
+ * any process. NULL with *error_r. */
+struct store_watch *store_watch_open(const struct store *s, const char **error_r);
+/* A descriptor that polls readable when something changed. */
+int store_watch_fd(const struct store_watch *w);
+/* Read what is pending without waiting: 1 the mailbox may have changed
+ * since the last call (run store_sync), 0 not, -1 with *error_r. */
+int store_watch_changed(struct store_watch *w, const char **error_r);
+void store_watch_close(struct store_watch *w);
 
 #endif

@@ -532,6 +532,59 @@ TEST(entry_parse)
 	maildir_entry_free(&e);
 }
 
+/* Copy and move from a Maildir under from_base into one under to_base
+ * (another file system: a copy of the bytes instead of a link or rename). */
+static void check_transfer(const char *from_base, const char *to_base)
+{
+	if (!base_usable(from_base) || !base_usable(to_base))
+		return;
+	char *from = make_maildir_in(from_base), *to = make_maildir_in(to_base);
+	const char *error = NULL;
+	char *name = NULL, *copy = NULL, *moved = NULL;
+	CHECK(maildir_deliver(from, "Subject: x\n\nbody\n", 17, &name, &error) == 0);
+	char *file = xasprintf("%s/new/%s", from, name);
+	struct timespec times[2] = {{.tv_sec = 1500000000}, {.tv_sec = 1500000000}};
+	CHECK(utimensat(AT_FDCWD, file, times, 0) == 0);
+	free(file);
+
+	CHECK(maildir_transfer(from, name, to, "SF", true, &copy, &error) == 1);
+	CHECK(strcmp(copy, name) != 0 && strstr(copy, ",S=17,W=20") != NULL);
+	struct maildir_entry e;
+	CHECK(maildir_find(to, copy, &e, &error) == 1);
+	CHECK(e.in_cur && strcmp(e.flags, "FS") == 0);
+	char *path = xasprintf("%s/cur/%s", to, e.name);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && st.st_mtime == 1500000000);
+	free(path);
+	maildir_entry_free(&e);
+	CHECK(exists(from, "new") && maildir_find(from, name, &e, &error) == 1);
+	maildir_entry_free(&e);
+
+	CHECK(maildir_transfer(from, name, to, "", false, &moved, &error) == 1);
+	CHECK(maildir_find(from, name, &e, &error) == 0);
+	CHECK(maildir_find(to, moved, &e, &error) == 1);
+	maildir_entry_free(&e);
+	struct str text = STR_INIT;
+	CHECK(maildir_read_message(to, moved, &text, &error) == 1);
+	CHECK_STR(str_cstr(&text), "Subject: x\n\nbody\n");
+	str_free(&text);
+	CHECK(maildir_transfer(from, name, to, "", false, &moved, &error) == 0);
+	CHECK(maildir_transfer(from, "x", to, "1", true, &moved, &error) == -1);
+	CHECK(count_files(to, "tmp") == 0 && count_files(to, "cur") == 2);
+	free(name);
+	free(copy);
+	free(moved);
+	drop_maildir(from);
+	drop_maildir(to);
+}
+
+TEST(transfer)
+{
+	check_transfer("/tmp", "/tmp");
+	check_transfer("/tmp", "/dev/shm");
+	check_transfer(test_bases[2], "/tmp");
+}
+
 int main(void)
 {
 	if (testing_mount_ext4(ext4_dir)) {
@@ -550,6 +603,7 @@ int main(void)
 	RUN(flags);
 	RUN(foreign_names);
 	RUN(entry_parse);
+	RUN(transfer);
 	if (test_bases[2])
 		testing_unmount_ext4(ext4_dir);
 	return TESTING_DONE();

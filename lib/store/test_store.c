@@ -1,10 +1,14 @@
 /*
  * Unit tests for store/store: UIDs assigned once and kept across reopen,
  * new messages getting higher UIDs, flags and MODSEQ, expunge, messages
- * delivered or removed by others, and two processes syncing at once.
+ * delivered or removed by others, and two processes syncing at once;
+ * internal dates, APPEND, COPY and MOVE between mailboxes, and watching a
+ * mailbox for changes.
  */
+#include <fcntl.h>
 #include <ftw.h>
 #include <lmdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,9 +300,17 @@ static int index_count(const char *md, size_t *u_r, size_t *b_r)
 			unsigned char ukey[5] = {'u'};
 			memcpy(ukey + 1, v.mv_data, 4);
 			MDB_val uk = {.mv_size = 5, .mv_data = ukey}, uv;
-			if (mdb_get(txn, dbi, &uk, &uv) != 0 || uv.mv_size < k.mv_size - 1 ||
-			    memcmp((char *)uv.mv_data + uv.mv_size - (k.mv_size - 1), key + 1,
-			           k.mv_size - 1) != 0)
+			/* size, modseq, flags NUL, base NUL, internal date */
+			if (mdb_get(txn, dbi, &uk, &uv) != 0 || uv.mv_size < 16 + 1 + 1 + 8) {
+				bad = 1;
+				continue;
+			}
+			const char *flags = (const char *)uv.mv_data + 16;
+			const char *base = flags + strlen(flags) + 1;
+			if ((size_t)(base - (const char *)uv.mv_data) + k.mv_size + 8 !=
+			        uv.mv_size ||
+			    memcmp(base, key + 1, k.mv_size - 1) != 0 ||
+			    base[k.mv_size - 1] != '\0')
 				bad = 1;
 		}
 	}
@@ -455,6 +467,157 @@ TEST(session_lock_and_open)
 	drop_dir(md);
 }
 
+/* The Maildir of a second mailbox beside md ("Maildir" -> "Maildir/.Other",
+ * removed with md's parent). */
+static char *other_dir(const char *md)
+{
+	char *other = xasprintf("%s/.Other", md);
+	const char *error = NULL;
+	if (maildir_create(other, &error) != 0)
+		abort();
+	return other;
+}
+
+TEST(internal_date)
+{
+	char *md = make_dir();
+	const char *error = NULL;
+	char *a = deliver(md, "dated\n");
+	/* The file's mtime when first indexed is the internal date. */
+	char *file = xasprintf("%s/new/%s", md, a);
+	struct timespec times[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+	CHECK(utimensat(AT_FDCWD, file, times, 0) == 0);
+	struct store *s = open_synced(md);
+	const struct store_message *m = store_lookup_uid(s, uid_of(s, a));
+	CHECK(m != NULL && m->internal_date == 1000000000);
+	/* Kept in the index: a later change of the file's time is not taken. */
+	CHECK(store_set_flags(s, m->uid, "S", &error) == 1);
+	store_close(s);
+	s = open_synced(md);
+	m = store_lookup_uid(s, uid_of(s, a));
+	CHECK(m != NULL && m->internal_date == 1000000000 && strcmp(m->flags, "S") == 0);
+	store_close(s);
+	free(file);
+	free(a);
+	drop_dir(md);
+}
+
+TEST(append)
+{
+	char *md = make_dir();
+	const char *error = NULL;
+	struct store *s = open_synced(md);
+	uint32_t uid = 0;
+	const char *text = "Subject: appended\r\n\r\nbody\r\n";
+	CHECK(store_append(s, text, strlen(text), "SD", 1234567890, &uid, &error) == 1);
+	CHECK(uid == 1);
+	CHECK(store_append(s, "x\n", 2, "", 0, &uid, &error) == 1);
+	CHECK(uid == 2);
+	CHECK(store_append(s, "x\n", 2, "S1", 0, &uid, &error) == -1); /* bad flag */
+	CHECK(store_sync(s, &error) == 0);
+	size_t n;
+	const struct store_message *m = store_messages(s, &n);
+	CHECK(n == 2);
+	CHECK(n == 2 && m[0].uid == 1 && strcmp(m[0].flags, "DS") == 0);
+	CHECK(n == 2 && m[0].internal_date == 1234567890 && m[0].size == (int64_t)strlen(text));
+	CHECK(n == 2 && m[1].internal_date > 1234567890);
+	CHECK(store_uidnext(s) == 3);
+	struct str got = STR_INIT;
+	CHECK(store_read_message(s, 1, &got, &error) == 1);
+	CHECK_STR(str_cstr(&got), text);
+	str_free(&got);
+	/* Another handle sees the same UIDs. */
+	struct store *t = open_synced(md);
+	CHECK(store_lookup_uid(t, 1) != NULL && store_lookup_uid(t, 2) != NULL);
+	CHECK(store_uidnext(t) == 3);
+	store_close(t);
+	store_close(s);
+	drop_dir(md);
+}
+
+TEST(copy_and_move)
+{
+	char *md = make_dir();
+	char *od = other_dir(md);
+	const char *error = NULL;
+	char *a = deliver(md, "first\n");
+	char *b = deliver(md, "second\n");
+	struct store *src = open_synced(md), *dst = open_synced(od);
+	uint32_t ua = uid_of(src, a), ub = uid_of(src, b), got = 0;
+	CHECK(store_set_flags(src, ua, "F", &error) == 1);
+	int64_t date = store_lookup_uid(src, ua)->internal_date;
+
+	CHECK(store_copy(src, ua, dst, &got, &error) == 1);
+	CHECK(got == 1);
+	CHECK(store_copy(src, 999, dst, &got, &error) == 0);
+	CHECK(store_move(src, ub, dst, &got, &error) == 1);
+	CHECK(got == 2);
+	/* Moved: gone from the source's list at once, and from its index. */
+	CHECK(store_lookup_uid(src, ub) == NULL && store_lookup_uid(src, ua) != NULL);
+	CHECK(store_sync(src, &error) == 0);
+	size_t n;
+	store_messages(src, &n);
+	CHECK(n == 1);
+
+	CHECK(store_sync(dst, &error) == 0);
+	const struct store_message *m = store_messages(dst, &n);
+	CHECK(n == 2);
+	CHECK(n == 2 && strcmp(m[0].flags, "F") == 0 && m[0].internal_date == date);
+	CHECK(n == 2 && m[0].size == 6 && m[1].size == 7);
+	struct str text = STR_INIT;
+	CHECK(store_read_message(dst, 1, &text, &error) == 1);
+	CHECK_STR(str_cstr(&text), "first\n");
+	CHECK(store_read_message(dst, 2, &text, &error) == 1);
+	CHECK_STR(str_cstr(&text), "second\n");
+	/* The copy is a message of its own: expunging it leaves the original. */
+	CHECK(store_expunge(dst, 1, &error) == 1);
+	CHECK(store_read_message(src, ua, &text, &error) == 1);
+	CHECK_STR(str_cstr(&text), "first\n");
+	str_free(&text);
+	store_close(src);
+	store_close(dst);
+	free(a);
+	free(b);
+	free(od);
+	drop_dir(md);
+}
+
+/* Whether the watch reports a change within a second. */
+static int watch_wait(struct store_watch *w)
+{
+	struct pollfd p = {.fd = store_watch_fd(w), .events = POLLIN};
+	if (poll(&p, 1, 1000) < 0)
+		return -1;
+	const char *error = NULL;
+	return store_watch_changed(w, &error);
+}
+
+TEST(watch)
+{
+	char *md = make_dir();
+	const char *error = NULL;
+	struct store *s = open_synced(md);
+	struct store_watch *w = store_watch_open(s, &error);
+	CHECK(w != NULL);
+	CHECK(store_watch_changed(w, &error) == 0);
+	/* A delivery by another process. */
+	char *a = deliver(md, "new mail\n");
+	CHECK(watch_wait(w) == 1);
+	CHECK(store_watch_changed(w, &error) == 0); /* drained */
+	/* A flag change by another handle (index and file rename). */
+	struct store *t = open_synced(md);
+	CHECK(watch_wait(w) == 1); /* t's sync wrote the index */
+	CHECK(store_set_flags(t, uid_of(t, a), "S", &error) == 1);
+	CHECK(watch_wait(w) == 1);
+	store_close(t);
+	/* Nothing happening: no change reported. */
+	CHECK(watch_wait(w) == 0);
+	store_watch_close(w);
+	store_close(s);
+	free(a);
+	drop_dir(md);
+}
+
 int main(void)
 {
 	alarm(50);
@@ -465,5 +628,9 @@ int main(void)
 	RUN(concurrent_sync);
 	RUN(map_growth);
 	RUN(session_lock_and_open);
+	RUN(internal_date);
+	RUN(append);
+	RUN(copy_and_move);
+	RUN(watch);
 	return TESTING_DONE();
 }

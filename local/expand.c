@@ -839,6 +839,7 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 		char *text = xasprintf("delivered to %zu destinations", ex.outcomes);
 		local_result_set(result, "delivered", "2.0.0", text);
 		free(text);
+		result->expanded = true; /* RFC 3464 "expanded" for a SUCCESS request */
 	}
 	for (size_t i = 0; i < ex.done_count; i++)
 		free(ex.done[i]);

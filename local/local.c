@@ -27,6 +27,7 @@
 #include "local/local.h"
 #include "mail/mailbox.h"
 #include "mail/queue.h"
+#include "mail/status_log.h"
 #include "server/server.h"
 #include "table/table.h"
 #include "util/alloc.h"
@@ -221,6 +222,8 @@ static int send_result(int fd, int64_t index, const struct local_result *r, int 
 	ipc_rec_add_str(rec, "state", r->state);
 	ipc_rec_add_str(rec, "status", r->status);
 	ipc_rec_add_str(rec, "reason", r->reason);
+	if (r->expanded && strcmp(r->state, "delivered") == 0)
+		ipc_rec_add_str(rec, "dsn", rcpt_dsn_name(RCPT_DSN_EXPANDED));
 	int rc = ipc_write(fd, rec, timeout_ms);
 	ipc_rec_free(rec);
 	return rc;

@@ -53,6 +53,7 @@ struct local_result {
 	const char *state; /* "delivered" | "deferred" | "bounced" (static) */
 	char status[12];   /* "2.0.0", "4.2.0", ... */
 	char *reason;      /* malloc'd */
+	bool expanded;     /* delivered: by alias or .forward to several destinations */
 };
 
 /* What the service keeps between requests. */

@@ -107,8 +107,10 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 	size_t *bounced = xcalloc(n + 1, sizeof(*bounced));
 	size_t *delivered = xcalloc(n + 1, sizeof(*delivered));
 	size_t *relayed = xcalloc(n + 1, sizeof(*relayed));
+	size_t *expanded = xcalloc(n + 1, sizeof(*expanded));
 	size_t *marks = xcalloc(2 * n + 1, sizeof(*marks));
-	size_t n_failed = 0, n_bounced = 0, n_delivered = 0, n_relayed = 0, n_marks = 0;
+	size_t n_failed = 0, n_bounced = 0, n_delivered = 0, n_relayed = 0, n_expanded = 0,
+	       n_marks = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct rcpt_result *r = &log->rcpts[i];
 		const char *notify = env->rcpts[i].notify;
@@ -125,6 +127,8 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 				marks[n_marks++] = i;
 			else if (r->dsn == RCPT_DSN_RELAYED)
 				relayed[n_relayed++] = i;
+			else if (r->dsn == RCPT_DSN_EXPANDED)
+				expanded[n_expanded++] = i;
 			else
 				delivered[n_delivered++] = i;
 		}
@@ -151,6 +155,13 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 	} else {
 		rc = -1;
 	}
+	if (notice_queue(env, path, content_offset, log, expanded, n_expanded, DSN_ACTION_EXPANDED,
+	                 NULL, "bounce") == 0) {
+		memcpy(marks + n_marks, expanded, n_expanded * sizeof(*marks));
+		n_marks += n_expanded;
+	} else {
+		rc = -1;
+	}
 	if (n_passed > 0)
 		log_info("%s: %zu success notification request(s) passed on to the next hop",
 		         env->id, n_passed);
@@ -169,6 +180,7 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 	free(bounced);
 	free(delivered);
 	free(relayed);
+	free(expanded);
 	free(marks);
 	return rc;
 }

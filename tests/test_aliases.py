@@ -99,6 +99,10 @@ class AliasTest(LocalBase):
         res = self.deliver(["all@mx.example.test", "virt"])
         self.assertEqual(res[0]["state"], "delivered", res)
         self.assertEqual(res[1]["state"], "delivered", res)
+        # Two mailboxes: an expansion (RFC 3464 "expanded" for NOTIFY=SUCCESS);
+        # one address: a delivery like any other.
+        self.assertEqual(res[0].get("dsn"), "expanded", res)
+        self.assertNotIn("dsn", res[1])
         for tag in ("a", "b"):
             msgs = self.maildir(tag)
             self.assertEqual(len(msgs), 1, tag)  # u1 reached twice, delivered once

@@ -165,7 +165,8 @@ class ForwardDsnEndToEndTest(InstanceTestCase):
         inst.params["transport_maps"] = "lmdb:%s.lmdb" % transport
         inst.write_config()
         with open(os.path.join(inst.etc, "aliases"), "w") as f:
-            f.write("moved: someone@gone.test\n")
+            f.write("moved: someone@gone.test\n"
+                    "pair: someone@gone.test, alice@%s\n" % DOMAIN)
         inst.mailctl("alias", "rebuild", check=True)
         inst.start()
 
@@ -231,6 +232,28 @@ class ForwardDsnEndToEndTest(InstanceTestCase):
         self.assertEqual(fields[1]["Action"], "failed")
         self.assertIn("mailbox gone away", fields[1]["Diagnostic-Code"])
         self.assertEqual(failed.get_payload()[2].get_content_type(), "text/rfc822-headers")
+
+    def test_expansion_reports_expanded(self):
+        """An alias of two addresses with NOTIFY=SUCCESS: one "expanded"
+        report for the alias (RFC 3461 6.2.7.3), none for its members,
+        whose copies go without SUCCESS (the one that bounces is not
+        reported either: its NOTIFY became NEVER)."""
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.sendmail("alice@" + DOMAIN, ["pair@" + LOCAL],
+                       "Subject: for two\r\n\r\nhello both\r\n",
+                       rcpt_options=["NOTIFY=SUCCESS"])
+        msgs = wait_for(lambda: len(self.messages()) >= 2 and self.messages(), timeout=30,
+                        what="the copy and the report for alice")
+        self.wait_queue_empty()
+        time.sleep(1)
+        self.assertEqual(len(self.messages()), 2)
+        reports = {m["Subject"]: m for m in msgs}
+        self.assertEqual(sorted(reports), ["Successful Mail Delivery Report", "for two"])
+        fields = delivery_status(reports["Successful Mail Delivery Report"])
+        self.assertEqual(fields[1]["Final-Recipient"], "rfc822; pair@" + LOCAL)
+        self.assertEqual(fields[1]["Action"], "expanded")
+        self.assertEqual(fields[1]["Status"][:2], "2.")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ void rcpt_result_free(struct rcpt_result *r)
 	r->dsn = RCPT_DSN_DELIVERED;
 }
 
-static const char *const dsn_names[] = {"delivered", "relayed", "passed"};
+static const char *const dsn_names[] = {"delivered", "relayed", "passed", "expanded"};
 
 const char *rcpt_dsn_name(enum rcpt_dsn dsn)
 {

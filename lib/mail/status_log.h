@@ -32,9 +32,11 @@ const char *rcpt_state_name(enum rcpt_state state);
 enum rcpt_state rcpt_state_parse(const char *name);
 
 /* What a delivered recipient's success notification says (RFC 3461):
- * delivered here, relayed to a server that takes no DSN request, or
- * passed on with its NOTIFY to one that does (and then reports itself). */
-enum rcpt_dsn { RCPT_DSN_DELIVERED, RCPT_DSN_RELAYED, RCPT_DSN_PASSED };
+ * delivered here, relayed to a server that takes no DSN request, passed
+ * on with its NOTIFY to one that does (and then reports itself), or
+ * expanded by an alias or .forward into several destinations (whose
+ * copies carry no SUCCESS request of their own). */
+enum rcpt_dsn { RCPT_DSN_DELIVERED, RCPT_DSN_RELAYED, RCPT_DSN_PASSED, RCPT_DSN_EXPANDED };
 
 /* The latest known outcome of one recipient. */
 struct rcpt_result {

@@ -2,6 +2,15 @@
  * libunbound behind dns.h: resolver set-up, asynchronous queries, answers
  * turned into parsed records with their DNSSEC state, and a bounded wait
  * for callers without an event loop.
+ *
+ * A query given up on after its time limit is not stopped by ub_cancel:
+ * libunbound goes on resending it in the background, and every time-out
+ * doubles the forwarder's retransmit time in its infrastructure cache
+ * until the forwarder counts as down (then even queries it would answer
+ * get SERVFAIL, for infra-host-ttl) and its 16 outgoing ports are taken
+ * by the abandoned queries. So once a wait has given up on a query, the
+ * next look-up starts on a new libunbound context: each look-up gets its
+ * own time limit, as with the system resolver.
  */
 #include "dns/dns.h"
 
@@ -20,12 +29,20 @@ struct dns_resolver {
 	struct ub_ctx *ub;
 	bool validates;
 	struct event_loop *loop;
+	/* The settings, kept to make a new context. */
+	char **forwarders;
+	char *hosts_file;
+	char *trust_anchor_file;
+	size_t abandoned;     /* queries given up on in this context */
+	size_t async_pending; /* dns_lookup_async queries not answered yet */
+	bool processing;      /* in ub_process: the context stays */
 };
 
 /* One query in flight. */
 struct dns_query {
 	dns_callback *cb;
 	void *ctx;
+	struct dns_resolver *async; /* set for dns_lookup_async's queries */
 };
 
 static char dns_error[256];
@@ -206,6 +223,8 @@ static void on_result(void *mydata, int err, struct ub_result *res)
 	answer_from_result(a, err, res);
 	if (res)
 		ub_resolve_free(res);
+	if (q->async)
+		q->async->async_pending--;
 	dns_callback *cb = q->cb;
 	void *ctx = q->ctx;
 	free(q);
@@ -217,7 +236,27 @@ static bool set(const char *s)
 	return s != NULL && *s != '\0';
 }
 
-struct dns_resolver *dns_resolver_new(const struct dns_settings *s, const char **error_r)
+/* Deliver the answers that are ready (callbacks may start look-ups). */
+static void process(struct dns_resolver *r)
+{
+	bool outer = !r->processing;
+	r->processing = true;
+	(void)ub_process(r->ub);
+	if (outer)
+		r->processing = false;
+}
+
+static void on_readable(struct event_loop *loop, int fd, int events, void *ctx)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	process(ctx);
+}
+
+/* A libunbound context for the settings; NULL with *error_r (static). */
+static struct ub_ctx *context_new(char *const *forwarders, const char *hosts_file,
+                                  const char *trust_anchor_file, const char **error_r)
 {
 	struct ub_ctx *ub = ub_ctx_create();
 	if (ub == NULL) {
@@ -226,11 +265,11 @@ struct dns_resolver *dns_resolver_new(const struct dns_settings *s, const char *
 	}
 	int rc = ub_ctx_async(ub, 1);
 	const char *what = "threads";
-	if (rc == 0 && s->forwarders && s->forwarders[0]) {
+	if (rc == 0 && forwarders && forwarders[0]) {
 		(void)ub_ctx_set_option(ub, "do-not-query-localhost:", "no");
-		for (size_t i = 0; rc == 0 && s->forwarders[i]; i++) {
-			what = s->forwarders[i];
-			rc = ub_ctx_set_fwd(ub, s->forwarders[i]);
+		for (size_t i = 0; rc == 0 && forwarders[i]; i++) {
+			what = forwarders[i];
+			rc = ub_ctx_set_fwd(ub, forwarders[i]);
 		}
 	} else if (rc == 0) {
 		what = "/etc/resolv.conf";
@@ -238,6 +277,13 @@ struct dns_resolver *dns_resolver_new(const struct dns_settings *s, const char *
 		/* A system without resolv.conf still resolves from the root. */
 		if (rc != 0)
 			rc = 0;
+	}
+	/* Room for the queries of one wait (a routing round asks up to 32
+	 * questions) beyond libunbound's 16 for library use, so an answer is
+	 * not held up behind queries that go unanswered. */
+	if (rc == 0) {
+		what = "outgoing-range";
+		rc = ub_ctx_set_option(ub, "outgoing-range:", "64");
 	}
 	/* Loopback's reverse names are asked of the resolver, as the system's
 	 * resolver does, not answered by libunbound's built-in zone (which
@@ -247,13 +293,13 @@ struct dns_resolver *dns_resolver_new(const struct dns_settings *s, const char *
 		what = "local-zone";
 		rc = ub_ctx_set_option(ub, "local-zone:", "127.in-addr.arpa. transparent");
 	}
-	if (rc == 0 && set(s->hosts_file)) {
-		what = s->hosts_file;
-		rc = ub_ctx_hosts(ub, s->hosts_file);
+	if (rc == 0 && set(hosts_file)) {
+		what = hosts_file;
+		rc = ub_ctx_hosts(ub, hosts_file);
 	}
-	if (rc == 0 && set(s->trust_anchor_file)) {
-		what = s->trust_anchor_file;
-		rc = ub_ctx_add_ta_file(ub, s->trust_anchor_file);
+	if (rc == 0 && set(trust_anchor_file)) {
+		what = trust_anchor_file;
+		rc = ub_ctx_add_ta_file(ub, trust_anchor_file);
 	}
 	if (rc != 0) {
 		snprintf(dns_error, sizeof(dns_error), "resolver setting %s: %s", what,
@@ -262,10 +308,47 @@ struct dns_resolver *dns_resolver_new(const struct dns_settings *s, const char *
 		ub_ctx_delete(ub);
 		return NULL;
 	}
+	return ub;
+}
+
+struct dns_resolver *dns_resolver_new(const struct dns_settings *s, const char **error_r)
+{
+	struct ub_ctx *ub =
+	    context_new(s->forwarders, s->hosts_file, s->trust_anchor_file, error_r);
+	if (ub == NULL)
+		return NULL;
 	struct dns_resolver *r = xcalloc(1, sizeof(*r));
 	r->ub = ub;
 	r->validates = set(s->trust_anchor_file);
+	size_t n = 0;
+	while (s->forwarders && s->forwarders[n])
+		n++;
+	r->forwarders = xcalloc(n + 1, sizeof(*r->forwarders));
+	for (size_t i = 0; i < n; i++)
+		r->forwarders[i] = xstrdup(s->forwarders[i]);
+	r->hosts_file = set(s->hosts_file) ? xstrdup(s->hosts_file) : NULL;
+	r->trust_anchor_file = set(s->trust_anchor_file) ? xstrdup(s->trust_anchor_file) : NULL;
 	return r;
+}
+
+/* Before starting queries: if queries were given up on in this context
+ * and no answer is still awaited from it, go on in a new one. Should that
+ * fail, the old one serves (and the next look-up tries again). */
+static void context_renew(struct dns_resolver *r)
+{
+	if (r->abandoned == 0 || r->async_pending > 0 || r->processing)
+		return;
+	const char *error;
+	struct ub_ctx *ub = context_new(r->forwarders, r->hosts_file, r->trust_anchor_file, &error);
+	if (ub == NULL)
+		return;
+	if (r->loop)
+		event_del_fd(r->loop, ub_fd(r->ub));
+	ub_ctx_delete(r->ub);
+	r->ub = ub;
+	r->abandoned = 0;
+	if (r->loop)
+		event_add_fd(r->loop, ub_fd(r->ub), EVENT_READ, on_readable, r);
 }
 
 void dns_resolver_free(struct dns_resolver *r)
@@ -275,6 +358,11 @@ void dns_resolver_free(struct dns_resolver *r)
 	if (r->loop)
 		event_del_fd(r->loop, ub_fd(r->ub));
 	ub_ctx_delete(r->ub);
+	for (size_t i = 0; r->forwarders[i]; i++)
+		free(r->forwarders[i]);
+	free(r->forwarders);
+	free(r->hosts_file);
+	free(r->trust_anchor_file);
 	free(r);
 }
 
@@ -286,9 +374,11 @@ bool dns_resolver_validates(const struct dns_resolver *r)
 int dns_lookup_async(struct dns_resolver *r, const char *name, int type, dns_callback *cb,
                      void *ctx, const char **error_r)
 {
+	context_renew(r);
 	struct dns_query *q = xmalloc(sizeof(*q));
 	q->cb = cb;
 	q->ctx = ctx;
+	q->async = r;
 	int id;
 	int rc = ub_resolve_async(r->ub, name, type, 1 /* IN */, q, on_result, &id);
 	if (rc != 0) {
@@ -298,20 +388,13 @@ int dns_lookup_async(struct dns_resolver *r, const char *name, int type, dns_cal
 		*error_r = dns_error;
 		return -1;
 	}
+	r->async_pending++;
 	return 0;
 }
 
 void dns_resolver_process(struct dns_resolver *r)
 {
-	(void)ub_process(r->ub);
-}
-
-static void on_readable(struct event_loop *loop, int fd, int events, void *ctx)
-{
-	(void)loop;
-	(void)fd;
-	(void)events;
-	dns_resolver_process(ctx);
+	process(r);
 }
 
 void dns_resolver_attach(struct dns_resolver *r, struct event_loop *loop)
@@ -333,6 +416,14 @@ static void on_wait_done(void *ctx, struct dns_answer *answer)
 	w->answer = answer;
 }
 
+/* For an answer that came after its wait had given up on it. */
+static void on_late_answer(void *ctx, struct dns_answer *answer)
+{
+	(void)ctx;
+	dns_answer_free(answer);
+	free(answer);
+}
+
 void dns_lookup_questions(struct dns_resolver *r, const struct dns_question *questions,
                           size_t count, int timeout_ms, struct dns_answer *answers)
 {
@@ -340,11 +431,13 @@ void dns_lookup_questions(struct dns_resolver *r, const struct dns_question *que
 	struct dns_query **q = xcalloc(count ? count : 1, sizeof(*q));
 	int *ids = xcalloc(count ? count : 1, sizeof(*ids));
 	size_t pending = 0;
+	context_renew(r);
 	for (size_t i = 0; i < count; i++) {
 		memset(&answers[i], 0, sizeof(answers[i]));
 		q[i] = xmalloc(sizeof(*q[i]));
 		q[i]->cb = on_wait_done;
 		q[i]->ctx = &w[i];
+		q[i]->async = NULL;
 		int rc = ub_resolve_async(r->ub, questions[i].name, questions[i].type, 1, q[i],
 		                          on_result, &ids[i]);
 		if (rc != 0) {
@@ -368,7 +461,7 @@ void dns_lookup_questions(struct dns_resolver *r, const struct dns_question *que
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0)
-			(void)ub_process(r->ub);
+			process(r);
 		pending = 0;
 		for (size_t i = 0; i < count; i++)
 			pending += !w[i].done;
@@ -377,9 +470,17 @@ void dns_lookup_questions(struct dns_resolver *r, const struct dns_question *que
 		if (q[i] == NULL)
 			continue;
 		if (!w[i].done) {
-			/* ub_cancel frees nothing of ours: the query record is ours. */
-			if (ub_cancel(r->ub, ids[i]) == 0)
+			/* ub_cancel frees nothing of ours: the query record is
+			 * ours. One answered but not yet delivered cannot be
+			 * cancelled: its answer is dropped when it comes. The
+			 * context's work on the query goes on either way. */
+			if (ub_cancel(r->ub, ids[i]) == 0) {
 				free(q[i]);
+			} else {
+				q[i]->cb = on_late_answer;
+				q[i]->ctx = NULL;
+			}
+			r->abandoned++;
 			answers[i].status = DNS_TEMPFAIL;
 			answers[i].timed_out = true;
 			answers[i].error =

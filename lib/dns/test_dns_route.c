@@ -1,9 +1,12 @@
 /*
  * Unit tests for routing (dns_route_resolve) against a fake DNS server:
  * a child process on a loopback UDP port that answers from a small table
- * and never answers names under drop.example (a black-holed zone), and that
- * reports every name it is asked for, so the tests see which hosts were
- * looked up as well as how long routing took.
+ * (and any name under fresh.example, with 192.0.2.99, so a look-up can
+ * be one the cache has not seen) and never answers names under
+ * drop.example (a black-holed zone), and that reports every name it is
+ * asked for, so the tests see which hosts were looked up as well as how
+ * long routing took. The last test has one resolver look up good names
+ * right after black-holed ones.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -159,6 +162,14 @@ static size_t fake_answer(const unsigned char *buf, size_t len, unsigned char *o
 	bool known = false;
 	size_t count = 0, at = qend;
 	char mx[64];
+	size_t flen = strlen(".fresh.example");
+	if (q >= flen && name_is(qname + q - flen, ".fresh.example")) {
+		known = true;
+		if (qtype == DNS_TYPE_A) {
+			at += put_rr(out + at, qtype, "192.0.2.99");
+			count++;
+		}
+	}
 	for (size_t i = 0; i < sizeof(zone) / sizeof(zone[0]); i++) {
 		if (!name_is(zone[i].name, qname))
 			continue;
@@ -469,6 +480,55 @@ TEST(questions)
 	dns_resolver_free(r);
 }
 
+/* Look up a name under fresh.example in one wait with n black-holed
+ * names (asked first); true if it was answered with its address. */
+static bool fresh_answered(struct dns_resolver *r, int round, size_t n, int timeout_ms)
+{
+	struct dns_question q[48];
+	char names[48][40];
+	if (n >= 48)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "r%d-%zu.drop.example", round, i);
+		q[i] = (struct dns_question){names[i], DNS_TYPE_A};
+	}
+	snprintf(names[n], sizeof(names[n]), "r%d.fresh.example", round);
+	q[n] = (struct dns_question){names[n], DNS_TYPE_A};
+	struct dns_answer a[48];
+	dns_lookup_questions(r, q, n + 1, timeout_ms, a);
+	bool ok = a[n].status == DNS_FOUND && a[n].count == 1 &&
+	          strcmp(a[n].rrs[0].text, "192.0.2.99") == 0;
+	for (size_t i = 0; i <= n; i++)
+		dns_answer_free(&a[i]);
+	return ok;
+}
+
+/* One long-lived resolver, as the smtp client's: queries it gave up on
+ * (libunbound keeps resending them) must not hold up or fail the look-ups
+ * after them, nor one asked in the same wait as 40 black-holed names. */
+TEST(recover)
+{
+	struct dns_resolver *r = resolver();
+	CHECK(fresh_answered(r, 0, 40, 300));
+	for (int round = 1; round <= 6; round++) {
+		const char *names[40];
+		char buf[40][40];
+		struct dns_answer a[40];
+		for (int i = 0; i < 40; i++) {
+			snprintf(buf[i], sizeof(buf[i]), "b%d-%d.drop.example", round, i);
+			names[i] = buf[i];
+		}
+		dns_lookup_many(r, names, 40, DNS_TYPE_A, 300, a);
+		CHECK(a[0].timed_out && a[39].timed_out);
+		for (int i = 0; i < 40; i++)
+			dns_answer_free(&a[i]);
+		int64_t start = event_now_ms();
+		CHECK(fresh_answered(r, round, 0, 1000));
+		CHECK(event_now_ms() - start < 200);
+	}
+	dns_resolver_free(r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -479,6 +539,7 @@ int main(void)
 	RUN(no_mx);
 	RUN(limit);
 	RUN(questions);
+	RUN(recover);
 	fake_server_stop();
 	return TESTING_DONE();
 }

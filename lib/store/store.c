@@ -317,6 +317,46 @@ static int store_write(struct store *s, store_write_fn *fn, void *ctx, const cha
 
 /* ---- Opening ---- */
 
+/* The root Maildir of the mailbox at path: its parent for a Maildir++
+ * folder (ROOT/.NAME, store/folders.h), else path itself. */
+static char *mailbox_root(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash != NULL && slash[1] == '.' && slash > path)
+		return xstrndup(path, (size_t)(slash - path));
+	return xstrdup(path);
+}
+
+/* A UIDVALIDITY for a new index: the clock, but above the last one given
+ * to any mailbox of the same root, so that a folder deleted and made again
+ * within a second never gets its old value back (RFC 3501 2.3.1.1). The
+ * last one is kept in ROOT/STORE_UIDVALIDITY_NAME, under flock; without
+ * that file (unwritable root) the clock alone decides. */
+static uint32_t new_uidvalidity(const char *path)
+{
+	uint32_t value = (uint32_t)time(NULL);
+	if (value == 0)
+		value = 1;
+	char *root = mailbox_root(path);
+	char *file = xasprintf("%s/%s", root, STORE_UIDVALIDITY_NAME);
+	int fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
+		char buf[32] = {0};
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		unsigned long long last = n > 0 ? strtoull(buf, NULL, 10) : 0;
+		if (last >= value && last < UINT32_MAX)
+			value = (uint32_t)last + 1;
+		int len = snprintf(buf, sizeof(buf), "%u\n", value);
+		if (pwrite(fd, buf, (size_t)len, 0) == len)
+			(void)ftruncate(fd, len);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(file);
+	free(root);
+	return value;
+}
+
 static int init_index(struct store *s, MDB_txn *txn, void *ctx, const char **error_r)
 {
 	(void)ctx;
@@ -324,8 +364,7 @@ static int init_index(struct store *s, MDB_txn *txn, void *ctx, const char **err
 	int rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
 	uint64_t v;
 	if (rc == 0 && (rc = get_u64(txn, s->dbi, "V", 4, &v)) == MDB_NOTFOUND) {
-		uint32_t validity = (uint32_t)time(NULL);
-		rc = put_u64(txn, s->dbi, "V", 4, validity != 0 ? validity : 1);
+		rc = put_u64(txn, s->dbi, "V", 4, new_uidvalidity(s->path));
 		if (rc == 0)
 			rc = put_u64(txn, s->dbi, "N", 4, 1);
 		if (rc == 0)

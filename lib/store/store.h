@@ -3,7 +3,10 @@
  * shared by local, pop3d and imapd.
  *
  * The index is MAILDIR/postern-index.lmdb (one file, MDB_NOSUBDIR, with
- * the lock file postern-index.lmdb-lock beside it). It holds UIDVALIDITY,
+ * the lock file postern-index.lmdb-lock beside it). A new index takes its
+ * UIDVALIDITY from the clock, kept above the last one given in the same
+ * root Maildir (ROOT/postern-uidvalidity), so that a folder made again
+ * does not get its old one. It holds UIDVALIDITY,
  * UIDNEXT, the highest MODSEQ and, per message, its UID, base name (the
  * Maildir name before ":2,"), size and flags and the MODSEQ of its last
  * change. The files on disk are the truth: store_sync() gives a UID to
@@ -37,6 +40,8 @@
 
 #define STORE_INDEX_NAME "postern-index.lmdb"
 #define STORE_SESSION_LOCK_NAME "postern-pop3.lock"
+/* In a root Maildir: the last UIDVALIDITY given to one of its mailboxes. */
+#define STORE_UIDVALIDITY_NAME "postern-uidvalidity"
 
 struct store;
 

@@ -618,6 +618,28 @@ TEST(watch)
 	drop_dir(md);
 }
 
+/* A folder deleted and made again at once gets a new UIDVALIDITY. */
+TEST(uidvalidity_unique)
+{
+	char *md = make_dir();
+	uint32_t seen[4];
+	for (int i = 0; i < 4; i++) {
+		char *folder = xasprintf("%s/.Again", md);
+		struct store *s = open_synced(folder);
+		seen[i] = store_uidvalidity(s);
+		store_close(s);
+		nftw(folder, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		free(folder);
+	}
+	for (int i = 1; i < 4; i++)
+		CHECK(seen[i] > seen[i - 1]);
+	/* The root's own index counts too. */
+	struct store *s = open_synced(md);
+	CHECK(store_uidvalidity(s) > seen[3]);
+	store_close(s);
+	drop_dir(md);
+}
+
 int main(void)
 {
 	alarm(50);
@@ -632,5 +654,6 @@ int main(void)
 	RUN(append);
 	RUN(copy_and_move);
 	RUN(watch);
+	RUN(uidvalidity_unique);
 	return TESTING_DONE();
 }

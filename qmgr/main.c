@@ -489,6 +489,7 @@ static void init(struct server *srv)
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;
 	qmgr.relayhost = conf_get(conf, "relayhost");
 	qmgr.transport_maps = conf_get(conf, "transport_maps");
+	qmgr.sender_relay_maps = conf_get(conf, "sender_dependent_relayhost_maps");
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
 	active_limit = conf_get_int(conf, "qmgr_message_active_limit");

@@ -37,6 +37,8 @@ struct qmgr_settings {
 	int64_t ipc_timeout_ms;
 	const char *relayhost;      /* "" for MX routing */
 	const char *transport_maps; /* "" for none */
+	/* sender_dependent_relayhost_maps, "" for none */
+	const char *sender_relay_maps;
 };
 
 extern struct qmgr_settings qmgr;

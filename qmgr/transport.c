@@ -1,11 +1,13 @@
 /*
  * Delivery of routed recipients. Which agent delivers a recipient, and to
- * which next hop, is mail_route's answer (lib/mail/route.h: transport_maps,
- * then local domains, then smtp to relayhost or the domain); transports
- * are smtp, local and error (whose next hop is the bounce text). A failed
- * transport_maps lookup defers the recipient. Recipients with the same transport and next hop go in
- * one request, within the transport's and destinations' concurrency limits (limits.c). Called from
- * the delivery threads: the table is opened and read under a lock.
+ * which next hop, is mail_route_sender's answer (lib/mail/route.h:
+ * transport_maps, then local domains, then smtp to the sender's relay
+ * from sender_dependent_relayhost_maps, relayhost or the domain);
+ * transports are smtp, local and error (whose next hop is the bounce
+ * text). A failed table lookup defers the recipient. Recipients with
+ * the same transport and next hop go in one request, within the
+ * transport's and destinations' concurrency limits (limits.c). Called
+ * from the delivery threads: the tables are opened and read under a lock.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -20,7 +22,8 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-static struct table *transport_table;
+/* transport_maps and sender_dependent_relayhost_maps, by spec. */
+static struct table *route_tables[2];
 static pthread_mutex_t transport_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct route {
@@ -37,23 +40,27 @@ void agent_info_free(struct agent_info *info)
 	info->tls = NULL;
 }
 
-/* mail_route's table lookup: transport_maps, opened on first use. */
+/* mail_route's table lookup: transport_maps or
+ * sender_dependent_relayhost_maps, each opened on first use. */
 static int transport_lookup(const char *spec, const char *key, struct str *value)
 {
 	const char *error = "";
 	pthread_mutex_lock(&transport_lock);
-	if (transport_table == NULL)
-		transport_table = table_open(spec, &error);
+	bool relays = strcmp(spec, qmgr.transport_maps) != 0;
+	const char *name = relays ? "sender_dependent_relayhost_maps" : "transport_maps";
+	struct table **table = &route_tables[relays];
+	if (*table == NULL)
+		*table = table_open(spec, &error);
 	int rc = -1;
-	if (transport_table == NULL)
-		log_warn("transport_maps %s: %s", spec, error);
-	else if ((rc = table_lookup(transport_table, key, value, &error)) < 0)
-		log_warn("transport_maps lookup of %s: %s", key, error);
+	if (*table == NULL)
+		log_warn("%s %s: %s", name, spec, error);
+	else if ((rc = table_lookup(*table, key, value, &error)) < 0)
+		log_warn("%s lookup of %s: %s", name, key, error);
 	pthread_mutex_unlock(&transport_lock);
 	return rc;
 }
 
-static void route_resolve(const char *address, struct route *route)
+static void route_resolve(const char *sender, const char *address, struct route *route)
 {
 	memset(route, 0, sizeof(*route));
 	struct mail_route_settings rs = {
@@ -62,11 +69,13 @@ static void route_resolve(const char *address, struct route *route)
 	    .relayhost = qmgr.relayhost,
 	    .myhostname = "",
 	    .transport_maps = qmgr.transport_maps,
+	    .sender_relay_maps = qmgr.sender_relay_maps,
 	    .lookup = transport_lookup,
 	};
 	struct str transport = STR_INIT, nexthop = STR_INIT;
-	if (mail_route(&rs, address, &transport, &nexthop) != 0)
-		route->problem = xstrdup("transport_maps lookup failed");
+	if (mail_route_sender(&rs, sender ? sender : "", address, &transport, &nexthop) != 0)
+		route->problem = xstrdup("transport_maps or sender_dependent_relayhost_maps "
+		                         "lookup failed");
 	route->transport = str_steal(&transport);
 	route->nexthop = str_steal(&nexthop);
 }
@@ -142,7 +151,7 @@ void deliver_routed(const struct queue_envelope *env, const size_t *indexes, siz
 	bool *done = xcalloc(count, sizeof(*done));
 	size_t *group = xcalloc(count, sizeof(*group));
 	for (size_t i = 0; i < count; i++)
-		route_resolve(env->rcpts[indexes[i]].address, &routes[i]);
+		route_resolve(env->sender, env->rcpts[indexes[i]].address, &routes[i]);
 	for (size_t i = 0; i < count; i++) {
 		if (done[i])
 			continue;

@@ -2,23 +2,32 @@
  * One delivery request: from the next hop to the servers to try (MX
  * routing through lib/dns, or the literal [host]), the TLS policy for the
  * destination (DANE when the MX (or [host] name) and address answers and
- * the TLSA records are DNSSEC-validated), then each server in order until every recipient
+ * the TLSA records are DNSSEC-validated; at least encrypt in wrapper
+ * mode), then each server in order until every recipient
  * has a final answer: connection failures, refused greetings and 4xx
- * answers move on to the next server; the last answer stands. A session
- * that ends cleanly is kept for the next request to the same next hop
- * (smtp_connection_cache_time_limit) and checked with RSET before reuse.
+ * answers move on to the next server; the last answer stands. The AUTH
+ * credentials for each server come from smtp_sasl_password_maps in
+ * Postfix's order (mail_keys_sasl: the sender with
+ * smtp_sender_dependent_authentication, the server's host name, the next
+ * hop). A session that ends cleanly is kept for the next request to the
+ * same next hop that would use the same credentials
+ * (smtp_connection_cache_time_limit), so mail from senders with their
+ * own credentials never goes over another's login; it is checked with
+ * RSET before reuse.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dns/dns_route.h"
+#include "mail/route.h"
 #include "smtp/smtp.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
 static struct smtp_session *cached;
-static char *cached_key;
+static char *cached_key;         /* its next hop */
+static char *cached_credentials; /* what it authenticated with, or NULL */
 static struct event_timer *cache_timer;
 
 void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status,
@@ -45,6 +54,64 @@ void deliver_drop_cached(void)
 	cached = NULL;
 	free(cached_key);
 	cached_key = NULL;
+	if (cached_credentials != NULL)
+		explicit_bzero(cached_credentials, strlen(cached_credentials));
+	free(cached_credentials);
+	cached_credentials = NULL;
+}
+
+/* The credentials for AUTH to the server host for msg, from
+ * smtp_sasl_password_maps (opened on first use) in Postfix's order: with
+ * smtp_sender_dependent_authentication the sender, then its @domain; the
+ * host name; the next hop as written. 1 with *credentials_r ("user:password",
+ * malloc'd), 0 when there are none, -1 with *error_r (malloc'd) when the
+ * table cannot be read. */
+static int sasl_credentials(const struct smtp_message *msg, const char *host,
+                            const char *nexthop_text, char **credentials_r, char **error_r)
+{
+	*credentials_r = NULL;
+	if (*smtp_cfg.sasl_password_maps == '\0')
+		return 0;
+	const char *error = "";
+	if (smtp_cfg.sasl_passwords == NULL &&
+	    (smtp_cfg.sasl_passwords = table_open(smtp_cfg.sasl_password_maps, &error)) == NULL) {
+		*error_r = xasprintf("smtp_sasl_password_maps: %s", error);
+		return -1;
+	}
+	const char *sender =
+	    smtp_cfg.sender_dependent_auth && msg->env != NULL ? msg->env->sender : NULL;
+	struct mail_keys keys = {0};
+	mail_keys_sasl(&keys, sender, host, nexthop_text);
+	struct str value = STR_INIT;
+	int rc = 0;
+	const char *key = NULL;
+	for (size_t i = 0; rc == 0 && i < keys.count; i++)
+		rc = table_lookup(smtp_cfg.sasl_passwords, key = keys.key[i], &value, &error);
+	if (rc < 0) {
+		*error_r = xasprintf("smtp_sasl_password_maps lookup of %s: %s", key, error);
+	} else if (rc == 1 && strchr(str_cstr(&value), ':') == NULL) {
+		log_warn("smtp_sasl_password_maps: entry for %s is not user:password", key);
+		rc = 0;
+	} else if (rc == 1) {
+		*credentials_r = xstrdup(str_cstr(&value));
+	}
+	if (value.data != NULL)
+		explicit_bzero(value.data, value.len);
+	str_free(&value);
+	mail_keys_free(&keys);
+	return rc;
+}
+
+static bool same_credentials(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void free_credentials(char *credentials)
+{
+	if (credentials != NULL)
+		explicit_bzero(credentials, strlen(credentials));
+	free(credentials);
 }
 
 static void on_cache_timeout(struct event_loop *loop, void *ctx)
@@ -55,7 +122,9 @@ static void on_cache_timeout(struct event_loop *loop, void *ctx)
 	deliver_drop_cached();
 }
 
-static void keep_session(struct smtp_session *s, const char *key)
+/* Keep s, which went to the next hop key and authenticated with
+ * credentials (or none), for the next request. */
+static void keep_session(struct smtp_session *s, const char *key, const char *credentials)
 {
 	deliver_drop_cached();
 	if (smtp_cfg.cache_time_ms <= 0 || smtp_cfg.loop == NULL ||
@@ -65,14 +134,30 @@ static void keep_session(struct smtp_session *s, const char *key)
 	}
 	cached = s;
 	cached_key = xstrdup(key);
+	cached_credentials = credentials ? xstrdup(credentials) : NULL;
 	cache_timer =
 	    event_add_timer(smtp_cfg.loop, smtp_cfg.cache_time_ms, on_cache_timeout, NULL);
 }
 
-static struct smtp_session *take_cached(const char *key)
+/* The kept session for the next hop key if msg would authenticate to its
+ * server with the credentials it used (the same, or none for both); the
+ * credentials in *credentials_r. */
+static struct smtp_session *take_cached(const char *key, const struct smtp_message *msg,
+                                        char **credentials_r)
 {
+	*credentials_r = NULL;
 	if (cached == NULL || strcmp(cached_key, key) != 0)
 		return NULL;
+	char *error = NULL;
+	int rc = sasl_credentials(msg, session_host(cached), key, credentials_r, &error);
+	if (rc < 0 || !same_credentials(*credentials_r, cached_credentials)) {
+		/* Another sender's login, or none to be sure of: a new session. */
+		free(error);
+		free_credentials(*credentials_r);
+		*credentials_r = NULL;
+		deliver_drop_cached();
+		return NULL;
+	}
 	struct smtp_session *s = cached;
 	cached = NULL;
 	deliver_drop_cached();
@@ -250,11 +335,12 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
 }
 
 /* Try one server with the open recipients; returns the session if it
- * can be used again, else NULL. */
+ * can be used again (with the credentials it authenticated with in
+ * *credentials_r), else NULL. */
 static struct smtp_session *try_server(const struct dns_target *tg, const struct nexthop *nh,
                                        const char *nexthop_text, const struct tls_policy *policy,
                                        int64_t *tlsa_budget_ms, const struct smtp_message *msg,
-                                       struct smtp_rcpt *rcpts, size_t count)
+                                       struct smtp_rcpt *rcpts, size_t count, char **credentials_r)
 {
 	struct smtp_target t = {
 	    .host = tg->host,
@@ -263,7 +349,6 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 	    .level = policy->level,
 	    .policy = policy,
 	    .nexthop = nh->host,
-	    .sasl_key = nexthop_text,
 	};
 	char *relay = xasprintf("%s[%s]:%s", tg->host, tg->address, nh->port);
 	char *reason = NULL;
@@ -271,10 +356,20 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 	struct dns_answer tlsa = {0};
 	struct smtp_session *s = NULL;
 	bool tls_failed = false;
-	if ((policy->level == TLS_LEVEL_DANE || policy->level == TLS_LEVEL_DANE_ONLY) &&
-	    dane_prepare(tg, nh, &t, tlsa_budget_ms, &tlsa, &reason) != 0) {
+	char *credentials = NULL;
+	if (sasl_credentials(msg, tg->host, nexthop_text, &credentials, &reason) < 0) {
+		status = "4.3.0";
+	} else if ((policy->level == TLS_LEVEL_DANE || policy->level == TLS_LEVEL_DANE_ONLY) &&
+	           dane_prepare(tg, nh, &t, tlsa_budget_ms, &tlsa, &reason) != 0) {
 		status = "4.7.5";
 	} else {
+		t.sasl_credentials = credentials;
+		/* In wrapper mode TLS is the only way to talk to the server: none
+		 * and may (also DANE's fallback) are TLS without authentication,
+		 * as encrypt, and a failed handshake is never retried in plain
+		 * text. */
+		if (smtp_cfg.tls_wrappermode && t.level < TLS_LEVEL_ENCRYPT)
+			t.level = TLS_LEVEL_ENCRYPT;
 		s = session_open(&t, true, &reason, &status, &tls_failed);
 		if (s == NULL && tls_failed && t.level == TLS_LEVEL_MAY) {
 			log_info("%s; trying again without TLS", reason);
@@ -290,6 +385,11 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 		session_close(s, false);
 		s = NULL;
 	}
+	if (s != NULL) {
+		*credentials_r = credentials;
+		credentials = NULL;
+	}
+	free_credentials(credentials);
 	free(reason);
 	free(relay);
 	free(t.tlsa);
@@ -336,17 +436,21 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 		return;
 	}
 	struct smtp_session *kept = NULL;
+	char *kept_credentials = NULL;
 	int64_t tlsa_budget_ms = 2 * (int64_t)smtp_cfg.dns_timeout_ms;
 	for (size_t i = 0; i < route.count && open_count(rcpts, count) > 0; i++) {
 		if (kept) {
 			session_close(kept, true);
 			kept = NULL;
 		}
+		free_credentials(kept_credentials);
+		kept_credentials = NULL;
 		kept = try_server(&route.targets[i], nh, nexthop_text, &policy, &tlsa_budget_ms,
-		                  msg, rcpts, count);
+		                  msg, rcpts, count, &kept_credentials);
 	}
 	if (kept)
-		keep_session(kept, nexthop_text);
+		keep_session(kept, nexthop_text, kept_credentials);
+	free_credentials(kept_credentials);
 	dns_route_free(&route);
 	tls_policy_free(&policy);
 }
@@ -364,19 +468,22 @@ void deliver_message(const char *nexthop_text, const struct smtp_message *msg,
 		free(reason);
 		return;
 	}
-	struct smtp_session *s = take_cached(nexthop_text);
+	char *credentials = NULL;
+	struct smtp_session *s = take_cached(nexthop_text, msg, &credentials);
 	if (s != NULL) {
 		if (!session_reset(s)) {
 			session_close(s, false);
 		} else if (session_deliver(s, msg, rcpts, count)) {
 			/* The first server's answers stand, as on a new session. */
-			keep_session(s, nexthop_text);
+			keep_session(s, nexthop_text, credentials);
+			free_credentials(credentials);
 			nexthop_free(&nh);
 			return;
 		} else {
 			session_close(s, false);
 		}
 	}
+	free_credentials(credentials);
 	deliver_routed(&nh, nexthop_text, msg, rcpts, count);
 	for (size_t i = 0; i < count; i++)
 		if (rcpts[i].outcome == OUT_PENDING)

@@ -1,7 +1,9 @@
 /*
  * One SMTP client connection (RFC 5321): connect with a time limit, the
  * greeting, EHLO (HELO if EHLO is refused), STARTTLS as the TLS level
- * asks (RFC 3207), AUTH PLAIN or LOGIN to a relay over TLS (RFC 4954);
+ * asks (RFC 3207) or, with smtp_tls_wrappermode, TLS from the start
+ * (implicit TLS, RFC 8314; one handshake routine serves both), AUTH PLAIN
+ * or LOGIN to a relay over TLS (RFC 4954);
  * reading replies with a time limit per stage; RSET before reuse and QUIT.
  * A server that sends garbage, stalls or hangs up only fails the session,
  * with the reason recorded. The transactions are in transaction.c.
@@ -249,21 +251,15 @@ static char **match_names(const struct smtp_target *t, size_t *count_r)
 	return names;
 }
 
-static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *tls_failed)
+/* The TLS handshake on the session's connection, after STARTTLS or at
+ * once in wrapper mode, checking the server as the level says (names
+ * under verify and secure, TLSA records under dane, digests under
+ * fingerprint, nothing under may and encrypt); then the stream reads and
+ * writes through TLS and s->tls_text has the summary for the log. -1 with
+ * *tls_failed set and the session error (4.7.5) on failure. */
+static int tls_handshake(struct smtp_session *s, const struct smtp_target *t, bool *tls_failed)
 {
-	if (session_command(s, "STARTTLS", smtp_cfg.helo_timeout_ms, "sending STARTTLS") != 0)
-		return -1;
-	if (s->resp.code != 220) {
-		if (t->level == TLS_LEVEL_MAY)
-			return 0; /* go on in plain text */
-		session_fail(s, "4.7.5", "TLS is required, but host %s refused STARTTLS: %s",
-		             s->relay, str_cstr(&s->summary));
-		return -1;
-	}
-	if (stream_buffered(s->stream) > 0) {
-		session_fail(s, "4.7.5", "host %s sent data after its STARTTLS reply", s->relay);
-		return -1;
-	}
+	const char *what = smtp_cfg.tls_wrappermode ? "implicit TLS (smtp_tls_wrappermode)" : "TLS";
 	if (smtp_cfg.tls == NULL) {
 		*tls_failed = true;
 		session_fail(s, "4.7.5", "TLS is not available in this client");
@@ -291,7 +287,8 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 		 * one there would be no check at all. */
 		if (t->policy == NULL || t->policy->fingerprint_count == 0) {
 			*tls_failed = true;
-			session_fail(s, "4.7.5", "TLS with %s: no fingerprints to match", s->relay);
+			session_fail(s, "4.7.5", "%s with %s: no fingerprints to match", what,
+			             s->relay);
 			return -1;
 		}
 		check.fingerprints = t->policy->fingerprints;
@@ -311,7 +308,7 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 	free(names);
 	if (s->tls == NULL) {
 		*tls_failed = true;
-		session_fail(s, "4.7.5", "TLS with %s failed: %s", s->relay, error);
+		session_fail(s, "4.7.5", "%s with %s failed: %s", what, s->relay, error);
 		return -1;
 	}
 	stream_discard_input(s->stream);
@@ -319,40 +316,45 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 	free(s->tls_text);
 	s->tls_text =
 	    xasprintf("%s, %s", tls_session_summary(s->tls), tls_session_peer_auth(s->tls));
+	return 0;
+}
+
+static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *tls_failed)
+{
+	if (session_command(s, "STARTTLS", smtp_cfg.helo_timeout_ms, "sending STARTTLS") != 0)
+		return -1;
+	if (s->resp.code != 220) {
+		if (t->level == TLS_LEVEL_MAY)
+			return 0; /* go on in plain text */
+		session_fail(s, "4.7.5", "TLS is required, but host %s refused STARTTLS: %s",
+		             s->relay, str_cstr(&s->summary));
+		return -1;
+	}
+	if (stream_buffered(s->stream) > 0) {
+		session_fail(s, "4.7.5", "host %s sent data after its STARTTLS reply", s->relay);
+		return -1;
+	}
+	if (tls_handshake(s, t, tls_failed) != 0)
+		return -1;
 	return ehlo(s);
 }
 
-/* Credentials "user:password" for the next hop from smtp_sasl_password_maps:
- * 1 found, 0 none, -1 table error (session fails). */
-static int find_credentials(struct smtp_session *s, const char *key, char **user, char **pass)
+/* Split the credentials deliver.c found ("user:password"): 1 with *user
+ * and *pass set, 0 when there are none (or the entry is malformed, which
+ * is logged: the session goes on without AUTH, as before). */
+static int split_credentials(const struct smtp_session *s, const char *credentials, char **user,
+                             char **pass)
 {
-	if (*smtp_cfg.sasl_password_maps == '\0' || key == NULL)
+	if (credentials == NULL)
 		return 0;
-	const char *error = "";
-	if (smtp_cfg.sasl_passwords == NULL) {
-		smtp_cfg.sasl_passwords = table_open(smtp_cfg.sasl_password_maps, &error);
-		if (smtp_cfg.sasl_passwords == NULL) {
-			session_fail(s, "4.3.0", "smtp_sasl_password_maps: %s", error);
-			return -1;
-		}
+	const char *colon = strchr(credentials, ':');
+	if (colon == NULL) {
+		log_warn("smtp_sasl_password_maps: entry for %s is not user:password", s->relay);
+		return 0;
 	}
-	struct str value = STR_INIT;
-	int rc = table_lookup(smtp_cfg.sasl_passwords, key, &value, &error);
-	if (rc < 0) {
-		session_fail(s, "4.3.0", "smtp_sasl_password_maps: %s", error);
-	} else if (rc == 1) {
-		const char *v = str_cstr(&value);
-		const char *colon = strchr(v, ':');
-		if (colon == NULL) {
-			log_warn("smtp_sasl_password_maps: entry for %s is not user:password", key);
-			rc = 0;
-		} else {
-			*user = xstrndup(v, (size_t)(colon - v));
-			*pass = xstrdup(colon + 1);
-		}
-	}
-	str_free(&value);
-	return rc;
+	*user = xstrndup(credentials, (size_t)(colon - credentials));
+	*pass = xstrdup(colon + 1);
+	return 1;
 }
 
 static char *b64(const char *a, size_t alen)
@@ -362,10 +364,10 @@ static char *b64(const char *a, size_t alen)
 	return str_steal(&out);
 }
 
-static int authenticate(struct smtp_session *s, const char *key)
+static int authenticate(struct smtp_session *s, const char *credentials)
 {
 	char *user = NULL, *pass = NULL;
-	int rc = find_credentials(s, key, &user, &pass);
+	int rc = split_credentials(s, credentials, &user, &pass);
 	if (rc <= 0)
 		return rc;
 	rc = -1;
@@ -434,9 +436,19 @@ struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, c
 		goto fail;
 	}
 	s->stream = stream_new(s->fd, smtp_cfg.helo_timeout_ms);
-	if (session_read_reply(s, smtp_cfg.helo_timeout_ms,
-	                       "receiving the initial server greeting") != 0)
+	/* Wrapper mode (RFC 8314 implicit TLS): the handshake comes first and
+	 * the greeting through it; nothing is ever sent in plain text. */
+	if (smtp_cfg.tls_wrappermode && tls_handshake(s, t, tls_failed_r) != 0)
 		goto fail;
+	if (session_read_reply(s, smtp_cfg.helo_timeout_ms,
+	                       "receiving the initial server greeting") != 0) {
+		/* A submissions server waits for our TLS handshake in silence. */
+		if (!smtp_cfg.tls_wrappermode && strcmp(t->port, "465") == 0)
+			log_info("%s: port 465 is implicit TLS (submissions), which needs "
+			         "smtp_tls_wrappermode = yes",
+			         s->relay);
+		goto fail;
+	}
 	if (s->resp.code / 100 != 2) {
 		session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
 		             "host %s refused to talk to me: %s", s->relay, str_cstr(&s->summary));
@@ -444,7 +456,7 @@ struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, c
 	}
 	if (ehlo(s) != 0)
 		goto fail;
-	bool want_tls = t->level != TLS_LEVEL_NONE && allow_tls;
+	bool want_tls = !smtp_cfg.tls_wrappermode && t->level != TLS_LEVEL_NONE && allow_tls;
 	bool need_tls = t->level >= TLS_LEVEL_ENCRYPT;
 	if (want_tls && s->ehlo.starttls) {
 		if (starttls(s, t, tls_failed_r) != 0)
@@ -455,7 +467,7 @@ struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, c
 		             s->relay);
 		goto fail;
 	}
-	if (s->esmtp && authenticate(s, t->sasl_key) != 0)
+	if (s->esmtp && authenticate(s, t->sasl_credentials) != 0)
 		goto fail;
 	return s;
 fail:

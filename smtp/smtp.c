@@ -63,10 +63,15 @@ static void load_settings(const struct conf *conf)
 	smtp_cfg.max_targets = limit > 0 ? (size_t)limit : 0;
 	long long line_limit = conf_get_int(conf, "smtp_line_length_limit");
 	smtp_cfg.line_length_limit = line_limit > 0 ? (size_t)line_limit : 0;
+	smtp_cfg.disable_mime_output_conversion =
+	    conf_get_bool(conf, "disable_mime_output_conversion");
 	smtp_cfg.tls_policy_maps = conf_get(conf, "smtp_tls_policy_maps");
 	smtp_cfg.verify_match = conf_get(conf, "smtp_tls_verify_cert_match");
 	smtp_cfg.secure_match = conf_get(conf, "smtp_tls_secure_cert_match");
 	smtp_cfg.sasl_password_maps = conf_get(conf, "smtp_sasl_password_maps");
+	smtp_cfg.sender_dependent_auth =
+	    conf_get_bool(conf, "smtp_sender_dependent_authentication");
+	smtp_cfg.tls_wrappermode = conf_get_bool(conf, "smtp_tls_wrappermode");
 	smtp_cfg.cache_time_ms = conf_get_time(conf, "smtp_connection_cache_time_limit") * 1000;
 	smtp_cfg.reuse_time_ms = conf_get_time(conf, "smtp_connection_reuse_time_limit") * 1000;
 	const char *level = conf_get(conf, "smtp_tls_security_level");

@@ -2,8 +2,9 @@
  * smtp: the remote delivery agent. Internal interface between its files:
  * smtp.c (the service: qmgr's request, results back), deliver.c (one
  * request: next hop, routing, trying the servers in order), session.c (one
- * SMTP connection: greeting, EHLO, STARTTLS, AUTH, one transaction per
- * message, reuse) and tls_policy.c (the TLS level per destination).
+ * SMTP connection: greeting, EHLO, STARTTLS or implicit TLS, AUTH, one
+ * transaction per message, reuse) and tls_policy.c (the TLS level per
+ * destination).
  */
 #ifndef POSTERN_SMTP_SMTP_H
 #define POSTERN_SMTP_SMTP_H
@@ -35,11 +36,17 @@ struct smtp_config {
 	    quit_timeout_ms, rset_timeout_ms, dns_timeout_ms;
 	size_t max_targets;       /* smtp_mx_address_limit */
 	size_t line_length_limit; /* smtp_line_length_limit; 0: none */
+	/* disable_mime_output_conversion: 8-bit mail to a server without
+	 * 8BITMIME bounces instead of being converted */
+	bool disable_mime_output_conversion;
 	enum tls_level tls_level;
 	const char *tls_policy_maps;
 	const char *verify_match; /* smtp_tls_verify_cert_match */
 	const char *secure_match; /* smtp_tls_secure_cert_match */
 	const char *sasl_password_maps;
+	/* smtp_sender_dependent_authentication */
+	bool sender_dependent_auth;
+	bool tls_wrappermode;  /* smtp_tls_wrappermode: TLS at connect, no STARTTLS */
 	int64_t cache_time_ms; /* idle session kept this long for reuse */
 	int64_t reuse_time_ms; /* a session is not reused after this age */
 	struct dns_resolver *resolver;
@@ -107,12 +114,14 @@ struct smtp_target {
 	const char *dane_base;           /* their base domain (host, or host after CNAMEs) */
 	const char *dane_alias;          /* the other of the two names, or NULL */
 	size_t tlsa_count;
-	const char *sasl_key; /* next hop key for smtp_sasl_password_maps */
+	const char *sasl_credentials; /* "user:password" for AUTH (deliver.c found it), or NULL */
 };
 
-/* Connect, read the greeting, EHLO/HELO, STARTTLS as the policy says,
- * AUTH if credentials exist. NULL on failure with *reason_r (malloc'd)
- * and *status_r ("4.4.1", ...). */
+/* Connect, read the greeting, EHLO/HELO, STARTTLS as the policy says
+ * (with smtp_tls_wrappermode: the TLS handshake right after connect,
+ * then the greeting), AUTH if credentials exist. NULL on failure with
+ * *reason_r (malloc'd) and *status_r ("4.4.1", ...); *tls_failed_r when
+ * the TLS handshake failed. */
 struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, char **reason_r,
                                   const char **status_r, bool *tls_failed_r);
 /* One message to the recipients whose outcome is pending; sets the

@@ -4,6 +4,9 @@
  * the DSN parameters passed on (RFC 1870, 6152, 6531, 3461), and the
  * outcome of each recipient from the server's replies. Refusals that can
  * be decided before sending (size, SMTPUTF8, 8-bit content) come first.
+ * 8-bit content for a server without 8BITMIME is converted to 7-bit MIME
+ * on the way out (lib/mail/mime_7bit.h) unless
+ * disable_mime_output_conversion is set.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "mail/mime_7bit.h"
 #include "smtp/session.h"
 #include "smtp/wire_lines.h"
 #include "smtp/xtext.h"
@@ -37,10 +41,32 @@ static bool message_has_8bit(const struct smtp_message *msg)
 	return false;
 }
 
+/* The first pass of the 7-bit conversion over the whole content. 0, or
+ * -1 with the session error set. */
+static int scan_mime(struct smtp_session *s, const struct smtp_message *msg, struct mime_7bit *conv)
+{
+	char buf[BODY_BLOCK];
+	for (int64_t off = 0; off < msg->size;) {
+		size_t want = (size_t)(msg->size - off < BODY_BLOCK ? msg->size - off : BODY_BLOCK);
+		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+		if (n <= 0) {
+			session_fail(s, "4.3.0", "cannot read the queue file: %s",
+			             n < 0 ? strerror(errno) : "short file");
+			return -1;
+		}
+		mime_7bit_scan(conv, buf, (size_t)n);
+		off += n;
+	}
+	mime_7bit_scan_end(conv);
+	return 0;
+}
+
 /* Read content bytes [off, off + want) in wire form (wire_lines.h) onto
- * out. 0, or -1 with the session error set. */
+ * out, converted to 7-bit first when conv is set (plain is scratch
+ * space). 0, or -1 with the session error set. */
 static int read_wire(struct smtp_session *s, const struct smtp_message *msg, int64_t off,
-                     size_t want, struct wire_lines *w, struct str *out)
+                     size_t want, struct wire_lines *w, struct mime_7bit *conv, struct str *plain,
+                     struct str *out)
 {
 	char buf[BODY_BLOCK];
 	for (size_t done = 0; done < want;) {
@@ -51,7 +77,13 @@ static int read_wire(struct smtp_session *s, const struct smtp_message *msg, int
 			             n < 0 ? strerror(errno) : "short file");
 			return -1;
 		}
-		wire_lines_put(w, buf, (size_t)n, out);
+		if (conv != NULL) {
+			str_clear(plain);
+			mime_7bit_put(conv, buf, (size_t)n, plain);
+			wire_lines_put(w, plain->data, plain->len, out);
+		} else {
+			wire_lines_put(w, buf, (size_t)n, out);
+		}
 		done += (size_t)n;
 	}
 	return 0;
@@ -59,28 +91,35 @@ static int read_wire(struct smtp_session *s, const struct smtp_message *msg, int
 
 /* Send the content in wire form: every line ending in CRLF whatever the
  * queue file holds, dot-stuffed and terminated for DATA, in BDAT chunks
- * otherwise (reading the chunk replies). 0, or -1 with the session error
- * set (or *reply_failed when a BDAT chunk was refused). */
+ * otherwise (reading the chunk replies); converted to 7-bit MIME when
+ * convert is set. 0, or -1 with the session error set (or *reply_failed
+ * when a BDAT chunk was refused). */
 static int send_content(struct smtp_session *s, const struct smtp_message *msg, bool bdat,
-                        bool *reply_failed)
+                        bool convert, bool *reply_failed)
 {
 	static const char stage[] = "sending message body";
-	struct str out = STR_INIT;
+	struct str out = STR_INIT, plain = STR_INIT;
 	struct wire_lines w;
 	wire_lines_init(&w, !bdat, smtp_cfg.line_length_limit);
 	stream_set_timeout(s->stream, smtp_cfg.data_xfer_timeout_ms);
-	int rc = 0;
-	for (int64_t off = 0; off < msg->size || bdat;) {
+	struct mime_7bit *conv = convert ? mime_7bit_new() : NULL;
+	int rc = conv != NULL ? scan_mime(s, msg, conv) : 0;
+	for (int64_t off = 0; rc == 0 && (off < msg->size || bdat);) {
 		size_t block = bdat ? BDAT_CHUNK : BODY_BLOCK;
 		size_t want =
 		    (size_t)(msg->size - off < (int64_t)block ? msg->size - off : (int64_t)block);
 		bool is_last = off + (int64_t)want >= msg->size;
 		str_clear(&out);
-		if (read_wire(s, msg, off, want, &w, &out) != 0) {
+		if (read_wire(s, msg, off, want, &w, conv, &plain, &out) != 0) {
 			rc = -1;
 			break;
 		}
 		off += (int64_t)want;
+		if (is_last && conv != NULL) {
+			str_clear(&plain);
+			mime_7bit_end(conv, &plain);
+			wire_lines_put(&w, plain.data, plain.len, &out);
+		}
 		if (is_last)
 			wire_lines_end(&w, &out);
 		if (!bdat) {
@@ -111,6 +150,8 @@ static int send_content(struct smtp_session *s, const struct smtp_message *msg, 
 			break;
 	}
 	str_free(&out);
+	str_free(&plain);
+	mime_7bit_free(conv);
 	if (rc != 0 || bdat)
 		return rc;
 	stream_puts(s->stream, ".\r\n");
@@ -252,12 +293,15 @@ static bool needs_smtputf8(const struct smtp_message *msg, const struct smtp_rcp
 	return false;
 }
 
-/* Refusals decided before talking: size, SMTPUTF8, 8-bit content. */
+/* Refusals decided before talking: size, SMTPUTF8, 8-bit content. Sets
+ * whether BODY= goes with MAIL, and whether the content is converted to
+ * 7-bit. */
 static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
-                         struct smtp_rcpt *rcpts, size_t count, bool *send_body_r)
+                         struct smtp_rcpt *rcpts, size_t count, bool *send_body_r, bool *convert_r)
 {
 	const struct queue_envelope *env = msg->env;
 	*send_body_r = true;
+	*convert_r = false;
 	char *reason = NULL;
 	const char *status = NULL;
 	if (s->ehlo.size_limit > 0 && msg->size > s->ehlo.size_limit) {
@@ -270,9 +314,16 @@ static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
 		    xasprintf("SMTPUTF8 is required, but was not offered by host %s", s->relay);
 	} else if (!s->ehlo.eightbitmime && env->body && *env->body &&
 	           strcasecmp(env->body, "7BIT") != 0) {
-		/* RFC 6152: without 8BITMIME, 8-bit content cannot be sent;
-		 * content that is 7-bit after all goes without BODY=. */
-		if (message_has_8bit(msg)) {
+		/* RFC 6152: without 8BITMIME, 8-bit content cannot be sent
+		 * as it is. It is converted to 7-bit MIME (section 3, as
+		 * Postfix does), unless that is turned off or the body is
+		 * binary; content that is 7-bit after all, or converted, goes
+		 * without BODY=. */
+		bool binary = strcasecmp(env->body, "BINARYMIME") == 0;
+		bool has_8bit = message_has_8bit(msg);
+		if (has_8bit && !binary && !smtp_cfg.disable_mime_output_conversion) {
+			*convert_r = true;
+		} else if (has_8bit) {
 			status = "5.6.3";
 			reason = xasprintf("message has 8-bit content, but host %s does not offer "
 			                   "8BITMIME",
@@ -302,8 +353,8 @@ static bool rset_alone(struct smtp_session *s)
 bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
                      struct smtp_rcpt *rcpts, size_t count)
 {
-	bool send_body;
-	if (refuse_early(s, msg, rcpts, count, &send_body))
+	bool send_body, convert;
+	if (refuse_early(s, msg, rcpts, count, &send_body, &convert))
 		return rset_alone(s);
 	bool pipelining = s->esmtp && s->ehlo.pipelining;
 	bool bdat = s->esmtp && s->ehlo.chunking;
@@ -391,7 +442,7 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 			goto out;
 		}
 		bool chunk_refused = false;
-		if (send_content(s, msg, true, &chunk_refused) != 0) {
+		if (send_content(s, msg, true, convert, &chunk_refused) != 0) {
 			if (!chunk_refused)
 				goto broken;
 		}
@@ -428,7 +479,7 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 		goto out;
 	}
 	bool unused = false;
-	if (send_content(s, msg, false, &unused) != 0)
+	if (send_content(s, msg, false, convert, &unused) != 0)
 		goto broken;
 	answer_reply(s, rcpts, count, true);
 	ok = true;

@@ -58,6 +58,9 @@ const struct param_def param_table[] = {
     {"deliver_lock_attempts", PARAM_INT, "20",
      "How often local tries to lock an mbox file before it defers the delivery."},
     {"deliver_lock_delay", PARAM_TIME, "1s", "How long local waits between two lock attempts."},
+    {"disable_mime_output_conversion", PARAM_BOOL, "no",
+     "Bounce 8-bit mail to a server without 8BITMIME (5.6.3) instead of converting it to "
+     "quoted-printable."},
     {"disable_vrfy_command", PARAM_BOOL, "yes",
      "Answer VRFY with 252 without saying whether the address exists."},
     {"dns_forwarders", PARAM_LIST, "",
@@ -212,6 +215,9 @@ const struct param_def param_table[] = {
      "Next hop for all remote mail: [host]:port, [host], host:port or domain; empty: MX routing."},
     {"sender_bcc_maps", PARAM_LIST, "",
      "Tables giving, for a sender (user@domain or @domain), an address that gets a blind copy."},
+    {"sender_dependent_relayhost_maps", PARAM_STR, "",
+     "Table of sender (user@domain, then @domain; <> for the null sender) to the next hop of its "
+     "remote mail, in place of relayhost; a transport_maps next hop still wins."},
     {"service_throttle_time", PARAM_TIME, "60s",
      "Longest pause before master starts new processes for a service whose processes keep "
      "exiting abnormally (the pause starts at 1s and doubles)."},
@@ -260,8 +266,11 @@ const struct param_def param_table[] = {
     {"smtp_rset_timeout", PARAM_TIME, "20s",
      "How long the smtp client waits for the reply to RSET (checking a kept session)."},
     {"smtp_sasl_password_maps", PARAM_STR, "",
-     "Table of next hop to user:password for AUTH to a relay (sent over TLS only); empty: no "
-     "AUTH."},
+     "Table of server host name, then next hop as written, to user:password for AUTH to a relay "
+     "(sent over TLS only); empty: no AUTH."},
+    {"smtp_sender_dependent_authentication", PARAM_BOOL, "no",
+     "Look up the envelope sender (user@domain, then @domain) in smtp_sasl_password_maps before "
+     "the server and next hop; sessions are reused only with the same credentials."},
     {"smtp_starttls_timeout", PARAM_TIME, "300s",
      "How long the smtp client waits for a TLS handshake."},
     {"smtp_tcp_port", PARAM_STR, "25",
@@ -290,6 +299,9 @@ const struct param_def param_table[] = {
     {"smtp_tls_verify_cert_match", PARAM_STR, "hostname",
      "Names the server certificate may carry at the verify level (hostname, nexthop, "
      "dot-nexthop, names, .domain)."},
+    {"smtp_tls_wrappermode", PARAM_BOOL, "no",
+     "The smtp client starts TLS at connect (implicit TLS, port 465) instead of STARTTLS; "
+     "TLS is then required."},
     {"smtpd_add_missing_headers", PARAM_BOOL, "no",
      "Add Message-ID and Date when missing (also done for every authenticated client)."},
     {"smtpd_auth_failure_limit", PARAM_INT, "3",

@@ -8,6 +8,13 @@
  * and pickup use it for the milter macros {mail_mailer}, {mail_host},
  * {rcpt_mailer} and {rcpt_host}; as in Postfix, the next hop of local mail
  * is myhostname.
+ *
+ * With a sender (mail_route_sender), sender_dependent_relayhost_maps
+ * takes the place of relayhost for that sender's smtp mail, as in
+ * Postfix's trivial-rewrite: a transport_maps next hop still wins. The
+ * keys of tables indexed by sender, and the order in which smtp looks up
+ * smtp_sasl_password_maps, are here too (mail_keys_*), so that both
+ * programs search the way Postfix does.
  */
 #ifndef POSTERN_MAIL_ROUTE_H
 #define POSTERN_MAIL_ROUTE_H
@@ -20,6 +27,9 @@ struct mail_route_settings {
 	const char *relayhost;
 	const char *myhostname;
 	const char *transport_maps; /* "" for none */
+	/* sender_dependent_relayhost_maps, "" or NULL for none; only
+	 * mail_route_sender looks it up. */
+	const char *sender_relay_maps;
 	/* Look key up in the table spec: 1 found (value set), 0 not found,
 	 * -1 failure (the address then gets the default route). */
 	int (*lookup)(const char *spec, const char *key, struct str *value);
@@ -30,5 +40,40 @@ struct mail_route_settings {
  * filled in; qmgr defers rather than use it). */
 int mail_route(const struct mail_route_settings *rs, const char *address, struct str *transport,
                struct str *nexthop);
+
+/* The same for mail from sender (the envelope sender, "" for the null
+ * sender): an smtp route without a transport_maps next hop goes to the
+ * sender's entry in sender_relay_maps (mail_keys_sender with the null
+ * sender as "<>"), else to relayhost, else to the domain. An entry of
+ * DUNNO or an empty one is no entry. -1 when a look-up in either table
+ * failed (the default route is filled in). */
+int mail_route_sender(const struct mail_route_settings *rs, const char *sender, const char *address,
+                      struct str *transport, struct str *nexthop);
+
+/* The keys a table is searched with, in order, lower case, each once. */
+#define MAIL_KEYS_MAX 8
+struct mail_keys {
+	char *key[MAIL_KEYS_MAX];
+	size_t count;
+};
+
+/* Add key (lower-cased) unless it is empty, already there or the list is
+ * full. */
+void mail_keys_add(struct mail_keys *k, const char *key);
+/* The keys of a sender address, as Postfix's mail_addr_find tries them
+ * for sender_dependent_relayhost_maps and smtp_sasl_password_maps: the
+ * address, then "@domain". The null sender ("") gives null_key, or
+ * nothing when null_key is NULL. (Postfix's other forms, the address
+ * without its extension and the bare local part of a local address, are
+ * not tried.) */
+void mail_keys_sender(struct mail_keys *k, const char *sender, const char *null_key);
+/* The keys smtp looks up in smtp_sasl_password_maps, in the order of
+ * Postfix's smtp(8): with sender-dependent authentication (sender not
+ * NULL) the keys of the sender (none for the null sender); then the
+ * remote server's host name (the MX host, or the host of a [host] next
+ * hop; no brackets, no port); then the next hop as written in relayhost
+ * or the transport table ("[host]:port", "domain"...). */
+void mail_keys_sasl(struct mail_keys *k, const char *sender, const char *host, const char *nexthop);
+void mail_keys_free(struct mail_keys *k);
 
 #endif

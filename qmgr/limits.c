@@ -5,19 +5,27 @@
  * TRANSPORT_destination_concurrency_limit (smtp, local; unset:
  * default_destination_concurrency_limit). smtp's destination is the next
  * hop, so that all mail through one relayhost or transport_maps host
- * shares its limit; local's is the recipient domain. A
- * delivery claims its transport and every destination of its recipients
- * at once, or waits until it can (all or nothing, so claims never
- * deadlock). Used by the delivery threads (workers.c). A claim that must
- * wait queues up with a condition variable of its own, and a release grants
- * the waiting claims that now fit (in the order they came) and wakes only
- * those: with many threads waiting for one busy destination, waking them
- * all at every release cost each delivery a context switch per waiter.
+ * shares its limit; local's is the recipient domain. A delivery claims its
+ * transport and every destination of its recipients at once (all or
+ * nothing, so claims never deadlock).
+ *
+ * A claim that does not fit never holds up its delivery thread: those
+ * recipients are put off, the thread goes on with the rest of the message,
+ * and then the message is parked here, in active/, waiting for the claim
+ * it could not make. A release hands the room it frees to the parked
+ * messages whose claim now fits, first come first served: the claim is
+ * taken for the message (a reservation) and the message goes back to the
+ * delivery threads, where its delivery uses the reservation. So mail for
+ * one busy destination waits in line for that destination alone, while
+ * every thread stays free for mail to the others (Postfix's qmgr keeps a
+ * queue per destination for the same reason).
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf/masterconf.h"
 #include "qmgr/qmgr.h"
@@ -32,20 +40,25 @@ struct counter {
 struct limit_claim {
 	char **keys; /* keys[0] is the transport */
 	size_t count;
+	int64_t transport_limit;
 	int64_t destination_limit; /* of the other keys */
 };
 
-/* A claim waiting for room. */
-struct waiter {
+/* A message waiting in active/ for room for a claim. */
+struct parked {
+	char id[QUEUE_ID_LEN + 1];
 	struct limit_claim *claim;
-	int64_t transport_limit;
-	pthread_cond_t granted_cond;
-	bool granted;
-	struct waiter *next;
+	int64_t since; /* when its first attempt of this round began */
+	struct parked *next;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct waiter *waiters, **waiters_tail = &waiters;
+static struct parked *parked, **parked_tail = &parked;
+/* The delivery thread's message: the claim reserved for it when it was
+ * taken off the parked list, and the first claim it could not make. */
+static _Thread_local struct limit_claim *thread_reserved, *thread_postponed;
+static _Thread_local int64_t thread_since; /* of the round of attempts */
+static _Thread_local bool thread_resumed;  /* came off the parked list */
 static struct counter *counters;
 static size_t counter_count, counter_cap;
 static int64_t default_destination_limit, smtp_destination_limit, local_destination_limit;
@@ -119,10 +132,10 @@ static struct counter *find(const char *key, bool create)
 	return &counters[counter_count++];
 }
 
-static bool fits(const struct limit_claim *c, int64_t transport_limit)
+static bool fits(const struct limit_claim *c)
 {
 	for (size_t i = 0; i < c->count; i++) {
-		int64_t limit = i == 0 ? transport_limit : c->destination_limit;
+		int64_t limit = i == 0 ? c->transport_limit : c->destination_limit;
 		struct counter *k = find(c->keys[i], false);
 		if (limit > 0 && k != NULL && k->count >= limit)
 			return false;
@@ -156,6 +169,71 @@ static char *destination_key(const char *transport, const char *destination)
 	return key;
 }
 
+static void claim_free(struct limit_claim *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->count; i++)
+		free(c->keys[i]);
+	free(c->keys);
+	free(c);
+}
+
+static bool same_keys(const struct limit_claim *a, const struct limit_claim *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (size_t i = 0; i < a->count; i++)
+		if (strcmp(a->keys[i], b->keys[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Parked messages whose claim fits now, taken off the list with their
+ * claim counted in, in the order they came. Called with the lock held. */
+static struct parked *unpark_fitting(void)
+{
+	struct parked *out = NULL, **out_tail = &out;
+	struct parked **link = &parked;
+	while (*link != NULL) {
+		struct parked *p = *link;
+		if (!fits(p->claim)) {
+			link = &p->next;
+			continue;
+		}
+		take(p->claim);
+		*link = p->next;
+		if (parked_tail == &p->next)
+			parked_tail = link;
+		p->next = NULL;
+		*out_tail = p;
+		out_tail = &p->next;
+	}
+	return out;
+}
+
+/* Back to the delivery threads, each with its reservation. */
+static void resubmit(struct parked *list)
+{
+	while (list != NULL) {
+		struct parked *p = list;
+		list = p->next;
+		workers_submit_reserved(p->id, p->claim, p->since);
+		free(p);
+	}
+}
+
+static void uncount(const struct limit_claim *c)
+{
+	for (size_t i = 0; i < c->count; i++) {
+		struct counter *k = find(c->keys[i], false);
+		if (k != NULL && --k->count <= 0) {
+			free(k->key);
+			*k = counters[--counter_count];
+		}
+	}
+}
+
 struct limit_claim *limits_claim(const char *transport, const char *nexthop,
                                  const struct queue_envelope *env, const size_t *indexes,
                                  size_t count)
@@ -163,6 +241,7 @@ struct limit_claim *limits_claim(const char *transport, const char *nexthop,
 	struct limit_claim *c = xcalloc(1, sizeof(*c));
 	c->keys = xcalloc(count + 1, sizeof(*c->keys));
 	c->destination_limit = destination_limit(transport);
+	c->transport_limit = limits_transport(transport);
 	add_key(c, xstrdup(transport));
 	if (nexthop != NULL && *nexthop) {
 		add_key(c, destination_key(transport, nexthop));
@@ -172,56 +251,92 @@ struct limit_claim *limits_claim(const char *transport, const char *nexthop,
 			add_key(c, destination_key(transport, at ? at + 1 : ""));
 		}
 	}
-	int64_t transport_limit = limits_transport(transport);
+	if (thread_reserved != NULL && same_keys(thread_reserved, c)) {
+		/* Counted in when the message left the parked list. */
+		claim_free(c);
+		c = thread_reserved;
+		thread_reserved = NULL;
+		return c;
+	}
+	/* A reservation for other keys (the recipients came in another
+	 * slice) gives its room back first: this claim may take it. */
+	struct limit_claim *unused = thread_reserved;
+	thread_reserved = NULL;
 	pthread_mutex_lock(&lock);
-	if (fits(c, transport_limit)) {
+	if (unused != NULL)
+		uncount(unused);
+	bool ok = fits(c);
+	if (ok)
 		take(c);
-	} else {
-		struct waiter w = {.claim = c, .transport_limit = transport_limit};
-		pthread_cond_init(&w.granted_cond, NULL);
-		*waiters_tail = &w;
-		waiters_tail = &w.next;
-		while (!w.granted)
-			pthread_cond_wait(&w.granted_cond, &lock);
-		pthread_cond_destroy(&w.granted_cond);
-	}
+	struct parked *ready = unused != NULL ? unpark_fitting() : NULL;
 	pthread_mutex_unlock(&lock);
-	return c;
-}
-
-/* Grant the waiting claims that fit now, first come first served, and
- * wake each one granted. Called with the lock held. */
-static void grant_waiters(void)
-{
-	struct waiter **link = &waiters;
-	while (*link != NULL) {
-		struct waiter *w = *link;
-		if (!fits(w->claim, w->transport_limit)) {
-			link = &w->next;
-			continue;
-		}
-		take(w->claim);
-		*link = w->next;
-		if (waiters_tail == &w->next)
-			waiters_tail = link;
-		w->granted = true;
-		pthread_cond_signal(&w->granted_cond);
-	}
+	claim_free(unused);
+	resubmit(ready);
+	if (ok)
+		return c;
+	if (thread_postponed == NULL)
+		thread_postponed = c;
+	else
+		claim_free(c);
+	return NULL;
 }
 
 void limits_release(struct limit_claim *c)
 {
+	if (c == NULL)
+		return;
 	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < c->count; i++) {
-		struct counter *k = find(c->keys[i], false);
-		if (k != NULL && --k->count <= 0) {
-			free(k->key);
-			*k = counters[--counter_count];
-		}
-		free(c->keys[i]);
-	}
-	grant_waiters();
+	uncount(c);
+	struct parked *ready = unpark_fitting();
 	pthread_mutex_unlock(&lock);
-	free(c->keys);
-	free(c);
+	claim_free(c);
+	resubmit(ready);
+}
+
+void limits_thread_begin(struct limit_claim *reserved, int64_t since)
+{
+	thread_reserved = reserved;
+	thread_postponed = NULL;
+	thread_resumed = since > 0;
+	thread_since = since > 0 ? since : (int64_t)time(NULL);
+}
+
+int64_t limits_thread_resumed_since(void)
+{
+	return thread_resumed ? thread_since : 0;
+}
+
+bool limits_thread_postponed(void)
+{
+	return thread_postponed != NULL;
+}
+
+void limits_thread_end(void)
+{
+	/* A reservation its delivery did not use (its recipients went
+	 * elsewhere, or are done): the room goes to the next in line. */
+	limits_release(thread_reserved);
+	thread_reserved = NULL;
+	claim_free(thread_postponed);
+	thread_postponed = NULL;
+}
+
+void limits_park(const char *id)
+{
+	struct limit_claim *c = thread_postponed;
+	thread_postponed = NULL;
+	if (c == NULL)
+		return;
+	struct parked *p = xcalloc(1, sizeof(*p));
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->claim = c;
+	p->since = thread_since;
+	workers_count_parked();
+	pthread_mutex_lock(&lock);
+	*parked_tail = p;
+	parked_tail = &p->next;
+	/* Room freed since the claim failed finds it here. */
+	struct parked *ready = unpark_fitting();
+	pthread_mutex_unlock(&lock);
+	resubmit(ready);
 }

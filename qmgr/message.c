@@ -188,11 +188,17 @@ static size_t *attempt_delivery(const struct queue_envelope *env, const char *pa
 	size_t *changed = xcalloc(2 * env->rcpt_count + 1, sizeof(*changed));
 	size_t *pending = xcalloc(env->rcpt_count + 1, sizeof(*pending));
 	size_t n_changed = 0, n_pending = 0, n_valias = 0;
+	/* Back from waiting for room (limits.c): those deferred in this round
+	 * wait for their retry. */
+	int64_t resumed_since = limits_thread_resumed_since();
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < env->rcpt_count; i++) {
 			enum rcpt_state state = log->rcpts[i].state;
 			if (state == RCPT_DELIVERED || state == RCPT_BOUNCED ||
 			    env->rcpts[i].valias_pending != (pass == 0))
+				continue;
+			if (state == RCPT_DEFERRED && resumed_since > 0 &&
+			    log->rcpts[i].time >= resumed_since)
 				continue;
 			pending[n_pending++] = i;
 			n_valias += pass == 0;
@@ -209,6 +215,11 @@ static size_t *attempt_delivery(const struct queue_envelope *env, const char *pa
 		int64_t now = (int64_t)time(NULL);
 		for (size_t k = 0; k < n_pending; k++) {
 			struct rcpt_result *r = &results[k];
+			if (k >= n_valias && r->state == RCPT_PENDING) {
+				/* Put off (limits.c): no attempt, nothing to record. */
+				agent_info_free(&info[k]);
+				continue;
+			}
 			if (qmgr.soft_bounce)
 				soften(r);
 			rcpt_result_copy(&log->rcpts[pending[k]], r);
@@ -471,16 +482,23 @@ void message_process(const char *id, bool retry_now)
 		recipients_release(count);
 		first += count;
 	}
+	bool park = false;
 	if (!a.finished) {
 		log.delay_warned = a.delay_warned;
 		/* A notification that could not be queued keeps the message, and
-		 * so does a slice that could not be read (rc). */
+		 * so does a slice that could not be read (rc). Recipients put off
+		 * for room at their destination keep it in active/, waiting in
+		 * line there (limits.c), without counting as an attempt. */
 		if (rc == 0 && a.all_final && !a.notices_owed)
 			finish_message(&env, path, true);
+		else if (rc == 0 && limits_thread_postponed())
+			park = true;
 		else
 			defer_message(&env, &log);
 	}
 	status_log_free(&log);
 	queue_envelope_free(&env);
 	free(path);
+	if (park)
+		limits_park(id);
 }

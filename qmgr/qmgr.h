@@ -22,6 +22,8 @@
 #include "mail/queue.h"
 #include "mail/status_log.h"
 
+struct limit_claim;
+
 struct qmgr_settings {
 	const char *queue_dir;
 	const char *hostname;
@@ -81,7 +83,9 @@ void agent_pool_put(const char *service, int fd);
 /* transport.c: route the listed recipients (transport_maps, local
  * domains, relayhost, else the recipient domain through smtp) and
  * deliver them, a batch per transport and next hop. info[k] is filled
- * for each (free with agent_info_free). */
+ * for each (free with agent_info_free). A batch whose destination has no
+ * room now is put off: its results stay RCPT_PENDING
+ * (limits_thread_postponed). */
 void deliver_routed(const struct queue_envelope *env, const size_t *indexes, size_t count,
                     struct rcpt_result *results, struct agent_info *info);
 void agent_info_free(struct agent_info *info);
@@ -113,7 +117,12 @@ int workers_start(size_t count, const char **error_r);
 /* Hand active/ID to a thread (main thread only); retry_now: see
  * message_process. */
 void workers_submit(const char *id, bool retry_now);
-/* Messages submitted and not finished. */
+/* A thread's message is being parked (limits.c): it stays in flight. */
+void workers_count_parked(void);
+/* Hand back a parked message with the claim reserved for it and the time
+ * its round of attempts began (limits.c; any thread). */
+void workers_submit_reserved(const char *id, struct limit_claim *reserved, int64_t since);
+/* Messages submitted and not finished (parked ones too). */
 size_t workers_in_flight(void);
 /* Readable when a thread finished a message. */
 int workers_wake_fd(void);
@@ -126,18 +135,35 @@ void qmgr_deferred_until(int64_t when);
 void qmgr_queued_mail(void);
 
 /* limits.c: per-transport and per-destination concurrency. */
-struct limit_claim;
 void limits_init(const struct conf *conf);
 /* The process limit of the transport's service (0: none). */
 int64_t limits_transport(const char *transport);
-/* Wait until a delivery of these recipients through transport may start.
- * nexthop (smtp: the domain, relayhost or transport_maps next hop) is the
- * destination whose concurrency is limited; NULL (local): each recipient's
- * domain. */
+/* Room for a delivery of these recipients through transport, or NULL
+ * when there is none now: the recipients are put off (the delivery
+ * thread goes on with the others) and the message is parked with
+ * limits_park at the end of its attempt. nexthop (smtp: the domain,
+ * relayhost or transport_maps next hop) is the destination whose
+ * concurrency is limited; NULL (local): each recipient's domain. */
 struct limit_claim *limits_claim(const char *transport, const char *nexthop,
                                  const struct queue_envelope *env, const size_t *indexes,
                                  size_t count);
+/* Give the room back (NULL: nothing); parked messages it lets through go
+ * back to the delivery threads. */
 void limits_release(struct limit_claim *claim);
+/* Around the work on one message in a delivery thread: begin with the
+ * claim reserved for it and when its round of attempts began (when it
+ * comes off the parked list; else NULL and 0), end after. */
+void limits_thread_begin(struct limit_claim *reserved, int64_t since);
+/* For a message off the parked list, when its round of attempts began
+ * (recipients deferred since are not tried again in it); else 0. */
+int64_t limits_thread_resumed_since(void);
+void limits_thread_end(void);
+/* Did a claim of this thread's message find no room? */
+bool limits_thread_postponed(void);
+/* Park the message in active/ until the claim that found no room fits:
+ * it then goes back to the delivery threads (workers_submit_reserved).
+ * The thread's last step with the message. */
+void limits_park(const char *id);
 
 /* valias.c: recipients queued with valias_pending. Expand the listed ones
  * again and fill their results (the expanded ones go out in one new

@@ -122,12 +122,18 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 		return;
 	}
 	size_t *sub = xcalloc(n, sizeof(*sub));
-	struct rcpt_result *sub_results = xcalloc(n, sizeof(*sub_results));
-	struct agent_info *sub_info = xcalloc(n, sizeof(*sub_info));
 	for (size_t k = 0; k < n; k++)
 		sub[k] = indexes[group[k]];
 	const char *nexthop = is_local ? NULL : route->nexthop;
 	struct limit_claim *claim = limits_claim(route->transport, nexthop, env, sub, n);
+	if (claim == NULL) {
+		/* No room at the destination now: put off (results left
+		 * pending), the message waits in line for it (limits.c). */
+		free(sub);
+		return;
+	}
+	struct rcpt_result *sub_results = xcalloc(n, sizeof(*sub_results));
+	struct agent_info *sub_info = xcalloc(n, sizeof(*sub_info));
 	deliver_agent(route->transport, nexthop, env, sub, n, sub_results, sub_info);
 	limits_release(claim);
 	for (size_t k = 0; k < n; k++) {

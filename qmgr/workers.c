@@ -2,9 +2,12 @@
  * Delivery threads: qmgr works on several messages at once. The main
  * thread (the event loop: wake-ups, queue scans, the retry timer) moves a
  * message into active/ and submits its id; one of the worker threads runs
- * message_process() on it, start to finish. Every message is in the hands
- * of exactly one thread, and each thread writes only the status logs of its
- * own messages, so qmgr stays the single writer of recipient state.
+ * message_process() on it, start to finish, or until it parks it to wait
+ * for room at a destination (limits.c), which submits it again with that
+ * room reserved. Every message is in the hands of at most one thread, and
+ * each thread writes only the status logs of its own messages, so qmgr
+ * stays the single writer of recipient state. Parked messages count as in
+ * flight.
  * When a worker finishes a message it wakes the main thread through a pipe
  * (to take more mail within qmgr_message_active_limit) and reports the
  * earliest retry time of what it deferred (for the retry timer).
@@ -25,12 +28,15 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER;
 struct work {
 	char id[QUEUE_ID_LEN + 1];
-	bool retry_now; /* an admin asked for it: restart the back-off */
+	bool retry_now;               /* an admin asked for it: restart the back-off */
+	struct limit_claim *reserved; /* coming off the parked list */
+	int64_t since;                /* then: when its round of attempts began */
 };
 
 static struct work *pending; /* ring buffer */
 static size_t pending_cap, pending_head, pending_count;
 static size_t busy;            /* messages being worked on */
+static size_t parked;          /* waiting for room (limits.c) */
 static int64_t earliest_retry; /* 0: none reported since the last take */
 static bool new_mail;          /* a thread queued mail into incoming/ */
 static int wake_pipe[2] = {-1, -1};
@@ -49,7 +55,9 @@ static void *worker_main(void *arg)
 		busy++;
 		pthread_mutex_unlock(&lock);
 
+		limits_thread_begin(w.reserved, w.since);
 		message_process(w.id, w.retry_now);
+		limits_thread_end();
 
 		pthread_mutex_lock(&lock);
 		busy--;
@@ -91,9 +99,14 @@ int workers_wake_fd(void)
 	return wake_pipe[0];
 }
 
-void workers_submit(const char *id, bool retry_now)
+/* Counts moved under the one lock, so that a message is never seen in
+ * neither state (main.c looks for files left in active/ when nothing is
+ * in flight). */
+static void submit(const char *id, bool retry_now, struct limit_claim *reserved, int64_t since)
 {
 	pthread_mutex_lock(&lock);
+	if (reserved != NULL)
+		parked--;
 	if (pending_count == pending_cap) {
 		size_t cap = pending_cap ? pending_cap * 2 : 256;
 		struct work *grown = xcalloc(cap, sizeof(*grown));
@@ -108,15 +121,34 @@ void workers_submit(const char *id, bool retry_now)
 	memcpy(w->id, id, QUEUE_ID_LEN);
 	w->id[QUEUE_ID_LEN] = '\0';
 	w->retry_now = retry_now;
+	w->reserved = reserved;
+	w->since = since;
 	pending_count++;
 	pthread_cond_signal(&work_ready);
+	pthread_mutex_unlock(&lock);
+}
+
+void workers_submit(const char *id, bool retry_now)
+{
+	submit(id, retry_now, NULL, 0);
+}
+
+void workers_submit_reserved(const char *id, struct limit_claim *reserved, int64_t since)
+{
+	submit(id, false, reserved, since);
+}
+
+void workers_count_parked(void)
+{
+	pthread_mutex_lock(&lock);
+	parked++;
 	pthread_mutex_unlock(&lock);
 }
 
 size_t workers_in_flight(void)
 {
 	pthread_mutex_lock(&lock);
-	size_t n = pending_count + busy;
+	size_t n = pending_count + busy + parked;
 	pthread_mutex_unlock(&lock);
 	return n;
 }

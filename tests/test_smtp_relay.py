@@ -212,6 +212,77 @@ class DestinationConcurrencyTest(InstanceTestCase):
         self.assertGreaterEqual(state["fast_first_done_with_slow_left"], 4, state)
         send.wait_log("status=sent (250 2.0.0 fast ok)", timeout=10)
 
+    def test_busy_destination_holds_no_thread(self):
+        """With fewer delivery threads than messages waiting for a busy
+        destination, mail for another one still goes at once: a message
+        that finds no room at its destination waits in line for it
+        without holding a thread, and goes exactly once."""
+        port = free_port_on("127.0.0.2", "127.0.0.3", "127.0.0.4")
+        lock = threading.Lock()
+        state = {"slow": 0, "slow_max": 0, "slow_done": 0, "fast_done": 0,
+                 "slow_left_at_fast": None}
+
+        def slow_handler(peer, n):
+            def reply():
+                with lock:
+                    state["slow"] += 1
+                    state["slow_max"] = max(state["slow_max"], state["slow"])
+                time.sleep(0.8)
+                with lock:
+                    state["slow"] -= 1
+                    state["slow_done"] += 1
+                return "250 2.0.0 slow ok"
+            peer.simple_session(data_reply=reply)
+
+        def fast_handler(peer, n):
+            def reply():
+                with lock:
+                    state["fast_done"] += 1
+                    if state["slow_left_at_fast"] is None:
+                        state["slow_left_at_fast"] = 6 - state["slow_done"]
+                return "250 2.0.0 fast ok"
+            peer.simple_session(data_reply=reply)
+
+        for address, handler in (("127.0.0.3", slow_handler), ("127.0.0.4", fast_handler)):
+            server = ScriptedServer(address, port, handler)
+            self.addCleanup(server.stop)
+        # Two delivery threads (qmgr has as many as local's process limit).
+        services = [x if not x.startswith("local ") else "local unix - n n 2 - local"
+                    for x in SENDER_SERVICES]
+        without_qmgr = [x for x in services if not x.startswith("qmgr ")]
+        send = Instance(params=sender_params(None, port, smtp_destination_concurrency_limit="1"),
+                        services=without_qmgr)
+        self.addCleanup(send.cleanup)
+        path = os.path.join(send.etc, "transport")
+        with open(path, "w") as f:
+            f.write("slow.example smtp:[127.0.0.3]\nfast.example smtp:[127.0.0.4]\n")
+        send.mailctl("map", "build", path, check=True)
+        send.params["transport_maps"] = path + ".lmdb"
+        send.write_config()
+        send.start()
+        # The slow destination's mail first, then one for the fast one
+        # with a recipient at the slow one too.
+        for i in range(5):
+            submit(send, "s@out.sender.test", ["u@slow.example"], b"Subject: slow %d\n\nx\n" % i)
+        submit(send, "s@out.sender.test", ["v@slow.example", "u@fast.example"],
+               b"Subject: both\n\nx\n")
+        wait_for(lambda: len(os.listdir(os.path.join(send.spool, "incoming"))) == 6,
+                 timeout=30, what="six messages in incoming/")
+        send.reload(services=services)
+        wait_for(lambda: state["slow_done"] == 6 and state["fast_done"] == 1, timeout=60,
+                 what="all seven deliveries")
+        self.assertEqual(state["slow_max"], 1, state)
+        # With threads held by the waiting messages, the fast recipient
+        # would wait for most of the slow deliveries (0.8 s each).
+        self.assertGreaterEqual(state["slow_left_at_fast"], 4, state)
+        wait_for(lambda: not os.listdir(os.path.join(send.spool, "active")), timeout=20,
+                 what="active/ empty")
+        log = send.read_log()
+        self.assertEqual(log.count("status=sent (250 2.0.0 slow ok)"), 6, log)
+        self.assertEqual(log.count("status=sent (250 2.0.0 fast ok)"), 1, log)
+        self.assertNotIn("status=deferred", log)
+        self.assertEqual(log.count(": removed"), 6, log)
+
     def test_limit_per_relayhost(self):
         """Mail for many domains through one relayhost shares that next
         hop's smtp_destination_concurrency_limit (a limit per recipient

@@ -36,7 +36,7 @@
 #include "mail/status_log.h"
 #include "mailctl/queue_select.h"
 #include "server/program.h"
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 #include "util/alloc.h"
 #include "util/base64.h"
 #include "util/json.h"

@@ -14,7 +14,7 @@
 
 #include "mail/queue.h"
 #include "sendmail/sendmail.h"
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 #include "util/alloc.h"
 #include "util/base64.h"
 

@@ -16,7 +16,7 @@
 #include <zlib.h>
 
 #include "smtp/address.h"
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 #include "util/alloc.h"
 #include "util/ipc.h"
 

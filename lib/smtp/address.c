@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 #include "util/alloc.h"
 
 #define HOST_UTF8 0x1        /* U-labels allowed */

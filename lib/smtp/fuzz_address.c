@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "smtp/address.h"
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 #include "smtp/xtext.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 #include "smtp/xtext.h"
 #include "util/alloc.h"
 #include "util/base64.h"

@@ -6,7 +6,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 
 static const char hex_digits[] = "0123456789ABCDEF";
 

@@ -1,12 +1,13 @@
 /*
  * IMAP modified UTF-7 (mutf7.h): a strict encoder from UTF-8 and a strict
- * decoder to UTF-8. util/ knows no mail formats, so the UTF-8 reading
- * needed here is done here (the same rules as RFC 3629).
+ * decoder to UTF-8 (UTF-8 read and written by util/utf8.h).
  */
 #include "util/mutf7.h"
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "util/utf8.h"
 
 static const char mutf7_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
@@ -30,61 +31,6 @@ static int base64_value(unsigned char c)
 	if (c == ',')
 		return 63;
 	return -1;
-}
-
-/* Length (1..4) of the well-formed UTF-8 character at the start of s, with
- * its code point in *cp_r; 0 if there is none. */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp_r)
-{
-	if (len == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-	/* 0x80-0xc1 (continuations, overlong leads) and 0xf5-0xff never lead. */
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	uint32_t cp = s[0] & (0x7f >> n);
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return n;
-}
-
-static void utf8_append(struct str *out, uint32_t cp)
-{
-	char buf[4];
-	size_t n;
-	if (cp < 0x80) {
-		buf[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		buf[0] = (char)(0xc0 | (cp >> 6));
-		buf[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		buf[0] = (char)(0xe0 | (cp >> 12));
-		buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		buf[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		buf[0] = (char)(0xf0 | (cp >> 18));
-		buf[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		buf[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		buf[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	str_append(out, buf, n);
 }
 
 /* Bits waiting to be written as base64 characters (fewer than 6 after
@@ -122,7 +68,7 @@ int mutf7_encode(const char *text, size_t len, struct str *out, const char **err
 		str_append_char(out, '&');
 		while (i < len && !is_direct(s[i])) {
 			uint32_t cp;
-			size_t n = utf8_next(s + i, len - i, &cp);
+			size_t n = utf8_char_len((const char *)s + i, len - i, &cp);
 			if (n == 0) {
 				str_truncate(out, start);
 				*error_r = "not well-formed UTF-8";
@@ -169,7 +115,7 @@ static const char *decode_shift(const unsigned char *s, size_t len, size_t *pos,
 		if (high != 0) {
 			if (unit < 0xdc00 || unit > 0xdfff)
 				return "high surrogate without low surrogate";
-			utf8_append(out, 0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00));
+			(void)utf8_encode(0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00), out);
 			high = 0;
 		} else if (unit >= 0xd800 && unit <= 0xdbff) {
 			high = unit;
@@ -178,7 +124,7 @@ static const char *decode_shift(const unsigned char *s, size_t len, size_t *pos,
 		} else if (unit >= 0x20 && unit <= 0x7e) {
 			return "printable ASCII in a shift";
 		} else {
-			utf8_append(out, unit);
+			(void)utf8_encode(unit, out);
 		}
 	}
 	if (high != 0)

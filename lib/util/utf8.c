@@ -2,7 +2,7 @@
  * UTF-8 validation and encoding (RFC 3629), byte by byte with the table
  * of well-formed sequences from RFC 3629 section 4.
  */
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 
 /* The allowed range of the second byte for each lead byte; the third and
  * fourth bytes are always 0x80..0xBF. */

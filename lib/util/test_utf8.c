@@ -1,8 +1,8 @@
-/* Unit tests for smtp/utf8: well-formedness and encoding. */
+/* Unit tests for util/utf8: well-formedness and encoding. */
 #include <stdlib.h>
 
-#include "smtp/utf8.h"
 #include "util/testing.h"
+#include "util/utf8.h"
 
 static bool valid(const char *s)
 {

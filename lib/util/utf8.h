@@ -1,10 +1,11 @@
 /*
  * UTF-8 well-formedness (RFC 3629): no overlong forms, no surrogates, no
- * code points past U+10FFFF. Used by the address and xtext parsers, which
- * accept UTF-8 only where SMTPUTF8 (RFC 6531) allows it.
+ * code points past U+10FFFF. Used by the SMTP address and xtext parsers
+ * (which accept UTF-8 only where SMTPUTF8, RFC 6531, allows it) and by
+ * the modified UTF-7 mailbox name codec.
  */
-#ifndef POSTERN_SMTP_UTF8_H
-#define POSTERN_SMTP_UTF8_H
+#ifndef POSTERN_UTIL_UTF8_H
+#define POSTERN_UTIL_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -14,10 +14,19 @@
  * (smtp_connection_cache_time_limit), so mail from senders with their
  * own credentials never goes over another's login; it is checked with
  * RSET before reuse.
+ *
+ * Mail loops: an MX host named myhostname, and the MX hosts at its
+ * preference or worse, are not used; as Postfix, when the next hop's
+ * port is 25, an MX host with one of this host's addresses
+ * (smtp_cfg.own_addrs) neither (MX routing only; lib/dns/dns_route.h),
+ * and a server that answers EHLO with myhostname is this host too: the
+ * recipients bounce (5.4.6) when it is a best MX, else the next server
+ * is tried (4.4.6).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dns/dns_route.h"
 #include "mail/route.h"
@@ -200,6 +209,9 @@ static void route_failed(const struct dns_route *route, struct smtp_rcpt *rcpts,
 	case ROUTE_LOOP:
 		answer_open(rcpts, count, OUT_BOUNCED, "5.4.6", route->error, "none");
 		break;
+	case ROUTE_NO_PRIMARY:
+		answer_open(rcpts, count, OUT_DEFERRED, "4.4.4", route->error, "none");
+		break;
 	case ROUTE_TEMPFAIL:
 	case ROUTE_OK:
 		answer_open(rcpts, count, OUT_DEFERRED, "4.4.3", route->error, "none");
@@ -334,13 +346,27 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
 	return rc;
 }
 
-/* Try one server with the open recipients; returns the session if it
- * can be used again (with the credentials it authenticated with in
- * *credentials_r), else NULL. */
-static struct smtp_session *try_server(const struct dns_target *tg, const struct nexthop *nh,
-                                       const char *nexthop_text, const struct tls_policy *policy,
-                                       int64_t *tlsa_budget_ms, const struct smtp_message *msg,
-                                       struct smtp_rcpt *rcpts, size_t count, char **credentials_r)
+/* Whether mail loops are looked for: as Postfix, only when the port is
+ * the SMTP port (25), where this host's own MTA listens; on another port
+ * one of this host's addresses is another service (a content filter). */
+static bool loop_detect_port(const char *port)
+{
+	if (strcasecmp(port, "smtp") == 0)
+		return true;
+	char *end;
+	long n = strtol(port, &end, 10);
+	return end != port && *end == '\0' && n == 25;
+}
+
+/* Try one server with the open recipients (best_mx: it has the best
+ * preference of the route); returns the session if it can be used again
+ * (with the credentials it authenticated with in *credentials_r), else
+ * NULL. */
+static struct smtp_session *try_server(const struct dns_target *tg, bool best_mx,
+                                       const struct nexthop *nh, const char *nexthop_text,
+                                       const struct tls_policy *policy, int64_t *tlsa_budget_ms,
+                                       const struct smtp_message *msg, struct smtp_rcpt *rcpts,
+                                       size_t count, char **credentials_r)
 {
 	struct smtp_target t = {
 	    .host = tg->host,
@@ -349,13 +375,15 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 	    .level = policy->level,
 	    .policy = policy,
 	    .nexthop = nh->host,
+	    .loop_nexthop = loop_detect_port(nh->port) ? nexthop_text : NULL,
+	    .best_mx = best_mx,
 	};
 	char *relay = xasprintf("%s[%s]:%s", tg->host, tg->address, nh->port);
 	char *reason = NULL;
 	const char *status = "4.4.1";
 	struct dns_answer tlsa = {0};
 	struct smtp_session *s = NULL;
-	bool tls_failed = false;
+	bool tls_failed = false, bounce = false;
 	char *credentials = NULL;
 	if (sasl_credentials(msg, tg->host, nexthop_text, &credentials, &reason) < 0) {
 		status = "4.3.0";
@@ -370,17 +398,18 @@ static struct smtp_session *try_server(const struct dns_target *tg, const struct
 		 * text. */
 		if (smtp_cfg.tls_wrappermode && t.level < TLS_LEVEL_ENCRYPT)
 			t.level = TLS_LEVEL_ENCRYPT;
-		s = session_open(&t, true, &reason, &status, &tls_failed);
+		s = session_open(&t, true, &reason, &status, &tls_failed, &bounce);
 		if (s == NULL && tls_failed && t.level == TLS_LEVEL_MAY) {
 			log_info("%s; trying again without TLS", reason);
 			free(reason);
 			reason = NULL;
-			s = session_open(&t, false, &reason, &status, &tls_failed);
+			s = session_open(&t, false, &reason, &status, &tls_failed, &bounce);
 		}
 	}
 	if (s == NULL) {
 		log_info("%s", reason);
-		answer_open(rcpts, count, OUT_DEFERRED, status, reason, relay);
+		answer_open(rcpts, count, bounce ? OUT_BOUNCED : OUT_DEFERRED, status, reason,
+		            relay);
 	} else if (!session_deliver(s, msg, rcpts, count)) {
 		session_close(s, false);
 		s = NULL;
@@ -419,10 +448,14 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 		route.status = ROUTE_TEMPFAIL;
 		route.error = xstrdup("the DNS resolver is not available");
 	} else {
+		/* The address check only for MX routing (the domain's own
+		 * addresses too when it has no MX), not for a [host]. */
 		struct dns_route_request req = {
 		    .domain = nh->host,
 		    .use_mx = nh->use_mx,
 		    .myhostname = smtp_cfg.myhostname,
+		    .own_addrs =
+		        nh->use_mx && loop_detect_port(nh->port) ? smtp_cfg.own_addrs : NULL,
 		    .family = smtp_cfg.family,
 		    .timeout_ms = smtp_cfg.dns_timeout_ms,
 		    .max_targets = smtp_cfg.max_targets,
@@ -445,8 +478,9 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 		}
 		free_credentials(kept_credentials);
 		kept_credentials = NULL;
-		kept = try_server(&route.targets[i], nh, nexthop_text, &policy, &tlsa_budget_ms,
-		                  msg, rcpts, count, &kept_credentials);
+		bool best_mx = route.targets[i].preference == route.targets[0].preference;
+		kept = try_server(&route.targets[i], best_mx, nh, nexthop_text, &policy,
+		                  &tlsa_budget_ms, msg, rcpts, count, &kept_credentials);
 	}
 	if (kept)
 		keep_session(kept, nexthop_text, kept_credentials);

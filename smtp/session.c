@@ -6,7 +6,10 @@
  * or LOGIN to a relay over TLS (RFC 4954);
  * reading replies with a time limit per stage; RSET before reuse and QUIT.
  * A server that sends garbage, stalls or hangs up only fails the session,
- * with the reason recorded. The transactions are in transaction.c.
+ * with the reason recorded. When mail loops are looked for (port 25), a
+ * server that names this host (myhostname) in its greeting is logged,
+ * and one that does so in its EHLO or HELO reply is this host, as Postfix
+ * has it. The transactions are in transaction.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -192,7 +195,24 @@ int session_command(struct smtp_session *s, const char *text, int timeout_ms, co
 	return session_read_reply(s, timeout_ms, stage);
 }
 
-static int ehlo(struct smtp_session *s)
+/* A server that answers EHLO (or HELO) with this host's name is this
+ * host: the mail loops, when loops are looked for (t->loop_nexthop). -1
+ * then with the session error set: final (5.4.6) from a best MX, else
+ * 4.4.6 so that the next server is tried. */
+static int check_helo_loop(struct smtp_session *s, const struct smtp_target *t)
+{
+	if (t->loop_nexthop == NULL || smtp_cfg.myhostname == NULL ||
+	    !smtp_resp_first_word_is(&s->resp, smtp_cfg.myhostname))
+		return 0;
+	log_warn("host %s replied to HELO/EHLO with my own hostname %s", s->relay,
+	         smtp_cfg.myhostname);
+	session_fail(s, t->best_mx ? "5.4.6" : "4.4.6", "mail for %s loops back to myself",
+	             t->loop_nexthop);
+	s->error_final = t->best_mx;
+	return -1;
+}
+
+static int ehlo(struct smtp_session *s, const struct smtp_target *t)
 {
 	char *cmd = xasprintf("EHLO %s", smtp_cfg.helo_name);
 	int rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the EHLO handshake");
@@ -203,7 +223,7 @@ static int ehlo(struct smtp_session *s)
 	if (s->resp.code / 100 == 2) {
 		s->esmtp = true;
 		smtp_ehlo_parse(&s->resp, &s->ehlo);
-		return 0;
+		return check_helo_loop(s, t);
 	}
 	if (s->resp.code / 100 == 5) {
 		cmd = xasprintf("HELO %s", smtp_cfg.helo_name);
@@ -214,7 +234,7 @@ static int ehlo(struct smtp_session *s)
 			return -1;
 		if (s->resp.code / 100 == 2) {
 			s->esmtp = false;
-			return 0;
+			return check_helo_loop(s, t);
 		}
 	}
 	session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
@@ -336,7 +356,7 @@ static int starttls(struct smtp_session *s, const struct smtp_target *t, bool *t
 	}
 	if (tls_handshake(s, t, tls_failed) != 0)
 		return -1;
-	return ehlo(s);
+	return ehlo(s, t);
 }
 
 /* Split the credentials deliver.c found ("user:password"): 1 with *user
@@ -418,9 +438,10 @@ static int authenticate(struct smtp_session *s, const char *credentials)
 }
 
 struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, char **reason_r,
-                                  const char **status_r, bool *tls_failed_r)
+                                  const char **status_r, bool *tls_failed_r, bool *bounce_r)
 {
 	*tls_failed_r = false;
+	*bounce_r = false;
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	s->fd = -1;
 	s->host = xstrdup(t->host);
@@ -454,7 +475,12 @@ struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, c
 		             "host %s refused to talk to me: %s", s->relay, str_cstr(&s->summary));
 		goto fail;
 	}
-	if (ehlo(s) != 0)
+	/* Only a warning, as in Postfix: the EHLO reply decides. */
+	if (t->loop_nexthop != NULL && smtp_cfg.myhostname != NULL &&
+	    smtp_resp_first_word_is(&s->resp, smtp_cfg.myhostname))
+		log_warn("host %s greeted me with my own hostname %s", s->relay,
+		         smtp_cfg.myhostname);
+	if (ehlo(s, t) != 0)
 		goto fail;
 	bool want_tls = !smtp_cfg.tls_wrappermode && t->level != TLS_LEVEL_NONE && allow_tls;
 	bool need_tls = t->level >= TLS_LEVEL_ENCRYPT;
@@ -473,6 +499,7 @@ struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, c
 fail:
 	*reason_r = xstrdup(s->error ? s->error : "session failed");
 	*status_r = s->error_status ? s->error_status : "4.4.1";
+	*bounce_r = s->error_final;
 	session_close(s, false);
 	return NULL;
 }

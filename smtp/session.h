@@ -27,6 +27,7 @@ struct smtp_session {
 	struct str line;
 	char *error; /* why the session failed */
 	const char *error_status;
+	bool error_final; /* the recipients bounce; no other server is tried */
 	int64_t started_ms;
 	bool rset_queued; /* a kept session: RSET goes ahead of MAIL, pipelined */
 };

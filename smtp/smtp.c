@@ -6,8 +6,9 @@
  * state "delivered"|"deferred"|"bounced", status, reason — the remote
  * server's reply when there is one — relay "host[address]:port" or
  * "none", tls: the TLS summary or "none") and then "done". The queue file
- * is only read. The process keeps one DNS resolver and at most one idle
- * SMTP session for reuse between requests.
+ * is only read. The process keeps one DNS resolver, at most one idle
+ * SMTP session for reuse between requests, and this host's addresses for
+ * loop detection (Postfix's own_inet_addr and proxy_inet_addr).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,10 +121,38 @@ static void init(struct server *srv)
 		log_error("DNS unavailable, mail to domains will be deferred: %s", error);
 }
 
-/* Before the privilege drop: the client key may be readable by root only. */
+/* This host's addresses, as Postfix's own_inet_addr and proxy_inet_addr:
+ * those of inet_interfaces (every interface's with "all"), then
+ * proxy_interfaces. An address the host cannot be found at would let mail
+ * loop, so one that cannot be had is fatal, as in Postfix. */
+static struct addr_set *own_addresses(const struct conf *conf)
+{
+	struct addr_set *own = addr_set_new();
+	const char *error = "";
+	char *const *ifaces = conf_get_list(conf, "inet_interfaces");
+	bool all = ifaces == NULL || ifaces[0] == NULL;
+	for (size_t i = 0; ifaces && ifaces[i]; i++) {
+		if (strcmp(ifaces[i], "all") == 0)
+			all = true;
+		else if (addr_set_add_host(own, ifaces[i], &error) != 0)
+			log_fatal("inet_interfaces: %s", error);
+	}
+	if (all && addr_set_add_interfaces(own, &error) != 0)
+		log_fatal("inet_interfaces = all: %s", error);
+	char *const *proxies = conf_get_list(conf, "proxy_interfaces");
+	for (size_t i = 0; proxies && proxies[i]; i++)
+		if (addr_set_add_host(own, proxies[i], &error) != 0)
+			log_fatal("proxy_interfaces: %s", error);
+	return own;
+}
+
+/* Before the privilege drop: the client key may be readable by root only;
+ * host names in inet_interfaces and proxy_interfaces are looked up before
+ * a chroot. */
 static void pre_drop(struct server *srv)
 {
 	const struct conf *conf = server_conf(srv);
+	smtp_cfg.own_addrs = own_addresses(conf);
 	const char *error = "";
 	int min, max;
 	if (tls_protocols_parse(conf_get(conf, "smtp_tls_protocols"), &min, &max, &error) != 0)
@@ -292,6 +321,7 @@ static void shutdown_service(struct server *srv)
 		table_close(smtp_cfg.sasl_passwords);
 	tls_context_free(smtp_cfg.tls);
 	dns_resolver_free(smtp_cfg.resolver);
+	addr_set_free(smtp_cfg.own_addrs);
 	memset(&smtp_cfg, 0, sizeof(smtp_cfg));
 }
 

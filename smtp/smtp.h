@@ -21,6 +21,7 @@
 #include "smtp/tls_policy.h"
 #include "table/table.h"
 #include "tls/tls.h"
+#include "util/addr_set.h"
 #include "util/event.h"
 #include "util/str.h"
 
@@ -49,6 +50,9 @@ struct smtp_config {
 	bool tls_wrappermode;  /* smtp_tls_wrappermode: TLS at connect, no STARTTLS */
 	int64_t cache_time_ms; /* idle session kept this long for reuse */
 	int64_t reuse_time_ms; /* a session is not reused after this age */
+	/* This host's addresses (inet_interfaces, or the interfaces' with
+	 * "all"; proxy_interfaces): an MX host with one of them is this host */
+	struct addr_set *own_addrs;
 	struct dns_resolver *resolver;
 	struct tls_context *tls;
 	struct table *tls_policy;     /* opened on first use */
@@ -115,15 +119,22 @@ struct smtp_target {
 	const char *dane_alias;          /* the other of the two names, or NULL */
 	size_t tlsa_count;
 	const char *sasl_credentials; /* "user:password" for AUTH (deliver.c found it), or NULL */
+	/* The next hop as qmgr sent it when mail loops are looked for (port
+	 * 25): a server that answers EHLO with myhostname is this host. Else
+	 * NULL. */
+	const char *loop_nexthop;
+	bool best_mx; /* the server has the best preference of the route */
 };
 
 /* Connect, read the greeting, EHLO/HELO, STARTTLS as the policy says
  * (with smtp_tls_wrappermode: the TLS handshake right after connect,
  * then the greeting), AUTH if credentials exist. NULL on failure with
  * *reason_r (malloc'd) and *status_r ("4.4.1", ...); *tls_failed_r when
- * the TLS handshake failed. */
+ * the TLS handshake failed; *bounce_r when the failure is final for the
+ * recipients (the best MX is this host: a mail loop, 5.4.6), so that no
+ * other server is tried. */
 struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, char **reason_r,
-                                  const char **status_r, bool *tls_failed_r);
+                                  const char **status_r, bool *tls_failed_r, bool *bounce_r);
 /* One message to the recipients whose outcome is pending; sets the
  * outcome of each. Returns false if the session can no longer be used. */
 bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,

@@ -196,6 +196,9 @@ const struct param_def param_table[] = {
      "TLS versions pop3d accepts, as smtpd_tls_protocols."},
     {"pop3d_tls_wrappermode", PARAM_BOOL, "no",
      "Implicit TLS: the handshake comes first (POP3S, port 995)."},
+    {"proxy_interfaces", PARAM_LIST, "",
+     "Addresses or host names this host also receives mail at through a proxy or NAT; the smtp "
+     "client treats an MX host with one of them as itself (mail loop)."},
     {"qmgr_message_active_limit", PARAM_INT, "20000",
      "Most messages qmgr holds in active/ and in memory at once."},
     {"qmgr_message_recipient_limit", PARAM_INT, "20000",

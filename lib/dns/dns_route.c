@@ -1,7 +1,8 @@
 /*
  * From a domain to the addresses to try (RFC 5321 section 5, RFC 7505),
- * with the address look-ups of the MX hosts asked together in rounds and
- * the whole routing bounded in time (see dns_route.h).
+ * with the address look-ups of the MX hosts asked together in rounds, the
+ * whole routing bounded in time, and this host's own name and addresses
+ * taken out of the list (loop prevention; see dns_route.h).
  */
 #include "dns/dns_route.h"
 
@@ -224,6 +225,28 @@ static char *too_long(const char *what, const struct route_progress *p)
 	return why;
 }
 
+/* Drop the targets that are this host: from the first whose address is
+ * one of own_addrs, it and every target of its preference or worse (the
+ * targets are in preference order). True if one was found. */
+static bool drop_self(const struct addr_set *own_addrs, struct dns_route *route)
+{
+	size_t self = 0;
+	while (self < route->count && !addr_set_contains(own_addrs, route->targets[self].address))
+		self++;
+	if (self == route->count)
+		return false;
+	size_t keep = self;
+	while (keep > 0 && route->targets[keep - 1].preference >= route->targets[self].preference)
+		keep--;
+	for (size_t i = keep; i < route->count; i++) {
+		free(route->targets[i].host);
+		free(route->targets[i].address);
+		free(route->targets[i].canon);
+	}
+	route->count = keep;
+	return true;
+}
+
 void dns_route_resolve(struct dns_resolver *r, const struct dns_route_request *req,
                        struct dns_route *route)
 {
@@ -233,7 +256,9 @@ void dns_route_resolve(struct dns_resolver *r, const struct dns_route_request *r
 	int64_t deadline = event_now_ms() + 2 * (int64_t)req->timeout_ms;
 	struct route_progress p = {0};
 	struct route_host self = {req->domain, 0};
-	char *what = NULL; /* what was looked up, for a time-out */
+	char *what = NULL;    /* what was looked up, for a time-out */
+	int best_pref = 0;    /* of the hosts looked up */
+	bool self_mx = false; /* an MX host at a worse preference was this host */
 	if (!req->use_mx) {
 		lookup_all(r, req, route, &p, &self, 1, false, deadline);
 		goto done;
@@ -273,6 +298,7 @@ void dns_route_resolve(struct dns_resolver *r, const struct dns_route_request *r
 			usable = i;
 			while (usable > 0 && mx.rrs[usable - 1].preference >= mx.rrs[i].preference)
 				usable--;
+			self_mx = true;
 			break;
 		}
 	}
@@ -287,11 +313,26 @@ void dns_route_resolve(struct dns_resolver *r, const struct dns_route_request *r
 	for (size_t i = 0; i < usable; i++)
 		if (strcmp(mx.rrs[i].name, ".") != 0)
 			hosts[nhosts++] = (struct route_host){mx.rrs[i].name, mx.rrs[i].preference};
+	best_pref = nhosts > 0 ? hosts[0].preference : 0;
 	lookup_all(r, req, route, &p, hosts, nhosts, mx.secure, deadline);
 	free(hosts);
 	dns_answer_free(&mx);
 	what = xasprintf("the MX hosts of %s", req->domain);
 done:
+	if (req->own_addrs != NULL && route->count > 0) {
+		/* Postfix's smtp_find_self: this host at the best preference
+		 * found is a loop, unless better hosts gave no address. */
+		int best_found = route->targets[0].preference;
+		if (drop_self(req->own_addrs, route)) {
+			self_mx = true;
+			if (route->count == 0 && best_found == best_pref) {
+				route_fail(
+				    route, ROUTE_LOOP,
+				    xasprintf("mail for %s loops back to myself", req->domain));
+				goto out;
+			}
+		}
+	}
 	if (route->count > 0) {
 		route->status = ROUTE_OK;
 	} else if (p.unasked > 0 || p.timed_out > 0) {
@@ -299,10 +340,14 @@ done:
 	} else if (p.failed_hosts > 0) {
 		route_fail(route, ROUTE_TEMPFAIL, p.error);
 		p.error = NULL;
+	} else if (self_mx) {
+		route_fail(route, ROUTE_NO_PRIMARY,
+		           xasprintf("unable to find primary relay for %s", req->domain));
 	} else {
 		route_fail(route, ROUTE_NOT_FOUND,
 		           xasprintf("no address found for the mail hosts of %s", req->domain));
 	}
+out:
 	free(p.error);
 	free(what);
 }

@@ -2,10 +2,15 @@
  * RFC 5321 section 5 routing: from a destination domain to the ordered
  * list of addresses to try. MX records sorted by preference, random order
  * among equal preferences; a domain without MX records is its own mail
- * host (A/AAAA); a null MX (RFC 7505) means the domain takes no mail; MX
- * hosts at or below this host's own preference are dropped (loop
- * prevention). Temporary DNS failures and NXDOMAIN are told apart so the
- * caller can defer or bounce.
+ * host (A/AAAA); a null MX (RFC 7505) means the domain takes no mail.
+ * Loop prevention, as Postfix does it: an MX host named myhostname, or
+ * (once the addresses are known) one with an address of this host
+ * (own_addrs), is this host, and it and every MX host of its preference
+ * or worse are dropped; when that leaves nothing, mail for the domain
+ * loops back to this host (or, when better MX hosts gave no address, the
+ * primary relay cannot be found). The domain's own addresses (no MX) or
+ * a [host]'s with one of this host's addresses loop too. Temporary DNS
+ * failures and NXDOMAIN are told apart so the caller can defer or bounce.
  *
  * The A and AAAA records of the MX hosts are asked for together, best
  * hosts first, and only of as many hosts as can still fill max_targets:
@@ -21,13 +26,15 @@
 #include <stddef.h>
 
 #include "dns/dns.h"
+#include "util/addr_set.h"
 
 enum dns_route_status {
 	ROUTE_OK,
-	ROUTE_NULL_MX,   /* bounce 5.1.10 */
-	ROUTE_NOT_FOUND, /* NXDOMAIN or no address at all: bounce 5.1.2 / 5.4.4 */
-	ROUTE_TEMPFAIL,  /* defer 4.4.3 */
-	ROUTE_LOOP,      /* this host is the best MX: bounce 5.4.6 */
+	ROUTE_NULL_MX,    /* bounce 5.1.10 */
+	ROUTE_NOT_FOUND,  /* NXDOMAIN or no address at all: bounce 5.1.2 / 5.4.4 */
+	ROUTE_TEMPFAIL,   /* defer 4.4.3 */
+	ROUTE_LOOP,       /* this host is the best MX: bounce 5.4.6 */
+	ROUTE_NO_PRIMARY, /* this host is an MX, the better ones have no address: defer 4.4.4 */
 };
 
 /* One address to try. */
@@ -63,6 +70,8 @@ struct dns_route_request {
 	const char *domain;
 	bool use_mx;            /* false: [host] next hop, addresses only */
 	const char *myhostname; /* for loop prevention (may be NULL) */
+	/* This host's addresses, for loop prevention (NULL: no such check) */
+	const struct addr_set *own_addrs;
 	enum dns_family_pref family;
 	int timeout_ms;     /* per query; the routing takes at most twice that */
 	size_t max_targets; /* 0: no limit */

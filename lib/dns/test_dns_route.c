@@ -6,7 +6,8 @@
  * drop.example (a black-holed zone), and that reports every name it is
  * asked for, so the tests see which hosts were looked up as well as how
  * long routing took. The last test has one resolver look up good names
- * right after black-holed ones.
+ * right after black-holed ones. Loop prevention takes 192.0.2.50 and
+ * 2001:db8::50 as this host's addresses.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -67,6 +68,25 @@ static const struct fake_rr zone[] = {
      * asked for with a limit of one. */
     {"first.route.example", DNS_TYPE_MX, "10 f0.drop.example"},
     {"first.route.example", DNS_TYPE_MX, "20 good.route.example"},
+    /* This host (self, at 192.0.2.50 and 2001:db8::50) as an MX. */
+    {"self.route.example", DNS_TYPE_A, "192.0.2.50"},
+    {"self6.route.example", DNS_TYPE_AAAA, "2001:db8::50"},
+    {"loop.route.example", DNS_TYPE_MX, "10 self.route.example"},
+    {"loop6.route.example", DNS_TYPE_MX, "10 self6.route.example"},
+    {"backup.route.example", DNS_TYPE_MX, "10 a.route.example"},
+    {"backup.route.example", DNS_TYPE_MX, "20 self.route.example"},
+    {"backup.route.example", DNS_TYPE_MX, "30 b.route.example"},
+    {"equal.route.example", DNS_TYPE_MX, "10 good.route.example"},
+    {"equal.route.example", DNS_TYPE_MX, "10 self.route.example"},
+    {"equal.route.example", DNS_TYPE_MX, "20 b.route.example"},
+    {"noprimary.route.example", DNS_TYPE_MX, "5 nx1.route.example"},
+    {"noprimary.route.example", DNS_TYPE_MX, "10 self.route.example"},
+    {"noprimary.route.example", DNS_TYPE_MX, "20 b.route.example"},
+    {"named.route.example", DNS_TYPE_MX, "5 nx1.route.example"},
+    {"named.route.example", DNS_TYPE_MX, "10 me.route.example"},
+    /* No MX, and one of the domain's addresses is this host's. */
+    {"selfa.route.example", DNS_TYPE_A, "192.0.2.3"},
+    {"selfa.route.example", DNS_TYPE_A, "192.0.2.50"},
 };
 
 /* "blackhole.route.example": 50 MX hosts, all under drop.example. */
@@ -329,6 +349,25 @@ static int64_t route(const char *domain, enum dns_family_pref family, int timeou
 	return took;
 }
 
+/* Route domain by MX with this host's name and addresses (own NULL: no
+ * address check). */
+static void route_self(const char *domain, bool use_mx, const char *myhostname,
+                       const struct addr_set *own, struct dns_route *out)
+{
+	struct dns_resolver *r = resolver();
+	struct dns_route_request req = {
+	    .domain = domain,
+	    .use_mx = use_mx,
+	    .myhostname = myhostname,
+	    .own_addrs = own,
+	    .family = DNS_PREFER_ANY,
+	    .timeout_ms = 2000,
+	    .max_targets = 5,
+	};
+	dns_route_resolve(r, &req, out);
+	dns_resolver_free(r);
+}
+
 static bool target_is(const struct dns_route *rt, size_t i, const char *host, const char *addr)
 {
 	return i < rt->count && name_is(rt->targets[i].host, host) &&
@@ -456,6 +495,65 @@ TEST(limit)
 	dns_route_free(&rt);
 }
 
+/* An MX host with one of this host's addresses is this host, as one
+ * named myhostname is: it and the hosts at its preference or worse are
+ * dropped; a loop when that leaves nothing, unless better MX hosts gave
+ * no address. */
+TEST(self)
+{
+	struct addr_set *own = addr_set_new();
+	const char *error = NULL;
+	CHECK(addr_set_add_address(own, "192.0.2.50", &error) == 0);
+	CHECK(addr_set_add_address(own, "2001:db8::50", &error) == 0);
+	struct dns_route rt;
+	/* Without the addresses the check is not made. */
+	route_self("loop.route.example", true, "me.route.example", NULL, &rt);
+	CHECK(rt.status == ROUTE_OK && rt.count == 1);
+	CHECK(target_is(&rt, 0, "self.route.example", "192.0.2.50"));
+	dns_route_free(&rt);
+	route_self("loop.route.example", true, "me.route.example", own, &rt);
+	CHECK(rt.status == ROUTE_LOOP && rt.count == 0);
+	CHECK_STR(rt.error, "mail for loop.route.example loops back to myself");
+	dns_route_free(&rt);
+	route_self("loop6.route.example", true, NULL, own, &rt);
+	CHECK(rt.status == ROUTE_LOOP && rt.count == 0);
+	dns_route_free(&rt);
+	/* A better MX host is used; the worse one is not. */
+	route_self("backup.route.example", true, NULL, own, &rt);
+	CHECK(rt.status == ROUTE_OK && rt.count == 2);
+	CHECK(target_is(&rt, 0, "a.route.example", "192.0.2.1"));
+	CHECK(target_is(&rt, 1, "a.route.example", "2001:db8::1"));
+	dns_route_free(&rt);
+	/* An MX host of the same preference as this host goes too. */
+	for (int i = 0; i < 8; i++) {
+		route_self("equal.route.example", true, NULL, own, &rt);
+		CHECK(rt.status == ROUTE_LOOP && rt.count == 0);
+		dns_route_free(&rt);
+	}
+	/* The better MX host does not exist: no loop, but no relay either. */
+	route_self("noprimary.route.example", true, NULL, own, &rt);
+	CHECK(rt.status == ROUTE_NO_PRIMARY && rt.count == 0);
+	CHECK_STR(rt.error, "unable to find primary relay for noprimary.route.example");
+	dns_route_free(&rt);
+	/* The same when this host is found by its name. */
+	route_self("named.route.example", true, "ME.route.example", NULL, &rt);
+	CHECK(rt.status == ROUTE_NO_PRIMARY && rt.count == 0);
+	dns_route_free(&rt);
+	/* No MX: one of the domain's addresses is this host's. */
+	route_self("selfa.route.example", true, NULL, own, &rt);
+	CHECK(rt.status == ROUTE_LOOP && rt.count == 0);
+	CHECK_STR(rt.error, "mail for selfa.route.example loops back to myself");
+	dns_route_free(&rt);
+	/* An address look-up only ([host]) is checked when asked to. */
+	route_self("self.route.example", false, NULL, own, &rt);
+	CHECK(rt.status == ROUTE_LOOP);
+	dns_route_free(&rt);
+	route_self("self.route.example", false, NULL, NULL, &rt);
+	CHECK(rt.status == ROUTE_OK && rt.count == 1);
+	dns_route_free(&rt);
+	addr_set_free(own);
+}
+
 /* Questions of different types in one wait; a time-out is marked. */
 TEST(questions)
 {
@@ -538,6 +636,7 @@ int main(void)
 	RUN(blackhole);
 	RUN(no_mx);
 	RUN(limit);
+	RUN(self);
 	RUN(questions);
 	RUN(recover);
 	fake_server_stop();

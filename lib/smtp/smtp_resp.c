@@ -116,6 +116,19 @@ const char *smtp_resp_status(const struct smtp_resp *r, const char *dflt)
 	return dflt;
 }
 
+bool smtp_resp_first_word_is(const struct smtp_resp *r, const char *word)
+{
+	const char *p = r->text.data ? r->text.data : "";
+	const char *end = p + r->text.len;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	const char *start = p;
+	while (p < end && *p != ' ' && *p != '\t' && *p != '=' && *p != '\n')
+		p++;
+	size_t n = strlen(word);
+	return n > 0 && (size_t)(p - start) == n && strncasecmp(start, word, n) == 0;
+}
+
 static bool keyword_is(const char *line, size_t len, const char *kw, const char **args_r)
 {
 	size_t n = strlen(kw);

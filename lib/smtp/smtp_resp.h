@@ -48,6 +48,11 @@ const char *smtp_resp_status(const struct smtp_resp *r, const char *dflt);
  * is none. */
 size_t smtp_status_code_len(const char *s, size_t len);
 
+/* True if the first word of the reply's first line (after the code; up
+ * to a space, tab or '=') is word, case-insensitively: the name a server
+ * gives in its greeting or EHLO reply. */
+bool smtp_resp_first_word_is(const struct smtp_resp *r, const char *word);
+
 /* soft_bounce: in each line of reply ("NNN text" or "NNN-text", lines
  * ending in LF or CRLF), a 5NN code becomes 4NN and an enhanced status
  * code 5.X.Y after it 4.X.Y, in place. */

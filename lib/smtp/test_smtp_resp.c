@@ -92,10 +92,37 @@ TEST(soften)
 	CHECK_STR(e, "");
 }
 
+/* The server's name in a greeting or EHLO reply. */
+TEST(first_word)
+{
+	struct smtp_resp r;
+	const char *error = NULL;
+	smtp_resp_init(&r);
+	CHECK(feed(&r, "220 Mx.Example.Test ESMTP ready", &error) == SMTP_RESP_DONE);
+	CHECK(smtp_resp_first_word_is(&r, "mx.example.test"));
+	CHECK(!smtp_resp_first_word_is(&r, "mx.example"));
+	CHECK(!smtp_resp_first_word_is(&r, "mx.example.test.x"));
+	CHECK(!smtp_resp_first_word_is(&r, "ESMTP"));
+	CHECK(!smtp_resp_first_word_is(&r, ""));
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "250-mx.example.test", &error) == SMTP_RESP_MORE);
+	CHECK(feed(&r, "250 PIPELINING", &error) == SMTP_RESP_DONE);
+	CHECK(smtp_resp_first_word_is(&r, "MX.EXAMPLE.TEST"));
+	CHECK(!smtp_resp_first_word_is(&r, "PIPELINING"));
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "250  mx.example.test=odd", &error) == SMTP_RESP_DONE);
+	CHECK(smtp_resp_first_word_is(&r, "mx.example.test"));
+	smtp_resp_clear(&r);
+	CHECK(feed(&r, "220", &error) == SMTP_RESP_DONE);
+	CHECK(!smtp_resp_first_word_is(&r, "mx.example.test"));
+	smtp_resp_free(&r);
+}
+
 int main(void)
 {
 	RUN(single_and_multi);
 	RUN(bad_replies);
 	RUN(soften);
+	RUN(first_word);
 	return TESTING_DONE();
 }

@@ -477,6 +477,7 @@ static void init(struct server *srv)
 	qmgr.minimal_backoff = time_param(conf, "minimal_backoff_time");
 	qmgr.maximal_backoff = time_param(conf, "maximal_backoff_time");
 	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
+	qmgr.bounce_lifetime = time_param(conf, "bounce_queue_lifetime");
 	qmgr.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	qmgr.smtp_rcpt_limit =
 	    conf_get_int(conf, conf_is_set(conf, "smtp_destination_recipient_limit")

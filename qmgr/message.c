@@ -237,14 +237,16 @@ static size_t *attempt_delivery(const struct queue_envelope *env, const char *pa
 	return changed;
 }
 
-/* Past maximal_queue_lifetime, deferred recipients bounce (with
- * soft_bounce they stay deferred). */
+/* Past maximal_queue_lifetime (bounce_queue_lifetime for mail from the
+ * null sender, as Postfix), deferred recipients bounce (with soft_bounce
+ * they stay deferred). */
 static size_t expire_deferred(const struct queue_envelope *env, struct status_log *log,
                               size_t *changed)
 {
 	int64_t now = (int64_t)time(NULL);
 	size_t count = 0;
-	if (now - env->arrival < qmgr.maximal_lifetime || qmgr.soft_bounce)
+	int64_t lifetime = *env->sender == '\0' ? qmgr.bounce_lifetime : qmgr.maximal_lifetime;
+	if (now - env->arrival < lifetime || qmgr.soft_bounce)
 		return 0;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
 		struct rcpt_result *r = &log->rcpts[i];

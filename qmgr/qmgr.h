@@ -32,6 +32,7 @@ struct qmgr_settings {
 	int64_t minimal_backoff;
 	int64_t maximal_backoff;
 	int64_t maximal_lifetime;
+	int64_t bounce_lifetime; /* bounce_queue_lifetime: mail from <> */
 	bool soft_bounce;        /* what would bounce is deferred instead */
 	int64_t smtp_rcpt_limit; /* recipients per smtp request; 0: no limit */
 	int64_t delay_warning;   /* 0: no delay warnings */

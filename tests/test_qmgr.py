@@ -614,6 +614,48 @@ class QmgrLifetimeTest(QmgrTimerTest):
     test_expired_mail_bounces = None
 
 
+class QmgrBounceLifetimeTest(QmgrTimerTest):
+    """bounce_queue_lifetime: mail from the null sender expires after it,
+    other mail after maximal_queue_lifetime."""
+
+    def params(self):
+        return {"minimal_backoff_time": "1s", "maximal_backoff_time": "1s",
+                "bounce_queue_lifetime": "3s"}
+
+    def test_null_sender_mail_expires_first(self):
+        b = "b@" + LOCAL_DOMAIN
+        # The postmaster's mailbox is full too: the double bounce waits
+        # in the queue to be looked at (it expires after 3 s itself).
+        for r in (b, "postmaster"):
+            self.local.answers[r] = ("deferred", "4.2.2", "mailbox full")
+        start = int(time.time())
+        bounce = self.write_mail("", [b], fields=(("origin", "bounce"),))
+        plain = self.write_mail("owner@remote.test", [b])
+        self.wakeup()
+        # The bounce expires: a double bounce goes to the postmaster.
+        env, _, content = self.find_notice("postmaster", timeout=30)
+        self.assertEqual(env["origin"], "double-bounce")
+        self.wait_gone(bounce)
+        self.assertGreaterEqual(time.time(), start + 3)
+        msg = email.message_from_bytes(content, policy=email.policy.compat32)
+        fields = "\n".join(str(p) for p in msg.get_payload()[1].get_payload())
+        self.assertIn("Status: 5.4.7", fields)
+        self.assertIn("message expired after", fields)
+        # The other message is still tried, not expired.
+        n = len(self.local.requested())
+        wait_for(lambda: len(self.local.requested()) >= n + 2, timeout=20,
+                 what="more attempts")
+        self.assertIn(plain, self.listing("deferred") + self.listing("active"))
+        self.assertEqual(self.notices("owner@remote.test"), {})
+        del self.local.answers[b]
+        self.wait_gone(plain, timeout=20)
+        # The double bounce expires in turn, and goes nowhere.
+        self.inst.wait_log("undeliverable postmaster notification discarded", timeout=20)
+
+    test_timer_retries_deferred_mail = None
+    test_expired_mail_bounces = None
+
+
 class QmgrDelayWarningTest(QmgrTimerTest):
     """delay_warning_time: one warning per message, for the recipients
     that did not opt out of DELAY notices."""

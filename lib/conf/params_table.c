@@ -31,6 +31,9 @@ const struct param_def param_table[] = {
      "Tables (regexp_table(5)) each body line is looked up in, as header_checks."},
     {"body_checks_size_limit", PARAM_SIZE, "51200",
      "How much of each message body body_checks look at (bytes)."},
+    {"bounce_queue_lifetime", PARAM_TIME, "5d",
+     "How long a bounce or other notification (from the null sender) may stay deferred before "
+     "it is given up (0: tried once)."},
     {"command_directory", PARAM_STR, "/usr/sbin",
      "Directory of the programs an administrator runs (mailctl, sendmail)."},
     {"command_time_limit", PARAM_TIME, "1000s",

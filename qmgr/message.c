@@ -465,8 +465,10 @@ void message_process(const char *id, bool retry_now)
 	}
 	if (retry_now)
 		restart_backoff(id, &log);
-	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
-	         (long long)env.size, env.rcpt_total);
+	/* Once per activation: not again when back from waiting for room. */
+	if (limits_thread_resumed_since() == 0)
+		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, env.sender,
+		         (long long)env.size, env.rcpt_total);
 	struct attempt a = {
 	    .path = path,
 	    .content_offset = content_offset,

@@ -282,6 +282,8 @@ class DestinationConcurrencyTest(InstanceTestCase):
         self.assertEqual(log.count("status=sent (250 2.0.0 fast ok)"), 1, log)
         self.assertNotIn("status=deferred", log)
         self.assertEqual(log.count(": removed"), 6, log)
+        # Each message taken into active/ once, back from waiting or not.
+        self.assertEqual(log.count("(queue active)"), 6, log)
 
     def test_limit_per_relayhost(self):
         """Mail for many domains through one relayhost shares that next

@@ -651,10 +651,13 @@ TEST(full_pool_removes_files)
 	CHECK(fd >= 0 && write(fd, "mail", 4) == 4);
 	close(fd);
 	CHECK(queue_file_recycle(dir, path) == 0);
+	time_t seen_full = time(NULL);
 	CHECK(access(path, F_OK) != 0);
 	CHECK(count_free(dir) == 256 && count_entries(dir, "tmp") == 256);
 
-	/* Slots free up, but the pool was just seen full. */
+	/* Slots free up, but the pool was just seen full (the moment lasts
+	 * at least the rest of that second: on a machine so busy that the
+	 * next second has begun, the file may go to the pool instead). */
 	for (int n = 0; n < 250; n++) {
 		char *slot = xasprintf("%s/tmp/free.%03d", dir, n);
 		CHECK(unlink(slot) == 0);
@@ -663,17 +666,23 @@ TEST(full_pool_removes_files)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	CHECK(fd >= 0 && write(fd, "mail", 4) == 4);
 	close(fd);
+	bool in_moment = time(NULL) == seen_full;
 	CHECK(queue_file_recycle(dir, path) == 0);
 	CHECK(access(path, F_OK) != 0);
-	CHECK(count_entries(dir, "tmp") == 6);
+	if (in_moment)
+		CHECK(count_entries(dir, "tmp") == 6);
+	else
+		CHECK(count_entries(dir, "tmp") == 6 || count_entries(dir, "tmp") == 7);
 
 	sleep(2); /* the moment is over */
+	int before = count_entries(dir, "tmp");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	CHECK(fd >= 0 && write(fd, "mail", 4) == 4);
 	close(fd);
 	CHECK(queue_file_recycle(dir, path) == 0);
 	CHECK(access(path, F_OK) != 0);
-	CHECK(count_free(dir) == 7 && count_entries(dir, "tmp") == 7); /* emptied, waiting */
+	/* emptied, waiting */
+	CHECK(count_free(dir) == before + 1 && count_entries(dir, "tmp") == before + 1);
 	free(path);
 	drop_queue(dir);
 }

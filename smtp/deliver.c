@@ -15,6 +15,19 @@
  * own credentials never goes over another's login; it is checked with
  * RSET before reuse.
  *
+ * Fallback relays (smtp_fallback_relay), as Postfix's smtp(8): the
+ * recipients the next hop leaves open (the domain was not found, its MX
+ * look-up failed for now, no server could be reached, or they got 4xx
+ * answers) go to each fallback relay in turn, a next hop of its own: its
+ * own routing and smtp_mx_address_limit, TLS policy and AUTH credentials
+ * looked up for it, its sessions kept under its name. 5xx answers stand.
+ * Never when this host is one of the next hop's MX hosts (a backup MX
+ * would pass the mail to the fallback and on in a loop), when the mail
+ * loops back to this host, or for a null MX (RFC 7505: no mail at all;
+ * Postfix would pass it on). A fallback relay that cannot be found or is
+ * this host is a configuration problem: the mail is deferred (4.3.5),
+ * never bounced.
+ *
  * Mail loops: an MX host named myhostname, and the MX hosts at its
  * preference or worse, are not used; as Postfix, when the next hop's
  * port is 25, an MX host with one of this host's addresses
@@ -37,6 +50,7 @@
 static struct smtp_session *cached;
 static char *cached_key;         /* its next hop */
 static char *cached_credentials; /* what it authenticated with, or NULL */
+static bool cached_final;        /* no fallback relay after its next hop */
 static struct event_timer *cache_timer;
 
 void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status,
@@ -132,8 +146,10 @@ static void on_cache_timeout(struct event_loop *loop, void *ctx)
 }
 
 /* Keep s, which went to the next hop key and authenticated with
- * credentials (or none), for the next request. */
-static void keep_session(struct smtp_session *s, const char *key, const char *credentials)
+ * credentials (or none), for the next request; final: no fallback relay
+ * is to follow that next hop. */
+static void keep_session(struct smtp_session *s, const char *key, const char *credentials,
+                         bool final)
 {
 	deliver_drop_cached();
 	if (smtp_cfg.cache_time_ms <= 0 || smtp_cfg.loop == NULL ||
@@ -144,17 +160,20 @@ static void keep_session(struct smtp_session *s, const char *key, const char *cr
 	cached = s;
 	cached_key = xstrdup(key);
 	cached_credentials = credentials ? xstrdup(credentials) : NULL;
+	cached_final = final;
 	cache_timer =
 	    event_add_timer(smtp_cfg.loop, smtp_cfg.cache_time_ms, on_cache_timeout, NULL);
 }
 
 /* The kept session for the next hop key if msg would authenticate to its
  * server with the credentials it used (the same, or none for both); the
- * credentials in *credentials_r. */
+ * credentials in *credentials_r, whether no fallback relay is to follow
+ * in *final_r. */
 static struct smtp_session *take_cached(const char *key, const struct smtp_message *msg,
-                                        char **credentials_r)
+                                        char **credentials_r, bool *final_r)
 {
 	*credentials_r = NULL;
+	*final_r = cached_final;
 	if (cached == NULL || strcmp(cached_key, key) != 0)
 		return NULL;
 	char *error = NULL;
@@ -196,27 +215,47 @@ static void answer_open(struct smtp_rcpt *rcpts, size_t count, enum rcpt_outcome
 	}
 }
 
-/* The routing outcome for the recipients when no server can be tried. */
-static void route_failed(const struct dns_route *route, struct smtp_rcpt *rcpts, size_t count)
+/* The routing outcome for the recipients when no server of the next hop
+ * can be tried (fallback: the next hop is a fallback relay; more: fallback
+ * relays follow it). True if they may be tried. */
+static bool route_failed(const struct dns_route *route, bool fallback, bool more,
+                         struct smtp_rcpt *rcpts, size_t count)
 {
+	enum rcpt_outcome outcome = OUT_DEFERRED;
+	const char *status = "4.4.3";
+	bool go_on = true;
 	switch (route->status) {
 	case ROUTE_NULL_MX:
-		answer_open(rcpts, count, OUT_BOUNCED, "5.1.10", route->error, "none");
+		outcome = OUT_BOUNCED;
+		status = "5.1.10";
+		go_on = fallback;
 		break;
 	case ROUTE_NOT_FOUND:
-		answer_open(rcpts, count, OUT_BOUNCED, "5.4.4", route->error, "none");
+		/* Postfix: a destination that is not found goes to the
+		 * fallback relays. */
+		outcome = more && !fallback ? OUT_DEFERRED : OUT_BOUNCED;
+		status = "5.4.4";
 		break;
 	case ROUTE_LOOP:
-		answer_open(rcpts, count, OUT_BOUNCED, "5.4.6", route->error, "none");
+		outcome = OUT_BOUNCED;
+		status = "5.4.6";
+		go_on = false;
 		break;
 	case ROUTE_NO_PRIMARY:
-		answer_open(rcpts, count, OUT_DEFERRED, "4.4.4", route->error, "none");
+		status = "4.4.4";
+		go_on = false;
 		break;
 	case ROUTE_TEMPFAIL:
 	case ROUTE_OK:
-		answer_open(rcpts, count, OUT_DEFERRED, "4.4.3", route->error, "none");
 		break;
 	}
+	if (fallback && outcome == OUT_BOUNCED) {
+		log_warn("smtp_fallback_relay configuration problem: %s", route->error);
+		outcome = OUT_DEFERRED;
+		status = "4.3.5";
+	}
+	answer_open(rcpts, count, outcome, status, route->error, "none");
+	return go_on;
 }
 
 /* DANE for one server (RFC 7672): fills t->tlsa from a validated TLSA
@@ -426,8 +465,12 @@ static struct smtp_session *try_server(const struct dns_target *tg, bool best_mx
 	return s;
 }
 
-static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
-                           const struct smtp_message *msg, struct smtp_rcpt *rcpts, size_t count)
+/* The servers of the next hop nh, in order, for the open recipients
+ * (fallback: nh is a fallback relay; more: fallback relays follow it).
+ * True if those may be tried for the recipients left open. */
+static bool deliver_routed(const struct nexthop *nh, const char *nexthop_text, bool fallback,
+                           bool more, const struct smtp_message *msg, struct smtp_rcpt *rcpts,
+                           size_t count)
 {
 	struct tls_policy policy;
 	char *error = NULL;
@@ -436,7 +479,7 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 		answer_open(rcpts, count, OUT_DEFERRED, "4.7.5", error, "none");
 		free(error);
 		tls_policy_free(&policy);
-		return;
+		return true;
 	}
 	struct dns_route route = {0};
 	if (nh->literal) {
@@ -463,10 +506,10 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 		dns_route_resolve(smtp_cfg.resolver, &req, &route);
 	}
 	if (route.status != ROUTE_OK) {
-		route_failed(&route, rcpts, count);
+		bool go_on = route_failed(&route, fallback, more, rcpts, count);
 		dns_route_free(&route);
 		tls_policy_free(&policy);
-		return;
+		return go_on;
 	}
 	struct smtp_session *kept = NULL;
 	char *kept_credentials = NULL;
@@ -482,11 +525,64 @@ static void deliver_routed(const struct nexthop *nh, const char *nexthop_text,
 		kept = try_server(&route.targets[i], best_mx, nh, nexthop_text, &policy,
 		                  &tlsa_budget_ms, msg, rcpts, count, &kept_credentials);
 	}
+	/* This host is a (backup) MX of the next hop: nowhere else. */
+	bool go_on = !route.self_mx;
 	if (kept)
-		keep_session(kept, nexthop_text, kept_credentials);
+		keep_session(kept, nexthop_text, kept_credentials, !go_on);
 	free_credentials(kept_credentials);
 	dns_route_free(&route);
 	tls_policy_free(&policy);
+	return go_on;
+}
+
+/* One next hop (fallback: a fallback relay; more: fallback relays follow
+ * it): a kept session for it, whose server's answers stand, else its
+ * servers in order. True if the fallback relays may be tried for the
+ * recipients left open. */
+static bool deliver_nexthop(const char *nexthop_text, bool fallback, bool more,
+                            const struct smtp_message *msg, struct smtp_rcpt *rcpts, size_t count)
+{
+	struct nexthop nh;
+	const char *error = "";
+	if (nexthop_parse(nexthop_text, smtp_cfg.default_port, &nh, &error) != 0) {
+		char *reason = xasprintf("bad next hop \"%s\": %s", nexthop_text, error);
+		answer_open(rcpts, count, OUT_DEFERRED, "4.3.5", reason, "none");
+		free(reason);
+		return fallback;
+	}
+	char *credentials = NULL;
+	bool final = false;
+	struct smtp_session *s = take_cached(nexthop_text, msg, &credentials, &final);
+	if (s != NULL) {
+		if (!session_reset(s)) {
+			session_close(s, false);
+		} else if (session_deliver(s, msg, rcpts, count)) {
+			/* Its server's answers stand for this next hop (no other
+			 * server of it is tried); what it left open may still go
+			 * to the fallback relays. */
+			keep_session(s, nexthop_text, credentials, final);
+			free_credentials(credentials);
+			nexthop_free(&nh);
+			return !final;
+		} else {
+			session_close(s, false);
+		}
+	}
+	free_credentials(credentials);
+	bool go_on = deliver_routed(&nh, nexthop_text, fallback, more, msg, rcpts, count);
+	nexthop_free(&nh);
+	return go_on;
+}
+
+/* The fallback relay after the one at *next (0 for the first), skipping
+ * the next hop itself; NULL when there is none. */
+static const char *next_fallback(const char *nexthop_text, size_t *next)
+{
+	char *const *relays = smtp_cfg.fallback_relays;
+	for (; relays != NULL && relays[*next] != NULL; (*next)++)
+		if (strcasecmp(relays[*next], nexthop_text) != 0)
+			return relays[(*next)++];
+	return NULL;
 }
 
 void deliver_message(const char *nexthop_text, const struct smtp_message *msg,
@@ -494,34 +590,16 @@ void deliver_message(const char *nexthop_text, const struct smtp_message *msg,
 {
 	if (open_count(rcpts, count) == 0)
 		return;
-	struct nexthop nh;
-	const char *error = "";
-	if (nexthop_parse(nexthop_text, smtp_cfg.default_port, &nh, &error) != 0) {
-		char *reason = xasprintf("bad next hop \"%s\": %s", nexthop_text, error);
-		answer_open(rcpts, count, OUT_DEFERRED, "4.3.5", reason, "none");
-		free(reason);
-		return;
+	size_t next = 0;
+	const char *relay = next_fallback(nexthop_text, &next);
+	bool go_on = deliver_nexthop(nexthop_text, false, relay != NULL, msg, rcpts, count);
+	while (go_on && relay != NULL && open_count(rcpts, count) > 0) {
+		const char *this_relay = relay;
+		relay = next_fallback(nexthop_text, &next);
+		go_on = deliver_nexthop(this_relay, true, relay != NULL, msg, rcpts, count);
 	}
-	char *credentials = NULL;
-	struct smtp_session *s = take_cached(nexthop_text, msg, &credentials);
-	if (s != NULL) {
-		if (!session_reset(s)) {
-			session_close(s, false);
-		} else if (session_deliver(s, msg, rcpts, count)) {
-			/* The first server's answers stand, as on a new session. */
-			keep_session(s, nexthop_text, credentials);
-			free_credentials(credentials);
-			nexthop_free(&nh);
-			return;
-		} else {
-			session_close(s, false);
-		}
-	}
-	free_credentials(credentials);
-	deliver_routed(&nh, nexthop_text, msg, rcpts, count);
 	for (size_t i = 0; i < count; i++)
 		if (rcpts[i].outcome == OUT_PENDING)
 			answer_open(&rcpts[i], 1, OUT_DEFERRED, "4.4.3", "no mail host was tried",
 			            "none");
-	nexthop_free(&nh);
 }

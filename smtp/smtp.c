@@ -62,6 +62,16 @@ static void load_settings(const struct conf *conf)
 	smtp_cfg.dns_timeout_ms = ms(conf, "dns_query_timeout");
 	long long limit = conf_get_int(conf, "smtp_mx_address_limit");
 	smtp_cfg.max_targets = limit > 0 ? (size_t)limit : 0;
+	smtp_cfg.fallback_relays = conf_get_list(conf, "smtp_fallback_relay");
+	for (size_t i = 0; smtp_cfg.fallback_relays && smtp_cfg.fallback_relays[i]; i++) {
+		struct nexthop nh;
+		const char *error = "";
+		if (nexthop_parse(smtp_cfg.fallback_relays[i], smtp_cfg.default_port, &nh,
+		                  &error) != 0)
+			log_fatal("smtp_fallback_relay: bad next hop \"%s\": %s",
+			          smtp_cfg.fallback_relays[i], error);
+		nexthop_free(&nh);
+	}
 	long long line_limit = conf_get_int(conf, "smtp_line_length_limit");
 	smtp_cfg.line_length_limit = line_limit > 0 ? (size_t)line_limit : 0;
 	smtp_cfg.disable_mime_output_conversion =

@@ -35,7 +35,10 @@ struct smtp_config {
 	int connect_timeout_ms, helo_timeout_ms, starttls_timeout_ms, mail_timeout_ms,
 	    rcpt_timeout_ms, data_init_timeout_ms, data_xfer_timeout_ms, data_done_timeout_ms,
 	    quit_timeout_ms, rset_timeout_ms, dns_timeout_ms;
-	size_t max_targets;       /* smtp_mx_address_limit */
+	size_t max_targets; /* smtp_mx_address_limit (per next hop and per fallback relay) */
+	/* smtp_fallback_relay: next hops tried, in order, for the recipients
+	 * the next hop left open (NULL-terminated, may be NULL) */
+	char *const *fallback_relays;
 	size_t line_length_limit; /* smtp_line_length_limit; 0: none */
 	/* disable_mime_output_conversion: 8-bit mail to a server without
 	 * 8BITMIME bounces instead of being converted */
@@ -148,7 +151,8 @@ const char *session_tls(const struct smtp_session *s);
 const char *session_host(const struct smtp_session *s);
 int64_t session_started_ms(const struct smtp_session *s);
 
-/* deliver.c: deliver msg to rcpts via nexthop (text as qmgr sent it). */
+/* deliver.c: deliver msg to rcpts via nexthop (text as qmgr sent it),
+ * then via smtp_fallback_relay for the recipients it left open. */
 void deliver_message(const char *nexthop, const struct smtp_message *msg, struct smtp_rcpt *rcpts,
                      size_t count);
 /* Drop the kept session (at shutdown or when it idled out). */

@@ -253,6 +253,9 @@ const struct param_def param_table[] = {
     {"smtp_destination_recipient_limit", PARAM_INT, "50",
      "Most recipients smtp sends in one transaction, more go in further ones (0: no limit); "
      "unset: default_destination_recipient_limit."},
+    {"smtp_fallback_relay", PARAM_LIST, "",
+     "Next hops (relayhost syntax) tried in order for mail whose destination is not found, "
+     "cannot be reached or answers 4xx; not for domains this host is an MX of."},
     {"smtp_helo_name", PARAM_STR, "$myhostname",
      "Host name the smtp client sends in EHLO and HELO."},
     {"smtp_helo_timeout", PARAM_TIME, "300s",

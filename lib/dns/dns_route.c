@@ -302,6 +302,7 @@ void dns_route_resolve(struct dns_resolver *r, const struct dns_route_request *r
 			break;
 		}
 	}
+	route->self_mx = self_mx;
 	if (usable == 0) {
 		route_fail(route, ROUTE_LOOP,
 		           xasprintf("mail for %s loops back to myself", req->domain));
@@ -348,6 +349,7 @@ done:
 		           xasprintf("no address found for the mail hosts of %s", req->domain));
 	}
 out:
+	route->self_mx = self_mx;
 	free(p.error);
 	free(what);
 }

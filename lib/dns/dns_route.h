@@ -52,6 +52,10 @@ struct dns_route {
 	char *error; /* for anything but ROUTE_OK */
 	struct dns_target *targets;
 	size_t count;
+	/* This host was one of the mail hosts (by name or address) and was
+	 * dropped, with the hosts at its preference or worse: Postfix then
+	 * sends the mail nowhere else (no fallback relay). */
+	bool self_mx;
 };
 
 enum dns_family_pref {

@@ -508,11 +508,11 @@ TEST(self)
 	struct dns_route rt;
 	/* Without the addresses the check is not made. */
 	route_self("loop.route.example", true, "me.route.example", NULL, &rt);
-	CHECK(rt.status == ROUTE_OK && rt.count == 1);
+	CHECK(rt.status == ROUTE_OK && rt.count == 1 && !rt.self_mx);
 	CHECK(target_is(&rt, 0, "self.route.example", "192.0.2.50"));
 	dns_route_free(&rt);
 	route_self("loop.route.example", true, "me.route.example", own, &rt);
-	CHECK(rt.status == ROUTE_LOOP && rt.count == 0);
+	CHECK(rt.status == ROUTE_LOOP && rt.count == 0 && rt.self_mx);
 	CHECK_STR(rt.error, "mail for loop.route.example loops back to myself");
 	dns_route_free(&rt);
 	route_self("loop6.route.example", true, NULL, own, &rt);
@@ -520,7 +520,7 @@ TEST(self)
 	dns_route_free(&rt);
 	/* A better MX host is used; the worse one is not. */
 	route_self("backup.route.example", true, NULL, own, &rt);
-	CHECK(rt.status == ROUTE_OK && rt.count == 2);
+	CHECK(rt.status == ROUTE_OK && rt.count == 2 && rt.self_mx);
 	CHECK(target_is(&rt, 0, "a.route.example", "192.0.2.1"));
 	CHECK(target_is(&rt, 1, "a.route.example", "2001:db8::1"));
 	dns_route_free(&rt);
@@ -537,7 +537,7 @@ TEST(self)
 	dns_route_free(&rt);
 	/* The same when this host is found by its name. */
 	route_self("named.route.example", true, "ME.route.example", NULL, &rt);
-	CHECK(rt.status == ROUTE_NO_PRIMARY && rt.count == 0);
+	CHECK(rt.status == ROUTE_NO_PRIMARY && rt.count == 0 && rt.self_mx);
 	dns_route_free(&rt);
 	/* No MX: one of the domain's addresses is this host's. */
 	route_self("selfa.route.example", true, NULL, own, &rt);
@@ -549,7 +549,7 @@ TEST(self)
 	CHECK(rt.status == ROUTE_LOOP);
 	dns_route_free(&rt);
 	route_self("self.route.example", false, NULL, NULL, &rt);
-	CHECK(rt.status == ROUTE_OK && rt.count == 1);
+	CHECK(rt.status == ROUTE_OK && rt.count == 1 && !rt.self_mx);
 	dns_route_free(&rt);
 	addr_set_free(own);
 }

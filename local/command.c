@@ -1,19 +1,28 @@
 /*
- * Delivery to a |command of an alias, .forward or :include: file. In a
- * child that already has the owner's privileges (child.c), the command runs
- * as "/bin/sh -c COMMAND" in its own process group, in the owner's home
- * directory, with a small fixed environment (PATH, HOME, USER, LOGNAME,
- * SHELL, SENDER, RECIPIENT). Its standard input is the message (a From_
- * line, Return-Path and Delivered-To, LF line ends); its output (stdout and
- * stderr) is kept, up to OUTPUT_KEEP bytes, for the reason. The exit
- * status is read as sysexits(3): 0 delivered; EX_TEMPFAIL and EX_OSERR
- * deferred; others bounced with the matching status code. A command still
- * running after command_time_limit is killed with its process group and
- * deferred; so is one that dies of a signal. The command is not started
- * when qmgr has gone away (local_child_abandoned).
+ * Delivery to a command: a |command of an alias, .forward or :include:
+ * file, or a system user's mailbox_command (mailbox_command.c). In a child
+ * that already has the owner's privileges (child.c), the command runs in
+ * its own process group, in the owner's home directory (or /), as Postfix
+ * runs it: split at spaces and run directly when it has no character a
+ * shell would treat specially (PLAIN_CHARS; one that is not found on the
+ * PATH may be a shell builtin and goes to the shell), else as
+ * "/bin/sh -c COMMAND". Its environment is only what local sets, as
+ * Postfix's local sets it: PATH (_PATH_DEFPATH), HOME, USER, LOGNAME,
+ * SHELL, SENDER, RECIPIENT, LOCAL, DOMAIN, and when they have a value
+ * EXTENSION, ORIGINAL_RECIPIENT and the client's CLIENT_* and
+ * SASL_USERNAME; in each value the characters not in
+ * command_expansion_filter become '_'. Its standard input is the message
+ * (a From_ line, Return-Path and Delivered-To, LF line ends); its output
+ * (stdout and stderr) is kept, up to OUTPUT_KEEP bytes, for the reason.
+ * The exit status is read as sysexits(3): 0 delivered; EX_TEMPFAIL and
+ * EX_OSERR deferred; others bounced with the matching status code. A
+ * command still running after command_time_limit is killed with its
+ * process group and deferred; so is one that dies of a signal. The command
+ * is not started when qmgr has gone away (local_child_abandoned).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <paths.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +75,80 @@ static int input_piece(void *arg, const char *data, size_t len, const char **err
 	return 0;
 }
 
+/* The environment of the command, as Postfix's local sets it. */
+struct command_env {
+	char **vars; /* NAME=value, NULL-terminated */
+	size_t count;
+	const char *filter;
+};
+
+/* Add NAME=value, unless value is NULL; characters of value not in the
+ * filter become '_' (the value may come from the network). */
+static void env_add(struct command_env *e, const char *name, const char *value)
+{
+	if (value == NULL)
+		return;
+	char *var = xasprintf("%s=%s", name, value);
+	for (char *p = var + strlen(name) + 1; *(p += strspn(p, e->filter)) != '\0'; p++)
+		*p = '_';
+	e->vars = xreallocarray(e->vars, e->count + 2, sizeof(char *));
+	e->vars[e->count++] = var;
+	e->vars[e->count] = NULL;
+}
+
+static const char *nonempty(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+static char **command_environment(const struct command_job *job, const char *home)
+{
+	const struct local_command *c = job->cmd;
+	const struct queue_envelope *env = job->msg->env;
+	struct command_env e = {.filter = c->filter ? c->filter : ""};
+	e.vars = xcalloc(2, sizeof(char *));
+	e.vars[e.count++] = xstrdup("PATH=" _PATH_DEFPATH);
+	env_add(&e, "HOME", home);
+	env_add(&e, "USER", c->user);
+	env_add(&e, "LOGNAME", c->user);
+	env_add(&e, "SHELL", c->shell);
+	env_add(&e, "SENDER", job->h->return_path);
+	env_add(&e, "RECIPIENT", c->rcpt->address);
+	env_add(&e, "LOCAL", c->rcpt->local);
+	env_add(&e, "DOMAIN", c->rcpt->domain);
+	env_add(&e, "EXTENSION", nonempty(c->rcpt->extension));
+	env_add(&e, "ORIGINAL_RECIPIENT", nonempty(c->rcpt->original));
+	if (env != NULL) {
+		env_add(&e, "CLIENT_HOSTNAME", nonempty(env->client_name));
+		env_add(&e, "CLIENT_ADDRESS", nonempty(env->client_addr));
+		env_add(&e, "CLIENT_HELO", nonempty(env->helo));
+		env_add(&e, "CLIENT_PROTOCOL", nonempty(env->protocol));
+		env_add(&e, "SASL_USERNAME", nonempty(env->auth_user));
+	}
+	return e.vars;
+}
+
+/* Characters of a command that can run without a shell (and space, tab). */
+#define PLAIN_CHARS "0123456789!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ \t"
+
+/* Run command directly when a shell would only split it into words. */
+static void exec_plain(const char *command)
+{
+	if (command[strspn(command, PLAIN_CHARS)] != '\0' ||
+	    command[strspn(command, " \t")] == '\0')
+		return;
+	char **argv = xcalloc(strlen(command) / 2 + 2, sizeof(char *));
+	size_t n = 0;
+	for (const char *p = command; *(p += strspn(p, " \t")) != '\0'; p += strcspn(p, " \t"))
+		argv[n++] = xstrndup(p, strcspn(p, " \t"));
+	execvp(argv[0], argv);
+	/* not found on the PATH: perhaps a shell builtin ("exit 75") */
+	if (errno != ENOENT || strchr(argv[0], '/') != NULL) {
+		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
+		_exit(EX_OSERR);
+	}
+}
+
 static void exec_command(const struct command_job *job, int in_fd, int out_fd)
 {
 	const struct local_command *c = job->cmd;
@@ -76,18 +159,10 @@ static void exec_command(const struct command_job *job, int in_fd, int out_fd)
 	const char *home = c->home && c->home[0] == '/' ? c->home : "/";
 	if (chdir(home) != 0 && chdir("/") != 0)
 		_exit(EX_OSERR);
-	char *env[] = {
-	    "PATH=/usr/local/bin:/usr/bin:/bin",
-	    xasprintf("HOME=%s", home),
-	    xasprintf("USER=%s", c->user ? c->user : ""),
-	    xasprintf("LOGNAME=%s", c->user ? c->user : ""),
-	    "SHELL=/bin/sh",
-	    xasprintf("SENDER=%s", job->h->return_path),
-	    xasprintf("RECIPIENT=%s", c->recipient),
-	    NULL,
-	};
-	char *argv[] = {"sh", "-c", (char *)c->command, NULL};
-	execve(c->shell_path, argv, env);
+	environ = command_environment(job, home);
+	exec_plain(c->command);
+	execl(_PATH_BSHELL, "sh", "-c", c->command, (char *)NULL);
+	fprintf(stderr, "cannot execute %s: %s\n", _PATH_BSHELL, strerror(errno));
 	_exit(EX_OSERR);
 }
 

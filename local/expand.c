@@ -12,7 +12,8 @@
  * current owner when root owns it). A name that is not an alias is a
  * system user: its ~/.forward (forward_path), read as the user, is
  * expanded the same way with the user's privileges; without one the mail
- * goes into the user's mailbox (home_mailbox: Maildir, mbox file, or
+ * goes to the user's mailbox_command (mailbox_command.c) when there is
+ * one, else into the user's mailbox (home_mailbox: Maildir, mbox file, or
  * mail_spool_directory/USER).
  *
  * Loops: an alias that names itself ("root: root, admin") or a .forward
@@ -78,8 +79,9 @@ struct expansion {
 	struct local_service *svc;
 	const struct conf *conf;
 	const struct local_message *msg;
-	const char *address; /* the recipient, lower-cased */
-	const char *domain;  /* its domain, or myhostname */
+	const char *address;         /* the recipient, lower-cased */
+	const char *domain;          /* its domain, or myhostname */
+	struct local_recipient rcpt; /* the same, for commands */
 	struct local_result *result;
 	bool have_result;
 	char **done; /* keys of deliveries made */
@@ -159,6 +161,20 @@ static void owner_from_pw(struct owner *o, const struct passwd *pw)
 	o->user = xstrdup(pw->pw_name);
 	o->home = xstrdup(pw->pw_dir ? pw->pw_dir : "/");
 	o->creds.user = o->user;
+}
+
+static int owner_for_uid(const struct conf *conf, uid_t uid, struct owner *o, const char **error_r);
+
+/* The identity for the commands and files of the system user pw: pw, or
+ * default_privs for root. 0 or -1 with *error_r. */
+static int owner_for_user(const struct conf *conf, const struct passwd *pw, struct owner *o,
+                          const char **error_r)
+{
+	if (pw->pw_uid != 0) {
+		owner_from_pw(o, pw);
+		return 0;
+	}
+	return owner_for_uid(conf, 0, o, error_r);
 }
 
 /* The identity for files and commands of something owned by uid: that
@@ -427,8 +443,9 @@ static void handle_command(struct expansion *ex, const char *command, const stru
 		    .command = command,
 		    .home = o->home,
 		    .user = o->user,
-		    .recipient = ex->address,
-		    .shell_path = "/bin/sh",
+		    .shell = "/bin/sh",
+		    .rcpt = &ex->rcpt,
+		    .filter = conf_get(ex->conf, "command_expansion_filter"),
 		    .time_limit_ms = conf_get_time(ex->conf, "command_time_limit") * 1000,
 		};
 		struct local_headers h = {o->sender, ex->address};
@@ -556,7 +573,27 @@ static void handle_targets(struct expansion *ex, const struct alias_target *targ
 
 /* ---- mailboxes ---- */
 
-static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const char *sender)
+/* The mailbox_command instead of the mailbox: as the user, or as
+ * default_privs for root (never as root). */
+static void deliver_mailbox_command(struct expansion *ex, const struct passwd *pw, const char *name,
+                                    const struct local_headers *h, struct local_result *r)
+{
+	struct owner o = {.kind = CTX_FORWARD};
+	const char *error = "";
+	if (owner_for_user(ex->conf, pw, &o, &error) != 0) {
+		char *text = xasprintf("mailbox_command of %s: %s", pw->pw_name, error);
+		local_result_set(r, "deferred", "4.3.0", text);
+		free(text);
+	} else {
+		local_deliver_mailbox_command(ex->conf, ex->msg, &ex->rcpt, name, pw, &o.creds, h,
+		                              r);
+	}
+	owner_free(&o);
+}
+
+/* The mailbox of pw, which name led to. */
+static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const char *name,
+                            const char *sender)
 {
 	char *key = xasprintf("mailbox:%s", pw->pw_name);
 	if (!first_time(ex, key)) {
@@ -567,9 +604,11 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 	struct local_creds creds = {pw->pw_uid, pw->pw_gid, pw->pw_name, (gid_t)-1, true};
 	struct local_headers h = {sender, ex->address};
 	struct local_result r = {0};
-	struct mailbox_location loc;
+	struct mailbox_location loc = {0};
 	const char *why = "";
-	if (mailbox_system(ex->conf, pw, &loc, &why) != 0) {
+	if (conf_get_raw(ex->conf, "mailbox_command")[0] != '\0') {
+		deliver_mailbox_command(ex, pw, name, &h, &r);
+	} else if (mailbox_system(ex->conf, pw, &loc, &why) != 0) {
 		local_result_set(&r, "deferred", "4.3.0", why);
 	} else if (loc.format == MAILBOX_MAILDIR) {
 		struct local_maildir where = {loc.base, loc.subdirs, loc.path, -1, false};
@@ -590,7 +629,9 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 		local_deliver_mbox(ex->msg, &creds, &mbox, &h, &r);
 	}
 	mailbox_location_free(&loc);
-	char *what = xasprintf("mailbox of %s", pw->pw_name);
+	char *what =
+	    xasprintf("mailbox%s of %s",
+	              conf_get_raw(ex->conf, "mailbox_command")[0] ? "_command" : "", pw->pw_name);
 	outcome_result(ex, what, &r);
 	free(what);
 	free(key);
@@ -635,6 +676,8 @@ static void deliver_user(struct expansion *ex, const char *name, const char *sen
 	struct passwd user = *pw;
 	user.pw_name = xstrdup(pw->pw_name);
 	user.pw_dir = xstrdup(pw->pw_dir ? pw->pw_dir : "");
+	user.pw_shell = xstrdup(pw->pw_shell ? pw->pw_shell : "");
+	user.pw_passwd = user.pw_gecos = NULL; /* getpw* may reuse their storage */
 	char *fkey = xasprintf("~%s", user.pw_name);
 	char *path = NULL;
 	bool forwarded = false;
@@ -657,9 +700,7 @@ static void deliver_user(struct expansion *ex, const char *name, const char *sen
 		} else if (rc == 1 && chain_push(ex, fkey)) {
 			struct owner o = {.kind = CTX_FORWARD, .sender = xstrdup(sender)};
 			const char *error = "";
-			if (user.pw_uid != 0)
-				owner_from_pw(&o, &user);
-			else if (owner_for_uid(ex->conf, 0, &o, &error) != 0)
+			if (owner_for_user(ex->conf, &user, &o, &error) != 0)
 				o = (struct owner){CTX_FORWARD,
 				                   {0, 0, NULL, (gid_t)-1, false},
 				                   xstrdup(""),
@@ -687,11 +728,12 @@ static void deliver_user(struct expansion *ex, const char *name, const char *sen
 		str_free(&text);
 	}
 	if (!forwarded)
-		deliver_mailbox(ex, &user, sender);
+		deliver_mailbox(ex, &user, name, sender);
 	free(path);
 	free(fkey);
 	free(user.pw_name);
 	free(user.pw_dir);
+	free(user.pw_shell);
 }
 
 /* The owner-NAME sender for an alias NAME, or NULL. */
@@ -819,6 +861,16 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 	/* user+ext: the alias user+ext if there is one, else user (alias or user) */
 	const char *name = local_part;
 	char *base = extension_strip(local_part, conf_get(conf, "recipient_delimiter"));
+	const char *extension = base ? local_part + strlen(base) + 1 : NULL;
+	ex.rcpt = (struct local_recipient){
+	    .address = address,
+	    .local = local_part,
+	    .user = base ? base : local_part,
+	    /* as Postfix's: an extension with a '/' is none */
+	    .extension = extension && !strchr(extension, '/') ? extension : NULL,
+	    .domain = ex.domain,
+	    .original = local_original_recipient(msg, address),
+	};
 	if (base) {
 		struct alias_target *targets = NULL;
 		size_t count = 0, table = 0;

@@ -40,16 +40,6 @@ struct forward_job {
 	const struct local_forward_dsn *dsn;
 };
 
-/* The queue file's entry for recipient address (qmgr sends the address as
- * the queue file has it, and local.c checked that), or NULL. */
-static const struct queue_rcpt *find_rcpt(const struct queue_envelope *env, const char *address)
-{
-	for (size_t i = 0; env != NULL && i < env->rcpt_count; i++)
-		if (strcasecmp(env->rcpts[i].address, address) == 0)
-			return &env->rcpts[i];
-	return NULL;
-}
-
 /* notify without SUCCESS; SUCCESS alone becomes NEVER, and the default
  * ("") stays the default. */
 static char *notify_without_success(const char *notify)
@@ -88,7 +78,7 @@ void local_forward_dsn_init(struct local_forward_dsn *dsn, const struct local_me
 		return;
 	}
 	const struct queue_envelope *env = msg->env;
-	const struct queue_rcpt *rcpt = find_rcpt(env, address);
+	const struct queue_rcpt *rcpt = local_message_rcpt(msg, address);
 	/* the ORCPT as virtual alias expansion makes one (lib/mail/virtual_alias.c) */
 	const char *original = rcpt ? rcpt->address : address;
 	dsn->envid = xstrdup(env && env->envid ? env->envid : "");

@@ -6,13 +6,15 @@
  *   worker.c   long-lived children per owner for Maildir deliveries
  *   maildir.c  delivery into a Maildir (with the virtual quota check)
  *   mbox.c     appending to an mbox file (mailboxes and /file targets)
- *   command.c  delivery to a |command
+ *   command.c  delivery to a |command (also the mailbox_command's)
+ *   mailbox_command.c  a system user's mailbox_command, in place of the mailbox
  *   forward.c  a new queue file for addresses that are not delivered here
  *   message.c  reading the queue file's header section; the loop check
  */
 #ifndef POSTERN_LOCAL_LOCAL_H
 #define POSTERN_LOCAL_LOCAL_H
 
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -108,6 +110,12 @@ void local_workers_stop(void);
 
 /* ---- message.c ---- */
 
+/* The queue file's entry for recipient address (without case), or NULL. */
+const struct queue_rcpt *local_message_rcpt(const struct local_message *msg, const char *address);
+/* The original recipient of address: the address of its ORCPT (which
+ * virtual alias expansion sets), else address as the queue file has it. */
+const char *local_original_recipient(const struct local_message *msg, const char *address);
+
 /* Read the header section of msg (up to the first empty line) into
  * msg->headers. 0 or -1 with *error_r. */
 int local_read_headers(struct local_message *msg, const char **error_r);
@@ -157,22 +165,49 @@ void local_deliver_mbox(const struct local_message *msg, const struct local_cred
 
 /* ---- command.c ---- */
 
+/* A recipient of a local domain, as a command's environment tells it. */
+struct local_recipient {
+	const char *address;   /* lower-cased */
+	const char *local;     /* its local part */
+	const char *user;      /* the local part without its extension */
+	const char *domain;    /* its domain (myhostname if none) */
+	const char *extension; /* after the recipient_delimiter, or NULL */
+	const char *original;  /* local_original_recipient */
+};
+
+/* A command and the environment it gets. The values of the environment
+ * go through command_expansion_filter (filter); NULL ones, and an empty
+ * extension or original recipient, are left out. */
 struct local_command {
-	const char *command; /* run with /bin/sh -c */
-	const char *home;    /* working directory and $HOME ("/" if none) */
+	const char *command; /* run directly, or with /bin/sh -c if it needs a shell */
+	const char *home;    /* working directory ("/" if none or not usable), $HOME */
 	const char *user;    /* $USER, $LOGNAME */
-	const char *recipient;
-	const char *shell_path; /* "/bin/sh" */
+	const char *shell;   /* $SHELL */
+	/* $RECIPIENT (address), $LOCAL, $DOMAIN, $EXTENSION, $ORIGINAL_RECIPIENT */
+	const struct local_recipient *rcpt;
+	const char *filter; /* characters kept in values; others become '_' */
 	long long time_limit_ms;
 };
 
 /* Run the command with the message on its standard input: exit 0
  * delivered, EX_TEMPFAIL deferred, other exits bounced (status by
  * sysexits), killed by the time limit deferred; output goes into the
- * reason. */
+ * reason. The environment also has PATH, and CLIENT_ADDRESS,
+ * CLIENT_HOSTNAME, CLIENT_HELO, CLIENT_PROTOCOL and SASL_USERNAME from the
+ * queue file when it has them. */
 void local_deliver_command(const struct local_message *msg, const struct local_creds *creds,
                            const struct local_command *cmd, const struct local_headers *h,
                            struct local_result *result);
+
+/* ---- mailbox_command.c ---- */
+
+/* Deliver to the mailbox_command (not empty) of the system user pw, which
+ * the name name led to (the recipient's own name, or one an alias or a
+ * .forward gave), as creds (pw, or default_privs for root). */
+void local_deliver_mailbox_command(const struct conf *conf, const struct local_message *msg,
+                                   const struct local_recipient *rcpt, const char *name,
+                                   const struct passwd *pw, const struct local_creds *creds,
+                                   const struct local_headers *h, struct local_result *result);
 
 /* ---- forward.c ---- */
 

@@ -1,7 +1,8 @@
 /*
  * The message in the queue file as local sees it: its header section (for
- * the Delivered-To loop check) and its content, read in pieces with
- * pread so that every delivery of one request can share the descriptor.
+ * the Delivered-To loop check), its content, read in pieces with pread so
+ * that every delivery of one request can share the descriptor, and what
+ * its envelope says about a recipient.
  */
 #include <errno.h>
 #include <string.h>
@@ -126,4 +127,26 @@ int local_copy_content(const struct local_message *msg,
                        void *arg, const char **error_r)
 {
 	return read_pieces(msg, msg->size, out, arg, error_r);
+}
+
+const struct queue_rcpt *local_message_rcpt(const struct local_message *msg, const char *address)
+{
+	/* qmgr sends the address as the queue file has it (local.c checked) */
+	const struct queue_envelope *env = msg->env;
+	for (size_t i = 0; env != NULL && i < env->rcpt_count; i++)
+		if (strcasecmp(env->rcpts[i].address, address) == 0)
+			return &env->rcpts[i];
+	return NULL;
+}
+
+const char *local_original_recipient(const struct local_message *msg, const char *address)
+{
+	const struct queue_rcpt *rcpt = local_message_rcpt(msg, address);
+	if (rcpt == NULL)
+		return address;
+	/* "rfc822;ADDRESS" or "utf-8;ADDRESS", stored decoded */
+	const char *semi = rcpt->orcpt ? strchr(rcpt->orcpt, ';') : NULL;
+	if (semi && semi[1] != '\0')
+		return semi + 1;
+	return rcpt->address;
 }

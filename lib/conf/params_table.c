@@ -36,8 +36,12 @@ const struct param_def param_table[] = {
      "it is given up (0: tried once)."},
     {"command_directory", PARAM_STR, "/usr/sbin",
      "Directory of the programs an administrator runs (mailctl, sendmail)."},
+    {"command_expansion_filter", PARAM_STR,
+     "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+     "Characters local keeps in the environment of commands it runs; others become '_'."},
     {"command_time_limit", PARAM_TIME, "1000s",
-     "How long local lets one |command delivery run before it is killed (and deferred)."},
+     "How long local lets one |command or mailbox_command run before it is killed (and "
+     "deferred)."},
     {"config_directory", PARAM_STR, "/etc/postern",
      "Directory holding main.conf and master.conf (set from the -c option or the build)."},
     {"daemon_directory", PARAM_STR, "/usr/libexec/postern",
@@ -106,6 +110,9 @@ const struct param_def param_table[] = {
      "User that owns the queue and that unprivileged services run as."},
     {"mail_spool_directory", PARAM_STR, "/var/mail",
      "Directory of system users' mbox files (/var/mail/USER) when home_mailbox is empty."},
+    {"mailbox_command", PARAM_STR, "",
+     "Program that system users' mail is piped into instead of the mailbox (procmail, "
+     "maildrop); taken as written, without $name expansion (empty: none)."},
     {"maillog_file", PARAM_STR, "", "File to write log lines to; empty means syslog."},
     {"master_stop_timeout", PARAM_TIME, "10s",
      "How long master waits for its children to exit at stop before it kills them."},

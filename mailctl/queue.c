@@ -36,11 +36,11 @@
 #include "mail/status_log.h"
 #include "mailctl/queue_select.h"
 #include "server/program.h"
-#include "util/utf8.h"
 #include "util/alloc.h"
 #include "util/base64.h"
 #include "util/json.h"
 #include "util/str.h"
+#include "util/utf8.h"
 
 /* Where show and delete look for one message. */
 static const char *const all_queues[] = {"incoming", "active", "deferred", "hold", "corrupt", NULL};

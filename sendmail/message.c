@@ -14,9 +14,9 @@
 
 #include "mail/queue.h"
 #include "sendmail/sendmail.h"
-#include "util/utf8.h"
 #include "util/alloc.h"
 #include "util/base64.h"
+#include "util/utf8.h"
 
 #define READ_CHUNK 65536
 

@@ -16,9 +16,9 @@
 #include <zlib.h>
 
 #include "smtp/address.h"
-#include "util/utf8.h"
 #include "util/alloc.h"
 #include "util/ipc.h"
+#include "util/utf8.h"
 
 /* The end record is 27 bytes; anything much longer after the content is junk. */
 #define DROP_MAX_TAIL 64

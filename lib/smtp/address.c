@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util/utf8.h"
 #include "util/alloc.h"
+#include "util/utf8.h"
 
 #define HOST_UTF8 0x1        /* U-labels allowed */
 #define HOST_UNDERSCORE 0x2  /* '_' allowed in labels */

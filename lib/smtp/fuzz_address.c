@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "smtp/address.h"
-#include "util/utf8.h"
 #include "smtp/xtext.h"
+#include "util/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util/utf8.h"
 #include "smtp/xtext.h"
 #include "util/alloc.h"
 #include "util/base64.h"
+#include "util/utf8.h"
 
 #define PATH_MAX_OCTETS 256 /* RFC 5321 4.5.3.1.3, with the brackets */
 #define ENVID_MAX 100       /* RFC 3461 4.4 */

@@ -1,7 +1,8 @@
 /*
  * mailctl check: validate main.conf and master.conf and the paths, users
- * and programs they name, smtpd's DNS blocklist entries, and the smtp
- * client's TLS policy table source. Prints every problem as
+ * and programs they name (and the services that per-transport parameters
+ * name), smtpd's DNS blocklist entries, and the smtp client's TLS policy
+ * table source. Prints every problem as
  * "file:line: message" (or "file: parameter: message" for a default) and exits 1 if any is an
  * error.
  */
@@ -236,6 +237,30 @@ static void check_service(struct checker *ck, const struct service_def *def)
 		free(name);
 	}
 	free(where);
+}
+
+/* Per-transport parameters (TRANSPORT_destination_concurrency_limit...)
+ * set for a transport that master.conf lacks: qmgr has no use for them. */
+static void check_transport_params(struct checker *ck, const struct service_list *services)
+{
+	for (const char *const *n = conf_set_names(ck->conf); *n; n++) {
+		const struct param_pattern *pattern = param_find_pattern(*n);
+		if (pattern == NULL || param_find(*n) != &pattern->def)
+			continue;
+		size_t len = strlen(*n) - strlen(pattern->suffix);
+		const struct service_def *def = NULL;
+		for (size_t i = 0; def == NULL && i < services->count; i++)
+			if (services->items[i].type == SERVICE_UNIX &&
+			    strncmp(services->items[i].name, *n, len) == 0 &&
+			    services->items[i].name[len] == '\0')
+				def = &services->items[i];
+		if (def != NULL)
+			continue;
+		char *where = param_where(ck, *n);
+		report(ck, false, where, "%s: no unix service %.*s in master.conf to apply it to",
+		       *n, (int)len, *n);
+		free(where);
+	}
 }
 
 /* Aliases sources edited since they were compiled; a bad quota action. */
@@ -506,6 +531,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_tls_policy(&ck);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);
+	check_transport_params(&ck, &services);
 	if (services.count == 0 && ck.errors == 0)
 		report(&ck, false, master_path, "no services defined");
 	printf("%s: %d error%s, %d warning%s\n", m->config_dir, ck.errors,

@@ -1,6 +1,7 @@
 /*
  * mailctl config: print main.conf parameters, like postconf.
- *   mailctl config            every parameter, as set or defaulted
+ *   mailctl config            every parameter, as set or defaulted (and
+ *                             the per-transport ones main.conf sets)
  *   mailctl config -n         only those set in main.conf
  *   mailctl config -d         the built-in defaults
  *   mailctl config -x         values with $name expanded
@@ -126,6 +127,12 @@ int cmd_config(struct mailctl *m, int argc, char **argv)
 	} else {
 		for (size_t k = 0; k < param_table_count; k++)
 			print_one(m, conf, &o, param_table[k].name, &json, &count);
+		/* and the per-transport ones (params.h patterns) main.conf sets */
+		for (const char *const *n = conf_set_names(conf); *n; n++) {
+			const struct param_pattern *pattern = param_find_pattern(*n);
+			if (pattern != NULL && param_find(*n) == &pattern->def)
+				print_one(m, conf, &o, *n, &json, &count);
+		}
 	}
 	str_append_cstr(&json, "\n]}\n");
 	if (m->json)

@@ -2,12 +2,13 @@
  * Concurrency limits of deliveries, as in Postfix: per transport, the
  * process limit of its service in master.conf ('-' means
  * default_process_limit, 0 no limit); per destination within a transport,
- * TRANSPORT_destination_concurrency_limit (smtp, local; unset:
- * default_destination_concurrency_limit). smtp's destination is the next
- * hop, so that all mail through one relayhost or transport_maps host
- * shares its limit; local's is the recipient domain. A delivery claims its
- * transport and every destination of its recipients at once (all or
- * nothing, so claims never deadlock).
+ * TRANSPORT_destination_concurrency_limit (unset:
+ * default_destination_concurrency_limit); both as transports.c read them.
+ * An smtp transport's destination is the next hop, so that all mail
+ * through one relayhost or transport_maps host shares its limit; a local
+ * one's is the recipient domain. A delivery claims its transport and
+ * every destination of its recipients at once (all or nothing, so claims
+ * never deadlock): the keys are "TRANSPORT" and "TRANSPORT:destination".
  *
  * A claim that does not fit never holds up its delivery thread: those
  * recipients are put off, the thread goes on with the rest of the message,
@@ -27,7 +28,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "conf/masterconf.h"
 #include "qmgr/qmgr.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -61,61 +61,6 @@ static _Thread_local int64_t thread_since; /* of the round of attempts */
 static _Thread_local bool thread_resumed;  /* came off the parked list */
 static struct counter *counters;
 static size_t counter_count, counter_cap;
-static int64_t default_destination_limit, smtp_destination_limit, local_destination_limit;
-static int64_t default_process_limit;
-static struct service_list services;
-static bool services_loaded;
-
-/* TRANSPORT_destination_concurrency_limit, or the default when unset. */
-static int64_t transport_destination_limit(const struct conf *conf, const char *transport)
-{
-	char *name = xasprintf("%s_destination_concurrency_limit", transport);
-	int64_t limit = conf_get_int(
-	    conf, conf_is_set(conf, name) ? name : "default_destination_concurrency_limit");
-	free(name);
-	return limit;
-}
-
-static int64_t destination_limit(const char *transport)
-{
-	if (strcmp(transport, "smtp") == 0)
-		return smtp_destination_limit;
-	if (strcmp(transport, "local") == 0)
-		return local_destination_limit;
-	return default_destination_limit;
-}
-
-void limits_init(const struct conf *conf)
-{
-	/* conf is read here only: its values are expanded lazily, not safe
-	 * to share with the delivery threads. */
-	default_process_limit = conf_get_int(conf, "default_process_limit");
-	default_destination_limit = conf_get_int(conf, "default_destination_concurrency_limit");
-	smtp_destination_limit = transport_destination_limit(conf, "smtp");
-	local_destination_limit = transport_destination_limit(conf, "local");
-	char *path = xasprintf("%s/master.conf", conf_get(conf, "config_directory"));
-	struct diag_list diags;
-	diag_list_init(&diags);
-	service_list_init(&services);
-	services_loaded = masterconf_load_file(path, &services, &diags) == 0;
-	if (!services_loaded)
-		log_warn("cannot read %s for the transport process limits; using "
-		         "default_process_limit",
-		         path);
-	diag_list_free(&diags);
-	free(path);
-}
-
-int64_t limits_transport(const char *transport)
-{
-	int64_t fallback = default_process_limit;
-	for (size_t i = 0; services_loaded && i < services.count; i++) {
-		const struct service_def *def = &services.items[i];
-		if (def->type == SERVICE_UNIX && strcmp(def->name, transport) == 0)
-			return def->max_proc < 0 ? fallback : def->max_proc;
-	}
-	return fallback;
-}
 
 static struct counter *find(const char *key, bool create)
 {
@@ -234,21 +179,21 @@ static void uncount(const struct limit_claim *c)
 	}
 }
 
-struct limit_claim *limits_claim(const char *transport, const char *nexthop,
+struct limit_claim *limits_claim(const struct transport *transport, const char *nexthop,
                                  const struct queue_envelope *env, const size_t *indexes,
                                  size_t count)
 {
 	struct limit_claim *c = xcalloc(1, sizeof(*c));
 	c->keys = xcalloc(count + 1, sizeof(*c->keys));
-	c->destination_limit = destination_limit(transport);
-	c->transport_limit = limits_transport(transport);
-	add_key(c, xstrdup(transport));
+	c->destination_limit = transport->destination_limit;
+	c->transport_limit = transport->process_limit;
+	add_key(c, xstrdup(transport->name));
 	if (nexthop != NULL && *nexthop) {
-		add_key(c, destination_key(transport, nexthop));
+		add_key(c, destination_key(transport->name, nexthop));
 	} else {
 		for (size_t i = 0; i < count; i++) {
 			const char *at = strrchr(env->rcpts[indexes[i]].address, '@');
-			add_key(c, destination_key(transport, at ? at + 1 : ""));
+			add_key(c, destination_key(transport->name, at ? at + 1 : ""));
 		}
 	}
 	if (thread_reserved != NULL && same_keys(thread_reserved, c)) {

@@ -479,12 +479,6 @@ static void init(struct server *srv)
 	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
 	qmgr.bounce_lifetime = time_param(conf, "bounce_queue_lifetime");
 	qmgr.soft_bounce = conf_get_bool(conf, "soft_bounce");
-	qmgr.smtp_rcpt_limit =
-	    conf_get_int(conf, conf_is_set(conf, "smtp_destination_recipient_limit")
-	                           ? "smtp_destination_recipient_limit"
-	                           : "default_destination_recipient_limit");
-	if (qmgr.smtp_rcpt_limit < 0)
-		log_fatal("smtp_destination_recipient_limit must be 0 (no limit) or more");
 	qmgr.delay_warning = time_param(conf, "delay_warning_time");
 	qmgr.double_bounce_rcpt = conf_get(conf, "2bounce_notice_recipient");
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;
@@ -495,9 +489,9 @@ static void init(struct server *srv)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
 	active_limit = conf_get_int(conf, "qmgr_message_active_limit");
 	loop = server_loop(srv);
-	limits_init(conf);
+	transports_init(conf);
 	valias_init(conf);
-	int64_t threads = limits_transport("local");
+	int64_t threads = transport_find("local")->process_limit;
 	if (threads <= 0 || threads > MAX_THREADS)
 		threads = MAX_THREADS;
 	recipients_init(conf_get_int(conf, "qmgr_message_recipient_limit"), (size_t)threads);

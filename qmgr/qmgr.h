@@ -1,7 +1,9 @@
 /*
  * qmgr: the one queue manager. Internal interface between its files:
  * main.c (skeleton glue, queue scans, timers), workers.c (the delivery
- * threads), limits.c (concurrency limits), recipients.c (the bound on
+ * threads), transports.c (the transports: master.conf's delivery
+ * services and their limits), limits.c (concurrency limits),
+ * recipients.c (the bound on
  * recipients in memory), valias.c (virtual aliases still to be expanded),
  * message.c (one message from active/ to done or
  * deferred/), status.c (the per-message status log),
@@ -34,7 +36,6 @@ struct qmgr_settings {
 	int64_t maximal_lifetime;
 	int64_t bounce_lifetime; /* bounce_queue_lifetime: mail from <> */
 	bool soft_bounce;        /* what would bounce is deferred instead */
-	int64_t smtp_rcpt_limit; /* recipients per smtp request; 0: no limit */
 	int64_t delay_warning;   /* 0: no delay warnings */
 	const char *double_bounce_rcpt;
 	int64_t ipc_timeout_ms;
@@ -135,17 +136,36 @@ void qmgr_deferred_until(int64_t when);
 /* From a thread: it queued a notification into incoming/. */
 void qmgr_queued_mail(void);
 
+/* transports.c: what qmgr can deliver through. */
+enum transport_kind {
+	TRANSPORT_SMTP,  /* the smtp client: requests with a next hop */
+	TRANSPORT_LOCAL, /* the local agent: no next hop */
+	TRANSPORT_ERROR, /* no agent: the next hop is the bounce text */
+	TRANSPORT_OTHER, /* a service whose program is no delivery agent */
+};
+struct transport {
+	char *name;    /* the service: requests go to private/NAME */
+	char *program; /* its command's file name */
+	enum transport_kind kind;
+	int64_t process_limit;     /* 0: none */
+	int64_t destination_limit; /* deliveries at once per destination; < 1: none */
+	int64_t recipient_limit;   /* recipients per request; 0: none */
+};
+/* Read master.conf's unix services and their limits in main.conf (once,
+ * before the delivery threads start). */
+void transports_init(const struct conf *conf);
+/* The transport of that name, or NULL if master.conf has no unix service
+ * so named (and it is not smtp, local or error). */
+const struct transport *transport_find(const char *name);
+
 /* limits.c: per-transport and per-destination concurrency. */
-void limits_init(const struct conf *conf);
-/* The process limit of the transport's service (0: none). */
-int64_t limits_transport(const char *transport);
 /* Room for a delivery of these recipients through transport, or NULL
  * when there is none now: the recipients are put off (the delivery
  * thread goes on with the others) and the message is parked with
  * limits_park at the end of its attempt. nexthop (smtp: the domain,
  * relayhost or transport_maps next hop) is the destination whose
  * concurrency is limited; NULL (local): each recipient's domain. */
-struct limit_claim *limits_claim(const char *transport, const char *nexthop,
+struct limit_claim *limits_claim(const struct transport *transport, const char *nexthop,
                                  const struct queue_envelope *env, const size_t *indexes,
                                  size_t count);
 /* Give the room back (NULL: nothing); parked messages it lets through go

@@ -1,13 +1,18 @@
 /*
- * Delivery of routed recipients. Which agent delivers a recipient, and to
- * which next hop, is mail_route_sender's answer (lib/mail/route.h:
+ * Delivery of routed recipients. Which transport delivers a recipient, and
+ * to which next hop, is mail_route_sender's answer (lib/mail/route.h:
  * transport_maps, then local domains, then smtp to the sender's relay
- * from sender_dependent_relayhost_maps, relayhost or the domain);
- * transports are smtp, local and error (whose next hop is the bounce
- * text). A failed table lookup defers the recipient. Recipients with
- * the same transport and next hop go in one request, within the
- * transport's and destinations' concurrency limits (limits.c). Called
- * from the delivery threads: the tables are opened and read under a lock.
+ * from sender_dependent_relayhost_maps, relayhost or the domain). A
+ * transport is a delivery service in master.conf (transports.c): its
+ * program makes it an smtp one (a request to private/TRANSPORT with the
+ * next hop; none given in transport_maps means the recipient domain, as
+ * in Postfix), a local one (no next hop) or an error one (the next hop
+ * is the bounce text). Any other name defers the recipient, as does a
+ * failed table lookup. Recipients with the same transport and next hop
+ * go in one request (at most TRANSPORT_destination_recipient_limit),
+ * within the transport's and destinations' concurrency limits
+ * (limits.c). Called from the delivery threads: the tables are opened
+ * and read under a lock.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -29,7 +34,8 @@ static pthread_mutex_t transport_lock = PTHREAD_MUTEX_INITIALIZER;
 struct route {
 	char *transport;
 	char *nexthop;
-	char *problem; /* set when the route cannot be decided now */
+	char *problem;             /* set when the route cannot be decided now */
+	const struct transport *t; /* NULL: no such transport */
 };
 
 void agent_info_free(struct agent_info *info)
@@ -76,6 +82,11 @@ static void route_resolve(const char *sender, const char *address, struct route 
 	if (mail_route_sender(&rs, sender ? sender : "", address, &transport, &nexthop) != 0)
 		route->problem = xstrdup("transport_maps or sender_dependent_relayhost_maps "
 		                         "lookup failed");
+	route->t = transport_find(str_cstr(&transport));
+	if (route->t != NULL && route->t->kind == TRANSPORT_SMTP && nexthop.len == 0) {
+		const char *at = strrchr(address, '@');
+		str_append_cstr(&nexthop, at ? at + 1 : "");
+	}
 	route->transport = str_steal(&transport);
 	route->nexthop = str_steal(&nexthop);
 }
@@ -103,29 +114,35 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
                           const size_t *group, size_t n, const struct route *route,
                           struct rcpt_result *results, struct agent_info *info)
 {
+	const struct transport *t = route->t;
 	if (route->problem) {
 		set_all(results, info, group, n, RCPT_DEFERRED, "4.3.0", route->problem, "none");
 		return;
 	}
-	if (strcmp(route->transport, "error") == 0) {
+	if (t != NULL && t->kind == TRANSPORT_ERROR) {
 		set_all(results, info, group, n, RCPT_BOUNCED, "5.0.0",
 		        *route->nexthop ? route->nexthop : "mail for this address is refused",
 		        "none");
 		return;
 	}
-	bool is_local = strcmp(route->transport, "local") == 0;
-	if (!is_local && strcmp(route->transport, "smtp") != 0) {
+	if (t == NULL || t->kind == TRANSPORT_OTHER) {
 		char *reason =
-		    xasprintf("unknown transport \"%s\" in transport_maps", route->transport);
+		    t == NULL ? xasprintf("unknown transport \"%s\" in transport_maps: no unix "
+		                          "service of that name in master.conf",
+		                          route->transport)
+		              : xasprintf("transport \"%s\" in transport_maps: its master.conf "
+		                          "service runs %s, not smtp, local or error",
+		                          route->transport, t->program);
 		set_all(results, info, group, n, RCPT_DEFERRED, "4.3.5", reason, "none");
 		free(reason);
 		return;
 	}
+	bool is_local = t->kind == TRANSPORT_LOCAL;
 	size_t *sub = xcalloc(n, sizeof(*sub));
 	for (size_t k = 0; k < n; k++)
 		sub[k] = indexes[group[k]];
 	const char *nexthop = is_local ? NULL : route->nexthop;
-	struct limit_claim *claim = limits_claim(route->transport, nexthop, env, sub, n);
+	struct limit_claim *claim = limits_claim(t, nexthop, env, sub, n);
 	if (claim == NULL) {
 		/* No room at the destination now: put off (results left
 		 * pending), the message waits in line for it (limits.c). */
@@ -134,7 +151,7 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 	}
 	struct rcpt_result *sub_results = xcalloc(n, sizeof(*sub_results));
 	struct agent_info *sub_info = xcalloc(n, sizeof(*sub_info));
-	deliver_agent(route->transport, nexthop, env, sub, n, sub_results, sub_info);
+	deliver_agent(t->name, nexthop, env, sub, n, sub_results, sub_info);
 	limits_release(claim);
 	for (size_t k = 0; k < n; k++) {
 		struct rcpt_result *r = &sub_results[k];
@@ -143,7 +160,7 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 		agent_info_free(&info[group[k]]);
 		info[group[k]] = sub_info[k];
 		if (info[group[k]].relay == NULL)
-			info[group[k]].relay = xstrdup(is_local ? "local" : "none");
+			info[group[k]].relay = xstrdup(is_local ? t->name : "none");
 	}
 	free(sub);
 	free(sub_results);
@@ -174,13 +191,16 @@ void deliver_routed(const struct queue_envelope *env, const size_t *indexes, siz
 				done[j] = true;
 			}
 		}
-		/* smtp takes at most smtp_destination_recipient_limit recipients
-		 * a transaction: more go in further requests (and transactions,
-		 * over the same session where the server allows). */
+		/* A transport takes at most its
+		 * TRANSPORT_destination_recipient_limit recipients a request
+		 * (smtp: a transaction): more go in further requests (and
+		 * transactions, over the same session where the server allows). */
 		size_t per = n;
-		if (routes[i].problem == NULL && strcmp(routes[i].transport, "smtp") == 0 &&
-		    qmgr.smtp_rcpt_limit > 0 && (size_t)qmgr.smtp_rcpt_limit < n)
-			per = (size_t)qmgr.smtp_rcpt_limit;
+		const struct transport *t = routes[i].t;
+		if (routes[i].problem == NULL && t != NULL &&
+		    (t->kind == TRANSPORT_SMTP || t->kind == TRANSPORT_LOCAL) &&
+		    t->recipient_limit > 0 && (size_t)t->recipient_limit < n)
+			per = (size_t)t->recipient_limit;
 		for (size_t off = 0; off < n; off += per)
 			deliver_group(env, indexes, group + off, n - off < per ? n - off : per,
 			              &routes[i], results, info);

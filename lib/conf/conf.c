@@ -2,7 +2,8 @@
  * main.conf: parsing into (name -> raw value, where set) entries, $name
  * expansion at look-up time with results cached in the conf, and the typed
  * getters. Every table parameter has an entry from conf_new() on, holding
- * its default; names the file sets that the table lacks get entries too.
+ * its default; names the file sets that the table lacks get entries too,
+ * and so do per-service names of a parameter pattern when first looked up.
  * Cached strings handed out by the getters stay valid until conf_free():
  * when a value changes, old cache entries are retired, not freed.
  */
@@ -178,10 +179,18 @@ static void set_value(struct conf *conf, const char *name, const char *value, co
 }
 
 /* A look-up of a name that is neither in the table nor set is a bug in the
- * caller, not a configuration problem. */
+ * caller, not a configuration problem. A service's name of a parameter
+ * pattern (params.h) that was not set gets its entry, holding the
+ * pattern's default, at its first look-up (the getters may add entries
+ * through a const conf, as they fill caches). */
 static struct conf_entry *must_find(const struct conf *conf, const char *name, const char *caller)
 {
 	struct conf_entry *e = find_entry(conf, name);
+	const struct param_pattern *pattern;
+	if (e == NULL && valid_name(name, strlen(name)) &&
+	    (pattern = param_find_pattern(name)) != NULL)
+		e = add_entry((struct conf *)conf, name, &pattern->def,
+		              xstrdup(pattern->def.default_value));
 	if (e == NULL) {
 		fprintf(stderr, "postern: %s(\"%s\"): not a known parameter (programming error)\n",
 		        caller, name);
@@ -264,7 +273,8 @@ static void expand_entry(struct expansion *x, const struct conf_entry *e, struct
 	x->depth--;
 }
 
-/* $name: an undefined name expands to nothing. */
+/* $name: an undefined name expands to nothing, one of a parameter
+ * pattern to the pattern's default. */
 static void expand_name(struct expansion *x, const char *name, size_t len, struct str *out)
 {
 	if (!charge(x, EXPAND_REFERENCE_COST))
@@ -272,8 +282,15 @@ static void expand_name(struct expansion *x, const char *name, size_t len, struc
 	const struct conf_entry *e = x->override;
 	if (e == NULL || strncmp(e->name, name, len) != 0 || e->name[len] != '\0')
 		e = find_entry_n(x->conf, name, len);
-	if (e != NULL)
+	if (e != NULL) {
 		expand_entry(x, e, out);
+		return;
+	}
+	char *copy = xstrndup(name, len);
+	const struct param_pattern *pattern = param_find_pattern(copy);
+	free(copy);
+	if (pattern != NULL)
+		expand_text(x, pattern->def.default_value, strlen(pattern->def.default_value), out);
 }
 
 /* ${name}, ${name?text} (text if $name is not empty), ${name:text} (text if

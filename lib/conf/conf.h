@@ -4,10 +4,14 @@
  * ${name}, ${name?text} (text if name is non-empty) and ${name:text} (text
  * if name is empty) expansion at look-up time. Values set in the file are
  * checked against their type in the parameter table; unknown names are
- * warned about (and kept, so they can still be used in expansions).
+ * warned about (and kept, so they can still be used in expansions). A
+ * service's per-transport parameter (a pattern of params.h, such as
+ * relay_destination_concurrency_limit) is known, typed and defaulted like
+ * a table parameter.
  *
  * Look-ups of names missing from the table are programming errors and
- * panic, except for names that the file itself sets.
+ * panic, except for names that the file itself sets and names of a
+ * pattern (which give the pattern's default when not set).
  */
 #ifndef POSTERN_CONF_CONF_H
 #define POSTERN_CONF_CONF_H

@@ -1,8 +1,9 @@
 /*
- * Parameter look-up in the table (params_table.c) and the typed value
- * parsers that the loader, the typed getters and `mailctl check` share.
- * Parsers are strict: no white space, no junk after the number, no overflow.
- * Error messages live in a static buffer, valid until the next failing call.
+ * Parameter look-up in the table and its per-service patterns
+ * (params_table.c), and the typed value parsers that the loader, the
+ * typed getters and `mailctl check` share. Parsers are strict: no white
+ * space, no junk after the number, no overflow. Error messages live in a
+ * static buffer, valid until the next failing call.
  */
 #include "conf/params.h"
 
@@ -37,6 +38,19 @@ const struct param_def *param_find(const char *name)
 			hi = mid;
 		else
 			lo = mid + 1;
+	}
+	const struct param_pattern *pattern = param_find_pattern(name);
+	return pattern ? &pattern->def : NULL;
+}
+
+const struct param_pattern *param_find_pattern(const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < param_pattern_count; i++) {
+		const char *suffix = param_pattern_table[i].suffix;
+		size_t suffix_len = strlen(suffix);
+		if (len > suffix_len && strcmp(name + len - suffix_len, suffix) == 0)
+			return &param_pattern_table[i];
 	}
 	return NULL;
 }

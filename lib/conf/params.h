@@ -29,8 +29,27 @@ struct param_def {
 extern const struct param_def param_table[];
 extern const size_t param_table_count;
 
-/* The entry for name, or NULL if it is not a known parameter. */
+/* Parameters named after a master.conf service, as Postfix's
+ * transport_destination_concurrency_limit: the service's name followed by
+ * suffix ("relay_destination_concurrency_limit"). def.name is the name
+ * they are documented under ("transport_..."); a parameter of the table
+ * that matches a pattern (smtp_destination_concurrency_limit) is the
+ * table's. Names set to such a pattern are known parameters. */
+struct param_pattern {
+	const char *suffix;
+	struct param_def def;
+};
+
+extern const struct param_pattern param_pattern_table[];
+extern const size_t param_pattern_count;
+
+/* The entry for name: the table's, else the def of the pattern it
+ * matches; NULL if it is not a known parameter. */
 const struct param_def *param_find(const char *name);
+/* The pattern name matches (a non-empty service name, then the suffix),
+ * whether or not the table has name too; NULL if none. The service is the
+ * first strlen(name) - strlen(suffix) characters. */
+const struct param_pattern *param_find_pattern(const char *name);
 const char *param_type_name(enum param_type type);
 
 /* Typed conversions of an (already expanded) value: 0 or -1 with *error_r. */

@@ -482,3 +482,20 @@ const struct param_def param_table[] = {
 };
 
 const size_t param_table_count = sizeof(param_table) / sizeof(param_table[0]);
+
+/* Per-transport parameters: a master.conf service's name, then the
+ * suffix (qmgr reads them for every transport; smtp_ and local_ ones
+ * have table entries above). */
+const struct param_pattern param_pattern_table[] = {
+    {"_destination_concurrency_limit",
+     {"transport_destination_concurrency_limit", PARAM_INT,
+      "$default_destination_concurrency_limit",
+      "Most deliveries qmgr runs at once to one destination of the transport (a service in "
+      "master.conf) named before the suffix; 0: no limit."}},
+    {"_destination_recipient_limit",
+     {"transport_destination_recipient_limit", PARAM_INT, "$default_destination_recipient_limit",
+      "Most recipients in one delivery request of the transport named before the suffix; 0: "
+      "no limit."}},
+};
+
+const size_t param_pattern_count = sizeof(param_pattern_table) / sizeof(param_pattern_table[0]);

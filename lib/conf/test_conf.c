@@ -182,6 +182,44 @@ TEST(warnings_only)
 	conf_free(conf);
 }
 
+TEST(per_transport_parameters)
+{
+	struct diag_list diags;
+	int rc;
+	/* Known without a warning, checked against their type. */
+	struct conf *conf = parse("default_destination_concurrency_limit = 7\n"
+	                          "slow_destination_concurrency_limit = 1\n"
+	                          "relay_destination_recipient_limit = 2\n"
+	                          "both = $slow_destination_concurrency_limit "
+	                          "$fast_destination_concurrency_limit\n",
+	                          &diags, &rc);
+	CHECK(rc == 0);
+	CHECK(diag_count(&diags, DIAG_WARNING) == 1); /* "both" only */
+	CHECK(has_diag(&diags, DIAG_WARNING, "main.conf:4: unknown parameter both"));
+	CHECK(conf_get_int(conf, "slow_destination_concurrency_limit") == 1);
+	CHECK(conf_get_int(conf, "relay_destination_recipient_limit") == 2);
+	/* Not set: the pattern's default, and still not set. */
+	CHECK(!conf_is_set(conf, "fast_destination_concurrency_limit"));
+	CHECK(conf_get_int(conf, "fast_destination_concurrency_limit") == 7);
+	CHECK(conf_get_int(conf, "fast_destination_recipient_limit") == 50);
+	CHECK_STR(conf_get_raw(conf, "fast_destination_concurrency_limit"),
+	          "$default_destination_concurrency_limit");
+	CHECK(!conf_is_set(conf, "fast_destination_concurrency_limit"));
+	CHECK_STR(conf_get(conf, "both"), "1 7");
+	const char *error;
+	CHECK(conf_set(conf, "relay_destination_recipient_limit", "many", &error) != 0);
+	CHECK(conf_set(conf, "relay_destination_recipient_limit", "3", &error) == 0);
+	CHECK(conf_get_int(conf, "relay_destination_recipient_limit") == 3);
+	diag_list_free(&diags);
+	conf_free(conf);
+
+	conf = parse("slow_destination_concurrency_limit = lots\n", &diags, &rc);
+	CHECK(rc == -1);
+	CHECK(diag_has_errors(&diags));
+	diag_list_free(&diags);
+	conf_free(conf);
+}
+
 TEST(nul_byte)
 {
 	struct conf *conf = conf_new("/etc/test");
@@ -504,6 +542,7 @@ int main(void)
 	RUN(good_file);
 	RUN(syntax_errors);
 	RUN(warnings_only);
+	RUN(per_transport_parameters);
 	RUN(nul_byte);
 	RUN(expansion_forms);
 	RUN(expansion_errors);

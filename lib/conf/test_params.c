@@ -45,6 +45,38 @@ TEST(find)
 	CHECK(p != NULL && p->type == PARAM_LIST);
 }
 
+TEST(find_pattern)
+{
+	/* A service's per-transport parameters are known, typed like the
+	 * default they fall back to. */
+	const struct param_def *p = param_find("relay_destination_concurrency_limit");
+	CHECK(p != NULL && p->type == PARAM_INT);
+	CHECK_STR(p ? p->default_value : NULL, "$default_destination_concurrency_limit");
+	p = param_find("slow_destination_recipient_limit");
+	CHECK(p != NULL && p->type == PARAM_INT);
+	CHECK_STR(p ? p->name : NULL, "transport_destination_recipient_limit");
+	const struct param_pattern *pattern =
+	    param_find_pattern("relay_destination_recipient_limit");
+	CHECK(pattern != NULL && pattern->def.type == PARAM_INT);
+	CHECK_STR(pattern ? pattern->suffix : NULL, "_destination_recipient_limit");
+	/* The table's own entries win; the suffix alone is no name. */
+	p = param_find("smtp_destination_concurrency_limit");
+	CHECK(p != NULL && strcmp(p->name, "smtp_destination_concurrency_limit") == 0);
+	CHECK(param_find_pattern("smtp_destination_concurrency_limit") != NULL);
+	CHECK(param_find("_destination_concurrency_limit") == NULL);
+	CHECK(param_find("relay_destination_concurrency") == NULL);
+	CHECK(param_find("relay_destination_rate_delay") == NULL);
+	for (size_t i = 0; i < param_pattern_count; i++) {
+		const struct param_pattern *pt = &param_pattern_table[i];
+		CHECK(pt->suffix[0] == '_' && strlen(pt->def.doc) > 10);
+		CHECK(strncmp(pt->def.name, "transport", 9) == 0 &&
+		      strcmp(pt->def.name + 9, pt->suffix) == 0);
+		/* The default names a table parameter. */
+		CHECK(pt->def.default_value[0] == '$' &&
+		      param_find(pt->def.default_value + 1) != NULL);
+	}
+}
+
 TEST(type_names)
 {
 	CHECK_STR(param_type_name(PARAM_STR), "str");
@@ -180,6 +212,7 @@ int main(void)
 	RUN(table_sorted_and_unique);
 	RUN(table_entries_complete);
 	RUN(find);
+	RUN(find_pattern);
 	RUN(type_names);
 	RUN(parse_int);
 	RUN(parse_bool);

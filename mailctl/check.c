@@ -269,14 +269,15 @@ static void check_local_delivery(struct checker *ck)
 	char *const *sources = conf_get_list(ck->conf, "alias_database");
 	for (size_t i = 0; sources && sources[i]; i++) {
 		struct stat src, db;
-		char *table = xasprintf("%s.lmdb", sources[i]);
-		if (stat(sources[i], &src) == 0 &&
+		const char *source = table_source_of(sources[i]);
+		char *table = xasprintf("%s.lmdb", source);
+		if (stat(source, &src) == 0 &&
 		    (stat(table, &db) != 0 || src.st_mtim.tv_sec > db.st_mtim.tv_sec ||
 		     (src.st_mtim.tv_sec == db.st_mtim.tv_sec &&
 		      src.st_mtim.tv_nsec > db.st_mtim.tv_nsec))) {
 			char *where = param_where(ck, "alias_database");
 			report(ck, false, where, "%s is %s: run newaliases (mailctl alias rebuild)",
-			       sources[i],
+			       source,
 			       access(table, F_OK) == 0 ? "newer than its table" : "not built");
 			free(where);
 		}
@@ -307,8 +308,8 @@ static void check_table_param(struct checker *ck, const char *name)
 		struct table *t = table_open(maps[i], &error);
 		char *where = param_where(ck, name);
 		/* An LMDB table is compiled from a source; a regexp: table is read as it is. */
-		size_t spec_len = strlen(maps[i]);
-		bool compiled = spec_len > 5 && strcmp(maps[i] + spec_len - 5, ".lmdb") == 0;
+		char *path = table_lmdb_path(maps[i]);
+		bool compiled = path != NULL;
 		if (t == NULL) {
 			report(ck, true, where, "%s%s", error,
 			       compiled ? " (build it with mailctl map build)" : "");
@@ -317,9 +318,6 @@ static void check_table_param(struct checker *ck, const char *name)
 		} else {
 			table_close(t);
 			struct stat src, db;
-			const char *path = strchr(maps[i], ':') && maps[i][0] != '/'
-			                       ? strchr(maps[i], ':') + 1
-			                       : maps[i];
 			size_t len = strlen(path);
 			char *source = len > 5 ? xstrndup(path, len - 5) : xstrdup(path);
 			if (stat(source, &src) == 0 && stat(path, &db) == 0 && newer(&src, &db))
@@ -328,6 +326,7 @@ static void check_table_param(struct checker *ck, const char *name)
 				       source, source);
 			free(source);
 		}
+		free(path);
 		free(where);
 	}
 }
@@ -441,11 +440,14 @@ static void check_tls_policy(struct checker *ck)
 		return;
 	}
 	table_close(t);
-	const char *path = strncmp(spec, "lmdb:", 5) == 0 ? spec + 5 : spec;
-	size_t len = strlen(path);
-	if (len <= 5 || strcmp(path + len - 5, ".lmdb") != 0)
+	char *path = table_lmdb_path(spec);
+	size_t len = path ? strlen(path) : 0;
+	if (len <= 5) {
+		free(path);
 		return;
+	}
 	char *source = xstrndup(path, len - 5);
+	free(path);
 	struct table_source src;
 	struct diag_list diags;
 	table_source_init(&src);

@@ -1,7 +1,9 @@
 /*
  * mailctl map and mailctl alias, the postmap and postalias of Postern.
  *   mailctl map build FILE...      compile each "key value" source FILE
- *                                  into FILE.lmdb (table_source.h)
+ *                                  into FILE.lmdb (table_source.h); FILE
+ *                                  may be written hash:FILE, btree:FILE
+ *                                  or lmdb:FILE, as postmap takes it
  *   mailctl map query FILE KEY...  print the value of each KEY in
  *                                  FILE.lmdb (FILE may name the .lmdb,
  *                                  or be TYPE:NAME such as regexp:/x or
@@ -63,6 +65,7 @@ static int map_build(int argc, char **argv)
 {
 	int status = 0;
 	for (int i = 0; i < argc; i++) {
+		argv[i] = (char *)table_source_of(argv[i]);
 		if (ends_with(argv[i], ".lmdb")) {
 			mailctl_error("%s: name the source file, not the compiled table", argv[i]);
 			status = 1;
@@ -110,7 +113,8 @@ static void print_value(const struct mailctl *m, const char *key, const struct s
 
 static int map_query(const struct mailctl *m, const char *file, int argc, char **argv)
 {
-	/* TYPE:NAME (regexp:, cidr:, lmdb:) is a table as main.conf names it. */
+	/* TYPE:NAME (lmdb:, hash:, regexp:, cidr:, texthash:, inline:,
+	 * static: ...) is a table as main.conf names it. */
 	bool typed = file[0] != '/' && strchr(file, ':') != NULL;
 	char *path = typed || ends_with(file, ".lmdb") ? xstrdup(file) : xasprintf("%s.lmdb", file);
 	char *spec = typed ? xstrdup(file) : xasprintf("lmdb:%s", path);
@@ -167,11 +171,13 @@ static int alias_rebuild(const struct conf *conf)
 		return 1;
 	}
 	for (size_t i = 0; sources[i]; i++) {
-		char *dest = aliases_db_path(sources[i]);
+		/* hash:/etc/aliases, as a Postfix main.cf has it, is the same. */
+		const char *source = table_source_of(sources[i]);
+		char *dest = aliases_db_path(source);
 		struct diag_list diags;
 		diag_list_init(&diags);
 		size_t count = 0;
-		if (aliases_db_compile(sources[i], dest, &count, &diags) != 0) {
+		if (aliases_db_compile(source, dest, &count, &diags) != 0) {
 			print_diags(&diags);
 			mailctl_error("%s not rebuilt; the previous table stays in use", dest);
 			status = 1;

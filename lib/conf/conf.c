@@ -688,6 +688,28 @@ bool conf_get_bool(const struct conf *conf, const char *name)
 	return false;
 }
 
+/* The length of the list word at p: up to the next separator, except
+ * that text in {braces} is part of the word, separators and all (as
+ * Postfix has it, for inline:{ key = value, ... } and static:{text}). A
+ * '{' without its '}' is an ordinary character. */
+static size_t list_word_len(const char *p, const char *separators)
+{
+	size_t plain = strcspn(p, separators);
+	if (memchr(p, '{', plain) == NULL)
+		return plain;
+	int depth = 0;
+	size_t i = 0;
+	for (; p[i] != '\0'; i++) {
+		if (p[i] == '{')
+			depth++;
+		else if (p[i] == '}' && depth > 0)
+			depth--;
+		else if (depth == 0 && strchr(separators, p[i]) != NULL)
+			break;
+	}
+	return depth == 0 ? i : plain;
+}
+
 /* Words separated by commas and white space, in one allocation: the
  * pointer array, then the words. */
 static char **split_list(const char *value)
@@ -695,7 +717,7 @@ static char **split_list(const char *value)
 	static const char separators[] = ", \t\r\n\v\f";
 	size_t words = 0, chars = 0;
 	for (const char *p = value + strspn(value, separators); *p; p += strspn(p, separators)) {
-		size_t len = strcspn(p, separators);
+		size_t len = list_word_len(p, separators);
 		words++;
 		chars += len + 1;
 		p += len;
@@ -704,7 +726,7 @@ static char **split_list(const char *value)
 	char *store = (char *)(list + words + 1);
 	size_t n = 0;
 	for (const char *p = value + strspn(value, separators); *p; p += strspn(p, separators)) {
-		size_t len = strcspn(p, separators);
+		size_t len = list_word_len(p, separators);
 		memcpy(store, p, len);
 		store[len] = '\0';
 		list[n++] = store;

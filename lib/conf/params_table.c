@@ -14,7 +14,8 @@ const struct param_def param_table[] = {
     {"access_map_reject_code", PARAM_INT, "554",
      "Reply code for REJECT in smtpd's access tables (4NN or 5NN)."},
     {"alias_database", PARAM_LIST, "$config_directory/aliases",
-     "aliases(5) sources that newaliases and mailctl alias rebuild compile, each into FILE.lmdb."},
+     "aliases(5) sources that newaliases and mailctl alias rebuild compile, each into FILE.lmdb "
+     "(hash:FILE, as Postfix writes it, is FILE)."},
     {"alias_maps", PARAM_LIST, "lmdb:$config_directory/aliases.lmdb",
      "Alias tables that local looks up the local part of local-domain recipients in."},
     {"allow_mail_to_commands", PARAM_LIST, "alias, forward",

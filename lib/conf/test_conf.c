@@ -406,7 +406,10 @@ TEST(typed_getters)
 	                          "daemon_timeout = 1w\n"
 	                          "size_like = 10m\n"
 	                          "inet_interfaces = ,127.0.0.1,, ::1\t, \n"
-	                          "inet_protocols =\n",
+	                          "inet_protocols =\n"
+	                          "header_checks = regexp:/a, inline:{ x=y, { k = v, w } },"
+	                          "static:{t t} a{b c}\n"
+	                          "body_checks = a{b c\n",
 	                          &diags, &rc);
 	CHECK(rc == 0);
 	CHECK(conf_get_int(conf, "max_use") == -3);
@@ -419,6 +422,18 @@ TEST(typed_getters)
 	CHECK(list[2] == NULL);
 	CHECK(conf_get_list(conf, "inet_interfaces") == list); /* cached */
 	CHECK(conf_get_list(conf, "inet_protocols")[0] == NULL);
+	/* Text in braces is one word with its separators (Postfix's lists). */
+	list = conf_get_list(conf, "header_checks");
+	CHECK_STR(list[0], "regexp:/a");
+	CHECK_STR(list[1], "inline:{ x=y, { k = v, w } }");
+	CHECK_STR(list[2], "static:{t t}");
+	CHECK_STR(list[3], "a{b c}");
+	CHECK(list[4] == NULL);
+	/* A '{' without its '}' is an ordinary character. */
+	list = conf_get_list(conf, "body_checks");
+	CHECK_STR(list[0], "a{b");
+	CHECK_STR(list[1], "c");
+	CHECK(list[2] == NULL);
 	diag_list_free(&diags);
 	conf_free(conf);
 }

@@ -15,19 +15,37 @@
 
 static char table_open_error[512];
 
+/* hash: and btree: (Postfix's Berkeley DB types) are LMDB here: a
+ * Postfix main.cf naming hash:/etc/postfix/access finds the
+ * access.lmdb that `mailctl map build` made from the same source file. */
+static struct table *lmdb_open(const char *arg, const char **error_r);
+
 static const struct {
 	const char *type;
 	struct table *(*open)(const char *arg, const char **error_r);
 } table_types[] = {
-    {"cidr", table_cidr_open},
-    {"lmdb", table_lmdb_open},
-    {"regexp", table_regexp_open},
+    {"btree", lmdb_open},          {"cidr", table_cidr_open},
+    {"hash", lmdb_open},           {"inline", table_inline_open},
+    {"lmdb", lmdb_open},           {"regexp", table_regexp_open},
+    {"static", table_static_open}, {"texthash", table_texthash_open},
 };
 
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t len = strlen(s), slen = strlen(suffix);
 	return len >= slen && strcmp(s + len - slen, suffix) == 0;
+}
+
+/* FILE names the table as Postfix has it (FILE.lmdb), or the .lmdb
+ * file itself. */
+static struct table *lmdb_open(const char *arg, const char **error_r)
+{
+	if (ends_with(arg, ".lmdb"))
+		return table_lmdb_open(arg, error_r);
+	char *path = xasprintf("%s.lmdb", arg);
+	struct table *t = table_lmdb_open(path, error_r);
+	free(path);
+	return t;
 }
 
 struct table *table_open(const char *spec, const char **error_r)
@@ -82,17 +100,40 @@ const char *table_spec(const struct table *t)
 	return t->spec;
 }
 
+char *table_lmdb_path(const char *spec)
+{
+	if (spec[0] == '/')
+		return ends_with(spec, ".lmdb") ? xstrdup(spec) : NULL;
+	static const char *const types[] = {"lmdb:", "hash:", "btree:"};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		size_t len = strlen(types[i]);
+		if (strncmp(spec, types[i], len) != 0 || spec[len] != '/')
+			continue;
+		const char *path = spec + len;
+		return ends_with(path, ".lmdb") ? xstrdup(path) : xasprintf("%s.lmdb", path);
+	}
+	return NULL;
+}
+
+const char *table_source_of(const char *spec)
+{
+	static const char *const types[] = {"lmdb:", "hash:", "btree:"};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strncmp(spec, types[i], strlen(types[i])) == 0)
+			return spec + strlen(types[i]);
+	return spec;
+}
+
 int table_spec_stat(const char *spec, struct stat *st)
 {
-	const char *path = spec;
-	if (spec[0] != '/') {
-		if (strncmp(spec, "lmdb:", 5) != 0 || spec[5] != '/') {
-			errno = EINVAL;
-			return -1;
-		}
-		path = spec + 5;
+	char *path = table_lmdb_path(spec);
+	if (path == NULL) {
+		errno = EINVAL;
+		return -1;
 	}
-	return stat(path, st);
+	int rc = stat(path, st);
+	free(path);
+	return rc;
 }
 
 void table_close(struct table *t)

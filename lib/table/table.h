@@ -55,9 +55,19 @@ int table_lookup(struct table *t, const char *key, struct str *value, const char
 /* The spec the table was opened with. */
 const char *table_spec(const struct table *t);
 
-/* stat() the file a table spec names ("lmdb:/x.lmdb" or "/x.lmdb"): the
- * owner of an aliases table decides whose privileges its commands get.
- * 0, or -1 with errno (EINVAL for a spec that names no file). */
+/* The LMDB file an LMDB spec names (malloc'd): "/x.lmdb", and
+ * "lmdb:", "hash:" or "btree:" with "/x" or "/x.lmdb" give "/x.lmdb";
+ * NULL for any other spec. */
+char *table_lmdb_path(const char *spec);
+
+/* The source file an LMDB table is built from, as postmap and Postfix's
+ * alias_database take it: spec without a leading "hash:", "btree:" or
+ * "lmdb:" (a pointer into spec). */
+const char *table_source_of(const char *spec);
+
+/* stat() the file an LMDB spec names (table_lmdb_path): the owner of an
+ * aliases table decides whose privileges its commands get. 0, or -1 with
+ * errno (EINVAL for a spec that names no such file). */
 int table_spec_stat(const char *spec, struct stat *st);
 
 void table_close(struct table *t);

@@ -30,6 +30,12 @@ struct table *table_cidr_open(const char *path, const char **error_r);
  * "PATH, line N: what is wrong" for an error in the file) on failure. */
 struct table *table_regexp_open(const char *path, const char **error_r);
 
+/* Tables in memory (table_memory.c): static:VALUE, inline:{ k=v, ... }
+ * and texthash:FILE; NULL with *error_r (static) on failure. */
+struct table *table_static_open(const char *arg, const char **error_r);
+struct table *table_inline_open(const char *arg, const char **error_r);
+struct table *table_texthash_open(const char *path, const char **error_r);
+
 /* Set t->error from a format; returns -1 for convenience. */
 int table_set_error(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -193,8 +193,15 @@ TEST(build_and_lookup)
 TEST(open_errors)
 {
 	const char *error = NULL;
-	CHECK(table_open("hash:/etc/aliases", &error) == NULL);
-	CHECK(error != NULL && strstr(error, "unsupported type hash") != NULL);
+	CHECK(table_open("nosuch:/etc/aliases", &error) == NULL);
+	CHECK(error != NULL && strstr(error, "unsupported type nosuch") != NULL);
+	/* hash: is LMDB, FILE.lmdb as Postfix names FILE.db. */
+	char *absent = tmp_path("absent");
+	char *absent_spec = xasprintf("hash:%s", absent);
+	CHECK(table_open(absent_spec, &error) == NULL);
+	CHECK(error != NULL && strstr(error, "absent.lmdb") != NULL);
+	free(absent_spec);
+	free(absent);
 	CHECK(table_open("/etc/aliases", &error) == NULL);
 	CHECK(error != NULL && strstr(error, "expected TYPE:NAME") != NULL);
 	CHECK(table_open("lmdb:", &error) == NULL);
@@ -208,6 +215,108 @@ TEST(open_errors)
 	unlink(junk);
 	free(junk);
 	free(missing);
+}
+
+static bool finds(struct table *t, const char *key, const char *want)
+{
+	struct str v = STR_INIT;
+	const char *error = NULL;
+	int rc = table_lookup(t, key, &v, &error);
+	bool ok = want == NULL ? rc == 0 : rc == 1 && strcmp(str_cstr(&v), want) == 0;
+	str_free(&v);
+	return ok;
+}
+
+/* The types a Postfix main.cf names: hash:, btree: and lmdb: with the
+ * source's name, static:, inline: and texthash:. */
+TEST(postfix_types)
+{
+	const char *error = NULL;
+	char *source = tmp_path("access");
+	char *built = tmp_path("access.lmdb");
+	struct table_entry entries[] = {{"example.com", "REJECT"}};
+	CHECK(table_build_lmdb(built, entries, 1, 0644, (gid_t)-1, &error) == 0);
+	static const char *const types[] = {"hash", "btree", "lmdb"};
+	for (size_t i = 0; i < 3; i++) {
+		char *spec = xasprintf("%s:%s", types[i], source);
+		struct table *t = table_open(spec, &error);
+		CHECK(t != NULL);
+		if (t) {
+			CHECK(finds(t, "example.com", "REJECT"));
+			CHECK_STR(table_spec(t), spec);
+			table_close(t);
+		}
+		free(spec);
+	}
+	unlink(built);
+	static const struct {
+		const char *spec, *path, *source;
+	} names[] = {
+	    {"hash:/a/b", "/a/b.lmdb", "/a/b"},
+	    {"btree:/a/b.lmdb", "/a/b.lmdb", "/a/b.lmdb"},
+	    {"lmdb:/a/b", "/a/b.lmdb", "/a/b"},
+	    {"/a/b.lmdb", "/a/b.lmdb", "/a/b.lmdb"},
+	    {"/a/b", NULL, "/a/b"},
+	    {"hash:b", NULL, "b"},
+	    {"regexp:/a/b", NULL, "regexp:/a/b"},
+	    {"texthash:/a/b", NULL, "texthash:/a/b"},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *path = table_lmdb_path(names[i].spec);
+		CHECK(names[i].path == NULL ? path == NULL
+		                            : path != NULL && strcmp(path, names[i].path) == 0);
+		CHECK_STR(table_source_of(names[i].spec), names[i].source);
+		free(path);
+	}
+
+	struct table *t = table_open("static:HOLD", &error);
+	CHECK(t != NULL && finds(t, "anything", "HOLD") && finds(t, "x", "HOLD"));
+	table_close(t);
+	t = table_open("static:{ text with spaces }", &error);
+	CHECK(t != NULL && finds(t, "k", "text with spaces"));
+	table_close(t);
+	CHECK(table_open("static:{open", &error) == NULL);
+	CHECK(error != NULL && strstr(error, "missing '}'") != NULL);
+
+	t = table_open("inline:{ a@example.com=OK, b=REJECT,{ c = 550 5.7.1 go away, now }, "
+	               "a@example.com=second }",
+	               &error);
+	CHECK(t != NULL);
+	if (t) {
+		CHECK(finds(t, "a@example.com", "OK")); /* the first of a key wins */
+		CHECK(finds(t, "b", "REJECT"));
+		CHECK(finds(t, "c", "550 5.7.1 go away, now"));
+		CHECK(finds(t, "d", NULL));
+		table_close(t);
+	}
+	t = table_open("inline:{}", &error);
+	CHECK(t != NULL && finds(t, "a", NULL));
+	table_close(t);
+	CHECK(table_open("inline:{ a=b, novalue }", &error) == NULL);
+	CHECK(error != NULL && strstr(error, "\"novalue\" is not key=value") != NULL);
+	CHECK(table_open("inline:a=b", &error) == NULL);
+	CHECK(table_open("inline:{ {a=b }", &error) == NULL);
+	CHECK(table_open("inline:{ =b }", &error) == NULL);
+
+	write_file(source, "# access\nexample.com REJECT\nexample.org  OK\n  continued\n"
+	                   "example.com DUNNO\n");
+	char *spec = xasprintf("texthash:%s", source);
+	t = table_open(spec, &error);
+	CHECK(t != NULL);
+	if (t) {
+		CHECK(finds(t, "example.com", "REJECT"));
+		CHECK(finds(t, "example.org", "OK continued"));
+		CHECK(finds(t, "example.net", NULL));
+		table_close(t);
+	}
+	write_file(source, "example.com REJECT\nlonely\n");
+	CHECK(table_open(spec, &error) == NULL);
+	CHECK(error != NULL && strstr(error, ":2:") != NULL);
+	unlink(source);
+	CHECK(table_open(spec, &error) == NULL);
+	free(spec);
+	free(source);
+	free(built);
 }
 
 TEST(build_errors)
@@ -328,6 +437,7 @@ int main(void)
 	RUN(source_duplicates);
 	RUN(build_and_lookup);
 	RUN(open_errors);
+	RUN(postfix_types);
 	RUN(build_errors);
 	RUN(large_build_grows_map);
 	RUN(compile_and_rebuild);

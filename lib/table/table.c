@@ -50,6 +50,16 @@ static struct table *lmdb_open(const char *arg, const char **error_r)
 
 struct table *table_open(const char *spec, const char **error_r)
 {
+	/* proxy:TYPE:NAME (Postfix's proxymap in front of a table) is the
+	 * table itself: every Postern program opens its tables directly. */
+	if (strncmp(spec, "proxy:", 6) == 0 && strchr(spec + 6, ':') != NULL) {
+		struct table *t = table_open(spec + 6, error_r);
+		if (t != NULL) {
+			free(t->spec);
+			t->spec = xstrdup(spec);
+		}
+		return t;
+	}
 	const char *type = "lmdb", *arg = spec;
 	size_t type_len = 4;
 	const char *colon = strchr(spec, ':');
@@ -102,6 +112,8 @@ const char *table_spec(const struct table *t)
 
 char *table_lmdb_path(const char *spec)
 {
+	if (strncmp(spec, "proxy:", 6) == 0)
+		spec += 6;
 	if (spec[0] == '/')
 		return ends_with(spec, ".lmdb") ? xstrdup(spec) : NULL;
 	static const char *const types[] = {"lmdb:", "hash:", "btree:"};

@@ -56,8 +56,8 @@ int table_lookup(struct table *t, const char *key, struct str *value, const char
 const char *table_spec(const struct table *t);
 
 /* The LMDB file an LMDB spec names (malloc'd): "/x.lmdb", and
- * "lmdb:", "hash:" or "btree:" with "/x" or "/x.lmdb" give "/x.lmdb";
- * NULL for any other spec. */
+ * "lmdb:", "hash:" or "btree:" with "/x" or "/x.lmdb" give "/x.lmdb"
+ * (after a "proxy:"); NULL for any other spec. */
 char *table_lmdb_path(const char *spec);
 
 /* The source file an LMDB table is built from, as postmap and Postfix's

@@ -269,7 +269,12 @@ TEST(postfix_types)
 		free(path);
 	}
 
-	struct table *t = table_open("static:HOLD", &error);
+	struct table *t = table_open("proxy:static:HOLD", &error);
+	CHECK(t != NULL && finds(t, "anything", "HOLD"));
+	CHECK(t != NULL && strcmp(table_spec(t), "proxy:static:HOLD") == 0);
+	table_close(t);
+	CHECK(table_open("proxy:", &error) == NULL);
+	t = table_open("static:HOLD", &error);
 	CHECK(t != NULL && finds(t, "anything", "HOLD") && finds(t, "x", "HOLD"));
 	table_close(t);
 	t = table_open("static:{ text with spaces }", &error);

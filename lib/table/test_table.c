@@ -260,6 +260,7 @@ TEST(postfix_types)
 	    {"hash:b", NULL, "b"},
 	    {"regexp:/a/b", NULL, "regexp:/a/b"},
 	    {"texthash:/a/b", NULL, "texthash:/a/b"},
+	    {"proxy:hash:/a/b", "/a/b.lmdb", "proxy:hash:/a/b"},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char *path = table_lmdb_path(names[i].spec);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf/params.h"
+#include "conf/postfix_hints.h"
 #include "util/alloc.h"
 #include "util/logical_lines.h"
 #include "util/str.h"
@@ -468,7 +469,11 @@ static void parse_setting(struct conf *conf, const char *file, int line, const c
 	const char *value = eq + 1;
 	value += strspn(value, WHITESPACE);
 	char *name = xstrndup(text, name_len);
-	if (param_find(name) == NULL)
+	const char *hint = NULL;
+	if (param_find(name) == NULL && (hint = postfix_hint(name)) != NULL)
+		diag_add(diags, DIAG_WARNING, file, line, "unknown parameter %s (Postfix's: %s)",
+		         name, hint);
+	else if (param_find(name) == NULL)
 		diag_add(diags, DIAG_WARNING, file, line, "unknown parameter %s", name);
 	set_value(conf, name, value, file, line);
 	free(name);

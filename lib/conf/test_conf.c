@@ -2,6 +2,7 @@
  * the typed getters. */
 #include "conf/conf.h"
 #include "conf/params.h"
+#include "conf/postfix_hints.h"
 #include "util/alloc.h"
 #include "util/str.h"
 #include "util/testing.h"
@@ -180,6 +181,48 @@ TEST(warnings_only)
 	CHECK_STR(conf_get(conf, "unknown_two"), "x");
 	diag_list_free(&diags);
 	conf_free(conf);
+	/* A Postfix parameter Postern lacks: what takes its place. */
+	conf = parse("smtpd_recipient_restrictions = permit_mynetworks, reject_rbl_client x\n"
+	             "biff = no\nsmtpd_use_tls = yes\n",
+	             &diags, &rc);
+	CHECK(rc == 0);
+	CHECK(diags.count == 3);
+	const char *first = diags.count > 0 ? diags.items[0].text : "";
+	CHECK(strncmp(
+	          first,
+	          "main.conf:1: unknown parameter smtpd_recipient_restrictions (Postfix's: "
+	          "Postern has no restriction lists",
+	          strlen("main.conf:1: unknown parameter smtpd_recipient_restrictions (Postfix's: "
+	                 "Postern has no restriction lists")) == 0);
+	CHECK(strstr(first, "reject_rbl_client: smtpd_dnsbl_sites") != NULL);
+	CHECK(has_diag(&diags, DIAG_WARNING,
+	               "main.conf:2: unknown parameter biff (Postfix's: it has no effect in "
+	               "Postern)"));
+	CHECK(has_diag(&diags, DIAG_WARNING,
+	               "main.conf:3: unknown parameter smtpd_use_tls "
+	               "(Postfix's: use smtpd_tls_security_level = may)"));
+	diag_list_free(&diags);
+	conf_free(conf);
+}
+
+/* The hints are sorted (they are searched) and name real parameters. */
+TEST(postfix_hints)
+{
+	CHECK(postfix_hint("smtpd_relay_restrictions") != NULL);
+	CHECK(postfix_hint("append_dot_mydomain") != NULL);
+	CHECK(postfix_hint("smtputf8_enable") != NULL);
+	CHECK(postfix_hint("myhostname") == NULL);
+	CHECK(postfix_hint("") == NULL);
+	static const char *const named[] = {"smtpd_dnsbl_sites",
+	                                    "smtpd_sender_access_maps",
+	                                    "smtpd_reject_unknown_sender_domain",
+	                                    "smtpd_tls_security_level",
+	                                    "smtp_tls_security_level",
+	                                    "smtp_tls_CAfile",
+	                                    "smtpd_tls_CAfile",
+	                                    "message_size_limit"};
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+		CHECK(param_find(named[i]) != NULL);
 }
 
 TEST(per_transport_parameters)
@@ -557,6 +600,7 @@ int main(void)
 	RUN(good_file);
 	RUN(syntax_errors);
 	RUN(warnings_only);
+	RUN(postfix_hints);
 	RUN(per_transport_parameters);
 	RUN(nul_byte);
 	RUN(expansion_forms);

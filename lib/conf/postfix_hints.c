@@ -1,0 +1,70 @@
+/*
+ * What to tell an admin who copied a Postfix main.cf: for Postfix
+ * parameters that Postern does not have, what takes their place (or that
+ * they have no effect here). The config loader adds the hint to its
+ * "unknown parameter" warning.
+ */
+#include "conf/postfix_hints.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char restrictions[] =
+    "Postern has no restriction lists: relay control is built in (mynetworks and "
+    "authenticated clients relay), and each restriction is a parameter of its own "
+    "(reject_rbl_client: smtpd_dnsbl_sites; check_sender_access: "
+    "smtpd_sender_access_maps; reject_unknown_sender_domain: "
+    "smtpd_reject_unknown_sender_domain ...; see \"Coming from Postfix\" in the README)";
+static const char no_effect[] = "it has no effect in Postern";
+static const char no_cache[] = "Postern keeps no TLS session cache; it has no effect";
+
+struct hint {
+	const char *name;
+	const char *hint;
+};
+
+/* Sorted by name. */
+static const struct hint hints[] = {
+    {"append_dot_mydomain", no_effect},
+    {"biff", no_effect},
+    {"compatibility_level", no_effect},
+    {"html_directory", no_effect},
+    {"local_recipient_maps",
+     "local recipients are always checked against the system users, aliases and "
+     "virtual tables"},
+    {"mailbox_size_limit",
+     "message_size_limit bounds each message; virtual users have quotas (mailctl user "
+     "add --quota)"},
+    {"manpage_directory", no_effect},
+    {"readme_directory", no_effect},
+    {"sample_directory", no_effect},
+    {"smtp_tls_CApath", "name a CA file with smtp_tls_CAfile"},
+    {"smtp_tls_session_cache_database", no_cache},
+    {"smtp_use_tls", "use smtp_tls_security_level = may"},
+    {"smtpd_client_restrictions", restrictions},
+    {"smtpd_data_restrictions", restrictions},
+    {"smtpd_end_of_data_restrictions", restrictions},
+    {"smtpd_etrn_restrictions", restrictions},
+    {"smtpd_helo_restrictions", restrictions},
+    {"smtpd_recipient_restrictions", restrictions},
+    {"smtpd_relay_restrictions", restrictions},
+    {"smtpd_sasl_path", "SMTP AUTH is answered by Postern's auth service (mailctl user)"},
+    {"smtpd_sasl_type", "SMTP AUTH is answered by Postern's auth service (mailctl user)"},
+    {"smtpd_sender_restrictions", restrictions},
+    {"smtpd_tls_CApath", "name a CA file with smtpd_tls_CAfile"},
+    {"smtpd_tls_session_cache_database", no_cache},
+    {"smtpd_use_tls", "use smtpd_tls_security_level = may"},
+    {"smtputf8_enable", "SMTPUTF8 is always offered; it has no effect"},
+};
+
+static int compare_hint(const void *key, const void *item)
+{
+	return strcmp(key, ((const struct hint *)item)->name);
+}
+
+const char *postfix_hint(const char *name)
+{
+	const struct hint *found =
+	    bsearch(name, hints, sizeof(hints) / sizeof(hints[0]), sizeof(hints[0]), compare_hint);
+	return found ? found->hint : NULL;
+}

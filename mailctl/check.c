@@ -18,6 +18,7 @@
 #include "conf/conf.h"
 #include "conf/masterconf.h"
 #include "conf/params.h"
+#include "conf/postfix_hints.h"
 #include "dns/dnsbl.h"
 #include "mailctl/mailctl.h"
 #include "milter/milter_conf.h"
@@ -187,7 +188,11 @@ static void check_service(struct checker *ck, const struct service_def *def)
 	char *program = cmd[0] == '/'
 	                    ? xstrdup(cmd)
 	                    : xasprintf("%s/%s", conf_get(ck->conf, "daemon_directory"), cmd);
-	if (access(program, X_OK) != 0)
+	const char *hint = postfix_program_hint(cmd);
+	if (access(program, X_OK) != 0 && hint != NULL)
+		report(ck, true, where, "service %s: command %s: %s (Postfix's %s: %s)", def->name,
+		       program, strerror(errno), cmd, hint);
+	else if (access(program, X_OK) != 0)
 		report(ck, true, where, "service %s: command %s: %s", def->name, program,
 		       strerror(errno));
 	free(program);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/postfix_hints.h"
 #include "mail/queue.h"
 #include "master/master.h"
 #include "util/alloc.h"
@@ -144,8 +145,13 @@ static int plan_service(const struct conf *conf, const struct service_def *def, 
 	p->program = cmd[0] == '/' ? xstrdup(cmd)
 	                           : xasprintf("%s/%s", conf_get(conf, "daemon_directory"), cmd);
 	if (access(p->program, X_OK) != 0) {
-		str_printf(errors, "%s:%d: service %s: command %s: %s\n", def->file, def->line,
-		           def->name, p->program, strerror(errno));
+		int err = errno;
+		const char *hint = postfix_program_hint(cmd);
+		str_printf(errors, "%s:%d: service %s: command %s: %s", def->file, def->line,
+		           def->name, p->program, strerror(err));
+		if (hint != NULL)
+			str_printf(errors, " (Postfix's %s: %s)", cmd, hint);
+		str_printf(errors, "\n");
 		return -1;
 	}
 	if (def->type != SERVICE_INET)

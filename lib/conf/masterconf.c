@@ -270,7 +270,15 @@ static int parse_fields(char **fields, int count, struct service_def *def, char 
 		                   name, chroot_field);
 		return -1;
 	}
-	if (parse_count(fields[F_WAKEUP], 0, &def->wakeup, &why) != 0) {
+	/* Postfix's "N?" (wake the service only once it is used) wakes it
+	 * every N seconds here: harmless, as a wake-up finds nothing to do. */
+	char *wakeup = xstrdup(fields[F_WAKEUP]);
+	size_t wakeup_len = strlen(wakeup);
+	if (wakeup_len > 1 && wakeup[wakeup_len - 1] == '?')
+		wakeup[wakeup_len - 1] = '\0';
+	int wakeup_rc = parse_count(wakeup, 0, &def->wakeup, &why);
+	free(wakeup);
+	if (wakeup_rc != 0) {
 		*error = xasprintf("service %s: wakeup \"%s\" %s", name, fields[F_WAKEUP], why);
 		return -1;
 	}

@@ -1,8 +1,9 @@
 /*
- * What to tell an admin who copied a Postfix main.cf: for Postfix
- * parameters that Postern does not have, what takes their place (or that
- * they have no effect here). The config loader adds the hint to its
- * "unknown parameter" warning.
+ * What to tell an admin who copied a Postfix main.cf or master.cf: for
+ * Postfix parameters and programs that Postern does not have, what takes
+ * their place (or that they have no effect here). The config loader adds
+ * the hint to its "unknown parameter" warning, master and mailctl check
+ * to their "command not found" error.
  */
 #include "conf/postfix_hints.h"
 
@@ -57,6 +58,33 @@ static const struct hint hints[] = {
     {"smtputf8_enable", "SMTPUTF8 is always offered; it has no effect"},
 };
 
+static const char built_in[] =
+    "Postern does its work inside its own programs: remove this master.conf line";
+
+/* Postfix's master.cf programs that Postern has not; sorted by name. */
+static const struct hint programs[] = {
+    {"anvil", built_in},
+    {"bounce", built_in},
+    {"cleanup", "smtpd and pickup write the queue file themselves: remove this line"},
+    {"discard", "there is no discard transport: use the access action DISCARD"},
+    {"dnsblog", "smtpd looks up DNS blocklists itself (smtpd_dnsbl_sites): remove this line"},
+    {"error", "error is a transport built into qmgr: remove this line"},
+    {"flush", built_in},
+    {"lmtp", "Postern has no LMTP client: local delivers into the mailboxes itself"},
+    {"oqmgr", "Postern's queue manager is qmgr"},
+    {"postlog", "master writes maillog_file itself: remove this line"},
+    {"postscreen", "smtpd serves port 25 itself: name smtpd on this line"},
+    {"proxymap", built_in},
+    {"retry", "there is no retry transport"},
+    {"scache", "smtp keeps its sessions for reuse itself: remove this line"},
+    {"spawn", "run policy servers outside master"},
+    {"tlsmgr", built_in},
+    {"tlsproxy", built_in},
+    {"trivial-rewrite", built_in},
+    {"verify", "there is no address verification service"},
+    {"virtual", "local delivers virtual mailboxes: name local on this line, or remove it"},
+};
+
 static int compare_hint(const void *key, const void *item)
 {
 	return strcmp(key, ((const struct hint *)item)->name);
@@ -66,5 +94,14 @@ const char *postfix_hint(const char *name)
 {
 	const struct hint *found =
 	    bsearch(name, hints, sizeof(hints) / sizeof(hints[0]), sizeof(hints[0]), compare_hint);
+	return found ? found->hint : NULL;
+}
+
+const char *postfix_program_hint(const char *command)
+{
+	const char *name = strrchr(command, '/');
+	name = name ? name + 1 : command;
+	const struct hint *found = bsearch(name, programs, sizeof(programs) / sizeof(programs[0]),
+	                                   sizeof(programs[0]), compare_hint);
 	return found ? found->hint : NULL;
 }

@@ -106,7 +106,7 @@ TEST(field_variants)
 	static const char text[] = "\n"
 	                           "  # indented comment\n"
 	                           "a unix y postern:mail y 0 0 /usr/bin/prog arg1\n"
-	                           "b pass n - /var/jail 10 5 prog\n"
+	                           "b pass n - /var/jail 10? 5 prog\n" /* Postfix's N? */
 	                           "[::1]:25 inet - - n - - smtpd\n"
 	                           "[fe80::1%eth0]:smtp inet n - n - - smtpd\n"
 	                           "*:submission inet n - n - - smtpd\n"
@@ -184,6 +184,9 @@ TEST(malformed_lines)
 	    line_error("x unix n - n 5s - prog", "service x: wakeup \"5s\" must be a number or -"));
 	CHECK(line_error("x unix n - n 99999999999 - prog",
 	                 "service x: wakeup \"99999999999\" is too large"));
+	CHECK(line_error("x unix n - n ? - prog", "service x: wakeup \"?\" must be a number or -"));
+	CHECK(line_error("x unix n - n 5?? - prog",
+	                 "service x: wakeup \"5??\" must be a number or -"));
 	CHECK(
 	    line_error("x unix n - n - -1 prog", "service x: maxproc \"-1\" must not be negative"));
 	CHECK(line_error("x unix n - n - many prog",

@@ -233,7 +233,11 @@ static void check_service(struct checker *ck, const struct service_def *def)
 		const struct param_def *p = param_find(name);
 		const char *error;
 		char *value = conf_expand(ck->conf, eq + 1);
-		if (p == NULL)
+		if (p == NULL && postfix_hint(name) != NULL)
+			report(ck, false, where,
+			       "service %s: -o %s: unknown parameter (Postfix's: %s)", def->name,
+			       name, postfix_hint(name));
+		else if (p == NULL)
 			report(ck, false, where, "service %s: -o %s: unknown parameter", def->name,
 			       name);
 		else if (param_validate(p->type, value, &error) != 0)

@@ -15,7 +15,8 @@ static const char restrictions[] =
     "authenticated clients relay), and each restriction is a parameter of its own "
     "(reject_rbl_client: smtpd_dnsbl_sites; check_sender_access: "
     "smtpd_sender_access_maps; reject_unknown_sender_domain: "
-    "smtpd_reject_unknown_sender_domain ...; see \"Coming from Postfix\" in the README)";
+    "smtpd_reject_unknown_sender_domain; permit_sasl_authenticated,reject on a submission "
+    "service: smtpd_auth_required = yes ...; see \"Coming from Postfix\" in the README)";
 static const char no_effect[] = "it has no effect in Postern";
 static const char no_cache[] = "Postern keeps no TLS session cache; it has no effect";
 

@@ -359,6 +359,96 @@ class Peer:
                 self.send("502 no\r\n")
 
 
+class RecordingServer:
+    """A scripted ESMTP server that takes mail and keeps what it was sent:
+    every command, the EHLO/HELO names, one dict per message (sender,
+    rcpts, data) and how many DATA phases ran at once (each lasting
+    delay seconds). rcpt_reply(command) answers RCPT; only recipients
+    answered 2xx go in the message."""
+
+    def __init__(self, address, port, rcpt_reply=lambda cmd: "250 2.1.5 ok",
+                 data_reply="250 2.0.0 ok", ehlo_lines=("PIPELINING", "8BITMIME", "SIZE 100000"),
+                 delay=0.0):
+        self.lock = threading.Lock()
+        self.rcpt_reply = rcpt_reply
+        self.data_reply = data_reply
+        self.ehlo_lines = ehlo_lines
+        self.delay = delay
+        self.commands = []
+        self.helos = []
+        self.messages = []
+        self.now = 0
+        self.max = 0
+        self.server = ScriptedServer(address, port, self._session)
+
+    def _session(self, peer, n):
+        peer.send("220 scripted ESMTP\r\n")
+        current = None
+        while True:
+            cmd = peer.line()
+            with self.lock:
+                self.commands.append(cmd)
+            verb = cmd[:4].upper()
+            if verb in ("EHLO", "HELO"):
+                with self.lock:
+                    self.helos.append(cmd[5:].strip())
+                lines = ["scripted"] + (list(self.ehlo_lines) if verb == "EHLO" else [])
+                peer.send("".join("250-%s\r\n" % l for l in lines[:-1]) +
+                          "250 %s\r\n" % lines[-1])
+            elif verb == "MAIL":
+                current = {"sender": cmd[10:].split(">")[0].lstrip("<"), "rcpts": []}
+                peer.send("250 2.1.0 ok\r\n")
+            elif verb == "RCPT":
+                reply = self.rcpt_reply(cmd)
+                if reply.startswith("2") and current is not None:
+                    current["rcpts"].append(cmd[8:].split(">")[0].lstrip("<"))
+                peer.send(reply + "\r\n")
+            elif verb == "DATA":
+                peer.send("354 go ahead\r\n")
+                current["data"] = peer.data()
+                with self.lock:
+                    self.now += 1
+                    self.max = max(self.max, self.now)
+                time.sleep(self.delay)
+                with self.lock:
+                    self.now -= 1
+                    self.messages.append(current)
+                peer.send(self.data_reply + "\r\n")
+            elif verb == "STARTTLS":
+                peer.send("454 4.7.0 TLS not available\r\n")
+            elif verb == "RSET":
+                peer.send("250 ok\r\n")
+            elif verb == "QUIT":
+                peer.send("221 bye\r\n")
+                return
+            else:
+                peer.send("502 5.5.2 no\r\n")
+
+    def done(self):
+        """How many messages it took."""
+        with self.lock:
+            return len(self.messages)
+
+    def transactions(self):
+        """The recipients of each message, sorted."""
+        with self.lock:
+            return [sorted(m["rcpts"]) for m in self.messages]
+
+    def recipients(self):
+        with self.lock:
+            return [r for m in self.messages for r in m["rcpts"]]
+
+    def message_to(self, rcpt):
+        with self.lock:
+            for m in self.messages:
+                if rcpt in m["rcpts"]:
+                    return m
+        return None
+
+    def stop(self):
+        self.server.stop()
+
+
 POSTFIX_MASTER_CF = """\
 {listen} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup

@@ -15,13 +15,12 @@ import grp
 import os
 import re
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import Instance, InstanceTestCase, wait_for  # noqa: E402
-from mail_peers import (SENDER_SERVICES, ScriptedServer, Unbound, free_port_on, have,  # noqa: E402
-                        maildir_messages, make_receiver, sender_params, submit)
+from mail_peers import (SENDER_SERVICES, RecordingServer, Unbound, free_port_on,  # noqa: E402
+                        have, maildir_messages, make_receiver, sender_params, submit)
 
 MYHOSTNAME = "out.sender.test"  # sender_params' myhostname
 
@@ -54,71 +53,6 @@ def log_lines(inst, pattern):
     return [l for l in inst.read_log().splitlines() if re.search(pattern, l)]
 
 
-class Recorder:
-    """A scripted SMTP server that takes every message and keeps what it
-    was sent: one dict per transaction (sender, recipients, content), and
-    every command of every session."""
-
-    def __init__(self, address, port, rcpt_reply=lambda rcpt: "250 2.1.5 ok",
-                 ehlo_lines=("PIPELINING", "8BITMIME", "SIZE 100000")):
-        self.lock = threading.Lock()
-        self.messages = []
-        self.commands = []
-        self.rcpt_reply = rcpt_reply
-        self.ehlo_lines = ehlo_lines
-        self.server = ScriptedServer(address, port, self.session)
-
-    def session(self, peer, n):
-        peer.send("220 scripted ESMTP\r\n")
-        current = None
-        while True:
-            cmd = peer.line()
-            with self.lock:
-                self.commands.append(cmd)
-            verb = cmd[:4].upper()
-            if verb == "EHLO":
-                lines = ["scripted"] + list(self.ehlo_lines)
-                peer.send("".join("250-%s\r\n" % l for l in lines[:-1]) +
-                          "250 %s\r\n" % lines[-1])
-            elif verb == "MAIL":
-                current = {"sender": cmd[10:].split(">")[0].lstrip("<"), "rcpts": []}
-                peer.send("250 2.1.0 ok\r\n")
-            elif verb == "RCPT":
-                reply = self.rcpt_reply(cmd)
-                if reply.startswith("2") and current is not None:
-                    current["rcpts"].append(cmd[8:].split(">")[0].lstrip("<"))
-                peer.send(reply + "\r\n")
-            elif verb == "DATA":
-                peer.send("354 go ahead\r\n")
-                current["data"] = peer.data()
-                with self.lock:
-                    self.messages.append(current)
-                peer.send("250 2.0.0 fallback took it\r\n")
-            elif verb == "STARTTLS":
-                peer.send("454 4.7.0 TLS not available\r\n")
-            elif verb == "RSET":
-                peer.send("250 ok\r\n")
-            elif verb == "QUIT":
-                peer.send("221 bye\r\n")
-                return
-            else:
-                peer.send("502 5.5.2 no\r\n")
-
-    def recipients(self):
-        with self.lock:
-            return [r for m in self.messages for r in m["rcpts"]]
-
-    def message_to(self, rcpt):
-        with self.lock:
-            for m in self.messages:
-                if rcpt in m["rcpts"]:
-                    return m
-        return None
-
-    def stop(self):
-        self.server.stop()
-
-
 @unittest.skipUnless(have("unbound"), "unbound is not installed")
 class FallbackRelayTest(InstanceTestCase):
     def setUp(self):
@@ -126,11 +60,12 @@ class FallbackRelayTest(InstanceTestCase):
         self.addCleanup(self.dns.stop)
         self.port = free_port_on(*ADDRESSES)
         self.fallback_nexthop = "[127.0.0.9]:%d" % self.port
-        self.fallback = Recorder("127.0.0.9", self.port)
+        self.fallback = RecordingServer("127.0.0.9", self.port,
+                                        data_reply="250 2.0.0 fallback took it")
         self.addCleanup(self.fallback.stop)
 
     def scripted(self, address, rcpt_reply):
-        server = Recorder(address, self.port, rcpt_reply=rcpt_reply)
+        server = RecordingServer(address, self.port, rcpt_reply=rcpt_reply)
         self.addCleanup(server.stop)
         return server
 

@@ -8,16 +8,13 @@ loader and to mailctl."""
 
 import json
 import os
-import re
 import sys
-import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import Instance, InstanceTestCase, wait_for  # noqa: E402
-from mail_peers import (SENDER_SERVICES, ScriptedServer, Unbound, free_port_on, have,  # noqa: E402
-                        maildir_messages, sender_params, submit)
+from mail_peers import (SENDER_SERVICES, RecordingServer, Unbound, free_port_on,  # noqa: E402
+                        have, maildir_messages, sender_params, submit)
 
 ZONE = """$ORIGIN example.
 $TTL 300
@@ -28,64 +25,16 @@ bydomain IN A 127.0.0.3
 """
 
 
-class Recorder:
-    """A scripted SMTP server that keeps each transaction's EHLO name and
-    recipients, and how many of its deliveries ran at once."""
-
-    def __init__(self, test, address, port, delay=0.0):
-        self.lock = threading.Lock()
-        self.delay = delay
-        self.now = 0
-        self.max = 0
-        self.helos = []
-        self.transactions = []  # the recipients of each
-        self.server = ScriptedServer(address, port, self.handle)
-        test.addCleanup(self.server.stop)
-
-    def handle(self, peer, n):
-        peer.send("220 recorder ESMTP\r\n")
-        rcpts = []
-        while True:
-            cmd = peer.line()
-            verb = cmd[:4].upper()
-            if verb in ("EHLO", "HELO"):
-                with self.lock:
-                    self.helos.append(cmd[5:].strip())
-                peer.send("250-recorder\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
-                          if verb == "EHLO" else "250 recorder\r\n")
-            elif verb == "MAIL":
-                rcpts = []
-                peer.send("250 2.1.0 ok\r\n")
-            elif verb == "RCPT":
-                rcpts.append(re.sub(r"^RCPT TO:<([^>]*)>.*", r"\1", cmd, flags=re.I))
-                peer.send("250 2.1.5 ok\r\n")
-            elif verb == "DATA":
-                peer.send("354 go ahead\r\n")
-                peer.data()
-                with self.lock:
-                    self.now += 1
-                    self.max = max(self.max, self.now)
-                time.sleep(self.delay)
-                with self.lock:
-                    self.now -= 1
-                    self.transactions.append(sorted(rcpts))
-                peer.send("250 2.0.0 recorded\r\n")
-            elif verb == "RSET":
-                peer.send("250 ok\r\n")
-            elif verb == "QUIT":
-                peer.send("221 bye\r\n")
-                return
-            else:
-                peer.send("502 no\r\n")
-
-    def done(self):
-        with self.lock:
-            return len(self.transactions)
-
-
 class SmtpTransportsTest(InstanceTestCase):
     def setUp(self):
         self.port = free_port_on("127.0.0.2", "127.0.0.3", "127.0.0.4")
+
+    def recorder(self, address, delay=0.0):
+        """A receiver on address that keeps what it was sent."""
+        server = RecordingServer(address, self.port, data_reply="250 2.0.0 recorded",
+                                 ehlo_lines=("PIPELINING", "8BITMIME"), delay=delay)
+        self.addCleanup(server.stop)
+        return server
 
     def sender(self, services, transport, start_qmgr=True, dns=None, **params):
         """A sending instance with these extra master.conf services and
@@ -114,8 +63,8 @@ class SmtpTransportsTest(InstanceTestCase):
         """slow_destination_concurrency_limit = 1 holds the slow transport
         to one delivery at a time at its next hop; the plain smtp
         transport to another receiver is not limited by it."""
-        slow = Recorder(self, "127.0.0.3", self.port, delay=0.6)
-        fast = Recorder(self, "127.0.0.4", self.port, delay=0.6)
+        slow = self.recorder("127.0.0.3", delay=0.6)
+        fast = self.recorder("127.0.0.4", delay=0.6)
         send = self.sender(["slow unix - n n - - smtp"],
                            "slow.example slow:[127.0.0.3]:PORT\n"
                            "fast.example smtp:[127.0.0.4]:PORT\n",
@@ -128,8 +77,8 @@ class SmtpTransportsTest(InstanceTestCase):
         self.release(send, 8)
         wait_for(lambda: slow.done() == 4 and fast.done() == 4, timeout=60,
                  what="all eight deliveries")
-        self.assertEqual(slow.max, 1, slow.transactions)
-        self.assertGreaterEqual(fast.max, 2, fast.transactions)
+        self.assertEqual(slow.max, 1, slow.transactions())
+        self.assertGreaterEqual(fast.max, 2, fast.transactions())
         for i in range(4):
             send.wait_log("to=<u%d@slow.example>, relay=127.0.0.3[127.0.0.3]:%d"
                           % (i, self.port), timeout=10)
@@ -143,8 +92,8 @@ class SmtpTransportsTest(InstanceTestCase):
         EHLO name, the plain smtp transport's does not; and
         relay_destination_recipient_limit = 2 splits five recipients into
         three transactions, where smtp takes them in one."""
-        relay = Recorder(self, "127.0.0.3", self.port)
-        plain = Recorder(self, "127.0.0.4", self.port)
+        relay = self.recorder("127.0.0.3")
+        plain = self.recorder("127.0.0.4")
         send = self.sender(["relay unix - n n - - smtp -o smtp_helo_name=relay-helo.example"],
                            "relayed.example relay:[127.0.0.3]:PORT\n"
                            "plain.example smtp:[127.0.0.4]:PORT\n",
@@ -155,11 +104,11 @@ class SmtpTransportsTest(InstanceTestCase):
                b"Subject: plain\n\nx\n")
         wait_for(lambda: relay.done() == 3 and plain.done() == 1, timeout=60,
                  what="the deliveries")
-        self.assertEqual(sorted(len(t) for t in relay.transactions), [1, 2, 2],
-                         relay.transactions)
-        self.assertEqual(sorted(sum(relay.transactions, [])),
+        self.assertEqual(sorted(len(t) for t in relay.transactions()), [1, 2, 2],
+                         relay.transactions())
+        self.assertEqual(sorted(sum(relay.transactions(), [])),
                          ["r%d@relayed.example" % i for i in range(5)])
-        self.assertEqual(plain.transactions, [["p%d@plain.example" % i for i in range(5)]])
+        self.assertEqual(plain.transactions(), [["p%d@plain.example" % i for i in range(5)]])
         self.assertTrue(relay.helos)
         self.assertEqual(set(relay.helos), {"relay-helo.example"})
         self.assertTrue(plain.helos)
@@ -173,14 +122,14 @@ class SmtpTransportsTest(InstanceTestCase):
         (as Postfix resets the next hop), not to relayhost."""
         dns = Unbound({"example": ZONE})
         self.addCleanup(dns.stop)
-        relay = Recorder(self, "127.0.0.3", self.port)
-        other = Recorder(self, "127.0.0.4", self.port)
+        relay = self.recorder("127.0.0.3")
+        other = self.recorder("127.0.0.4")
         send = self.sender(["relay unix - n n - - smtp -o smtp_helo_name=relay-helo.example"],
                            "bydomain.example relay:\n", dns=dns,
                            relayhost="[127.0.0.4]:%d" % self.port)
         submit(send, "s@out.sender.test", ["u@bydomain.example"], b"Subject: d\n\nx\n")
         wait_for(lambda: relay.done() == 1, timeout=30, what="the delivery")
-        self.assertEqual(relay.transactions, [["u@bydomain.example"]])
+        self.assertEqual(relay.transactions(), [["u@bydomain.example"]])
         self.assertEqual(set(relay.helos), {"relay-helo.example"})
         self.assertEqual(other.done(), 0)
 
@@ -213,7 +162,7 @@ class SmtpTransportsTest(InstanceTestCase):
         """A transport that master.conf does not define, or whose service
         runs something other than a delivery agent, defers the recipient
         with a reason naming it; other mail of the message still goes."""
-        plain = Recorder(self, "127.0.0.4", self.port)
+        plain = self.recorder("127.0.0.4")
         send = self.sender(["weird unix n - n - 1 svc_probe"],
                            "nosuch.example nosuch:[127.0.0.3]:PORT\n"
                            "weird.example weird:\n"
@@ -231,7 +180,7 @@ class SmtpTransportsTest(InstanceTestCase):
                          r'status=deferred \(transport "weird" in transport_maps: its '
                          r'master\.conf service runs svc_probe, not smtp, local or error\)')
         wait_for(lambda: plain.done() == 1, timeout=30, what="the plain delivery")
-        self.assertEqual(plain.transactions, [["c@plain.example"]])
+        self.assertEqual(plain.transactions(), [["c@plain.example"]])
 
     def test_parameters_are_known(self):
         """Per-transport parameters load without an "unknown parameter"

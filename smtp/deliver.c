@@ -217,10 +217,15 @@ static void answer_open(struct smtp_rcpt *rcpts, size_t count, enum rcpt_outcome
 
 /* The routing outcome for the recipients when no server of the next hop
  * can be tried (fallback: the next hop is a fallback relay; more: fallback
- * relays follow it). True if they may be tried. */
-static bool route_failed(const struct dns_route *route, bool fallback, bool more,
-                         struct smtp_rcpt *rcpts, size_t count)
+ * relays follow it). True if they may be tried. A hard error (not found,
+ * null MX, a loop) for the relayhost or a fallback relay is a mistake in
+ * the configuration, not in the mail: deferred (4.3.5) with a warning, as
+ * Postfix does, so that a typo in relayhost bounces no mail. */
+static bool route_failed(const struct dns_route *route, const char *nexthop_text, bool fallback,
+                         bool more, struct smtp_rcpt *rcpts, size_t count)
 {
+	bool relayhost =
+	    !fallback && *smtp_cfg.relayhost && strcasecmp(nexthop_text, smtp_cfg.relayhost) == 0;
 	enum rcpt_outcome outcome = OUT_DEFERRED;
 	const char *status = "4.4.3";
 	bool go_on = true;
@@ -249,8 +254,9 @@ static bool route_failed(const struct dns_route *route, bool fallback, bool more
 	case ROUTE_OK:
 		break;
 	}
-	if (fallback && outcome == OUT_BOUNCED) {
-		log_warn("smtp_fallback_relay configuration problem: %s", route->error);
+	if ((fallback || relayhost) && outcome == OUT_BOUNCED) {
+		log_warn("%s configuration problem: %s",
+		         fallback ? "smtp_fallback_relay" : "relayhost", route->error);
 		outcome = OUT_DEFERRED;
 		status = "4.3.5";
 	}
@@ -506,7 +512,7 @@ static bool deliver_routed(const struct nexthop *nh, const char *nexthop_text, b
 		dns_route_resolve(smtp_cfg.resolver, &req, &route);
 	}
 	if (route.status != ROUTE_OK) {
-		bool go_on = route_failed(&route, fallback, more, rcpts, count);
+		bool go_on = route_failed(&route, nexthop_text, fallback, more, rcpts, count);
 		dns_route_free(&route);
 		tls_policy_free(&policy);
 		return go_on;

@@ -63,6 +63,7 @@ static void load_settings(const struct conf *conf)
 	long long limit = conf_get_int(conf, "smtp_mx_address_limit");
 	smtp_cfg.max_targets = limit > 0 ? (size_t)limit : 0;
 	smtp_cfg.fallback_relays = conf_get_list(conf, "smtp_fallback_relay");
+	smtp_cfg.relayhost = conf_get(conf, "relayhost");
 	for (size_t i = 0; smtp_cfg.fallback_relays && smtp_cfg.fallback_relays[i]; i++) {
 		struct nexthop nh;
 		const char *error = "";

@@ -39,6 +39,9 @@ struct smtp_config {
 	/* smtp_fallback_relay: next hops tried, in order, for the recipients
 	 * the next hop left open (NULL-terminated, may be NULL) */
 	char *const *fallback_relays;
+	/* relayhost: hard routing errors for it are a configuration problem
+	 * (deferred 4.3.5), as Postfix has it; "" when unset */
+	const char *relayhost;
 	size_t line_length_limit; /* smtp_line_length_limit; 0: none */
 	/* disable_mime_output_conversion: 8-bit mail to a server without
 	 * 8BITMIME bounces instead of being converted */

@@ -149,6 +149,23 @@ class SmtpRoutingTest(InstanceTestCase):
     def assert_no_crash(self, inst):
         self.assertNotIn("killed by signal", inst.read_log())
 
+    def test_relayhost_mistake_defers(self):
+        """A relayhost that does not exist (or takes no mail) is a mistake
+        in the configuration: the mail waits (4.3.5) with a warning, as in
+        Postfix, instead of bouncing."""
+        for relayhost, error in (("[nosuch.example]:%d" % self.port, "nosuch.example"),
+                                 ("nullmx.example", "does not accept mail")):
+            send = self.sender(relayhost=relayhost)
+            submit(send, "s@out.sender.test", ["u@anywhere.example"], b"Subject: relay\n\nx\n")
+            send.wait_log("to=<u@anywhere.example>", timeout=30)
+            line = log_lines(send, r"to=<u@anywhere.example>")[0]
+            self.assertRegex(line, r"dsn=4\.3\.5, status=deferred \(.*%s" % error)
+            send.wait_log("warning: relayhost configuration problem", timeout=10)
+            self.assertNotIn("status=bounced", send.read_log())
+            self.assertNotIn("sender non-delivery notification", send.read_log())
+            self.assert_no_crash(send)
+            send.stop()
+
     def test_4xx_defers_then_retry_succeeds(self):
         bodies = []
 

@@ -1,7 +1,8 @@
 /*
  * mailctl check: validate main.conf and master.conf and the paths, users
  * and programs they name (and the services that per-transport parameters
- * name), smtpd's DNS blocklist entries, and the smtp client's TLS policy
+ * and the transports of the address classes, local_transport and the
+ * like, name), smtpd's DNS blocklist entries, and the smtp client's TLS policy
  * table source. Prints every problem as
  * "file:line: message" (or "file: parameter: message" for a default) and exits 1 if any is an
  * error.
@@ -20,6 +21,7 @@
 #include "conf/params.h"
 #include "conf/postfix_hints.h"
 #include "dns/dnsbl.h"
+#include "mail/route.h"
 #include "mailctl/mailctl.h"
 #include "milter/milter_conf.h"
 #include "smtp/sender_login_mode.h"
@@ -270,6 +272,55 @@ static void check_transport_params(struct checker *ck, const struct service_list
 		       *n, (int)len, *n);
 		free(where);
 	}
+}
+
+/* local_transport, virtual_transport, relay_transport and
+ * default_transport name a transport qmgr has (smtp, local, error, or a
+ * unix service in master.conf running one of them), as qmgr defers the
+ * mail of that class otherwise. */
+static void check_class_transports(struct checker *ck, const struct service_list *services)
+{
+	static const char *const params[] = {"local_transport", "virtual_transport",
+	                                     "relay_transport", "default_transport"};
+	static const char *const programs[] = {"smtp", "local", "error"};
+	struct str name = STR_INIT, nexthop = STR_INIT;
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		const char *value = conf_get(ck->conf, params[i]);
+		mail_route_split(value, &name, &nexthop);
+		bool built_in = false;
+		for (size_t k = 0; k < sizeof(programs) / sizeof(programs[0]); k++)
+			built_in |= strcmp(str_cstr(&name), programs[k]) == 0;
+		const struct service_def *def = NULL;
+		for (size_t k = 0; !built_in && def == NULL && k < services->count; k++)
+			if (services->items[k].type == SERVICE_UNIX &&
+			    strcmp(services->items[k].name, str_cstr(&name)) == 0)
+				def = &services->items[k];
+		const char *program = NULL;
+		if (def != NULL) {
+			const char *slash = strrchr(def->argv[0], '/');
+			program = slash ? slash + 1 : def->argv[0];
+			for (size_t k = 0; program && k < sizeof(programs) / sizeof(programs[0]);
+			     k++)
+				if (strcmp(program, programs[k]) == 0)
+					program = NULL;
+		}
+		char *where = param_where(ck, params[i]);
+		if (name.len == 0)
+			report(ck, true, where, "%s = %s: no transport named", params[i], value);
+		else if (!built_in && def == NULL)
+			report(ck, false, where,
+			       "%s = %s: no unix service %s in master.conf: qmgr defers the mail "
+			       "routed through it",
+			       params[i], value, str_cstr(&name));
+		else if (program != NULL)
+			report(ck, false, where,
+			       "%s = %s: service %s runs %s, not smtp, local or error: qmgr "
+			       "defers the mail routed through it",
+			       params[i], value, str_cstr(&name), program);
+		free(where);
+	}
+	str_free(&name);
+	str_free(&nexthop);
 }
 
 /* Aliases sources edited since they were compiled; a bad quota action. */
@@ -543,6 +594,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);
 	check_transport_params(&ck, &services);
+	check_class_transports(&ck, &services);
 	if (services.count == 0 && ck.errors == 0)
 		report(&ck, false, master_path, "no services defined");
 	printf("%s: %d error%s, %d warning%s\n", m->config_dir, ck.errors,

@@ -70,9 +70,14 @@ void pickup_milter_init(const struct conf *conf, struct virtual_alias *va)
 	pm.route = (struct mail_route_settings){
 	    .mydestination = conf_get_list(conf, "mydestination"),
 	    .virtual_domains = conf_get_list(conf, "virtual_mailbox_domains"),
+	    .relay_domains = conf_get_list(conf, "relay_domains"),
 	    .relayhost = conf_get(conf, "relayhost"),
 	    .myhostname = pm.hostname,
 	    .transport_maps = conf_get(conf, "transport_maps"),
+	    .local_transport = conf_get(conf, "local_transport"),
+	    .virtual_transport = conf_get(conf, "virtual_transport"),
+	    .relay_transport = conf_get(conf, "relay_transport"),
+	    .default_transport = conf_get(conf, "default_transport"),
 	    .lookup = transport_lookup,
 	};
 	if (milter_defaults_from_conf(conf, &pm.defaults, &error) != 0)

@@ -474,6 +474,7 @@ static void init(struct server *srv)
 	qmgr.hostname = conf_get(conf, "myhostname");
 	qmgr.mydestination = conf_get_list(conf, "mydestination");
 	qmgr.virtual_domains = conf_get_list(conf, "virtual_mailbox_domains");
+	qmgr.relay_domains = conf_get_list(conf, "relay_domains");
 	qmgr.minimal_backoff = time_param(conf, "minimal_backoff_time");
 	qmgr.maximal_backoff = time_param(conf, "maximal_backoff_time");
 	qmgr.maximal_lifetime = time_param(conf, "maximal_queue_lifetime");
@@ -485,6 +486,10 @@ static void init(struct server *srv)
 	qmgr.relayhost = conf_get(conf, "relayhost");
 	qmgr.transport_maps = conf_get(conf, "transport_maps");
 	qmgr.sender_relay_maps = conf_get(conf, "sender_dependent_relayhost_maps");
+	qmgr.local_transport = conf_get(conf, "local_transport");
+	qmgr.virtual_transport = conf_get(conf, "virtual_transport");
+	qmgr.relay_transport = conf_get(conf, "relay_transport");
+	qmgr.default_transport = conf_get(conf, "default_transport");
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
 	active_limit = conf_get_int(conf, "qmgr_message_active_limit");

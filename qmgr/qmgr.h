@@ -31,6 +31,7 @@ struct qmgr_settings {
 	const char *hostname;
 	char *const *mydestination;
 	char *const *virtual_domains;
+	char *const *relay_domains;
 	int64_t minimal_backoff;
 	int64_t maximal_backoff;
 	int64_t maximal_lifetime;
@@ -43,6 +44,12 @@ struct qmgr_settings {
 	const char *transport_maps; /* "" for none */
 	/* sender_dependent_relayhost_maps, "" for none */
 	const char *sender_relay_maps;
+	/* local_transport, virtual_transport, relay_transport,
+	 * default_transport: "transport[:nexthop]" */
+	const char *local_transport;
+	const char *virtual_transport;
+	const char *relay_transport;
+	const char *default_transport;
 };
 
 extern struct qmgr_settings qmgr;
@@ -82,12 +89,12 @@ void deliver_agent(const char *service, const char *nexthop, const struct queue_
 int agent_pool_take(const char *service);
 void agent_pool_put(const char *service, int fd);
 
-/* transport.c: route the listed recipients (transport_maps, local
- * domains, relayhost, else the recipient domain through smtp) and
- * deliver them, a batch per transport and next hop. info[k] is filled
- * for each (free with agent_info_free). A batch whose destination has no
- * room now is put off: its results stay RCPT_PENDING
- * (limits_thread_postponed). */
+/* transport.c: route the listed recipients (transport_maps, then the
+ * transport of their address class: local_transport, virtual_transport,
+ * relay_transport or default_transport) and deliver them, a batch per
+ * transport and next hop. info[k] is filled for each (free with
+ * agent_info_free). A batch whose destination has no room now is put
+ * off: its results stay RCPT_PENDING (limits_thread_postponed). */
 void deliver_routed(const struct queue_envelope *env, const size_t *indexes, size_t count,
                     struct rcpt_result *results, struct agent_info *info);
 void agent_info_free(struct agent_info *info);

@@ -1,14 +1,18 @@
 /*
  * Delivery of routed recipients. Which transport delivers a recipient, and
  * to which next hop, is mail_route_sender's answer (lib/mail/route.h:
- * transport_maps, then local domains, then smtp to the sender's relay
- * from sender_dependent_relayhost_maps, relayhost or the domain). A
+ * transport_maps, then the transport of the address's class,
+ * local_transport, virtual_transport, relay_transport or
+ * default_transport; an smtp one of the last two without a next hop of
+ * its own goes to the sender's relay from
+ * sender_dependent_relayhost_maps, relayhost or the domain). A
  * transport is a delivery service in master.conf (transports.c): its
  * program makes it an smtp one (a request to private/TRANSPORT with the
  * next hop; none given in transport_maps means the recipient domain, as
  * in Postfix), a local one (no next hop) or an error one (the next hop
- * is the bounce text). Any other name defers the recipient, as does a
- * failed table lookup. Recipients with the same transport and next hop
+ * is the bounce text). Any other name defers the recipient, with a
+ * reason naming the parameter that named it, as does a failed table
+ * lookup. Recipients with the same transport and next hop
  * go in one request (at most TRANSPORT_destination_recipient_limit),
  * within the transport's and destinations' concurrency limits
  * (limits.c). Called from the delivery threads: the tables are opened
@@ -34,6 +38,7 @@ static pthread_mutex_t transport_lock = PTHREAD_MUTEX_INITIALIZER;
 struct route {
 	char *transport;
 	char *nexthop;
+	const char *param;         /* transport_maps, default_transport... */
 	char *problem;             /* set when the route cannot be decided now */
 	const struct transport *t; /* NULL: no such transport */
 };
@@ -66,20 +71,34 @@ static int transport_lookup(const char *spec, const char *key, struct str *value
 	return rc;
 }
 
+/* Does transport take a next hop host (mail_route's question)? */
+static bool smtp_transport(const char *name)
+{
+	const struct transport *t = transport_find(name);
+	return t != NULL && t->kind == TRANSPORT_SMTP;
+}
+
 static void route_resolve(const char *sender, const char *address, struct route *route)
 {
 	memset(route, 0, sizeof(*route));
 	struct mail_route_settings rs = {
 	    .mydestination = qmgr.mydestination,
 	    .virtual_domains = qmgr.virtual_domains,
+	    .relay_domains = qmgr.relay_domains,
 	    .relayhost = qmgr.relayhost,
-	    .myhostname = "",
+	    .myhostname = qmgr.hostname,
 	    .transport_maps = qmgr.transport_maps,
 	    .sender_relay_maps = qmgr.sender_relay_maps,
+	    .local_transport = qmgr.local_transport,
+	    .virtual_transport = qmgr.virtual_transport,
+	    .relay_transport = qmgr.relay_transport,
+	    .default_transport = qmgr.default_transport,
+	    .smtp_transport = smtp_transport,
 	    .lookup = transport_lookup,
 	};
 	struct str transport = STR_INIT, nexthop = STR_INIT;
-	if (mail_route_sender(&rs, sender ? sender : "", address, &transport, &nexthop) != 0)
+	if (mail_route_sender(&rs, sender ? sender : "", address, &transport, &nexthop,
+	                      &route->param) != 0)
 		route->problem = xstrdup("transport_maps or sender_dependent_relayhost_maps "
 		                         "lookup failed");
 	route->t = transport_find(str_cstr(&transport));
@@ -126,13 +145,12 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 		return;
 	}
 	if (t == NULL || t->kind == TRANSPORT_OTHER) {
-		char *reason =
-		    t == NULL ? xasprintf("unknown transport \"%s\" in transport_maps: no unix "
-		                          "service of that name in master.conf",
-		                          route->transport)
-		              : xasprintf("transport \"%s\" in transport_maps: its master.conf "
-		                          "service runs %s, not smtp, local or error",
-		                          route->transport, t->program);
+		char *reason = t == NULL ? xasprintf("unknown transport \"%s\" in %s: no unix "
+		                                     "service of that name in master.conf",
+		                                     route->transport, route->param)
+		                         : xasprintf("transport \"%s\" in %s: its master.conf "
+		                                     "service runs %s, not smtp, local or error",
+		                                     route->transport, route->param, t->program);
 		set_all(results, info, group, n, RCPT_DEFERRED, "4.3.5", reason, "none");
 		free(reason);
 		return;

@@ -19,11 +19,15 @@
  * request's recipients when its recipient limit is unset); the process
  * limit is the service's maxproc ('-': default_process_limit). The list
  * is built once, before the delivery threads start, and only read after.
+ * A transport that local_transport, virtual_transport, relay_transport or
+ * default_transport names and that is none of these is warned about at
+ * start: the mail of that class will be deferred (transport.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf/masterconf.h"
+#include "mail/route.h"
 #include "qmgr/qmgr.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -78,6 +82,27 @@ static void add(const struct conf *conf, const char *name, const char *program, 
 	free(param);
 }
 
+static void check_class_transports(const struct conf *conf)
+{
+	static const char *const params[] = {"local_transport", "virtual_transport",
+	                                     "relay_transport", "default_transport"};
+	struct str name = STR_INIT, nexthop = STR_INIT;
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		mail_route_split(conf_get(conf, params[i]), &name, &nexthop);
+		const struct transport *t = transport_find(str_cstr(&name));
+		if (t == NULL)
+			log_warn("%s = %s: no unix service %s in master.conf: mail routed "
+			         "through it is deferred",
+			         params[i], conf_get(conf, params[i]), str_cstr(&name));
+		else if (t->kind == TRANSPORT_OTHER)
+			log_warn("%s = %s: service %s runs %s, not smtp, local or error: mail "
+			         "routed through it is deferred",
+			         params[i], conf_get(conf, params[i]), t->name, t->program);
+	}
+	str_free(&name);
+	str_free(&nexthop);
+}
+
 void transports_init(const struct conf *conf)
 {
 	char *path = xasprintf("%s/master.conf", conf_get(conf, "config_directory"));
@@ -101,6 +126,7 @@ void transports_init(const struct conf *conf)
 	for (size_t k = 0; k < sizeof(kind_programs) / sizeof(kind_programs[0]); k++)
 		if (transport_find(kind_programs[k]) == NULL)
 			add(conf, kind_programs[k], kind_programs[k], -1);
+	check_class_transports(conf);
 	diag_list_free(&diags);
 	service_list_free(&services);
 	free(path);

@@ -28,9 +28,14 @@ static const char *resolved(const struct session *s, const char *address, bool w
 	struct mail_route_settings rs = {
 	    .mydestination = c->mydestination,
 	    .virtual_domains = c->virtual_domains,
+	    .relay_domains = c->relay_domains,
 	    .relayhost = conf_get(c->conf, "relayhost"),
 	    .myhostname = c->hostname,
 	    .transport_maps = conf_get(c->conf, "transport_maps"),
+	    .local_transport = conf_get(c->conf, "local_transport"),
+	    .virtual_transport = conf_get(c->conf, "virtual_transport"),
+	    .relay_transport = conf_get(c->conf, "relay_transport"),
+	    .default_transport = conf_get(c->conf, "default_transport"),
 	    .lookup = policy_table_value,
 	};
 	struct str transport = STR_INIT, nexthop = STR_INIT;

@@ -61,6 +61,9 @@ const struct param_def param_table[] = {
      "User that local delivery runs commands and file deliveries as when no owner applies."},
     {"default_process_limit", PARAM_INT, "100",
      "Process limit of a service whose maxproc column in master.conf is '-'."},
+    {"default_transport", PARAM_STR, "smtp",
+     "transport[:nexthop] for mail to domains that are not local, virtual or relay domains "
+     "(after transport_maps)."},
     {"delay_warning_time", PARAM_TIME, "0h",
      "After this long in the queue the sender is warned that mail is delayed (0: never)."},
     {"deliver_lock_attempts", PARAM_INT, "20",
@@ -106,6 +109,9 @@ const struct param_def param_table[] = {
     {"local_destination_concurrency_limit", PARAM_INT, "20",
      "Most local deliveries qmgr runs at once to one recipient domain (0: no limit); "
      "unset: default_destination_concurrency_limit."},
+    {"local_transport", PARAM_STR, "local",
+     "transport[:nexthop] for mail to mydestination and unqualified addresses (after "
+     "transport_maps)."},
     {"mail_name", PARAM_STR, "Postern", "The mail system's name in greetings and headers."},
     {"mail_owner", PARAM_STR, "postern",
      "User that owns the queue and that unprivileged services run as."},
@@ -225,6 +231,8 @@ const struct param_def param_table[] = {
     {"relay_recipient_maps", PARAM_LIST, "",
      "Tables of the valid addresses in relay_domains (user@domain, or @domain for any); others "
      "are refused with 550 5.1.1. Empty: every address there is accepted."},
+    {"relay_transport", PARAM_STR, "smtp",
+     "transport[:nexthop] for mail to relay_domains (after transport_maps)."},
     {"relayhost", PARAM_STR, "",
      "Next hop for all remote mail: [host]:port, [host], host:port or domain; empty: MX routing."},
     {"sender_bcc_maps", PARAM_LIST, "",
@@ -480,6 +488,8 @@ const struct param_def param_table[] = {
      "User (or user:group) that owns and writes every virtual mailbox."},
     {"virtual_mailbox_quota_action", PARAM_STR, "defer",
      "A virtual mailbox over its quota: defer (4.2.2, retried) or bounce (552 5.2.2)."},
+    {"virtual_transport", PARAM_STR, "local",
+     "transport[:nexthop] for mail to virtual_mailbox_domains (after transport_maps)."},
 };
 
 const size_t param_table_count = sizeof(param_table) / sizeof(param_table[0]);

@@ -110,47 +110,127 @@ static int sender_relay_lookup(const struct mail_route_settings *rs, const char 
 	return rc;
 }
 
+void mail_route_split(const char *value, struct str *transport, struct str *nexthop)
+{
+	const char *colon = strchr(value, ':');
+	trim_copy(transport, value, colon ? (size_t)(colon - value) : strlen(value));
+	if (colon)
+		trim_copy(nexthop, colon + 1, strlen(colon + 1));
+	else
+		str_clear(nexthop);
+}
+
+/* The address classes, in the order they are tried (Postfix's). */
+enum route_class { CLASS_LOCAL, CLASS_VIRTUAL, CLASS_RELAY, CLASS_DEFAULT };
+
+static const char *const class_params[] = {
+    [CLASS_LOCAL] = "local_transport",
+    [CLASS_VIRTUAL] = "virtual_transport",
+    [CLASS_RELAY] = "relay_transport",
+    [CLASS_DEFAULT] = "default_transport",
+};
+
+static enum route_class class_of(const struct mail_route_settings *rs, const char *domain)
+{
+	if (*domain == '\0' || str_list_contains_nocase(rs->mydestination, domain))
+		return CLASS_LOCAL;
+	if (str_list_contains_nocase(rs->virtual_domains, domain))
+		return CLASS_VIRTUAL;
+	if (str_list_contains_nocase(rs->relay_domains, domain))
+		return CLASS_RELAY;
+	return CLASS_DEFAULT;
+}
+
+/* The class's transport[:nexthop], or the built-in default. */
+static const char *class_transport(const struct mail_route_settings *rs, enum route_class class)
+{
+	const char *value = NULL;
+	switch (class) {
+	case CLASS_LOCAL:
+		value = rs->local_transport;
+		break;
+	case CLASS_VIRTUAL:
+		value = rs->virtual_transport;
+		break;
+	case CLASS_RELAY:
+		value = rs->relay_transport;
+		break;
+	case CLASS_DEFAULT:
+		value = rs->default_transport;
+		break;
+	}
+	if (value != NULL)
+		return value;
+	return class == CLASS_LOCAL || class == CLASS_VIRTUAL ? "local" : "smtp";
+}
+
+static bool delivers_to_host(const struct mail_route_settings *rs, const char *transport)
+{
+	if (rs->smtp_transport != NULL)
+		return rs->smtp_transport(transport);
+	return strcmp(transport, "local") != 0 && strcmp(transport, "error") != 0;
+}
+
+/* Off-host mail without a next hop yet: the sender's relay, else
+ * relayhost, else the domain (Postfix's precedence). -1 when the
+ * sender's look-up failed. */
+static int relay_nexthop(const struct mail_route_settings *rs, const char *sender,
+                         const char *domain, struct str *nexthop)
+{
+	int rc = sender_relay_lookup(rs, sender, nexthop);
+	if (rc != 1) {
+		const char *relayhost = rs->relayhost ? rs->relayhost : "";
+		str_set(nexthop, *relayhost ? relayhost : domain);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 int mail_route(const struct mail_route_settings *rs, const char *address, struct str *transport,
                struct str *nexthop)
 {
-	return mail_route_sender(rs, NULL, address, transport, nexthop);
+	return mail_route_sender(rs, NULL, address, transport, nexthop, NULL);
 }
 
 int mail_route_sender(const struct mail_route_settings *rs, const char *sender, const char *address,
-                      struct str *transport, struct str *nexthop)
+                      struct str *transport, struct str *nexthop, const char **param_r)
 {
 	const char *at = strrchr(address, '@');
 	const char *domain = at ? at + 1 : "";
-	bool local = *domain == '\0' || str_list_contains_nocase(rs->mydestination, domain) ||
-	             str_list_contains_nocase(rs->virtual_domains, domain);
-	const char *relayhost = rs->relayhost ? rs->relayhost : "";
-	const char *dflt_transport = local ? "local" : "smtp";
+	enum route_class class = class_of(rs, domain);
+	const char *param = "transport_maps";
 	str_clear(transport);
 	str_clear(nexthop);
 	struct str value = STR_INIT;
 	int found = transport_lookup(rs, address, &value);
-	if (found == 1) {
-		const char *v = str_cstr(&value);
-		const char *colon = strchr(v, ':');
-		trim_copy(transport, v, colon ? (size_t)(colon - v) : strlen(v));
-		if (colon)
-			trim_copy(nexthop, colon + 1, strlen(colon + 1));
-	}
+	if (found == 1)
+		mail_route_split(str_cstr(&value), transport, nexthop);
 	str_free(&value);
-	if (transport->len == 0)
-		str_append(transport, dflt_transport, strlen(dflt_transport));
-	int relay_found = 0;
-	if (nexthop->len == 0 && strcmp(str_cstr(transport), "local") == 0) {
-		str_append(nexthop, rs->myhostname, strlen(rs->myhostname));
-	} else if (nexthop->len == 0 && strcmp(str_cstr(transport), "smtp") == 0) {
-		/* Postfix's precedence: a transport_maps next hop (above), then
-		 * the sender's relay, then relayhost, then the domain. */
-		relay_found = sender_relay_lookup(rs, sender, nexthop);
-		if (relay_found != 1) {
-			const char *hop = *relayhost ? relayhost : domain;
-			str_clear(nexthop);
-			str_append(nexthop, hop, strlen(hop));
+	int relay_rc = 0;
+	if (transport->len > 0) {
+		/* transport_maps named the transport: smtp without a next hop
+		 * goes on down the list, another keeps none (qmgr: the
+		 * domain). */
+		if (nexthop->len == 0 && strcmp(str_cstr(transport), "smtp") == 0)
+			relay_rc = relay_nexthop(rs, sender, domain, nexthop);
+	} else {
+		/* The class's transport; a transport_maps next hop (":hop"),
+		 * then the parameter's own, win. */
+		param = class_params[class];
+		struct str own_hop = STR_INIT;
+		mail_route_split(class_transport(rs, class), transport, &own_hop);
+		if (nexthop->len == 0 && own_hop.len > 0)
+			str_set(nexthop, str_cstr(&own_hop));
+		else if (nexthop->len == 0 && delivers_to_host(rs, str_cstr(transport))) {
+			if (class == CLASS_RELAY || class == CLASS_DEFAULT)
+				relay_rc = relay_nexthop(rs, sender, domain, nexthop);
+			else
+				str_set(nexthop, *domain ? domain : rs->myhostname);
 		}
+		str_free(&own_hop);
 	}
-	return found < 0 || relay_found < 0 ? -1 : 0;
+	if (nexthop->len == 0 && strcmp(str_cstr(transport), "local") == 0)
+		str_set(nexthop, rs->myhostname);
+	if (param_r != NULL)
+		*param_r = param;
+	return found < 0 || relay_rc < 0 ? -1 : 0;
 }

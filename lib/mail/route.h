@@ -1,20 +1,26 @@
 /*
  * Where an address would be delivered, the way qmgr routes it (see
- * qmgr/transport.c): transport_maps first (the address, its domain, then
- * each parent domain as ".parent"; "transport:nexthop", an empty part
- * keeping the default); then local for mydestination, virtual mailbox
- * domains and addresses without a domain; smtp for everything else, to
- * relayhost if set, else to the domain. qmgr routes mail with it; smtpd
- * and pickup use it for the milter macros {mail_mailer}, {mail_host},
- * {rcpt_mailer} and {rcpt_host}; as in Postfix, the next hop of local mail
- * is myhostname.
+ * qmgr/transport.c), as Postfix's trivial-rewrite resolves it. Each
+ * address is of one class, with its transport ("transport[:nexthop]", as
+ * in transport_maps): local (mydestination, or no domain):
+ * local_transport; virtual (virtual_mailbox_domains): virtual_transport;
+ * relay (relay_domains): relay_transport; default (everything else):
+ * default_transport. transport_maps (the address, its domain, then each
+ * parent domain as ".parent"; an empty part keeps the class's) comes
+ * first. qmgr routes mail with it; smtpd and pickup use it for the
+ * milter macros {mail_mailer}, {mail_host}, {rcpt_mailer} and
+ * {rcpt_host}; as in Postfix, the next hop of local mail is myhostname.
  *
- * With a sender (mail_route_sender), sender_dependent_relayhost_maps
- * takes the place of relayhost for that sender's smtp mail, as in
- * Postfix's trivial-rewrite: a transport_maps next hop still wins. The
- * keys of tables indexed by sender, and the order in which smtp looks up
- * smtp_sasl_password_maps, are here too (mail_keys_*), so that both
- * programs search the way Postfix does.
+ * The next hop of an smtp transport of the relay and default classes is,
+ * in Postfix's order: a transport_maps next hop, the class parameter's,
+ * the sender's entry in sender_dependent_relayhost_maps (with a sender:
+ * mail_route_sender), relayhost, the recipient domain. (A transport_maps
+ * entry naming a transport without a next hop keeps Postern's rule: smtp
+ * goes on down that list, any other transport leaves it empty, which
+ * qmgr takes as the recipient domain.) The keys of tables indexed by
+ * sender, and the order in which smtp looks up smtp_sasl_password_maps,
+ * are here too (mail_keys_*), so that both programs search the way
+ * Postfix does.
  */
 #ifndef POSTERN_MAIL_ROUTE_H
 #define POSTERN_MAIL_ROUTE_H
@@ -24,31 +30,52 @@
 struct mail_route_settings {
 	char *const *mydestination;
 	char *const *virtual_domains; /* virtual_mailbox_domains */
+	char *const *relay_domains;
 	const char *relayhost;
 	const char *myhostname;
 	const char *transport_maps; /* "" for none */
 	/* sender_dependent_relayhost_maps, "" or NULL for none; only
 	 * mail_route_sender looks it up. */
 	const char *sender_relay_maps;
+	/* The transports of the classes, "transport[:nexthop]":
+	 * local_transport, virtual_transport, relay_transport and
+	 * default_transport; NULL: local, local, smtp, smtp. */
+	const char *local_transport;
+	const char *virtual_transport;
+	const char *relay_transport;
+	const char *default_transport;
+	/* Whether transport delivers to a next hop host (qmgr: its
+	 * master.conf service runs smtp). A class transport without a next
+	 * hop of its own that does gets the rule above (the recipient domain
+	 * in the local and virtual classes); one that does not gets none
+	 * (local: myhostname; error: qmgr's default text). NULL: every
+	 * transport but local and error. */
+	bool (*smtp_transport)(const char *transport);
 	/* Look key up in the table spec: 1 found (value set), 0 not found,
 	 * -1 failure (the address then gets the default route). */
 	int (*lookup)(const char *spec, const char *key, struct str *value);
 };
 
 /* The transport ("local", "smtp", "error"...) and next hop of address.
- * 0, or -1 when a transport_maps lookup failed (the default route is
+ * 0, or -1 when a transport_maps lookup failed (the class's route is
  * filled in; qmgr defers rather than use it). */
 int mail_route(const struct mail_route_settings *rs, const char *address, struct str *transport,
                struct str *nexthop);
 
 /* The same for mail from sender (the envelope sender, "" for the null
- * sender): an smtp route without a transport_maps next hop goes to the
- * sender's entry in sender_relay_maps (mail_keys_sender with the null
- * sender as "<>"), else to relayhost, else to the domain. An entry of
- * DUNNO or an empty one is no entry. -1 when a look-up in either table
- * failed (the default route is filled in). */
+ * sender; NULL: none): the sender's entry in sender_relay_maps
+ * (mail_keys_sender with the null sender as "<>") comes before relayhost.
+ * An entry of DUNNO or an empty one is no entry. The parameter that named
+ * the transport ("transport_maps", "default_transport"...) in *param_r
+ * when param_r is not NULL. -1 when a look-up in either table failed
+ * (the class's route is filled in). */
 int mail_route_sender(const struct mail_route_settings *rs, const char *sender, const char *address,
-                      struct str *transport, struct str *nexthop);
+                      struct str *transport, struct str *nexthop, const char **param_r);
+
+/* Split "transport[:nexthop]" (a transport_maps value, or local_transport
+ * and the like) at its first colon, each part without surrounding
+ * white space. */
+void mail_route_split(const char *value, struct str *transport, struct str *nexthop);
 
 /* The keys a table is searched with, in order, lower case, each once. */
 #define MAIL_KEYS_MAX 8

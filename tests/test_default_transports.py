@@ -1,0 +1,199 @@
+"""The transports of the address classes, as in Postfix's main.cf:
+default_transport (error:text bounces outbound mail while local mail is
+delivered; another smtp transport with its own next hop, which wins over
+relayhost), relay_transport (mail for relay_domains through a relay
+service with its own -o settings, other mail through smtp), and a
+transport that master.conf does not define (the mail is deferred with a
+reason naming the parameter; mailctl check warns)."""
+
+import os
+import re
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postern_test import IS_ROOT, Instance, InstanceTestCase, add_test_user, wait_for  # noqa: E402
+from mail_peers import (SENDER_SERVICES, ScriptedServer, free_port_on,  # noqa: E402
+                        maildir_messages, sender_params, submit)
+
+
+class Receiver:
+    """A scripted SMTP server that keeps, per transaction, the EHLO name
+    of its session and its recipients."""
+
+    def __init__(self, test, address, port):
+        self.lock = threading.Lock()
+        self.transactions = []  # (helo, sorted recipients)
+        self.server = ScriptedServer(address, port, self.handle)
+        test.addCleanup(self.server.stop)
+
+    def handle(self, peer, n):
+        peer.send("220 receiver ESMTP\r\n")
+        helo, rcpts = "", []
+        while True:
+            cmd = peer.line()
+            verb = cmd[:4].upper()
+            if verb in ("EHLO", "HELO"):
+                helo = cmd[5:].strip()
+                peer.send("250-receiver\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+                          if verb == "EHLO" else "250 receiver\r\n")
+            elif verb == "MAIL":
+                rcpts = []
+                peer.send("250 2.1.0 ok\r\n")
+            elif verb == "RCPT":
+                rcpts.append(re.sub(r"^RCPT TO:<([^>]*)>.*", r"\1", cmd, flags=re.I))
+                peer.send("250 2.1.5 ok\r\n")
+            elif verb == "DATA":
+                peer.send("354 go ahead\r\n")
+                peer.data()
+                with self.lock:
+                    self.transactions.append((helo, sorted(rcpts)))
+                peer.send("250 2.0.0 received\r\n")
+            elif verb == "RSET":
+                peer.send("250 ok\r\n")
+            elif verb == "QUIT":
+                peer.send("221 bye\r\n")
+                return
+            else:
+                peer.send("502 no\r\n")
+
+    def received(self):
+        with self.lock:
+            return list(self.transactions)
+
+
+class DefaultTransportsTest(InstanceTestCase):
+    def setUp(self):
+        self.port = free_port_on("127.0.0.2", "127.0.0.3", "127.0.0.4")
+
+    def sender(self, services=(), users=(), **params):
+        """A sending instance with virtual mailboxes in virt.example for
+        users and these extra master.conf services and parameters.
+        Returns (instance, vmail dir)."""
+        params.setdefault("virtual_mailbox_domains", "virt.example")
+        inst = Instance(params=sender_params(None, self.port, **params),
+                        services=list(SENDER_SERVICES) + list(services))
+        self.addCleanup(inst.cleanup)
+        vmail = inst.add_vmail(users)
+        return inst, vmail
+
+    def test_error_default_transport(self):
+        """default_transport = error:text bounces outbound mail with that
+        text (relayhost is not used), while mail for a local system user
+        and a virtual mailbox is delivered; the sender gets the bounce."""
+        relay = Receiver(self, "127.0.0.3", self.port)
+        inst, vmail = self.sender(users=["a@virt.example"],
+                                  default_transport="error:outbound mail is disabled here",
+                                  relayhost="[127.0.0.3]:%d" % self.port)
+        rcpts = ["x@remote.example", "a@virt.example"]
+        home = None
+        if IS_ROOT:
+            home = os.path.join(inst.base, "home-user")
+            name = add_test_user(self, "pstdeftr", home)
+            rcpts.append(name + "@out.sender.test")
+        inst.start()
+        submit(inst, "a@virt.example", rcpts, b"Subject: three classes\n\nx\n")
+        inst.wait_log("to=<x@remote.example>, relay=none", timeout=30)
+        self.assertRegex(inst.read_log(), r"to=<x@remote\.example>, relay=none, .*dsn=5\.0\.0, "
+                         r"status=bounced \(outbound mail is disabled here\)")
+        # The virtual mailbox has the message and then the bounce.
+        wait_for(lambda: len(maildir_messages(vmail, "a@virt.example")) == 2, timeout=30,
+                 what="the message and the bounce in a@virt.example's mailbox")
+        mails = maildir_messages(vmail, "a@virt.example")
+        self.assertEqual(sum(b"Subject: three classes" in m for m in mails), 2)
+        self.assertTrue(any(b"outbound mail is disabled here" in m for m in mails))
+        if home is not None:
+            new = os.path.join(home, "Maildir", "new")
+            wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1, timeout=30,
+                     what="the message in the system user's Maildir")
+        self.assertEqual(relay.received(), [])
+        self.assertEqual(relay.server.connections, 0)
+
+    def test_relay_transport(self):
+        """relay_transport = relay with a relay service of its own: mail
+        for relay_domains goes through it (its EHLO name), other outbound
+        mail through smtp; both to relayhost."""
+        receiver = Receiver(self, "127.0.0.3", self.port)
+        inst, _ = self.sender(
+            services=["relay unix - n n - - smtp -o smtp_helo_name=relay-helo.example"],
+            relay_domains="relayed.example", relay_transport="relay",
+            relayhost="[127.0.0.3]:%d" % self.port)
+        inst.start()
+        submit(inst, "s@out.sender.test", ["r1@relayed.example", "r2@relayed.example",
+                                           "o@other.example"], b"Subject: relay\n\nx\n")
+        wait_for(lambda: len(receiver.received()) == 2, timeout=30, what="two transactions")
+        self.assertEqual(sorted(receiver.received()), [
+            ("out.sender.test", ["o@other.example"]),
+            ("relay-helo.example", ["r1@relayed.example", "r2@relayed.example"]),
+        ])
+        inst.wait_log("status=sent (250 2.0.0 received)", count=3, timeout=10)
+
+    def test_smtp_transport_with_nexthop(self):
+        """default_transport = slow:[127.0.0.3]:PORT (a slow smtp service)
+        sends outbound mail there, not to relayhost (the transport's next
+        hop wins, as in Postfix); relay_domains keep relay_transport
+        (smtp, to relayhost)."""
+        slow = Receiver(self, "127.0.0.3", self.port)
+        relayhost = Receiver(self, "127.0.0.4", self.port)
+        inst, _ = self.sender(
+            services=["slow unix - n n - - smtp -o smtp_helo_name=slow-helo.example"],
+            default_transport="slow:[127.0.0.3]:%d" % self.port,
+            relay_domains="relayed.example",
+            relayhost="[127.0.0.4]:%d" % self.port)
+        inst.start()
+        submit(inst, "s@out.sender.test", ["u@far.example", "r@relayed.example"],
+               b"Subject: slow\n\nx\n")
+        wait_for(lambda: len(slow.received()) == 1 and len(relayhost.received()) == 1,
+                 timeout=30, what="the two deliveries")
+        self.assertEqual(slow.received(), [("slow-helo.example", ["u@far.example"])])
+        self.assertEqual(relayhost.received(), [("out.sender.test", ["r@relayed.example"])])
+        inst.wait_log("to=<u@far.example>, relay=127.0.0.3[127.0.0.3]:%d" % self.port,
+                      timeout=10)
+
+    def test_undefined_transport_defers(self):
+        """A default_transport that master.conf does not define defers
+        outbound mail with a reason naming it and the parameter; local
+        mail still goes; mailctl check and qmgr warn about it."""
+        inst, vmail = self.sender(users=["a@virt.example"], default_transport="nosuch")
+        result = inst.mailctl("check")
+        self.assertRegex(result.stdout, r"main\.conf:\d+: warning: default_transport = nosuch: "
+                         r"no unix service nosuch in master\.conf")
+        self.assertEqual(result.returncode, 0, result.stdout)
+        inst.start()
+        submit(inst, "s@out.sender.test", ["x@remote.example", "a@virt.example"],
+               b"Subject: undefined\n\nx\n")
+        inst.wait_log("to=<x@remote.example>, relay=none", timeout=30)
+        self.assertRegex(inst.read_log(), r'to=<x@remote\.example>, relay=none, .*dsn=4\.3\.5, '
+                         r'status=deferred \(unknown transport "nosuch" in default_transport: '
+                         r'no unix service of that name in master\.conf\)')
+        self.assertIn("default_transport = nosuch: no unix service nosuch in master.conf",
+                      inst.read_log())
+        wait_for(lambda: len(maildir_messages(vmail, "a@virt.example")) == 1, timeout=30,
+                 what="the local delivery")
+        listing = inst.mailctl("queue", "list", check=True).stdout
+        self.assertIn("x@remote.example", listing)
+
+    def test_check_class_transports(self):
+        """mailctl check: a class transport of a service that runs no
+        delivery agent is a warning, one with no transport an error; the
+        defaults and defined services pass."""
+        inst = self.instance(params={"relay_transport": "relay:[mx.example]",
+                                     "virtual_transport": "weird",
+                                     "local_transport": ":x"},
+                             services=["relay unix - n n - - smtp",
+                                       "weird unix n - n - 1 svc_probe",
+                                       "qmgr unix n - n 300 1 qmgr"], start=False)
+        result = inst.mailctl("check")
+        out = result.stdout
+        self.assertEqual(result.returncode, 1, out)
+        self.assertRegex(out, r"main\.conf:\d+: error: local_transport = :x: no transport named")
+        self.assertRegex(out, r"main\.conf:\d+: warning: virtual_transport = weird: service "
+                         r"weird runs svc_probe, not smtp, local or error")
+        self.assertNotIn("relay_transport", out)
+        self.assertNotIn("default_transport", out)
+        self.assertNotIn("unknown parameter", out + result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -42,7 +42,7 @@ static int memory_lookup(struct table *table, const char *key, size_t key_len, s
 	struct table_memory *t = (struct table_memory *)table;
 	(void)key_len;
 	const char *found = t->static_value;
-	if (found == NULL) {
+	if (found == NULL && t->count > 0) {
 		struct memory_entry probe = {(char *)key, NULL, 0};
 		const struct memory_entry *e =
 		    bsearch(&probe, t->entries, t->count, sizeof(*t->entries), compare_entries);

@@ -6,25 +6,31 @@
  * Postfix with smtpd_delay_reject), once the recipient itself was
  * accepted. The first table entry that decides ends the checks:
  *
- *   OK, or a number 2NN   accept (also skips the DNS blocklists)
+ *   OK, or a number 2NN   accept (also skips the DNS blocklists and the
+ *                         policy servers)
  *   REJECT [text]         access_map_reject_code 5.7.1
  *   DEFER [text]          access_map_defer_code 4.7.1
  *   4NN/5NN [X.Y.Z] text  that reply
  *   DISCARD [text]        accept, then drop the message after DATA
  *   DUNNO                 no decision: the next check goes on
  *
- * HOLD [text] puts the message on hold and the checks go on. A table
- * that cannot be read answers 451 4.3.0, an action that is not one of
- * these 451 4.3.5, and nothing is lost either way.
+ * HOLD [text] puts the message on hold, PREPEND adds a header field, WARN
+ * logs, and the checks go on. DEFER_IF_PERMIT defers the recipient if no
+ * later check refuses it; DEFER_IF_REJECT makes a later 5NN refusal a
+ * deferral. FILTER, REDIRECT and BCC are logged as not supported and
+ * change nothing. A table that cannot be read answers 451 4.3.0, an
+ * action that is not one of these 451 4.3.5, and nothing is lost either
+ * way.
+ *
+ * The same actions come from policy servers (policy_service.c): access_act
+ * is the one place that carries them out.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mail/extension.h"
-#include "smtp/smtp_resp.h"
+#include "smtp/access_action.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -36,7 +42,8 @@ struct access_check {
 	const char *what; /* "Client host", "Helo command", ... */
 };
 
-enum verdict { V_NONE, V_OK, V_REFUSED, V_DISCARD };
+/* The PREPENDed header fields of one message stop growing here. */
+#define PREPEND_LIMIT (64 * 1024)
 
 static void add_key(char ***keys, size_t *count, char *key)
 {
@@ -121,121 +128,157 @@ static void free_keys(char **keys)
 	free(keys);
 }
 
-/* The text after an action word, or the default. */
-static const char *action_text(const char *rest)
+/* A copy of text (len bytes) fit for a reply or a log line: a control
+ * character or a byte outside ASCII becomes '?'. */
+static char *printable(const char *text, size_t len)
 {
-	while (*rest == ' ' || *rest == '\t')
-		rest++;
-	return *rest ? rest : "Access denied";
+	char *copy = xstrndup(text, len);
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	return copy;
 }
 
-static bool word_is(const char *value, const char *word, const char **rest_r)
-{
-	size_t n = strlen(word);
-	if (strncasecmp(value, word, n) != 0 ||
-	    (value[n] != '\0' && value[n] != ' ' && value[n] != '\t'))
-		return false;
-	*rest_r = value + n;
-	return true;
-}
-
-/* "X.Y.Z " at the start of text whose class digit matches code's. */
-static size_t enhanced_len(const char *text, int code)
-{
-	size_t len = smtp_status_code_len(text, strlen(text));
-	return len > 0 && text[0] == '0' + code / 100 ? len : 0;
-}
-
-static void refuse(struct session *s, int code, const char *enhanced, const struct access_check *c,
-                   const char *subject, const char *text)
+/* "<subject>: Sender address rejected: text" */
+static char *refusal_text(const struct access_source *src, const char *text)
 {
 	/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets. */
-	reply(s, code, enhanced, "<%.254s>: %s rejected: %.200s", subject, c->what, text);
+	return xasprintf("<%.254s>: %s rejected: %.200s", src->subject, src->what, text);
 }
 
 /* "<subject>: Sender address triggers HOLD action[: text]", for the log. */
-static char *trigger(const struct access_check *c, const char *subject, const char *action,
-                     const char *rest)
+static char *trigger(const struct access_source *src, const char *action, const char *text)
 {
-	while (*rest == ' ' || *rest == '\t')
-		rest++;
-	return xasprintf("<%s>: %s triggers %s action%s%s", subject, c->what, action,
-	                 *rest ? ": " : "", rest);
+	return xasprintf("<%s>: %s triggers %s action%s%s", src->subject, src->what, action,
+	                 *text ? ": " : "", text);
 }
 
-/* HOLD and DISCARD are logged when they are triggered, in Postfix's form
- * (log summarisers count them there). */
-static void log_action(struct session *s, const char *action, const char *why, const char *rcpt)
+/* HOLD, DISCARD and WARN are logged when they are triggered, in Postfix's
+ * form (log summarisers count them there). */
+static void log_action(struct session *s, const struct access_source *src, const char *action,
+                       const char *why)
 {
-	log_info("%s: %s: RCPT from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
-	         s->queue_id[0] ? s->queue_id : "NOQUEUE", action, session_client(s), why,
-	         s->env.sender, rcpt, session_protocol(s), s->helo ? s->helo : "");
+	struct str line = STR_INIT;
+	str_printf(&line, "%s: %s: %s from %s: %s; from=<%s>",
+	           s->queue_id[0] ? s->queue_id : "NOQUEUE", action, src->stage, session_client(s),
+	           why, s->env.sender ? s->env.sender : "");
+	if (src->rcpt)
+		str_printf(&line, " to=<%s>", src->rcpt);
+	str_printf(&line, " proto=%s helo=<%s>", session_protocol(s), s->helo ? s->helo : "");
+	log_info("%s", str_cstr(&line));
+	str_free(&line);
 }
 
-/* Act on one table value for the recipient rcpt; V_NONE to go on with the
- * next check. */
-static enum verdict act(struct session *s, const struct access_check *c, const char *table,
-                        const char *key, const char *subject, const char *value, const char *rcpt)
+static void deferral_set(struct access_deferral *d, const struct access_action *a, char *text)
+{
+	free(d->text);
+	d->code = a->code;
+	snprintf(d->enhanced, sizeof(d->enhanced), "%s", a->enhanced);
+	d->text = text;
+}
+
+void access_deferrals_clear(struct session *s)
+{
+	struct access_deferral *both[] = {&s->defer_if_permit, &s->defer_if_reject};
+	for (size_t i = 0; i < 2; i++) {
+		free(both[i]->text);
+		memset(both[i], 0, sizeof(*both[i]));
+	}
+}
+
+int access_deferral_due(struct session *s)
+{
+	const struct access_deferral *d = &s->defer_if_permit;
+	if (d->code == 0)
+		return 0;
+	reply(s, d->code, d->enhanced, "%s", d->text);
+	return -1;
+}
+
+/* header: a valid header field (access_header_valid). */
+static void prepend(struct session *s, const struct access_source *src, const char *header)
+{
+	if (src->after_headers) {
+		log_warn("%s: PREPEND is not possible at %s; ignored", src->origin, src->stage);
+		return;
+	}
+	if (s->prepend.len + strlen(header) > PREPEND_LIMIT) {
+		log_warn("%s: PREPEND: too many header fields for one message; ignored",
+		         src->origin);
+		return;
+	}
+	str_append_cstr(&s->prepend, header);
+	str_append(&s->prepend, "\r\n", 2);
+}
+
+enum access_verdict access_act(struct session *s, const struct access_source *src,
+                               const char *value)
 {
 	const struct smtpd_settings *cfg = s->cfg;
-	const char *rest;
-	if (word_is(value, "OK", &rest))
-		return V_OK;
-	if (word_is(value, "DUNNO", &rest))
-		return V_NONE;
-	if (word_is(value, "REJECT", &rest)) {
-		refuse(s, (int)cfg->access_reject_code, "5.7.1", c, subject, action_text(rest));
-		return V_REFUSED;
+	struct access_action a;
+	access_action_parse(value, (int)cfg->access_reject_code, (int)cfg->access_defer_code, &a);
+	char *text =
+	    a.kind == ACCESS_PREPEND ? xstrndup(a.text, a.text_len) : printable(a.text, a.text_len);
+	enum access_verdict v = ACCESS_GO_ON;
+	switch (a.kind) {
+	case ACCESS_OK:
+		v = ACCESS_ACCEPT;
+		break;
+	case ACCESS_DUNNO:
+		break;
+	case ACCESS_REFUSE: {
+		char *why = refusal_text(src, text);
+		reply(s, a.code, a.enhanced, "%s", why);
+		free(why);
+		v = ACCESS_REFUSED;
+		break;
 	}
-	if (word_is(value, "DEFER", &rest)) {
-		refuse(s, (int)cfg->access_defer_code, "4.7.1", c, subject, action_text(rest));
-		return V_REFUSED;
-	}
-	if (word_is(value, "DISCARD", &rest)) {
+	case ACCESS_DEFER_IF_PERMIT:
+		deferral_set(&s->defer_if_permit, &a, refusal_text(src, text));
+		break;
+	case ACCESS_DEFER_IF_REJECT:
+		deferral_set(&s->defer_if_reject, &a, refusal_text(src, text));
+		break;
+	case ACCESS_DISCARD:
 		free(s->access_discard);
-		s->access_discard = trigger(c, subject, "DISCARD", rest);
-		log_action(s, "discard", s->access_discard, rcpt);
-		return V_DISCARD;
-	}
-	if (word_is(value, "HOLD", &rest)) {
+		s->access_discard = trigger(src, "DISCARD", text);
+		log_action(s, src, "discard", s->access_discard);
+		v = ACCESS_DISCARDED;
+		break;
+	case ACCESS_HOLD:
 		free(s->env.hold_reason);
-		s->env.hold_reason = trigger(c, subject, "HOLD", rest);
-		log_action(s, "hold", s->env.hold_reason, rcpt);
-		return V_NONE;
+		s->env.hold_reason = trigger(src, "HOLD", text);
+		log_action(s, src, "hold", s->env.hold_reason);
+		break;
+	case ACCESS_PREPEND:
+		prepend(s, src, text);
+		break;
+	case ACCESS_WARN:
+		log_action(s, src, "warn", text);
+		break;
+	case ACCESS_IGNORED:
+		log_warn("%s: %.*s: %s; ignored", src->origin, (int)a.word_len, a.word, a.error);
+		break;
+	case ACCESS_INVALID: {
+		char *shown = printable(value, strlen(value));
+		log_warn("%s: unknown action \"%s\"", src->origin, shown);
+		free(shown);
+		reply(s, 451, "4.3.5", "<%.254s>: %s rejected: Server configuration error",
+		      src->subject, src->what);
+		v = ACCESS_REFUSED;
+		break;
 	}
-	if (isdigit((unsigned char)value[0]) && isdigit((unsigned char)value[1]) &&
-	    isdigit((unsigned char)value[2]) && (value[3] == '\0' || value[3] == ' ')) {
-		int code = atoi(value);
-		const char *text = value + 3;
-		while (*text == ' ')
-			text++;
-		if (code >= 200 && code < 300)
-			return V_OK;
-		if (code >= 400 && code < 600) {
-			size_t elen = enhanced_len(text, code);
-			char enhanced[16];
-			if (elen > 0 && elen < sizeof(enhanced)) {
-				memcpy(enhanced, text, elen);
-				enhanced[elen] = '\0';
-				text += elen;
-			} else
-				snprintf(enhanced, sizeof(enhanced), "%d.7.1", code / 100);
-			refuse(s, code, enhanced, c, subject, action_text(text));
-			return V_REFUSED;
-		}
 	}
-	log_warn("access table %s: %s: unknown action \"%s\"", table, key, value);
-	reply(s, 451, "4.3.5", "<%.254s>: %s rejected: Server configuration error", subject,
-	      c->what);
-	return V_REFUSED;
+	free(text);
+	return v;
 }
 
 /* Look the keys up in each table of the check, in order. */
-static enum verdict run_check(struct session *s, const struct access_check *c, char **keys,
-                              const char *subject, const char *rcpt)
+static enum access_verdict run_check(struct session *s, const struct access_check *c, char **keys,
+                                     const char *subject, const char *rcpt)
 {
-	enum verdict v = V_NONE;
-	for (size_t t = 0; c->maps && c->maps[t] && v == V_NONE; t++) {
+	enum access_verdict v = ACCESS_GO_ON;
+	for (size_t t = 0; c->maps && c->maps[t] && v == ACCESS_GO_ON; t++) {
 		struct str value = STR_INIT;
 		for (size_t k = 0; keys && keys[k]; k++) {
 			int rc = policy_table_value(c->maps[t], keys[k], &value);
@@ -243,11 +286,21 @@ static enum verdict run_check(struct session *s, const struct access_check *c, c
 				reply(s, 451, "4.3.0",
 				      "<%.254s>: %s rejected: Temporary lookup failure", subject,
 				      c->what);
-				v = V_REFUSED;
+				v = ACCESS_REFUSED;
 				break;
 			}
 			if (rc == 1) {
-				v = act(s, c, c->maps[t], keys[k], subject, str_cstr(&value), rcpt);
+				char *origin =
+				    xasprintf("access table %s: %s", c->maps[t], keys[k]);
+				const struct access_source src = {
+				    .what = c->what,
+				    .subject = subject,
+				    .stage = "RCPT",
+				    .rcpt = rcpt,
+				    .origin = origin,
+				};
+				v = access_act(s, &src, str_cstr(&value));
+				free(origin);
 				break; /* a table's first entry decides for it, even DUNNO */
 			}
 		}
@@ -281,8 +334,8 @@ int access_check_rcpt(struct session *s, const char *address, bool *ok_r)
 	    {{cfg->sender_access_maps, "Sender address"}, NULL, s->env.sender},
 	    {{cfg->recipient_access_maps, "Recipient address"}, NULL, address},
 	};
-	enum verdict v = V_NONE;
-	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]) && v == V_NONE; i++) {
+	enum access_verdict v = ACCESS_GO_ON;
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]) && v == ACCESS_GO_ON; i++) {
 		const struct access_check *c = &checks[i].check;
 		if (no_tables(c->maps))
 			continue;
@@ -292,6 +345,6 @@ int access_check_rcpt(struct session *s, const char *address, bool *ok_r)
 		v = run_check(s, c, keys, checks[i].subject, address);
 		free_keys(keys);
 	}
-	*ok_r = v == V_OK || v == V_DISCARD;
-	return v == V_REFUSED ? -1 : 0;
+	*ok_r = v == ACCESS_ACCEPT || v == ACCESS_DISCARDED;
+	return v == ACCESS_REFUSED ? -1 : 0;
 }

@@ -10,7 +10,10 @@
  * and only then written to the queue file (in incoming/, or hold/ for
  * quarantine). The queue file gets the recipients after virtual alias
  * expansion (lib/mail/virtual_alias.h); milters see them as the client
- * gave them.
+ * gave them. Header fields that access tables or policy servers PREPENDed
+ * come first, above our Received header, as Postfix puts them; the
+ * end-of-data policy servers are asked before the milters see the
+ * message.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +63,7 @@ struct message_sink {
 	bool checking;
 	struct content_check_config check_cfg; /* the settings', with this session */
 	struct content_check check;
-	struct str received; /* our Received header, checked with the client's */
+	struct str received; /* our headers (PREPENDed ones, Received), checked with the client's */
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -134,6 +137,7 @@ static void build_received(struct session *s, struct message_sink *k, struct str
 {
 	char date[64];
 	format_date(date, sizeof(date), time(NULL));
+	str_append(out, s->prepend.data, s->prepend.len);
 	str_printf(out, "Received: from %s (%s [%s])\r\n", s->helo ? s->helo : s->client_addr,
 	           s->client_name, s->client_addr);
 	if (s->tls)
@@ -497,6 +501,36 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 	return go_on;
 }
 
+/* Queue a message that nothing refused, unless it is to be discarded or a
+ * milter refuses it; reply. */
+static void commit_message(struct session *s, struct message_sink *k)
+{
+	const char *error = k->write_error;
+	/* An access table's or policy server's HOLD (the reason is in
+	 * s->env, and in the queue file when it came before DATA). */
+	const char *subdir = s->env.hold_reason ? "hold" : "incoming";
+	if (s->access_discard) {
+		/* As Postfix: the client hears that the message was accepted. */
+		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
+		/* (the "discard:" line was logged when the table or server said so) */
+		log_info("%s: removed: discarded at END-OF-MESSAGE: %s", k->id, s->access_discard);
+	} else if (k->buffered && !milter_finish(s, k, &subdir)) {
+		/* replied */
+	} else if (k->write_failed || queue_writer_commit(k->writer, subdir, &error) != 0) {
+		reply(s, 451, "4.3.0", "Error: queue file write error");
+		log_error("%s: queue file write error: %s", k->id, error ? error : "unknown");
+	} else {
+		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
+		/* nrcpt: the recipients queued, after virtual alias expansion. */
+		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queued%s)", k->id, s->env.sender,
+		         (long long)queue_writer_size(k->writer),
+		         queue_writer_rcpt_count(k->writer),
+		         strcmp(subdir, "hold") == 0 ? ", on hold" : "");
+		if (strcmp(subdir, "incoming") == 0)
+			notify_qmgr(s->cfg);
+	}
+}
+
 /* Finish a message: commit it or say why not. Frees the sink. */
 static void sink_finish(struct session *s, struct message_sink *k, bool bare_newlines)
 {
@@ -510,9 +544,6 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		if (k->check.hold_reason && s->env.hold_reason == NULL)
 			s->env.hold_reason = xstrdup(k->check.hold_reason);
 	}
-	const char *error = k->write_error;
-	/* An access table's HOLD (the reason is in the envelope already). */
-	const char *subdir = s->env.hold_reason ? "hold" : "incoming";
 	if (k->too_big) {
 		reply(s, 552, "5.3.4", "Error: message size exceeds the limit of %lld bytes",
 		      s->cfg->message_size_limit);
@@ -539,25 +570,10 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
 		log_info("%s: removed: discarded at END-OF-MESSAGE by header_checks or body_checks",
 		         k->id);
-	} else if (s->access_discard) {
-		/* As Postfix: the client hears that the message was accepted. */
-		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
-		/* (the "discard:" line was logged when the access table said so) */
-		log_info("%s: removed: discarded at END-OF-MESSAGE: %s", k->id, s->access_discard);
-	} else if (k->buffered && !milter_finish(s, k, &subdir)) {
-		/* replied */
-	} else if (k->write_failed || queue_writer_commit(k->writer, subdir, &error) != 0) {
-		reply(s, 451, "4.3.0", "Error: queue file write error");
-		log_error("%s: queue file write error: %s", k->id, error ? error : "unknown");
+	} else if (policy_service_check_eod(s, k->size) != 0) {
+		/* refused (replied and logged) */
 	} else {
-		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
-		/* nrcpt: the recipients queued, after virtual alias expansion. */
-		log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queued%s)", k->id, s->env.sender,
-		         (long long)queue_writer_size(k->writer),
-		         queue_writer_rcpt_count(k->writer),
-		         strcmp(subdir, "hold") == 0 ? ", on hold" : "");
-		if (strcmp(subdir, "incoming") == 0)
-			notify_qmgr(s->cfg);
+		commit_message(s, k);
 	}
 	sink_discard(k);
 	session_reset_transaction(s);

@@ -45,10 +45,17 @@ static void reply_line(struct session *s, bool more, int code, const char *enhan
                        const char *fmt, va_list ap)
 {
 	struct str line = STR_INIT;
-	str_printf(&line, "%d%c", code, more ? '-' : ' ');
-	if (enhanced)
-		str_printf(&line, "%s ", enhanced);
-	str_vprintf(&line, fmt, ap);
+	const struct access_deferral *d = &s->defer_if_reject;
+	if (d->code != 0 && !more && code / 100 == 5) {
+		/* A check's refusal after an access table's or policy server's
+		 * DEFER_IF_REJECT: that deferral instead. */
+		str_printf(&line, "%d %s %s", d->code, d->enhanced, d->text);
+	} else {
+		str_printf(&line, "%d%c", code, more ? '-' : ' ');
+		if (enhanced)
+			str_printf(&line, "%s ", enhanced);
+		str_vprintf(&line, fmt, ap);
+	}
 	if (s->cfg->soft_bounce)
 		smtp_reply_soften(line.data);
 	snprintf(s->last_reply, sizeof(s->last_reply), "%s", str_cstr(&line));
@@ -143,6 +150,9 @@ void session_reset_transaction(struct session *s)
 	s->mail_auth = NULL;
 	free(s->access_discard);
 	s->access_discard = NULL;
+	str_free(&s->prepend);
+	access_deferrals_clear(s);
+	s->policy_instance[0] = '\0';
 }
 
 static void cmd_ehlo(struct session *s, const char *arg, bool extended)
@@ -393,6 +403,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		return;
 	}
 	bool access_ok = false;
+	access_deferrals_clear(s);
 	int rc = sender_login_check_rcpt(s);
 	if (rc == 0)
 		rc = fqdn_check_rcpt(s, &p);
@@ -410,6 +421,11 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		rc = recipient_domain_check_rcpt(s, p.address, p.addr.domain);
 	if (rc == 0 && !access_ok)
 		rc = dnsbl_check_rcpt(s);
+	if (rc == 0 && !access_ok)
+		rc = policy_service_check_rcpt(s, p.address);
+	if (rc == 0)
+		rc = access_deferral_due(s);
+	access_deferrals_clear(s);
 	if (rc != 0) {
 		session_log_reject(s, "RCPT", p.address, NULL);
 		s->rejected_rcpts++;

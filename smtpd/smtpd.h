@@ -16,6 +16,7 @@
  *   sender_login.c   who may use which sender (smtpd_sender_login_maps)
  *   fqdn.c     the forms of the HELO name and the addresses (reject_non_fqdn_...)
  *   content.c  header_checks and body_checks: their look-ups and log lines
+ *   policy_service.c  Postfix's SMTPD policy servers (smtpd_policy_services)
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -30,6 +31,7 @@
 #include "mail/queue.h"
 #include "mail/virtual_alias.h"
 #include "milter/milter.h"
+#include "policy/policy_client.h"
 #include "smtp/sender_login_mode.h"
 #include "tls/tls.h"
 #include "util/cidr.h"
@@ -131,6 +133,17 @@ struct smtpd_settings {
 	long long dns_timeout_ms; /* per query */
 	/* content.c: header_checks, body_checks (ctx: the session) */
 	struct content_check_config content_checks;
+	/* policy_service.c: the policy servers and how they are asked */
+	char *const *policy_services;     /* at RCPT */
+	char *const *eod_policy_services; /* at the end of DATA */
+	/* smtpd_policy_service_trusted_clients: ask about mail from
+	 * mynetworks and authenticated clients too */
+	bool policy_trusted_clients;
+	struct policy_limits policy_limits;
+	long long policy_try_limit;
+	long long policy_retry_delay_ms;
+	const char *policy_default_action;
+	const char *policy_context;
 };
 
 enum client_name_status {
@@ -142,6 +155,14 @@ enum client_name_status {
 };
 
 enum session_state { STATE_INIT, STATE_MAIL, STATE_RCPT, STATE_DATA };
+
+/* A DEFER_IF_PERMIT or DEFER_IF_REJECT waiting for the outcome of the
+ * checks (access.c): the reply it would give; code 0 if none. */
+struct access_deferral {
+	int code;
+	char enhanced[16];
+	char *text;
+};
 
 struct session {
 	const struct smtpd_settings *cfg;
@@ -180,19 +201,30 @@ struct session {
 	const char *milter_rcpt;         /* the recipient during the RCPT event */
 	const char *milter_rcpt_reject;  /* its reject reply, for SMFIP_RCPT_REJ filters */
 	char *mail_auth;                 /* MAIL FROM AUTH= ({auth_author}), NULL if absent */
-	char *access_discard;            /* an access table said DISCARD: why, for the log */
+	char *access_discard;            /* an access table or policy server said DISCARD: why */
 	bool dnsbl_checked;              /* the DNS blocklists were looked up */
 	int sender_domain_verdict;       /* address_domain.c, for the transaction; 0: not yet */
 	int helo_verdict;                /* address_domain.c, for the HELO name; 0: not yet */
 	char dnsbl_refusal[512];         /* their verdict: the reply text, or "" */
 	char last_reply[512];            /* the last reply line sent, without CRLF */
 	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
+
+	/* access.c and policy_service.c: header fields PREPENDed by access
+	 * tables or policy servers (each with CRLF), for the message; the
+	 * DEFER_IF_PERMIT and DEFER_IF_REJECT of the RCPT or end of DATA
+	 * being checked; the message's "instance" for policy servers, or "". */
+	struct str prepend;
+	struct access_deferral defer_if_permit;
+	struct access_deferral defer_if_reject;
+	char policy_instance[64];
 };
 
 /* session.c */
 void session_run(const struct smtpd_settings *cfg, int fd);
 /* Queue a reply line; the last line of a multi-line reply has more=false.
- * Replies are flushed before the next command is read (pipelining). */
+ * Replies are flushed before the next command is read (pipelining). While
+ * a DEFER_IF_REJECT waits (s->defer_if_reject), a one-line 5NN reply is
+ * sent as that deferral instead, as Postfix's defer_if_reject does. */
 void reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void reply_more(struct session *s, int code, const char *enhanced, const char *fmt, ...)
@@ -226,6 +258,43 @@ void data_abort_bdat(struct session *s);
  * accepted it): 0 go on (*ok_r: an entry said OK, or DISCARD), or -1
  * having sent the reject reply. */
 int access_check_rcpt(struct session *s, const char *address, bool *ok_r);
+/* Act on an access(5) action (smtp/access_action.h): a table's value or a
+ * policy server's reply. The replies say "<subject>: what rejected: text";
+ * HOLD, DISCARD and WARN are logged as Postfix logs them, at stage
+ * ("RCPT") with to=<rcpt> (rcpt may be NULL); origin names the table and
+ * key or the server in warnings; after_headers: PREPEND is too late. */
+struct access_source {
+	const char *what;    /* "Client host", "Recipient address", "End-of-data" */
+	const char *subject; /* the client, HELO name or address looked up */
+	const char *stage;   /* "RCPT", "END-OF-MESSAGE" */
+	const char *rcpt;
+	const char *origin;
+	bool after_headers;
+};
+enum access_verdict {
+	ACCESS_GO_ON,     /* no decision: the next check goes on */
+	ACCESS_ACCEPT,    /* OK: no later check */
+	ACCESS_REFUSED,   /* the reply is sent */
+	ACCESS_DISCARDED, /* accepted, to be dropped after DATA (s->access_discard) */
+};
+enum access_verdict access_act(struct session *s, const struct access_source *src,
+                               const char *value);
+/* A waiting DEFER_IF_PERMIT, now that nothing refused: -1 having sent its
+ * reply, or 0 if there is none. */
+int access_deferral_due(struct session *s);
+/* Forget waiting DEFER_IF_PERMIT and DEFER_IF_REJECT actions. */
+void access_deferrals_clear(struct session *s);
+
+/* policy_service.c: the smtpd_policy_service_* settings (fatal if wrong). */
+void policy_service_setup(struct smtpd_settings *c, const struct conf *conf);
+/* The policy servers of smtpd_policy_services for this recipient (after
+ * every other check, unless an access table said OK): 0 go on, or -1
+ * having sent the reply. */
+int policy_service_check_rcpt(struct session *s, const char *address);
+/* Those of smtpd_end_of_data_policy_services for the message received
+ * (size bytes): 0 go on (HOLD or DISCARD may be set), or -1 having sent
+ * the reply and logged it. */
+int policy_service_check_eod(struct session *s, long long size);
 
 /* resolver.c: the process's DNS resolver, made at the first call; NULL
  * with *error_r (why) if it cannot be. */

@@ -4,7 +4,8 @@ with smtplib: each key form (client address and prefix, client name, HELO
 name and parent domain, address, address without its extension, domain,
 parent domain, local part@, the null sender <>), each action (OK, REJECT,
 DEFER, numeric replies with and without an enhanced code, DUNNO, HOLD,
-DISCARD), the order of the checks, the reply codes, a broken action and a
+DISCARD, PREPEND, WARN, DEFER_IF_PERMIT, DEFER_IF_REJECT, FILTER ignored),
+the order of the checks, the reply codes, a broken action and a
 table that cannot be read, the reject log line in Postfix's form, a
 cidr: table of client networks, and relay_recipient_maps."""
 
@@ -17,6 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import InstanceTestCase, free_port, wait_for  # noqa: E402
+from test_sendmail import read_queue_file  # noqa: E402
 
 MESSAGE = "From: someone@outside.test\r\nSubject: access\r\n\r\nbody\r\n"
 
@@ -155,6 +157,42 @@ class AccessTest(InstanceTestCase):
         self.inst.wait_log("removed: discarded at END-OF-MESSAGE: <dropme@outside.test>")
         self.inst.wait_log("nrcpt=1 (queued, on hold)")
 
+    def test_header_warn_and_conditional_actions(self):
+        self.table("sender", "\n".join([
+            "tagged@outside.test    PREPEND X-Access-Tag: tagged here",
+            "watched@outside.test   WARN watch this sender",
+            "maybe@outside.test     DEFER_IF_PERMIT 4.7.0 not yet",
+            "unsure@outside.test    DEFER_IF_REJECT",
+            "filtered@outside.test  FILTER smtp:[127.0.0.1]:10025",
+        ]) + "\n")
+        self.table("recipient", "closed@relay.test REJECT closed\n")
+        # PREPEND goes on with the checks; the field heads the queued message.
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            self.assertEqual(c.sendmail("tagged@outside.test", ["a@relay.test"], MESSAGE), {})
+        (name,) = self.queued("incoming")
+        content = read_queue_file(os.path.join(self.inst.spool, "incoming", name))[2]
+        self.assertTrue(content.startswith(b"X-Access-Tag: tagged here\r\nReceived: "))
+        # DEFER_IF_PERMIT defers what the later checks accept, not what
+        # they refuse; DEFER_IF_REJECT defers what they refuse.
+        self.assertRefused(self.rcpt("a@relay.test", sender="maybe@outside.test"), 450,
+                           "4.7.0 <maybe@outside.test>: Sender address rejected: not yet")
+        self.assertRefused(self.rcpt("closed@relay.test", sender="maybe@outside.test"), 554,
+                           "5.7.1 <closed@relay.test>: Recipient address rejected: closed")
+        self.assertEqual(self.rcpt("a@relay.test", sender="unsure@outside.test")[0], 250)
+        self.assertRefused(self.rcpt("closed@relay.test", sender="unsure@outside.test"), 450,
+                           "4.7.1 <unsure@outside.test>: Sender address rejected: Service "
+                           "unavailable")
+        self.inst.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 450 4.7.1 "
+                           "<unsure@outside.test>: Sender address rejected: Service "
+                           "unavailable; from=<unsure@outside.test> to=<closed@relay.test>")
+        # WARN logs; FILTER is not supported: a warning, and nothing changes.
+        self.assertEqual(self.rcpt("a@relay.test", sender="watched@outside.test")[0], 250)
+        self.inst.wait_log("NOQUEUE: warn: RCPT from unknown[127.0.0.1]: watch this sender; "
+                           "from=<watched@outside.test> to=<a@relay.test> proto=ESMTP helo=<")
+        self.assertEqual(self.rcpt("a@relay.test", sender="filtered@outside.test")[0], 250)
+        self.inst.wait_log("filtered@outside.test: FILTER: action not supported by Postern; "
+                           "ignored")
+
     def test_broken_action_and_unreadable_table(self):
         self.table("recipient", "a@relay.test FROBNICATE\n")
         self.assertRefused(self.rcpt("a@relay.test"), 451,
@@ -210,6 +248,7 @@ class AccessByNameTest(AccessTest):
     test_recipient_dunno_and_order = None
     test_helo_name_and_parent_domain = None
     test_hold_and_discard = None
+    test_header_warn_and_conditional_actions = None
     test_broken_action_and_unreadable_table = None
     test_reply_codes = None
     test_long_text_keeps_the_reply_short = None

@@ -15,7 +15,8 @@ static const char restrictions[] =
     "authenticated clients relay), and each restriction is a parameter of its own "
     "(reject_rbl_client: smtpd_dnsbl_sites; check_sender_access: "
     "smtpd_sender_access_maps; reject_unknown_sender_domain: "
-    "smtpd_reject_unknown_sender_domain; permit_sasl_authenticated,reject on a submission "
+    "smtpd_reject_unknown_sender_domain; check_policy_service: smtpd_policy_services; "
+    "permit_sasl_authenticated,reject on a submission "
     "service: smtpd_auth_required = yes ...; see \"Coming from Postfix\" in the README)";
 static const char no_effect[] = "it has no effect in Postern";
 static const char no_cache[] = "Postern keeps no TLS session cache; it has no effect";
@@ -78,7 +79,8 @@ static const struct hint programs[] = {
     {"proxymap", built_in},
     {"retry", "there is no retry transport"},
     {"scache", "smtp keeps its sessions for reuse itself: remove this line"},
-    {"spawn", "run policy servers outside master"},
+    {"spawn", "run policy servers outside master (smtpd_policy_services names their "
+              "sockets)"},
     {"tlsmgr", built_in},
     {"tlsproxy", built_in},
     {"trivial-rewrite", built_in},

@@ -1,0 +1,269 @@
+/*
+ * Postfix's SMTPD access policy delegation (SMTPD_POLICY_README,
+ * check_policy_service), so that the policy servers written for Postfix
+ * (postgrey, policyd-spf, postfwd) serve smtpd unchanged.
+ *
+ * At each RCPT, once every other check accepted the recipient (and no
+ * access table said OK, as check_policy_service usually follows
+ * reject_unauth_destination and the check_*_access restrictions), the
+ * servers of smtpd_policy_services are asked in order, each with Postfix's
+ * request (policy/policy_proto.h; protocol_state=RCPT); at the end of DATA
+ * those of smtpd_end_of_data_policy_services (protocol_state=
+ * END-OF-MESSAGE). Each answers an access(5) action, which access_act
+ * carries out as an access table's: DUNNO and the actions that do not
+ * decide (PREPEND, HOLD, WARN, DEFER_IF_...) go on to the next server, the
+ * others end the asking. A server that cannot be reached, times out or
+ * answers garbage is asked again up to smtpd_policy_service_try_limit
+ * times, smtpd_policy_service_retry_delay apart, each failure logged as
+ * Postfix logs it ("problem talking to server ..."); then
+ * smtpd_policy_service_default_action is its answer.
+ *
+ * Connections (policy/policy_client.h) live as long as the process and
+ * serve its later sessions, one per server, whichever list names it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtp/access_action.h"
+#include "smtp/xtext.h"
+#include "smtpd/smtpd.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "util/sock.h"
+
+#define STATE_RCPT "RCPT"
+#define STATE_EOD "END-OF-MESSAGE"
+
+struct policy_server {
+	char *spec; /* as the settings name it */
+	struct policy_client *client;
+};
+
+static struct policy_server *servers;
+static size_t server_count;
+
+static void check_endpoints(char *const *specs, const char *param, const char *queue_dir)
+{
+	for (size_t i = 0; specs && specs[i]; i++) {
+		struct policy_endpoint ep;
+		const char *error;
+		if (policy_endpoint_parse(specs[i], queue_dir, &ep, &error) != 0)
+			log_fatal("%s: \"%s\": %s", param, specs[i], error);
+		policy_endpoint_free(&ep);
+	}
+}
+
+void policy_service_setup(struct smtpd_settings *c, const struct conf *conf)
+{
+	c->policy_services = conf_get_list(conf, "smtpd_policy_services");
+	c->eod_policy_services = conf_get_list(conf, "smtpd_end_of_data_policy_services");
+	c->policy_trusted_clients = conf_get_bool(conf, "smtpd_policy_service_trusted_clients");
+	check_endpoints(c->policy_services, "smtpd_policy_services", c->queue_dir);
+	check_endpoints(c->eod_policy_services, "smtpd_end_of_data_policy_services", c->queue_dir);
+	c->policy_limits.timeout_ms = conf_get_time(conf, "smtpd_policy_service_timeout") * 1000;
+	c->policy_limits.max_idle_ms = conf_get_time(conf, "smtpd_policy_service_max_idle") * 1000;
+	c->policy_limits.max_ttl_ms = conf_get_time(conf, "smtpd_policy_service_max_ttl") * 1000;
+	c->policy_limits.request_limit = conf_get_int(conf, "smtpd_policy_service_request_limit");
+	c->policy_try_limit = conf_get_int(conf, "smtpd_policy_service_try_limit");
+	c->policy_retry_delay_ms = conf_get_time(conf, "smtpd_policy_service_retry_delay") * 1000;
+	c->policy_default_action = conf_get(conf, "smtpd_policy_service_default_action");
+	c->policy_context = conf_get(conf, "smtpd_policy_service_policy_context");
+	if (c->policy_limits.timeout_ms <= 0)
+		log_fatal("smtpd_policy_service_timeout must be at least 1s");
+	if (c->policy_try_limit < 1)
+		log_fatal("smtpd_policy_service_try_limit must be at least 1");
+	struct access_action a;
+	access_action_parse(c->policy_default_action, 554, 450, &a);
+	if (a.kind == ACCESS_INVALID || a.kind == ACCESS_IGNORED)
+		log_fatal("smtpd_policy_service_default_action: \"%s\": %s",
+		          c->policy_default_action, a.error);
+}
+
+static struct policy_client *client_for(const struct smtpd_settings *cfg, const char *spec)
+{
+	for (size_t i = 0; i < server_count; i++)
+		if (strcmp(servers[i].spec, spec) == 0)
+			return servers[i].client;
+	struct policy_endpoint ep;
+	const char *error;
+	if (policy_endpoint_parse(spec, cfg->queue_dir, &ep, &error) != 0)
+		log_panic("policy server \"%s\": %s", spec, error); /* checked at start */
+	servers = xreallocarray(servers, server_count + 1, sizeof(*servers));
+	servers[server_count].spec = xstrdup(spec);
+	servers[server_count].client = policy_client_new(&ep);
+	policy_endpoint_free(&ep);
+	return servers[server_count++].client;
+}
+
+/* The message's "instance" attribute: the same for all its requests
+ * (postgrey adds one X-Greylist header per instance), another for the
+ * next message. */
+static const char *instance(struct session *s)
+{
+	static unsigned sequence;
+	if (s->policy_instance[0] == '\0')
+		snprintf(s->policy_instance, sizeof(s->policy_instance), "%x.%llx.%x",
+		         (unsigned)getpid(), (unsigned long long)time(NULL), sequence++);
+	return s->policy_instance;
+}
+
+/* The certificate's subject or issuer name as Postfix sends it: xtext,
+ * and only for a verified certificate. */
+static void add_ccert_name(struct str *req, const char *name, char *value, bool verified)
+{
+	struct str coded = STR_INIT;
+	if (value && verified)
+		xtext_encode(value, strlen(value), &coded);
+	policy_request_add(req, name, str_cstr(&coded));
+	str_free(&coded);
+	free(value);
+}
+
+/* Postfix's attributes, in Postfix's order; those Postern does not know
+ * are sent empty. */
+static void build_request(struct session *s, const char *state, const char *rcpt, size_t rcpt_count,
+                          long long size, struct str *req)
+{
+	const struct smtpd_settings *cfg = s->cfg;
+	char number[32];
+	policy_request_add(req, "request", "smtpd_access_policy");
+	policy_request_add(req, "protocol_state", state);
+	policy_request_add(req, "protocol_name", s->esmtp ? "ESMTP" : "SMTP");
+	policy_request_add(req, "helo_name", s->helo);
+	policy_request_add(req, "queue_id", s->queue_id);
+	policy_request_add(req, "sender", s->env.sender);
+	policy_request_add(req, "recipient", rcpt);
+	snprintf(number, sizeof(number), "%zu", rcpt_count);
+	policy_request_add(req, "recipient_count", number);
+	policy_request_add(req, "client_address", s->client_addr);
+	policy_request_add(req, "client_name", s->client_name);
+	policy_request_add(req, "reverse_client_name", s->reverse_name);
+	policy_request_add(req, "instance", instance(s));
+	policy_request_add(req, "sasl_method", s->auth_user ? s->auth_method : "");
+	policy_request_add(req, "sasl_username", s->auth_user);
+	policy_request_add(req, "sasl_sender", s->mail_auth);
+	snprintf(number, sizeof(number), "%lld", size > 0 ? size : 0);
+	policy_request_add(req, "size", number);
+	bool verified = s->tls && tls_session_peer_verified(s->tls);
+	add_ccert_name(req, "ccert_subject", s->tls ? tls_session_peer_subject(s->tls) : NULL,
+	               verified);
+	add_ccert_name(req, "ccert_issuer", s->tls ? tls_session_peer_issuer(s->tls) : NULL,
+	               verified);
+	policy_request_add(req, "ccert_fingerprint", "");
+	policy_request_add(req, "encryption_protocol", s->tls ? tls_session_protocol(s->tls) : "");
+	policy_request_add(req, "encryption_cipher", s->tls ? tls_session_cipher(s->tls) : "");
+	snprintf(number, sizeof(number), "%d", s->tls ? tls_session_cipher_bits(s->tls) : 0);
+	policy_request_add(req, "encryption_keysize", number);
+	/* postgrey takes etrn_domain as the sign of a Postfix that reads
+	 * enhanced status codes in its replies. */
+	policy_request_add(req, "etrn_domain", "");
+	policy_request_add(req, "stress", "");
+	policy_request_add(req, "ccert_pubkey_fingerprint", "");
+	policy_request_add(req, "client_port", s->client_port);
+	policy_request_add(req, "policy_context", cfg->policy_context);
+	char addr[64] = "", port[16] = "";
+	sock_local_name(s->fd, addr, sizeof(addr), port, sizeof(port));
+	policy_request_add(req, "server_address", addr);
+	policy_request_add(req, "server_port", port);
+	policy_request_add(req, "compatibility_level", "");
+	policy_request_add(req, "mail_version", POSTERN_VERSION);
+	policy_request_end(req);
+}
+
+/* The action of the server at spec, or the default action when none can
+ * be had from it. */
+static void ask(const struct smtpd_settings *cfg, const char *spec, const struct str *req,
+                struct str *action)
+{
+	struct policy_client *c = client_for(cfg, spec);
+	for (long long attempt = 1;; attempt++) {
+		const char *error;
+		if (policy_client_ask(c, req, &cfg->policy_limits, action, &error) == 0)
+			return;
+		log_warn("problem talking to server %s: %s", spec, error);
+		if (attempt >= cfg->policy_try_limit)
+			break;
+		struct timespec ts = {cfg->policy_retry_delay_ms / 1000,
+		                      (cfg->policy_retry_delay_ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	str_set(action, cfg->policy_default_action);
+}
+
+/* Ask each server of specs in turn until one decides. */
+static enum access_verdict ask_all(struct session *s, char *const *specs, const struct str *req,
+                                   struct access_source *src)
+{
+	enum access_verdict v = ACCESS_GO_ON;
+	struct str action = STR_INIT;
+	for (size_t i = 0; specs[i] && v == ACCESS_GO_ON; i++) {
+		ask(s->cfg, specs[i], req, &action);
+		char *origin = xasprintf("policy server %s", specs[i]);
+		src->origin = origin;
+		v = access_act(s, src, str_cstr(&action));
+		free(origin);
+	}
+	src->origin = NULL;
+	str_free(&action);
+	return v;
+}
+
+/* Mail from mynetworks and authenticated clients is not asked about
+ * unless smtpd_policy_service_trusted_clients says so: Postfix's usual
+ * restrictions permit those clients before check_policy_service. */
+static bool skips_client(const struct session *s)
+{
+	return !s->cfg->policy_trusted_clients && policy_client_trusted(s);
+}
+
+int policy_service_check_rcpt(struct session *s, const char *address)
+{
+	char *const *specs = s->cfg->policy_services;
+	if (specs == NULL || specs[0] == NULL || skips_client(s))
+		return 0;
+	struct str req = STR_INIT;
+	build_request(s, STATE_RCPT, address, 0, s->declared_size, &req);
+	struct access_source src = {
+	    .what = "Recipient address",
+	    .subject = address,
+	    .stage = STATE_RCPT,
+	    .rcpt = address,
+	};
+	enum access_verdict v = ask_all(s, specs, &req, &src);
+	str_free(&req);
+	return v == ACCESS_REFUSED ? -1 : 0;
+}
+
+int policy_service_check_eod(struct session *s, long long size)
+{
+	char *const *specs = s->cfg->eod_policy_services;
+	if (specs == NULL || specs[0] == NULL || skips_client(s))
+		return 0;
+	/* The recipient only when there is one, as Postfix sends it. */
+	const char *rcpt = s->env.rcpt_count == 1 ? s->env.rcpts[0].address : NULL;
+	struct str req = STR_INIT;
+	build_request(s, STATE_EOD, rcpt, s->env.rcpt_count, size, &req);
+	/* A copy: session_client's buffer is reused by the log lines. */
+	char client[400];
+	snprintf(client, sizeof(client), "%s", session_client(s));
+	struct access_source src = {
+	    .what = "End-of-data",
+	    .subject = client,
+	    .stage = STATE_EOD,
+	    .rcpt = rcpt,
+	    .after_headers = true,
+	};
+	access_deferrals_clear(s);
+	enum access_verdict v = ask_all(s, specs, &req, &src);
+	str_free(&req);
+	int rc = v == ACCESS_REFUSED ? -1 : 0;
+	if (rc == 0)
+		rc = access_deferral_due(s);
+	access_deferrals_clear(s);
+	if (rc != 0)
+		session_log_reject(s, STATE_EOD, rcpt, NULL);
+	return rc;
+}

@@ -2,8 +2,8 @@
  * mailctl check: validate main.conf and master.conf and the paths, users
  * and programs they name (and the services that per-transport parameters
  * and the transports of the address classes, local_transport and the
- * like, name), smtpd's DNS blocklist entries, and the smtp client's TLS policy
- * table source. Prints every problem as
+ * like, name), smtpd's DNS blocklist entries and policy servers, and the
+ * smtp client's TLS policy table source. Prints every problem as
  * "file:line: message" (or "file: parameter: message" for a default) and exits 1 if any is an
  * error.
  */
@@ -24,6 +24,8 @@
 #include "mail/route.h"
 #include "mailctl/mailctl.h"
 #include "milter/milter_conf.h"
+#include "policy/policy_proto.h"
+#include "smtp/access_action.h"
 #include "smtp/sender_login_mode.h"
 #include "smtp/tls_policy.h"
 #include "table/table.h"
@@ -183,6 +185,114 @@ static void check_dnsbl(struct checker *ck)
 	}
 }
 
+/* Every endpoint of the list name parses. */
+static void check_policy_endpoints(struct checker *ck, const struct conf *conf, const char *name,
+                                   const char *where, const char *prefix)
+{
+	char *const *specs = conf_get_list(conf, name);
+	for (size_t i = 0; specs && specs[i]; i++) {
+		struct policy_endpoint ep;
+		const char *error;
+		if (policy_endpoint_parse(specs[i], conf_get(conf, "queue_directory"), &ep,
+		                          &error) != 0)
+			report(ck, true, where, "%s%s: \"%s\": %s", prefix, name, specs[i], error);
+		policy_endpoint_free(&ep);
+	}
+}
+
+/* An access action smtpd can take (read with its reply codes). */
+static void check_policy_action(struct checker *ck, const struct conf *conf, const char *name,
+                                const char *where, const char *prefix)
+{
+	const char *value = conf_get(conf, name);
+	struct access_action a;
+	access_action_parse(value, 554, 450, &a);
+	if (a.kind == ACCESS_INVALID || a.kind == ACCESS_IGNORED)
+		report(ck, true, where, "%s%s: \"%s\": %s", prefix, name, value, a.error);
+}
+
+static void check_fingerprint_digest(struct checker *ck, const struct conf *conf, const char *name,
+                                     const char *where, const char *prefix)
+{
+	const char *value = conf_get(conf, name);
+	if (!tls_fingerprint_digest_known(value))
+		report(ck, true, where, "%s%s = %s: not a digest OpenSSL knows", prefix, name,
+		       value);
+}
+
+/* The settings smtpd reads for its policy servers (smtpd/policy_service.c),
+ * which it refuses to start with if one is wrong, and how to check each. */
+static const struct {
+	const char *name;
+	void (*check)(struct checker *ck, const struct conf *conf, const char *name,
+	              const char *where, const char *prefix);
+} policy_params[] = {
+    {"smtpd_policy_services", check_policy_endpoints},
+    {"smtpd_end_of_data_policy_services", check_policy_endpoints},
+    {"smtpd_policy_service_default_action", check_policy_action},
+    {"smtpd_tls_fingerprint_digest", check_fingerprint_digest},
+};
+#define POLICY_PARAM_COUNT (sizeof(policy_params) / sizeof(policy_params[0]))
+
+/* conf's policy settings as smtpd reads them. Problems are reported at
+ * where (NULL: where main.conf sets the parameter), after prefix; only
+ * the parameters marked in only (NULL: all) are checked. */
+static void check_policy_settings(struct checker *ck, const struct conf *conf, const char *where,
+                                  const char *prefix, const bool *only)
+{
+	for (size_t i = 0; i < POLICY_PARAM_COUNT; i++) {
+		if (only && !only[i])
+			continue;
+		char *at = where ? xstrdup(where) : param_where(ck, policy_params[i].name);
+		policy_params[i].check(ck, conf, policy_params[i].name, at, prefix);
+		free(at);
+	}
+}
+
+/* The policy settings of a service that sets one with -o, as its smtpd
+ * reads them: main.conf with the service's -o settings over it. */
+static void check_service_policy(struct checker *ck, const struct service_def *def,
+                                 const char *where)
+{
+	bool only[POLICY_PARAM_COUNT] = {false};
+	bool any = false;
+	for (int i = 1; i + 1 < def->argc; i++) {
+		if (strcmp(def->argv[i], "-o") != 0)
+			continue;
+		const char *setting = def->argv[++i];
+		size_t len = strcspn(setting, "=");
+		for (size_t j = 0; j < POLICY_PARAM_COUNT; j++)
+			if (setting[len] == '=' && strlen(policy_params[j].name) == len &&
+			    strncmp(setting, policy_params[j].name, len) == 0)
+				only[j] = any = true;
+	}
+	if (!any)
+		return;
+	struct conf *conf = conf_new(conf_directory(ck->conf));
+	struct diag_list diags;
+	diag_list_init(&diags);
+	conf_load_file(conf, ck->main_path, &diags); /* its problems are reported already */
+	diag_list_free(&diags);
+	for (int i = 1; i + 1 < def->argc; i++) {
+		if (strcmp(def->argv[i], "-o") != 0)
+			continue;
+		const char *setting = def->argv[++i];
+		const char *eq = strchr(setting, '=');
+		const char *error;
+		if (eq == NULL)
+			continue;
+		char *name = xstrndup(setting, (size_t)(eq - setting));
+		/* A bad one is reported already. */
+		if (param_find(name) != NULL)
+			(void)conf_set(conf, name, eq + 1, &error);
+		free(name);
+	}
+	char *prefix = xasprintf("service %s: -o ", def->name);
+	check_policy_settings(ck, conf, where, prefix, only);
+	free(prefix);
+	conf_free(conf);
+}
+
 static void check_service(struct checker *ck, const struct service_def *def)
 {
 	char *where = xasprintf("%s:%d", def->file, def->line);
@@ -247,6 +357,7 @@ static void check_service(struct checker *ck, const struct service_def *def)
 		free(value);
 		free(name);
 	}
+	check_service_policy(ck, def, where);
 	free(where);
 }
 
@@ -572,6 +683,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_user_param(&ck, "mail_owner");
 	check_milter_params(&ck);
 	check_dnsbl(&ck);
+	check_policy_settings(&ck, ck.conf, NULL, "", NULL);
 	const char *logfile = conf_get(ck.conf, "maillog_file");
 	if (*logfile) {
 		char *dir = xstrdup(logfile);

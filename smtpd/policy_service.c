@@ -71,6 +71,10 @@ void policy_service_setup(struct smtpd_settings *c, const struct conf *conf)
 	c->policy_retry_delay_ms = conf_get_time(conf, "smtpd_policy_service_retry_delay") * 1000;
 	c->policy_default_action = conf_get(conf, "smtpd_policy_service_default_action");
 	c->policy_context = conf_get(conf, "smtpd_policy_service_policy_context");
+	c->tls_fingerprint_digest = conf_get(conf, "smtpd_tls_fingerprint_digest");
+	if (!tls_fingerprint_digest_known(c->tls_fingerprint_digest))
+		log_fatal("smtpd_tls_fingerprint_digest = %s: not a digest OpenSSL knows",
+		          c->tls_fingerprint_digest);
 	if (c->policy_limits.timeout_ms <= 0)
 		log_fatal("smtpd_policy_service_timeout must be at least 1s");
 	if (c->policy_try_limit < 1)
@@ -122,6 +126,18 @@ static void add_ccert_name(struct str *req, const char *name, char *value, bool 
 	free(value);
 }
 
+/* The client certificate's fingerprints as Postfix sends them: whenever
+ * the client presented one, verified or not (a server that checks a
+ * fingerprint needs no trusted CA). */
+static void fingerprints(const struct session *s, char **cert_r, char **pkey_r)
+{
+	*cert_r = *pkey_r = NULL;
+	const char *error;
+	if (s->tls && tls_session_peer_fingerprints(s->tls, s->cfg->tls_fingerprint_digest, cert_r,
+	                                            pkey_r, &error) < 0)
+		log_warn("client certificate fingerprint: %s", error);
+}
+
 /* Postfix's attributes, in Postfix's order; those Postern does not know
  * are sent empty. */
 static void build_request(struct session *s, const char *state, const char *rcpt, size_t rcpt_count,
@@ -152,7 +168,9 @@ static void build_request(struct session *s, const char *state, const char *rcpt
 	               verified);
 	add_ccert_name(req, "ccert_issuer", s->tls ? tls_session_peer_issuer(s->tls) : NULL,
 	               verified);
-	policy_request_add(req, "ccert_fingerprint", "");
+	char *cert_fingerprint, *pkey_fingerprint;
+	fingerprints(s, &cert_fingerprint, &pkey_fingerprint);
+	policy_request_add(req, "ccert_fingerprint", cert_fingerprint);
 	policy_request_add(req, "encryption_protocol", s->tls ? tls_session_protocol(s->tls) : "");
 	policy_request_add(req, "encryption_cipher", s->tls ? tls_session_cipher(s->tls) : "");
 	snprintf(number, sizeof(number), "%d", s->tls ? tls_session_cipher_bits(s->tls) : 0);
@@ -161,7 +179,9 @@ static void build_request(struct session *s, const char *state, const char *rcpt
 	 * enhanced status codes in its replies. */
 	policy_request_add(req, "etrn_domain", "");
 	policy_request_add(req, "stress", "");
-	policy_request_add(req, "ccert_pubkey_fingerprint", "");
+	policy_request_add(req, "ccert_pubkey_fingerprint", pkey_fingerprint);
+	free(cert_fingerprint);
+	free(pkey_fingerprint);
 	policy_request_add(req, "client_port", s->client_port);
 	policy_request_add(req, "policy_context", cfg->policy_context);
 	char addr[64] = "", port[16] = "";

@@ -144,6 +144,7 @@ struct smtpd_settings {
 	long long policy_retry_delay_ms;
 	const char *policy_default_action;
 	const char *policy_context;
+	const char *tls_fingerprint_digest; /* of ccert_fingerprint for policy servers */
 };
 
 enum client_name_status {

@@ -63,6 +63,36 @@ class MailctlTest(InstanceTestCase):
         self.assertIn('%s:%d: error: smtpd_client_event_limit_exceptions: "not-an-address"'
                       % (main, line + 1), result.stdout)
 
+    def test_check_policy_services(self):
+        inst = self.instance(services=[
+            "probe unix n - n - 1 svc_probe",
+            "127.0.0.1:2525 inet n - n - - smtpd"
+            " -o smtpd_end_of_data_policy_services=unix:private/ok,inet:localhost:",
+        ], start=False)
+        with open(os.path.join(inst.etc, "main.conf"), "a") as f:
+            f.write("smtpd_policy_services = inet:127.0.0.1:10023, inet:nohostport\n")
+            f.write("smtpd_policy_service_default_action = MAYBE\n")
+            f.write("smtpd_tls_fingerprint_digest = sha257\n")
+        lines = open(os.path.join(inst.etc, "main.conf")).read().splitlines()
+        line = lines.index("smtpd_policy_service_default_action = MAYBE")
+        result = inst.mailctl("check")
+        out = result.stdout
+        self.assertEqual(result.returncode, 1, out)
+        main = os.path.join(inst.etc, "main.conf")
+        master = os.path.join(inst.etc, "master.conf")
+        self.assertIn('%s:%d: error: smtpd_policy_services: "inet:nohostport": inet: needs '
+                      'host:port' % (main, line), out)
+        self.assertIn('%s:%d: error: smtpd_policy_service_default_action: "MAYBE": unknown '
+                      'action' % (main, line + 1), out)
+        self.assertIn('%s:3: error: service 127.0.0.1:2525: -o '
+                      'smtpd_end_of_data_policy_services: "inet:localhost:": inet: needs '
+                      'host:port' % master, out)
+        self.assertIn("%s:%d: error: smtpd_tls_fingerprint_digest = sha257: not a digest "
+                      "OpenSSL knows" % (main, line + 2), out)
+        self.assertNotIn("10023", out)
+        self.assertNotIn("private/ok", out)
+        self.assertEqual(out.count("error:"), 4, out)
+
     def test_check_missing_files(self):
         inst = self.instance(start=False)
         os.unlink(os.path.join(inst.etc, "master.conf"))

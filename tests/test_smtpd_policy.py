@@ -5,7 +5,8 @@ SMTPD_POLICY_README), driven with smtplib:
 - against a policy server written here, which records each request and
   answers by recipient: the request's attributes (Postfix's names and
   order, the sender, recipient, client, HELO name, SIZE, protocol_state,
-  one instance per message, sasl_username after AUTH), each action (DUNNO,
+  one instance per message, sasl_username after AUTH, the client
+  certificate's fingerprints after STARTTLS), each action (DUNNO,
   OK, REJECT, 4NN/5NN with and without an enhanced code, DEFER_IF_PERMIT,
   DEFER_IF_REJECT, PREPEND into the queued message, HOLD, WARN, FILTER
   ignored, an unknown action), two servers in a row, the reject log line
@@ -19,19 +20,22 @@ SMTPD_POLICY_README), driven with smtplib:
   postgrey's X-Greylist header."""
 
 import grp
+import hashlib
 import os
 import pwd
 import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import Instance, free_port, wait_for  # noqa: E402
+from postern_test import Instance, free_port, make_cert, wait_for  # noqa: E402
 from test_sendmail import read_queue_file  # noqa: E402
 
 CLIENT = "unknown[127.0.0.1]"  # smtpd_peername_lookup = no
@@ -201,7 +205,13 @@ class PolicyTest(unittest.TestCase):
         for server in cls.servers:
             server.start()
         (cls.mx, cls.auth, cls.auth_untold, cls.dead, cls.garbage, cls.slow, cls.eod,
-         cls.unix) = (free_port() for _ in range(8))
+         cls.unix, cls.tls) = (free_port() for _ in range(9))
+        cls.cert_dir = tempfile.mkdtemp(prefix="postern-policy-certs-")
+        server_dir, client_dir = (os.path.join(cls.cert_dir, d) for d in ("server", "client"))
+        os.mkdir(server_dir)
+        os.mkdir(client_dir)
+        server_cert, server_key = make_cert(server_dir, "mx.example.test")
+        cls.client_cert = make_cert(client_dir, "client.outside.test")
         cls.nobody = "inet:127.0.0.1:%d" % free_port()  # nothing listens there
         svc = "127.0.0.1:%d inet n - n - - smtpd"
         cls.inst = Instance(params={
@@ -229,6 +239,9 @@ class PolicyTest(unittest.TestCase):
             svc % cls.eod + " -o smtpd_policy_services="
             " -o smtpd_end_of_data_policy_services=" + cls.rec.spec,
             svc % cls.unix + " -o smtpd_policy_services=unix:private/testpolicy",
+            svc % cls.tls + " -o smtpd_tls_cert_file=" + server_cert
+            + " -o smtpd_tls_key_file=" + server_key + " -o smtpd_tls_ask_ccert=yes"
+            + " -o smtpd_tls_fingerprint_digest=md5",
             "auth unix y postern-auth n - - auth",
         ])
         try:
@@ -248,6 +261,7 @@ class PolicyTest(unittest.TestCase):
         try:
             cls.inst.cleanup()
         finally:
+            shutil.rmtree(cls.cert_dir, ignore_errors=True)
             for server in cls.servers:
                 server.stop()
 
@@ -407,6 +421,41 @@ class PolicyTest(unittest.TestCase):
                          (554, "5.7.1 <reject@relay.test>: Recipient address rejected: go away"))
         self.assertEqual(self.rcpt("dunno@relay.test", self.unix)[0], 250)
         self.assertEqual(len(self.unix_server.taken()), 2)
+
+    def test_client_certificate_fingerprints(self):
+        """ccert_fingerprint and ccert_pubkey_fingerprint of an unverified
+        client certificate (no smtpd_tls_CAfile), in Postfix's form with
+        smtpd_tls_fingerprint_digest (md5 on this service); ccert_subject
+        only for a verified one. Empty without a certificate."""
+        cert, key = self.client_cert
+        der = ssl.PEM_cert_to_DER_cert(open(cert).read())
+        spki = subprocess.run(
+            "openssl x509 -in %s -noout -pubkey | openssl pkey -pubin -outform DER" % cert,
+            shell=True, check=True, capture_output=True).stdout
+
+        def postfix_form(data):
+            return ":".join("%02X" % b for b in hashlib.md5(data).digest())
+
+        for presented in (True, False):
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            if presented:
+                context.load_cert_chain(cert, key)
+            with self.session(self.tls) as c:
+                c.starttls(context=context)
+                c.ehlo()
+                self.assertEqual(c.mail(SENDER)[0], 250)
+                self.assertEqual(c.rcpt("dunno-tls@relay.test")[0], 250)
+            r = [q for q in self.rec.taken() if q["recipient"] == "dunno-tls@relay.test"][0]
+            self.assertTrue(r["encryption_protocol"].startswith("TLS"))
+            self.assertEqual(r["ccert_subject"], "")
+            if presented:
+                self.assertEqual(r["ccert_fingerprint"], postfix_form(der))
+                self.assertEqual(r["ccert_pubkey_fingerprint"], postfix_form(spki))
+            else:
+                self.assertEqual(r["ccert_fingerprint"], "")
+                self.assertEqual(r["ccert_pubkey_fingerprint"], "")
 
     def test_end_of_data_servers(self):
         with self.session(self.eod) as c:

@@ -471,6 +471,9 @@ const struct param_def param_table[] = {
      "Extra PEM chain certificates sent after smtpd's certificate."},
     {"smtpd_tls_cipher_list", PARAM_STR, "",
      "OpenSSL cipher list for TLS 1.2 and below; empty means OpenSSL's default."},
+    {"smtpd_tls_fingerprint_digest", PARAM_STR, "sha256",
+     "OpenSSL digest of the client certificate fingerprints sent to policy servers (md5 as "
+     "Postfix before 3.6)."},
     {"smtpd_tls_key_file", PARAM_STR, "$smtpd_tls_cert_file",
      "PEM private key of smtpd, read as root before privileges are dropped."},
     {"smtpd_tls_protocols", PARAM_STR, ">=TLSv1.2",

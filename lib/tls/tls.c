@@ -288,16 +288,43 @@ static int prepare_check(SSL *ssl, const struct tls_peer_check *check, const cha
 	return 0;
 }
 
-/* "3D:95:34..." for logs. out has room for 3 * len bytes. */
-static void hex_colons(const unsigned char *data, unsigned int len, char *out)
+/* "3D:95:34...", for logs and Postfix's policy requests. */
+void tls_fingerprint_format(const unsigned char *data, size_t len, char *out)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	out[0] = '\0';
-	for (unsigned int i = 0; i < len; i++) {
+	for (size_t i = 0; i < len; i++) {
 		out[3 * i] = hex[data[i] >> 4];
 		out[3 * i + 1] = hex[data[i] & 0xf];
 		out[3 * i + 2] = i + 1 < len ? ':' : '\0';
 	}
+}
+
+bool tls_fingerprint_digest_known(const char *name)
+{
+	const EVP_MD *md = EVP_get_digestbyname(name);
+	return md != NULL && EVP_MD_get_size(md) > 0 && EVP_MD_get_size(md) <= TLS_FINGERPRINT_MAX;
+}
+
+/* The digests named name of cert and of its public key (DER
+ * SubjectPublicKeyInfo, as a DANE selector 1 record takes it): 0, or -1
+ * with *error_r. */
+static int cert_digests(X509 *cert, const char *name, unsigned char *cert_digest,
+                        unsigned int *cert_len, unsigned char *key_digest, unsigned int *key_len,
+                        const char **error_r)
+{
+	const EVP_MD *md = EVP_get_digestbyname(name);
+	unsigned char *key = NULL;
+	int key_der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &key);
+	bool ok = md != NULL && X509_digest(cert, md, cert_digest, cert_len) == 1 &&
+	          key_der_len > 0 &&
+	          EVP_Digest(key, (size_t)key_der_len, key_digest, key_len, md, NULL) == 1;
+	OPENSSL_free(key);
+	if (!ok) {
+		*error_r = openssl_error("certificate fingerprint with digest", name);
+		return -1;
+	}
+	return 0;
 }
 
 static bool fingerprint_listed(const struct tls_peer_check *check, const unsigned char *digest,
@@ -328,25 +355,16 @@ static const char *check_fingerprints(SSL *ssl, const struct tls_peer_check *che
 		*error_r = tls_error;
 		return NULL;
 	}
-	const EVP_MD *md = EVP_get_digestbyname(name);
 	unsigned char cert_digest[EVP_MAX_MD_SIZE], key_digest[EVP_MAX_MD_SIZE];
 	unsigned int cert_len = 0, key_len = 0;
-	unsigned char *key = NULL;
-	int key_der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(peer), &key);
-	bool ok = md != NULL && X509_digest(peer, md, cert_digest, &cert_len) == 1 &&
-	          key_der_len > 0 &&
-	          EVP_Digest(key, (size_t)key_der_len, key_digest, &key_len, md, NULL) == 1;
-	OPENSSL_free(key);
-	if (!ok) {
-		*error_r = openssl_error("certificate fingerprint with digest", name);
+	if (cert_digests(peer, name, cert_digest, &cert_len, key_digest, &key_len, error_r) != 0)
 		return NULL;
-	}
 	if (fingerprint_listed(check, cert_digest, cert_len) ||
 	    fingerprint_listed(check, key_digest, key_len))
 		return "fingerprint";
 	char cert_hex[3 * EVP_MAX_MD_SIZE], key_hex[3 * EVP_MAX_MD_SIZE];
-	hex_colons(cert_digest, cert_len, cert_hex);
-	hex_colons(key_digest, key_len, key_hex);
+	tls_fingerprint_format(cert_digest, cert_len, cert_hex);
+	tls_fingerprint_format(key_digest, key_len, key_hex);
 	snprintf(tls_error, sizeof(tls_error),
 	         "server certificate not matched by fingerprint: its %s fingerprint is %s, "
 	         "its public key's %s",
@@ -596,6 +614,30 @@ char *tls_session_peer_subject(const struct tls_session *s)
 char *tls_session_peer_issuer(const struct tls_session *s)
 {
 	return peer_name(s, true);
+}
+
+int tls_session_peer_fingerprints(const struct tls_session *s, const char *digest, char **cert_r,
+                                  char **pkey_r, const char **error_r)
+{
+	X509 *peer = SSL_get1_peer_certificate(s->ssl);
+	if (peer == NULL)
+		return 0;
+	if (!tls_fingerprint_digest_known(digest)) {
+		X509_free(peer);
+		*error_r = "unknown or unsuitable fingerprint digest";
+		return -1;
+	}
+	unsigned char cert_digest[EVP_MAX_MD_SIZE], key_digest[EVP_MAX_MD_SIZE];
+	unsigned int cert_len = 0, key_len = 0;
+	int rc = cert_digests(peer, digest, cert_digest, &cert_len, key_digest, &key_len, error_r);
+	X509_free(peer);
+	if (rc != 0)
+		return -1;
+	*cert_r = xmalloc(3 * (size_t)cert_len + 1);
+	*pkey_r = xmalloc(3 * (size_t)key_len + 1);
+	tls_fingerprint_format(cert_digest, cert_len, *cert_r);
+	tls_fingerprint_format(key_digest, key_len, *pkey_r);
+	return 1;
 }
 
 const char *tls_cipher_list(const char *text, const char **error_r)

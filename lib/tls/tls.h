@@ -131,4 +131,21 @@ bool tls_session_reused(const struct tls_session *s);
 char *tls_session_peer_subject(const struct tls_session *s);
 char *tls_session_peer_issuer(const struct tls_session *s);
 
+/* Room for a digest in tls_fingerprint_format's form, with its NUL. */
+#define TLS_FINGERPRINT_TEXT_MAX (3 * TLS_FINGERPRINT_MAX)
+/* data as Postfix writes a fingerprint: upper-case hex bytes separated by
+ * colons ("AB:01:..."), NUL-terminated, into out (3 * len bytes, at
+ * least 1). */
+void tls_fingerprint_format(const unsigned char *data, size_t len, char *out);
+/* Whether name is an OpenSSL digest ("sha256", "md5", ...) that
+ * fingerprints can be made with. */
+bool tls_fingerprint_digest_known(const char *name);
+/* The peer's certificate, if it sent one (whether or not it verified):
+ * the digest named digest of the certificate and of its public key (the
+ * DER SubjectPublicKeyInfo), in tls_fingerprint_format's form, as
+ * Postfix's ccert_fingerprint and ccert_pubkey_fingerprint. 1 with both
+ * malloc'd; 0 without a certificate; -1 with *error_r. */
+int tls_session_peer_fingerprints(const struct tls_session *s, const char *digest, char **cert_r,
+                                  char **pkey_r, const char **error_r);
+
 #endif

@@ -361,8 +361,8 @@ class Peer:
 
 class RecordingServer:
     """A scripted ESMTP server that takes mail and keeps what it was sent:
-    every command, the EHLO/HELO names, one dict per message (sender,
-    rcpts, data) and how many DATA phases ran at once (each lasting
+    every command, the EHLO/HELO names, one dict per message (helo,
+    sender, rcpts, data) and how many DATA phases ran at once (each lasting
     delay seconds). rcpt_reply(command) answers RCPT; only recipients
     answered 2xx go in the message."""
 
@@ -383,20 +383,22 @@ class RecordingServer:
 
     def _session(self, peer, n):
         peer.send("220 scripted ESMTP\r\n")
-        current = None
+        current, helo = None, ""
         while True:
             cmd = peer.line()
             with self.lock:
                 self.commands.append(cmd)
             verb = cmd[:4].upper()
             if verb in ("EHLO", "HELO"):
+                helo = cmd[5:].strip()
                 with self.lock:
-                    self.helos.append(cmd[5:].strip())
+                    self.helos.append(helo)
                 lines = ["scripted"] + (list(self.ehlo_lines) if verb == "EHLO" else [])
                 peer.send("".join("250-%s\r\n" % l for l in lines[:-1]) +
                           "250 %s\r\n" % lines[-1])
             elif verb == "MAIL":
-                current = {"sender": cmd[10:].split(">")[0].lstrip("<"), "rcpts": []}
+                current = {"helo": helo, "sender": cmd[10:].split(">")[0].lstrip("<"),
+                           "rcpts": []}
                 peer.send("250 2.1.0 ok\r\n")
             elif verb == "RCPT":
                 reply = self.rcpt_reply(cmd)

@@ -7,60 +7,27 @@ transport that master.conf does not define (the mail is deferred with a
 reason naming the parameter; mailctl check warns)."""
 
 import os
-import re
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import IS_ROOT, Instance, InstanceTestCase, add_test_user, wait_for  # noqa: E402
-from mail_peers import (SENDER_SERVICES, ScriptedServer, free_port_on,  # noqa: E402
+from mail_peers import (SENDER_SERVICES, RecordingServer, free_port_on,  # noqa: E402
                         maildir_messages, sender_params, submit)
 
 
-class Receiver:
-    """A scripted SMTP server that keeps, per transaction, the EHLO name
-    of its session and its recipients."""
+class Receiver(RecordingServer):
+    """A receiver that keeps, per transaction, the EHLO name of its
+    session and its recipients."""
 
     def __init__(self, test, address, port):
-        self.lock = threading.Lock()
-        self.transactions = []  # (helo, sorted recipients)
-        self.server = ScriptedServer(address, port, self.handle)
-        test.addCleanup(self.server.stop)
-
-    def handle(self, peer, n):
-        peer.send("220 receiver ESMTP\r\n")
-        helo, rcpts = "", []
-        while True:
-            cmd = peer.line()
-            verb = cmd[:4].upper()
-            if verb in ("EHLO", "HELO"):
-                helo = cmd[5:].strip()
-                peer.send("250-receiver\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
-                          if verb == "EHLO" else "250 receiver\r\n")
-            elif verb == "MAIL":
-                rcpts = []
-                peer.send("250 2.1.0 ok\r\n")
-            elif verb == "RCPT":
-                rcpts.append(re.sub(r"^RCPT TO:<([^>]*)>.*", r"\1", cmd, flags=re.I))
-                peer.send("250 2.1.5 ok\r\n")
-            elif verb == "DATA":
-                peer.send("354 go ahead\r\n")
-                peer.data()
-                with self.lock:
-                    self.transactions.append((helo, sorted(rcpts)))
-                peer.send("250 2.0.0 received\r\n")
-            elif verb == "RSET":
-                peer.send("250 ok\r\n")
-            elif verb == "QUIT":
-                peer.send("221 bye\r\n")
-                return
-            else:
-                peer.send("502 no\r\n")
+        super().__init__(address, port, data_reply="250 2.0.0 received",
+                         ehlo_lines=("PIPELINING", "8BITMIME"))
+        test.addCleanup(self.stop)
 
     def received(self):
         with self.lock:
-            return list(self.transactions)
+            return [(m["helo"], sorted(m["rcpts"])) for m in self.messages]
 
 
 class DefaultTransportsTest(InstanceTestCase):

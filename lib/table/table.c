@@ -110,30 +110,33 @@ const char *table_spec(const struct table *t)
 	return t->spec;
 }
 
+/* The length of the LMDB type prefix spec starts with ("lmdb:", and
+ * Postfix's "hash:" and "btree:"), or 0. */
+static size_t lmdb_prefix_len(const char *spec)
+{
+	static const char *const types[] = {"lmdb:", "hash:", "btree:"};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strncmp(spec, types[i], strlen(types[i])) == 0)
+			return strlen(types[i]);
+	return 0;
+}
+
 char *table_lmdb_path(const char *spec)
 {
 	if (strncmp(spec, "proxy:", 6) == 0)
 		spec += 6;
 	if (spec[0] == '/')
 		return ends_with(spec, ".lmdb") ? xstrdup(spec) : NULL;
-	static const char *const types[] = {"lmdb:", "hash:", "btree:"};
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		size_t len = strlen(types[i]);
-		if (strncmp(spec, types[i], len) != 0 || spec[len] != '/')
-			continue;
-		const char *path = spec + len;
-		return ends_with(path, ".lmdb") ? xstrdup(path) : xasprintf("%s.lmdb", path);
-	}
-	return NULL;
+	size_t len = lmdb_prefix_len(spec);
+	if (len == 0 || spec[len] != '/')
+		return NULL;
+	const char *path = spec + len;
+	return ends_with(path, ".lmdb") ? xstrdup(path) : xasprintf("%s.lmdb", path);
 }
 
 const char *table_source_of(const char *spec)
 {
-	static const char *const types[] = {"lmdb:", "hash:", "btree:"};
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strncmp(spec, types[i], strlen(types[i])) == 0)
-			return spec + strlen(types[i]);
-	return spec;
+	return spec + lmdb_prefix_len(spec);
 }
 
 int table_spec_stat(const char *spec, struct stat *st)

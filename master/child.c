@@ -108,6 +108,7 @@ static void send_service_record(struct service *svc, int fd)
 	ipc_rec_add_str(rec, "chroot", master.privileged ? svc->chroot_dir : "");
 	ipc_rec_add_int(rec, "listen_fds", svc->listen_count);
 	ipc_rec_add_int(rec, "drop", master.privileged);
+	tickets_add_to_service_record(svc, rec);
 	if (ipc_write(fd, rec, STATUS_WRITE_TIMEOUT_MS) != 0)
 		log_warn("service %s: cannot send service record: %m", svc->label);
 	ipc_rec_free(rec);

@@ -183,6 +183,7 @@ int master_reload(struct str *errors)
 		return -1;
 	}
 	build_child_env();
+	tickets_configure();
 	return 0;
 }
 
@@ -296,6 +297,7 @@ int main(int argc, char **argv)
 	master.loop = event_loop_new();
 	master.started_ms = event_now_ms();
 	setup_signals();
+	tickets_configure();
 	if (service_configure(true, NULL) != 0)
 		log_fatal("configuration errors in %s; nothing started", master.config_dir);
 	build_child_env();

@@ -96,6 +96,13 @@ void child_wakeup_send(struct service *svc);
 int control_open(const char **error_r);
 void control_close(void);
 
+/* tickets.c */
+/* (Re)read smtpd_tls_session_cache_timeout: make, keep or drop the TLS
+ * session ticket keys and their replacement timer. */
+void tickets_configure(void);
+/* The keys, for a process of svc (network services only). */
+void tickets_add_to_service_record(const struct service *svc, struct ipc_rec *rec);
+
 /* main.c */
 void master_request_stop(void);
 /* Reload both files; 0, or -1 with diagnostics in errors (may be NULL). */

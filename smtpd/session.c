@@ -223,14 +223,17 @@ static void cmd_ehlo(struct session *s, const char *arg, bool extended)
 /* The TLS session, and the client certificate when one was given. */
 static void log_tls(struct session *s)
 {
+	const char *resumed = tls_session_reused(s->tls) ? " (resumed)" : "";
 	char *subject = tls_session_peer_subject(s->tls);
 	if (subject == NULL) {
-		log_info("%s: TLS established: %s", session_client(s), tls_session_summary(s->tls));
+		log_info("%s: TLS established: %s%s", session_client(s),
+		         tls_session_summary(s->tls), resumed);
 		return;
 	}
 	char *issuer = tls_session_peer_issuer(s->tls);
-	log_info("%s: TLS established: %s, client certificate CN=\"%s\" issuer CN=\"%s\" (%s)",
-	         session_client(s), tls_session_summary(s->tls), subject, issuer ? issuer : "",
+	log_info("%s: TLS established: %s%s, client certificate CN=\"%s\" issuer CN=\"%s\" (%s)",
+	         session_client(s), tls_session_summary(s->tls), resumed, subject,
+	         issuer ? issuer : "",
 	         tls_session_peer_verified(s->tls) ? "verified" : "not verified");
 	free(issuer);
 	free(subject);

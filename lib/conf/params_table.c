@@ -480,6 +480,9 @@ const struct param_def param_table[] = {
      "Lowest TLS version smtpd accepts: >=TLSv1.2 (default), >=TLSv1.3, ..."},
     {"smtpd_tls_security_level", PARAM_STR, "may",
      "TLS on an smtpd service: none, may (offer STARTTLS) or encrypt (require it before MAIL)."},
+    {"smtpd_tls_session_cache_timeout", PARAM_TIME, "3600s",
+     "Lifetime of the TLS session tickets smtpd gives clients to resume their session with any "
+     "smtpd process; master replaces the ticket key this often. 0: no tickets."},
     {"smtpd_tls_wrappermode", PARAM_BOOL, "no",
      "Start TLS right after connect (port 465, submissions) instead of STARTTLS."},
     {"soft_bounce", PARAM_BOOL, "no",

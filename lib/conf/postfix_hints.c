@@ -55,7 +55,9 @@ static const struct hint hints[] = {
     {"smtpd_sasl_type", "SMTP AUTH is answered by Postern's auth service (mailctl user)"},
     {"smtpd_sender_restrictions", restrictions},
     {"smtpd_tls_CApath", "name a CA file with smtpd_tls_CAfile"},
-    {"smtpd_tls_session_cache_database", no_cache},
+    {"smtpd_tls_session_cache_database",
+     "smtpd resumes TLS sessions with tickets under keys master keeps in memory "
+     "(smtpd_tls_session_cache_timeout); no cache database is needed"},
     {"smtpd_use_tls", "use smtpd_tls_security_level = may"},
     {"smtputf8_enable", "SMTPUTF8 is always offered; it has no effect"},
 };

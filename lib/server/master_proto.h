@@ -8,9 +8,12 @@
  * master -> child, first record on the status socket:
  *   "service"  name (s), type (s: inet|unix|pass), uid (i), gid (i),
  *              allow_root (i 0/1), chroot (s, may be empty), listen_fds (i),
- *              drop (i 0/1: change user; 0 in an unprivileged instance)
+ *              drop (i 0/1: change user; 0 in an unprivileged instance),
+ *              tls_ticket_keys (data, inet services only, when tickets are on:
+ *              1 or 2 keys as tls/tls_tickets.h encodes them, newest first)
  * master -> child, later:
  *   "retire"   stop accepting; exit once the connections in progress end
+ *   "tls_keys" tls_ticket_keys (data): the keys after master replaced them
  * child -> master:
  *   "status"   pid (i), state (s: "idle" | "busy")
  *   A child that exits or closes the socket is gone; master reaps it.

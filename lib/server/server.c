@@ -15,6 +15,7 @@
 
 #include "server/master_proto.h"
 #include "server/program.h"
+#include "tls/tls_tickets.h"
 #include "util/alloc.h"
 #include "util/ipc.h"
 #include "util/log.h"
@@ -222,6 +223,15 @@ void server_conn_done(struct server *srv)
 	arm_idle_timer(srv);
 }
 
+/* The TLS session ticket keys in a record from master, if it has any. */
+static void install_ticket_keys(const struct ipc_rec *rec)
+{
+	size_t len = 0;
+	const char *keys = ipc_rec_get_data(rec, "tls_ticket_keys", &len);
+	if (keys != NULL && tls_tickets_install(keys, len) != 0)
+		log_warn("master sent malformed TLS ticket keys (%zu bytes); ignored", len);
+}
+
 static void on_master(struct event_loop *loop, int fd, int events, void *ctx)
 {
 	(void)loop;
@@ -236,6 +246,8 @@ static void on_master(struct event_loop *loop, int fd, int events, void *ctx)
 		if (ipc_rec_is(rec, "retire")) {
 			srv->retiring = true;
 			set_listening(srv, false);
+		} else if (ipc_rec_is(rec, "tls_keys")) {
+			install_ticket_keys(rec);
 		} else {
 			log_warn("unexpected record \"%s\" from master", rec->name);
 		}
@@ -283,6 +295,7 @@ static void handshake(struct server *srv)
 	ipc_rec_get_int(rec, "uid", &uid);
 	ipc_rec_get_int(rec, "gid", &gid);
 	ipc_rec_get_int(rec, "allow_root", &allow_root);
+	install_ticket_keys(rec);
 	srv->service_name = xstrdup(name);
 	srv->service_type = xstrdup(type);
 	srv->listen_count = (int)count;

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "tls/tls_tickets.h"
 #include "util/alloc.h"
 #include "util/event.h"
 #include "util/log.h"
@@ -178,8 +179,13 @@ struct tls_context *tls_server_context(const struct tls_settings *s, const char 
 			ERR_clear_error();
 		}
 	}
+	/* No session cache in the process (each client meets another process
+	 * next time); resumption is by tickets under the instance's keys. */
 	SSL_CTX_set_session_cache_mode(tc->ssl_ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(tc->ssl_ctx, 0);
+	if (tls_tickets_enable(tc->ssl_ctx, s->ticket_lifetime_s) != 0) {
+		*error_r = openssl_error("session tickets", NULL);
+		goto fail;
+	}
 	return tc;
 fail:
 	tls_context_free(tc);

@@ -23,6 +23,8 @@ struct tls_settings {
 	const char *ciphers;      /* TLS 1.2 cipher list, or NULL/"" for OpenSSL's default */
 	const char *ciphersuites; /* TLS 1.3 suites, or NULL/"" */
 	bool ask_client_cert;     /* server: ask for (not require) a client certificate */
+	int ticket_lifetime_s;    /* server: session tickets valid this long, under the keys
+	                             master gave (tls_tickets.h); 0 for none */
 };
 
 /* Protocol versions as on the wire. */

@@ -21,6 +21,7 @@
 #include "conf/params.h"
 #include "conf/postfix_hints.h"
 #include "dns/dnsbl.h"
+#include "mail/receive_options.h"
 #include "mail/route.h"
 #include "mailctl/mailctl.h"
 #include "milter/milter_conf.h"
@@ -220,8 +221,29 @@ static void check_fingerprint_digest(struct checker *ck, const struct conf *conf
 		       value);
 }
 
-/* The settings smtpd reads for its policy servers (smtpd/policy_service.c),
- * which it refuses to start with if one is wrong, and how to check each. */
+static void check_content_filter(struct checker *ck, const struct conf *conf, const char *name,
+                                 const char *where, const char *prefix)
+{
+	const char *value = conf_get(conf, name);
+	if (*value && !content_filter_valid(value))
+		report(ck, true, where, "%s%s = %s: not transport:destination", prefix, name,
+		       value);
+}
+
+static void check_receive_options(struct checker *ck, const struct conf *conf, const char *name,
+                                  const char *where, const char *prefix)
+{
+	unsigned flags;
+	const char *bad;
+	int bad_len;
+	if (receive_options_parse(conf_get(conf, name), &flags, &bad, &bad_len) != 0)
+		report(ck, true, where, "%s%s: unknown option \"%.*s\"", prefix, name, bad_len,
+		       bad);
+}
+
+/* The settings smtpd reads for its policy servers (smtpd/policy_service.c)
+ * and for content filters, which it refuses to start with if one is
+ * wrong, and how to check each. */
 static const struct {
 	const char *name;
 	void (*check)(struct checker *ck, const struct conf *conf, const char *name,
@@ -231,6 +253,8 @@ static const struct {
     {"smtpd_end_of_data_policy_services", check_policy_endpoints},
     {"smtpd_policy_service_default_action", check_policy_action},
     {"smtpd_tls_fingerprint_digest", check_fingerprint_digest},
+    {"content_filter", check_content_filter},
+    {"receive_override_options", check_receive_options},
 };
 #define POLICY_PARAM_COUNT (sizeof(policy_params) / sizeof(policy_params[0]))
 
@@ -392,11 +416,14 @@ static void check_transport_params(struct checker *ck, const struct service_list
 static void check_class_transports(struct checker *ck, const struct service_list *services)
 {
 	static const char *const params[] = {"local_transport", "virtual_transport",
-	                                     "relay_transport", "default_transport"};
+	                                     "relay_transport", "default_transport",
+	                                     "content_filter"};
 	static const char *const programs[] = {"smtp", "local", "error"};
 	struct str name = STR_INIT, nexthop = STR_INIT;
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
 		const char *value = conf_get(ck->conf, params[i]);
+		if (*value == '\0' && strcmp(params[i], "content_filter") == 0)
+			continue;
 		mail_route_split(value, &name, &nexthop);
 		bool built_in = false;
 		for (size_t k = 0; k < sizeof(programs) / sizeof(programs[0]); k++)

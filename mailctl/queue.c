@@ -355,6 +355,7 @@ static void show_text(const struct queue_scan_entry *e, const struct str *conten
 	    {"auth_user", env->auth_user},
 	    {"origin", env->origin},
 	    {"hold_reason", env->hold_reason},
+	    {"content_filter", env->filter},
 	};
 	str_printf(out, "*** ENVELOPE ***\nid: %s\nqueue: %s\narrival: %s (%lld)\nsize: %lld\n",
 	           env->id, e->queue, when, (long long)env->arrival, (long long)env->size);
@@ -404,6 +405,7 @@ static void show_json(const struct queue_scan_entry *e, const struct str *conten
 	json_field(out, "auth_user", env->auth_user);
 	json_field(out, "origin", env->origin);
 	json_field(out, "hold_reason", env->hold_reason);
+	json_field(out, "content_filter", env->filter);
 	json_recipients(out, e);
 	/* The exact bytes in base64; as text too, for reading (ill-formed
 	 * UTF-8 replaced). */

@@ -18,6 +18,7 @@ static struct {
 	const char *hostname;
 	struct virtual_alias *virtual_alias;
 	bool soft_bounce;
+	bool enabled; /* not off by receive_override_options */
 } pc;
 
 /* (Not logged with the queue ID: the message is not queued.) */
@@ -48,8 +49,9 @@ static void content_note(void *ctx, const char *action, const char *part, const 
 	str_free(&msg);
 }
 
-void pickup_content_init(const struct conf *conf, struct virtual_alias *va)
+void pickup_content_init(const struct conf *conf, struct virtual_alias *va, bool enabled)
 {
+	pc.enabled = enabled;
 	pc.cfg = (struct content_check_config){
 	    .header_maps = conf_get_list(conf, "header_checks"),
 	    .mime_header_maps = conf_get_list(conf, "mime_header_checks"),
@@ -67,7 +69,7 @@ void pickup_content_init(const struct conf *conf, struct virtual_alias *va)
 
 bool pickup_content_enabled(void)
 {
-	return content_check_wanted(&pc.cfg);
+	return pc.enabled && content_check_wanted(&pc.cfg);
 }
 
 /* The header section ends at *header_len_r; the empty line after it (if

@@ -18,8 +18,9 @@
 #include "util/str.h"
 
 /* Read the settings at start-up; va expands the recipient of the
- * notifications of rejected mail. */
-void pickup_content_init(const struct conf *conf, struct virtual_alias *va);
+ * notifications of rejected mail. Not enabled: no checks
+ * (receive_override_options no_header_body_checks). */
+void pickup_content_init(const struct conf *conf, struct virtual_alias *va, bool enabled);
 /* A table look-up for pickup's tables (content checks, BCC maps), a
  * failure logged; as content_check_config's lookup. */
 int pickup_table_lookup(void *ctx, const char *spec, const char *key, struct str *value);

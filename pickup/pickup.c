@@ -39,6 +39,7 @@
 #include "mail/dsn.h"
 #include "mail/hop_count.h"
 #include "mail/queue.h"
+#include "mail/receive_options.h"
 #include "mail/virtual_alias.h"
 #include "mail/wakeup.h"
 #include "pickup/bounce.h"
@@ -66,7 +67,9 @@ struct pickup {
 	struct virtual_alias *virtual_alias;
 	struct bcc_config bcc;
 	bool soft_bounce;
-	long long hopcount_limit; /* Received headers that mean a mail loop; 0: none */
+	const char *content_filter; /* "transport:nexthop" for every message, or "" */
+	unsigned receive_options;   /* receive_override_options */
+	long long hopcount_limit;   /* Received headers that mean a mail loop; 0: none */
 };
 
 static struct pickup settings;
@@ -114,6 +117,8 @@ static void fill_envelope(const struct drop_envelope *drop, struct queue_envelop
 	env->tls = xstrdup("");
 	env->auth_user = xstrdup("");
 	env->origin = xstrdup("pickup");
+	if (*settings.content_filter)
+		env->filter = xstrdup(settings.content_filter);
 	for (size_t i = 0; i < drop->rcpt_count; i++)
 		queue_envelope_add_rcpt(env, drop->rcpts[i].address, drop->rcpts[i].orcpt,
 		                        drop->rcpts[i].notify);
@@ -146,6 +151,15 @@ static int expand_envelope(const struct queue_envelope *env, struct queue_envelo
 {
 	static char why[512];
 	char *reason;
+	if (settings.receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) {
+		queue_envelope_copy_fields(queued, env);
+		for (size_t i = 0; i < env->rcpt_count; i++)
+			queue_envelope_add_rcpt(queued, env->rcpts[i].address, env->rcpts[i].orcpt,
+			                        env->rcpts[i].notify);
+		*failed_r = NULL;
+		*failed_count_r = 0;
+		return 0;
+	}
 	if (virtual_alias_rewrite_envelope(settings.virtual_alias, env, queued, failed_r,
 	                                   failed_count_r, &reason) == 0) {
 		if (settings.soft_bounce)
@@ -636,8 +650,19 @@ static void init(struct server *srv)
 	settings.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	settings.hopcount_limit = conf_get_int(conf, "hopcount_limit");
 	settings.bcc.lookup = pickup_table_lookup;
-	pickup_content_init(conf, settings.virtual_alias);
-	pickup_milter_init(conf, settings.virtual_alias);
+	settings.content_filter = conf_get(conf, "content_filter");
+	if (*settings.content_filter && !content_filter_valid(settings.content_filter))
+		log_fatal("content_filter: \"%s\" is not transport:destination",
+		          settings.content_filter);
+	const char *bad;
+	int bad_len;
+	if (receive_options_parse(conf_get(conf, "receive_override_options"),
+	                          &settings.receive_options, &bad, &bad_len) != 0)
+		log_fatal("receive_override_options: unknown option \"%.*s\"", bad_len, bad);
+	pickup_content_init(conf, settings.virtual_alias,
+	                    !(settings.receive_options & RECEIVE_NO_HEADER_BODY_CHECKS));
+	pickup_milter_init(conf, settings.virtual_alias,
+	                   !(settings.receive_options & RECEIVE_NO_MILTERS));
 	/* Mail dropped while the system was down goes out now. */
 	event_add_timer(server_loop(srv), 0, on_start_timer, NULL);
 }

@@ -57,11 +57,11 @@ static const char *routed(const char *address, bool want_host)
 	return buf;
 }
 
-void pickup_milter_init(const struct conf *conf, struct virtual_alias *va)
+void pickup_milter_init(const struct conf *conf, struct virtual_alias *va, bool enabled)
 {
 	pm.virtual_alias = va;
 	const char *error;
-	pm.list = conf_get(conf, "non_smtpd_milters");
+	pm.list = enabled ? conf_get(conf, "non_smtpd_milters") : "";
 	pm.hostname = conf_get(conf, "myhostname");
 	pm.daemon_name = conf_get(conf, "milter_macro_daemon_name");
 	pm.macro_v = conf_get(conf, "milter_macro_v");

@@ -16,8 +16,9 @@
 #include "util/str.h"
 
 /* Read the settings at start-up (log_fatal on a bad list); va expands the
- * recipient of the notifications of rejected mail. */
-void pickup_milter_init(const struct conf *conf, struct virtual_alias *va);
+ * recipient of the notifications of rejected mail. Not enabled: no
+ * milters (receive_override_options no_milters). */
+void pickup_milter_init(const struct conf *conf, struct virtual_alias *va, bool enabled);
 /* True if non_smtpd_milters is not empty. */
 bool pickup_milter_enabled(void);
 

@@ -12,7 +12,9 @@
  * in Postfix), a local one (no next hop) or an error one (the next hop
  * is the bounce text). Any other name defers the recipient, with a
  * reason naming the parameter that named it, as does a failed table
- * lookup. Recipients with the same transport and next hop
+ * lookup. A message with a content filter (content_filter or an access
+ * table's FILTER, recorded in its envelope) goes to the filter instead,
+ * every recipient. Recipients with the same transport and next hop
  * go in one request (at most TRANSPORT_destination_recipient_limit),
  * within the transport's and destinations' concurrency limits
  * (limits.c). Called from the delivery threads: the tables are opened
@@ -78,9 +80,31 @@ static bool smtp_transport(const char *name)
 	return t != NULL && t->kind == TRANSPORT_SMTP;
 }
 
-static void route_resolve(const char *sender, const char *address, struct route *route)
+/* A content filter ("transport:nexthop", the transport alone allowed) takes
+ * every recipient of the message, as Postfix's content_filter and FILTER. */
+static void route_filter(const char *filter, const char *address, struct route *route)
+{
+	size_t len = strcspn(filter, ":");
+	route->transport = xstrndup(filter, len);
+	route->param = "content_filter";
+	route->t = transport_find(route->transport);
+	const char *nexthop = filter[len] == ':' ? filter + len + 1 : "";
+	if (*nexthop == '\0' && route->t != NULL && route->t->kind == TRANSPORT_SMTP) {
+		const char *at = strrchr(address, '@');
+		nexthop = at ? at + 1 : "";
+	}
+	route->nexthop = xstrdup(nexthop);
+}
+
+static void route_resolve(const struct queue_envelope *env, const char *address,
+                          struct route *route)
 {
 	memset(route, 0, sizeof(*route));
+	if (env->filter != NULL && *env->filter != '\0') {
+		route_filter(env->filter, address, route);
+		return;
+	}
+	const char *sender = env->sender;
 	struct mail_route_settings rs = {
 	    .mydestination = qmgr.mydestination,
 	    .virtual_domains = qmgr.virtual_domains,
@@ -192,7 +216,7 @@ void deliver_routed(const struct queue_envelope *env, const size_t *indexes, siz
 	bool *done = xcalloc(count, sizeof(*done));
 	size_t *group = xcalloc(count, sizeof(*group));
 	for (size_t i = 0; i < count; i++)
-		route_resolve(env->sender, env->rcpts[indexes[i]].address, &routes[i]);
+		route_resolve(env, env->rcpts[indexes[i]].address, &routes[i]);
 	for (size_t i = 0; i < count; i++) {
 		if (done[i])
 			continue;

@@ -17,7 +17,9 @@
  * HOLD [text] puts the message on hold, PREPEND adds a header field, WARN
  * logs, and the checks go on. DEFER_IF_PERMIT defers the recipient if no
  * later check refuses it; DEFER_IF_REJECT makes a later 5NN refusal a
- * deferral. FILTER, REDIRECT and BCC are logged as not supported and
+ * deferral. FILTER transport:destination sends the message to that content
+ * filter instead of its recipients' destinations (the last FILTER wins,
+ * over content_filter). REDIRECT and BCC are logged as not supported and
  * change nothing. A table that cannot be read answers 451 4.3.0, an
  * action that is not one of these 451 4.3.5, and nothing is lost either
  * way.
@@ -252,6 +254,13 @@ enum access_verdict access_act(struct session *s, const struct access_source *sr
 		break;
 	case ACCESS_PREPEND:
 		prepend(s, src, text);
+		break;
+	case ACCESS_FILTER:
+		free(s->env.filter);
+		s->env.filter = xstrndup(a.text, a.text_len);
+		char *why = trigger(src, "FILTER", s->env.filter);
+		log_action(s, src, "filter", why);
+		free(why);
 		break;
 	case ACCESS_WARN:
 		log_action(s, src, "warn", text);

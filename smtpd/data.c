@@ -292,10 +292,19 @@ static void refusal_set(struct refusal *r, int code, const char *enhanced, char 
 /* out becomes the envelope that is queued: s->env with virtual aliases
  * expanded (smtpd checked each recipient at RCPT, but the tables may have
  * changed since, and milters may have added recipients), and the blind
- * copies (bcc.h) added. 0, or -1 with
+ * copies (bcc.h) added; with receive_override_options no_address_mappings,
+ * s->env as it is. 0, or -1 with
  * the reason in *why (out is then empty). */
 static int queued_envelope(struct session *s, struct queue_envelope *out, struct refusal *why)
 {
+	if (s->cfg->receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) {
+		/* Mapped where the mail goes next (after a content filter). */
+		queue_envelope_copy_fields(out, &s->env);
+		for (size_t i = 0; i < s->env.rcpt_count; i++)
+			queue_envelope_add_rcpt(out, s->env.rcpts[i].address, s->env.rcpts[i].orcpt,
+			                        s->env.rcpts[i].notify);
+		return 0;
+	}
 	struct virtual_alias_failure *failed;
 	size_t count;
 	char *reason;
@@ -346,6 +355,8 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 	env->auth_user = xstrdup(s->auth_user ? s->auth_user : "");
 	free(env->origin);
 	env->origin = xstrdup("smtp");
+	if (env->filter == NULL && *s->cfg->content_filter)
+		env->filter = xstrdup(s->cfg->content_filter);
 
 	const char *error;
 	struct queue_envelope queued;
@@ -369,7 +380,8 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 	memcpy(s->queue_id, k->id, sizeof(s->queue_id));
 	k->check_cfg = s->cfg->content_checks;
 	k->check_cfg.ctx = s;
-	k->checking = content_check_wanted(&k->check_cfg);
+	k->checking = !(s->cfg->receive_options & RECEIVE_NO_HEADER_BODY_CHECKS) &&
+	              content_check_wanted(&k->check_cfg);
 	content_check_init(&k->check, &k->check_cfg);
 	build_received(s, k, &k->received);
 	if (!k->checking) {

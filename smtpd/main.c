@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/receive_options.h"
 #include "milter/milter_conf.h"
 #include "server/server.h"
 #include "smtpd/smtpd.h"
@@ -102,6 +103,14 @@ static void load_settings(struct server *srv)
 	c->relay_recipient_maps = conf_get_list(conf, "relay_recipient_maps");
 	bcc_config_from_conf(&c->bcc, conf);
 	c->soft_bounce = conf_get_bool(conf, "soft_bounce");
+	c->content_filter = conf_get(conf, "content_filter");
+	if (*c->content_filter && !content_filter_valid(c->content_filter))
+		log_fatal("content_filter: \"%s\" is not transport:destination", c->content_filter);
+	const char *bad;
+	int bad_len;
+	if (receive_options_parse(conf_get(conf, "receive_override_options"), &c->receive_options,
+	                          &bad, &bad_len) != 0)
+		log_fatal("receive_override_options: unknown option \"%.*s\"", bad_len, bad);
 	c->discard_ehlo_keywords = conf_get_list(conf, "smtpd_discard_ehlo_keywords");
 	c->hopcount_limit = conf_get_int(conf, "hopcount_limit");
 	c->bcc.lookup = bcc_lookup;

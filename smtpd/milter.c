@@ -158,7 +158,7 @@ static void log_line(void *ctx, bool warning, const char *line)
 void smtpd_milter_connect(struct session *s)
 {
 	const char *list = conf_get(s->cfg->conf, "smtpd_milters");
-	if (*list == '\0')
+	if (*list == '\0' || (s->cfg->receive_options & RECEIVE_NO_MILTERS))
 		return;
 	const char *error;
 	s->milters = milter_chain_new(list, &s->cfg->milter_defaults, macro, log_line, s, &error);

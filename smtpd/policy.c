@@ -193,6 +193,10 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 		reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
 		return -1;
 	}
+	/* A service behind a content filter: the recipients were checked
+	 * before the filter (a recipient that is unknown after all bounces). */
+	if (cfg->receive_options & RECEIVE_NO_UNKNOWN_RECIPIENT_CHECKS)
+		return 0;
 	int rc = check_virtual_alias(s, address);
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;

@@ -29,6 +29,7 @@
 #include "mail/bcc.h"
 #include "mail/content_check.h"
 #include "mail/queue.h"
+#include "mail/receive_options.h"
 #include "mail/virtual_alias.h"
 #include "milter/milter.h"
 #include "policy/policy_client.h"
@@ -85,8 +86,10 @@ struct smtpd_settings {
 	char *const *virtual_domains;
 	char *const *relay_domains;
 	char *const *relay_recipient_maps;
-	struct bcc_config bcc; /* always_bcc, sender_bcc_maps, recipient_bcc_maps */
-	bool soft_bounce;      /* every 5NN reply goes out as 4NN */
+	struct bcc_config bcc;      /* always_bcc, sender_bcc_maps, recipient_bcc_maps */
+	bool soft_bounce;           /* every 5NN reply goes out as 4NN */
+	const char *content_filter; /* "transport:nexthop" for every message, or "" */
+	unsigned receive_options;   /* receive_override_options (mail/receive_options.h) */
 	char *const *discard_ehlo_keywords;
 	long long hopcount_limit; /* Received headers that mean a mail loop */
 	const char *virtual_maps;

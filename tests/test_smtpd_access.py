@@ -4,7 +4,7 @@ with smtplib: each key form (client address and prefix, client name, HELO
 name and parent domain, address, address without its extension, domain,
 parent domain, local part@, the null sender <>), each action (OK, REJECT,
 DEFER, numeric replies with and without an enhanced code, DUNNO, HOLD,
-DISCARD, PREPEND, WARN, DEFER_IF_PERMIT, DEFER_IF_REJECT, FILTER ignored),
+DISCARD, PREPEND, WARN, DEFER_IF_PERMIT, DEFER_IF_REJECT, FILTER, REDIRECT ignored),
 the order of the checks, the reply codes, a broken action and a
 table that cannot be read, the reject log line in Postfix's form, a
 cidr: table of client networks, and relay_recipient_maps."""
@@ -164,6 +164,7 @@ class AccessTest(InstanceTestCase):
             "maybe@outside.test     DEFER_IF_PERMIT 4.7.0 not yet",
             "unsure@outside.test    DEFER_IF_REJECT",
             "filtered@outside.test  FILTER smtp:[127.0.0.1]:10025",
+            "redirected@outside.test  REDIRECT elsewhere@outside.test",
         ]) + "\n")
         self.table("recipient", "closed@relay.test REJECT closed\n")
         # PREPEND goes on with the checks; the field heads the queued message.
@@ -185,12 +186,17 @@ class AccessTest(InstanceTestCase):
         self.inst.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 450 4.7.1 "
                            "<unsure@outside.test>: Sender address rejected: Service "
                            "unavailable; from=<unsure@outside.test> to=<closed@relay.test>")
-        # WARN logs; FILTER is not supported: a warning, and nothing changes.
+        # WARN logs; FILTER is logged (test_content_filter.py follows the
+        # mail); REDIRECT is not supported: a warning, and nothing changes.
         self.assertEqual(self.rcpt("a@relay.test", sender="watched@outside.test")[0], 250)
         self.inst.wait_log("NOQUEUE: warn: RCPT from unknown[127.0.0.1]: watch this sender; "
                            "from=<watched@outside.test> to=<a@relay.test> proto=ESMTP helo=<")
         self.assertEqual(self.rcpt("a@relay.test", sender="filtered@outside.test")[0], 250)
-        self.inst.wait_log("filtered@outside.test: FILTER: action not supported by Postern; "
+        self.inst.wait_log("NOQUEUE: filter: RCPT from unknown[127.0.0.1]: "
+                           "<filtered@outside.test>: Sender address triggers FILTER action: "
+                           "smtp:[127.0.0.1]:10025; from=<filtered@outside.test>")
+        self.assertEqual(self.rcpt("a@relay.test", sender="redirected@outside.test")[0], 250)
+        self.inst.wait_log("redirected@outside.test: REDIRECT: action not supported by Postern; "
                            "ignored")
 
     def test_broken_action_and_unreadable_table(self):

@@ -9,7 +9,7 @@ SMTPD_POLICY_README), driven with smtplib:
   certificate's fingerprints after STARTTLS), each action (DUNNO,
   OK, REJECT, 4NN/5NN with and without an enhanced code, DEFER_IF_PERMIT,
   DEFER_IF_REJECT, PREPEND into the queued message, HOLD, WARN, FILTER
-  ignored, an unknown action), two servers in a row, the reject log line
+  into the envelope, an unknown action), two servers in a row, the reject log line
   in Postfix's form, one connection for the messages of a session, a
   unix: server under queue_directory, and the end-of-data servers;
 - against faulty servers: none listening, garbage, a reply too long or
@@ -407,14 +407,16 @@ class PolicyTest(unittest.TestCase):
         self.assertEqual(env.get("hold_reason"),
                          "<hold@relay.test>: Recipient address triggers HOLD action: "
                          "policy review")
-        queued(self.inst, "token-warn")
+        env, _, _ = queued(self.inst, "token-warn")
+        self.assertEqual(env.get("filter"), "smtp:[127.0.0.1]:10025")
         self.inst.wait_log(": hold: RCPT from %s: <hold@relay.test>: Recipient address "
                            "triggers HOLD action: policy review; from=<%s> to=<hold@relay.test>"
                            % (CLIENT, SENDER))
         self.inst.wait_log("NOQUEUE: warn: RCPT from %s: look at this one; from=<%s> "
                            "to=<warn@relay.test> proto=ESMTP helo=<%s>" % (CLIENT, SENDER, HELO))
-        self.inst.wait_log("policy server %s: FILTER: action not supported by Postern; "
-                           "ignored" % self.rec.spec)
+        self.inst.wait_log("filter: RCPT from %s: <filter@relay.test>: Recipient address "
+                           "triggers FILTER action: smtp:[127.0.0.1]:10025; from=<%s>"
+                           % (CLIENT, SENDER))
 
     def test_unix_server_under_queue_directory(self):
         self.assertEqual(self.rcpt("reject@relay.test", self.unix),

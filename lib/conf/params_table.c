@@ -45,6 +45,9 @@ const struct param_def param_table[] = {
      "deferred)."},
     {"config_directory", PARAM_STR, "/etc/postern",
      "Directory holding main.conf and master.conf (set from the -c option or the build)."},
+    {"content_filter", PARAM_STR, "",
+     "transport:destination that smtpd and pickup send every message they receive to (an "
+     "external content filter such as amavis), instead of its recipients' destinations."},
     {"daemon_directory", PARAM_STR, "/usr/libexec/postern",
      "Directory of the daemon programs that master starts."},
     {"daemon_timeout", PARAM_TIME, "18000s",
@@ -222,6 +225,9 @@ const struct param_def param_table[] = {
      "Most recipients qmgr holds in memory at once, over all messages in hand."},
     {"queue_directory", PARAM_STR, "/var/spool/postern",
      "Root of the mail queue and of the private/ and public/ socket directories."},
+    {"receive_override_options", PARAM_LIST, "",
+     "What smtpd and pickup leave out: no_unknown_recipient_checks, no_address_mappings, "
+     "no_header_body_checks, no_milters (the service behind or before a content filter)."},
     {"recipient_bcc_maps", PARAM_LIST, "",
      "Tables giving, for a recipient (user@domain or @domain), an address that gets a blind "
      "copy."},

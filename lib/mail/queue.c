@@ -138,7 +138,7 @@ void queue_envelope_free(struct queue_envelope *env)
 	char **strings[] = {&env->sender,      &env->envid,       &env->ret,         &env->body,
 	                    &env->client_name, &env->client_addr, &env->client_port, &env->helo,
 	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin,
-	                    &env->hold_reason};
+	                    &env->hold_reason, &env->filter};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		free(*strings[i]);
 	for (size_t i = 0; i < env->rcpt_count; i++)
@@ -199,6 +199,7 @@ void queue_envelope_copy_fields(struct queue_envelope *dst, const struct queue_e
 	dst->auth_user = dup_or_null(src->auth_user);
 	dst->origin = dup_or_null(src->origin);
 	dst->hold_reason = dup_or_null(src->hold_reason);
+	dst->filter = dup_or_null(src->filter);
 }
 
 static void encode_envelope(const struct queue_envelope *env, struct str *out)
@@ -221,6 +222,8 @@ static void encode_envelope(const struct queue_envelope *env, struct str *out)
 	ipc_rec_add_str(rec, "origin", or_empty(env->origin));
 	if (env->hold_reason && *env->hold_reason)
 		ipc_rec_add_str(rec, "hold_reason", env->hold_reason);
+	if (env->filter && *env->filter)
+		ipc_rec_add_str(rec, "filter", env->filter);
 	ipc_rec_encode(rec, out);
 	ipc_rec_free(rec);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -781,6 +784,7 @@ static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope
 	env->auth_user = dup_attr(rec, "auth_user");
 	env->origin = dup_attr(rec, "origin");
 	env->hold_reason = dup_attr(rec, "hold_reason");
+	env->filter = dup_attr(rec, "filter");
 	return 0;
 }
 

@@ -81,6 +81,7 @@ struct queue_envelope {
 	char *auth_user;
 	char *origin;
 	char *hold_reason; /* "" or NULL unless held with a reason */
+	char *filter;      /* content_filter "transport:nexthop", "" or NULL for none */
 	int64_t size;      /* content bytes (from the content record when read) */
 	struct queue_rcpt *rcpts;
 	size_t rcpt_count;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mail/receive_options.h"
 #include "smtp/smtp_resp.h"
 
 static bool word_is(const struct access_action *a, const char *word)
@@ -100,7 +101,17 @@ void access_action_parse(const char *value, int reject_code, int defer_code,
 		    access_header_valid(a->text, a->text_len) ? ACCESS_PREPEND : ACCESS_IGNORED;
 		if (a->kind == ACCESS_IGNORED)
 			a->error = "PREPEND requires a header field \"name: value\"";
-	} else if (word_is(a, "FILTER") || word_is(a, "REDIRECT") || word_is(a, "BCC")) {
+	} else if (word_is(a, "FILTER")) {
+		char filter[256];
+		bool fits = a->text_len < sizeof(filter);
+		if (fits) {
+			memcpy(filter, a->text, a->text_len);
+			filter[a->text_len] = '\0';
+		}
+		a->kind = fits && content_filter_valid(filter) ? ACCESS_FILTER : ACCESS_IGNORED;
+		if (a->kind == ACCESS_IGNORED)
+			a->error = "FILTER requires transport:destination";
+	} else if (word_is(a, "REDIRECT") || word_is(a, "BCC")) {
 		a->kind = ACCESS_IGNORED;
 		a->error = "action not supported by Postern";
 	} else if (three_digits(a) && a->word[0] == '2') {

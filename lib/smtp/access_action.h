@@ -16,8 +16,10 @@
  *   HOLD [text]                    ACCESS_HOLD
  *   PREPEND name: value            ACCESS_PREPEND (text: the header field)
  *   WARN [text]                    ACCESS_WARN
- *   FILTER, REDIRECT, BCC ...      ACCESS_IGNORED (Postern cannot do them),
- *                                  as is a PREPEND without a header field
+ *   FILTER transport:destination   ACCESS_FILTER (text: the content filter)
+ *   REDIRECT, BCC ...              ACCESS_IGNORED (Postern cannot do them),
+ *                                  as is a PREPEND without a header field or
+ *                                  a FILTER without transport:destination
  *   anything else                  ACCESS_INVALID
  *
  * The enhanced status code is the one the text starts with, if any (as
@@ -39,6 +41,7 @@ enum access_kind {
 	ACCESS_HOLD,            /* put the message on hold; the checks go on */
 	ACCESS_PREPEND,         /* add the header field text; the checks go on */
 	ACCESS_WARN,            /* log text; the checks go on */
+	ACCESS_FILTER,          /* send the message to content filter text; the checks go on */
 	ACCESS_IGNORED,         /* an action Postern cannot take (error says why) */
 	ACCESS_INVALID,         /* not an action (error says why) */
 };

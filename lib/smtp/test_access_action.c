@@ -106,8 +106,15 @@ TEST(actions_that_go_on)
 	a = parse("PREPEND");
 	CHECK(a.kind == ACCESS_IGNORED);
 	a = parse("FILTER smtp:[127.0.0.1]:10025");
+	CHECK(a.kind == ACCESS_FILTER);
+	CHECK(text_is(&a, "smtp:[127.0.0.1]:10025"));
+	CHECK(parse("filter amavis:").kind == ACCESS_FILTER);
+	a = parse("FILTER");
 	CHECK(a.kind == ACCESS_IGNORED && a.error != NULL);
 	CHECK(a.word_len == 6 && memcmp(a.word, "FILTER", 6) == 0);
+	CHECK(parse("FILTER no-colon-here").kind == ACCESS_IGNORED);
+	CHECK(parse("FILTER :nexthop").kind == ACCESS_IGNORED);
+	CHECK(parse("FILTER smtp:[127.0.0.1]:10025 extra").kind == ACCESS_IGNORED);
 	CHECK(parse("REDIRECT a@b").kind == ACCESS_IGNORED);
 	CHECK(parse("BCC a@b").kind == ACCESS_IGNORED);
 }

@@ -32,6 +32,7 @@
 #include "table/table.h"
 #include "table/table_source.h"
 #include "tls/tls.h"
+#include "tls/tls_session_cache.h"
 #include "util/alloc.h"
 #include "util/cidr.h"
 #include "util/privs.h"
@@ -593,10 +594,12 @@ static void check_access(struct checker *ck)
 	}
 }
 
-/* The smtp client's TLS settings, and every entry of the TLS policy
- * table's source (file:line), as smtp will read them. */
+/* The smtp client's smtp_generic_maps tables; its TLS settings, and
+ * every entry of the TLS policy table's source (file:line), as smtp will
+ * read them. */
 static void check_tls_policy(struct checker *ck)
 {
+	check_table_param(ck, "smtp_generic_maps");
 	const char *verify = conf_get(ck->conf, "smtp_tls_verify_cert_match");
 	const char *secure = conf_get(ck->conf, "smtp_tls_secure_cert_match");
 	static const char *const levels[] = {"verify", "secure"};
@@ -671,6 +674,38 @@ static void check_tls_policy(struct checker *ck)
 	free(source);
 }
 
+/* smtp_tls_session_cache_database: a form smtp understands, in a
+ * directory that exists (or is data_directory, which master makes). */
+static void check_tls_session_cache(struct checker *ck)
+{
+	const char *spec = conf_get(ck->conf, "smtp_tls_session_cache_database");
+	if (*spec == '\0')
+		return;
+	char *where = param_where(ck, "smtp_tls_session_cache_database");
+	char *path = tls_session_cache_path(spec);
+	if (path == NULL) {
+		report(ck, true, where,
+		       "smtp_tls_session_cache_database = %s: not lmdb:/path, hash:/path, "
+		       "btree:/path or /path (TLS sessions would not be cached)",
+		       spec);
+	} else {
+		char *parent = xstrdup(path);
+		char *slash = strrchr(parent, '/');
+		if (slash != NULL && slash != parent)
+			*slash = '\0';
+		struct stat st;
+		if (strcmp(parent, conf_get(ck->conf, "data_directory")) != 0 &&
+		    (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)))
+			report(ck, false, where,
+			       "smtp_tls_session_cache_database = %s: directory %s does not exist "
+			       "(TLS sessions will not be cached)",
+			       spec, parent);
+		free(parent);
+	}
+	free(path);
+	free(where);
+}
+
 int cmd_check(struct mailctl *m, int argc, char **argv)
 {
 	(void)argv;
@@ -730,6 +765,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_access(&ck);
 	check_networks(&ck);
 	check_tls_policy(&ck);
+	check_tls_session_cache(&ck);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);
 	check_transport_params(&ck, &services);

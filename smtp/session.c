@@ -271,6 +271,20 @@ static char **match_names(const struct smtp_target *t, size_t *count_r)
 	return names;
 }
 
+/* One line per TLS connection, in Postfix's words: how far the server
+ * was authenticated, and whether the session was new ("established") or
+ * an earlier one resumed ("reused", smtp_tls_session_cache_database). */
+static void log_tls(const struct smtp_session *s)
+{
+	const char *auth = tls_session_peer_auth(s->tls);
+	const char *trust = strcmp(auth, "untrusted") == 0 ? "Untrusted"
+	                    : strcmp(auth, "trusted") == 0 ? "Trusted"
+	                                                   : "Verified";
+	log_info("%s TLS connection %s to %s: %s", trust,
+	         tls_session_reused(s->tls) ? "reused" : "established", s->relay,
+	         tls_session_summary(s->tls));
+}
+
 /* The TLS handshake on the session's connection, after STARTTLS or at
  * once in wrapper mode, checking the server as the level says (names
  * under verify and secure, TLSA records under dane, digests under
@@ -320,6 +334,7 @@ static int tls_handshake(struct smtp_session *s, const struct smtp_target *t, bo
 		check.max_version = t->policy->max_version;
 		check.ciphers = t->policy->ciphers;
 	}
+	smtp_tls_cache_offer(s, t, &check, sni);
 	const char *error = "";
 	s->tls = tls_connect_checked(smtp_cfg.tls, s->fd, sni, &check, smtp_cfg.starttls_timeout_ms,
 	                             &error);
@@ -327,10 +342,12 @@ static int tls_handshake(struct smtp_session *s, const struct smtp_target *t, bo
 		free(names[i]);
 	free(names);
 	if (s->tls == NULL) {
+		smtp_tls_cache_failed(s);
 		*tls_failed = true;
 		session_fail(s, "4.7.5", "%s with %s failed: %s", what, s->relay, error);
 		return -1;
 	}
+	log_tls(s);
 	stream_discard_input(s->stream);
 	tls_session_attach(s->tls, s->stream);
 	free(s->tls_text);
@@ -493,6 +510,7 @@ struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, c
 		             s->relay);
 		goto fail;
 	}
+	smtp_tls_cache_save(s);
 	if (s->esmtp && authenticate(s, t->sasl_credentials) != 0)
 		goto fail;
 	return s;
@@ -547,5 +565,7 @@ void session_close(struct smtp_session *s, bool quit)
 	free(s->relay);
 	free(s->tls_text);
 	free(s->error);
+	free(s->tls_cache_key);
+	free(s->tls_offered);
 	free(s);
 }

@@ -24,6 +24,7 @@
 #include "util/log.h"
 
 struct smtp_config smtp_cfg;
+static struct generic_map_settings generic_settings;
 
 static const char *const outcome_names[] = {
     [OUT_PENDING] = "deferred",
@@ -84,6 +85,8 @@ static void load_settings(const struct conf *conf)
 	smtp_cfg.sender_dependent_auth =
 	    conf_get_bool(conf, "smtp_sender_dependent_authentication");
 	smtp_cfg.tls_wrappermode = conf_get_bool(conf, "smtp_tls_wrappermode");
+	smtp_cfg.tls_cache_database = conf_get(conf, "smtp_tls_session_cache_database");
+	smtp_cfg.tls_cache_timeout_s = conf_get_time(conf, "smtp_tls_session_cache_timeout");
 	smtp_cfg.cache_time_ms = conf_get_time(conf, "smtp_connection_cache_time_limit") * 1000;
 	smtp_cfg.reuse_time_ms = conf_get_time(conf, "smtp_connection_reuse_time_limit") * 1000;
 	const char *level = conf_get(conf, "smtp_tls_security_level");
@@ -121,6 +124,16 @@ static void init(struct server *srv)
 	const struct conf *conf = server_conf(srv);
 	load_settings(conf);
 	smtp_cfg.loop = server_loop(srv);
+	/* smtp_generic_maps: its tables are opened on first use. */
+	generic_settings = (struct generic_map_settings){
+	    .maps = conf_get_list(conf, "smtp_generic_maps"),
+	    .mydestination = conf_get_list(conf, "mydestination"),
+	    .myorigin = conf_get(conf, "myorigin"),
+	    .delimiter = conf_get(conf, "recipient_delimiter"),
+	    .own_addrs = smtp_cfg.own_addrs,
+	};
+	if (generic_settings.maps != NULL && generic_settings.maps[0] != NULL)
+		smtp_cfg.generic = generic_map_new(&generic_settings);
 	const char *error = "";
 	struct dns_settings ds = {
 	    .forwarders = conf_get_list(conf, "dns_forwarders"),
@@ -182,6 +195,11 @@ static void pre_drop(struct server *srv)
 	smtp_cfg.tls = tls_client_context(&ts, &error);
 	if (smtp_cfg.tls == NULL)
 		log_error("TLS unavailable in the smtp client: %s", error);
+	/* A session made with other trust anchors or another client
+	 * certificate is not resumed. */
+	smtp_cfg.tls_cache_context =
+	    xasprintf("CAfile=%s cert=%s key=%s chain=%s protocols=%s ciphers=%s", ts.ca_file,
+	              ts.cert_file, ts.key_file, ts.chain_file, ts.protocols, ciphers);
 }
 
 /* Open and check the queue file; NULL on success, else the reason. */
@@ -287,7 +305,8 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 			r->notify = env.rcpts[a_index->num].notify;
 		}
 	}
-	deliver_message(nexthop, &msg, rcpts, n);
+	if (problem != NULL || generic_apply(queue_id, &msg, rcpts, n) == 0)
+		deliver_message(nexthop, &msg, rcpts, n);
 	for (size_t i = 0; i < n; i++) {
 		if (send_result(fd, &rcpts[i], timeout_ms) != 0) {
 			log_warn("%s: lost connection to qmgr: %m", queue_id);
@@ -304,6 +323,7 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 		free(rcpts[i].remote_mta);
 		free(rcpts[i].diagnostic);
 	}
+	generic_release(&msg, rcpts, n);
 	free(rcpts);
 	free(problem);
 	if (msg.fd >= 0)
@@ -326,10 +346,13 @@ static void shutdown_service(struct server *srv)
 {
 	(void)srv;
 	deliver_drop_cached();
+	smtp_tls_cache_close();
+	free(smtp_cfg.tls_cache_context);
 	if (smtp_cfg.tls_policy)
 		table_close(smtp_cfg.tls_policy);
 	if (smtp_cfg.sasl_passwords)
 		table_close(smtp_cfg.sasl_passwords);
+	generic_map_free(smtp_cfg.generic);
 	tls_context_free(smtp_cfg.tls);
 	dns_resolver_free(smtp_cfg.resolver);
 	addr_set_free(smtp_cfg.own_addrs);

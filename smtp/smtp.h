@@ -3,8 +3,10 @@
  * smtp.c (the service: qmgr's request, results back), deliver.c (one
  * request: next hop, routing, trying the servers in order), session.c (one
  * SMTP connection: greeting, EHLO, STARTTLS or implicit TLS, AUTH, one
- * transaction per message, reuse) and tls_policy.c (the TLS level per
- * destination).
+ * transaction per message, reuse), tls_policy.c (the TLS level per
+ * destination), tls_cache.c (TLS sessions saved for resumption) and
+ * generic.c (smtp_generic_maps: the envelope and header addresses as
+ * they go out).
  */
 #ifndef POSTERN_SMTP_SMTP_H
 #define POSTERN_SMTP_SMTP_H
@@ -15,6 +17,7 @@
 
 #include "dns/dns.h"
 #include "dns/dns_route.h"
+#include "mail/generic_map.h"
 #include "mail/queue.h"
 #include "smtp/nexthop.h"
 #include "smtp/smtp_resp.h"
@@ -51,9 +54,17 @@ struct smtp_config {
 	const char *verify_match; /* smtp_tls_verify_cert_match */
 	const char *secure_match; /* smtp_tls_secure_cert_match */
 	const char *sasl_password_maps;
+	/* smtp_generic_maps (NULL when it names no table) */
+	struct generic_map *generic;
 	/* smtp_sender_dependent_authentication */
 	bool sender_dependent_auth;
-	bool tls_wrappermode;  /* smtp_tls_wrappermode: TLS at connect, no STARTTLS */
+	bool tls_wrappermode; /* smtp_tls_wrappermode: TLS at connect, no STARTTLS */
+	/* smtp_tls_session_cache_database ("": none) and
+	 * smtp_tls_session_cache_timeout (seconds; 0: none) */
+	const char *tls_cache_database;
+	int64_t tls_cache_timeout_s;
+	/* what the TLS client context was made from, for the cache key */
+	char *tls_cache_context;
 	int64_t cache_time_ms; /* idle session kept this long for reuse */
 	int64_t reuse_time_ms; /* a session is not reused after this age */
 	/* This host's addresses (inet_interfaces, or the interfaces' with
@@ -83,9 +94,12 @@ struct smtp_rcpt {
 	char *tls;        /* TLS summary of that session, or "none" */
 	char *remote_mta; /* that server's name, once it answered; else NULL */
 	char *diagnostic; /* "smtp; <reply>" when its reply decided; else NULL */
-	bool dsn_passed;  /* delivered to a server that took the DSN request */
-	bool sent;        /* RCPT was sent in the current transaction */
-	bool accepted;    /* RCPT got 2xx in the current transaction */
+	/* RCPT TO's address when smtp_generic_maps rewrote address, else
+	 * NULL (reports, logs and ORCPT keep the original) */
+	char *generic_address;
+	bool dsn_passed; /* delivered to a server that took the DSN request */
+	bool sent;       /* RCPT was sent in the current transaction */
+	bool accepted;   /* RCPT got 2xx in the current transaction */
 };
 
 void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status,
@@ -98,7 +112,25 @@ struct smtp_message {
 	int64_t size;
 	const struct queue_envelope *env;
 	bool has_8bit; /* content has bytes >= 0x80 */
+	/* smtp_generic_maps (generic.c): MAIL FROM's address when it
+	 * rewrote the sender, else NULL; and when it rewrote header
+	 * addresses, the header section sent in place of the content's first
+	 * head_used bytes (head_used 0: the content goes as it is). */
+	char *generic_sender;
+	struct str head;
+	int64_t head_used;
 };
+
+/* generic.c */
+/* Rewrite msg's envelope sender, its pending recipients and the
+ * addresses in its header section with smtp_generic_maps (nothing when
+ * it is empty). 0, or -1 when a table cannot be read or has a value
+ * that is not an address: every pending recipient is then deferred
+ * (4.3.0, logged with queue_id) and the message is not to be sent. Undo
+ * with generic_release. */
+int generic_apply(const char *queue_id, struct smtp_message *msg, struct smtp_rcpt *rcpts,
+                  size_t count);
+void generic_release(struct smtp_message *msg, struct smtp_rcpt *rcpts, size_t count);
 
 /* tls_policy.c (the value parser is lib/smtp/tls_policy.c) */
 /* The policy for a next hop (table entry for the next hop as written,
@@ -153,6 +185,9 @@ const char *session_relay(const struct smtp_session *s);
 const char *session_tls(const struct smtp_session *s);
 const char *session_host(const struct smtp_session *s);
 int64_t session_started_ms(const struct smtp_session *s);
+
+/* tls_cache.c: close the TLS session cache (at shutdown). */
+void smtp_tls_cache_close(void);
 
 /* deliver.c: deliver msg to rcpts via nexthop (text as qmgr sent it),
  * then via smtp_fallback_relay for the recipients it left open. */

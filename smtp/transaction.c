@@ -6,7 +6,10 @@
  * be decided before sending (size, SMTPUTF8, 8-bit content) come first.
  * 8-bit content for a server without 8BITMIME is converted to 7-bit MIME
  * on the way out (lib/mail/mime_7bit.h) unless
- * disable_mime_output_conversion is set.
+ * disable_mime_output_conversion is set. With smtp_generic_maps the
+ * envelope addresses and the header section sent are generic.c's
+ * rewrites; the content is read through content_read, which puts the
+ * rewritten header section in place of the original one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,13 +27,35 @@
 #define BODY_BLOCK (64 * 1024)
 #define BDAT_CHUNK (1024 * 1024)
 
+/* The size of the content as sent (with the header section generic.c
+ * rewrote). */
+static int64_t content_size(const struct smtp_message *msg)
+{
+	return msg->size - msg->head_used + (msg->head_used > 0 ? (int64_t)msg->head.len : 0);
+}
+
+/* Read up to want bytes of the content as sent, from off on: the
+ * rewritten header section, then the queue file after the part it
+ * replaces. As pread. */
+static ssize_t content_read(const struct smtp_message *msg, int64_t off, void *buf, size_t want)
+{
+	int64_t head = msg->head_used > 0 ? (int64_t)msg->head.len : 0;
+	if (off < head) {
+		size_t n = (size_t)(head - off) < want ? (size_t)(head - off) : want;
+		memcpy(buf, msg->head.data + off, n);
+		return (ssize_t)n;
+	}
+	return pread(msg->fd, buf, want, msg->offset + msg->head_used + (off - head));
+}
+
 /* True if the message content has any byte >= 0x80. */
 static bool message_has_8bit(const struct smtp_message *msg)
 {
 	unsigned char buf[BODY_BLOCK];
-	for (int64_t off = 0; off < msg->size;) {
-		size_t want = (size_t)(msg->size - off < BODY_BLOCK ? msg->size - off : BODY_BLOCK);
-		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+	int64_t size = content_size(msg);
+	for (int64_t off = 0; off < size;) {
+		size_t want = (size_t)(size - off < BODY_BLOCK ? size - off : BODY_BLOCK);
+		ssize_t n = content_read(msg, off, buf, want);
 		if (n <= 0)
 			return true; /* unreadable: the send will fail anyway */
 		for (ssize_t i = 0; i < n; i++)
@@ -46,9 +71,10 @@ static bool message_has_8bit(const struct smtp_message *msg)
 static int scan_mime(struct smtp_session *s, const struct smtp_message *msg, struct mime_7bit *conv)
 {
 	char buf[BODY_BLOCK];
-	for (int64_t off = 0; off < msg->size;) {
-		size_t want = (size_t)(msg->size - off < BODY_BLOCK ? msg->size - off : BODY_BLOCK);
-		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+	int64_t size = content_size(msg);
+	for (int64_t off = 0; off < size;) {
+		size_t want = (size_t)(size - off < BODY_BLOCK ? size - off : BODY_BLOCK);
+		ssize_t n = content_read(msg, off, buf, want);
 		if (n <= 0) {
 			session_fail(s, "4.3.0", "cannot read the queue file: %s",
 			             n < 0 ? strerror(errno) : "short file");
@@ -71,7 +97,7 @@ static int read_wire(struct smtp_session *s, const struct smtp_message *msg, int
 	char buf[BODY_BLOCK];
 	for (size_t done = 0; done < want;) {
 		size_t n0 = want - done < sizeof(buf) ? want - done : sizeof(buf);
-		ssize_t n = pread(msg->fd, buf, n0, msg->offset + off + (int64_t)done);
+		ssize_t n = content_read(msg, off + (int64_t)done, buf, n0);
 		if (n <= 0) {
 			session_fail(s, "4.3.0", "cannot read the queue file: %s",
 			             n < 0 ? strerror(errno) : "short file");
@@ -104,11 +130,11 @@ static int send_content(struct smtp_session *s, const struct smtp_message *msg, 
 	stream_set_timeout(s->stream, smtp_cfg.data_xfer_timeout_ms);
 	struct mime_7bit *conv = convert ? mime_7bit_new() : NULL;
 	int rc = conv != NULL ? scan_mime(s, msg, conv) : 0;
-	for (int64_t off = 0; rc == 0 && (off < msg->size || bdat);) {
+	int64_t size = content_size(msg);
+	for (int64_t off = 0; rc == 0 && (off < size || bdat);) {
 		size_t block = bdat ? BDAT_CHUNK : BODY_BLOCK;
-		size_t want =
-		    (size_t)(msg->size - off < (int64_t)block ? msg->size - off : (int64_t)block);
-		bool is_last = off + (int64_t)want >= msg->size;
+		size_t want = (size_t)(size - off < (int64_t)block ? size - off : (int64_t)block);
+		bool is_last = off + (int64_t)want >= size;
 		str_clear(&out);
 		if (read_wire(s, msg, off, want, &w, conv, &plain, &out) != 0) {
 			rc = -1;
@@ -211,11 +237,11 @@ static void mail_command(struct smtp_session *s, const struct smtp_message *msg,
 {
 	const struct queue_envelope *env = msg->env;
 	str_clear(cmd);
-	str_printf(cmd, "MAIL FROM:<%s>", env->sender);
+	str_printf(cmd, "MAIL FROM:<%s>", msg->generic_sender ? msg->generic_sender : env->sender);
 	if (!s->esmtp)
 		return;
 	if (s->ehlo.size)
-		str_printf(cmd, " SIZE=%lld", (long long)msg->size);
+		str_printf(cmd, " SIZE=%lld", (long long)content_size(msg));
 	if (send_body && s->ehlo.eightbitmime && env->body && *env->body)
 		str_printf(cmd, " BODY=%s",
 		           strcasecmp(env->body, "BINARYMIME") == 0 ? "8BITMIME" : env->body);
@@ -234,7 +260,7 @@ static void mail_command(struct smtp_session *s, const struct smtp_message *msg,
 static void rcpt_command(struct smtp_session *s, const struct smtp_rcpt *r, struct str *cmd)
 {
 	str_clear(cmd);
-	str_printf(cmd, "RCPT TO:<%s>", r->address);
+	str_printf(cmd, "RCPT TO:<%s>", r->generic_address ? r->generic_address : r->address);
 	if (!s->esmtp || !s->ehlo.dsn)
 		return;
 	if (r->notify && *r->notify)
@@ -263,17 +289,19 @@ static bool has_8bit(const char *text)
 static bool needs_smtputf8(const struct smtp_message *msg, const struct smtp_rcpt *rcpts,
                            size_t count)
 {
-	if (has_8bit(msg->env->sender))
+	if (has_8bit(msg->generic_sender ? msg->generic_sender : msg->env->sender))
 		return true;
 	for (size_t i = 0; i < count; i++)
 		if (rcpts[i].outcome != OUT_DELIVERED && rcpts[i].outcome != OUT_BOUNCED &&
-		    has_8bit(rcpts[i].address))
+		    has_8bit(rcpts[i].generic_address ? rcpts[i].generic_address
+		                                      : rcpts[i].address))
 			return true;
 	char buf[BODY_BLOCK];
 	bool line_start = true; /* an empty line ends the header section */
-	for (int64_t off = 0; off < msg->size;) {
-		size_t want = (size_t)(msg->size - off < BODY_BLOCK ? msg->size - off : BODY_BLOCK);
-		ssize_t n = pread(msg->fd, buf, want, msg->offset + off);
+	int64_t size = content_size(msg);
+	for (int64_t off = 0; off < size;) {
+		size_t want = (size_t)(size - off < BODY_BLOCK ? size - off : BODY_BLOCK);
+		ssize_t n = content_read(msg, off, buf, want);
 		if (n <= 0)
 			return true; /* unreadable: the send will fail anyway */
 		for (ssize_t i = 0; i < n; i++) {
@@ -304,10 +332,11 @@ static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
 	*convert_r = false;
 	char *reason = NULL;
 	const char *status = NULL;
-	if (s->ehlo.size_limit > 0 && msg->size > s->ehlo.size_limit) {
+	if (s->ehlo.size_limit > 0 && content_size(msg) > s->ehlo.size_limit) {
 		status = "5.3.4";
 		reason = xasprintf("message size %lld exceeds size limit %lld of server %s",
-		                   (long long)msg->size, (long long)s->ehlo.size_limit, s->relay);
+		                   (long long)content_size(msg), (long long)s->ehlo.size_limit,
+		                   s->relay);
 	} else if (env->smtputf8 && !s->ehlo.smtputf8 && needs_smtputf8(msg, rcpts, count)) {
 		status = "5.6.7";
 		reason =

@@ -278,6 +278,9 @@ const struct param_def param_table[] = {
     {"smtp_fallback_relay", PARAM_LIST, "",
      "Next hops (relayhost syntax) tried in order for mail whose destination is not found, "
      "cannot be reached or answers 4xx; not for domains this host is an MX of."},
+    {"smtp_generic_maps", PARAM_LIST, "",
+     "Tables (generic(5)) that rewrite the envelope and header addresses of mail the smtp "
+     "client sends, e.g. root@localhost.localdomain to a valid address; empty: none."},
     {"smtp_helo_name", PARAM_STR, "$myhostname",
      "Host name the smtp client sends in EHLO and HELO."},
     {"smtp_helo_timeout", PARAM_TIME, "300s",
@@ -327,6 +330,11 @@ const struct param_def param_table[] = {
      "dot-nexthop, names, .domain)."},
     {"smtp_tls_security_level", PARAM_STR, "may",
      "Default TLS level of the smtp client: none, may, encrypt, dane, verify or secure."},
+    {"smtp_tls_session_cache_database", PARAM_STR, "lmdb:$data_directory/smtp_scache",
+     "File (lmdb:, hash: or btree:/path, or a plain path) in which all smtp processes keep TLS "
+     "sessions, so that new connections resume them; empty: no cache."},
+    {"smtp_tls_session_cache_timeout", PARAM_TIME, "3600s",
+     "How long a TLS session in smtp_tls_session_cache_database may be resumed (0: no cache)."},
     {"smtp_tls_verify_cert_match", PARAM_STR, "hostname",
      "Names the server certificate may carry at the verify level (hostname, nexthop, "
      "dot-nexthop, names, .domain)."},

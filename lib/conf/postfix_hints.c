@@ -19,7 +19,6 @@ static const char restrictions[] =
     "permit_sasl_authenticated,reject on a submission "
     "service: smtpd_auth_required = yes ...; see \"Coming from Postfix\" in the README)";
 static const char no_effect[] = "it has no effect in Postern";
-static const char no_cache[] = "Postern keeps no TLS session cache; it has no effect";
 
 struct hint {
 	const char *name;
@@ -42,7 +41,6 @@ static const struct hint hints[] = {
     {"readme_directory", no_effect},
     {"sample_directory", no_effect},
     {"smtp_tls_CApath", "name a CA file with smtp_tls_CAfile"},
-    {"smtp_tls_session_cache_database", no_cache},
     {"smtp_use_tls", "use smtp_tls_security_level = may"},
     {"smtpd_client_restrictions", restrictions},
     {"smtpd_data_restrictions", restrictions},

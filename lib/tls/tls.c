@@ -291,6 +291,15 @@ static int prepare_check(SSL *ssl, const struct tls_peer_check *check, const cha
 		*error_r = openssl_error("cipher list", check->ciphers);
 		return -1;
 	}
+	if (check->resume_len > 0 && check->tlsa_count == 0) {
+		/* A saved session is only an offer: without it, a full handshake. */
+		const unsigned char *der = check->resume;
+		SSL_SESSION *saved = d2i_SSL_SESSION(NULL, &der, (long)check->resume_len);
+		if (saved != NULL && SSL_SESSION_is_resumable(saved))
+			SSL_set_session(ssl, saved);
+		SSL_SESSION_free(saved);
+		ERR_clear_error();
+	}
 	return 0;
 }
 
@@ -586,6 +595,27 @@ bool tls_session_peer_verified(const struct tls_session *s)
 bool tls_session_reused(const struct tls_session *s)
 {
 	return SSL_session_reused(s->ssl) == 1;
+}
+
+unsigned char *tls_session_export(const struct tls_session *s, size_t *len_r)
+{
+	SSL_SESSION *session = SSL_get1_session(s->ssl);
+	unsigned char *out = NULL;
+	int len = session != NULL && SSL_SESSION_is_resumable(session)
+	              ? i2d_SSL_SESSION(session, NULL)
+	              : 0;
+	if (len > 0) {
+		out = xmalloc((size_t)len);
+		unsigned char *p = out;
+		if (i2d_SSL_SESSION(session, &p) != len) {
+			free(out);
+			out = NULL;
+		}
+	}
+	SSL_SESSION_free(session);
+	ERR_clear_error();
+	*len_r = out != NULL ? (size_t)len : 0;
+	return out;
 }
 
 /* The CN of name, or the whole name on one line without one. */

@@ -99,6 +99,14 @@ struct tls_peer_check {
 	const char *fingerprint_digest; /* OpenSSL digest name; NULL: "sha256" */
 	int min_version, max_version;   /* TLS_VERSION_*, 0: the context's */
 	const char *ciphers;            /* OpenSSL cipher list (TLS <= 1.2), or NULL */
+	/* A session saved from an earlier connection (tls_session_export) to
+	 * offer for resumption, or NULL. One that cannot be decoded is not
+	 * offered. On resumption the certificate check is the one made when
+	 * the session was new (OpenSSL keeps the peer certificate and its
+	 * verification result), except that DANE is not re-established: do
+	 * not offer sessions when tlsa_count > 0. */
+	const unsigned char *resume;
+	size_t resume_len;
 };
 
 /* tls_connect with a certificate check (check may be NULL: none). A
@@ -127,6 +135,11 @@ const char *tls_session_summary(const struct tls_session *s);
 bool tls_session_peer_verified(const struct tls_session *s);
 /* The session was resumed (an abbreviated handshake), not new. */
 bool tls_session_reused(const struct tls_session *s);
+/* Client: the session as DER (i2d_SSL_SESSION) for resumption by a later
+ * connection (tls_peer_check.resume), malloc'd with *len_r; NULL when
+ * the server gave none that can be resumed (yet: a TLS 1.3 server sends
+ * its ticket after the handshake, which arrives with the first read). */
+unsigned char *tls_session_export(const struct tls_session *s, size_t *len_r);
 /* The peer's certificate, if it sent one: subject and issuer common
  * names (the whole one-line name when there is no CN), malloc'd; NULL
  * without a certificate. */

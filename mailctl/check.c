@@ -763,6 +763,10 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_local_delivery(&ck);
 	check_virtual_alias(&ck);
 	check_access(&ck);
+	/* The routing tables qmgr reads (a table it cannot read defers mail). */
+	check_table_param(&ck, "transport_maps");
+	check_table_param(&ck, "sender_dependent_relayhost_maps");
+	check_table_param(&ck, "sender_dependent_default_transport_maps");
 	check_networks(&ck);
 	check_tls_policy(&ck);
 	check_tls_session_cache(&ck);

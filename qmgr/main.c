@@ -486,6 +486,7 @@ static void init(struct server *srv)
 	qmgr.relayhost = conf_get(conf, "relayhost");
 	qmgr.transport_maps = conf_get(conf, "transport_maps");
 	qmgr.sender_relay_maps = conf_get(conf, "sender_dependent_relayhost_maps");
+	qmgr.sender_transport_maps = conf_get(conf, "sender_dependent_default_transport_maps");
 	qmgr.local_transport = conf_get(conf, "local_transport");
 	qmgr.virtual_transport = conf_get(conf, "virtual_transport");
 	qmgr.relay_transport = conf_get(conf, "relay_transport");

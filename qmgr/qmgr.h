@@ -44,6 +44,7 @@ struct qmgr_settings {
 	const char *transport_maps; /* "" for none */
 	/* sender_dependent_relayhost_maps, "" for none */
 	const char *sender_relay_maps;
+	const char *sender_transport_maps; /* sender_dependent_default_transport_maps */
 	/* local_transport, virtual_transport, relay_transport,
 	 * default_transport: "transport[:nexthop]" */
 	const char *local_transport;

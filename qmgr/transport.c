@@ -33,8 +33,9 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-/* transport_maps and sender_dependent_relayhost_maps, by spec. */
-static struct table *route_tables[2];
+/* transport_maps, sender_dependent_relayhost_maps and
+ * sender_dependent_default_transport_maps, by spec. */
+static struct table *route_tables[3];
 static pthread_mutex_t transport_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct route {
@@ -59,9 +60,19 @@ static int transport_lookup(const char *spec, const char *key, struct str *value
 {
 	const char *error = "";
 	pthread_mutex_lock(&transport_lock);
-	bool relays = strcmp(spec, qmgr.transport_maps) != 0;
-	const char *name = relays ? "sender_dependent_relayhost_maps" : "transport_maps";
-	struct table **table = &route_tables[relays];
+	static const char *const names[] = {"transport_maps", "sender_dependent_relayhost_maps",
+	                                    "sender_dependent_default_transport_maps"};
+	int which = strcmp(spec, qmgr.transport_maps) == 0          ? 0
+	            : strcmp(spec, qmgr.sender_relay_maps) == 0     ? 1
+	            : strcmp(spec, qmgr.sender_transport_maps) == 0 ? 2
+	                                                            : -1;
+	if (which < 0) {
+		pthread_mutex_unlock(&transport_lock);
+		log_warn("route look-up in an unknown table %s", spec);
+		return -1;
+	}
+	const char *name = names[which];
+	struct table **table = &route_tables[which];
 	if (*table == NULL)
 		*table = table_open(spec, &error);
 	int rc = -1;
@@ -113,6 +124,7 @@ static void route_resolve(const struct queue_envelope *env, const char *address,
 	    .myhostname = qmgr.hostname,
 	    .transport_maps = qmgr.transport_maps,
 	    .sender_relay_maps = qmgr.sender_relay_maps,
+	    .sender_transport_maps = qmgr.sender_transport_maps,
 	    .local_transport = qmgr.local_transport,
 	    .virtual_transport = qmgr.virtual_transport,
 	    .relay_transport = qmgr.relay_transport,
@@ -123,8 +135,8 @@ static void route_resolve(const struct queue_envelope *env, const char *address,
 	struct str transport = STR_INIT, nexthop = STR_INIT;
 	if (mail_route_sender(&rs, sender ? sender : "", address, &transport, &nexthop,
 	                      &route->param) != 0)
-		route->problem = xstrdup("transport_maps or sender_dependent_relayhost_maps "
-		                         "lookup failed");
+		route->problem = xstrdup("transport_maps, sender_dependent_relayhost_maps or "
+		                         "sender_dependent_default_transport_maps lookup failed");
 	route->t = transport_find(str_cstr(&transport));
 	if (route->t != NULL && route->t->kind == TRANSPORT_SMTP && nexthop.len == 0) {
 		const char *at = strrchr(address, '@');

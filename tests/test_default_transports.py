@@ -4,7 +4,9 @@ delivered; another smtp transport with its own next hop, which wins over
 relayhost), relay_transport (mail for relay_domains through a relay
 service with its own -o settings, other mail through smtp), and a
 transport that master.conf does not define (the mail is deferred with a
-reason naming the parameter; mailctl check warns)."""
+reason naming the parameter; mailctl check warns), and
+sender_dependent_default_transport_maps (a sender's own transport for
+its outbound mail; transport_maps still wins)."""
 
 import os
 import sys
@@ -117,6 +119,52 @@ class DefaultTransportsTest(InstanceTestCase):
         self.assertEqual(relayhost.received(), [("out.sender.test", ["r@relayed.example"])])
         inst.wait_log("to=<u@far.example>, relay=127.0.0.3[127.0.0.3]:%d" % self.port,
                       timeout=10)
+
+    def test_sender_dependent_default_transport(self):
+        """sender_dependent_default_transport_maps: bulk@ senders' outbound
+        mail goes through the bulk service (its EHLO name) to relayhost,
+        vip@ to its own next hop, others' through smtp; a transport_maps
+        entry wins over the sender's, and local mail is not affected."""
+        relayhost = Receiver(self, "127.0.0.3", self.port)
+        vip = Receiver(self, "127.0.0.4", self.port)
+        inst, vmail = self.sender(
+            services=["bulk unix - n n - - smtp -o smtp_helo_name=bulk-helo.example"],
+            users=["a@virt.example"],
+            relayhost="[127.0.0.3]:%d" % self.port)
+        senders = os.path.join(inst.etc, "sender_transport")
+        with open(senders, "w") as f:
+            f.write("@bulk.example bulk\nvip@bulk.example smtp:[127.0.0.4]:%d\n"
+                    "plain@bulk.example DUNNO\n" % self.port)
+        transport = os.path.join(inst.etc, "transport")
+        with open(transport, "w") as f:
+            f.write("pinned.example smtp:\n")
+        for path in (senders, transport):
+            os.chmod(path, 0o644)
+            inst.mailctl("map", "build", path, check=True)
+        inst.params["sender_dependent_default_transport_maps"] = "hash:" + senders
+        inst.params["transport_maps"] = "hash:" + transport
+        inst.write_config()
+        self.assertEqual(inst.mailctl("check").returncode, 0)
+        inst.start()
+        submit(inst, "news@bulk.example", ["u@far.example", "p@pinned.example",
+                                           "a@virt.example"], b"Subject: bulk\n\nx\n")
+        submit(inst, "vip@bulk.example", ["v@far.example"], b"Subject: vip\n\nx\n")
+        submit(inst, "plain@bulk.example", ["w@far.example"], b"Subject: plain\n\nx\n")
+        wait_for(lambda: len(relayhost.received()) == 3 and len(vip.received()) == 1,
+                 timeout=30, what="the four outbound deliveries")
+        self.assertEqual(sorted(relayhost.received()), [
+            ("bulk-helo.example", ["u@far.example"]),
+            ("out.sender.test", ["p@pinned.example"]),
+            ("out.sender.test", ["w@far.example"]),
+        ])
+        self.assertEqual(vip.received(), [("out.sender.test", ["v@far.example"])])
+        wait_for(lambda: len(maildir_messages(vmail, "a@virt.example")) == 1, timeout=30,
+                 what="the local delivery")
+        # A table that cannot be read: mailctl check says so.
+        os.unlink(senders + ".lmdb")
+        result = inst.mailctl("check")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("sender_transport", result.stdout)
 
     def test_undefined_transport_defers(self):
         """A default_transport that master.conf does not define defers

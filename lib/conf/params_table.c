@@ -243,6 +243,10 @@ const struct param_def param_table[] = {
      "Next hop for all remote mail: [host]:port, [host], host:port or domain; empty: MX routing."},
     {"sender_bcc_maps", PARAM_LIST, "",
      "Tables giving, for a sender (user@domain or @domain), an address that gets a blind copy."},
+    {"sender_dependent_default_transport_maps", PARAM_STR, "",
+     "Table of sender (user@domain, then @domain; <> for the null sender) to the "
+     "transport[:nexthop] of its mail for the default class, in place of default_transport; "
+     "transport_maps still wins."},
     {"sender_dependent_relayhost_maps", PARAM_STR, "",
      "Table of sender (user@domain, then @domain; <> for the null sender) to the next hop of its "
      "remote mail, in place of relayhost; a transport_maps next hop still wins."},

@@ -84,12 +84,13 @@ void mail_keys_free(struct mail_keys *k)
 	k->count = 0;
 }
 
-/* sender_dependent_relayhost_maps: 1 with the sender's relay in value, 0
- * when there is none (or it says DUNNO), -1 on a failed look-up. */
-static int sender_relay_lookup(const struct mail_route_settings *rs, const char *sender,
-                               struct str *value)
+/* A sender-indexed table (sender_dependent_relayhost_maps,
+ * sender_dependent_default_transport_maps): 1 with the sender's entry in
+ * value, 0 when there is none (or it says DUNNO), -1 on a failed
+ * look-up. */
+static int sender_map_lookup(const struct mail_route_settings *rs, const char *spec,
+                             const char *sender, struct str *value)
 {
-	const char *spec = rs->sender_relay_maps;
 	if (sender == NULL || spec == NULL || *spec == '\0' || rs->lookup == NULL)
 		return 0;
 	struct mail_keys keys = {0};
@@ -177,7 +178,7 @@ static bool delivers_to_host(const struct mail_route_settings *rs, const char *t
 static int relay_nexthop(const struct mail_route_settings *rs, const char *sender,
                          const char *domain, struct str *nexthop)
 {
-	int rc = sender_relay_lookup(rs, sender, nexthop);
+	int rc = sender_map_lookup(rs, rs->sender_relay_maps, sender, nexthop);
 	if (rc != 1) {
 		const char *relayhost = rs->relayhost ? rs->relayhost : "";
 		str_set(nexthop, *relayhost ? relayhost : domain);
@@ -205,7 +206,7 @@ int mail_route_sender(const struct mail_route_settings *rs, const char *sender, 
 	if (found == 1)
 		mail_route_split(str_cstr(&value), transport, nexthop);
 	str_free(&value);
-	int relay_rc = 0;
+	int relay_rc = 0, default_rc = 0;
 	if (transport->len > 0) {
 		/* transport_maps named the transport: smtp without a next hop
 		 * goes on down the list, another keeps none (qmgr: the
@@ -216,8 +217,20 @@ int mail_route_sender(const struct mail_route_settings *rs, const char *sender, 
 		/* The class's transport; a transport_maps next hop (":hop"),
 		 * then the parameter's own, win. */
 		param = class_params[class];
-		struct str own_hop = STR_INIT;
-		mail_route_split(class_transport(rs, class), transport, &own_hop);
+		struct str own_hop = STR_INIT, sender_default = STR_INIT;
+		const char *class_value = class_transport(rs, class);
+		if (class == CLASS_DEFAULT) {
+			int rc = sender_map_lookup(rs, rs->sender_transport_maps, sender,
+			                           &sender_default);
+			if (rc == 1) {
+				class_value = str_cstr(&sender_default);
+				param = "sender_dependent_default_transport_maps";
+			} else if (rc < 0) {
+				default_rc = -1;
+			}
+		}
+		mail_route_split(class_value, transport, &own_hop);
+		str_free(&sender_default);
 		if (nexthop->len == 0 && own_hop.len > 0)
 			str_set(nexthop, str_cstr(&own_hop));
 		else if (nexthop->len == 0 && delivers_to_host(rs, str_cstr(transport))) {
@@ -232,5 +245,5 @@ int mail_route_sender(const struct mail_route_settings *rs, const char *sender, 
 		str_set(nexthop, rs->myhostname);
 	if (param_r != NULL)
 		*param_r = param;
-	return found < 0 || relay_rc < 0 ? -1 : 0;
+	return found < 0 || relay_rc < 0 || default_rc < 0 ? -1 : 0;
 }

@@ -11,6 +11,10 @@
  * milter macros {mail_mailer}, {mail_host}, {rcpt_mailer} and
  * {rcpt_host}; as in Postfix, the next hop of local mail is myhostname.
  *
+ * With a sender (mail_route_sender), sender_dependent_default_transport_maps
+ * (the sender, then @domain; DUNNO or empty: none) takes default_transport's
+ * place for the default class, below transport_maps as in Postfix.
+ *
  * The next hop of an smtp transport of the relay and default classes is,
  * in Postfix's order: a transport_maps next hop, the class parameter's,
  * the sender's entry in sender_dependent_relayhost_maps (with a sender:
@@ -37,6 +41,9 @@ struct mail_route_settings {
 	/* sender_dependent_relayhost_maps, "" or NULL for none; only
 	 * mail_route_sender looks it up. */
 	const char *sender_relay_maps;
+	/* sender_dependent_default_transport_maps (the same): the sender's
+	 * default_transport, for the default class only. */
+	const char *sender_transport_maps;
 	/* The transports of the classes, "transport[:nexthop]":
 	 * local_transport, virtual_transport, relay_transport and
 	 * default_transport; NULL: local, local, smtp, smtp. */
@@ -67,7 +74,7 @@ int mail_route(const struct mail_route_settings *rs, const char *address, struct
  * (mail_keys_sender with the null sender as "<>") comes before relayhost.
  * An entry of DUNNO or an empty one is no entry. The parameter that named
  * the transport ("transport_maps", "default_transport"...) in *param_r
- * when param_r is not NULL. -1 when a look-up in either table failed
+ * when param_r is not NULL. -1 when a look-up in any table failed
  * (the class's route is filled in). */
 int mail_route_sender(const struct mail_route_settings *rs, const char *sender, const char *address,
                       struct str *transport, struct str *nexthop, const char **param_r);

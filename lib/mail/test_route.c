@@ -13,7 +13,9 @@
 #include "util/str.h"
 #include "util/testing.h"
 
-static int fail_lookups; /* 1: transport_maps fails, 2: the relay table fails */
+/* 1: transport_maps fails, 2: the relay table fails, 3: the sender
+ * transport table fails */
+static int fail_lookups;
 static const char *looked_up[16];
 static size_t looked_up_count;
 
@@ -34,9 +36,20 @@ static int lookup(const char *spec, const char *key, struct str *value)
 	    {"empty@b.test", ""},
 	    {"<>", "[bounce.relay]"},
 	};
+	static const char *const sender_transports[][2] = {
+	    {"@bulk.test", "bulk"},
+	    {"vip@bulk.test", "smtp:[vip.relay]:2525"},
+	    {"plain@bulk.test", "DUNNO"},
+	    {"<>", "bounces:"},
+	};
 	const char *const(*rows)[2] = table;
 	size_t count = sizeof(table) / sizeof(table[0]);
-	if (strcmp(spec, "lmdb:/relays") == 0) {
+	if (strcmp(spec, "lmdb:/sender_transport") == 0) {
+		rows = sender_transports;
+		count = sizeof(sender_transports) / sizeof(sender_transports[0]);
+		if (fail_lookups == 3)
+			return -1;
+	} else if (strcmp(spec, "lmdb:/relays") == 0) {
 		rows = relays;
 		count = sizeof(relays) / sizeof(relays[0]);
 		if (fail_lookups == 2)
@@ -182,6 +195,44 @@ static char *const relay_domains[] = {"relay.test", "mx.example.test", NULL};
 static bool smtp_transport(const char *name)
 {
 	return strcmp(name, "smtp") == 0 || strcmp(name, "slow") == 0 || strcmp(name, "relay") == 0;
+}
+
+TEST(sender_dependent_default_transport)
+{
+	struct mail_route_settings rs = {.mydestination = mydestination,
+	                                 .virtual_domains = virtual_domains,
+	                                 .relayhost = "[relay]",
+	                                 .myhostname = "mx.example.test",
+	                                 .transport_maps = "lmdb:/transport",
+	                                 .sender_transport_maps = "lmdb:/sender_transport",
+	                                 .default_transport = "smtp",
+	                                 .lookup = lookup};
+	/* @domain: a transport without a next hop goes on to relayhost. */
+	check_sender(&rs, "ann@bulk.test", "x@remote.test", "bulk", "[relay]", 0);
+	/* The address first; its own next hop wins over relayhost. */
+	check_sender(&rs, "VIP@bulk.test", "x@remote.test", "smtp", "[vip.relay]:2525", 0);
+	/* DUNNO, no entry, or no sender: default_transport. */
+	check_sender(&rs, "plain@bulk.test", "x@remote.test", "smtp", "[relay]", 0);
+	check_sender(&rs, "bob@other.test", "x@remote.test", "smtp", "[relay]", 0);
+	check_sender(&rs, "", "x@remote.test", "bounces", "[relay]", 0);
+	struct str t = STR_INIT, n = STR_INIT;
+	const char *param = NULL;
+	CHECK(mail_route_sender(&rs, "ann@bulk.test", "x@remote.test", &t, &n, &param) == 0);
+	CHECK_STR(param, "sender_dependent_default_transport_maps");
+	CHECK(mail_route(&rs, "x@remote.test", &t, &n) == 0);
+	CHECK_STR(str_cstr(&t), "smtp");
+	str_free(&t);
+	str_free(&n);
+	/* Only the default class: transport_maps, local, virtual and relay
+	 * mail are not affected. */
+	check_sender(&rs, "ann@bulk.test", "special@remote.test", "smtp", "[special.relay]:2525",
+	             0);
+	check_sender(&rs, "ann@bulk.test", "x@mx.example.test", "local", "mx.example.test", 0);
+	check_sender(&rs, "ann@bulk.test", "x@virt.test", "local", "mx.example.test", 0);
+	/* A failed look-up: the route of default_transport, and -1. */
+	fail_lookups = 3;
+	check_sender(&rs, "ann@bulk.test", "x@remote.test", "smtp", "[relay]", -1);
+	fail_lookups = 0;
 }
 
 TEST(class_defaults)
@@ -410,6 +461,7 @@ int main(void)
 	RUN(defaults);
 	RUN(transport_maps);
 	RUN(sender_dependent_relayhost);
+	RUN(sender_dependent_default_transport);
 	RUN(class_defaults);
 	RUN(default_transport);
 	RUN(relay_transport);

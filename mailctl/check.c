@@ -21,6 +21,7 @@
 #include "conf/params.h"
 #include "conf/postfix_hints.h"
 #include "dns/dnsbl.h"
+#include "mail/notify_classes.h"
 #include "mail/receive_options.h"
 #include "mail/route.h"
 #include "mailctl/mailctl.h"
@@ -530,6 +531,18 @@ static void check_table_param(struct checker *ck, const char *name)
 	}
 }
 
+/* notify_classes as qmgr reads it (an unknown class stops qmgr). */
+static void check_notify_classes(struct checker *ck)
+{
+	unsigned flags;
+	const char *bad;
+	if (notify_classes_parse(conf_get_list(ck->conf, "notify_classes"), &flags, &bad) != 0) {
+		char *where = param_where(ck, "notify_classes");
+		report(ck, true, where, "notify_classes: unknown class \"%s\"", bad);
+		free(where);
+	}
+}
+
 /* virtual_alias_maps as above; a virtual alias domain that is also local
  * or virtual mailbox. */
 static void check_virtual_alias(struct checker *ck)
@@ -763,6 +776,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_local_delivery(&ck);
 	check_virtual_alias(&ck);
 	check_access(&ck);
+	check_notify_classes(&ck);
 	/* The routing tables qmgr reads (a table it cannot read defers mail). */
 	check_table_param(&ck, "transport_maps");
 	check_table_param(&ck, "sender_dependent_relayhost_maps");

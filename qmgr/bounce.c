@@ -46,7 +46,8 @@ static int read_content(const char *path, size_t offset, int64_t size, struct st
 static const char *describe(enum dsn_action action, const char *origin)
 {
 	if (strcmp(origin, "double-bounce") == 0)
-		return "postmaster non-delivery notification";
+		return action == DSN_ACTION_DELAYED ? "postmaster delay notification"
+		                                    : "postmaster non-delivery notification";
 	if (action == DSN_ACTION_DELAYED)
 		return "sender delay notification";
 	if (action == DSN_ACTION_FAILED)

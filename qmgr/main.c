@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/notify_classes.h"
 #include "qmgr/qmgr.h"
 #include "server/server.h"
 #include "util/alloc.h"
@@ -482,6 +483,12 @@ static void init(struct server *srv)
 	qmgr.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	qmgr.delay_warning = time_param(conf, "delay_warning_time");
 	qmgr.double_bounce_rcpt = conf_get(conf, "2bounce_notice_recipient");
+	qmgr.bounce_notice_rcpt = conf_get(conf, "bounce_notice_recipient");
+	qmgr.delay_notice_rcpt = conf_get(conf, "delay_notice_recipient");
+	const char *bad_class;
+	if (notify_classes_parse(conf_get_list(conf, "notify_classes"), &qmgr.notify_classes,
+	                         &bad_class) != 0)
+		log_fatal("notify_classes: unknown class \"%s\"", bad_class);
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;
 	qmgr.relayhost = conf_get(conf, "relayhost");
 	qmgr.transport_maps = conf_get(conf, "transport_maps");

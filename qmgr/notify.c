@@ -7,8 +7,14 @@
  *              recipients are still deferred, NOTIFY absent or with DELAY
  * NOTIFY=NEVER asks for none. Mail from the null sender never gets one
  * back; when it is one of our own notifications ("bounce") and it failed,
- * a report goes to 2bounce_notice_recipient instead (a double bounce), and
- * when that one fails too it is only logged. Each recipient's
+ * a report goes to 2bounce_notice_recipient instead (a double bounce) if
+ * notify_classes has 2bounce or bounce (else it is logged and dropped, as
+ * Postfix does), and when that one fails too it is only logged. With
+ * notify_classes bounce (delay) the postmaster gets a copy of each
+ * failure report (delay warning) to the sender, with the headers of the
+ * message only and every recipient whatever its NOTIFY, at
+ * bounce_notice_recipient (delay_notice_recipient), from the null sender
+ * as a postmaster notification (never reported on in turn). Each recipient's
  * notification is recorded in the status log ("notified") once queued, so
  * a restarted qmgr does not send it again; a notification that cannot be
  * queued now is tried again at the next attempt. One queued but not
@@ -21,6 +27,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "mail/notify_classes.h"
 #include "qmgr/qmgr.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -47,19 +54,55 @@ static bool wants(const char *notify, const char *word, bool by_default)
 	return !notify_has(notify, "NEVER") && notify_has(notify, word);
 }
 
-/* Queue a failure report for the indexes: to the sender, or for a failed
- * notification of ours to the postmaster. 0 if done with them. */
-static int notify_failures(const struct queue_envelope *env, const char *path, size_t offset,
-                           const struct status_log *log, const size_t *indexes, size_t count)
+/* The postmaster's copy of a report about the indexes: the headers of
+ * the message only. Not critical: a failure is logged, nothing retried. */
+static void postmaster_copy(const struct queue_envelope *env, const char *path, size_t offset,
+                            const struct status_log *log, const size_t *indexes, size_t count,
+                            enum dsn_action action, const char *to)
 {
 	if (count == 0)
+		return;
+	struct queue_envelope copy;
+	queue_envelope_copy_fields(&copy, env);
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		queue_envelope_add_rcpt(&copy, env->rcpts[i].address, env->rcpts[i].orcpt,
+		                        env->rcpts[i].notify);
+	free(copy.ret);
+	copy.ret = xstrdup("HDRS");
+	if (notice_queue(&copy, path, offset, log, indexes, count, action, to, "double-bounce") !=
+	    0)
+		log_warn("%s: postmaster notice failed while notifying %s", env->id, env->sender);
+	queue_envelope_free(&copy);
+}
+
+/* Queue a failure report for the indexes (failed: those whose NOTIFY
+ * asks for one; bounced: all): to the sender, or for a failed
+ * notification of ours to the postmaster. 0 if done with them. */
+static int notify_failures(const struct queue_envelope *env, const char *path, size_t offset,
+                           const struct status_log *log, const size_t *failed, size_t n_failed,
+                           const size_t *bounced, size_t n_bounced)
+{
+	if (n_bounced == 0)
 		return 0;
-	if (env->sender[0] != '\0')
-		return notice_queue(env, path, offset, log, indexes, count, DSN_ACTION_FAILED, NULL,
-		                    "bounce");
-	if (strcmp(env->origin, "bounce") == 0)
-		return notice_queue(env, path, offset, log, indexes, count, DSN_ACTION_FAILED,
-		                    qmgr.double_bounce_rcpt, "double-bounce");
+	if (env->sender[0] != '\0') {
+		if (notice_queue(env, path, offset, log, failed, n_failed, DSN_ACTION_FAILED, NULL,
+		                 "bounce") != 0)
+			return -1;
+		if (qmgr.notify_classes & NOTIFY_BOUNCE)
+			postmaster_copy(env, path, offset, log, bounced, n_bounced,
+			                DSN_ACTION_FAILED, qmgr.bounce_notice_rcpt);
+		return 0;
+	}
+	if (strcmp(env->origin, "bounce") == 0) {
+		if (qmgr.notify_classes & (NOTIFY_BOUNCE | NOTIFY_2BOUNCE))
+			return notice_queue(env, path, offset, log, bounced, n_bounced,
+			                    DSN_ACTION_FAILED, qmgr.double_bounce_rcpt,
+			                    "double-bounce");
+		log_info("%s: undeliverable sender notification discarded (notify_classes has no "
+		         "2bounce)",
+		         env->id);
+		return 0;
+	}
 	if (strcmp(env->origin, "double-bounce") == 0)
 		log_warn("%s: undeliverable postmaster notification discarded", env->id);
 	else
@@ -87,6 +130,15 @@ static int notify_delay(const struct queue_envelope *env, const char *path, size
 	if (any_deferred)
 		rc = notice_queue(env, path, offset, log, delayed, count, DSN_ACTION_DELAYED, NULL,
 		                  "bounce");
+	if (any_deferred && rc == 0 && (qmgr.notify_classes & NOTIFY_DELAY)) {
+		/* Every deferred recipient, whatever its NOTIFY. */
+		count = 0;
+		for (size_t i = 0; i < log->rcpt_count; i++)
+			if (log->rcpts[i].state == RCPT_DEFERRED)
+				delayed[count++] = i;
+		postmaster_copy(env, path, offset, log, delayed, count, DSN_ACTION_DELAYED,
+		                qmgr.delay_notice_rcpt);
+	}
 	if (any_deferred && rc == 0) {
 		const char *error;
 		log->delay_warned = now;
@@ -135,7 +187,8 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
 	}
 	size_t n_passed = n_marks;
 	int rc = 0;
-	if (notify_failures(env, path, content_offset, log, failed, n_failed) == 0) {
+	if (notify_failures(env, path, content_offset, log, failed, n_failed, bounced, n_bounced) ==
+	    0) {
 		memcpy(marks + n_marks, bounced, n_bounced * sizeof(*marks));
 		n_marks += n_bounced;
 	} else {

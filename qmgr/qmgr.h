@@ -35,10 +35,13 @@ struct qmgr_settings {
 	int64_t minimal_backoff;
 	int64_t maximal_backoff;
 	int64_t maximal_lifetime;
-	int64_t bounce_lifetime; /* bounce_queue_lifetime: mail from <> */
-	bool soft_bounce;        /* what would bounce is deferred instead */
-	int64_t delay_warning;   /* 0: no delay warnings */
-	const char *double_bounce_rcpt;
+	int64_t bounce_lifetime;        /* bounce_queue_lifetime: mail from <> */
+	bool soft_bounce;               /* what would bounce is deferred instead */
+	int64_t delay_warning;          /* 0: no delay warnings */
+	const char *double_bounce_rcpt; /* 2bounce_notice_recipient */
+	const char *bounce_notice_rcpt; /* bounce_notice_recipient */
+	const char *delay_notice_rcpt;  /* delay_notice_recipient */
+	unsigned notify_classes;        /* mail/notify_classes.h */
 	int64_t ipc_timeout_ms;
 	const char *relayhost;      /* "" for MX routing */
 	const char *transport_maps; /* "" for none */

@@ -40,6 +40,7 @@ class DsnDeliveryTest(InstanceTestCase):
             "minimal_backoff_time": "1h",
             "maximal_backoff_time": "2h",
             "2bounce_notice_recipient": "postmaster@" + DOMAIN,
+            "notify_classes": "2bounce",
         }, services=[
             "127.0.0.1:%d inet n - n - - smtpd" % self.port,
             "qmgr unix n - n 300 1 qmgr",

@@ -316,7 +316,29 @@ class QmgrTest(InstanceTestCase):
         self.assertEqual([r["rcpts"] for r in self.local.requested()], [[[bad, 0]]])
         self.assertIn("%s: from the null sender: no notification" % qid, self.inst.read_log())
 
+    def test_double_bounce_discarded_by_default(self):
+        # notify_classes as Postfix's default (resource, software): a
+        # notice that cannot be delivered is logged and dropped.
+        ghost, bad = "ghost@" + LOCAL_DOMAIN, "nobody@" + LOCAL_DOMAIN
+        for r in (ghost, bad):
+            self.local.answers[r] = ("bounced", "5.1.1", "unknown user")
+        qid = self.write_mail(ghost, [bad])
+        self.wakeup()
+        self.inst.wait_log("undeliverable sender notification discarded (notify_classes has "
+                           "no 2bounce)", timeout=20)
+        wait_for(lambda: self.listing("incoming") + self.listing("active")
+                 + self.listing("deferred") == [], what="an empty queue")
+        time.sleep(1)
+        reqs = self.local.requested()
+        self.assertEqual([r["rcpts"][0][0] for r in reqs], [bad, ghost])
+        self.assertEqual(reqs[0]["queue_id"], qid)
+        self.assertNotIn("postmaster non-delivery notification", self.inst.read_log())
+
     def test_double_bounce_goes_to_postmaster_once(self):
+        self.inst.params["notify_classes"] = "2bounce"
+        self.inst.write_config()
+        self.inst.mailctl("reload", check=True)
+        time.sleep(1)
         ghost, bad = "ghost@" + LOCAL_DOMAIN, "nobody@" + LOCAL_DOMAIN
         for r in (ghost, bad, "postmaster"):
             self.local.answers[r] = ("bounced", "5.1.1", "unknown user")
@@ -511,6 +533,7 @@ class QmgrRecipientLimitTest(QmgrTest):
     test_corrupt_file_goes_to_corrupt = None
     test_crash_in_the_middle_loses_nothing = None
     test_double_bounce_goes_to_postmaster_once = None
+    test_double_bounce_discarded_by_default = None
 
 
 class QmgrTimerTest(QmgrTest):
@@ -552,6 +575,7 @@ class QmgrTimerTest(QmgrTest):
     test_corrupt_file_goes_to_corrupt = None
     test_crash_in_the_middle_loses_nothing = None
     test_double_bounce_goes_to_postmaster_once = None
+    test_double_bounce_discarded_by_default = None
 
 
 class QmgrBackoffTest(QmgrTimerTest):
@@ -620,7 +644,7 @@ class QmgrBounceLifetimeTest(QmgrTimerTest):
 
     def params(self):
         return {"minimal_backoff_time": "1s", "maximal_backoff_time": "1s",
-                "bounce_queue_lifetime": "3s"}
+                "bounce_queue_lifetime": "3s", "notify_classes": "2bounce"}
 
     def test_null_sender_mail_expires_first(self):
         b = "b@" + LOCAL_DOMAIN
@@ -696,6 +720,73 @@ class QmgrDelayWarningTest(QmgrTimerTest):
             del self.local.answers[r]
         self.wait_gone(qid, timeout=20)
         self.wait_gone(quiet, timeout=20)
+
+    test_timer_retries_deferred_mail = None
+    test_expired_mail_bounces = None
+
+
+class QmgrNotifyClassesTest(QmgrTimerTest):
+    """notify_classes bounce and delay: the postmaster gets a copy of each
+    failure report and delay warning, with the headers only and every
+    recipient whatever its NOTIFY (bounce also sends double bounces)."""
+
+    def params(self):
+        return {"minimal_backoff_time": "1s", "maximal_backoff_time": "1s",
+                "delay_warning_time": "2s", "notify_classes": "bounce, delay, resource",
+                "bounce_notice_recipient": "bounces@" + LOCAL_DOMAIN,
+                "delay_notice_recipient": "delays@" + LOCAL_DOMAIN}
+
+    def test_bounce_copy_to_postmaster(self):
+        a, b = "a@" + LOCAL_DOMAIN, "b@" + LOCAL_DOMAIN
+        for r in (a, b):
+            self.local.answers[r] = ("bounced", "5.1.1", "unknown user")
+        self.local.answers["bounces@" + LOCAL_DOMAIN] = ("deferred", "4.2.2", "held")
+        qid = self.write_mail("owner@remote.test", [a, b], notify={a: "NEVER"},
+                              content=b"Subject: secret\r\n\r\nthe body\r\n")
+        self.wakeup()
+        _, _, content = self.find_notice("owner@remote.test", timeout=20)
+        env, _, copy = self.find_notice("bounces@" + LOCAL_DOMAIN, timeout=20)
+        self.assertEqual(env["origin"], "double-bounce")
+        self.assertEqual(env["sender"], "")
+        # The sender hears of b only (a said NEVER), with the message.
+        sender = email.message_from_bytes(content, policy=email.policy.compat32)
+        finals = [dict(bl.items())["Final-Recipient"]
+                  for bl in sender.get_payload()[1].get_payload()[1:]]
+        self.assertEqual(finals, ["rfc822; " + b])
+        self.assertIn(b"the body", content)
+        # The postmaster of both, with the headers only.
+        msg = email.message_from_bytes(copy, policy=email.policy.compat32)
+        finals = [dict(bl.items())["Final-Recipient"]
+                  for bl in msg.get_payload()[1].get_payload()[1:]]
+        self.assertEqual(sorted(finals), ["rfc822; " + a, "rfc822; " + b])
+        self.assertEqual(msg.get_payload()[2].get_content_type(), "text/rfc822-headers")
+        self.assertIn(b"Subject: secret", copy)
+        self.assertNotIn(b"the body", copy)
+        self.wait_gone(qid)
+        self.assertIn("%s: postmaster non-delivery notification" % qid, self.inst.read_log())
+
+    def test_delay_copy_to_postmaster(self):
+        a = "a@" + LOCAL_DOMAIN
+        self.local.answers[a] = ("deferred", "4.2.2", "mailbox full")
+        self.local.answers["delays@" + LOCAL_DOMAIN] = ("deferred", "4.2.2", "held")
+        qid = self.write_mail("owner@remote.test", [a], notify={a: "FAILURE"})
+        self.wakeup()
+        env, _, copy = self.find_notice("delays@" + LOCAL_DOMAIN, timeout=20)
+        self.assertEqual(env["origin"], "double-bounce")
+        msg = email.message_from_bytes(copy, policy=email.policy.compat32)
+        self.assertEqual(msg["Subject"], "Delayed Mail (still being retried)")
+        # The sender asked for no delay notice: only the postmaster's.
+        self.assertEqual(self.notices("owner@remote.test"), {})
+        self.inst.wait_log("%s: postmaster delay notification" % qid)
+        del self.local.answers[a]
+        self.wait_gone(qid, timeout=20)
+
+    def test_mailctl_check_names_unknown_class(self):
+        self.inst.params["notify_classes"] = "bounce, bogus"
+        self.inst.write_config()
+        out = self.inst.mailctl("check")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn('notify_classes: unknown class "bogus"', out.stdout + out.stderr)
 
     test_timer_retries_deferred_mail = None
     test_expired_mail_bounces = None

@@ -32,6 +32,8 @@ const struct param_def param_table[] = {
      "Tables (regexp_table(5)) each body line is looked up in, as header_checks."},
     {"body_checks_size_limit", PARAM_SIZE, "51200",
      "How much of each message body body_checks look at (bytes)."},
+    {"bounce_notice_recipient", PARAM_STR, "postmaster",
+     "Recipient of the postmaster's copies of bounces (notify_classes bounce)."},
     {"bounce_queue_lifetime", PARAM_TIME, "5d",
      "How long a bounce or other notification (from the null sender) may stay deferred before "
      "it is given up (0: tried once)."},
@@ -67,6 +69,8 @@ const struct param_def param_table[] = {
     {"default_transport", PARAM_STR, "smtp",
      "transport[:nexthop] for mail to domains that are not local, virtual or relay domains "
      "(after transport_maps)."},
+    {"delay_notice_recipient", PARAM_STR, "postmaster",
+     "Recipient of the postmaster's copies of delay warnings (notify_classes delay)."},
     {"delay_warning_time", PARAM_TIME, "0h",
      "After this long in the queue the sender is warned that mail is delayed (0: never)."},
     {"deliver_lock_attempts", PARAM_INT, "20",
@@ -195,6 +199,10 @@ const struct param_def param_table[] = {
     {"non_smtpd_milters", PARAM_STR, "",
      "Milters for mail submitted with sendmail (pickup): unix:/path, inet:host:port or { address, "
      "name=value... }."},
+    {"notify_classes", PARAM_LIST, "resource, software",
+     "What the postmaster hears about by mail: bounce (copies of bounces, and undeliverable "
+     "bounces), 2bounce (undeliverable bounces), delay (copies of delay warnings); resource, "
+     "software, policy, protocol, data are logged only."},
     {"pop3d_auth_failure_limit", PARAM_INT, "3",
      "Failed logins after which pop3d disconnects the client."},
     {"pop3d_hard_error_limit", PARAM_INT, "20",

@@ -137,7 +137,7 @@ class DefaultTransportsTest(InstanceTestCase):
                     "plain@bulk.example DUNNO\n" % self.port)
         transport = os.path.join(inst.etc, "transport")
         with open(transport, "w") as f:
-            f.write("pinned.example smtp:\n")
+            f.write("pinned.example smtp:[127.0.0.3]:%d\n" % self.port)
         for path in (senders, transport):
             os.chmod(path, 0o644)
             inst.mailctl("map", "build", path, check=True)

@@ -1,7 +1,9 @@
 /*
  * Buffered, bounded, timed I/O on one connection (see stream.h). The
- * plain transport polls the descriptor before each read and write; TLS
- * plugs in its own transport.
+ * plain transport waits for input in recv() itself on a blocking socket
+ * (SO_RCVTIMEO set to the timeout: one system call a read), and polls
+ * the descriptor before each read otherwise, and before each write;
+ * TLS plugs in its own transport.
  */
 #include "util/stream.h"
 
@@ -11,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
@@ -19,9 +23,19 @@
 #define READ_CHUNK 65536
 #define WRITE_FLUSH_AT 8192
 
+/* How the plain transport waits for input: in recv() with SO_RCVTIMEO
+ * until that turns out not to work (not a socket: setsockopt fails; a
+ * non-blocking one: recv answers EAGAIN at once), then with poll(). */
+enum read_wait {
+	READ_WAIT_RECV,
+	READ_WAIT_POLL,
+};
+
 struct stream {
 	int fd;
 	bool not_socket; /* plain writes use write(), not send() */
+	enum read_wait read_wait;
+	int rcvtimeo_ms; /* SO_RCVTIMEO as set on fd (-1: none set, waits forever) */
 	int timeout_ms;
 	const struct stream_transport *transport;
 	void *transport_ctx;
@@ -48,9 +62,56 @@ static int wait_fd(int fd, short events, int timeout_ms)
 	}
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* recv() waiting at most timeout_ms (< 0: no limit): bytes, or -1 with
+ * errno (ETIMEDOUT on timeout); -2 when fd is not a socket, or is a
+ * non-blocking one (EAGAIN at once): it is to be polled. */
+static ssize_t recv_timed(struct stream *s, void *buf, size_t len, int timeout_ms)
+{
+	if (s->rcvtimeo_ms != timeout_ms) {
+		struct timeval tv = {0, 0};
+		if (timeout_ms > 0) {
+			tv.tv_sec = timeout_ms / 1000;
+			tv.tv_usec = (timeout_ms % 1000) * 1000;
+		}
+		if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+			return -2;
+		s->rcvtimeo_ms = timeout_ms;
+	}
+	for (;;) {
+		int64_t start = monotonic_ms();
+		ssize_t n = recv(s->fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == ENOTSOCK)
+			return -2;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		/* The kernel rounds the timeout to its clock ticks. */
+		if (timeout_ms < 0 || monotonic_ms() - start < timeout_ms - 100)
+			return -2;
+		errno = ETIMEDOUT;
+		return -1;
+	}
+}
+
 static ssize_t plain_read(void *ctx, void *buf, size_t len, int timeout_ms)
 {
 	struct stream *s = ctx;
+	if (s->read_wait == READ_WAIT_RECV && timeout_ms != 0) {
+		ssize_t n = recv_timed(s, buf, len, timeout_ms);
+		if (n != -2)
+			return n;
+		s->read_wait = READ_WAIT_POLL;
+	}
 	for (;;) {
 		if (wait_fd(s->fd, POLLIN, timeout_ms) != 0)
 			return -1;
@@ -108,6 +169,7 @@ struct stream *stream_new(int fd, int timeout_ms)
 	struct stream *s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
 	s->timeout_ms = timeout_ms;
+	s->rcvtimeo_ms = -1;
 	s->transport = &plain_transport;
 	s->transport_ctx = s;
 	return s;

@@ -192,6 +192,50 @@ TEST(timeouts)
 	close(sv[1]);
 }
 
+/* A socket read by recv() with SO_RCVTIMEO that someone makes
+ * non-blocking later is not taken to have timed out: it is polled from
+ * then on, with the whole timeout. A pipe is polled from the start. */
+TEST(wait_kinds)
+{
+	int sv[2];
+	make_pair(sv);
+	struct stream *s = stream_new(sv[0], 300);
+	struct str line = STR_INIT;
+	send_all(sv[1], "one\r\n", 5);
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_OK);
+	CHECK(str_equal_cstr(&line, "one"));
+	CHECK(fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK) == 0);
+	const char *const pieces[] = {"", "two\r\n", NULL};
+	pid_t pid = send_in_pieces(sv, pieces, 100);
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_OK);
+	CHECK(str_equal_cstr(&line, "two"));
+	CHECK(child_ok(pid));
+	int64_t start = now_ms();
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_TIMEOUT);
+	CHECK(now_ms() - start >= 280);
+	stream_free(s);
+	close(sv[0]);
+	close(sv[1]);
+
+	int p[2];
+	CHECK(pipe(p) == 0);
+	s = stream_new(p[0], -1);
+	CHECK(write(p[1], "zero\n", 5) == 5);
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_OK);
+	CHECK(str_equal_cstr(&line, "zero"));
+	stream_set_timeout(s, 200);
+	start = now_ms();
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_TIMEOUT);
+	CHECK(now_ms() - start >= 190);
+	CHECK(write(p[1], "three\n", 6) == 6);
+	CHECK(stream_read_line(s, &line, 100, NULL) == STREAM_OK);
+	CHECK(str_equal_cstr(&line, "three"));
+	str_free(&line);
+	stream_free(s);
+	close(p[0]);
+	close(p[1]);
+}
+
 TEST(read_exact_some_and_peek)
 {
 	int sv[2];
@@ -485,6 +529,7 @@ int main(void)
 	RUN(lines_crlf_lf_and_partial);
 	RUN(overlong_lines);
 	RUN(timeouts);
+	RUN(wait_kinds);
 	RUN(read_exact_some_and_peek);
 	RUN(large_writes);
 	RUN(write_buffering);

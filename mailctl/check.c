@@ -21,6 +21,7 @@
 #include "conf/params.h"
 #include "conf/postfix_hints.h"
 #include "dns/dnsbl.h"
+#include "mail/canonical.h"
 #include "mail/notify_classes.h"
 #include "mail/receive_options.h"
 #include "mail/route.h"
@@ -568,6 +569,58 @@ static void check_virtual_alias(struct checker *ck)
 	}
 }
 
+/* The canonical(5) tables, the class words of the *_classes parameters,
+ * local_header_rewrite_clients, and the tables among the
+ * masquerade_exceptions names, as smtpd and pickup read them. */
+static void check_canonical(struct checker *ck)
+{
+	static const char *const maps[] = {"canonical_maps", "sender_canonical_maps",
+	                                   "recipient_canonical_maps"};
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		check_table_param(ck, maps[i]);
+	static const char *const classes[] = {"canonical_classes", "sender_canonical_classes",
+	                                      "recipient_canonical_classes", "masquerade_classes"};
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		unsigned mask;
+		const char *bad;
+		if (canonical_classes_parse(conf_get_list(ck->conf, classes[i]), &mask, &bad) !=
+		    0) {
+			char *where = param_where(ck, classes[i]);
+			report(
+			    ck, true, where,
+			    "%s: \"%s\" is not envelope_sender, envelope_recipient, header_sender "
+			    "or header_recipient",
+			    classes[i], bad);
+			free(where);
+		}
+	}
+	unsigned clients;
+	const char *bad;
+	if (canonical_header_clients_parse(conf_get_list(ck->conf, "local_header_rewrite_clients"),
+	                                   &clients, &bad) != 0) {
+		char *where = param_where(ck, "local_header_rewrite_clients");
+		report(ck, true, where,
+		       "local_header_rewrite_clients: \"%s\" is not permit_inet_interfaces, "
+		       "permit_mynetworks, permit_sasl_authenticated or static:all",
+		       bad);
+		free(where);
+	}
+	char *const *exceptions = conf_get_list(ck->conf, "masquerade_exceptions");
+	for (size_t i = 0; exceptions && exceptions[i]; i++) {
+		if (strchr(exceptions[i], ':') == NULL)
+			continue;
+		const char *error;
+		struct table *t = table_open(exceptions[i], &error);
+		if (t != NULL) {
+			table_close(t);
+			continue;
+		}
+		char *where = param_where(ck, "masquerade_exceptions");
+		report(ck, true, where, "masquerade_exceptions: %s", error);
+		free(where);
+	}
+}
+
 /* smtpd's access tables (access(5)), header and body checks,
  * relay_recipient_maps, the BCC tables, and its policy reply codes. */
 static void check_access(struct checker *ck)
@@ -775,6 +828,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	}
 	check_local_delivery(&ck);
 	check_virtual_alias(&ck);
+	check_canonical(&ck);
 	check_access(&ck);
 	check_notify_classes(&ck);
 	/* The routing tables qmgr reads (a table it cannot read defers mail). */

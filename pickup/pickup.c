@@ -16,8 +16,11 @@
  * stays for the next scan.
  * With header_checks or body_checks the message is checked first
  * (content.c), then with non_smtpd_milters it goes through the filters
- * (pickup_milter.c). The queue file gets the recipients after virtual
- * alias expansion (lib/mail/virtual_alias.h); a recipient unknown in a
+ * (pickup_milter.c). Canonical mapping and masquerading
+ * (lib/mail/canonical.h) rewrite the envelope, and the address fields of
+ * the header section (after header_checks, before the milters), as
+ * Postfix's cleanup does. The queue file gets the recipients after that
+ * and virtual alias expansion (lib/mail/virtual_alias.h); a recipient unknown in a
  * virtual alias domain is returned to the sender in a non-delivery
  * notification (bounce.c), one whose expansion loops is queued for qmgr
  * to defer until the table is fixed, and when a table cannot be read the
@@ -34,6 +37,7 @@
 #include <unistd.h>
 
 #include "mail/bcc.h"
+#include "mail/canonical.h"
 #include "mail/drop_headers.h"
 #include "mail/dropfile.h"
 #include "mail/dsn.h"
@@ -65,6 +69,8 @@ struct pickup {
 	char *maildrop;
 	char *qmgr_socket;
 	struct virtual_alias *virtual_alias;
+	struct canonical *canonical; /* canonical_maps, masquerade_domains */
+	bool rewriting_headers;      /* ... for the header section too */
 	struct bcc_config bcc;
 	bool soft_bounce;
 	const char *content_filter; /* "transport:nexthop" for every message, or "" */
@@ -142,8 +148,9 @@ static void keep_failures(const struct queue_envelope *env, struct queue_envelop
 	*failed_count_r = 0;
 }
 
-/* env with virtual aliases expanded into queued, and the blind copies
- * (bcc.h) added; failures are listed.
+/* env with its addresses rewritten (canonical.h) and virtual aliases
+ * expanded into queued, and the blind copies (bcc.h) added for the
+ * rewritten addresses; failures are listed.
  * 0, or -1 with *why_r on a temporary failure. */
 static int expand_envelope(const struct queue_envelope *env, struct queue_envelope *queued,
                            struct virtual_alias_failure **failed_r, size_t *failed_count_r,
@@ -160,21 +167,61 @@ static int expand_envelope(const struct queue_envelope *env, struct queue_envelo
 		*failed_count_r = 0;
 		return 0;
 	}
-	if (virtual_alias_rewrite_envelope(settings.virtual_alias, env, queued, failed_r,
-	                                   failed_count_r, &reason) == 0) {
-		if (settings.soft_bounce)
-			keep_failures(env, queued, failed_r, failed_count_r);
-		if (!bcc_wanted(&settings.bcc) || bcc_add(&settings.bcc, env, queued) == 0)
-			return 0;
-		virtual_alias_failures_free(*failed_r, *failed_count_r);
-		queue_envelope_free(queued);
-		*why_r = "a sender_bcc_maps or recipient_bcc_maps table cannot be read";
+	struct queue_envelope mapped;
+	bool rewritten = canonical_wanted(settings.canonical,
+	                                  CANONICAL_ENVELOPE_SENDER | CANONICAL_ENVELOPE_RECIPIENT);
+	const char *error = "";
+	if (rewritten &&
+	    canonical_rewrite_envelope(settings.canonical, env, &mapped, &error) != 0) {
+		snprintf(why, sizeof(why), "address rewriting: %s", error);
+		*why_r = why;
 		return -1;
 	}
-	snprintf(why, sizeof(why), "virtual alias expansion: %s", reason);
-	free(reason);
-	*why_r = why;
-	return -1;
+	const struct queue_envelope *in = rewritten ? &mapped : env;
+	int rc = -1;
+	if (virtual_alias_rewrite_envelope(settings.virtual_alias, in, queued, failed_r,
+	                                   failed_count_r, &reason) != 0) {
+		snprintf(why, sizeof(why), "virtual alias expansion: %s", reason);
+		free(reason);
+		*why_r = why;
+	} else {
+		if (settings.soft_bounce)
+			keep_failures(in, queued, failed_r, failed_count_r);
+		if (!bcc_wanted(&settings.bcc) || bcc_add(&settings.bcc, in, queued) == 0) {
+			rc = 0;
+		} else {
+			virtual_alias_failures_free(*failed_r, *failed_count_r);
+			queue_envelope_free(queued);
+			*why_r = "a sender_bcc_maps or recipient_bcc_maps table cannot be read";
+		}
+	}
+	if (rewritten)
+		queue_envelope_free(&mapped);
+	return rc;
+}
+
+/* The header section at the start of buf (its first header_len bytes,
+ * or all of buf up to the empty line when header_len is buf->len) with
+ * its addresses rewritten (canonical.h). 0, or -1 with *why_r. */
+static int rewrite_header(struct str *buf, size_t header_len, const char **why_r)
+{
+	static char why[512];
+	struct str out = STR_INIT;
+	size_t used = 0;
+	const char *error = "";
+	int rc = canonical_rewrite_header(settings.canonical, buf->data, header_len, true, &out,
+	                                  &used, &error);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "header address rewriting: %s", error);
+		*why_r = why;
+	} else if (rc == 1) {
+		str_append(&out, buf->data + used, buf->len - used);
+		str_free(buf);
+		*buf = out;
+		return 0;
+	}
+	str_free(&out);
+	return rc < 0 ? -1 : 0;
 }
 
 /* The envelope is valid: open the queue file (unless no recipient is left
@@ -227,12 +274,19 @@ static int put(struct transfer *t, const void *data, size_t len, const char **er
 }
 
 /* Pass on the held header lines t->head[0..header_len) without the dropped
- * fields (and their continuation lines), then the rest held, which is body;
- * from now on content goes straight on. */
+ * fields (and their continuation lines), their addresses rewritten (unless
+ * header_checks are to see them first: finish_buffered rewrites them
+ * then), then the rest held, which is body; from now on content goes
+ * straight on. */
 static int release_headers(struct transfer *t, size_t header_len, const char **error_r)
 {
-	drop_headers_remove(&t->head, header_len);
+	header_len = drop_headers_remove(&t->head, header_len);
 	t->in_body = true;
+	if (settings.rewriting_headers && !(t->buffered && pickup_content_enabled()) &&
+	    rewrite_header(&t->head, header_len, error_r) != 0) {
+		str_free(&t->head);
+		return -1;
+	}
 	int rc = put(t, t->head.data, t->head.len, error_r);
 	str_free(&t->head);
 	return rc;
@@ -382,6 +436,10 @@ static enum outcome finish_buffered(struct transfer *t, int64_t uid, const char 
 		case PICKUP_CONTENT_RETRY:
 			return RETRY;
 		}
+		/* Checked as it came: now its addresses are rewritten. */
+		if (settings.rewriting_headers &&
+		    rewrite_header(&t->content, t->content.len, why_r) != 0)
+			return RETRY;
 	}
 	struct str filtered = STR_INIT;
 	const struct str *content = &t->content;
@@ -646,6 +704,10 @@ static void init(struct server *srv)
 	settings.maildrop = xasprintf("%s/maildrop", settings.queue_dir);
 	settings.qmgr_socket = xasprintf("%s/public/qmgr", settings.queue_dir);
 	settings.virtual_alias = virtual_alias_from_conf(conf);
+	const char *error;
+	settings.canonical = canonical_from_conf(conf, &error);
+	if (settings.canonical == NULL)
+		log_fatal("%s", error);
 	bcc_config_from_conf(&settings.bcc, conf);
 	settings.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	settings.hopcount_limit = conf_get_int(conf, "hopcount_limit");
@@ -659,6 +721,11 @@ static void init(struct server *srv)
 	if (receive_options_parse(conf_get(conf, "receive_override_options"),
 	                          &settings.receive_options, &bad, &bad_len) != 0)
 		log_fatal("receive_override_options: unknown option \"%.*s\"", bad_len, bad);
+	/* Mail from sendmail is local: its header section is rewritten. */
+	settings.rewriting_headers =
+	    !(settings.receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) &&
+	    canonical_wanted(settings.canonical,
+	                     CANONICAL_HEADER_SENDER | CANONICAL_HEADER_RECIPIENT);
 	pickup_content_init(conf, settings.virtual_alias,
 	                    !(settings.receive_options & RECEIVE_NO_HEADER_BODY_CHECKS));
 	pickup_milter_init(conf, settings.virtual_alias,

@@ -8,9 +8,14 @@
  * SPILL_THRESHOLD in an unnamed spill file that is mapped rather than
  * read), shown to the filters after the final dot, edited as they say,
  * and only then written to the queue file (in incoming/, or hold/ for
- * quarantine). The queue file gets the recipients after virtual alias
- * expansion (lib/mail/virtual_alias.h); milters see them as the client
- * gave them. Header fields that access tables or policy servers PREPENDed
+ * quarantine). The queue file gets the envelope after canonical mapping
+ * and masquerading (lib/mail/canonical.h), then virtual alias expansion
+ * (lib/mail/virtual_alias.h); milters see it as the client gave it. The
+ * address fields of the client's header section are rewritten by
+ * canonical mapping and masquerading too (for the clients
+ * local_header_rewrite_clients names), after header_checks, as Postfix's
+ * cleanup does; the section is held anyway, so this costs nothing when
+ * neither is configured. Header fields that access tables or policy servers PREPENDed
  * come first, above our Received header, as Postfix puts them; the
  * end-of-data policy servers are asked before the milters see the
  * message.
@@ -64,6 +69,9 @@ struct message_sink {
 	struct content_check_config check_cfg; /* the settings', with this session */
 	struct content_check check;
 	struct str received; /* our headers (PREPENDed ones, Received), checked with the client's */
+	/* canonical_maps, masquerade_domains on the header section */
+	bool rewriting;
+	bool rewrite_failed; /* a table could not be read: 451 at the end */
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -178,6 +186,27 @@ static void sink_put_body(struct message_sink *k, const char *data, size_t len)
 	str_free(&out);
 }
 
+/* The client's header fields, buf[from..buf->len), with their addresses
+ * rewritten (canonical_maps, masquerade_domains). */
+static void rewrite_header_fields(struct session *s, struct message_sink *k, struct str *buf,
+                                  size_t from)
+{
+	struct str out = STR_INIT;
+	size_t used = 0;
+	const char *error = "";
+	int rc = canonical_rewrite_header(s->cfg->canonical, buf->data + from, buf->len - from,
+	                                  true, &out, &used, &error);
+	if (rc < 0) {
+		log_warn("%s: header address rewriting: %s", k->id, error);
+		k->rewrite_failed = true;
+	} else if (rc == 1) {
+		str_append(&out, buf->data + from + used, buf->len - from - used);
+		str_truncate(buf, from);
+		str_append(buf, out.data, out.len);
+	}
+	str_free(&out);
+}
+
 /* Called at the end of the header section (or when it grows too large):
  * the held bytes up to header_len are headers, those from body_from on
  * are body (between the two: the empty line that ends the headers). */
@@ -200,11 +229,22 @@ static void sink_release_headers(struct session *s, struct message_sink *k, size
 		struct str out = STR_INIT;
 		content_check_headers(&k->check, k->received.data, k->received.len, &out);
 		str_append(&out, added.data, added.len);
+		size_t client_from = out.len;
 		content_check_headers(&k->check, k->headers.data, header_len, &out);
+		if (k->rewriting)
+			rewrite_header_fields(s, k, &out, client_from);
 		str_append(&out, k->headers.data + header_len, body_from - header_len);
 		sink_put(k, out.data, out.len);
 		str_free(&out);
 		sink_put_body(k, k->headers.data + body_from, k->headers.len - body_from);
+	} else if (k->rewriting) {
+		struct str out = STR_INIT;
+		str_append(&out, added.data, added.len);
+		str_append(&out, k->headers.data, header_len);
+		rewrite_header_fields(s, k, &out, added.len);
+		str_append(&out, k->headers.data + header_len, k->headers.len - header_len);
+		sink_put(k, out.data, out.len);
+		str_free(&out);
 	} else {
 		sink_put(k, added.data, added.len);
 		sink_put(k, k->headers.data, k->headers.len);
@@ -289,26 +329,24 @@ static void refusal_set(struct refusal *r, int code, const char *enhanced, char 
 	r->text = text;
 }
 
-/* out becomes the envelope that is queued: s->env with virtual aliases
- * expanded (smtpd checked each recipient at RCPT, but the tables may have
- * changed since, and milters may have added recipients), and the blind
- * copies (bcc.h) added; with receive_override_options no_address_mappings,
- * s->env as it is. 0, or -1 with
- * the reason in *why (out is then empty). */
-static int queued_envelope(struct session *s, struct queue_envelope *out, struct refusal *why)
+/* out becomes env with virtual aliases expanded and the blind copies
+ * (bcc.h) added; with receive_override_options no_address_mappings, env
+ * as it is. 0, or -1 with the reason in *why (out is then empty). */
+static int expand_envelope(struct session *s, const struct queue_envelope *env,
+                           struct queue_envelope *out, struct refusal *why)
 {
 	if (s->cfg->receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) {
 		/* Mapped where the mail goes next (after a content filter). */
-		queue_envelope_copy_fields(out, &s->env);
-		for (size_t i = 0; i < s->env.rcpt_count; i++)
-			queue_envelope_add_rcpt(out, s->env.rcpts[i].address, s->env.rcpts[i].orcpt,
-			                        s->env.rcpts[i].notify);
+		queue_envelope_copy_fields(out, env);
+		for (size_t i = 0; i < env->rcpt_count; i++)
+			queue_envelope_add_rcpt(out, env->rcpts[i].address, env->rcpts[i].orcpt,
+			                        env->rcpts[i].notify);
 		return 0;
 	}
 	struct virtual_alias_failure *failed;
 	size_t count;
 	char *reason;
-	if (virtual_alias_rewrite_envelope(s->cfg->virtual_alias, &s->env, out, &failed, &count,
+	if (virtual_alias_rewrite_envelope(s->cfg->virtual_alias, env, out, &failed, &count,
 	                                   &reason) != 0) {
 		log_warn("%s: virtual alias expansion: %s", session_client(s), reason);
 		refusal_set(why, 451, "4.3.0", xstrdup("Error: temporary lookup failure"));
@@ -317,7 +355,7 @@ static int queued_envelope(struct session *s, struct queue_envelope *out, struct
 	}
 	if (count > 0) {
 		log_info("reject: %s: <%s>: %s; from=<%s>", session_client(s), failed[0].address,
-		         failed[0].reason, s->env.sender);
+		         failed[0].reason, env->sender);
 		refusal_set(why, 550, failed[0].status,
 		            xasprintf("<%s>: Recipient address rejected: %s", failed[0].address,
 		                      failed[0].reason));
@@ -325,7 +363,7 @@ static int queued_envelope(struct session *s, struct queue_envelope *out, struct
 		queue_envelope_free(out);
 		return -1;
 	}
-	if (bcc_wanted(&s->cfg->bcc) && bcc_add(&s->cfg->bcc, &s->env, out) != 0) {
+	if (bcc_wanted(&s->cfg->bcc) && bcc_add(&s->cfg->bcc, env, out) != 0) {
 		log_warn("%s: a sender_bcc_maps or recipient_bcc_maps table cannot be read",
 		         session_client(s));
 		refusal_set(why, 451, "4.3.0", xstrdup("Error: temporary lookup failure"));
@@ -333,6 +371,46 @@ static int queued_envelope(struct session *s, struct queue_envelope *out, struct
 		return -1;
 	}
 	return 0;
+}
+
+/* out becomes the envelope that is queued: s->env with its addresses
+ * rewritten by canonical mapping and masquerading (canonical.h), then
+ * expanded as above (smtpd checked each recipient at RCPT, but the tables
+ * may have changed since, and milters may have added recipients); the
+ * blind copies are looked up with the rewritten addresses, as in Postfix.
+ * With receive_override_options no_address_mappings, s->env as it is. 0,
+ * or -1 with the reason in *why (out is then empty). */
+static int queued_envelope(struct session *s, struct queue_envelope *out, struct refusal *why)
+{
+	if ((s->cfg->receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) ||
+	    !canonical_wanted(s->cfg->canonical,
+	                      CANONICAL_ENVELOPE_SENDER | CANONICAL_ENVELOPE_RECIPIENT))
+		return expand_envelope(s, &s->env, out, why);
+	struct queue_envelope mapped;
+	const char *error = "";
+	if (canonical_rewrite_envelope(s->cfg->canonical, &s->env, &mapped, &error) != 0) {
+		log_warn("%s: address rewriting: %s", session_client(s), error);
+		refusal_set(why, 451, "4.3.0", xstrdup("Error: temporary lookup failure"));
+		return -1;
+	}
+	int rc = expand_envelope(s, &mapped, out, why);
+	queue_envelope_free(&mapped);
+	return rc;
+}
+
+/* Whether the client's header addresses are rewritten: Postfix rewrites
+ * the header sections of local clients only (local_header_rewrite_clients;
+ * remote_header_rewrite_domain has no counterpart here). */
+static bool rewrites_headers(const struct session *s)
+{
+	unsigned clients = s->cfg->header_rewrite_clients;
+	const struct addr_set *own = canonical_own_addrs(s->cfg->canonical);
+	return (clients & CANONICAL_CLIENTS_ALL) ||
+	       ((clients & CANONICAL_CLIENTS_INET_INTERFACES) && own != NULL &&
+	        addr_set_contains(own, s->client_addr)) ||
+	       ((clients & CANONICAL_CLIENTS_MYNETWORKS) &&
+	        cidr_list_match(s->cfg->mynetworks, s->client_addr)) ||
+	       ((clients & CANONICAL_CLIENTS_SASL) && s->auth_user != NULL);
 }
 
 static struct message_sink *sink_open(struct session *s, struct refusal *why)
@@ -383,6 +461,10 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 	k->checking = !(s->cfg->receive_options & RECEIVE_NO_HEADER_BODY_CHECKS) &&
 	              content_check_wanted(&k->check_cfg);
 	content_check_init(&k->check, &k->check_cfg);
+	k->rewriting = !(s->cfg->receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) &&
+	               canonical_wanted(s->cfg->canonical,
+	                                CANONICAL_HEADER_SENDER | CANONICAL_HEADER_RECIPIENT) &&
+	               rewrites_headers(s);
 	build_received(s, k, &k->received);
 	if (!k->checking) {
 		sink_put(k, k->received.data, k->received.len);
@@ -570,6 +652,12 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		      k->received_count);
 		log_info("%s: reject: mail loop (%d hops) from %s", k->id, k->received_count,
 		         session_client(s));
+	} else if (k->rewrite_failed) {
+		reply(s, 451, "4.3.0", "Error: temporary lookup failure");
+		log_warn(
+		    "%s: a canonical_maps or masquerade_exceptions table lookup failed: message "
+		    "from %s deferred",
+		    k->id, session_client(s));
 	} else if (k->check.verdict == CONTENT_FAILED) {
 		reply(s, 451, "4.3.0", "Error: temporary lookup failure");
 		log_warn("%s: header_checks or body_checks table lookup failed: message from %s "

@@ -121,6 +121,14 @@ static void load_settings(struct server *srv)
 	c->auth_socket = xasprintf("%s/private/auth", c->queue_dir);
 	c->qmgr_socket = xasprintf("%s/public/qmgr", c->queue_dir);
 	const char *error;
+	c->canonical = canonical_from_conf(conf, &error);
+	if (c->canonical == NULL)
+		log_fatal("%s", error);
+	if (canonical_header_clients_parse(conf_get_list(conf, "local_header_rewrite_clients"),
+	                                   &c->header_rewrite_clients, &error) != 0)
+		log_fatal("local_header_rewrite_clients: \"%s\" is not permit_inet_interfaces, "
+		          "permit_mynetworks, permit_sasl_authenticated or static:all",
+		          error);
 	if (milter_defaults_from_conf(conf, &c->milter_defaults, &error) != 0)
 		log_fatal("%s", error);
 	struct milter_chain *check = milter_chain_new(

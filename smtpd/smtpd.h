@@ -27,6 +27,7 @@
 
 #include "conf/conf.h"
 #include "mail/bcc.h"
+#include "mail/canonical.h"
 #include "mail/content_check.h"
 #include "mail/queue.h"
 #include "mail/receive_options.h"
@@ -96,6 +97,10 @@ struct smtpd_settings {
 	char *const *alias_maps; /* local names that exist besides system users */
 	const char *recipient_delimiter;
 	struct virtual_alias *virtual_alias; /* virtual_alias_maps */
+	/* canonical_maps and masquerade_domains (data.c), and the clients
+	 * whose header sections they rewrite (local_header_rewrite_clients) */
+	struct canonical *canonical;
+	unsigned header_rewrite_clients;
 	const char *auth_socket;
 	const char *qmgr_socket;
 	struct tls_context *tls;

@@ -37,6 +37,13 @@ const struct param_def param_table[] = {
     {"bounce_queue_lifetime", PARAM_TIME, "5d",
      "How long a bounce or other notification (from the null sender) may stay deferred before "
      "it is given up (0: tried once)."},
+    {"canonical_classes", PARAM_LIST,
+     "envelope_sender, envelope_recipient, header_sender, header_recipient",
+     "Which addresses canonical_maps rewrites: envelope_sender, envelope_recipient, "
+     "header_sender, header_recipient."},
+    {"canonical_maps", PARAM_LIST, "",
+     "Tables (canonical(5)) that smtpd and pickup rewrite sender and recipient addresses with, "
+     "in the envelope and the header section, as mail is received."},
     {"command_directory", PARAM_STR, "/usr/sbin",
      "Directory of the programs an administrator runs (mailctl, sendmail)."},
     {"command_expansion_filter", PARAM_STR,
@@ -116,6 +123,10 @@ const struct param_def param_table[] = {
     {"local_destination_concurrency_limit", PARAM_INT, "20",
      "Most local deliveries qmgr runs at once to one recipient domain (0: no limit); "
      "unset: default_destination_concurrency_limit."},
+    {"local_header_rewrite_clients", PARAM_LIST, "permit_inet_interfaces",
+     "SMTP clients whose header addresses canonical_maps and masquerade_domains rewrite: "
+     "permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated, static:all (mail "
+     "from sendmail always)."},
     {"local_transport", PARAM_STR, "local",
      "transport[:nexthop] for mail to mydestination and unqualified addresses (after "
      "transport_maps)."},
@@ -128,6 +139,14 @@ const struct param_def param_table[] = {
      "Program that system users' mail is piped into instead of the mailbox (procmail, "
      "maildrop); taken as written, without $name expansion (empty: none)."},
     {"maillog_file", PARAM_STR, "", "File to write log lines to; empty means syslog."},
+    {"masquerade_classes", PARAM_LIST, "envelope_sender, header_sender, header_recipient",
+     "Which addresses masquerade_domains rewrites: envelope_sender, envelope_recipient, "
+     "header_sender, header_recipient."},
+    {"masquerade_domains", PARAM_LIST, "",
+     "Domains whose subdomains are stripped from addresses at receipt (user@host.example.com "
+     "becomes user@example.com); \"!domain\" leaves one alone; the first match decides."},
+    {"masquerade_exceptions", PARAM_LIST, "",
+     "Local parts (names, or tables) never masqueraded, e.g. root."},
     {"master_stop_timeout", PARAM_TIME, "10s",
      "How long master waits for its children to exit at stop before it kills them."},
     {"max_idle", PARAM_TIME, "100s",
@@ -239,6 +258,11 @@ const struct param_def param_table[] = {
     {"recipient_bcc_maps", PARAM_LIST, "",
      "Tables giving, for a recipient (user@domain or @domain), an address that gets a blind "
      "copy."},
+    {"recipient_canonical_classes", PARAM_LIST, "envelope_recipient, header_recipient",
+     "Which addresses recipient_canonical_maps rewrites: envelope_recipient, "
+     "header_recipient."},
+    {"recipient_canonical_maps", PARAM_LIST, "",
+     "Tables (canonical(5)) for recipient addresses only, asked before canonical_maps."},
     {"recipient_delimiter", PARAM_STR, "",
      "Characters that start an address extension (user+ext@domain is user's), \"\" for none."},
     {"relay_domains", PARAM_LIST, "", "Domains accepted from anyone and relayed onward."},
@@ -251,6 +275,10 @@ const struct param_def param_table[] = {
      "Next hop for all remote mail: [host]:port, [host], host:port or domain; empty: MX routing."},
     {"sender_bcc_maps", PARAM_LIST, "",
      "Tables giving, for a sender (user@domain or @domain), an address that gets a blind copy."},
+    {"sender_canonical_classes", PARAM_LIST, "envelope_sender, header_sender",
+     "Which addresses sender_canonical_maps rewrites: envelope_sender, header_sender."},
+    {"sender_canonical_maps", PARAM_LIST, "",
+     "Tables (canonical(5)) for sender addresses only, asked before canonical_maps."},
     {"sender_dependent_default_transport_maps", PARAM_STR, "",
      "Table of sender (user@domain, then @domain; <> for the null sender) to the "
      "transport[:nexthop] of its mail for the default class, in place of default_transport; "

@@ -7,35 +7,45 @@
 #include <string.h>
 #include <strings.h>
 
-/* Postfix's header_opts entries with HDR_OPT_SENDER or HDR_OPT_RECIP. */
-static const char *const address_fields[] = {
-    "Apparently-To",
-    "Bcc",
-    "Cc",
-    "Disposition-Notification-To",
-    "Errors-To",
-    "From",
-    "Mail-Followup-To",
-    "Reply-To",
-    "Resent-Bcc",
-    "Resent-Cc",
-    "Resent-From",
-    "Resent-Reply-To",
-    "Resent-Sender",
-    "Resent-To",
-    "Return-Path",
-    "Return-Receipt-To",
-    "Sender",
-    "To",
+/* Postfix's header_opts entries with HDR_OPT_SENDER or HDR_OPT_RECIP,
+ * and which of the two each has (Resent-Reply-To is a recipient field
+ * there, and so here). */
+static const struct {
+	const char *name;
+	enum addr_header_kind kind;
+} address_fields[] = {
+    {"Apparently-To", ADDR_HEADER_RECIPIENT},
+    {"Bcc", ADDR_HEADER_RECIPIENT},
+    {"Cc", ADDR_HEADER_RECIPIENT},
+    {"Disposition-Notification-To", ADDR_HEADER_SENDER},
+    {"Errors-To", ADDR_HEADER_SENDER},
+    {"From", ADDR_HEADER_SENDER},
+    {"Mail-Followup-To", ADDR_HEADER_SENDER},
+    {"Reply-To", ADDR_HEADER_SENDER},
+    {"Resent-Bcc", ADDR_HEADER_RECIPIENT},
+    {"Resent-Cc", ADDR_HEADER_RECIPIENT},
+    {"Resent-From", ADDR_HEADER_SENDER},
+    {"Resent-Reply-To", ADDR_HEADER_RECIPIENT},
+    {"Resent-Sender", ADDR_HEADER_SENDER},
+    {"Resent-To", ADDR_HEADER_RECIPIENT},
+    {"Return-Path", ADDR_HEADER_SENDER},
+    {"Return-Receipt-To", ADDR_HEADER_SENDER},
+    {"Sender", ADDR_HEADER_SENDER},
+    {"To", ADDR_HEADER_RECIPIENT},
 };
+
+unsigned addr_header_field_kind(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(address_fields) / sizeof(address_fields[0]); i++)
+		if (strlen(address_fields[i].name) == len &&
+		    strncasecmp(address_fields[i].name, name, len) == 0)
+			return address_fields[i].kind;
+	return 0;
+}
 
 bool addr_header_is_address_field(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof(address_fields) / sizeof(address_fields[0]); i++)
-		if (strlen(address_fields[i]) == len &&
-		    strncasecmp(address_fields[i], name, len) == 0)
-			return true;
-	return false;
+	return addr_header_field_kind(name, len) != 0;
 }
 
 static bool is_blank(char c)
@@ -125,9 +135,24 @@ static size_t line_end(const char *in, size_t len, size_t pos, bool at_end)
 	return at_end ? len : 0;
 }
 
-int addr_header_rewrite(const char *in, size_t len, bool at_end, addr_list_map_fn *map, void *ctx,
-                        struct str *out, size_t *used_r)
+/* One field's addresses through an addr_header_map_fn: the addr_list_map_fn
+ * that addr_list_rewrite calls. */
+struct field_map {
+	addr_header_map_fn *map;
+	void *ctx;
+	enum addr_header_kind kind;
+};
+
+static int map_in_field(void *ctx, const char *spec, struct str *replacement)
 {
+	struct field_map *fm = ctx;
+	return fm->map(fm->ctx, fm->kind, spec, replacement);
+}
+
+int addr_header_rewrite_kinds(const char *in, size_t len, bool at_end, unsigned kinds,
+                              addr_header_map_fn *map, void *ctx, struct str *out, size_t *used_r)
+{
+	struct field_map fm = {map, ctx, 0};
 	size_t pos = 0;
 	int changed = 0;
 	struct str value = STR_INIT;
@@ -166,10 +191,11 @@ int addr_header_rewrite(const char *in, size_t len, bool at_end, addr_list_map_f
 		const char *field = line;
 		size_t field_len = end - pos;
 		int rc = 0;
-		if (addr_header_is_address_field(field, name_len)) {
+		fm.kind = addr_header_field_kind(field, name_len);
+		if ((fm.kind & kinds) != 0) {
 			str_clear(&value);
-			rc = addr_list_rewrite(field + colon + 1, field_len - colon - 1, map, ctx,
-			                       &value);
+			rc = addr_list_rewrite(field + colon + 1, field_len - colon - 1,
+			                       map_in_field, &fm, &value);
 		}
 		if (rc < 0) {
 			changed = -1;
@@ -190,4 +216,27 @@ int addr_header_rewrite(const char *in, size_t len, bool at_end, addr_list_map_f
 	str_free(&value);
 	*used_r = pos;
 	return changed;
+}
+
+/* An addr_list_map_fn called for the addresses of every kind of field. */
+struct any_field {
+	addr_list_map_fn *map;
+	void *ctx;
+};
+
+static int map_any_field(void *ctx, enum addr_header_kind kind, const char *spec,
+                         struct str *replacement)
+{
+	(void)kind;
+	struct any_field *af = ctx;
+	return af->map(af->ctx, spec, replacement);
+}
+
+int addr_header_rewrite(const char *in, size_t len, bool at_end, addr_list_map_fn *map, void *ctx,
+                        struct str *out, size_t *used_r)
+{
+	struct any_field af = {map, ctx};
+	return addr_header_rewrite_kinds(in, len, at_end,
+	                                 ADDR_HEADER_SENDER | ADDR_HEADER_RECIPIENT, map_any_field,
+	                                 &af, out, used_r);
 }

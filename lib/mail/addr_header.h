@@ -1,6 +1,7 @@
 /*
- * The address fields of a message's header section rewritten on the way
- * out (smtp_generic_maps): the fields Postfix knows to hold sender or
+ * The address fields of a message's header section rewritten: on the way
+ * out (smtp_generic_maps), and as mail is received (canonical_maps and
+ * masquerade_domains, lib/mail/canonical.h). The fields Postfix knows to hold sender or
  * recipient addresses (its header_opts list: From, Sender, Reply-To, To,
  * Cc, Bcc, Resent-From/-Sender/-To/-Cc/-Bcc/-Reply-To, Return-Path,
  * Return-Receipt-To, Errors-To, Disposition-Notification-To,
@@ -26,6 +27,21 @@
 /* The longest line RFC 5322 allows, without its CRLF. */
 #define ADDR_HEADER_LINE_MAX 998
 
+/* The two kinds of address field, as Postfix tells them apart (its
+ * HDR_OPT_SENDER and HDR_OPT_RECIP): sender fields are From, Sender,
+ * Reply-To, Resent-From, Resent-Sender, Return-Path, Return-Receipt-To,
+ * Errors-To, Disposition-Notification-To and Mail-Followup-To; recipient
+ * fields are To, Cc, Bcc, Resent-To, Resent-Cc, Resent-Bcc,
+ * Resent-Reply-To and Apparently-To. */
+enum addr_header_kind {
+	ADDR_HEADER_SENDER = 1 << 0,
+	ADDR_HEADER_RECIPIENT = 1 << 1,
+};
+
+/* The kind of the field named name[0..len) (any case), or 0 when it is
+ * not one of the address fields above. */
+unsigned addr_header_field_kind(const char *name, size_t len);
+
 /* True if the field named name[0..len) (any case) is one of the address
  * fields above. */
 bool addr_header_is_address_field(const char *name, size_t len);
@@ -41,6 +57,17 @@ bool addr_header_is_address_field(const char *name, size_t len);
  * has the same bytes as in[0..*used_r)), -1 when map failed. */
 int addr_header_rewrite(const char *in, size_t len, bool at_end, addr_list_map_fn *map, void *ctx,
                         struct str *out, size_t *used_r);
+
+/* What addr_header_rewrite_kinds does with one addr-spec: as
+ * addr_list_map_fn, told the kind of field the address is in. */
+typedef int addr_header_map_fn(void *ctx, enum addr_header_kind kind, const char *spec,
+                               struct str *replacement);
+
+/* As addr_header_rewrite, with only the fields of the kinds in kinds (a
+ * mask of enum addr_header_kind) rewritten; map learns which kind of
+ * field each address is in. */
+int addr_header_rewrite_kinds(const char *in, size_t len, bool at_end, unsigned kinds,
+                              addr_header_map_fn *map, void *ctx, struct str *out, size_t *used_r);
 
 /* Append field[0..len) (one header field with its line ends) to out with
  * every line over ADDR_HEADER_LINE_MAX bytes folded before white space

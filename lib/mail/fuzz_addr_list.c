@@ -2,7 +2,9 @@
  * The spans of a list lie in order within it, and rewriting every
  * addr-spec to "X@Y" keeps the list's shape (parsed again, it has as
  * many addr-specs, each "X@Y"). A header section that nothing changed
- * comes out byte for byte; folding only adds line ends. */
+ * comes out byte for byte; rewriting one kind of field takes as much of
+ * it as rewriting all, and shows the map addresses of that kind only;
+ * folding only adds line ends. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,16 @@ static int keep(void *ctx, const char *spec, struct str *replacement)
 	(void)spec;
 	(void)replacement;
 	return 0;
+}
+
+/* An addr_header_map_fn that insists on the kinds it was asked for. */
+static int kind_to_xy(void *ctx, enum addr_header_kind kind, const char *spec,
+                      struct str *replacement)
+{
+	const unsigned *kinds = ctx;
+	if ((kind != ADDR_HEADER_SENDER && kind != ADDR_HEADER_RECIPIENT) || !(*kinds & kind))
+		abort();
+	return to_xy(NULL, spec, replacement);
 }
 
 static void without_line_ends(const char *in, size_t len, struct str *out)
@@ -76,7 +88,7 @@ static void check_list(const char *text, size_t len)
 	free(spans);
 }
 
-static void check_section(const char *text, size_t len, bool at_end)
+static void check_section(const char *text, size_t len, bool at_end, unsigned kinds)
 {
 	struct str out = STR_INIT;
 	size_t used = 0;
@@ -86,6 +98,12 @@ static void check_section(const char *text, size_t len, bool at_end)
 	str_clear(&out);
 	int rc = addr_header_rewrite(text, len, at_end, to_xy, NULL, &out, &used);
 	if (rc < 0 || used > len)
+		abort();
+	str_clear(&out);
+	size_t used_kinds = 0;
+	if (addr_header_rewrite_kinds(text, len, at_end, kinds, kind_to_xy, &kinds, &out,
+	                              &used_kinds) < 0 ||
+	    used_kinds != used)
 		abort();
 	str_free(&out);
 	/* Folding keeps every byte but line ends. */
@@ -106,6 +124,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const char *text = (const char *)data + 1;
 	check_list(text, size - 1);
-	check_section(text, size - 1, data[0] & 1);
+	check_section(text, size - 1, data[0] & 1, (data[0] >> 1) & 3);
 	return 0;
 }

@@ -30,6 +30,10 @@
  *
  * Tables are opened on first use and kept; lib/table notices a rebuilt
  * LMDB file.
+ *
+ * canonical(5) has the same key order and results: lib/mail/canonical.h
+ * looks its tables up here, with propagate set (Postfix's default
+ * propagate_unmatched_extensions has "canonical").
  */
 #ifndef POSTERN_MAIL_GENERIC_MAP_H
 #define POSTERN_MAIL_GENERIC_MAP_H

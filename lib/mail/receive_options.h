@@ -12,7 +12,8 @@
 enum receive_option {
 	/* smtpd: no 550 5.1.1 for unknown local, virtual or relay recipients */
 	RECEIVE_NO_UNKNOWN_RECIPIENT_CHECKS = 1 << 0,
-	/* no virtual alias expansion and no automatic BCC at receipt */
+	/* no canonical mapping, masquerading, virtual alias expansion or
+	 * automatic BCC at receipt */
 	RECEIVE_NO_ADDRESS_MAPPINGS = 1 << 1,
 	/* no header_checks, mime_header_checks, nested_header_checks, body_checks */
 	RECEIVE_NO_HEADER_BODY_CHECKS = 1 << 2,

@@ -261,6 +261,79 @@ TEST(fields)
 		CHECK(!addr_header_is_address_field(no[i], strlen(no[i])));
 }
 
+/* addr_header_map_fn: the kind of field each address is in, before the
+ * address ("S:" sender, "R:" recipient); test_map's replacement after it. */
+static int kind_map(void *ctx, enum addr_header_kind kind, const char *spec,
+                    struct str *replacement)
+{
+	struct str *seen = ctx;
+	str_printf(seen, "%s%s ", kind == ADDR_HEADER_SENDER ? "S:" : "R:", spec);
+	return test_map(NULL, spec, replacement);
+}
+
+TEST(field_kinds)
+{
+	static const char *const senders[] = {"From",
+	                                      "Sender",
+	                                      "reply-to",
+	                                      "Resent-From",
+	                                      "Resent-Sender",
+	                                      "Return-Path",
+	                                      "Return-Receipt-To",
+	                                      "Errors-To",
+	                                      "Disposition-Notification-To",
+	                                      "Mail-Followup-To"};
+	for (size_t i = 0; i < sizeof(senders) / sizeof(senders[0]); i++)
+		CHECK(addr_header_field_kind(senders[i], strlen(senders[i])) == ADDR_HEADER_SENDER);
+	/* Resent-Reply-To is a recipient field, as in Postfix's header_opts. */
+	static const char *const recipients[] = {
+	    "To",           "CC", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc", "Resent-Reply-To",
+	    "Apparently-To"};
+	for (size_t i = 0; i < sizeof(recipients) / sizeof(recipients[0]); i++)
+		CHECK(addr_header_field_kind(recipients[i], strlen(recipients[i])) ==
+		      ADDR_HEADER_RECIPIENT);
+	CHECK(addr_header_field_kind("Subject", 7) == 0);
+	CHECK(addr_header_field_kind("Delivered-To", 12) == 0);
+
+	const char *text = "From: Root <root@localhost.localdomain>\r\n"
+	                   "To: root, \"Doe, John\" <john.doe@box.local>\r\n"
+	                   "Subject: root@localhost.localdomain\r\n"
+	                   "\r\nbody\r\n";
+	size_t len = strlen(text);
+	struct str out = STR_INIT, seen = STR_INIT;
+	size_t used = 0;
+	/* Only the recipient fields: From stays, and map never sees it. */
+	CHECK(addr_header_rewrite_kinds(text, len, true, ADDR_HEADER_RECIPIENT, kind_map, &seen,
+	                                &out, &used) == 1);
+	CHECK_STR(str_cstr(&seen), "R:root R:john.doe@box.local ");
+	CHECK_STR(str_cstr(&out), "From: Root <root@localhost.localdomain>\r\n"
+	                          "To: me@example.com, \"Doe, John\" <john@example.com>\r\n"
+	                          "Subject: root@localhost.localdomain\r\n"
+	                          "\r\n");
+	CHECK(used == len - strlen("body\r\n"));
+	/* Only the sender fields. */
+	str_clear(&out);
+	str_clear(&seen);
+	CHECK(addr_header_rewrite_kinds(text, len, true, ADDR_HEADER_SENDER, kind_map, &seen, &out,
+	                                &used) == 1);
+	CHECK_STR(str_cstr(&seen), "S:root@localhost.localdomain ");
+	const char *want = "From: Root <me@example.com>\r\nTo: root, ";
+	CHECK(strncmp(str_cstr(&out), want, strlen(want)) == 0);
+	/* Both, in order; none: the same bytes. */
+	str_clear(&out);
+	str_clear(&seen);
+	CHECK(addr_header_rewrite_kinds(text, len, true, ADDR_HEADER_SENDER | ADDR_HEADER_RECIPIENT,
+	                                kind_map, &seen, &out, &used) == 1);
+	CHECK_STR(str_cstr(&seen), "S:root@localhost.localdomain R:root R:john.doe@box.local ");
+	str_clear(&out);
+	str_clear(&seen);
+	CHECK(addr_header_rewrite_kinds(text, len, true, 0, kind_map, &seen, &out, &used) == 0);
+	CHECK(seen.len == 0);
+	CHECK(used == len - strlen("body\r\n") && memcmp(out.data, text, used) == 0);
+	str_free(&out);
+	str_free(&seen);
+}
+
 /* The longest line of text (without its line end). */
 static size_t longest_line(const char *text)
 {
@@ -334,6 +407,7 @@ int main(void)
 	RUN(rewrite_in_place);
 	RUN(header_section);
 	RUN(fields);
+	RUN(field_kinds);
 	RUN(folding);
 	free(result);
 	return TESTING_DONE();

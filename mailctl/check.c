@@ -153,7 +153,8 @@ static void check_milter_params(struct checker *ck)
 static void check_networks(struct checker *ck)
 {
 	static const char *const names[] = {"mynetworks", "smtpd_client_event_limit_exceptions",
-	                                    "smtpd_tls_auth_only_exempt"};
+	                                    "smtpd_tls_auth_only_exempt",
+	                                    "smtpd_authorized_xforward_hosts"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char *bad = NULL;
 		struct cidr_list *list = cidr_list_parse(conf_get_list(ck->conf, names[i]), &bad);

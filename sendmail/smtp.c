@@ -251,6 +251,7 @@ static void dispatch(struct session *s, const char *line)
 	case SMTP_VERB_STARTTLS:
 	case SMTP_VERB_AUTH:
 	case SMTP_VERB_ETRN:
+	case SMTP_VERB_XFORWARD:
 		reply(s, "502 5.5.1 Error: %s is not offered here", smtp_verb_name(verb));
 		break;
 	case SMTP_VERB_UNKNOWN:

@@ -85,6 +85,7 @@ static void load_settings(const struct conf *conf)
 	smtp_cfg.sender_dependent_auth =
 	    conf_get_bool(conf, "smtp_sender_dependent_authentication");
 	smtp_cfg.tls_wrappermode = conf_get_bool(conf, "smtp_tls_wrappermode");
+	smtp_cfg.send_xforward = conf_get_bool(conf, "smtp_send_xforward_command");
 	smtp_cfg.tls_cache_database = conf_get(conf, "smtp_tls_session_cache_database");
 	smtp_cfg.tls_cache_timeout_s = conf_get_time(conf, "smtp_tls_session_cache_timeout");
 	smtp_cfg.cache_time_ms = conf_get_time(conf, "smtp_connection_cache_time_limit") * 1000;

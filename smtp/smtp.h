@@ -59,6 +59,9 @@ struct smtp_config {
 	/* smtp_sender_dependent_authentication */
 	bool sender_dependent_auth;
 	bool tls_wrappermode; /* smtp_tls_wrappermode: TLS at connect, no STARTTLS */
+	/* smtp_send_xforward_command: XFORWARD the message's original client
+	 * (its envelope) to a server that offers it (transaction.c) */
+	bool send_xforward;
 	/* smtp_tls_session_cache_database ("": none) and
 	 * smtp_tls_session_cache_timeout (seconds; 0: none) */
 	const char *tls_cache_database;

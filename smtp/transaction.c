@@ -9,7 +9,11 @@
  * disable_mime_output_conversion is set. With smtp_generic_maps the
  * envelope addresses and the header section sent are generic.c's
  * rewrites; the content is read through content_read, which puts the
- * rewritten header section in place of the original one.
+ * rewritten header section in place of the original one. With
+ * smtp_send_xforward_command, XFORWARD commands (Postfix's XFORWARD_README)
+ * go ahead of MAIL in every transaction to a server that offers XFORWARD,
+ * naming the message's original client; pipelined with the rest when the
+ * server offers PIPELINING.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,8 +25,10 @@
 #include "mail/mime_7bit.h"
 #include "smtp/session.h"
 #include "smtp/wire_lines.h"
+#include "smtp/xforward.h"
 #include "smtp/xtext.h"
 #include "util/alloc.h"
+#include "util/log.h"
 
 #define BODY_BLOCK (64 * 1024)
 #define BDAT_CHUNK (1024 * 1024)
@@ -367,6 +373,56 @@ static bool refuse_early(struct smtp_session *s, const struct smtp_message *msg,
 	return true;
 }
 
+/* A reply to XFORWARD other than 2xx is only logged, as Postfix does: the
+ * mail goes on without it. */
+static void xforward_reply(struct smtp_session *s)
+{
+	if (s->resp.code / 100 != 2)
+		log_warn("host %s said: %s (in reply to XFORWARD command)", s->relay,
+		         str_cstr(&s->summary));
+}
+
+/* smtp_send_xforward_command: the client attributes of the message's
+ * envelope (what the server that queued it recorded: the original
+ * client's, when that server was given them by XFORWARD too), for the
+ * attributes the server announced; IDENT is the queue id, SOURCE LOCAL
+ * for mail that did not come by SMTP (pickup, notifications). Without
+ * pipelining each command is answered before the next; with it they are
+ * queued ahead of MAIL and *pending_r says how many replies to read
+ * first. 0, or -1 with the session error set. */
+static int send_xforward(struct smtp_session *s, const struct smtp_message *msg, bool pipelining,
+                         size_t *pending_r)
+{
+	*pending_r = 0;
+	if (!smtp_cfg.send_xforward || !s->esmtp || s->ehlo.xforward == 0)
+		return 0;
+	const struct queue_envelope *env = msg->env;
+	const char *source = NULL;
+	if (env->origin != NULL && *env->origin != '\0')
+		source = strcmp(env->origin, "smtp") == 0 ? "REMOTE" : "LOCAL";
+	/* In slot order: NAME ADDR PORT PROTO HELO IDENT SOURCE LOGIN. */
+	const char *values[XFORWARD_ATTR_COUNT] = {
+	    env->client_name, env->client_addr, env->client_port, env->protocol,
+	    env->helo,        env->id,          source,           env->auth_user,
+	};
+	char **lines = xforward_commands(values, s->ehlo.xforward);
+	int rc = 0;
+	for (char **l = lines; rc == 0 && *l; l++) {
+		session_put_line(s, *l);
+		if (pipelining) {
+			(*pending_r)++;
+			continue;
+		}
+		rc = session_flush(s, smtp_cfg.mail_timeout_ms, "sending XFORWARD");
+		if (rc == 0)
+			rc = session_read_reply(s, smtp_cfg.mail_timeout_ms, "sending XFORWARD");
+		if (rc == 0)
+			xforward_reply(s);
+	}
+	xforward_commands_free(lines);
+	return rc;
+}
+
 /* A kept session's queued RSET, sent and answered on its own when no
  * transaction follows it; false if the session cannot be used. */
 static bool rset_alone(struct smtp_session *s)
@@ -398,6 +454,9 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 	}
 	if (open == 0)
 		return rset_alone(s);
+	size_t xforwards;
+	if (send_xforward(s, msg, pipelining, &xforwards) != 0)
+		goto broken;
 	/* MAIL */
 	mail_command(s, msg, send_body, &cmd);
 	session_put_line(s, str_cstr(&cmd));
@@ -441,6 +500,12 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 				session_fail(s, "4.4.2", "RSET refused on a kept session");
 				goto broken;
 			}
+		}
+		for (; xforwards > 0; xforwards--) {
+			if (session_read_reply(s, smtp_cfg.mail_timeout_ms, "sending XFORWARD") !=
+			    0)
+				goto broken;
+			xforward_reply(s);
 		}
 		if (session_read_reply(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0)
 			goto broken;

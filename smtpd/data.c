@@ -433,6 +433,7 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 	env->auth_user = xstrdup(s->auth_user ? s->auth_user : "");
 	free(env->origin);
 	env->origin = xstrdup("smtp");
+	xforward_apply_envelope(s, env); /* the original client, if XFORWARD named it */
 	if (env->filter == NULL && *s->cfg->content_filter)
 		env->filter = xstrdup(s->cfg->content_filter);
 
@@ -470,8 +471,9 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 		sink_put(k, k->received.data, k->received.len);
 		str_free(&k->received);
 	}
-	log_info("%s: client=%s%s%s", k->id, session_client(s),
-	         s->auth_user ? ", sasl_username=" : "", s->auth_user ? s->auth_user : "");
+	log_info("%s: client=%s%s%s%s", k->id, session_client(s),
+	         s->auth_user ? ", sasl_username=" : "", s->auth_user ? s->auth_user : "",
+	         xforward_log_suffix(s));
 	return k;
 }
 

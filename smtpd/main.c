@@ -97,6 +97,7 @@ static void load_settings(struct server *srv)
 	c->greet_pause_ms = conf_get_time(conf, "smtpd_greet_pause") * 1000;
 	c->mynetworks = networks(conf, "mynetworks");
 	c->auth_exempt_networks = networks(conf, "smtpd_tls_auth_only_exempt");
+	c->xforward_hosts = networks(conf, "smtpd_authorized_xforward_hosts");
 	c->mydestination = conf_get_list(conf, "mydestination");
 	c->virtual_domains = conf_get_list(conf, "virtual_mailbox_domains");
 	c->relay_domains = conf_get_list(conf, "relay_domains");

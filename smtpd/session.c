@@ -1,7 +1,8 @@
 /*
  * smtpd's session: greeting, the command loop with pipelining, EHLO/HELO,
  * STARTTLS, MAIL, RCPT, RSET, NOOP, VRFY, HELP, QUIT, error counting and
- * the per-session log lines. DATA/BDAT are in data.c, AUTH in auth.c.
+ * the per-session log lines. DATA/BDAT are in data.c, AUTH in auth.c,
+ * XFORWARD in xforward.c.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,13 +22,14 @@
 #include "util/log.h"
 #include "util/sock.h"
 
-static const char *const count_names[] = {"helo", "ehlo", "starttls", "auth",   "mail",
-                                          "rcpt", "data", "bdat",     "rset",   "noop",
-                                          "vrfy", "help", "quit",     "unknown"};
+static const char *const count_names[] = {"helo", "ehlo", "starttls", "xforward", "auth",
+                                          "mail", "rcpt", "data",     "bdat",     "rset",
+                                          "noop", "vrfy", "help",     "quit",     "unknown"};
 enum {
 	C_HELO,
 	C_EHLO,
 	C_STARTTLS,
+	C_XFORWARD,
 	C_AUTH,
 	C_MAIL,
 	C_RCPT,
@@ -133,7 +135,9 @@ bool session_error(struct session *s)
 	return false;
 }
 
-void session_reset_transaction(struct session *s)
+/* Forget the transaction and what came with it (a new MAIL starts clean;
+ * what XFORWARD said before it stays). */
+static void transaction_clear(struct session *s)
 {
 	if (s->bdat)
 		data_abort_bdat(s);
@@ -153,6 +157,13 @@ void session_reset_transaction(struct session *s)
 	str_free(&s->prepend);
 	access_deferrals_clear(s);
 	s->policy_instance[0] = '\0';
+}
+
+void session_reset_transaction(struct session *s)
+{
+	transaction_clear(s);
+	/* As Postfix's mail_reset(): XFORWARD attributes are per transaction. */
+	xforward_reset(s);
 }
 
 static void cmd_ehlo(struct session *s, const char *arg, bool extended)
@@ -184,6 +195,7 @@ static void cmd_ehlo(struct session *s, const char *arg, bool extended)
 	    s->cfg->tls && !s->tls ? "STARTTLS" : NULL,
 	    auth_offered(s) ? "AUTH PLAIN LOGIN" : NULL,
 	    s->cfg->vrfy_disabled ? NULL : "VRFY",
+	    s->xforward_allowed ? "XFORWARD " XFORWARD_KEYWORDS : NULL,
 	    "ENHANCEDSTATUSCODES",
 	    "8BITMIME",
 	    "DSN",
@@ -335,7 +347,7 @@ static void cmd_mail(struct session *s, const char *arg)
 		smtp_mail_params_free(&p);
 		return;
 	}
-	session_reset_transaction(s);
+	transaction_clear(s);
 	s->in_transaction = true;
 	s->env.sender = xstrdup(p.address);
 	s->env.smtputf8 = p.smtputf8;
@@ -564,6 +576,11 @@ static void dispatch(struct session *s, const char *line)
 		count(s, C_AUTH);
 		cmd_auth(s, arg);
 		break;
+	case SMTP_VERB_XFORWARD:
+		count(s, C_XFORWARD);
+		cmd_xforward(s, arg);
+		count_junk(s);
+		break;
 	case SMTP_VERB_MAIL:
 		count(s, C_MAIL);
 		cmd_mail(s, arg);
@@ -738,6 +755,7 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 	sock_peer_name(fd, s.client_addr, sizeof(s.client_addr), s.client_port,
 	               sizeof(s.client_port));
 	s.stream = stream_new(fd, (int)cfg->timeout_ms);
+	xforward_session_start(&s);
 	client_name_lookup(&s);
 	log_info("connect from %s", session_client(&s));
 	if (cfg->wrapper_mode) {

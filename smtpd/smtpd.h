@@ -17,6 +17,7 @@
  *   fqdn.c     the forms of the HELO name and the addresses (reject_non_fqdn_...)
  *   content.c  header_checks and body_checks: their look-ups and log lines
  *   policy_service.c  Postfix's SMTPD policy servers (smtpd_policy_services)
+ *   xforward.c  XFORWARD from smtpd_authorized_xforward_hosts: the original client
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -35,6 +36,7 @@
 #include "milter/milter.h"
 #include "policy/policy_client.h"
 #include "smtp/sender_login_mode.h"
+#include "smtp/xforward.h"
 #include "tls/tls.h"
 #include "util/cidr.h"
 #include "util/str.h"
@@ -83,6 +85,7 @@ struct smtpd_settings {
 	long long greet_pause_ms;
 	struct cidr_list *mynetworks;
 	struct cidr_list *auth_exempt_networks; /* AUTH allowed without TLS from here */
+	struct cidr_list *xforward_hosts;       /* smtpd_authorized_xforward_hosts */
 	char *const *mydestination;
 	char *const *virtual_domains;
 	char *const *relay_domains;
@@ -226,6 +229,12 @@ struct session {
 	struct access_deferral defer_if_permit;
 	struct access_deferral defer_if_reject;
 	char policy_instance[64];
+
+	/* xforward.c: whether the client may use XFORWARD; what it forwarded
+	 * for this transaction, and the log text made of it (or NULL). */
+	bool xforward_allowed;
+	struct xforward_attrs xforward;
+	char *xforward_log;
 };
 
 /* session.c */
@@ -396,5 +405,16 @@ void smtpd_milter_end(struct session *s);
 /* auth.c */
 void cmd_auth(struct session *s, const char *arg);
 bool auth_offered(const struct session *s);
+
+/* xforward.c: at connect, whether the client is an authorized one; the
+ * XFORWARD command; forget what was forwarded (the transaction ended);
+ * put it into the envelope about to be queued (after data.c filled in
+ * the real client); and ", orig_queue_id=..., orig_client=..." for the
+ * "client=" log line ("" when nothing was forwarded). */
+void xforward_session_start(struct session *s);
+void cmd_xforward(struct session *s, const char *arg);
+void xforward_reset(struct session *s);
+void xforward_apply_envelope(const struct session *s, struct queue_envelope *env);
+const char *xforward_log_suffix(const struct session *s);
 
 #endif

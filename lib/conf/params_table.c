@@ -342,6 +342,9 @@ const struct param_def param_table[] = {
     {"smtp_sasl_password_maps", PARAM_STR, "",
      "Table of server host name, then next hop as written, to user:password for AUTH to a relay "
      "(sent over TLS only); empty: no AUTH."},
+    {"smtp_send_xforward_command", PARAM_BOOL, "no",
+     "Send XFORWARD with the message's original client (name, address, port, protocol, HELO, "
+     "queue id, source, login) to a server that offers it, as to a content filter."},
     {"smtp_sender_dependent_authentication", PARAM_BOOL, "no",
      "Look up the envelope sender (user@domain, then @domain) in smtp_sasl_password_maps before "
      "the server and next hop; sessions are reused only with the same credentials."},
@@ -387,6 +390,9 @@ const struct param_def param_table[] = {
      "Failed AUTH attempts after which smtpd disconnects the client."},
     {"smtpd_auth_required", PARAM_BOOL, "no",
      "Refuse MAIL until the client has authenticated (submission services)."},
+    {"smtpd_authorized_xforward_hosts", PARAM_LIST, "",
+     "Clients (networks, as mynetworks) that smtpd offers XFORWARD to: they may name the "
+     "original client of mail they give back (content filters); empty: none."},
     {"smtpd_banner", PARAM_STR, "$myhostname ESMTP $mail_name",
      "Text after 220 in the SMTP greeting."},
     {"smtpd_client_access_maps", PARAM_LIST, "",

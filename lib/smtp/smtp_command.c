@@ -25,7 +25,7 @@ static const char *const verb_names[] = {
     [SMTP_VERB_BDAT] = "BDAT",       [SMTP_VERB_RSET] = "RSET",         [SMTP_VERB_NOOP] = "NOOP",
     [SMTP_VERB_QUIT] = "QUIT",       [SMTP_VERB_VRFY] = "VRFY",         [SMTP_VERB_EXPN] = "EXPN",
     [SMTP_VERB_HELP] = "HELP",       [SMTP_VERB_STARTTLS] = "STARTTLS", [SMTP_VERB_AUTH] = "AUTH",
-    [SMTP_VERB_ETRN] = "ETRN",
+    [SMTP_VERB_ETRN] = "ETRN",       [SMTP_VERB_XFORWARD] = "XFORWARD",
 };
 #define VERB_COUNT (sizeof(verb_names) / sizeof(verb_names[0]))
 

@@ -40,6 +40,7 @@ enum smtp_verb {
 	SMTP_VERB_STARTTLS,
 	SMTP_VERB_AUTH,
 	SMTP_VERB_ETRN,
+	SMTP_VERB_XFORWARD, /* Postfix's (smtp/xforward.h) */
 };
 
 /* A failure reply: "code enhanced text", e.g. 501 "5.5.4" "Syntax: ...".

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "smtp/xforward.h"
 #include "util/alloc.h"
 
 void smtp_resp_init(struct smtp_resp *r)
@@ -171,6 +172,8 @@ void smtp_ehlo_parse(const struct smtp_resp *r, struct smtp_ehlo *e)
 			while (q < p + len && isdigit((unsigned char)*q) && v < INT64_MAX / 10 - 10)
 				v = v * 10 + (*q++ - '0');
 			e->size_limit = v;
+		} else if (keyword_is(p, len, "XFORWARD", &args)) {
+			e->xforward |= xforward_keywords_parse(args, (size_t)(p + len - args));
 		} else if (keyword_is(p, len, "AUTH", &args)) {
 			size_t alen = (size_t)(p + len - args);
 			char *mechs = xstrndup(args, alen);

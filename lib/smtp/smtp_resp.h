@@ -63,6 +63,7 @@ struct smtp_ehlo {
 	bool pipelining, eightbitmime, smtputf8, dsn, chunking, starttls, size;
 	int64_t size_limit; /* 0: none announced */
 	char *auth_mechs;   /* space-separated, upper case; NULL if no AUTH */
+	unsigned xforward;  /* XFORWARD's attributes (smtp/xforward.h bits); 0: none */
 };
 
 void smtp_ehlo_parse(const struct smtp_resp *r, struct smtp_ehlo *e);

@@ -84,6 +84,7 @@ TEST(verbs)
 	    {"StartTLS", SMTP_VERB_STARTTLS, ""},
 	    {"AUTH PLAIN =", SMTP_VERB_AUTH, "PLAIN ="},
 	    {"ETRN example.com", SMTP_VERB_ETRN, "example.com"},
+	    {"xforward NAME=a", SMTP_VERB_XFORWARD, "NAME=a"},
 	    {"MAIL\tFROM:<>", SMTP_VERB_MAIL, "FROM:<>"},
 	    {"", SMTP_VERB_UNKNOWN, ""},
 	    {" MAIL FROM:<>", SMTP_VERB_UNKNOWN, "MAIL FROM:<>"},

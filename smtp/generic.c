@@ -37,16 +37,10 @@ struct header_ctx {
 static int map_header_address(void *ctx, const char *spec, struct str *replacement)
 {
 	struct header_ctx *hc = ctx;
-	const char *key = spec;
-	char *canonical = NULL;
-	if (strchr(spec, '@') != NULL) {
-		struct address a;
-		const char *why = "";
-		if (address_parse(spec, strlen(spec), true, &a, &why) != 0)
-			return 0;
-		key = canonical = address_to_string(&a);
-		address_free(&a);
-	}
+	char *canonical;
+	if (address_header_canonical(spec, &canonical) != 0)
+		return 0;
+	const char *key = canonical ? canonical : spec;
 	int rc = generic_map_lookup(smtp_cfg.generic, key, &hc->mapped, &hc->error);
 	if (rc == 1)
 		str_append(replacement, hc->mapped.data, hc->mapped.len);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/own_addresses.h"
 #include "server/server.h"
 #include "smtp/smtp.h"
 #include "util/alloc.h"
@@ -146,39 +147,18 @@ static void init(struct server *srv)
 		log_error("DNS unavailable, mail to domains will be deferred: %s", error);
 }
 
-/* This host's addresses, as Postfix's own_inet_addr and proxy_inet_addr:
- * those of inet_interfaces (every interface's with "all"), then
- * proxy_interfaces. An address the host cannot be found at would let mail
- * loop, so one that cannot be had is fatal, as in Postfix. */
-static struct addr_set *own_addresses(const struct conf *conf)
-{
-	struct addr_set *own = addr_set_new();
-	const char *error = "";
-	char *const *ifaces = conf_get_list(conf, "inet_interfaces");
-	bool all = ifaces == NULL || ifaces[0] == NULL;
-	for (size_t i = 0; ifaces && ifaces[i]; i++) {
-		if (strcmp(ifaces[i], "all") == 0)
-			all = true;
-		else if (addr_set_add_host(own, ifaces[i], &error) != 0)
-			log_fatal("inet_interfaces: %s", error);
-	}
-	if (all && addr_set_add_interfaces(own, &error) != 0)
-		log_fatal("inet_interfaces = all: %s", error);
-	char *const *proxies = conf_get_list(conf, "proxy_interfaces");
-	for (size_t i = 0; proxies && proxies[i]; i++)
-		if (addr_set_add_host(own, proxies[i], &error) != 0)
-			log_fatal("proxy_interfaces: %s", error);
-	return own;
-}
-
 /* Before the privilege drop: the client key may be readable by root only;
  * host names in inet_interfaces and proxy_interfaces are looked up before
  * a chroot. */
 static void pre_drop(struct server *srv)
 {
 	const struct conf *conf = server_conf(srv);
-	smtp_cfg.own_addrs = own_addresses(conf);
 	const char *error = "";
+	/* An address the host cannot be found at would let mail loop: fatal,
+	 * as in Postfix. */
+	smtp_cfg.own_addrs = own_addresses(conf, &error);
+	if (smtp_cfg.own_addrs == NULL)
+		log_fatal("%s", error);
 	int min, max;
 	if (tls_protocols_parse(conf_get(conf, "smtp_tls_protocols"), &min, &max, &error) != 0)
 		log_fatal("smtp_tls_protocols: %s", error);

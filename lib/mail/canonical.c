@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf/own_addresses.h"
 #include "mail/addr_header.h"
 #include "mail/generic_map.h"
 #include "smtp/address.h"
@@ -116,34 +117,6 @@ static bool has_items(char *const *list)
 	return list != NULL && list[0] != NULL;
 }
 
-struct addr_set *canonical_own_addresses(const struct conf *conf, const char **error_r)
-{
-	static char why[512];
-	struct addr_set *own = addr_set_new();
-	const char *error = "";
-	char *const *ifaces = conf_get_list(conf, "inet_interfaces");
-	bool all = !has_items(ifaces);
-	for (size_t i = 0; ifaces && ifaces[i]; i++) {
-		if (strcmp(ifaces[i], "all") == 0)
-			all = true;
-		else if (addr_set_add_host(own, ifaces[i], &error) != 0)
-			goto fail;
-	}
-	if (all && addr_set_add_interfaces(own, &error) != 0)
-		goto fail;
-	char *const *proxies = conf_get_list(conf, "proxy_interfaces");
-	for (size_t i = 0; proxies && proxies[i]; i++)
-		if (addr_set_add_host(own, proxies[i], &error) != 0)
-			goto fail;
-	return own;
-fail:
-	snprintf(why, sizeof(why), "this host's addresses (inet_interfaces, proxy_interfaces): %s",
-	         error);
-	*error_r = why;
-	addr_set_free(own);
-	return NULL;
-}
-
 struct canonical *canonical_from_conf(const struct conf *conf, const char **error_r)
 {
 	static char why[256];
@@ -175,7 +148,7 @@ struct canonical *canonical_from_conf(const struct conf *conf, const char **erro
 	struct addr_set *own = NULL;
 	if (has_items(s.canonical_maps) || has_items(s.sender_maps) ||
 	    has_items(s.recipient_maps) || has_items(s.masquerade_domains)) {
-		own = canonical_own_addresses(conf, error_r);
+		own = own_addresses(conf, error_r);
 		if (own == NULL)
 			return NULL;
 	}
@@ -405,16 +378,10 @@ static int map_header_address(void *ctx, enum addr_header_kind kind, const char 
                               struct str *replacement)
 {
 	struct header_ctx *hc = ctx;
-	const char *key = spec;
-	char *canonical = NULL;
-	if (strchr(spec, '@') != NULL) {
-		struct address a;
-		const char *why = "";
-		if (address_parse(spec, strlen(spec), true, &a, &why) != 0)
-			return 0;
-		key = canonical = address_to_string(&a);
-		address_free(&a);
-	}
+	char *canonical;
+	if (address_header_canonical(spec, &canonical) != 0)
+		return 0;
+	const char *key = canonical ? canonical : spec;
 	struct str mapped = STR_INIT;
 	enum canonical_class cls =
 	    kind == ADDR_HEADER_SENDER ? CANONICAL_HEADER_SENDER : CANONICAL_HEADER_RECIPIENT;

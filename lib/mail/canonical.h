@@ -97,7 +97,7 @@ struct canonical;
 /* The settings (and the strings they point to) must outlive the result. */
 struct canonical *canonical_new(const struct canonical_settings *settings);
 /* The settings from conf (which must outlive the result), with this
- * host's addresses (canonical_own_addresses) when anything is to be
+ * host's addresses (conf/own_addresses.h) when anything is to be
  * rewritten. NULL with *error_r (static) when a *_classes parameter has a
  * word that is not a class, or this host's addresses cannot be had. */
 struct canonical *canonical_from_conf(const struct conf *conf, const char **error_r);
@@ -129,10 +129,5 @@ int canonical_rewrite_envelope(struct canonical *c, const struct queue_envelope 
  * changed, 0 when none did, -1 with *error_r. */
 int canonical_rewrite_header(struct canonical *c, const char *in, size_t len, bool at_end,
                              struct str *out, size_t *used_r, const char **error_r);
-
-/* This host's addresses, as Postfix's own_inet_addr and proxy_inet_addr:
- * those of inet_interfaces (every interface's with "all"), then those of
- * proxy_interfaces. NULL with *error_r (static) when one cannot be had. */
-struct addr_set *canonical_own_addresses(const struct conf *conf, const char **error_r);
 
 #endif

@@ -403,6 +403,20 @@ char *address_to_string(const struct address *addr)
 	return str_steal(&s);
 }
 
+int address_header_canonical(const char *spec, char **canonical_r)
+{
+	*canonical_r = NULL;
+	if (strchr(spec, '@') == NULL)
+		return 0;
+	struct address a;
+	const char *why = "";
+	if (address_parse(spec, strlen(spec), true, &a, &why) != 0)
+		return -1;
+	*canonical_r = address_to_string(&a);
+	address_free(&a);
+	return 0;
+}
+
 static bool helo_lenient_ok(const char *text, size_t len)
 {
 	bool blank = true;

@@ -49,6 +49,11 @@ bool address_is_ascii(const struct address *addr);
 void address_format(const struct address *addr, struct str *out);
 /* The canonical form as a new string. */
 char *address_to_string(const struct address *addr);
+/* An addr-spec as a header field has it (lib/mail/addr_list.h), in the
+ * form tables are asked with: *canonical_r is its canonical form (to be
+ * freed) when it has an '@', NULL for a bare local part (used as it is).
+ * -1 for one with an '@' that is not a valid mailbox (left alone). */
+int address_header_canonical(const char *spec, char **canonical_r);
 
 /* True if an unquoted local part must be quoted to be a valid Local-part
  * (it is not a Dot-string). */

@@ -298,6 +298,21 @@ TEST(quote_and_unquote)
 	str_free(&out);
 }
 
+TEST(header_canonical)
+{
+	char *key = (char *)"unset";
+	CHECK(address_header_canonical("User@Example.COM", &key) == 0);
+	CHECK_STR(key, "User@example.com");
+	free(key);
+	CHECK(address_header_canonical("\"a.b\"@example.com", &key) == 0);
+	CHECK_STR(key, "a.b@example.com");
+	free(key);
+	CHECK(address_header_canonical("root", &key) == 0);
+	CHECK(key == NULL);
+	CHECK(address_header_canonical("a@@b", &key) == -1);
+	CHECK(key == NULL);
+}
+
 TEST(helo)
 {
 #define HELO(text, strict) helo_syntax_ok(text, strlen(text), strict)
@@ -346,6 +361,7 @@ int main(void)
 	RUN(utf8);
 	RUN(null_address);
 	RUN(quote_and_unquote);
+	RUN(header_canonical);
 	RUN(helo);
 	return TESTING_DONE();
 }

@@ -211,6 +211,9 @@ TEST(postfix_hints)
 	CHECK(postfix_hint("smtpd_relay_restrictions") != NULL);
 	CHECK(postfix_hint("append_dot_mydomain") != NULL);
 	CHECK(postfix_hint("smtputf8_enable") != NULL);
+	CHECK(postfix_hint("smtpd_proxy_filter") != NULL);
+	CHECK(postfix_hint("smtp_tls_mandatory_protocols") != NULL);
+	CHECK(postfix_hint("smtpd_tls_mandatory_protocols") != NULL);
 	CHECK(postfix_hint("myhostname") == NULL);
 	CHECK(postfix_hint("") == NULL);
 	static const char *const named[] = {"smtpd_dnsbl_sites",

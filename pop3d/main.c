@@ -17,6 +17,7 @@
 
 #include "pop3d/pop3d.h"
 #include "server/server.h"
+#include "tls/tls_tickets.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/privs.h"
@@ -76,6 +77,8 @@ static void pre_drop(struct server *srv)
 	    .cert_file = cert,
 	    .key_file = conf_get(conf, "pop3d_tls_key_file"),
 	    .protocols = conf_get(conf, "pop3d_tls_protocols"),
+	    .ticket_lifetime_s =
+	        tls_ticket_lifetime(conf_get_time(conf, "pop3d_tls_session_cache_timeout")),
 	};
 	const char *error;
 	settings.tls = tls_server_context(&ts, &error);

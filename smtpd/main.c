@@ -10,6 +10,7 @@
 #include "milter/milter_conf.h"
 #include "server/server.h"
 #include "smtpd/smtpd.h"
+#include "tls/tls_tickets.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -198,20 +199,6 @@ static void load_settings(struct server *srv)
 		          "(smtpd_tls_cert_file)");
 }
 
-/* TLS 1.3 tickets live at most 7 days (RFC 8446 4.6.1). */
-#define TICKET_LIFETIME_MAX (7 * 24 * 3600)
-
-static int ticket_lifetime(const struct conf *conf)
-{
-	long long s = conf_get_time(conf, "smtpd_tls_session_cache_timeout");
-	if (s > TICKET_LIFETIME_MAX) {
-		log_warn("smtpd_tls_session_cache_timeout: %llds is more than TLS allows; using 7d",
-		         s);
-		s = TICKET_LIFETIME_MAX;
-	}
-	return s < 0 ? 0 : (int)s;
-}
-
 /* Before the privilege drop: the private key may be readable by root only. */
 static void pre_drop(struct server *srv)
 {
@@ -227,7 +214,8 @@ static void pre_drop(struct server *srv)
 	    .ciphers = conf_get(conf, "smtpd_tls_cipher_list"),
 	    .ca_file = conf_get(conf, "smtpd_tls_CAfile"),
 	    .ask_client_cert = conf_get_bool(conf, "smtpd_tls_ask_ccert"),
-	    .ticket_lifetime_s = ticket_lifetime(conf),
+	    .ticket_lifetime_s =
+	        tls_ticket_lifetime(conf_get_time(conf, "smtpd_tls_session_cache_timeout")),
 	};
 	const char *error;
 	settings.tls = tls_server_context(&ts, &error);

@@ -260,6 +260,28 @@ class Pop3dTest(unittest.TestCase):
                          strip_trace(sample_message(3)))
         p.quit()
 
+    def test_tls_session_resumed(self):
+        # Each connection is served by a login process of its own: the
+        # ticket (under master's keys) resumes the session with the next.
+        ctx = client_context()
+
+        def connect(session=None):
+            sock = socket.create_connection(("127.0.0.1", self.pops), timeout=10)
+            ssock = ctx.wrap_socket(sock, session=session)
+            greeting = ssock.recv(512)
+            self.assertTrue(greeting.startswith(b"+OK"), greeting)
+            ssock.sendall(b"QUIT\r\n")
+            ssock.recv(512)
+            result = ssock.session, ssock.session_reused
+            ssock.close()
+            return result
+
+        session, reused = connect()
+        self.assertFalse(reused)
+        self.assertTrue(session.has_ticket)
+        _, reused = connect(session)
+        self.assertTrue(reused, "the second connection did not resume the session")
+
     def test_auth_plain(self):
         token = base64.b64encode(b"\0dave@example.test\0" + PASSWORD.encode()).decode()
         p = poplib.POP3("127.0.0.1", self.pop_lo, timeout=30)

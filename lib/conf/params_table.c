@@ -241,6 +241,9 @@ const struct param_def param_table[] = {
      "PEM private key for pop3d_tls_cert_file."},
     {"pop3d_tls_protocols", PARAM_STR, ">=TLSv1.2",
      "TLS versions pop3d accepts, as smtpd_tls_protocols."},
+    {"pop3d_tls_session_cache_timeout", PARAM_TIME, "3600s",
+     "Lifetime of the TLS session tickets pop3d gives clients to resume their session with any "
+     "pop3d process (under master's keys, see smtpd_tls_session_cache_timeout); 0: none."},
     {"pop3d_tls_wrappermode", PARAM_BOOL, "no",
      "Implicit TLS: the handshake comes first (POP3S, port 995)."},
     {"proxy_interfaces", PARAM_LIST, "",

@@ -135,6 +135,13 @@ static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_
 	return 0;
 }
 
+int tls_ticket_lifetime(long long seconds)
+{
+	if (seconds <= 0)
+		return 0;
+	return seconds > TLS_TICKET_LIFETIME_MAX ? TLS_TICKET_LIFETIME_MAX : (int)seconds;
+}
+
 int tls_tickets_enable(SSL_CTX *ctx, int lifetime_s)
 {
 	if (lifetime_s <= 0 || installed.count == 0) {

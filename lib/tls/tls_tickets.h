@@ -51,6 +51,13 @@ int tls_tickets_install(const void *data, size_t len);
 /* Whether this process has keys. */
 bool tls_tickets_available(void);
 
+/* TLS 1.3 tickets live at most 7 days (RFC 8446 4.6.1). */
+#define TLS_TICKET_LIFETIME_MAX (7 * 24 * 3600)
+
+/* A *_tls_session_cache_timeout setting (seconds) as a ticket lifetime:
+ * at most TLS_TICKET_LIFETIME_MAX, 0 for none (also for a negative one). */
+int tls_ticket_lifetime(long long seconds);
+
 struct ssl_ctx_st;
 /* Let a server context make and accept tickets under the installed keys,
  * valid for lifetime_s seconds (also the session timeout). Without keys,

@@ -415,14 +415,17 @@ static void check_transport_params(struct checker *ck, const struct service_list
 
 /* local_transport, virtual_transport, relay_transport and
  * default_transport name a transport qmgr has (smtp, local, error, or a
- * unix service in master.conf running one of them), as qmgr defers the
+ * unix service in master.conf running one of them or lmtp), as qmgr defers the
  * mail of that class otherwise. */
 static void check_class_transports(struct checker *ck, const struct service_list *services)
 {
 	static const char *const params[] = {"local_transport", "virtual_transport",
 	                                     "relay_transport", "default_transport",
 	                                     "content_filter"};
-	static const char *const programs[] = {"smtp", "local", "error"};
+	/* qmgr's built-in transports, and the programs it delivers through
+	 * (lmtp only with a service of its own). */
+	static const char *const built_ins[] = {"smtp", "local", "error"};
+	static const char *const programs[] = {"smtp", "lmtp", "local", "error"};
 	struct str name = STR_INIT, nexthop = STR_INIT;
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
 		const char *value = conf_get(ck->conf, params[i]);
@@ -430,8 +433,8 @@ static void check_class_transports(struct checker *ck, const struct service_list
 			continue;
 		mail_route_split(value, &name, &nexthop);
 		bool built_in = false;
-		for (size_t k = 0; k < sizeof(programs) / sizeof(programs[0]); k++)
-			built_in |= strcmp(str_cstr(&name), programs[k]) == 0;
+		for (size_t k = 0; k < sizeof(built_ins) / sizeof(built_ins[0]); k++)
+			built_in |= strcmp(str_cstr(&name), built_ins[k]) == 0;
 		const struct service_def *def = NULL;
 		for (size_t k = 0; !built_in && def == NULL && k < services->count; k++)
 			if (services->items[k].type == SERVICE_UNIX &&
@@ -456,7 +459,7 @@ static void check_class_transports(struct checker *ck, const struct service_list
 			       params[i], value, str_cstr(&name));
 		else if (program != NULL)
 			report(ck, false, where,
-			       "%s = %s: service %s runs %s, not smtp, local or error: qmgr "
+			       "%s = %s: service %s runs %s, not smtp, lmtp, local or error: qmgr "
 			       "defers the mail routed through it",
 			       params[i], value, str_cstr(&name), program);
 		free(where);

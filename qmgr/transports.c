@@ -19,6 +19,10 @@
  * request's recipients when its recipient limit is unset); the process
  * limit is the service's maxproc ('-': default_process_limit). The list
  * is built once, before the delivery threads start, and only read after.
+ * lmtp, the LMTP client, is a transport with a next hop as smtp is (its
+ * kind is TRANSPORT_SMTP), but only with a service in master.conf, as
+ * Postfix's "lmtp unix - - n - - lmtp".
+ *
  * A transport that local_transport, virtual_transport, relay_transport or
  * default_transport names and that is none of these is warned about at
  * start: the mail of that class will be deferred (transport.c).
@@ -35,6 +39,7 @@
 static struct transport *transports;
 static size_t transport_count;
 
+/* The transports qmgr has without a master.conf service of theirs. */
 static const char *const kind_programs[] = {
     [TRANSPORT_SMTP] = "smtp",
     [TRANSPORT_LOCAL] = "local",
@@ -46,6 +51,9 @@ static enum transport_kind kind_of(const char *program)
 	for (size_t k = 0; k < sizeof(kind_programs) / sizeof(kind_programs[0]); k++)
 		if (strcmp(kind_programs[k], program) == 0)
 			return (enum transport_kind)k;
+	/* The LMTP client takes requests as smtp does, with a next hop. */
+	if (strcmp(program, "lmtp") == 0)
+		return TRANSPORT_SMTP;
 	return TRANSPORT_OTHER;
 }
 
@@ -95,9 +103,10 @@ static void check_class_transports(const struct conf *conf)
 			         "through it is deferred",
 			         params[i], conf_get(conf, params[i]), str_cstr(&name));
 		else if (t->kind == TRANSPORT_OTHER)
-			log_warn("%s = %s: service %s runs %s, not smtp, local or error: mail "
-			         "routed through it is deferred",
-			         params[i], conf_get(conf, params[i]), t->name, t->program);
+			log_warn(
+			    "%s = %s: service %s runs %s, not smtp, lmtp, local or error: mail "
+			    "routed through it is deferred",
+			    params[i], conf_get(conf, params[i]), t->name, t->program);
 	}
 	str_free(&name);
 	str_free(&nexthop);

@@ -86,6 +86,7 @@ pickup pickup unix n - n 60 1 pickup
 showq showq unix n - n - - showq
 local local unix - n n - - local
 smtp smtp unix - - n - - smtp
+lmtp lmtp unix - - n - - lmtp
 auth auth unix y postern-auth n - - auth
 SERVICES
 } >"$base/etc/master.conf"

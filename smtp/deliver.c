@@ -35,6 +35,12 @@
  * and a server that answers EHLO with myhostname is this host too: the
  * recipients bounce (5.4.6) when it is a best MX, else the next server
  * is tried (4.4.6).
+ *
+ * LMTP (the lmtp program): the next hop is a UNIX-domain socket (one
+ * server, named myhostname[path] in the logs; a relative path is below
+ * queue_directory, as in Postfix) or a host whose A/AAAA records give the
+ * servers, never MX records; no mail loop checks. Sessions are kept and
+ * reused as SMTP's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +58,12 @@ static char *cached_key;         /* its next hop */
 static char *cached_credentials; /* what it authenticated with, or NULL */
 static bool cached_final;        /* no fallback relay after its next hop */
 static struct event_timer *cache_timer;
+
+int client_nexthop_parse(const char *text, struct nexthop *nh, const char **error_r)
+{
+	return smtp_cfg.lmtp ? nexthop_parse_lmtp(text, smtp_cfg.default_port, nh, error_r)
+	                     : nexthop_parse(text, smtp_cfg.default_port, nh, error_r);
+}
 
 void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status,
               const char *reason)
@@ -396,6 +408,8 @@ static int dane_prepare(const struct dns_target *tg, const struct nexthop *nh,
  * one of this host's addresses is another service (a content filter). */
 static bool loop_detect_port(const char *port)
 {
+	if (smtp_cfg.lmtp)
+		return false;
 	if (strcasecmp(port, "smtp") == 0)
 		return true;
 	char *end;
@@ -413,17 +427,23 @@ static struct smtp_session *try_server(const struct dns_target *tg, bool best_mx
                                        const struct smtp_message *msg, struct smtp_rcpt *rcpts,
                                        size_t count, char **credentials_r)
 {
+	char *unix_path = NULL;
+	if (nh->path != NULL)
+		unix_path = nh->path[0] == '/' ? xstrdup(nh->path)
+		                               : xasprintf("%s/%s", smtp_cfg.queue_dir, nh->path);
 	struct smtp_target t = {
 	    .host = tg->host,
 	    .address = tg->address,
 	    .port = nh->port,
+	    .unix_path = unix_path,
 	    .level = policy->level,
 	    .policy = policy,
 	    .nexthop = nh->host,
 	    .loop_nexthop = loop_detect_port(nh->port) ? nexthop_text : NULL,
 	    .best_mx = best_mx,
 	};
-	char *relay = xasprintf("%s[%s]:%s", tg->host, tg->address, nh->port);
+	char *relay = unix_path ? xasprintf("%s[%s]", tg->host, tg->address)
+	                        : xasprintf("%s[%s]:%s", tg->host, tg->address, nh->port);
 	char *reason = NULL;
 	const char *status = "4.4.1";
 	struct dns_answer tlsa = {0};
@@ -466,6 +486,7 @@ static struct smtp_session *try_server(const struct dns_target *tg, bool best_mx
 	free_credentials(credentials);
 	free(reason);
 	free(relay);
+	free(unix_path);
 	free(t.tlsa);
 	dns_answer_free(&tlsa);
 	return s;
@@ -480,7 +501,8 @@ static bool deliver_routed(const struct nexthop *nh, const char *nexthop_text, b
 {
 	struct tls_policy policy;
 	char *error = NULL;
-	if (tls_policy_lookup(nexthop_text, nh->host, &policy, &error) != 0) {
+	if (tls_policy_lookup(nexthop_text, nh->path ? nexthop_text : nh->host, &policy, &error) !=
+	    0) {
 		log_warn("%s; deferring mail for %s", error, nh->host);
 		answer_open(rcpts, count, OUT_DEFERRED, "4.7.5", error, "none");
 		free(error);
@@ -488,7 +510,13 @@ static bool deliver_routed(const struct nexthop *nh, const char *nexthop_text, b
 		return true;
 	}
 	struct dns_route route = {0};
-	if (nh->literal) {
+	if (nh->path != NULL) {
+		/* LMTP over a UNIX-domain socket: one server, this host. */
+		route.targets = xcalloc(1, sizeof(*route.targets));
+		route.targets[0] = (struct dns_target){.host = xstrdup(smtp_cfg.myhostname),
+		                                       .address = xstrdup(nh->path)};
+		route.count = 1;
+	} else if (nh->literal) {
 		route.targets = xcalloc(1, sizeof(*route.targets));
 		route.targets[0] =
 		    (struct dns_target){.host = xstrdup(nh->host), .address = xstrdup(nh->host)};
@@ -502,7 +530,7 @@ static bool deliver_routed(const struct nexthop *nh, const char *nexthop_text, b
 		struct dns_route_request req = {
 		    .domain = nh->host,
 		    .use_mx = nh->use_mx,
-		    .myhostname = smtp_cfg.myhostname,
+		    .myhostname = smtp_cfg.lmtp ? NULL : smtp_cfg.myhostname,
 		    .own_addrs =
 		        nh->use_mx && loop_detect_port(nh->port) ? smtp_cfg.own_addrs : NULL,
 		    .family = smtp_cfg.family,
@@ -550,7 +578,7 @@ static bool deliver_nexthop(const char *nexthop_text, bool fallback, bool more,
 {
 	struct nexthop nh;
 	const char *error = "";
-	if (nexthop_parse(nexthop_text, smtp_cfg.default_port, &nh, &error) != 0) {
+	if (client_nexthop_parse(nexthop_text, &nh, &error) != 0) {
 		char *reason = xasprintf("bad next hop \"%s\": %s", nexthop_text, error);
 		answer_open(rcpts, count, OUT_DEFERRED, "4.3.5", reason, "none");
 		free(reason);

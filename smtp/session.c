@@ -10,6 +10,11 @@
  * server that names this host (myhostname) in its greeting is logged,
  * and one that does so in its EHLO or HELO reply is this host, as Postfix
  * has it. The transactions are in transaction.c.
+ *
+ * In the lmtp program (RFC 2033): the connection may be to a UNIX-domain
+ * socket, LHLO takes EHLO's place (a server that refuses it is not asked
+ * for HELO) and there is no loop check (an LMTP server on this host is
+ * the usual case).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "smtp/session.h"
@@ -122,6 +129,34 @@ static int connect_to(const char *address, const char *port, int timeout_ms, cha
 	return fd;
 }
 
+/* Connect to the UNIX-domain socket path with a time limit: a listener
+ * with a full backlog makes connect wait, and Linux bounds that wait by
+ * the send time-out of a blocking socket. */
+static int connect_unix(const char *path, int timeout_ms, char **error_r)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*error_r = xasprintf("socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		*error_r = xstrdup(errno == EAGAIN ? strerror(ETIMEDOUT) : strerror(errno));
+		close(fd);
+		return -1;
+	}
+	struct timeval none = {0};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+	return fd;
+}
+
 /* Read one complete reply into s->resp (and s->summary); -1 on failure
  * with the session error set ("... while <stage>"). */
 int session_read_reply(struct smtp_session *s, int timeout_ms, const char *stage)
@@ -212,8 +247,30 @@ static int check_helo_loop(struct smtp_session *s, const struct smtp_target *t)
 	return -1;
 }
 
+/* LMTP's LHLO (RFC 2033 4.1): EHLO's reply, and no HELO after a
+ * refusal. */
+static int lhlo(struct smtp_session *s)
+{
+	char *cmd = xasprintf("LHLO %s", smtp_cfg.helo_name);
+	int rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the LHLO handshake");
+	free(cmd);
+	if (rc != 0)
+		return -1;
+	smtp_ehlo_free(&s->ehlo);
+	if (s->resp.code / 100 == 2) {
+		s->esmtp = true;
+		smtp_ehlo_parse(&s->resp, &s->ehlo);
+		return 0;
+	}
+	session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
+	             "host %s refused to talk to me: %s", s->relay, str_cstr(&s->summary));
+	return -1;
+}
+
 static int ehlo(struct smtp_session *s, const struct smtp_target *t)
 {
+	if (smtp_cfg.lmtp)
+		return lhlo(s);
 	char *cmd = xasprintf("EHLO %s", smtp_cfg.helo_name);
 	int rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the EHLO handshake");
 	free(cmd);
@@ -462,12 +519,14 @@ struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, c
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	s->fd = -1;
 	s->host = xstrdup(t->host);
-	s->relay = xasprintf("%s[%s]:%s", t->host, t->address, t->port);
+	s->relay = t->unix_path ? xasprintf("%s[%s]", t->host, t->address)
+	                        : xasprintf("%s[%s]:%s", t->host, t->address, t->port);
 	s->tls_text = xstrdup("none");
 	s->started_ms = event_now_ms();
 	smtp_resp_init(&s->resp);
 	char *error = NULL;
-	s->fd = connect_to(t->address, t->port, smtp_cfg.connect_timeout_ms, &error);
+	s->fd = t->unix_path ? connect_unix(t->unix_path, smtp_cfg.connect_timeout_ms, &error)
+	                     : connect_to(t->address, t->port, smtp_cfg.connect_timeout_ms, &error);
 	if (s->fd < 0) {
 		session_fail(s, "4.4.1", "connect to %s: %s", s->relay, error);
 		free(error);

@@ -9,15 +9,22 @@
  * is only read. The process keeps one DNS resolver, at most one idle
  * SMTP session for reuse between requests, and this host's addresses for
  * loop detection (Postfix's own_inet_addr and proxy_inet_addr).
+ *
+ * Built as lmtp (POSTERN_LMTP), the same service is the LMTP client: the
+ * request is the same, the next hop an LMTP one ("unix:private/dovecot-lmtp",
+ * "inet:host:port", "[host]:port", "host"), relay "name[path]" for a
+ * UNIX-domain socket.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
 #include "conf/own_addresses.h"
+#include "conf/params.h"
 #include "server/server.h"
 #include "smtp/smtp.h"
 #include "util/alloc.h"
@@ -34,9 +41,33 @@ static const char *const outcome_names[] = {
     [OUT_BOUNCED] = "bounced",
 };
 
+/* The parameter this program reads for the smtp client setting
+ * smtp_name: as Postfix's lmtp(8) reads lmtp_X for smtp_X, the lmtp
+ * program reads lmtp_X where the parameter table has it (smtp_helo_name
+ * and smtp_helo_timeout are lmtp_lhlo_name and lmtp_lhlo_timeout); the
+ * other smtp_X settings (TLS files and protocols, the other time limits)
+ * are shared with smtp. Valid until the next call. */
+static const char *client_param(const char *smtp_name)
+{
+	static char name[128];
+	snprintf(name, sizeof(name), "%s", smtp_name);
+	if (!smtp_cfg.lmtp || strncmp(smtp_name, "smtp_", 5) != 0)
+		return name;
+	const char *rest = smtp_name + 5;
+	if (strncmp(rest, "helo_", 5) == 0)
+		snprintf(name, sizeof(name), "lmtp_lhlo_%s", rest + 5);
+	else
+		snprintf(name, sizeof(name), "lmtp_%s", rest);
+	const struct param_def *def = param_find(name);
+	/* Not a per-service pattern (lmtp_destination_...): the table's own. */
+	if (def == NULL || strcmp(def->name, name) != 0)
+		snprintf(name, sizeof(name), "%s", smtp_name);
+	return name;
+}
+
 static int ms(const struct conf *conf, const char *name)
 {
-	long long v = conf_get_time(conf, name) * 1000;
+	long long v = conf_get_time(conf, client_param(name)) * 1000;
 	if (v <= 0)
 		v = 1000;
 	if (v > 24LL * 3600 * 1000)
@@ -48,9 +79,9 @@ static void load_settings(const struct conf *conf)
 {
 	smtp_cfg.queue_dir = conf_get(conf, "queue_directory");
 	smtp_cfg.myhostname = conf_get(conf, "myhostname");
-	smtp_cfg.helo_name = conf_get(conf, "smtp_helo_name");
-	smtp_cfg.default_port = conf_get(conf, "smtp_tcp_port");
-	smtp_cfg.bind_address = conf_get(conf, "smtp_bind_address");
+	smtp_cfg.helo_name = conf_get(conf, client_param("smtp_helo_name"));
+	smtp_cfg.default_port = conf_get(conf, client_param("smtp_tcp_port"));
+	smtp_cfg.bind_address = conf_get(conf, client_param("smtp_bind_address"));
 	smtp_cfg.connect_timeout_ms = ms(conf, "smtp_connect_timeout");
 	smtp_cfg.helo_timeout_ms = ms(conf, "smtp_helo_timeout");
 	smtp_cfg.starttls_timeout_ms = ms(conf, "smtp_starttls_timeout");
@@ -62,39 +93,45 @@ static void load_settings(const struct conf *conf)
 	smtp_cfg.quit_timeout_ms = ms(conf, "smtp_quit_timeout");
 	smtp_cfg.rset_timeout_ms = ms(conf, "smtp_rset_timeout");
 	smtp_cfg.dns_timeout_ms = ms(conf, "dns_query_timeout");
-	long long limit = conf_get_int(conf, "smtp_mx_address_limit");
+	long long limit = conf_get_int(conf, client_param("smtp_mx_address_limit"));
 	smtp_cfg.max_targets = limit > 0 ? (size_t)limit : 0;
-	smtp_cfg.fallback_relays = conf_get_list(conf, "smtp_fallback_relay");
-	smtp_cfg.relayhost = conf_get(conf, "relayhost");
+	smtp_cfg.fallback_relays = conf_get_list(conf, client_param("smtp_fallback_relay"));
+	/* relayhost is SMTP's: an LMTP next hop is never it. */
+	smtp_cfg.relayhost = smtp_cfg.lmtp ? "" : conf_get(conf, "relayhost");
 	for (size_t i = 0; smtp_cfg.fallback_relays && smtp_cfg.fallback_relays[i]; i++) {
 		struct nexthop nh;
 		const char *error = "";
-		if (nexthop_parse(smtp_cfg.fallback_relays[i], smtp_cfg.default_port, &nh,
-		                  &error) != 0)
-			log_fatal("smtp_fallback_relay: bad next hop \"%s\": %s",
-			          smtp_cfg.fallback_relays[i], error);
+		if (client_nexthop_parse(smtp_cfg.fallback_relays[i], &nh, &error) != 0)
+			log_fatal("%s: bad next hop \"%s\": %s",
+			          client_param("smtp_fallback_relay"), smtp_cfg.fallback_relays[i],
+			          error);
 		nexthop_free(&nh);
 	}
-	long long line_limit = conf_get_int(conf, "smtp_line_length_limit");
+	long long line_limit = conf_get_int(conf, client_param("smtp_line_length_limit"));
 	smtp_cfg.line_length_limit = line_limit > 0 ? (size_t)line_limit : 0;
 	smtp_cfg.disable_mime_output_conversion =
 	    conf_get_bool(conf, "disable_mime_output_conversion");
-	smtp_cfg.tls_policy_maps = conf_get(conf, "smtp_tls_policy_maps");
-	smtp_cfg.verify_match = conf_get(conf, "smtp_tls_verify_cert_match");
-	smtp_cfg.secure_match = conf_get(conf, "smtp_tls_secure_cert_match");
-	smtp_cfg.sasl_password_maps = conf_get(conf, "smtp_sasl_password_maps");
+	smtp_cfg.tls_policy_maps = conf_get(conf, client_param("smtp_tls_policy_maps"));
+	smtp_cfg.verify_match = conf_get(conf, client_param("smtp_tls_verify_cert_match"));
+	smtp_cfg.secure_match = conf_get(conf, client_param("smtp_tls_secure_cert_match"));
+	smtp_cfg.sasl_password_maps = conf_get(conf, client_param("smtp_sasl_password_maps"));
 	smtp_cfg.sender_dependent_auth =
-	    conf_get_bool(conf, "smtp_sender_dependent_authentication");
-	smtp_cfg.tls_wrappermode = conf_get_bool(conf, "smtp_tls_wrappermode");
-	smtp_cfg.send_xforward = conf_get_bool(conf, "smtp_send_xforward_command");
-	smtp_cfg.tls_cache_database = conf_get(conf, "smtp_tls_session_cache_database");
-	smtp_cfg.tls_cache_timeout_s = conf_get_time(conf, "smtp_tls_session_cache_timeout");
-	smtp_cfg.cache_time_ms = conf_get_time(conf, "smtp_connection_cache_time_limit") * 1000;
-	smtp_cfg.reuse_time_ms = conf_get_time(conf, "smtp_connection_reuse_time_limit") * 1000;
-	const char *level = conf_get(conf, "smtp_tls_security_level");
+	    conf_get_bool(conf, client_param("smtp_sender_dependent_authentication"));
+	smtp_cfg.tls_wrappermode = conf_get_bool(conf, client_param("smtp_tls_wrappermode"));
+	smtp_cfg.send_xforward = conf_get_bool(conf, client_param("smtp_send_xforward_command"));
+	smtp_cfg.tls_cache_database =
+	    conf_get(conf, client_param("smtp_tls_session_cache_database"));
+	smtp_cfg.tls_cache_timeout_s =
+	    conf_get_time(conf, client_param("smtp_tls_session_cache_timeout"));
+	smtp_cfg.cache_time_ms =
+	    conf_get_time(conf, client_param("smtp_connection_cache_time_limit")) * 1000;
+	smtp_cfg.reuse_time_ms =
+	    conf_get_time(conf, client_param("smtp_connection_reuse_time_limit")) * 1000;
+	const char *level = conf_get(conf, client_param("smtp_tls_security_level"));
 	int lv = tls_level_parse(level);
 	if (lv < 0)
-		log_fatal("smtp_tls_security_level: unknown level \"%s\"", level);
+		log_fatal("%s: unknown level \"%s\"", client_param("smtp_tls_security_level"),
+		          level);
 	smtp_cfg.tls_level = (enum tls_level)lv;
 	struct tls_policy check = {0};
 	char *why = NULL;
@@ -104,7 +141,7 @@ static void load_settings(const struct conf *conf)
 	                     &why) != 0)
 		log_fatal("smtp_tls_verify_cert_match or smtp_tls_secure_cert_match: %s", why);
 	tls_policy_free(&check);
-	const char *pref = conf_get(conf, "smtp_address_preference");
+	const char *pref = conf_get(conf, client_param("smtp_address_preference"));
 	int fam = dns_family_pref_parse(pref);
 	if (fam < 0)
 		log_fatal("smtp_address_preference: \"%s\" is not any, ipv4 or ipv6", pref);
@@ -128,7 +165,7 @@ static void init(struct server *srv)
 	smtp_cfg.loop = server_loop(srv);
 	/* smtp_generic_maps: its tables are opened on first use. */
 	generic_settings = (struct generic_map_settings){
-	    .maps = conf_get_list(conf, "smtp_generic_maps"),
+	    .maps = conf_get_list(conf, client_param("smtp_generic_maps")),
 	    .mydestination = conf_get_list(conf, "mydestination"),
 	    .myorigin = conf_get(conf, "myorigin"),
 	    .delimiter = conf_get(conf, "recipient_delimiter"),
@@ -160,18 +197,19 @@ static void pre_drop(struct server *srv)
 	if (smtp_cfg.own_addrs == NULL)
 		log_fatal("%s", error);
 	int min, max;
-	if (tls_protocols_parse(conf_get(conf, "smtp_tls_protocols"), &min, &max, &error) != 0)
+	if (tls_protocols_parse(conf_get(conf, client_param("smtp_tls_protocols")), &min, &max,
+	                        &error) != 0)
 		log_fatal("smtp_tls_protocols: %s", error);
-	const char *ciphers = conf_get(conf, "smtp_tls_ciphers");
+	const char *ciphers = conf_get(conf, client_param("smtp_tls_ciphers"));
 	if (*ciphers != '\0' && (ciphers = tls_cipher_list(ciphers, &error)) == NULL)
 		log_fatal("smtp_tls_ciphers: %s", error);
 	struct tls_settings ts = {
 	    .ciphers = ciphers,
-	    .ca_file = conf_get(conf, "smtp_tls_CAfile"),
-	    .protocols = conf_get(conf, "smtp_tls_protocols"),
-	    .cert_file = conf_get(conf, "smtp_tls_cert_file"),
-	    .key_file = conf_get(conf, "smtp_tls_key_file"),
-	    .chain_file = conf_get(conf, "smtp_tls_chain_file"),
+	    .ca_file = conf_get(conf, client_param("smtp_tls_CAfile")),
+	    .protocols = conf_get(conf, client_param("smtp_tls_protocols")),
+	    .cert_file = conf_get(conf, client_param("smtp_tls_cert_file")),
+	    .key_file = conf_get(conf, client_param("smtp_tls_key_file")),
+	    .chain_file = conf_get(conf, client_param("smtp_tls_chain_file")),
 	};
 	smtp_cfg.tls = tls_client_context(&ts, &error);
 	if (smtp_cfg.tls == NULL)
@@ -337,11 +375,17 @@ static void shutdown_service(struct server *srv)
 	tls_context_free(smtp_cfg.tls);
 	dns_resolver_free(smtp_cfg.resolver);
 	addr_set_free(smtp_cfg.own_addrs);
+	bool lmtp = smtp_cfg.lmtp;
 	memset(&smtp_cfg, 0, sizeof(smtp_cfg));
+	smtp_cfg.lmtp = lmtp;
 }
 
 int main(int argc, char **argv)
 {
+	/* lmtp is these sources built with POSTERN_LMTP (smtp/CMakeLists.txt). */
+#ifdef POSTERN_LMTP
+	smtp_cfg.lmtp = true;
+#endif
 	static const struct server_ops ops = {
 	    .mode = SERVER_SINGLE,
 	    .pre_drop = pre_drop,

@@ -7,6 +7,14 @@
  * destination), tls_cache.c (TLS sessions saved for resumption) and
  * generic.c (smtp_generic_maps: the envelope and header addresses as
  * they go out).
+ *
+ * The same sources build lmtp, the LMTP client (RFC 2033), as Postfix's
+ * lmtp(8) is its smtp(8) under another name: smtp_cfg.lmtp is set, the
+ * next hop is an LMTP one (nexthop_parse_lmtp: a UNIX-domain socket or a
+ * host without MX look-up), LHLO replaces EHLO, there is no mail loop
+ * check, and after the content each accepted recipient gets its own
+ * reply. The lmtp program reads lmtp_X in place of smtp_X where the
+ * parameter table has lmtp_X (smtp.c, client_param).
  */
 #ifndef POSTERN_SMTP_SMTP_H
 #define POSTERN_SMTP_SMTP_H
@@ -29,6 +37,7 @@
 #include "util/str.h"
 
 struct smtp_config {
+	bool lmtp; /* this is the lmtp program: LMTP, not SMTP */
 	const char *queue_dir;
 	const char *helo_name;
 	const char *myhostname;
@@ -151,7 +160,10 @@ struct smtp_session;
 struct smtp_target {
 	const char *host;    /* name for logs, SNI and certificate checks */
 	const char *address; /* IP address to connect to */
-	const char *port;
+	const char *port;    /* "" for a UNIX-domain socket */
+	/* LMTP "unix:" next hop: the socket to connect to (address is its
+	 * path as written, for the logs); else NULL */
+	const char *unix_path;
 	enum tls_level level;
 	const struct tls_policy *policy; /* match, protocols, ciphers */
 	const char *nexthop;             /* the next hop's host, for match= */
@@ -192,6 +204,9 @@ int64_t session_started_ms(const struct smtp_session *s);
 /* tls_cache.c: close the TLS session cache (at shutdown). */
 void smtp_tls_cache_close(void);
 
+/* deliver.c: parse a next hop of this client's kind (nexthop_parse, or
+ * nexthop_parse_lmtp in the lmtp program) with smtp_cfg.default_port. */
+int client_nexthop_parse(const char *text, struct nexthop *nh, const char **error_r);
 /* deliver.c: deliver msg to rcpts via nexthop (text as qmgr sent it),
  * then via smtp_fallback_relay for the recipients it left open. */
 void deliver_message(const char *nexthop, const struct smtp_message *msg, struct smtp_rcpt *rcpts,

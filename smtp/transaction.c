@@ -14,6 +14,12 @@
  * go ahead of MAIL in every transaction to a server that offers XFORWARD,
  * naming the message's original client; pipelined with the rest when the
  * server offers PIPELINING.
+ *
+ * LMTP (RFC 2033 4.2): after the content (DATA's final dot, or the last
+ * BDAT chunk) the server answers once for every recipient it accepted,
+ * in RCPT order, and each reply decides its own recipient; when the
+ * connection fails among those replies, the recipients not answered yet
+ * are deferred and the ones answered keep their outcome.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -236,6 +242,41 @@ static void answer_reply(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t
 	            o == OUT_DELIVERED ? str_cstr(&s->summary) : reason, diagnostic);
 	free(reason);
 	free(diagnostic);
+}
+
+/* LMTP: the replies after the content, one per accepted recipient in
+ * order; the first is in s->resp already. False when the session failed
+ * among them: the recipients not answered yet are deferred. */
+static bool lmtp_replies(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count)
+{
+	bool first = true;
+	for (size_t i = 0; i < count; i++) {
+		if (!rcpts[i].accepted)
+			continue;
+		if (!first &&
+		    session_read_reply(
+		        s, smtp_cfg.data_done_timeout_ms,
+		        "sending end of data -- message may be sent more than once") != 0) {
+			for (size_t j = i; j < count; j++)
+				if (rcpts[j].accepted)
+					answer_open(s, &rcpts[j], 1, true, OUT_DEFERRED,
+					            s->error_status ? s->error_status : "4.4.2",
+					            s->error ? s->error : "session failed", NULL);
+			return false;
+		}
+		first = false;
+		answer_reply(s, &rcpts[i], 1, true);
+	}
+	return true;
+}
+
+/* The reply (or replies, LMTP) that end the content. */
+static bool content_replies(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t count)
+{
+	if (smtp_cfg.lmtp)
+		return lmtp_replies(s, rcpts, count);
+	answer_reply(s, rcpts, count, true);
+	return true;
 }
 
 static void mail_command(struct smtp_session *s, const struct smtp_message *msg, bool send_body,
@@ -539,9 +580,12 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 		if (send_content(s, msg, true, convert, &chunk_refused) != 0) {
 			if (!chunk_refused)
 				goto broken;
+			/* A chunk before the last was refused: one reply for all. */
+			answer_reply(s, rcpts, count, true);
+			ok = true;
+			goto out;
 		}
-		answer_reply(s, rcpts, count, true);
-		ok = true;
+		ok = content_replies(s, rcpts, count);
 		goto out;
 	}
 	/* DATA */
@@ -575,8 +619,7 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 	bool unused = false;
 	if (send_content(s, msg, false, convert, &unused) != 0)
 		goto broken;
-	answer_reply(s, rcpts, count, true);
-	ok = true;
+	ok = content_replies(s, rcpts, count);
 out:
 	str_free(&cmd);
 	return ok;

@@ -80,7 +80,6 @@ static const struct hint programs[] = {
     {"dnsblog", "smtpd looks up DNS blocklists itself (smtpd_dnsbl_sites): remove this line"},
     {"error", "error is a transport built into qmgr: remove this line"},
     {"flush", built_in},
-    {"lmtp", "Postern has no LMTP client: local delivers into the mailboxes itself"},
     {"oqmgr", "Postern's queue manager is qmgr"},
     {"postlog", "master writes maillog_file itself: remove this line"},
     {"postscreen", "smtpd serves port 25 itself: name smtpd on this line"},

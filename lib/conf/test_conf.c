@@ -228,14 +228,15 @@ TEST(postfix_hints)
 		CHECK(param_find(named[i]) != NULL);
 	/* master.cf programs; the table is searched, so every name is found. */
 	static const char *const programs[] = {
-	    "anvil", "bounce", "cleanup",  "discard",         "dnsblog",  "error",  "flush",
-	    "lmtp",  "oqmgr",  "postlog",  "postscreen",      "proxymap", "retry",  "scache",
-	    "spawn", "tlsmgr", "tlsproxy", "trivial-rewrite", "verify",   "virtual"};
+	    "anvil",  "bounce",   "cleanup",         "discard",  "dnsblog", "error",  "flush",
+	    "oqmgr",  "postlog",  "postscreen",      "proxymap", "retry",   "scache", "spawn",
+	    "tlsmgr", "tlsproxy", "trivial-rewrite", "verify",   "virtual"};
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
 		CHECK(postfix_program_hint(programs[i]) != NULL);
 	CHECK(postfix_program_hint("/usr/lib/postfix/sbin/cleanup") != NULL);
 	CHECK(postfix_program_hint("smtpd") == NULL);
 	CHECK(postfix_program_hint("local") == NULL);
+	CHECK(postfix_program_hint("lmtp") == NULL);
 }
 
 TEST(per_transport_parameters)

@@ -1,5 +1,5 @@
 /*
- * Next hops: parsing the forms listed in nexthop.h.
+ * Next hops: parsing the forms listed in nexthop.h, SMTP's and LMTP's.
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -85,9 +85,39 @@ int nexthop_parse(const char *text, const char *default_port, struct nexthop *nh
 	return 0;
 }
 
+int nexthop_parse_lmtp(const char *text, const char *default_port, struct nexthop *nh,
+                       const char **error_r)
+{
+	if (strncasecmp(text, "unix:", 5) == 0) {
+		memset(nh, 0, sizeof(*nh));
+		const char *path = text + 5;
+		if (*path == '\0') {
+			*error_r = "empty socket path in next hop";
+			return -1;
+		}
+		for (const char *c = path; *c; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				*error_r = "invalid socket path in next hop";
+				return -1;
+			}
+		}
+		nh->host = xstrdup("");
+		nh->port = xstrdup("");
+		nh->path = xstrdup(path);
+		return 0;
+	}
+	if (strncasecmp(text, "inet:", 5) == 0)
+		text += 5;
+	if (nexthop_parse(text, default_port, nh, error_r) != 0)
+		return -1;
+	nh->use_mx = false;
+	return 0;
+}
+
 void nexthop_free(struct nexthop *nh)
 {
 	free(nh->host);
 	free(nh->port);
+	free(nh->path);
 	memset(nh, 0, sizeof(*nh));
 }

@@ -46,9 +46,53 @@ TEST(bad)
 	}
 }
 
+static void check_lmtp(const char *text, const char *host, const char *port, const char *path,
+                       bool literal)
+{
+	struct nexthop nh;
+	const char *error = NULL;
+	int rc = nexthop_parse_lmtp(text, "24", &nh, &error);
+	CHECK(rc == 0);
+	if (rc != 0) {
+		fprintf(stderr, "%s: %s\n", text, error);
+		return;
+	}
+	CHECK_STR(nh.host, host);
+	CHECK_STR(nh.port, port);
+	CHECK(!nh.use_mx);
+	CHECK(nh.literal == literal);
+	CHECK((nh.path == NULL) == (path == NULL));
+	if (path != NULL && nh.path != NULL)
+		CHECK_STR(nh.path, path);
+	nexthop_free(&nh);
+}
+
+TEST(lmtp_forms)
+{
+	check_lmtp("unix:private/dovecot-lmtp", "", "", "private/dovecot-lmtp", false);
+	check_lmtp("unix:/run/dovecot/lmtp", "", "", "/run/dovecot/lmtp", false);
+	check_lmtp("UNIX:/run/lmtp", "", "", "/run/lmtp", false);
+	check_lmtp("inet:127.0.0.1:2424", "127.0.0.1", "2424", NULL, true);
+	check_lmtp("inet:127.0.0.1", "127.0.0.1", "24", NULL, true);
+	check_lmtp("inet:mail.example.com", "mail.example.com", "24", NULL, false);
+	check_lmtp("inet:[mail.example.com]:2003", "mail.example.com", "2003", NULL, false);
+	check_lmtp("[mail.example.com]:24", "mail.example.com", "24", NULL, false);
+	check_lmtp("mail.example.com:24", "mail.example.com", "24", NULL, false);
+	check_lmtp("mail.example.com", "mail.example.com", "24", NULL, false);
+	check_lmtp("[::1]:24", "::1", "24", NULL, true);
+	static const char *const bad[] = {"unix:", "unix:a\nb", "inet:", "inet:host:x", "[x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct nexthop nh;
+		const char *error = NULL;
+		CHECK(nexthop_parse_lmtp(bad[i], "24", &nh, &error) == -1);
+		CHECK(error != NULL);
+	}
+}
+
 int main(void)
 {
 	RUN(forms);
 	RUN(bad);
+	RUN(lmtp_forms);
 	return TESTING_DONE();
 }

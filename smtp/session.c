@@ -247,32 +247,16 @@ static int check_helo_loop(struct smtp_session *s, const struct smtp_target *t)
 	return -1;
 }
 
-/* LMTP's LHLO (RFC 2033 4.1): EHLO's reply, and no HELO after a
- * refusal. */
-static int lhlo(struct smtp_session *s)
-{
-	char *cmd = xasprintf("LHLO %s", smtp_cfg.helo_name);
-	int rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the LHLO handshake");
-	free(cmd);
-	if (rc != 0)
-		return -1;
-	smtp_ehlo_free(&s->ehlo);
-	if (s->resp.code / 100 == 2) {
-		s->esmtp = true;
-		smtp_ehlo_parse(&s->resp, &s->ehlo);
-		return 0;
-	}
-	session_fail(s, s->resp.code / 100 == 5 ? "5.0.0" : "4.0.0",
-	             "host %s refused to talk to me: %s", s->relay, str_cstr(&s->summary));
-	return -1;
-}
-
+/* EHLO, or HELO after a 5xx; for LMTP, LHLO (RFC 2033 4.1: EHLO's reply),
+ * with no HELO after a refusal and no loop check (an LMTP server on this
+ * host is the usual case). */
 static int ehlo(struct smtp_session *s, const struct smtp_target *t)
 {
-	if (smtp_cfg.lmtp)
-		return lhlo(s);
-	char *cmd = xasprintf("EHLO %s", smtp_cfg.helo_name);
-	int rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms, "performing the EHLO handshake");
+	const char *verb = smtp_cfg.lmtp ? "LHLO" : "EHLO";
+	char *cmd = xasprintf("%s %s", verb, smtp_cfg.helo_name);
+	char *stage = xasprintf("performing the %s handshake", verb);
+	int rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms, stage);
+	free(stage);
 	free(cmd);
 	if (rc != 0)
 		return -1;
@@ -280,9 +264,9 @@ static int ehlo(struct smtp_session *s, const struct smtp_target *t)
 	if (s->resp.code / 100 == 2) {
 		s->esmtp = true;
 		smtp_ehlo_parse(&s->resp, &s->ehlo);
-		return check_helo_loop(s, t);
+		return smtp_cfg.lmtp ? 0 : check_helo_loop(s, t);
 	}
-	if (s->resp.code / 100 == 5) {
+	if (s->resp.code / 100 == 5 && !smtp_cfg.lmtp) {
 		cmd = xasprintf("HELO %s", smtp_cfg.helo_name);
 		rc = session_command(s, cmd, smtp_cfg.helo_timeout_ms,
 		                     "performing the HELO handshake");

@@ -105,6 +105,7 @@ static void load_settings(struct server *srv)
 	c->relay_recipient_maps = conf_get_list(conf, "relay_recipient_maps");
 	bcc_config_from_conf(&c->bcc, conf);
 	c->soft_bounce = conf_get_bool(conf, "soft_bounce");
+	c->strict_envelopes = conf_get_bool(conf, "strict_rfc821_envelopes");
 	c->content_filter = conf_get(conf, "content_filter");
 	if (*c->content_filter && !content_filter_valid(c->content_filter))
 		log_fatal("content_filter: \"%s\" is not transport:destination", c->content_filter);

@@ -323,7 +323,7 @@ static void cmd_mail(struct session *s, const char *arg)
 	}
 	struct smtp_mail_params p;
 	struct smtp_reply err;
-	if (smtp_parse_mail_from(arg, &p, &err) != 0) {
+	if (smtp_parse_mail_from_envelope(arg, s->cfg->strict_envelopes, &p, &err) != 0) {
 		reply(s, err.code, err.enhanced, "%s", err.text);
 		session_log_reject(s, "MAIL", NULL, err.detail);
 		session_error(s);
@@ -379,7 +379,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	}
 	struct smtp_rcpt_params p;
 	struct smtp_reply err;
-	if (smtp_parse_rcpt_to(arg, &p, &err) != 0) {
+	if (smtp_parse_rcpt_to_envelope(arg, s->cfg->strict_envelopes, &p, &err) != 0) {
 		reply(s, err.code, err.enhanced, "%s", err.text);
 		session_log_reject(s, "RCPT", NULL, err.detail);
 		session_error(s);

@@ -92,6 +92,7 @@ struct smtpd_settings {
 	char *const *relay_recipient_maps;
 	struct bcc_config bcc;      /* always_bcc, sender_bcc_maps, recipient_bcc_maps */
 	bool soft_bounce;           /* every 5NN reply goes out as 4NN */
+	bool strict_envelopes;      /* strict_rfc821_envelopes: MAIL/RCPT need <...> */
 	const char *content_filter; /* "transport:nexthop" for every message, or "" */
 	unsigned receive_options;   /* receive_override_options (mail/receive_options.h) */
 	char *const *discard_ehlo_keywords;

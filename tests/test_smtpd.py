@@ -77,6 +77,7 @@ class SmtpdTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.mx, cls.sub, cls.subs = free_port(), free_port(), free_port()
+        cls.strict = free_port()
         cls.inst = Instance(params={
             "mydestination": "mx.example.test, localhost",
             "virtual_mailbox_domains": "example.test",
@@ -95,6 +96,7 @@ class SmtpdTest(unittest.TestCase):
             "127.0.0.1:%d inet n - n - - smtpd -o smtpd_tls_wrappermode=yes "
             "-o smtpd_sasl_auth_enable=yes -o smtpd_auth_required=yes" % cls.subs,
             "auth unix y postern-auth n - - auth",
+            "127.0.0.1:%d inet n - n - - smtpd -o strict_rfc821_envelopes=yes" % cls.strict,
         ])
         cert, key = make_cert(cls.inst.etc)
         if IS_ROOT:
@@ -410,6 +412,33 @@ class SmtpdTest(unittest.TestCase):
         self.assertTrue(data.startswith(b"554"), data)
         s.close()
 
+    def test_addresses_without_brackets(self):
+        # strict_rfc821_envelopes = no (the default, as Postfix): taken.
+        r = Raw(self.mx)
+        r.send("EHLO client.outside.test\r\n")
+        r.expect(250)
+        r.send("MAIL FROM: sender@outside.test SIZE=100\r\n")
+        r.expect(250)
+        r.send("RCPT TO: alice@example.test\r\n")
+        r.expect(250)
+        r.send("RCPT TO: nobody@example.test\r\n")
+        r.expect(550)
+        r.send("RSET\r\nQUIT\r\n")
+        r.expect(250)
+        r.close()
+        # strict_rfc821_envelopes = yes: the brackets are required.
+        r = Raw(self.strict)
+        r.send("EHLO client.outside.test\r\n")
+        r.expect(250)
+        r.send("MAIL FROM: sender@outside.test\r\n")
+        self.assertIn("Syntax: MAIL FROM:<address>", r.expect(501))
+        r.send("MAIL FROM:<sender@outside.test>\r\n")
+        r.expect(250)
+        r.send("RCPT TO: alice@example.test\r\n")
+        self.assertIn("Syntax: RCPT TO:<address>", r.expect(501))
+        r.send("QUIT\r\n")
+        r.close()
+
     def test_improper_pipelining_after_starttls(self):
         r = Raw(self.mx)
         r.send("EHLO x.test\r\n")
@@ -425,7 +454,7 @@ class SmtpdTest(unittest.TestCase):
         self.assertEqual(r.read_reply()[0], 500)
         r.send(b"EHLO " + b"a" * 10000 + b"\r\n")
         self.assertEqual(r.read_reply()[0], 500)
-        r.send("MAIL FROM:no-brackets@x.test\r\n")
+        r.send("MAIL FROM:<unterminated@x.test\r\n")
         self.assertEqual(r.read_reply()[0], 501)
         r.send("EHLO ok.test\r\n")
         r.expect(250)

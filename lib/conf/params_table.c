@@ -587,6 +587,9 @@ const struct param_def param_table[] = {
     {"soft_bounce", PARAM_BOOL, "no",
      "Safety net: keep mail that would be returned to its sender deferred in the queue, and "
      "answer 4NN where smtpd would answer 5NN."},
+    {"strict_rfc821_envelopes", PARAM_BOOL, "no",
+     "Require the angle brackets of MAIL FROM:<...> and RCPT TO:<...> (no: an address without "
+     "them is taken too, as Postfix's default)."},
     {"syslog_name", PARAM_STR, "postern",
      "Prefix of the program name in syslog lines (\"postern/smtpd\")."},
     {"transport_maps", PARAM_STR, "",

@@ -1,7 +1,7 @@
 /* Fuzz target: every SMTP command parser over arbitrary bytes. Besides
  * memory safety it checks that failures carry a reply, and that a parsed
- * MAIL or RCPT address, written back in canonical form, parses again to
- * the same thing. */
+ * MAIL or RCPT address (strict or not: strict_rfc821_envelopes), written
+ * back in canonical form, parses again to the same thing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +18,11 @@ static void check_reply(const struct smtp_reply *reply)
 		abort();
 }
 
-static void fuzz_mail(const char *arg)
+static void fuzz_mail(const char *arg, bool strict)
 {
 	struct smtp_mail_params p;
 	struct smtp_reply reply;
-	if (smtp_parse_mail_from(arg, &p, &reply) != 0) {
+	if (smtp_parse_mail_from_envelope(arg, strict, &p, &reply) != 0) {
 		check_reply(&reply);
 		if (p.address != NULL || p.envid != NULL || p.auth != NULL)
 			abort();
@@ -40,11 +40,11 @@ static void fuzz_mail(const char *arg)
 	smtp_mail_params_free(&p);
 }
 
-static void fuzz_rcpt(const char *arg)
+static void fuzz_rcpt(const char *arg, bool strict)
 {
 	struct smtp_rcpt_params p;
 	struct smtp_reply reply;
-	if (smtp_parse_rcpt_to(arg, &p, &reply) != 0) {
+	if (smtp_parse_rcpt_to_envelope(arg, strict, &p, &reply) != 0) {
 		check_reply(&reply);
 		if (p.address != NULL || p.notify != NULL || p.orcpt != NULL)
 			abort();
@@ -100,12 +100,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum smtp_verb verb = smtp_command_parse(line, &arg);
 	if (smtp_verb_name(verb) == NULL || arg < line || arg > line + strlen(line))
 		abort();
-	fuzz_mail(arg);
-	fuzz_rcpt(arg);
+	fuzz_mail(arg, true);
+	fuzz_mail(arg, false);
+	fuzz_rcpt(arg, true);
+	fuzz_rcpt(arg, false);
 	fuzz_bdat(arg);
 	fuzz_auth(arg);
-	fuzz_mail(line);
-	fuzz_rcpt(line);
+	fuzz_mail(line, size > 0 && (data[0] & 1));
+	fuzz_rcpt(line, size > 0 && (data[0] & 2));
 	fuzz_bdat(line);
 	fuzz_auth(line);
 	free(line);

@@ -128,10 +128,26 @@ static int strip_route(struct path *path, const char **error_r)
 
 /* The "<...>" at *pp: on success *pp points after the '>'. Returns 0, -1
  * for a syntax error (no brackets, nothing but blanks may follow), or -2
- * for a bad path with *error_r. */
-static int parse_path(const char **pp, struct path *path, const char **error_r)
+ * for a bad path with *error_r. Not strict (Postfix's
+ * strict_rfc821_envelopes = no), an address without the brackets is taken
+ * too, up to the next blank. */
+static int parse_path(const char **pp, struct path *path, bool strict, const char **error_r)
 {
 	const char *start = *pp;
+	if (*start != '<' && !strict && *start != '\0') {
+		const char *end = start;
+		while (*end != '\0' && !is_blank(*end))
+			end++;
+		path->mailbox = start;
+		path->mailbox_len = (size_t)(end - start);
+		path->had_route = false;
+		*pp = end;
+		if (path->mailbox_len + 2 > PATH_MAX_OCTETS) {
+			*error_r = "path too long";
+			return -2;
+		}
+		return strip_route(path, error_r) == 0 ? 0 : -2;
+	}
 	if (*start != '<')
 		return -1;
 	const char *p = start + 1;
@@ -374,13 +390,14 @@ static int mail_address(const struct path *path, struct smtp_mail_params *p,
 	return 0;
 }
 
-static int parse_mail_from(const char *arg, struct smtp_mail_params *out, struct smtp_reply *reply)
+static int parse_mail_from(const char *arg, bool strict, struct smtp_mail_params *out,
+                           struct smtp_reply *reply)
 {
 	if (strncasecmp(arg, "FROM:", 5) != 0)
 		return fail(reply, 501, "5.5.4", SYNTAX_MAIL, NULL);
 	const char *p = skip_blanks(arg + 5), *error;
 	struct path path;
-	int rc = parse_path(&p, &path, &error);
+	int rc = parse_path(&p, &path, strict, &error);
 	if (rc == -1)
 		return fail(reply, 501, "5.5.4", SYNTAX_MAIL, NULL);
 	if (rc == -2)
@@ -396,8 +413,14 @@ static int parse_mail_from(const char *arg, struct smtp_mail_params *out, struct
 
 int smtp_parse_mail_from(const char *arg, struct smtp_mail_params *out, struct smtp_reply *reply)
 {
+	return smtp_parse_mail_from_envelope(arg, true, out, reply);
+}
+
+int smtp_parse_mail_from_envelope(const char *arg, bool strict, struct smtp_mail_params *out,
+                                  struct smtp_reply *reply)
+{
 	memset(out, 0, sizeof(*out));
-	if (parse_mail_from(arg, out, reply) != 0) {
+	if (parse_mail_from(arg, strict, out, reply) != 0) {
 		smtp_mail_params_free(out);
 		return -1;
 	}
@@ -541,13 +564,14 @@ static int rcpt_address(const struct path *path, struct smtp_rcpt_params *p,
 	return 0;
 }
 
-static int parse_rcpt_to(const char *arg, struct smtp_rcpt_params *out, struct smtp_reply *reply)
+static int parse_rcpt_to(const char *arg, bool strict, struct smtp_rcpt_params *out,
+                         struct smtp_reply *reply)
 {
 	if (strncasecmp(arg, "TO:", 3) != 0)
 		return fail(reply, 501, "5.5.4", SYNTAX_RCPT, NULL);
 	const char *p = skip_blanks(arg + 3), *error;
 	struct path path;
-	int rc = parse_path(&p, &path, &error);
+	int rc = parse_path(&p, &path, strict, &error);
 	if (rc == -1)
 		return fail(reply, 501, "5.5.4", SYNTAX_RCPT, NULL);
 	if (rc == -2)
@@ -565,8 +589,14 @@ static int parse_rcpt_to(const char *arg, struct smtp_rcpt_params *out, struct s
 
 int smtp_parse_rcpt_to(const char *arg, struct smtp_rcpt_params *out, struct smtp_reply *reply)
 {
+	return smtp_parse_rcpt_to_envelope(arg, true, out, reply);
+}
+
+int smtp_parse_rcpt_to_envelope(const char *arg, bool strict, struct smtp_rcpt_params *out,
+                                struct smtp_reply *reply)
+{
 	memset(out, 0, sizeof(*out));
-	if (parse_rcpt_to(arg, out, reply) != 0) {
+	if (parse_rcpt_to(arg, strict, out, reply) != 0) {
 		smtp_rcpt_params_free(out);
 		return -1;
 	}

@@ -83,6 +83,11 @@ struct smtp_mail_params {
  * address, 553 5.6.7 non-ASCII address without SMTPUTF8, 555 5.5.4
  * unknown parameter, 501 5.5.4 bad or repeated parameter. */
 int smtp_parse_mail_from(const char *arg, struct smtp_mail_params *out, struct smtp_reply *reply);
+/* The same, and when not strict (Postfix's strict_rfc821_envelopes = no,
+ * its default) an address without angle brackets ("FROM: user@domain")
+ * is taken up to the next blank, as Postfix's smtpd takes it. */
+int smtp_parse_mail_from_envelope(const char *arg, bool strict, struct smtp_mail_params *out,
+                                  struct smtp_reply *reply);
 void smtp_mail_params_free(struct smtp_mail_params *p);
 /* True if any parameter was given (they need EHLO). */
 bool smtp_mail_params_has_extensions(const struct smtp_mail_params *p);
@@ -108,6 +113,9 @@ struct smtp_rcpt_params {
  * 5.5.4 syntax, 501 5.1.3 bad address, 555 5.5.4 unknown parameter, 501
  * 5.5.4 bad or repeated parameter. */
 int smtp_parse_rcpt_to(const char *arg, struct smtp_rcpt_params *out, struct smtp_reply *reply);
+/* The same, not strict as smtp_parse_mail_from_envelope. */
+int smtp_parse_rcpt_to_envelope(const char *arg, bool strict, struct smtp_rcpt_params *out,
+                                struct smtp_reply *reply);
 void smtp_rcpt_params_free(struct smtp_rcpt_params *p);
 
 /* The largest BDAT chunk size accepted: 2^53. */

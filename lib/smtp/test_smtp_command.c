@@ -106,6 +106,25 @@ TEST(verbs)
 	CHECK_STR(smtp_verb_name((enum smtp_verb)999), "UNKNOWN");
 }
 
+/* strict_rfc821_envelopes = no: an address without brackets too. */
+TEST(envelopes_not_strict)
+{
+	struct smtp_mail_params p;
+	CHECK(smtp_parse_mail_from_envelope("FROM: A@B.c SIZE=10", false, &p, &reply) == 0);
+	CHECK(strcmp(p.address, "A@b.c") == 0 && p.size == 10);
+	smtp_mail_params_free(&p);
+	CHECK(smtp_parse_mail_from_envelope("FROM:<a@b.c>", false, &p, &reply) == 0);
+	smtp_mail_params_free(&p);
+	CHECK(smtp_parse_mail_from_envelope("FROM:", false, &p, &reply) == -1);
+	CHECK(smtp_parse_mail_from_envelope("FROM:a@b.c", true, &p, &reply) == -1);
+	struct smtp_rcpt_params r;
+	CHECK(smtp_parse_rcpt_to_envelope("TO: x@y.z NOTIFY=NEVER", false, &r, &reply) == 0);
+	CHECK(strcmp(r.address, "x@y.z") == 0 && r.notify_flags == SMTP_NOTIFY_NEVER);
+	smtp_rcpt_params_free(&r);
+	CHECK(smtp_parse_rcpt_to_envelope("TO: bad@@y.z", false, &r, &reply) == -1);
+	CHECK(reply.code == 501);
+}
+
 TEST(reply_format)
 {
 	struct smtp_mail_params p;
@@ -596,6 +615,7 @@ TEST(auth)
 int main(void)
 {
 	RUN(verbs);
+	RUN(envelopes_not_strict);
 	RUN(reply_format);
 	RUN(mail_paths);
 	RUN(mail_path_errors);

@@ -58,7 +58,7 @@ def rcpt_syntax(test, ports):
     c = test.client(ports["mx"])
     c.cmd("EHLO rcptsyntax.test")
     test.assertReply(c.cmd("MAIL FROM:<a@outside.test>"), 250, "2.1.0")
-    test.assertReply(c.cmd("RCPT TO:root@localhost"), 501, "5.5.4",
+    test.assertReply(c.cmd("RCPT TO:<root@localhost"), 501, "5.5.4",
                      "Syntax: RCPT TO:<address>")
     return ("NOQUEUE: reject: RCPT from %s: 501 5.5.4 Syntax: RCPT TO:<address>; "
             "from=<a@outside.test> proto=ESMTP helo=<rcptsyntax.test>" % CLIENT)

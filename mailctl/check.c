@@ -239,10 +239,8 @@ static void check_receive_options(struct checker *ck, const struct conf *conf, c
 {
 	unsigned flags;
 	const char *bad;
-	int bad_len;
-	if (receive_options_parse(conf_get(conf, name), &flags, &bad, &bad_len) != 0)
-		report(ck, true, where, "%s%s: unknown option \"%.*s\"", prefix, name, bad_len,
-		       bad);
+	if (receive_options_parse(conf_get_list(conf, name), &flags, &bad) != 0)
+		report(ck, true, where, "%s%s: unknown option \"%s\"", prefix, name, bad);
 }
 
 /* The settings smtpd reads for its policy servers (smtpd/policy_service.c)

@@ -717,10 +717,9 @@ static void init(struct server *srv)
 		log_fatal("content_filter: \"%s\" is not transport:destination",
 		          settings.content_filter);
 	const char *bad;
-	int bad_len;
-	if (receive_options_parse(conf_get(conf, "receive_override_options"),
-	                          &settings.receive_options, &bad, &bad_len) != 0)
-		log_fatal("receive_override_options: unknown option \"%.*s\"", bad_len, bad);
+	if (receive_options_parse(conf_get_list(conf, "receive_override_options"),
+	                          &settings.receive_options, &bad) != 0)
+		log_fatal("receive_override_options: unknown option \"%s\"", bad);
 	/* Mail from sendmail is local: its header section is rewritten. */
 	settings.rewriting_headers =
 	    !(settings.receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) &&

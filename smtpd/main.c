@@ -110,10 +110,9 @@ static void load_settings(struct server *srv)
 	if (*c->content_filter && !content_filter_valid(c->content_filter))
 		log_fatal("content_filter: \"%s\" is not transport:destination", c->content_filter);
 	const char *bad;
-	int bad_len;
-	if (receive_options_parse(conf_get(conf, "receive_override_options"), &c->receive_options,
-	                          &bad, &bad_len) != 0)
-		log_fatal("receive_override_options: unknown option \"%.*s\"", bad_len, bad);
+	if (receive_options_parse(conf_get_list(conf, "receive_override_options"),
+	                          &c->receive_options, &bad) != 0)
+		log_fatal("receive_override_options: unknown option \"%s\"", bad);
 	c->discard_ehlo_keywords = conf_get_list(conf, "smtpd_discard_ehlo_keywords");
 	c->hopcount_limit = conf_get_int(conf, "hopcount_limit");
 	c->bcc.lookup = bcc_lookup;

@@ -17,6 +17,7 @@
 #include "smtp/address.h"
 #include "table/table_cache.h"
 #include "util/alloc.h"
+#include "util/word_flags.h"
 
 struct canonical {
 	struct canonical_settings settings;
@@ -32,57 +33,30 @@ struct canonical {
 #define SENDER_CLASSES (CANONICAL_ENVELOPE_SENDER | CANONICAL_HEADER_SENDER)
 #define RECIPIENT_CLASSES (CANONICAL_ENVELOPE_RECIPIENT | CANONICAL_HEADER_RECIPIENT)
 
-static const struct {
-	const char *word;
-	unsigned bit;
-} class_words[] =
-    {
-        {"envelope_sender", CANONICAL_ENVELOPE_SENDER},
-        {"envelope_recipient", CANONICAL_ENVELOPE_RECIPIENT},
-        {"header_sender", CANONICAL_HEADER_SENDER},
-        {"header_recipient", CANONICAL_HEADER_RECIPIENT},
-},
-  client_words[] = {
-      {"permit_inet_interfaces", CANONICAL_CLIENTS_INET_INTERFACES},
-      {"permit_mynetworks", CANONICAL_CLIENTS_MYNETWORKS},
-      {"permit_sasl_authenticated", CANONICAL_CLIENTS_SASL},
-      {"static:all", CANONICAL_CLIENTS_ALL},
+static const struct word_flag class_words[] = {
+    {"envelope_sender", CANONICAL_ENVELOPE_SENDER},
+    {"envelope_recipient", CANONICAL_ENVELOPE_RECIPIENT},
+    {"header_sender", CANONICAL_HEADER_SENDER},
+    {"header_recipient", CANONICAL_HEADER_RECIPIENT},
+};
+
+static const struct word_flag client_words[] = {
+    {"permit_inet_interfaces", CANONICAL_CLIENTS_INET_INTERFACES},
+    {"permit_mynetworks", CANONICAL_CLIENTS_MYNETWORKS},
+    {"permit_sasl_authenticated", CANONICAL_CLIENTS_SASL},
+    {"static:all", CANONICAL_CLIENTS_ALL},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 int canonical_classes_parse(char *const *words, unsigned *classes_r, const char **bad_r)
 {
-	unsigned classes = 0;
-	for (size_t i = 0; words && words[i]; i++) {
-		size_t k = 0;
-		while (k < COUNT(class_words) && strcasecmp(words[i], class_words[k].word) != 0)
-			k++;
-		if (k == COUNT(class_words)) {
-			*bad_r = words[i];
-			return -1;
-		}
-		classes |= class_words[k].bit;
-	}
-	*classes_r = classes;
-	return 0;
+	return word_flags_parse(words, class_words, COUNT(class_words), classes_r, bad_r);
 }
 
 int canonical_header_clients_parse(char *const *words, unsigned *clients_r, const char **bad_r)
 {
-	unsigned clients = 0;
-	for (size_t i = 0; words && words[i]; i++) {
-		size_t k = 0;
-		while (k < COUNT(client_words) && strcasecmp(words[i], client_words[k].word) != 0)
-			k++;
-		if (k == COUNT(client_words)) {
-			*bad_r = words[i];
-			return -1;
-		}
-		clients |= client_words[k].bit;
-	}
-	*clients_r = clients;
-	return 0;
+	return word_flags_parse(words, client_words, COUNT(client_words), clients_r, bad_r);
 }
 
 static struct generic_map *map_new(const struct canonical_settings *s, char *const *maps)

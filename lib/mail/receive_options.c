@@ -5,43 +5,20 @@
 
 #include <ctype.h>
 #include <string.h>
-#include <strings.h>
 
-static const struct {
-	const char *name;
-	unsigned flag;
-} options[] = {
+#include "util/word_flags.h"
+
+static const struct word_flag options[] = {
     {"no_unknown_recipient_checks", RECEIVE_NO_UNKNOWN_RECIPIENT_CHECKS},
     {"no_address_mappings", RECEIVE_NO_ADDRESS_MAPPINGS},
     {"no_header_body_checks", RECEIVE_NO_HEADER_BODY_CHECKS},
     {"no_milters", RECEIVE_NO_MILTERS},
 };
 
-int receive_options_parse(const char *text, unsigned *flags_r, const char **bad_r, int *bad_len_r)
+int receive_options_parse(char *const *list, unsigned *flags_r, const char **bad_r)
 {
-	static const char separators[] = " \t\r\n,";
-	unsigned flags = 0;
-	const char *p = text;
-	for (;;) {
-		p += strspn(p, separators);
-		if (*p == '\0')
-			break;
-		size_t len = strcspn(p, separators);
-		size_t i = 0;
-		for (; i < sizeof(options) / sizeof(options[0]); i++)
-			if (strlen(options[i].name) == len &&
-			    strncasecmp(options[i].name, p, len) == 0)
-				break;
-		if (i == sizeof(options) / sizeof(options[0])) {
-			*bad_r = p;
-			*bad_len_r = len > 64 ? 64 : (int)len;
-			return -1;
-		}
-		flags |= options[i].flag;
-		p += len;
-	}
-	*flags_r = flags;
-	return 0;
+	return word_flags_parse(list, options, sizeof(options) / sizeof(options[0]), flags_r,
+	                        bad_r);
 }
 
 bool content_filter_valid(const char *text)

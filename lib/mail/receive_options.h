@@ -21,10 +21,9 @@ enum receive_option {
 	RECEIVE_NO_MILTERS = 1 << 3,
 };
 
-/* The options in text (names separated by space or comma); 0 with the
- * flags, or -1 with *bad_r pointing at the unknown name (its length in
- * *bad_len_r). */
-int receive_options_parse(const char *text, unsigned *flags_r, const char **bad_r, int *bad_len_r);
+/* The options in list (receive_override_options' words); 0 with the
+ * flags, or -1 with *bad_r the unknown name. */
+int receive_options_parse(char *const *list, unsigned *flags_r, const char **bad_r);
 
 /* Whether text is a content filter "transport:nexthop" (the next hop may
  * be empty; the transport, a master.conf service name, may not). */

@@ -159,10 +159,7 @@ static int expand_envelope(const struct queue_envelope *env, struct queue_envelo
 	static char why[512];
 	char *reason;
 	if (settings.receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) {
-		queue_envelope_copy_fields(queued, env);
-		for (size_t i = 0; i < env->rcpt_count; i++)
-			queue_envelope_add_rcpt(queued, env->rcpts[i].address, env->rcpts[i].orcpt,
-			                        env->rcpts[i].notify);
+		queue_envelope_copy(queued, env);
 		*failed_r = NULL;
 		*failed_count_r = 0;
 		return 0;

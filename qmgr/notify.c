@@ -63,10 +63,7 @@ static void postmaster_copy(const struct queue_envelope *env, const char *path, 
 	if (count == 0)
 		return;
 	struct queue_envelope copy;
-	queue_envelope_copy_fields(&copy, env);
-	for (size_t i = 0; i < env->rcpt_count; i++)
-		queue_envelope_add_rcpt(&copy, env->rcpts[i].address, env->rcpts[i].orcpt,
-		                        env->rcpts[i].notify);
+	queue_envelope_copy(&copy, env);
 	free(copy.ret);
 	copy.ret = xstrdup("HDRS");
 	if (notice_queue(&copy, path, offset, log, indexes, count, action, to, "double-bounce") !=

@@ -337,10 +337,7 @@ static int expand_envelope(struct session *s, const struct queue_envelope *env,
 {
 	if (s->cfg->receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) {
 		/* Mapped where the mail goes next (after a content filter). */
-		queue_envelope_copy_fields(out, env);
-		for (size_t i = 0; i < env->rcpt_count; i++)
-			queue_envelope_add_rcpt(out, env->rcpts[i].address, env->rcpts[i].orcpt,
-			                        env->rcpts[i].notify);
+		queue_envelope_copy(out, env);
 		return 0;
 	}
 	struct virtual_alias_failure *failed;

@@ -202,6 +202,16 @@ void queue_envelope_copy_fields(struct queue_envelope *dst, const struct queue_e
 	dst->filter = dup_or_null(src->filter);
 }
 
+void queue_envelope_copy(struct queue_envelope *dst, const struct queue_envelope *src)
+{
+	queue_envelope_copy_fields(dst, src);
+	for (size_t i = 0; i < src->rcpt_count; i++) {
+		const struct queue_rcpt *r = &src->rcpts[i];
+		queue_envelope_add_rcpt(dst, r->address, r->orcpt, r->notify);
+		dst->rcpts[dst->rcpt_count - 1].valias_pending = r->valias_pending;
+	}
+}
+
 static void encode_envelope(const struct queue_envelope *env, struct str *out)
 {
 	struct ipc_rec *rec = ipc_rec_new("envelope");

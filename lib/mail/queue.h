@@ -98,6 +98,8 @@ void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, co
 bool queue_envelope_has_rcpt(const struct queue_envelope *env, const char *address);
 /* dst (not initialised) becomes a copy of src without its recipients. */
 void queue_envelope_copy_fields(struct queue_envelope *dst, const struct queue_envelope *src);
+/* dst (not initialised) becomes a copy of src with its recipients. */
+void queue_envelope_copy(struct queue_envelope *dst, const struct queue_envelope *src);
 
 /* Writing a queue file: open under tmp/, stream the content, then commit:
  * fsync, rename into incoming/ (or another subdirectory), fsync the

@@ -200,6 +200,25 @@ static int compare_ids(const void *a, const void *b)
 	return strcmp((const char *)a, (const char *)b);
 }
 
+TEST(envelope_copy)
+{
+	struct queue_envelope env, copy;
+	fill_envelope(&env);
+	env.filter = xstrdup("scan:[127.0.0.1]:10024");
+	queue_envelope_copy(&copy, &env);
+	CHECK_STR(copy.sender, "alice@example.org");
+	CHECK_STR(copy.ret, "HDRS");
+	CHECK_STR(copy.filter, "scan:[127.0.0.1]:10024");
+	CHECK(copy.rcpt_count == 3);
+	CHECK_STR(copy.rcpts[0].orcpt, "rfc822;bob@example.net");
+	CHECK_STR(copy.rcpts[0].notify, "SUCCESS,FAILURE");
+	CHECK(copy.rcpts[1].valias_pending && !copy.rcpts[0].valias_pending);
+	CHECK(copy.rcpts[0].address != env.rcpts[0].address);
+	queue_envelope_free(&env);
+	CHECK_STR(copy.rcpts[2].address, "dave@example.com");
+	queue_envelope_free(&copy);
+}
+
 TEST(ids_unique_and_ordered)
 {
 	enum { N = 10000 };
@@ -1066,6 +1085,7 @@ TEST(full_filesystem)
 
 int main(void)
 {
+	RUN(envelope_copy);
 	RUN(ids_unique_and_ordered);
 	RUN(ids_sort_by_time);
 	RUN(id_valid_cases);

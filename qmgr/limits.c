@@ -19,7 +19,10 @@
  * delivery threads, where its delivery uses the reservation. So mail for
  * one busy destination waits in line for that destination alone, while
  * every thread stays free for mail to the others (Postfix's qmgr keeps a
- * queue per destination for the same reason).
+ * queue per destination for the same reason). Parked messages wait in one
+ * line per set of keys: all claims in a line are alike, so when its first
+ * does not fit none does, and a release looks at each line's first
+ * message only, however many thousands wait behind it.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -52,8 +55,14 @@ struct parked {
 	struct parked *next;
 };
 
+/* The parked messages whose claims have the same keys, in arrival order. */
+struct parked_line {
+	struct parked *head, **tail;
+	struct parked_line *next;
+};
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct parked *parked, **parked_tail = &parked;
+static struct parked_line *lines; /* in the order they began */
 /* The delivery thread's message: the claim reserved for it when it was
  * taken off the parked list, and the first claim it could not make. */
 static _Thread_local struct limit_claim *thread_reserved, *thread_postponed;
@@ -134,27 +143,46 @@ static bool same_keys(const struct limit_claim *a, const struct limit_claim *b)
 	return true;
 }
 
-/* Parked messages whose claim fits now, taken off the list with their
- * claim counted in, in the order they came. Called with the lock held. */
+/* Parked messages whose claim fits now, taken off their lines with their
+ * claim counted in, each line in the order its messages came. Called with
+ * the lock held. */
 static struct parked *unpark_fitting(void)
 {
 	struct parked *out = NULL, **out_tail = &out;
-	struct parked **link = &parked;
+	struct parked_line **link = &lines;
 	while (*link != NULL) {
-		struct parked *p = *link;
-		if (!fits(p->claim)) {
-			link = &p->next;
-			continue;
+		struct parked_line *line = *link;
+		while (line->head != NULL && fits(line->head->claim)) {
+			struct parked *p = line->head;
+			take(p->claim);
+			line->head = p->next;
+			p->next = NULL;
+			*out_tail = p;
+			out_tail = &p->next;
 		}
-		take(p->claim);
-		*link = p->next;
-		if (parked_tail == &p->next)
-			parked_tail = link;
-		p->next = NULL;
-		*out_tail = p;
-		out_tail = &p->next;
+		if (line->head == NULL) {
+			*link = line->next;
+			free(line);
+		} else {
+			link = &line->next;
+		}
 	}
 	return out;
+}
+
+/* Put p at the end of the line for its claim's keys. Lock held. */
+static void park_in_line(struct parked *p)
+{
+	struct parked_line **link = &lines;
+	while (*link != NULL && !same_keys((*link)->head->claim, p->claim))
+		link = &(*link)->next;
+	if (*link == NULL) {
+		struct parked_line *line = xcalloc(1, sizeof(*line));
+		line->tail = &line->head;
+		*link = line;
+	}
+	*(*link)->tail = p;
+	(*link)->tail = &p->next;
 }
 
 /* Back to the delivery threads, each with its reservation. */
@@ -278,8 +306,7 @@ void limits_park(const char *id)
 	p->since = thread_since;
 	workers_count_parked();
 	pthread_mutex_lock(&lock);
-	*parked_tail = p;
-	parked_tail = &p->next;
+	park_in_line(p);
 	/* Room freed since the claim failed finds it here. */
 	struct parked *ready = unpark_fitting();
 	pthread_mutex_unlock(&lock);

@@ -5,7 +5,7 @@
 set -eu
 want=${1:-test}
 build_pkgs="build-essential cmake pkg-config libssl-dev liblmdb-dev libunbound-dev zlib1g-dev libmilter-dev libcrypt-dev openssl"
-test_pkgs="clang libclang-rt-14-dev python3 groff-base man-db swaks libnet-ssleay-perl libio-socket-ssl-perl curl fetchmail getmail6 opendkim opendkim-tools spamass-milter spamassassin spamd spamc unbound ldnsutils postfix fail2ban pflogsumm postgrey"
+test_pkgs="clang libclang-rt-14-dev python3 groff-base man-db swaks libnet-ssleay-perl libio-socket-ssl-perl curl fetchmail getmail6 opendkim opendkim-tools spamass-milter spamassassin spamd spamc unbound ldnsutils postfix fail2ban pflogsumm postgrey dovecot-core dovecot-lmtpd"
 pkgs=$build_pkgs
 [ "$want" = test ] && pkgs="$pkgs $test_pkgs"
 

@@ -571,3 +571,111 @@ class Postfix:
         except (OSError, ValueError):
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Dovecot:
+    """A private Dovecot LMTP server (Debian's dovecot-core and
+    dovecot-lmtpd, run as root): an LMTP socket at self.socket and on
+    127.0.0.1:port, mail stored by Dovecot itself as the vmail user in
+    Maildirs under self.mail/DOMAIN/USER/Maildir, for the users given
+    (others are unknown to it: 550 5.1.1 at RCPT)."""
+
+    def __init__(self, port, users):
+        import pwd
+        self.dir = tempfile.mkdtemp(prefix="postern-dovecot-")
+        os.chmod(self.dir, 0o755)
+        self.run_dir = os.path.join(self.dir, "run")
+        self.mail = os.path.join(self.dir, "mail")
+        self.log = os.path.join(self.dir, "dovecot.log")
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        self.socket = os.path.join(self.run_dir, "lmtp")
+        self.port = port
+        os.makedirs(os.path.join(self.dir, "state"))
+        os.makedirs(self.mail)
+        pw = pwd.getpwnam("vmail")
+        os.chown(self.mail, pw.pw_uid, pw.pw_gid)
+        users_file = os.path.join(self.dir, "users")
+        with open(users_file, "w") as f:
+            f.writelines("%s:::::\n" % u for u in users)
+        with open(self.conf, "w") as f:
+            f.write(DOVECOT_CONF.format(dir=self.dir, port=port, users=users_file,
+                                        uid=pw.pw_uid, gid=pw.pw_gid,
+                                        name=os.path.basename(self.dir)))
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("dovecot exited:\n" + self.read_log())
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return os.path.exists(self.socket)
+            except OSError:
+                return False
+        try:
+            wait_for(up, timeout=20, what="dovecot to listen")
+        except BaseException:
+            self.stop()
+            raise
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def messages(self, address):
+        """The messages Dovecot stored in address's INBOX, oldest first."""
+        local, domain = address.split("@")
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.mail, domain, local, "Maildir", sub)
+            if os.path.isdir(d):
+                for name in sorted(os.listdir(d)):
+                    with open(os.path.join(d, name), "rb") as f:
+                        out.append(f.read())
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+DOVECOT_CONF = """\
+base_dir = {dir}/run
+state_dir = {dir}/state
+log_path = {dir}/dovecot.log
+instance_name = {name}
+protocols = lmtp
+ssl = no
+listen = 127.0.0.1
+mail_location = maildir:{dir}/mail/%d/%n/Maildir
+mail_uid = {uid}
+mail_gid = {gid}
+first_valid_uid = {uid}
+passdb {{
+  driver = passwd-file
+  args = {users}
+}}
+userdb {{
+  driver = passwd-file
+  args = {users}
+  default_fields = home={dir}/mail/%d/%n
+}}
+service lmtp {{
+  unix_listener lmtp {{
+    mode = 0666
+  }}
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+}}
+"""

@@ -19,6 +19,8 @@
  * when the program opens the table again. cidr:/etc/postern/client.cidr
  * (cidr_table(5)) is likewise read at open: "network/prefix result" rules,
  * the first whose network holds the key (a printable address) decides.
+ * socketmap:inet:HOST:PORT:NAME and socketmap:unix:PATH:NAME
+ * (socketmap_table(5)) ask a socket map server at each look-up.
  *
  * Writers: collect entries in a table_builder and write them out with
  * table_builder_write_lmdb(), which writes to a temporary file, grows the

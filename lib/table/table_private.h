@@ -36,6 +36,11 @@ struct table *table_static_open(const char *arg, const char **error_r);
 struct table *table_inline_open(const char *arg, const char **error_r);
 struct table *table_texthash_open(const char *path, const char **error_r);
 
+/* A socketmap_table(5) client (table_socketmap.c): inet:HOST:PORT:NAME
+ * or unix:PATH:NAME; NULL with *error_r (static) for a malformed one.
+ * Nothing is connected until the first look-up. */
+struct table *table_socketmap_open(const char *arg, const char **error_r);
+
 /* Set t->error from a format; returns -1 for convenience. */
 int table_set_error(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -34,7 +34,8 @@ static const struct {
     {"alias", cmd_alias, "alias rebuild|query NAME...  compile alias_database, query alias_maps"},
     {"queue", cmd_queue,
      "queue list|show ID|delete|hold|release|requeue|flush [ID...|ALL] [--sender ADDR]\n"
-     "        [--recipient ADDR] [--older-than AGE] [--mailq]  inspect and control queued mail"},
+     "        [--recipient ADDR] [--older-than AGE] [--mailq]  inspect and control queued mail\n"
+     "queue shape [--sender] [--parent] [--top N] [QUEUE...]  waiting mail by domain and age"},
 };
 
 void mailctl_error(const char *fmt, ...)

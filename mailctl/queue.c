@@ -594,7 +594,7 @@ static int queue_delete(struct mailctl *m, const char *queue_dir, const struct q
 static int usage(void)
 {
 	mailctl_error("usage: mailctl queue list [--mailq] [SELECTION] | show ID | "
-	              "delete|hold|release|requeue|flush SELECTION\n"
+	              "delete|hold|release|requeue|flush SELECTION | shape [OPTIONS]\n"
 	              "SELECTION: " QUEUE_SELECT_USAGE);
 	return 2;
 }
@@ -604,6 +604,8 @@ int cmd_queue(struct mailctl *m, int argc, char **argv)
 	int control = cmd_queue_control(m, argc, argv);
 	if (control >= 0)
 		return control;
+	if (argc > 1 && strcmp(argv[1], "shape") == 0)
+		return cmd_queue_shape(m, argc, argv);
 	const char *sub = argc > 1 ? argv[1] : "list";
 	bool is_list = strcmp(sub, "list") == 0;
 	bool is_show = strcmp(sub, "show") == 0;

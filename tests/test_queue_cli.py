@@ -183,6 +183,58 @@ class QueueCliTest(InstanceTestCase):
         self.assertIn("-- 3 messages", out)
         self.assertIn("2 damaged", out)
 
+    def test_shape(self):
+        """queue shape, qshape's table: waiting recipients by domain and
+        age bucket (5, 10, 20 ... minutes), TOTAL first, busiest domain
+        next; a delivered recipient is not counted; --sender counts
+        messages by sender domain; --parent adds .parent rows; named
+        queues; --top; --json; bad arguments exit 2."""
+        os.makedirs(self.spool, exist_ok=True)
+        now = int(time.time())
+        a = self.write(b"Subject: a\r\n\r\nx\r\n", sender="alice@example.org",
+                       rcpts=["bob@example.net", "carol@example.net", "dave@mx.example.com"],
+                       arrival=now - 60)            # 1 minute: bucket 5
+        self.write(b"Subject: b\r\n\r\nx\r\n", sender="",
+                   rcpts=["erin@EXAMPLE.net"], queue="active",
+                   arrival=now - 7 * 60)            # 7 minutes: bucket 10
+        self.write(b"Subject: c\r\n\r\nx\r\n", sender="frank@example.org",
+                   rcpts=["grace@other.test"], queue="deferred",
+                   arrival=now - 3 * 86400)         # 3 days: 1280+
+        with open(os.path.join(self.spool, "status", a), "wb") as f:
+            f.write(encode_record("rcpt_status", [
+                ("index", 1), ("state", "delivered"), ("status", "2.0.0"), ("reason", "ok"),
+                ("time", now)]))
+        out = self.ok("queue", "shape").decode()
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["T", "5", "10", "20", "40", "80", "160", "320",
+                                            "640", "1280", "1280+"])
+        self.assertEqual(lines[1].split(), ["TOTAL", "3", "2", "1"] + ["0"] * 8)
+        self.assertEqual(lines[2].split(), ["example.net", "2", "1", "1"] + ["0"] * 8)
+        self.assertEqual(lines[3].split(), ["mx.example.com", "1", "1"] + ["0"] * 9)
+        self.assertEqual(len(lines), 4)
+        # All queues, by sender domain, parents, the top one only.
+        out = self.ok("queue", "shape", "--sender", "incoming", "active", "deferred").decode()
+        rows = {l.split()[0]: l.split()[1:] for l in out.splitlines()[1:]}
+        self.assertEqual(rows["TOTAL"][0], "3")
+        self.assertEqual(rows["example.org"], ["2", "1"] + ["0"] * 8 + ["1"])
+        self.assertEqual(rows["MAILER-DAEMON"], ["1", "0", "1"] + ["0"] * 8)
+        out = self.ok("queue", "shape", "--parent", "deferred", "incoming").decode()
+        rows = {l.split()[0]: l.split()[1] for l in out.splitlines()[1:]}
+        self.assertEqual(rows, {"TOTAL": "3", "example.net": "1", "mx.example.com": "1",
+                                ".example.com": "1", "other.test": "1"})
+        out = self.ok("queue", "shape", "--top", "1", "--buckets", "3", "--minutes", "2").decode()
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["T", "2", "4", "4+"])
+        self.assertEqual([l.split()[0] for l in lines[1:]], ["TOTAL", "example.net"])
+        self.assertEqual(lines[2].split(), ["example.net", "2", "1", "0", "1"])
+        j = self.json("queue", "shape", "--buckets", "3")
+        self.assertEqual(j["buckets"], [5, 10, None])
+        self.assertEqual(j["rows"][0], {"domain": "TOTAL", "total": 3, "counts": [2, 1, 0]})
+        for bad in (["--top"], ["--top", "0"], ["--buckets", "99"], ["queued"], ["--x"]):
+            r = self.mailctl("queue", "shape", *bad)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn(b"queue shape", r.stderr)
+
     def test_list_mailq_format(self):
         # Postfix's showq format (sendmail -bp, mailq), which scripts parse.
         os.makedirs(self.spool, exist_ok=True)

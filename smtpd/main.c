@@ -96,6 +96,11 @@ static void load_settings(struct server *srv)
 	c->timeout_ms = conf_get_time(conf, "smtpd_timeout") * 1000;
 	c->starttls_timeout_ms = conf_get_time(conf, "smtpd_starttls_timeout") * 1000;
 	c->greet_pause_ms = conf_get_time(conf, "smtpd_greet_pause") * 1000;
+	const char *proxy = conf_get(conf, "smtpd_upstream_proxy_protocol");
+	if (*proxy != '\0' && strcmp(proxy, "haproxy") != 0)
+		log_fatal("smtpd_upstream_proxy_protocol: \"%s\" is not haproxy (or empty)", proxy);
+	c->upstream_proxy = *proxy != '\0';
+	c->upstream_proxy_timeout_ms = conf_get_time(conf, "smtpd_upstream_proxy_timeout") * 1000;
 	c->mynetworks = networks(conf, "mynetworks");
 	c->auth_exempt_networks = networks(conf, "smtpd_tls_auth_only_exempt");
 	c->xforward_hosts = networks(conf, "smtpd_authorized_xforward_hosts");

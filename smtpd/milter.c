@@ -91,7 +91,7 @@ static const char *macro(void *ctx, const char *name)
 		return s->reverse_name;
 	if (strcmp(key, "daemon_addr") == 0 || strcmp(key, "daemon_port") == 0) {
 		char addr[64], port[16];
-		if (sock_local_name(s->fd, addr, sizeof(addr), port, sizeof(port)) != 0)
+		if (session_server_address(s, addr, sizeof(addr), port, sizeof(port)) != 0)
 			return NULL;
 		snprintf(buf, sizeof(buf), "%s", key[7] == 'a' ? addr : port);
 		return buf;

@@ -185,7 +185,7 @@ static void build_request(struct session *s, const char *state, const char *rcpt
 	policy_request_add(req, "client_port", s->client_port);
 	policy_request_add(req, "policy_context", cfg->policy_context);
 	char addr[64] = "", port[16] = "";
-	sock_local_name(s->fd, addr, sizeof(addr), port, sizeof(port));
+	session_server_address(s, addr, sizeof(addr), port, sizeof(port));
 	policy_request_add(req, "server_address", addr);
 	policy_request_add(req, "server_port", port);
 	policy_request_add(req, "compatibility_level", "");

@@ -755,6 +755,11 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 	sock_peer_name(fd, s.client_addr, sizeof(s.client_addr), s.client_port,
 	               sizeof(s.client_port));
 	s.stream = stream_new(fd, (int)cfg->timeout_ms);
+	if (cfg->upstream_proxy && !smtpd_read_proxy_header(&s)) {
+		session_reset_transaction(&s);
+		stream_free(s.stream);
+		return;
+	}
 	xforward_session_start(&s);
 	client_name_lookup(&s);
 	log_info("connect from %s", session_client(&s));

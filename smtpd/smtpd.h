@@ -63,6 +63,8 @@ struct smtpd_settings {
 	long long newtls_rate_limit; /* smtpd_client_new_tls_session_rate_limit */
 	enum tls_level tls_level;
 	bool wrapper_mode;        /* implicit TLS (port 465) */
+	bool upstream_proxy;      /* a PROXY protocol header comes first (proxy.c) */
+	long long upstream_proxy_timeout_ms;
 	bool auth_enable;         /* offer AUTH */
 	bool auth_required;       /* MAIL needs AUTH first (submission) */
 	bool tls_auth_only;       /* AUTH only over TLS */
@@ -183,6 +185,10 @@ struct session {
 	int fd;
 	char client_addr[64];
 	char client_port[16];
+	/* The address the client connected to, from a PROXY header (proxy.c);
+	 * empty without one: the socket's own. */
+	char server_addr[64];
+	char server_port[16];
 	char client_name[256];  /* verified (client_name.c), else "unknown" */
 	char reverse_name[256]; /* the PTR name, verified or not, else "unknown" */
 	enum client_name_status client_name_status;
@@ -406,6 +412,17 @@ void smtpd_milter_end(struct session *s);
 /* auth.c */
 void cmd_auth(struct session *s, const char *arg);
 bool auth_offered(const struct session *s);
+
+/* proxy.c: behind a load balancer (smtpd_upstream_proxy_protocol =
+ * haproxy), read its PROXY header, version 1 or 2, before anything else:
+ * exactly its bytes, within smtpd_upstream_proxy_timeout; the client's
+ * and server's addresses become the ones it names. False (logged) for a
+ * connection without a valid one: it is closed without a word. */
+bool smtpd_read_proxy_header(struct session *s);
+/* The address and port the client connected to: the PROXY header's, or
+ * the socket's. 0, or -1 if neither is known. */
+int session_server_address(const struct session *s, char *addr, size_t addr_len, char *port,
+                           size_t port_len);
 
 /* xforward.c: at connect, whether the client is an authorized one; the
  * XFORWARD command; forget what was forwarded (the transaction ended);

@@ -584,6 +584,11 @@ const struct param_def param_table[] = {
      "smtpd process; master replaces the ticket key this often. 0: no tickets."},
     {"smtpd_tls_wrappermode", PARAM_BOOL, "no",
      "Start TLS right after connect (port 465, submissions) instead of STARTTLS."},
+    {"smtpd_upstream_proxy_protocol", PARAM_STR, "",
+     "haproxy: every connection starts with HAProxy's PROXY header (version 1 or 2) naming the "
+     "real client, as from a load balancer; empty: none."},
+    {"smtpd_upstream_proxy_timeout", PARAM_TIME, "5s",
+     "How long smtpd waits for the PROXY header before it closes the connection."},
     {"soft_bounce", PARAM_BOOL, "no",
      "Safety net: keep mail that would be returned to its sender deferred in the queue, and "
      "answer 4NN where smtpd would answer 5NN."},

@@ -1,0 +1,142 @@
+/*
+ * Tests of the PROXY protocol parser: version 1 for TCP4, TCP6 and
+ * UNKNOWN, version 2 for TCP over IPv4 and IPv6 (with TLVs after the
+ * addresses), LOCAL and UNSPEC, headers arriving a byte at a time, the
+ * exact byte count a version 2 reader wants, and every malformed form
+ * refused.
+ */
+#include <string.h>
+
+#include "smtp/proxy_protocol.h"
+#include "util/testing.h"
+
+static enum proxy_result parse(const char *data, size_t len, struct proxy_header *h)
+{
+	const char *error = NULL;
+	enum proxy_result r = proxy_protocol_parse((const unsigned char *)data, len, h, &error);
+	if (r == PROXY_BAD)
+		CHECK(error != NULL);
+	return r;
+}
+
+TEST(v1)
+{
+	struct proxy_header h;
+	static const char tcp4[] = "PROXY TCP4 203.0.113.7 192.0.2.1 45678 25\r\nEHLO x\r\n";
+	CHECK(parse(tcp4, strlen(tcp4), &h) == PROXY_DONE);
+	CHECK(h.len == strlen("PROXY TCP4 203.0.113.7 192.0.2.1 45678 25\r\n"));
+	CHECK(h.proxied);
+	CHECK_STR(h.client_addr, "203.0.113.7");
+	CHECK_STR(h.client_port, "45678");
+	CHECK_STR(h.server_addr, "192.0.2.1");
+	CHECK_STR(h.server_port, "25");
+	static const char tcp6[] = "PROXY TCP6 2001:DB8:0::7 2001:db8::1 1 65535\r\n";
+	CHECK(parse(tcp6, strlen(tcp6), &h) == PROXY_DONE);
+	CHECK_STR(h.client_addr, "2001:db8::7");
+	CHECK_STR(h.server_port, "65535");
+	CHECK(parse("PROXY UNKNOWN\r\n", 15, &h) == PROXY_DONE);
+	CHECK(!h.proxied && h.len == 15);
+	static const char unknown[] = "PROXY UNKNOWN ffff:f...f:ffff 1 2\r\n";
+	CHECK(parse(unknown, strlen(unknown), &h) == PROXY_DONE);
+	CHECK(!h.proxied && h.len == strlen(unknown));
+	/* A byte at a time: more is needed until the CRLF. */
+	for (size_t n = 0; n < strlen(tcp4) - strlen("EHLO x\r\n") - 1; n++)
+		CHECK(parse(tcp4, n, &h) == PROXY_NEED_MORE);
+	CHECK(proxy_protocol_v2_wanted((const unsigned char *)tcp4, 20) == 0);
+}
+
+TEST(v1_bad)
+{
+	static const char *const bad[] = {
+	    "PROXY TCP4 203.0.113.7 192.0.2.1 45678 25\n",       /* LF alone... then */
+	    "PROXY TCP4 203.0.113.7  192.0.2.1 45678 25\r\n",    /* two spaces */
+	    "PROXY TCP4 203.0.113.7 192.0.2.1 45678 25 x\r\n",   /* extra field */
+	    "PROXY TCP4 203.0.113.7 192.0.2.1 45678\r\n",        /* missing field */
+	    "PROXY TCP4 2001:db8::7 192.0.2.1 45678 25\r\n",     /* family mismatch */
+	    "PROXY TCP6 203.0.113.7 2001:db8::1 45678 25\r\n",   /* family mismatch */
+	    "PROXY TCP4 203.0.113.7 192.0.2.1 65536 25\r\n",     /* port too big */
+	    "PROXY TCP4 203.0.113.7 192.0.2.1 045678 25\r\n",    /* leading zero */
+	    "PROXY TCP4 203.0.113.256 192.0.2.1 4567 25\r\n",    /* bad address */
+	    "PROXY UDP4 203.0.113.7 192.0.2.1 45678 25\r\n",     /* not TCP */
+	    "proxy TCP4 203.0.113.7 192.0.2.1 45678 25\r\n",     /* case */
+	    "EHLO client.example\r\n",                           /* no header at all */
+	    "PROXY TCP4 203.0.113.7 192.0.2.1 45678 25\x01\r\n", /* control */
+	};
+	struct proxy_header h;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(parse(bad[i], strlen(bad[i]), &h) == PROXY_BAD);
+	char longer[200];
+	memset(longer, 'x', sizeof(longer));
+	memcpy(longer, "PROXY TCP4 ", 11);
+	CHECK(parse(longer, sizeof(longer), &h) == PROXY_BAD);
+	CHECK(parse(longer, PROXY_V1_MAX - 1, &h) == PROXY_NEED_MORE);
+}
+
+static size_t v2(char *out, unsigned ver_cmd, unsigned family, const char *body, size_t len)
+{
+	memcpy(out, "\r\n\r\n\0\r\nQUIT\n", 12);
+	out[12] = (char)ver_cmd;
+	out[13] = (char)family;
+	out[14] = (char)(len >> 8);
+	out[15] = (char)(len & 0xff);
+	memcpy(out + 16, body, len);
+	return 16 + len;
+}
+
+TEST(v2)
+{
+	char buf[256];
+	struct proxy_header h;
+	/* TCP4 203.0.113.7:45678 -> 192.0.2.1:25, then a TLV (ignored). */
+	static const char body4[] = "\xcb\x00\x71\x07\xc0\x00\x02\x01\xb2\x6e\x00\x19"
+	                            "\x04\x00\x03"
+	                            "abc";
+	size_t n = v2(buf, 0x21, 0x11, body4, sizeof(body4) - 1);
+	CHECK(parse(buf, n, &h) == PROXY_DONE);
+	CHECK(h.len == n && h.proxied);
+	CHECK_STR(h.client_addr, "203.0.113.7");
+	CHECK_STR(h.client_port, "45678");
+	CHECK_STR(h.server_addr, "192.0.2.1");
+	CHECK_STR(h.server_port, "25");
+	for (size_t k = 0; k < n; k++) {
+		CHECK(parse(buf, k, &h) == PROXY_NEED_MORE);
+		if (k >= PROXY_MIN_LEN)
+			CHECK(proxy_protocol_v2_wanted((unsigned char *)buf, k) ==
+			      (k < PROXY_V2_FIXED ? PROXY_V2_FIXED - k : n - k));
+	}
+	char body6[36];
+	memset(body6, 0, sizeof(body6));
+	body6[0] = 0x20, body6[1] = 0x01, body6[2] = 0x0d, body6[3] = (char)0xb8, body6[15] = 7;
+	body6[16] = 0x20, body6[17] = 0x01, body6[18] = 0x0d, body6[19] = (char)0xb8, body6[31] = 1;
+	body6[32] = 0x12, body6[33] = 0x34, body6[35] = 25;
+	n = v2(buf, 0x21, 0x21, body6, sizeof(body6));
+	CHECK(parse(buf, n, &h) == PROXY_DONE);
+	CHECK_STR(h.client_addr, "2001:db8::7");
+	CHECK_STR(h.client_port, "4660");
+	CHECK_STR(h.server_addr, "2001:db8::1");
+	/* LOCAL (a health check) and UNSPEC keep the connection's addresses. */
+	n = v2(buf, 0x20, 0x00, "", 0);
+	CHECK(parse(buf, n, &h) == PROXY_DONE && !h.proxied && h.len == 16);
+	n = v2(buf, 0x21, 0x00, "xyz", 3);
+	CHECK(parse(buf, n, &h) == PROXY_DONE && !h.proxied && h.len == 19);
+	/* Refused: version 1 in a v2 header, an unknown command, UDP, UNIX,
+	 * too short for its addresses, a damaged signature. */
+	CHECK(parse(buf, v2(buf, 0x11, 0x11, body4, 12), &h) == PROXY_BAD);
+	CHECK(parse(buf, v2(buf, 0x22, 0x11, body4, 12), &h) == PROXY_BAD);
+	CHECK(parse(buf, v2(buf, 0x21, 0x12, body4, 12), &h) == PROXY_BAD);
+	CHECK(parse(buf, v2(buf, 0x21, 0x31, body4, 12), &h) == PROXY_BAD);
+	CHECK(parse(buf, v2(buf, 0x21, 0x11, body4, 11), &h) == PROXY_BAD);
+	CHECK(parse(buf, v2(buf, 0x21, 0x21, body6, 30), &h) == PROXY_BAD);
+	n = v2(buf, 0x21, 0x11, body4, 12);
+	buf[5] = 'X';
+	CHECK(parse(buf, n, &h) == PROXY_BAD);
+	CHECK(parse(buf, 3, &h) == PROXY_NEED_MORE); /* a signature so far */
+}
+
+int main(void)
+{
+	RUN(v1);
+	RUN(v1_bad);
+	RUN(v2);
+	return TESTING_DONE();
+}

@@ -11,8 +11,9 @@ hands mail to a real Dovecot, which stores it in its own Maildirs.
   package.
 - transport_maps to lmtp:inet:127.0.0.1:PORT for a relay domain: mail
   received by Postern's smtpd from smtplib is in Dovecot's INBOX with
-  Dovecot's Delivered-To, and three messages one after another share one
-  LMTP session (Dovecot logs one connection)."""
+  Dovecot's Delivered-To, and three messages for a destination taking one
+  delivery at a time share one LMTP session (Dovecot logs one
+  connection)."""
 import email
 import os
 import smtplib
@@ -116,6 +117,7 @@ class DovecotLmtpTest(InstanceTestCase):
             "relay_domains": "relay.example",
             "mynetworks": "127.0.0.0/8",
             "lmtp_connection_cache_time_limit": "10s",
+            "lmtp_destination_concurrency_limit": "1",
         }, services=["127.0.0.1:%d inet n - n - - smtpd" % free_port()] + SERVICES,
             start=False)
         port = int(inst.services[0].split()[0].rsplit(":", 1)[1])
@@ -129,14 +131,15 @@ class DovecotLmtpTest(InstanceTestCase):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         inst.start()
         connects = self.dovecot.read_log().count("Connect from 127.0.0.1")
-        # One after another, each delivered before the next is sent: the
-        # LMTP session of the first is kept and used for the others.
+        # Three messages at once to a destination that takes one delivery
+        # at a time: each next one goes over the session the last one
+        # left (qmgr hands it the same lmtp process at once).
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
             for i in range(3):
                 c.sendmail("someone@outside.example", ["dave@relay.example"],
                            "Subject: message %d\r\n\r\nover lmtp inet, number %d\r\n" % (i, i))
-                wait_for(lambda: len(self.dovecot.messages("dave@relay.example")) == i + 1,
-                         timeout=60, what="message %d in dave's Dovecot INBOX" % i)
+        wait_for(lambda: len(self.dovecot.messages("dave@relay.example")) == 3, timeout=60,
+                 what="three messages in dave's Dovecot INBOX")
         got = [m.replace(b"\r\n", b"\n") for m in self.dovecot.messages("dave@relay.example")]
         for i in range(3):
             one = [m for m in got if b"Subject: message %d\n" % i in m]

@@ -2,8 +2,9 @@
  * mailctl check: validate main.conf and master.conf and the paths, users
  * and programs they name (and the services that per-transport parameters
  * and the transports of the address classes, local_transport and the
- * like, name), smtpd's DNS blocklist entries and policy servers, and the
- * smtp client's TLS policy table source. Prints every problem as
+ * like, name), smtpd's DNS blocklist entries and policy servers, the
+ * smtp client's TLS policy table source, and the certificate files of
+ * tls_server_sni_maps. Prints every problem as
  * "file:line: message" (or "file: parameter: message" for a default) and exits 1 if any is an
  * error.
  */
@@ -35,6 +36,7 @@
 #include "table/table_source.h"
 #include "tls/tls.h"
 #include "tls/tls_session_cache.h"
+#include "tls/tls_sni.h"
 #include "util/alloc.h"
 #include "util/cidr.h"
 #include "util/privs.h"
@@ -774,6 +776,33 @@ static void check_tls_session_cache(struct checker *ck)
 	free(where);
 }
 
+static void report_sni_entry(const char *message, void *ctx)
+{
+	struct checker *ck = ctx;
+	char *where = param_where(ck, "tls_server_sni_maps");
+	report(ck, true, where, "tls_server_sni_maps: %s (smtpd and pop3d ignore the entry)",
+	       message);
+	free(where);
+}
+
+/* tls_server_sni_maps: a table whose entries can be listed, each naming
+ * readable PEM files with a key that matches its certificate (as smtpd
+ * and pop3d load them at start). */
+static void check_tls_sni(struct checker *ck)
+{
+	const char *spec = conf_get(ck->conf, "tls_server_sni_maps");
+	if (*spec == '\0')
+		return;
+	const char *error;
+	struct tls_sni *sni = tls_sni_load(spec, report_sni_entry, ck, &error);
+	if (sni == NULL) {
+		char *where = param_where(ck, "tls_server_sni_maps");
+		report(ck, true, where, "tls_server_sni_maps: %s", error);
+		free(where);
+	}
+	tls_sni_free(sni);
+}
+
 int cmd_check(struct mailctl *m, int argc, char **argv)
 {
 	(void)argv;
@@ -840,6 +869,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_networks(&ck);
 	check_tls_policy(&ck);
 	check_tls_session_cache(&ck);
+	check_tls_sni(&ck);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);
 	check_transport_params(&ck, &services);

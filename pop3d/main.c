@@ -17,6 +17,7 @@
 
 #include "pop3d/pop3d.h"
 #include "server/server.h"
+#include "tls/tls_sni.h"
 #include "tls/tls_tickets.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -84,6 +85,8 @@ static void pre_drop(struct server *srv)
 	settings.tls = tls_server_context(&ts, &error);
 	if (settings.tls == NULL)
 		log_error("TLS disabled: %s", error);
+	else
+		tls_sni_setup(settings.tls, conf_get(conf, "tls_server_sni_maps"));
 }
 
 static void init(struct server *srv)

@@ -10,6 +10,7 @@
 #include "milter/milter_conf.h"
 #include "server/server.h"
 #include "smtpd/smtpd.h"
+#include "tls/tls_sni.h"
 #include "tls/tls_tickets.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -226,6 +227,8 @@ static void pre_drop(struct server *srv)
 	settings.tls = tls_server_context(&ts, &error);
 	if (settings.tls == NULL)
 		log_error("TLS disabled: %s", error);
+	else
+		tls_sni_setup(settings.tls, conf_get(conf, "tls_server_sni_maps"));
 }
 
 static void init(struct server *srv)

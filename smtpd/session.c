@@ -236,19 +236,24 @@ static void cmd_ehlo(struct session *s, const char *arg, bool extended)
 static void log_tls(struct session *s)
 {
 	const char *resumed = tls_session_reused(s->tls) ? " (resumed)" : "";
+	char *name = tls_session_server_name(s->tls);
+	char *sni = name != NULL ? xasprintf(", sni=%s", name) : xstrdup("");
 	char *subject = tls_session_peer_subject(s->tls);
 	if (subject == NULL) {
-		log_info("%s: TLS established: %s%s", session_client(s),
-		         tls_session_summary(s->tls), resumed);
-		return;
+		log_info("%s: TLS established: %s%s%s", session_client(s),
+		         tls_session_summary(s->tls), sni, resumed);
+	} else {
+		char *issuer = tls_session_peer_issuer(s->tls);
+		log_info("%s: TLS established: %s%s%s, client certificate CN=\"%s\" issuer "
+		         "CN=\"%s\" (%s)",
+		         session_client(s), tls_session_summary(s->tls), sni, resumed, subject,
+		         issuer ? issuer : "",
+		         tls_session_peer_verified(s->tls) ? "verified" : "not verified");
+		free(issuer);
 	}
-	char *issuer = tls_session_peer_issuer(s->tls);
-	log_info("%s: TLS established: %s%s, client certificate CN=\"%s\" issuer CN=\"%s\" (%s)",
-	         session_client(s), tls_session_summary(s->tls), resumed, subject,
-	         issuer ? issuer : "",
-	         tls_session_peer_verified(s->tls) ? "verified" : "not verified");
-	free(issuer);
 	free(subject);
+	free(sni);
+	free(name);
 }
 
 static void cmd_starttls(struct session *s, const char *arg)

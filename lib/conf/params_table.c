@@ -597,6 +597,9 @@ const struct param_def param_table[] = {
      "them is taken too, as Postfix's default)."},
     {"syslog_name", PARAM_STR, "postern",
      "Prefix of the program name in syslog lines (\"postern/smtpd\")."},
+    {"tls_server_sni_maps", PARAM_STR, "",
+     "Table of host name (or .parent) to PEM files (key first, then certificate chain) that "
+     "smtpd and pop3d present to a client sending that TLS SNI name; empty: off."},
     {"transport_maps", PARAM_STR, "",
      "Table of address, domain or .parent to transport:nexthop (smtp:[host]:port, local:); empty: "
      "none."},

@@ -110,6 +110,17 @@ int table_lookup(struct table *t, const char *key, struct str *value, const char
 	return rc;
 }
 
+int table_walk(struct table *t, table_walk_fn *fn, void *ctx, const char **error_r)
+{
+	int rc = t->v->walk != NULL
+	             ? t->v->walk(t, fn, ctx)
+	             : table_set_error(t, "table \"%s\": a %s table cannot list its entries",
+	                               t->spec, t->v->type);
+	if (rc < 0)
+		*error_r = str_cstr(&t->error);
+	return rc;
+}
+
 const char *table_spec(const struct table *t)
 {
 	return t->spec;

@@ -54,6 +54,17 @@ struct table *table_open(const char *spec, const char **error_r);
  * TABLE_MAX_KEY in an LMDB table. */
 int table_lookup(struct table *t, const char *key, struct str *value, const char **error_r);
 
+/* Every entry of a table that holds a list of them (lmdb and Postfix's
+ * hash/btree names for it, texthash, inline), in key order: fn gets each
+ * key and value as C strings (valid only during the call) and returns 0
+ * to go on, anything else to stop. 0 when all were seen, 1 when fn
+ * stopped, -1 with *error_r (valid until the next call on t) for a table
+ * whose type computes its answers (static, regexp, cidr) or a read
+ * error. For programs that must read everything a table names while
+ * still privileged. */
+typedef int table_walk_fn(const char *key, const char *value, void *ctx);
+int table_walk(struct table *t, table_walk_fn *fn, void *ctx, const char **error_r);
+
 /* The spec the table was opened with. */
 const char *table_spec(const struct table *t);
 

@@ -157,6 +157,40 @@ static int lmdb_lookup(struct table *table, const char *key, size_t key_len, str
 	return result;
 }
 
+/* Every entry under one read transaction, with a cursor. */
+static int lmdb_walk(struct table *table, table_walk_fn *fn, void *ctx)
+{
+	struct table_lmdb *t = (struct table_lmdb *)table;
+	lmdb_check_rebuilt(t);
+	MDB_txn *txn;
+	MDB_cursor *cursor = NULL;
+	int rc = mdb_txn_begin(t->file.env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return table_set_error(table, "%s: %s", t->path, mdb_strerror(rc));
+	rc = mdb_cursor_open(txn, t->file.dbi, &cursor);
+	struct str key = STR_INIT, value = STR_INIT;
+	int result = 0;
+	MDB_val k, v;
+	for (MDB_cursor_op op = MDB_FIRST; rc == 0 && result == 0; op = MDB_NEXT) {
+		rc = mdb_cursor_get(cursor, &k, &v, op);
+		if (rc != 0)
+			break;
+		str_clear(&key);
+		str_append(&key, k.mv_data, k.mv_size);
+		str_clear(&value);
+		str_append(&value, v.mv_data, v.mv_size);
+		result = fn(str_cstr(&key), str_cstr(&value), ctx) != 0 ? 1 : 0;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		result = table_set_error(table, "%s: read: %s", t->path, mdb_strerror(rc));
+	if (cursor != NULL)
+		mdb_cursor_close(cursor);
+	mdb_txn_abort(txn);
+	str_free(&key);
+	str_free(&value);
+	return result;
+}
+
 static void lmdb_close(struct table *table)
 {
 	struct table_lmdb *t = (struct table_lmdb *)table;
@@ -169,6 +203,7 @@ static const struct table_vfuncs lmdb_vfuncs = {
     .type = "lmdb",
     .lookup = lmdb_lookup,
     .close = lmdb_close,
+    .walk = lmdb_walk,
 };
 
 struct table *table_lmdb_open(const char *path, const char **error_r)

@@ -55,6 +55,18 @@ static int memory_lookup(struct table *table, const char *key, size_t key_len, s
 	return 1;
 }
 
+static int memory_walk(struct table *table, table_walk_fn *fn, void *ctx)
+{
+	struct table_memory *t = (struct table_memory *)table;
+	if (t->static_value != NULL)
+		return table_set_error(
+		    table, "table \"%s\": a static table cannot list its entries", table->spec);
+	for (size_t i = 0; i < t->count; i++)
+		if (fn(t->entries[i].key, t->entries[i].value, ctx) != 0)
+			return 1;
+	return 0;
+}
+
 static void memory_close(struct table *table)
 {
 	struct table_memory *t = (struct table_memory *)table;
@@ -71,6 +83,7 @@ static const struct table_vfuncs memory_vfuncs = {
     .type = "memory",
     .lookup = memory_lookup,
     .close = memory_close,
+    .walk = memory_walk,
 };
 
 static struct table_memory *memory_new(void)

@@ -12,6 +12,9 @@ struct table_vfuncs {
 	/* 1 found (value set), 0 not found, -1 error (t->error set). */
 	int (*lookup)(struct table *t, const char *key, size_t key_len, struct str *value);
 	void (*close)(struct table *t);
+	/* Every entry, as table_walk; NULL for a type that cannot list them.
+	 * 0 all seen, 1 fn stopped, -1 error (t->error set). */
+	int (*walk)(struct table *t, table_walk_fn *fn, void *ctx);
 };
 
 /* The common part; each implementation embeds it first. */

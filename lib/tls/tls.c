@@ -41,9 +41,15 @@ static char tls_error[512];
 
 static const char *openssl_error(const char *what, const char *arg)
 {
-	unsigned long e = ERR_get_error();
+	const char *data = NULL;
+	int flags = 0;
+	unsigned long e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
 	char reason[256] = "";
-	if (e)
+	/* Our own callbacks (tls_sni.c) say what went wrong as ERR_LIB_USER
+	 * text. */
+	if (e && ERR_GET_LIB(e) == ERR_LIB_USER && data != NULL && (flags & ERR_TXT_STRING))
+		snprintf(reason, sizeof(reason), "%s", data);
+	else if (e)
 		ERR_error_string_n(e, reason, sizeof(reason));
 	else if (errno)
 		snprintf(reason, sizeof(reason), "%s", strerror(errno));
@@ -216,6 +222,11 @@ void tls_context_free(struct tls_context *ctx)
 		return;
 	SSL_CTX_free(ctx->ssl_ctx);
 	free(ctx);
+}
+
+struct ssl_ctx_st *tls_context_ssl_ctx(struct tls_context *ctx)
+{
+	return ctx->ssl_ctx;
 }
 
 /* Wait for what OpenSSL asked for; 0 ready, -1 timeout or error (errno). */
@@ -582,6 +593,18 @@ int tls_session_cipher_bits(const struct tls_session *s)
 const char *tls_session_summary(const struct tls_session *s)
 {
 	return s->summary;
+}
+
+char *tls_session_server_name(const struct tls_session *s)
+{
+	const char *name = SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name);
+	if (name == NULL || *name == '\0')
+		return NULL;
+	char *copy = xstrdup(name);
+	for (char *c = copy; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
+	return copy;
 }
 
 bool tls_session_peer_verified(const struct tls_session *s)

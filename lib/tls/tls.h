@@ -59,6 +59,10 @@ struct tls_context *tls_server_context(const struct tls_settings *s, const char 
  * presented to servers that ask for one. */
 struct tls_context *tls_client_context(const struct tls_settings *s, const char **error_r);
 void tls_context_free(struct tls_context *ctx);
+struct ssl_ctx_st;
+/* The OpenSSL context, for the lib/tls modules that set its callbacks
+ * (tls_sni.c). */
+struct ssl_ctx_st *tls_context_ssl_ctx(struct tls_context *ctx);
 
 /* Handshake on fd (blocking with a timeout in ms). Client: server_name for
  * SNI (may be NULL). Returns a session or NULL with *error_r. */
@@ -131,6 +135,10 @@ const char *tls_session_cipher(const struct tls_session *s);
 int tls_session_cipher_bits(const struct tls_session *s);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" for logs and headers. */
 const char *tls_session_summary(const struct tls_session *s);
+/* The name the client sent with SNI (server side; for a resumed TLS 1.2
+ * session, the one of the first handshake), malloc'd with control and
+ * 8-bit bytes as '?'; NULL when it sent none. */
+char *tls_session_server_name(const struct tls_session *s);
 /* The peer certificate verified against ca_file. */
 bool tls_session_peer_verified(const struct tls_session *s);
 /* The session was resumed (an abbreviated handshake), not new. */

@@ -234,6 +234,15 @@ static void cmd_auth(struct preauth *p, const struct pop3_command *c)
 	auth_plain(p, c->initial);
 }
 
+/* As smtpd logs it: protocol, cipher, the SNI name sent, resumption. */
+static void log_tls_established(const char *addr, const struct tls_session *tls)
+{
+	char *name = tls_session_server_name(tls);
+	log_info("%s: TLS established: %s%s%s%s", addr, tls_session_summary(tls),
+	         name != NULL ? ", sni=" : "", name != NULL ? name : "",
+	         tls_session_reused(tls) ? " (resumed)" : "");
+	free(name);
+}
 static void cmd_stls(struct preauth *p)
 {
 	if (p->tls) {
@@ -261,6 +270,7 @@ static void cmd_stls(struct preauth *p)
 		return;
 	}
 	tls_session_attach(p->tls, p->stream);
+	log_tls_established(p->client->addr, p->tls);
 	free(p->user);
 	p->user = NULL;
 }
@@ -322,6 +332,7 @@ void preauth_run(const struct pop3d_settings *cfg, const struct pop3d_client *cl
 			_exit(0);
 		}
 		tls_session_attach(p.tls, p.stream);
+		log_tls_established(client->addr, p.tls);
 	}
 	pop3d_reply(p.stream, true, "%s POP3 server ready", cfg->hostname);
 	struct str line = STR_INIT;

@@ -217,6 +217,10 @@ class SmtpdSniTest(unittest.TestCase):
                     c.send("QUIT")
                     self.assertTrue(c.line().startswith("+OK"))
                     sock.close()
+        # pop3d logs the handshake as smtpd does, with the name sent.
+        self.assertRegex(self.inst.read_log(),
+                         r"pop3d\[\d+\]: 127\.0\.0\.1: TLS established: TLSv1\.3 with cipher "
+                         r"\S+ \(\d+/\d+ bits\), sni=z\.b\.example")
 
     def s_client(self, server_name, *extra):
         return subprocess.run(

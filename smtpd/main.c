@@ -83,6 +83,7 @@ static void load_settings(struct server *srv)
 	c->peername_lookup = conf_get_bool(conf, "smtpd_peername_lookup");
 	c->bare_newline = bare_policy(conf_get(conf, "smtpd_forbid_bare_newline"));
 	c->message_size_limit = conf_get_size(conf, "message_size_limit");
+	c->queue_minfree = conf_get_size(conf, "queue_minfree");
 	c->recipient_limit = conf_get_int(conf, "smtpd_recipient_limit");
 	c->recipient_overshoot_limit = conf_get_int(conf, "smtpd_recipient_overshoot_limit");
 	/* RFC 5321 4.5.3.1.4: clients may send command lines of 512 bytes. */

@@ -348,6 +348,10 @@ static void cmd_mail(struct session *s, const char *arg)
 		session_error(s);
 		return;
 	}
+	if (queue_space_refused(s, p.size)) {
+		smtp_mail_params_free(&p);
+		return;
+	}
 	if (client_rate_refused(s, CLIENT_EVENT_MESSAGE, s->cfg->message_rate_limit)) {
 		smtp_mail_params_free(&p);
 		return;

@@ -62,8 +62,8 @@ struct smtpd_settings {
 	long long auth_rate_limit;
 	long long newtls_rate_limit; /* smtpd_client_new_tls_session_rate_limit */
 	enum tls_level tls_level;
-	bool wrapper_mode;        /* implicit TLS (port 465) */
-	bool upstream_proxy;      /* a PROXY protocol header comes first (proxy.c) */
+	bool wrapper_mode;   /* implicit TLS (port 465) */
+	bool upstream_proxy; /* a PROXY protocol header comes first (proxy.c) */
 	long long upstream_proxy_timeout_ms;
 	bool auth_enable;         /* offer AUTH */
 	bool auth_required;       /* MAIL needs AUTH first (submission) */
@@ -74,6 +74,7 @@ struct smtpd_settings {
 	bool peername_lookup;
 	enum bare_newline_policy bare_newline;
 	long long message_size_limit;
+	long long queue_minfree; /* bytes the queue's file system keeps free (queue_space.c) */
 	long long recipient_limit;
 	long long recipient_overshoot_limit; /* 452s in a transaction before each is an error */
 	long long line_length_limit;         /* of a command line, without CRLF */
@@ -412,6 +413,13 @@ void smtpd_milter_end(struct session *s);
 /* auth.c */
 void cmd_auth(struct session *s, const char *arg);
 bool auth_offered(const struct session *s);
+
+/* queue_space.c: the free space MAIL FROM needs in the queue's file
+ * system (queue_minfree or 1.5 times message_size_limit, the larger), and
+ * whether it refuses this MAIL FROM for want of it (replied 452 4.3.1 and
+ * logged); declared_size is the SIZE parameter, or 0. */
+long long queue_space_reserve(const struct smtpd_settings *cfg);
+bool queue_space_refused(struct session *s, long long declared_size);
 
 /* proxy.c: behind a load balancer (smtpd_upstream_proxy_protocol =
  * haproxy), read its PROXY header, version 1 or 2, before anything else:

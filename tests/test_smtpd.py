@@ -517,8 +517,11 @@ class ClientLimitTest(unittest.TestCase):
 class DiskFullTest(unittest.TestCase):
     def test_full_queue_answers_451_and_keeps_serving(self):
         port = free_port()
+        # No size limit and no queue_minfree: nothing is refused at MAIL
+        # FROM for want of space (see the next test), so the write fails.
         inst = Instance(services=["127.0.0.1:%d inet n - n - - smtpd" % port],
-                        params={"mydestination": "localhost", "mynetworks": "127.0.0.0/8"})
+                        params={"mydestination": "localhost", "mynetworks": "127.0.0.0/8",
+                                "message_size_limit": "0"})
         self.addCleanup(inst.cleanup)
         os.makedirs(inst.spool)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", inst.spool],
@@ -528,9 +531,13 @@ class DiskFullTest(unittest.TestCase):
         inst.start()
         big = "Subject: big\r\n\r\n" + ("x" * 998 + "\r\n") * 400
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
-            with self.assertRaises(smtplib.SMTPDataError) as cm:
-                c.sendmail("a@localhost", ["root@localhost"], big)
-            self.assertEqual(cm.exception.smtp_code, 451)
+            # No SIZE declared (smtplib's sendmail would declare it, and a
+            # SIZE of more than half the free space is refused at once).
+            c.ehlo("client.example")
+            self.assertEqual(c.mail("a@localhost")[0], 250)
+            self.assertEqual(c.rcpt("root@localhost")[0], 250)
+            code, _ = c.data(big.encode())
+            self.assertEqual(code, 451)
             # No partial file: at most the empty file smtpd keeps ready
             # for its next message.
             tmp = os.path.join(inst.spool, "tmp")
@@ -551,6 +558,54 @@ class DiskFullTest(unittest.TestCase):
         self.assertEqual([f for f in os.listdir(tmp) if not f.startswith("free.")], [])
         self.assertEqual([f for f in os.listdir(tmp)
                           if os.path.getsize(os.path.join(tmp, f)) > 0], [])
+
+    def test_low_space_refused_at_mail_from(self):
+        """As Postfix: MAIL FROM gets 452 4.3.1 while the queue's file
+        system has less free than 1.5 x message_size_limit (2m: 3 MiB
+        here) or queue_minfree, the larger (a second service asks
+        3.5 MiB), or when the declared SIZE would leave less than that
+        or take half of what is free; the mail is taken again once there
+        is room."""
+        port, strict = free_port(), free_port()
+        inst = Instance(services=[
+            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "127.0.0.1:%d inet n - n - - smtpd -o queue_minfree=3584k" % strict,
+        ], params={"mydestination": "localhost", "mynetworks": "127.0.0.0/8",
+                   "message_size_limit": "2m"})
+        self.addCleanup(inst.cleanup)
+        os.makedirs(inst.spool)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", inst.spool],
+                       check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", inst.spool])
+        os.chmod(inst.spool, 0o755)
+        inst.start()
+        filler = os.path.join(inst.spool, "filler")
+
+        def mail_from(p, size=None):
+            with smtplib.SMTP("127.0.0.1", p, timeout=30) as c:
+                c.ehlo("client.example")
+                return c.mail("a@localhost", ["SIZE=%d" % size] if size else [])
+
+        self.assertEqual(mail_from(port)[0], 250)
+        self.assertEqual(mail_from(port, 500 * 1024)[0], 250)
+        code, text = mail_from(port, 1536 * 1024)   # leaves less than 3 MiB free
+        self.assertEqual((code, text), (452, b"4.3.1 Insufficient system storage"))
+        self.assertEqual(mail_from(strict)[0], 250)
+        with open(filler, "wb") as f:
+            f.write(b"x" * (768 * 1024))
+        self.assertEqual(mail_from(port)[0], 250)   # about 3.2 MiB free
+        self.assertEqual(mail_from(strict)[0], 452)  # wants 3.5 MiB
+        with open(filler, "ab") as f:
+            f.write(b"x" * (768 * 1024))
+        code, text = mail_from(port)
+        self.assertEqual((code, text), (452, b"4.3.1 Insufficient system storage"))
+        inst.wait_log("not enough free space in %s" % inst.spool)
+        self.assertRegex(inst.read_log(), r"NOQUEUE: reject: MAIL from \S+: 452 4\.3\.1 ")
+        os.unlink(filler)
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+            self.assertEqual(c.sendmail("a@localhost", ["root@localhost"],
+                                        "Subject: room again\r\n\r\nok\r\n"), {})
+        self.assertNotIn("Sanitizer", inst.read_log())
 
 
 if __name__ == "__main__":

@@ -291,6 +291,9 @@ const struct param_def param_table[] = {
      "Most recipients qmgr holds in memory at once, over all messages in hand."},
     {"queue_directory", PARAM_STR, "/var/spool/postern",
      "Root of the mail queue and of the private/ and public/ socket directories."},
+    {"queue_minfree", PARAM_SIZE, "0",
+     "Free space smtpd wants in the queue's file system before it takes a message (MAIL FROM "
+     "gets 452 4.3.1 with less); at least 1.5 times message_size_limit whatever is set here."},
     {"receive_override_options", PARAM_LIST, "",
      "What smtpd and pickup leave out: no_unknown_recipient_checks, no_address_mappings, "
      "no_header_body_checks, no_milters (the service behind or before a content filter)."},

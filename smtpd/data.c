@@ -164,7 +164,7 @@ static void build_received(struct session *s, struct message_sink *k, struct str
 		free(issuer);
 		free(subject);
 	}
-	if (s->auth_user)
+	if (s->auth_user && s->cfg->auth_header)
 		str_printf(out, "\t(Authenticated sender: %s)\r\n", s->auth_user);
 	str_printf(out, "\tby %s (Postern) with %s id %s", s->cfg->hostname, session_protocol(s),
 	           k->id);

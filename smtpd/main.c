@@ -75,6 +75,7 @@ static void load_settings(struct server *srv)
 	c->tls_level = tls_level(conf_get(conf, "smtpd_tls_security_level"));
 	c->wrapper_mode = conf_get_bool(conf, "smtpd_tls_wrappermode");
 	c->auth_enable = conf_get_bool(conf, "smtpd_sasl_auth_enable");
+	c->auth_header = conf_get_bool(conf, "smtpd_sasl_authenticated_header");
 	c->auth_required = conf_get_bool(conf, "smtpd_auth_required");
 	c->tls_auth_only = conf_get_bool(conf, "smtpd_tls_auth_only");
 	c->add_missing_headers = conf_get_bool(conf, "smtpd_add_missing_headers");

@@ -66,6 +66,7 @@ struct smtpd_settings {
 	bool upstream_proxy; /* a PROXY protocol header comes first (proxy.c) */
 	long long upstream_proxy_timeout_ms;
 	bool auth_enable;         /* offer AUTH */
+	bool auth_header;         /* the login name in Received (smtpd_sasl_authenticated_header) */
 	bool auth_required;       /* MAIL needs AUTH first (submission) */
 	bool tls_auth_only;       /* AUTH only over TLS */
 	bool add_missing_headers; /* Message-ID and Date, for submission */

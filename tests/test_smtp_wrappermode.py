@@ -45,6 +45,7 @@ class WrapperModeTest(InstanceTestCase):
             self, "127.0.0.3", self.port, ["far.example"], ["u@far.example"],
             extra_params={"mynetworks": "192.0.2.0/24", "smtpd_tls_auth_only_exempt": ""},
             smtpd_options="-o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=yes "
+                          "-o smtpd_sasl_authenticated_header=yes "
                           "-o smtpd_auth_required=yes",
             extra_services=["auth unix y postern-auth n - - auth"],
             tls_name="relay.example")

@@ -325,6 +325,10 @@ class SmtpdTest(unittest.TestCase):
         self.assertIn("Message-ID: <", text)
         self.assertIn("\nDate: ", text)
         self.assertIn("ESMTPSA", text)
+        # The login name stays out of the mail unless
+        # smtpd_sasl_authenticated_header = yes (test_smtp_wrappermode).
+        self.assertNotIn("Authenticated sender", text)
+        self.assertNotIn("alice@example.test)", text.split("\n\n")[0])
 
     def test_auth_login_with_swaks(self):
         out = subprocess.run(

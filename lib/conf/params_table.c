@@ -545,6 +545,9 @@ const struct param_def param_table[] = {
      "Refuse mail whose sender domain has no MX, A or AAAA record (reject_unknown_sender_domain)."},
     {"smtpd_sasl_auth_enable", PARAM_BOOL, "no",
      "Offer SMTP AUTH (PLAIN, LOGIN), checked by the auth service."},
+    {"smtpd_sasl_authenticated_header", PARAM_BOOL, "no",
+     "Name the authenticated user in the Received header smtpd adds ((Authenticated sender: "
+     "user)); no keeps login names out of the mail, as Postfix's default."},
     {"smtpd_sender_access_maps", PARAM_LIST, "",
      "Access tables for the sender address (<> for the null sender), its domain and local "
      "part (access(5))."},

@@ -512,7 +512,8 @@ static void check_table_param(struct checker *ck, const char *name)
 		const char *error;
 		struct table *t = table_open(maps[i], &error);
 		char *where = param_where(ck, name);
-		/* An LMDB table is compiled from a source; a regexp: table is read as it is. */
+		/* An LMDB table is compiled from a source; a regexp: or pcre: table is read
+		 * as it is. */
 		char *path = table_lmdb_path(maps[i]);
 		bool compiled = path != NULL;
 		if (t == NULL) {

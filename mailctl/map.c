@@ -113,7 +113,7 @@ static void print_value(const struct mailctl *m, const char *key, const struct s
 
 static int map_query(const struct mailctl *m, const char *file, int argc, char **argv)
 {
-	/* TYPE:NAME (lmdb:, hash:, regexp:, cidr:, texthash:, inline:,
+	/* TYPE:NAME (lmdb:, hash:, regexp:, pcre:, cidr:, texthash:, inline:,
 	 * static: ...) is a table as main.conf names it. */
 	bool typed = file[0] != '/' && strchr(file, ':') != NULL;
 	char *path = typed || ends_with(file, ".lmdb") ? xstrdup(file) : xasprintf("%s.lmdb", file);

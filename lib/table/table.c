@@ -29,6 +29,7 @@ static const struct {
     {"hash", lmdb_open},
     {"inline", table_inline_open},
     {"lmdb", lmdb_open},
+    {"pcre", table_pcre_open},
     {"regexp", table_regexp_open},
     {"socketmap", table_socketmap_open},
     {"static", table_static_open},

@@ -16,7 +16,10 @@
  * with results, as Postfix's regexp_table(5) (see regexp_table(5)): a
  * look-up returns the result of the first rule that matches the key. The
  * file is read and compiled once, at open; a changed file takes effect
- * when the program opens the table again. cidr:/etc/postern/client.cidr
+ * when the program opens the table again. pcre:FILE (pcre_table(5)) is
+ * the same with Postfix's PCRE patterns, translated to POSIX ones at
+ * open (a pattern that cannot be translated exactly fails the open).
+ * cidr:/etc/postern/client.cidr
  * (cidr_table(5)) is likewise read at open: "network/prefix result" rules,
  * the first whose network holds the key (a printable address) decides.
  * socketmap:inet:HOST:PORT:NAME and socketmap:unix:PATH:NAME

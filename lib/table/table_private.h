@@ -32,6 +32,10 @@ struct table *table_cidr_open(const char *path, const char **error_r);
 /* Read and compile a regexp_table(5) file: NULL with *error_r (static,
  * "PATH, line N: what is wrong" for an error in the file) on failure. */
 struct table *table_regexp_open(const char *path, const char **error_r);
+/* The same for a pcre_table(5) file: its PCRE patterns are translated
+ * to POSIX ones (pcre_translate.h), and one that cannot be exactly is an
+ * error in the file. */
+struct table *table_pcre_open(const char *path, const char **error_r);
 
 /* Tables in memory (table_memory.c): static:VALUE, inline:{ k=v, ... }
  * and texthash:FILE; NULL with *error_r (static) on failure. */

@@ -10,6 +10,12 @@
  * rules in file order and the first that matches gives the result. It
  * uses only the stack and the caller's value string, so look-ups on one
  * table need no lock between them (glibc's regexec is thread-safe).
+ *
+ * pcre: tables (Postfix's pcre_table(5)) are the same files with PCRE
+ * patterns and PCRE's flags (i m s x A E U X); without libpcre, each
+ * pattern is translated into an equivalent ERE at open
+ * (pcre_translate.h), a pattern it cannot translate exactly is an open
+ * error, and $N is pointed at the ERE group that captures PCRE's group N.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "table/pcre_translate.h"
 #include "table/table.h"
 #include "table/table_private.h"
 #include "util/alloc.h"
@@ -81,6 +88,7 @@ static const char *open_error(const char *path, int line, const char *fmt, ...)
 struct regexp_parser {
 	struct table_regexp *t;
 	const char *path;
+	bool pcre;        /* pcre: patterns, translated to ERE */
 	size_t *open_ifs; /* indices of the if rules not yet closed */
 	size_t open_count, open_cap;
 	const char *error;
@@ -115,9 +123,36 @@ static int parse_fail(struct regexp_parser *p, int line, const char *fmt, ...)
 	return -1;
 }
 
+/* The pcre: flag letter c as a PCRE_TRANSLATE_* bit; 0 for X (PCRE1's
+ * "extra", meaningless here), -1 for an unknown letter. */
+static int pcre_flag(char c)
+{
+	switch (c) {
+	case 'i':
+		return PCRE_TRANSLATE_CASELESS;
+	case 'm':
+		return PCRE_TRANSLATE_MULTILINE;
+	case 's':
+		return PCRE_TRANSLATE_DOTALL;
+	case 'x':
+		return PCRE_TRANSLATE_EXTENDED;
+	case 'A':
+		return PCRE_TRANSLATE_ANCHORED;
+	case 'E':
+		return PCRE_TRANSLATE_DOLLAR_ENDONLY;
+	case 'U':
+		return PCRE_TRANSLATE_UNGREEDY;
+	case 'X':
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 /* The pattern at *pos ("!"s, a delimiter, the expression, the delimiter,
- * flags), compiled into rule->re. cflags_extra is REG_NOSUB when no $N
- * needs the match positions. Leaves *pos after the flags. */
+ * flags): the expression in *pattern_r and the flags in *cflags_r
+ * (regcomp's, or for pcre: PCRE_TRANSLATE_* bits). Leaves *pos after the
+ * flags. */
 static int parse_pattern(struct regexp_parser *p, int line, const char **pos,
                          struct regexp_rule *rule, char **pattern_r, int *cflags_r)
 {
@@ -144,8 +179,15 @@ static int parse_pattern(struct regexp_parser *p, int line, const char **pos,
 	if (*s == '\0')
 		return parse_fail(p, line, "no closing pattern delimiter '%c'", delim);
 	const char *end = s++;
-	int cflags = REG_EXTENDED | REG_ICASE;
+	int cflags = p->pcre ? PCRE_TRANSLATE_CASELESS : REG_EXTENDED | REG_ICASE;
 	for (; *s != '\0' && !is_blank(*s); s++) {
+		if (p->pcre) {
+			int bit = pcre_flag(*s);
+			if (bit < 0)
+				return parse_fail(p, line, "unknown pattern flag '%c'", *s);
+			cflags ^= bit;
+			continue;
+		}
 		switch (*s) {
 		case 'i':
 			cflags ^= REG_ICASE;
@@ -293,6 +335,48 @@ static int compile(struct regexp_parser *p, int line, struct regexp_rule *rule, 
 	return 0;
 }
 
+/* Compile pattern into rule->re in the table's dialect; match_only: no
+ * $N needs the match positions. A pcre: pattern's translation (its
+ * capture map) is left in *tr, which the caller frees. */
+static int compile_rule(struct regexp_parser *p, int line, struct regexp_rule *rule,
+                        const char *pattern, int flags, bool match_only,
+                        struct pcre_translation *tr)
+{
+	int nosub = match_only ? REG_NOSUB : 0;
+	if (!p->pcre)
+		return compile(p, line, rule, pattern, flags | nosub);
+	const char *error;
+	unsigned tflags = (unsigned)flags | (match_only ? PCRE_TRANSLATE_MATCH_ONLY : 0);
+	if (pcre_translate(pattern, tflags, tr, &error) != 0)
+		return parse_fail(p, line, "%s", error);
+	return compile(p, line, rule, str_cstr(&tr->ere), tr->cflags | nosub);
+}
+
+/* pcre: $N names PCRE's capturing group N: point each at the ERE group
+ * that captures the same text. */
+static int remap_subs(struct regexp_parser *p, int line, struct regexp_rule *rule,
+                      const struct pcre_translation *tr)
+{
+	int max = 0;
+	for (size_t i = 0; i < rule->part_count; i++) {
+		struct regexp_part *part = &rule->parts[i];
+		if (part->sub == 0)
+			continue;
+		int n = part->sub;
+		part->sub = tr->group_map[n];
+		if (part->sub > REGEXP_MAX_SUB)
+			return parse_fail(
+			    p, line,
+			    "$%d is group %d once (?:...) groups are counted, beyond the "
+			    "%d a look-up can use",
+			    n, part->sub, REGEXP_MAX_SUB);
+		if (part->sub > max)
+			max = part->sub;
+	}
+	rule->max_sub = max;
+	return 0;
+}
+
 static void add_part(struct regexp_rule *rule, size_t *cap, size_t offset, size_t len, int sub)
 {
 	if (sub == 0 && len == 0)
@@ -386,10 +470,12 @@ static int parse_if(struct regexp_parser *p, int line, const char *s)
 	while (is_blank(*s))
 		s++;
 	int rc = -1;
+	struct pcre_translation tr = {.group_map = NULL};
 	if (*s != '\0')
 		parse_fail(p, line, "text after the if pattern");
 	else
-		rc = compile(p, line, rule, pattern, cflags | REG_NOSUB);
+		rc = compile_rule(p, line, rule, pattern, cflags, true, &tr);
+	pcre_translation_free(&tr);
 	free(pattern);
 	if (rc != 0)
 		return -1;
@@ -434,17 +520,24 @@ static int parse_match(struct regexp_parser *p, int line, const char *s)
 	if (rc == 0 && rule->negate && rule->max_sub > 0) {
 		rc = parse_fail(p, line, "$%d in the result of a negated pattern", rule->max_sub);
 	}
+	struct pcre_translation tr = {.group_map = NULL};
 	if (rc == 0)
-		rc = compile(p, line, rule, pattern, cflags | (rule->max_sub > 0 ? 0 : REG_NOSUB));
+		rc = compile_rule(p, line, rule, pattern, cflags, rule->max_sub == 0, &tr);
 	free(pattern);
-	if (rc == 0 && (size_t)rule->max_sub > rule->re.re_nsub) {
+	size_t groups = rc != 0 ? 0 : p->pcre ? (size_t)tr.capture_count : rule->re.re_nsub;
+	if (rc == 0 && (size_t)rule->max_sub > groups) {
 		parse_fail(p, line,
 		           "replacement index $%d is out of range (the pattern has %zu "
 		           "subexpressions)",
-		           rule->max_sub, rule->re.re_nsub);
+		           rule->max_sub, groups);
 		regfree(&rule->re);
 		rc = -1;
 	}
+	if (rc == 0 && p->pcre && remap_subs(p, line, rule, &tr) != 0) {
+		regfree(&rule->re);
+		rc = -1;
+	}
+	pcre_translation_free(&tr);
 	if (rc != 0) {
 		free(rule->result);
 		free(rule->parts);
@@ -587,6 +680,12 @@ static const struct table_vfuncs regexp_vfuncs = {
     .close = regexp_close,
 };
 
+static const struct table_vfuncs pcre_vfuncs = {
+    .type = "pcre",
+    .lookup = regexp_lookup,
+    .close = regexp_close,
+};
+
 /* The whole file in text; 0 or -1 with errno. */
 static int read_file(const char *path, struct str *text)
 {
@@ -609,7 +708,7 @@ static int read_file(const char *path, struct str *text)
 	}
 }
 
-struct table *table_regexp_open(const char *path, const char **error_r)
+static struct table *regexp_open(const char *path, bool pcre, const char **error_r)
 {
 	struct str text = STR_INIT;
 	if (read_file(path, &text) != 0) {
@@ -619,9 +718,9 @@ struct table *table_regexp_open(const char *path, const char **error_r)
 		return NULL;
 	}
 	struct table_regexp *t = xcalloc(1, sizeof(*t));
-	t->table.v = &regexp_vfuncs;
+	t->table.v = pcre ? &pcre_vfuncs : &regexp_vfuncs;
 	t->path = xstrdup(path);
-	struct regexp_parser p = {.t = t, .path = path};
+	struct regexp_parser p = {.t = t, .path = path, .pcre = pcre};
 	int rc = parse_text(&p, text.data != NULL ? text.data : "", text.len);
 	free(p.open_ifs);
 	str_free(&text);
@@ -631,4 +730,14 @@ struct table *table_regexp_open(const char *path, const char **error_r)
 		return NULL;
 	}
 	return &t->table;
+}
+
+struct table *table_regexp_open(const char *path, const char **error_r)
+{
+	return regexp_open(path, false, error_r);
+}
+
+struct table *table_pcre_open(const char *path, const char **error_r)
+{
+	return regexp_open(path, true, error_r);
 }

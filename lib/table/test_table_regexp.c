@@ -16,6 +16,8 @@
 
 static char tmpdir[] = "/tmp/postern-test-regexp-XXXXXX";
 static int file_counter;
+/* The type open_text and open_fails open: "regexp", or "pcre". */
+static const char *table_type = "regexp";
 
 /* Write text to a fresh file; returns its path (malloc'd). */
 static char *write_table(const char *text)
@@ -33,7 +35,7 @@ static char *write_table(const char *text)
 static struct table *open_text(const char *text)
 {
 	char *path = write_table(text);
-	char *spec = xasprintf("regexp:%s", path);
+	char *spec = xasprintf("%s:%s", table_type, path);
 	const char *error = NULL;
 	struct table *t = table_open(spec, &error);
 	if (t == NULL)
@@ -50,7 +52,7 @@ static char open_error_text[600];
 static const char *open_fails(const char *text)
 {
 	char *path = write_table(text);
-	char *spec = xasprintf("regexp:%s", path);
+	char *spec = xasprintf("%s:%s", table_type, path);
 	const char *error = NULL;
 	struct table *t = table_open(spec, &error);
 	CHECK(t == NULL);
@@ -317,6 +319,79 @@ TEST(open_errors)
 	CHECK_STR(error, "open /nonexistent/postern/checks: No such file or directory");
 }
 
+/* pcre: tables (pcre_table(5)): the same files and parser, PCRE
+ * patterns translated at open, $N pointed past (?:...) groups. */
+TEST(pcre_tables)
+{
+	table_type = "pcre";
+	struct table *t =
+	    open_text("# Postfix-style pcre header_checks\n"
+	              "/^Subject:.*\\bviagra\\b/ REJECT spam\n"
+	              "/^Subject: (?:re|fwd): (\\d+) (\\w+)/ REJECT $1-$2\n"
+	              "/^From: .*@(?:mail\\.)?(example\\.(?:com|net))$/ DISCARD $1\n"
+	              "/^X-Case: Exact/i HOLD case\n"
+	              "/^X-Lazy: .*?end/ WARN lazy\n"
+	              "if /^To:/\n"
+	              "!/@[\\w.-]+\\.test$/ REJECT not test\n"
+	              "endif\n"
+	              "/^X-Dot: a.b/s DOTALL\n"
+	              "/^X-Ext: a b # comment/x EXTENDED\n"
+	              "/^Received: from \\S+ \\(\\S+ \\[(\\d{1,3}(?:\\.\\d{1,3}){3})\\]\\)/ "
+	              "PREPEND X-IP: $1\n");
+	CHECK_STR(lookup(t, "subject: cheap VIAGRA now"), "REJECT spam");
+	CHECK_STR(lookup(t, "Subject: cheap viagras"), "(none)");
+	CHECK_STR(lookup(t, "Subject: Fwd: 42 things"), "REJECT 42-things");
+	CHECK_STR(lookup(t, "From: Joe <joe@mail.example.com>"), "(none)");
+	CHECK_STR(lookup(t, "From: joe@mail.example.com"), "DISCARD example.com");
+	CHECK_STR(lookup(t, "X-Case: Exact"), "HOLD case");
+	CHECK_STR(lookup(t, "X-Case: exact"), "(none)");
+	CHECK_STR(lookup(t, "X-Lazy: the end"), "WARN lazy");
+	CHECK_STR(lookup(t, "To: a@b.test"), "(none)");
+	CHECK_STR(lookup(t, "To: a@b.example"), "REJECT not test");
+	CHECK_STR(lookup(t, "X-Dot: a\nb"), "DOTALL");
+	CHECK_STR(lookup(t, "X-Ext:ab"), "EXTENDED"); /* x: the spaces go too */
+	CHECK_STR(lookup(t, "Received: from mx (mx.example [192.0.2.7])"),
+	          "PREPEND X-IP: 192.0.2.7");
+	table_close(t);
+
+	/* Errors name the file and line, and the construct. */
+	CHECK_STR(open_fails("/a/ ok\n/foo(?=bar)/ REJECT\n"),
+	          ", line 2: lookahead \"(?=\" is not supported (POSIX has no lookaround)");
+	CHECK_STR(open_fails("/(a)\\1/ REJECT\n"),
+	          ", line 1: backreference \"\\1\" is not supported (POSIX has none in "
+	          "extended expressions)");
+	CHECK_STR(open_fails("/^Subject: (.*?) x/ REJECT $1\n"),
+	          ", line 1: lazy quantifier \"*?\" with $N in the result (POSIX has only greedy "
+	          "quantifiers, so $N could name a different part of the key)");
+	CHECK_STR(open_fails("/(?:a)(b)/ $2\n"),
+	          ", line 1: replacement index $2 is out of range (the pattern has 1 "
+	          "subexpressions)");
+	CHECK_STR(open_fails("/a/q x\n"), ", line 1: unknown pattern flag 'q'");
+	CHECK_STR(open_fails("if /(?<=a)/\nendif\n"),
+	          ", line 1: lookbehind \"(?<=\" is not supported (POSIX has no lookaround)");
+
+	/* The flags A, E, m, U and X. */
+	t = open_text("/foo/A anchored\n"
+	              "/^b$/m multiline\n"
+	              "/x$/E end-only\n"
+	              "/y$/ before-newline\n"
+	              "/u+v/U ungreedy\n"
+	              "/z/X extra\n");
+	CHECK_STR(lookup(t, "foo"), "anchored");
+	CHECK_STR(lookup(t, "a foo"), "(none)");
+	CHECK_STR(lookup(t, "a\nb\nc"), "multiline");
+	CHECK_STR(lookup(t, "x\n"), "(none)");
+	CHECK_STR(lookup(t, "y\n"), "before-newline");
+	CHECK_STR(lookup(t, "uuv"), "ungreedy");
+	CHECK_STR(lookup(t, "z"), "extra");
+	table_close(t);
+	const char *error;
+	struct table *bad = table_open("pcre:/nonexistent/postern/checks", &error);
+	CHECK(bad == NULL);
+	CHECK_STR(error, "open /nonexistent/postern/checks: No such file or directory");
+	table_type = "regexp";
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL) {
@@ -331,6 +406,7 @@ int main(void)
 	RUN(if_endif);
 	RUN(lines_and_comments);
 	RUN(open_errors);
+	RUN(pcre_tables);
 	rmdir(tmpdir);
 	return TESTING_DONE();
 }

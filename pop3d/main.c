@@ -72,8 +72,13 @@ static void pre_drop(struct server *srv)
 			log_fatal("pop3d_login_user must not be root");
 	}
 	const char *cert = conf_get(conf, "pop3d_tls_cert_file");
-	if (*cert == '\0')
+	if (*cert == '\0') {
+		if (*conf_get(conf, "tls_server_sni_maps") != '\0')
+			log_warn("tls_server_sni_maps is set but pop3d_tls_cert_file is not: no "
+			         "TLS on this "
+			         "service (the SNI certificates need a default one)");
 		return;
+	}
 	struct tls_settings ts = {
 	    .cert_file = cert,
 	    .key_file = conf_get(conf, "pop3d_tls_key_file"),

@@ -212,8 +212,13 @@ static void pre_drop(struct server *srv)
 {
 	const struct conf *conf = server_conf(srv);
 	const char *cert = conf_get(conf, "smtpd_tls_cert_file");
-	if (*cert == '\0')
+	if (*cert == '\0') {
+		if (*conf_get(conf, "tls_server_sni_maps") != '\0')
+			log_warn("tls_server_sni_maps is set but smtpd_tls_cert_file is not: no "
+			         "TLS on this "
+			         "service (the SNI certificates need a default one)");
 		return;
+	}
 	struct tls_settings ts = {
 	    .cert_file = cert,
 	    .key_file = conf_get(conf, "smtpd_tls_key_file"),

@@ -274,5 +274,22 @@ class SmtpdSniTest(unittest.TestCase):
         self.assertNotIn("mail.a.example", result.stdout.lower())
 
 
+class SniWithoutDefaultTest(unittest.TestCase):
+    def test_warns_without_a_default_certificate(self):
+        """The SNI certificates need the default one: without it the
+        service has no TLS, and smtpd and pop3d say why."""
+        smtp, pop = free_port(), free_port()
+        inst = Instance(params={"mydestination": "mx.example.test",
+                                "tls_server_sni_maps": "inline:{ mail.a.example=/nowhere.pem }"},
+                        services=["127.0.0.1:%d inet n - n - - smtpd" % smtp,
+                                  "127.0.0.1:%d inet n n n - - pop3d" % pop])
+        self.addCleanup(inst.cleanup)
+        inst.start()
+        socket.create_connection(("127.0.0.1", smtp), timeout=10).close()
+        socket.create_connection(("127.0.0.1", pop), timeout=10).close()
+        for name in ("smtpd", "pop3d"):
+            inst.wait_log("tls_server_sni_maps is set but %s_tls_cert_file is not: no TLS"
+                          % name)
+
 if __name__ == "__main__":
     unittest.main()

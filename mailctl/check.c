@@ -28,6 +28,7 @@
 #include "mail/route.h"
 #include "mailctl/mailctl.h"
 #include "milter/milter_conf.h"
+#include "policy/policy_entry.h"
 #include "policy/policy_proto.h"
 #include "smtp/access_action.h"
 #include "smtp/sender_login_mode.h"
@@ -192,18 +193,37 @@ static void check_dnsbl(struct checker *ck)
 	}
 }
 
-/* Every endpoint of the list name parses. */
+/* Every entry of the list name parses: its settings in braces, if any,
+ * then its endpoint. */
 static void check_policy_endpoints(struct checker *ck, const struct conf *conf, const char *name,
                                    const char *where, const char *prefix)
 {
 	char *const *specs = conf_get_list(conf, name);
+	struct policy_settings defaults = {
+	    .limits.timeout_ms = 1000,
+	    .try_limit = 1,
+	    .default_action = (char *)"DUNNO",
+	    .policy_context = (char *)"",
+	};
 	for (size_t i = 0; specs && specs[i]; i++) {
-		struct policy_endpoint ep;
+		struct policy_entry e;
 		const char *error;
-		if (policy_endpoint_parse(specs[i], conf_get(conf, "queue_directory"), &ep,
-		                          &error) != 0)
+		if (policy_entry_parse(specs[i], &defaults, &e, &error) != 0) {
 			report(ck, true, where, "%s%s: \"%s\": %s", prefix, name, specs[i], error);
-		policy_endpoint_free(&ep);
+			continue;
+		}
+		struct access_action a;
+		access_action_parse(e.settings.default_action, 554, 450, &a);
+		struct policy_endpoint ep;
+		if (a.kind == ACCESS_INVALID || a.kind == ACCESS_IGNORED)
+			report(ck, true, where, "%s%s: \"%s\": default_action: %s", prefix, name,
+			       specs[i], a.error);
+		else if (policy_endpoint_parse(e.endpoint, conf_get(conf, "queue_directory"), &ep,
+		                               &error) != 0)
+			report(ck, true, where, "%s%s: \"%s\": %s", prefix, name, specs[i], error);
+		else
+			policy_endpoint_free(&ep);
+		policy_entry_free(&e);
 	}
 }
 

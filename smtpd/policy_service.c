@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "policy/policy_entry.h"
 #include "smtp/access_action.h"
 #include "smtp/xtext.h"
 #include "smtpd/smtpd.h"
@@ -38,21 +39,58 @@
 #define STATE_EOD "END-OF-MESSAGE"
 
 struct policy_server {
-	char *spec; /* as the settings name it */
+	char *spec; /* the entry as the settings write it */
 	struct policy_client *client;
+	struct policy_settings settings; /* its own, or the smtpd_policy_service_ ones */
 };
 
 static struct policy_server *servers;
 static size_t server_count;
 
-static void check_endpoints(char *const *specs, const char *param, const char *queue_dir)
+/* The smtpd_policy_service_ settings, for the entries that do not name
+ * their own. Borrows cfg's strings. */
+static struct policy_settings defaults_of(const struct smtpd_settings *cfg)
+{
+	return (struct policy_settings){
+	    .limits = cfg->policy_limits,
+	    .try_limit = cfg->policy_try_limit,
+	    .retry_delay_ms = cfg->policy_retry_delay_ms,
+	    .default_action = (char *)cfg->policy_default_action,
+	    .policy_context = (char *)cfg->policy_context,
+	};
+}
+
+/* Parse spec, an entry of the lists, into e and ep: 0, or -1 with *error_r. */
+static int parse_entry(const struct smtpd_settings *cfg, const char *spec, struct policy_entry *e,
+                       struct policy_endpoint *ep, const char **error_r)
+{
+	struct policy_settings defaults = defaults_of(cfg);
+	if (policy_entry_parse(spec, &defaults, e, error_r) != 0)
+		return -1;
+	struct access_action a;
+	access_action_parse(e->settings.default_action, 554, 450, &a);
+	if (a.kind == ACCESS_INVALID || a.kind == ACCESS_IGNORED) {
+		*error_r = a.error;
+		policy_entry_free(e);
+		return -1;
+	}
+	if (policy_endpoint_parse(e->endpoint, cfg->queue_dir, ep, error_r) != 0) {
+		policy_entry_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+static void check_entries(const struct smtpd_settings *cfg, char *const *specs, const char *param)
 {
 	for (size_t i = 0; specs && specs[i]; i++) {
+		struct policy_entry e;
 		struct policy_endpoint ep;
 		const char *error;
-		if (policy_endpoint_parse(specs[i], queue_dir, &ep, &error) != 0)
+		if (parse_entry(cfg, specs[i], &e, &ep, &error) != 0)
 			log_fatal("%s: \"%s\": %s", param, specs[i], error);
 		policy_endpoint_free(&ep);
+		policy_entry_free(&e);
 	}
 }
 
@@ -61,8 +99,6 @@ void policy_service_setup(struct smtpd_settings *c, const struct conf *conf)
 	c->policy_services = conf_get_list(conf, "smtpd_policy_services");
 	c->eod_policy_services = conf_get_list(conf, "smtpd_end_of_data_policy_services");
 	c->policy_trusted_clients = conf_get_bool(conf, "smtpd_policy_service_trusted_clients");
-	check_endpoints(c->policy_services, "smtpd_policy_services", c->queue_dir);
-	check_endpoints(c->eod_policy_services, "smtpd_end_of_data_policy_services", c->queue_dir);
 	c->policy_limits.timeout_ms = conf_get_time(conf, "smtpd_policy_service_timeout") * 1000;
 	c->policy_limits.max_idle_ms = conf_get_time(conf, "smtpd_policy_service_max_idle") * 1000;
 	c->policy_limits.max_ttl_ms = conf_get_time(conf, "smtpd_policy_service_max_ttl") * 1000;
@@ -84,22 +120,29 @@ void policy_service_setup(struct smtpd_settings *c, const struct conf *conf)
 	if (a.kind == ACCESS_INVALID || a.kind == ACCESS_IGNORED)
 		log_fatal("smtpd_policy_service_default_action: \"%s\": %s",
 		          c->policy_default_action, a.error);
+	check_entries(c, c->policy_services, "smtpd_policy_services");
+	check_entries(c, c->eod_policy_services, "smtpd_end_of_data_policy_services");
 }
 
-static struct policy_client *client_for(const struct smtpd_settings *cfg, const char *spec)
+static struct policy_server *server_for(const struct smtpd_settings *cfg, const char *spec)
 {
 	for (size_t i = 0; i < server_count; i++)
 		if (strcmp(servers[i].spec, spec) == 0)
-			return servers[i].client;
+			return &servers[i];
+	struct policy_entry e;
 	struct policy_endpoint ep;
 	const char *error;
-	if (policy_endpoint_parse(spec, cfg->queue_dir, &ep, &error) != 0)
+	if (parse_entry(cfg, spec, &e, &ep, &error) != 0)
 		log_panic("policy server \"%s\": %s", spec, error); /* checked at start */
 	servers = xreallocarray(servers, server_count + 1, sizeof(*servers));
-	servers[server_count].spec = xstrdup(spec);
-	servers[server_count].client = policy_client_new(&ep);
+	struct policy_server *srv = &servers[server_count++];
+	srv->spec = xstrdup(spec);
+	srv->client = policy_client_new(&ep);
+	srv->settings = e.settings; /* taken over */
+	e.settings.default_action = e.settings.policy_context = NULL;
 	policy_endpoint_free(&ep);
-	return servers[server_count++].client;
+	policy_entry_free(&e);
+	return srv;
 }
 
 /* The message's "instance" attribute: the same for all its requests
@@ -140,10 +183,12 @@ static void fingerprints(const struct session *s, char **cert_r, char **pkey_r)
 
 /* Postfix's attributes, in Postfix's order; those Postern does not know
  * are sent empty. */
+/* Postfix's request without its end, in two parts: the attributes
+ * before policy_context in *req, those after it in *tail (each server
+ * has its own policy_context, which ask puts between them). */
 static void build_request(struct session *s, const char *state, const char *rcpt, size_t rcpt_count,
-                          long long size, struct str *req)
+                          long long size, struct str *req, struct str *tail)
 {
-	const struct smtpd_settings *cfg = s->cfg;
 	char number[32];
 	policy_request_add(req, "request", "smtpd_access_policy");
 	policy_request_add(req, "protocol_state", state);
@@ -183,44 +228,52 @@ static void build_request(struct session *s, const char *state, const char *rcpt
 	free(cert_fingerprint);
 	free(pkey_fingerprint);
 	policy_request_add(req, "client_port", s->client_port);
-	policy_request_add(req, "policy_context", cfg->policy_context);
 	char addr[64] = "", port[16] = "";
 	session_server_address(s, addr, sizeof(addr), port, sizeof(port));
-	policy_request_add(req, "server_address", addr);
-	policy_request_add(req, "server_port", port);
-	policy_request_add(req, "compatibility_level", "");
-	policy_request_add(req, "mail_version", POSTERN_VERSION);
-	policy_request_end(req);
+	policy_request_add(tail, "server_address", addr);
+	policy_request_add(tail, "server_port", port);
+	policy_request_add(tail, "compatibility_level", "");
+	policy_request_add(tail, "mail_version", POSTERN_VERSION);
 }
 
-/* The action of the server at spec, or the default action when none can
- * be had from it. */
+/* The action of the server at spec (asked with req, its policy_context,
+ * tail and the request's end), or its default action when none can be
+ * had from it. */
 static void ask(const struct smtpd_settings *cfg, const char *spec, const struct str *req,
-                struct str *action)
+                const struct str *tail, struct str *action)
 {
-	struct policy_client *c = client_for(cfg, spec);
+	struct policy_server *srv = server_for(cfg, spec);
+	const struct policy_settings *set = &srv->settings;
+	struct str whole = STR_INIT;
+	str_append(&whole, req->data, req->len);
+	policy_request_add(&whole, "policy_context", set->policy_context);
+	str_append(&whole, tail->data, tail->len);
+	policy_request_end(&whole);
 	for (long long attempt = 1;; attempt++) {
 		const char *error;
-		if (policy_client_ask(c, req, &cfg->policy_limits, action, &error) == 0)
+		if (policy_client_ask(srv->client, &whole, &set->limits, action, &error) == 0) {
+			str_free(&whole);
 			return;
+		}
 		log_warn("problem talking to server %s: %s", spec, error);
-		if (attempt >= cfg->policy_try_limit)
+		if (attempt >= set->try_limit)
 			break;
-		struct timespec ts = {cfg->policy_retry_delay_ms / 1000,
-		                      (cfg->policy_retry_delay_ms % 1000) * 1000000};
+		struct timespec ts = {set->retry_delay_ms / 1000,
+		                      (set->retry_delay_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 	}
-	str_set(action, cfg->policy_default_action);
+	str_free(&whole);
+	str_set(action, set->default_action);
 }
 
 /* Ask each server of specs in turn until one decides. */
 static enum access_verdict ask_all(struct session *s, char *const *specs, const struct str *req,
-                                   struct access_source *src)
+                                   const struct str *tail, struct access_source *src)
 {
 	enum access_verdict v = ACCESS_GO_ON;
 	struct str action = STR_INIT;
 	for (size_t i = 0; specs[i] && v == ACCESS_GO_ON; i++) {
-		ask(s->cfg, specs[i], req, &action);
+		ask(s->cfg, specs[i], req, tail, &action);
 		char *origin = xasprintf("policy server %s", specs[i]);
 		src->origin = origin;
 		v = access_act(s, src, str_cstr(&action));
@@ -244,16 +297,17 @@ int policy_service_check_rcpt(struct session *s, const char *address)
 	char *const *specs = s->cfg->policy_services;
 	if (specs == NULL || specs[0] == NULL || skips_client(s))
 		return 0;
-	struct str req = STR_INIT;
-	build_request(s, STATE_RCPT, address, 0, s->declared_size, &req);
+	struct str req = STR_INIT, tail = STR_INIT;
+	build_request(s, STATE_RCPT, address, 0, s->declared_size, &req, &tail);
 	struct access_source src = {
 	    .what = "Recipient address",
 	    .subject = address,
 	    .stage = STATE_RCPT,
 	    .rcpt = address,
 	};
-	enum access_verdict v = ask_all(s, specs, &req, &src);
+	enum access_verdict v = ask_all(s, specs, &req, &tail, &src);
 	str_free(&req);
+	str_free(&tail);
 	return v == ACCESS_REFUSED ? -1 : 0;
 }
 
@@ -264,8 +318,8 @@ int policy_service_check_eod(struct session *s, long long size)
 		return 0;
 	/* The recipient only when there is one, as Postfix sends it. */
 	const char *rcpt = s->env.rcpt_count == 1 ? s->env.rcpts[0].address : NULL;
-	struct str req = STR_INIT;
-	build_request(s, STATE_EOD, rcpt, s->env.rcpt_count, size, &req);
+	struct str req = STR_INIT, tail = STR_INIT;
+	build_request(s, STATE_EOD, rcpt, s->env.rcpt_count, size, &req, &tail);
 	/* A copy: session_client's buffer is reused by the log lines. */
 	char client[400];
 	snprintf(client, sizeof(client), "%s", session_client(s));
@@ -277,8 +331,9 @@ int policy_service_check_eod(struct session *s, long long size)
 	    .after_headers = true,
 	};
 	access_deferrals_clear(s);
-	enum access_verdict v = ask_all(s, specs, &req, &src);
+	enum access_verdict v = ask_all(s, specs, &req, &tail, &src);
 	str_free(&req);
+	str_free(&tail);
 	int rc = v == ACCESS_REFUSED ? -1 : 0;
 	if (rc == 0)
 		rc = access_deferral_due(s);

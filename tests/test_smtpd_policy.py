@@ -529,6 +529,57 @@ class PolicyTest(unittest.TestCase):
         self.inst.wait_log("problem talking to server %s: timeout" % self.silent.spec, count=2)
 
 
+class PerServerSettingsTest(unittest.TestCase):
+    """Postfix 3's braces: an entry of smtpd_policy_services with settings
+    of its own. A silent server with timeout=1s and try_limit=1 gives its
+    default_action DUNNO after one second, once; the next server is asked
+    with its own policy_context; mailctl check names a setting it does
+    not know."""
+
+    def test_braces(self):
+        silent = PolicyServer(lambda request: None)
+        rec = PolicyServer(by_recipient(ANSWERS))
+        for server in (silent, rec):
+            server.start()
+            self.addCleanup(server.stop)
+        port = free_port()
+        inst = Instance(params={
+            "mydestination": "mx.example.test",
+            "relay_domains": "relay.test",
+            "mynetworks": "192.0.2.0/24",  # loopback is not trusted
+            "smtpd_peername_lookup": "no",
+            "smtpd_policy_services":
+                "{ %s, timeout=1s, try_limit=1, default_action=DUNNO }, "
+                "{%s,policy_context=braced , default_action = DUNNO}" % (silent.spec, rec.spec),
+        }, services=["127.0.0.1:%d inet n - n - - smtpd" % port])
+        self.addCleanup(inst.cleanup)
+        check = inst.mailctl("check")
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", port, local_hostname=HELO, timeout=30) as c:
+            c.ehlo()
+            self.assertEqual(c.mail(SENDER)[0], 250)
+            start = time.monotonic()
+            code, text = c.rcpt("reject@relay.test")
+            took = time.monotonic() - start
+        self.assertEqual((code, text), (554, b"5.7.1 <reject@relay.test>: Recipient address "
+                                             b"rejected: go away"))
+        # One attempt of one second, not two with a retry delay between.
+        self.assertGreater(took, 0.9)
+        self.assertLess(took, 2.5)
+        self.assertEqual(len(silent.taken()), 1)
+        asked = rec.taken()
+        self.assertEqual([r["policy_context"] for r in asked], ["braced"])
+        self.assertEqual(asked[0]["_order"], POSTFIX_ATTRIBUTES)
+        inst.wait_log("problem talking to server { %s, timeout=1s, try_limit=1, "
+                      "default_action=DUNNO }: timeout" % silent.spec)
+        inst.params["smtpd_policy_services"] = "{ %s, colour=blue }" % rec.spec
+        inst.write_config()
+        check = inst.mailctl("check")
+        self.assertNotEqual(check.returncode, 0)
+        self.assertIn('unknown setting "colour"', check.stdout + check.stderr)
+
+
 POSTGREY = shutil.which("postgrey") or "/usr/sbin/postgrey"
 
 

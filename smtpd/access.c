@@ -19,10 +19,12 @@
  * later check refuses it; DEFER_IF_REJECT makes a later 5NN refusal a
  * deferral. FILTER transport:destination sends the message to that content
  * filter instead of its recipients' destinations (the last FILTER wins,
- * over content_filter). REDIRECT and BCC are logged as not supported and
- * change nothing. A table that cannot be read answers 451 4.3.0, an
- * action that is not one of these 451 4.3.5, and nothing is lost either
- * way.
+ * over content_filter). REDIRECT address sends the message to that
+ * address instead of all its recipients (and past any FILTER), BCC address
+ * sends a copy there too (the last of each in a transaction counts); both
+ * are taken at RCPT and written with the envelope at DATA, so at the end
+ * of DATA (a policy server's answer then) they are logged and ignored. A table that cannot be read
+ * answers 451 4.3.0, an action that is not one of these 451 4.3.5, and nothing is lost either way.
  *
  * The same actions come from policy servers (policy_service.c): access_act
  * is the one place that carries them out.
@@ -262,6 +264,23 @@ enum access_verdict access_act(struct session *s, const struct access_source *sr
 		log_action(s, src, "filter", why);
 		free(why);
 		break;
+	case ACCESS_REDIRECT:
+	case ACCESS_BCC: {
+		bool redirect = a.kind == ACCESS_REDIRECT;
+		if (src->after_headers) {
+			/* The envelope went into the queue file at DATA. */
+			log_warn("%s: %s is not possible at %s; ignored", src->origin,
+			         redirect ? "REDIRECT" : "BCC", src->stage);
+			break;
+		}
+		char **slot = redirect ? &s->access_redirect : &s->access_bcc;
+		free(*slot);
+		*slot = xstrndup(a.text, a.text_len);
+		char *triggered = trigger(src, redirect ? "REDIRECT" : "BCC", *slot);
+		log_action(s, src, redirect ? "redirect" : "bcc", triggered);
+		free(triggered);
+		break;
+	}
 	case ACCESS_WARN:
 		log_action(s, src, "warn", text);
 		break;

@@ -377,21 +377,46 @@ static int expand_envelope(struct session *s, const struct queue_envelope *env,
  * blind copies are looked up with the rewritten addresses, as in Postfix.
  * With receive_override_options no_address_mappings, s->env as it is. 0,
  * or -1 with the reason in *why (out is then empty). */
-static int queued_envelope(struct session *s, struct queue_envelope *out, struct refusal *why)
+static int mapped_envelope(struct session *s, const struct queue_envelope *env,
+                           struct queue_envelope *out, struct refusal *why)
 {
 	if ((s->cfg->receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) ||
 	    !canonical_wanted(s->cfg->canonical,
 	                      CANONICAL_ENVELOPE_SENDER | CANONICAL_ENVELOPE_RECIPIENT))
-		return expand_envelope(s, &s->env, out, why);
+		return expand_envelope(s, env, out, why);
 	struct queue_envelope mapped;
 	const char *error = "";
-	if (canonical_rewrite_envelope(s->cfg->canonical, &s->env, &mapped, &error) != 0) {
+	if (canonical_rewrite_envelope(s->cfg->canonical, env, &mapped, &error) != 0) {
 		log_warn("%s: address rewriting: %s", session_client(s), error);
 		refusal_set(why, 451, "4.3.0", xstrdup("Error: temporary lookup failure"));
 		return -1;
 	}
 	int rc = expand_envelope(s, &mapped, out, why);
 	queue_envelope_free(&mapped);
+	return rc;
+}
+
+/* The envelope as the access tables and policy servers left it at RCPT:
+ * REDIRECT's address in place of every recipient (and no content filter:
+ * REDIRECT wins over FILTER, as in Postfix), BCC's address added with
+ * NOTIFY=NEVER; both are mapped and expanded like the others. */
+static int queued_envelope(struct session *s, struct queue_envelope *out, struct refusal *why)
+{
+	if (s->access_redirect == NULL && s->access_bcc == NULL)
+		return mapped_envelope(s, &s->env, out, why);
+	struct queue_envelope env;
+	if (s->access_redirect != NULL) {
+		queue_envelope_copy_fields(&env, &s->env);
+		queue_envelope_add_rcpt(&env, s->access_redirect, "", "");
+		free(env.filter);
+		env.filter = NULL;
+	} else {
+		queue_envelope_copy(&env, &s->env);
+	}
+	if (s->access_bcc != NULL && !queue_envelope_has_rcpt(&env, s->access_bcc))
+		queue_envelope_add_rcpt(&env, s->access_bcc, "", "NEVER");
+	int rc = mapped_envelope(s, &env, out, why);
+	queue_envelope_free(&env);
 	return rc;
 }
 

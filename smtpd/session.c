@@ -154,6 +154,10 @@ static void transaction_clear(struct session *s)
 	s->mail_auth = NULL;
 	free(s->access_discard);
 	s->access_discard = NULL;
+	free(s->access_redirect);
+	s->access_redirect = NULL;
+	free(s->access_bcc);
+	s->access_bcc = NULL;
 	str_free(&s->prepend);
 	access_deferrals_clear(s);
 	s->policy_instance[0] = '\0';

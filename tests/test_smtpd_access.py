@@ -4,7 +4,7 @@ with smtplib: each key form (client address and prefix, client name, HELO
 name and parent domain, address, address without its extension, domain,
 parent domain, local part@, the null sender <>), each action (OK, REJECT,
 DEFER, numeric replies with and without an enhanced code, DUNNO, HOLD,
-DISCARD, PREPEND, WARN, DEFER_IF_PERMIT, DEFER_IF_REJECT, FILTER, REDIRECT ignored),
+DISCARD, PREPEND, WARN, DEFER_IF_PERMIT, DEFER_IF_REJECT, FILTER, REDIRECT, BCC),
 the order of the checks, the reply codes, a broken action and a
 table that cannot be read, the reject log line in Postfix's form, a
 cidr: table of client networks, and relay_recipient_maps."""
@@ -187,7 +187,7 @@ class AccessTest(InstanceTestCase):
                            "<unsure@outside.test>: Sender address rejected: Service "
                            "unavailable; from=<unsure@outside.test> to=<closed@relay.test>")
         # WARN logs; FILTER is logged (test_content_filter.py follows the
-        # mail); REDIRECT is not supported: a warning, and nothing changes.
+        # mail).
         self.assertEqual(self.rcpt("a@relay.test", sender="watched@outside.test")[0], 250)
         self.inst.wait_log("NOQUEUE: warn: RCPT from unknown[127.0.0.1]: watch this sender; "
                            "from=<watched@outside.test> to=<a@relay.test> proto=ESMTP helo=<")
@@ -195,9 +195,49 @@ class AccessTest(InstanceTestCase):
         self.inst.wait_log("NOQUEUE: filter: RCPT from unknown[127.0.0.1]: "
                            "<filtered@outside.test>: Sender address triggers FILTER action: "
                            "smtp:[127.0.0.1]:10025; from=<filtered@outside.test>")
-        self.assertEqual(self.rcpt("a@relay.test", sender="redirected@outside.test")[0], 250)
-        self.inst.wait_log("redirected@outside.test: REDIRECT: action not supported by Postern; "
-                           "ignored")
+
+    def test_redirect_and_bcc(self):
+        """REDIRECT sends the message to its address instead of every
+        recipient (and past a FILTER, which it overrides, as in Postfix);
+        BCC adds its address with NOTIFY=NEVER; both logged when triggered,
+        in Postfix's form."""
+        self.table("sender", "\n".join([
+            "redirected@outside.test  REDIRECT elsewhere@relay.test",
+            "copied@outside.test      BCC archive@relay.test",
+            "both@outside.test        FILTER smtp:[127.0.0.1]:10025",
+            "bad@outside.test         REDIRECT not an address",
+        ]) + "\n")
+        self.table("recipient", "a@relay.test REDIRECT quarantine@relay.test\n")
+
+        def send(sender, rcpts):
+            before = set(self.queued("incoming"))
+            with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+                self.assertEqual(c.sendmail(sender, rcpts, MESSAGE), {})
+            (name,) = set(self.queued("incoming")) - before
+            env, queued, _ = read_queue_file(os.path.join(self.inst.spool, "incoming", name))
+            return env, [(r["address"], r.get("notify", "")) for r in queued]
+
+        env, rcpts = send("redirected@outside.test", ["b@relay.test", "c@relay.test"])
+        self.assertEqual(rcpts, [("elsewhere@relay.test", "")])
+        self.assertRegex(self.inst.read_log(),
+                         r"NOQUEUE: redirect: RCPT from \S+\[127\.0\.0\.1\]: "
+                         r"<redirected@outside\.test>: Sender address triggers REDIRECT "
+                         r"action: elsewhere@relay\.test; from=<redirected@outside\.test> "
+                         r"to=<b@relay\.test> proto=ESMTP helo=<")
+        env, rcpts = send("copied@outside.test", ["b@relay.test"])
+        self.assertEqual(rcpts, [("b@relay.test", ""), ("archive@relay.test", "NEVER")])
+        self.assertRegex(self.inst.read_log(),
+                         r"NOQUEUE: bcc: RCPT from \S+: <copied@outside\.test>: "
+                         r"Sender address triggers BCC action: archive@relay\.test")
+        # A recipient's REDIRECT overrides the sender's FILTER.
+        env, rcpts = send("both@outside.test", ["b@relay.test", "a@relay.test"])
+        self.assertEqual(rcpts, [("quarantine@relay.test", "")])
+        self.assertFalse(env.get("filter"))
+        # Not an address: a warning, and nothing changes.
+        env, rcpts = send("bad@outside.test", ["b@relay.test"])
+        self.assertEqual(rcpts, [("b@relay.test", "")])
+        self.inst.wait_log("bad@outside.test: REDIRECT: REDIRECT requires one address "
+                           "user@domain; ignored")
 
     def test_broken_action_and_unreadable_table(self):
         self.table("recipient", "a@relay.test FROBNICATE\n")

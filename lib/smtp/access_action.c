@@ -66,6 +66,21 @@ bool access_header_valid(const char *text, size_t len)
 	return true;
 }
 
+/* One address as REDIRECT and BCC take it: user@domain, printable
+ * ASCII (or UTF-8) without spaces, '<' or '>', at most 254 bytes. */
+static bool one_address(const char *text, size_t len)
+{
+	const char *at = memchr(text, '@', len);
+	if (len == 0 || len > 254 || at == NULL || at == text || at == text + len - 1)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',')
+			return false;
+	}
+	return true;
+}
+
 void access_action_parse(const char *value, int reject_code, int defer_code,
                          struct access_action *a)
 {
@@ -112,8 +127,13 @@ void access_action_parse(const char *value, int reject_code, int defer_code,
 		if (a->kind == ACCESS_IGNORED)
 			a->error = "FILTER requires transport:destination";
 	} else if (word_is(a, "REDIRECT") || word_is(a, "BCC")) {
-		a->kind = ACCESS_IGNORED;
-		a->error = "action not supported by Postern";
+		bool redirect = a->word_len == 8;
+		a->kind = one_address(a->text, a->text_len)
+		              ? (redirect ? ACCESS_REDIRECT : ACCESS_BCC)
+		              : ACCESS_IGNORED;
+		if (a->kind == ACCESS_IGNORED)
+			a->error = redirect ? "REDIRECT requires one address user@domain"
+			                    : "BCC requires one address user@domain";
 	} else if (three_digits(a) && a->word[0] == '2') {
 		a->kind = ACCESS_OK;
 	} else if (three_digits(a) && (a->word[0] == '4' || a->word[0] == '5')) {

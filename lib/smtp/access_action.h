@@ -42,6 +42,8 @@ enum access_kind {
 	ACCESS_PREPEND,         /* add the header field text; the checks go on */
 	ACCESS_WARN,            /* log text; the checks go on */
 	ACCESS_FILTER,          /* send the message to content filter text; the checks go on */
+	ACCESS_REDIRECT,        /* deliver the message to address text alone; the checks go on */
+	ACCESS_BCC,             /* send a copy to address text too; the checks go on */
 	ACCESS_IGNORED,         /* an action Postern cannot take (error says why) */
 	ACCESS_INVALID,         /* not an action (error says why) */
 };

@@ -115,8 +115,17 @@ TEST(actions_that_go_on)
 	CHECK(parse("FILTER no-colon-here").kind == ACCESS_IGNORED);
 	CHECK(parse("FILTER :nexthop").kind == ACCESS_IGNORED);
 	CHECK(parse("FILTER smtp:[127.0.0.1]:10025 extra").kind == ACCESS_IGNORED);
-	CHECK(parse("REDIRECT a@b").kind == ACCESS_IGNORED);
-	CHECK(parse("BCC a@b").kind == ACCESS_IGNORED);
+	a = parse("REDIRECT spam@example.org");
+	CHECK(a.kind == ACCESS_REDIRECT && text_is(&a, "spam@example.org"));
+	a = parse("bcc archive@example.org");
+	CHECK(a.kind == ACCESS_BCC && text_is(&a, "archive@example.org"));
+	CHECK(parse("REDIRECT").kind == ACCESS_IGNORED);
+	CHECK(parse("REDIRECT a@b c@d").kind == ACCESS_IGNORED);
+	CHECK(parse("REDIRECT nobody").kind == ACCESS_IGNORED);
+	CHECK(parse("REDIRECT @example.org").kind == ACCESS_IGNORED);
+	CHECK(parse("REDIRECT user@").kind == ACCESS_IGNORED);
+	CHECK(parse("BCC <a@b>").kind == ACCESS_IGNORED);
+	CHECK(parse("BCC a@b,c@d").kind == ACCESS_IGNORED);
 }
 
 TEST(invalid)

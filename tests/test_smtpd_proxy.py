@@ -13,13 +13,14 @@ and no further."""
 import os
 import re
 import socket
+import ssl
 import struct
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import InstanceTestCase, free_port  # noqa: E402
+from postern_test import InstanceTestCase, free_port, make_cert  # noqa: E402
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -160,6 +161,34 @@ class SmtpdProxyTest(InstanceTestCase):
         self.assertTrue(reply.startswith(b"554 5.5.1"), reply)
         # The reply comes before the log line: wait for it.
         self.inst.wait_log("pre-greeting traffic from unknown[203.0.113.8]", timeout=10)
+
+
+class SmtpdProxyTlsTest(InstanceTestCase):
+    def test_header_comes_before_implicit_tls(self):
+        """On an implicit-TLS service (465) the balancer's header comes
+        first, then the client's TLS handshake, as HAProxy sends them."""
+        port = free_port()
+        inst = self.instance(params={"mydestination": "mx.example.test"}, start=False,
+                             services=["127.0.0.1:%d inet n - n - - smtpd "
+                                       "-o smtpd_upstream_proxy_protocol=haproxy "
+                                       "-o smtpd_tls_wrappermode=yes" % port])
+        cert_dir = os.path.join(inst.base, "cert")
+        os.makedirs(cert_dir)
+        cert, key = make_cert(cert_dir, "mx.example.test")
+        inst.params.update({"smtpd_tls_cert_file": cert, "smtpd_tls_key_file": key})
+        inst.write_config()
+        inst.start()
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        raw.sendall(b"PROXY TCP4 198.51.100.4 192.0.2.1 50000 465\r\n")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(raw, server_hostname="mx.example.test") as tls:
+            self.assertTrue(tls.recv(4096).startswith(b"220 "))
+            tls.sendall(b"QUIT\r\n")
+            self.assertTrue(tls.recv(4096).startswith(b"221"))
+        inst.wait_log("connect from unknown[198.51.100.4]")
+        inst.wait_log("unknown[198.51.100.4]: TLS established: TLSv1.3")
 
 
 if __name__ == "__main__":

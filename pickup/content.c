@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mail/content_check.h"
+#include "mail/redirect.h"
 #include "pickup/bounce.h"
 #include "table/table_cache.h"
 #include "util/alloc.h"
@@ -152,6 +153,13 @@ enum pickup_content_result pickup_content_run(struct queue_envelope *env, struct
 			free(env->hold_reason);
 			env->hold_reason = xstrdup(c.hold_reason);
 			*subdir_r = "hold";
+		}
+		if (c.redirect != NULL || c.bcc != NULL) {
+			/* REDIRECT and BCC (logged when the table said so). */
+			struct queue_envelope redirected;
+			envelope_redirect_copy(&redirected, env, c.redirect, c.bcc);
+			queue_envelope_free(env);
+			*env = redirected;
 		}
 		str_free(content);
 		*content = out;

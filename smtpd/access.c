@@ -21,9 +21,9 @@
  * filter instead of its recipients' destinations (the last FILTER wins,
  * over content_filter). REDIRECT address sends the message to that
  * address instead of all its recipients (and past any FILTER), BCC address
- * sends a copy there too (the last of each in a transaction counts); both
- * are taken at RCPT and written with the envelope at DATA, so at the end
- * of DATA (a policy server's answer then) they are logged and ignored. A table that cannot be read
+ * sends a copy there too (the last of each in a transaction counts); at
+ * the end of DATA (an end-of-data policy server) the queue file is written
+ * again with the new envelope. A table that cannot be read
  * answers 451 4.3.0, an action that is not one of these 451 4.3.5, and nothing is lost either way.
  *
  * The same actions come from policy servers (policy_service.c): access_act
@@ -267,12 +267,10 @@ enum access_verdict access_act(struct session *s, const struct access_source *sr
 	case ACCESS_REDIRECT:
 	case ACCESS_BCC: {
 		bool redirect = a.kind == ACCESS_REDIRECT;
-		if (src->after_headers) {
-			/* The envelope went into the queue file at DATA. */
-			log_warn("%s: %s is not possible at %s; ignored", src->origin,
-			         redirect ? "REDIRECT" : "BCC", src->stage);
-			break;
-		}
+		/* At the end of DATA the envelope is in the queue file already:
+		 * data.c writes the file again. */
+		if (src->after_headers)
+			s->envelope_stale = true;
 		char **slot = redirect ? &s->access_redirect : &s->access_bcc;
 		free(*slot);
 		*slot = xstrndup(a.text, a.text_len);

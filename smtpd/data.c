@@ -32,6 +32,7 @@
 
 #include "mail/content_check.h"
 #include "mail/drop_headers.h"
+#include "mail/redirect.h"
 #include "mail/wakeup.h"
 #include "milter/milter.h"
 #include "milter/milter_message.h"
@@ -72,6 +73,7 @@ struct message_sink {
 	/* canonical_maps, masquerade_domains on the header section */
 	bool rewriting;
 	bool rewrite_failed; /* a table could not be read: 451 at the end */
+	bool envelope_stale; /* a content check's REDIRECT or BCC came after it was written */
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -405,16 +407,7 @@ static int queued_envelope(struct session *s, struct queue_envelope *out, struct
 	if (s->access_redirect == NULL && s->access_bcc == NULL)
 		return mapped_envelope(s, &s->env, out, why);
 	struct queue_envelope env;
-	if (s->access_redirect != NULL) {
-		queue_envelope_copy_fields(&env, &s->env);
-		queue_envelope_add_rcpt(&env, s->access_redirect, "", "");
-		free(env.filter);
-		env.filter = NULL;
-	} else {
-		queue_envelope_copy(&env, &s->env);
-	}
-	if (s->access_bcc != NULL && !queue_envelope_has_rcpt(&env, s->access_bcc))
-		queue_envelope_add_rcpt(&env, s->access_bcc, "", "NEVER");
+	envelope_redirect_copy(&env, &s->env, s->access_redirect, s->access_bcc);
 	int rc = mapped_envelope(s, &env, out, why);
 	queue_envelope_free(&env);
 	return rc;
@@ -619,6 +612,42 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 	return go_on;
 }
 
+/* The queue file again, under the same id, with the envelope as a
+ * content check's or end-of-data policy server's REDIRECT or BCC made it
+ * and the content copied from the file written so far, which is dropped.
+ * False when that fails (replied). */
+static bool rewrite_envelope(struct session *s, struct message_sink *k)
+{
+	struct queue_envelope queued;
+	struct refusal why = {0};
+	if (k->write_failed || queued_envelope(s, &queued, &why) != 0) {
+		if (why.text != NULL)
+			reply(s, why.code, why.enhanced, "%s", why.text);
+		else
+			reply(s, 451, "4.3.0", "Error: queue file write error");
+		free(why.text);
+		return false;
+	}
+	const char *path, *error = "";
+	size_t offset;
+	int64_t size;
+	struct queue_writer *w = NULL;
+	if (queue_writer_content(k->writer, &path, &offset, &size, &error) == 0 &&
+	    (w = queue_writer_open_id(s->cfg->queue_dir, &queued, k->id, &error)) != NULL &&
+	    queue_writer_copy_content(w, path, offset, size, &error) == 0) {
+		queue_writer_abort(k->writer);
+		k->writer = w;
+		queue_envelope_free(&queued);
+		return true;
+	}
+	if (w != NULL)
+		queue_writer_abort(w);
+	queue_envelope_free(&queued);
+	reply(s, 451, "4.3.0", "Error: queue file write error");
+	log_error("%s: queue file write error: %s", k->id, error ? error : "unknown");
+	return false;
+}
+
 /* Queue a message that nothing refused, unless it is to be discarded or a
  * milter refuses it; reply. */
 static void commit_message(struct session *s, struct message_sink *k)
@@ -633,6 +662,9 @@ static void commit_message(struct session *s, struct message_sink *k)
 		/* (the "discard:" line was logged when the table or server said so) */
 		log_info("%s: removed: discarded at END-OF-MESSAGE: %s", k->id, s->access_discard);
 	} else if (k->buffered && !milter_finish(s, k, &subdir)) {
+		/* replied */
+	} else if (!k->buffered && (k->envelope_stale || s->envelope_stale) &&
+	           !rewrite_envelope(s, k)) {
 		/* replied */
 	} else if (k->write_failed || queue_writer_commit(k->writer, subdir, &error) != 0) {
 		reply(s, 451, "4.3.0", "Error: queue file write error");
@@ -661,6 +693,18 @@ static void sink_finish(struct session *s, struct message_sink *k, bool bare_new
 		str_free(&rest);
 		if (k->check.hold_reason && s->env.hold_reason == NULL)
 			s->env.hold_reason = xstrdup(k->check.hold_reason);
+		/* REDIRECT and BCC of header_checks and body_checks: as an
+		 * access table's, but the envelope is in the queue file already
+		 * (commit_message writes the file again). */
+		for (int i = 0; i < 2; i++) {
+			char *said = i == 0 ? k->check.redirect : k->check.bcc;
+			char **slot = i == 0 ? &s->access_redirect : &s->access_bcc;
+			if (said != NULL) {
+				free(*slot);
+				*slot = xstrdup(said);
+				k->envelope_stale = true;
+			}
+		}
 	}
 	if (k->too_big) {
 		reply(s, 552, "5.3.4", "Error: message size exceeds the limit of %lld bytes",

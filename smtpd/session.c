@@ -158,6 +158,7 @@ static void transaction_clear(struct session *s)
 	s->access_redirect = NULL;
 	free(s->access_bcc);
 	s->access_bcc = NULL;
+	s->envelope_stale = false;
 	str_free(&s->prepend);
 	access_deferrals_clear(s);
 	s->policy_instance[0] = '\0';

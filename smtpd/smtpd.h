@@ -225,6 +225,7 @@ struct session {
 	char *access_discard;            /* an access table or policy server said DISCARD: why */
 	char *access_redirect;           /* ... said REDIRECT: the one recipient to queue */
 	char *access_bcc;                /* ... said BCC: a recipient to add */
+	bool envelope_stale;             /* ... said either at END-OF-MESSAGE */
 	bool dnsbl_checked;              /* the DNS blocklists were looked up */
 	int sender_domain_verdict;       /* address_domain.c, for the transaction; 0: not yet */
 	int helo_verdict;                /* address_domain.c, for the HELO name; 0: not yet */

@@ -3,8 +3,10 @@ driven with smtplib and a raw BDAT session: REJECT (default and own
 status code), DEFER, DISCARD, HOLD, IGNORE, REPLACE, PREPEND and WARN on
 headers, a folded header matched as one, smtpd's own Received header
 checked too, body lines (REJECT, IGNORE), body_checks_size_limit, BDAT,
-the log lines in Postfix's form, and a table with a syntax error: 451 and
-the file and line in the log and in mailctl check."""
+REDIRECT and BCC (from headers and body lines: the queue file is written
+again with the new envelope), the log lines in Postfix's form, and a
+table with a syntax error: 451 and the file and line in the log and in
+mailctl check."""
 
 import os
 import smtplib
@@ -28,10 +30,14 @@ HEADER_CHECKS = r"""# header_checks for the test
 /^X-Folded: first[[:space:]]+second/  REJECT 5.7.1 folded header seen
 /^[[:space:]]+lonely/             REJECT 5.7.1 continuation line seen alone
 /^Received: from .*\(Postern\)/   PREPEND X-Saw-Received: yes
+/^Subject:.*quarantine me/        REDIRECT quarantine@relay.test
+/^X-Archive: yes/                 BCC archive@relay.test
+/^X-Bad-Redirect:/                REDIRECT not an address
 """
 
 BODY_CHECKS = r"""/^buy cheap pills/   REJECT 5.7.1 Body spam
 /^secret line$/       IGNORE
+/^send this to the archive$/  BCC body-archive@relay.test
 """
 
 
@@ -157,6 +163,40 @@ class ContentChecksTest(InstanceTestCase):
             self.assertEqual(f.readline(), b"550 5.7.1 No prizes here\r\n")
             s.sendall(b"QUIT\r\n")
         self.assertEqual(self.queued("incoming"), [])
+
+    def envelope(self, code_text):
+        """The recipients (address, notify) of the message a 250 queued."""
+        import re
+        from test_sendmail import read_queue_file
+        code, text = code_text
+        self.assertEqual(code, 250, text)
+        qid = re.search(r"queued as ([0-9A-F]{16})", text).group(1)
+        env, rcpts, content = read_queue_file(os.path.join(self.inst.spool, "incoming", qid))
+        return qid, [(r["address"], r.get("notify", "")) for r in rcpts], content
+
+    def test_redirect_and_bcc(self):
+        qid, rcpts, content = self.envelope(self.send(message("please quarantine me")))
+        self.assertEqual(rcpts, [("quarantine@relay.test", "")])
+        self.assertIn(b"Subject: please quarantine me", content)
+        self.inst.wait_log("%s: redirect: header Subject: please quarantine me from "
+                           "unknown[127.0.0.1]; from=<sender@outside.test> to=<rcpt@relay.test> "
+                           "proto=ESMTP helo=<client.outside.test>: quarantine@relay.test" % qid)
+        qid, rcpts, _ = self.envelope(self.send(message("archived", "X-Archive: yes\r\n")))
+        self.assertEqual(rcpts, [("rcpt@relay.test", ""), ("archive@relay.test", "NEVER")])
+        qid, rcpts, _ = self.envelope(self.send(message(
+            "from the body", body="line\r\nsend this to the archive\r\n")))
+        self.assertEqual(rcpts, [("rcpt@relay.test", ""), ("body-archive@relay.test", "NEVER")])
+        # Not one address: a warning, nothing changes.
+        qid, rcpts, _ = self.envelope(self.send(message("odd", "X-Bad-Redirect: x\r\n")))
+        self.assertEqual(rcpts, [("rcpt@relay.test", "")])
+        self.inst.wait_log('header_checks: unknown action "REDIRECT not an address"')
+        # Exactly one queue file for each message: the first one written is
+        # gone (tmp/ keeps only empty files ready for the next messages).
+        self.assertEqual(len(self.queued("incoming")), 4)
+        tmp = os.path.join(self.inst.spool, "tmp")
+        self.assertEqual([f for f in os.listdir(tmp) if os.path.getsize(os.path.join(tmp, f))],
+                         [])
+        self.assertNotIn("Sanitizer", self.inst.read_log())
 
     def test_broken_table(self):
         self.write("header_checks", "/^Subject: ok/ DUNNO\n/^Subject: (unclosed/ REJECT\n")

@@ -147,6 +147,21 @@ class PickupChecksTest(PickupQueue, unittest.TestCase):
                            "from=<%s> to=<%s>: needs a look" % (qid, SENDER, RCPT))
         self.inst.wait_log("%s: uid=%d from=<%s> (on hold)" % (qid, os.getuid(), SENDER))
 
+    def test_redirect_and_bcc(self):
+        self.submit(message("token-rd1 quarantine me"))
+        found = wait_for(lambda: self.in_queue("incoming", "token-rd1"), timeout=15,
+                         what="the redirected message")
+        qid, env, rcpts, _ = found[0]
+        self.assertEqual(self.addresses(rcpts), ["quarantine@relay.test"])
+        self.inst.wait_log("%s: redirect: header Subject: token-rd1 quarantine me from local; "
+                           "from=<%s> to=<%s>: quarantine@relay.test" % (qid, SENDER, RCPT))
+        self.submit(message("token-bc1 archived", b"X-Archive: yes\n"))
+        found = wait_for(lambda: self.in_queue("incoming", "token-bc1"), timeout=15,
+                         what="the copied message")
+        qid, env, rcpts, _ = found[0]
+        self.assertEqual(sorted((r["address"], r.get("notify", "")) for r in rcpts),
+                         [("archive@relay.test", "NEVER"), (RCPT, "")])
+
     def test_discard(self):
         self.submit(message("token-d1 drop this one"))
         self.inst.wait_log(": discard: header Subject: token-d1 drop this one from local; "

@@ -148,6 +148,8 @@ ANSWERS = {
     "eodreject": "REJECT content not wanted",
     "eodhold": "HOLD looked at the end",
     "eodprepend": "PREPEND X-Too-Late: yes",
+    "eodredirect": "REDIRECT quarantine@relay.test",
+    "eodbcc": "BCC archive@relay.test",
 }
 
 # The second server of the list: only these differ from DUNNO.
@@ -491,6 +493,20 @@ class PolicyTest(unittest.TestCase):
         _, _, content = queued(self.inst, "token-eod-prepend")
         self.assertNotIn(b"X-Too-Late", content)
         self.inst.wait_log("PREPEND is not possible at END-OF-MESSAGE; ignored")
+
+    def test_end_of_data_redirect_and_bcc(self):
+        """REDIRECT and BCC at the end of DATA: the queue file is written
+        again with the new envelope."""
+        with self.session(self.eod) as c:
+            self.assertEqual(c.sendmail(SENDER, ["eodredirect@relay.test"],
+                                        message("token-eod-redirect")), {})
+            self.assertEqual(c.sendmail(SENDER, ["eodbcc@relay.test"],
+                                        message("token-eod-bcc")), {})
+        _, rcpts, _ = queued(self.inst, "token-eod-redirect")
+        self.assertEqual([r["address"] for r in rcpts], ["quarantine@relay.test"])
+        _, rcpts, _ = queued(self.inst, "token-eod-bcc")
+        self.assertEqual([(r["address"], r.get("notify", "")) for r in rcpts],
+                         [("eodbcc@relay.test", ""), ("archive@relay.test", "NEVER")])
 
     # -- (b) servers that fail
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "smtp/access_action.h"
 #include "smtp/smtp_resp.h"
 #include "util/alloc.h"
 
@@ -42,6 +43,8 @@ void content_check_free(struct content_check *c)
 {
 	free(c->text);
 	free(c->hold_reason);
+	free(c->redirect);
+	free(c->bcc);
 	str_free(&c->partial);
 	str_free(&c->header);
 	free(c->next_boundary);
@@ -127,6 +130,15 @@ static enum line_action act(struct content_check *c, const char *part, const cha
 			c->hold_reason =
 			    xasprintf("%s %.200s%s%s", part, line, *rest ? ": " : "", rest);
 		cfg->note(cfg->ctx, "hold", part, line, rest);
+		return KEEP;
+	}
+	if ((word_is(value, "REDIRECT", &rest) || word_is(value, "BCC", &rest)) &&
+	    access_one_address(rest, strlen(rest))) {
+		bool redirect = toupper((unsigned char)value[0]) == 'R';
+		char **slot = redirect ? &c->redirect : &c->bcc;
+		free(*slot);
+		*slot = xstrdup(rest);
+		cfg->note(cfg->ctx, redirect ? "redirect" : "bcc", part, line, rest);
 		return KEEP;
 	}
 	if (word_is(value, "WARN", &rest)) {

@@ -12,6 +12,8 @@
  *   REPLACE text     the line is replaced by text
  *   PREPEND text     text is inserted before the line
  *   WARN/INFO [text] logged only
+ *   REDIRECT addr    queued for addr instead of its recipients (the last one)
+ *   BCC addr         a copy queued for addr too (the last one)
  *   DUNNO, OK        nothing
  *
  * After REJECT, DEFER or DISCARD the rest of the message is not looked at.
@@ -73,6 +75,8 @@ struct content_check {
 	char enhanced[16]; /* CONTENT_REJECT: X.Y.Z */
 	char *text;        /* CONTENT_REJECT: the reply text; DISCARD: why */
 	char *hold_reason; /* HOLD: why (the first HOLD) */
+	char *redirect;    /* REDIRECT: the address (the last REDIRECT), or NULL */
+	char *bcc;         /* BCC: the address (the last BCC), or NULL */
 	struct str partial;
 	long long body_seen;
 	bool body_done; /* past body_size_limit */

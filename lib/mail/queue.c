@@ -614,6 +614,21 @@ int queue_writer_copy_content(struct queue_writer *w, const char *path, size_t o
 	return rc;
 }
 
+int queue_writer_content(struct queue_writer *w, const char **path_r, size_t *offset_r,
+                         int64_t *size_r, const char **error_r)
+{
+	if (w->failed || w->fd < 0) {
+		*error_r = w->failed ? "earlier write failed" : "queue file already committed";
+		return -1;
+	}
+	if (writer_flush(w, error_r) != 0)
+		return -1;
+	*path_r = w->tmp_path;
+	*offset_r = (size_t)w->size_offset + 8; /* the content follows its size */
+	*size_r = w->size;
+	return 0;
+}
+
 int64_t queue_writer_size(const struct queue_writer *w)
 {
 	return w->size;

@@ -146,6 +146,12 @@ int queue_writer_write(struct queue_writer *w, const void *data, size_t len, con
 int queue_writer_commit(struct queue_writer *w, const char *subdir, const char **error_r);
 /* Remove the temporary file and free. Safe after a failed write or commit. */
 void queue_writer_abort(struct queue_writer *w);
+/* Where the content written so far is (its buffered bytes are written
+ * out first): for a second writer to copy it with queue_writer_copy_content
+ * (a new envelope for the same message) before this one is aborted. 0, or
+ * -1 with *error_r. */
+int queue_writer_content(struct queue_writer *w, const char **path_r, size_t *offset_r,
+                         int64_t *size_r, const char **error_r);
 int64_t queue_writer_size(const struct queue_writer *w);
 const char *queue_writer_id(const struct queue_writer *w);
 /* The recipients of the envelope written (after any replacement). */

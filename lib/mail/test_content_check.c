@@ -102,6 +102,28 @@ TEST(header_actions)
 	content_check_free(&c);
 }
 
+TEST(redirect_and_bcc)
+{
+	static const char *r[] = {
+	    "X-Quarantine: 1=REDIRECT q@example.test", "X-Quarantine: 2=REDIRECT last@example.test",
+	    "X-Copy: yes=BCC copy@example.test", "X-Bad: 1=REDIRECT two words", NULL};
+	rules = r;
+	struct content_check_config cfg = config(0);
+	struct content_check c;
+	content_check_init(&c, &cfg);
+	char *out =
+	    run(&c, "X-Quarantine: 1\r\nX-Copy: yes\r\nX-Quarantine: 2\r\nX-Bad: 1\r\n", "", 1);
+	CHECK(c.verdict == CONTENT_ACCEPT);
+	CHECK_STR(c.redirect, "last@example.test"); /* the last one counts */
+	CHECK_STR(c.bcc, "copy@example.test");
+	CHECK(strstr(str_cstr(&notes), "redirect header <X-Quarantine: 1> q@example.test;") !=
+	      NULL);
+	CHECK(strstr(str_cstr(&notes), "bcc header <X-Copy: yes> copy@example.test;") != NULL);
+	CHECK(strstr(str_cstr(&notes), "unknown header <X-Bad: 1> REDIRECT two words;") != NULL);
+	free(out);
+	content_check_free(&c);
+}
+
 TEST(reject_stops_checks)
 {
 	static const char *r[] = {"Subject: spam=REJECT No spam here", NULL};
@@ -360,6 +382,7 @@ TEST(mime_structure)
 int main(void)
 {
 	RUN(header_actions);
+	RUN(redirect_and_bcc);
 	RUN(reject_stops_checks);
 	RUN(body_lines_in_pieces);
 	RUN(body_limit_and_long_lines);

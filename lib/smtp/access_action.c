@@ -66,9 +66,7 @@ bool access_header_valid(const char *text, size_t len)
 	return true;
 }
 
-/* One address as REDIRECT and BCC take it: user@domain, printable
- * ASCII (or UTF-8) without spaces, '<' or '>', at most 254 bytes. */
-static bool one_address(const char *text, size_t len)
+bool access_one_address(const char *text, size_t len)
 {
 	const char *at = memchr(text, '@', len);
 	if (len == 0 || len > 254 || at == NULL || at == text || at == text + len - 1)
@@ -128,7 +126,7 @@ void access_action_parse(const char *value, int reject_code, int defer_code,
 			a->error = "FILTER requires transport:destination";
 	} else if (word_is(a, "REDIRECT") || word_is(a, "BCC")) {
 		bool redirect = a->word_len == 8;
-		a->kind = one_address(a->text, a->text_len)
+		a->kind = access_one_address(a->text, a->text_len)
 		              ? (redirect ? ACCESS_REDIRECT : ACCESS_BCC)
 		              : ACCESS_IGNORED;
 		if (a->kind == ACCESS_IGNORED)

@@ -65,6 +65,11 @@ struct access_action {
 void access_action_parse(const char *value, int reject_code, int defer_code,
                          struct access_action *a);
 
+/* Whether text (len bytes) is one address as REDIRECT and BCC take it:
+ * user@domain, printable ASCII (or UTF-8) without spaces, '<', '>' or
+ * ',', at most 254 bytes. */
+bool access_one_address(const char *text, size_t len);
+
 /* Whether text (len bytes) is a header field "name: value" that may be
  * added to a message: a name of printable ASCII other than ':', then ':',
  * and no control character but tab. */

@@ -214,6 +214,21 @@ TEST(postfix_hints)
 	CHECK(postfix_hint("smtpd_proxy_filter") != NULL);
 	CHECK(postfix_hint("smtp_tls_mandatory_protocols") != NULL);
 	CHECK(postfix_hint("smtpd_tls_mandatory_protocols") != NULL);
+	/* Every entry is found: the list is in strcmp order. */
+	static const char *const listed[] = {
+	    "biff",
+	    "default_recipient_limit",
+	    "disable_dns_lookups",
+	    "smtp_tls_CApath",
+	    "smtp_sasl_auth_enable",
+	    "smtp_sasl_tls_security_options",
+	    "smtpd_delay_reject",
+	    "smtpd_tls_CApath",
+	    "smtpd_tls_received_header",
+	    "smtputf8_enable",
+	};
+	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+		CHECK(postfix_hint(listed[i]) != NULL);
 	CHECK(postfix_hint("myhostname") == NULL);
 	CHECK(postfix_hint("") == NULL);
 	static const char *const named[] = {"smtpd_dnsbl_sites",

@@ -646,15 +646,17 @@ static void check_canonical(struct checker *ck)
 	}
 }
 
-/* smtpd's access tables (access(5)), header and body checks,
- * relay_recipient_maps, the BCC tables, and its policy reply codes. */
+/* smtpd's access tables (access(5)), header and body checks (and the
+ * smtp and lmtp clients' header checks), relay_recipient_maps, the BCC
+ * tables, and its policy reply codes. */
 static void check_access(struct checker *ck)
 {
 	static const char *const maps[] = {
 	    "smtpd_client_access_maps",    "smtpd_helo_access_maps",  "smtpd_sender_access_maps",
 	    "smtpd_recipient_access_maps", "smtpd_sender_login_maps", "header_checks",
 	    "mime_header_checks",          "nested_header_checks",    "body_checks",
-	    "relay_recipient_maps",        "sender_bcc_maps",         "recipient_bcc_maps"};
+	    "relay_recipient_maps",        "sender_bcc_maps",         "recipient_bcc_maps",
+	    "smtp_header_checks",          "lmtp_header_checks"};
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		check_table_param(ck, maps[i]);
 	const char *mode = conf_get(ck->conf, "smtpd_reject_sender_login_mismatch");

@@ -173,6 +173,7 @@ static void init(struct server *srv)
 	};
 	if (generic_settings.maps != NULL && generic_settings.maps[0] != NULL)
 		smtp_cfg.generic = generic_map_new(&generic_settings);
+	smtp_cfg.header_checks = conf_get_list(conf, client_param("smtp_header_checks"));
 	const char *error = "";
 	struct dns_settings ds = {
 	    .forwarders = conf_get_list(conf, "dns_forwarders"),
@@ -324,7 +325,8 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 			r->notify = env.rcpts[a_index->num].notify;
 		}
 	}
-	if (problem != NULL || generic_apply(queue_id, &msg, rcpts, n) == 0)
+	if (problem != NULL || (generic_apply(queue_id, &msg, rcpts, n) == 0 &&
+	                        header_checks_apply(queue_id, &msg, rcpts, n) == 0))
 		deliver_message(nexthop, &msg, rcpts, n);
 	for (size_t i = 0; i < n; i++) {
 		if (send_result(fd, &rcpts[i], timeout_ms) != 0) {

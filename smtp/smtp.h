@@ -65,6 +65,8 @@ struct smtp_config {
 	const char *sasl_password_maps;
 	/* smtp_generic_maps (NULL when it names no table) */
 	struct generic_map *generic;
+	/* smtp_header_checks (header_checks.c; NULL or empty: none) */
+	char *const *header_checks;
 	/* smtp_sender_dependent_authentication */
 	bool sender_dependent_auth;
 	bool tls_wrappermode; /* smtp_tls_wrappermode: TLS at connect, no STARTTLS */
@@ -143,6 +145,13 @@ struct smtp_message {
 int generic_apply(const char *queue_id, struct smtp_message *msg, struct smtp_rcpt *rcpts,
                   size_t count);
 void generic_release(struct smtp_message *msg, struct smtp_rcpt *rcpts, size_t count);
+
+/* header_checks.c: apply smtp_header_checks to msg's top-level header
+ * section as it is to be sent (after generic_apply; the result replaces
+ * msg->head, freed by generic_release). 0, or -1 when a table cannot be
+ * read: every pending recipient is then deferred. */
+int header_checks_apply(const char *queue_id, struct smtp_message *msg, struct smtp_rcpt *rcpts,
+                        size_t count);
 
 /* tls_policy.c (the value parser is lib/smtp/tls_policy.c) */
 /* The policy for a next hop (table entry for the next hop as written,

@@ -135,6 +135,9 @@ const struct param_def param_table[] = {
      "open."},
     {"lmtp_generic_maps", PARAM_LIST, "",
      "Tables that rewrite envelope and header addresses as the lmtp client sends them."},
+    {"lmtp_header_checks", PARAM_LIST, "",
+     "header_checks tables (regexp:, pcre:) for the header section of mail the lmtp client "
+     "sends: IGNORE, REPLACE, PREPEND, WARN, INFO."},
     {"lmtp_lhlo_name", PARAM_STR, "$myhostname", "The name the lmtp client sends with LHLO."},
     {"lmtp_lhlo_timeout", PARAM_TIME, "300s",
      "How long the lmtp client waits for the server greeting and for the replies to LHLO, "
@@ -363,6 +366,10 @@ const struct param_def param_table[] = {
     {"smtp_generic_maps", PARAM_LIST, "",
      "Tables (generic(5)) that rewrite the envelope and header addresses of mail the smtp "
      "client sends, e.g. root@localhost.localdomain to a valid address; empty: none."},
+    {"smtp_header_checks", PARAM_LIST, "",
+     "header_checks tables (regexp:, pcre:) for the header section of mail the smtp client "
+     "sends, e.g. to drop internal Received headers: IGNORE, REPLACE, PREPEND, WARN, INFO; "
+     "empty: none."},
     {"smtp_helo_name", PARAM_STR, "$myhostname",
      "Host name the smtp client sends in EHLO and HELO."},
     {"smtp_helo_timeout", PARAM_TIME, "300s",

@@ -109,6 +109,12 @@ static enum line_action act(struct content_check *c, const char *part, const cha
 		return KEEP;
 	if (word_is(value, "IGNORE", &rest))
 		return IGNORE;
+	if (cfg->edit_only && (word_is(value, "REJECT", &rest) || word_is(value, "DEFER", &rest) ||
+	                       word_is(value, "DISCARD", &rest) || word_is(value, "HOLD", &rest) ||
+	                       word_is(value, "REDIRECT", &rest) || word_is(value, "BCC", &rest))) {
+		cfg->note(cfg->ctx, "unsupported", part, line, value);
+		return KEEP;
+	}
 	if (word_is(value, "REJECT", &rest)) {
 		refuse(c, 550, "5.7.1", rest, "Message content rejected");
 		note_refusal(c, "reject", part, line);

@@ -57,6 +57,11 @@ struct content_check_config {
 	char *const *nested_header_maps;
 	char *const *body_maps;
 	long long body_size_limit;
+	/* Only the actions that edit or log (IGNORE, REPLACE, PREPEND, WARN,
+	 * INFO) are taken; the others (REJECT, DEFER, DISCARD, HOLD, REDIRECT,
+	 * BCC) are noted as "unsupported" with the table's value, and the
+	 * checks go on: smtp_header_checks on mail going out. */
+	bool edit_only;
 	/* 1 found (value set), 0 not found, -1 the table cannot be read. */
 	int (*lookup)(void *ctx, const char *spec, const char *key, struct str *value);
 	/* A decision for the log: action ("reject", "hold", "warning", ...,

@@ -124,6 +124,26 @@ TEST(redirect_and_bcc)
 	content_check_free(&c);
 }
 
+TEST(edit_only)
+{
+	static const char *r[] = {"X-Internal: 1=IGNORE", "Subject: spam=REJECT No spam here",
+	                          "X-Hold: 1=HOLD", "X-Late: 1=REPLACE X-Late: 2", NULL};
+	rules = r;
+	struct content_check_config cfg = config(0);
+	cfg.edit_only = true;
+	struct content_check c;
+	content_check_init(&c, &cfg);
+	char *out = run(&c, "X-Internal: 1\r\nSubject: spam\r\nX-Hold: 1\r\nX-Late: 1\r\n", "", 1);
+	/* The refusal and the hold are noted, not done: the checks go on. */
+	CHECK(c.verdict == CONTENT_ACCEPT);
+	CHECK(c.hold_reason == NULL);
+	CHECK_STR(out, "Subject: spam\r\nX-Hold: 1\r\nX-Late: 2\r\n");
+	CHECK(strstr(str_cstr(&notes), "unsupported header <Subject: spam> REJECT No spam here;") !=
+	      NULL);
+	free(out);
+	content_check_free(&c);
+}
+
 TEST(reject_stops_checks)
 {
 	static const char *r[] = {"Subject: spam=REJECT No spam here", NULL};
@@ -383,6 +403,7 @@ int main(void)
 {
 	RUN(header_actions);
 	RUN(redirect_and_bcc);
+	RUN(edit_only);
 	RUN(reject_stops_checks);
 	RUN(body_lines_in_pieces);
 	RUN(body_limit_and_long_lines);

@@ -128,6 +128,12 @@ class SmtpdMilterTest(unittest.TestCase):
             f.write("/^X-Pickup-Check: (.*)/ REPLACE X-Pickup-Checked: $1\n"
                     "/^Subject: token-pcheck-hold/ HOLD checked\n")
         cls.inst.services[1] = PICKUP + " -o header_checks=regexp:" + checks
+        # smtpd's: a REDIRECT and a BCC on a message the filters hold.
+        smtpd_checks = os.path.join(base, "smtpd_header_checks")
+        with open(smtpd_checks, "w") as f:
+            f.write("/^Subject: token-mredirect/ REDIRECT quarantine@example.test\n"
+                    "/^Subject: token-mbcc/ BCC archive@example.test\n")
+        cls.inst.params["header_checks"] = "regexp:" + smtpd_checks
         cls.inst.write_config()
         cls.inst.start()
 
@@ -522,6 +528,19 @@ class SmtpdMilterTest(unittest.TestCase):
         qid, env, rcpts, content = find_queued(self.inst, "token-pcheck-hold", subdir="hold",
                                                timeout=20)
         self.assertEqual(env["hold_reason"], "header Subject: token-pcheck-hold: checked")
+
+    def test_header_checks_redirect_and_bcc_with_filters(self):
+        """With milters the message is held in memory until they are done:
+        header_checks' REDIRECT and BCC reach the envelope written then."""
+        self.assertEqual(self.send("alice@example.test", ["bob@example.test"],
+                                   b"Subject: token-mredirect\r\n\r\nbody\r\n"), {})
+        self.assertEqual(self.send("alice@example.test", ["bob@example.test"],
+                                   b"Subject: token-mbcc\r\n\r\nbody\r\n"), {})
+        _, _, rcpts, _ = find_queued(self.inst, "token-mredirect", timeout=20)
+        self.assertEqual([r["address"] for r in rcpts], ["quarantine@example.test"])
+        _, _, rcpts, _ = find_queued(self.inst, "token-mbcc", timeout=20)
+        self.assertEqual([(r["address"], r.get("notify", "")) for r in rcpts],
+                         [("bob@example.test", ""), ("archive@example.test", "NEVER")])
 
     def test_pickup_refused_recipient_is_returned(self):
         msg = b"Subject: token-prcpt\nX-Test-Action: addheader\n\nbody\n"

@@ -24,16 +24,11 @@ static const struct {
 	const char *type;
 	struct table *(*open)(const char *arg, const char **error_r);
 } table_types[] = {
-    {"btree", lmdb_open},
-    {"cidr", table_cidr_open},
-    {"hash", lmdb_open},
-    {"inline", table_inline_open},
-    {"lmdb", lmdb_open},
-    {"pcre", table_pcre_open},
-    {"regexp", table_regexp_open},
-    {"socketmap", table_socketmap_open},
-    {"static", table_static_open},
-    {"texthash", table_texthash_open},
+    {"btree", lmdb_open},          {"cidr", table_cidr_open},
+    {"hash", lmdb_open},           {"inline", table_inline_open},
+    {"lmdb", lmdb_open},           {"pcre", table_pcre_open},
+    {"regexp", table_regexp_open}, {"socketmap", table_socketmap_open},
+    {"static", table_static_open}, {"texthash", table_texthash_open},
 };
 
 static bool ends_with(const char *s, const char *suffix)

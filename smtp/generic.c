@@ -48,22 +48,37 @@ static int map_header_address(void *ctx, const char *spec, struct str *replaceme
 	return rc;
 }
 
+int smtp_message_read_start(const struct smtp_message *msg, size_t max, struct str *out,
+                            const char **error_r)
+{
+	size_t want = msg->size < (int64_t)max ? (size_t)msg->size : max;
+	str_reserve(out, want);
+	while (out->len < want) {
+		ssize_t n = pread(msg->fd, out->data + out->len, want - out->len,
+		                  msg->offset + (int64_t)out->len);
+		if (n <= 0) {
+			*error_r = n < 0 ? strerror(errno) : "short file";
+			return -1;
+		}
+		out->len += (size_t)n;
+	}
+	if (out->data != NULL)
+		out->data[out->len] = '\0';
+	return 0;
+}
+
 /* The header section rewritten into msg->head. 0, or -1 with *error_r. */
 static int rewrite_head(struct smtp_message *msg, char **error_r)
 {
-	size_t want = msg->size < GENERIC_HEAD_MAX ? (size_t)msg->size : GENERIC_HEAD_MAX;
-	char *buf = xmalloc(want ? want : 1);
-	size_t got = 0;
-	while (got < want) {
-		ssize_t n = pread(msg->fd, buf + got, want - got, msg->offset + (int64_t)got);
-		if (n <= 0) {
-			*error_r = xasprintf("cannot read the queue file: %s",
-			                     n < 0 ? strerror(errno) : "short file");
-			free(buf);
-			return -1;
-		}
-		got += (size_t)n;
+	struct str start = STR_INIT;
+	const char *why;
+	if (smtp_message_read_start(msg, GENERIC_HEAD_MAX, &start, &why) != 0) {
+		*error_r = xasprintf("cannot read the queue file: %s", why);
+		str_free(&start);
+		return -1;
 	}
+	const char *buf = start.data ? start.data : "";
+	size_t got = start.len;
 	struct header_ctx hc = {STR_INIT, NULL};
 	size_t used = 0;
 	int rc = addr_header_rewrite(buf, got, got == (size_t)msg->size, map_header_address, &hc,
@@ -77,7 +92,7 @@ static int rewrite_head(struct smtp_message *msg, char **error_r)
 	if (rc < 0)
 		*error_r = xasprintf("smtp_generic_maps: %s", hc.error);
 	str_free(&hc.mapped);
-	free(buf);
+	str_free(&start);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -11,10 +11,8 @@
  * never changed: other recipients and retries start from the original. A
  * table that cannot be read defers the message.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mail/content_check.h"
 #include "smtp/smtp.h"
@@ -73,19 +71,8 @@ static int current_head(const struct smtp_message *msg, struct str *out, int64_t
 		*covers_r = msg->head_used;
 		return 0;
 	}
-	size_t want =
-	    msg->size < HEADER_CHECKS_HEAD_MAX ? (size_t)msg->size : HEADER_CHECKS_HEAD_MAX;
-	str_reserve(out, want + 1);
-	while (out->len < want) {
-		ssize_t n = pread(msg->fd, out->data + out->len, want - out->len,
-		                  msg->offset + (int64_t)out->len);
-		if (n <= 0) {
-			*error_r = n < 0 ? strerror(errno) : "short file";
-			return -1;
-		}
-		out->len += (size_t)n;
-	}
-	out->data[out->len] = '\0';
+	if (smtp_message_read_start(msg, HEADER_CHECKS_HEAD_MAX, out, error_r) != 0)
+		return -1;
 	*covers_r = (int64_t)out->len;
 	return 0;
 }

@@ -146,6 +146,11 @@ int generic_apply(const char *queue_id, struct smtp_message *msg, struct smtp_rc
                   size_t count);
 void generic_release(struct smtp_message *msg, struct smtp_rcpt *rcpts, size_t count);
 
+/* The first bytes of msg's content (at most max) appended to out, read
+ * from the queue file. 0, or -1 with *error_r (static text). */
+int smtp_message_read_start(const struct smtp_message *msg, size_t max, struct str *out,
+                            const char **error_r);
+
 /* header_checks.c: apply smtp_header_checks to msg's top-level header
  * section as it is to be sent (after generic_apply; the result replaces
  * msg->head, freed by generic_release). 0, or -1 when a table cannot be

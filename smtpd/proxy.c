@@ -16,25 +16,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "smtp/proxy_protocol.h"
 #include "smtpd/smtpd.h"
+#include "util/event.h"
 #include "util/log.h"
 #include "util/sock.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Wait until fd is readable by the deadline: 1, 0 on timeout, -1 error. */
 static int wait_readable(int fd, long long deadline)
 {
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - event_now_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -108,7 +101,7 @@ bool smtpd_read_proxy_header(struct session *s)
 {
 	struct proxy_header h;
 	const char *error = NULL;
-	long long deadline = now_ms() + s->cfg->upstream_proxy_timeout_ms;
+	long long deadline = event_now_ms() + s->cfg->upstream_proxy_timeout_ms;
 	if (read_header(s->fd, deadline, &h, &error) != PROXY_DONE) {
 		log_warn("haproxy read: %s from %s[%s]", error,
 		         s->client_name[0] ? s->client_name : "unknown", s->client_addr);

@@ -20,56 +20,14 @@ import unittest
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ipc_records import ipc_decode, ipc_record, read_queue_file  # noqa: E402
 from postern_test import IS_ROOT, Instance, wait_for  # noqa: E402
 
 PICKUP = "pickup unix n - n 60 1 pickup"
 EX_USAGE, EX_DATAERR, EX_NOPERM, EX_TEMPFAIL = 64, 65, 77, 75
 
 
-# -- the IPC record format (lib/util/ipc.h), for reading queue files and
-#    writing drop files and wake-up requests
-
-def ipc_record(name, attrs=()):
-    body = bytes([len(name)]) + name.encode()
-    for kind, key, value in attrs:
-        raw = struct.pack(">q", value) if kind == "i" else value.encode()
-        body += kind.encode() + bytes([len(key)]) + key.encode() + struct.pack(">I", len(raw)) + raw
-    return struct.pack(">I", len(body)) + body
-
-
-def ipc_decode(data, pos):
-    (length,) = struct.unpack(">I", data[pos:pos + 4])
-    body = data[pos + 4:pos + 4 + length]
-    name = body[1:1 + body[0]].decode()
-    q = 1 + body[0]
-    attrs = {}
-    while q < len(body):
-        kind = chr(body[q])
-        key = body[q + 2:q + 2 + body[q + 1]].decode()
-        q += 2 + body[q + 1]
-        (vlen,) = struct.unpack(">I", body[q:q + 4])
-        raw = body[q + 4:q + 4 + vlen]
-        q += 4 + vlen
-        attrs[key] = struct.unpack(">q", raw)[0] if kind == "i" else raw.decode()
-    return name, attrs, pos + 4 + length
-
-
-def read_queue_file(path):
-    """(envelope dict, [rcpt dicts], content bytes) of a queue file."""
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = b"POSTERN-QUEUE 1\n"
-    assert data.startswith(magic), path
-    pos, env, rcpts = len(magic), {}, []
-    while True:
-        name, attrs, pos = ipc_decode(data, pos)
-        if name == "envelope":
-            env = attrs
-        elif name == "rcpt":
-            rcpts.append(attrs)
-        elif name == "content":
-            return env, rcpts, data[pos:pos + attrs["size"]]
-
+# -- drop files (the IPC record format: tests/ipc_records.py)
 
 def drop_file(sender, rcpts, content, uid=1000, user="mallory"):
     out = b"POSTERN-DROP 1\n"
@@ -542,7 +500,7 @@ class MasterDownTest(LocalSubmission, unittest.TestCase):
         proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 0)
         name, attrs, _ = ipc_decode(data, 0)
-        self.assertEqual((name, attrs), ("wakeup", {"flush": 1}))
+        self.assertEqual((name, dict(attrs)), ("wakeup", {"flush": 1}))
         # Nobody listening: still fine, and said so.
         listener.close()
         os.unlink(path)

@@ -1,23 +1,13 @@
 /*
- * The TLS client session cache: an LMDB file (MDB_NOSUBDIR, with its
- * "-lock" file beside it) written by every process that uses it, so it is
- * opened with locking, unlike the read-only lookup tables in
- * table/table_lmdb.c.
- *
- * An entry is: version byte (1), the time it was made (8 bytes, big
- * endian, seconds since the epoch), then the DER session. Look-ups take a
- * read transaction; removing an expired or undecodable entry and saving a
- * session each take one write transaction of one record, so writers
- * (other processes) wait on each other only briefly. The map has a fixed
- * size: when the entries fill half of it, expired entries go, or all of
- * them if that is not enough (the cache is only an optimisation). A map grown by another
- * process (MDB_MAP_RESIZED) is adopted; stale reader slots of processes
- * that died are cleared at open.
+ * The TLS client session cache: a file written by every process that
+ * uses it (table/cache_db.h). An entry is: version byte (1), the time it
+ * was made (8 bytes, big endian, seconds since the epoch), then the DER
+ * session. An expired or undecodable entry is removed when it is found;
+ * when the entries fill half the file, expired ones go, or all of them if
+ * that is not enough (the cache is only an optimisation).
  */
 #include "tls/tls_session_cache.h"
 
-#include <errno.h>
-#include <lmdb.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -25,18 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "table/cache_db.h"
 #include "table/table.h"
 #include "util/alloc.h"
 
-#define CACHE_DEFAULT_MAP ((size_t)16 * 1024 * 1024)
 #define ENTRY_VERSION 1
 #define ENTRY_HEADER 9 /* version, 8-byte time */
 
 struct tls_session_cache {
-	MDB_env *env;
-	MDB_dbi dbi;
+	struct cache_db *db;
 	char *path;
 	int64_t timeout_s;
 };
@@ -56,53 +44,20 @@ static const char *set_error(const char *fmt, ...)
 
 char *tls_session_cache_path(const char *spec)
 {
-	char *path = table_lmdb_path(spec);
-	if (path == NULL && spec[0] == '/')
-		path = xstrdup(spec);
-	return path;
+	return cache_db_path(spec);
 }
 
 struct tls_session_cache *tls_session_cache_open(const char *path, int64_t timeout_s,
                                                  size_t map_size, const char **error_r)
 {
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi = 0;
-	int fd = -1;
-	struct stat st;
-	int rc = mdb_env_create(&env);
-	if (rc == 0)
-		rc = mdb_env_set_mapsize(env, map_size ? map_size : CACHE_DEFAULT_MAP);
-	/* No meta-page sync: a crash may lose the last sessions saved, never
-	 * the file's integrity. */
-	if (rc == 0)
-		rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOMETASYNC, 0600);
-	if (rc == 0 && (rc = mdb_env_get_fd(env, &fd)) == 0 && fstat(fd, &st) != 0)
-		rc = errno;
-	if (rc == 0 && !S_ISREG(st.st_mode))
-		rc = EINVAL;
-	if (rc == 0) {
-		int dead = 0;
-		(void)mdb_reader_check(env, &dead);
-		rc = mdb_txn_begin(env, NULL, 0, &txn);
-	}
-	if (rc == 0)
-		rc = mdb_dbi_open(txn, NULL, 0, &dbi);
-	if (rc == 0) {
-		rc = mdb_txn_commit(txn);
-		txn = NULL;
-	}
-	if (rc != 0) {
-		if (txn != NULL)
-			mdb_txn_abort(txn);
-		if (env != NULL)
-			mdb_env_close(env);
-		*error_r = set_error("TLS session cache %s: %s", path, mdb_strerror(rc));
+	const char *error;
+	struct cache_db *db = cache_db_open(path, map_size, &error);
+	if (db == NULL) {
+		*error_r = set_error("TLS session cache %s: %s", path, error);
 		return NULL;
 	}
 	struct tls_session_cache *c = xcalloc(1, sizeof(*c));
-	c->env = env;
-	c->dbi = dbi;
+	c->db = db;
 	c->path = xstrdup(path);
 	c->timeout_s = timeout_s;
 	return c;
@@ -112,7 +67,7 @@ void tls_session_cache_close(struct tls_session_cache *c)
 {
 	if (c == NULL)
 		return;
-	mdb_env_close(c->env);
+	cache_db_close(c->db);
 	free(c->path);
 	free(c);
 }
@@ -187,34 +142,6 @@ void tls_session_cache_key(const char *server_id, const char *sni,
 
 /* ---- Entries ---- */
 
-/* A read (flags MDB_RDONLY) or write transaction, adopting a map that
- * another process made larger. */
-static int begin(struct tls_session_cache *c, unsigned int flags, MDB_txn **txn)
-{
-	int rc = mdb_txn_begin(c->env, NULL, flags, txn);
-	if (rc == MDB_MAP_RESIZED) {
-		rc = mdb_env_set_mapsize(c->env, 0);
-		if (rc == 0)
-			rc = mdb_txn_begin(c->env, NULL, flags, txn);
-	}
-	return rc;
-}
-
-static int delete_key(struct tls_session_cache *c, const char *key)
-{
-	MDB_txn *txn;
-	int rc = begin(c, 0, &txn);
-	if (rc != 0)
-		return rc;
-	MDB_val k = {.mv_size = strlen(key), .mv_data = (void *)key};
-	rc = mdb_del(txn, c->dbi, &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return mdb_txn_commit(txn);
-}
-
 static int64_t entry_time(const unsigned char *p)
 {
 	uint64_t t = 0;
@@ -263,107 +190,48 @@ int tls_session_cache_lookup(struct tls_session_cache *c, const char *key, int64
 	size_t key_len = strlen(key);
 	if (key_len == 0 || key_len > TABLE_MAX_KEY)
 		return 0;
-	MDB_txn *txn;
-	int rc = begin(c, MDB_RDONLY, &txn);
-	if (rc != 0) {
-		*error_r = set_error("TLS session cache %s: %s", c->path, mdb_strerror(rc));
-		return -1;
+	struct str value = STR_INIT;
+	const char *error;
+	int rc = cache_db_get(c->db, key, &value, &error);
+	if (rc <= 0) {
+		str_free(&value);
+		if (rc < 0)
+			*error_r = set_error("TLS session cache %s: look-up: %s", c->path, error);
+		return rc;
 	}
-	MDB_val k = {.mv_size = key_len, .mv_data = (void *)key}, v;
-	rc = mdb_get(txn, c->dbi, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return 0;
-	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		*error_r =
-		    set_error("TLS session cache %s: look-up: %s", c->path, mdb_strerror(rc));
-		return -1;
-	}
+	const unsigned char *data = (const unsigned char *)value.data;
 	const char *why = NULL;
-	enum entry_state state = check_entry(c, v.mv_data, v.mv_size, now, &why);
+	enum entry_state state = check_entry(c, data, value.len, now, &why);
 	if (state == ENTRY_USABLE) {
-		*len_r = v.mv_size - ENTRY_HEADER;
-		*der_r = xmemdup((const unsigned char *)v.mv_data + ENTRY_HEADER, *len_r);
+		*len_r = value.len - ENTRY_HEADER;
+		*der_r = xmemdup(data + ENTRY_HEADER, *len_r);
 	}
-	mdb_txn_abort(txn);
+	str_free(&value);
 	if (state == ENTRY_USABLE)
 		return 1;
-	rc = delete_key(c, key);
+	rc = cache_db_delete(c->db, key, &error);
 	if (state == ENTRY_BAD)
 		*error_r =
 		    set_error("TLS session cache %s: entry %s removed: %s", c->path, key, why);
 	else if (rc != 0)
 		*error_r = set_error("TLS session cache %s: removing an expired entry: %s", c->path,
-		                     mdb_strerror(rc));
+		                     error);
 	return 0;
 }
 
-/* Whether the entries fill more than half the map. LMDB reuses a page
- * freed by one transaction only from the next but one, so room is made
- * before the map is full, not when it is. */
-static bool crowded(struct tls_session_cache *c, MDB_txn *txn)
-{
-	MDB_stat st;
-	MDB_envinfo info;
-	if (mdb_stat(txn, c->dbi, &st) != 0 || mdb_env_info(c->env, &info) != 0 || st.ms_psize == 0)
-		return false;
-	size_t used = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-	return used > info.me_mapsize / st.ms_psize / 2;
-}
+struct room {
+	const struct tls_session_cache *c;
+	int64_t now;
+};
 
-/* Room when the map is crowded or full: remove the expired entries, or
- * all of them if that leaves it crowded. */
-static int make_room(struct tls_session_cache *c, int64_t now)
+/* A crowded cache keeps the entries that can still be used. */
+static bool keep_usable(const char *key, size_t key_len, const void *value, size_t len, void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *cursor;
-	int rc = begin(c, 0, &txn);
-	if (rc != 0)
-		return rc;
-	rc = mdb_cursor_open(txn, c->dbi, &cursor);
-	MDB_val k, v;
-	for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
-		rc = mdb_cursor_get(cursor, &k, &v, (MDB_cursor_op)op);
-		if (rc != 0)
-			break;
-		const char *why;
-		if (check_entry(c, v.mv_data, v.mv_size, now, &why) != ENTRY_USABLE) {
-			rc = mdb_cursor_del(cursor, 0);
-		}
-	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	if (rc == 0 && crowded(c, txn))
-		rc = mdb_drop(txn, c->dbi, 0);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return mdb_txn_commit(txn);
-}
-
-/* One entry in one transaction; with check_room, MDB_MAP_FULL without
- * writing when the map is crowded. */
-static int put(struct tls_session_cache *c, const MDB_val *k, const unsigned char *entry,
-               size_t len, bool check_room)
-{
-	MDB_txn *txn;
-	int rc = begin(c, 0, &txn);
-	if (rc != 0)
-		return rc;
-	if (check_room && crowded(c, txn)) {
-		mdb_txn_abort(txn);
-		return MDB_MAP_FULL;
-	}
-	MDB_val v = {.mv_size = len, .mv_data = (void *)entry};
-	rc = mdb_put(txn, c->dbi, (MDB_val *)k, &v, 0);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return mdb_txn_commit(txn);
+	(void)key;
+	(void)key_len;
+	const struct room *room = ctx;
+	const char *why;
+	return check_entry(room->c, value, len, room->now, &why) == ENTRY_USABLE;
 }
 
 int tls_session_cache_store(struct tls_session_cache *c, const char *key, int64_t now,
@@ -379,14 +247,12 @@ int tls_session_cache_store(struct tls_session_cache *c, const char *key, int64_
 	for (int i = 0; i < 8; i++)
 		entry[1 + i] = (unsigned char)((uint64_t)now >> (56 - 8 * i));
 	memcpy(entry + ENTRY_HEADER, der, len);
-	MDB_val k = {.mv_size = key_len, .mv_data = (void *)key};
-	int rc = put(c, &k, entry, ENTRY_HEADER + len, true);
-	if (rc == MDB_MAP_FULL && (rc = make_room(c, now)) == 0)
-		rc = put(c, &k, entry, ENTRY_HEADER + len, false);
+	struct room room = {.c = c, .now = now};
+	const char *error;
+	int rc = cache_db_put(c->db, key, entry, ENTRY_HEADER + len, keep_usable, &room, &error);
 	free(entry);
 	if (rc != 0) {
-		*error_r = set_error("TLS session cache %s: saving a session: %s", c->path,
-		                     mdb_strerror(rc));
+		*error_r = set_error("TLS session cache %s: saving a session: %s", c->path, error);
 		return -1;
 	}
 	return 0;
@@ -397,10 +263,9 @@ int tls_session_cache_remove(struct tls_session_cache *c, const char *key, const
 	size_t key_len = strlen(key);
 	if (key_len == 0 || key_len > TABLE_MAX_KEY)
 		return 0;
-	int rc = delete_key(c, key);
-	if (rc != 0) {
-		*error_r = set_error("TLS session cache %s: removing an entry: %s", c->path,
-		                     mdb_strerror(rc));
+	const char *error;
+	if (cache_db_delete(c->db, key, &error) != 0) {
+		*error_r = set_error("TLS session cache %s: removing an entry: %s", c->path, error);
 		return -1;
 	}
 	return 0;

@@ -18,10 +18,7 @@
 
 struct tls_session_cache;
 
-/* The file a cache setting names (malloc'd): "lmdb:", "hash:" or
- * "btree:" with "/x" give "/x.lmdb" as for lookup tables
- * (table_lmdb_path), a plain absolute path is the file itself; NULL for
- * anything else. */
+/* The file a cache setting names (cache_db_path). */
 char *tls_session_cache_path(const char *spec);
 
 /* Open the cache file path, creating it (mode 0600, owned by the caller)

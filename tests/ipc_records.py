@@ -1,16 +1,15 @@
-"""Postern's IPC record format (lib/util/ipc.h) and queue files (lib/mail/queue.h),
-for tests that talk to a service directly or look into the queue."""
+"""Records in Postern's IPC format (lib/util/ipc.h; encoded and decoded by
+postern_test) as lists, and queue files (lib/mail/queue.h), for tests that talk
+to a service directly or look into the queue."""
 
 import struct
+
+from postern_test import decode_attrs, encode_record
 
 
 def ipc_record(name, attrs=()):
     """One record: attrs is a list of (kind "i" or "s", key, value)."""
-    body = bytes([len(name)]) + name.encode()
-    for kind, key, value in attrs:
-        raw = struct.pack(">q", value) if kind == "i" else value.encode()
-        body += kind.encode() + bytes([len(key)]) + key.encode() + struct.pack(">I", len(raw)) + raw
-    return struct.pack(">I", len(body)) + body
+    return encode_record(name, [(key, value) for _kind, key, value in attrs])
 
 
 def ipc_decode(data, pos):
@@ -20,18 +19,7 @@ def ipc_decode(data, pos):
     (length,) = struct.unpack(">I", data[pos:pos + 4])
     if len(data) < pos + 4 + length:
         return None
-    body = data[pos + 4:pos + 4 + length]
-    name = body[1:1 + body[0]].decode()
-    q = 1 + body[0]
-    attrs = []
-    while q < len(body):
-        kind = chr(body[q])
-        key = body[q + 2:q + 2 + body[q + 1]].decode()
-        q += 2 + body[q + 1]
-        (vlen,) = struct.unpack(">I", body[q:q + 4])
-        raw = body[q + 4:q + 4 + vlen]
-        q += 4 + vlen
-        attrs.append((key, struct.unpack(">q", raw)[0] if kind == "i" else raw.decode()))
+    name, attrs = decode_attrs(data[pos + 4:pos + 4 + length])
     return name, attrs, pos + 4 + length
 
 

@@ -176,12 +176,13 @@ def encode_record(name, attrs):
     return struct.pack(">I", len(body)) + body
 
 
-def decode_record(body):
-    """(name, {attr: value}) of a record's body (without its length)."""
+def decode_attrs(body):
+    """(name, [(attr, value)]) of a record's body (without its length), in
+    order, repeated names kept."""
     n = body[0]
     name = body[1:1 + n].decode()
     pos = 1 + n
-    attrs = {}
+    attrs = []
     while pos < len(body):
         kind = chr(body[pos])
         alen = body[pos + 1]
@@ -191,14 +192,19 @@ def decode_record(body):
         value = body[pos + 4:pos + 4 + vlen]
         pos += 4 + vlen
         if kind == "i":
-            attrs[attr_name] = struct.unpack(">q", value)[0]
+            value = struct.unpack(">q", value)[0]
         elif kind == "s":
-            attrs[attr_name] = value.decode()
-        else:
-            attrs[attr_name] = value
+            value = value.decode()
+        attrs.append((attr_name, value))
     if pos != len(body):
         raise AssertionError("record overruns its body")
     return name, attrs
+
+
+def decode_record(body):
+    """(name, {attr: value}) of a record's body (without its length)."""
+    name, attrs = decode_attrs(body)
+    return name, dict(attrs)
 
 
 def read_exact(sock, n):

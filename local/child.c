@@ -88,12 +88,20 @@ void local_child_report(int fd, const char *state, const char *status, const cha
 	ipc_rec_free(rec);
 }
 
+const char *local_creds_refused(const struct local_creds *creds)
+{
+	if (privs_are_root() && creds->uid == 0 && !creds->allow_root)
+		return "refusing to deliver as root";
+	return NULL;
+}
+
 int local_become(const struct local_creds *creds, const char **error_r)
 {
 	if (!privs_are_root())
 		return 0;
-	if (creds->uid == 0 && !creds->allow_root) {
-		*error_r = "refusing to deliver as root";
+	const char *refused = local_creds_refused(creds);
+	if (refused != NULL) {
+		*error_r = refused;
 		return -1;
 	}
 	int rc = creds->user ? initgroups(creds->user, creds->gid) : setgroups(0, NULL);

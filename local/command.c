@@ -344,6 +344,8 @@ void local_deliver_command(const struct local_message *msg, const struct local_c
                            const struct local_command *cmd, const struct local_headers *h,
                            struct local_result *result)
 {
+	if (local_verify_stop(msg, creds, result, "delivers to command: %s", cmd->command))
+		return;
 	struct command_job job = {msg, cmd, h};
 	const char *error = "";
 	/* The child enforces the limit; the parent's is a backstop. */

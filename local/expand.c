@@ -36,6 +36,12 @@
  *
  * The recipient's result is the worst of all its deliveries (deferred,
  * then bounced, then delivered); each delivery is logged on its own.
+ *
+ * A verify request (verify.c) takes every one of these steps, reading
+ * .forward and :include: files as a delivery does; only the deliveries
+ * themselves report what they would do instead of doing it. Several
+ * destinations make one reason: "aliased to" (or "forwards to", for a
+ * .forward) and the list of them.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -91,6 +97,10 @@ struct expansion {
 	const char *chain[MAX_DEPTH + 2];
 	int depth;
 	size_t outcomes; /* deliveries made (and forwards queued) */
+	/* verify: how the recipient expands (NULL: it is not an alias or a
+	 * .forward) and the destinations that would be delivered to */
+	const char *verify_via;
+	struct str verify_to;
 };
 
 static void expand_name(struct expansion *ex, const char *name, const struct owner *parent,
@@ -107,8 +117,11 @@ static int rank(const char *state)
 static void outcome(struct expansion *ex, const char *what, const char *state, const char *status,
                     const char *reason)
 {
-	log_info("%s: <%s> %s: %s (%s)", ex->msg->queue_id, ex->address, what, state, reason);
+	log_info("%s: %s<%s> %s: %s (%s)", ex->msg->queue_id, ex->msg->verify ? "verify " : "",
+	         ex->address, what, state, reason);
 	ex->outcomes++;
+	if (ex->msg->verify && rank(state) == 1)
+		local_verify_list_add(&ex->verify_to, what);
 	if (!ex->have_result || rank(state) > rank(ex->result->state)) {
 		local_result_set(ex->result,
 		                 rank(state) == 3   ? "deferred"
@@ -622,6 +635,7 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 			creds.extra_gid = st.st_gid;
 		struct local_mbox mbox = {
 		    .path = loc.path,
+		    .mailbox = true,
 		    .dotlock_required = true,
 		    .lock_attempts = (int)conf_get_int(ex->conf, "deliver_lock_attempts"),
 		    .lock_delay_ms = conf_get_time(ex->conf, "deliver_lock_delay") * 1000,
@@ -717,6 +731,8 @@ static void deliver_user(struct expansion *ex, const char *name, const char *sen
 			forwarded = probe.target_count > 0 || diag_has_errors(&diags);
 			diag_list_free(&diags);
 			alias_entry_clear(&probe);
+			if (forwarded && ex->verify_via == NULL)
+				ex->verify_via = "forwards to";
 			if (forwarded)
 				(void)expand_list(ex, path, &text, &o);
 			owner_free(&o);
@@ -804,6 +820,8 @@ static void expand_name(struct expansion *ex, const char *name, const struct own
 			o.sender = owner_sender(ex, name);
 			if (o.sender == NULL)
 				o.sender = xstrdup(sender);
+			if (ex->verify_via == NULL)
+				ex->verify_via = "aliased to";
 			handle_targets(ex, targets, count, &o);
 		}
 		ex->depth--;
@@ -835,9 +853,18 @@ static void forward_all(struct expansion *ex)
 		struct local_result r = {0};
 		local_forward(ex->conf, ex->msg, ex->fwd[i].sender, rcpts, n, ex->address,
 		              list ? &list_dsn : &alias_dsn, &r);
-		char *what = xasprintf("forward to %zu address%s", n, n == 1 ? "" : "es");
-		outcome_result(ex, what, &r);
-		free(what);
+		if (ex->msg->verify) {
+			/* the addresses themselves, for the reason */
+			struct str labels = STR_INIT;
+			for (size_t k = 0; k < n; k++)
+				local_verify_list_add(&labels, rcpts[k]);
+			outcome_result(ex, str_cstr(&labels), &r);
+			str_free(&labels);
+		} else {
+			char *what = xasprintf("forward to %zu address%s", n, n == 1 ? "" : "es");
+			outcome_result(ex, what, &r);
+			free(what);
+		}
 		free(rcpts);
 	}
 	free(sent);
@@ -857,6 +884,7 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 	    .address = address,
 	    .domain = at ? at + 1 : conf_get(conf, "myhostname"),
 	    .result = result,
+	    .verify_to = STR_INIT,
 	};
 	/* user+ext: the alias user+ext if there is one, else user (alias or user) */
 	const char *name = local_part;
@@ -888,9 +916,15 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 	if (!ex.have_result)
 		local_result_set(result, "bounced", "5.1.1", "alias expands to nothing");
 	else if (strcmp(result->state, "delivered") == 0 && ex.outcomes > 1) {
-		char *text = xasprintf("delivered to %zu destinations", ex.outcomes);
-		local_result_set(result, "delivered", "2.0.0", text);
-		free(text);
+		if (msg->verify) {
+			local_verify_delivered(result, "%s %s",
+			                       ex.verify_via ? ex.verify_via : "delivers to",
+			                       str_cstr(&ex.verify_to));
+		} else {
+			char *text = xasprintf("delivered to %zu destinations", ex.outcomes);
+			local_result_set(result, "delivered", "2.0.0", text);
+			free(text);
+		}
 		result->expanded = true; /* RFC 3464 "expanded" for a SUCCESS request */
 	}
 	for (size_t i = 0; i < ex.done_count; i++)
@@ -901,4 +935,5 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 		free(ex.fwd[i].address);
 	}
 	free(ex.fwd);
+	str_free(&ex.verify_to);
 }

@@ -13,6 +13,8 @@
  * do; one unknown there is bounced (the others still go out), one whose
  * expansion loops is queued for qmgr to defer until the table is fixed.
  * If qmgr has gone away before the copy is committed, it is not queued.
+ * A verify request stops after virtual_alias_maps: the result says where
+ * the copy would go, and nothing is written (verify.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -109,6 +111,26 @@ static void wake_qmgr(const char *queue_dir)
 	free(path);
 }
 
+/* A verify request: what forward_child would report, nothing queued. */
+static void verify_report(int report_fd, const struct queue_envelope *queued,
+                          const struct virtual_alias_failure *failed, size_t failed_count)
+{
+	struct local_result r = {0};
+	if (failed_count > 0) {
+		char *text = xasprintf("forward to <%s>: %s", failed[0].address, failed[0].reason);
+		local_result_set(&r, "bounced", failed[0].status, text);
+		free(text);
+	} else {
+		struct str list = STR_INIT;
+		for (size_t i = 0; i < queued->rcpt_count; i++)
+			local_verify_list_add(&list, queued->rcpts[i].address);
+		local_verify_delivered(&r, "forwards to %s", str_cstr(&list));
+		str_free(&list);
+	}
+	local_child_report(report_fd, r.state, r.status, r.reason);
+	free(r.reason);
+}
+
 static void forward_child(void *arg, int report_fd)
 {
 	const struct forward_job *job = arg;
@@ -143,6 +165,13 @@ static void forward_child(void *arg, int report_fd)
 		return;
 	}
 	virtual_alias_free(va);
+	if (job->msg->verify) {
+		verify_report(report_fd, &queued, failed, failed_count);
+		virtual_alias_failures_free(failed, failed_count);
+		queue_envelope_free(&queued);
+		queue_envelope_free(&env);
+		return;
+	}
 	struct str header = STR_INIT;
 	str_printf(&header, "Delivered-To: %s\r\n", job->delivered_to);
 	struct queue_writer *w =

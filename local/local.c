@@ -2,7 +2,24 @@
  * local: the delivery agent for this host's own domains. qmgr connects to
  * private/local, sends one "deliver" request (queue id and the recipients
  * of one batch), and local answers one "result" per recipient and "done"
- * (see the protocol in helper-notes/deliver-protocol.md):
+ * (see the protocol in helper-notes/deliver-protocol.md and qmgr/deliver.c):
+ *   "deliver": queue_id, queue_name ("active"), sender, per recipient rcpt
+ *              (s) and index (i: its index in the queue file), and
+ *              optionally verify (i): 1 asks for address verification
+ *              (reject_unverified_recipient, sendmail -bv), 0 or absent a
+ *              delivery (any other value: a malformed request, not
+ *              answered); a queue file marked as a verify message is only
+ *              ever verified, whatever the request says;
+ *   "result":  index, state ("delivered" | "deferred" | "bounced"), status,
+ *              reason, and dsn ("expanded") for a delivered alias or
+ *              .forward with several destinations;
+ *   "done":    after the last result.
+ * A verify request is resolved as a delivery is, up to the last step, and
+ * nothing is delivered, run, written or queued (verify.c): "delivered"
+ * then means it would be, with a reason such as "delivers to mailbox",
+ * "delivers to command: CMD" or "forwards to ADDRESS"; a bounce or a
+ * deferral is the one a delivery would get. Recipients are handled as
+ * follows:
  *   - virtual mailbox domains: the address must be in virtual_mailbox_maps;
  *     the mail goes to $virtual_mailbox_base/DOMAIN/LOCAL/Maildir/, written
  *     as virtual_mailbox_owner, within the user's quota;
@@ -240,12 +257,27 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 		log_warn("malformed deliver request: bad queue_id or queue_name");
 		return;
 	}
+	const struct ipc_attr *a_verify = ipc_rec_find(req, "verify");
+	if (a_verify && (a_verify->type != IPC_INT || (a_verify->num != 0 && a_verify->num != 1))) {
+		/* neither a delivery nor a verification for sure: no answer */
+		log_warn("%s: malformed deliver request: bad verify", queue_id);
+		return;
+	}
 	struct queue_envelope env;
 	queue_envelope_init(&env);
-	struct local_message msg = {.fd = -1, .queue_id = queue_id, .headers = STR_INIT};
+	struct local_message msg = {.fd = -1,
+	                            .queue_id = queue_id,
+	                            .headers = STR_INIT,
+	                            .verify = a_verify && a_verify->num == 1};
 	char *problem = open_message(conf, queue_id, &env, &msg);
-	if (problem)
+	if (problem) {
 		log_warn("%s: %s", queue_id, problem);
+	} else if (!msg.verify && queue_envelope_is_verify(&env)) {
+		/* a verify message is delivered to nobody */
+		log_warn("%s: deliver request without verify for a verify message: verifying",
+		         queue_id);
+		msg.verify = true;
+	}
 	for (size_t n = 0;; n++) {
 		const struct ipc_attr *a_rcpt = ipc_rec_get_nth(req, "rcpt", n);
 		const struct ipc_attr *a_index = ipc_rec_get_nth(req, "index", n);
@@ -278,6 +310,10 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 		 * per recipient as for every transport); the line is ours only
 		 * when qmgr will not hear of this result. */
 		const char *word = strcmp(result.state, "delivered") == 0 ? "sent" : result.state;
+		if (msg.verify) /* as Postfix logs a verification */
+			word = strcmp(result.state, "delivered") == 0 ? "deliverable"
+			       : strcmp(result.state, "bounced") == 0 ? "undeliverable"
+			                                              : result.state;
 		if (wrc == 0)
 			log_debug("%s: to=<%s>, relay=local, status=%s (%s)", queue_id,
 			          a_rcpt->value, word, result.reason);

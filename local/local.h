@@ -10,6 +10,7 @@
  *   mailbox_command.c  a system user's mailbox_command, in place of the mailbox
  *   forward.c  a new queue file for addresses that are not delivered here
  *   message.c  reading the queue file's header section; the loop check
+ *   verify.c   verify requests: what would be delivered, nothing written
  */
 #ifndef POSTERN_LOCAL_LOCAL_H
 #define POSTERN_LOCAL_LOCAL_H
@@ -39,6 +40,7 @@ struct local_message {
 	const char *queue_id;
 	const struct queue_envelope *env; /* the rest of the envelope */
 	struct str headers;               /* the header section (for the loop check) */
+	bool verify; /* a verify request: resolve, deliver nothing (verify.c) */
 };
 
 /* Whose privileges a delivery runs with. */
@@ -81,6 +83,9 @@ void local_result_set(struct local_result *r, const char *state, const char *sta
                       const char *reason);
 /* Become creds for good (only when root; uid 0 only with allow_root). */
 int local_become(const struct local_creds *creds, const char **error_r);
+/* Why local_become refuses creds without trying ("refusing to deliver as
+ * root"), or NULL. */
+const char *local_creds_refused(const struct local_creds *creds);
 /* Fork, become creds, run fn; the child's report, or NULL with *error_r
  * (also when it took longer than timeout_ms and was killed). */
 struct ipc_rec *local_run_child(const struct local_creds *creds, long long timeout_ms,
@@ -151,6 +156,7 @@ void local_deliver_maildir(const struct local_message *msg, const struct local_c
 
 struct local_mbox {
 	const char *path;
+	bool mailbox;          /* a user's mailbox, not a /file target */
 	bool dotlock_required; /* a mailbox: yes; a /file target: when possible */
 	int lock_attempts;     /* deliver_lock_attempts */
 	long long lock_delay_ms;
@@ -233,10 +239,30 @@ void local_forward_dsn_free(struct local_forward_dsn *dsn);
 /* Queue a copy of the message (with a Delivered-To: header for
  * delivered_to in front) from sender to rcpts[0..count-1] with the DSN
  * parameters dsn, written as mail_owner into incoming/, and wake qmgr.
- * Fills result. */
+ * Fills result. For a verify request: the recipients go through
+ * virtual_alias_maps as for a delivery, and the result says where the copy
+ * would go ("forwards to ADDRESS, ..."); nothing is queued. */
 void local_forward(const struct conf *conf, const struct local_message *msg, const char *sender,
                    char *const *rcpts, size_t count, const char *delivered_to,
                    const struct local_forward_dsn *dsn, struct local_result *result);
+
+/* ---- verify.c ---- */
+
+/* For a delivery primitive, before it starts its child: false for a real
+ * delivery. For a verify request (msg->verify): fill result with what the
+ * delivery would do (delivered, 2.0.0, the reason from fmt: "delivers to
+ * mailbox"), or deferred as the child would report it when creds cannot
+ * be taken, and return true; the caller then does nothing more. */
+bool local_verify_stop(const struct local_message *msg, const struct local_creds *creds,
+                       struct local_result *result, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Fill result with delivered, 2.0.0 and the reason from fmt, made one line
+ * of bounded length. */
+void local_verify_delivered(struct local_result *result, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Add item to a comma-separated list of destinations for a verify reason
+ * (a list past the reason's length stops growing). */
+void local_verify_list_add(struct str *list, const char *item);
 
 /* ---- expand.c ---- */
 

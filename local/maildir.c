@@ -191,6 +191,8 @@ void local_deliver_maildir(const struct local_message *msg, const struct local_c
                            const struct local_maildir *where, const struct local_headers *h,
                            bool service_owner, struct local_result *result)
 {
+	if (local_verify_stop(msg, creds, result, "delivers to maildir"))
+		return;
 	struct ipc_rec *job = ipc_rec_new("maildir");
 	ipc_rec_add_str(job, "base", where->base);
 	ipc_rec_add_str(job, "subdirs", where->subdirs);

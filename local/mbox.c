@@ -250,6 +250,10 @@ void local_deliver_mbox(const struct local_message *msg, const struct local_cred
                         const struct local_mbox *mbox, const struct local_headers *h,
                         struct local_result *result)
 {
+	if (mbox->mailbox
+	        ? local_verify_stop(msg, creds, result, "delivers to mailbox")
+	        : local_verify_stop(msg, creds, result, "delivers to file: %s", mbox->path))
+		return;
 	struct mbox_job job = {msg, mbox, h};
 	const char *error = "";
 	struct ipc_rec *rec = local_run_child(creds, MBOX_TIMEOUT_MS, mbox_child, &job, &error);

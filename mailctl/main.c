@@ -11,6 +11,7 @@
 #include "mailctl/map.h"
 #include "mailctl/queue.h"
 #include "mailctl/user.h"
+#include "mailctl/verify.h"
 #include "server/program.h"
 #include "util/log.h"
 
@@ -36,6 +37,8 @@ static const struct {
      "queue list|show ID|delete|hold|release|requeue|flush [ID...|ALL] [--sender ADDR]\n"
      "        [--recipient ADDR] [--older-than AGE] [--mailq]  inspect and control queued mail\n"
      "queue shape [--sender] [--parent] [--top N] [QUEUE...]  waiting mail by domain and age"},
+    {"verify", cmd_verify,
+     "verify list|delete ADDRESS...  the address verification cache (address_verify_map)"},
 };
 
 void mailctl_error(const char *fmt, ...)

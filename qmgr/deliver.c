@@ -9,7 +9,10 @@
  *   "deliver": queue_id, queue_name ("active"), sender, nexthop (s, for
  *              smtp), then per recipient rcpt (s) and index (i: its index
  *              in the queue file; qmgr's own indexes count from
- *              env->rcpt_first, the start of the slice it holds)
+ *              env->rcpt_first, the start of the slice it holds), and
+ *              verify (i: 1) for an address verification message: the
+ *              agent delivers nothing and answers what would happen
+ *              (delivered: deliverable, bounced: undeliverable)
  * and back, one "result" per recipient (index, state, status, reason, and
  * from smtp relay and tls for the log), then "done". Recipients without a
  * valid result are deferred.
@@ -110,6 +113,8 @@ static int send_request(int fd, const struct queue_envelope *env, const char *ne
 	ipc_rec_add_str(rec, "sender", env->sender);
 	if (nexthop)
 		ipc_rec_add_str(rec, "nexthop", nexthop);
+	if (queue_envelope_is_verify(env))
+		ipc_rec_add_int(rec, "verify", 1);
 	for (size_t i = 0; i < count; i++) {
 		ipc_rec_add_str(rec, "rcpt", env->rcpts[indexes[i]].address);
 		ipc_rec_add_int(rec, "index", (int64_t)(env->rcpt_first + indexes[i]));

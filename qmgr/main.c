@@ -405,6 +405,7 @@ static void housekeeping(void)
 		return;
 	last_housekeeping = now;
 	remove_orphan_logs();
+	verify_housekeeping();
 	if (workers_in_flight() > 0 && left_over_due()) {
 		log_info("messages left in active/ are due: no new mail is taken until the "
 		         "delivery threads are idle (at most %d seconds)",
@@ -504,6 +505,7 @@ static void init(struct server *srv)
 	loop = server_loop(srv);
 	transports_init(conf);
 	valias_init(conf);
+	verify_init(conf);
 	int64_t threads = transport_find("local")->process_limit;
 	if (threads <= 0 || threads > MAX_THREADS)
 		threads = MAX_THREADS;

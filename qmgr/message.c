@@ -148,8 +148,10 @@ static void put_deferred(const char *id, int64_t next)
 	qmgr_deferred_until(next);
 }
 
-static const char *log_word(enum rcpt_state state)
+static const char *log_word(const struct queue_envelope *env, enum rcpt_state state)
 {
+	if (queue_envelope_is_verify(env) && state != RCPT_DEFERRED)
+		return state == RCPT_DELIVERED ? "deliverable" : "undeliverable";
 	return state == RCPT_DELIVERED ? "sent" : rcpt_state_name(state);
 }
 
@@ -160,7 +162,7 @@ static void log_result(const struct queue_envelope *env, size_t index, const str
 	 * (pflogsumm) read it; the TLS outcome comes after. */
 	log_info("%s: to=<%s>, relay=%s, delay=%lld, dsn=%s, status=%s (%s)%s%s", env->id,
 	         env->rcpts[index].address, relay, (long long)(now - env->arrival), r->status,
-	         log_word(r->state), r->reason, tls ? ", tls=" : "", tls ? tls : "");
+	         log_word(env, r->state), r->reason, tls ? ", tls=" : "", tls ? tls : "");
 }
 
 /* soft_bounce: a recipient that would bounce is deferred, its status
@@ -245,7 +247,10 @@ static size_t expire_deferred(const struct queue_envelope *env, struct status_lo
 {
 	int64_t now = (int64_t)time(NULL);
 	size_t count = 0;
-	int64_t lifetime = *env->sender == '\0' ? qmgr.bounce_lifetime : qmgr.maximal_lifetime;
+	/* Probes too: nobody would hear of their failure either. */
+	int64_t lifetime = *env->sender == '\0' || queue_envelope_is_verify(env)
+	                       ? qmgr.bounce_lifetime
+	                       : qmgr.maximal_lifetime;
 	if (now - env->arrival < lifetime || qmgr.soft_bounce)
 		return 0;
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -282,7 +287,8 @@ static void defer_message(const struct queue_envelope *env, const struct status_
 	int64_t now = (int64_t)time(NULL), next = now + backoff;
 	/* A delay warning still due is sent on time, at an attempt then. */
 	int64_t warn_at = env->arrival + qmgr.delay_warning;
-	if (qmgr.delay_warning > 0 && log->delay_warned == 0 && warn_at < next)
+	if (qmgr.delay_warning > 0 && log->delay_warned == 0 && warn_at < next &&
+	    !queue_envelope_is_verify(env))
 		next = warn_at > now ? warn_at : now + 1;
 	const char *error;
 	if (status_log_append_message(env->id, attempts, next, &error) != 0)
@@ -350,12 +356,16 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	size_t n_changed;
 	size_t *changed = attempt_delivery(env, a->path, a->content_offset, log, &n_changed);
 	n_changed += expire_deferred(env, log, changed + n_changed);
+	bool verify = queue_envelope_is_verify(env);
+	if (verify)
+		verify_record(env, log, changed, n_changed);
 	/* Mail delivered to everyone at once is removed right away: the
 	 * status log would only be written to be deleted (a crash before the
 	 * removal delivers again either way). Nothing was written to the
 	 * status log since it was read. Should the file stay, the outcomes
 	 * are written after all, so that its next attempt delivers nothing. */
-	if (env->rcpt_count == env->rcpt_total && notify_delivered_quietly(env, log)) {
+	if (env->rcpt_count == env->rcpt_total &&
+	    (verify ? all_final(log) : notify_delivered_quietly(env, log))) {
 		a->finished = true;
 		if (finish_message(env, a->path, log->on_disk) == 0) {
 			free(changed);
@@ -372,7 +382,7 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	free(changed);
 	if (a->finished)
 		return;
-	if (notify_after_attempt(env, a->path, a->content_offset, log) != 0)
+	if (!verify && notify_after_attempt(env, a->path, a->content_offset, log) != 0)
 		a->notices_owed = true;
 	if (!all_final(log))
 		a->all_final = false;

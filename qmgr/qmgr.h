@@ -9,6 +9,7 @@
  * deferred/), status.c (the per-message status log),
  * deliver.c (recipient routing and the client of the local agent),
  * agent_pool.c (agent connections kept for the next delivery),
+ * verify.c (address verification probes and their cache),
  * notify.c (which DSNs are due) and bounce.c (building and queueing one). The wire protocol with
  * local and the status log format are described in deliver.c and status.c.
  */
@@ -124,6 +125,15 @@ int notify_after_attempt(const struct queue_envelope *env, const char *path, siz
                          struct status_log *log);
 /* Every recipient delivered and no delivery report asked for. */
 bool notify_delivered_quietly(const struct queue_envelope *env, const struct status_log *log);
+
+/* verify.c: address verification probes. verify_record writes the
+ * results of the listed recipients (indexes into log) of a probe into
+ * the verify cache. */
+void verify_init(const struct conf *conf);
+void verify_record(const struct queue_envelope *env, const struct status_log *log,
+                   const size_t *indexes, size_t count);
+/* Remove expired entries from the cache (housekeeping). */
+void verify_housekeeping(void);
 
 /* workers.c: the delivery threads. */
 int workers_start(size_t count, const char **error_r);

@@ -11,7 +11,8 @@
  * original recipient, as in Postfix. A table that cannot be read (or
  * holds a value that is not an address) defers the message: Postfix's
  * smtp stops with a fatal error there, so that no mail goes out with an
- * address that was meant to be rewritten.
+ * address that was meant to be rewritten. An address verification probe
+ * (msg->verify) sends no content: only its envelope is rewritten.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -122,7 +123,8 @@ int generic_apply(const char *queue_id, struct smtp_message *msg, struct smtp_rc
 	for (size_t i = 0; rc == 0 && i < count; i++)
 		if (rcpts[i].outcome == OUT_PENDING)
 			rc = map_envelope(rcpts[i].address, &rcpts[i].generic_address, &error);
-	if (rc == 0)
+	/* A probe sends no header section. */
+	if (rc == 0 && !msg->verify)
 		rc = rewrite_head(msg, &error);
 	if (rc == 0)
 		return 0;

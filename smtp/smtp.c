@@ -2,10 +2,19 @@
  * smtp: the remote delivery agent. qmgr connects to private/smtp and sends
  * one "deliver" request: queue_id, queue_name ("active"), sender, nexthop
  * (a domain, "host:port", "[host]" or "[host]:port"), then per recipient
- * rcpt (s) and index (i). smtp answers one "result" per recipient (index,
+ * rcpt (s) and index (i); optionally verify (i): 1 for an address
+ * verification probe (reject_unverified_recipient, sendmail -bv), absent
+ * or 0 for a delivery. smtp answers one "result" per recipient (index,
  * state "delivered"|"deferred"|"bounced", status, reason — the remote
  * server's reply when there is one — relay "host[address]:port" or
- * "none", tls: the TLS summary or "none") and then "done". The queue file
+ * "none", tls: the TLS summary or "none", and for a delivered one dsn
+ * "passed"|"relayed") and then "done". A probe does all a delivery does
+ * up to and including RCPT TO (routing, EHLO, STARTTLS, AUTH, XFORWARD,
+ * MAIL FROM the queue file's sender; smtp_generic_maps on the envelope)
+ * and never sends the content: a recipient whose RCPT got 2xx is
+ * "delivered" with the reply as the reason ("host ... said: 250 ...")
+ * and no dsn attribute, 4xx and 5xx are as for a delivery;
+ * smtp_header_checks are not applied. The queue file
  * is only read. The process keeps one DNS resolver, at most one idle
  * SMTP session for reuse between requests, and this host's addresses for
  * loop detection (Postfix's own_inet_addr and proxy_inet_addr).
@@ -259,7 +268,9 @@ static bool address_sendable(const char *a)
 	return true;
 }
 
-static int send_result(int fd, const struct smtp_rcpt *r, int timeout_ms)
+/* verify: the request was an address verification probe (no dsn: no
+ * message went anywhere). */
+static int send_result(int fd, const struct smtp_rcpt *r, bool verify, int timeout_ms)
 {
 	struct ipc_rec *rec = ipc_rec_new("result");
 	ipc_rec_add_int(rec, "index", r->index);
@@ -272,7 +283,7 @@ static int send_result(int fd, const struct smtp_rcpt *r, int timeout_ms)
 		ipc_rec_add_str(rec, "remote_mta", r->remote_mta);
 	if (r->diagnostic)
 		ipc_rec_add_str(rec, "diagnostic", r->diagnostic);
-	if (r->outcome == OUT_DELIVERED)
+	if (r->outcome == OUT_DELIVERED && !verify)
 		ipc_rec_add_str(rec, "dsn", r->dsn_passed ? "passed" : "relayed");
 	int rc = ipc_write(fd, rec, timeout_ms);
 	ipc_rec_free(rec);
@@ -289,12 +300,32 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 		log_warn("malformed deliver request: bad queue_id, queue_name or nexthop");
 		return;
 	}
+	/* verify: absent or 0 is a delivery; anything else but 1 is not a
+	 * request to guess at (a probe taken for a delivery would send mail):
+	 * "done" alone, and qmgr defers every recipient. */
+	const struct ipc_attr *a_verify = ipc_rec_find(req, "verify");
+	if (a_verify != NULL &&
+	    (a_verify->type != IPC_INT || (a_verify->num != 0 && a_verify->num != 1))) {
+		log_warn("%s: malformed deliver request: bad verify", queue_id);
+		struct ipc_rec *done = ipc_rec_new("done");
+		(void)ipc_write(fd, done, timeout_ms);
+		ipc_rec_free(done);
+		return;
+	}
 	struct queue_envelope env;
 	queue_envelope_init(&env);
-	struct smtp_message msg = {.fd = -1};
+	struct smtp_message msg = {.fd = -1, .verify = a_verify != NULL && a_verify->num == 1};
 	char *problem = open_message(queue_id, &env, &msg);
-	if (problem)
+	if (problem) {
 		log_warn("%s: %s", queue_id, problem);
+	} else if (!msg.verify && queue_envelope_is_verify(&env)) {
+		/* A verify message is delivered to nobody, whatever the request. */
+		log_warn("%s: deliver request without verify for a verify message: verifying",
+		         queue_id);
+		msg.verify = true;
+	}
+	if (msg.verify)
+		log_info("%s: address verification probe via %s", queue_id, nexthop);
 	size_t count = 0;
 	while (ipc_rec_get_nth(req, "rcpt", count) || ipc_rec_get_nth(req, "index", count))
 		count++;
@@ -325,11 +356,14 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 			r->notify = env.rcpts[a_index->num].notify;
 		}
 	}
-	if (problem != NULL || (generic_apply(queue_id, &msg, rcpts, n) == 0 &&
-	                        header_checks_apply(queue_id, &msg, rcpts, n) == 0))
+	/* Nothing goes out when the queue file cannot be read (every
+	 * recipient is deferred above); a probe sends no content: no header
+	 * checks for it. */
+	if (problem == NULL && generic_apply(queue_id, &msg, rcpts, n) == 0 &&
+	    (msg.verify || header_checks_apply(queue_id, &msg, rcpts, n) == 0))
 		deliver_message(nexthop, &msg, rcpts, n);
 	for (size_t i = 0; i < n; i++) {
-		if (send_result(fd, &rcpts[i], timeout_ms) != 0) {
+		if (send_result(fd, &rcpts[i], msg.verify, timeout_ms) != 0) {
 			log_warn("%s: lost connection to qmgr: %m", queue_id);
 			break;
 		}

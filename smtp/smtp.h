@@ -126,6 +126,10 @@ struct smtp_message {
 	int64_t size;
 	const struct queue_envelope *env;
 	bool has_8bit; /* content has bytes >= 0x80 */
+	/* An address verification probe (the request's verify = 1): the
+	 * session goes as far as the RCPT replies, which decide each
+	 * recipient; no content is sent (transaction.c). */
+	bool verify;
 	/* smtp_generic_maps (generic.c): MAIL FROM's address when it
 	 * rewrote the sender, else NULL; and when it rewrote header
 	 * addresses, the header section sent in place of the content's first
@@ -137,11 +141,10 @@ struct smtp_message {
 
 /* generic.c */
 /* Rewrite msg's envelope sender, its pending recipients and the
- * addresses in its header section with smtp_generic_maps (nothing when
- * it is empty). 0, or -1 when a table cannot be read or has a value
- * that is not an address: every pending recipient is then deferred
- * (4.3.0, logged with queue_id) and the message is not to be sent. Undo
- * with generic_release. */
+ * addresses in its header section (not for a probe, msg->verify: it
+ * sends none) with smtp_generic_maps (nothing when it is empty). 0, or -1 when a table cannot be
+ * read or has a value that is not an address: every pending recipient is then deferred (4.3.0,
+ * logged with queue_id) and the message is not to be sent. Undo with generic_release. */
 int generic_apply(const char *queue_id, struct smtp_message *msg, struct smtp_rcpt *rcpts,
                   size_t count);
 void generic_release(struct smtp_message *msg, struct smtp_rcpt *rcpts, size_t count);
@@ -203,7 +206,9 @@ struct smtp_target {
 struct smtp_session *session_open(const struct smtp_target *t, bool allow_tls, char **reason_r,
                                   const char **status_r, bool *tls_failed_r, bool *bounce_r);
 /* One message to the recipients whose outcome is pending; sets the
- * outcome of each. Returns false if the session can no longer be used. */
+ * outcome of each (for msg->verify from the RCPT replies, with no
+ * content sent: the transaction is left open, for RSET before reuse or
+ * QUIT). Returns false if the session can no longer be used. */
 bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
                      struct smtp_rcpt *rcpts, size_t count);
 /* Check a kept session with RSET; false if it is gone (and closed). */

@@ -20,6 +20,15 @@
  * in RCPT order, and each reply decides its own recipient; when the
  * connection fails among those replies, the recipients not answered yet
  * are deferred and the ones answered keep their outcome.
+ *
+ * An address verification probe (msg->verify, the request's verify = 1)
+ * is the same transaction up to and including the RCPT replies, and no
+ * further: no DATA or BDAT, no content. Each RCPT reply decides its
+ * recipient, for LMTP too: 2xx delivered (status from the reply, reason
+ * "host ... said: <reply>" as for a refusal), 4xx deferred, 5xx bounced;
+ * a refused MAIL answers them all, as in a delivery. The transaction is
+ * left open: a kept session gets RSET before its next MAIL (session.c,
+ * session_reset), another one QUIT.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -279,6 +288,28 @@ static bool content_replies(struct smtp_session *s, struct smtp_rcpt *rcpts, siz
 	return true;
 }
 
+/* The reply to one RCPT in s->resp. A refusal decides the recipient at
+ * once; an acceptance waits for the content, except in a probe (verify),
+ * where it is the answer: delivered, with the reply as a refusal has it. */
+static void rcpt_reply(struct smtp_session *s, struct smtp_rcpt *r, bool verify)
+{
+	if (s->resp.code / 100 != 2) {
+		answer_reply(s, r, 1, false);
+		return;
+	}
+	if (!verify) {
+		r->accepted = true;
+		return;
+	}
+	char *reason = xasprintf("host %s said: %s", s->relay, str_cstr(&s->summary));
+	char *diagnostic = xasprintf("smtp; %s", str_cstr(&s->summary));
+	answer_open(s, r, 1, false, OUT_DELIVERED, smtp_resp_status(&s->resp, "2.0.0"), reason,
+	            diagnostic);
+	r->dsn_passed = false; /* no message went anywhere */
+	free(reason);
+	free(diagnostic);
+}
+
 static void mail_command(struct smtp_session *s, const struct smtp_message *msg, bool send_body,
                          struct str *cmd)
 {
@@ -523,13 +554,10 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 		if (session_flush(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0 ||
 		    session_read_reply(s, smtp_cfg.rcpt_timeout_ms, "sending RCPT TO") != 0)
 			goto broken;
-		if (s->resp.code / 100 == 2)
-			r->accepted = true;
-		else
-			answer_reply(s, r, 1, false);
+		rcpt_reply(s, r, msg->verify);
 	}
 	if (pipelining) {
-		if (!bdat)
+		if (!bdat && !msg->verify)
 			session_put_line(s, "DATA");
 		if (session_flush(s, smtp_cfg.mail_timeout_ms, "sending MAIL FROM") != 0)
 			goto broken;
@@ -562,11 +590,13 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 				goto broken;
 			if (!mail_ok)
 				continue;
-			if (s->resp.code / 100 == 2)
-				r->accepted = true;
-			else
-				answer_reply(s, r, 1, false);
+			rcpt_reply(s, r, msg->verify);
 		}
+	}
+	if (msg->verify) {
+		/* A probe ends here: the RCPT replies were the answers. */
+		ok = true;
+		goto out;
 	}
 	size_t accepted = 0;
 	for (size_t i = 0; i < count; i++)

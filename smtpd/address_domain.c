@@ -112,9 +112,8 @@ int sender_domain_check_rcpt(struct session *s)
 	return -1;
 }
 
-/* The domain is one of ours: mail for it is never sent on. 1 yes, 0 no,
- * -1 the virtual alias table cannot be read. */
-static int final_destination(const struct smtpd_settings *cfg, const char *domain)
+/* The domain is one of ours: mail for it is never sent on. */
+int smtpd_final_destination(const struct smtpd_settings *cfg, const char *domain)
 {
 	if (policy_is_local_domain(cfg, domain) ||
 	    str_list_contains_nocase(cfg->virtual_domains, domain))
@@ -132,7 +131,7 @@ int recipient_domain_check_rcpt(struct session *s, const char *address, const ch
 	if (!cfg->reject_unknown_recipient_domain || domain == NULL || *domain == '\0' ||
 	    *domain == '[')
 		return 0;
-	int ours = final_destination(cfg, domain);
+	int ours = smtpd_final_destination(cfg, domain);
 	if (ours == 1)
 		return 0;
 	enum domain_verdict v = ours == 0 ? look_up(s, "recipient", domain) : DOMAIN_TEMPFAIL;

@@ -196,6 +196,7 @@ static void load_settings(struct server *srv)
 		    login_mode);
 	content_checks_setup(c, conf);
 	policy_service_setup(c, conf);
+	verify_setup(c, conf);
 	c->unknown_address_reject_code = conf_get_int(conf, "unknown_address_reject_code");
 	c->dns_timeout_ms = conf_get_time(conf, "dns_query_timeout") * 1000;
 	if (c->unknown_address_reject_code < 400 || c->unknown_address_reject_code > 599)
@@ -249,6 +250,12 @@ static void serve(struct server *srv, int fd)
 	session_run(&settings, fd);
 }
 
+static void shutdown_service(struct server *srv)
+{
+	(void)srv;
+	verify_shutdown();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct server_ops ops = {
@@ -256,6 +263,7 @@ int main(int argc, char **argv)
 	    .pre_drop = pre_drop,
 	    .init = init,
 	    .serve = serve,
+	    .shutdown = shutdown_service,
 	};
 	return server_main(argc, argv, &ops, NULL);
 }

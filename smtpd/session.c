@@ -146,6 +146,9 @@ static void transaction_clear(struct session *s)
 	queue_envelope_free(&s->env);
 	queue_envelope_init(&s->env);
 	s->sender_domain_verdict = 0;
+	s->sender_verify_found = 0;
+	free(s->sender_verify_reason);
+	s->sender_verify_reason = NULL;
 	s->in_transaction = false;
 	s->declared_size = 0;
 	s->rejected_rcpts = 0;
@@ -452,6 +455,10 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		rc = dnsbl_check_rcpt(s);
 	if (rc == 0 && !access_ok)
 		rc = policy_service_check_rcpt(s, p.address);
+	if (rc == 0 && !access_ok)
+		rc = verify_check_rcpt(s, p.address);
+	if (rc == 0 && !access_ok)
+		rc = verify_check_sender(s);
 	if (rc == 0)
 		rc = access_deferral_due(s);
 	access_deferrals_clear(s);

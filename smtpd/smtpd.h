@@ -32,6 +32,7 @@
 #include "mail/content_check.h"
 #include "mail/queue.h"
 #include "mail/receive_options.h"
+#include "mail/verify_cache.h"
 #include "mail/virtual_alias.h"
 #include "milter/milter.h"
 #include "policy/policy_client.h"
@@ -43,6 +44,26 @@
 #include "util/stream.h"
 
 enum tls_level { TLS_NONE, TLS_MAY, TLS_ENCRYPT };
+
+/* verify.c: reject_unverified_recipient or _sender. */
+struct verify_kind {
+	bool enabled;
+	long long reject_code;
+	long long defer_code;
+	const char *reject_reason; /* "" for the probe's reply */
+	bool tempfail_accepts;     /* tempfail_action dunno/permit */
+};
+
+struct smtpd_verify_settings {
+	struct verify_kind recipient;
+	struct verify_kind sender;
+	const char *map; /* address_verify_map */
+	bool negative_cache;
+	struct verify_times times;
+	long long poll_count;
+	long long poll_delay_s;
+	char *probe_sender; /* "" for <> */
+};
 enum bare_newline_policy { BARE_REJECT, BARE_NORMALIZE, BARE_ALLOW };
 
 struct smtpd_settings {
@@ -136,6 +157,8 @@ struct smtpd_settings {
 	/* sender_login.c */
 	char *const *sender_login_maps;
 	enum sender_login_mode sender_login_mode;
+	/* verify.c */
+	struct smtpd_verify_settings verify;
 	/* address_domain.c */
 	bool reject_unknown_sender_domain;
 	bool reject_unknown_recipient_domain;
@@ -217,17 +240,22 @@ struct session {
 	struct message_sink *bdat;
 	/* Milters (NULL without smtpd_milters). */
 	struct milter_chain *milters;
-	bool milter_discard;             /* a milter said discard: accept and drop the message */
-	bool milter_shutdown;            /* a milter said shutdown at connect */
-	const char *milter_rcpt;         /* the recipient during the RCPT event */
-	const char *milter_rcpt_reject;  /* its reject reply, for SMFIP_RCPT_REJ filters */
-	char *mail_auth;                 /* MAIL FROM AUTH= ({auth_author}), NULL if absent */
-	char *access_discard;            /* an access table or policy server said DISCARD: why */
-	char *access_redirect;           /* ... said REDIRECT: the one recipient to queue */
-	char *access_bcc;                /* ... said BCC: a recipient to add */
-	bool envelope_stale;             /* ... said either at END-OF-MESSAGE */
-	bool dnsbl_checked;              /* the DNS blocklists were looked up */
-	int sender_domain_verdict;       /* address_domain.c, for the transaction; 0: not yet */
+	bool milter_discard;            /* a milter said discard: accept and drop the message */
+	bool milter_shutdown;           /* a milter said shutdown at connect */
+	const char *milter_rcpt;        /* the recipient during the RCPT event */
+	const char *milter_rcpt_reject; /* its reject reply, for SMFIP_RCPT_REJ filters */
+	char *mail_auth;                /* MAIL FROM AUTH= ({auth_author}), NULL if absent */
+	char *access_discard;           /* an access table or policy server said DISCARD: why */
+	char *access_redirect;          /* ... said REDIRECT: the one recipient to queue */
+	char *access_bcc;               /* ... said BCC: a recipient to add */
+	bool envelope_stale;            /* ... said either at END-OF-MESSAGE */
+	bool dnsbl_checked;             /* the DNS blocklists were looked up */
+	int sender_domain_verdict;      /* address_domain.c, for the transaction; 0: not yet */
+	/* verify.c, for the transaction: 0 not yet, 1 found sender_verify_status,
+	 * -1 the cache could not tell */
+	int sender_verify_found;
+	enum verify_status sender_verify_status;
+	char *sender_verify_reason;
 	int helo_verdict;                /* address_domain.c, for the HELO name; 0: not yet */
 	char dnsbl_refusal[512];         /* their verdict: the reply text, or "" */
 	char last_reply[512];            /* the last reply line sent, without CRLF */
@@ -343,6 +371,19 @@ int dnsbl_check_rcpt(struct session *s);
  * OK): 0 go on, or -1 having sent the reply. */
 int sender_domain_check_rcpt(struct session *s);
 int recipient_domain_check_rcpt(struct session *s, const char *address, const char *domain);
+/* Whether mail for domain ends on this host (local, virtual mailbox or
+ * virtual alias domain): 1 yes, 0 no, -1 the virtual alias table cannot
+ * be read. */
+int smtpd_final_destination(const struct smtpd_settings *cfg, const char *domain);
+
+/* verify.c: address verification of the recipient, then of the sender
+ * (at RCPT, after the other checks): 0 go on, or -1 having sent the
+ * reply. verify_setup reads the settings; verify_shutdown closes the
+ * cache. */
+void verify_setup(struct smtpd_settings *c, const struct conf *conf);
+int verify_check_rcpt(struct session *s, const char *address);
+int verify_check_sender(struct session *s);
+void verify_shutdown(void);
 int helo_domain_check_rcpt(struct session *s);
 
 /* client_name.c: the client's name from the DNS, at connect; and whether

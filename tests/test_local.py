@@ -29,15 +29,22 @@ def queue_active(inst, rcpts, sender, message):
     return result.stdout.strip()
 
 
-def deliver_request(spool, queue_id, rcpts, sender, timeout=30):
+def deliver_request(spool, queue_id, rcpts, sender, timeout=30, verify=None, sock=None):
     """Send local one deliver request as qmgr does (the recipients at
-    indexes 0...); return ({index: result attrs}, whether "done" came)."""
+    indexes 0...); return ({index: result attrs}, whether "done" came).
+    verify: None sends no verify attribute, else its value (1: a verify
+    request). sock: a connection to keep using (left open), else a new
+    one is made and closed."""
     attrs = [("queue_id", queue_id), ("queue_name", "active"), ("sender", sender)]
     for i, r in enumerate(rcpts):
         attrs += [("rcpt", r), ("index", i)]
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(os.path.join(spool, "private", "local"))
+    if verify is not None:
+        attrs.append(("verify", verify))
+    s = sock
+    if s is None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(os.path.join(spool, "private", "local"))
     s.sendall(encode_record("deliver", attrs))
     results, done = {}, False
     try:
@@ -52,7 +59,8 @@ def deliver_request(spool, queue_id, rcpts, sender, timeout=30):
     except EOFError:
         pass
     finally:
-        s.close()
+        if sock is None:
+            s.close()
     return results, done
 
 

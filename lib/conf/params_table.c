@@ -13,6 +13,27 @@ const struct param_def param_table[] = {
      "Reply code for DEFER in smtpd's access tables (4NN)."},
     {"access_map_reject_code", PARAM_INT, "554",
      "Reply code for REJECT in smtpd's access tables (4NN or 5NN)."},
+    {"address_verify_map", PARAM_STR, "lmdb:$data_directory/verify_cache",
+     "File (lmdb:, hash: or btree:/path, or a plain path) in which smtpd and qmgr keep what "
+     "address verification probes found out."},
+    {"address_verify_negative_cache", PARAM_BOOL, "yes",
+     "Keep the results of failed address verification probes (no: probe again at the next "
+     "look-up)."},
+    {"address_verify_negative_expire_time", PARAM_TIME, "3d",
+     "How long a failed address verification result is believed."},
+    {"address_verify_negative_refresh_time", PARAM_TIME, "3h",
+     "Age at which a failed address verification result is probed again."},
+    {"address_verify_poll_count", PARAM_INT, "3",
+     "How many times smtpd looks for a probe's result before it answers the client (1: once, "
+     "no wait)."},
+    {"address_verify_poll_delay", PARAM_TIME, "3s", "How long smtpd waits between those looks."},
+    {"address_verify_positive_expire_time", PARAM_TIME, "31d",
+     "How long a successful address verification result is believed."},
+    {"address_verify_positive_refresh_time", PARAM_TIME, "7d",
+     "Age at which a successful address verification result is probed again."},
+    {"address_verify_sender", PARAM_STR, "double-bounce",
+     "Sender of address verification probes (no domain: @$myorigin is added; <> for the null "
+     "sender)."},
     {"alias_database", PARAM_LIST, "$config_directory/aliases",
      "aliases(5) sources that newaliases and mailctl alias rebuild compile, each into FILE.lmdb "
      "(hash:FILE, as Postfix writes it, is FILE)."},
@@ -550,6 +571,12 @@ const struct param_def param_table[] = {
      "(reject_unknown_reverse_client_hostname)."},
     {"smtpd_reject_unknown_sender_domain", PARAM_BOOL, "no",
      "Refuse mail whose sender domain has no MX, A or AAAA record (reject_unknown_sender_domain)."},
+    {"smtpd_reject_unverified_recipient", PARAM_BOOL, "no",
+     "Probe each recipient that is not delivered on this host (relay and remote domains) before "
+     "accepting it (reject_unverified_recipient)."},
+    {"smtpd_reject_unverified_sender", PARAM_BOOL, "no",
+     "Probe the sender address (when its domain is not delivered on this host) before accepting "
+     "mail from it (reject_unverified_sender)."},
     {"smtpd_sasl_auth_enable", PARAM_BOOL, "no",
      "Offer SMTP AUTH (PLAIN, LOGIN), checked by the auth service."},
     {"smtpd_sasl_authenticated_header", PARAM_BOOL, "no",
@@ -624,6 +651,26 @@ const struct param_def param_table[] = {
      "smtpd_reject_unknown_reverse_client_hostname)."},
     {"unknown_hostname_reject_code", PARAM_INT, "450",
      "Reply code when the HELO name is unknown (smtpd_reject_unknown_helo_hostname)."},
+    {"unverified_recipient_defer_code", PARAM_INT, "450",
+     "Reply code while a recipient address verification probe has no result yet (4NN)."},
+    {"unverified_recipient_reject_code", PARAM_INT, "450",
+     "Reply code for a recipient that address verification found undeliverable (4NN or 5NN)."},
+    {"unverified_recipient_reject_reason", PARAM_STR, "",
+     "Text in place of the probe's reply when a recipient is refused as undeliverable (empty: the "
+     "probe's reply)."},
+    {"unverified_recipient_tempfail_action", PARAM_STR, "defer_if_permit",
+     "What smtpd does when a recipient cannot be verified now (a probe deferred, the cache "
+     "unreadable): defer_if_permit or defer (answer 4NN), dunno or permit (accept it)."},
+    {"unverified_sender_defer_code", PARAM_INT, "450",
+     "Reply code while a sender address verification probe has no result yet (4NN)."},
+    {"unverified_sender_reject_code", PARAM_INT, "450",
+     "Reply code for a sender that address verification found undeliverable (4NN or 5NN)."},
+    {"unverified_sender_reject_reason", PARAM_STR, "",
+     "Text in place of the probe's reply when a sender is refused as undeliverable (empty: the "
+     "probe's reply)."},
+    {"unverified_sender_tempfail_action", PARAM_STR, "defer_if_permit",
+     "What smtpd does when a sender cannot be verified now (a probe deferred, the cache "
+     "unreadable): defer_if_permit or defer (answer 4NN), dunno or permit (accept it)."},
     {"virtual_alias_domains", PARAM_LIST, "$virtual_alias_maps",
      "Domains whose every address is in virtual_alias_maps (names, or tables keyed by domain)."},
     {"virtual_alias_expansion_limit", PARAM_INT, "1000",

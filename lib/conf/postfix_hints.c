@@ -15,7 +15,8 @@ static const char restrictions[] =
     "authenticated clients relay), and each restriction is a parameter of its own "
     "(reject_rbl_client: smtpd_dnsbl_sites; check_sender_access: "
     "smtpd_sender_access_maps; reject_unknown_sender_domain: "
-    "smtpd_reject_unknown_sender_domain; check_policy_service: smtpd_policy_services; "
+    "smtpd_reject_unknown_sender_domain; reject_unverified_recipient: "
+    "smtpd_reject_unverified_recipient; check_policy_service: smtpd_policy_services; "
     "permit_sasl_authenticated,reject on a submission "
     "service: smtpd_auth_required = yes ...; see \"Coming from Postfix\" in the README)";
 static const char no_effect[] = "it has no effect in Postern";
@@ -113,7 +114,8 @@ static const struct hint programs[] = {
     {"tlsmgr", built_in},
     {"tlsproxy", built_in},
     {"trivial-rewrite", built_in},
-    {"verify", "there is no address verification service"},
+    {"verify", "smtpd and qmgr verify addresses themselves (smtpd_reject_unverified_recipient): "
+               "remove this line"},
     {"virtual", "local delivers virtual mailboxes: name local on this line, or remove it"},
 };
 

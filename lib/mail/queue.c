@@ -126,6 +126,16 @@ void queue_envelope_init(struct queue_envelope *env)
 	memset(env, 0, sizeof(*env));
 }
 
+bool queue_verify_mode_valid(const char *value)
+{
+	return strcmp(value, QUEUE_VERIFY_PROBE) == 0 || strcmp(value, QUEUE_VERIFY_REPORT) == 0;
+}
+
+bool queue_envelope_is_verify(const struct queue_envelope *env)
+{
+	return env->verify != NULL && *env->verify != '\0';
+}
+
 static void free_rcpt(struct queue_rcpt *r)
 {
 	free(r->address);
@@ -138,7 +148,7 @@ void queue_envelope_free(struct queue_envelope *env)
 	char **strings[] = {&env->sender,      &env->envid,       &env->ret,         &env->body,
 	                    &env->client_name, &env->client_addr, &env->client_port, &env->helo,
 	                    &env->protocol,    &env->tls,         &env->auth_user,   &env->origin,
-	                    &env->hold_reason, &env->filter};
+	                    &env->hold_reason, &env->filter,      &env->verify};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		free(*strings[i]);
 	for (size_t i = 0; i < env->rcpt_count; i++)
@@ -200,6 +210,7 @@ void queue_envelope_copy_fields(struct queue_envelope *dst, const struct queue_e
 	dst->origin = dup_or_null(src->origin);
 	dst->hold_reason = dup_or_null(src->hold_reason);
 	dst->filter = dup_or_null(src->filter);
+	dst->verify = dup_or_null(src->verify);
 }
 
 void queue_envelope_copy(struct queue_envelope *dst, const struct queue_envelope *src)
@@ -234,6 +245,8 @@ static void encode_envelope(const struct queue_envelope *env, struct str *out)
 		ipc_rec_add_str(rec, "hold_reason", env->hold_reason);
 	if (env->filter && *env->filter)
 		ipc_rec_add_str(rec, "filter", env->filter);
+	if (env->verify && *env->verify)
+		ipc_rec_add_str(rec, "verify", env->verify);
 	ipc_rec_encode(rec, out);
 	ipc_rec_free(rec);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -810,6 +823,11 @@ static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope
 	env->origin = dup_attr(rec, "origin");
 	env->hold_reason = dup_attr(rec, "hold_reason");
 	env->filter = dup_attr(rec, "filter");
+	env->verify = dup_attr(rec, "verify");
+	if (*env->verify && !queue_verify_mode_valid(env->verify)) {
+		*error_r = "envelope record has an unknown verify mode";
+		return -1;
+	}
 	return 0;
 }
 

@@ -22,7 +22,12 @@
  *               "BINARYMIME"|""), smtputf8 (i), client_name, client_addr,
  *               client_port, helo, protocol, tls, auth_user (s, "" if none),
  *               origin ("smtp"|"pickup"), and optionally hold_reason (s:
- *               why the message was put on hold, e.g. a milter's quarantine)
+ *               why the message was put on hold, e.g. a milter's quarantine),
+ *               filter (s: content_filter "transport:nexthop") and verify
+ *               (s: an address verification message that is delivered to
+ *               nobody: "probe" from smtpd's reject_unverified_* checks,
+ *               its results go to the verify cache; "report" from sendmail
+ *               -bv, its results go back to the sender in one report)
  *   "rcpt"      one per recipient, in order: address, orcpt (s), notify (s:
  *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER),
  *               and optionally valias_pending (i: 1 when its virtual alias
@@ -44,6 +49,8 @@
 #include "util/str.h"
 
 #define QUEUE_ID_LEN 16
+#define QUEUE_VERIFY_PROBE "probe"
+#define QUEUE_VERIFY_REPORT "report"
 #define QUEUE_MAGIC "POSTERN-QUEUE 1\n"
 
 /* The subdirectories above, in order; queue_make_dirs creates them. */
@@ -82,6 +89,7 @@ struct queue_envelope {
 	char *origin;
 	char *hold_reason; /* "" or NULL unless held with a reason */
 	char *filter;      /* content_filter "transport:nexthop", "" or NULL for none */
+	char *verify;      /* QUEUE_VERIFY_PROBE, QUEUE_VERIFY_REPORT, "" or NULL: a message */
 	int64_t size;      /* content bytes (from the content record when read) */
 	struct queue_rcpt *rcpts;
 	size_t rcpt_count;
@@ -91,6 +99,10 @@ struct queue_envelope {
 };
 
 void queue_envelope_init(struct queue_envelope *env);
+/* Whether value is one of the verify modes above. */
+bool queue_verify_mode_valid(const char *value);
+/* Whether env is an address verification message (no one gets it). */
+bool queue_envelope_is_verify(const struct queue_envelope *env);
 void queue_envelope_free(struct queue_envelope *env);
 void queue_envelope_add_rcpt(struct queue_envelope *env, const char *address, const char *orcpt,
                              const char *notify);

@@ -490,6 +490,52 @@ TEST(empty_content_and_hold)
 	drop_queue(dir);
 }
 
+TEST(verify_mode_round_trip)
+{
+	char *dir = make_queue();
+	struct queue_envelope env;
+	queue_envelope_init(&env);
+	queue_envelope_add_rcpt(&env, "a@example.net", NULL, NULL);
+	env.verify = xstrdup(QUEUE_VERIFY_PROBE);
+	const char *error = NULL;
+	struct queue_writer *w = queue_writer_open(dir, &env, &error);
+	CHECK(w != NULL);
+	if (w != NULL) {
+		CHECK(queue_writer_commit(w, "incoming", &error) == 0);
+		char *path = xasprintf("%s/incoming/%s", dir, queue_writer_id(w));
+		queue_writer_abort(w);
+		struct queue_envelope got;
+		size_t offset;
+		CHECK(queue_file_read(path, &got, &offset, &error) == 0);
+		CHECK_STR(got.verify, "probe");
+		CHECK(queue_envelope_is_verify(&got));
+		queue_envelope_free(&got);
+		free(path);
+	}
+	/* A message: no verify attribute, read back as "". */
+	free(env.verify);
+	env.verify = NULL;
+	CHECK(!queue_envelope_is_verify(&env));
+	w = queue_writer_open(dir, &env, &error);
+	CHECK(w != NULL);
+	if (w != NULL) {
+		CHECK(queue_writer_commit(w, "incoming", &error) == 0);
+		char *path = xasprintf("%s/incoming/%s", dir, queue_writer_id(w));
+		queue_writer_abort(w);
+		struct queue_envelope got;
+		size_t offset;
+		CHECK(queue_file_read(path, &got, &offset, &error) == 0);
+		CHECK_STR(got.verify, "");
+		CHECK(!queue_envelope_is_verify(&got));
+		queue_envelope_free(&got);
+		free(path);
+	}
+	CHECK(queue_verify_mode_valid("report") && !queue_verify_mode_valid("probe2") &&
+	      !queue_verify_mode_valid(""));
+	queue_envelope_free(&env);
+	drop_queue(dir);
+}
+
 TEST(abort_leaves_nothing)
 {
 	char *dir = make_queue();
@@ -1092,6 +1138,7 @@ int main(void)
 	RUN(make_dirs);
 	RUN(write_commit_read_back);
 	RUN(empty_content_and_hold);
+	RUN(verify_mode_round_trip);
 	RUN(abort_leaves_nothing);
 	RUN(prepared_file_used_and_swept);
 	RUN(recycled_file_reused);

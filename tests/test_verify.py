@@ -1,0 +1,221 @@
+"""Address verification (Postfix's reject_unverified_recipient and
+reject_unverified_sender) from end to end: smtpd sends a probe through the
+queue, qmgr hands it to the smtp client with "verify", the smtp client goes
+as far as RCPT TO at the next hop (a scripted server here) and no further,
+qmgr writes the result into the verify cache, and smtpd answers the client
+from it: deliverable accepted, undeliverable refused with
+unverified_recipient_reject_code and the next hop's reply, a deferred probe
+answered 450 "unverified address", a probe still on its way answered 450
+"Address verification in progress". A second client asking about the same
+address sends no second probe; probes never bounce or deliver; trusted
+clients and our own domains are not probed; the sender is verified the
+same way (4.1.7/5.1.7); with address_verify_negative_cache = no an
+undeliverable result answers once."""
+
+import json
+import os
+import smtplib
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mail_peers import RecordingServer  # noqa: E402
+from postern_test import Instance, free_port, wait_for  # noqa: E402
+
+
+def rcpt_reply(cmd):
+    address = cmd[8:].split(">")[0].lstrip("<").lower()
+    if address.startswith("bad"):
+        return "550 5.1.1 <%s>: no such user here" % address
+    if address.startswith("slow"):
+        return "451 4.3.2 try again later"
+    return "250 2.1.5 ok"
+
+
+class VerifyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.next_hop = free_port()
+        cls.server = RecordingServer("127.0.0.1", cls.next_hop, rcpt_reply=rcpt_reply)
+        services = {
+            "wait": "-o smtpd_reject_unverified_recipient=yes -o address_verify_poll_count=20",
+            "nowait": "-o smtpd_reject_unverified_recipient=yes -o address_verify_poll_count=1",
+            "reject550": "-o smtpd_reject_unverified_recipient=yes "
+                         "-o address_verify_poll_count=20 -o unverified_recipient_reject_code=550",
+            "reason": "-o smtpd_reject_unverified_recipient=yes -o address_verify_poll_count=20 "
+                      "-o unverified_recipient_reject_reason=Unknown_user",
+            "dunno": "-o smtpd_reject_unverified_recipient=yes -o address_verify_poll_count=20 "
+                     "-o unverified_recipient_tempfail_action=dunno",
+            "trusted": "-o smtpd_reject_unverified_recipient=yes -o mynetworks=127.0.0.0/8",
+            "sender": "-o smtpd_reject_unverified_sender=yes -o address_verify_poll_count=20 "
+                      "-o unverified_sender_reject_code=550",
+            "nonegative": "-o smtpd_reject_unverified_recipient=yes "
+                          "-o address_verify_poll_count=20 -o address_verify_negative_cache=no",
+        }
+        cls.ports = {name: free_port() for name in services}
+        cls.inst = Instance(params={
+            "myhostname": "mx.example.test",
+            "mydestination": "mx.example.test",
+            "relay_domains": "relay.test",
+            "relay_transport": "smtp:[127.0.0.1]:%d" % cls.next_hop,
+            "mynetworks": "192.0.2.0/24",  # loopback is not trusted
+            "smtpd_peername_lookup": "no",
+            "smtpd_error_sleep_time": "0s",
+            "address_verify_poll_delay": "1s",
+            "minimal_backoff_time": "300s",
+            "smtp_tls_security_level": "none",
+        }, services=["127.0.0.1:%d inet n - n - - smtpd %s" % (cls.ports[name], options)
+                     for name, options in services.items()] +
+            ["qmgr unix n - n 300 1 qmgr", "smtp unix - n n - - smtp",
+             "local unix - n n - - local"])
+        try:
+            cls.inst.start()
+        except BaseException:
+            cls.inst.cleanup()
+            cls.server.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+        cls.server.stop()
+
+    def rcpt(self, service, rcpt, sender="someone@outside.test"):
+        with smtplib.SMTP("127.0.0.1", self.ports[service], timeout=60) as c:
+            c.ehlo("client.outside.test")
+            self.assertEqual(c.mail(sender)[0], 250)
+            code, text = c.rcpt(rcpt)
+            return code, text.decode()
+
+    def probes_for(self, address):
+        """RCPT commands the next hop saw for address."""
+        with self.server.lock:
+            return [c for c in self.server.commands
+                    if c.upper().startswith("RCPT") and address in c.lower()]
+
+    def send(self, service, rcpt, body):
+        with smtplib.SMTP("127.0.0.1", self.ports[service], timeout=60) as c:
+            c.ehlo("client.outside.test")
+            return c.sendmail("someone@outside.test", [rcpt], body)
+
+    def test_deliverable_then_cached(self):
+        code, text = self.rcpt("wait", "good1@relay.test")
+        self.assertEqual(code, 250, text)
+        self.assertEqual(len(self.probes_for("good1@relay.test")), 1)
+        # The probe went from double-bounce@$myorigin and stopped at RCPT.
+        self.assertNotIn("good1@relay.test", self.server.recipients())
+        senders = [c for c in self.server.commands if c.upper().startswith("MAIL")]
+        self.assertTrue(any("double-bounce@mx.example.test" in c for c in senders), senders)
+        self.inst.wait_log("to=<good1@relay.test>, relay=127.0.0.1[127.0.0.1]:%d" % self.next_hop)
+        self.assertRegex(self.inst.read_log(), r"to=<good1@relay.test>.*status=deliverable")
+        # Another client: answered from the cache, no second probe; the
+        # message itself is delivered.
+        self.assertEqual(self.send("nowait", "good1@relay.test",
+                                   "Subject: real\r\n\r\nthe real thing\r\n"), {})
+        wait_for(lambda: self.server.message_to("good1@relay.test") is not None, timeout=30,
+                 what="the real message at the next hop")
+        self.assertIn("the real thing", self.server.message_to("good1@relay.test")["data"])
+        # Two RCPTs: the probe's and the real message's, no second probe.
+        self.assertEqual(len(self.probes_for("good1@relay.test")), 2)
+
+    def test_undeliverable(self):
+        code, text = self.rcpt("wait", "bad1@relay.test")
+        self.assertEqual(code, 450, text)  # unverified_recipient_reject_code, Postfix's default
+        self.assertIn("4.1.1 <bad1@relay.test>: Recipient address rejected: undeliverable "
+                      "address: host 127.0.0.1[127.0.0.1]", text)
+        self.assertIn("550 5.1.1", text)
+        code, text = self.rcpt("reject550", "bad1@relay.test")
+        self.assertEqual(code, 550, text)
+        self.assertTrue(text.startswith("5.1.1 "), text)
+        code, text = self.rcpt("reason", "bad1@relay.test")
+        self.assertEqual((code, text), (450, "4.1.1 <bad1@relay.test>: Recipient address "
+                                             "rejected: Unknown_user"))
+        self.assertEqual(len(self.probes_for("bad1@relay.test")), 1)
+        self.assertRegex(self.inst.read_log(), r"to=<bad1@relay.test>.*status=undeliverable")
+        # No bounce for a probe: nothing left in the queue for it, and no
+        # notification went anywhere.
+        time.sleep(1)
+        self.assertNotIn("double-bounce@mx.example.test", self.server.recipients())
+        self.assertNotRegex(self.inst.read_log(), r"sender non-delivery notification")
+
+    def test_deferred_probe(self):
+        code, text = self.rcpt("wait", "slow1@relay.test")
+        self.assertEqual(code, 450, text)
+        self.assertIn("4.1.1 <slow1@relay.test>: Recipient address rejected: unverified address: "
+                      "host 127.0.0.1[127.0.0.1]", text)
+        self.assertIn("451 4.3.2 try again later", text)
+        # tempfail_action dunno: accepted unverified.
+        code, text = self.rcpt("dunno", "slow1@relay.test")
+        self.assertEqual(code, 250, text)
+        # The probe waits in the queue for its retry, to nobody's notice.
+        queue = self.inst.mailctl("queue", "list", check=True).stdout
+        self.assertIn("slow1@relay.test", queue)
+
+    def test_in_progress(self):
+        code, text = self.rcpt("nowait", "good2@relay.test")
+        self.assertEqual((code, text), (450, "4.1.1 <good2@relay.test>: Recipient address "
+                                             "rejected: unverified address: Address verification "
+                                             "in progress"))
+        wait_for(lambda: "status=deliverable" in "".join(
+            line for line in self.inst.read_log().splitlines() if "good2@relay.test" in line),
+            timeout=30, what="the probe's result")
+        code, text = self.rcpt("nowait", "good2@relay.test")
+        self.assertEqual(code, 250, text)
+        self.assertEqual(len(self.probes_for("good2@relay.test")), 1)
+
+    def test_not_probed(self):
+        # Trusted clients, our own domains.
+        code, text = self.rcpt("trusted", "good3@relay.test")
+        self.assertEqual(code, 250, text)
+        code, text = self.rcpt("wait", "root@mx.example.test")
+        self.assertEqual(code, 250, text)
+        self.assertEqual(self.probes_for("good3@relay.test"), [])
+        self.assertEqual(self.probes_for("root@mx.example.test"), [])
+
+    def test_sender(self):
+        code, text = self.rcpt("sender", "good4@relay.test", sender="bad2@relay.test")
+        self.assertEqual(code, 550, text)
+        self.assertIn("5.1.7 <bad2@relay.test>: Sender address rejected: undeliverable address",
+                      text)
+        code, text = self.rcpt("sender", "good4@relay.test", sender="good5@relay.test")
+        self.assertEqual(code, 250, text)
+        # The null sender is never probed.
+        code, text = self.rcpt("sender", "good4@relay.test", sender="")
+        self.assertEqual(code, 250, text)
+
+    def test_mailctl_verify(self):
+        self.assertEqual(self.rcpt("wait", "good6@relay.test")[0], 250)
+        self.assertEqual(self.rcpt("wait", "bad6@relay.test")[0], 450)
+        out = self.inst.mailctl("verify", "list", check=True).stdout
+        self.assertRegex(out, r"(?m)^good6@relay.test deliverable updated \S+ \S+ probed .*"
+                              r"said: 250 2.1.5 ok$")
+        self.assertRegex(out, r"(?m)^bad6@relay.test undeliverable .*550 5.1.1")
+        entries = {e["address"]: e for e in json.loads(
+            self.inst.mailctl("--json", "verify", "list", check=True).stdout)}
+        self.assertEqual(entries["good6@relay.test"]["status"], "deliverable")
+        self.assertGreater(entries["good6@relay.test"]["updated"], 0)
+        # Forgotten: the next RCPT probes again (the admin fixed the user).
+        result = self.inst.mailctl("verify", "delete", "BAD6@relay.test", "none@relay.test",
+                                   check=True)
+        self.assertEqual(result.stdout, "BAD6@relay.test: removed\n"
+                                        "none@relay.test: not in the cache\n")
+        self.assertEqual(self.rcpt("wait", "bad6@relay.test")[0], 450)
+        self.assertEqual(len(self.probes_for("bad6@relay.test")), 2)
+        self.assertEqual(self.inst.mailctl("verify", "bogus").returncode, 2)
+
+    def test_no_negative_cache(self):
+        code, text = self.rcpt("nonegative", "bad3@relay.test")
+        self.assertEqual(code, 450, text)
+        self.assertIn("undeliverable address", text)
+        self.assertEqual(len(self.probes_for("bad3@relay.test")), 1)
+        # Forgotten once answered: the next look-up sends another probe
+        # (once the last one is older than the probe interval, which the
+        # cache entry no longer holds).
+        code, text = self.rcpt("nonegative", "bad3@relay.test")
+        self.assertEqual(code, 450, text)
+        self.assertEqual(len(self.probes_for("bad3@relay.test")), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -123,7 +123,10 @@ static void fill_envelope(const struct drop_envelope *drop, struct queue_envelop
 	env->tls = xstrdup("");
 	env->auth_user = xstrdup("");
 	env->origin = xstrdup("pickup");
-	if (*settings.content_filter)
+	/* sendmail -bv: delivered to nobody, so neither filtered nor copied. */
+	if (drop->verify_report)
+		env->verify = xstrdup(QUEUE_VERIFY_REPORT);
+	else if (*settings.content_filter)
 		env->filter = xstrdup(settings.content_filter);
 	for (size_t i = 0; i < drop->rcpt_count; i++)
 		queue_envelope_add_rcpt(env, drop->rcpts[i].address, drop->rcpts[i].orcpt,
@@ -184,7 +187,8 @@ static int expand_envelope(const struct queue_envelope *env, struct queue_envelo
 	} else {
 		if (settings.soft_bounce)
 			keep_failures(in, queued, failed_r, failed_count_r);
-		if (!bcc_wanted(&settings.bcc) || bcc_add(&settings.bcc, in, queued) == 0) {
+		if (!bcc_wanted(&settings.bcc) || queue_envelope_is_verify(in) ||
+		    bcc_add(&settings.bcc, in, queued) == 0) {
 			rc = 0;
 		} else {
 			virtual_alias_failures_free(*failed_r, *failed_count_r);

@@ -83,13 +83,12 @@ static int queue_text(const struct queue_envelope *env, const struct str *text, 
 	return rc;
 }
 
-int notice_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
-                 const struct status_log *log, const size_t *indexes, size_t count,
-                 enum dsn_action action, const char *to, const char *origin)
+/* One report about the listed recipients, each with actions[k]. */
+static int queue_report(const struct queue_envelope *env, const char *path, size_t content_offset,
+                        const struct status_log *log, const size_t *indexes, size_t count,
+                        const enum dsn_action *actions, const char *to, const char *origin,
+                        const char *what)
 {
-	if (count == 0)
-		return 0;
-	const char *what = describe(action, origin);
 	struct dsn_rcpt *rcpts = xcalloc(count, sizeof(*rcpts));
 	struct str *diags = xcalloc(count, sizeof(*diags));
 	int64_t now = (int64_t)time(NULL);
@@ -105,13 +104,13 @@ int notice_queue(const struct queue_envelope *env, const char *path, size_t cont
 		rcpts[k] = (struct dsn_rcpt){
 		    .final_rcpt = env->rcpts[i].address,
 		    .orcpt = env->rcpts[i].orcpt[0] ? env->rcpts[i].orcpt : NULL,
-		    .action = action,
+		    .action = actions[k],
 		    .status = r->status,
 		    .remote_mta = r->remote_mta,
 		    .diagnostic = str_cstr(&diags[k]),
 		    .last_attempt = r->time,
 		    .retry_until =
-		        action == DSN_ACTION_DELAYED ? env->arrival + qmgr.maximal_lifetime : 0,
+		        actions[k] == DSN_ACTION_DELAYED ? env->arrival + qmgr.maximal_lifetime : 0,
 		};
 	}
 	struct str content = STR_INIT, text = STR_INIT;
@@ -141,5 +140,42 @@ int notice_queue(const struct queue_envelope *env, const char *path, size_t cont
 		str_free(&diags[k]);
 	free(diags);
 	free(rcpts);
+	return rc;
+}
+
+int notice_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
+                 const struct status_log *log, const size_t *indexes, size_t count,
+                 enum dsn_action action, const char *to, const char *origin)
+{
+	if (count == 0)
+		return 0;
+	enum dsn_action *actions = xcalloc(count, sizeof(*actions));
+	for (size_t k = 0; k < count; k++)
+		actions[k] = action;
+	int rc = queue_report(env, path, content_offset, log, indexes, count, actions, to, origin,
+	                      describe(action, origin));
+	free(actions);
+	return rc;
+}
+
+int verify_report_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
+                        const struct status_log *log)
+{
+	size_t count = log->rcpt_count;
+	if (count == 0)
+		return 0;
+	size_t *indexes = xcalloc(count, sizeof(*indexes));
+	enum dsn_action *actions = xcalloc(count, sizeof(*actions));
+	for (size_t k = 0; k < count; k++) {
+		indexes[k] = k;
+		enum rcpt_state state = log->rcpts[k].state;
+		actions[k] = state == RCPT_DELIVERED ? DSN_ACTION_DELIVERABLE
+		             : state == RCPT_BOUNCED ? DSN_ACTION_UNDELIVERABLE
+		                                     : DSN_ACTION_DELAYED;
+	}
+	int rc = queue_report(env, path, content_offset, log, indexes, count, actions, NULL,
+	                      "bounce", "sender delivery status report");
+	free(indexes);
+	free(actions);
 	return rc;
 }

@@ -356,15 +356,19 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	size_t n_changed;
 	size_t *changed = attempt_delivery(env, a->path, a->content_offset, log, &n_changed);
 	n_changed += expire_deferred(env, log, changed + n_changed);
+	/* Address verification: a probe's results go to the cache; a
+	 * report (sendmail -bv) is one message to the sender, after one
+	 * attempt, whatever is still undecided. */
 	bool verify = queue_envelope_is_verify(env);
-	if (verify)
+	bool report = verify && strcmp(env->verify, QUEUE_VERIFY_REPORT) == 0;
+	if (verify && !report)
 		verify_record(env, log, changed, n_changed);
 	/* Mail delivered to everyone at once is removed right away: the
 	 * status log would only be written to be deleted (a crash before the
 	 * removal delivers again either way). Nothing was written to the
 	 * status log since it was read. Should the file stay, the outcomes
 	 * are written after all, so that its next attempt delivers nothing. */
-	if (env->rcpt_count == env->rcpt_total &&
+	if (env->rcpt_count == env->rcpt_total && !report &&
 	    (verify ? all_final(log) : notify_delivered_quietly(env, log))) {
 		a->finished = true;
 		if (finish_message(env, a->path, log->on_disk) == 0) {
@@ -382,6 +386,11 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	free(changed);
 	if (a->finished)
 		return;
+	if (report) {
+		if (verify_report_queue(env, a->path, a->content_offset, log) != 0)
+			a->notices_owed = true;
+		return; /* reported: done with, deferred recipients too */
+	}
 	if (!verify && notify_after_attempt(env, a->path, a->content_offset, log) != 0)
 		a->notices_owed = true;
 	if (!all_final(log))

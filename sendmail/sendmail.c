@@ -47,6 +47,7 @@ struct options {
 	const char *body;      /* -B */
 	const char *config;    /* -C */
 	bool verbose;
+	bool verify; /* -bv: a report of what would happen, nothing delivered */
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -55,7 +56,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 	        "usage: sendmail [-t] [-i] [-f sender] [-F name] [-N dsn] [-R ret] "
-	        "[-V envid] [-B type] [-C config] [-bm|-bs|-bp|-bi] [-q] [recipient ...]\n");
+	        "[-V envid] [-B type] [-C config] [-bm|-bs|-bp|-bi|-bv] [-q] [recipient ...]\n");
 	exit(EX_USAGE);
 }
 
@@ -142,7 +143,9 @@ static void parse_b(struct options *o, const char *arg)
 		set_mode(o, MODE_IGNORE);
 		break;
 	case 'v':
-		sendmail_fatal(EX_USAGE, "-bv (address verification) is not supported");
+		set_mode(o, MODE_ENQUEUE);
+		o->verify = true;
+		break;
 	default:
 		sendmail_fatal(EX_USAGE, "unsupported: -b%s", arg);
 	}
@@ -380,6 +383,7 @@ static int enqueue(const struct sendmail *sm, const struct options *o, int argc,
 	drop_envelope_set(&env.ret, o->ret);
 	drop_envelope_set(&env.body, o->body);
 	drop_envelope_set(&env.envid, o->envid);
+	env.verify_report = o->verify;
 	struct addrlist args = {0};
 	for (int i = 0; i < argc; i++) {
 		const char *error;
@@ -407,6 +411,9 @@ static int enqueue(const struct sendmail *sm, const struct options *o, int argc,
 		for (size_t i = 0; i < env.rcpt_count; i++)
 			fprintf(stderr, "sendmail: recipient <%s>\n", env.rcpts[i].address);
 	int status = submit_message(sm, &env, &msg);
+	/* As Postfix says it; the report comes from the queue manager. */
+	if (status == EX_OK && o->verify)
+		printf("Mail Delivery Status Report will be mailed to <%s>.\n", sender);
 	str_free(&msg);
 	free(sender);
 	drop_envelope_free(&env);

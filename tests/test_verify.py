@@ -12,9 +12,12 @@ clients and our own domains are not probed; the sender is verified the
 same way (4.1.7/5.1.7); with address_verify_negative_cache = no an
 undeliverable result answers once."""
 
+import email
+import email.policy
 import json
 import os
 import smtplib
+import subprocess
 import sys
 import time
 import unittest
@@ -215,6 +218,77 @@ class VerifyTest(unittest.TestCase):
         code, text = self.rcpt("nonegative", "bad3@relay.test")
         self.assertEqual(code, 450, text)
         self.assertEqual(len(self.probes_for("bad3@relay.test")), 2)
+
+
+class SendmailVerifyTest(unittest.TestCase):
+    """sendmail -bv: nothing is delivered; the sender gets one report of
+    what would happen to each recipient (here the report goes to an
+    address at the scripted next hop, to be read with Python's email)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.next_hop = free_port()
+        cls.server = RecordingServer("127.0.0.1", cls.next_hop, rcpt_reply=rcpt_reply)
+        cls.inst = Instance(params={
+            "myhostname": "mx.example.test",
+            "mydestination": "mx.example.test",
+            "relay_domains": "relay.test",
+            "relay_transport": "smtp:[127.0.0.1]:%d" % cls.next_hop,
+            "always_bcc": "archive@relay.test",
+            "minimal_backoff_time": "300s",
+            "smtp_tls_security_level": "none",
+        }, services=["qmgr unix n - n 300 1 qmgr", "smtp unix - n n - - smtp",
+                     "local unix - n n - - local", "pickup unix n - n 60 1 pickup"])
+        try:
+            cls.inst.start()
+        except BaseException:
+            cls.inst.cleanup()
+            cls.server.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+        cls.server.stop()
+
+    def test_report(self):
+        result = subprocess.run(
+            [self.inst.program("sendmail"), "-C", self.inst.etc, "-f", "reports@relay.test",
+             "-bv", "good7@relay.test", "bad7@relay.test", "slow7@relay.test",
+             "nosuchuser@mx.example.test"],
+            input=b"Subject: what if\n\nnot to be sent\n", capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        self.assertEqual(result.stdout.decode(),
+                         "Mail Delivery Status Report will be mailed to <reports@relay.test>.\n")
+        wait_for(lambda: self.server.message_to("reports@relay.test") is not None, timeout=30,
+                 what="the report")
+        report = self.server.message_to("reports@relay.test")
+        msg = email.message_from_string(report["data"], policy=email.policy.default)
+        self.assertEqual(msg["Subject"], "Mail Delivery Status Report")
+        self.assertEqual(report["sender"], "")  # from the null sender
+        text, status, headers = [part for part in msg.iter_parts()]
+        body = text.get_content()
+        self.assertIn("Enclosed is the mail delivery report that you requested.", body)
+        self.assertIn("<good7@relay.test>: host 127.0.0.1 said: 250 2.1.5 ok", body)
+        self.assertIn("<nosuchuser@mx.example.test>: user unknown", body)
+        fields = status.get_payload()
+        by_rcpt = {str(f["Final-Recipient"]).split(";")[1].strip(): f for f in fields[1:]}
+        self.assertEqual(by_rcpt["good7@relay.test"]["Action"], "deliverable")
+        self.assertEqual(by_rcpt["bad7@relay.test"]["Action"], "undeliverable")
+        self.assertEqual(by_rcpt["bad7@relay.test"]["Status"], "5.1.1")
+        self.assertEqual(by_rcpt["slow7@relay.test"]["Action"], "delayed")
+        self.assertEqual(by_rcpt["nosuchuser@mx.example.test"]["Action"], "undeliverable")
+        self.assertEqual(by_rcpt["nosuchuser@mx.example.test"]["Status"], "5.1.1")
+        # No always_bcc copy is made of a verification.
+        self.assertNotIn("archive@relay.test", by_rcpt)
+        self.assertIn("what if", headers.as_string())
+        # Nothing was delivered: the next hop got no DATA but the report's,
+        # and the message is gone from the queue (deferred ones too).
+        self.assertEqual([m["rcpts"] for m in self.server.messages], [["reports@relay.test"]])
+        self.assertNotIn("not to be sent", report["data"])
+        wait_for(lambda: "(queue active)" in self.inst.read_log() and
+                 self.inst.mailctl("queue", "list").stdout.strip() in ("", "Mail queue is empty"),
+                 timeout=30, what="an empty queue")
 
 
 if __name__ == "__main__":

@@ -231,6 +231,8 @@ void drop_encode_head(const struct drop_envelope *env, int64_t size, struct str 
 	ipc_rec_add_str(rec, "envid", env->envid ? env->envid : "");
 	ipc_rec_add_str(rec, "body", env->body ? env->body : "");
 	ipc_rec_add_int(rec, "smtputf8", env->smtputf8 ? 1 : 0);
+	if (env->verify_report)
+		ipc_rec_add_int(rec, "verify_report", 1);
 	ipc_rec_encode(rec, out);
 	ipc_rec_free(rec);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -269,9 +271,10 @@ struct attr_spec {
 	enum ipc_attr_type type;
 };
 
-/* Exactly the attributes in spec, each once, with its type. */
-static int check_attrs(const struct ipc_rec *rec, const struct attr_spec *spec, size_t n,
-                       const char **error_r)
+/* Exactly the attributes in spec, each once, with its type; the last
+ * optional ones of them at most once. */
+static int check_attrs_optional(const struct ipc_rec *rec, const struct attr_spec *spec, size_t n,
+                                size_t optional, const char **error_r)
 {
 	unsigned seen = 0;
 	for (size_t i = 0; i < rec->count; i++) {
@@ -297,7 +300,7 @@ static int check_attrs(const struct ipc_rec *rec, const struct attr_spec *spec, 
 		seen |= 1u << k;
 	}
 	for (size_t k = 0; k < n; k++) {
-		if (!(seen & (1u << k))) {
+		if (!(seen & (1u << k)) && k < n - optional) {
 			*error_r =
 			    set_error("%s record lacks attribute %s", rec->name, spec[k].name);
 			return -1;
@@ -306,10 +309,16 @@ static int check_attrs(const struct ipc_rec *rec, const struct attr_spec *spec, 
 	return 0;
 }
 
+static int check_attrs(const struct ipc_rec *rec, const struct attr_spec *spec, size_t n,
+                       const char **error_r)
+{
+	return check_attrs_optional(rec, spec, n, 0, error_r);
+}
+
 static const struct attr_spec drop_attrs[] = {
-    {"uid", IPC_INT},    {"user", IPC_STR},      {"time", IPC_INT},
-    {"sender", IPC_STR}, {"full_name", IPC_STR}, {"ret", IPC_STR},
-    {"envid", IPC_STR},  {"body", IPC_STR},      {"smtputf8", IPC_INT},
+    {"uid", IPC_INT},       {"user", IPC_STR},          {"time", IPC_INT},  {"sender", IPC_STR},
+    {"full_name", IPC_STR}, {"ret", IPC_STR},           {"envid", IPC_STR}, {"body", IPC_STR},
+    {"smtputf8", IPC_INT},  {"verify_report", IPC_INT}, /* optional */
 };
 static const struct attr_spec rcpt_attrs[] = {
     {"address", IPC_STR}, {"orcpt", IPC_STR}, {"notify", IPC_STR}};
@@ -321,7 +330,7 @@ static const struct attr_spec end_attrs[] = {{"crc32", IPC_INT}};
 static int load_drop_record(const struct ipc_rec *rec, struct drop_envelope *env,
                             const char **error_r)
 {
-	if (check_attrs(rec, drop_attrs, COUNT(drop_attrs), error_r) != 0)
+	if (check_attrs_optional(rec, drop_attrs, COUNT(drop_attrs), 1, error_r) != 0)
 		return -1;
 	int64_t smtputf8 = 0;
 	ipc_rec_get_int(rec, "uid", &env->uid);
@@ -332,6 +341,13 @@ static int load_drop_record(const struct ipc_rec *rec, struct drop_envelope *env
 		return -1;
 	}
 	env->smtputf8 = smtputf8 == 1;
+	int64_t verify_report = 0;
+	ipc_rec_get_int(rec, "verify_report", &verify_report);
+	if (verify_report != 0 && verify_report != 1) {
+		*error_r = "verify_report is not 0 or 1";
+		return -1;
+	}
+	env->verify_report = verify_report == 1;
 	drop_envelope_set(&env->user, ipc_rec_get_str(rec, "user"));
 	drop_envelope_set(&env->sender, ipc_rec_get_str(rec, "sender"));
 	drop_envelope_set(&env->full_name, ipc_rec_get_str(rec, "full_name"));

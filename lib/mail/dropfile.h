@@ -8,7 +8,10 @@
  *   "drop"     uid (i), user (s), time (i: unix seconds), sender (s:
  *              canonical address, "" for <>), full_name (s), ret (s:
  *              "FULL"|"HDRS"|""), envid (s: decoded, printable ASCII, ""
- *              if none), body (s: "7BIT"|"8BITMIME"|""), smtputf8 (i: 0|1)
+ *              if none), body (s: "7BIT"|"8BITMIME"|""), smtputf8 (i: 0|1),
+ *              and optionally verify_report (i: 0|1; 1 from sendmail -bv:
+ *              deliver nothing, mail the sender a report of what would
+ *              happen to each recipient)
  *   "rcpt"     one per recipient (1..DROP_MAX_RCPTS), in order: address (s:
  *              canonical), orcpt (s: "" or "type;value"), notify (s: "",
  *              "NEVER", or a comma list of SUCCESS, FAILURE, DELAY)
@@ -17,7 +20,8 @@
  *              empty
  *   "end"      crc32 (i: zlib crc32 of the content bytes)
  * and nothing after. Every attribute listed is required, exactly once,
- * with its type; no other attribute or record is allowed. Addresses must
+ * with its type (verify_report at most once); no other attribute or
+ * record is allowed. Addresses must
  * be in the canonical form of smtp/address.h (so they are qualified), and
  * non-ASCII ones need smtputf8. The records before the content take at
  * most DROP_MAX_ENVELOPE bytes, so an accepted envelope always fits in a
@@ -59,6 +63,7 @@ struct drop_envelope {
 	char *envid;
 	char *body;
 	bool smtputf8;
+	bool verify_report; /* sendmail -bv */
 	struct drop_rcpt *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_cap;

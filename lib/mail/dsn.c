@@ -18,9 +18,10 @@
 /* Longer peer texts are cut, so no line can exceed RFC 5322's 998 bytes. */
 #define MAX_LINE_TEXT 900
 
-enum dsn_kind { DSN_KIND_FAILED, DSN_KIND_DELAYED, DSN_KIND_SUCCESS };
+enum dsn_kind { DSN_KIND_FAILED, DSN_KIND_DELAYED, DSN_KIND_SUCCESS, DSN_KIND_VERIFY };
 
-static const char *const action_names[] = {"failed", "delayed", "delivered", "relayed", "expanded"};
+static const char *const action_names[] = {"failed",   "delayed",     "delivered",    "relayed",
+                                           "expanded", "deliverable", "undeliverable"};
 
 void dsn_format_date(int64_t t, struct str *out)
 {
@@ -141,7 +142,7 @@ static int check_report(const struct dsn_report *r, const char **error_r)
 			*error_r = "recipient without an address";
 			return -1;
 		}
-		if ((unsigned)rc->action > DSN_ACTION_EXPANDED) {
+		if ((unsigned)rc->action > DSN_ACTION_UNDELIVERABLE) {
 			*error_r = "invalid recipient action";
 			return -1;
 		}
@@ -159,6 +160,10 @@ static int check_report(const struct dsn_report *r, const char **error_r)
 
 static enum dsn_kind report_kind(const struct dsn_report *r)
 {
+	for (size_t i = 0; i < r->rcpt_count; i++)
+		if (r->rcpts[i].action == DSN_ACTION_DELIVERABLE ||
+		    r->rcpts[i].action == DSN_ACTION_UNDELIVERABLE)
+			return DSN_KIND_VERIFY;
 	bool delayed = false;
 	for (size_t i = 0; i < r->rcpt_count; i++) {
 		if (r->rcpts[i].action == DSN_ACTION_FAILED)
@@ -207,6 +212,8 @@ static void append_intro(struct str *t, const struct dsn_report *r, enum dsn_kin
 		str_append_cstr(t, "\r\nFor further assistance, please send mail to ");
 		append_clean(t, postmaster);
 		str_append_cstr(t, ".\r\n");
+	} else if (kind == DSN_KIND_VERIFY) {
+		str_append_cstr(t, "Enclosed is the mail delivery report that you requested.\r\n");
 	} else {
 		str_append_cstr(
 		    t, "Your message was successfully delivered to the destination(s)\r\n"
@@ -390,9 +397,9 @@ static char *choose_boundary(const struct dsn_report *r, const struct str *parts
 	}
 }
 
-static const char *const subjects[] = {"Undelivered Mail Returned to Sender",
-                                       "Delayed Mail (still being retried)",
-                                       "Successful Mail Delivery Report"};
+static const char *const subjects[] = {
+    "Undelivered Mail Returned to Sender", "Delayed Mail (still being retried)",
+    "Successful Mail Delivery Report", "Mail Delivery Status Report"};
 
 static void append_headers(struct str *out, const struct dsn_report *r, enum dsn_kind kind,
                            const char *boundary, bool eight_bit)
@@ -416,7 +423,7 @@ static void append_headers(struct str *out, const struct dsn_report *r, enum dsn
 	str_clear(&v);
 	str_printf(&v, "<%04d%02d%02d%02d%02d%02d.%s.%c@%s>", tm.tm_year + 1900, tm.tm_mon + 1,
 	           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, r->env->id[0] ? r->env->id : "dsn",
-	           "FDS"[kind], r -> reporting_mta);
+	           "FDSV"[kind], r -> reporting_mta);
 	append_field(out, "Message-ID", str_cstr(&v));
 	append_field(out, "Auto-Submitted", "auto-replied");
 	append_field(out, "MIME-Version", "1.0");

@@ -27,6 +27,9 @@ enum dsn_action {
 	DSN_ACTION_DELIVERED,
 	DSN_ACTION_RELAYED,
 	DSN_ACTION_EXPANDED,
+	/* What would happen (sendmail -bv, as Postfix reports it). */
+	DSN_ACTION_DELIVERABLE,
+	DSN_ACTION_UNDELIVERABLE,
 };
 
 struct dsn_rcpt {
@@ -58,7 +61,10 @@ struct dsn_report {
 };
 
 /* Build the notification into out (appended). The kind, and so the
- * Subject, is "failed" if any recipient failed ("Undelivered Mail Returned
+ * Subject, is a verification report ("Mail Delivery Status Report", the
+ * text "Enclosed is the mail delivery report that you requested", the
+ * message's header) if any recipient is deliverable or undeliverable, else
+ * "failed" if any recipient failed ("Undelivered Mail Returned
  * to Sender"), else "delayed" if any is delayed ("Delayed Mail (still being
  * retried)"), else "Successful Mail Delivery Report". The full original
  * message is returned only for a failure report whose envelope RET is not

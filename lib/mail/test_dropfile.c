@@ -125,7 +125,7 @@ TEST(round_trip)
 	CHECK_STR(env.ret, "HDRS");
 	CHECK_STR(env.envid, "QQ314159");
 	CHECK_STR(env.body, "8BITMIME");
-	CHECK(!env.smtputf8);
+	CHECK(!env.smtputf8 && !env.verify_report);
 	CHECK(env.rcpt_count == 2);
 	CHECK_STR(env.rcpts[0].address, "bob@example.test");
 	CHECK_STR(env.rcpts[0].orcpt, "rfc822;bob@example.test");
@@ -135,6 +135,22 @@ TEST(round_trip)
 	CHECK(offset + (size_t)env.size < s.len);
 	CHECK(memcmp(s.data + offset, message, strlen(message)) == 0);
 	CHECK(env.crc == (uint32_t)crc32(0L, (const Bytef *)message, (uInt)strlen(message)));
+	drop_envelope_free(&env);
+	str_free(&s);
+}
+
+TEST(verify_report_round_trip)
+{
+	struct drop_envelope env;
+	sample_envelope(&env);
+	env.verify_report = true;
+	struct str s = STR_INIT;
+	drop_encode(&env, "", 0, &s);
+	drop_envelope_free(&env);
+	const char *error = NULL;
+	size_t offset;
+	CHECK(drop_parse(s.data, s.len, &env, &offset, &error) == 0);
+	CHECK(env.verify_report);
 	drop_envelope_free(&env);
 	str_free(&s);
 }
@@ -264,6 +280,28 @@ TEST(attribute_rules)
 
 	rec = drop_rec();
 	ipc_rec_add_str(rec, "smtputf8", "0");
+	CHECK(parse_with_drop(rec, "bob@example.test", &error) == -1);
+	CHECK(strstr(error, "wrong type") != NULL);
+
+	/* verify_report (sendmail -bv): optional, once, 0 or 1. */
+	rec = drop_rec();
+	ipc_rec_add_int(rec, "smtputf8", 0);
+	ipc_rec_add_int(rec, "verify_report", 1);
+	CHECK(parse_with_drop(rec, "bob@example.test", &error) == 0);
+	rec = drop_rec();
+	ipc_rec_add_int(rec, "smtputf8", 0);
+	ipc_rec_add_int(rec, "verify_report", 1);
+	ipc_rec_add_int(rec, "verify_report", 1);
+	CHECK(parse_with_drop(rec, "bob@example.test", &error) == -1);
+	CHECK(strstr(error, "repeated") != NULL);
+	rec = drop_rec();
+	ipc_rec_add_int(rec, "smtputf8", 0);
+	ipc_rec_add_int(rec, "verify_report", 2);
+	CHECK(parse_with_drop(rec, "bob@example.test", &error) == -1);
+	CHECK(strstr(error, "verify_report") != NULL);
+	rec = drop_rec();
+	ipc_rec_add_int(rec, "smtputf8", 0);
+	ipc_rec_add_str(rec, "verify_report", "probe");
 	CHECK(parse_with_drop(rec, "bob@example.test", &error) == -1);
 	CHECK(strstr(error, "wrong type") != NULL);
 
@@ -677,6 +715,7 @@ int main(void)
 {
 	RUN(round_trip);
 	RUN(null_sender_and_empty_content);
+	RUN(verify_report_round_trip);
 	RUN(smtputf8);
 	RUN(every_prefix_is_incomplete);
 	RUN(every_flipped_byte_is_caught_or_harmless);

@@ -293,6 +293,41 @@ TEST(success_report_and_mixed)
 	str_free(&out);
 }
 
+TEST(verify_report)
+{
+	struct queue_envelope env;
+	make_env(&env, NULL);
+	struct dsn_rcpt rcpts[3] = {failed_rcpt(), failed_rcpt(), failed_rcpt()};
+	rcpts[0].action = DSN_ACTION_DELIVERABLE;
+	rcpts[0].status = "2.1.5";
+	rcpts[0].diagnostic = "smtp; 250 2.1.5 ok";
+	rcpts[1].action = DSN_ACTION_UNDELIVERABLE;
+	rcpts[2].action = DSN_ACTION_DELAYED;
+	rcpts[2].status = "4.4.1";
+	rcpts[2].remote_mta = NULL;
+	rcpts[2].diagnostic = "x-postern; connect to mx: Connection refused";
+	struct dsn_report rep = make_report(&env, rcpts, 3);
+	struct str out;
+	CHECK(build(&rep, &out) == 0);
+	struct parsed p;
+	parse_message(str_cstr(&out), &p);
+	CHECK(has(p.headers, "Subject: Mail Delivery Status Report\r\n"));
+	CHECK(has(p.headers, ".V@mail.example.org>"));
+	CHECK(p.part_count == 3);
+	if (p.part_count == 3) {
+		CHECK(has(p.parts[0], "Enclosed is the mail delivery report that you requested."));
+		CHECK(has(p.parts[0], "<bob@example.com>: host mx.example.com said: 250 2.1.5 ok"));
+		CHECK(has(p.parts[1], "Action: deliverable\r\nStatus: 2.1.5\r\n"));
+		CHECK(has(p.parts[1], "Action: undeliverable\r\nStatus: 5.1.1\r\n"));
+		CHECK(has(p.parts[1], "Action: delayed\r\nStatus: 4.4.1\r\n"));
+		/* Only the header comes back, failure or not. */
+		CHECK(has(p.parts[2], "text/rfc822-headers"));
+		CHECK(strstr(p.parts[2], "line one") == NULL);
+	}
+	free_parsed(&p);
+	str_free(&out);
+}
+
 TEST(content_cut_and_line_ends)
 {
 	struct queue_envelope env;
@@ -577,6 +612,7 @@ int main(void)
 	RUN(headers_only_when_ret_hdrs);
 	RUN(delay_report);
 	RUN(success_report_and_mixed);
+	RUN(verify_report);
 	RUN(content_cut_and_line_ends);
 	RUN(boundary_not_in_content);
 	RUN(eight_bit_and_sanitising);

@@ -23,6 +23,12 @@
  * line per set of keys: all claims in a line are alike, so when its first
  * does not fit none does, and a release looks at each line's first
  * message only, however many thousands wait behind it.
+ *
+ * TRANSPORT_destination_rate_delay (unset: default_destination_rate_delay)
+ * spaces deliveries to one destination, as Postfix's: with a delay, one
+ * delivery at a time goes to it, and the next only that long after the
+ * last one ended. A claim that is early waits parked like one without
+ * room; main.c's timer calls limits_tick at limits_next_due to let it go.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -45,6 +51,13 @@ struct limit_claim {
 	size_t count;
 	int64_t transport_limit;
 	int64_t destination_limit; /* of the other keys */
+	int64_t rate_delay;        /* seconds between deliveries to each of them */
+};
+
+/* When a paced destination may take its next delivery. */
+struct pace {
+	char *key;
+	int64_t not_before; /* unix seconds */
 };
 
 /* A message waiting in active/ for room for a claim. */
@@ -70,6 +83,46 @@ static _Thread_local int64_t thread_since; /* of the round of attempts */
 static _Thread_local bool thread_resumed;  /* came off the parked list */
 static struct counter *counters;
 static size_t counter_count, counter_cap;
+static struct pace *paces;
+static size_t pace_count, pace_cap;
+
+static struct pace *find_pace(const char *key)
+{
+	for (size_t i = 0; i < pace_count; i++)
+		if (strcmp(paces[i].key, key) == 0)
+			return &paces[i];
+	return NULL;
+}
+
+/* The destination keys of c may take no delivery before now + delay. */
+static void set_pace(const struct limit_claim *c, int64_t now)
+{
+	for (size_t i = 1; i < c->count; i++) {
+		struct pace *p = find_pace(c->keys[i]);
+		if (p == NULL) {
+			if (pace_count == pace_cap) {
+				pace_cap = pace_cap ? pace_cap * 2 : 16;
+				paces = xreallocarray(paces, pace_cap, sizeof(*paces));
+			}
+			p = &paces[pace_count++];
+			p->key = xstrdup(c->keys[i]);
+		}
+		p->not_before = now + c->rate_delay;
+	}
+}
+
+/* Forget the paces that are over. Lock held. */
+static void prune_paces(int64_t now)
+{
+	for (size_t i = 0; i < pace_count;) {
+		if (paces[i].not_before <= now) {
+			free(paces[i].key);
+			paces[i] = paces[--pace_count];
+		} else {
+			i++;
+		}
+	}
+}
 
 static struct counter *find(const char *key, bool create)
 {
@@ -88,10 +141,14 @@ static struct counter *find(const char *key, bool create)
 
 static bool fits(const struct limit_claim *c)
 {
+	int64_t now = c->rate_delay > 0 ? (int64_t)time(NULL) : 0;
 	for (size_t i = 0; i < c->count; i++) {
 		int64_t limit = i == 0 ? c->transport_limit : c->destination_limit;
 		struct counter *k = find(c->keys[i], false);
 		if (limit > 0 && k != NULL && k->count >= limit)
+			return false;
+		struct pace *p = i > 0 && c->rate_delay > 0 ? find_pace(c->keys[i]) : NULL;
+		if (p != NULL && p->not_before > now)
 			return false;
 	}
 	return true;
@@ -215,6 +272,9 @@ struct limit_claim *limits_claim(const struct transport *transport, const char *
 	c->keys = xcalloc(count + 1, sizeof(*c->keys));
 	c->destination_limit = transport->destination_limit;
 	c->transport_limit = transport->process_limit;
+	c->rate_delay = transport->rate_delay;
+	if (c->rate_delay > 0)
+		c->destination_limit = 1; /* one at a time, then the delay */
 	add_key(c, xstrdup(transport->name));
 	if (nexthop != NULL && *nexthop) {
 		add_key(c, destination_key(transport->name, nexthop));
@@ -254,16 +314,54 @@ struct limit_claim *limits_claim(const struct transport *transport, const char *
 	return NULL;
 }
 
-void limits_release(struct limit_claim *c)
+/* Give c's room back; delivered: a delivery used it (a paced destination
+ * then waits its delay). */
+static void release(struct limit_claim *c, bool delivered)
 {
 	if (c == NULL)
 		return;
+	int64_t due = 0;
 	pthread_mutex_lock(&lock);
 	uncount(c);
+	if (delivered && c->rate_delay > 0) {
+		int64_t now = (int64_t)time(NULL);
+		prune_paces(now);
+		set_pace(c, now);
+		due = now + c->rate_delay;
+	}
 	struct parked *ready = unpark_fitting();
 	pthread_mutex_unlock(&lock);
 	claim_free(c);
 	resubmit(ready);
+	/* Those that wait for the delay are let go by main.c's timer. */
+	if (due > 0)
+		qmgr_deferred_until(due);
+}
+
+void limits_release(struct limit_claim *c)
+{
+	release(c, true);
+}
+
+void limits_tick(void)
+{
+	pthread_mutex_lock(&lock);
+	prune_paces((int64_t)time(NULL));
+	struct parked *ready = unpark_fitting();
+	pthread_mutex_unlock(&lock);
+	resubmit(ready);
+}
+
+int64_t limits_next_due(void)
+{
+	int64_t due = 0;
+	pthread_mutex_lock(&lock);
+	if (lines != NULL)
+		for (size_t i = 0; i < pace_count; i++)
+			if (due == 0 || paces[i].not_before < due)
+				due = paces[i].not_before;
+	pthread_mutex_unlock(&lock);
+	return due;
 }
 
 void limits_thread_begin(struct limit_claim *reserved, int64_t since)
@@ -288,7 +386,7 @@ void limits_thread_end(void)
 {
 	/* A reservation its delivery did not use (its recipients went
 	 * elsewhere, or are done): the room goes to the next in line. */
-	limits_release(thread_reserved);
+	release(thread_reserved, false);
 	thread_reserved = NULL;
 	claim_free(thread_postponed);
 	thread_postponed = NULL;

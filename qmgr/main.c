@@ -430,6 +430,8 @@ static void on_deferred_timer(struct event_loop *ev, void *ctx)
 	deferred_timer = NULL;
 	timer_due = 0;
 	housekeeping();
+	limits_tick(); /* paced destinations whose delay is over */
+	want_timer(limits_next_due());
 	run_queue(false);
 	/* A safety net: deferred/ is looked at again within the longest wait
 	 * even when nothing there is due. */

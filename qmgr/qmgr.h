@@ -179,6 +179,7 @@ struct transport {
 	int64_t process_limit;     /* 0: none */
 	int64_t destination_limit; /* deliveries at once per destination; < 1: none */
 	int64_t recipient_limit;   /* recipients per request; 0: none */
+	int64_t rate_delay;        /* seconds between deliveries per destination; 0: none */
 };
 /* Read master.conf's unix services and their limits in main.conf (once,
  * before the delivery threads start). */
@@ -200,6 +201,10 @@ struct limit_claim *limits_claim(const struct transport *transport, const char *
 /* Give the room back (NULL: nothing); parked messages it lets through go
  * back to the delivery threads. */
 void limits_release(struct limit_claim *claim);
+/* Let go the parked messages whose destinations' rate delay is over, and
+ * when the next one will be (unix seconds; 0: none waits). main.c's timer. */
+void limits_tick(void);
+int64_t limits_next_due(void);
 /* Around the work on one message in a delivery thread: begin with the
  * claim reserved for it and when its round of attempts began (when it
  * comes off the parked list; else NULL and 0), end after. */

@@ -16,7 +16,8 @@
  * TRANSPORT_destination_recipient_limit, when unset
  * default_destination_concurrency_limit and
  * default_destination_recipient_limit (a local transport takes all of a
- * request's recipients when its recipient limit is unset); the process
+ * request's recipients when its recipient limit is unset),
+ * TRANSPORT_destination_rate_delay (default_destination_rate_delay); the process
  * limit is the service's maxproc ('-': default_process_limit). The list
  * is built once, before the delivery threads start, and only read after.
  * lmtp, the LMTP client, is a transport with a next hop as smtp is (its
@@ -82,6 +83,10 @@ static void add(const struct conf *conf, const char *name, const char *program, 
 	t->destination_limit = limit_param(conf, name, "_destination_concurrency_limit",
 	                                   "default_destination_concurrency_limit", &param);
 	free(param);
+	char *delay_name = xasprintf("%s_destination_rate_delay", name);
+	t->rate_delay = conf_get_time(
+	    conf, conf_is_set(conf, delay_name) ? delay_name : "default_destination_rate_delay");
+	free(delay_name);
 	t->recipient_limit = limit_param(
 	    conf, name, "_destination_recipient_limit",
 	    t->kind == TRANSPORT_LOCAL ? NULL : "default_destination_recipient_limit", &param);

@@ -87,6 +87,9 @@ const struct param_def param_table[] = {
     {"default_destination_concurrency_limit", PARAM_INT, "20",
      "Most deliveries qmgr runs at once to one destination (smtp: next hop; local: recipient "
      "domain); 0: no limit."},
+    {"default_destination_rate_delay", PARAM_TIME, "0s",
+     "Least time between two deliveries to one destination of a transport (one at a time "
+     "then); 0: none."},
     {"default_destination_recipient_limit", PARAM_INT, "50",
      "Most recipients in one delivery request (one SMTP transaction) of a transport without "
      "its own limit; 0: no limit."},
@@ -183,6 +186,9 @@ const struct param_def param_table[] = {
     {"local_destination_concurrency_limit", PARAM_INT, "20",
      "Most local deliveries qmgr runs at once to one recipient domain (0: no limit); "
      "unset: default_destination_concurrency_limit."},
+    {"local_destination_rate_delay", PARAM_TIME, "0s",
+     "Least time between two local deliveries to one recipient domain; unset: "
+     "default_destination_rate_delay."},
     {"local_header_rewrite_clients", PARAM_LIST, "permit_inet_interfaces",
      "SMTP clients whose header addresses canonical_maps and masquerade_domains rewrite: "
      "permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated, static:all (mail "
@@ -378,6 +384,9 @@ const struct param_def param_table[] = {
      "Most smtp deliveries qmgr runs at once to one next hop (the domain, or the relayhost or "
      "transport_maps host that serves it; 0: no limit); unset: "
      "default_destination_concurrency_limit."},
+    {"smtp_destination_rate_delay", PARAM_TIME, "0s",
+     "Least time between two smtp deliveries to one next hop (one at a time then); unset: "
+     "default_destination_rate_delay."},
     {"smtp_destination_recipient_limit", PARAM_INT, "50",
      "Most recipients smtp sends in one transaction, more go in further ones (0: no limit); "
      "unset: default_destination_recipient_limit."},
@@ -704,6 +713,10 @@ const struct param_pattern param_pattern_table[] = {
       "$default_destination_concurrency_limit",
       "Most deliveries qmgr runs at once to one destination of the transport (a service in "
       "master.conf) named before the suffix; 0: no limit."}},
+    {"_destination_rate_delay",
+     {"transport_destination_rate_delay", PARAM_TIME, "$default_destination_rate_delay",
+      "Least time between two deliveries to one destination of the transport named before "
+      "the suffix (one at a time then); 0: none."}},
     {"_destination_recipient_limit",
      {"transport_destination_recipient_limit", PARAM_INT, "$default_destination_recipient_limit",
       "Most recipients in one delivery request of the transport named before the suffix; 0: "

@@ -65,7 +65,9 @@ TEST(find_pattern)
 	CHECK(param_find_pattern("smtp_destination_concurrency_limit") != NULL);
 	CHECK(param_find("_destination_concurrency_limit") == NULL);
 	CHECK(param_find("relay_destination_concurrency") == NULL);
-	CHECK(param_find("relay_destination_rate_delay") == NULL);
+	CHECK(param_find("relay_destination_rate") == NULL);
+	p = param_find("relay_destination_rate_delay");
+	CHECK(p != NULL && p->type == PARAM_TIME);
 	for (size_t i = 0; i < param_pattern_count; i++) {
 		const struct param_pattern *pt = &param_pattern_table[i];
 		CHECK(pt->suffix[0] == '_' && strlen(pt->def.doc) > 10);

@@ -210,8 +210,10 @@ static pid_t start_mailbox(struct parent *p, struct ipc_rec *handoff)
 
 void login_serve(const struct pop3d_settings *cfg, int fd)
 {
-	struct pop3d_client client = {"unknown", "0"};
+	struct pop3d_client client = {"unknown", "0", "unknown", "0"};
 	sock_peer_name(fd, client.addr, sizeof(client.addr), client.port, sizeof(client.port));
+	sock_local_name(fd, client.local_addr, sizeof(client.local_addr), client.local_port,
+	                sizeof(client.local_port));
 	int ctl[2], proxy[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) != 0)
 		return log_warn("socketpair: %m");
@@ -220,7 +222,10 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 		close(ctl[1]);
 		return log_warn("socketpair: %m");
 	}
-	log_info("connect from %s", client.addr);
+	/* Behind a load balancer the client is known once the login child
+	 * has read the PROXY header (upstream_proxy.c). */
+	if (!cfg->upstream_proxy)
+		log_info("connect from %s", client.addr);
 	time_t connected = time(NULL);
 	pid_t p_self = getpid();
 	pid_t child = fork();
@@ -237,10 +242,23 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 		    privs_drop(cfg->login_uid, cfg->login_gid, NULL, false, &error) != 0)
 			log_fatal("cannot become pop3d_login_user: %s", error);
 		pop3d_die_with_parent(p_self);
+		if (cfg->upstream_proxy && !upstream_proxy_read(cfg, &client, fd, ctl[1]))
+			_exit(0);
 		preauth_run(cfg, &client, fd, ctl[1], proxy[1]);
 	}
 	close(ctl[1]);
 	close(proxy[1]);
+	if (cfg->upstream_proxy) {
+		if (!upstream_proxy_client(cfg, ctl[0], &client)) {
+			close(ctl[0]);
+			close(proxy[0]);
+			/* Still ours to reap, so the pid cannot be another's. */
+			kill(child, SIGKILL);
+			reap(child, CHILD_EXIT_WAIT_MS);
+			return;
+		}
+		log_info("connect from %s", client.addr);
+	}
 	struct parent p = {.cfg = cfg,
 	                   .client = &client,
 	                   .fd = fd,
@@ -278,12 +296,10 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 	reap(child, CHILD_EXIT_WAIT_MS);
 	if (p.user == NULL && p.failures > 0) {
 		/* Dovecot's form, which log watchers (fail2ban's dovecot filter) know. */
-		char local[64] = "unknown", local_port[16];
-		sock_local_name(fd, local, sizeof(local), local_port, sizeof(local_port));
 		log_info("pop3-login: Disconnected (auth failed, %d attempts in %lld secs): "
 		         "user=<%s>, method=%s, rip=%s, lip=%s",
 		         p.failures, (long long)(time(NULL) - connected), p.failed_user,
-		         p.failed_method, client.addr, local);
+		         p.failed_method, client.addr, client.local_addr);
 	} else if (p.user == NULL) {
 		log_info("disconnect from %s", client.addr);
 	}

@@ -45,6 +45,13 @@ static void load_settings(struct server *srv)
 	c->hard_error_limit = conf_get_int(conf, "pop3d_hard_error_limit");
 	if (c->timeout_ms <= 0 || c->timeout_ms > 24 * 3600 * 1000LL)
 		log_fatal("pop3d_timeout must be between 1s and 1d");
+	const char *proxy = conf_get(conf, "pop3d_upstream_proxy_protocol");
+	if (*proxy != '\0' && strcmp(proxy, "haproxy") != 0)
+		log_fatal("pop3d_upstream_proxy_protocol: \"%s\" is not haproxy (or empty)", proxy);
+	c->upstream_proxy = *proxy != '\0';
+	c->upstream_proxy_timeout_ms = conf_get_time(conf, "pop3d_upstream_proxy_timeout") * 1000;
+	if (c->upstream_proxy_timeout_ms <= 0 || c->upstream_proxy_timeout_ms > 3600 * 1000LL)
+		log_fatal("pop3d_upstream_proxy_timeout must be between 1s and 1h");
 	if (c->auth_failure_limit < 1)
 		c->auth_failure_limit = 1;
 	if (c->hard_error_limit < 1)

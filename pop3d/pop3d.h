@@ -12,8 +12,10 @@
  *                       service, counts failures and logs every login,
  *                       then starts the mailbox process and waits for it.
  *   login child         becomes pop3d_login_user (no right to any mailbox,
- *   (unprivileged)      not the queue owner) at once; does TLS (implicit
- *                       or STLS) and the AUTHORIZATION state: CAPA, USER,
+ *   (unprivileged)      not the queue owner) at once; reads the load
+ *                       balancer's PROXY header if the service takes one
+ *                       (upstream_proxy.c), then does TLS (implicit or
+ *                       STLS) and the AUTHORIZATION state: CAPA, USER,
  *                       PASS, AUTH PLAIN, QUIT. After a good login it
  *                       hands over: without TLS it gives the parent the
  *                       input it had read ahead and exits; with TLS it
@@ -30,6 +32,10 @@
  *
  * Records between the login child and the parent (util/ipc.h) on a
  * socket pair:
+ *   child -> parent  "client"   proxied (i 0/1), and when 1: addr, port,
+ *                               local_addr, local_port (s): the first
+ *                               record, only with
+ *                               pop3d_upstream_proxy_protocol = haproxy
  *   child -> parent  "login"    user (d), password (d), method (s:
  *                               "USER" or "PLAIN"), tls (s: summary or "")
  *   parent -> child  "ok" | "fail" | "tempfail" | "refused", reason (s)
@@ -43,6 +49,8 @@
  *   login.c        the session parent: credentials, login log line,
  *                  mailbox owner
  *   preauth.c      the login child's AUTHORIZATION state
+ *   upstream_proxy.c  a load balancer's PROXY header: read in the
+ *                  login child, its addresses checked in the parent
  *   proxy.c        the login child's TLS proxy
  *   transaction.c  the mailbox process
  *   reply.c        replies and CAPA, shared by the two protocol processes
@@ -71,6 +79,8 @@ struct pop3d_settings {
 	long long timeout_ms;
 	long long auth_failure_limit;
 	long long hard_error_limit;
+	bool upstream_proxy; /* a PROXY protocol header comes first (upstream_proxy.c) */
+	long long upstream_proxy_timeout_ms;
 	struct tls_context *tls;
 	/* Root: change users; else everything runs as the invoking user. */
 	bool privileged;
@@ -78,10 +88,13 @@ struct pop3d_settings {
 	gid_t login_gid;
 };
 
-/* The client, as seen by every process of a session. */
+/* The client, as seen by every process of a session: the socket's
+ * peer and local end, or the ones a load balancer's PROXY header names. */
 struct pop3d_client {
 	char addr[64];
 	char port[16];
+	char local_addr[64];
+	char local_port[16];
 };
 
 /* login.c: serve one connection (in the root parent). */
@@ -96,6 +109,18 @@ void pop3d_close_other_fds(const int *keep, size_t count);
 /* preauth.c: the login child; does not return. */
 void preauth_run(const struct pop3d_settings *cfg, const struct pop3d_client *client, int fd,
                  int ctl, int proxy) __attribute__((noreturn));
+
+/* upstream_proxy.c: in the login child, read the PROXY header from fd
+ * (exactly its bytes, within pop3d_upstream_proxy_timeout), take its
+ * addresses into *client and send them to the parent on ctl. False
+ * (logged) when there is no valid header: the connection is to be
+ * closed without a reply. */
+bool upstream_proxy_read(const struct pop3d_settings *cfg, struct pop3d_client *client, int fd,
+                         int ctl);
+/* In the session parent: the login child's "client" record, checked,
+ * into *client. False when there is none (the child logged why) or it is
+ * malformed (logged). */
+bool upstream_proxy_client(const struct pop3d_settings *cfg, int ctl, struct pop3d_client *client);
 
 /* proxy.c: copy between the TLS stream and the plain socket until either
  * side closes or nothing moves for timeout_ms. */

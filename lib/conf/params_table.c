@@ -312,6 +312,11 @@ const struct param_def param_table[] = {
      "pop3d process (under master's keys, see smtpd_tls_session_cache_timeout); 0: none."},
     {"pop3d_tls_wrappermode", PARAM_BOOL, "no",
      "Implicit TLS: the handshake comes first (POP3S, port 995)."},
+    {"pop3d_upstream_proxy_protocol", PARAM_STR, "",
+     "haproxy: every connection starts with HAProxy's PROXY header (version 1 or 2) naming the "
+     "real client, as from a load balancer (Dovecot's haproxy = yes); empty: none."},
+    {"pop3d_upstream_proxy_timeout", PARAM_TIME, "5s",
+     "How long pop3d waits for the PROXY header before it closes the connection."},
     {"proxy_interfaces", PARAM_LIST, "",
      "Addresses or host names this host also receives mail at through a proxy or NAT; the smtp "
      "client treats an MX host with one of them as itself (mail loop)."},

@@ -1,12 +1,16 @@
 /*
  * The PROXY protocol header (HAProxy's, versions 1 and 2) that a load
  * balancer sends before anything else on a connection it passes on, as
- * Postfix's smtpd_upstream_proxy_protocol = haproxy reads it: the real
- * client's address and port, and the address it connected to. Parsing
- * only, no I/O; fuzzed.
+ * Postfix's smtpd_upstream_proxy_protocol = haproxy and Dovecot's
+ * haproxy = yes read it: the real client's address and port, and the
+ * address it connected to. No protocol knowledge: smtpd and pop3d both
+ * use it. proxy_protocol_parse() is a pure parser (fuzzed);
+ * proxy_protocol_read() takes a header off a socket, its bytes and not
+ * one more, so that what the client sends next (a command, a TLS
+ * handshake) stays in the socket for the server.
  */
-#ifndef POSTERN_SMTP_PROXY_PROTOCOL_H
-#define POSTERN_SMTP_PROXY_PROTOCOL_H
+#ifndef POSTERN_UTIL_PROXY_PROTOCOL_H
+#define POSTERN_UTIL_PROXY_PROTOCOL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,5 +44,13 @@ enum proxy_result proxy_protocol_parse(const unsigned char *data, size_t len,
  * least PROXY_MIN_LEN bytes of it): exactly, so that a reader takes no
  * byte past the header; 0 for a version 1 header, which ends at its CRLF. */
 size_t proxy_protocol_v2_wanted(const unsigned char *data, size_t len);
+
+/* Read a header from the start of the socket fd (blocking or not) within
+ * timeout_ms, taking exactly its bytes (a version 1 header's CRLF is
+ * found by peeking). PROXY_DONE with *h filled in, or PROXY_BAD with
+ * *error_r saying why: not a header, a malformed one, the connection
+ * closed in it, the timeout, a socket error. Never PROXY_NEED_MORE. */
+enum proxy_result proxy_protocol_read(int fd, long long timeout_ms, struct proxy_header *h,
+                                      const char **error_r);
 
 #endif

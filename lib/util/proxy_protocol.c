@@ -1,16 +1,22 @@
 /*
- * HAProxy's PROXY protocol headers, versions 1 (text) and 2 (binary),
- * parsed without I/O (see proxy_protocol.h). Only TCP over IPv4 and IPv6
+ * HAProxy's PROXY protocol headers, versions 1 (text) and 2 (binary)
+ * (see proxy_protocol.h): a parser without I/O, then a reader that takes
+ * a header off a socket and no byte more. Only TCP over IPv4 and IPv6
  * carries addresses; version 1's UNKNOWN and version 2's LOCAL command or
  * unspecified family keep the connection's own; UDP and UNIX-socket
  * families are refused, as is anything that is not exactly the format.
  */
-#include "smtp/proxy_protocol.h"
+#include "util/proxy_protocol.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include "util/event.h"
 
 static const unsigned char v2_signature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
                                                0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
@@ -163,4 +169,78 @@ size_t proxy_protocol_v2_wanted(const unsigned char *data, size_t len)
 		return PROXY_V2_FIXED - len;
 	size_t total = PROXY_V2_FIXED + ((size_t)data[14] << 8 | data[15]);
 	return total > len ? total - len : 0;
+}
+
+/* Wait until fd is readable by the deadline: 1, 0 on timeout, -1 error. */
+static int wait_readable(int fd, long long deadline)
+{
+	for (;;) {
+		long long left = deadline - event_now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int rc = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Take up to want bytes (flags: 0 or MSG_PEEK) into buf: the count read,
+ * 0 at end of input, -1 on error or timeout (errno ETIMEDOUT). */
+static ssize_t take(int fd, unsigned char *buf, size_t want, int flags, long long deadline)
+{
+	for (;;) {
+		int ready = wait_readable(fd, deadline);
+		if (ready <= 0) {
+			if (ready == 0)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+		ssize_t n = recv(fd, buf, want, flags | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+			return n;
+	}
+}
+
+enum proxy_result proxy_protocol_read(int fd, long long timeout_ms, struct proxy_header *h,
+                                      const char **error_r)
+{
+	unsigned char buf[PROXY_V2_FIXED + 65535];
+	size_t have = 0;
+	long long deadline = event_now_ms() + timeout_ms;
+	for (;;) {
+		enum proxy_result r = proxy_protocol_parse(buf, have, h, error_r);
+		if (r != PROXY_NEED_MORE)
+			return r;
+		/* What surely belongs to the header: its shortest form first,
+		 * then a version 2 header's announced length, then a version 1
+		 * header's bytes up to its CRLF (seen by peeking). */
+		size_t want = have < PROXY_MIN_LEN ? PROXY_MIN_LEN - have
+		                                   : proxy_protocol_v2_wanted(buf, have);
+		ssize_t n;
+		if (want > 0) {
+			n = take(fd, buf + have, want, 0, deadline);
+		} else {
+			size_t room = PROXY_V1_MAX - have;
+			n = take(fd, buf + have, room, MSG_PEEK, deadline);
+			if (n > 0) {
+				size_t upto = (size_t)n;
+				for (size_t i = 0; i < (size_t)n; i++)
+					if (buf[have + i] == '\n') {
+						upto = i + 1;
+						break;
+					}
+				n = take(fd, buf + have, upto, 0, deadline);
+			}
+		}
+		if (n <= 0) {
+			*error_r = n == 0               ? "connection closed in the PROXY header"
+			           : errno == ETIMEDOUT ? "timeout reading the PROXY header"
+			                                : strerror(errno);
+			return PROXY_BAD;
+		}
+		have += (size_t)n;
+	}
 }

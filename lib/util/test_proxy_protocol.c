@@ -3,11 +3,14 @@
  * UNKNOWN, version 2 for TCP over IPv4 and IPv6 (with TLVs after the
  * addresses), LOCAL and UNSPEC, headers arriving a byte at a time, the
  * exact byte count a version 2 reader wants, and every malformed form
- * refused.
+ * refused. Then the reader on a socket pair: it takes the header and
+ * leaves the bytes sent with it, and gives up on silence and on a close.
  */
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include "smtp/proxy_protocol.h"
+#include "util/proxy_protocol.h"
 #include "util/testing.h"
 
 static enum proxy_result parse(const char *data, size_t len, struct proxy_header *h)
@@ -133,10 +136,65 @@ TEST(v2)
 	CHECK(parse(buf, 3, &h) == PROXY_NEED_MORE); /* a signature so far */
 }
 
+/* Send data on one end of a socket pair, read a header from the other
+ * with proxy_protocol_read, and leave in rest what stayed in the socket. */
+static enum proxy_result read_from(const char *data, size_t len, bool close_after,
+                                   struct proxy_header *h, char *rest, size_t rest_size)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK(write(sv[1], data, len) == (ssize_t)len);
+	if (close_after)
+		shutdown(sv[1], SHUT_WR);
+	const char *error = NULL;
+	enum proxy_result r = proxy_protocol_read(sv[0], 200, h, &error);
+	CHECK(r != PROXY_NEED_MORE);
+	if (r == PROXY_BAD)
+		CHECK(error != NULL);
+	shutdown(sv[1], SHUT_WR);
+	ssize_t n = read(sv[0], rest, rest_size - 1);
+	rest[n > 0 ? n : 0] = '\0';
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+TEST(read)
+{
+	struct proxy_header h;
+	char rest[256];
+	static const char v1[] =
+	    "PROXY TCP4 203.0.113.7 192.0.2.1 45678 110\r\nUSER a\r\nPASS b\r\n";
+	CHECK(read_from(v1, strlen(v1), false, &h, rest, sizeof(rest)) == PROXY_DONE);
+	CHECK(h.proxied);
+	CHECK_STR(h.client_addr, "203.0.113.7");
+	CHECK_STR(rest, "USER a\r\nPASS b\r\n");
+	char buf[256];
+	static const char body4[] = "\xcb\x00\x71\x07\xc0\x00\x02\x01\xb2\x6e\x00\x6e";
+	size_t n = v2(buf, 0x21, 0x11, body4, sizeof(body4) - 1);
+	memcpy(buf + n, "CAPA\r\n", 6);
+	CHECK(read_from(buf, n + 6, false, &h, rest, sizeof(rest)) == PROXY_DONE);
+	CHECK_STR(h.client_addr, "203.0.113.7");
+	CHECK_STR(h.server_port, "110");
+	CHECK_STR(rest, "CAPA\r\n");
+	/* A LOCAL header followed by a byte that looks like a v2 signature. */
+	n = v2(buf, 0x20, 0x00, "", 0);
+	buf[n] = '\r';
+	CHECK(read_from(buf, n + 1, false, &h, rest, sizeof(rest)) == PROXY_DONE);
+	CHECK(!h.proxied);
+	CHECK_STR(rest, "\r");
+	/* Silence, a close in the middle, and no header at all. */
+	CHECK(read_from("", 0, false, &h, rest, sizeof(rest)) == PROXY_BAD);
+	CHECK(read_from("PROXY TCP4 203.0", 16, true, &h, rest, sizeof(rest)) == PROXY_BAD);
+	CHECK(read_from("PROXY TCP4 203.0", 16, false, &h, rest, sizeof(rest)) == PROXY_BAD);
+	CHECK(read_from("CAPA\r\nUSER alice\r\n", 18, false, &h, rest, sizeof(rest)) == PROXY_BAD);
+}
+
 int main(void)
 {
 	RUN(v1);
 	RUN(v1_bad);
 	RUN(v2);
+	RUN(read);
 	return TESTING_DONE();
 }

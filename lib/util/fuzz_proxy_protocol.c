@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "smtp/proxy_protocol.h"
+#include "util/proxy_protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

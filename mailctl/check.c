@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/bounce_template.h"
 #include "conf/conf.h"
 #include "conf/masterconf.h"
 #include "conf/params.h"
@@ -767,6 +768,42 @@ static void check_tls_policy(struct checker *ck)
 	free(source);
 }
 
+/* Diagnostics read "file:line: message"; print each with its severity
+ * after the place, and count it. */
+static void print_diags(struct checker *ck, const struct diag_list *diags)
+{
+	for (size_t i = 0; i < diags->count; i++) {
+		bool error = diags->items[i].severity == DIAG_ERROR;
+		const char *text = diags->items[i].text;
+		const char *colon = strstr(text, ": ");
+		if (colon)
+			printf("%.*s: %s%s\n", (int)(colon - text), text,
+			       error ? "error: " : "warning: ", colon + 2);
+		else
+			printf("%s%s\n", error ? "error: " : "warning: ", text);
+		if (error)
+			ck->errors++;
+		else
+			ck->warnings++;
+	}
+}
+
+/* bounce_template_file: readable and well-formed (qmgr would use the
+ * built-in texts). */
+static void check_bounce_templates(struct checker *ck)
+{
+	const char *path = conf_get(ck->conf, "bounce_template_file");
+	if (*path == '\0')
+		return;
+	struct bounce_templates t;
+	struct diag_list diags;
+	diag_list_init(&diags);
+	(void)bounce_templates_load(path, &t, &diags);
+	print_diags(ck, &diags);
+	diag_list_free(&diags);
+	bounce_templates_free(&t);
+}
+
 /* smtp_tls_session_cache_database: a form smtp understands, in a
  * directory that exists (or is data_directory, which master makes). */
 static void check_tls_session_cache(struct checker *ck)
@@ -843,21 +880,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	struct service_list services;
 	service_list_init(&services);
 	masterconf_load_file(master_path, &services, &diags);
-	for (size_t i = 0; i < diags.count; i++) {
-		bool error = diags.items[i].severity == DIAG_ERROR;
-		const char *text = diags.items[i].text;
-		const char *colon = strstr(text, ": ");
-		/* Diagnostics read "file:line: message"; add the severity after the place. */
-		if (colon)
-			printf("%.*s: %s%s\n", (int)(colon - text), text,
-			       error ? "error: " : "warning: ", colon + 2);
-		else
-			printf("%s%s\n", error ? "error: " : "warning: ", text);
-		if (error)
-			ck.errors++;
-		else
-			ck.warnings++;
-	}
+	print_diags(&ck, &diags);
 	diag_list_free(&diags);
 	check_dir_param(&ck, "queue_directory", true);
 	check_dir_param(&ck, "data_directory", true);
@@ -885,6 +908,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_canonical(&ck);
 	check_access(&ck);
 	check_notify_classes(&ck);
+	check_bounce_templates(&ck);
 	/* The routing tables qmgr reads (a table it cannot read defers mail). */
 	check_table_param(&ck, "transport_maps");
 	check_table_param(&ck, "sender_dependent_relayhost_maps");

@@ -7,6 +7,9 @@
  *   mailctl config -x         values with $name expanded
  *   mailctl config -l         the table: name, type, default, description
  *   mailctl config NAME...    only these (an unknown name is an error)
+ *   mailctl config -b [FILE]  the notification templates of FILE (default:
+ *                             bounce_template_file) with $name expanded,
+ *                             as postconf -b
  * With --json, one object per parameter. -e and -X edit main.conf instead
  * (config_edit.c).
  */
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/bounce_template.h"
 #include "conf/conf.h"
 #include "conf/params.h"
 #include "mailctl/mailctl.h"
@@ -65,10 +69,61 @@ static void print_one(struct mailctl *m, const struct conf *conf, const struct c
 	free(expanded);
 }
 
+/* mailctl config -b [FILE]: each template, expanded, in the file's own
+ * form. */
+static int print_templates(struct mailctl *m, int argc, char **argv)
+{
+	if (argc > 3) {
+		mailctl_error("usage: mailctl config -b [FILE]");
+		return 2;
+	}
+	struct diag_list diags;
+	diag_list_init(&diags);
+	char *main_path = xasprintf("%s/main.conf", m->config_dir);
+	struct conf *conf = conf_new(m->config_dir);
+	int rc = conf_load_file(conf, main_path, &diags) == 0 ? 0 : 1;
+	const char *path = argc == 3 ? argv[2] : conf_get(conf, "bounce_template_file");
+	struct bounce_templates t = {0};
+	if (rc == 0 && *path == '\0') {
+		mailctl_error("bounce_template_file is not set: notifications use the built-in "
+		              "texts (see bounce(5))");
+		rc = 1;
+	} else if (rc == 0 && bounce_templates_load(path, &t, &diags) != 0) {
+		rc = 1;
+	}
+	for (size_t k = 0; k < diags.count; k++)
+		fprintf(stderr, "mailctl: %s\n", diags.items[k].text);
+	if (rc == 0) {
+		bounce_templates_expand(&t, conf);
+		for (int k = 0; k < BOUNCE_TEMPLATE_COUNT; k++) {
+			const struct bounce_template *b = &t.t[k];
+			if (!b->set)
+				continue;
+			printf("%s = <<EOF\n", bounce_template_name((enum bounce_template_kind)k));
+			if (b->charset)
+				printf("Charset: %s\n", b->charset);
+			if (b->from)
+				printf("From: %s\n", b->from);
+			if (b->subject)
+				printf("Subject: %s\n", b->subject);
+			if (b->postmaster_subject)
+				printf("Postmaster-Subject: %s\n", b->postmaster_subject);
+			printf("\n%sEOF\n\n", b->text);
+		}
+	}
+	bounce_templates_free(&t);
+	diag_list_free(&diags);
+	conf_free(conf);
+	free(main_path);
+	return rc;
+}
+
 int cmd_config(struct mailctl *m, int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "-e") == 0 || strcmp(argv[1], "-X") == 0))
 		return config_edit(m, argv[1][1] == 'X', argv + 2, argc - 2);
+	if (argc >= 2 && strcmp(argv[1], "-b") == 0)
+		return print_templates(m, argc, argv);
 	struct config_opts o = {0};
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -89,7 +144,7 @@ int cmd_config(struct mailctl *m, int argc, char **argv)
 			default:
 				mailctl_error("usage: mailctl config [-n] [-d] [-x] [-l] [NAME...] "
 				              "| -e NAME=VALUE... "
-				              "| -X NAME...");
+				              "| -X NAME... | -b [FILE]");
 				return 2;
 			}
 		}

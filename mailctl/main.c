@@ -27,7 +27,8 @@ static const struct {
     {"check", cmd_check, "check               validate the configuration and its paths"},
     {"config", cmd_config,
      "config [-n|-d|-x] [NAME...]  print parameters\n"
-     "  config -e NAME=VALUE...|-X NAME...  set or remove them in main.conf"},
+     "  config -e NAME=VALUE...|-X NAME...  set or remove them in main.conf\n"
+     "  config -b [FILE]    the notification templates, expanded"},
     {"version", cmd_version, "version             print the version"},
     {"user", cmd_user,
      "user add ADDRESS [--quota SIZE]|passwd ADDRESS|del ADDRESS|list|rebuild  virtual users"},

@@ -127,6 +127,8 @@ static int queue_report(const struct queue_envelope *env, const char *path, size
 	    .now = now,
 	    .postmaster = qmgr.double_bounce_rcpt,
 	    .notify_to = to,
+	    .templates = qmgr.templates,
+	    .postmaster_copy = strcmp(origin, "double-bounce") == 0,
 	};
 	int rc = 0;
 	if (dsn_build(&report, &text, &error) != 0)

@@ -471,6 +471,29 @@ static int64_t time_param(const struct conf *conf, const char *name)
 	return (int64_t)conf_get_time(conf, name);
 }
 
+/* bounce_template_file: read once; one with errors is logged (file:line)
+ * and the built-in texts are used, so that notifications still go. */
+static void load_templates(const struct conf *conf)
+{
+	static struct bounce_templates templates;
+	const char *path = conf_get(conf, "bounce_template_file");
+	if (*path == '\0')
+		return;
+	struct diag_list diags;
+	diag_list_init(&diags);
+	if (bounce_templates_load(path, &templates, &diags) == 0) {
+		bounce_templates_expand(&templates, conf);
+		qmgr.templates = &templates;
+	} else {
+		log_error("bounce_template_file %s has errors; the built-in notification texts are "
+		          "used",
+		          path);
+	}
+	for (size_t i = 0; i < diags.count; i++)
+		log_error("%s", diags.items[i].text);
+	diag_list_free(&diags);
+}
+
 static void init(struct server *srv)
 {
 	const struct conf *conf = server_conf(srv);
@@ -501,6 +524,7 @@ static void init(struct server *srv)
 	qmgr.virtual_transport = conf_get(conf, "virtual_transport");
 	qmgr.relay_transport = conf_get(conf, "relay_transport");
 	qmgr.default_transport = conf_get(conf, "default_transport");
+	load_templates(conf);
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;
 	active_limit = conf_get_int(conf, "qmgr_message_active_limit");

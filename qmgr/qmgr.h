@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/bounce_template.h"
 #include "conf/conf.h"
 #include "mail/dsn.h"
 #include "mail/queue.h"
@@ -55,6 +56,8 @@ struct qmgr_settings {
 	const char *virtual_transport;
 	const char *relay_transport;
 	const char *default_transport;
+	/* bounce_template_file, expanded; NULL: the built-in texts */
+	const struct bounce_templates *templates;
 };
 
 extern struct qmgr_settings qmgr;

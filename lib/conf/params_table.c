@@ -58,6 +58,9 @@ const struct param_def param_table[] = {
     {"bounce_queue_lifetime", PARAM_TIME, "5d",
      "How long a bounce or other notification (from the null sender) may stay deferred before "
      "it is given up (0: tried once)."},
+    {"bounce_template_file", PARAM_STR, "",
+     "File of notification templates (bounce(5): failure, delay, success, verify) in place "
+     "of the built-in texts; empty: built-in."},
     {"canonical_classes", PARAM_LIST,
      "envelope_sender, envelope_recipient, header_sender, header_recipient",
      "Which addresses canonical_maps rewrites: envelope_sender, envelope_recipient, "

@@ -174,6 +174,19 @@ static enum dsn_kind report_kind(const struct dsn_report *r)
 	return delayed ? DSN_KIND_DELAYED : DSN_KIND_SUCCESS;
 }
 
+/* The report's template, or NULL for the built-in texts. */
+static const struct bounce_template *template_of(const struct dsn_report *r, enum dsn_kind kind)
+{
+	static const enum bounce_template_kind kinds[] = {
+	    [DSN_KIND_FAILED] = BOUNCE_TEMPLATE_FAILURE,
+	    [DSN_KIND_DELAYED] = BOUNCE_TEMPLATE_DELAY,
+	    [DSN_KIND_SUCCESS] = BOUNCE_TEMPLATE_SUCCESS,
+	    [DSN_KIND_VERIFY] = BOUNCE_TEMPLATE_VERIFY};
+	if (r->templates == NULL || !r->templates->t[kinds[kind]].set)
+		return NULL;
+	return &r->templates->t[kinds[kind]];
+}
+
 /* ---- part 1: the text for people ---- */
 
 static void append_intro(struct str *t, const struct dsn_report *r, enum dsn_kind kind)
@@ -258,9 +271,23 @@ static void append_rcpt_text(struct str *t, const struct dsn_rcpt *rc)
 	str_free(&line);
 }
 
+/* A template's text, LF line ends made CRLF. */
+static void append_template_text(struct str *t, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		if (*p == '\n')
+			str_append_char(t, '\r');
+		str_append_char(t, *p);
+	}
+}
+
 static void build_text_part(struct str *t, const struct dsn_report *r, enum dsn_kind kind)
 {
-	append_intro(t, r, kind);
+	const struct bounce_template *tpl = template_of(r, kind);
+	if (tpl != NULL)
+		append_template_text(t, tpl->text);
+	else
+		append_intro(t, r, kind);
 	for (size_t i = 0; i < r->rcpt_count; i++)
 		append_rcpt_text(t, &r->rcpts[i]);
 }
@@ -408,14 +435,31 @@ static void append_headers(struct str *out, const struct dsn_report *r, enum dsn
 	dsn_format_date(r->now, &v);
 	append_field(out, "Date", str_cstr(&v));
 	str_clear(&v);
-	str_printf(&v, "MAILER-DAEMON@%s (Mail Delivery System)", r->reporting_mta);
+	const struct bounce_template *tpl = template_of(r, kind);
+	if (tpl != NULL && tpl->from != NULL) {
+		/* An address without a domain (MAILER-DAEMON) gets ours, as
+		 * Postfix's cleanup qualifies the template's. */
+		size_t word = strcspn(tpl->from, " \t<(");
+		if (memchr(tpl->from, '@', word) == NULL && word > 0 && tpl->from[word] != '<')
+			str_printf(&v, "%.*s@%s%s", (int)word, tpl->from, r->reporting_mta,
+			           tpl->from + word);
+		else
+			str_append_cstr(&v, tpl->from);
+	} else {
+		str_printf(&v, "MAILER-DAEMON@%s (Mail Delivery System)", r->reporting_mta);
+	}
 	append_field(out, "From", str_cstr(&v));
 	str_clear(&v);
 	str_append_char(&v, '<');
 	append_clean(&v, r->notify_to != NULL ? r->notify_to : r->env->sender);
 	str_append_char(&v, '>');
 	append_field(out, "To", str_cstr(&v));
-	append_field(out, "Subject", subjects[kind]);
+	const char *subject = subjects[kind];
+	if (tpl != NULL && r->postmaster_copy && tpl->postmaster_subject != NULL)
+		subject = tpl->postmaster_subject;
+	else if (tpl != NULL && tpl->subject != NULL)
+		subject = tpl->subject;
+	append_field(out, "Subject", subject);
 	time_t tt = (time_t)r->now;
 	struct tm tm;
 	if (gmtime_r(&tt, &tm) == NULL)
@@ -466,10 +510,13 @@ int dsn_build(const struct dsn_report *report, struct str *out, const char **err
 	                 has_8bit(content.data, content.len);
 
 	append_headers(out, &r, kind, boundary, eight_bit);
-	append_part(out, boundary, "Notification",
-	            has_8bit(text.data, text.len) ? "text/plain; charset=utf-8"
-	                                          : "text/plain; charset=us-ascii",
-	            &text);
+	const struct bounce_template *tpl = template_of(&r, kind);
+	char *text_type =
+	    xasprintf("text/plain; charset=%s", tpl != NULL && tpl->charset != NULL ? tpl->charset
+	                                        : has_8bit(text.data, text.len)     ? "utf-8"
+	                                                                            : "us-ascii");
+	append_part(out, boundary, "Notification", text_type, &text);
+	free(text_type);
 	append_part(out, boundary, "Delivery report", "message/delivery-status", &status);
 	if (full)
 		append_part(out, boundary, "Undelivered Message", "message/rfc822", &content);

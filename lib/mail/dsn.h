@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/bounce_template.h"
 #include "mail/queue.h"
 #include "util/str.h"
 
@@ -58,6 +59,13 @@ struct dsn_report {
 	 * for a double bounce: a report about a notification that could not be
 	 * delivered, sent to the postmaster although its sender is null. */
 	const char *notify_to;
+	/* bounce_template_file, expanded (NULL: the built-in texts): the
+	 * template of the report's kind gives its From, Subject (with
+	 * postmaster_copy, a copy for the postmaster or a double bounce: its
+	 * Postmaster-Subject), Charset and the text before the recipients'
+	 * lines. */
+	const struct bounce_templates *templates;
+	bool postmaster_copy;
 };
 
 /* Build the notification into out (appended). The kind, and so the

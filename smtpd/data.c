@@ -18,7 +18,10 @@
  * neither is configured. Header fields that access tables or policy servers PREPENDed
  * come first, above our Received header, as Postfix puts them; the
  * end-of-data policy servers are asked before the milters see the
- * message.
+ * message. With smtpd_proxy_filter there is no queue file: the sink
+ * writes the same bytes to the filter instead (proxy_filter.c), as they
+ * come, or held as for milters (and speed_adjust) and sent at the end,
+ * and the filter's reply to the end of data is the client's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +77,10 @@ struct message_sink {
 	bool rewriting;
 	bool rewrite_failed; /* a table could not be read: 451 at the end */
 	bool envelope_stale; /* a content check's REDIRECT or BCC came after it was written */
+	/* smtpd_proxy_filter: the message goes to the filter, not the queue
+	 * (proxy_filter.c); proxy: as it arrives, or NULL to be held */
+	bool proxying;
+	struct proxy_filter *proxy;
 };
 
 static void format_date(char *buf, size_t len, time_t when)
@@ -134,6 +141,10 @@ static void sink_put(struct message_sink *k, const char *data, size_t len)
 		}
 		if (k->spill_fd >= 0 && k->content.len >= READ_CHUNK)
 			spill_flush(k);
+		return;
+	}
+	if (k->proxy != NULL) {
+		proxy_filter_put(k->proxy, data, len);
 		return;
 	}
 	const char *error;
@@ -316,11 +327,13 @@ static void sink_write(struct session *s, struct message_sink *k, const char *da
 	}
 }
 
-/* Why a message cannot be taken, when not for a queue file error. */
+/* Why a message cannot be taken, when not for a queue file error
+ * (replied: the reply is sent already). */
 struct refusal {
 	int code;
 	char enhanced[8];
 	char *text;
+	bool replied;
 };
 
 static void refusal_set(struct refusal *r, int code, const char *enhanced, char *text)
@@ -452,25 +465,43 @@ static struct message_sink *sink_open(struct session *s, struct refusal *why)
 	if (env->filter == NULL && *s->cfg->content_filter)
 		env->filter = xstrdup(s->cfg->content_filter);
 
-	const char *error;
-	struct queue_envelope queued;
-	if (queued_envelope(s, &queued, why) != 0)
-		return NULL;
-	struct queue_writer *w =
-	    queue_writer_open_id(s->cfg->queue_dir, &queued, s->queue_id, &error);
-	queue_envelope_free(&queued);
-	if (w == NULL) {
-		log_error("%s: cannot create queue file: %s", session_client(s), error);
-		return NULL;
+	struct message_sink *k;
+	if (proxy_filter_enabled(s->cfg)) {
+		/* No queue file: the content goes to the filter, as it comes
+		 * or (held like the milters' content) at the end. */
+		struct proxy_filter *proxy;
+		if (proxy_filter_data(s, &proxy) < 0) {
+			why->replied = true;
+			return NULL;
+		}
+		if (s->queue_id[0] == '\0')
+			queue_id_new(s->queue_id);
+		k = xcalloc(1, sizeof(*k));
+		k->proxying = true;
+		k->proxy = proxy;
+		k->buffered = proxy == NULL;
+		memcpy(k->id, s->queue_id, sizeof(k->id));
+	} else {
+		const char *error;
+		struct queue_envelope queued;
+		if (queued_envelope(s, &queued, why) != 0)
+			return NULL;
+		struct queue_writer *w =
+		    queue_writer_open_id(s->cfg->queue_dir, &queued, s->queue_id, &error);
+		queue_envelope_free(&queued);
+		if (w == NULL) {
+			log_error("%s: cannot create queue file: %s", session_client(s), error);
+			return NULL;
+		}
+		memcpy(env->id, queue_writer_id(w), sizeof(env->id));
+		k = xcalloc(1, sizeof(*k));
+		k->writer = w;
+		k->buffered = s->milters != NULL;
+		memcpy(k->id, queue_writer_id(w), sizeof(k->id));
 	}
-	memcpy(env->id, queue_writer_id(w), sizeof(env->id));
-	struct message_sink *k = xcalloc(1, sizeof(*k));
-	k->writer = w;
 	k->in_headers = true;
 	k->spill_fd = -1;
 	k->queue_dir = s->cfg->queue_dir;
-	k->buffered = s->milters != NULL;
-	memcpy(k->id, queue_writer_id(w), sizeof(k->id));
 	memcpy(s->queue_id, k->id, sizeof(s->queue_id));
 	k->check_cfg = s->cfg->content_checks;
 	k->check_cfg.ctx = s;
@@ -512,10 +543,11 @@ static void notify_qmgr(const struct smtpd_settings *cfg)
 	(void)mail_wakeup(cfg->qmgr_socket, false, 100);
 }
 
-/* Send what was received to the milters and write the result. Returns
- * true with *subdir_r to commit into, or false when the reply is sent
- * (rejected, discarded, or the queue file failed). */
-static bool milter_finish(struct session *s, struct message_sink *k, const char **subdir_r)
+/* The content held (for milters, or a proxy filter at the end): in
+ * memory, or mapped from the spill file (*map_r, to munmap k->spilled
+ * bytes; else NULL). False when it cannot be had (replied 451). */
+static bool held_content(struct session *s, struct message_sink *k, const char **data_r,
+                         size_t *len_r, void **map_r)
 {
 	void *map = NULL;
 	if (k->spill_fd >= 0)
@@ -533,11 +565,25 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 		log_error("%s: %s: %m", k->id, k->write_error);
 		return false;
 	}
+	*map_r = map;
+	*data_r = map ? map : k->content.data;
+	*len_r = map ? k->spilled : k->content.len;
+	return true;
+}
+
+/* Send what was received to the milters and write the result (or send it
+ * to the proxy filter, which replies). Returns true with *subdir_r to
+ * commit into, or false when the reply is sent (rejected, discarded,
+ * proxied, or the queue file failed). */
+static bool milter_finish(struct session *s, struct message_sink *k, const char **subdir_r)
+{
+	void *map;
+	const char *data;
+	size_t len;
+	if (!held_content(s, k, &data, &len, &map))
+		return false;
 	struct milter_message msg;
-	if (map)
-		milter_message_parse(&msg, map, k->spilled);
-	else
-		milter_message_parse(&msg, k->content.data, k->content.len);
+	milter_message_parse(&msg, data, len);
 	struct milter_verdict v = {0};
 	if (s->milter_discard)
 		v.action = MILTER_DISCARD;
@@ -582,7 +628,18 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 	milter_verdict_clear(&v);
 	struct queue_envelope queued;
 	struct refusal why = {0};
-	if (go_on && queued_envelope(s, &queued, &why) != 0) {
+	if (go_on && k->proxying) {
+		if (strcmp(*subdir_r, "hold") == 0)
+			log_warn(
+			    "%s: a milter's quarantine is not supported with smtpd_proxy_filter: "
+			    "the message is passed on",
+			    k->id);
+		struct str head = STR_INIT;
+		milter_message_write_head(&msg, &head);
+		proxy_filter_end(s, head.data, head.len, msg.body, msg.body_len);
+		str_free(&head);
+		go_on = false;
+	} else if (go_on && queued_envelope(s, &queued, &why) != 0) {
 		reply(s, why.code, why.enhanced, "%s", why.text);
 		free(why.text);
 		go_on = false;
@@ -648,6 +705,33 @@ static bool rewrite_envelope(struct session *s, struct message_sink *k)
 	return false;
 }
 
+/* smtpd_proxy_filter: the message to the filter instead of the queue;
+ * its reply is the client's. What only a queue file could carry cannot
+ * go with it, and the log says so. */
+static void proxy_commit(struct session *s, struct message_sink *k)
+{
+	if (s->env.hold_reason || s->access_redirect || s->access_bcc || k->envelope_stale ||
+	    s->envelope_stale)
+		log_warn("%s: HOLD, REDIRECT and BCC are not supported with smtpd_proxy_filter: "
+		         "ignored",
+		         k->id);
+	const char *subdir = "incoming";
+	if (!k->buffered) {
+		proxy_filter_end(s, NULL, 0, NULL, 0);
+	} else if (s->milters != NULL) {
+		(void)milter_finish(s, k, &subdir);
+	} else {
+		void *map;
+		const char *data;
+		size_t len;
+		if (!held_content(s, k, &data, &len, &map))
+			return;
+		proxy_filter_end(s, data, len, NULL, 0);
+		if (map)
+			munmap(map, k->spilled);
+	}
+}
+
 /* Queue a message that nothing refused, unless it is to be discarded or a
  * milter refuses it; reply. */
 static void commit_message(struct session *s, struct message_sink *k)
@@ -661,6 +745,8 @@ static void commit_message(struct session *s, struct message_sink *k)
 		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
 		/* (the "discard:" line was logged when the table or server said so) */
 		log_info("%s: removed: discarded at END-OF-MESSAGE: %s", k->id, s->access_discard);
+	} else if (k->proxying) {
+		proxy_commit(s, k);
 	} else if (k->buffered && !milter_finish(s, k, &subdir)) {
 		/* replied */
 	} else if (!k->buffered && (k->envelope_stale || s->envelope_stale) &&
@@ -763,6 +849,11 @@ void cmd_data(struct session *s)
 	}
 	struct refusal why = {0};
 	struct message_sink *k = sink_open(s, &why);
+	if (k == NULL && why.replied) {
+		/* The proxy filter refused DATA: the transaction is over. */
+		session_reset_transaction(s);
+		return;
+	}
 	if (k == NULL) {
 		if (why.text)
 			reply(s, why.code, why.enhanced, "%s", why.text);
@@ -850,7 +941,7 @@ void cmd_bdat(struct session *s, unsigned long long size, bool last)
 				s->quit = true;
 			if (why.text)
 				reply(s, why.code, why.enhanced, "%s", why.text);
-			else
+			else if (!why.replied) /* (the proxy filter's reply is sent) */
 				reply(s, 451, "4.3.0", "Error: queue file write error");
 			free(why.text);
 			session_reset_transaction(s);

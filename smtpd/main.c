@@ -197,6 +197,7 @@ static void load_settings(struct server *srv)
 	content_checks_setup(c, conf);
 	policy_service_setup(c, conf);
 	verify_setup(c, conf);
+	proxy_filter_setup(c, conf);
 	c->unknown_address_reject_code = conf_get_int(conf, "unknown_address_reject_code");
 	c->dns_timeout_ms = conf_get_time(conf, "dns_query_timeout") * 1000;
 	if (c->unknown_address_reject_code < 400 || c->unknown_address_reject_code > 599)

@@ -102,9 +102,15 @@ const char *session_protocol(const struct session *s)
 void session_log_reject(const struct session *s, const char *where, const char *recipient,
                         const char *detail)
 {
+	session_log_event(s, "reject", where, s->last_reply, recipient, detail);
+}
+
+void session_log_event(const struct session *s, const char *action, const char *where,
+                       const char *reply_text, const char *recipient, const char *detail)
+{
 	struct str line = STR_INIT;
-	str_printf(&line, "%s: reject: %s from %s: %s;", s->queue_id[0] ? s->queue_id : "NOQUEUE",
-	           where, session_client(s), s->last_reply);
+	str_printf(&line, "%s: %s: %s from %s: %s;", s->queue_id[0] ? s->queue_id : "NOQUEUE",
+	           action, where, session_client(s), reply_text);
 	if (s->in_transaction)
 		str_printf(&line, " from=<%s>", s->env.sender);
 	if (recipient)
@@ -141,6 +147,7 @@ static void transaction_clear(struct session *s)
 {
 	if (s->bdat)
 		data_abort_bdat(s);
+	proxy_filter_close(s);
 	smtpd_milter_abort(s);
 	s->queue_id[0] = '\0';
 	queue_envelope_free(&s->env);
@@ -374,8 +381,9 @@ static void cmd_mail(struct session *s, const char *arg)
 	s->declared_size = p.size;
 	s->mail_auth = p.auth ? xstrdup(p.auth) : NULL;
 	smtp_mail_params_free(&p);
-	/* Milters see the queue id from MAIL FROM on ({i}), as with Postfix. */
-	if (s->milters)
+	/* Milters see the queue id from MAIL FROM on ({i}), as with Postfix;
+	 * a proxy filter gets it as XFORWARD IDENT (there is no queue file). */
+	if (s->milters || proxy_filter_enabled(s->cfg))
 		queue_id_new(s->queue_id);
 	if (smtpd_milter_mail(s, arg)) {
 		log_info("%s: milter-reject: MAIL from %s: from=<%s> proto=%s helo=<%s>",
@@ -384,7 +392,14 @@ static void cmd_mail(struct session *s, const char *arg)
 		session_reset_transaction(s);
 		return;
 	}
-	reply(s, 250, "2.1.0", "Ok");
+	/* smtpd_proxy_filter: the filter's answer is the client's. */
+	int proxied = proxy_filter_mail(s);
+	if (proxied < 0) {
+		session_reset_transaction(s);
+		return;
+	}
+	if (proxied == 0)
+		reply(s, 250, "2.1.0", "Ok");
 }
 
 static void cmd_rcpt(struct session *s, const char *arg)
@@ -478,10 +493,18 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		smtp_rcpt_params_free(&p);
 		return;
 	}
+	int proxied = proxy_filter_rcpt(s, p.address, p.orcpt, p.notify);
+	if (proxied < 0) {
+		s->rejected_rcpts++;
+		smtp_rcpt_params_free(&p);
+		session_error(s);
+		return;
+	}
 	queue_envelope_add_rcpt(&s->env, p.address, p.orcpt ? p.orcpt : "",
 	                        p.notify ? p.notify : "");
 	smtp_rcpt_params_free(&p);
-	reply(s, 250, "2.1.5", "Ok");
+	if (proxied == 0)
+		reply(s, 250, "2.1.5", "Ok");
 }
 
 static void cmd_vrfy(struct session *s, const char *arg)
@@ -723,8 +746,10 @@ static void command_loop(struct session *s)
 		if (stream_buffered(s->stream) == 0) {
 			if (stream_flush(s->stream) != STREAM_OK)
 				break;
-			/* While the client reads the reply: the next queue file. */
-			queue_writer_prepare(s->cfg->queue_dir);
+			/* While the client reads the reply: the next queue file
+			 * (none for a proxying smtpd, which queues nothing). */
+			if (!proxy_filter_enabled(s->cfg))
+				queue_writer_prepare(s->cfg->queue_dir);
 		}
 		bool had_cr = false;
 		enum stream_status st =

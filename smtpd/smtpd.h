@@ -18,6 +18,7 @@
  *   content.c  header_checks and body_checks: their look-ups and log lines
  *   policy_service.c  Postfix's SMTPD policy servers (smtpd_policy_services)
  *   xforward.c  XFORWARD from smtpd_authorized_xforward_hosts: the original client
+ *   proxy_filter.c  smtpd_proxy_filter: the transaction proxied to a before-queue filter
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -184,6 +185,12 @@ struct smtpd_settings {
 	const char *policy_default_action;
 	const char *policy_context;
 	const char *tls_fingerprint_digest; /* of ccert_fingerprint for policy servers */
+	/* proxy_filter.c: smtpd_proxy_filter ("": none), smtpd_proxy_ehlo,
+	 * smtpd_proxy_timeout, smtpd_proxy_options speed_adjust */
+	const char *proxy_filter;
+	const char *proxy_ehlo;
+	long long proxy_timeout_ms;
+	bool proxy_speed_adjust;
 };
 
 enum client_name_status {
@@ -275,6 +282,10 @@ struct session {
 	bool xforward_allowed;
 	struct xforward_attrs xforward;
 	char *xforward_log;
+
+	/* proxy_filter.c: the connection to the before-queue filter for this
+	 * transaction, or NULL. */
+	struct proxy_filter *proxy;
 };
 
 /* session.c */
@@ -301,6 +312,10 @@ const char *session_protocol(const struct session *s);
  * NULL) is added in parentheses at the end. where: "MAIL", "RCPT"... */
 void session_log_reject(const struct session *s, const char *where, const char *recipient,
                         const char *detail);
+/* The same form with another action than "reject" ("proxy-reject") and
+ * the reply given (not necessarily s->last_reply). */
+void session_log_event(const struct session *s, const char *action, const char *where,
+                       const char *reply_text, const char *recipient, const char *detail);
 /* "name[addr]" for logs. */
 const char *session_client(const struct session *s);
 
@@ -487,5 +502,43 @@ void cmd_xforward(struct session *s, const char *arg);
 void xforward_reset(struct session *s);
 void xforward_apply_envelope(const struct session *s, struct queue_envelope *env);
 const char *xforward_log_suffix(const struct session *s);
+
+/* proxy_filter.c: smtpd_proxy_filter, Postfix's before-queue content
+ * filter (SMTPD_PROXY_README). Nothing is queued here: the transaction
+ * goes on, live, to the filter's SMTP server, and the filter's replies
+ * are the client's. Without speed_adjust the filter is connected when
+ * smtpd accepts MAIL, and MAIL and each RCPT go to it as they come;
+ * with it, the filter sees nothing until the message is complete. What
+ * smtpd would queue (its Received header, header_checks' and milters'
+ * edits) is what the filter gets. A filter that cannot be reached,
+ * times out or breaks the protocol gets the client "451 4.3.0 Error:
+ * queue file write error". */
+struct proxy_filter;
+void proxy_filter_setup(struct smtpd_settings *c, const struct conf *conf);
+bool proxy_filter_enabled(const struct smtpd_settings *cfg);
+/* MAIL, then each RCPT, once smtpd accepted them: 1 the filter accepted
+ * it too (its reply is sent), 0 nothing was asked (speed_adjust, or no
+ * filter: the caller replies), or -1 refused (the filter's reply, or the
+ * 451, is sent and logged). */
+int proxy_filter_mail(struct session *s);
+int proxy_filter_rcpt(struct session *s, const char *address, const char *orcpt,
+                      const char *notify);
+/* At DATA or the first BDAT, when the content can go to the filter as it
+ * arrives (no speed_adjust, no milters): DATA to the filter. 1 with the
+ * connection to write the content to in *proxy_r; 0 when the content is
+ * to be held for proxy_filter_end instead (*proxy_r NULL); or -1 having
+ * replied (the filter refused DATA, or failed). */
+int proxy_filter_data(struct session *s, struct proxy_filter **proxy_r);
+/* Content bytes as smtpd would queue them (dot-stuffed here). */
+void proxy_filter_put(struct proxy_filter *p, const char *data, size_t len);
+/* The end of the message, which nothing in smtpd refused: the content
+ * held so far (head, then body; both empty when it was streamed), the
+ * transaction first when it was not sent yet (speed_adjust), then ".";
+ * the filter's reply goes to the client verbatim, and is logged. */
+void proxy_filter_end(struct session *s, const char *head, size_t head_len, const char *body,
+                      size_t body_len);
+/* The transaction is over: QUIT to the filter, or, in the middle of the
+ * content, only a close (the filter then drops the message). */
+void proxy_filter_close(struct session *s);
 
 #endif

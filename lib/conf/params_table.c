@@ -554,6 +554,16 @@ const struct param_def param_table[] = {
     {"smtpd_policy_services", PARAM_LIST, "",
      "Policy servers (inet:host:port, unix:path) asked in order at each RCPT, after smtpd's "
      "other checks, as Postfix's check_policy_service (postgrey, policyd-spf); empty: none."},
+    {"smtpd_proxy_ehlo", PARAM_STR, "$myhostname",
+     "The name smtpd sends with EHLO to the smtpd_proxy_filter."},
+    {"smtpd_proxy_filter", PARAM_STR, "",
+     "Before-queue content filter (host:port, inet:host:port or unix:path): smtpd passes each "
+     "transaction on to it instead of queueing it; empty: none."},
+    {"smtpd_proxy_options", PARAM_LIST, "",
+     "Options for the smtpd_proxy_filter: speed_adjust (connect only once the whole message "
+     "is received)."},
+    {"smtpd_proxy_timeout", PARAM_TIME, "100s",
+     "Time limit for connecting to the smtpd_proxy_filter and for each of its replies."},
     {"smtpd_recipient_access_maps", PARAM_LIST, "",
      "Access tables for the recipient address, its domain and local part (access(5))."},
     {"smtpd_recipient_limit", PARAM_INT, "1000", "Most recipients accepted for one message."},

@@ -60,6 +60,7 @@ static void load_settings(struct server *srv)
 	struct smtpd_settings *c = &settings;
 	c->conf = conf;
 	c->hostname = conf_get(conf, "myhostname");
+	c->reject_footer = conf_get_raw(conf, "smtpd_reject_footer");
 	c->banner = conf_get(conf, "smtpd_banner");
 	c->queue_dir = conf_get(conf, "queue_directory");
 	c->data_dir = conf_get(conf, "data_directory");

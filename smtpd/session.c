@@ -43,6 +43,86 @@ enum {
 	C_UNKNOWN
 };
 
+/* smtpd_reject_footer with its $names (Postfix's: client_address,
+ * client_name, client_port, helo_name, localtime, server_name), one
+ * reply line per "\\n"-separated part, into lines. */
+static void footer_lines(const struct session *s, struct str *lines)
+{
+	const char *text = s->cfg->reject_footer;
+	struct str part = STR_INIT;
+	for (const char *p = text;; p++) {
+		if (*p == '\0' || (p[0] == '\\' && p[1] == 'n')) {
+			str_append_cstr(lines, str_cstr(&part));
+			str_append_char(lines, '\n');
+			str_clear(&part);
+			if (*p == '\0')
+				break;
+			p++;
+			continue;
+		}
+		if (*p != '$') {
+			str_append_char(&part, *p);
+			continue;
+		}
+		bool braced = p[1] == '{';
+		const char *name = p + 1 + braced;
+		size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz_");
+		char when[64] = "";
+		const char *value = NULL;
+		if (n == 14 && strncmp(name, "client_address", n) == 0)
+			value = s->client_addr;
+		else if (n == 11 && strncmp(name, "client_name", n) == 0)
+			value = s->client_name;
+		else if (n == 11 && strncmp(name, "client_port", n) == 0)
+			value = s->client_port;
+		else if (n == 9 && strncmp(name, "helo_name", n) == 0)
+			value = s->helo ? s->helo : "";
+		else if (n == 11 && strncmp(name, "server_name", n) == 0)
+			value = s->cfg->hostname;
+		else if (n == 9 && strncmp(name, "localtime", n) == 0) {
+			time_t now = time(NULL);
+			struct tm tm;
+			localtime_r(&now, &tm);
+			strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+			value = when;
+		}
+		if (value == NULL || (braced && name[n] != '}')) {
+			str_append_char(&part, '$'); /* not one of ours: kept */
+			continue;
+		}
+		/* Client-given text (the HELO name) stays one line. */
+		for (const char *v = value; *v; v++)
+			str_append_char(&part, (unsigned char)*v < 0x20 ? ' ' : *v);
+		p = name + n - 1 + braced;
+	}
+	str_free(&part);
+}
+
+/* A final 4NN/5NN reply in line becomes the first of several: the
+ * footer's lines follow with the same code (and enhanced code, when the
+ * reply has it). */
+static void append_footer(const struct session *s, struct str *line, const char *enhanced)
+{
+	char code[4];
+	memcpy(code, line->data, 3);
+	code[3] = '\0';
+	bool has_enhanced = enhanced != NULL && line->len > 4 &&
+	                    strncmp(line->data + 4, enhanced, strlen(enhanced)) == 0;
+	line->data[3] = '-';
+	struct str footer = STR_INIT;
+	footer_lines(s, &footer);
+	for (const char *p = str_cstr(&footer); *p;) {
+		const char *nl = strchr(p, '\n');
+		bool last = nl[1] == '\0';
+		str_printf(line, "\r\n%s%c", code, last ? ' ' : '-');
+		if (has_enhanced)
+			str_printf(line, "%s ", enhanced);
+		str_append(line, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+	str_free(&footer);
+}
+
 static void reply_line(struct session *s, bool more, int code, const char *enhanced,
                        const char *fmt, va_list ap)
 {
@@ -61,6 +141,8 @@ static void reply_line(struct session *s, bool more, int code, const char *enhan
 	if (s->cfg->soft_bounce)
 		smtp_reply_soften(line.data);
 	snprintf(s->last_reply, sizeof(s->last_reply), "%s", str_cstr(&line));
+	if (!more && *s->cfg->reject_footer && (line.data[0] == '4' || line.data[0] == '5'))
+		append_footer(s, &line, enhanced);
 	str_append(&line, "\r\n", 2);
 	stream_write(s->stream, line.data, line.len);
 	str_free(&line);

@@ -71,6 +71,7 @@ struct smtpd_settings {
 	const struct conf *conf;
 	const char *hostname;
 	const char *banner;
+	const char *reject_footer; /* smtpd_reject_footer, "" for none */
 	const char *queue_dir;
 	const char *data_dir;
 	const char *service_name; /* master.conf's, for the log */

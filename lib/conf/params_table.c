@@ -570,6 +570,10 @@ const struct param_def param_table[] = {
     {"smtpd_recipient_overshoot_limit", PARAM_INT, "1000",
      "RCPT commands past smtpd_recipient_limit in one transaction before each counts as an "
      "error."},
+    {"smtpd_reject_footer", PARAM_STR, "",
+     "Text appended to every 4NN and 5NN reply of smtpd as more reply lines (\\n: a line "
+     "break; $client_address, $client_name, $client_port, $helo_name, $localtime, "
+     "$server_name)."},
     {"smtpd_reject_invalid_helo_hostname", PARAM_BOOL, "no",
      "Refuse, at RCPT, an untrusted client whose HELO name is malformed "
      "(reject_invalid_helo_hostname)."},

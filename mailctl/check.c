@@ -913,6 +913,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_table_param(&ck, "transport_maps");
 	check_table_param(&ck, "sender_dependent_relayhost_maps");
 	check_table_param(&ck, "sender_dependent_default_transport_maps");
+	check_table_param(&ck, "smtpd_milter_maps");
 	check_networks(&ck);
 	check_tls_policy(&ck);
 	check_tls_session_cache(&ck);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mail/route.h"
 #include "milter/milter_conf.h"
@@ -155,18 +156,51 @@ static void log_line(void *ctx, bool warning, const char *line)
 		log_info("%s: %s; client=%s", id, line, session_client(s));
 }
 
+/* smtpd_milter_maps (Postfix 3.2): the milters for this client, looked
+ * up by its address in each table in turn, in place of smtpd_milters;
+ * DISABLE: none. Into value: 1 found, 0 not (smtpd_milters apply), -1 a
+ * table could not be read (logged; smtpd_milters apply, so that mail is
+ * not let through unfiltered). */
+static int client_milters(const struct session *s, struct str *value)
+{
+	char *const *maps = conf_get_list(s->cfg->conf, "smtpd_milter_maps");
+	for (size_t i = 0; maps[i] != NULL; i++) {
+		int rc = policy_table_value(maps[i], s->client_addr, value);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 void smtpd_milter_connect(struct session *s)
 {
+	if (s->cfg->receive_options & RECEIVE_NO_MILTERS)
+		return;
 	const char *list = conf_get(s->cfg->conf, "smtpd_milters");
-	if (*list == '\0' || (s->cfg->receive_options & RECEIVE_NO_MILTERS))
-		return;
-	const char *error;
-	s->milters = milter_chain_new(list, &s->cfg->milter_defaults, macro, log_line, s, &error);
-	if (s->milters == NULL) {
-		/* Checked at start-up; cannot happen after that. */
-		log_error("smtpd_milters: %s", error);
-		return;
+	struct str mapped = STR_INIT;
+	const char *error = "";
+	if (client_milters(s, &mapped) == 1) {
+		const char *value = str_cstr(&mapped);
+		if (strcasecmp(value, "DISABLE") == 0) {
+			str_free(&mapped);
+			return;
+		}
+		s->milters =
+		    milter_chain_new(value, &s->cfg->milter_defaults, macro, log_line, s, &error);
+		if (s->milters == NULL)
+			/* A value that is no milter list: the default ones. */
+			log_warn("%s: smtpd_milter_maps value \"%s\": %s; smtpd_milters are used",
+			         session_client(s), value, error);
 	}
+	str_free(&mapped);
+	if (s->milters == NULL && *list != '\0') {
+		s->milters =
+		    milter_chain_new(list, &s->cfg->milter_defaults, macro, log_line, s, &error);
+		if (s->milters == NULL) /* checked at start-up; cannot happen after that */
+			log_error("smtpd_milters: %s", error);
+	}
+	if (s->milters == NULL)
+		return;
 	char family = strchr(s->client_addr, ':') ? '6' : '4';
 	struct milter_verdict v = {0};
 	milter_connect(s->milters, s->client_name, family, s->client_addr,

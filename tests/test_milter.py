@@ -21,7 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import Instance, free_port, wait_for  # noqa: E402
-from test_sendmail import read_queue_file  # noqa: E402
+from ipc_records import read_queue_file  # noqa: E402
 
 PICKUP = "pickup unix n - n 60 1 pickup"
 

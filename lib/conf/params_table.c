@@ -527,6 +527,9 @@ const struct param_def param_table[] = {
     {"smtpd_helo_required", PARAM_BOOL, "no", "Require HELO or EHLO before MAIL."},
     {"smtpd_junk_command_limit", PARAM_INT, "100",
      "HELO, EHLO, NOOP, RSET, VRFY and HELP commands before each more counts as an error."},
+    {"smtpd_milter_maps", PARAM_LIST, "",
+     "Tables (cidr:, say) that give the milters per client address in place of smtpd_milters; "
+     "DISABLE: none for that client."},
     {"smtpd_milters", PARAM_STR, "",
      "Milters for mail received by smtpd: unix:/path, inet:host:port or { address, name=value... "
      "}."},

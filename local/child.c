@@ -231,4 +231,29 @@ void local_result_set(struct local_result *r, const char *state, const char *sta
 	memcpy(r->status, code, sizeof(code));
 	free(r->reason);
 	r->reason = copy;
+	struct local_result none = {0};
+	local_result_take_agent(r, &none);
+}
+
+void local_result_take_agent(struct local_result *dst, struct local_result *src)
+{
+	free(dst->relay);
+	free(dst->tls);
+	free(dst->remote_mta);
+	free(dst->diagnostic);
+	dst->relay = src->relay;
+	dst->tls = src->tls;
+	dst->remote_mta = src->remote_mta;
+	dst->diagnostic = src->diagnostic;
+	dst->dsn = src->dsn;
+	src->relay = src->tls = src->remote_mta = src->diagnostic = NULL;
+	src->dsn = NULL;
+}
+
+void local_result_free(struct local_result *r)
+{
+	struct local_result none = {0};
+	local_result_take_agent(r, &none);
+	free(r->reason);
+	r->reason = NULL;
 }

@@ -12,9 +12,20 @@
  * current owner when root owns it). A name that is not an alias is a
  * system user: its ~/.forward (forward_path), read as the user, is
  * expanded the same way with the user's privileges; without one the mail
- * goes to the user's mailbox_command (mailbox_command.c) when there is
- * one, else into the user's mailbox (home_mailbox: Maildir, mbox file, or
- * mail_spool_directory/USER).
+ * goes, in Postfix's order, to the transport mailbox_transport_maps or
+ * mailbox_transport names (pass.c), to the user's mailbox_command
+ * (mailbox_command.c), else into the user's mailbox (home_mailbox:
+ * Maildir, mbox file, or mail_spool_directory/USER). A name that is
+ * neither goes to fallback_transport (pass.c), else is forwarded to the
+ * luser_relay address (luser.c, forward.c), else is bounced.
+ *
+ * A transport gets the recipient itself (the queue file's address at its
+ * index) when the mailbox or unknown name is the recipient's own local
+ * part, with or without its extension. When an alias or a .forward led to
+ * the name, the request names the queue file's recipient and asks the
+ * agent to deliver to NAME@DOMAIN in its place (deliver_to), as Postfix's
+ * local hands on the address it reached; the agent's result is the
+ * recipient's.
  *
  * Loops: an alias that names itself ("root: root, admin") or a .forward
  * that names its user means that user's mailbox; any longer cycle (a: b,
@@ -85,9 +96,10 @@ struct expansion {
 	struct local_service *svc;
 	const struct conf *conf;
 	const struct local_message *msg;
-	const char *address;         /* the recipient, lower-cased */
-	const char *domain;          /* its domain, or myhostname */
-	struct local_recipient rcpt; /* the same, for commands */
+	const char *address;                /* the recipient, lower-cased */
+	const char *domain;                 /* its domain, or myhostname */
+	const struct local_pass_rcpt *pass; /* as the queue file has it */
+	struct local_recipient rcpt;        /* the same, for commands */
 	struct local_result *result;
 	bool have_result;
 	char **done; /* keys of deliveries made */
@@ -113,8 +125,8 @@ static int rank(const char *state)
 	return strcmp(state, "deferred") == 0 ? 3 : strcmp(state, "bounced") == 0 ? 2 : 1;
 }
 
-/* Keep the worst outcome; log this one. */
-static void outcome(struct expansion *ex, const char *what, const char *state, const char *status,
+/* Keep the worst outcome (true if this one is it); log this one. */
+static bool outcome(struct expansion *ex, const char *what, const char *state, const char *status,
                     const char *reason)
 {
 	log_info("%s: %s<%s> %s: %s (%s)", ex->msg->queue_id, ex->msg->verify ? "verify " : "",
@@ -129,14 +141,16 @@ static void outcome(struct expansion *ex, const char *what, const char *state, c
 		                                    : "delivered",
 		                 status, reason);
 		ex->have_result = true;
+		return true;
 	}
+	return false;
 }
 
 static void outcome_result(struct expansion *ex, const char *what, struct local_result *r)
 {
-	outcome(ex, what, r->state, r->status, r->reason);
-	free(r->reason);
-	r->reason = NULL;
+	if (outcome(ex, what, r->state, r->status, r->reason))
+		local_result_take_agent(ex->result, r); /* a pass's relay, for qmgr */
+	local_result_free(r);
 }
 
 /* True the first time key is seen in this expansion. */
@@ -584,6 +598,84 @@ static void handle_targets(struct expansion *ex, const struct alias_target *targ
 	}
 }
 
+/* ---- other transports ---- */
+
+/* Whether name is the recipient's own local part (with or without its
+ * extension): only then is its mailbox the queue file's recipient, which
+ * can be handed to another delivery agent as it is. */
+static bool own_name(const struct expansion *ex, const char *name)
+{
+	return strcmp(name, ex->rcpt.local) == 0 || strcmp(name, ex->rcpt.user) == 0;
+}
+
+/* The mail of name goes to the transport value (from param): passed to
+ * that agent (pass.c) as the recipient itself, or, for a name that an
+ * alias or a .forward gave, as name@domain (deliver_to), as Postfix's
+ * local hands on the address it reached. */
+static void pass_or_forward(struct expansion *ex, const char *param, const char *value,
+                            const char *name, const char *sender, const char *what)
+{
+	(void)sender;
+	struct local_result r = {0};
+	struct local_pass_rcpt pass = *ex->pass;
+	char *address = NULL;
+	if (!own_name(ex, name))
+		pass.deliver_to = address = xasprintf("%s@%s", name, ex->domain);
+	local_pass(ex->conf, ex->msg, param, value, &pass, &r);
+	outcome_result(ex, what, &r);
+	free(address);
+}
+
+/* name is neither an alias nor a system user: fallback_transport, else
+ * luser_relay (forwarded to), else a bounce, as in Postfix. */
+static void deliver_unknown(struct expansion *ex, const char *name, const char *sender)
+{
+	const char *fallback = conf_get(ex->conf, "fallback_transport");
+	const char *luser = conf_get_raw(ex->conf, "luser_relay");
+	char *key = xasprintf("unknown:%s", name);
+	if (!first_time(ex, key)) {
+		free(key);
+		return;
+	}
+	if (fallback[0] != '\0') {
+		char *what = xasprintf("unknown user %s via %s", name, fallback);
+		pass_or_forward(ex, "fallback_transport", fallback, name, sender, what);
+		free(what);
+	} else if (luser[0] != '\0') {
+		bool own = own_name(ex, name);
+		char *recipient = xasprintf("%s@%s", name, ex->domain);
+		char delimiter[2] = {
+		    own && ex->rcpt.extension ? ex->rcpt.local[strlen(ex->rcpt.user)] : '\0'};
+		struct local_luser attrs = {
+		    .user = own ? ex->rcpt.user : name,
+		    .local = own ? ex->rcpt.local : name,
+		    .extension = own ? ex->rcpt.extension : NULL,
+		    .domain = ex->domain,
+		    .recipient = own ? ex->address : recipient,
+		    .delimiter = delimiter,
+		};
+		char *address = local_luser_expand(ex->conf, luser, &attrs);
+		if (address[0] == '\0' || address[0] == '@' || has_control_chars(address) ||
+		    strpbrk(address, " \t,<>") != NULL) {
+			char *text =
+			    xasprintf("luser_relay = %s: not an address: \"%s\"", luser, address);
+			outcome(ex, name, "deferred", "4.3.5", text);
+			free(text);
+		} else if (strchr(address, '@') == NULL) {
+			char *qualified = xasprintf("%s@%s", address, ex->domain);
+			forward_add(ex, sender, qualified);
+			free(qualified);
+		} else {
+			forward_add(ex, sender, address);
+		}
+		free(address);
+		free(recipient);
+	} else {
+		outcome(ex, name, "bounced", "5.1.1", "user unknown");
+	}
+	free(key);
+}
+
 /* ---- mailboxes ---- */
 
 /* The mailbox_command instead of the mailbox: as the user, or as
@@ -619,6 +711,25 @@ static void deliver_mailbox(struct expansion *ex, const struct passwd *pw, const
 	struct local_result r = {0};
 	struct mailbox_location loc = {0};
 	const char *why = "";
+	char *transport = NULL, *error = NULL;
+	const char *param = NULL;
+	int via =
+	    local_mailbox_transport(ex->svc, ex->conf, own_name(ex, name) ? ex->rcpt.user : name,
+	                            &transport, &param, &error);
+	if (via != 0) {
+		/* as Postfix: before mailbox_command and the mailbox */
+		char *what = via > 0 ? xasprintf("mailbox of %s via %s", pw->pw_name, transport)
+		                     : xasprintf("mailbox of %s", pw->pw_name);
+		if (via > 0)
+			pass_or_forward(ex, param, transport, name, sender, what);
+		else
+			outcome(ex, what, "deferred", "4.3.0", error);
+		free(what);
+		free(transport);
+		free(error);
+		free(key);
+		return;
+	}
 	if (conf_get_raw(ex->conf, "mailbox_command")[0] != '\0') {
 		deliver_mailbox_command(ex, pw, name, &h, &r);
 	} else if (mailbox_system(ex->conf, pw, &loc, &why) != 0) {
@@ -684,7 +795,7 @@ static void deliver_user(struct expansion *ex, const char *name, const char *sen
 		if (errno != 0 && errno != ENOENT && errno != ESRCH)
 			outcome(ex, name, "deferred", "4.3.0", "user database unavailable");
 		else
-			outcome(ex, name, "bounced", "5.1.1", "user unknown");
+			deliver_unknown(ex, name, sender);
 		return;
 	}
 	struct passwd user = *pw;
@@ -874,7 +985,8 @@ static void forward_all(struct expansion *ex)
 
 void local_deliver_local(struct local_service *svc, const struct conf *conf,
                          const struct local_message *msg, const char *local_part,
-                         const char *address, struct local_result *result)
+                         const char *address, const struct local_pass_rcpt *rcpt,
+                         struct local_result *result)
 {
 	const char *at = strrchr(address, '@');
 	struct expansion ex = {
@@ -883,6 +995,7 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 	    .msg = msg,
 	    .address = address,
 	    .domain = at ? at + 1 : conf_get(conf, "myhostname"),
+	    .pass = rcpt,
 	    .result = result,
 	    .verify_to = STR_INIT,
 	};

@@ -12,7 +12,9 @@
  *              ever verified, whatever the request says;
  *   "result":  index, state ("delivered" | "deferred" | "bounced"), status,
  *              reason, and dsn ("expanded") for a delivered alias or
- *              .forward with several destinations;
+ *              .forward with several destinations; for a recipient passed
+ *              to another agent (pass.c) that agent's relay, tls,
+ *              remote_mta, diagnostic and dsn;
  *   "done":    after the last result.
  * A verify request is resolved as a delivery is, up to the last step, and
  * nothing is delivered, run, written or queued (verify.c): "delivered"
@@ -24,7 +26,9 @@
  *     the mail goes to $virtual_mailbox_base/DOMAIN/LOCAL/Maildir/, written
  *     as virtual_mailbox_owner, within the user's quota;
  *   - mydestination (or no domain): aliases, ~/.forward, then the system
- *     user's mailbox (expand.c); postmaster falls back to root;
+ *     user's mailbox (expand.c) or mailbox_transport (pass.c); postmaster
+ *     falls back to root; an unknown user goes to fallback_transport
+ *     (pass.c) or luser_relay (luser.c), else is bounced;
  *   - anything else is bounced (qmgr should never send it).
  * Every write happens in a child with the privileges of the owner of what
  * is written (child.c; Maildir deliveries in long-lived children per
@@ -174,7 +178,7 @@ out:
 
 /* Route one recipient and deliver it; fills result. */
 static void deliver_one(struct local_service *svc, const struct conf *conf,
-                        const struct local_message *msg, const struct recipient *rc,
+                        const struct local_message *msg, const struct recipient *rc, int64_t index,
                         struct local_result *result)
 {
 	enum mailbox_domain kind = mailbox_domain_kind(conf, rc->domain);
@@ -192,8 +196,14 @@ static void deliver_one(struct local_service *svc, const struct conf *conf,
 	}
 	if (kind == MAILBOX_DOMAIN_VIRTUAL)
 		local_deliver_virtual(svc, conf, msg, rc->lower, result);
-	else
-		local_deliver_local(svc, conf, msg, rc->local, rc->lower, result);
+	else {
+		struct local_pass_rcpt pass = {
+		    .address = rc->address,
+		    .index = index,
+		    .domain = rc->domain ? rc->domain : conf_get(conf, "myhostname"),
+		};
+		local_deliver_local(svc, conf, msg, rc->local, rc->lower, &pass, result);
+	}
 }
 
 /* Open and check the queue file; NULL on success, else the reason. */
@@ -241,6 +251,17 @@ static int send_result(int fd, int64_t index, const struct local_result *r, int 
 	ipc_rec_add_str(rec, "reason", r->reason);
 	if (r->expanded && strcmp(r->state, "delivered") == 0)
 		ipc_rec_add_str(rec, "dsn", rcpt_dsn_name(RCPT_DSN_EXPANDED));
+	else if (r->dsn && strcmp(r->state, "delivered") == 0)
+		ipc_rec_add_str(rec, "dsn", r->dsn);
+	/* from the agent a recipient was passed to (pass.c) */
+	if (r->relay)
+		ipc_rec_add_str(rec, "relay", r->relay);
+	if (r->tls)
+		ipc_rec_add_str(rec, "tls", r->tls);
+	if (r->remote_mta)
+		ipc_rec_add_str(rec, "remote_mta", r->remote_mta);
+	if (r->diagnostic)
+		ipc_rec_add_str(rec, "diagnostic", r->diagnostic);
 	int rc = ipc_write(fd, rec, timeout_ms);
 	ipc_rec_free(rec);
 	return rc;
@@ -304,7 +325,7 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 			result_set(&result, "deferred", "4.3.0",
 			           "recipient does not match the queue file");
 		else
-			deliver_one(svc, conf, &msg, &rc, &result);
+			deliver_one(svc, conf, &msg, &rc, a_index->num, &result);
 		int wrc = send_result(fd, a_index->num, &result, timeout_ms);
 		/* qmgr logs every result it records (with delay and dsn, one line
 		 * per recipient as for every transport); the line is ours only
@@ -314,18 +335,19 @@ static void serve_request(struct server *srv, int fd, const struct ipc_rec *req,
 			word = strcmp(result.state, "delivered") == 0 ? "deliverable"
 			       : strcmp(result.state, "bounced") == 0 ? "undeliverable"
 			                                              : result.state;
+		const char *relay = result.relay ? result.relay : "local";
 		if (wrc == 0)
-			log_debug("%s: to=<%s>, relay=local, status=%s (%s)", queue_id,
-			          a_rcpt->value, word, result.reason);
+			log_debug("%s: to=<%s>, relay=%s, status=%s (%s)", queue_id, a_rcpt->value,
+			          relay, word, result.reason);
 		else {
 			int saved = errno;
-			log_info("%s: to=<%s>, relay=local, status=%s (%s)", queue_id,
-			         a_rcpt->value, word, result.reason);
+			log_info("%s: to=<%s>, relay=%s, status=%s (%s)", queue_id, a_rcpt->value,
+			         relay, word, result.reason);
 			errno = saved;
 			log_warn("%s: lost connection to qmgr: %m", queue_id);
 		}
 		recipient_free(&rc);
-		free(result.reason);
+		local_result_free(&result);
 		if (wrc != 0)
 			break;
 	}
@@ -361,6 +383,13 @@ static void shutdown_service(struct server *srv)
 	svc->alias_maps = NULL;
 	svc->alias_map_count = 0;
 	svc->alias_maps_opened = false;
+	for (size_t i = 0; i < svc->mailbox_transport_map_count; i++)
+		if (svc->mailbox_transport_maps[i])
+			table_close(svc->mailbox_transport_maps[i]);
+	free(svc->mailbox_transport_maps);
+	svc->mailbox_transport_maps = NULL;
+	svc->mailbox_transport_map_count = 0;
+	svc->mailbox_transport_maps_opened = false;
 	local_workers_stop();
 }
 

@@ -9,6 +9,9 @@
  *   command.c  delivery to a |command (also the mailbox_command's)
  *   mailbox_command.c  a system user's mailbox_command, in place of the mailbox
  *   forward.c  a new queue file for addresses that are not delivered here
+ *   pass.c     a recipient handed to another delivery agent (mailbox_transport,
+ *              fallback_transport)
+ *   luser.c    the luser_relay address of an unknown user
  *   message.c  reading the queue file's header section; the loop check
  *   verify.c   verify requests: what would be delivered, nothing written
  */
@@ -58,6 +61,13 @@ struct local_result {
 	char status[12];   /* "2.0.0", "4.2.0", ... */
 	char *reason;      /* malloc'd */
 	bool expanded;     /* delivered: by alias or .forward to several destinations */
+	/* From the delivery agent the recipient was passed to (pass.c), for
+	 * qmgr's log line and DSN; NULL: none. */
+	char *relay;
+	char *tls;
+	char *remote_mta;
+	char *diagnostic;
+	const char *dsn; /* static (rcpt_dsn_name) */
 };
 
 /* What the service keeps between requests. */
@@ -66,6 +76,9 @@ struct local_service {
 	struct table **alias_maps;  /* likewise, one per alias_maps entry */
 	size_t alias_map_count;
 	bool alias_maps_opened;
+	struct table **mailbox_transport_maps; /* likewise */
+	size_t mailbox_transport_map_count;
+	bool mailbox_transport_maps_opened;
 };
 
 /* What is added in front of every delivered copy. */
@@ -79,8 +92,13 @@ struct local_headers {
 /* The work a child does; it must report once with local_child_report. */
 typedef void local_child_fn(void *arg, int report_fd);
 
+/* Set r's outcome (what came from another agent is dropped). */
 void local_result_set(struct local_result *r, const char *state, const char *status,
                       const char *reason);
+/* Free what r holds. */
+void local_result_free(struct local_result *r);
+/* Move what src has from another agent (relay, remote_mta...) to dst. */
+void local_result_take_agent(struct local_result *dst, struct local_result *src);
 /* Become creds for good (only when root; uid 0 only with allow_root). */
 int local_become(const struct local_creds *creds, const char **error_r);
 /* Why local_become refuses creds without trying ("refusing to deliver as
@@ -246,6 +264,46 @@ void local_forward(const struct conf *conf, const struct local_message *msg, con
                    char *const *rcpts, size_t count, const char *delivered_to,
                    const struct local_forward_dsn *dsn, struct local_result *result);
 
+/* ---- pass.c ---- */
+
+/* The recipient as the queue file has it (delivery agents check it). */
+struct local_pass_rcpt {
+	const char *address;    /* the queue file's recipient, exactly */
+	int64_t index;          /* its index in the queue file */
+	const char *domain;     /* the next hop when value has none */
+	const char *deliver_to; /* the address the agent delivers to, NULL: address */
+};
+
+/* The transport for the mailbox of user: its mailbox_transport_maps
+ * entry, else mailbox_transport. 1 (*value_r a fresh string, *param_r
+ * the parameter), 0 none, -1 a table failed (*error_r a fresh string). */
+int local_mailbox_transport(struct local_service *svc, const struct conf *conf, const char *user,
+                            char **value_r, const char **param_r, char **error_r);
+/* Hand rcpt to the delivery agent that value ("transport[:nexthop]",
+ * from the parameter param) names, and take its result (verify requests
+ * are passed on as such). */
+void local_pass(const struct conf *conf, const struct local_message *msg, const char *param,
+                const char *value, const struct local_pass_rcpt *rcpt, struct local_result *result);
+
+/* ---- luser.c ---- */
+
+/* The attributes of a recipient that luser_relay may name. */
+struct local_luser {
+	const char *user;      /* $user: the local part without its extension */
+	const char *local;     /* $local: the whole local part */
+	const char *extension; /* $extension, or NULL */
+	const char *domain;    /* $domain */
+	const char *recipient; /* $recipient: local@domain */
+	const char *delimiter; /* $recipient_delimiter: the one found, or NULL */
+};
+
+/* The luser_relay template with $user, $local, $extension, $domain,
+ * $recipient and $recipient_delimiter (also as ${name}, ${name?text} and
+ * ${name:text}, and $$ for a '$') replaced by attrs' values; any other
+ * $name is main.conf's parameter. A fresh string. */
+char *local_luser_expand(const struct conf *conf, const char *template,
+                         const struct local_luser *attrs);
+
 /* ---- verify.c ---- */
 
 /* For a delivery primitive, before it starts its child: false for a real
@@ -268,9 +326,11 @@ void local_verify_list_add(struct str *list, const char *item);
 
 /* Deliver to a recipient in a local domain (mydestination): aliases,
  * .forward, mailbox. Fills result (the worst outcome of all copies). */
+/* rcpt: the recipient as qmgr sent it (for a pass to another agent). */
 void local_deliver_local(struct local_service *svc, const struct conf *conf,
                          const struct local_message *msg, const char *local_part,
-                         const char *address, struct local_result *result);
+                         const char *address, const struct local_pass_rcpt *rcpt,
+                         struct local_result *result);
 /* Deliver to a virtual mailbox address (lower-cased). */
 void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
                            const struct local_message *msg, const char *address,

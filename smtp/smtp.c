@@ -2,7 +2,10 @@
  * smtp: the remote delivery agent. qmgr connects to private/smtp and sends
  * one "deliver" request: queue_id, queue_name ("active"), sender, nexthop
  * (a domain, "host:port", "[host]" or "[host]:port"), then per recipient
- * rcpt (s) and index (i); optionally verify (i): 1 for an address
+ * rcpt (s) and index (i); optionally deliver_to (s: with one recipient,
+ * the address to send in its place, as local's mailbox_transport passes a
+ * user an alias led to; the recipient must still match the queue file,
+ * whose DSN details go with it) and verify (i): 1 for an address
  * verification probe (reject_unverified_recipient, sendmail -bv), absent
  * or 0 for a delivery. smtp answers one "result" per recipient (index,
  * state "delivered"|"deferred"|"bounced", status, reason — the remote
@@ -326,6 +329,9 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 	}
 	if (msg.verify)
 		log_info("%s: address verification probe via %s", queue_id, nexthop);
+	/* local's mailbox_transport passes one recipient, perhaps as another
+	 * address (deliver_to): the queue file's recipient is still checked. */
+	const char *deliver_to = ipc_rec_get_str(req, "deliver_to");
 	size_t count = 0;
 	while (ipc_rec_get_nth(req, "rcpt", count) || ipc_rec_get_nth(req, "index", count))
 		count++;
@@ -349,6 +355,14 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 		} else if (!matches) {
 			rcpt_set(r, OUT_DEFERRED, "4.3.0",
 			         "recipient does not match the queue file");
+		} else if (deliver_to != NULL && (count != 1 || !address_sendable(deliver_to))) {
+			rcpt_set(r, OUT_DEFERRED, "4.3.0", "bad deliver_to in the request");
+		} else if (deliver_to != NULL) {
+			/* local's mailbox_transport: the mailbox owner an alias or
+			 * a .forward led to, with this recipient's DSN details. */
+			r->address = deliver_to;
+			r->orcpt = env.rcpts[a_index->num].orcpt;
+			r->notify = env.rcpts[a_index->num].notify;
 		} else if (!address_sendable(r->address)) {
 			rcpt_set(r, OUT_BOUNCED, "5.1.3", "bad address syntax");
 		} else {

@@ -1,7 +1,8 @@
 /*
  * smtpd's recipient policy: mail for local and virtual domains is taken
  * only for recipients that exist (system users, postmaster and the names in
- * alias_maps; the virtual mailbox table: what local delivery uses; for
+ * alias_maps, or any local part when fallback_transport or luser_relay
+ * takes unknown users; the virtual mailbox table: what local delivery uses; for
  * every domain of ours, what virtual_alias_maps rewrites, and in a virtual
  * alias domain nothing else), each also with its recipient_delimiter
  * extension, mail for relay domains is taken (with relay_recipient_maps,
@@ -202,6 +203,12 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 		return rc < 0 ? -1 : 0;
 	if (local_domain) {
 		if (strcasecmp(local, "postmaster") == 0)
+			return 0;
+		/* local passes unknown users to fallback_transport or forwards them
+		 * to luser_relay: every local part is a recipient (Postfix: an
+		 * empty local_recipient_maps) */
+		if (conf_get(cfg->conf, "fallback_transport")[0] != '\0' ||
+		    conf_get_raw(cfg->conf, "luser_relay")[0] != '\0')
 			return 0;
 		int user = local_user_exists(cfg, local);
 		if (user == 1)

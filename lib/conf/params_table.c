@@ -124,6 +124,10 @@ const struct param_def param_table[] = {
      "How long one DNS look-up may take before it counts as a temporary failure."},
     {"dns_trust_anchor_file", PARAM_STR, "",
      "DNSSEC trust anchors (DS or DNSKEY records, zone-file format); empty: no validation."},
+    {"fallback_transport", PARAM_STR, "",
+     "transport[:nexthop] (an lmtp or smtp service) that local passes mail for unknown users "
+     "of mydestination to, instead of luser_relay or a bounce; smtpd then accepts any local "
+     "part (empty: none)."},
     {"forward_path", PARAM_STR, "$home/.forward",
      "Forwarding file of a system user ($home is the user's home directory; empty: none)."},
     {"header_checks", PARAM_LIST, "",
@@ -199,6 +203,10 @@ const struct param_def param_table[] = {
     {"local_transport", PARAM_STR, "local",
      "transport[:nexthop] for mail to mydestination and unqualified addresses (after "
      "transport_maps)."},
+    {"luser_relay", PARAM_STR, "",
+     "Address that local forwards mail for unknown users of mydestination to ($user, $local, "
+     "$extension, $domain, $recipient; taken without main.conf expansion); smtpd then accepts "
+     "any local part (empty: bounce)."},
     {"mail_name", PARAM_STR, "Postern", "The mail system's name in greetings and headers."},
     {"mail_owner", PARAM_STR, "postern",
      "User that owns the queue and that unprivileged services run as."},
@@ -207,6 +215,13 @@ const struct param_def param_table[] = {
     {"mailbox_command", PARAM_STR, "",
      "Program that system users' mail is piped into instead of the mailbox (procmail, "
      "maildrop); taken as written, without $name expansion (empty: none)."},
+    {"mailbox_transport", PARAM_STR, "",
+     "transport[:nexthop] (an lmtp or smtp service, e.g. lmtp:unix:private/dovecot-lmtp) that "
+     "local passes system users' mail to after aliases and .forward, instead of "
+     "mailbox_command or the mailbox (empty: none)."},
+    {"mailbox_transport_maps", PARAM_LIST, "",
+     "Tables of transport[:nexthop] by user name for local's mailbox delivery, looked up "
+     "before mailbox_transport (empty: none)."},
     {"maillog_file", PARAM_STR, "", "File to write log lines to; empty means syslog."},
     {"masquerade_classes", PARAM_LIST, "envelope_sender, header_sender, header_recipient",
      "Which addresses masquerade_domains rewrites: envelope_sender, envelope_recipient, "

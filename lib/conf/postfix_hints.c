@@ -39,7 +39,8 @@ static const struct hint hints[] = {
     {"html_directory", no_effect},
     {"local_recipient_maps",
      "local recipients are always checked against the system users, aliases and "
-     "virtual tables"},
+     "virtual tables, except that any local part is taken when luser_relay or "
+     "fallback_transport is set"},
     {"mailbox_size_limit",
      "message_size_limit bounds each message; virtual users have quotas (mailctl user "
      "add --quota)"},

@@ -43,6 +43,7 @@
 #include "mail/dsn.h"
 #include "mail/hop_count.h"
 #include "mail/queue.h"
+#include "mail/queue_space.h"
 #include "mail/receive_options.h"
 #include "mail/virtual_alias.h"
 #include "mail/wakeup.h"
@@ -76,6 +77,7 @@ struct pickup {
 	const char *content_filter; /* "transport:nexthop" for every message, or "" */
 	unsigned receive_options;   /* receive_override_options */
 	long long hopcount_limit;   /* Received headers that mean a mail loop; 0: none */
+	long long queue_minfree;    /* bytes to leave free in the queue (0: no check) */
 };
 
 static struct pickup settings;
@@ -671,6 +673,29 @@ static struct entry *list_maildrop(DIR *dir, size_t *count_r)
 	return entries;
 }
 
+/* queue_minfree: room for the file at name (its size) in the queue and
+ * the reserve besides; false (logged once per scan) when there is none:
+ * the mail waits in maildrop/. */
+static bool room_for(int dir_fd, const char *name, bool *warned)
+{
+	if (settings.queue_minfree <= 0)
+		return true;
+	struct stat st;
+	long long free_bytes;
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !queue_free_bytes(settings.queue_dir, &free_bytes))
+		return true; /* queueing will tell */
+	if (free_bytes - (long long)st.st_size >= settings.queue_minfree)
+		return true;
+	if (!*warned)
+		log_warn("not enough free space in %s: %lld bytes free, %lld wanted "
+		         "(queue_minfree) besides %s's %lld; mail waits in maildrop/",
+		         settings.queue_dir, free_bytes, settings.queue_minfree, name,
+		         (long long)st.st_size);
+	*warned = true;
+	return false;
+}
+
 static void scan(void)
 {
 	DIR *dir = opendir(settings.maildrop);
@@ -680,10 +705,11 @@ static void scan(void)
 	}
 	size_t count = 0;
 	struct entry *entries = list_maildrop(dir, &count);
-	bool go_on = true;
+	bool go_on = true, warned = false;
 	for (size_t i = 0; i < count; i++) {
 		if (go_on)
-			go_on = pick_up(dirfd(dir), entries[i].name);
+			go_on = room_for(dirfd(dir), entries[i].name, &warned) &&
+			        pick_up(dirfd(dir), entries[i].name);
 		free(entries[i].name);
 	}
 	free(entries);
@@ -712,6 +738,7 @@ static void init(struct server *srv)
 	bcc_config_from_conf(&settings.bcc, conf);
 	settings.soft_bounce = conf_get_bool(conf, "soft_bounce");
 	settings.hopcount_limit = conf_get_int(conf, "hopcount_limit");
+	settings.queue_minfree = conf_get_size(conf, "queue_minfree");
 	settings.bcc.lookup = pickup_table_lookup;
 	settings.content_filter = conf_get(conf, "content_filter");
 	if (*settings.content_filter && !content_filter_valid(settings.content_filter))

@@ -9,10 +9,7 @@
  * write fails at the end of data), and no client fills the disk that the
  * queue, the logs and the tables share.
  */
-#include <errno.h>
-#include <string.h>
-#include <sys/statvfs.h>
-
+#include "mail/queue_space.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
 
@@ -29,12 +26,9 @@ bool queue_space_refused(struct session *s, long long declared_size)
 	long long reserve = queue_space_reserve(s->cfg);
 	if (reserve <= 0 && declared_size <= 0)
 		return false;
-	struct statvfs st;
-	if (statvfs(s->cfg->queue_dir, &st) != 0) {
-		log_warn("statvfs %s: %s", s->cfg->queue_dir, strerror(errno));
+	long long free_bytes;
+	if (!queue_free_bytes(s->cfg->queue_dir, &free_bytes))
 		return false; /* the write itself will tell */
-	}
-	long long free_bytes = (long long)st.f_bavail * (long long)st.f_frsize;
 	if (free_bytes > reserve && declared_size < free_bytes - reserve &&
 	    declared_size < free_bytes / 2)
 		return false;

@@ -208,7 +208,7 @@ static size_t open_count(const struct smtp_rcpt *rcpts, size_t count)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < count; i++)
-		n += rcpts[i].outcome == OUT_PENDING || rcpts[i].outcome == OUT_DEFERRED;
+		n += rcpt_open(&rcpts[i]);
 	return n;
 }
 
@@ -217,7 +217,7 @@ static void answer_open(struct smtp_rcpt *rcpts, size_t count, enum rcpt_outcome
 {
 	for (size_t i = 0; i < count; i++) {
 		struct smtp_rcpt *r = &rcpts[i];
-		if (r->outcome != OUT_PENDING && r->outcome != OUT_DEFERRED)
+		if (!rcpt_open(r))
 			continue;
 		rcpt_set(r, outcome, status, reason);
 		free(r->relay);

@@ -352,11 +352,14 @@ static void serve_request(int fd, const struct ipc_rec *req, int timeout_ms)
 		               strcmp(env.rcpts[a_index->num].address, a_rcpt->value) == 0;
 		if (problem) {
 			rcpt_set(r, OUT_DEFERRED, "4.3.0", problem);
+			r->held = true;
 		} else if (!matches) {
 			rcpt_set(r, OUT_DEFERRED, "4.3.0",
 			         "recipient does not match the queue file");
+			r->held = true;
 		} else if (deliver_to != NULL && (count != 1 || !address_sendable(deliver_to))) {
 			rcpt_set(r, OUT_DEFERRED, "4.3.0", "bad deliver_to in the request");
+			r->held = true;
 		} else if (deliver_to != NULL) {
 			/* local's mailbox_transport: the mailbox owner an alias or
 			 * a .forward led to, with this recipient's DSN details. */

@@ -114,10 +114,18 @@ struct smtp_rcpt {
 	bool dsn_passed; /* delivered to a server that took the DSN request */
 	bool sent;       /* RCPT was sent in the current transaction */
 	bool accepted;   /* RCPT got 2xx in the current transaction */
+	/* Decided before any session (the queue file could not be read, the
+	 * request does not match it): never sent, whatever its outcome. */
+	bool held;
 };
 
 void rcpt_set(struct smtp_rcpt *r, enum rcpt_outcome outcome, const char *status,
               const char *reason);
+/* Still to be tried: not held, neither delivered nor bounced. */
+static inline bool rcpt_open(const struct smtp_rcpt *r)
+{
+	return !r->held && r->outcome != OUT_DELIVERED && r->outcome != OUT_BOUNCED;
+}
 
 /* The message being delivered. */
 struct smtp_message {

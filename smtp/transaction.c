@@ -221,7 +221,7 @@ static void answer_open(struct smtp_session *s, struct smtp_rcpt *rcpts, size_t 
 {
 	for (size_t i = 0; i < count; i++) {
 		struct smtp_rcpt *r = &rcpts[i];
-		if (r->outcome == OUT_DELIVERED || r->outcome == OUT_BOUNCED)
+		if (!rcpt_open(r))
 			continue;
 		if (accepted_only && !r->accepted)
 			continue;
@@ -521,7 +521,7 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 	for (size_t i = 0; i < count; i++) {
 		rcpts[i].accepted = false;
 		rcpts[i].sent = false;
-		if (rcpts[i].outcome == OUT_PENDING || rcpts[i].outcome == OUT_DEFERRED)
+		if (rcpt_open(&rcpts[i]))
 			open++;
 	}
 	if (open == 0)
@@ -544,7 +544,7 @@ bool session_deliver(struct smtp_session *s, const struct smtp_message *msg,
 	/* RCPT (and DATA when pipelining) */
 	for (size_t i = 0; i < count; i++) {
 		struct smtp_rcpt *r = &rcpts[i];
-		if (r->outcome == OUT_DELIVERED || r->outcome == OUT_BOUNCED)
+		if (!rcpt_open(r))
 			continue;
 		rcpt_command(s, r, &cmd);
 		session_put_line(s, str_cstr(&cmd));

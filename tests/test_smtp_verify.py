@@ -406,6 +406,46 @@ class SmtpVerifyTest(VerifyTestBase):
         time.sleep(0.5)
         self.assertEqual(srv.sessions, [])
 
+    def test_mismatched_recipient_is_never_sent(self):
+        """A recipient that does not match the queue file is deferred and
+        never sent, while the request's other recipient is delivered;
+        a bad deliver_to (two recipients) holds both."""
+        srv = self.server()
+        nexthop = "[127.0.0.1]:%d" % self.port
+        qid = self.queue([OK, "other@example.test"])
+        conn = self.connect()
+        attrs = [("queue_id", qid), ("queue_name", "active"), ("sender", self.SENDER),
+                 ("nexthop", nexthop), ("rcpt", OK), ("index", 0),
+                 ("rcpt", "intruder@example.test"), ("index", 1)]
+        conn.sock.sendall(encode_record("deliver", attrs))
+        results = {}
+        while True:
+            name, rec = read_record(conn.sock)
+            if name == "done":
+                break
+            results[rec["index"]] = rec
+        self.assertEqual(results[0]["state"], "delivered", results)
+        self.assertEqual(results[1]["state"], "deferred", results)
+        self.assertIn("does not match the queue file", results[1]["reason"])
+        wait_for(lambda: srv.messages, timeout=15, what="the delivery")
+        rcpts = [c for c in srv.commands() if c.upper().startswith("RCPT")]
+        self.assertEqual(len(rcpts), 1, rcpts)
+        self.assertNotIn("intruder", " ".join(srv.commands()))
+        attrs = [("queue_id", qid), ("queue_name", "active"), ("sender", self.SENDER),
+                 ("nexthop", nexthop), ("deliver_to", "someone@example.test"),
+                 ("rcpt", OK), ("index", 0), ("rcpt", "other@example.test"), ("index", 1)]
+        conn.sock.sendall(encode_record("deliver", attrs))
+        results = {}
+        while True:
+            name, rec = read_record(conn.sock)
+            if name == "done":
+                break
+            results[rec["index"]] = rec
+        self.assertEqual([results[i]["state"] for i in (0, 1)], ["deferred", "deferred"])
+        self.assertIn("bad deliver_to", results[0]["reason"])
+        time.sleep(0.5)
+        self.assertEqual(len([c for c in srv.commands() if c.upper().startswith("RCPT")]), 1)
+
     def test_malformed_verify(self):
         srv = self.server()
         nexthop = "[127.0.0.1]:%d" % self.port

@@ -126,6 +126,7 @@ static void fill_envelope(const struct drop_envelope *drop, struct queue_envelop
 	env->auth_user = xstrdup("");
 	env->origin = xstrdup("pickup");
 	/* sendmail -bv: delivered to nobody, so neither filtered nor copied. */
+	env->trace = drop->trace_report;
 	if (drop->verify_report)
 		env->verify = xstrdup(QUEUE_VERIFY_REPORT);
 	else if (*settings.content_filter)

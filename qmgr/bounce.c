@@ -83,11 +83,12 @@ static int queue_text(const struct queue_envelope *env, const struct str *text, 
 	return rc;
 }
 
-/* One report about the listed recipients, each with actions[k]. */
+/* One report about the listed recipients, each with actions[k];
+ * requested: one the sender asked for (sendmail -v, -bv). */
 static int queue_report(const struct queue_envelope *env, const char *path, size_t content_offset,
                         const struct status_log *log, const size_t *indexes, size_t count,
                         const enum dsn_action *actions, const char *to, const char *origin,
-                        const char *what)
+                        const char *what, bool requested)
 {
 	struct dsn_rcpt *rcpts = xcalloc(count, sizeof(*rcpts));
 	struct str *diags = xcalloc(count, sizeof(*diags));
@@ -129,6 +130,7 @@ static int queue_report(const struct queue_envelope *env, const char *path, size
 	    .notify_to = to,
 	    .templates = qmgr.templates,
 	    .postmaster_copy = strcmp(origin, "double-bounce") == 0,
+	    .requested = requested,
 	};
 	int rc = 0;
 	if (dsn_build(&report, &text, &error) != 0)
@@ -155,28 +157,35 @@ int notice_queue(const struct queue_envelope *env, const char *path, size_t cont
 	for (size_t k = 0; k < count; k++)
 		actions[k] = action;
 	int rc = queue_report(env, path, content_offset, log, indexes, count, actions, to, origin,
-	                      describe(action, origin));
+	                      describe(action, origin), false);
 	free(actions);
 	return rc;
 }
 
-int verify_report_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
-                        const struct status_log *log)
+int requested_report_queue(const struct queue_envelope *env, const char *path,
+                           size_t content_offset, const struct status_log *log, bool what_if)
 {
-	size_t count = log->rcpt_count;
-	if (count == 0)
-		return 0;
-	size_t *indexes = xcalloc(count, sizeof(*indexes));
-	enum dsn_action *actions = xcalloc(count, sizeof(*actions));
-	for (size_t k = 0; k < count; k++) {
-		indexes[k] = k;
+	size_t *indexes = xcalloc(log->rcpt_count + 1, sizeof(*indexes));
+	enum dsn_action *actions = xcalloc(log->rcpt_count + 1, sizeof(*actions));
+	size_t count = 0;
+	for (size_t k = 0; k < log->rcpt_count; k++) {
 		enum rcpt_state state = log->rcpts[k].state;
-		actions[k] = state == RCPT_DELIVERED ? DSN_ACTION_DELIVERABLE
-		             : state == RCPT_BOUNCED ? DSN_ACTION_UNDELIVERABLE
-		                                     : DSN_ACTION_DELAYED;
+		if (state == RCPT_PENDING)
+			continue; /* not tried in this attempt */
+		indexes[count] = k;
+		if (state == RCPT_DEFERRED)
+			actions[count] = DSN_ACTION_DELAYED;
+		else if (what_if)
+			actions[count] = state == RCPT_DELIVERED ? DSN_ACTION_DELIVERABLE
+			                                         : DSN_ACTION_UNDELIVERABLE;
+		else
+			actions[count] =
+			    state == RCPT_DELIVERED ? DSN_ACTION_DELIVERED : DSN_ACTION_FAILED;
+		count++;
 	}
-	int rc = queue_report(env, path, content_offset, log, indexes, count, actions, NULL,
-	                      "bounce", "sender delivery status report");
+	int rc = count == 0 ? 0
+	                    : queue_report(env, path, content_offset, log, indexes, count, actions,
+	                                   NULL, "bounce", "sender delivery status report", true);
 	free(indexes);
 	free(actions);
 	return rc;

@@ -368,7 +368,8 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	 * removal delivers again either way). Nothing was written to the
 	 * status log since it was read. Should the file stay, the outcomes
 	 * are written after all, so that its next attempt delivers nothing. */
-	if (env->rcpt_count == env->rcpt_total && !report &&
+	bool trace_due = env->trace && !verify && log->attempts == 0;
+	if (env->rcpt_count == env->rcpt_total && !report && !trace_due &&
 	    (verify ? all_final(log) : notify_delivered_quietly(env, log))) {
 		a->finished = true;
 		if (finish_message(env, a->path, log->on_disk) == 0) {
@@ -387,12 +388,24 @@ static void process_slice(const struct queue_envelope *env, struct status_log *l
 	if (a->finished)
 		return;
 	if (report) {
-		if (verify_report_queue(env, a->path, a->content_offset, log) != 0)
+		/* Recipients waiting for room at their destination: the report
+		 * comes when they have been tried (the message waits in line). */
+		if (limits_thread_postponed()) {
+			a->all_final = false;
+			return;
+		}
+		if (requested_report_queue(env, a->path, a->content_offset, log, true) != 0)
 			a->notices_owed = true;
 		return; /* reported: done with, deferred recipients too */
 	}
 	if (!verify && notify_after_attempt(env, a->path, a->content_offset, log) != 0)
 		a->notices_owed = true;
+	/* sendmail -v: a report of the first attempt (not again when back
+	 * from waiting for room, nor at retries). */
+	if (trace_due && limits_thread_resumed_since() == 0 &&
+	    requested_report_queue(env, a->path, a->content_offset, log, false) != 0)
+		log_warn("%s: the delivery report sendmail -v asked for could not be queued",
+		         env->id);
 	if (!all_final(log))
 		a->all_final = false;
 	if (log->delay_warned > a->delay_warned)

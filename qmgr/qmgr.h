@@ -117,13 +117,14 @@ int notice_queue(const struct queue_envelope *env, const char *path, size_t cont
                  const struct status_log *log, const size_t *indexes, size_t count,
                  enum dsn_action action, const char *to, const char *origin);
 
-/* bounce.c: the report that sendmail -bv asked for: every recipient of
- * env with what would happen to it (deliverable, undeliverable, or
- * delayed when that could not be told now), to env's sender. 0 if queued
- * (or if it cannot be built at all: logged and dropped), -1 (logged) if it
- * could not be queued now. */
-int verify_report_queue(const struct queue_envelope *env, const char *path, size_t content_offset,
-                        const struct status_log *log);
+/* bounce.c: the report the sender asked for, to env's sender, about the
+ * recipients of log tried in this attempt: with what_if (sendmail -bv)
+ * what would happen to each (deliverable, undeliverable, or delayed when
+ * that could not be told now), else (sendmail -v) what happened
+ * (delivered, failed, delayed). 0 if queued (or if it cannot be built at
+ * all: logged and dropped), -1 (logged) if it could not be queued now. */
+int requested_report_queue(const struct queue_envelope *env, const char *path,
+                           size_t content_offset, const struct status_log *log, bool what_if);
 
 /* notify.c: after a delivery attempt whose results are in log (and on
  * disk), queue the notifications due: failures (NOTIFY default or

@@ -384,6 +384,7 @@ static int enqueue(const struct sendmail *sm, const struct options *o, int argc,
 	drop_envelope_set(&env.body, o->body);
 	drop_envelope_set(&env.envid, o->envid);
 	env.verify_report = o->verify;
+	env.trace_report = o->verbose && !o->verify;
 	struct addrlist args = {0};
 	for (int i = 0; i < argc; i++) {
 		const char *error;
@@ -412,7 +413,7 @@ static int enqueue(const struct sendmail *sm, const struct options *o, int argc,
 			fprintf(stderr, "sendmail: recipient <%s>\n", env.rcpts[i].address);
 	int status = submit_message(sm, &env, &msg);
 	/* As Postfix says it; the report comes from the queue manager. */
-	if (status == EX_OK && o->verify)
+	if (status == EX_OK && (o->verify || o->verbose))
 		printf("Mail Delivery Status Report will be mailed to <%s>.\n", sender);
 	str_free(&msg);
 	free(sender);

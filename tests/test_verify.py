@@ -291,5 +291,45 @@ class SendmailVerifyTest(unittest.TestCase):
                  timeout=30, what="an empty queue")
 
 
+class SendmailTraceTest(SendmailVerifyTest):
+    """sendmail -v: delivered as usual, and the sender gets one report of
+    the first attempt (delivered, failed, delayed); the usual bounce for
+    the failed recipient goes too."""
+
+    test_report = None
+
+    def test_trace_report(self):
+        result = subprocess.run(
+            [self.inst.program("sendmail"), "-C", self.inst.etc, "-f", "tracer@relay.test",
+             "-v", "good8@relay.test", "bad8@relay.test", "slow8@relay.test"],
+            input=b"Subject: traced\n\nreally sent\n", capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        self.assertEqual(result.stdout.decode(),
+                         "Mail Delivery Status Report will be mailed to <tracer@relay.test>.\n")
+        wait_for(lambda: len([m for m in self.server.messages
+                              if "tracer@relay.test" in m["rcpts"]]) == 2,
+                 timeout=30, what="the report and the bounce")
+        # The message itself was delivered to the good recipient.
+        self.assertIn("really sent", self.server.message_to("good8@relay.test")["data"])
+        reports = [email.message_from_string(m["data"], policy=email.policy.default)
+                   for m in self.server.messages if "tracer@relay.test" in m["rcpts"]]
+        subjects = sorted(r["Subject"] for r in reports)
+        self.assertEqual(subjects, ["Mail Delivery Status Report",
+                                    "Undelivered Mail Returned to Sender"])
+        report = [r for r in reports if r["Subject"] == "Mail Delivery Status Report"][0]
+        text, status, _ = list(report.iter_parts())
+        self.assertIn("Enclosed is the mail delivery report that you requested.",
+                      text.get_content())
+        actions = {str(f["Final-Recipient"]).split(";")[1].strip(): str(f["Action"])
+                   for f in status.get_payload()[1:]}
+        # always_bcc's copy is a recipient like the others (a real delivery).
+        self.assertEqual(actions, {"good8@relay.test": "delivered",
+                                   "bad8@relay.test": "failed",
+                                   "slow8@relay.test": "delayed",
+                                   "archive@relay.test": "delivered"})
+        # The deferred recipient stays queued; no second report at its retry.
+        self.assertIn("slow8@relay.test", self.inst.mailctl("queue", "list").stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

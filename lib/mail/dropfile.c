@@ -233,6 +233,8 @@ void drop_encode_head(const struct drop_envelope *env, int64_t size, struct str 
 	ipc_rec_add_int(rec, "smtputf8", env->smtputf8 ? 1 : 0);
 	if (env->verify_report)
 		ipc_rec_add_int(rec, "verify_report", 1);
+	if (env->trace_report)
+		ipc_rec_add_int(rec, "trace_report", 1);
 	ipc_rec_encode(rec, out);
 	ipc_rec_free(rec);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -316,10 +318,20 @@ static int check_attrs(const struct ipc_rec *rec, const struct attr_spec *spec, 
 }
 
 static const struct attr_spec drop_attrs[] = {
-    {"uid", IPC_INT},       {"user", IPC_STR},          {"time", IPC_INT},  {"sender", IPC_STR},
-    {"full_name", IPC_STR}, {"ret", IPC_STR},           {"envid", IPC_STR}, {"body", IPC_STR},
-    {"smtputf8", IPC_INT},  {"verify_report", IPC_INT}, /* optional */
+    {"uid", IPC_INT},
+    {"user", IPC_STR},
+    {"time", IPC_INT},
+    {"sender", IPC_STR},
+    {"full_name", IPC_STR},
+    {"ret", IPC_STR},
+    {"envid", IPC_STR},
+    {"body", IPC_STR},
+    {"smtputf8", IPC_INT},
+    /* optional, the last DROP_OPTIONAL_ATTRS: */
+    {"verify_report", IPC_INT},
+    {"trace_report", IPC_INT},
 };
+#define DROP_OPTIONAL_ATTRS 2
 static const struct attr_spec rcpt_attrs[] = {
     {"address", IPC_STR}, {"orcpt", IPC_STR}, {"notify", IPC_STR}};
 static const struct attr_spec content_attrs[] = {{"size", IPC_INT}};
@@ -330,7 +342,8 @@ static const struct attr_spec end_attrs[] = {{"crc32", IPC_INT}};
 static int load_drop_record(const struct ipc_rec *rec, struct drop_envelope *env,
                             const char **error_r)
 {
-	if (check_attrs_optional(rec, drop_attrs, COUNT(drop_attrs), 1, error_r) != 0)
+	if (check_attrs_optional(rec, drop_attrs, COUNT(drop_attrs), DROP_OPTIONAL_ATTRS,
+	                         error_r) != 0)
 		return -1;
 	int64_t smtputf8 = 0;
 	ipc_rec_get_int(rec, "uid", &env->uid);
@@ -348,6 +361,13 @@ static int load_drop_record(const struct ipc_rec *rec, struct drop_envelope *env
 		return -1;
 	}
 	env->verify_report = verify_report == 1;
+	int64_t trace_report = 0;
+	ipc_rec_get_int(rec, "trace_report", &trace_report);
+	if (trace_report != 0 && trace_report != 1) {
+		*error_r = "trace_report is not 0 or 1";
+		return -1;
+	}
+	env->trace_report = trace_report == 1;
 	drop_envelope_set(&env->user, ipc_rec_get_str(rec, "user"));
 	drop_envelope_set(&env->sender, ipc_rec_get_str(rec, "sender"));
 	drop_envelope_set(&env->full_name, ipc_rec_get_str(rec, "full_name"));

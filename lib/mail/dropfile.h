@@ -11,7 +11,9 @@
  *              if none), body (s: "7BIT"|"8BITMIME"|""), smtputf8 (i: 0|1),
  *              and optionally verify_report (i: 0|1; 1 from sendmail -bv:
  *              deliver nothing, mail the sender a report of what would
- *              happen to each recipient)
+ *              happen to each recipient) and trace_report (i: 0|1; 1 from
+ *              sendmail -v: deliver, and mail the sender a report of the
+ *              first attempt)
  *   "rcpt"     one per recipient (1..DROP_MAX_RCPTS), in order: address (s:
  *              canonical), orcpt (s: "" or "type;value"), notify (s: "",
  *              "NEVER", or a comma list of SUCCESS, FAILURE, DELAY)
@@ -20,7 +22,7 @@
  *              empty
  *   "end"      crc32 (i: zlib crc32 of the content bytes)
  * and nothing after. Every attribute listed is required, exactly once,
- * with its type (verify_report at most once); no other attribute or
+ * with its type (verify_report and trace_report at most once); no other attribute or
  * record is allowed. Addresses must
  * be in the canonical form of smtp/address.h (so they are qualified), and
  * non-ASCII ones need smtputf8. The records before the content take at
@@ -64,6 +66,7 @@ struct drop_envelope {
 	char *body;
 	bool smtputf8;
 	bool verify_report; /* sendmail -bv */
+	bool trace_report;  /* sendmail -v */
 	struct drop_rcpt *rcpts;
 	size_t rcpt_count;
 	size_t rcpt_cap;

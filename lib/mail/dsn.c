@@ -160,6 +160,8 @@ static int check_report(const struct dsn_report *r, const char **error_r)
 
 static enum dsn_kind report_kind(const struct dsn_report *r)
 {
+	if (r->requested)
+		return DSN_KIND_VERIFY;
 	for (size_t i = 0; i < r->rcpt_count; i++)
 		if (r->rcpts[i].action == DSN_ACTION_DELIVERABLE ||
 		    r->rcpts[i].action == DSN_ACTION_UNDELIVERABLE)

@@ -66,6 +66,9 @@ struct dsn_report {
 	 * lines. */
 	const struct bounce_templates *templates;
 	bool postmaster_copy;
+	/* A report the sender asked for (sendmail -v): the verification
+	 * report's kind, whatever the actions. */
+	bool requested;
 };
 
 /* Build the notification into out (appended). The kind, and so the

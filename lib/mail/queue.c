@@ -211,6 +211,7 @@ void queue_envelope_copy_fields(struct queue_envelope *dst, const struct queue_e
 	dst->hold_reason = dup_or_null(src->hold_reason);
 	dst->filter = dup_or_null(src->filter);
 	dst->verify = dup_or_null(src->verify);
+	dst->trace = src->trace;
 }
 
 void queue_envelope_copy(struct queue_envelope *dst, const struct queue_envelope *src)
@@ -247,6 +248,8 @@ static void encode_envelope(const struct queue_envelope *env, struct str *out)
 		ipc_rec_add_str(rec, "filter", env->filter);
 	if (env->verify && *env->verify)
 		ipc_rec_add_str(rec, "verify", env->verify);
+	if (env->trace)
+		ipc_rec_add_int(rec, "trace", 1);
 	ipc_rec_encode(rec, out);
 	ipc_rec_free(rec);
 	for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -824,6 +827,9 @@ static int load_envelope_record(const struct ipc_rec *rec, struct queue_envelope
 	env->hold_reason = dup_attr(rec, "hold_reason");
 	env->filter = dup_attr(rec, "filter");
 	env->verify = dup_attr(rec, "verify");
+	int64_t trace = 0;
+	ipc_rec_get_int(rec, "trace", &trace);
+	env->trace = trace == 1;
 	if (*env->verify && !queue_verify_mode_valid(env->verify)) {
 		*error_r = "envelope record has an unknown verify mode";
 		return -1;

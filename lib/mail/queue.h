@@ -27,7 +27,9 @@
  *               (s: an address verification message that is delivered to
  *               nobody: "probe" from smtpd's reject_unverified_* checks,
  *               its results go to the verify cache; "report" from sendmail
- *               -bv, its results go back to the sender in one report)
+ *               -bv, its results go back to the sender in one report) and
+ *               trace (i: 1 from sendmail -v: delivered as usual, and the
+ *               sender gets a report of the first attempt)
  *   "rcpt"      one per recipient, in order: address, orcpt (s), notify (s:
  *               "" default, or a comma list of SUCCESS,FAILURE,DELAY or NEVER),
  *               and optionally valias_pending (i: 1 when its virtual alias
@@ -90,6 +92,7 @@ struct queue_envelope {
 	char *hold_reason; /* "" or NULL unless held with a reason */
 	char *filter;      /* content_filter "transport:nexthop", "" or NULL for none */
 	char *verify;      /* QUEUE_VERIFY_PROBE, QUEUE_VERIFY_REPORT, "" or NULL: a message */
+	bool trace;        /* a report of the first attempt to the sender */
 	int64_t size;      /* content bytes (from the content record when read) */
 	struct queue_rcpt *rcpts;
 	size_t rcpt_count;

@@ -144,13 +144,14 @@ TEST(verify_report_round_trip)
 	struct drop_envelope env;
 	sample_envelope(&env);
 	env.verify_report = true;
+	env.trace_report = true;
 	struct str s = STR_INIT;
 	drop_encode(&env, "", 0, &s);
 	drop_envelope_free(&env);
 	const char *error = NULL;
 	size_t offset;
 	CHECK(drop_parse(s.data, s.len, &env, &offset, &error) == 0);
-	CHECK(env.verify_report);
+	CHECK(env.verify_report && env.trace_report);
 	drop_envelope_free(&env);
 	str_free(&s);
 }
@@ -299,6 +300,21 @@ TEST(attribute_rules)
 	ipc_rec_add_int(rec, "verify_report", 2);
 	CHECK(parse_with_drop(rec, "bob@example.test", &error) == -1);
 	CHECK(strstr(error, "verify_report") != NULL);
+	rec = drop_rec();
+	ipc_rec_add_int(rec, "smtputf8", 0);
+	ipc_rec_add_int(rec, "trace_report", 1);
+	ipc_rec_add_int(rec, "verify_report", 0);
+	CHECK(parse_with_drop(rec, "bob@example.test", &error) == 0);
+	rec = drop_rec();
+	ipc_rec_add_int(rec, "smtputf8", 0);
+	ipc_rec_add_int(rec, "trace_report", 3);
+	CHECK(parse_with_drop(rec, "bob@example.test", &error) == -1);
+	CHECK(strstr(error, "trace_report") != NULL);
+	/* The optional ones do not make smtputf8 optional. */
+	rec = drop_rec();
+	ipc_rec_add_int(rec, "verify_report", 1);
+	CHECK(parse_with_drop(rec, "bob@example.test", &error) == -1);
+	CHECK(error != NULL && strstr(error, "smtputf8") != NULL);
 	rec = drop_rec();
 	ipc_rec_add_int(rec, "smtputf8", 0);
 	ipc_rec_add_str(rec, "verify_report", "probe");

@@ -3,11 +3,13 @@
  * and programs they name (and the services that per-transport parameters
  * and the transports of the address classes, local_transport and the
  * like, name), smtpd's DNS blocklist entries and policy servers, the
- * smtp client's TLS policy table source, and the certificate files of
- * tls_server_sni_maps. Prints every problem as
+ * smtp client's TLS policy table source, the certificate files of
+ * tls_server_sni_maps, and relaying by client certificate
+ * (relay_clientcerts). Prints every problem as
  * "file:line: message" (or "file: parameter: message" for a default) and exits 1 if any is an
  * error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/dovecot_auth.h"
 #include "conf/bounce_template.h"
 #include "conf/conf.h"
 #include "conf/masterconf.h"
@@ -48,6 +51,7 @@
 struct checker {
 	struct conf *conf;
 	char *main_path;
+	const struct service_list *services; /* master.conf's */
 	int errors;
 	int warnings;
 };
@@ -151,8 +155,6 @@ static void check_milter_params(struct checker *ck)
 	}
 }
 
-/* Every smtpd_dnsbl_sites entry (smtpd would ignore a bad one) and the
- * reply code. */
 /* The lists of client networks (address/prefix) smtpd matches clients with. */
 static void check_networks(struct checker *ck)
 {
@@ -173,18 +175,31 @@ static void check_networks(struct checker *ck)
 	}
 }
 
+/* Every entry of the DNS and domain blocklists (smtpd would ignore a bad
+ * one) and their reply code. */
 static void check_dnsbl(struct checker *ck)
 {
-	char *const *entries = conf_get_list(ck->conf, "smtpd_dnsbl_sites");
-	for (size_t i = 0; entries && entries[i]; i++) {
-		struct dnsbl_site site;
-		const char *error;
-		if (dnsbl_site_parse(entries[i], &site, &error) != 0) {
-			char *where = param_where(ck, "smtpd_dnsbl_sites");
-			report(ck, true, where, "smtpd_dnsbl_sites: \"%s\": %s", entries[i], error);
-			free(where);
+	static const char *const lists[] = {
+	    "smtpd_dnsbl_sites",
+	    "smtpd_rhsbl_client_sites",
+	    "smtpd_rhsbl_reverse_client_sites",
+	    "smtpd_rhsbl_helo_sites",
+	    "smtpd_rhsbl_sender_sites",
+	    "smtpd_rhsbl_recipient_sites",
+	};
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		char *const *entries = conf_get_list(ck->conf, lists[l]);
+		for (size_t i = 0; entries && entries[i]; i++) {
+			struct dnsbl_site site;
+			const char *error;
+			if (dnsbl_site_parse(entries[i], &site, &error) != 0) {
+				char *where = param_where(ck, lists[l]);
+				report(ck, true, where, "%s: \"%s\": %s", lists[l], entries[i],
+				       error);
+				free(where);
+			}
+			dnsbl_site_free(&site);
 		}
-		dnsbl_site_free(&site);
 	}
 	long long code = conf_get_int(ck->conf, "smtpd_dnsbl_reply_code");
 	if (code < 400 || code > 599) {
@@ -266,6 +281,62 @@ static void check_receive_options(struct checker *ck, const struct conf *conf, c
 		report(ck, true, where, "%s%s: unknown option \"%s\"", prefix, name, bad);
 }
 
+/* smtpd_sasl_type, and for dovecot smtpd_sasl_path: Dovecot's socket
+ * should be there (a warning: Dovecot makes it, and may start later), and
+ * must not be one that master binds for a service of its own (Postern's
+ * auth service listens on the default, private/auth). */
+static void check_sasl(struct checker *ck, const struct conf *conf, const char *name,
+                       const char *where, const char *prefix)
+{
+	const char *type = conf_get(conf, name);
+	const char *path = conf_get(conf, "smtpd_sasl_path");
+	const char *queue_dir = conf_get(conf, "queue_directory");
+	const char *error;
+	bool dovecot;
+	struct dovecot_endpoint ep;
+	if (dovecot_auth_type_parse(type, &dovecot, &error) != 0) {
+		report(ck, true, where, "%s%s = %s: %s", prefix, name, type, error);
+		return;
+	}
+	if (!dovecot)
+		return;
+	if (dovecot_endpoint_parse(path, queue_dir, &ep, &error) != 0) {
+		report(ck, true, where, "%s%s = dovecot, smtpd_sasl_path = %s: %s", prefix, name,
+		       path, error);
+		return;
+	}
+	/* The path as given, and where it is if that is another name. */
+	bool renamed = ep.path != NULL && strcmp(ep.path, path) != 0;
+	char *shown = xasprintf("%s%s%s%s", path, renamed ? " (" : "", renamed ? ep.path : "",
+	                        renamed ? ")" : "");
+	struct stat st;
+	if (ep.path != NULL && stat(ep.path, &st) != 0)
+		report(
+		    ck, false, where,
+		    "%s%s = dovecot, smtpd_sasl_path = %s: %s (until Dovecot listens there, AUTH "
+		    "is answered 454 4.7.0)",
+		    prefix, name, shown, strerror(errno));
+	else if (ep.path != NULL && !S_ISSOCK(st.st_mode))
+		report(ck, false, where, "%s%s = dovecot, smtpd_sasl_path = %s: not a socket",
+		       prefix, name, shown);
+	free(shown);
+	for (size_t i = 0; ep.path && ck->services && i < ck->services->count; i++) {
+		const struct service_def *d = &ck->services->items[i];
+		if (d->type == SERVICE_INET)
+			continue;
+		char *own = xasprintf("%s/%s/%s", queue_dir,
+		                      d->private_socket ? "private" : "public", d->name);
+		if (strcmp(own, ep.path) == 0)
+			report(ck, true, where,
+			       "%s%s = dovecot, smtpd_sasl_path = %s: master binds that socket for "
+			       "service %s (%s:%d); take that service out or give Dovecot's auth "
+			       "listener another path",
+			       prefix, name, path, d->name, d->file, d->line);
+		free(own);
+	}
+	dovecot_endpoint_free(&ep);
+}
+
 /* The settings smtpd reads for its policy servers (smtpd/policy_service.c)
  * and for content filters, which it refuses to start with if one is
  * wrong, and how to check each. */
@@ -273,13 +344,15 @@ static const struct {
 	const char *name;
 	void (*check)(struct checker *ck, const struct conf *conf, const char *name,
 	              const char *where, const char *prefix);
+	const char *also; /* another parameter whose -o calls for the check, or NULL */
 } policy_params[] = {
-    {"smtpd_policy_services", check_policy_endpoints},
-    {"smtpd_end_of_data_policy_services", check_policy_endpoints},
-    {"smtpd_policy_service_default_action", check_policy_action},
-    {"smtpd_tls_fingerprint_digest", check_fingerprint_digest},
-    {"content_filter", check_content_filter},
-    {"receive_override_options", check_receive_options},
+    {"smtpd_policy_services", check_policy_endpoints, NULL},
+    {"smtpd_end_of_data_policy_services", check_policy_endpoints, NULL},
+    {"smtpd_policy_service_default_action", check_policy_action, NULL},
+    {"smtpd_tls_fingerprint_digest", check_fingerprint_digest, NULL},
+    {"content_filter", check_content_filter, NULL},
+    {"receive_override_options", check_receive_options, NULL},
+    {"smtpd_sasl_type", check_sasl, "smtpd_sasl_path"},
 };
 #define POLICY_PARAM_COUNT (sizeof(policy_params) / sizeof(policy_params[0]))
 
@@ -298,6 +371,12 @@ static void check_policy_settings(struct checker *ck, const struct conf *conf, c
 	}
 }
 
+/* Whether the -o setting (len bytes of name before '=') sets name. */
+static bool setting_is(const char *setting, size_t len, const char *name)
+{
+	return name != NULL && strlen(name) == len && strncmp(setting, name, len) == 0;
+}
+
 /* The policy settings of a service that sets one with -o, as its smtpd
  * reads them: main.conf with the service's -o settings over it. */
 static void check_service_policy(struct checker *ck, const struct service_def *def,
@@ -311,8 +390,9 @@ static void check_service_policy(struct checker *ck, const struct service_def *d
 		const char *setting = def->argv[++i];
 		size_t len = strcspn(setting, "=");
 		for (size_t j = 0; j < POLICY_PARAM_COUNT; j++)
-			if (setting[len] == '=' && strlen(policy_params[j].name) == len &&
-			    strncmp(setting, policy_params[j].name, len) == 0)
+			if (setting[len] == '=' &&
+			    (setting_is(setting, len, policy_params[j].name) ||
+			     setting_is(setting, len, policy_params[j].also)))
 				only[j] = any = true;
 	}
 	if (!any)
@@ -863,6 +943,155 @@ static void check_tls_sni(struct checker *ck)
 	tls_sni_free(sni);
 }
 
+/* A service's last "-o name=value" (expanded, malloc'd), or NULL. */
+static char *service_setting(struct checker *ck, const struct service_def *def, const char *name)
+{
+	char *value = NULL;
+	size_t len = strlen(name);
+	for (int i = 1; i + 1 < def->argc; i++) {
+		if (strcmp(def->argv[i], "-o") != 0)
+			continue;
+		const char *setting = def->argv[++i];
+		if (strncmp(setting, name, len) == 0 && setting[len] == '=') {
+			free(value);
+			value = conf_expand(ck->conf, setting + len + 1);
+		}
+	}
+	return value;
+}
+
+/* A setting as a service sees it: its -o value, else main.conf's. */
+static bool service_bool(struct checker *ck, const struct service_def *def, const char *name)
+{
+	char *value = service_setting(ck, def, name);
+	bool on = conf_get_bool(ck->conf, name);
+	const char *error;
+	if (value != NULL && param_parse_bool(value, &on, &error) != 0)
+		on = false; /* reported with the service */
+	free(value);
+	return on;
+}
+
+static bool service_nonempty(struct checker *ck, const struct service_def *def, const char *name)
+{
+	char *value = service_setting(ck, def, name);
+	bool set = value != NULL ? strspn(value, " \t,") < strlen(value)
+	                         : *conf_get(ck->conf, name) != '\0';
+	free(value);
+	return set;
+}
+
+/* "AB:01:..." with len bytes, in either case. */
+static bool fingerprint_form(const char *key, size_t len)
+{
+	if (len == 0 || strlen(key) != 3 * len - 1)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		const char *byte = key + 3 * i;
+		if (!isxdigit((unsigned char)byte[0]) || !isxdigit((unsigned char)byte[1]) ||
+		    (i + 1 < len && byte[2] != ':'))
+			return false;
+	}
+	return true;
+}
+
+struct fingerprint_walk {
+	struct checker *ck;
+	const char *spec;
+	const char *digest;
+	size_t len;
+	int bad;
+};
+
+#define FINGERPRINT_REPORTS 5
+
+static int check_fingerprint_key(const char *key, const char *value, void *ctx)
+{
+	(void)value;
+	struct fingerprint_walk *w = ctx;
+	if (fingerprint_form(key, w->len) || ++w->bad > FINGERPRINT_REPORTS)
+		return 0;
+	char *where = param_where(w->ck, "relay_clientcerts");
+	report(w->ck, false, where,
+	       "relay_clientcerts: %s: \"%s\" is not a %s fingerprint (%zu bytes as AB:01:...; "
+	       "smtpd_tls_fingerprint_digest): it matches no client",
+	       w->spec, key, w->digest, w->len);
+	free(where);
+	return 0;
+}
+
+/* relay_clientcerts and smtpd_relay_all_clientcerts (smtpd/clientcerts.c):
+ * the tables open, their keys are fingerprints of the digest smtpd makes,
+ * some smtpd service that relays by certificate asks for one (with a
+ * certificate of its own), and one that trusts every verified
+ * certificate has a CA to verify it with. */
+static void check_clientcerts(struct checker *ck, const struct service_list *services)
+{
+	check_table_param(ck, "relay_clientcerts");
+	const char *digest = conf_get(ck->conf, "smtpd_tls_fingerprint_digest");
+	size_t len = tls_fingerprint_digest_size(digest);
+	char *const *maps = conf_get_list(ck->conf, "relay_clientcerts");
+	for (size_t i = 0; len > 0 && maps && maps[i]; i++) {
+		const char *error;
+		struct table *t = table_open(maps[i], &error);
+		if (t == NULL)
+			continue; /* reported above */
+		struct fingerprint_walk w = {ck, maps[i], digest, len, 0};
+		(void)table_walk(t, check_fingerprint_key, &w, &error); /* regexp: not listed */
+		table_close(t);
+		if (w.bad > FINGERPRINT_REPORTS) {
+			char *where = param_where(ck, "relay_clientcerts");
+			report(ck, false, where, "relay_clientcerts: %s: %d more keys like these",
+			       maps[i], w.bad - FINGERPRINT_REPORTS);
+			free(where);
+		}
+	}
+	char *uses = NULL;  /* where the first smtpd service relaying by certificate sets it */
+	char *no_ca = NULL; /* where one trusts all verified ones without a CA */
+	const char *no_ca_service = NULL;
+	const char *param = NULL;
+	bool asks = false;
+	for (size_t i = 0; i < services->count; i++) {
+		const struct service_def *def = &services->items[i];
+		const char *slash = strrchr(def->argv[0], '/');
+		if (strcmp(slash ? slash + 1 : def->argv[0], "smtpd") != 0)
+			continue;
+		bool listed = service_nonempty(ck, def, "relay_clientcerts");
+		bool all = service_bool(ck, def, "smtpd_relay_all_clientcerts");
+		if (!listed && !all)
+			continue;
+		if (uses == NULL) {
+			param = listed ? "relay_clientcerts" : "smtpd_relay_all_clientcerts";
+			char *own = service_setting(ck, def, param);
+			uses = own != NULL ? xasprintf("%s:%d", def->file, def->line)
+			                   : param_where(ck, param);
+			free(own);
+		}
+		if (!service_bool(ck, def, "smtpd_tls_ask_ccert") ||
+		    !service_nonempty(ck, def, "smtpd_tls_cert_file"))
+			continue;
+		asks = true;
+		if (all && !service_nonempty(ck, def, "smtpd_tls_CAfile") && no_ca == NULL) {
+			no_ca = xasprintf("%s:%d", def->file, def->line);
+			no_ca_service = def->name;
+		}
+	}
+	if (uses != NULL && !asks)
+		report(ck, false, uses,
+		       "%s is set but no smtpd service that uses it asks for client certificates "
+		       "(smtpd_tls_ask_ccert = yes, with an smtpd_tls_cert_file): no client relays "
+		       "by certificate",
+		       param);
+	if (no_ca != NULL)
+		report(
+		    ck, false, no_ca,
+		    "service %s: smtpd_relay_all_clientcerts = yes but smtpd_tls_CAfile is empty: "
+		    "no client certificate verifies, so none relays by it",
+		    no_ca_service);
+	free(no_ca);
+	free(uses);
+}
+
 int cmd_check(struct mailctl *m, int argc, char **argv)
 {
 	(void)argv;
@@ -880,6 +1109,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	struct service_list services;
 	service_list_init(&services);
 	masterconf_load_file(master_path, &services, &diags);
+	ck.services = &services;
 	print_diags(&ck, &diags);
 	diag_list_free(&diags);
 	check_dir_param(&ck, "queue_directory", true);
@@ -918,6 +1148,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_tls_policy(&ck);
 	check_tls_session_cache(&ck);
 	check_tls_sni(&ck);
+	check_clientcerts(&ck, &services);
 	for (size_t i = 0; i < services.count; i++)
 		check_service(&ck, &services.items[i]);
 	check_transport_params(&ck, &services);

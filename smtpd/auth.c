@@ -1,8 +1,9 @@
 /*
  * smtpd AUTH (RFC 4954): PLAIN and LOGIN, checked by the auth service over
- * its UNIX socket. Offered only over TLS unless the client is in
- * smtpd_tls_auth_only_exempt networks (loopback in an instance). Failures
- * are delayed and counted; too many end the session.
+ * its UNIX socket, or with smtpd_sasl_type = dovecot by Dovecot's auth
+ * server (as PLAIN, LOGIN converted). Offered only over TLS unless the
+ * client is in smtpd_tls_auth_only_exempt networks (loopback in an
+ * instance). Failures are delayed and counted; too many end the session.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "auth/auth_client.h"
+#include "auth/dovecot_auth.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -76,13 +78,50 @@ static int read_response(struct session *s, const char *prompt, struct str *deco
 	return rc;
 }
 
+void auth_setup(struct smtpd_settings *c, const struct conf *conf)
+{
+	const char *type = conf_get(conf, "smtpd_sasl_type");
+	const char *error;
+	bool dovecot;
+	if (dovecot_auth_type_parse(type, &dovecot, &error) != 0)
+		log_fatal("smtpd_sasl_type: \"%s\": %s", type, error);
+	c->dovecot_auth = NULL;
+	if (!dovecot)
+		return;
+	const char *path = conf_get(conf, "smtpd_sasl_path");
+	struct dovecot_endpoint *ep = xmalloc(sizeof(*ep));
+	if (dovecot_endpoint_parse(path, c->queue_dir, ep, &error) != 0)
+		log_fatal("smtpd_sasl_path: \"%s\": %s", path, error);
+	c->dovecot_auth = ep;
+}
+
+/* Ask Dovecot, telling it the addresses and whether TLS protects the
+ * connection; its answer is the auth service's. */
+static enum auth_result ask_dovecot(struct session *s, const char *user, const char *password,
+                                    char **canonical_r, const char **error_r)
+{
+	char local[64] = "", port[16];
+	if (session_server_address(s, local, sizeof(local), port, sizeof(port)) != 0)
+		local[0] = '\0';
+	struct dovecot_auth_info info = {
+	    .service = "smtp",
+	    .local_addr = local,
+	    .remote_addr = s->client_addr,
+	    .secured = s->tls != NULL,
+	};
+	return dovecot_auth_plain(s->cfg->dovecot_auth, user, password, &info, AUTH_TIMEOUT_MS,
+	                          canonical_r, error_r);
+}
+
 static void verify(struct session *s, const char *method, const char *user, const char *password)
 {
 	char *canonical = NULL;
 	const char *error = "";
 	enum auth_result r =
-	    auth_client_verify(s->cfg->auth_socket, user, password, "smtp", s->client_addr,
-	                       AUTH_TIMEOUT_MS, &canonical, &error);
+	    s->cfg->dovecot_auth
+	        ? ask_dovecot(s, user, password, &canonical, &error)
+	        : auth_client_verify(s->cfg->auth_socket, user, password, "smtp", s->client_addr,
+	                             AUTH_TIMEOUT_MS, &canonical, &error);
 	if (r == AUTH_OK) {
 		s->auth_user = canonical;
 		s->auth_method = xstrdup(method);
@@ -103,7 +142,8 @@ static void verify(struct session *s, const char *method, const char *user, cons
 	/* Postfix's form, which log watchers (fail2ban's postfix filter) know. */
 	log_warn("%s: SASL %s authentication failed: authentication failure, sasl_username=%s",
 	         session_client(s), method, user);
-	/* The auth service already delayed its answer; the error counter adds more. */
+	/* The auth service (or Dovecot) already delayed its answer; the error
+	 * counter adds more. */
 	reply(s, 535, "5.7.8", "Error: authentication failed");
 	if (session_error(s))
 		return; /* ended: 421 sent */

@@ -13,6 +13,9 @@
  * together, and its verdict kept for the session's later recipients and
  * transactions. DNS trouble never refuses mail: the site is named in a
  * warning and counts as not listing the client.
+ *
+ * The smtpd_blocklist_* helpers here (site lists, look-ups, the TXT
+ * reason, the refusal) are shared with the domain blocklists (rhsbl.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,105 +28,128 @@
 #include "util/event.h"
 #include "util/log.h"
 
-/* Set up at the first look-up and kept for the process's sessions. */
-static bool loaded;
-static struct dnsbl_site *sites;
-static size_t site_count;
-
-/* The longest TXT text quoted in a reply. */
-#define REASON_MAX 160
-
-static void load(const struct smtpd_settings *cfg)
+size_t smtpd_blocklist_load(struct smtpd_blocklist *list, char *const *entries)
 {
-	loaded = true;
-	for (size_t i = 0; cfg->dnsbl_sites && cfg->dnsbl_sites[i]; i++) {
+	if (list->loaded)
+		return list->count;
+	list->loaded = true;
+	for (size_t i = 0; entries && entries[i]; i++) {
 		struct dnsbl_site site;
 		const char *error;
-		if (dnsbl_site_parse(cfg->dnsbl_sites[i], &site, &error) != 0) {
-			log_warn("smtpd_dnsbl_sites: ignoring \"%s\": %s", cfg->dnsbl_sites[i],
-			         error);
+		if (dnsbl_site_parse(entries[i], &site, &error) != 0) {
+			log_warn("%s: ignoring \"%s\": %s", list->param, entries[i], error);
 			dnsbl_site_free(&site);
 			continue;
 		}
-		sites = xrealloc(sites, (site_count + 1) * sizeof(*sites));
-		sites[site_count++] = site;
+		list->sites = xrealloc(list->sites, (list->count + 1) * sizeof(*list->sites));
+		list->sites[list->count++] = site;
 	}
+	return list->count;
 }
 
-/* The first TXT record's text, made fit for a reply line. */
-static void txt_reason(const struct dns_answer *txt, char *out, size_t size)
+struct dns_resolver *smtpd_blocklist_resolver(struct session *s,
+                                              const struct smtpd_blocklist_query *queries,
+                                              size_t count)
 {
-	out[0] = '\0';
-	if (txt->status != DNS_FOUND || txt->count == 0 || txt->rrs[0].text == NULL)
+	const char *error;
+	struct dns_resolver *resolver = smtpd_resolver(s->cfg, &error);
+	if (resolver == NULL)
+		for (size_t i = 0; i < count; i++)
+			log_warn("%s: DNS blocklist %s not checked: %s", session_client(s),
+			         queries[i].site->domain, error);
+	return resolver;
+}
+
+void smtpd_blocklist_lookup(struct session *s, struct dns_resolver *resolver,
+                            struct smtpd_blocklist_query *queries, size_t count, int64_t deadline)
+{
+	if (count == 0)
 		return;
-	size_t n = 0;
-	for (const char *p = txt->rrs[0].text; *p && n + 1 < size && n < REASON_MAX; p++) {
-		unsigned char c = (unsigned char)*p;
-		out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	out[n] = '\0';
-}
-
-/* The index of the first site whose answer lists the client, or
- * site_count; DNS trouble is logged and counts as not listed. */
-static size_t first_listing(struct session *s, struct dns_resolver *resolver, char **names)
-{
-	struct dns_answer *answers = xcalloc(site_count, sizeof(*answers));
-	dns_lookup_many(resolver, (const char *const *)names, site_count, DNS_TYPE_A,
-	                (int)s->cfg->dnsbl_timeout_ms, answers);
-	size_t listing = site_count;
-	for (size_t i = 0; i < site_count && listing == site_count; i++) {
+	const char **names = xcalloc(count, sizeof(*names));
+	struct dns_answer *answers = xcalloc(count, sizeof(*answers));
+	for (size_t i = 0; i < count; i++)
+		names[i] = queries[i].name;
+	int64_t left = deadline - event_now_ms();
+	dns_lookup_many(resolver, names, count, DNS_TYPE_A, left > 0 ? (int)left : 0, answers);
+	for (size_t i = 0; i < count; i++) {
 		const struct dns_answer *a = &answers[i];
+		struct smtpd_blocklist_query *q = &queries[i];
+		q->listed = false;
 		if (a->status == DNS_TEMPFAIL)
 			log_warn("%s: DNS blocklist %s not checked: lookup of %s failed: %s",
-			         session_client(s), sites[i].domain, names[i],
+			         session_client(s), q->site->domain, q->name,
 			         a->error ? a->error : "temporary failure");
-		for (size_t r = 0; r < a->count && listing == site_count; r++)
-			if (a->rrs[r].data_len == 4 && dnsbl_site_match(&sites[i], a->rrs[r].data))
-				listing = i;
-	}
-	for (size_t i = 0; i < site_count; i++)
+		for (size_t r = 0; r < a->count && !q->listed; r++)
+			q->listed =
+			    a->rrs[r].data_len == 4 && dnsbl_site_match(q->site, a->rrs[r].data);
 		dns_answer_free(&answers[i]);
+	}
 	free(answers);
-	return listing;
+	free(names);
 }
+
+void smtpd_blocklist_reason(struct dns_resolver *resolver, const char *name, int64_t deadline,
+                            char out[SMTPD_BLOCKLIST_REASON_MAX + 1])
+{
+	out[0] = '\0';
+	int64_t left = deadline - event_now_ms();
+	if (left <= 0)
+		return;
+	struct dns_answer txt;
+	dns_lookup(resolver, name, DNS_TYPE_TXT, (int)left, &txt);
+	if (txt.status == DNS_FOUND && txt.count > 0 && txt.rrs[0].text != NULL) {
+		size_t n = 0;
+		for (const char *p = txt.rrs[0].text; *p && n < SMTPD_BLOCKLIST_REASON_MAX; p++) {
+			unsigned char c = (unsigned char)*p;
+			out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		}
+		out[n] = '\0';
+	}
+	dns_answer_free(&txt);
+}
+
+int smtpd_blocklist_refuse(struct session *s, const char *text)
+{
+	int code = (int)s->cfg->dnsbl_reply_code;
+	reply(s, code, code >= 500 ? "5.7.1" : "4.7.1", "%s", text);
+	return -1;
+}
+
+static struct smtpd_blocklist dnsbl_sites = {.param = "smtpd_dnsbl_sites"};
 
 /* Look the client up under every site; a listing site's refusal text goes
  * to s->dnsbl_refusal. */
 static void lookup(struct session *s)
 {
-	char **names = xcalloc(site_count, sizeof(*names));
+	size_t count = dnsbl_sites.count;
+	struct smtpd_blocklist_query *queries = xcalloc(count, sizeof(*queries));
 	bool ip_client = true;
-	for (size_t i = 0; i < site_count && ip_client; i++) {
-		names[i] = dns_reverse_name_under(s->client_addr, sites[i].domain);
-		ip_client = names[i] != NULL; /* not for a UNIX-socket client */
+	for (size_t i = 0; i < count && ip_client; i++) {
+		queries[i].site = &dnsbl_sites.sites[i];
+		queries[i].name =
+		    dns_reverse_name_under(s->client_addr, dnsbl_sites.sites[i].domain);
+		ip_client = queries[i].name != NULL; /* not for a UNIX-socket client */
 	}
-	const char *resolver_error;
-	struct dns_resolver *resolver = ip_client ? smtpd_resolver(s->cfg, &resolver_error) : NULL;
-	if (ip_client && resolver == NULL) {
-		for (size_t i = 0; i < site_count; i++)
-			log_warn("%s: DNS blocklist %s not checked: %s", session_client(s),
-			         sites[i].domain, resolver_error);
-	} else if (ip_client) {
+	struct dns_resolver *resolver =
+	    ip_client ? smtpd_blocklist_resolver(s, queries, count) : NULL;
+	if (resolver != NULL) {
 		int64_t deadline = event_now_ms() + s->cfg->dnsbl_timeout_ms;
-		size_t listing = first_listing(s, resolver, names);
-		char reason[REASON_MAX + 1] = "";
-		int64_t left = deadline - event_now_ms();
-		if (listing < site_count && left > 0) {
-			struct dns_answer txt;
-			dns_lookup(resolver, names[listing], DNS_TYPE_TXT, (int)left, &txt);
-			txt_reason(&txt, reason, sizeof(reason));
-			dns_answer_free(&txt);
-		}
-		if (listing < site_count)
+		smtpd_blocklist_lookup(s, resolver, queries, count, deadline);
+		size_t listing = 0;
+		while (listing < count && !queries[listing].listed)
+			listing++;
+		if (listing < count) {
+			char reason[SMTPD_BLOCKLIST_REASON_MAX + 1];
+			smtpd_blocklist_reason(resolver, queries[listing].name, deadline, reason);
 			snprintf(s->dnsbl_refusal, sizeof(s->dnsbl_refusal),
 			         "Service unavailable; Client host [%s] blocked using %s%s%s",
-			         s->client_addr, sites[listing].domain, reason[0] ? "; " : "",
-			         reason);
+			         s->client_addr, queries[listing].site->domain,
+			         reason[0] ? "; " : "", reason);
+		}
 	}
-	for (size_t i = 0; i < site_count; i++)
-		free(names[i]);
-	free(names);
+	for (size_t i = 0; i < count; i++)
+		free(queries[i].name);
+	free(queries);
 }
 
 int dnsbl_check_rcpt(struct session *s)
@@ -131,9 +157,7 @@ int dnsbl_check_rcpt(struct session *s)
 	const struct smtpd_settings *cfg = s->cfg;
 	if (cfg->dnsbl_sites == NULL || cfg->dnsbl_sites[0] == NULL || policy_client_trusted(s))
 		return 0;
-	if (!loaded)
-		load(cfg);
-	if (site_count == 0)
+	if (smtpd_blocklist_load(&dnsbl_sites, cfg->dnsbl_sites) == 0)
 		return 0;
 	if (!s->dnsbl_checked) {
 		s->dnsbl_checked = true;
@@ -141,7 +165,5 @@ int dnsbl_check_rcpt(struct session *s)
 	}
 	if (s->dnsbl_refusal[0] == '\0')
 		return 0;
-	int code = (int)cfg->dnsbl_reply_code;
-	reply(s, code, code >= 500 ? "5.7.1" : "4.7.1", "%s", s->dnsbl_refusal);
-	return -1;
+	return smtpd_blocklist_refuse(s, s->dnsbl_refusal);
 }

@@ -130,6 +130,7 @@ static void load_settings(struct server *srv)
 	c->recipient_delimiter = conf_get(conf, "recipient_delimiter");
 	c->virtual_alias = virtual_alias_from_conf(conf);
 	c->auth_socket = xasprintf("%s/private/auth", c->queue_dir);
+	auth_setup(c, conf);
 	c->qmgr_socket = xasprintf("%s/public/qmgr", c->queue_dir);
 	const char *error;
 	c->canonical = canonical_from_conf(conf, &error);
@@ -162,6 +163,11 @@ static void load_settings(struct server *srv)
 	c->dnsbl_sites = conf_get_list(conf, "smtpd_dnsbl_sites");
 	c->dnsbl_timeout_ms = conf_get_time(conf, "smtpd_dnsbl_timeout") * 1000;
 	c->dnsbl_reply_code = conf_get_int(conf, "smtpd_dnsbl_reply_code");
+	c->rhsbl_client_sites = conf_get_list(conf, "smtpd_rhsbl_client_sites");
+	c->rhsbl_reverse_client_sites = conf_get_list(conf, "smtpd_rhsbl_reverse_client_sites");
+	c->rhsbl_helo_sites = conf_get_list(conf, "smtpd_rhsbl_helo_sites");
+	c->rhsbl_sender_sites = conf_get_list(conf, "smtpd_rhsbl_sender_sites");
+	c->rhsbl_recipient_sites = conf_get_list(conf, "smtpd_rhsbl_recipient_sites");
 	c->reject_unknown_sender_domain = conf_get_bool(conf, "smtpd_reject_unknown_sender_domain");
 	c->reject_unknown_recipient_domain =
 	    conf_get_bool(conf, "smtpd_reject_unknown_recipient_domain");
@@ -197,6 +203,7 @@ static void load_settings(struct server *srv)
 		    login_mode);
 	content_checks_setup(c, conf);
 	policy_service_setup(c, conf);
+	clientcerts_setup(c, conf);
 	verify_setup(c, conf);
 	proxy_filter_setup(c, conf);
 	c->unknown_address_reject_code = conf_get_int(conf, "unknown_address_reject_code");

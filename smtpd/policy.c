@@ -7,7 +7,8 @@
  * alias domain nothing else), each also with its recipient_delimiter
  * extension, mail for relay domains is taken (with relay_recipient_maps,
  * only for the addresses they list), and anything else only from trusted
- * clients (mynetworks or authenticated). Never an open relay.
+ * clients (mynetworks, authenticated, or trusted by their TLS client
+ * certificate: clientcerts.c). Never an open relay.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -30,7 +31,8 @@ bool policy_is_local_domain(const struct smtpd_settings *cfg, const char *domain
 
 bool policy_client_trusted(const struct session *s)
 {
-	return s->auth_user != NULL || cidr_list_match(s->cfg->mynetworks, s->client_addr);
+	return s->auth_user != NULL || s->ccert_trust > 0 ||
+	       cidr_list_match(s->cfg->mynetworks, s->client_addr);
 }
 
 /* 1 found, 0 not found, -1 lookup failure (the table is broken or missing).
@@ -191,7 +193,12 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 	}
 	if (!local_domain && !virtual_mailbox && !virtual_alias &&
 	    !str_list_contains_nocase(cfg->relay_domains, domain) && !policy_client_trusted(s)) {
-		reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
+		/* relay_clientcerts could not be read: the certificate might
+		 * have made the client trusted (Postfix defers too) */
+		if (s->ccert_trust < 0)
+			reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
+		else
+			reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
 		return -1;
 	}
 	/* A service behind a content filter: the recipients were checked

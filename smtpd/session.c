@@ -235,6 +235,7 @@ static void transaction_clear(struct session *s)
 	queue_envelope_free(&s->env);
 	queue_envelope_init(&s->env);
 	s->sender_domain_verdict = 0;
+	s->rhsbl_sender.checked = false;
 	s->sender_verify_found = 0;
 	free(s->sender_verify_reason);
 	s->sender_verify_reason = NULL;
@@ -274,6 +275,7 @@ static void cmd_ehlo(struct session *s, const char *arg, bool extended)
 	free(s->helo);
 	s->helo = xstrdup(arg);
 	s->helo_verdict = 0;
+	s->rhsbl_helo.checked = false;
 	s->esmtp = extended;
 	if (smtpd_milter_helo(s))
 		return;
@@ -387,6 +389,7 @@ static void cmd_starttls(struct session *s, const char *arg)
 	newtls_handshake_done(s);
 	tls_session_attach(s->tls, s->stream);
 	log_tls(s);
+	clientcerts_session_start(s);
 	/* RFC 3207: forget everything learned before TLS. */
 	session_reset_transaction(s);
 	free(s->helo);
@@ -550,6 +553,8 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		rc = recipient_domain_check_rcpt(s, p.address, p.addr.domain);
 	if (rc == 0 && !access_ok)
 		rc = dnsbl_check_rcpt(s);
+	if (rc == 0 && !access_ok)
+		rc = rhsbl_check_rcpt(s, p.address, p.addr.domain);
 	if (rc == 0 && !access_ok)
 		rc = policy_service_check_rcpt(s, p.address);
 	if (rc == 0 && !access_ok)
@@ -905,6 +910,7 @@ void session_run(const struct smtpd_settings *cfg, int fd)
 		newtls_handshake_done(&s);
 		tls_session_attach(s.tls, s.stream);
 		log_tls(&s);
+		clientcerts_session_start(&s);
 	}
 	if (!client_limit_take(cfg, s.client_addr)) {
 		reply(&s, 421, "4.7.0", "%s Error: too many connections from %s", cfg->hostname,

@@ -6,11 +6,12 @@
  *   session.c  the command loop, replies, EHLO/MAIL/RCPT/RSET/..., logging
  *   data.c     DATA and BDAT: receiving the message into the queue
  *   policy.c   who may send to whom: local, virtual and relay checks
- *   auth.c     AUTH PLAIN and LOGIN through the auth service
+ *   auth.c     AUTH PLAIN and LOGIN through the auth service (or Dovecot's)
  *   client_limit.c  concurrent connections per client address
  *   client_rate.c   connection, message and recipient rates per client address
  *   milter.c   the smtpd_milters chain: events, macros, verdict replies
- *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites)
+ *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites), and what the blocklists share
+ *   rhsbl.c    the domain blocklists (smtpd_rhsbl_*_sites)
  *   resolver.c the DNS resolver that dnsbl.c and address_domain.c share
  *   address_domain.c  the HELO name, sender and recipient domains must exist in the DNS
  *   sender_login.c   who may use which sender (smtpd_sender_login_maps)
@@ -19,6 +20,7 @@
  *   policy_service.c  Postfix's SMTPD policy servers (smtpd_policy_services)
  *   xforward.c  XFORWARD from smtpd_authorized_xforward_hosts: the original client
  *   proxy_filter.c  smtpd_proxy_filter: the transaction proxied to a before-queue filter
+ *   clientcerts.c   relaying by TLS client certificate (relay_clientcerts)
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -133,6 +135,9 @@ struct smtpd_settings {
 	struct canonical *canonical;
 	unsigned header_rewrite_clients;
 	const char *auth_socket;
+	/* smtpd_sasl_type = dovecot: where Dovecot's auth listens (smtpd_sasl_path);
+	 * NULL: the auth service at auth_socket checks passwords (auth.c) */
+	struct dovecot_endpoint *dovecot_auth;
 	const char *qmgr_socket;
 	struct tls_context *tls;
 	struct milter_defaults milter_defaults;
@@ -148,7 +153,13 @@ struct smtpd_settings {
 	/* dnsbl.c: the DNS blocklists */
 	char *const *dnsbl_sites;
 	long long dnsbl_timeout_ms; /* for all sites together */
-	long long dnsbl_reply_code;
+	long long dnsbl_reply_code; /* for the domain blocklists too */
+	/* rhsbl.c: the domain blocklists, by the name they look up */
+	char *const *rhsbl_client_sites;
+	char *const *rhsbl_reverse_client_sites;
+	char *const *rhsbl_helo_sites;
+	char *const *rhsbl_sender_sites;
+	char *const *rhsbl_recipient_sites;
 	/* fqdn.c */
 	bool reject_invalid_helo;
 	bool reject_non_fqdn_helo;
@@ -186,6 +197,10 @@ struct smtpd_settings {
 	const char *policy_default_action;
 	const char *policy_context;
 	const char *tls_fingerprint_digest; /* of ccert_fingerprint for policy servers */
+	/* clientcerts.c: clients trusted by their TLS certificate */
+	bool ask_ccert;                 /* smtpd_tls_ask_ccert */
+	char *const *relay_clientcerts; /* tables of fingerprints */
+	bool relay_all_clientcerts;     /* smtpd_relay_all_clientcerts: any verified one */
 	/* proxy_filter.c: smtpd_proxy_filter ("": none), smtpd_proxy_ehlo,
 	 * smtpd_proxy_timeout, smtpd_proxy_options speed_adjust */
 	const char *proxy_filter;
@@ -212,6 +227,14 @@ struct access_deferral {
 	char *text;
 };
 
+/* rhsbl.c: a domain blocklist's verdict on a name, kept for the session
+ * or the transaction: whether it was looked up, and the reply text ("" if
+ * no site lists the name). */
+struct rhsbl_verdict {
+	bool checked;
+	char refusal[1024];
+};
+
 struct session {
 	const struct smtpd_settings *cfg;
 	struct stream *stream;
@@ -230,6 +253,9 @@ struct session {
 	bool esmtp;
 	bool quit;
 	struct tls_session *tls;
+	/* clientcerts.c: the client certificate makes the client trusted (1),
+	 * does not (0), or relay_clientcerts could not be read (-1) */
+	int ccert_trust;
 	char *auth_user;
 	char *auth_method;
 	int errors;
@@ -264,8 +290,14 @@ struct session {
 	int sender_verify_found;
 	enum verify_status sender_verify_status;
 	char *sender_verify_reason;
-	int helo_verdict;                /* address_domain.c, for the HELO name; 0: not yet */
-	char dnsbl_refusal[512];         /* their verdict: the reply text, or "" */
+	int helo_verdict;        /* address_domain.c, for the HELO name; 0: not yet */
+	char dnsbl_refusal[512]; /* their verdict: the reply text, or "" */
+	/* rhsbl.c: the domain blocklists' verdicts on the client's names and
+	 * the HELO name (for the session) and the sender (the transaction) */
+	struct rhsbl_verdict rhsbl_client;
+	struct rhsbl_verdict rhsbl_reverse_client;
+	struct rhsbl_verdict rhsbl_helo;
+	struct rhsbl_verdict rhsbl_sender;
 	char last_reply[512];            /* the last reply line sent, without CRLF */
 	char queue_id[QUEUE_ID_LEN + 1]; /* of the message being received */
 
@@ -382,6 +414,51 @@ const struct dns_hosts *smtpd_hosts(const struct smtpd_settings *cfg);
  * tables, unless they said OK): 0 go on, or -1 having sent the reply. */
 int dnsbl_check_rcpt(struct session *s);
 
+/* dnsbl.c: what the address and domain blocklists share. A list of sites
+ * (lib/dns/dnsbl.h) from one parameter, parsed at its first use; a bad
+ * entry is logged, naming param, and left out. */
+struct dnsbl_site;
+struct smtpd_blocklist {
+	const char *param;
+	bool loaded;
+	struct dnsbl_site *sites;
+	size_t count;
+};
+/* The list's sites from entries (parsed at the first call): how many. */
+size_t smtpd_blocklist_load(struct smtpd_blocklist *list, char *const *entries);
+/* One name to look up in one site (its A record): listed is set when an
+ * answer passes the site's filter. */
+struct smtpd_blocklist_query {
+	const struct dnsbl_site *site;
+	char *name;
+	bool listed;
+};
+/* smtpd's resolver, or NULL having warned that each query's site is not
+ * checked (and why). */
+struct dns_resolver *smtpd_blocklist_resolver(struct session *s,
+                                              const struct smtpd_blocklist_query *queries,
+                                              size_t count);
+/* Ask all queries at once, waiting until deadline (event_now_ms()) at
+ * most. DNS trouble never lists: it is logged, naming the site. */
+void smtpd_blocklist_lookup(struct session *s, struct dns_resolver *resolver,
+                            struct smtpd_blocklist_query *queries, size_t count, int64_t deadline);
+/* The first TXT text of name (a listing's reason) fit for a reply line,
+ * at most SMTPD_BLOCKLIST_REASON_MAX characters, if it comes before
+ * deadline; else "". */
+#define SMTPD_BLOCKLIST_REASON_MAX 160
+void smtpd_blocklist_reason(struct dns_resolver *resolver, const char *name, int64_t deadline,
+                            char out[SMTPD_BLOCKLIST_REASON_MAX + 1]);
+/* Refuse the recipient with text: smtpd_dnsbl_reply_code, 5.7.1 (4.7.1
+ * for a 4NN code). Returns -1. */
+int smtpd_blocklist_refuse(struct session *s, const char *text);
+
+/* rhsbl.c: the domain blocklists (RFC 5782), as Postfix's reject_rhsbl_*,
+ * for this recipient (after the DNS blocklists, unless an access table
+ * said OK): the client's verified and unverified names, the HELO name,
+ * the sender's domain, then the recipient's (address, domain): 0 go on,
+ * or -1 having sent the reply. */
+int rhsbl_check_rcpt(struct session *s, const char *address, const char *domain);
+
 /* address_domain.c: the sender's domain, then the recipient's, must
  * exist, for this recipient (after the access tables, unless they said
  * OK): 0 go on, or -1 having sent the reply. */
@@ -421,9 +498,19 @@ int fqdn_check_rcpt(struct session *s, const struct smtp_rcpt_params *p);
 int policy_check_rcpt(struct session *s, const char *address, const char *local,
                       const char *domain);
 bool policy_is_local_domain(const struct smtpd_settings *cfg, const char *domain);
+/* A client in mynetworks, an authenticated one, or one trusted by its
+ * TLS certificate (clientcerts.c). */
 bool policy_client_trusted(const struct session *s);
 /* The value of key in a table: 1 found, 0 not, -1 lookup failure. */
 int policy_table_value(const char *spec, const char *key, struct str *value);
+
+/* clientcerts.c: relay_clientcerts and smtpd_relay_all_clientcerts
+ * (Postfix's permit_tls_clientcerts and permit_tls_all_clientcerts) on a
+ * service with smtpd_tls_ask_ccert. clientcerts_session_start, after each
+ * TLS handshake, sets s->ccert_trust from the client's certificate and
+ * logs a client it trusts. */
+void clientcerts_setup(struct smtpd_settings *c, const struct conf *conf);
+void clientcerts_session_start(struct session *s);
 
 /* client_limit.c: false if the client already has its limit of connections. */
 bool client_limit_take(const struct smtpd_settings *cfg, const char *addr);
@@ -472,6 +559,8 @@ void smtpd_milter_abort(struct session *s);
 void smtpd_milter_end(struct session *s);
 
 /* auth.c */
+/* smtpd_sasl_type and smtpd_sasl_path into c (fatal if wrong) */
+void auth_setup(struct smtpd_settings *c, const struct conf *conf);
 void cmd_auth(struct session *s, const char *arg);
 bool auth_offered(const struct session *s);
 

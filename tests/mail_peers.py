@@ -578,9 +578,16 @@ class Dovecot:
     dovecot-lmtpd, run as root): an LMTP socket at self.socket and on
     127.0.0.1:port, mail stored by Dovecot itself as the vmail user in
     Maildirs under self.mail/DOMAIN/USER/Maildir, for the users given
-    (others are unknown to it: 550 5.1.1 at RCPT)."""
+    (others are unknown to it: 550 5.1.1 at RCPT).
 
-    def __init__(self, port, users):
+    With auth_socket (a path), Dovecot's authentication server listens
+    there too (mode 0666, as the unix_listener an admin adds for
+    Postfix's smtpd_sasl_type = dovecot), offering auth_mechanisms, and
+    the users in passwords ({user: password}, each stored as a
+    SHA512-CRYPT hash made by doveadm pw) can log in."""
+
+    def __init__(self, port, users, passwords=None, auth_socket=None,
+                 auth_mechanisms="plain login"):
         import pwd
         self.dir = tempfile.mkdtemp(prefix="postern-dovecot-")
         os.chmod(self.dir, 0o755)
@@ -594,13 +601,19 @@ class Dovecot:
         os.makedirs(self.mail)
         pw = pwd.getpwnam("vmail")
         os.chown(self.mail, pw.pw_uid, pw.pw_gid)
+        self.auth_socket = auth_socket
+        passwords = passwords or {}
         users_file = os.path.join(self.dir, "users")
         with open(users_file, "w") as f:
-            f.writelines("%s:::::\n" % u for u in users)
+            for u in list(users) + [u for u in passwords if u not in users]:
+                f.write("%s:%s:::::\n" % (u, self.hash(passwords[u]) if u in passwords else ""))
         with open(self.conf, "w") as f:
             f.write(DOVECOT_CONF.format(dir=self.dir, port=port, users=users_file,
                                         uid=pw.pw_uid, gid=pw.pw_gid,
                                         name=os.path.basename(self.dir)))
+            if auth_socket:
+                f.write(DOVECOT_AUTH_CONF.format(socket=auth_socket,
+                                                 mechanisms=auth_mechanisms))
         self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -609,7 +622,8 @@ class Dovecot:
                 raise AssertionError("dovecot exited:\n" + self.read_log())
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return os.path.exists(self.socket)
+                return os.path.exists(self.socket) and (
+                    not auth_socket or os.path.exists(auth_socket))
             except OSError:
                 return False
         try:
@@ -617,6 +631,13 @@ class Dovecot:
         except BaseException:
             self.stop()
             raise
+
+    @staticmethod
+    def hash(password):
+        """password as Dovecot stores it: {SHA512-CRYPT}$6$..."""
+        return subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", password],
+                              check=True, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
 
     def read_log(self):
         try:
@@ -646,6 +667,11 @@ class Dovecot:
                 self.proc.kill()
                 self.proc.wait(5)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.auth_socket:
+            try:
+                os.unlink(self.auth_socket)
+            except OSError:
+                pass
 
 
 DOVECOT_CONF = """\
@@ -676,6 +702,16 @@ service lmtp {{
   inet_listener lmtp {{
     address = 127.0.0.1
     port = {port}
+  }}
+}}
+"""
+
+DOVECOT_AUTH_CONF = """\
+auth_mechanisms = {mechanisms}
+auth_verbose = yes
+service auth {{
+  unix_listener {socket} {{
+    mode = 0666
   }}
 }}
 """

@@ -360,6 +360,10 @@ const struct param_def param_table[] = {
      "Tables (canonical(5)) for recipient addresses only, asked before canonical_maps."},
     {"recipient_delimiter", PARAM_STR, "",
      "Characters that start an address extension (user+ext@domain is user's), \"\" for none."},
+    {"relay_clientcerts", PARAM_LIST, "",
+     "Tables whose keys are TLS client certificate or public key fingerprints "
+     "(smtpd_tls_fingerprint_digest, \"AB:01:...\"): such clients may relay, as mynetworks "
+     "(Postfix's permit_tls_clientcerts; needs smtpd_tls_ask_ccert)."},
     {"relay_domains", PARAM_LIST, "", "Domains accepted from anyone and relayed onward."},
     {"relay_recipient_maps", PARAM_LIST, "",
      "Tables of the valid addresses in relay_domains (user@domain, or @domain for any); others "
@@ -626,11 +630,37 @@ const struct param_def param_table[] = {
     {"smtpd_reject_unverified_sender", PARAM_BOOL, "no",
      "Probe the sender address (when its domain is not delivered on this host) before accepting "
      "mail from it (reject_unverified_sender)."},
+    {"smtpd_relay_all_clientcerts", PARAM_BOOL, "no",
+     "Trust, as mynetworks, every TLS client whose certificate verifies against "
+     "smtpd_tls_CAfile (Postfix's permit_tls_all_clientcerts; needs smtpd_tls_ask_ccert): for "
+     "a CA of your own only."},
+    {"smtpd_rhsbl_client_sites", PARAM_LIST, "",
+     "Domain blocklists (RHSBL) that an untrusted client's verified name is looked up in at "
+     "RCPT (reject_rhsbl_client): DOMAIN or DOMAIN=FILTER; empty: none."},
+    {"smtpd_rhsbl_helo_sites", PARAM_LIST, "",
+     "Domain blocklists that an untrusted client's HELO name is looked up in at RCPT "
+     "(reject_rhsbl_helo): DOMAIN or DOMAIN=FILTER; empty: none."},
+    {"smtpd_rhsbl_recipient_sites", PARAM_LIST, "",
+     "Domain blocklists that each recipient's domain is looked up in at RCPT, for untrusted "
+     "clients (reject_rhsbl_recipient): DOMAIN or DOMAIN=FILTER; empty: none."},
+    {"smtpd_rhsbl_reverse_client_sites", PARAM_LIST, "",
+     "Domain blocklists that an untrusted client's PTR name, verified or not, is looked up in "
+     "at RCPT (reject_rhsbl_reverse_client): DOMAIN or DOMAIN=FILTER; empty: none."},
+    {"smtpd_rhsbl_sender_sites", PARAM_LIST, "",
+     "Domain blocklists that the sender address's domain is looked up in at RCPT, for "
+     "untrusted clients (reject_rhsbl_sender): DOMAIN or DOMAIN=FILTER; empty: none."},
     {"smtpd_sasl_auth_enable", PARAM_BOOL, "no",
-     "Offer SMTP AUTH (PLAIN, LOGIN), checked by the auth service."},
+     "Offer SMTP AUTH (PLAIN, LOGIN), checked by the auth service (or Dovecot: "
+     "smtpd_sasl_type)."},
     {"smtpd_sasl_authenticated_header", PARAM_BOOL, "no",
      "Name the authenticated user in the Received header smtpd adds ((Authenticated sender: "
      "user)); no keeps login names out of the mail, as Postfix's default."},
+    {"smtpd_sasl_path", PARAM_STR, "private/auth",
+     "With smtpd_sasl_type = dovecot: Dovecot's auth socket (relative to queue_directory, an "
+     "absolute path, or inet:host:port)."},
+    {"smtpd_sasl_type", PARAM_STR, "postern",
+     "Who checks SMTP AUTH passwords: postern (the auth service) or dovecot (Dovecot's auth "
+     "server at smtpd_sasl_path)."},
     {"smtpd_sender_access_maps", PARAM_LIST, "",
      "Access tables for the sender address (<> for the null sender), its domain and local "
      "part (access(5))."},
@@ -644,11 +674,12 @@ const struct param_def param_table[] = {
     {"smtpd_timeout", PARAM_TIME, "300s",
      "How long smtpd waits for a command or data from the client."},
     {"smtpd_tls_CAfile", PARAM_STR, "",
-     "Trust anchors (PEM) for client certificates asked for with smtpd_tls_ask_ccert; empty: "
-     "none (every client certificate is unverified)."},
+     "Trust anchors (PEM) for client certificates asked for with smtpd_tls_ask_ccert "
+     "(smtpd_relay_all_clientcerts); empty: none (every client certificate is unverified)."},
     {"smtpd_tls_ask_ccert", PARAM_BOOL, "no",
      "Ask TLS clients for a certificate (not required); its names go to the milter macros "
-     "{cert_subject} and {cert_issuer} and the Received header."},
+     "{cert_subject} and {cert_issuer} and the Received header, and it can let the client "
+     "relay (relay_clientcerts, smtpd_relay_all_clientcerts)."},
     {"smtpd_tls_auth_only", PARAM_BOOL, "yes",
      "Offer AUTH only over TLS (except to smtpd_tls_auth_only_exempt)."},
     {"smtpd_tls_auth_only_exempt", PARAM_LIST, "",
@@ -660,8 +691,8 @@ const struct param_def param_table[] = {
     {"smtpd_tls_cipher_list", PARAM_STR, "",
      "OpenSSL cipher list for TLS 1.2 and below; empty means OpenSSL's default."},
     {"smtpd_tls_fingerprint_digest", PARAM_STR, "sha256",
-     "OpenSSL digest of the client certificate fingerprints sent to policy servers (md5 as "
-     "Postfix before 3.6)."},
+     "OpenSSL digest of the client certificate fingerprints sent to policy servers and "
+     "looked up in relay_clientcerts (md5 as Postfix before 3.6)."},
     {"smtpd_tls_key_file", PARAM_STR, "$smtpd_tls_cert_file",
      "PEM private key of smtpd, read as root before privileges are dropped."},
     {"smtpd_tls_protocols", PARAM_STR, ">=TLSv1.2",

@@ -13,7 +13,10 @@
 static const char restrictions[] =
     "Postern has no restriction lists: relay control is built in (mynetworks and "
     "authenticated clients relay), and each restriction is a parameter of its own "
-    "(reject_rbl_client: smtpd_dnsbl_sites; check_sender_access: "
+    "(reject_rbl_client: smtpd_dnsbl_sites; reject_rhsbl_client, _reverse_client, _helo, "
+    "_sender, _recipient: smtpd_rhsbl_client_sites, smtpd_rhsbl_reverse_client_sites, "
+    "smtpd_rhsbl_helo_sites, smtpd_rhsbl_sender_sites, smtpd_rhsbl_recipient_sites; "
+    "check_sender_access: "
     "smtpd_sender_access_maps; reject_unknown_sender_domain: "
     "smtpd_reject_unknown_sender_domain; reject_unverified_recipient: "
     "smtpd_reject_unverified_recipient; check_policy_service: smtpd_policy_services; "
@@ -77,8 +80,6 @@ static const struct hint hints[] = {
      "amavis set-up) or smtpd_milters"},
     {"smtpd_recipient_restrictions", restrictions},
     {"smtpd_relay_restrictions", restrictions},
-    {"smtpd_sasl_path", "SMTP AUTH is answered by Postern's auth service (mailctl user)"},
-    {"smtpd_sasl_type", "SMTP AUTH is answered by Postern's auth service (mailctl user)"},
     {"smtpd_sender_restrictions", restrictions},
     {"smtpd_tls_CApath", "name a CA file with smtpd_tls_CAfile"},
     {"smtpd_tls_mandatory_protocols",

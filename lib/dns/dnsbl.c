@@ -1,7 +1,8 @@
 /*
  * DNS blocklist site entries (dnsbl.h): "DOMAIN[=FILTER]" parsed into the
- * domain and one bitmap of allowed values per answer octet. Pure code over
- * the entry text; nothing here looks anything up.
+ * domain and one bitmap of allowed values per answer octet, and the query
+ * names of domain blocklists. Pure code over the text; nothing here looks
+ * anything up.
  */
 #include "dns/dnsbl.h"
 
@@ -96,13 +97,14 @@ static bool parse_octet(const char **p, uint8_t bits[32], const char **error_r)
 	}
 }
 
-static bool valid_domain(const char *domain, size_t len, const char **error_r)
+/* LDH labels (and '_'), at most max characters in all. */
+static bool valid_domain(const char *domain, size_t len, size_t max, const char **error_r)
 {
 	if (len == 0) {
 		*error_r = "empty domain";
 		return false;
 	}
-	if (len > DNSBL_DOMAIN_MAX) {
+	if (len > max) {
 		*error_r = "domain too long";
 		return false;
 	}
@@ -141,7 +143,7 @@ int dnsbl_site_parse(const char *entry, struct dnsbl_site *site, const char **er
 	size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
 	if (len > 1 && entry[len - 1] == '.')
 		len--; /* a final dot: the same name */
-	if (!valid_domain(entry, len, error_r))
+	if (!valid_domain(entry, len, DNSBL_DOMAIN_MAX, error_r))
 		return -1;
 	site->domain = xstrndup(entry, len);
 	for (char *c = site->domain; *c; c++)
@@ -178,4 +180,23 @@ bool dnsbl_site_match(const struct dnsbl_site *site, const unsigned char address
 		if (!allowed(site->octet[i], address[i]))
 			return false;
 	return true;
+}
+
+char *dnsbl_domain_name_under(const char *name, const char *domain)
+{
+	size_t len = strlen(name);
+	if (len > 1 && name[len - 1] == '.')
+		len--; /* a final dot: the same name */
+	size_t domain_len = strlen(domain);
+	const char *error;
+	if (memchr(name, '.', len) == NULL || len + 1 + domain_len > 253 ||
+	    !valid_domain(name, len, 253, &error))
+		return NULL;
+	/* All labels numeric: an IPv4 address, not a domain. */
+	if (strspn(name, "0123456789.") >= len)
+		return NULL;
+	char *query = xasprintf("%.*s.%s", (int)len, name, domain);
+	for (char *c = query; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return query;
 }

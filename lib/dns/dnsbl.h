@@ -5,8 +5,11 @@
  * brackets, a set of numbers and ranges separated by ';'
  * ("zen.spamhaus.org=127.0.0.[2..11]", "bl.example=127.0.0.[2;4;10..12]").
  * A site without a filter lists a client with any answer in 127.0.0.0/8
- * (RFC 5782). Parsing and matching only: the look-ups are the caller's
- * (dns_reverse_name_under builds the name to query).
+ * (RFC 5782). The same sites serve domain blocklists (RHSBL, such as
+ * Spamhaus DBL), queried with a domain name instead of an address.
+ * Parsing and matching only: the look-ups are the caller's
+ * (dns_reverse_name_under or dnsbl_domain_name_under builds the name to
+ * query).
  */
 #ifndef POSTERN_DNS_DNSBL_H
 #define POSTERN_DNS_DNSBL_H
@@ -27,5 +30,14 @@ void dnsbl_site_free(struct dnsbl_site *site);
 
 /* True if the A record address (4 bytes) lists the client. */
 bool dnsbl_site_match(const struct dnsbl_site *site, const unsigned char address[4]);
+
+/* The name under which a domain blocklist (RFC 5782 section 2.2) lists
+ * name: "example.com.dbl.example" for example.com under dbl.example, the
+ * domain itself (not reversed), lower case, without a final dot. NULL if
+ * name is nothing to look up: no dot in it, an address (literal or all
+ * numeric labels), an empty or over-long label, characters other than
+ * letters, digits, '-' and '_', or a query name over 253 characters.
+ * Free with free(). */
+char *dnsbl_domain_name_under(const char *name, const char *domain);
 
 #endif

@@ -43,6 +43,15 @@ TEST(digests_known)
 	CHECK(!tls_fingerprint_digest_known(""));
 }
 
+TEST(digest_sizes)
+{
+	CHECK(tls_fingerprint_digest_size("sha256") == 32);
+	CHECK(tls_fingerprint_digest_size("md5") == 16);
+	CHECK(tls_fingerprint_digest_size("SHA512") == 64);
+	CHECK(tls_fingerprint_digest_size("sha257") == 0);
+	CHECK(tls_fingerprint_digest_size("") == 0);
+}
+
 /* A self-signed certificate with its key, written to path as PEM. */
 static X509 *make_cert(const char *path, const char *cn)
 {
@@ -166,6 +175,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN); /* as the daemons: a peer gone is an error, not a signal */
 	RUN(format);
 	RUN(digests_known);
+	RUN(digest_sizes);
 	RUN(peer_fingerprints);
 	return TESTING_DONE();
 }

@@ -173,10 +173,23 @@ struct tls_context *tls_server_context(const struct tls_settings *s, const char 
 	if (load_identity(tc->ssl_ctx, s, error_r) != 0)
 		goto fail;
 	if (s->ask_client_cert) {
-		static const unsigned char sid_ctx[] = "postern";
 		SSL_CTX_set_verify(tc->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
 		                   accept_any_client);
-		SSL_CTX_set_session_id_context(tc->ssl_ctx, sid_ctx, sizeof(sid_ctx) - 1);
+		/* A resumed session keeps its client certificate and the result
+		 * of verifying it: it resumes only where the same CA file would
+		 * have verified it (a service that trusts verified certificates
+		 * must not take one verified against another service's CAs). */
+		char *id = xasprintf("postern ca_file=%s", set(s->ca_file) ? s->ca_file : "");
+		unsigned char sid_ctx[EVP_MAX_MD_SIZE];
+		unsigned int sid_len = 0;
+		if (EVP_Digest(id, strlen(id), sid_ctx, &sid_len, EVP_sha256(), NULL) != 1 ||
+		    sid_len > SSL_MAX_SID_CTX_LENGTH) {
+			free(id);
+			*error_r = openssl_error("session id context", NULL);
+			goto fail;
+		}
+		free(id);
+		SSL_CTX_set_session_id_context(tc->ssl_ctx, sid_ctx, sid_len);
 		if (set(s->ca_file)) {
 			/* Name the acceptable issuers in the certificate request. */
 			STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(s->ca_file);
@@ -330,6 +343,13 @@ bool tls_fingerprint_digest_known(const char *name)
 {
 	const EVP_MD *md = EVP_get_digestbyname(name);
 	return md != NULL && EVP_MD_get_size(md) > 0 && EVP_MD_get_size(md) <= TLS_FINGERPRINT_MAX;
+}
+
+size_t tls_fingerprint_digest_size(const char *name)
+{
+	return tls_fingerprint_digest_known(name)
+	           ? (size_t)EVP_MD_get_size(EVP_get_digestbyname(name))
+	           : 0;
 }
 
 /* The digests named name of cert and of its public key (DER

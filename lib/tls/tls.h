@@ -163,6 +163,9 @@ void tls_fingerprint_format(const unsigned char *data, size_t len, char *out);
 /* Whether name is an OpenSSL digest ("sha256", "md5", ...) that
  * fingerprints can be made with. */
 bool tls_fingerprint_digest_known(const char *name);
+/* The length in bytes of the digests name makes, or 0 when it is not
+ * known (as tls_fingerprint_digest_known). */
+size_t tls_fingerprint_digest_size(const char *name);
 /* The peer's certificate, if it sent one (whether or not it verified):
  * the digest named digest of the certificate and of its public key (the
  * DER SubjectPublicKeyInfo), in tls_fingerprint_format's form, as

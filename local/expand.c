@@ -68,6 +68,7 @@
 #include "mail/aliases_db.h"
 #include "mail/extension.h"
 #include "mail/mailbox.h"
+#include "table/table_cache.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/privs.h"
@@ -626,20 +627,42 @@ static void pass_or_forward(struct expansion *ex, const char *param, const char 
 	free(address);
 }
 
-/* name is neither an alias nor a system user: fallback_transport, else
- * luser_relay (forwarded to), else a bounce, as in Postfix. */
+/* name is neither an alias nor a system user: fallback_transport_maps
+ * (by the name), fallback_transport, else luser_relay (forwarded to), else
+ * a bounce, as in Postfix. */
 static void deliver_unknown(struct expansion *ex, const char *name, const char *sender)
 {
 	const char *fallback = conf_get(ex->conf, "fallback_transport");
+	const char *param = "fallback_transport";
 	const char *luser = conf_get_raw(ex->conf, "luser_relay");
 	char *key = xasprintf("unknown:%s", name);
 	if (!first_time(ex, key)) {
 		free(key);
 		return;
 	}
+	/* fallback_transport_maps, by the name, before fallback_transport. */
+	char *const *maps = conf_get_list(ex->conf, "fallback_transport_maps");
+	struct str mapped = STR_INIT;
+	for (size_t i = 0; maps && maps[i]; i++) {
+		const char *error;
+		int rc = table_cache_lookup(maps[i], name, false, &mapped, &error);
+		if (rc < 0) {
+			char *text = xasprintf("fallback_transport_maps: %s", error);
+			outcome(ex, name, "deferred", "4.3.0", text);
+			free(text);
+			str_free(&mapped);
+			free(key);
+			return;
+		}
+		if (rc == 1 && mapped.len > 0) {
+			fallback = str_cstr(&mapped);
+			param = "fallback_transport_maps";
+			break;
+		}
+	}
 	if (fallback[0] != '\0') {
 		char *what = xasprintf("unknown user %s via %s", name, fallback);
-		pass_or_forward(ex, "fallback_transport", fallback, name, sender, what);
+		pass_or_forward(ex, param, fallback, name, sender, what);
 		free(what);
 	} else if (luser[0] != '\0') {
 		bool own = own_name(ex, name);
@@ -673,6 +696,7 @@ static void deliver_unknown(struct expansion *ex, const char *name, const char *
 	} else {
 		outcome(ex, name, "bounced", "5.1.1", "user unknown");
 	}
+	str_free(&mapped);
 	free(key);
 }
 

@@ -2,13 +2,12 @@
  * smtpd's recipient policy: mail for local and virtual domains is taken
  * only for recipients that exist (system users, postmaster and the names in
  * alias_maps, or any local part when fallback_transport or luser_relay
- * takes unknown users; the virtual mailbox table: what local delivery uses; for
- * every domain of ours, what virtual_alias_maps rewrites, and in a virtual
- * alias domain nothing else), each also with its recipient_delimiter
- * extension, mail for relay domains is taken (with relay_recipient_maps,
- * only for the addresses they list), and anything else only from trusted
- * clients (mynetworks, authenticated, or trusted by their TLS client
- * certificate: clientcerts.c). Never an open relay.
+ * takes unknown users, or one fallback_transport_maps routes; the virtual mailbox table: what local
+ * delivery uses; for every domain of ours, what virtual_alias_maps rewrites, and in a virtual alias
+ * domain nothing else), each also with its recipient_delimiter extension, mail for relay domains is
+ * taken (with relay_recipient_maps, only for the addresses they list), and anything else only from
+ * trusted clients (mynetworks, authenticated, or trusted by their TLS client certificate:
+ * clientcerts.c). Never an open relay.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -225,7 +224,14 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 		rc = local_alias_exists(cfg, local);
 		if (rc == 1)
 			return 0;
-		if (rc < 0 || user < 0) {
+		/* A name fallback_transport_maps routes is one too. */
+		int routed = 0;
+		char *const *fallback_maps = conf_get_list(cfg->conf, "fallback_transport_maps");
+		for (size_t i = 0; fallback_maps && fallback_maps[i] && routed == 0; i++)
+			routed = map_lookup(fallback_maps[i], local, false);
+		if (routed == 1)
+			return 0;
+		if (rc < 0 || user < 0 || routed < 0) {
 			reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
 			return -1;
 		}

@@ -254,6 +254,24 @@ class UnknownUserTest(TransportsBase):
                  timeout=30, what="the known user's mailbox")
         self.assertEqual(self.arrived(self.addr, "fallback"), [])
 
+    def test_fallback_transport_maps(self):
+        """fallback_transport_maps routes the names it lists (smtpd takes
+        those, and only those, of the unknown names); the others bounce at
+        RCPT as before."""
+        self.make({})
+        table = os.path.join(self.inst.etc, "fallback")
+        with open(table, "w") as f:
+            f.write("ghost2 lmtp:inet:127.0.0.1:%d\n" % self.lport)
+        os.chmod(table, 0o644)
+        self.inst.params["fallback_transport_maps"] = "texthash:" + table
+        self.inst.write_config()
+        self.inst.start()
+        self.send("sender@remote.test", ["ghost2@mx.example.test"], "mapped")
+        msg = self.wait_arrived("ghost2@mx.example.test", "mapped")
+        self.assertIn(b"hello mapped", msg)
+        with self.assertRaises(smtplib.SMTPRecipientsRefused):
+            self.send("sender@remote.test", ["ghost3@mx.example.test"], "refused")
+
     def test_luser_relay(self):
         """smtpd takes an unknown local part; local forwards it to the
         luser_relay address with $user expanded."""

@@ -128,6 +128,9 @@ const struct param_def param_table[] = {
      "transport[:nexthop] (an lmtp or smtp service) that local passes mail for unknown users "
      "of mydestination to, instead of luser_relay or a bounce; smtpd then accepts any local "
      "part (empty: none)."},
+    {"fallback_transport_maps", PARAM_LIST, "",
+     "Tables, by local part, of transports for local-domain names that are neither users nor "
+     "aliases, before fallback_transport; smtpd takes the names they list."},
     {"forward_path", PARAM_STR, "$home/.forward",
      "Forwarding file of a system user ($home is the user's home directory; empty: none)."},
     {"header_checks", PARAM_LIST, "",

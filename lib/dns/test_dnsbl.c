@@ -1,4 +1,5 @@
 /* Unit tests for DNS blocklist site entries: parsing, filters, errors. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,10 +121,51 @@ TEST(errors)
 	dnsbl_site_free(&s);
 }
 
+TEST(domain_names)
+{
+	static const struct {
+		const char *name, *site, *want;
+	} cases[] = {
+	    {"Example.COM", "dbl.example", "example.com.dbl.example"},
+	    {"mail.example.com.", "dbl.example", "mail.example.com.dbl.example"},
+	    {"a-b_c.example", "dbl.example", "a-b_c.example.dbl.example"},
+	    {"localhost", "dbl.example", NULL},   /* no dot */
+	    {"unknown", "dbl.example", NULL},     /* smtpd's name for none */
+	    {"[192.0.2.1]", "dbl.example", NULL}, /* an address literal */
+	    {"192.0.2.1", "dbl.example", NULL},   /* all numeric */
+	    {"a..example", "dbl.example", NULL},  /* an empty label */
+	    {"bad name.example", "dbl.example", NULL},
+	    {"caf\xc3\xa9.example", "dbl.example", NULL}, /* not an A-label */
+	    {"", "dbl.example", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = dnsbl_domain_name_under(cases[i].name, cases[i].site);
+		if (cases[i].want == NULL)
+			CHECK(got == NULL);
+		else
+			CHECK_STR(got, cases[i].want);
+		free(got);
+	}
+	/* A label of 64 characters, and a query name over 253. */
+	char label[80], name[300];
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	snprintf(name, sizeof(name), "%s.example", label);
+	CHECK(dnsbl_domain_name_under(name, "dbl.example") == NULL);
+	for (size_t i = 0; i < 240; i += 2)
+		memcpy(name + i, "a.", 2);
+	memcpy(name + 240, "example", 8);
+	CHECK(dnsbl_domain_name_under(name, "dbl.example") == NULL);
+	char *ok = dnsbl_domain_name_under(name + 200, "dbl.example");
+	CHECK(ok != NULL);
+	free(ok);
+}
+
 int main(void)
 {
 	RUN(plain_domain);
 	RUN(filters);
 	RUN(errors);
+	RUN(domain_names);
 	return TESTING_DONE();
 }

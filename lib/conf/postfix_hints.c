@@ -44,6 +44,8 @@ static const struct hint hints[] = {
      "local recipients are always checked against the system users, aliases and "
      "virtual tables, except that any local part is taken when luser_relay or "
      "fallback_transport is set"},
+    {"mailbox_command_maps",
+     "mailbox_command applies to every user; mailbox_transport_maps takes a transport per user"},
     {"mailbox_size_limit",
      "message_size_limit bounds each message; virtual users have quotas (mailctl user "
      "add --quota)"},
@@ -57,11 +59,16 @@ static const struct hint hints[] = {
     {"smtp_host_lookup", "smtp looks names up in DNS and in dns_hosts_file (/etc/hosts)"},
     {"smtp_sasl_auth_enable", "smtp authenticates whenever smtp_sasl_password_maps has an entry "
                               "for the server (and only over TLS); it has no effect"},
+    {"smtp_sasl_mechanism_filter",
+     "smtp sends credentials with AUTH PLAIN or LOGIN, as the server offers; it has no effect"},
     {"smtp_sasl_security_options",
      "smtp sends credentials with AUTH PLAIN or LOGIN, only over TLS; it has no effect"},
     {"smtp_sasl_tls_security_options",
      "smtp sends credentials with AUTH PLAIN or LOGIN, only over TLS; it has no effect"},
     {"smtp_tls_CApath", "name a CA file with smtp_tls_CAfile"},
+    {"smtp_tls_exclude_ciphers", "write smtp_tls_ciphers without them"},
+    {"smtp_tls_loglevel", "smtp logs the TLS outcome of every delivery; it has no effect"},
+    {"smtp_tls_mandatory_ciphers", "smtp_tls_ciphers is the cipher list for every level"},
     {"smtp_tls_mandatory_protocols",
      "Postern has one protocol list for every level: smtp_tls_protocols, or protocols= in "
      "the TLS policy table"},
@@ -75,13 +82,17 @@ static const struct hint hints[] = {
     {"smtpd_end_of_data_restrictions", restrictions},
     {"smtpd_etrn_restrictions", restrictions},
     {"smtpd_helo_restrictions", restrictions},
-    {"smtpd_proxy_filter",
-     "Postern has no before-queue proxy filter: use content_filter (after-queue, the usual "
-     "amavis set-up) or smtpd_milters"},
     {"smtpd_recipient_restrictions", restrictions},
     {"smtpd_relay_restrictions", restrictions},
+    {"smtpd_sasl_local_domain", no_effect},
+    {"smtpd_sasl_security_options", "smtpd offers AUTH PLAIN and LOGIN, never anonymous, and only "
+                                    "over TLS unless smtpd_tls_auth_only = no; it has no effect"},
     {"smtpd_sender_restrictions", restrictions},
     {"smtpd_tls_CApath", "name a CA file with smtpd_tls_CAfile"},
+    {"smtpd_tls_exclude_ciphers", "write smtpd_tls_cipher_list without them"},
+    {"smtpd_tls_loglevel",
+     "smtpd logs the TLS protocol and cipher of every session; it has no effect"},
+    {"smtpd_tls_mandatory_ciphers", "smtpd_tls_cipher_list is the cipher list for every level"},
     {"smtpd_tls_mandatory_protocols",
      "Postern has one protocol list for every level: smtpd_tls_protocols"},
     {"smtpd_tls_received_header",
@@ -91,6 +102,12 @@ static const struct hint hints[] = {
      "(smtpd_tls_session_cache_timeout); no cache database is needed"},
     {"smtpd_use_tls", "use smtpd_tls_security_level = may"},
     {"smtputf8_enable", "SMTPUTF8 is always offered; it has no effect"},
+    {"tls_high_cipherlist", "name the ciphers in smtpd_tls_cipher_list and smtp_tls_ciphers"},
+    {"tls_medium_cipherlist", "name the ciphers in smtpd_tls_cipher_list and smtp_tls_ciphers"},
+    {"tls_preempt_cipherlist", no_effect},
+    {"tls_ssl_options", no_effect},
+    {"virtual_mailbox_limit", "message_size_limit bounds each message; virtual users have quotas "
+                              "(mailctl user add --quota)"},
 };
 
 static const char built_in[] =

@@ -211,7 +211,13 @@ TEST(postfix_hints)
 	CHECK(postfix_hint("smtpd_relay_restrictions") != NULL);
 	CHECK(postfix_hint("append_dot_mydomain") != NULL);
 	CHECK(postfix_hint("smtputf8_enable") != NULL);
-	CHECK(postfix_hint("smtpd_proxy_filter") != NULL);
+	CHECK(postfix_hint("smtpd_tls_mandatory_ciphers") != NULL);
+	/* A hint is for what Postern has not: never for one of its parameters. */
+	for (size_t i = 0; i < param_table_count; i++)
+		if (postfix_hint(param_table[i].name) != NULL) {
+			fprintf(stderr, "hint for a parameter: %s\n", param_table[i].name);
+			CHECK(false);
+		}
 	CHECK(postfix_hint("smtp_tls_mandatory_protocols") != NULL);
 	CHECK(postfix_hint("smtpd_tls_mandatory_protocols") != NULL);
 	/* Every entry is found: the list is in strcmp order. */

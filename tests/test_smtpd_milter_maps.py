@@ -10,7 +10,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import Instance, free_port  # noqa: E402
+from postern_test import Instance, free_port, wait_for  # noqa: E402
 from test_milter import FilterLog, start_filter, wait_listening  # noqa: E402
 
 
@@ -61,6 +61,14 @@ class MilterMapsTest(unittest.TestCase):
             self.assertEqual(c.mail("a@example.test")[0], 250)
             return c.rcpt("rcpt-reject@example.test")[0]
 
+    @staticmethod
+    def settle(log):
+        """The filter is done with the last session (smtpd sends abort and
+        close after the client quit): mark its log there."""
+        wait_for(lambda: log.lines() and log.lines()[-1] == "close", timeout=10,
+                 what="the filter to close its session")
+        log.set_mark()
+
     def test_per_client(self):
         for log in (self.default_log, self.mapped_log):
             log.set_mark()
@@ -69,7 +77,7 @@ class MilterMapsTest(unittest.TestCase):
         self.assertTrue(any("connect" in l for l in self.default_log.since_mark()))
         self.assertEqual(self.mapped_log.since_mark(), [])
         # DISABLE: no milter sees it.
-        self.default_log.set_mark()
+        self.settle(self.default_log)
         self.assertEqual(self.rcpt_from("127.0.0.2"), 250)
         self.assertEqual(self.default_log.since_mark(), [])
         self.assertEqual(self.mapped_log.since_mark(), [])
@@ -78,6 +86,7 @@ class MilterMapsTest(unittest.TestCase):
         self.assertEqual(self.default_log.since_mark(), [])
         self.assertTrue(any("127.0.0.3" in l for l in self.mapped_log.since_mark()))
         # A bad value: logged, smtpd_milters apply.
+        self.settle(self.mapped_log)
         self.assertEqual(self.rcpt_from("127.0.0.4"), 550)
         self.assertTrue(any("127.0.0.4" in l for l in self.default_log.since_mark()))
         self.inst.wait_log('smtpd_milter_maps value "tcp:not-a-milter"')

@@ -17,7 +17,8 @@
  * and never sends the content: a recipient whose RCPT got 2xx is
  * "delivered" with the reply as the reason ("host ... said: 250 ...")
  * and no dsn attribute, 4xx and 5xx are as for a delivery;
- * smtp_header_checks are not applied. The queue file
+ * no content checks (smtp_header_checks, smtp_body_checks ...) are
+ * applied. The queue file
  * is only read. The process keeps one DNS resolver, at most one idle
  * SMTP session for reuse between requests, and this host's addresses for
  * loop detection (Postfix's own_inet_addr and proxy_inet_addr).
@@ -186,6 +187,11 @@ static void init(struct server *srv)
 	if (generic_settings.maps != NULL && generic_settings.maps[0] != NULL)
 		smtp_cfg.generic = generic_map_new(&generic_settings);
 	smtp_cfg.header_checks = conf_get_list(conf, client_param("smtp_header_checks"));
+	smtp_cfg.mime_header_checks = conf_get_list(conf, client_param("smtp_mime_header_checks"));
+	smtp_cfg.nested_header_checks =
+	    conf_get_list(conf, client_param("smtp_nested_header_checks"));
+	smtp_cfg.body_checks = conf_get_list(conf, client_param("smtp_body_checks"));
+	smtp_cfg.body_checks_size_limit = conf_get_size(conf, "body_checks_size_limit");
 	const char *error = "";
 	struct dns_settings ds = {
 	    .forwarders = conf_get_list(conf, "dns_forwarders"),

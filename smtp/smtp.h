@@ -65,8 +65,14 @@ struct smtp_config {
 	const char *sasl_password_maps;
 	/* smtp_generic_maps (NULL when it names no table) */
 	struct generic_map *generic;
-	/* smtp_header_checks (header_checks.c; NULL or empty: none) */
+	/* smtp_header_checks, smtp_mime_header_checks,
+	 * smtp_nested_header_checks, smtp_body_checks (header_checks.c; NULL
+	 * or empty: none) and body_checks_size_limit */
 	char *const *header_checks;
+	char *const *mime_header_checks;
+	char *const *nested_header_checks;
+	char *const *body_checks;
+	long long body_checks_size_limit;
 	/* smtp_sender_dependent_authentication */
 	bool sender_dependent_auth;
 	bool tls_wrappermode; /* smtp_tls_wrappermode: TLS at connect, no STARTTLS */
@@ -164,8 +170,13 @@ int smtp_message_read_start(const struct smtp_message *msg, size_t max, struct s
 
 /* header_checks.c: apply smtp_header_checks to msg's top-level header
  * section as it is to be sent (after generic_apply; the result replaces
- * msg->head, freed by generic_release). 0, or -1 when a table cannot be
- * read: every pending recipient is then deferred. */
+ * msg->head, freed by generic_release). When smtp_mime_header_checks,
+ * smtp_nested_header_checks or smtp_body_checks name a table, the whole
+ * content as it is to be sent is checked instead, into an unnamed
+ * temporary file that becomes msg->fd (offset 0, size, no head; the
+ * queue file's descriptor is closed). 0, or -1 when a table cannot be
+ * read (or the content cannot be read or written): every pending
+ * recipient is then deferred. */
 int header_checks_apply(const char *queue_id, struct smtp_message *msg, struct smtp_rcpt *rcpts,
                         size_t count);
 

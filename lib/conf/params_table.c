@@ -157,6 +157,7 @@ const struct param_def param_table[] = {
     {"lmtp_bind_address", PARAM_STR, "",
      "Local address the lmtp client connects from to an inet next hop; empty: chosen by the "
      "kernel."},
+    {"lmtp_body_checks", PARAM_LIST, "", "As smtp_body_checks, for the lmtp client."},
     {"lmtp_connect_timeout", PARAM_TIME, "30s",
      "How long the lmtp client waits for a connection to the LMTP server."},
     {"lmtp_connection_cache_time_limit", PARAM_TIME, "2s",
@@ -176,6 +177,9 @@ const struct param_def param_table[] = {
     {"lmtp_lhlo_timeout", PARAM_TIME, "300s",
      "How long the lmtp client waits for the server greeting and for the replies to LHLO, "
      "STARTTLS and AUTH."},
+    {"lmtp_mime_header_checks", PARAM_LIST, "", "As smtp_mime_header_checks, for the lmtp client."},
+    {"lmtp_nested_header_checks", PARAM_LIST, "",
+     "As smtp_nested_header_checks, for the lmtp client."},
     {"lmtp_sasl_password_maps", PARAM_STR, "",
      "Table of user:password for AUTH to LMTP servers, as smtp_sasl_password_maps."},
     {"lmtp_send_xforward_command", PARAM_BOOL, "no",
@@ -397,6 +401,9 @@ const struct param_def param_table[] = {
      "Address family the smtp client tries first: any (IPv4 first), ipv4 or ipv6."},
     {"smtp_bind_address", PARAM_STR, "",
      "Local address the smtp client connects from; empty: chosen by the kernel."},
+    {"smtp_body_checks", PARAM_LIST, "",
+     "body_checks tables for the body lines of mail the smtp client sends (the first "
+     "body_checks_size_limit bytes): IGNORE, REPLACE, PREPEND, WARN, INFO; empty: none."},
     {"smtp_connect_timeout", PARAM_TIME, "30s",
      "How long the smtp client waits for a TCP connection."},
     {"smtp_connection_cache_time_limit", PARAM_TIME, "2s",
@@ -440,8 +447,15 @@ const struct param_def param_table[] = {
      "limit)."},
     {"smtp_mail_timeout", PARAM_TIME, "300s",
      "How long the smtp client waits for the reply to MAIL FROM."},
+    {"smtp_mime_header_checks", PARAM_LIST, "",
+     "header_checks tables for the MIME headers (MIME-Version, Content-*, the headers of "
+     "MIME parts) of mail the smtp client sends: IGNORE, REPLACE, PREPEND, WARN, INFO; "
+     "empty: none."},
     {"smtp_mx_address_limit", PARAM_INT, "5",
      "Most server addresses the smtp client tries for one delivery (0: no limit)."},
+    {"smtp_nested_header_checks", PARAM_LIST, "",
+     "header_checks tables for the headers of messages attached (message/rfc822) to mail the "
+     "smtp client sends: IGNORE, REPLACE, PREPEND, WARN, INFO; empty: none."},
     {"smtp_quit_timeout", PARAM_TIME, "300s",
      "How long the smtp client waits for the reply to QUIT."},
     {"smtp_rcpt_timeout", PARAM_TIME, "300s",

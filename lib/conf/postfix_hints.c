@@ -52,8 +52,6 @@ static const struct hint hints[] = {
     {"manpage_directory", no_effect},
     {"readme_directory", no_effect},
     {"sample_directory", no_effect},
-    {"smtp_body_checks",
-     "Postern checks the header section of mail going out (smtp_header_checks), not its body"},
     {"smtp_dns_support_level",
      "smtp always uses DNS, and DNSSEC (for DANE) when dns_trust_anchor_file names a trust anchor"},
     {"smtp_host_lookup", "smtp looks names up in DNS and in dns_hosts_file (/etc/hosts)"},

@@ -35,6 +35,7 @@
 
 #include "mail/content_check.h"
 #include "mail/drop_headers.h"
+#include "mail/notify_classes.h"
 #include "mail/redirect.h"
 #include "mail/wakeup.h"
 #include "milter/milter.h"
@@ -537,6 +538,14 @@ static void sink_discard(struct message_sink *k)
 	free(k);
 }
 
+/* The reply to a queue file that cannot be written: a resource problem
+ * for the postmaster notices (notice.c), as Postfix's CLEANUP_STAT_WRITE. */
+static void reply_write_error(struct session *s)
+{
+	s->reply_class = NOTIFY_RESOURCE;
+	reply(s, 451, "4.3.0", "Error: queue file write error");
+}
+
 /* Tell qmgr there is new mail; if it is not running, the mail waits. */
 static void notify_qmgr(const struct smtpd_settings *cfg)
 {
@@ -561,7 +570,7 @@ static bool held_content(struct session *s, struct message_sink *k, const char *
 		}
 	}
 	if (k->write_failed) {
-		reply(s, 451, "4.3.0", "Error: queue file write error");
+		reply_write_error(s);
 		log_error("%s: %s: %m", k->id, k->write_error);
 		return false;
 	}
@@ -656,7 +665,7 @@ static bool milter_finish(struct session *s, struct message_sink *k, const char 
 			rc = queue_writer_write(k->writer, msg.body + at, n, &error);
 		}
 		if (rc != 0) {
-			reply(s, 451, "4.3.0", "Error: queue file write error");
+			reply_write_error(s);
 			log_error("%s: queue file write error: %s", k->id, error);
 			go_on = false;
 		}
@@ -681,7 +690,7 @@ static bool rewrite_envelope(struct session *s, struct message_sink *k)
 		if (why.text != NULL)
 			reply(s, why.code, why.enhanced, "%s", why.text);
 		else
-			reply(s, 451, "4.3.0", "Error: queue file write error");
+			reply_write_error(s);
 		free(why.text);
 		return false;
 	}
@@ -700,7 +709,7 @@ static bool rewrite_envelope(struct session *s, struct message_sink *k)
 	if (w != NULL)
 		queue_writer_abort(w);
 	queue_envelope_free(&queued);
-	reply(s, 451, "4.3.0", "Error: queue file write error");
+	reply_write_error(s);
 	log_error("%s: queue file write error: %s", k->id, error ? error : "unknown");
 	return false;
 }
@@ -753,7 +762,7 @@ static void commit_message(struct session *s, struct message_sink *k)
 	           !rewrite_envelope(s, k)) {
 		/* replied */
 	} else if (k->write_failed || queue_writer_commit(k->writer, subdir, &error) != 0) {
-		reply(s, 451, "4.3.0", "Error: queue file write error");
+		reply_write_error(s);
 		log_error("%s: queue file write error: %s", k->id, error ? error : "unknown");
 	} else {
 		reply(s, 250, "2.0.0", "Ok: queued as %s", k->id);
@@ -858,7 +867,7 @@ void cmd_data(struct session *s)
 		if (why.text)
 			reply(s, why.code, why.enhanced, "%s", why.text);
 		else
-			reply(s, 451, "4.3.0", "Error: queue file write error");
+			reply_write_error(s);
 		free(why.text);
 		return;
 	}
@@ -942,7 +951,7 @@ void cmd_bdat(struct session *s, unsigned long long size, bool last)
 			if (why.text)
 				reply(s, why.code, why.enhanced, "%s", why.text);
 			else if (!why.replied) /* (the proxy filter's reply is sent) */
-				reply(s, 451, "4.3.0", "Error: queue file write error");
+				reply_write_error(s);
 			free(why.text);
 			session_reset_transaction(s);
 			return;

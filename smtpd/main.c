@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/notify_classes.h"
 #include "mail/receive_options.h"
 #include "milter/milter_conf.h"
 #include "server/server.h"
@@ -122,6 +123,17 @@ static void load_settings(struct server *srv)
 	if (receive_options_parse(conf_get_list(conf, "receive_override_options"),
 	                          &c->receive_options, &bad) != 0)
 		log_fatal("receive_override_options: unknown option \"%s\"", bad);
+	unsigned classes;
+	if (notify_classes_parse(conf_get_list(conf, "notify_classes"), &classes, &bad) != 0)
+		log_fatal("notify_classes: unknown class \"%s\"", bad);
+	c->notify_classes = classes;
+	const char *notice_rcpt = conf_get(conf, "error_notice_recipient");
+	if (*notice_rcpt == '\0')
+		log_fatal("error_notice_recipient must not be empty");
+	c->error_notice_recipient =
+	    strchr(notice_rcpt, '@') != NULL
+	        ? xstrdup(notice_rcpt)
+	        : xasprintf("%s@%s", notice_rcpt, conf_get(conf, "myorigin"));
 	c->discard_ehlo_keywords = conf_get_list(conf, "smtpd_discard_ehlo_keywords");
 	c->hopcount_limit = conf_get_int(conf, "hopcount_limit");
 	c->bcc.lookup = bcc_lookup;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/notify_classes.h"
 #include "smtp/address.h"
 #include "smtp/smtp_command.h"
 #include "smtp/smtp_resp.h"
@@ -141,8 +142,26 @@ static void reply_line(struct session *s, bool more, int code, const char *enhan
 	if (s->cfg->soft_bounce)
 		smtp_reply_soften(line.data);
 	snprintf(s->last_reply, sizeof(s->last_reply), "%s", str_cstr(&line));
+	/* Its class for the postmaster notices (notice.c): the one the
+	 * caller set, else by its code. */
+	unsigned error_class = 0;
+	if (!more) {
+		if (line.data[0] == '4' || line.data[0] == '5')
+			error_class =
+			    s->reply_class ? s->reply_class : notice_reply_class(str_cstr(&line));
+		s->reply_class = 0;
+	}
 	if (!more && *s->cfg->reject_footer && (line.data[0] == '4' || line.data[0] == '5'))
 		append_footer(s, &line, enhanced);
+	for (const char *p = str_cstr(&line);;) {
+		const char *end = strstr(p, "\r\n");
+		if (end == NULL) {
+			notice_record_out(s, p, strlen(p), error_class);
+			break;
+		}
+		notice_record_out(s, p, (size_t)(end - p), 0);
+		p = end + 2;
+	}
 	str_append(&line, "\r\n", 2);
 	stream_write(s->stream, line.data, line.len);
 	str_free(&line);
@@ -208,6 +227,7 @@ bool session_error(struct session *s)
 {
 	s->errors++;
 	if (s->errors >= s->cfg->hard_error_limit) {
+		s->reply_class = NOTIFY_PROTOCOL; /* not policy, for its 4.7.0 */
 		reply(s, 421, "4.7.0", "%s Error: too many errors", s->cfg->hostname);
 		/* Postfix's words (fail2ban's postfix filter, mode=errors). */
 		log_info("too many errors after %s from %s", s->where, session_client(s));
@@ -858,6 +878,7 @@ static void command_loop(struct session *s)
 				log_info("lost connection from %s", session_client(s));
 			break;
 		}
+		notice_record_in(s, line.data, line.len);
 		if (!had_cr && s->cfg->bare_newline == BARE_REJECT) {
 			const char *ignored;
 			reply(s, 500, "5.5.2",
@@ -950,6 +971,7 @@ done:
 	drain_input(&s);
 	client_limit_release();
 	log_disconnect(&s);
+	notice_session_end(&s);
 	session_reset_transaction(&s);
 	smtpd_milter_end(&s);
 	free(s.helo);

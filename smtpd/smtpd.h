@@ -21,6 +21,7 @@
  *   xforward.c  XFORWARD from smtpd_authorized_xforward_hosts: the original client
  *   proxy_filter.c  smtpd_proxy_filter: the transaction proxied to a before-queue filter
  *   clientcerts.c   relaying by TLS client certificate (relay_clientcerts)
+ *   notice.c   the session's transcript and the postmaster notice of its errors
  */
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
@@ -207,6 +208,11 @@ struct smtpd_settings {
 	const char *proxy_ehlo;
 	long long proxy_timeout_ms;
 	bool proxy_speed_adjust;
+	/* notice.c: notify_classes (mail/notify_classes.h), and where the
+	 * notices go (error_notice_recipient, with @$myorigin if it has no
+	 * domain) */
+	unsigned notify_classes;
+	const char *error_notice_recipient;
 };
 
 enum client_name_status {
@@ -319,6 +325,16 @@ struct session {
 	/* proxy_filter.c: the connection to the before-queue filter for this
 	 * transaction, or NULL. */
 	struct proxy_filter *proxy;
+
+	/* notice.c: the session's transcript ("In:  ..." and "Out: ..."
+	 * lines, bounded), the notify_classes its error replies fell in, and
+	 * the class the next final reply is given by the code sending it (0:
+	 * classified by its status code). */
+	struct str transcript;
+	unsigned transcript_lines;
+	bool transcript_full;
+	unsigned error_classes;
+	unsigned reply_class;
 };
 
 /* session.c */
@@ -630,5 +646,22 @@ void proxy_filter_end(struct session *s, const char *head, size_t head_len, cons
 /* The transaction is over: QUIT to the filter, or, in the middle of the
  * content, only a close (the filter then drops the message). */
 void proxy_filter_close(struct session *s);
+
+/* notice.c: Postfix's smtpd postmaster notices (notify_classes policy,
+ * protocol, resource, software). Each final reply smtpd sends falls in
+ * one of these classes or none: s->reply_class if its sender set it,
+ * else by its status code (notice_reply_class). At the end of a session
+ * that had a reply in a class of notify_classes, one notice with the
+ * session's transcript goes to error_notice_recipient from the null
+ * sender, queued here (never through SMTP). */
+unsigned notice_reply_class(const char *line);
+/* A command line from the client (never message content, never a SASL
+ * response: an AUTH initial response is shown as "*"). */
+void notice_record_in(struct session *s, const char *line, size_t len);
+/* A reply line sent (without CRLF), and for the last line of a reply
+ * its class (0: none). */
+void notice_record_out(struct session *s, const char *line, size_t len, unsigned error_class);
+/* The session ended: queue the notice if one is due; forget the transcript. */
+void notice_session_end(struct session *s);
 
 #endif

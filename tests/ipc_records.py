@@ -2,6 +2,7 @@
 postern_test) as lists, and queue files (lib/mail/queue.h), for tests that talk
 to a service directly or look into the queue."""
 
+import os
 import struct
 
 from postern_test import decode_attrs, encode_record
@@ -52,3 +53,21 @@ def read_queue_file(path):
             rcpts.append(attrs)
         elif name == "content":
             return env, rcpts, data[pos:pos + attrs["size"]]
+
+
+def queued_messages(directory):
+    """The queue file names in directory, sorted, without smtpd's postmaster
+    notices (notify_classes resource and software are on by default: a
+    session that met a lookup or write error queues one, from the null
+    sender with origin double-bounce)."""
+    out = []
+    for name in sorted(os.listdir(directory)):
+        try:
+            env, _, _ = read_queue_file(os.path.join(directory, name))
+        except (OSError, AssertionError, TypeError):
+            out.append(name)  # being written, or not ours to judge
+            continue
+        if env.get("origin") == "double-bounce" and env.get("sender") == "":
+            continue
+        out.append(name)
+    return out

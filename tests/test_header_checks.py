@@ -15,6 +15,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ipc_records import queued_messages  # noqa: E402
 from postern_test import InstanceTestCase, free_port, wait_for  # noqa: E402
 
 HEADER_CHECKS = r"""# header_checks for the test
@@ -68,7 +69,7 @@ class ContentChecksTest(InstanceTestCase):
             f.write(text)
 
     def queued(self, subdir):
-        return sorted(os.listdir(os.path.join(self.inst.spool, subdir)))
+        return queued_messages(os.path.join(self.inst.spool, subdir))
 
     def send(self, msg):
         """(code, text) of the end of DATA for msg."""

@@ -31,7 +31,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipc_records import read_queue_file  # noqa: E402
+from ipc_records import queued_messages, read_queue_file  # noqa: E402
 from mail_peers import ScriptedServer  # noqa: E402
 from postern_test import InstanceTestCase, LineClient, free_port, wait_for  # noqa: E402
 
@@ -230,7 +230,7 @@ class ProxyFilterTest(InstanceTestCase):
         return c
 
     def incoming(self):
-        return sorted(os.listdir(os.path.join(self.inst.spool, "incoming")))
+        return queued_messages(os.path.join(self.inst.spool, "incoming"))
 
     def queued(self):
         """[(id, envelope, recipients, content)] of the queue files."""

@@ -124,6 +124,9 @@ const struct param_def param_table[] = {
      "How long one DNS look-up may take before it counts as a temporary failure."},
     {"dns_trust_anchor_file", PARAM_STR, "",
      "DNSSEC trust anchors (DS or DNSKEY records, zone-file format); empty: no validation."},
+    {"error_notice_recipient", PARAM_STR, "postmaster",
+     "Recipient of smtpd's postmaster notices of session errors (notify_classes policy, "
+     "protocol, resource, software)."},
     {"fallback_transport", PARAM_STR, "",
      "transport[:nexthop] (an lmtp or smtp service) that local passes mail for unknown users "
      "of mydestination to, instead of luser_relay or a bounce; smtpd then accepts any local "
@@ -311,8 +314,8 @@ const struct param_def param_table[] = {
      "name=value... }."},
     {"notify_classes", PARAM_LIST, "resource, software",
      "What the postmaster hears about by mail: bounce (copies of bounces, and undeliverable "
-     "bounces), 2bounce (undeliverable bounces), delay (copies of delay warnings); resource, "
-     "software, policy, protocol, data are logged only."},
+     "bounces), 2bounce (undeliverable bounces), delay (copies of delay warnings), resource, "
+     "software, policy, protocol (smtpd session transcripts); data is logged only."},
     {"pop3d_auth_failure_limit", PARAM_INT, "3",
      "Failed logins after which pop3d disconnects the client."},
     {"pop3d_hard_error_limit", PARAM_INT, "20",

@@ -33,6 +33,7 @@
 #include "table/table_cache.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/unnamed_file.h"
 
 #define HEADER_CHECKS_HEAD_MAX (1024 * 1024)
 #define CONTENT_BLOCK (64 * 1024)
@@ -172,14 +173,7 @@ static int edit_head(struct smtp_message *msg, const struct content_check_config
 static int content_file(void)
 {
 	char *dir = xasprintf("%s/tmp", smtp_cfg.queue_dir);
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		char *path = xasprintf("%s/smtp.XXXXXX", dir);
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-		free(path);
-	}
+	int fd = unnamed_file(dir, "smtp");
 	free(dir);
 	if (fd < 0)
 		fd = memfd_create("postern-smtp-content", MFD_CLOEXEC);

@@ -46,6 +46,7 @@
 #include "util/ipc.h"
 #include "util/log.h"
 #include "util/sock.h"
+#include "util/unnamed_file.h"
 
 #define HEADER_HOLD_LIMIT (256 * 1024)
 #define READ_CHUNK 65536
@@ -114,14 +115,7 @@ static void spill_flush(struct message_sink *k)
 static int spill_open(const char *queue_dir)
 {
 	char *dir = xasprintf("%s/tmp", queue_dir);
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		char *path = xasprintf("%s/milter.XXXXXX", dir);
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-		free(path);
-	}
+	int fd = unnamed_file(dir, "milter");
 	free(dir);
 	return fd;
 }

@@ -62,6 +62,9 @@ static void load_settings(struct server *srv)
 	c->conf = conf;
 	c->hostname = conf_get(conf, "myhostname");
 	c->reject_footer = conf_get_raw(conf, "smtpd_reject_footer");
+	c->any_local_part = *conf_get(conf, "fallback_transport") != '\0' ||
+	                    *conf_get_raw(conf, "luser_relay") != '\0';
+	c->fallback_maps = conf_get_list(conf, "fallback_transport_maps");
 	c->banner = conf_get(conf, "smtpd_banner");
 	c->queue_dir = conf_get(conf, "queue_directory");
 	c->data_dir = conf_get(conf, "data_directory");

@@ -213,8 +213,7 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 		/* local passes unknown users to fallback_transport or forwards them
 		 * to luser_relay: every local part is a recipient (Postfix: an
 		 * empty local_recipient_maps) */
-		if (conf_get(cfg->conf, "fallback_transport")[0] != '\0' ||
-		    conf_get_raw(cfg->conf, "luser_relay")[0] != '\0')
+		if (cfg->any_local_part)
 			return 0;
 		int user = local_user_exists(cfg, local);
 		if (user == 1)
@@ -226,9 +225,8 @@ int policy_check_rcpt(struct session *s, const char *address, const char *local,
 			return 0;
 		/* A name fallback_transport_maps routes is one too. */
 		int routed = 0;
-		char *const *fallback_maps = conf_get_list(cfg->conf, "fallback_transport_maps");
-		for (size_t i = 0; fallback_maps && fallback_maps[i] && routed == 0; i++)
-			routed = map_lookup(fallback_maps[i], local, false);
+		for (size_t i = 0; cfg->fallback_maps && cfg->fallback_maps[i] && routed == 0; i++)
+			routed = map_lookup(cfg->fallback_maps[i], local, false);
 		if (routed == 1)
 			return 0;
 		if (rc < 0 || user < 0 || routed < 0) {

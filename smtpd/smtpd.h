@@ -75,6 +75,10 @@ struct smtpd_settings {
 	const char *hostname;
 	const char *banner;
 	const char *reject_footer; /* smtpd_reject_footer, "" for none */
+	/* policy.c: local's fallback_transport or luser_relay takes every
+	 * local part; fallback_transport_maps lists the names it routes */
+	bool any_local_part;
+	char *const *fallback_maps;
 	const char *queue_dir;
 	const char *data_dir;
 	const char *service_name; /* master.conf's, for the log */

@@ -210,7 +210,7 @@ static pid_t start_mailbox(struct parent *p, struct ipc_rec *handoff)
 
 void login_serve(const struct pop3d_settings *cfg, int fd)
 {
-	struct pop3d_client client = {"unknown", "0", "unknown", "0"};
+	struct pop3d_client client = {"unknown", "0", "unknown", "0", ""};
 	sock_peer_name(fd, client.addr, sizeof(client.addr), client.port, sizeof(client.port));
 	sock_local_name(fd, client.local_addr, sizeof(client.local_addr), client.local_port,
 	                sizeof(client.local_port));
@@ -258,6 +258,8 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 			return;
 		}
 		log_info("connect from %s", client.addr);
+		if (*client.proxied_tls)
+			log_info("%s: TLS established: %s", client.addr, client.proxied_tls);
 	}
 	struct parent p = {.cfg = cfg,
 	                   .client = &client,

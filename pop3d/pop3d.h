@@ -95,6 +95,11 @@ struct pop3d_client {
 	char port[16];
 	char local_addr[64];
 	char local_port[16];
+	/* Behind a load balancer that terminates TLS: its PROXY v2 SSL TLV
+	 * said the client spoke TLS to it ("TLSv1.3 with cipher ... (upstream
+	 * proxy)"); empty otherwise. Such a client counts as on TLS for
+	 * pop3d_tls_auth_only and is not offered STLS. */
+	char proxied_tls[128];
 };
 
 /* login.c: serve one connection (in the root parent). */

@@ -3,7 +3,8 @@
  * STLS and AUTH PLAIN, run as pop3d_login_user. Credentials go to the
  * parent, which asks the auth service; after a good login the session is
  * handed over (see pop3d.h). Plain-text logins are refused before TLS
- * unless the client is in pop3d_tls_auth_only_exempt.
+ * unless the client is in pop3d_tls_auth_only_exempt or a load balancer
+ * in front said the client spoke TLS to it (upstream_proxy.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ struct preauth {
 
 static bool login_allowed(const struct preauth *p)
 {
-	if (p->tls || !p->cfg->tls_auth_only)
+	if (p->tls || *p->client->proxied_tls || !p->cfg->tls_auth_only)
 		return true;
 	return p->cfg->auth_exempt_networks != NULL &&
 	       cidr_list_match(p->cfg->auth_exempt_networks, p->client->addr);
@@ -93,7 +94,7 @@ static void verify(struct preauth *p, const char *method, const char *user, size
 	ipc_rec_add_data(rec, "user", user, user_len);
 	ipc_rec_add_data(rec, "password", password, password_len);
 	ipc_rec_add_str(rec, "method", method);
-	ipc_rec_add_str(rec, "tls", p->tls ? tls_session_summary(p->tls) : "");
+	ipc_rec_add_str(rec, "tls", p->tls ? tls_session_summary(p->tls) : p->client->proxied_tls);
 	/* The client's queued replies go out before the wait. */
 	stream_flush(p->stream);
 	int rc = ipc_write(p->ctl, rec, CTL_TIMEOUT_MS);
@@ -245,7 +246,7 @@ static void log_tls_established(const char *addr, const struct tls_session *tls)
 }
 static void cmd_stls(struct preauth *p)
 {
-	if (p->tls) {
+	if (p->tls || *p->client->proxied_tls) {
 		pop3d_reply(p->stream, false, "TLS is already active");
 		error(p);
 		return;
@@ -286,7 +287,8 @@ static void command(struct preauth *p, const struct str *line)
 	}
 	switch (c.verb) {
 	case POP3_CAPA:
-		pop3d_capa(p->stream, true, p->cfg->tls != NULL && p->tls == NULL,
+		pop3d_capa(p->stream, true,
+		           p->cfg->tls != NULL && p->tls == NULL && !*p->client->proxied_tls,
 		           login_allowed(p));
 		break;
 	case POP3_USER:

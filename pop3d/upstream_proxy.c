@@ -10,6 +10,10 @@
  * A connection without a valid header within pop3d_upstream_proxy_timeout
  * is logged and closed without a reply: the balancer, not a POP3 client,
  * is on the other end.
+ * A balancer that terminates TLS (HAProxy's send-proxy-v2-ssl) says so in
+ * a version 2 PP2_TYPE_SSL TLV; as Dovecot, such a client counts as on
+ * TLS (plain-text logins allowed under pop3d_tls_auth_only, no STLS),
+ * and the login and TLS log lines say "(upstream proxy)".
  *
  * Where it is read. The process that accepts (a multi server, main.c)
  * and the session parent it forks per connection (login.c) both run as
@@ -59,6 +63,12 @@ bool upstream_proxy_read(const struct pop3d_settings *cfg, struct pop3d_client *
 		ipc_rec_add_str(rec, "port", client->port);
 		ipc_rec_add_str(rec, "local_addr", client->local_addr);
 		ipc_rec_add_str(rec, "local_port", client->local_port);
+		if (h.client_tls) {
+			snprintf(client->proxied_tls, sizeof(client->proxied_tls),
+			         "%s%s%s (upstream proxy)", *h.tls_version ? h.tls_version : "TLS",
+			         *h.tls_cipher ? " with cipher " : "", h.tls_cipher);
+			ipc_rec_add_str(rec, "proxied_tls", client->proxied_tls);
+		}
 	}
 	int rc = ipc_write(ctl, rec, CTL_TIMEOUT_MS);
 	ipc_rec_free(rec);
@@ -71,6 +81,18 @@ static bool address_ok(const char *text, size_t size)
 	unsigned char bin[16];
 	return text != NULL && strlen(text) < size &&
 	       (inet_pton(AF_INET, text, bin) == 1 || inet_pton(AF_INET6, text, bin) == 1);
+}
+
+/* The balancer's TLS summary as upstream_proxy_read() built it: printable
+ * ASCII that fits in size bytes. */
+static bool summary_ok(const char *text, size_t size)
+{
+	if (strlen(text) >= size)
+		return false;
+	for (const char *c = text; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			return false;
+	return true;
 }
 
 /* A decimal port, 0 to 65535. */
@@ -101,15 +123,19 @@ bool upstream_proxy_client(const struct pop3d_settings *cfg, int ctl, struct pop
 	const char *port = ipc_rec_get_str(rec, "port");
 	const char *local_addr = ipc_rec_get_str(rec, "local_addr");
 	const char *local_port = ipc_rec_get_str(rec, "local_port");
+	const char *proxied_tls = ipc_rec_get_str(rec, "proxied_tls");
 	bool ok = ipc_rec_is(rec, "client") && ipc_rec_get_int(rec, "proxied", &proxied);
 	if (ok && proxied)
 		ok = address_ok(addr, sizeof(client->addr)) && port_ok(port) &&
-		     address_ok(local_addr, sizeof(client->local_addr)) && port_ok(local_port);
+		     address_ok(local_addr, sizeof(client->local_addr)) && port_ok(local_port) &&
+		     (proxied_tls == NULL || summary_ok(proxied_tls, sizeof(client->proxied_tls)));
 	if (ok && proxied) {
 		snprintf(client->addr, sizeof(client->addr), "%s", addr);
 		snprintf(client->port, sizeof(client->port), "%s", port);
 		snprintf(client->local_addr, sizeof(client->local_addr), "%s", local_addr);
 		snprintf(client->local_port, sizeof(client->local_port), "%s", local_port);
+		snprintf(client->proxied_tls, sizeof(client->proxied_tls), "%s",
+		         proxied_tls ? proxied_tls : "");
 	} else if (!ok) {
 		log_warn("%s: malformed client record from the login process", client->addr);
 	}

@@ -31,14 +31,25 @@ V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 PROXY_TIMEOUT = 2
 
 
-def v2_header(client, cport, server, sport, command=1, family=None):
+def tlv(kind, value):
+    return bytes([kind]) + struct.pack("!H", len(value)) + value
+
+
+def ssl_tlv(client_ssl=True, version=b"TLSv1.3", cipher=b"TLS_AES_128_GCM_SHA256"):
+    """HAProxy's PP2_TYPE_SSL (send-proxy-v2-ssl): client flags, verify,
+    then the version and cipher sub-TLVs."""
+    return tlv(0x20, bytes([0x01 if client_ssl else 0x00]) + bytes(4)
+               + tlv(0x21, version) + tlv(0x23, cipher))
+
+
+def v2_header(client, cport, server, sport, command=1, family=None, tlvs=b""):
     if family is None:
         family = 0x21 if ":" in client else 0x11
     af = socket.AF_INET6 if family == 0x21 else socket.AF_INET
     body = b""
     if family in (0x11, 0x21):
         body = (socket.inet_pton(af, client) + socket.inet_pton(af, server)
-                + struct.pack("!HH", cport, sport))
+                + struct.pack("!HH", cport, sport)) + tlvs
     return V2_SIG + bytes([0x20 | command, family]) + struct.pack("!H", len(body)) + body
 
 
@@ -112,7 +123,7 @@ class Pop3dProxyTest(unittest.TestCase):
             cert, key = make_cert(inst.etc, "mx.example.test")
             inst.params.update({"pop3d_tls_cert_file": cert, "pop3d_tls_key_file": key})
             inst.add_vmail(users=["%s@example.test" % u for u in
-                                  ("alice", "bob", "carol", "dave", "erin", "frank")],
+                                  ("alice", "bob", "carol", "dave", "erin", "frank", "grace")],
                            password=PASSWORD)
             inst.start()
         except BaseException:
@@ -236,6 +247,39 @@ class Pop3dProxyTest(unittest.TestCase):
                       "tls=TLSv1.3")
         self.wait_log("session end: user=frank@example.test, client=198.51.100.20")
 
+    # -- a balancer that terminates TLS says so (PP2_TYPE_SSL)
+    def test_v2_ssl_tlv_counts_as_tls(self):
+        c = self.greeted(self.proxy, v2_header("203.0.113.50", 50010, "192.0.2.1", 995,
+                                               tlvs=tlv(0x04, b"pad") + ssl_tlv()))
+        c.send(b"CAPA\r\n")
+        capa = []
+        while True:
+            line = c.line()
+            self.assertIsNotNone(line)
+            if line == b".":
+                break
+            capa.append(line)
+        self.assertTrue(capa[0].startswith(b"+OK"), capa)
+        self.assertIn(b"USER", capa)          # plain-text login allowed: the client is on TLS
+        self.assertNotIn(b"STLS", capa)       # and TLS inside TLS is not offered
+        self.assertTrue(c.cmd(b"STLS").startswith(b"-ERR"))
+        self.login(c, b"grace")
+        self.quit(c)
+        self.wait_log("connect from 203.0.113.50")
+        self.wait_log("203.0.113.50: TLS established: TLSv1.3 with cipher "
+                      "TLS_AES_128_GCM_SHA256 (upstream proxy)")
+        self.wait_log("login: user=grace@example.test, client=203.0.113.50, method=USER, "
+                      "tls=TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (upstream proxy), "
+                      "result=ok")
+
+    def test_v2_ssl_tlv_without_client_ssl_is_plain_text(self):
+        c = self.greeted(self.proxy, v2_header("203.0.113.51", 50011, "192.0.2.1", 110,
+                                               tlvs=ssl_tlv(client_ssl=False)))
+        self.assertTrue(c.cmd(b"USER grace@example.test").startswith(b"-ERR [AUTH]"))
+        self.quit(c)
+        self.wait_log("disconnect from 203.0.113.51")
+        self.assertNotIn("203.0.113.51: TLS established", self.inst.read_log())
+
     # -- no valid header: closed without a word
     def closed_silently(self, port, data, want_log):
         log = self.inst.read_log()
@@ -261,6 +305,10 @@ class Pop3dProxyTest(unittest.TestCase):
         self.closed_silently(self.proxy, v2_header("198.51.100.7", 1, "192.0.2.1", 110,
                                                    family=0x12),
                              "version 2 header for other than TCP")
+        # A TLV that runs past the header.
+        self.closed_silently(self.proxy, v2_header("198.51.100.7", 1, "192.0.2.1", 110,
+                                                   tlvs=b"\x20\x00\x09\x01"),
+                             "haproxy read: malformed version 2 TLV")
         # A TLS ClientHello where the header should be, on the pop3s service.
         self.closed_silently(self.proxy_tls, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
                              + bytes(32), "haproxy read: not a PROXY protocol header")

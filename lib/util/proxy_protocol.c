@@ -101,6 +101,78 @@ static void port_text(const unsigned char *p, char *out, size_t size)
 	snprintf(out, size, "%u", (unsigned)p[0] << 8 | p[1]);
 }
 
+/* A TLV's text value as printable ASCII, cut to fit. */
+static void tlv_text(const unsigned char *v, size_t len, char *out, size_t size)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len && n + 1 < size; i++)
+		out[n++] = v[i] >= 0x20 && v[i] < 0x7f ? (char)v[i] : '?';
+	out[n] = '\0';
+}
+
+/* Walk a TLV list (type, 16-bit length, value), calling back for each;
+ * -1 when one runs past the end. */
+static int walk_tlvs(const unsigned char *p, size_t len,
+                     void (*each)(unsigned type, const unsigned char *v, size_t n, void *ctx),
+                     void *ctx)
+{
+	while (len > 0) {
+		if (len < 3)
+			return -1;
+		size_t n = (size_t)p[1] << 8 | p[2];
+		if (n > len - 3)
+			return -1;
+		each(p[0], p + 3, n, ctx);
+		p += 3 + n;
+		len -= 3 + n;
+	}
+	return 0;
+}
+
+#define PP2_TYPE_SSL 0x20
+#define PP2_CLIENT_SSL 0x01
+#define PP2_SUBTYPE_SSL_VERSION 0x21
+#define PP2_SUBTYPE_SSL_CIPHER 0x23
+
+static void ssl_sub_tlv(unsigned type, const unsigned char *v, size_t n, void *ctx)
+{
+	struct proxy_header *h = ctx;
+	if (type == PP2_SUBTYPE_SSL_VERSION)
+		tlv_text(v, n, h->tls_version, sizeof(h->tls_version));
+	else if (type == PP2_SUBTYPE_SSL_CIPHER)
+		tlv_text(v, n, h->tls_cipher, sizeof(h->tls_cipher));
+}
+
+struct tlv_walk {
+	struct proxy_header *h;
+	bool bad;
+};
+
+static void top_tlv(unsigned type, const unsigned char *v, size_t n, void *ctx)
+{
+	struct tlv_walk *w = ctx;
+	if (type != PP2_TYPE_SSL)
+		return;
+	/* client flags (1 byte), verify result (4), then sub-TLVs */
+	if (n < 5 || walk_tlvs(v + 5, n - 5, ssl_sub_tlv, w->h) != 0) {
+		w->bad = true;
+		return;
+	}
+	w->h->client_tls = (v[0] & PP2_CLIENT_SSL) != 0;
+	if (!w->h->client_tls)
+		w->h->tls_version[0] = w->h->tls_cipher[0] = '\0';
+}
+
+static int parse_tlvs(const unsigned char *p, size_t len, struct proxy_header *h)
+{
+	struct tlv_walk w = {.h = h};
+	if (walk_tlvs(p, len, top_tlv, &w) != 0 || w.bad) {
+		h->client_tls = false;
+		return -1;
+	}
+	return 0;
+}
+
 static enum proxy_result parse_v2(const unsigned char *data, size_t len, struct proxy_header *h,
                                   const char **error_r)
 {
@@ -120,6 +192,7 @@ static enum proxy_result parse_v2(const unsigned char *data, size_t len, struct 
 		h->proxied = false;
 		return PROXY_DONE;
 	}
+	size_t addr_len = family == 0x11 ? 12 : 36;
 	if (family == 0x11 && body >= 12) {
 		inet_ntop(AF_INET, a, h->client_addr, sizeof(h->client_addr));
 		inet_ntop(AF_INET, a + 4, h->server_addr, sizeof(h->server_addr));
@@ -134,6 +207,10 @@ static enum proxy_result parse_v2(const unsigned char *data, size_t len, struct 
 		*error_r = family == 0x11 || family == 0x21
 		               ? "version 2 header too short for its addresses"
 		               : "version 2 header for other than TCP over IPv4 or IPv6";
+		return PROXY_BAD;
+	}
+	if (parse_tlvs(a + addr_len, body - addr_len, h) != 0) {
+		*error_r = "malformed version 2 TLV";
 		return PROXY_BAD;
 	}
 	h->proxied = true;

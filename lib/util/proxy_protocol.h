@@ -8,6 +8,10 @@
  * proxy_protocol_read() takes a header off a socket, its bytes and not
  * one more, so that what the client sends next (a command, a TLS
  * handshake) stays in the socket for the server.
+ * Of a version 2 header's TLVs (type-length-value extensions after the
+ * addresses) only PP2_TYPE_SSL is read: the balancer's word that the
+ * client spoke TLS to it, with the protocol version and cipher; the
+ * others are skipped, but a TLV that runs past the header is malformed.
  */
 #ifndef POSTERN_UTIL_PROXY_PROTOCOL_H
 #define POSTERN_UTIL_PROXY_PROTOCOL_H
@@ -27,6 +31,11 @@ struct proxy_header {
 	bool proxied; /* false: "UNKNOWN" or LOCAL, the connection's own addresses stand */
 	char client_addr[46], client_port[6];
 	char server_addr[46], server_port[6];
+	/* A version 2 PP2_TYPE_SSL TLV with PP2_CLIENT_SSL: the client
+	 * connected to the balancer over TLS (printable ASCII, cut to fit;
+	 * empty when the balancer did not say). */
+	bool client_tls;
+	char tls_version[32], tls_cipher[64];
 };
 
 enum proxy_result {

@@ -159,6 +159,51 @@ static enum proxy_result read_from(const char *data, size_t len, bool close_afte
 	return r;
 }
 
+TEST(v2_ssl_tlv)
+{
+	char buf[256];
+	struct proxy_header h;
+	/* TCP4, then PP2_TYPE_NOOP, then PP2_TYPE_SSL: client SSL|CERT_CONN,
+	 * verify 0, sub-TLVs version "TLSv1.3" and cipher (with a control
+	 * character, shown as '?'). */
+	static const char body[] = "\xcb\x00\x71\x07\xc0\x00\x02\x01\xb2\x6e\x00\x6e"
+	                           "\x04\x00\x02xx"
+	                           "\x20\x00\x28"
+	                           "\x03\x00\x00\x00\x00"
+	                           "\x21\x00\x07TLSv1.3"
+	                           "\x23\x00\x16TLS_AES_256_GCM_SHA38\x01";
+	size_t n = v2(buf, 0x21, 0x11, body, sizeof(body) - 1);
+	CHECK(parse(buf, n, &h) == PROXY_DONE && h.proxied && h.len == n);
+	CHECK(h.client_tls);
+	CHECK_STR(h.tls_version, "TLSv1.3");
+	CHECK_STR(h.tls_cipher, "TLS_AES_256_GCM_SHA38?");
+	/* The SSL TLV without PP2_CLIENT_SSL: the client spoke plain text. */
+	static const char plain[] = "\xcb\x00\x71\x07\xc0\x00\x02\x01\xb2\x6e\x00\x6e"
+	                            "\x20\x00\x05\x00\x00\x00\x00\x00";
+	n = v2(buf, 0x21, 0x11, plain, sizeof(plain) - 1);
+	CHECK(parse(buf, n, &h) == PROXY_DONE && h.proxied && !h.client_tls);
+	CHECK_STR(h.tls_version, "");
+	/* No TLVs at all. */
+	n = v2(buf, 0x21, 0x11, body, 12);
+	CHECK(parse(buf, n, &h) == PROXY_DONE && !h.client_tls);
+	/* Refused: a TLV running past the header, a stray byte or two after
+	 * the last TLV, an SSL TLV shorter than its fixed part, a sub-TLV
+	 * running past its TLV. */
+	static const char *bad[] = {
+	    "\xcb\x00\x71\x07\xc0\x00\x02\x01\xb2\x6e\x00\x6e\x04\x00\x09xx",
+	    "\xcb\x00\x71\x07\xc0\x00\x02\x01\xb2\x6e\x00\x6e\x04\x00\x00\x04\x00",
+	    "\xcb\x00\x71\x07\xc0\x00\x02\x01\xb2\x6e\x00\x6e\x20\x00\x03\x01\x00\x00",
+	    ("\xcb\x00\x71\x07\xc0\x00\x02\x01\xb2\x6e\x00\x6e\x20\x00\x08\x01\x00\x00\x00\x00"
+	     "\x21\x00\x05"),
+	};
+	static const size_t bad_len[] = {17, 17, 18, 23};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = v2(buf, 0x21, 0x11, bad[i], bad_len[i]);
+		CHECK(parse(buf, n, &h) == PROXY_BAD);
+		CHECK(!h.client_tls);
+	}
+}
+
 TEST(read)
 {
 	struct proxy_header h;
@@ -195,6 +240,7 @@ int main(void)
 	RUN(v1);
 	RUN(v1_bad);
 	RUN(v2);
+	RUN(v2_ssl_tlv);
 	RUN(read);
 	return TESTING_DONE();
 }

@@ -225,6 +225,7 @@ static void pre_drop(struct server *srv)
 	struct tls_settings ts = {
 	    .ciphers = ciphers,
 	    .ca_file = conf_get(conf, client_param("smtp_tls_CAfile")),
+	    .ca_path = conf_get(conf, client_param("smtp_tls_CApath")),
 	    .protocols = conf_get(conf, client_param("smtp_tls_protocols")),
 	    .cert_file = conf_get(conf, client_param("smtp_tls_cert_file")),
 	    .key_file = conf_get(conf, client_param("smtp_tls_key_file")),
@@ -235,9 +236,9 @@ static void pre_drop(struct server *srv)
 		log_error("TLS unavailable in the smtp client: %s", error);
 	/* A session made with other trust anchors or another client
 	 * certificate is not resumed. */
-	smtp_cfg.tls_cache_context =
-	    xasprintf("CAfile=%s cert=%s key=%s chain=%s protocols=%s ciphers=%s", ts.ca_file,
-	              ts.cert_file, ts.key_file, ts.chain_file, ts.protocols, ciphers);
+	smtp_cfg.tls_cache_context = xasprintf(
+	    "CAfile=%s CApath=%s cert=%s key=%s chain=%s protocols=%s ciphers=%s", ts.ca_file,
+	    ts.ca_path, ts.cert_file, ts.key_file, ts.chain_file, ts.protocols, ciphers);
 }
 
 /* Open and check the queue file; NULL on success, else the reason. */

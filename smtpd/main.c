@@ -251,6 +251,7 @@ static void pre_drop(struct server *srv)
 	    .protocols = conf_get(conf, "smtpd_tls_protocols"),
 	    .ciphers = conf_get(conf, "smtpd_tls_cipher_list"),
 	    .ca_file = conf_get(conf, "smtpd_tls_CAfile"),
+	    .ca_path = conf_get(conf, "smtpd_tls_CApath"),
 	    .ask_client_cert = conf_get_bool(conf, "smtpd_tls_ask_ccert"),
 	    .ticket_lifetime_s =
 	        tls_ticket_lifetime(conf_get_time(conf, "smtpd_tls_session_cache_timeout")),

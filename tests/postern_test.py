@@ -159,6 +159,17 @@ def make_cert(directory, common_name="localhost", ca=None, names=()):
     return cert, key
 
 
+def make_ca_dir(directory, certs):
+    """A CApath directory: copies of the PEM certificates certs under
+    the subject-hash names `openssl rehash` gives them."""
+    os.makedirs(directory, exist_ok=True)
+    os.chmod(directory, 0o755)
+    for i, cert in enumerate(certs):
+        shutil.copy(cert, os.path.join(directory, "cert%d.pem" % i))
+    subprocess.run(["openssl", "rehash", directory], check=True, capture_output=True)
+    return directory
+
+
 # -- the IPC record format (lib/util/ipc.h), written independently here
 
 def encode_record(name, attrs):

@@ -15,7 +15,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import Instance, InstanceTestCase, make_ca, wait_for  # noqa: E402
+from postern_test import Instance, InstanceTestCase, make_ca, make_ca_dir, wait_for  # noqa: E402
 from postern_test import make_cert as make_issued_cert  # noqa: E402
 from mail_peers import (SENDER_SERVICES, Unbound, free_port_on, have,  # noqa: E402
                         make_cert, maildir_messages, make_receiver, sender_params, submit)
@@ -166,6 +166,30 @@ class SmtpTlsTest(InstanceTestCase):
         self.assertRegex(result(send, "u@tlsverify.example"), r"(?m)status=sent .*, tls=.*bits\), verified$")
         self.assertRegex(result(send, "u@wrongname.example"),
                          r"status=deferred \(TLS with other.example.*not verified")
+
+    def test_verify_with_ca_directory(self):
+        """smtp_tls_CApath: a hashed directory (as Debian's /etc/ssl/certs)
+        holds the trust anchor instead of a CA file."""
+        send = self.sender(smtp_tls_security_level="verify")
+        send.params["smtp_tls_CApath"] = make_ca_dir(os.path.join(send.etc, "certs"),
+                                                     [self.cert])
+        send.write_config()
+        send.start()
+        submit(send, "s@out.sender.test", ["u@tlsverify.example"], b"Subject: ok\n\nx\n")
+        wait_for(lambda: maildir_messages(self.vmail, "u@tlsverify.example"), timeout=30,
+                 what="delivery verified through the CA directory")
+        self.assertRegex(result(send, "u@tlsverify.example"),
+                         r"(?m)status=sent .*, tls=.*bits\), verified$")
+
+    def test_ca_directory_that_is_not_one(self):
+        missing = "/nonexistent/postern-test-certs"
+        send = self.sender(smtp_tls_security_level="verify", smtp_tls_CApath=missing)
+        send.start()
+        submit(send, "s@out.sender.test", ["u@tlsverify.example"], b"Subject: no\n\nx\n")
+        send.wait_log("TLS unavailable in the smtp client: CA directory %s: "
+                      "No such file or directory" % missing, timeout=30)
+        self.assertRegex(result(send, "u@tlsverify.example"), r"status=deferred")
+        self.assertEqual(maildir_messages(self.vmail, "u@tlsverify.example"), [])
 
     def test_dane(self):
         send = self.sender(smtp_tls_security_level="dane")

@@ -32,7 +32,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import Instance, free_port, make_ca, make_cert, wait_for  # noqa: E402
+from postern_test import Instance, free_port, make_ca, make_ca_dir, make_cert, wait_for  # noqa: E402
 
 HELO = "client.outside.test"
 SENDER = "sender@outside.test"
@@ -95,7 +95,8 @@ class ClientCertRelayTest(unittest.TestCase):
         cls.by_key_fp = postfix_form(spki_of(cls.by_key[0]))
 
         (cls.ask, cls.noask, cls.md5, cls.wrapper, cls.broken, cls.all, cls.all2,
-         cls.helo) = (free_port() for _ in range(8))
+         cls.helo, cls.all_dir) = (free_port() for _ in range(9))
+        ca_path = make_ca_dir(os.path.join(cls.cert_dir, "capath"), [cls.ca[0]])
         svc = "127.0.0.1:%d inet n - n - - smtpd"
         tls = (" -o smtpd_tls_cert_file=%s -o smtpd_tls_key_file=%s"
                % cls.server)
@@ -117,6 +118,8 @@ class ClientCertRelayTest(unittest.TestCase):
             " -o smtpd_relay_all_clientcerts=yes -o smtpd_tls_CAfile=" + cls.ca[0],
             svc % cls.all2 + tls + " -o smtpd_tls_ask_ccert=yes"
             " -o smtpd_relay_all_clientcerts=yes -o smtpd_tls_CAfile=" + cls.ca2[0],
+            svc % cls.all_dir + tls + " -o smtpd_tls_ask_ccert=yes"
+            " -o smtpd_relay_all_clientcerts=yes -o smtpd_tls_CApath=" + ca_path,
             svc % cls.helo + tls + " -o smtpd_tls_ask_ccert=yes"
             " -o smtpd_reject_non_fqdn_helo_hostname=yes",
         ])
@@ -294,6 +297,17 @@ class ClientCertRelayTest(unittest.TestCase):
         self.assertEqual(self.rcpt(self.all, None), self.denied())
         # relay_clientcerts applies there too.
         self.assertEqual(self.rcpt(self.all, self.listed)[0], 250)
+
+    def test_all_verified_certificates_through_a_ca_directory(self):
+        """smtpd_tls_CApath verifies as smtpd_tls_CAfile does."""
+        self.assertEqual(self.rcpt(self.all_dir, self.issued)[0], 250)
+        self.assertEqual(self.rcpt(self.all_dir, self.other), self.denied())
+        # A session verified under the CA file does not resume under the
+        # directory (another trust setting).
+        context = client_context(self.issued)
+        session, _ = self.raw_session(self.all, context, rcpt_code=250)
+        _, reused = self.raw_session(self.all_dir, context, session, rcpt_code=250)
+        self.assertFalse(reused, "resumed under another trust setting")
 
     def test_trusted_as_mynetworks_for_other_checks(self):
         """reject_non_fqdn_helo_hostname spares trusted clients: a

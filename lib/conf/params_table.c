@@ -479,7 +479,12 @@ const struct param_def param_table[] = {
     {"smtp_tcp_port", PARAM_STR, "25",
      "Port the smtp client connects to when the next hop names none."},
     {"smtp_tls_CAfile", PARAM_STR, "",
-     "Trust anchors (PEM) for the verify level; empty: the system store."},
+     "Trust anchors (PEM) for the verify level; empty (and smtp_tls_CApath empty): the "
+     "system store."},
+    {"smtp_tls_CApath", PARAM_STR, "",
+     "A directory of trust anchors (PEM files under their hashed names, as openssl rehash "
+     "makes them; Debian's /etc/ssl/certs) for the verify level, with or instead of "
+     "smtp_tls_CAfile; empty: none."},
     {"smtp_tls_cert_file", PARAM_STR, "",
      "Client certificate (PEM, chain may follow) the smtp client presents when a server asks; "
      "empty: none."},
@@ -695,7 +700,12 @@ const struct param_def param_table[] = {
      "How long smtpd waits for a command or data from the client."},
     {"smtpd_tls_CAfile", PARAM_STR, "",
      "Trust anchors (PEM) for client certificates asked for with smtpd_tls_ask_ccert "
-     "(smtpd_relay_all_clientcerts); empty: none (every client certificate is unverified)."},
+     "(smtpd_relay_all_clientcerts), named in the certificate request; empty (and "
+     "smtpd_tls_CApath empty): none (every client certificate is unverified)."},
+    {"smtpd_tls_CApath", PARAM_STR, "",
+     "A directory of trust anchors for client certificates (PEM files under their hashed "
+     "names, as openssl rehash makes them), with or instead of smtpd_tls_CAfile; not named "
+     "in the certificate request; empty: none."},
     {"smtpd_tls_ask_ccert", PARAM_BOOL, "no",
      "Ask TLS clients for a certificate (not required); its names go to the milter macros "
      "{cert_subject} and {cert_issuer} and the Received header, and it can let the client "

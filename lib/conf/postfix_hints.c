@@ -63,7 +63,6 @@ static const struct hint hints[] = {
      "smtp sends credentials with AUTH PLAIN or LOGIN, only over TLS; it has no effect"},
     {"smtp_sasl_tls_security_options",
      "smtp sends credentials with AUTH PLAIN or LOGIN, only over TLS; it has no effect"},
-    {"smtp_tls_CApath", "name a CA file with smtp_tls_CAfile"},
     {"smtp_tls_exclude_ciphers", "write smtp_tls_ciphers without them"},
     {"smtp_tls_loglevel", "smtp logs the TLS outcome of every delivery; it has no effect"},
     {"smtp_tls_mandatory_ciphers", "smtp_tls_ciphers is the cipher list for every level"},
@@ -86,7 +85,6 @@ static const struct hint hints[] = {
     {"smtpd_sasl_security_options", "smtpd offers AUTH PLAIN and LOGIN, never anonymous, and only "
                                     "over TLS unless smtpd_tls_auth_only = no; it has no effect"},
     {"smtpd_sender_restrictions", restrictions},
-    {"smtpd_tls_CApath", "name a CA file with smtpd_tls_CAfile"},
     {"smtpd_tls_exclude_ciphers", "write smtpd_tls_cipher_list without them"},
     {"smtpd_tls_loglevel",
      "smtpd logs the TLS protocol and cipher of every session; it has no effect"},

@@ -225,17 +225,16 @@ TEST(postfix_hints)
 	    "biff",
 	    "default_recipient_limit",
 	    "disable_dns_lookups",
-	    "smtp_tls_CApath",
 	    "smtp_sasl_auth_enable",
 	    "smtp_sasl_tls_security_options",
 	    "smtpd_delay_reject",
-	    "smtpd_tls_CApath",
 	    "smtpd_tls_received_header",
 	    "smtputf8_enable",
 	};
 	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
 		CHECK(postfix_hint(listed[i]) != NULL);
 	CHECK(postfix_hint("myhostname") == NULL);
+	CHECK(postfix_hint("smtp_tls_CApath") == NULL); /* supported now */
 	CHECK(postfix_hint("") == NULL);
 	static const char *const named[] = {"smtpd_dnsbl_sites",
 	                                    "smtpd_sender_access_maps",

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "tls/tls_tickets.h"
@@ -112,6 +113,23 @@ static struct tls_context *make_context(const SSL_METHOD *method, const struct t
 		*error_r = openssl_error("CA file", s->ca_file);
 		goto fail;
 	}
+	if (set(s->ca_path)) {
+		/* OpenSSL looks into the directory only when verifying: a
+		 * missing one would fail every verification, unexplained. */
+		struct stat st;
+		ERR_clear_error();
+		int found = stat(s->ca_path, &st) == 0;
+		if (!found || !S_ISDIR(st.st_mode)) {
+			if (found)
+				errno = ENOTDIR;
+			*error_r = openssl_error("CA directory", s->ca_path);
+			goto fail;
+		}
+		if (SSL_CTX_load_verify_locations(ctx, NULL, s->ca_path) != 1) {
+			*error_r = openssl_error("CA directory", s->ca_path);
+			goto fail;
+		}
+	}
 	struct tls_context *tc = xcalloc(1, sizeof(*tc));
 	tc->ssl_ctx = ctx;
 	return tc;
@@ -179,7 +197,9 @@ struct tls_context *tls_server_context(const struct tls_settings *s, const char 
 		 * of verifying it: it resumes only where the same CA file would
 		 * have verified it (a service that trusts verified certificates
 		 * must not take one verified against another service's CAs). */
-		char *id = xasprintf("postern ca_file=%s", set(s->ca_file) ? s->ca_file : "");
+		char *id =
+		    xasprintf("postern ca_file=%s ca_path=%s", set(s->ca_file) ? s->ca_file : "",
+		              set(s->ca_path) ? s->ca_path : "");
 		unsigned char sid_ctx[EVP_MAX_MD_SIZE];
 		unsigned int sid_len = 0;
 		if (EVP_Digest(id, strlen(id), sid_ctx, &sid_len, EVP_sha256(), NULL) != 1 ||
@@ -191,7 +211,9 @@ struct tls_context *tls_server_context(const struct tls_settings *s, const char 
 		free(id);
 		SSL_CTX_set_session_id_context(tc->ssl_ctx, sid_ctx, sid_len);
 		if (set(s->ca_file)) {
-			/* Name the acceptable issuers in the certificate request. */
+			/* Name the acceptable issuers in the certificate request
+			 * (those of the CA file only, as Postfix: a CA directory
+			 * is for verifying, often the whole system store). */
 			STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(s->ca_file);
 			if (names != NULL)
 				SSL_CTX_set_client_CA_list(tc->ssl_ctx, names);
@@ -216,7 +238,7 @@ struct tls_context *tls_client_context(const struct tls_settings *s, const char 
 	struct tls_context *tc = make_context(TLS_client_method(), s, error_r);
 	if (tc == NULL)
 		return NULL;
-	tc->default_ca_pending = !set(s->ca_file);
+	tc->default_ca_pending = !set(s->ca_file) && !set(s->ca_path);
 	if (set(s->cert_file) && load_identity(tc->ssl_ctx, s, error_r) != 0) {
 		tls_context_free(tc);
 		return NULL;

@@ -18,6 +18,8 @@ struct tls_settings {
 	const char *key_file;     /* PEM private key (may be the cert file) */
 	const char *chain_file;   /* extra chain certificates, or NULL/"" */
 	const char *ca_file;      /* trust anchors for verification, or NULL/"" */
+	const char *ca_path;      /* and/or a directory of them, hashed names (openssl
+	                             rehash), or NULL/"" */
 	const char *min_protocol; /* "TLSv1.2" (default), "TLSv1.3", "TLSv1", "TLSv1.1" */
 	const char *protocols;    /* or a list as tls_protocols_parse takes (wins if set) */
 	const char *ciphers;      /* TLS 1.2 cipher list, or NULL/"" for OpenSSL's default */

@@ -70,7 +70,7 @@ static void result_set(struct local_result *r, const char *state, const char *st
 	local_result_set(r, state, status, reason);
 }
 
-static bool has_control_chars(const char *s)
+bool local_has_control_chars(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -186,7 +186,7 @@ static void deliver_one(struct local_service *svc, const struct conf *conf,
 		result_set(result, "bounced", "5.1.2", "not a local destination");
 		return;
 	}
-	if (rc->local[0] == '\0' || has_control_chars(rc->lower)) {
+	if (rc->local[0] == '\0' || local_has_control_chars(rc->lower)) {
 		result_set(result, "bounced", "5.1.3", "bad address syntax");
 		return;
 	}
@@ -221,7 +221,7 @@ static char *open_message(const struct conf *conf, const char *queue_id, struct 
 		problem = xasprintf("cannot open queue file: %s", strerror(errno));
 	else if (queue_file_read_fd(msg->fd, env, &offset, &error) != 0)
 		problem = xasprintf("cannot read queue file: %s", error);
-	else if (has_control_chars(env->sender))
+	else if (local_has_control_chars(env->sender))
 		problem = xstrdup("invalid envelope sender");
 	free(path);
 	if (problem)

@@ -2,6 +2,8 @@
  * Internal interface of the local delivery agent.
  *   local.c    the service: requests from qmgr, routing of each recipient
  *   expand.c   aliases, ~/.forward and :include: expansion of one recipient
+ *              (its driver; the steps in expand_alias.c, expand_target.c,
+ *              expand_forward.c and expand_mailbox.c, sharing expand.h)
  *   child.c    running work in a child with the owner's privileges
  *   worker.c   long-lived children per owner for Maildir deliveries
  *   maildir.c  delivery into a Maildir (with the virtual quota check)
@@ -335,5 +337,10 @@ void local_deliver_local(struct local_service *svc, const struct conf *conf,
 void local_deliver_virtual(struct local_service *svc, const struct conf *conf,
                            const struct local_message *msg, const char *address,
                            struct local_result *result);
+
+/* ---- local.c ---- */
+
+/* True if s has a control character (C0 or DEL). */
+bool local_has_control_chars(const char *s);
 
 #endif

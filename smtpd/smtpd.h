@@ -3,8 +3,14 @@
  * submissions ports. One process serves one connection at a time on the
  * service skeleton. Internal interfaces between its files:
  *   main.c     settings from main.conf, TLS context, the service entry
- *   session.c  the command loop, replies, EHLO/MAIL/RCPT/RSET/..., logging
- *   data.c     DATA and BDAT: receiving the message into the queue
+ *   session.c  the connection, the command loop and the dispatch of commands
+ *   reply.c    replies, the session's log lines, the error count
+ *   ehlo.c     HELO and EHLO: the extensions offered
+ *   starttls.c STARTTLS, and the log line of a TLS session
+ *   transaction.c  MAIL, RCPT, VRFY, and the transaction's reset
+ *   data.c     DATA and BDAT: reading the message (message_sink.h is the
+ *              interface of the files that queue it: message_sink.c,
+ *              message_headers.c, queued_envelope.c, end_of_data.c)
  *   policy.c   who may send to whom: local, virtual and relay checks
  *   auth.c     AUTH PLAIN and LOGIN through the auth service (or Dovecot's)
  *   client_limit.c  concurrent connections per client address
@@ -343,10 +349,27 @@ struct session {
 
 /* session.c */
 void session_run(const struct smtpd_settings *cfg, int fd);
-/* Queue a reply line; the last line of a multi-line reply has more=false.
- * Replies are flushed before the next command is read (pipelining). While
- * a DEFER_IF_REJECT waits (s->defer_if_reject), a one-line 5NN reply is
- * sent as that deferral instead, as Postfix's defer_if_reject does. */
+
+/* ehlo.c: HELO (extended false) or EHLO. */
+void cmd_ehlo(struct session *s, const char *arg, bool extended);
+
+/* starttls.c: STARTTLS; and the log line of the TLS session just
+ * established (STARTTLS, or wrapper mode at connect). */
+void cmd_starttls(struct session *s, const char *arg);
+void log_tls(struct session *s);
+
+/* transaction.c: MAIL, RCPT, VRFY. */
+void cmd_mail(struct session *s, const char *arg);
+void cmd_rcpt(struct session *s, const char *arg);
+void cmd_vrfy(struct session *s, const char *arg);
+/* Forget the transaction and what came with it, XFORWARD's attributes too. */
+void session_reset_transaction(struct session *s);
+
+/* reply.c: queue a reply line; the last line of a multi-line reply has
+ * more=false. Replies are flushed before the next command is read
+ * (pipelining). While a DEFER_IF_REJECT waits (s->defer_if_reject), a
+ * one-line 5NN reply is sent as that deferral instead, as Postfix's
+ * defer_if_reject does. */
 void reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void reply_more(struct session *s, int code, const char *enhanced, const char *fmt, ...)
@@ -354,7 +377,6 @@ void reply_more(struct session *s, int code, const char *enhanced, const char *f
 /* Count an error reply; sleeps past the soft limit; true if the hard limit
  * was reached and the session must end. */
 bool session_error(struct session *s);
-void session_reset_transaction(struct session *s);
 const char *session_protocol(const struct session *s);
 /* Log the refusal just sent (s->last_reply) in Postfix's form, which log
  * watchers (fail2ban, pflogsumm) know:
@@ -375,7 +397,7 @@ const char *session_client(const struct session *s);
 /* content.c: header_checks, body_checks and body_checks_size_limit. */
 void content_checks_setup(struct smtpd_settings *c, const struct conf *conf);
 
-/* data.c */
+/* data.c: DATA, BDAT; drop a message that BDAT was receiving. */
 void cmd_data(struct session *s);
 void cmd_bdat(struct session *s, unsigned long long size, bool last);
 void data_abort_bdat(struct session *s);

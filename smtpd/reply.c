@@ -1,0 +1,216 @@
+/*
+ * smtpd's replies: one line or several, with smtpd_reject_footer after a
+ * 4NN/5NN reply, soft_bounce, a waiting DEFER_IF_REJECT in place of a
+ * refusal, and each line in the session's transcript (notice.c). Also
+ * the session's names for the log ("name[addr]", the protocol), the log
+ * lines of refusals in Postfix's form, and the error count that slows
+ * down and then ends a session.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "mail/notify_classes.h"
+#include "smtp/smtp_resp.h"
+#include "smtpd/smtpd.h"
+#include "util/log.h"
+
+/* smtpd_reject_footer with its $names (Postfix's: client_address,
+ * client_name, client_port, helo_name, localtime, server_name), one
+ * reply line per "\\n"-separated part, into lines. */
+static void footer_lines(const struct session *s, struct str *lines)
+{
+	const char *text = s->cfg->reject_footer;
+	struct str part = STR_INIT;
+	for (const char *p = text;; p++) {
+		if (*p == '\0' || (p[0] == '\\' && p[1] == 'n')) {
+			str_append_cstr(lines, str_cstr(&part));
+			str_append_char(lines, '\n');
+			str_clear(&part);
+			if (*p == '\0')
+				break;
+			p++;
+			continue;
+		}
+		if (*p != '$') {
+			str_append_char(&part, *p);
+			continue;
+		}
+		bool braced = p[1] == '{';
+		const char *name = p + 1 + braced;
+		size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz_");
+		char when[64] = "";
+		const char *value = NULL;
+		if (n == 14 && strncmp(name, "client_address", n) == 0)
+			value = s->client_addr;
+		else if (n == 11 && strncmp(name, "client_name", n) == 0)
+			value = s->client_name;
+		else if (n == 11 && strncmp(name, "client_port", n) == 0)
+			value = s->client_port;
+		else if (n == 9 && strncmp(name, "helo_name", n) == 0)
+			value = s->helo ? s->helo : "";
+		else if (n == 11 && strncmp(name, "server_name", n) == 0)
+			value = s->cfg->hostname;
+		else if (n == 9 && strncmp(name, "localtime", n) == 0) {
+			time_t now = time(NULL);
+			struct tm tm;
+			localtime_r(&now, &tm);
+			strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+			value = when;
+		}
+		if (value == NULL || (braced && name[n] != '}')) {
+			str_append_char(&part, '$'); /* not one of ours: kept */
+			continue;
+		}
+		/* Client-given text (the HELO name) stays one line. */
+		for (const char *v = value; *v; v++)
+			str_append_char(&part, (unsigned char)*v < 0x20 ? ' ' : *v);
+		p = name + n - 1 + braced;
+	}
+	str_free(&part);
+}
+
+/* A final 4NN/5NN reply in line becomes the first of several: the
+ * footer's lines follow with the same code (and enhanced code, when the
+ * reply has it). */
+static void append_footer(const struct session *s, struct str *line, const char *enhanced)
+{
+	char code[4];
+	memcpy(code, line->data, 3);
+	code[3] = '\0';
+	bool has_enhanced = enhanced != NULL && line->len > 4 &&
+	                    strncmp(line->data + 4, enhanced, strlen(enhanced)) == 0;
+	line->data[3] = '-';
+	struct str footer = STR_INIT;
+	footer_lines(s, &footer);
+	for (const char *p = str_cstr(&footer); *p;) {
+		const char *nl = strchr(p, '\n');
+		bool last = nl[1] == '\0';
+		str_printf(line, "\r\n%s%c", code, last ? ' ' : '-');
+		if (has_enhanced)
+			str_printf(line, "%s ", enhanced);
+		str_append(line, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+	str_free(&footer);
+}
+
+static void reply_line(struct session *s, bool more, int code, const char *enhanced,
+                       const char *fmt, va_list ap)
+{
+	struct str line = STR_INIT;
+	const struct access_deferral *d = &s->defer_if_reject;
+	if (d->code != 0 && !more && code / 100 == 5) {
+		/* A check's refusal after an access table's or policy server's
+		 * DEFER_IF_REJECT: that deferral instead. */
+		str_printf(&line, "%d %s %s", d->code, d->enhanced, d->text);
+	} else {
+		str_printf(&line, "%d%c", code, more ? '-' : ' ');
+		if (enhanced)
+			str_printf(&line, "%s ", enhanced);
+		str_vprintf(&line, fmt, ap);
+	}
+	if (s->cfg->soft_bounce)
+		smtp_reply_soften(line.data);
+	snprintf(s->last_reply, sizeof(s->last_reply), "%s", str_cstr(&line));
+	/* Its class for the postmaster notices (notice.c): the one the
+	 * caller set, else by its code. */
+	unsigned error_class = 0;
+	if (!more) {
+		if (line.data[0] == '4' || line.data[0] == '5')
+			error_class =
+			    s->reply_class ? s->reply_class : notice_reply_class(str_cstr(&line));
+		s->reply_class = 0;
+	}
+	if (!more && *s->cfg->reject_footer && (line.data[0] == '4' || line.data[0] == '5'))
+		append_footer(s, &line, enhanced);
+	for (const char *p = str_cstr(&line);;) {
+		const char *end = strstr(p, "\r\n");
+		if (end == NULL) {
+			notice_record_out(s, p, strlen(p), error_class);
+			break;
+		}
+		notice_record_out(s, p, (size_t)(end - p), 0);
+		p = end + 2;
+	}
+	str_append(&line, "\r\n", 2);
+	stream_write(s->stream, line.data, line.len);
+	str_free(&line);
+}
+
+void reply(struct session *s, int code, const char *enhanced, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_line(s, false, code, enhanced, fmt, ap);
+	va_end(ap);
+}
+
+void reply_more(struct session *s, int code, const char *enhanced, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_line(s, true, code, enhanced, fmt, ap);
+	va_end(ap);
+}
+
+const char *session_client(const struct session *s)
+{
+	static char buf[400];
+	snprintf(buf, sizeof(buf), "%s[%s]", s->client_name, s->client_addr);
+	return buf;
+}
+
+const char *session_protocol(const struct session *s)
+{
+	static char buf[16];
+	if (!s->esmtp)
+		return "SMTP";
+	snprintf(buf, sizeof(buf), "%s%s%s", s->env.smtputf8 ? "UTF8SMTP" : "ESMTP",
+	         s->tls ? "S" : "", s->auth_user ? "A" : "");
+	return buf;
+}
+
+void session_log_reject(const struct session *s, const char *where, const char *recipient,
+                        const char *detail)
+{
+	session_log_event(s, "reject", where, s->last_reply, recipient, detail);
+}
+
+void session_log_event(const struct session *s, const char *action, const char *where,
+                       const char *reply_text, const char *recipient, const char *detail)
+{
+	struct str line = STR_INIT;
+	str_printf(&line, "%s: %s: %s from %s: %s;", s->queue_id[0] ? s->queue_id : "NOQUEUE",
+	           action, where, session_client(s), reply_text);
+	if (s->in_transaction)
+		str_printf(&line, " from=<%s>", s->env.sender);
+	if (recipient)
+		str_printf(&line, " to=<%s>", recipient);
+	str_printf(&line, " proto=%s helo=<%s>", session_protocol(s), s->helo ? s->helo : "");
+	if (detail)
+		str_printf(&line, " (%s)", detail);
+	log_info("%s", str_cstr(&line));
+	str_free(&line);
+}
+
+bool session_error(struct session *s)
+{
+	s->errors++;
+	if (s->errors >= s->cfg->hard_error_limit) {
+		s->reply_class = NOTIFY_PROTOCOL; /* not policy, for its 4.7.0 */
+		reply(s, 421, "4.7.0", "%s Error: too many errors", s->cfg->hostname);
+		/* Postfix's words (fail2ban's postfix filter, mode=errors). */
+		log_info("too many errors after %s from %s", s->where, session_client(s));
+		s->quit = true;
+		return true;
+	}
+	if (s->errors > s->cfg->soft_error_limit && s->cfg->error_sleep_ms > 0) {
+		stream_flush(s->stream);
+		struct timespec ts = {s->cfg->error_sleep_ms / 1000,
+		                      (s->cfg->error_sleep_ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}

@@ -373,12 +373,25 @@ class ClientCertCheckTest(unittest.TestCase):
             " -o smtpd_relay_all_clientcerts=yes" % port])
         self.assertRegex(result.stdout,
                          r"master\.conf:\d+: warning: service 127\.0\.0\.1:%d: "
-                         r"smtpd_relay_all_clientcerts = yes but smtpd_tls_CAfile is empty"
+                         r"smtpd_relay_all_clientcerts = yes but smtpd_tls_CAfile and smtpd_tls_CApath "
+                         r"are empty"
                          % port)
         inst.params["smtpd_tls_CAfile"] = self.server[0]
         inst.write_config()
         self.assertNotIn("smtpd_relay_all_clientcerts",
                          inst.mailctl("check", timeout=TIMEOUT).stdout)
+        # A CA directory verifies as well; one that is not a directory is an error.
+        inst.params["smtpd_tls_CAfile"] = ""
+        inst.params["smtpd_tls_CApath"] = make_ca_dir(os.path.join(self.dir, "capath"),
+                                                      [self.server[0]])
+        inst.write_config()
+        out = inst.mailctl("check", timeout=TIMEOUT).stdout
+        self.assertNotIn("smtpd_relay_all_clientcerts", out)
+        self.assertNotIn("smtpd_tls_CApath", out)
+        inst.params["smtpd_tls_CApath"] = self.server[0]
+        inst.write_config()
+        self.assertRegex(inst.mailctl("check", timeout=TIMEOUT).stdout,
+                         r"main\.conf:\d+: error: smtpd_tls_CApath = \S+: not a directory")
 
     def test_keys_that_are_not_fingerprints(self):
         port = free_port()

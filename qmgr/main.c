@@ -494,6 +494,29 @@ static void load_templates(const struct conf *conf)
 	diag_list_free(&diags);
 }
 
+/* The routing parameters whose names begin with prefix: "" for mail,
+ * "address_verify_" for probes. */
+static void load_routing(const struct conf *conf, const char *prefix, struct qmgr_routing *r)
+{
+	static const char *const names[] = {"relayhost",       "transport_maps",
+	                                    "local_transport", "virtual_transport",
+	                                    "relay_transport", "default_transport"};
+	const char *values[sizeof(names) / sizeof(names[0])];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *name = xasprintf("%s%s", prefix, names[i]);
+		values[i] = conf_get(conf, name);
+		free(name);
+	}
+	*r = (struct qmgr_routing){
+	    .relayhost = values[0],
+	    .transport_maps = values[1],
+	    .local_transport = values[2],
+	    .virtual_transport = values[3],
+	    .relay_transport = values[4],
+	    .default_transport = values[5],
+	};
+}
+
 static void init(struct server *srv)
 {
 	const struct conf *conf = server_conf(srv);
@@ -516,14 +539,10 @@ static void init(struct server *srv)
 	                         &bad_class) != 0)
 		log_fatal("notify_classes: unknown class \"%s\"", bad_class);
 	qmgr.ipc_timeout_ms = time_param(conf, "ipc_timeout") * 1000;
-	qmgr.relayhost = conf_get(conf, "relayhost");
-	qmgr.transport_maps = conf_get(conf, "transport_maps");
 	qmgr.sender_relay_maps = conf_get(conf, "sender_dependent_relayhost_maps");
 	qmgr.sender_transport_maps = conf_get(conf, "sender_dependent_default_transport_maps");
-	qmgr.local_transport = conf_get(conf, "local_transport");
-	qmgr.virtual_transport = conf_get(conf, "virtual_transport");
-	qmgr.relay_transport = conf_get(conf, "relay_transport");
-	qmgr.default_transport = conf_get(conf, "default_transport");
+	load_routing(conf, "", &qmgr.mail_routing);
+	load_routing(conf, "address_verify_", &qmgr.probe_routing);
 	load_templates(conf);
 	if (qmgr.ipc_timeout_ms <= 0 || qmgr.ipc_timeout_ms > 24 * 3600 * 1000)
 		qmgr.ipc_timeout_ms = 3600 * 1000;

@@ -28,6 +28,19 @@
 
 struct limit_claim;
 
+/* The parameters that route a message (transport.c): relayhost,
+ * transport_maps, local_transport, virtual_transport, relay_transport and
+ * default_transport, or their address_verify_ counterparts for probes. */
+struct qmgr_routing {
+	const char *relayhost;      /* "" for MX routing */
+	const char *transport_maps; /* "" for none */
+	/* "transport[:nexthop]" */
+	const char *local_transport;
+	const char *virtual_transport;
+	const char *relay_transport;
+	const char *default_transport;
+};
+
 struct qmgr_settings {
 	const char *queue_dir;
 	const char *hostname;
@@ -45,17 +58,13 @@ struct qmgr_settings {
 	const char *delay_notice_rcpt;  /* delay_notice_recipient */
 	unsigned notify_classes;        /* mail/notify_classes.h */
 	int64_t ipc_timeout_ms;
-	const char *relayhost;      /* "" for MX routing */
-	const char *transport_maps; /* "" for none */
 	/* sender_dependent_relayhost_maps, "" for none */
 	const char *sender_relay_maps;
 	const char *sender_transport_maps; /* sender_dependent_default_transport_maps */
-	/* local_transport, virtual_transport, relay_transport,
-	 * default_transport: "transport[:nexthop]" */
-	const char *local_transport;
-	const char *virtual_transport;
-	const char *relay_transport;
-	const char *default_transport;
+	/* The routing of mail, and that of address verification probes
+	 * (the address_verify_* parameters, by default the same values). */
+	struct qmgr_routing mail_routing;
+	struct qmgr_routing probe_routing;
 	/* bounce_template_file, expanded; NULL: the built-in texts */
 	const struct bounce_templates *templates;
 };
@@ -99,7 +108,8 @@ void agent_pool_put(const char *service, int fd);
 
 /* transport.c: route the listed recipients (transport_maps, then the
  * transport of their address class: local_transport, virtual_transport,
- * relay_transport or default_transport) and deliver them, a batch per
+ * relay_transport or default_transport; for an address verification
+ * probe their address_verify_ counterparts) and deliver them, a batch per
  * transport and next hop. info[k] is filled for each (free with
  * agent_info_free). A batch whose destination has no room now is put
  * off: its results stay RCPT_PENDING (limits_thread_postponed). */

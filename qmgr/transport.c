@@ -12,7 +12,13 @@
  * in Postfix), a local one (no next hop) or an error one (the next hop
  * is the bounce text). Any other name defers the recipient, with a
  * reason naming the parameter that named it, as does a failed table
- * lookup. A message with a content filter (content_filter or an access
+ * lookup. An address verification probe (smtpd/verify.c; not a sendmail
+ * -bv report) is routed the same way with the address_verify_
+ * parameters in place of the routing ones (qmgr.probe_routing, Postfix's
+ * address_verify_transport_maps, address_verify_relayhost,
+ * address_verify_local_transport and the like, each by default the
+ * parameter it stands for), and a reason names the parameter of the
+ * probe's routing. A message with a content filter (content_filter or an access
  * table's FILTER, recorded in its envelope) goes to the filter instead,
  * every recipient. Recipients with the same transport and next hop
  * go in one request (at most TRANSPORT_destination_recipient_limit),
@@ -33,9 +39,11 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-/* transport_maps, sender_dependent_relayhost_maps and
- * sender_dependent_default_transport_maps, by spec. */
-static struct table *route_tables[3];
+/* transport_maps, sender_dependent_relayhost_maps,
+ * sender_dependent_default_transport_maps and
+ * address_verify_transport_maps, by spec (one table when two name the
+ * same). */
+static struct table *route_tables[4];
 static pthread_mutex_t transport_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct route {
@@ -54,18 +62,20 @@ void agent_info_free(struct agent_info *info)
 	info->tls = NULL;
 }
 
-/* mail_route's table lookup: transport_maps or
- * sender_dependent_relayhost_maps, each opened on first use. */
+/* mail_route's table lookup: one of route_tables, each opened on first
+ * use. */
 static int transport_lookup(const char *spec, const char *key, struct str *value)
 {
 	const char *error = "";
 	pthread_mutex_lock(&transport_lock);
 	static const char *const names[] = {"transport_maps", "sender_dependent_relayhost_maps",
-	                                    "sender_dependent_default_transport_maps"};
-	int which = strcmp(spec, qmgr.transport_maps) == 0          ? 0
-	            : strcmp(spec, qmgr.sender_relay_maps) == 0     ? 1
-	            : strcmp(spec, qmgr.sender_transport_maps) == 0 ? 2
-	                                                            : -1;
+	                                    "sender_dependent_default_transport_maps",
+	                                    "address_verify_transport_maps"};
+	int which = strcmp(spec, qmgr.mail_routing.transport_maps) == 0    ? 0
+	            : strcmp(spec, qmgr.sender_relay_maps) == 0            ? 1
+	            : strcmp(spec, qmgr.sender_transport_maps) == 0        ? 2
+	            : strcmp(spec, qmgr.probe_routing.transport_maps) == 0 ? 3
+	                                                                   : -1;
 	if (which < 0) {
 		pthread_mutex_unlock(&transport_lock);
 		log_warn("route look-up in an unknown table %s", spec);
@@ -107,6 +117,28 @@ static void route_filter(const char *filter, const char *address, struct route *
 	route->nexthop = xstrdup(nexthop);
 }
 
+/* Is env an address verification probe (routed with probe_routing)? */
+static bool is_probe(const struct queue_envelope *env)
+{
+	return env->verify != NULL && strcmp(env->verify, QUEUE_VERIFY_PROBE) == 0;
+}
+
+/* The parameter of a probe's routing that stands for param, the name
+ * mail_route_sender gave (the sender-dependent tables have none). */
+static const char *probe_param(const char *param)
+{
+	static const char *const names[] = {
+	    "address_verify_transport_maps",    "address_verify_local_transport",
+	    "address_verify_virtual_transport", "address_verify_relay_transport",
+	    "address_verify_default_transport",
+	};
+	static const size_t prefix_len = sizeof("address_verify_") - 1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i] + prefix_len, param) == 0)
+			return names[i];
+	return param;
+}
+
 static void route_resolve(const struct queue_envelope *env, const char *address,
                           struct route *route)
 {
@@ -116,27 +148,33 @@ static void route_resolve(const struct queue_envelope *env, const char *address,
 		return;
 	}
 	const char *sender = env->sender;
+	bool probe = is_probe(env);
+	const struct qmgr_routing *r = probe ? &qmgr.probe_routing : &qmgr.mail_routing;
 	struct mail_route_settings rs = {
 	    .mydestination = qmgr.mydestination,
 	    .virtual_domains = qmgr.virtual_domains,
 	    .relay_domains = qmgr.relay_domains,
-	    .relayhost = qmgr.relayhost,
+	    .relayhost = r->relayhost,
 	    .myhostname = qmgr.hostname,
-	    .transport_maps = qmgr.transport_maps,
+	    .transport_maps = r->transport_maps,
 	    .sender_relay_maps = qmgr.sender_relay_maps,
 	    .sender_transport_maps = qmgr.sender_transport_maps,
-	    .local_transport = qmgr.local_transport,
-	    .virtual_transport = qmgr.virtual_transport,
-	    .relay_transport = qmgr.relay_transport,
-	    .default_transport = qmgr.default_transport,
+	    .local_transport = r->local_transport,
+	    .virtual_transport = r->virtual_transport,
+	    .relay_transport = r->relay_transport,
+	    .default_transport = r->default_transport,
 	    .smtp_transport = smtp_transport,
 	    .lookup = transport_lookup,
 	};
 	struct str transport = STR_INIT, nexthop = STR_INIT;
 	if (mail_route_sender(&rs, sender ? sender : "", address, &transport, &nexthop,
 	                      &route->param) != 0)
-		route->problem = xstrdup("transport_maps, sender_dependent_relayhost_maps or "
-		                         "sender_dependent_default_transport_maps lookup failed");
+		route->problem =
+		    xasprintf("%s, sender_dependent_relayhost_maps or "
+		              "sender_dependent_default_transport_maps lookup failed",
+		              probe ? "address_verify_transport_maps" : "transport_maps");
+	if (probe)
+		route->param = probe_param(route->param);
 	route->t = transport_find(str_cstr(&transport));
 	if (route->t != NULL && route->t->kind == TRANSPORT_SMTP && nexthop.len == 0) {
 		const char *at = strrchr(address, '@');

@@ -26,7 +26,9 @@
  *
  * A transport that local_transport, virtual_transport, relay_transport or
  * default_transport names and that is none of these is warned about at
- * start: the mail of that class will be deferred (transport.c).
+ * start: the mail of that class will be deferred (transport.c). So is one
+ * that their address_verify_ counterpart names, when it differs: the
+ * probes of that class will be deferred.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -95,26 +97,37 @@ static void add(const struct conf *conf, const char *name, const char *program, 
 	free(param);
 }
 
+/* Warn about the transport that param names when qmgr cannot deliver
+ * through it; outcome says what becomes of the messages routed there. */
+static void check_class_transport(const struct conf *conf, const char *param, const char *outcome)
+{
+	struct str name = STR_INIT, nexthop = STR_INIT;
+	const char *value = conf_get(conf, param);
+	mail_route_split(value, &name, &nexthop);
+	const struct transport *t = transport_find(str_cstr(&name));
+	if (t == NULL)
+		log_warn("%s = %s: no unix service %s in master.conf: %s", param, value,
+		         str_cstr(&name), outcome);
+	else if (t->kind == TRANSPORT_OTHER)
+		log_warn("%s = %s: service %s runs %s, not smtp, lmtp, local or error: %s", param,
+		         value, t->name, t->program, outcome);
+	str_free(&name);
+	str_free(&nexthop);
+}
+
 static void check_class_transports(const struct conf *conf)
 {
 	static const char *const params[] = {"local_transport", "virtual_transport",
 	                                     "relay_transport", "default_transport"};
-	struct str name = STR_INIT, nexthop = STR_INIT;
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		mail_route_split(conf_get(conf, params[i]), &name, &nexthop);
-		const struct transport *t = transport_find(str_cstr(&name));
-		if (t == NULL)
-			log_warn("%s = %s: no unix service %s in master.conf: mail routed "
-			         "through it is deferred",
-			         params[i], conf_get(conf, params[i]), str_cstr(&name));
-		else if (t->kind == TRANSPORT_OTHER)
-			log_warn(
-			    "%s = %s: service %s runs %s, not smtp, lmtp, local or error: mail "
-			    "routed through it is deferred",
-			    params[i], conf_get(conf, params[i]), t->name, t->program);
+		check_class_transport(conf, params[i], "mail routed through it is deferred");
+		char *probe_param = xasprintf("address_verify_%s", params[i]);
+		if (strcmp(conf_get(conf, probe_param), conf_get(conf, params[i])) != 0)
+			check_class_transport(conf, probe_param,
+			                      "address verification probes routed through it are "
+			                      "deferred");
+		free(probe_param);
 	}
-	str_free(&name);
-	str_free(&nexthop);
 }
 
 void transports_init(const struct conf *conf)

@@ -27,7 +27,13 @@
  *                                 defer code, "unverified address: " and why)
  *                                 or accept
  * Probes go from address_verify_sender (double-bounce@$myorigin by default)
- * and never bounce: nobody hears of them but the cache. Only one probe per
+ * and never bounce: nobody hears of them but the cache. With a non-zero
+ * address_verify_sender_ttl the sender's local part gets a time stamp, as
+ * Postfix's make_verify_sender_addr writes it: the probe's time divided
+ * by the TTL, in base 31 with the digits 0-9 and the consonants B-Z, so
+ * that next hops cannot whitelist one fixed probe sender (the null sender
+ * stays as it is). qmgr routes probes with the address_verify_ routing
+ * parameters (qmgr/transport.c). Only one probe per
  * address is sent within VERIFY_PROBE_TTL, however many clients ask.
  * With address_verify_negative_cache = no an undeliverable result answers
  * one RCPT and is removed, so the next look-up probes again.
@@ -95,13 +101,17 @@ void verify_setup(struct smtpd_settings *c, const struct conf *conf)
 		v->poll_count = 1;
 	v->poll_delay_s = conf_get_time(conf, "address_verify_poll_delay");
 	const char *sender = conf_get(conf, "address_verify_sender");
+	const char *at = strrchr(sender, '@');
+	bool enabled = v->recipient.enabled || v->sender.enabled;
+	if (enabled && (*sender == '@' || (at != NULL && at[1] == '\0')))
+		log_fatal("address_verify_sender: \"%s\" must not begin or end with '@'", sender);
 	if (*sender == '\0' || strcmp(sender, "<>") == 0)
 		v->probe_sender = xstrdup("");
 	else if (strchr(sender, '@') != NULL)
 		v->probe_sender = xstrdup(sender);
 	else
 		v->probe_sender = xasprintf("%s@%s", sender, conf_get(conf, "myorigin"));
-	if ((v->recipient.enabled || v->sender.enabled) && *v->map == '\0')
+	if (enabled && *v->map == '\0')
 		log_fatal("smtpd_reject_unverified_*: address_verify_map is empty");
 }
 
@@ -122,6 +132,29 @@ void verify_shutdown(void)
 	cache = NULL;
 }
 
+/* The sender of a probe sent at now: the configured one, or with
+ * address_verify_sender_ttl (seconds) that with now / ttl in base 31
+ * appended to its local part (the sender has a domain here, or is the
+ * null sender, which has no time stamp). */
+static char *probe_sender(const struct smtpd_settings *cfg, int64_t now)
+{
+	const char *sender = cfg->verify.probe_sender;
+	long long ttl = conf_get_time(cfg->conf, "address_verify_sender_ttl");
+	const char *at = strrchr(sender, '@');
+	if (ttl <= 0 || now < 0 || at == NULL)
+		return xstrdup(sender);
+	/* Postfix's safe_ultostr digits: no vowels, so no words. */
+	static const char digits[] = "0123456789BCDFGHJKLMNPQRSTVWXYZ";
+	const unsigned long long base = sizeof(digits) - 1;
+	char stamp[32];
+	size_t start = sizeof(stamp) - 1;
+	stamp[start] = '\0';
+	for (unsigned long long epoch = (unsigned long long)now / (unsigned long long)ttl;
+	     epoch != 0; epoch /= base)
+		stamp[--start] = digits[epoch % base];
+	return xasprintf("%.*s%s%s", (int)(at - sender), sender, stamp + start, at);
+}
+
 /* Queue a probe for address: a queue file that nobody receives. */
 static int send_probe(struct session *s, const char *address)
 {
@@ -129,7 +162,7 @@ static int send_probe(struct session *s, const char *address)
 	struct queue_envelope env;
 	queue_envelope_init(&env);
 	env.arrival = (int64_t)time(NULL);
-	env.sender = xstrdup(cfg->verify.probe_sender);
+	env.sender = probe_sender(cfg, env.arrival);
 	env.origin = xstrdup("verify");
 	env.protocol = xstrdup("ESMTP");
 	env.client_name = xstrdup("localhost");

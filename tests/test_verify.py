@@ -10,7 +10,10 @@ answered 450 "unverified address", a probe still on its way answered 450
 address sends no second probe; probes never bounce or deliver; trusted
 clients and our own domains are not probed; the sender is verified the
 same way (4.1.7/5.1.7); with address_verify_negative_cache = no an
-undeliverable result answers once."""
+undeliverable result answers once. Probes are routed with the
+address_verify_ routing parameters (address_verify_relayhost,
+address_verify_transport_maps...) while mail keeps its own, and
+address_verify_sender_ttl time-stamps the probe sender as Postfix does."""
 
 import email
 import email.policy
@@ -218,6 +221,164 @@ class VerifyTest(unittest.TestCase):
         code, text = self.rcpt("nonegative", "bad3@relay.test")
         self.assertEqual(code, 450, text)
         self.assertEqual(len(self.probes_for("bad3@relay.test")), 2)
+
+
+# Postfix's safe_ultostr digits in base 31, as make_verify_sender_addr
+# writes the time stamp of address_verify_sender_ttl.
+STAMP_DIGITS = "0123456789BCDFGHJKLMNPQRSTVWXYZ"
+
+
+def sender_stamp(now, ttl):
+    epoch, text = int(now) // ttl, ""
+    while epoch:
+        text = STAMP_DIGITS[epoch % 31] + text
+        epoch //= 31
+    return text
+
+
+class ProbeRoutingTest(unittest.TestCase):
+    """Postfix's address verification routing overrides: a probe is routed
+    with address_verify_relayhost, address_verify_transport_maps and the
+    address_verify_*_transport parameters, mail keeps relayhost and
+    transport_maps; address_verify_sender_ttl time-stamps the probe
+    sender."""
+
+    TTL = 7 * 3600
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mail_hop = free_port()
+        cls.probe_hop = free_port()
+        cls.mail_server = RecordingServer("127.0.0.1", cls.mail_hop, rcpt_reply=rcpt_reply)
+        cls.probe_server = RecordingServer("127.0.0.1", cls.probe_hop, rcpt_reply=rcpt_reply)
+        cls.ports = {"verify": free_port(), "plain": free_port()}
+        cls.inst = Instance(params={
+            "myhostname": "mx.example.test",
+            "mydestination": "mx.example.test",
+            "relay_domains": "relay.test, blocked.test, partner.test",
+            "relayhost": "[127.0.0.1]:%d" % cls.mail_hop,
+            "address_verify_relayhost": "[127.0.0.1]:%d" % cls.probe_hop,
+            "address_verify_sender_ttl": "7h",
+            "mynetworks": "192.0.2.0/24",
+            "smtpd_peername_lookup": "no",
+            "smtpd_error_sleep_time": "0s",
+            "address_verify_poll_delay": "1s",
+            "minimal_backoff_time": "300s",
+            "smtp_tls_security_level": "none",
+        }, services=[
+            "127.0.0.1:%d inet n - n - - smtpd -o smtpd_reject_unverified_recipient=yes "
+            "-o address_verify_poll_count=20" % cls.ports["verify"],
+            "127.0.0.1:%d inet n - n - - smtpd" % cls.ports["plain"],
+            "qmgr unix n - n 300 1 qmgr", "smtp unix - n n - - smtp",
+            "local unix - n n - - local"])
+        # Probes for blocked.test go to the error transport, those for
+        # partner.test to the mail next hop; mail has no transport_maps.
+        table = os.path.join(cls.inst.etc, "verify_transport")
+        with open(table, "w") as f:
+            f.write("blocked.test error:probes to blocked.test are refused\n")
+            f.write("partner.test smtp:[127.0.0.1]:%d\n" % cls.mail_hop)
+        os.chmod(table, 0o644)
+        cls.inst.params["address_verify_transport_maps"] = "texthash:" + table
+        cls.inst.write_config()
+        try:
+            cls.inst.start()
+        except BaseException:
+            cls.inst.cleanup()
+            cls.mail_server.stop()
+            cls.probe_server.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+        cls.mail_server.stop()
+        cls.probe_server.stop()
+
+    def rcpt(self, rcpt):
+        with smtplib.SMTP("127.0.0.1", self.ports["verify"], timeout=60) as c:
+            c.ehlo("client.outside.test")
+            self.assertEqual(c.mail("someone@outside.test")[0], 250)
+            code, text = c.rcpt(rcpt)
+            return code, text.decode()
+
+    def send(self, rcpt, body):
+        with smtplib.SMTP("127.0.0.1", self.ports["plain"], timeout=60) as c:
+            c.ehlo("client.outside.test")
+            return c.sendmail("someone@outside.test", [rcpt], body)
+
+    @staticmethod
+    def commands(server, verb, address=None):
+        with server.lock:
+            return [c for c in server.commands if c.upper().startswith(verb) and
+                    (address is None or address in c.lower())]
+
+    def test_relayhost(self):
+        """Probes go to address_verify_relayhost, mail to relayhost."""
+        code, text = self.rcpt("good1@relay.test")
+        self.assertEqual(code, 250, text)
+        self.assertEqual(len(self.commands(self.probe_server, "RCPT", "good1@relay.test")), 1)
+        self.assertEqual(self.commands(self.mail_server, "RCPT", "good1@relay.test"), [])
+        self.inst.wait_log("to=<good1@relay.test>, relay=127.0.0.1[127.0.0.1]:%d"
+                           % self.probe_hop)
+        # The verified recipient's mail takes the route of mail.
+        self.assertEqual(self.send("good1@relay.test", "Subject: real\r\n\r\nreal mail\r\n"),
+                         {})
+        wait_for(lambda: self.mail_server.message_to("good1@relay.test") is not None,
+                 timeout=30, what="the mail at relayhost")
+        self.assertIn("real mail", self.mail_server.message_to("good1@relay.test")["data"])
+        self.assertEqual(len(self.commands(self.probe_server, "RCPT", "good1@relay.test")), 1)
+        self.assertIsNone(self.probe_server.message_to("good1@relay.test"))
+        # Undeliverable at the probe's next hop: refused with its reply.
+        code, text = self.rcpt("bad1@relay.test")
+        self.assertEqual(code, 450, text)
+        self.assertIn("undeliverable address: host 127.0.0.1[127.0.0.1]:%d said: 550 5.1.1"
+                      % self.probe_hop, text)
+        self.assertEqual(self.commands(self.mail_server, "RCPT", "bad1@relay.test"), [])
+
+    def test_transport_maps(self):
+        """address_verify_transport_maps: probes for blocked.test go to the
+        error transport (undeliverable, no connection anywhere), those for
+        partner.test to its next hop; mail for both keeps relayhost."""
+        code, text = self.rcpt("user@blocked.test")
+        self.assertEqual(code, 450, text)
+        self.assertEqual(text, "4.1.1 <user@blocked.test>: Recipient address rejected: "
+                               "undeliverable address: probes to blocked.test are refused")
+        self.assertEqual(self.commands(self.probe_server, "RCPT", "user@blocked.test"), [])
+        self.assertEqual(self.commands(self.mail_server, "RCPT", "user@blocked.test"), [])
+        self.assertRegex(self.inst.read_log(),
+                         r"to=<user@blocked.test>, relay=none.*status=undeliverable")
+        code, text = self.rcpt("user@partner.test")
+        self.assertEqual(code, 250, text)
+        self.assertEqual(len(self.commands(self.mail_server, "RCPT", "user@partner.test")), 1)
+        self.assertEqual(self.commands(self.probe_server, "RCPT", "user@partner.test"), [])
+        # Mail is not routed with address_verify_transport_maps.
+        self.assertEqual(self.send("user@blocked.test", "Subject: mail\r\n\r\nblocked\r\n"),
+                         {})
+        wait_for(lambda: self.mail_server.message_to("user@blocked.test") is not None,
+                 timeout=30, what="mail for blocked.test at relayhost")
+
+    def test_sender_ttl(self):
+        """The probe sender is double-bounce, the time / 7h in base 31
+        (Postfix's digits), @$myorigin; mail keeps its sender."""
+        before = time.time()
+        code, text = self.rcpt("good2@relay.test")
+        after = time.time()
+        self.assertEqual(code, 250, text)
+        senders = [c[10:].split(">")[0].lstrip("<")
+                   for c in self.commands(self.probe_server, "MAIL")]
+        self.assertTrue(senders)
+        stamps = {sender_stamp(before, self.TTL), sender_stamp(after, self.TTL)}
+        expected = {"double-bounce%s@mx.example.test" % s for s in stamps}
+        for sender in senders:
+            self.assertRegex(sender, r"^double-bounce[0-9B-DF-HJ-NP-TV-Z]+@mx\.example\.test$")
+        self.assertIn(senders[-1], expected)
+        self.assertRegex(self.inst.read_log(), r"from=<double-bounce%s@mx.example.test>"
+                         % "|".join(stamps).join("()"))
+        self.assertEqual(self.send("good2@relay.test", "Subject: s\r\n\r\nsender\r\n"), {})
+        wait_for(lambda: self.mail_server.message_to("good2@relay.test") is not None,
+                 timeout=30, what="the mail at relayhost")
+        self.assertEqual(self.mail_server.message_to("good2@relay.test")["sender"],
+                         "someone@outside.test")
 
 
 class SendmailVerifyTest(unittest.TestCase):

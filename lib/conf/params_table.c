@@ -13,6 +13,10 @@ const struct param_def param_table[] = {
      "Reply code for DEFER in smtpd's access tables (4NN)."},
     {"access_map_reject_code", PARAM_INT, "554",
      "Reply code for REJECT in smtpd's access tables (4NN or 5NN)."},
+    {"address_verify_default_transport", PARAM_STR, "$default_transport",
+     "default_transport for address verification probes (qmgr routes only probes with it)."},
+    {"address_verify_local_transport", PARAM_STR, "$local_transport",
+     "local_transport for address verification probes."},
     {"address_verify_map", PARAM_STR, "lmdb:$data_directory/verify_cache",
      "File (lmdb:, hash: or btree:/path, or a plain path) in which smtpd and qmgr keep what "
      "address verification probes found out."},
@@ -31,9 +35,22 @@ const struct param_def param_table[] = {
      "How long a successful address verification result is believed."},
     {"address_verify_positive_refresh_time", PARAM_TIME, "7d",
      "Age at which a successful address verification result is probed again."},
+    {"address_verify_relay_transport", PARAM_STR, "$relay_transport",
+     "relay_transport for address verification probes."},
+    {"address_verify_relayhost", PARAM_STR, "$relayhost",
+     "relayhost for address verification probes (their next hop for the relay and default "
+     "classes; empty: MX routing)."},
     {"address_verify_sender", PARAM_STR, "double-bounce",
      "Sender of address verification probes (no domain: @$myorigin is added; <> for the null "
      "sender)."},
+    {"address_verify_sender_ttl", PARAM_TIME, "0s",
+     "Non-zero: the probe sender's local part gets a time stamp that changes this often "
+     "(Postfix's form: the time divided by it in base 31, digits 0-9 then B-Z without "
+     "vowels); 0: a fixed sender."},
+    {"address_verify_transport_maps", PARAM_STR, "$transport_maps",
+     "transport_maps for address verification probes."},
+    {"address_verify_virtual_transport", PARAM_STR, "$virtual_transport",
+     "virtual_transport for address verification probes."},
     {"alias_database", PARAM_LIST, "$config_directory/aliases",
      "aliases(5) sources that newaliases and mailctl alias rebuild compile, each into FILE.lmdb "
      "(hash:FILE, as Postfix writes it, is FILE)."},

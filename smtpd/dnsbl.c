@@ -4,18 +4,20 @@
  * access table said OK), an untrusted client's address is looked up,
  * reversed, under every site at once (an A record; RFC 5782). The first
  * site in the list whose answer passes its filter lists the client: the
- * TXT record of the same name gives the reason, and the recipient gets
+ * TXT record of the same name gives the reason, and the recipient gets,
+ * by default_rbl_reply or rbl_reply_maps (rbl_reply.c),
  *
  *   554 5.7.1 Service unavailable; Client host [ADDR] blocked using SITE; TXT
  *
  * (smtpd_dnsbl_reply_code; a 4NN code makes it 4.7.1). The look-up is
  * done once per session, within smtpd_dnsbl_timeout for all sites
  * together, and its verdict kept for the session's later recipients and
- * transactions. DNS trouble never refuses mail: the site is named in a
- * warning and counts as not listing the client.
+ * transactions; the refusal is made at each recipient, as its reply may
+ * name the recipient (rbl_reply.c). DNS trouble never refuses mail: the
+ * site is named in a warning and counts as not listing the client.
  *
  * The smtpd_blocklist_* helpers here (site lists, look-ups, the TXT
- * reason, the refusal) are shared with the domain blocklists (rhsbl.c).
+ * reason) are shared with the domain blocklists (rhsbl.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,17 +110,10 @@ void smtpd_blocklist_reason(struct dns_resolver *resolver, const char *name, int
 	dns_answer_free(&txt);
 }
 
-int smtpd_blocklist_refuse(struct session *s, const char *text)
-{
-	int code = (int)s->cfg->dnsbl_reply_code;
-	reply(s, code, code >= 500 ? "5.7.1" : "4.7.1", "%s", text);
-	return -1;
-}
-
 static struct smtpd_blocklist dnsbl_sites = {.param = "smtpd_dnsbl_sites"};
 
-/* Look the client up under every site; a listing site's refusal text goes
- * to s->dnsbl_refusal. */
+/* Look the client up under every site; the first listing site's listing
+ * goes to s->dnsbl_listing. */
 static void lookup(struct session *s)
 {
 	size_t count = dnsbl_sites.count;
@@ -139,12 +134,12 @@ static void lookup(struct session *s)
 		while (listing < count && !queries[listing].listed)
 			listing++;
 		if (listing < count) {
-			char reason[SMTPD_BLOCKLIST_REASON_MAX + 1];
-			smtpd_blocklist_reason(resolver, queries[listing].name, deadline, reason);
-			snprintf(s->dnsbl_refusal, sizeof(s->dnsbl_refusal),
-			         "Service unavailable; Client host [%s] blocked using %s%s%s",
-			         s->client_addr, queries[listing].site->domain,
-			         reason[0] ? "; " : "", reason);
+			struct blocklist_listing *l = &s->dnsbl_listing;
+			l->class = "Client host";
+			snprintf(l->domain, sizeof(l->domain), "%s", queries[listing].site->domain);
+			snprintf(l->what, sizeof(l->what), "%s", s->client_addr);
+			smtpd_blocklist_reason(resolver, queries[listing].name, deadline,
+			                       l->reason);
 		}
 	}
 	for (size_t i = 0; i < count; i++)
@@ -152,7 +147,7 @@ static void lookup(struct session *s)
 	free(queries);
 }
 
-int dnsbl_check_rcpt(struct session *s)
+int dnsbl_check_rcpt(struct session *s, const char *address)
 {
 	const struct smtpd_settings *cfg = s->cfg;
 	if (cfg->dnsbl_sites == NULL || cfg->dnsbl_sites[0] == NULL || policy_client_trusted(s))
@@ -163,7 +158,7 @@ int dnsbl_check_rcpt(struct session *s)
 		s->dnsbl_checked = true;
 		lookup(s);
 	}
-	if (s->dnsbl_refusal[0] == '\0')
-		return 0;
-	return smtpd_blocklist_refuse(s, s->dnsbl_refusal);
+	if (s->dnsbl_listing.domain[0] != '\0')
+		return smtpd_blocklist_refuse(s, &s->dnsbl_listing, address);
+	return 0;
 }

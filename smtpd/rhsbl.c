@@ -13,13 +13,16 @@
  * At RCPT, after the DNS blocklists (and only when no access table said
  * OK; trusted clients never), NAME.SITE is looked up as an A record, the
  * domain itself, not reversed; an answer that passes the site's filter
- * lists the name, and the TXT record of the same name gives the reason:
+ * lists the name, and the TXT record of the same name gives the reason,
+ * by default_rbl_reply or rbl_reply_maps (rbl_reply.c):
  *
  *   554 5.7.1 Service unavailable; Sender address [ADDR] blocked using SITE; TXT
  *
  * with "Client host [NAME]", "Unverified Client host [NAME]", "Helo
  * command [NAME]" or "Recipient address [ADDR]" for the other lists, in
- * Postfix's words (smtpd_dnsbl_reply_code; a 4NN code makes it 4.7.1).
+ * Postfix's words ($rbl_class; smtpd_dnsbl_reply_code, and a 4NN code
+ * makes it 4.7.1). Before them all, the DNS blocklists' verdict on the
+ * client (dnsbl.c) is refused here, as this check has the recipient.
  * The lists are checked in the order above; the first one listing its
  * name decides. Names that are "unknown", address literals, the null
  * sender and names without a dot are not looked up.
@@ -110,27 +113,27 @@ static void name_checks(struct session *s, const char *address, const char *doma
 	checks[RHSBL_RECIPIENT] = (struct check){.shown = address, .domain = domain};
 }
 
-/* The reply text for check c listed by query q, whose TXT record is
- * asked for within the deadline. */
-static void refusal_text(struct dns_resolver *resolver, const struct check *c, enum rhsbl_kind kind,
-                         const struct smtpd_blocklist_query *q, int64_t deadline, char *out,
-                         size_t size)
+/* The listing of check c by query q, whose TXT record is asked for
+ * within the deadline. */
+static void listing_of(struct dns_resolver *resolver, const struct check *c, enum rhsbl_kind kind,
+                       const struct smtpd_blocklist_query *q, int64_t deadline,
+                       struct blocklist_listing *l)
 {
-	char reason[SMTPD_BLOCKLIST_REASON_MAX + 1];
-	smtpd_blocklist_reason(resolver, q->name, deadline, reason);
-	snprintf(out, size, "Service unavailable; %s [%.255s] blocked using %s%s%s",
-	         reply_what[kind], c->shown, q->site->domain, reason[0] ? "; " : "", reason);
+	l->class = reply_what[kind];
+	snprintf(l->domain, sizeof(l->domain), "%s", q->site->domain);
+	snprintf(l->what, sizeof(l->what), "%s", c->shown);
+	smtpd_blocklist_reason(resolver, q->name, deadline, l->reason);
 }
 
 /* Look up every check without a verdict, all at once, up to the first
  * one whose kept verdict refuses; then, in the lists' order, keep the
  * verdicts up to the first listing (later ones are moot) and send its
  * refusal. */
-static int look_up(struct session *s, struct check checks[RHSBL_KINDS])
+static int look_up(struct session *s, struct check checks[RHSBL_KINDS], const char *address)
 {
 	int stop = 0;
 	while (stop < RHSBL_KINDS && !(checks[stop].verdict && checks[stop].verdict->checked &&
-	                               checks[stop].verdict->refusal[0] != '\0'))
+	                               checks[stop].verdict->listing.domain[0] != '\0'))
 		stop++;
 	size_t total = 0;
 	for (int k = 0; k < stop; k++)
@@ -161,24 +164,23 @@ static int look_up(struct session *s, struct check checks[RHSBL_KINDS])
 		struct check *c = &checks[k];
 		struct rhsbl_verdict *v = c->verdict;
 		if (v != NULL && v->checked) {
-			if (v->refusal[0] != '\0')
-				rc = smtpd_blocklist_refuse(s, v->refusal);
+			if (v->listing.domain[0] != '\0')
+				rc = smtpd_blocklist_refuse(s, &v->listing, address);
 			continue;
 		}
 		const struct smtpd_blocklist_query *listing = NULL;
 		for (size_t i = c->first; i < c->first + c->count && listing == NULL; i++)
 			if (queries[i].listed)
 				listing = &queries[i];
-		char text[sizeof(v->refusal)] = "";
+		struct blocklist_listing found = {.class = reply_what[k]};
 		if (listing != NULL)
-			refusal_text(resolver, c, (enum rhsbl_kind)k, listing, deadline, text,
-			             sizeof(text));
+			listing_of(resolver, c, (enum rhsbl_kind)k, listing, deadline, &found);
 		if (v != NULL) {
 			v->checked = true;
-			memcpy(v->refusal, text, sizeof(v->refusal));
+			v->listing = found;
 		}
 		if (listing != NULL)
-			rc = smtpd_blocklist_refuse(s, text);
+			rc = smtpd_blocklist_refuse(s, &found, address);
 	}
 	for (size_t i = 0; i < count; i++)
 		free(queries[i].name);
@@ -189,12 +191,14 @@ static int look_up(struct session *s, struct check checks[RHSBL_KINDS])
 int rhsbl_check_rcpt(struct session *s, const char *address, const char *domain)
 {
 	const struct smtpd_settings *cfg = s->cfg;
+	if (policy_client_trusted(s))
+		return 0;
 	bool configured = false;
 	for (int k = 0; k < RHSBL_KINDS; k++) {
 		char *const *list = entries(cfg, (enum rhsbl_kind)k);
 		configured |= list != NULL && list[0] != NULL;
 	}
-	if (!configured || policy_client_trusted(s))
+	if (!configured)
 		return 0;
 	size_t sites = 0;
 	for (int k = 0; k < RHSBL_KINDS; k++)
@@ -203,5 +207,5 @@ int rhsbl_check_rcpt(struct session *s, const char *address, const char *domain)
 		return 0;
 	struct check checks[RHSBL_KINDS];
 	name_checks(s, address, domain, checks);
-	return look_up(s, checks);
+	return look_up(s, checks, address);
 }

@@ -18,6 +18,7 @@
  *   milter.c   the smtpd_milters chain: events, macros, verdict replies
  *   dnsbl.c    the DNS blocklists (smtpd_dnsbl_sites), and what the blocklists share
  *   rhsbl.c    the domain blocklists (smtpd_rhsbl_*_sites)
+ *   rbl_reply.c  the blocklists' replies (rbl_reply_maps, default_rbl_reply)
  *   resolver.c the DNS resolver that dnsbl.c and address_domain.c share
  *   address_domain.c  the HELO name, sender and recipient domains must exist in the DNS
  *   sender_login.c   who may use which sender (smtpd_sender_login_maps)
@@ -243,12 +244,24 @@ struct access_deferral {
 	char *text;
 };
 
+/* dnsbl.c, rhsbl.c: a blocklist's listing of the client or a name: the
+ * site's domain ("" if no site lists it), what the reply says was looked
+ * up, and in which words ($rbl_what, $rbl_class), and the TXT reason. The
+ * reply is made of it at each refusal (rbl_reply.c), as it may name the
+ * sender and the recipient. */
+#define SMTPD_BLOCKLIST_REASON_MAX 160
+struct blocklist_listing {
+	const char *class; /* "Client host", ... (static) */
+	char domain[256];
+	char what[512];
+	char reason[SMTPD_BLOCKLIST_REASON_MAX + 1];
+};
+
 /* rhsbl.c: a domain blocklist's verdict on a name, kept for the session
- * or the transaction: whether it was looked up, and the reply text ("" if
- * no site lists the name). */
+ * or the transaction: whether it was looked up, and the listing. */
 struct rhsbl_verdict {
 	bool checked;
-	char refusal[1024];
+	struct blocklist_listing listing;
 };
 
 struct session {
@@ -306,8 +319,8 @@ struct session {
 	int sender_verify_found;
 	enum verify_status sender_verify_status;
 	char *sender_verify_reason;
-	int helo_verdict;        /* address_domain.c, for the HELO name; 0: not yet */
-	char dnsbl_refusal[512]; /* their verdict: the reply text, or "" */
+	int helo_verdict; /* address_domain.c, for the HELO name; 0: not yet */
+	struct blocklist_listing dnsbl_listing; /* their verdict */
 	/* rhsbl.c: the domain blocklists' verdicts on the client's names and
 	 * the HELO name (for the session) and the sender (the transaction) */
 	struct rhsbl_verdict rhsbl_client;
@@ -453,8 +466,10 @@ struct dns_hosts;
 const struct dns_hosts *smtpd_hosts(const struct smtpd_settings *cfg);
 
 /* dnsbl.c: the DNS blocklists for this recipient (after the access
- * tables, unless they said OK): 0 go on, or -1 having sent the reply. */
-int dnsbl_check_rcpt(struct session *s);
+ * tables, unless they said OK): the client is looked up once per session
+ * (s->dnsbl_listing); 0 go on, or -1 having sent the refusal, whose reply
+ * may name the recipient address. */
+int dnsbl_check_rcpt(struct session *s, const char *address);
 
 /* dnsbl.c: what the address and domain blocklists share. A list of sites
  * (lib/dns/dnsbl.h) from one parameter, parsed at its first use; a bad
@@ -487,18 +502,21 @@ void smtpd_blocklist_lookup(struct session *s, struct dns_resolver *resolver,
 /* The first TXT text of name (a listing's reason) fit for a reply line,
  * at most SMTPD_BLOCKLIST_REASON_MAX characters, if it comes before
  * deadline; else "". */
-#define SMTPD_BLOCKLIST_REASON_MAX 160
 void smtpd_blocklist_reason(struct dns_resolver *resolver, const char *name, int64_t deadline,
                             char out[SMTPD_BLOCKLIST_REASON_MAX + 1]);
-/* Refuse the recipient with text: smtpd_dnsbl_reply_code, 5.7.1 (4.7.1
- * for a 4NN code). Returns -1. */
-int smtpd_blocklist_refuse(struct session *s, const char *text);
+
+/* rbl_reply.c: refuse the recipient (address) for a listing, with the
+ * reply of rbl_reply_maps for the listing's domain, else of
+ * default_rbl_reply (Postfix's templates); a template that fails is
+ * logged and the next one used. Returns -1. */
+int smtpd_blocklist_refuse(struct session *s, const struct blocklist_listing *listing,
+                           const char *recipient);
 
 /* rhsbl.c: the domain blocklists (RFC 5782), as Postfix's reject_rhsbl_*,
- * for this recipient (after the DNS blocklists, unless an access table
- * said OK): the client's verified and unverified names, the HELO name,
- * the sender's domain, then the recipient's (address, domain): 0 go on,
- * or -1 having sent the reply. */
+ * for this recipient (after dnsbl_check_rcpt, unless an access table said OK): the
+ * client's verified and unverified names, the HELO name, the sender's
+ * domain, then the recipient's (address, domain): 0 go on, or -1 having
+ * sent the reply. */
 int rhsbl_check_rcpt(struct session *s, const char *address, const char *domain);
 
 /* address_domain.c: the sender's domain, then the recipient's, must

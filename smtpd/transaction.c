@@ -210,7 +210,7 @@ void cmd_rcpt(struct session *s, const char *arg)
 	if (rc == 0 && !access_ok)
 		rc = recipient_domain_check_rcpt(s, p.address, p.addr.domain);
 	if (rc == 0 && !access_ok)
-		rc = dnsbl_check_rcpt(s);
+		rc = dnsbl_check_rcpt(s, p.address);
 	if (rc == 0 && !access_ok)
 		rc = rhsbl_check_rcpt(s, p.address, p.addr.domain);
 	if (rc == 0 && !access_ok)

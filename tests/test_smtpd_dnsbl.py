@@ -6,7 +6,11 @@ it or whose answer misses the filter lets the mail through, ranges and sets
 in filters, trusted clients (mynetworks, AUTH) never looked up, a site
 that fails (SERVFAIL), one that never answers and a missing resolver only
 logged, the recipient's own checks first, a 4NN reply code, and bad
-entries named by mailctl check and ignored by smtpd."""
+entries named by mailctl check and ignored by smtpd. The replies'
+templates: an rbl_reply_maps entry per site (${name?text}, ${name:text},
+a 4NN code, the recipient of each RCPT), default_rbl_reply set in
+main.conf, bad templates logged and replaced by the default, and
+smtpd_reject_footer after them."""
 
 import os
 import re
@@ -218,6 +222,132 @@ class DnsblTest(unittest.TestCase):
         self.assertEqual((code, text), (450, "4" + LISTED[1:]))
         self.inst.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 450 4.7.1 "
                            "Service unavailable; Client host [127.0.0.1] blocked using bl.example")
+
+
+REPLY_ZONES = dict(ZONES, **{
+    # List 127.0.0.1, each with its own rbl_reply_maps entry or none.
+    "plain.example": SOA + '1.0.0.127 IN A 127.0.0.2\n1.0.0.127 IN TXT "Plain reason"\n',
+    "bad.example": SOA + "1.0.0.127 IN A 127.0.0.2\n",
+    "badcode.example": SOA + "1.0.0.127 IN A 127.0.0.2\n",
+})
+# rbl_reply_maps: site -> template.
+RBL_REPLY = {
+    "bl.example": "550 5.7.2 <$recipient>: $client_address is listed by $rbl_domain"
+                  "${rbl_reason?: $rbl_reason}${rbl_reason:.}",
+    "ten.example": "451 Try later: $rbl_class [$rbl_what] via $rbl_domain"
+                   "${rbl_reason?; $rbl_reason}${rbl_reason:, no reason given}",
+    "bad.example": "554 Blocked by $nosuch",
+    "badcode.example": "250 Fine by $rbl_domain",
+}
+DEFAULT_RBL_REPLY = ("$rbl_code 5.7.9 Rejected: $rbl_class [$rbl_what] in $rbl_domain"
+                     "${rbl_reason?: $rbl_reason} (helo $helo_name, sender $sender_name at "
+                     "$sender_domain, client $client)")
+REPLY_SERVICES = {
+    "custom": "-o smtpd_dnsbl_sites=bl.example",
+    "soft": "-o smtpd_dnsbl_sites=ten.example=127.0.0.10",
+    "default": "-o smtpd_dnsbl_sites=plain.example",
+    "bad": "-o smtpd_dnsbl_sites=bad.example",
+    "badcode": "-o smtpd_dnsbl_sites=badcode.example",
+    "builtin": "-o smtpd_dnsbl_sites=plain.example -o default_rbl_reply=$rbl_code",
+    "footer": "-o smtpd_dnsbl_sites=bl.example -o smtpd_reject_footer=Contact_$client_address",
+}
+
+
+def default_reply(site, reason=None):
+    return ("5.7.9 Rejected: Client host [127.0.0.1] in %s%s (helo client.outside.test, "
+            "sender someone at outside.test, client unknown[127.0.0.1])"
+            % (site, ": " + reason if reason else ""))
+
+
+@unittest.skipUnless(have("unbound"), "unbound is not installed")
+class DnsblReplyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dns = Unbound(REPLY_ZONES)
+        cls.ports = {name: free_port() for name in REPLY_SERVICES}
+        try:
+            cls.inst = Instance(params={
+                "relay_domains": "relay.test",
+                "mynetworks": "192.0.2.0/24",  # loopback is not trusted
+                "smtpd_peername_lookup": "no",
+                "smtpd_error_sleep_time": "0s",
+                "dns_forwarders": cls.dns.forwarder(),
+                "dns_hosts_file": "",
+                "rbl_reply_maps": "texthash:${config_directory}/rbl_reply",
+                "default_rbl_reply": DEFAULT_RBL_REPLY,
+            }, services=["127.0.0.1:%d inet n - n - - smtpd %s" % (cls.ports[name], options)
+                         for name, options in REPLY_SERVICES.items()])
+        except BaseException:
+            cls.dns.stop()
+            raise
+        try:
+            with open(os.path.join(cls.inst.etc, "rbl_reply"), "w") as f:
+                for site, template in RBL_REPLY.items():
+                    f.write("%s %s\n" % (site, template))
+            cls.inst.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+        cls.dns.stop()
+
+    def rcpt(self, service, rcpts=("a@relay.test",)):
+        """[(code, text)] of each RCPT TO in one fresh session."""
+        c = smtplib.SMTP("127.0.0.1", self.ports[service], timeout=30)
+        self.addCleanup(c.close)
+        c.ehlo("client.outside.test")
+        code, text = c.mail("someone@outside.test")
+        self.assertEqual(code, 250, text)
+        replies = []
+        for rcpt in rcpts:
+            code, text = c.rcpt(rcpt)
+            replies.append((code, text.decode()))
+        c.quit()
+        return replies
+
+    def test_table_template_per_recipient(self):
+        listed = ("5.7.2 <%s>: 127.0.0.1 is listed by bl.example: Listed for testing, see "
+                  "http://bl.example/?127.0.0.1")
+        self.assertEqual(self.rcpt("custom", ("a@relay.test", "b@relay.test")),
+                         [(550, listed % "a@relay.test"), (550, listed % "b@relay.test")])
+        self.inst.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 " +
+                           listed % "b@relay.test" + "; from=<someone@outside.test> "
+                           "to=<b@relay.test> proto=ESMTP helo=<client.outside.test>")
+
+    def test_table_template_with_4nn_code(self):
+        self.assertEqual(self.rcpt("soft"), [(451, "4.7.1 Try later: Client host [127.0.0.1] "
+                                                   "via ten.example, no reason given")])
+
+    def test_default_rbl_reply_from_main_conf(self):
+        self.assertEqual(self.rcpt("default"),
+                         [(554, default_reply("plain.example", "Plain reason"))])
+
+    def test_bad_table_template_logged_and_default_used(self):
+        self.assertEqual(self.rcpt("bad"), [(554, default_reply("bad.example"))])
+        table = "texthash:%s/rbl_reply" % self.inst.etc
+        self.inst.wait_log('warning: rbl_reply_maps %s: bad.example: bad RBL reply template '
+                           '"554 Blocked by $nosuch": unknown variable $nosuch; '
+                           'default_rbl_reply is used' % table)
+        self.assertEqual(self.rcpt("badcode"), [(554, default_reply("badcode.example"))])
+        self.inst.wait_log('warning: rbl_reply_maps %s: badcode.example: bad RBL reply template '
+                           '"250 Fine by $rbl_domain": the reply does not start with a 4NN or '
+                           '5NN code and a space; default_rbl_reply is used' % table)
+
+    def test_bad_default_logged_and_builtin_used(self):
+        self.assertEqual(self.rcpt("builtin"), [
+            (554, "5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
+                  "plain.example; Plain reason")])
+        self.inst.wait_log('warning: default_rbl_reply: bad RBL reply template "$rbl_code": '
+                           "the reply does not start with a 4NN or 5NN code and a space; "
+                           "the built-in reply is used")
+
+    def test_reject_footer_follows(self):
+        self.assertEqual(self.rcpt("footer"), [
+            (550, "5.7.2 <a@relay.test>: 127.0.0.1 is listed by bl.example: Listed for "
+                  "testing, see http://bl.example/?127.0.0.1\n5.7.2 Contact_127.0.0.1")])
 
 
 class DnsblCheckTest(unittest.TestCase):

@@ -11,7 +11,8 @@ they should be; a filter that the answer misses lets the mail through; a
 site that fails (SERVFAIL) or never answers is only logged; trusted
 clients, an access table's OK, the null sender, address literals and
 names without a dot are never looked up; bad entries are named by
-mailctl check."""
+mailctl check; an rbl_reply_maps template names the list, the sender and
+each recipient."""
 
 import os
 import smtplib
@@ -71,7 +72,12 @@ SERVICES = {
     "trusted": "-o smtpd_rhsbl_sender_sites=dbl.example "
                "-o smtpd_rhsbl_helo_sites=dbl.example -o mynetworks=127.0.0.0/8",
     "defer": "-o smtpd_rhsbl_sender_sites=dbl.example -o smtpd_dnsbl_reply_code=450",
+    "template": "-o smtpd_rhsbl_sender_sites=dbl.example -o smtpd_rhsbl_helo_sites=dbl.example "
+                "-o rbl_reply_maps=texthash:${config_directory}/rbl_reply",
 }
+RBL_REPLY = ("dbl.example 550 5.7.1 $rbl_class <$rbl_what> from $sender_name at $sender_domain "
+             "to $recipient_name at $recipient_domain: listed by $rbl_domain"
+             "${rbl_reason?: $rbl_reason}\n")
 
 
 def refusal(what, name, site="dbl.example", reason=None, code="5.7.1"):
@@ -107,6 +113,8 @@ class RhsblTest(unittest.TestCase):
             cidr = os.path.join(cls.inst.etc, "client.cidr")
             with open(cidr, "w") as f:
                 f.write("127.0.0.9 OK\n")
+            with open(os.path.join(cls.inst.etc, "rbl_reply"), "w") as f:
+                f.write(RBL_REPLY)
             cls.inst.services.append(
                 "127.0.0.1:%d inet n - n - - smtpd -o smtpd_rhsbl_sender_sites=dbl.example "
                 "-o smtpd_client_access_maps=cidr:%s" % (cls.ports["access"], cidr))
@@ -300,6 +308,19 @@ class RhsblTest(unittest.TestCase):
     def test_reply_code_450_defers(self):
         self.assertEqual(self.rcpt("defer", sender="spam@listed.test"), (450, refusal(
             "Sender address", "spam@listed.test", reason=SENDER_TXT, code="4.7.1")))
+
+    def test_reply_template_names_sender_and_each_recipient(self):
+        c = self.connect("template")
+        self.assertEqual(c.mail("spam@listed.test")[0], 250)
+        for rcpt in ("a@relay.test", "b@relay.test"):
+            code, text = c.rcpt(rcpt)
+            self.assertEqual((code, text.decode()), (
+                550, "5.7.1 Sender address <spam@listed.test> from spam at listed.test to %s "
+                     "at relay.test: listed by dbl.example: %s" % (rcpt[0], SENDER_TXT)))
+        c.quit()
+        self.assertEqual(self.rcpt("template", sender="", helo="bad-helo.test"), (
+            550, "5.7.1 Helo command <bad-helo.test> from <> at  to a at relay.test: listed "
+                 "by dbl.example: HELO name listed"))
 
 
 class RhsblCheckTest(unittest.TestCase):

@@ -21,12 +21,11 @@
 #include "util/alloc.h"
 #include "util/logical_lines.h"
 #include "util/str.h"
+#include "util/var_expand.h"
 
-/* Expansion limits: nesting of $name references, and work (bytes produced
- * plus a charge per reference) spent on one expansion. */
+/* How deep $name references may nest (the work of one expansion is
+ * bounded by util/var_expand). */
 #define EXPAND_MAX_DEPTH 20
-#define EXPAND_MAX_WORK (1024 * 1024)
-#define EXPAND_REFERENCE_COST 16
 
 #define WHITESPACE " \t\r\v\f"
 
@@ -202,55 +201,26 @@ static struct conf_entry *must_find(const struct conf *conf, const char *name, c
 
 /* --- expansion --- */
 
+/* A main.conf expansion: util/var_expand's, whose names are entries'
+ * values, themselves expanded. */
 struct expansion {
+	struct var_expansion base; /* first: the lookup gets it */
 	const struct conf *conf;
 	/* Looked up instead of the entry of the same name (conf_set() checks
 	 * a value before storing it). */
 	const struct conf_entry *override;
 	const struct conf_entry *stack[EXPAND_MAX_DEPTH];
 	int depth;
-	size_t work;
-	bool failed;
-	struct str error; /* the first problem found */
 };
+
+static void expand_name(struct var_expansion *base, const char *name, size_t len, struct str *out);
 
 static void expansion_init(struct expansion *x, const struct conf *conf)
 {
 	memset(x, 0, sizeof(*x));
+	var_expansion_init(&x->base, expand_name, x);
 	x->conf = conf;
-	str_init(&x->error);
 }
-
-static void expansion_fail(struct expansion *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void expansion_fail(struct expansion *x, const char *fmt, ...)
-{
-	if (x->failed)
-		return;
-	x->failed = true;
-	va_list ap;
-	va_start(ap, fmt);
-	str_vprintf(&x->error, fmt, ap);
-	va_end(ap);
-}
-
-static bool charge(struct expansion *x, size_t cost)
-{
-	x->work += cost;
-	if (x->work > EXPAND_MAX_WORK)
-		expansion_fail(x, "expansion is too large (more than %d KiB of work)",
-		               EXPAND_MAX_WORK / 1024);
-	return !x->failed;
-}
-
-static void emit(struct expansion *x, struct str *out, const char *data, size_t len)
-{
-	if (len > 0 && charge(x, len))
-		str_append(out, data, len);
-}
-
-static void expand_text(struct expansion *x, const char *text, size_t len, struct str *out);
 
 static void expand_entry(struct expansion *x, const struct conf_entry *e, struct str *out)
 {
@@ -260,26 +230,26 @@ static void expand_entry(struct expansion *x, const struct conf_entry *e, struct
 		struct str chain = STR_INIT;
 		for (int k = i; k < x->depth; k++)
 			str_printf(&chain, "$%s -> ", x->stack[k]->name);
-		expansion_fail(x, "recursive reference: %s$%s", str_cstr(&chain), e->name);
+		var_expansion_fail(&x->base, "recursive reference: %s$%s", str_cstr(&chain),
+		                   e->name);
 		str_free(&chain);
 		return;
 	}
 	if (x->depth == EXPAND_MAX_DEPTH) {
-		expansion_fail(x, "references nested more than %d deep (at $%s)", EXPAND_MAX_DEPTH,
-		               e->name);
+		var_expansion_fail(&x->base, "references nested more than %d deep (at $%s)",
+		                   EXPAND_MAX_DEPTH, e->name);
 		return;
 	}
 	x->stack[x->depth++] = e;
-	expand_text(x, e->value, strlen(e->value), out);
+	var_expand(&x->base, e->value, strlen(e->value), out);
 	x->depth--;
 }
 
 /* $name: an undefined name expands to nothing, one of a parameter
  * pattern to the pattern's default. */
-static void expand_name(struct expansion *x, const char *name, size_t len, struct str *out)
+static void expand_name(struct var_expansion *base, const char *name, size_t len, struct str *out)
 {
-	if (!charge(x, EXPAND_REFERENCE_COST))
-		return;
+	struct expansion *x = base->context;
 	const struct conf_entry *e = x->override;
 	if (e == NULL || strncmp(e->name, name, len) != 0 || e->name[len] != '\0')
 		e = find_entry_n(x->conf, name, len);
@@ -291,75 +261,8 @@ static void expand_name(struct expansion *x, const char *name, size_t len, struc
 	const struct param_pattern *pattern = param_find_pattern(copy);
 	free(copy);
 	if (pattern != NULL)
-		expand_text(x, pattern->def.default_value, strlen(pattern->def.default_value), out);
-}
-
-/* ${name}, ${name?text} (text if $name is not empty), ${name:text} (text if
- * $name is empty; nothing otherwise, as in Postfix). start is just after the
- * '{'; returns where the reference ends. */
-static const char *expand_braced(struct expansion *x, const char *start, const char *end,
-                                 struct str *out)
-{
-	const char *close = start;
-	for (int depth = 1; close < end; close++) {
-		if (*close == '{')
-			depth++;
-		else if (*close == '}' && --depth == 0)
-			break;
-	}
-	if (close == end) {
-		expansion_fail(x, "unterminated '${' in \"${%.*s\"",
-		               (int)(end - start > 40 ? 40 : end - start), start);
-		return end;
-	}
-	size_t name_len = 0;
-	while (start + name_len < close && is_name_char(start[name_len]))
-		name_len++;
-	const char *op = start + name_len;
-	if (name_len == 0 || (op != close && *op != '?' && *op != ':')) {
-		expansion_fail(x, "bad reference \"${%.*s}\"",
-		               (int)(close - start > 40 ? 40 : close - start), start);
-		return close + 1;
-	}
-	if (op == close) {
-		expand_name(x, start, name_len, out);
-	} else {
-		struct str value = STR_INIT;
-		expand_name(x, start, name_len, &value);
-		bool non_empty = value.len > 0;
-		str_free(&value);
-		if (non_empty == (*op == '?'))
-			expand_text(x, op + 1, (size_t)(close - op - 1), out);
-	}
-	return close + 1;
-}
-
-/* "$$" is a '$'; a '$' that starts no reference is kept as it is. */
-static void expand_text(struct expansion *x, const char *text, size_t len, struct str *out)
-{
-	const char *p = text, *end = text + len;
-	while (p < end && !x->failed) {
-		const char *dollar = memchr(p, '$', (size_t)(end - p));
-		if (dollar == NULL) {
-			emit(x, out, p, (size_t)(end - p));
-			break;
-		}
-		emit(x, out, p, (size_t)(dollar - p));
-		p = dollar + 1;
-		if (p < end && *p == '$') {
-			emit(x, out, "$", 1);
-			p++;
-		} else if (p < end && *p == '{') {
-			p = expand_braced(x, p + 1, end, out);
-		} else if (p < end && is_name_char(*p)) {
-			const char *name = p;
-			while (p < end && is_name_char(*p))
-				p++;
-			expand_name(x, name, (size_t)(p - name), out);
-		} else {
-			emit(x, out, "$", 1);
-		}
-	}
+		var_expand(base, pattern->def.default_value, strlen(pattern->def.default_value),
+		           out);
 }
 
 /* Expand e and check the result against its type: 0, or -1 with the
@@ -374,8 +277,8 @@ static int check_entry(const struct conf *conf, const struct conf_entry *overrid
 	expand_entry(&x, e, &out);
 	int rc = 0;
 	const char *type_error;
-	if (x.failed) {
-		*error = str_steal(&x.error);
+	if (x.base.failed) {
+		*error = str_steal(&x.base.error);
 		rc = -1;
 	} else if (e->def != NULL &&
 	           param_validate(e->def->type, str_cstr(&out), &type_error) != 0) {
@@ -383,7 +286,7 @@ static int check_entry(const struct conf *conf, const struct conf_entry *overrid
 		rc = -1;
 	}
 	str_free(&out);
-	str_free(&x.error);
+	var_expansion_free(&x.base);
 	return rc;
 }
 
@@ -441,7 +344,7 @@ static void update_mydomain(struct conf *conf)
 	free(e->value);
 	e->value = xstrdup(dot && dot[1] ? dot + 1 : "localdomain");
 	str_free(&host);
-	str_free(&x.error);
+	var_expansion_free(&x.base);
 }
 
 /* --- parsing --- */
@@ -623,7 +526,7 @@ static const char *entry_expanded(const struct conf *conf, struct conf_entry *e)
 		expansion_init(&x, conf);
 		struct str out = STR_INIT;
 		expand_entry(&x, e, &out);
-		str_free(&x.error);
+		var_expansion_free(&x.base);
 		e->expanded = str_steal(&out);
 	}
 	return e->expanded;
@@ -755,8 +658,8 @@ char *conf_expand(const struct conf *conf, const char *text)
 	struct expansion x;
 	expansion_init(&x, conf);
 	struct str out = STR_INIT;
-	expand_text(&x, text, strlen(text), &out);
-	str_free(&x.error);
+	var_expand(&x.base, text, strlen(text), &out);
+	var_expansion_free(&x.base);
 	return str_steal(&out);
 }
 

@@ -117,6 +117,13 @@ const struct param_def param_table[] = {
      "User that local delivery runs commands and file deliveries as when no owner applies."},
     {"default_process_limit", PARAM_INT, "100",
      "Process limit of a service whose maxproc column in master.conf is '-'."},
+    {"default_rbl_reply", PARAM_STR,
+     "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using "
+     "$rbl_domain${rbl_reason?; $rbl_reason}",
+     "Reply template of smtpd's DNS and domain blocklist refusals without an rbl_reply_maps "
+     "entry: a 4NN/5NN code, then text ($rbl_code, $rbl_class, $rbl_what, $rbl_domain, "
+     "$rbl_reason, $client_address, $sender, $recipient...; taken without main.conf "
+     "expansion)."},
     {"default_transport", PARAM_STR, "smtp",
      "transport[:nexthop] for mail to domains that are not local, virtual or relay domains "
      "(after transport_maps)."},
@@ -374,6 +381,9 @@ const struct param_def param_table[] = {
     {"queue_minfree", PARAM_SIZE, "0",
      "Free space smtpd wants in the queue's file system before it takes a message (MAIL FROM "
      "gets 452 4.3.1 with less); at least 1.5 times message_size_limit whatever is set here."},
+    {"rbl_reply_maps", PARAM_LIST, "",
+     "Tables of smtpd's blocklist reply templates (as default_rbl_reply's), keyed by the "
+     "blocklist's domain as its site list names it, without =FILTER; empty: none."},
     {"receive_override_options", PARAM_LIST, "",
      "What smtpd and pickup leave out: no_unknown_recipient_checks, no_address_mappings, "
      "no_header_body_checks, no_milters (the service behind or before a content filter)."},

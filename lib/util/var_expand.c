@@ -1,0 +1,163 @@
+/*
+ * $name expansion (var_expand.h): the syntax and the bounds on work,
+ * with the names' values from the caller's lookup function.
+ */
+#include "util/var_expand.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* Work (bytes produced plus a charge per reference) one expansion may do. */
+#define VAR_EXPAND_MAX_WORK (1024 * 1024)
+#define VAR_EXPAND_REFERENCE_COST 16
+
+static bool is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+void var_expansion_init(struct var_expansion *x, var_lookup_fn *lookup, void *context)
+{
+	memset(x, 0, sizeof(*x));
+	x->lookup = lookup;
+	x->context = context;
+	str_init(&x->error);
+}
+
+void var_expansion_free(struct var_expansion *x)
+{
+	str_free(&x->error);
+}
+
+void var_expansion_fail(struct var_expansion *x, const char *fmt, ...)
+{
+	if (x->failed)
+		return;
+	x->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	str_vprintf(&x->error, fmt, ap);
+	va_end(ap);
+}
+
+static bool charge(struct var_expansion *x, size_t cost)
+{
+	x->work += cost;
+	if (x->work > VAR_EXPAND_MAX_WORK)
+		var_expansion_fail(x, "expansion is too large (more than %d KiB of work)",
+		                   VAR_EXPAND_MAX_WORK / 1024);
+	return !x->failed;
+}
+
+void var_expand_emit(struct var_expansion *x, struct str *out, const char *data, size_t len)
+{
+	if (len > 0 && charge(x, len))
+		str_append(out, data, len);
+}
+
+static void expand_name(struct var_expansion *x, const char *name, size_t len, struct str *out)
+{
+	if (charge(x, VAR_EXPAND_REFERENCE_COST))
+		x->lookup(x, name, len, out);
+}
+
+/* ${name}, ${name?text}, ${name:text}: start is just after the '{';
+ * returns where the reference ends. */
+static const char *expand_braced(struct var_expansion *x, const char *start, const char *end,
+                                 struct str *out)
+{
+	const char *close = start;
+	for (int depth = 1; close < end; close++) {
+		if (*close == '{')
+			depth++;
+		else if (*close == '}' && --depth == 0)
+			break;
+	}
+	if (close == end) {
+		var_expansion_fail(x, "unterminated '${' in \"${%.*s\"",
+		                   (int)(end - start > 40 ? 40 : end - start), start);
+		return end;
+	}
+	size_t name_len = 0;
+	while (start + name_len < close && is_name_char(start[name_len]))
+		name_len++;
+	const char *op = start + name_len;
+	if (name_len == 0 || (op != close && *op != '?' && *op != ':')) {
+		var_expansion_fail(x, "bad reference \"${%.*s}\"",
+		                   (int)(close - start > 40 ? 40 : close - start), start);
+		return close + 1;
+	}
+	if (op == close) {
+		expand_name(x, start, name_len, out);
+	} else {
+		struct str value = STR_INIT;
+		expand_name(x, start, name_len, &value);
+		bool non_empty = value.len > 0;
+		str_free(&value);
+		if (non_empty == (*op == '?'))
+			var_expand(x, op + 1, (size_t)(close - op - 1), out);
+	}
+	return close + 1;
+}
+
+void var_expand(struct var_expansion *x, const char *text, size_t len, struct str *out)
+{
+	const char *p = text, *end = text + len;
+	while (p < end && !x->failed) {
+		const char *dollar = memchr(p, '$', (size_t)(end - p));
+		if (dollar == NULL) {
+			var_expand_emit(x, out, p, (size_t)(end - p));
+			break;
+		}
+		var_expand_emit(x, out, p, (size_t)(dollar - p));
+		p = dollar + 1;
+		if (p < end && *p == '$') {
+			var_expand_emit(x, out, "$", 1);
+			p++;
+		} else if (p < end && *p == '{') {
+			p = expand_braced(x, p + 1, end, out);
+		} else if (p < end && is_name_char(*p)) {
+			const char *name = p;
+			while (p < end && is_name_char(*p))
+				p++;
+			expand_name(x, name, (size_t)(p - name), out);
+		} else {
+			var_expand_emit(x, out, "$", 1);
+		}
+	}
+}
+
+struct value_table {
+	const struct var_value *vars;
+	size_t count;
+};
+
+static void lookup_value(struct var_expansion *x, const char *name, size_t len, struct str *out)
+{
+	const struct value_table *t = x->context;
+	for (size_t i = 0; i < t->count; i++) {
+		const struct var_value *v = &t->vars[i];
+		if (strncmp(v->name, name, len) == 0 && v->name[len] == '\0') {
+			var_expand_emit(x, out, v->value, strlen(v->value));
+			return;
+		}
+	}
+	var_expansion_fail(x, "unknown variable $%.*s", (int)(len > 40 ? 40 : len), name);
+}
+
+int var_expand_values(const char *text, const struct var_value *vars, size_t count, struct str *out,
+                      struct str *error)
+{
+	struct value_table table = {vars, count};
+	struct var_expansion x;
+	var_expansion_init(&x, lookup_value, &table);
+	var_expand(&x, text, strlen(text), out);
+	int rc = 0;
+	if (x.failed) {
+		str_set(error, str_cstr(&x.error));
+		rc = -1;
+	}
+	var_expansion_free(&x);
+	return rc;
+}

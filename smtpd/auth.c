@@ -1,10 +1,16 @@
 /*
  * smtpd AUTH (RFC 4954): PLAIN and LOGIN, checked by the auth service over
  * its UNIX socket, or with smtpd_sasl_type = dovecot by Dovecot's auth
- * server (as PLAIN, LOGIN converted). Offered only over TLS unless the
- * client is in smtpd_tls_auth_only_exempt networks (loopback in an
- * instance). Failures are delayed and counted; too many end the session.
+ * server (as PLAIN, LOGIN converted), which also brings its other
+ * mechanisms (CRAM-MD5, SCRAM-SHA-256 ...): those are offered as Dovecot
+ * lists them (asked at most once a minute per process; not anonymous,
+ * private or EXTERNAL ones) and relayed step by step, each challenge from
+ * Dovecot to the client and each response back, as Postfix does. Offered
+ * only over TLS unless the client is in smtpd_tls_auth_only_exempt
+ * networks (loopback in an instance). Failures are delayed and counted;
+ * too many end the session.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,12 +21,26 @@
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/base64.h"
+#include "util/event.h"
 #include "util/log.h"
 
 /* A SASL response may be longer than a command line (Postfix's
  * smtpd_sasl_response_limit is 12288), never shorter. */
 #define SASL_RESPONSE_MIN 12288
 #define AUTH_TIMEOUT_MS 30000
+/* Dovecot's mechanism list is asked for again after this long, and the
+ * asking (at EHLO) waits at most DOVECOT_LIST_TIMEOUT_MS. */
+#define DOVECOT_LIST_TTL_MS 60000
+#define DOVECOT_LIST_TIMEOUT_MS 5000
+
+/* With smtpd_sasl_type = dovecot: what Dovecot offered when last asked. */
+static struct {
+	bool asked; /* and answered, at */
+	int64_t at;
+	int64_t warned;                /* when it last could not be asked (logged) */
+	bool plain;                    /* PLAIN (so PLAIN and LOGIN are offered) */
+	char other[DOVECOT_MECHS_MAX]; /* the mechanisms relayed as they are */
+} dovecot_list = {.plain = true};
 
 static size_t sasl_line_limit(const struct session *s)
 {
@@ -36,6 +56,80 @@ bool auth_offered(const struct session *s)
 		return true;
 	return s->cfg->auth_exempt_networks != NULL &&
 	       cidr_list_match(s->cfg->auth_exempt_networks, s->client_addr);
+}
+
+/* Ask Dovecot for its mechanisms unless it answered lately. When it
+ * cannot be asked the last answer stands (at first: PLAIN and LOGIN, and
+ * AUTH then fails as temporary), and it is asked again next time (the
+ * warning is logged once a minute). */
+static void dovecot_refresh(const struct session *s)
+{
+	int64_t now = event_now_ms();
+	if (dovecot_list.asked && now - dovecot_list.at < DOVECOT_LIST_TTL_MS)
+		return;
+	const char *error = "";
+	struct dovecot_conn *c =
+	    dovecot_connect(s->cfg->dovecot_auth, DOVECOT_LIST_TIMEOUT_MS, &error);
+	if (c == NULL) {
+		if (dovecot_list.warned == 0 || now - dovecot_list.warned >= DOVECOT_LIST_TTL_MS) {
+			log_warn("SASL mechanisms of Dovecot unknown: %s", error);
+			dovecot_list.warned = now;
+		}
+		return;
+	}
+	dovecot_list.asked = true;
+	dovecot_list.at = now;
+	const struct dovecot_handshake *h = dovecot_conn_handshake(c);
+	dovecot_list.plain = h->plain_offered;
+	dovecot_list.other[0] = '\0';
+	size_t used = 0;
+	for (const char *p = h->mechs; *p;) {
+		size_t n = strcspn(p, " ");
+		bool own = (n == 5 && strncmp(p, "PLAIN", 5) == 0) ||
+		           (n == 5 && strncmp(p, "LOGIN", 5) == 0) ||
+		           (n == 8 && strncmp(p, "EXTERNAL", 8) == 0);
+		if (!own && used + n + 2 < sizeof(dovecot_list.other)) {
+			if (used > 0)
+				dovecot_list.other[used++] = ' ';
+			memcpy(dovecot_list.other + used, p, n);
+			used += n;
+			dovecot_list.other[used] = '\0';
+		}
+		p += n + (p[n] == ' ');
+	}
+	dovecot_conn_close(c);
+}
+
+const char *auth_keyword(struct session *s)
+{
+	static char keyword[sizeof(dovecot_list.other) + 32];
+	if (s->cfg->dovecot_auth == NULL)
+		return "AUTH PLAIN LOGIN";
+	dovecot_refresh(s);
+	snprintf(keyword, sizeof(keyword), "AUTH%s%s%s", dovecot_list.plain ? " PLAIN LOGIN" : "",
+	         *dovecot_list.other ? " " : "", dovecot_list.other);
+	return strcmp(keyword, "AUTH") == 0 ? NULL : keyword;
+}
+
+/* The upper-case name of mechanism mech (compared without case) if it
+ * is one of Dovecot's relayed ones, else NULL. */
+static const char *relayed_mech(const struct session *s, const char *mech)
+{
+	static char name[32];
+	if (s->cfg->dovecot_auth == NULL)
+		return NULL;
+	dovecot_refresh(s);
+	size_t len = strlen(mech);
+	for (const char *p = dovecot_list.other; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n == len && n < sizeof(name) && strncasecmp(p, mech, n) == 0) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			return name;
+		}
+		p += n + (p[n] == ' ');
+	}
+	return NULL;
 }
 
 /* Send a 334 challenge and read the client's answer (base64, or "*"). */
@@ -113,15 +207,12 @@ static enum auth_result ask_dovecot(struct session *s, const char *user, const c
 	                          canonical_r, error_r);
 }
 
-static void verify(struct session *s, const char *method, const char *user, const char *password)
+/* The outcome of an authentication with method: the reply, the log line
+ * and the session's state. canonical (taken) is the authenticated name
+ * for AUTH_OK; user the name to log for a failure (NULL: not known). */
+static void auth_outcome(struct session *s, const char *method, enum auth_result r, char *canonical,
+                         const char *user, const char *error)
 {
-	char *canonical = NULL;
-	const char *error = "";
-	enum auth_result r =
-	    s->cfg->dovecot_auth
-	        ? ask_dovecot(s, user, password, &canonical, &error)
-	        : auth_client_verify(s->cfg->auth_socket, user, password, "smtp", s->client_addr,
-	                             AUTH_TIMEOUT_MS, &canonical, &error);
 	if (r == AUTH_OK) {
 		s->auth_user = canonical;
 		s->auth_method = xstrdup(method);
@@ -140,8 +231,8 @@ static void verify(struct session *s, const char *method, const char *user, cons
 	}
 	s->auth_failures++;
 	/* Postfix's form, which log watchers (fail2ban's postfix filter) know. */
-	log_warn("%s: SASL %s authentication failed: authentication failure, sasl_username=%s",
-	         session_client(s), method, user);
+	log_warn("%s: SASL %s authentication failed: authentication failure%s%s", session_client(s),
+	         method, user ? ", sasl_username=" : "", user ? user : "");
 	/* The auth service (or Dovecot) already delayed its answer; the error
 	 * counter adds more. */
 	reply(s, 535, "5.7.8", "Error: authentication failed");
@@ -152,6 +243,107 @@ static void verify(struct session *s, const char *method, const char *user, cons
 		      s->cfg->hostname);
 		s->quit = true;
 	}
+}
+
+static void verify(struct session *s, const char *method, const char *user, const char *password)
+{
+	char *canonical = NULL;
+	const char *error = "";
+	enum auth_result r =
+	    s->cfg->dovecot_auth
+	        ? ask_dovecot(s, user, password, &canonical, &error)
+	        : auth_client_verify(s->cfg->auth_socket, user, password, "smtp", s->client_addr,
+	                             AUTH_TIMEOUT_MS, &canonical, &error);
+	auth_outcome(s, method, r, canonical, user, error);
+}
+
+/* True if text is base64 (RFC 4648 alphabet and padding; may be empty). */
+static bool is_base64(const char *text)
+{
+	struct str scratch = STR_INIT;
+	bool ok = base64_decode(text, strlen(text), &scratch) == 0;
+	if (scratch.data)
+		explicit_bzero(scratch.data, scratch.len);
+	str_free(&scratch);
+	return ok;
+}
+
+/* Send challenge as 334 and take the client's answer: 0 with it in
+ * *answer (base64, maybe empty); 1 when a reply has been sent (aborted,
+ * not base64, too long); -1 when the connection is gone. */
+static int relay_challenge(struct session *s, const char *challenge_b64, struct str *answer)
+{
+	int rc = challenge(s, challenge_b64, answer);
+	if (rc != 0)
+		return rc;
+	if (strcmp(str_cstr(answer), "*") == 0) {
+		reply(s, 501, "5.7.0", "Authentication aborted");
+		return 1;
+	}
+	if (!is_base64(str_cstr(answer))) {
+		reply(s, 501, "5.5.2", "Error: invalid base64 data in authentication exchange");
+		return 1;
+	}
+	return 0;
+}
+
+/* A mechanism of Dovecot's, relayed: each CONT's challenge goes to the
+ * client as 334, each answer back to Dovecot, until it says OK or FAIL.
+ * Final data with an OK (SCRAM's server signature) goes as a last 334,
+ * which the client answers with an empty line (RFC 4954 section 4). */
+static void auth_relayed(struct session *s, const char *mech, const char *initial)
+{
+	if (initial != NULL && strcmp(initial, "=") == 0) {
+		initial = ""; /* an empty initial response (RFC 4954) */
+	} else if (initial != NULL && !is_base64(initial)) {
+		reply(s, 501, "5.5.2", "Error: invalid base64 data in authentication exchange");
+		return;
+	}
+	const char *error = "";
+	struct dovecot_conn *c = dovecot_connect(s->cfg->dovecot_auth, AUTH_TIMEOUT_MS, &error);
+	if (c == NULL) {
+		auth_outcome(s, mech, AUTH_TEMPFAIL, NULL, NULL, error);
+		return;
+	}
+	char local[64] = "", port[16];
+	if (session_server_address(s, local, sizeof(local), port, sizeof(port)) != 0)
+		local[0] = '\0';
+	struct dovecot_auth_info info = {
+	    .service = "smtp",
+	    .local_addr = local,
+	    .remote_addr = s->client_addr,
+	    .secured = s->tls != NULL,
+	};
+	char *out = NULL;
+	int rc = 0;
+	enum dovecot_step step =
+	    dovecot_conn_auth(c, mech, &info, initial, AUTH_TIMEOUT_MS, &out, &error);
+	while (rc == 0 && (step == DOVECOT_STEP_CONT || (step == DOVECOT_STEP_OK && out))) {
+		struct str answer = STR_INIT;
+		rc = relay_challenge(s, out, &answer);
+		free(out);
+		out = NULL;
+		if (rc == 0 && step == DOVECOT_STEP_CONT) {
+			step =
+			    dovecot_conn_cont(c, str_cstr(&answer), AUTH_TIMEOUT_MS, &out, &error);
+		} else if (rc == 0 && answer.len > 0) {
+			reply(s, 501, "5.5.2", "Error: a response to the final data must be empty");
+			rc = 1;
+		}
+		if (answer.data)
+			explicit_bzero(answer.data, answer.len);
+		str_free(&answer);
+	}
+	free(out);
+	if (rc < 0)
+		s->quit = true;
+	else if (rc == 0 && step == DOVECOT_STEP_OK)
+		auth_outcome(s, mech, AUTH_OK, xstrdup(dovecot_conn_user(c)), NULL, error);
+	else if (rc == 0 && step == DOVECOT_STEP_FAIL)
+		auth_outcome(s, mech, AUTH_FAIL, NULL, dovecot_conn_user(c), error);
+	else if (rc == 0)
+		auth_outcome(s, mech, AUTH_TEMPFAIL, NULL, NULL, error);
+	dovecot_conn_close(c);
 }
 
 static void auth_plain(struct session *s, const char *initial)
@@ -247,6 +439,8 @@ void cmd_auth(struct session *s, const char *arg)
 		auth_plain(s, initial);
 	} else if (strcasecmp(mech, "LOGIN") == 0) {
 		auth_login(s, initial);
+	} else if (*mech != '\0' && relayed_mech(s, mech) != NULL) {
+		auth_relayed(s, relayed_mech(s, mech), initial);
 	} else if (*mech == '\0') {
 		reply(s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
 		session_error(s);

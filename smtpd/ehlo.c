@@ -39,7 +39,7 @@ void cmd_ehlo(struct session *s, const char *arg, bool extended)
 	    "PIPELINING",
 	    size,
 	    s->cfg->tls && !s->tls ? "STARTTLS" : NULL,
-	    auth_offered(s) ? "AUTH PLAIN LOGIN" : NULL,
+	    auth_offered(s) ? auth_keyword(s) : NULL,
 	    s->cfg->vrfy_disabled ? NULL : "VRFY",
 	    s->xforward_allowed ? "XFORWARD " XFORWARD_KEYWORDS : NULL,
 	    "ENHANCEDSTATUSCODES",

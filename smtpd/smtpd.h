@@ -623,6 +623,9 @@ void smtpd_milter_end(struct session *s);
 void auth_setup(struct smtpd_settings *c, const struct conf *conf);
 void cmd_auth(struct session *s, const char *arg);
 bool auth_offered(const struct session *s);
+/* The EHLO line that offers AUTH: "AUTH PLAIN LOGIN", with Dovecot the
+ * mechanisms it offers; NULL when there are none. */
+const char *auth_keyword(struct session *s);
 
 /* queue_space.c: the free space MAIL FROM needs in the queue's file
  * system (queue_minfree or 1.5 times message_size_limit, the larger), and

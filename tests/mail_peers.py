@@ -584,7 +584,9 @@ class Dovecot:
     there too (mode 0666, as the unix_listener an admin adds for
     Postfix's smtpd_sasl_type = dovecot), offering auth_mechanisms, and
     the users in passwords ({user: password}, each stored as a
-    SHA512-CRYPT hash made by doveadm pw) can log in."""
+    SHA512-CRYPT hash made by doveadm pw; or {user: (password, scheme)}
+    for another of Dovecot's schemes, such as PLAIN, which CRAM-MD5 and
+    SCRAM need) can log in."""
 
     def __init__(self, port, users, passwords=None, auth_socket=None,
                  auth_mechanisms="plain login"):
@@ -606,7 +608,12 @@ class Dovecot:
         users_file = os.path.join(self.dir, "users")
         with open(users_file, "w") as f:
             for u in list(users) + [u for u in passwords if u not in users]:
-                f.write("%s:%s:::::\n" % (u, self.hash(passwords[u]) if u in passwords else ""))
+                entry = passwords.get(u)
+                if isinstance(entry, tuple):
+                    entry = self.hash(*entry)
+                elif entry is not None:
+                    entry = self.hash(entry)
+                f.write("%s:%s:::::\n" % (u, entry or ""))
         with open(self.conf, "w") as f:
             f.write(DOVECOT_CONF.format(dir=self.dir, port=port, users=users_file,
                                         uid=pw.pw_uid, gid=pw.pw_gid,
@@ -633,9 +640,9 @@ class Dovecot:
             raise
 
     @staticmethod
-    def hash(password):
+    def hash(password, scheme="SHA512-CRYPT"):
         """password as Dovecot stores it: {SHA512-CRYPT}$6$..."""
-        return subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", password],
+        return subprocess.run(["doveadm", "pw", "-s", scheme, "-p", password],
                               check=True, capture_output=True, text=True,
                               timeout=30).stdout.strip()
 

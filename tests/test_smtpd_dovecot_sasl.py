@@ -19,12 +19,21 @@ Postfix does, driven with smtplib.
   temp or code=temp_fail, CONT, garbage, another major version and a
   server that does not offer PLAIN (all 454 4.7.0: AUTH stays offered,
   as smtpd asks Dovecot only when a client authenticates).
+- Dovecot's other mechanisms: EHLO offers what Dovecot lists (not its
+  anonymous, private or EXTERNAL ones), and CRAM-MD5 (smtplib's own
+  client, against the real Dovecot and the fake) and SCRAM-SHA-256 (a
+  client written here, against the real Dovecot, whose server-final
+  message comes as a last challenge) are relayed step by step; the fake
+  checks what smtpd relays and that a FAIL, an abort ("*"), bad base64
+  and a challenge that is not base64 end as 535, 501, 501 and 454.
 - mailctl check: an unknown smtpd_sasl_type is an error, a missing
   Dovecot socket a warning, a smtpd_sasl_path that master binds for a
   service of its own (Postern's auth service) and a bad inet: path are
   errors."""
 
 import base64
+import hashlib
+import hmac
 import os
 import re
 import shutil
@@ -71,6 +80,33 @@ def auth_login(c, user, password):
     return c.docmd(b64(password))
 
 
+def scram_sha256(c, user, password, nonce="rOprNGfwEbeRWgbNEkqO"):
+    """AUTH SCRAM-SHA-256 (RFC 7677) by hand, as smtplib has no SCRAM:
+    the final reply (code, text), and whether the server proved it knows
+    the password (its v= matched)."""
+    first_bare = "n=%s,r=%s" % (user, nonce)
+    code, text = c.docmd("AUTH", "SCRAM-SHA-256 " + b64("n,," + first_bare))
+    if code != 334:
+        return (code, text), False
+    server_first = base64.b64decode(text).decode()
+    attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
+                                 int(attrs["i"]))
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    without_proof = "c=biws,r=" + attrs["r"]
+    auth_message = ",".join([first_bare, server_first, without_proof]).encode()
+    signature = hmac.new(stored_key, auth_message, "sha256").digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, signature))
+    code, text = c.docmd(b64(without_proof + ",p=" + base64.b64encode(proof).decode()))
+    if code != 334:
+        return (code, text), False
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    want = "v=" + base64.b64encode(hmac.new(server_key, auth_message, "sha256").digest()).decode()
+    proved = base64.b64decode(text).decode() == want
+    return c.docmd(""), proved
+
+
 def client(port, source):
     """An SMTP session to port from the loopback address source, after EHLO."""
     c = smtplib.SMTP("127.0.0.1", port, timeout=30, source_address=(source, 0))
@@ -96,9 +132,13 @@ class RealDovecotTest(unittest.TestCase):
         cls.dovecot = None
         try:
             cls.inst.start()
+            # carol's password is stored as it is ({PLAIN}), which
+            # CRAM-MD5 and SCRAM need.
             cls.dovecot = Dovecot(free_port(), [], passwords={
-                "alice@dv.example": PASSWORD, "bob@dv.example": "bob's " + PASSWORD},
-                auth_socket=os.path.join(cls.inst.spool, "private", "auth"))
+                "alice@dv.example": PASSWORD, "bob@dv.example": "bob's " + PASSWORD,
+                "carol@dv.example": ("carol's " + PASSWORD, "PLAIN")},
+                auth_socket=os.path.join(cls.inst.spool, "private", "auth"),
+                auth_mechanisms="plain login cram-md5 scram-sha-256 anonymous")
         except BaseException:
             cls.tearDownClass()
             raise
@@ -129,6 +169,41 @@ class RealDovecotTest(unittest.TestCase):
         shown = self.inst.mailctl("queue", "show", queue_id, check=True).stdout
         self.assertIn("(Authenticated sender: alice@dv.example)", shown)
         self.assertNotIn(PASSWORD, self.inst.read_log())
+
+    def test_mechanisms_dovecot_offers(self):
+        with client(self.port, "127.0.0.4") as c:
+            self.assertEqual(c.esmtp_features.get("auth", "").split(),
+                             ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"])
+
+    def test_cram_md5_relayed(self):
+        with client(self.port, "127.0.0.5") as c:
+            # smtplib prefers CRAM-MD5 when it is offered.
+            code, text = c.login("carol@dv.example", "carol's " + PASSWORD)
+            self.assertEqual((code, text), (235, b"2.7.0 Authentication successful"))
+            self.assertEqual(c.mail("carol@dv.example")[0], 250)
+            self.assertEqual(c.rcpt("friend@far.test")[0], 250)
+        self.inst.wait_log("unknown[127.0.0.5]: sasl_method=CRAM-MD5, "
+                           "sasl_username=carol@dv.example")
+        with client(self.port, "127.0.0.5") as c:
+            code, challenge = c.docmd("AUTH", "CRAM-MD5")
+            self.assertEqual(code, 334)
+            digest = hmac.new(b"wrong", base64.b64decode(challenge), "md5").hexdigest()
+            self.assertEqual(c.docmd(b64("carol@dv.example " + digest))[0], 535)
+        self.inst.wait_log("unknown[127.0.0.5]: SASL CRAM-MD5 authentication failed")
+
+    def test_scram_sha256_relayed(self):
+        with client(self.port, "127.0.0.7") as c:
+            (code, text), proved = scram_sha256(c, "carol@dv.example", "carol's " + PASSWORD)
+            self.assertEqual((code, text), (235, b"2.7.0 Authentication successful"))
+            self.assertTrue(proved, "the server's final message did not prove the password")
+            self.assertEqual(c.mail("carol@dv.example")[0], 250)
+            self.assertEqual(c.rcpt("friend@far.test")[0], 250)
+        self.inst.wait_log("unknown[127.0.0.7]: sasl_method=SCRAM-SHA-256, "
+                           "sasl_username=carol@dv.example")
+        with client(self.port, "127.0.0.7") as c:
+            (code, text), proved = scram_sha256(c, "carol@dv.example", "not it")
+            self.assertEqual(code, 535, text)
+        self.assertNotIn("carol's " + PASSWORD, self.inst.read_log())
 
     def test_login_is_converted_to_plain(self):
         with client(self.port, "127.0.0.3") as c:
@@ -192,20 +267,25 @@ class DovecotStoppedTest(unittest.TestCase):
                       "Dovecot auth: connect to %s" % path)
 
 
-HANDSHAKE = ("VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\nSPID\t4242\n"
+HANDSHAKE = ("VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\n"
+             "MECH\tCRAM-MD5\tdictionary\tactive\nMECH\tANONYMOUS\tanonymous\n"
+             "MECH\tX-SECRET\tprivate\nMECH\tEXTERNAL\nSPID\t4242\n"
              "CUID\t1\nCOOKIE\t" + "0123456789abcdef" * 2 + "\nDONE\n")
+CHALLENGE = "<1896.697170952@fake.example>"
 
 
 class FakeDovecot:
     """A scripted Dovecot auth server on a UNIX socket (mode 0666): sends
-    self.handshake to each connection, reads one request line, answers it
-    with self.answer (with {id} replaced by the request's id) and closes.
+    self.handshake to each connection, reads a request line and answers it
+    with self.answer, or with each of self.answers in turn for the lines
+    that follow (CONT), with {id} replaced by the request's id, and closes.
     What the clients sent is kept in self.hellos and self.requests."""
 
     def __init__(self, path):
         self.path = path
         self.handshake = HANDSHAKE
         self.answer = "OK\t{id}\tuser=somebody"
+        self.answers = None
         self.hellos = []
         self.requests = []
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -236,12 +316,14 @@ class FakeDovecot:
         f = conn.makefile("rb")
         self.hellos.append([f.readline(), f.readline()])
         conn.sendall(self.handshake.encode())
-        line = f.readline()
-        if not line:
-            return
-        self.requests.append(line)
-        fields = line.decode().rstrip("\n").split("\t")
-        conn.sendall((self.answer.replace("{id}", fields[1]) + "\n").encode())
+        answers = list(self.answers or [self.answer])
+        while answers:
+            line = f.readline()
+            if not line:
+                return
+            self.requests.append(line)
+            fields = line.decode().rstrip("\n").split("\t")
+            conn.sendall((answers.pop(0).replace("{id}", fields[1]) + "\n").encode())
         f.read()  # until smtpd closes
 
     def stop(self):
@@ -262,10 +344,12 @@ class FakeDovecotTest(unittest.TestCase):
         cls.fake = FakeDovecot(os.path.join(cls.dir, "auth"))
         cls.port = free_port()
         cls.limited = free_port()
+        cls.noplain = free_port()  # its processes see a handshake without PLAIN
         dovecot = ("smtpd_sasl_type=dovecot", "smtpd_sasl_path=" + cls.fake.path)
         cls.inst = Instance(params=PARAMS, services=[
             smtpd_service(cls.port, *dovecot),
             smtpd_service(cls.limited, *dovecot, "smtpd_auth_failure_limit=2"),
+            smtpd_service(cls.noplain, *dovecot),
         ])
         try:
             cert, key = make_cert(cls.inst.etc)
@@ -288,6 +372,7 @@ class FakeDovecotTest(unittest.TestCase):
     def setUp(self):
         self.fake.handshake = HANDSHAKE
         self.fake.answer = "OK\t{id}\tuser=somebody"
+        self.fake.answers = None
         del self.fake.hellos[:]
         del self.fake.requests[:]
 
@@ -295,6 +380,73 @@ class FakeDovecotTest(unittest.TestCase):
         """The fields of the one AUTH request the fake received."""
         self.assertEqual(len(self.fake.requests), 1)
         return self.fake.requests[0].decode().rstrip("\n").split("\t")
+
+    def test_mechanisms_offered(self):
+        """Dovecot's list, without its anonymous, private and EXTERNAL ones
+        (smtpd cannot give Dovecot a client certificate's name)."""
+        with client(self.port, "127.0.0.1") as c:
+            self.assertEqual(c.esmtp_features.get("auth", "").split(),
+                             ["PLAIN", "LOGIN", "CRAM-MD5"])
+            for mech in ("ANONYMOUS", "X-SECRET", "EXTERNAL", "SCRAM-SHA-256"):
+                code, text = c.docmd("AUTH", mech)
+                self.assertEqual((code, text), (504, b"5.5.4 Error: unsupported "
+                                                     b"authentication mechanism"), mech)
+        self.assertEqual(self.fake.requests, [])
+
+    def test_cram_md5_is_relayed(self):
+        self.fake.answers = ["CONT\t{id}\t" + b64(CHALLENGE),
+                             "OK\t{id}\tuser=carol@fake.example"]
+        with client(self.port, "127.0.0.1") as c:
+            code, text = c.login("Carol@fake.example", "carol's secret")
+            self.assertEqual((code, text), (235, b"2.7.0 Authentication successful"))
+            self.assertEqual(c.mail("carol@fake.example")[0], 250)
+            self.assertEqual(c.rcpt("friend@far.test")[0], 250)
+        self.inst.wait_log("sasl_method=CRAM-MD5, sasl_username=carol@fake.example")
+        first = self.fake.requests[0].decode().rstrip("\n").split("\t")
+        self.assertEqual(first[:3], ["AUTH", "1", "CRAM-MD5"])
+        self.assertIn("service=smtp", first)
+        self.assertFalse([f for f in first if f.startswith("resp=")], first)  # no initial
+        cont = self.fake.requests[1].decode().rstrip("\n").split("\t")
+        self.assertEqual(cont[:2], ["CONT", "1"])
+        digest = hmac.new(b"carol's secret", CHALLENGE.encode(), "md5").hexdigest()
+        self.assertEqual(base64.b64decode(cont[2]).decode(), "Carol@fake.example " + digest)
+        self.assertNotIn(digest, self.inst.read_log())
+
+    def test_relayed_failure_abort_and_bad_data(self):
+        # A FAIL: 535, logged with the name Dovecot gave.
+        self.fake.answers = ["CONT\t{id}\t" + b64(CHALLENGE),
+                             "FAIL\t{id}\tuser=carol@fake.example\treason=Password mismatch"]
+        with client(self.port, "127.0.0.1") as c:
+            self.assertEqual(c.docmd("AUTH", "cram-md5"), (334, b64(CHALLENGE).encode()))
+            self.assertEqual(c.docmd(b64("carol x"))[0], 535)
+            # "*" aborts: 501, nothing more goes to Dovecot.
+            self.fake.answers = ["CONT\t{id}\t" + b64(CHALLENGE)]
+            del self.fake.requests[:]
+            self.assertEqual(c.docmd("AUTH", "CRAM-MD5")[0], 334)
+            self.assertEqual(c.docmd("*"), (501, b"5.7.0 Authentication aborted"))
+            self.assertEqual(len(self.fake.requests), 1)
+            # A response that is not base64: 501.
+            self.assertEqual(c.docmd("AUTH", "CRAM-MD5")[0], 334)
+            self.assertEqual(c.docmd("not base64!")[0], 501)
+            # An initial response that is not base64: 501, Dovecot not asked.
+            del self.fake.requests[:]
+            self.assertEqual(c.docmd("AUTH", "CRAM-MD5 !!!")[0], 501)
+            self.assertEqual(self.fake.requests, [])
+            # An empty initial response ("=") is sent as an empty resp=.
+            self.fake.answers = ["FAIL\t{id}"]
+            self.assertEqual(c.docmd("AUTH", "CRAM-MD5 =")[0], 535)
+            self.assertIn("resp=", self.fake.requests[-1].decode().rstrip("\n").split("\t"))
+            self.assertEqual(c.noop()[0], 250)
+        self.inst.wait_log("SASL CRAM-MD5 authentication failed: authentication failure, "
+                           "sasl_username=carol@fake.example")
+
+    def test_relayed_challenge_that_is_not_base64(self):
+        self.fake.answers = ["CONT\t{id}\tnot base64\r\n250 ok"]
+        with client(self.port, "127.0.0.1") as c:
+            self.assertEqual(c.docmd("AUTH", "CRAM-MD5"),
+                             (454, b"4.7.0 Temporary authentication failure"))
+        self.inst.wait_log("SASL CRAM-MD5 authentication unavailable: Dovecot auth %s: "
+                           "CONT answer whose challenge is not base64" % self.fake.path)
 
     def test_request_and_the_name_dovecot_returns(self):
         self.fake.answer = "OK\t{id}\tuser=canonical@fake.example\toriginal_user=x"
@@ -341,10 +493,11 @@ class FakeDovecotTest(unittest.TestCase):
         self.inst.wait_log("SASL LOGIN authentication failed: authentication failure, "
                            "sasl_username=someone")
 
-    def assertTemporary(self, why):
+    def assertTemporary(self, why, port=None):
         """AUTH PLAIN and AUTH LOGIN are both 454 4.7.0, and the log says why."""
-        with client(self.port, "127.0.0.1") as c:
-            self.assertIn(b"PLAIN", c.esmtp_features.get("auth", "").encode())
+        with client(port or self.port, "127.0.0.1") as c:
+            if port is None:  # offered, from an earlier answer of Dovecot's
+                self.assertIn(b"PLAIN", c.esmtp_features.get("auth", "").encode())
             code, text = auth_plain(c, "someone", "secret")
             self.assertEqual((code, text), (454, b"4.7.0 Temporary authentication failure"))
             self.assertEqual(auth_login(c, "someone", "secret")[0], 454)
@@ -379,8 +532,11 @@ class FakeDovecotTest(unittest.TestCase):
         self.assertTemporary(": handshake: unsupported protocol version")
 
     def test_no_plain_offered(self):
+        """Not offered in EHLO then; a client that tries anyway gets 454."""
         self.fake.handshake = HANDSHAKE.replace("MECH\tPLAIN\tplaintext\n", "")
-        self.assertTemporary(" does not offer PLAIN (auth_mechanisms)")
+        with client(self.noplain, "127.0.0.1") as c:
+            self.assertEqual(c.esmtp_features.get("auth", "").split(), ["CRAM-MD5"])
+        self.assertTemporary(" does not offer PLAIN (auth_mechanisms)", port=self.noplain)
         self.assertEqual(self.fake.requests, [])
 
     def test_answer_for_another_request(self):

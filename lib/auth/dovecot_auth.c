@@ -1,10 +1,12 @@
 /*
  * Dovecot's authentication protocol, client side (see dovecot_auth.h):
- * the parsers of the server's lines, and one PLAIN check per connection
- * with every read and write bounded by one deadline.
+ * the parsers of the server's lines, and the connection: one PLAIN check,
+ * or one exchange of another mechanism step by step, per connection,
+ * every read and write bounded by a deadline.
  */
 #include "auth/dovecot_auth.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -119,6 +121,36 @@ static bool is_control(unsigned char c)
 	return c < 0x20 || c == 0x7f;
 }
 
+/* A SASL mechanism name (RFC 4422 section 3.1): 1 to 20 of A-Z, 0-9, -
+ * and _ (lower case taken too, as names are compared without case). */
+static bool sasl_name(const char *s, size_t len)
+{
+	if (len == 0 || len > 20)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+/* True if the space-separated list names name (len bytes), without case. */
+static bool mech_in(const char *list, const char *name, size_t len)
+{
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ' ');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == len && strncasecmp(p, name, len) == 0)
+			return true;
+		p += n + (end != NULL);
+	}
+	return false;
+}
+
+bool dovecot_mech_listed(const struct dovecot_handshake *h, const char *name)
+{
+	return mech_in(h->mechs, name, strlen(name));
+}
+
 int dovecot_handshake_line(struct dovecot_handshake *h, const char *line, size_t len,
                            const char **error_r)
 {
@@ -165,6 +197,19 @@ int dovecot_handshake_line(struct dovecot_handshake *h, const char *line, size_t
 		}
 		if (a_len == 5 && strncasecmp(a, "PLAIN", 5) == 0)
 			h->plain_offered = true;
+		bool usable = sasl_name(a, a_len);
+		while (field_next(&f, &b, &b_len))
+			if (field_is(b, b_len, "anonymous") || field_is(b, b_len, "private"))
+				usable = false;
+		size_t used = strlen(h->mechs);
+		if (usable && !mech_in(h->mechs, a, a_len) &&
+		    used + (used > 0) + a_len < sizeof(h->mechs)) {
+			if (used > 0)
+				h->mechs[used++] = ' ';
+			for (size_t i = 0; i < a_len; i++)
+				h->mechs[used++] = (char)toupper((unsigned char)a[i]);
+			h->mechs[used] = '\0';
+		}
 		return 0;
 	}
 	if (field_is(cmd, cmd_len, "DONE")) {
@@ -178,7 +223,24 @@ void dovecot_reply_free(struct dovecot_reply *r)
 {
 	free(r->user);
 	free(r->reason);
-	r->user = r->reason = NULL;
+	free(r->challenge);
+	r->user = r->reason = r->challenge = NULL;
+}
+
+/* A CONT's challenge: base64 characters only (it goes to the client as
+ * it is, after "334 "). */
+static int take_challenge(struct dovecot_reply *r, const char *value, size_t len,
+                          const char **error_r)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if (!isalnum(c) && c != '+' && c != '/' && c != '=') {
+			*error_r = "CONT answer whose challenge is not base64";
+			return -1;
+		}
+	}
+	r->challenge = xstrndup(value, len);
+	return 0;
 }
 
 /* The user= of an OK: a name to log and to match logins against. */
@@ -246,8 +308,11 @@ int dovecot_reply_parse(const char *line, size_t len, struct dovecot_reply *r, c
 		*error_r = "answer with a malformed request id";
 		return -1;
 	}
-	if (r->kind == DOVECOT_REPLY_CONT)
-		return 0; /* its challenge is of no use to PLAIN */
+	if (r->kind == DOVECOT_REPLY_CONT) {
+		if (!field_next(&f, &field, &field_len))
+			field_len = 0; /* no challenge: an empty one */
+		return take_challenge(r, field, field_len, error_r);
+	}
 	while (field_next(&f, &field, &field_len)) {
 		const char *eq = memchr(field, '=', field_len);
 		size_t name_len = eq ? (size_t)(eq - field) : field_len;
@@ -259,6 +324,15 @@ int dovecot_reply_parse(const char *line, size_t len, struct dovecot_reply *r, c
 				dovecot_reply_free(r);
 				return -1;
 			}
+			if (r->challenge == NULL && field_is(field, name_len, "resp") &&
+			    eq != NULL && take_challenge(r, value, value_len, error_r) != 0) {
+				*error_r = "OK answer whose final data is not base64";
+				dovecot_reply_free(r);
+				return -1;
+			}
+		} else if (r->user == NULL && field_is(field, name_len, "user") && eq != NULL) {
+			const char *ignored;
+			(void)take_user(r, value, value_len, &ignored); /* for the log only */
 		} else if (eq == NULL && field_is(field, name_len, "temp")) {
 			r->temp = true;
 		} else if (eq != NULL && field_is(field, name_len, "code")) {
@@ -270,6 +344,7 @@ int dovecot_reply_parse(const char *line, size_t len, struct dovecot_reply *r, c
 	}
 	if (r->kind == DOVECOT_REPLY_OK && r->user == NULL) {
 		*error_r = "OK answer without a user name";
+		dovecot_reply_free(r);
 		return -1;
 	}
 	return 0;
@@ -446,25 +521,17 @@ static void add_param(struct str *req, const char *name, const char *value)
 	}
 }
 
-/* The AUTH line for user/password into req (cleared by the caller);
- * the copy of the password made on the way is cleared. */
-static void build_request(struct str *req, const char *user, const char *password,
-                          const struct dovecot_auth_info *info)
+/* The AUTH line of an exchange of mech into req: the parameters, then
+ * resp= (the last parameter, as Dovecot wants) with initial (base64)
+ * when there is one. */
+static void build_request(struct str *req, const char *mech, const struct dovecot_auth_info *info,
+                          const char *initial)
 {
-	size_t user_len = strlen(user), password_len = strlen(password);
-	struct str plain = STR_INIT;
-	/* Room reserved up front: no copy of the password is left behind
-	 * in memory that growth gives back. */
-	str_reserve(&plain, user_len + password_len + 2);
-	str_append_char(&plain, '\0');
-	str_append(&plain, user, user_len);
-	str_append_char(&plain, '\0');
-	str_append(&plain, password, password_len);
-	str_reserve(req, 256 + strlen(info->service) +
+	str_reserve(req, 256 + strlen(mech) + strlen(info->service) +
 	                     (info->local_addr ? 2 * strlen(info->local_addr) : 0) +
 	                     (info->remote_addr ? 2 * strlen(info->remote_addr) : 0) +
-	                     (plain.len + 2) / 3 * 4);
-	str_printf(req, "AUTH\t%d\tPLAIN", REQUEST_ID);
+	                     (initial ? strlen(initial) : 0));
+	str_printf(req, "AUTH\t%d\t%s", REQUEST_ID, mech);
 	add_param(req, "service", info->service);
 	str_append_cstr(req, "\tnologin"); /* as Postfix: no login follows */
 	if (info->local_addr && *info->local_addr)
@@ -473,11 +540,11 @@ static void build_request(struct str *req, const char *user, const char *passwor
 		add_param(req, "rip", info->remote_addr);
 	if (info->secured)
 		str_append_cstr(req, "\tsecured");
-	str_append_cstr(req, "\tresp="); /* the last parameter, as Dovecot wants */
-	base64_encode(plain.data, plain.len, req);
+	if (initial != NULL) {
+		str_append_cstr(req, "\tresp=");
+		str_append_cstr(req, initial);
+	}
 	str_append_char(req, '\n');
-	explicit_bzero(plain.data, plain.len);
-	str_free(&plain);
 }
 
 static int connect_endpoint(const struct dovecot_endpoint *ep, int64_t deadline,
@@ -503,45 +570,161 @@ static int read_handshake(struct line_reader *r, struct dovecot_handshake *h, co
 	return rc < 0 ? -1 : 0;
 }
 
-/* The answer to the request: the result and its *user_r / *error_r. */
-static enum auth_result read_answer(struct line_reader *r, const char *where, char **user_r,
-                                    const char **error_r)
+struct dovecot_conn {
+	struct line_reader r;
+	struct dovecot_handshake h;
+	char where[300]; /* the socket, for errors */
+	bool started;    /* AUTH sent */
+	bool ended;      /* OK or FAIL came, or the exchange broke */
+	char *user;      /* what OK or FAIL said (user=) */
+};
+
+const char *dovecot_conn_user(const struct dovecot_conn *c)
 {
-	struct str line = STR_INIT;
+	return c->user;
+}
+
+struct dovecot_conn *dovecot_connect(const struct dovecot_endpoint *ep, int timeout_ms,
+                                     const char **error_r)
+{
+	struct dovecot_conn *c = xcalloc(1, sizeof(*c));
+	if (ep->path != NULL)
+		snprintf(c->where, sizeof(c->where), "%s", ep->path);
+	else
+		snprintf(c->where, sizeof(c->where), "inet:%s:%s", ep->host, ep->port);
+	c->r.deadline = event_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	const char *why;
-	if (read_line(r, &line, &why) != 0) {
+	char hello[64];
+	snprintf(hello, sizeof(hello), "VERSION\t1\t%d\nCPID\t%ld\n", CLIENT_MINOR_VERSION,
+	         (long)getpid());
+	c->r.fd = connect_endpoint(ep, c->r.deadline, &why);
+	if (c->r.fd < 0) {
+		*error_r = set_error("Dovecot auth: %s", why); /* names the socket */
+	} else if (send_all(c->r.fd, hello, strlen(hello), c->r.deadline, &why) != 0) {
+		*error_r = set_error("send to Dovecot auth %s: %s", c->where, why);
+	} else if (read_handshake(&c->r, &c->h, &why) != 0) {
+		*error_r = set_error("Dovecot auth %s: handshake: %s", c->where, why);
+	} else {
+		return c;
+	}
+	dovecot_conn_close(c);
+	return NULL;
+}
+
+const struct dovecot_handshake *dovecot_conn_handshake(const struct dovecot_conn *c)
+{
+	return &c->h;
+}
+
+void dovecot_conn_close(struct dovecot_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->r.fd >= 0)
+		close(c->r.fd);
+	str_free(&c->r.in);
+	free(c->user);
+	free(c);
+}
+
+/* Send req (cleared afterwards: it may hold credentials) and read the
+ * answer to it. */
+static enum dovecot_step exchange(struct dovecot_conn *c, struct str *req, int timeout_ms,
+                                  char **out_r, const char **error_r)
+{
+	*out_r = NULL;
+	c->r.deadline = event_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	const char *why;
+	int sent = send_all(c->r.fd, req->data, req->len, c->r.deadline, &why);
+	explicit_bzero(req->data, req->len);
+	str_free(req);
+	c->ended = true; /* unless a CONT comes */
+	if (sent != 0) {
+		*error_r = set_error("send to Dovecot auth %s: %s", c->where, why);
+		return DOVECOT_STEP_TEMPFAIL;
+	}
+	struct str line = STR_INIT;
+	if (read_line(&c->r, &line, &why) != 0) {
 		str_free(&line);
-		*error_r = set_error("read from Dovecot auth %s: %s", where, why);
-		return AUTH_TEMPFAIL;
+		*error_r = set_error("read from Dovecot auth %s: %s", c->where, why);
+		return DOVECOT_STEP_TEMPFAIL;
 	}
 	struct dovecot_reply reply;
 	int rc = dovecot_reply_parse(line.data ? line.data : "", line.len, &reply, &why);
 	str_free(&line);
 	if (rc != 0) {
-		*error_r = set_error("Dovecot auth %s: %s", where, why);
-		return AUTH_TEMPFAIL;
+		*error_r = set_error("Dovecot auth %s: %s", c->where, why);
+		return DOVECOT_STEP_TEMPFAIL;
 	}
-	enum auth_result result = AUTH_TEMPFAIL;
+	enum dovecot_step step = DOVECOT_STEP_TEMPFAIL;
 	if (reply.id != REQUEST_ID) {
-		*error_r = set_error("Dovecot auth %s: answer to request %u, not %d", where,
+		*error_r = set_error("Dovecot auth %s: answer to request %u, not %d", c->where,
 		                     reply.id, REQUEST_ID);
 	} else if (reply.kind == DOVECOT_REPLY_OK) {
-		*user_r = reply.user;
+		c->user = reply.user;
 		reply.user = NULL;
-		result = AUTH_OK;
+		*out_r = reply.challenge; /* final data, or NULL */
+		reply.challenge = NULL;
+		step = DOVECOT_STEP_OK;
 	} else if (reply.kind == DOVECOT_REPLY_CONT) {
-		*error_r = set_error("Dovecot auth %s: asked to continue (CONT) after a complete "
-		                     "PLAIN response",
-		                     where);
+		*out_r = reply.challenge;
+		reply.challenge = NULL;
+		c->ended = false;
+		step = DOVECOT_STEP_CONT;
 	} else if (reply.temp) {
-		*error_r = set_error("Dovecot auth %s: temporary failure%s%s", where,
+		*error_r = set_error("Dovecot auth %s: temporary failure%s%s", c->where,
 		                     reply.reason ? ": " : "", reply.reason ? reply.reason : "");
 	} else {
 		*error_r = set_error("%s", reply.reason ? reply.reason : "authentication failed");
-		result = AUTH_FAIL;
+		c->user = reply.user;
+		reply.user = NULL;
+		step = DOVECOT_STEP_FAIL;
 	}
 	dovecot_reply_free(&reply);
-	return result;
+	return step;
+}
+
+enum dovecot_step dovecot_conn_auth(struct dovecot_conn *c, const char *mech,
+                                    const struct dovecot_auth_info *info, const char *initial,
+                                    int timeout_ms, char **out_r, const char **error_r)
+{
+	*out_r = NULL;
+	if (c->started) {
+		*error_r = "Dovecot auth: one exchange per connection";
+		return DOVECOT_STEP_TEMPFAIL;
+	}
+	c->started = true;
+	struct str req = STR_INIT;
+	build_request(&req, mech, info, initial);
+	if (req.len > DOVECOT_AUTH_MAX_REQUEST) {
+		explicit_bzero(req.data, req.len);
+		str_free(&req);
+		c->ended = true;
+		*error_r = "authentication response too long";
+		return DOVECOT_STEP_FAIL;
+	}
+	return exchange(c, &req, timeout_ms, out_r, error_r);
+}
+
+enum dovecot_step dovecot_conn_cont(struct dovecot_conn *c, const char *response, int timeout_ms,
+                                    char **out_r, const char **error_r)
+{
+	*out_r = NULL;
+	if (!c->started || c->ended) {
+		*error_r = "Dovecot auth: no exchange waiting for a response";
+		return DOVECOT_STEP_TEMPFAIL;
+	}
+	struct str req = STR_INIT;
+	str_reserve(&req, strlen(response) + 32);
+	str_printf(&req, "CONT\t%d\t%s\n", REQUEST_ID, response);
+	if (req.len > DOVECOT_AUTH_MAX_REQUEST) {
+		explicit_bzero(req.data, req.len);
+		str_free(&req);
+		c->ended = true;
+		*error_r = "authentication response too long";
+		return DOVECOT_STEP_FAIL;
+	}
+	return exchange(c, &req, timeout_ms, out_r, error_r);
 }
 
 enum auth_result dovecot_auth_plain(const struct dovecot_endpoint *ep, const char *user,
@@ -549,46 +732,51 @@ enum auth_result dovecot_auth_plain(const struct dovecot_endpoint *ep, const cha
                                     int timeout_ms, char **user_r, const char **error_r)
 {
 	*user_r = NULL;
-	char where[300];
-	if (ep->path != NULL)
-		snprintf(where, sizeof(where), "%s", ep->path);
-	else
-		snprintf(where, sizeof(where), "inet:%s:%s", ep->host, ep->port);
-	struct str req = STR_INIT;
-	build_request(&req, user, password, info);
-	if (req.len > DOVECOT_AUTH_MAX_REQUEST) {
-		explicit_bzero(req.data, req.len);
-		str_free(&req);
+	size_t user_len = strlen(user), password_len = strlen(password);
+	if (user_len + password_len > DOVECOT_AUTH_MAX_REQUEST) {
 		*error_r = "user name or password too long";
 		return AUTH_FAIL;
 	}
-	int64_t deadline = event_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	enum auth_result result = AUTH_TEMPFAIL;
-	struct line_reader r = {.fd = -1, .deadline = deadline};
-	struct dovecot_handshake h = {0};
-	const char *why;
-	char hello[64];
-	snprintf(hello, sizeof(hello), "VERSION\t1\t%d\nCPID\t%ld\n", CLIENT_MINOR_VERSION,
-	         (long)getpid());
-	r.fd = connect_endpoint(ep, deadline, &why);
-	if (r.fd < 0) {
-		*error_r = set_error("Dovecot auth: %s", why); /* names the socket */
-	} else if (send_all(r.fd, hello, strlen(hello), deadline, &why) != 0) {
-		*error_r = set_error("send to Dovecot auth %s: %s", where, why);
-	} else if (read_handshake(&r, &h, &why) != 0) {
-		*error_r = set_error("Dovecot auth %s: handshake: %s", where, why);
-	} else if (!h.plain_offered) {
+	struct dovecot_conn *c = dovecot_connect(ep, timeout_ms, error_r);
+	if (c == NULL)
+		return AUTH_TEMPFAIL;
+	if (!c->h.plain_offered) {
 		*error_r =
-		    set_error("Dovecot auth %s does not offer PLAIN (auth_mechanisms)", where);
-	} else if (send_all(r.fd, req.data, req.len, deadline, &why) != 0) {
-		*error_r = set_error("send to Dovecot auth %s: %s", where, why);
-	} else {
-		result = read_answer(&r, where, user_r, error_r);
+		    set_error("Dovecot auth %s does not offer PLAIN (auth_mechanisms)", c->where);
+		dovecot_conn_close(c);
+		return AUTH_TEMPFAIL;
 	}
-	explicit_bzero(req.data, req.len);
-	str_free(&req);
-	str_free(&r.in);
-	if (r.fd >= 0)
-		close(r.fd);
+	/* NUL user NUL password, base64; room reserved up front, so that no
+	 * copy of the password is left behind in memory growth gives back. */
+	struct str plain = STR_INIT, encoded = STR_INIT;
+	str_reserve(&plain, user_len + password_len + 2);
+	str_reserve(&encoded, (user_len + password_len + 4) / 3 * 4 + 4);
+	str_append_char(&plain, '\0');
+	str_append(&plain, user, user_len);
+	str_append_char(&plain, '\0');
+	str_append(&plain, password, password_len);
+	base64_encode(plain.data, plain.len, &encoded);
+	explicit_bzero(plain.data, plain.len);
+	str_free(&plain);
+	char *out = NULL;
+	/* The whole check within timeout_ms: what the handshake left. */
+	int left = remaining_ms(c->r.deadline);
+	enum dovecot_step step =
+	    dovecot_conn_auth(c, "PLAIN", info, str_cstr(&encoded), left, &out, error_r);
+	explicit_bzero(encoded.data, encoded.len);
+	str_free(&encoded);
+	enum auth_result result = AUTH_TEMPFAIL;
+	if (step == DOVECOT_STEP_OK) {
+		*user_r = xstrdup(dovecot_conn_user(c));
+		result = AUTH_OK;
+	} else if (step == DOVECOT_STEP_FAIL) {
+		result = AUTH_FAIL;
+	} else if (step == DOVECOT_STEP_CONT) {
+		*error_r = set_error("Dovecot auth %s: asked to continue (CONT) after a complete "
+		                     "PLAIN response",
+		                     c->where);
+	}
+	free(out);
+	dovecot_conn_close(c);
 	return result;
 }

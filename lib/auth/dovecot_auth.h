@@ -2,7 +2,10 @@
  * Client of Dovecot's authentication protocol (version 1, the one
  * Postfix's smtpd_sasl_type = dovecot speaks), for smtpd when
  * smtpd_sasl_type = dovecot: Dovecot checks the password and names the
- * user. One connection per check.
+ * user. One connection per check: a PLAIN check in one call
+ * (dovecot_auth_plain), or an exchange of any mechanism Dovecot offers
+ * (CRAM-MD5, SCRAM-SHA-256 ...) relayed step by step between the client
+ * and Dovecot (dovecot_connect, dovecot_conn_auth, dovecot_conn_cont).
  *
  * The exchange: lines of tab-separated fields ending in LF; values are
  * tab-escaped (\001 then 1, t, r, n or 0 for \001, TAB, CR, LF, NUL).
@@ -10,15 +13,19 @@
  *   server: VERSION 1 <minor>, MECH <name> [<flag>...] (one per
  *           mechanism), SPID, CUID, COOKIE, then DONE; unknown lines are
  *           ignored, but VERSION comes first and its major must be 1
- *   client: AUTH <id> PLAIN service=smtp nologin [lip=..] [rip=..]
- *           [secured] resp=<base64 of NUL user NUL password>
- *   server: OK <id> user=<name> [...]        the password is right
+ *   client: AUTH <id> <mech> service=smtp nologin [lip=..] [rip=..]
+ *           [secured] [resp=<base64 initial response>]
+ *           (PLAIN: resp=<base64 of NUL user NUL password>)
+ *   server: OK <id> user=<name> [resp=<base64 final data>] [...]
+ *                                            the client is authenticated
  *           FAIL <id> [reason=..] [temp | code=temp_fail] [user=..] [...]
- *           CONT <id> <base64 challenge>     more wanted (not for PLAIN)
+ *           CONT <id> <base64 challenge>     the next step of the mechanism
+ *   client: CONT <id> <base64 response>      (the client's answer to it)
  * A FAIL is a "no", unless it says temp (older Dovecot) or
- * code=temp_fail (2.3 and later): then Dovecot could not decide. A CONT,
- * a malformed line, a server without PLAIN, a closed connection or a
- * timeout are temporary failures, never a "no" or a "yes".
+ * code=temp_fail (2.3 and later): then Dovecot could not decide. A
+ * malformed line, a server without the mechanism, a closed connection or
+ * a timeout are temporary failures, never a "no" or a "yes"; so is a
+ * CONT to a complete PLAIN response.
  *
  * The line parsers are pure functions over bytes (untrusted input; see
  * fuzz_dovecot_auth.c); dovecot_auth_plain() does the I/O.
@@ -36,13 +43,24 @@
 /* Longest AUTH request sent (Dovecot drops a client sending longer lines). */
 #define DOVECOT_AUTH_MAX_REQUEST 16384
 
+/* Room for the mechanism names kept from a handshake. */
+#define DOVECOT_MECHS_MAX 256
+
 /* The server's handshake as read so far. */
 struct dovecot_handshake {
 	bool version_seen;  /* VERSION 1 <minor> came (first) */
 	unsigned minor;     /* its minor version */
 	bool plain_offered; /* a MECH PLAIN line came */
 	bool done;          /* DONE came: the handshake is over */
+	/* The mechanisms a client may be offered, upper case, separated by
+	 * spaces: every MECH with a valid SASL name (RFC 4422: A-Z, 0-9, -
+	 * and _, at most 20) that is not flagged anonymous or private;
+	 * those that do not fit are left out. */
+	char mechs[DOVECOT_MECHS_MAX];
 };
+
+/* True if the handshake's mechs lists name (without case). */
+bool dovecot_mech_listed(const struct dovecot_handshake *h, const char *name);
 
 /* Take one handshake line (without its LF; may hold any bytes). 0: more
  * lines to come; 1: it was DONE; -1 with *error_r (static): the line is
@@ -61,15 +79,19 @@ enum dovecot_reply_kind {
 struct dovecot_reply {
 	enum dovecot_reply_kind kind;
 	unsigned id;
-	bool temp;    /* FAIL: temp or code=temp_fail */
-	char *user;   /* OK: user=, unescaped: not empty, no control characters */
-	char *reason; /* FAIL: reason=, unescaped, control characters as '?'; or NULL */
+	bool temp;       /* FAIL: temp or code=temp_fail */
+	char *user;      /* OK: user=, unescaped: not empty, no control characters;
+	                    FAIL: the same when given and valid, else NULL */
+	char *reason;    /* FAIL: reason=, unescaped, control characters as '?'; or NULL */
+	char *challenge; /* CONT: the base64 challenge; OK: resp=, the mechanism's
+	                    final data for the client (SCRAM's server signature), or
+	                    NULL; base64 characters only, maybe empty */
 };
 
 /* Parse an answer line (without its LF; may hold any bytes). 0 with *r
  * filled (free it with dovecot_reply_free), or -1 with *error_r (static)
  * and nothing to free: not OK, FAIL or CONT, a bad id, an OK without a
- * usable user name. */
+ * usable user name, a CONT whose challenge is not base64. */
 int dovecot_reply_parse(const char *line, size_t len, struct dovecot_reply *r,
                         const char **error_r);
 void dovecot_reply_free(struct dovecot_reply *r);
@@ -108,5 +130,42 @@ struct dovecot_auth_info {
 enum auth_result dovecot_auth_plain(const struct dovecot_endpoint *ep, const char *user,
                                     const char *password, const struct dovecot_auth_info *info,
                                     int timeout_ms, char **user_r, const char **error_r);
+
+/* A connection to Dovecot's auth server, past its handshake, for one
+ * authentication exchange of any mechanism it offers. */
+struct dovecot_conn;
+
+/* Connect to ep and read the handshake, within timeout_ms: the
+ * connection, or NULL with *error_r (static; names the socket). */
+struct dovecot_conn *dovecot_connect(const struct dovecot_endpoint *ep, int timeout_ms,
+                                     const char **error_r);
+const struct dovecot_handshake *dovecot_conn_handshake(const struct dovecot_conn *c);
+
+/* The outcome of one step of an exchange. */
+enum dovecot_step {
+	DOVECOT_STEP_OK,       /* authenticated as dovecot_conn_user(); *out_r is the
+	                          mechanism's final data for the client (base64), or NULL */
+	DOVECOT_STEP_FAIL,     /* refused (*error_r: Dovecot's reason); dovecot_conn_user()
+	                          is the name if Dovecot said it */
+	DOVECOT_STEP_TEMPFAIL, /* Dovecot could not be asked or could not decide (*error_r) */
+	DOVECOT_STEP_CONT,     /* *out_r is the base64 challenge for the client, whose
+	                          answer goes to dovecot_conn_cont */
+};
+
+/* Begin an exchange: mech (one of the handshake's), initial the client's
+ * initial response in base64 ("" for an empty one) or NULL for none.
+ * *out_r is malloc'd or NULL; *error_r static. Each step waits at most
+ * timeout_ms for Dovecot. */
+enum dovecot_step dovecot_conn_auth(struct dovecot_conn *c, const char *mech,
+                                    const struct dovecot_auth_info *info, const char *initial,
+                                    int timeout_ms, char **out_r, const char **error_r);
+/* Go on with the client's base64 response to the last challenge. */
+enum dovecot_step dovecot_conn_cont(struct dovecot_conn *c, const char *response, int timeout_ms,
+                                    char **out_r, const char **error_r);
+/* After DOVECOT_STEP_OK: the user name Dovecot gave (not empty, no control
+ * characters); after DOVECOT_STEP_FAIL: the one it named, or NULL. Valid
+ * until dovecot_conn_close. */
+const char *dovecot_conn_user(const struct dovecot_conn *c);
+void dovecot_conn_close(struct dovecot_conn *c);
 
 #endif

@@ -4,6 +4,7 @@
  * anything; none of it may crash smtpd, and what is accepted must keep
  * the promises smtpd relies on (a user name it can log and put in a
  * Received header, an error for everything refused). */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,24 @@
 #include "auth/dovecot_auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A user name smtpd logs and puts in a Received header. */
+static void check_user(const char *user)
+{
+	if (*user == '\0' || strlen(user) > 512)
+		abort();
+	for (const char *p = user; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			abort();
+}
+
+/* Data that goes to the SMTP client after "334 ". */
+static void check_base64(const char *text)
+{
+	for (const char *p = text; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '+' && *p != '/' && *p != '=')
+			abort();
+}
 
 static void check_reply(const char *line, size_t len)
 {
@@ -25,16 +44,18 @@ static void check_reply(const char *line, size_t len)
 		abort();
 	switch (r.kind) {
 	case DOVECOT_REPLY_OK:
-		if (r.user == NULL || *r.user == '\0' || strlen(r.user) > 512 || r.temp ||
-		    r.reason != NULL || len < 3 || memcmp(line, "OK\t", 3) != 0)
+		if (r.user == NULL || r.temp || r.reason != NULL || len < 3 ||
+		    memcmp(line, "OK\t", 3) != 0)
 			abort();
-		for (const char *p = r.user; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				abort();
+		check_user(r.user);
+		if (r.challenge != NULL) /* final data */
+			check_base64(r.challenge);
 		break;
 	case DOVECOT_REPLY_FAIL:
-		if (r.user != NULL || len < 5 || memcmp(line, "FAIL\t", 5) != 0)
+		if (r.challenge != NULL || len < 5 || memcmp(line, "FAIL\t", 5) != 0)
 			abort();
+		if (r.user != NULL)
+			check_user(r.user);
 		if (r.reason != NULL) {
 			if (strlen(r.reason) > 200)
 				abort();
@@ -44,8 +65,10 @@ static void check_reply(const char *line, size_t len)
 		}
 		break;
 	case DOVECOT_REPLY_CONT:
-		if (r.user != NULL || r.reason != NULL || r.temp)
+		/* The challenge goes to the SMTP client after "334 ". */
+		if (r.user != NULL || r.reason != NULL || r.temp || r.challenge == NULL)
 			abort();
+		check_base64(r.challenge);
 		break;
 	default:
 		abort();
@@ -88,6 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (rc == 0 && (h.done || !h.version_seen))
 				abort();
+			/* What EHLO offers: SASL names, separated by single spaces. */
+			size_t n = strlen(h.mechs);
+			if (n >= sizeof(h.mechs) || h.mechs[0] == ' ' ||
+			    (n && h.mechs[n - 1] == ' ') || strstr(h.mechs, "  ") != NULL)
+				abort();
+			for (const char *m = h.mechs; *m; m++)
+				if (!isupper((unsigned char)*m) && !isdigit((unsigned char)*m) &&
+				    *m != '-' && *m != '_' && *m != ' ')
+					abort();
 			if (rc != 0)
 				handshake = false;
 		} else {

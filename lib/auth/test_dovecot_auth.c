@@ -51,6 +51,30 @@ TEST(handshake_of_dovecot_2_3)
 	                "DONE",
 	                &h, &error) == 1);
 	CHECK(h.version_seen && h.minor == 2 && h.plain_offered && h.done);
+	CHECK_STR(h.mechs, "PLAIN LOGIN");
+	/* The mechanisms a client may be offered: upper case, once each; not
+	 * anonymous or private ones, nor names that are not SASL names. */
+	CHECK(handshake("VERSION\t1\t2\nMECH\tplain\tplaintext\nMECH\tCRAM-MD5\tdictionary\n"
+	                "MECH\tANONYMOUS\tanonymous\nMECH\tSCRAM-SHA-256\tmutual-auth\n"
+	                "MECH\tsecret\tprivate\nMECH\tCRAM-MD5\nMECH\tBAD NAME\n"
+	                "MECH\tTOO-LONG-A-NAME-FOR-SASL\nMECH\tX_OK-2\nDONE",
+	                &h, &error) == 1);
+	CHECK_STR(h.mechs, "PLAIN CRAM-MD5 SCRAM-SHA-256 X_OK-2");
+	CHECK(dovecot_mech_listed(&h, "cram-md5") && dovecot_mech_listed(&h, "X_OK-2"));
+	CHECK(!dovecot_mech_listed(&h, "CRAM") && !dovecot_mech_listed(&h, "ANONYMOUS") &&
+	      !dovecot_mech_listed(&h, "SECRET") && !dovecot_mech_listed(&h, ""));
+	/* What does not fit is left out, the handshake goes on. */
+	char many[4096] = "VERSION\t1\t2\n";
+	for (int i = 0; i < 40; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "MECH\tMECHANISM-%02d\n",
+		         i);
+	strcat(many, "MECH\tPLAIN\nDONE");
+	CHECK(handshake(many, &h, &error) == 1);
+	CHECK(h.plain_offered && strlen(h.mechs) < sizeof(h.mechs) &&
+	      dovecot_mech_listed(&h, "MECHANISM-00") && dovecot_mech_listed(&h, "MECHANISM-18") &&
+	      !dovecot_mech_listed(&h, "MECHANISM-19") &&
+	      !dovecot_mech_listed(&h, "MECHANISM-39") &&
+	      dovecot_mech_listed(&h, "PLAIN")); /* a shorter name still fits */
 	/* A later minor version, unknown lines, a lower-case mechanism name. */
 	CHECK(handshake("VERSION\t1\t9\nFEATURE\tx\nMECH\tplain\nDONE", &h, &error) == 1);
 	CHECK(h.minor == 9 && h.plain_offered);
@@ -170,11 +194,16 @@ TEST(fail_and_cont_answers)
 	CHECK(r.kind == DOVECOT_REPLY_FAIL && r.id == 1 && !r.temp && r.reason == NULL &&
 	      r.user == NULL);
 	dovecot_reply_free(&r);
-	/* Dovecot 2.3's form; its user= is not taken. */
+	/* Dovecot 2.3's form; its user= is kept for the log. */
 	CHECK(reply("FAIL\t3\tuser=alice@example.org\treason=Password\001tmismatch\tnodelay", &r,
 	            &error) == 0);
-	CHECK(r.id == 3 && !r.temp && r.user == NULL);
+	CHECK(r.id == 3 && !r.temp);
+	CHECK_STR(r.user, "alice@example.org");
 	CHECK_STR(r.reason, "Password?mismatch");
+	dovecot_reply_free(&r);
+	/* A FAIL's unusable user= is dropped, the FAIL stays. */
+	CHECK(reply("FAIL\t3\tuser=\tuser=a\001", &r, &error) == 0);
+	CHECK(r.user == NULL);
 	dovecot_reply_free(&r);
 	CHECK(reply("FAIL\t1\tuser=alice\ttemp", &r, &error) == 0);
 	CHECK(r.temp);
@@ -210,9 +239,15 @@ TEST(fail_and_cont_answers)
 
 	CHECK(reply("CONT\t1\tVXNlcm5hbWU6", &r, &error) == 0);
 	CHECK(r.kind == DOVECOT_REPLY_CONT && r.id == 1);
+	CHECK_STR(r.challenge, "VXNlcm5hbWU6");
 	dovecot_reply_free(&r);
 	CHECK(reply("CONT\t1", &r, &error) == 0);
+	CHECK_STR(r.challenge, "");
 	dovecot_reply_free(&r);
+	/* A challenge goes to the client after "334 ": base64 only. */
+	CHECK(reply("CONT\t1\tabc def", &r, &error) == -1);
+	CHECK(r.challenge == NULL);
+	CHECK(reply("CONT\t1\tab\r\n250 ok", &r, &error) == -1);
 	CHECK(reply("CONT\t0\t", &r, &error) == -1);
 }
 

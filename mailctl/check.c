@@ -121,6 +121,7 @@ int cmd_check(struct mailctl *m, int argc, char **argv)
 	check_canonical(&ck);
 	check_access(&ck);
 	check_notify_classes(&ck);
+	check_sasl_security(&ck);
 	check_bounce_templates(&ck);
 	/* The routing tables qmgr reads (a table it cannot read defers mail). */
 	check_table_param(&ck, "transport_maps");

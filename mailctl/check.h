@@ -42,6 +42,7 @@ void check_milter_params(struct checker *ck);
 void check_networks(struct checker *ck);
 void check_dnsbl(struct checker *ck);
 void check_notify_classes(struct checker *ck);
+void check_sasl_security(struct checker *ck);
 void check_bounce_templates(struct checker *ck);
 
 /* check_policy.c: conf's policy settings, reported at where (NULL: where

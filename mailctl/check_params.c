@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "auth/sasl_security.h"
 #include "conf/bounce_template.h"
 #include "conf/conf.h"
 #include "dns/dnsbl.h"
@@ -154,6 +155,24 @@ void check_notify_classes(struct checker *ck)
 		char *where = param_where(ck, "notify_classes");
 		report(ck, true, where, "notify_classes: unknown class \"%s\"", bad);
 		free(where);
+	}
+}
+
+/* smtpd_sasl_security_options and smtpd_sasl_tls_security_options:
+ * Postfix's words only (smtpd would not start). */
+void check_sasl_security(struct checker *ck)
+{
+	static const char *const names[] = {"smtpd_sasl_security_options",
+	                                    "smtpd_sasl_tls_security_options"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct sasl_policy p;
+		const char *bad = "";
+		if (sasl_policy_parse(conf_get_list(ck->conf, names[i]), &p, &bad) != 0) {
+			char *where = param_where(ck, names[i]);
+			report(ck, true, where, "%s: unknown option \"%s\" (%s)", names[i], bad,
+			       sasl_policy_words);
+			free(where);
+		}
 	}
 }
 

@@ -18,6 +18,7 @@
 
 #include "auth/auth_client.h"
 #include "auth/dovecot_auth.h"
+#include "auth/sasl_security.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/base64.h"
@@ -37,10 +38,32 @@
 static struct {
 	bool asked; /* and answered, at */
 	int64_t at;
-	int64_t warned;                /* when it last could not be asked (logged) */
-	bool plain;                    /* PLAIN (so PLAIN and LOGIN are offered) */
-	char other[DOVECOT_MECHS_MAX]; /* the mechanisms relayed as they are */
+	int64_t warned; /* when it last could not be asked (logged) */
+	bool plain;     /* PLAIN (so PLAIN and LOGIN are offered) */
+	/* the mechanisms relayed as they are (not PLAIN, LOGIN or EXTERNAL) */
+	struct dovecot_mech other[DOVECOT_MECHS_MAX];
+	size_t other_count;
 } dovecot_list = {.plain = true};
+
+/* PLAIN and LOGIN, as Dovecot flags them: the password goes in the clear. */
+#define OWN_MECH_FLAGS DOVECOT_MECH_PLAINTEXT
+
+/* smtpd_sasl_security_options / smtpd_sasl_tls_security_options into
+ * *p; exits on an unknown word. */
+static void parse_security(const struct conf *conf, const char *name, struct sasl_policy *p)
+{
+	const char *bad = "";
+	if (sasl_policy_parse(conf_get_list(conf, name), p, &bad) != 0)
+		log_fatal("%s: unknown option \"%s\" (%s)", name, bad, sasl_policy_words);
+}
+
+/* May a mechanism with these flags be offered and used in this session
+ * (smtpd_sasl_tls_security_options under TLS, else
+ * smtpd_sasl_security_options)? */
+static bool mech_allowed(const struct session *s, unsigned flags)
+{
+	return sasl_policy_allows(s->tls ? &s->cfg->sasl_tls_policy : &s->cfg->sasl_policy, flags);
+}
 
 static size_t sasl_line_limit(const struct session *s)
 {
@@ -81,54 +104,54 @@ static void dovecot_refresh(const struct session *s)
 	dovecot_list.at = now;
 	const struct dovecot_handshake *h = dovecot_conn_handshake(c);
 	dovecot_list.plain = h->plain_offered;
-	dovecot_list.other[0] = '\0';
-	size_t used = 0;
-	for (const char *p = h->mechs; *p;) {
-		size_t n = strcspn(p, " ");
-		bool own = (n == 5 && strncmp(p, "PLAIN", 5) == 0) ||
-		           (n == 5 && strncmp(p, "LOGIN", 5) == 0) ||
-		           (n == 8 && strncmp(p, "EXTERNAL", 8) == 0);
-		if (!own && used + n + 2 < sizeof(dovecot_list.other)) {
-			if (used > 0)
-				dovecot_list.other[used++] = ' ';
-			memcpy(dovecot_list.other + used, p, n);
-			used += n;
-			dovecot_list.other[used] = '\0';
-		}
-		p += n + (p[n] == ' ');
+	dovecot_list.other_count = 0;
+	for (size_t i = 0; i < h->mech_count; i++) {
+		const char *name = h->mechs[i].name;
+		if (strcmp(name, "PLAIN") != 0 && strcmp(name, "LOGIN") != 0 &&
+		    strcmp(name, "EXTERNAL") != 0)
+			dovecot_list.other[dovecot_list.other_count++] = h->mechs[i];
 	}
 	dovecot_conn_close(c);
 }
 
+/* Whether PLAIN and LOGIN are offered: the auth service has them, Dovecot
+ * when it lists PLAIN; and the security options allow them. */
+static bool own_mechs_offered(struct session *s)
+{
+	if (s->cfg->dovecot_auth != NULL) {
+		dovecot_refresh(s);
+		if (!dovecot_list.plain)
+			return false;
+	}
+	return mech_allowed(s, OWN_MECH_FLAGS);
+}
+
 const char *auth_keyword(struct session *s)
 {
-	static char keyword[sizeof(dovecot_list.other) + 32];
-	if (s->cfg->dovecot_auth == NULL)
-		return "AUTH PLAIN LOGIN";
-	dovecot_refresh(s);
-	snprintf(keyword, sizeof(keyword), "AUTH%s%s%s", dovecot_list.plain ? " PLAIN LOGIN" : "",
-	         *dovecot_list.other ? " " : "", dovecot_list.other);
-	return strcmp(keyword, "AUTH") == 0 ? NULL : keyword;
+	static struct str keyword = STR_INIT;
+	str_clear(&keyword);
+	str_append_cstr(&keyword, "AUTH");
+	if (own_mechs_offered(s))
+		str_append_cstr(&keyword, " PLAIN LOGIN");
+	if (s->cfg->dovecot_auth != NULL)
+		for (size_t i = 0; i < dovecot_list.other_count; i++)
+			if (mech_allowed(s, dovecot_list.other[i].flags))
+				str_printf(&keyword, " %s", dovecot_list.other[i].name);
+	return keyword.len > 4 ? str_cstr(&keyword) : NULL;
 }
 
 /* The upper-case name of mechanism mech (compared without case) if it
- * is one of Dovecot's relayed ones, else NULL. */
-static const char *relayed_mech(const struct session *s, const char *mech)
+ * is one of Dovecot's relayed ones allowed in this session, else NULL. */
+static const char *relayed_mech(struct session *s, const char *mech)
 {
-	static char name[32];
 	if (s->cfg->dovecot_auth == NULL)
 		return NULL;
 	dovecot_refresh(s);
-	size_t len = strlen(mech);
-	for (const char *p = dovecot_list.other; *p;) {
-		size_t n = strcspn(p, " ");
-		if (n == len && n < sizeof(name) && strncasecmp(p, mech, n) == 0) {
-			memcpy(name, p, n);
-			name[n] = '\0';
-			return name;
-		}
-		p += n + (p[n] == ' ');
-	}
+	for (size_t i = 0; i < dovecot_list.other_count; i++)
+		if (strcasecmp(dovecot_list.other[i].name, mech) == 0)
+			return mech_allowed(s, dovecot_list.other[i].flags)
+			           ? dovecot_list.other[i].name
+			           : NULL;
 	return NULL;
 }
 
@@ -179,6 +202,8 @@ void auth_setup(struct smtpd_settings *c, const struct conf *conf)
 	bool dovecot;
 	if (dovecot_auth_type_parse(type, &dovecot, &error) != 0)
 		log_fatal("smtpd_sasl_type: \"%s\": %s", type, error);
+	parse_security(conf, "smtpd_sasl_security_options", &c->sasl_policy);
+	parse_security(conf, "smtpd_sasl_tls_security_options", &c->sasl_tls_policy);
 	c->dovecot_auth = NULL;
 	if (!dovecot)
 		return;
@@ -435,7 +460,11 @@ void cmd_auth(struct session *s, const char *arg)
 		if (*initial == '\0')
 			initial = NULL;
 	}
-	if (strcasecmp(mech, "PLAIN") == 0) {
+	bool own = strcasecmp(mech, "PLAIN") == 0 || strcasecmp(mech, "LOGIN") == 0;
+	if (own && !mech_allowed(s, OWN_MECH_FLAGS)) {
+		reply(s, 504, "5.5.4", "Error: unsupported authentication mechanism");
+		session_error(s);
+	} else if (strcasecmp(mech, "PLAIN") == 0) {
 		auth_plain(s, initial);
 	} else if (strcasecmp(mech, "LOGIN") == 0) {
 		auth_login(s, initial);

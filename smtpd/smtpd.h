@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/sasl_security.h"
 #include "conf/conf.h"
 #include "mail/bcc.h"
 #include "mail/canonical.h"
@@ -150,6 +151,8 @@ struct smtpd_settings {
 	/* smtpd_sasl_type = dovecot: where Dovecot's auth listens (smtpd_sasl_path);
 	 * NULL: the auth service at auth_socket checks passwords (auth.c) */
 	struct dovecot_endpoint *dovecot_auth;
+	/* smtpd_sasl_security_options, smtpd_sasl_tls_security_options */
+	struct sasl_policy sasl_policy, sasl_tls_policy;
 	const char *qmgr_socket;
 	struct tls_context *tls;
 	struct milter_defaults milter_defaults;

@@ -345,11 +345,20 @@ class FakeDovecotTest(unittest.TestCase):
         cls.port = free_port()
         cls.limited = free_port()
         cls.noplain = free_port()  # its processes see a handshake without PLAIN
+        cls.noplaintext, cls.anyauth, cls.mutual, cls.own = (free_port() for _ in range(4))
         dovecot = ("smtpd_sasl_type=dovecot", "smtpd_sasl_path=" + cls.fake.path)
         cls.inst = Instance(params=PARAMS, services=[
             smtpd_service(cls.port, *dovecot),
             smtpd_service(cls.limited, *dovecot, "smtpd_auth_failure_limit=2"),
             smtpd_service(cls.noplain, *dovecot),
+            # Postfix's common pair: no plain-text passwords before TLS.
+            smtpd_service(cls.noplaintext, *dovecot,
+                          "smtpd_sasl_security_options=noanonymous,noplaintext",
+                          "smtpd_sasl_tls_security_options=noanonymous"),
+            smtpd_service(cls.anyauth, *dovecot, "smtpd_sasl_security_options="),
+            smtpd_service(cls.mutual, *dovecot, "smtpd_sasl_security_options=mutual_auth"),
+            # The auth service's PLAIN and LOGIN are plain text too.
+            smtpd_service(cls.own, "smtpd_sasl_security_options=noplaintext"),
         ])
         try:
             cert, key = make_cert(cls.inst.etc)
@@ -392,6 +401,32 @@ class FakeDovecotTest(unittest.TestCase):
                 self.assertEqual((code, text), (504, b"5.5.4 Error: unsupported "
                                                      b"authentication mechanism"), mech)
         self.assertEqual(self.fake.requests, [])
+
+    def test_security_options(self):
+        """smtpd_sasl_security_options and smtpd_sasl_tls_security_options
+        filter by Dovecot's flags (PLAIN and LOGIN: plaintext)."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with client(self.noplaintext, "127.0.0.1") as c:
+            self.assertEqual(c.esmtp_features.get("auth", "").split(), ["CRAM-MD5"])
+            self.assertEqual(c.docmd("AUTH", "PLAIN " + b64("\0a\0b")),
+                             (504, b"5.5.4 Error: unsupported authentication mechanism"))
+            self.assertEqual(c.docmd("AUTH", "LOGIN")[0], 504)
+            c.starttls(context=context)
+            c.ehlo("client.test")
+            self.assertEqual(c.esmtp_features.get("auth", "").split(),
+                             ["PLAIN", "LOGIN", "CRAM-MD5"])
+            self.assertEqual(auth_plain(c, "someone", "secret")[0], 235)
+        with client(self.anyauth, "127.0.0.1") as c:
+            self.assertEqual(c.esmtp_features.get("auth", "").split(),
+                             ["PLAIN", "LOGIN", "CRAM-MD5", "ANONYMOUS"])
+        with client(self.mutual, "127.0.0.1") as c:
+            self.assertNotIn("auth", c.esmtp_features)  # nothing qualifies
+            self.assertEqual(c.docmd("AUTH", "CRAM-MD5")[0], 504)
+        with client(self.own, "127.0.0.1") as c:
+            self.assertNotIn("auth", c.esmtp_features)
+            self.assertEqual(c.docmd("AUTH", "PLAIN " + b64("\0a\0b"))[0], 504)
 
     def test_cram_md5_is_relayed(self):
         self.fake.answers = ["CONT\t{id}\t" + b64(CHALLENGE),
@@ -591,6 +626,12 @@ class MailctlCheckTest(unittest.TestCase):
         self.assertRegex(out, r"error: service 127\.0\.0\.1:%d: -o smtpd_sasl_type = dovecot, "
                               r"smtpd_sasl_path = private/auth: master binds that socket for "
                               r"service auth \(.*master\.conf:\d+\)" % port)
+
+    def test_unknown_security_option(self):
+        inst, rc, out = self.check({"smtpd_sasl_security_options": "noanonymous, noplain"}, [])
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"main\.conf:\d+: error: smtpd_sasl_security_options: unknown "
+                              r"option \"noplain\" \(noanonymous, noplaintext")
 
     def test_bad_inet_path(self):
         port = free_port()

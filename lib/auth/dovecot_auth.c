@@ -133,22 +133,32 @@ static bool sasl_name(const char *s, size_t len)
 	return true;
 }
 
-/* True if the space-separated list names name (len bytes), without case. */
-static bool mech_in(const char *list, const char *name, size_t len)
+const struct dovecot_mech *dovecot_mech_find(const struct dovecot_handshake *h, const char *name)
 {
-	for (const char *p = list; *p;) {
-		const char *end = strchr(p, ' ');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == len && strncasecmp(p, name, len) == 0)
-			return true;
-		p += n + (end != NULL);
-	}
-	return false;
+	for (size_t i = 0; i < h->mech_count; i++)
+		if (strcasecmp(h->mechs[i].name, name) == 0)
+			return &h->mechs[i];
+	return NULL;
 }
 
-bool dovecot_mech_listed(const struct dovecot_handshake *h, const char *name)
+/* The flag a MECH line's word names, or 0 (private is the caller's). */
+static unsigned mech_flag(const char *word, size_t len)
 {
-	return mech_in(h->mechs, name, strlen(name));
+	static const struct {
+		const char *word;
+		unsigned flag;
+	} flags[] = {
+	    {"anonymous", DOVECOT_MECH_ANONYMOUS},
+	    {"plaintext", DOVECOT_MECH_PLAINTEXT},
+	    {"dictionary", DOVECOT_MECH_DICTIONARY},
+	    {"active", DOVECOT_MECH_ACTIVE},
+	    {"forward-secrecy", DOVECOT_MECH_FORWARD_SECRECY},
+	    {"mutual-auth", DOVECOT_MECH_MUTUAL_AUTH},
+	};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (field_is(word, len, flags[i].word))
+			return flags[i].flag;
+	return 0;
 }
 
 int dovecot_handshake_line(struct dovecot_handshake *h, const char *line, size_t len,
@@ -197,19 +207,21 @@ int dovecot_handshake_line(struct dovecot_handshake *h, const char *line, size_t
 		}
 		if (a_len == 5 && strncasecmp(a, "PLAIN", 5) == 0)
 			h->plain_offered = true;
+		struct dovecot_mech m = {.flags = 0};
 		bool usable = sasl_name(a, a_len);
-		while (field_next(&f, &b, &b_len))
-			if (field_is(b, b_len, "anonymous") || field_is(b, b_len, "private"))
+		while (field_next(&f, &b, &b_len)) {
+			if (field_is(b, b_len, "private"))
 				usable = false;
-		size_t used = strlen(h->mechs);
-		if (usable && !mech_in(h->mechs, a, a_len) &&
-		    used + (used > 0) + a_len < sizeof(h->mechs)) {
-			if (used > 0)
-				h->mechs[used++] = ' ';
-			for (size_t i = 0; i < a_len; i++)
-				h->mechs[used++] = (char)toupper((unsigned char)a[i]);
-			h->mechs[used] = '\0';
+			m.flags |= mech_flag(b, b_len);
 		}
+		if (usable) {
+			for (size_t i = 0; i < a_len; i++)
+				m.name[i] = (char)toupper((unsigned char)a[i]);
+			m.name[a_len] = '\0';
+		}
+		if (usable && dovecot_mech_find(h, m.name) == NULL &&
+		    h->mech_count < DOVECOT_MECHS_MAX)
+			h->mechs[h->mech_count++] = m;
 		return 0;
 	}
 	if (field_is(cmd, cmd_len, "DONE")) {

@@ -43,8 +43,25 @@
 /* Longest AUTH request sent (Dovecot drops a client sending longer lines). */
 #define DOVECOT_AUTH_MAX_REQUEST 16384
 
-/* Room for the mechanism names kept from a handshake. */
-#define DOVECOT_MECHS_MAX 256
+/* A mechanism as Dovecot's MECH line describes it: its name and what
+ * its flags say of it (the words of Postfix's and Cyrus SASL's security
+ * properties: anonymous, plaintext, dictionary, active, forward-secrecy,
+ * mutual-auth). */
+#define DOVECOT_MECH_NAME_MAX 20
+enum dovecot_mech_flag {
+	DOVECOT_MECH_ANONYMOUS = 1 << 0,
+	DOVECOT_MECH_PLAINTEXT = 1 << 1,
+	DOVECOT_MECH_DICTIONARY = 1 << 2,
+	DOVECOT_MECH_ACTIVE = 1 << 3,
+	DOVECOT_MECH_FORWARD_SECRECY = 1 << 4,
+	DOVECOT_MECH_MUTUAL_AUTH = 1 << 5,
+};
+struct dovecot_mech {
+	char name[DOVECOT_MECH_NAME_MAX + 1]; /* upper case */
+	unsigned flags;                       /* enum dovecot_mech_flag */
+};
+/* The most mechanisms kept from a handshake. */
+#define DOVECOT_MECHS_MAX 24
 
 /* The server's handshake as read so far. */
 struct dovecot_handshake {
@@ -52,15 +69,16 @@ struct dovecot_handshake {
 	unsigned minor;     /* its minor version */
 	bool plain_offered; /* a MECH PLAIN line came */
 	bool done;          /* DONE came: the handshake is over */
-	/* The mechanisms a client may be offered, upper case, separated by
-	 * spaces: every MECH with a valid SASL name (RFC 4422: A-Z, 0-9, -
-	 * and _, at most 20) that is not flagged anonymous or private;
-	 * those that do not fit are left out. */
-	char mechs[DOVECOT_MECHS_MAX];
+	/* The mechanisms a client may be offered, in Dovecot's order: every
+	 * MECH with a valid SASL name (RFC 4422: A-Z, 0-9, - and _, at most
+	 * 20), once, that is not flagged private; past DOVECOT_MECHS_MAX
+	 * they are left out. */
+	struct dovecot_mech mechs[DOVECOT_MECHS_MAX];
+	size_t mech_count;
 };
 
-/* True if the handshake's mechs lists name (without case). */
-bool dovecot_mech_listed(const struct dovecot_handshake *h, const char *name);
+/* The handshake's mechanism of that name (without case), or NULL. */
+const struct dovecot_mech *dovecot_mech_find(const struct dovecot_handshake *h, const char *name);
 
 /* Take one handshake line (without its LF; may hold any bytes). 0: more
  * lines to come; 1: it was DONE; -1 with *error_r (static): the line is

@@ -111,15 +111,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (rc == 0 && (h.done || !h.version_seen))
 				abort();
-			/* What EHLO offers: SASL names, separated by single spaces. */
-			size_t n = strlen(h.mechs);
-			if (n >= sizeof(h.mechs) || h.mechs[0] == ' ' ||
-			    (n && h.mechs[n - 1] == ' ') || strstr(h.mechs, "  ") != NULL)
+			/* What EHLO may offer: SASL names, upper case, once each. */
+			if (h.mech_count > DOVECOT_MECHS_MAX)
 				abort();
-			for (const char *m = h.mechs; *m; m++)
-				if (!isupper((unsigned char)*m) && !isdigit((unsigned char)*m) &&
-				    *m != '-' && *m != '_' && *m != ' ')
+			for (size_t k = 0; k < h.mech_count; k++) {
+				const char *m = h.mechs[k].name;
+				if (*m == '\0' || strlen(m) > DOVECOT_MECH_NAME_MAX ||
+				    dovecot_mech_find(&h, m) != &h.mechs[k])
 					abort();
+				for (; *m; m++)
+					if (!isupper((unsigned char)*m) &&
+					    !isdigit((unsigned char)*m) && *m != '-' && *m != '_')
+						abort();
+			}
 			if (rc != 0)
 				handshake = false;
 		} else {

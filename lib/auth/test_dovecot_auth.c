@@ -51,30 +51,41 @@ TEST(handshake_of_dovecot_2_3)
 	                "DONE",
 	                &h, &error) == 1);
 	CHECK(h.version_seen && h.minor == 2 && h.plain_offered && h.done);
-	CHECK_STR(h.mechs, "PLAIN LOGIN");
-	/* The mechanisms a client may be offered: upper case, once each; not
-	 * anonymous or private ones, nor names that are not SASL names. */
-	CHECK(handshake("VERSION\t1\t2\nMECH\tplain\tplaintext\nMECH\tCRAM-MD5\tdictionary\n"
-	                "MECH\tANONYMOUS\tanonymous\nMECH\tSCRAM-SHA-256\tmutual-auth\n"
-	                "MECH\tsecret\tprivate\nMECH\tCRAM-MD5\nMECH\tBAD NAME\n"
-	                "MECH\tTOO-LONG-A-NAME-FOR-SASL\nMECH\tX_OK-2\nDONE",
-	                &h, &error) == 1);
-	CHECK_STR(h.mechs, "PLAIN CRAM-MD5 SCRAM-SHA-256 X_OK-2");
-	CHECK(dovecot_mech_listed(&h, "cram-md5") && dovecot_mech_listed(&h, "X_OK-2"));
-	CHECK(!dovecot_mech_listed(&h, "CRAM") && !dovecot_mech_listed(&h, "ANONYMOUS") &&
-	      !dovecot_mech_listed(&h, "SECRET") && !dovecot_mech_listed(&h, ""));
-	/* What does not fit is left out, the handshake goes on. */
+	CHECK(h.mech_count == 2);
+	CHECK_STR(h.mechs[0].name, "PLAIN");
+	CHECK(h.mechs[0].flags == DOVECOT_MECH_PLAINTEXT);
+	CHECK_STR(h.mechs[1].name, "LOGIN");
+	/* The mechanisms kept: upper case, once each, with their flags; not
+	 * private ones, nor names that are not SASL names. */
+	CHECK(
+	    handshake("VERSION\t1\t2\nMECH\tplain\tplaintext\nMECH\tCRAM-MD5\tdictionary\tactive\n"
+	              "MECH\tANONYMOUS\tanonymous\nMECH\tSCRAM-SHA-256\tmutual-auth\tfuture\n"
+	              "MECH\tsecret\tprivate\nMECH\tCRAM-MD5\nMECH\tBAD NAME\n"
+	              "MECH\tTOO-LONG-A-NAME-FOR-SASL\nMECH\tX_OK-2\tforward-secrecy\nDONE",
+	              &h, &error) == 1);
+	CHECK(h.mech_count == 5);
+	const char *names[] = {"PLAIN", "CRAM-MD5", "ANONYMOUS", "SCRAM-SHA-256", "X_OK-2"};
+	unsigned flags[] = {DOVECOT_MECH_PLAINTEXT, DOVECOT_MECH_DICTIONARY | DOVECOT_MECH_ACTIVE,
+	                    DOVECOT_MECH_ANONYMOUS, DOVECOT_MECH_MUTUAL_AUTH,
+	                    DOVECOT_MECH_FORWARD_SECRECY};
+	for (size_t i = 0; i < 5 && i < h.mech_count; i++) {
+		CHECK_STR(h.mechs[i].name, names[i]);
+		CHECK(h.mechs[i].flags == flags[i]);
+	}
+	CHECK(dovecot_mech_find(&h, "cram-md5") == &h.mechs[1]);
+	CHECK(dovecot_mech_find(&h, "X_OK-2") != NULL);
+	CHECK(dovecot_mech_find(&h, "CRAM") == NULL && dovecot_mech_find(&h, "SECRET") == NULL &&
+	      dovecot_mech_find(&h, "") == NULL);
+	/* Past DOVECOT_MECHS_MAX mechanisms are left out, the handshake goes on. */
 	char many[4096] = "VERSION\t1\t2\n";
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < DOVECOT_MECHS_MAX + 5; i++)
 		snprintf(many + strlen(many), sizeof(many) - strlen(many), "MECH\tMECHANISM-%02d\n",
 		         i);
 	strcat(many, "MECH\tPLAIN\nDONE");
 	CHECK(handshake(many, &h, &error) == 1);
-	CHECK(h.plain_offered && strlen(h.mechs) < sizeof(h.mechs) &&
-	      dovecot_mech_listed(&h, "MECHANISM-00") && dovecot_mech_listed(&h, "MECHANISM-18") &&
-	      !dovecot_mech_listed(&h, "MECHANISM-19") &&
-	      !dovecot_mech_listed(&h, "MECHANISM-39") &&
-	      dovecot_mech_listed(&h, "PLAIN")); /* a shorter name still fits */
+	CHECK(h.plain_offered && h.mech_count == DOVECOT_MECHS_MAX &&
+	      dovecot_mech_find(&h, "MECHANISM-00") != NULL &&
+	      dovecot_mech_find(&h, "PLAIN") == NULL);
 	/* A later minor version, unknown lines, a lower-case mechanism name. */
 	CHECK(handshake("VERSION\t1\t9\nFEATURE\tx\nMECH\tplain\nDONE", &h, &error) == 1);
 	CHECK(h.minor == 9 && h.plain_offered);

@@ -710,6 +710,12 @@ const struct param_def param_table[] = {
     {"smtpd_sasl_path", PARAM_STR, "private/auth",
      "With smtpd_sasl_type = dovecot: Dovecot's auth socket (relative to queue_directory, an "
      "absolute path, or inet:host:port)."},
+    {"smtpd_sasl_security_options", PARAM_LIST, "noanonymous",
+     "SASL mechanisms smtpd does not offer without TLS, as Postfix's: noanonymous, "
+     "noplaintext (PLAIN, LOGIN), nodictionary, noactive; mutual_auth and forward_secrecy "
+     "offer only mechanisms that have that property (Dovecot's flags)."},
+    {"smtpd_sasl_tls_security_options", PARAM_STR, "$smtpd_sasl_security_options",
+     "smtpd_sasl_security_options for sessions under TLS."},
     {"smtpd_sasl_type", PARAM_STR, "postern",
      "Who checks SMTP AUTH passwords: postern (the auth service) or dovecot (Dovecot's auth "
      "server at smtpd_sasl_path)."},

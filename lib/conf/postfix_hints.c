@@ -82,10 +82,6 @@ static const struct hint hints[] = {
     {"smtpd_recipient_restrictions", restrictions},
     {"smtpd_relay_restrictions", restrictions},
     {"smtpd_sasl_local_domain", no_effect},
-    {"smtpd_sasl_security_options",
-     "smtpd offers AUTH PLAIN and LOGIN (with smtpd_sasl_type = dovecot also Dovecot's other "
-     "mechanisms), never anonymous ones, and only over TLS unless smtpd_tls_auth_only = no; it "
-     "has no effect"},
     {"smtpd_sender_restrictions", restrictions},
     {"smtpd_tls_exclude_ciphers", "write smtpd_tls_cipher_list without them"},
     {"smtpd_tls_loglevel",

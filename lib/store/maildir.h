@@ -7,7 +7,7 @@
  * where the file system lacks it) and fsyncs new/. On ext4 it writes an
  * unnamed file in tmp/ (O_TMPFILE) instead, links it as new/NAME once
  * complete and then fsyncs it and new/: one journal commit, not two, and
- * never a partial file under a name (see maildir.c).
+ * never a partial file under a name (see maildir_delivery.c).
  * NAME is "SECONDS.MusecPpidQseq.HOST,S=SIZE,W=CRLFSIZE" (HOST with '/'
  * and ':' escaped as \057 and \072; CRLFSIZE, Maildir++'s "W", is the
  * size with every line ending in CRLF, which POP3 and IMAP report). A file in cur/ is named

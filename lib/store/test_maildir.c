@@ -54,7 +54,7 @@ static char *make_maildir(void)
 }
 
 /* The file systems to run the delivery tests on: /tmp, /dev/shm (tmpfs:
- * no unnamed files there, see maildir.c) where it exists, and as root a
+ * no unnamed files there, see maildir_delivery.c) where it exists, and as root a
  * fresh ext4 with a journal (unnamed files), mounted for the tests. */
 static const char *test_bases[3] = {"/tmp", "/dev/shm", NULL};
 static char ext4_dir[64];

@@ -1,7 +1,7 @@
 /*
  * Sets of bytes, and the character classes PCRE patterns name ([:alpha:],
  * \d, \w ...) as such sets, in the C locale, for the PCRE translator
- * (pcre_translate.c), which writes every class out as an explicit
+ * (pcre_translate*.c), which writes every class out as an explicit
  * bracket expression. Pure functions.
  */
 #ifndef POSTERN_TABLE_PCRE_CLASSES_H

@@ -214,20 +214,28 @@ void auth_setup(struct smtpd_settings *c, const struct conf *conf)
 	c->dovecot_auth = ep;
 }
 
-/* Ask Dovecot, telling it the addresses and whether TLS protects the
- * connection; its answer is the auth service's. */
-static enum auth_result ask_dovecot(struct session *s, const char *user, const char *password,
-                                    char **canonical_r, const char **error_r)
+/* What Dovecot is told of the session: the addresses (local into
+ * local, of size 64) and whether TLS protects it. */
+static struct dovecot_auth_info dovecot_info(const struct session *s, char *local)
 {
-	char local[64] = "", port[16];
-	if (session_server_address(s, local, sizeof(local), port, sizeof(port)) != 0)
+	char port[16];
+	local[0] = '\0';
+	if (session_server_address(s, local, 64, port, sizeof(port)) != 0)
 		local[0] = '\0';
-	struct dovecot_auth_info info = {
+	return (struct dovecot_auth_info){
 	    .service = "smtp",
 	    .local_addr = local,
 	    .remote_addr = s->client_addr,
 	    .secured = s->tls != NULL,
 	};
+}
+
+/* Ask Dovecot with PLAIN; its answer is the auth service's. */
+static enum auth_result ask_dovecot(struct session *s, const char *user, const char *password,
+                                    char **canonical_r, const char **error_r)
+{
+	char local[64];
+	struct dovecot_auth_info info = dovecot_info(s, local);
 	return dovecot_auth_plain(s->cfg->dovecot_auth, user, password, &info, AUTH_TIMEOUT_MS,
 	                          canonical_r, error_r);
 }
@@ -330,15 +338,8 @@ static void auth_relayed(struct session *s, const char *mech, const char *initia
 		auth_outcome(s, mech, AUTH_TEMPFAIL, NULL, NULL, error);
 		return;
 	}
-	char local[64] = "", port[16];
-	if (session_server_address(s, local, sizeof(local), port, sizeof(port)) != 0)
-		local[0] = '\0';
-	struct dovecot_auth_info info = {
-	    .service = "smtp",
-	    .local_addr = local,
-	    .remote_addr = s->client_addr,
-	    .secured = s->tls != NULL,
-	};
+	char local[64];
+	struct dovecot_auth_info info = dovecot_info(s, local);
 	char *out = NULL;
 	int rc = 0;
 	enum dovecot_step step =

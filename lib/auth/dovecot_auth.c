@@ -640,11 +640,18 @@ void dovecot_conn_close(struct dovecot_conn *c)
 }
 
 /* Send req (cleared afterwards: it may hold credentials) and read the
- * answer to it. */
+ * answer to it; a request Dovecot would drop as too long is a failure. */
 static enum dovecot_step exchange(struct dovecot_conn *c, struct str *req, int timeout_ms,
                                   char **out_r, const char **error_r)
 {
 	*out_r = NULL;
+	if (req->len > DOVECOT_AUTH_MAX_REQUEST) {
+		explicit_bzero(req->data, req->len);
+		str_free(req);
+		c->ended = true;
+		*error_r = "authentication response too long";
+		return DOVECOT_STEP_FAIL;
+	}
 	c->r.deadline = event_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	const char *why;
 	int sent = send_all(c->r.fd, req->data, req->len, c->r.deadline, &why);
@@ -708,13 +715,6 @@ enum dovecot_step dovecot_conn_auth(struct dovecot_conn *c, const char *mech,
 	c->started = true;
 	struct str req = STR_INIT;
 	build_request(&req, mech, info, initial);
-	if (req.len > DOVECOT_AUTH_MAX_REQUEST) {
-		explicit_bzero(req.data, req.len);
-		str_free(&req);
-		c->ended = true;
-		*error_r = "authentication response too long";
-		return DOVECOT_STEP_FAIL;
-	}
 	return exchange(c, &req, timeout_ms, out_r, error_r);
 }
 
@@ -729,13 +729,6 @@ enum dovecot_step dovecot_conn_cont(struct dovecot_conn *c, const char *response
 	struct str req = STR_INIT;
 	str_reserve(&req, strlen(response) + 32);
 	str_printf(&req, "CONT\t%d\t%s\n", REQUEST_ID, response);
-	if (req.len > DOVECOT_AUTH_MAX_REQUEST) {
-		explicit_bzero(req.data, req.len);
-		str_free(&req);
-		c->ended = true;
-		*error_r = "authentication response too long";
-		return DOVECOT_STEP_FAIL;
-	}
 	return exchange(c, &req, timeout_ms, out_r, error_r);
 }
 

@@ -186,26 +186,13 @@ void handle_include(struct expansion *ex, const char *path, const struct owner *
 
 /* ---- ~/.forward ---- */
 
-/* The forward_path of pw: $home and $user replaced (a fresh string). */
+/* The forward_path of pw: $home and $user are the user's, other $names
+ * main.conf parameters (a fresh string). */
 static char *forward_file(const struct conf *conf, const struct passwd *pw)
 {
-	/* $home and $user are ours; other $names are main.conf's */
-	const char *p = conf_get_raw(conf, "forward_path");
-	struct str s = STR_INIT;
-	while (*p) {
-		if (strncmp(p, "$home", 5) == 0 || strncmp(p, "${home}", 7) == 0) {
-			str_append_cstr(&s, pw->pw_dir);
-			p += p[1] == '{' ? 7 : 5;
-		} else if (strncmp(p, "$user", 5) == 0 || strncmp(p, "${user}", 7) == 0) {
-			str_append_cstr(&s, pw->pw_name);
-			p += p[1] == '{' ? 7 : 5;
-		} else {
-			str_append_char(&s, *p++);
-		}
-	}
-	char *path = conf_expand(conf, str_cstr(&s));
-	str_free(&s);
-	return path;
+	const struct var_value vars[] = {{"home", pw->pw_dir}, {"user", pw->pw_name}};
+	return local_expand(conf, conf_get_raw(conf, "forward_path"), vars,
+	                    sizeof(vars) / sizeof(vars[0]));
 }
 
 /* A system user: .forward (unless noforward) or the mailbox. */

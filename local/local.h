@@ -13,7 +13,8 @@
  *   forward.c  a new queue file for addresses that are not delivered here
  *   pass.c     a recipient handed to another delivery agent (mailbox_transport,
  *              fallback_transport)
- *   luser.c    the luser_relay address of an unknown user
+ *   luser.c    the luser_relay address of an unknown user; local's $name
+ *              expansion (also forward_path's)
  *   message.c  reading the queue file's header section; the loop check
  *   verify.c   verify requests: what would be delivered, nothing written
  */
@@ -30,6 +31,7 @@
 #include "table/table.h"
 #include "util/ipc.h"
 #include "util/str.h"
+#include "util/var_expand.h"
 
 /* The most local reads of a .forward or :include: file. */
 #define LOCAL_READ_MAX (1024 * 1024)
@@ -305,6 +307,13 @@ struct local_luser {
  * $name is main.conf's parameter. A fresh string. */
 char *local_luser_expand(const struct conf *conf, const char *template,
                          const struct local_luser *attrs);
+
+/* text, read without main.conf expansion, with the count names of vars
+ * replaced by their values as they are and any other $name by main.conf's
+ * parameter (util/var_expand syntax; a '$' that starts no good reference
+ * is kept). A fresh string, empty if the expansion was too large. */
+char *local_expand(const struct conf *conf, const char *text, const struct var_value *vars,
+                   size_t count);
 
 /* ---- verify.c ---- */
 

@@ -15,60 +15,68 @@
 #include "smtp/smtp_resp.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
+#include "util/var_expand.h"
 
-/* smtpd_reject_footer with its $names (Postfix's: client_address,
- * client_name, client_port, helo_name, localtime, server_name), one
- * reply line per "\\n"-separated part, into lines. */
+static bool name_is(const char *name, size_t len, const char *want)
+{
+	return strlen(want) == len && memcmp(name, want, len) == 0;
+}
+
+/* A $name of smtpd_reject_footer (Postfix's: client_address,
+ * client_name, client_port, helo_name, localtime, server_name); another
+ * is kept as written. */
+static void footer_lookup(struct var_expansion *x, const char *name, size_t len, struct str *out)
+{
+	const struct session *s = x->context;
+	char when[64];
+	const char *value = NULL;
+	if (name_is(name, len, "client_address")) {
+		value = s->client_addr;
+	} else if (name_is(name, len, "client_name")) {
+		value = s->client_name;
+	} else if (name_is(name, len, "client_port")) {
+		value = s->client_port;
+	} else if (name_is(name, len, "helo_name")) {
+		value = s->helo ? s->helo : "";
+	} else if (name_is(name, len, "server_name")) {
+		value = s->cfg->hostname;
+	} else if (name_is(name, len, "localtime")) {
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+		value = when;
+	}
+	if (value == NULL) {
+		var_expand_unknown(x, name, len);
+		return;
+	}
+	/* Client-given text (the HELO name) stays one line. */
+	size_t at = out->len;
+	var_expand_emit(x, out, value, strlen(value));
+	for (size_t i = at; i < out->len; i++)
+		if ((unsigned char)out->data[i] < 0x20)
+			out->data[i] = ' ';
+}
+
+/* smtpd_reject_footer, one reply line per "\\n"-separated part, into
+ * lines. Only its own $names, as $name or ${name}, are replaced: other
+ * '$' text ($$, ${name?text}, unknown names) is kept as it is. */
 static void footer_lines(const struct session *s, struct str *lines)
 {
 	const char *text = s->cfg->reject_footer;
-	struct str part = STR_INIT;
-	for (const char *p = text;; p++) {
-		if (*p == '\0' || (p[0] == '\\' && p[1] == 'n')) {
-			str_append_cstr(lines, str_cstr(&part));
-			str_append_char(lines, '\n');
-			str_clear(&part);
-			if (*p == '\0')
-				break;
-			p++;
-			continue;
-		}
-		if (*p != '$') {
-			str_append_char(&part, *p);
-			continue;
-		}
-		bool braced = p[1] == '{';
-		const char *name = p + 1 + braced;
-		size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz_");
-		char when[64] = "";
-		const char *value = NULL;
-		if (n == 14 && strncmp(name, "client_address", n) == 0)
-			value = s->client_addr;
-		else if (n == 11 && strncmp(name, "client_name", n) == 0)
-			value = s->client_name;
-		else if (n == 11 && strncmp(name, "client_port", n) == 0)
-			value = s->client_port;
-		else if (n == 9 && strncmp(name, "helo_name", n) == 0)
-			value = s->helo ? s->helo : "";
-		else if (n == 11 && strncmp(name, "server_name", n) == 0)
-			value = s->cfg->hostname;
-		else if (n == 9 && strncmp(name, "localtime", n) == 0) {
-			time_t now = time(NULL);
-			struct tm tm;
-			localtime_r(&now, &tm);
-			strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
-			value = when;
-		}
-		if (value == NULL || (braced && name[n] != '}')) {
-			str_append_char(&part, '$'); /* not one of ours: kept */
-			continue;
-		}
-		/* Client-given text (the HELO name) stays one line. */
-		for (const char *v = value; *v; v++)
-			str_append_char(&part, (unsigned char)*v < 0x20 ? ' ' : *v);
-		p = name + n - 1 + braced;
+	for (;;) {
+		const char *nl = strstr(text, "\\n");
+		struct var_expansion x;
+		var_expansion_init(&x, footer_lookup, (void *)s);
+		x.flags = VAR_EXPAND_LENIENT | VAR_EXPAND_NO_CONDITIONS | VAR_EXPAND_NO_ESCAPE;
+		var_expand(&x, text, nl ? (size_t)(nl - text) : strlen(text), lines);
+		var_expansion_free(&x);
+		str_append_char(lines, '\n');
+		if (nl == NULL)
+			break;
+		text = nl + 2;
 	}
-	str_free(&part);
 }
 
 /* A final 4NN/5NN reply in line becomes the first of several: the

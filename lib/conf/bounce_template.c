@@ -1,7 +1,8 @@
 /*
  * The bounce template file (bounce_template.h): physical lines (template
  * text keeps its leading white space), strict checks with file:line, and
- * the $name expansion with Postfix's time-unit suffixes.
+ * the $name expansion (util/var_expand's, narrowed to $name, ${name} and
+ * $$) with Postfix's time-unit suffixes.
  */
 #include "conf/bounce_template.h"
 
@@ -13,6 +14,7 @@
 #include "conf/params.h"
 #include "util/alloc.h"
 #include "util/str.h"
+#include "util/var_expand.h"
 
 static const char *const names[BOUNCE_TEMPLATE_COUNT] = {"failure_template", "delay_template",
                                                          "success_template", "verify_template"};
@@ -296,43 +298,40 @@ static long long time_with_unit(const char *name, const struct conf *conf)
 	return -1;
 }
 
+/* A $name of a template: a time parameter with a unit suffix, else the
+ * main.conf parameter, expanded; a name that starts with a digit is none
+ * ("$5" stays as it is). */
+static void template_lookup(struct var_expansion *x, const char *name, size_t len, struct str *out)
+{
+	const struct conf *conf = x->context;
+	if (isdigit((unsigned char)name[0])) {
+		var_expand_unknown(x, name, len);
+		return;
+	}
+	char *ref = xstrndup(name, len);
+	long long t = time_with_unit(ref, conf);
+	char *value;
+	if (t >= 0) {
+		value = xasprintf("%lld", t);
+	} else {
+		char *one = xasprintf("${%s}", ref);
+		value = conf_expand(conf, one);
+		free(one);
+	}
+	var_expand_emit(x, out, value, strlen(value));
+	free(value);
+	free(ref);
+}
+
 char *bounce_template_expand(const char *text, const struct conf *conf)
 {
+	/* Only $name and ${name}, and $$; any other '$' is text. */
+	struct var_expansion x;
+	var_expansion_init(&x, template_lookup, (void *)conf);
+	x.flags = VAR_EXPAND_LENIENT | VAR_EXPAND_NO_CONDITIONS;
 	struct str out = STR_INIT;
-	for (const char *p = text; *p;) {
-		if (*p != '$') {
-			str_append_char(&out, *p++);
-			continue;
-		}
-		if (p[1] == '$') {
-			str_append_char(&out, '$');
-			p += 2;
-			continue;
-		}
-		bool braced = p[1] == '{';
-		const char *name = p + (braced ? 2 : 1);
-		size_t n = 0;
-		if (isalpha((unsigned char)name[0]) || name[0] == '_')
-			while (isalnum((unsigned char)name[n]) || name[n] == '_')
-				n++;
-		if (n == 0 || (braced && name[n] != '}')) {
-			str_append_char(&out, *p++); /* not a reference: kept */
-			continue;
-		}
-		char *ref = xstrndup(name, n);
-		long long t = time_with_unit(ref, conf);
-		if (t >= 0) {
-			str_printf(&out, "%lld", t);
-		} else {
-			char *one = xasprintf("${%s}", ref);
-			char *value = conf_expand(conf, one);
-			str_append_cstr(&out, value);
-			free(value);
-			free(one);
-		}
-		free(ref);
-		p = name + n + (braced ? 1 : 0);
-	}
+	var_expand(&x, text, strlen(text), &out); /* a text too large is cut short */
+	var_expansion_free(&x);
 	return str_steal(&out);
 }
 

@@ -159,7 +159,8 @@ const struct param_def param_table[] = {
      "Tables, by local part, of transports for local-domain names that are neither users nor "
      "aliases, before fallback_transport; smtpd takes the names they list."},
     {"forward_path", PARAM_STR, "$home/.forward",
-     "Forwarding file of a system user ($home is the user's home directory; empty: none)."},
+     "Forwarding file of a system user ($home is the user's home directory, $user the user "
+     "name; empty: none)."},
     {"header_checks", PARAM_LIST, "",
      "Tables (regexp_table(5)) each message header is looked up in: REJECT, DEFER, "
      "DISCARD, HOLD, IGNORE, REPLACE, PREPEND, WARN, INFO or DUNNO."},

@@ -1,5 +1,6 @@
 /* Unit tests for util/var_expand: the syntax, fixed variables, a lookup
- * that expands further, and the bounds on work. */
+ * that expands further, the bounds on work, and the flags that narrow the
+ * syntax or make an expansion lenient. */
 #include "util/testing.h"
 #include "util/var_expand.h"
 
@@ -66,6 +67,78 @@ TEST(errors)
 	CHECK_STR(expand("${?x}"), "ERROR: bad reference \"${?x}\"");
 }
 
+/* vars as a lookup function, which reports unknown names. */
+static void lookup_vars(struct var_expansion *x, const char *name, size_t len, struct str *out)
+{
+	for (size_t i = 0; i < VARS; i++) {
+		if (strncmp(vars[i].name, name, len) == 0 && vars[i].name[len] == '\0') {
+			var_expand_emit(x, out, vars[i].value, strlen(vars[i].value));
+			return;
+		}
+	}
+	var_expand_unknown(x, name, len);
+}
+
+/* The expansion of text with flags, up to an "ERROR: problem". */
+static const char *expand_with(const char *text, unsigned flags)
+{
+	static struct str result;
+	struct var_expansion x;
+	var_expansion_init(&x, lookup_vars, NULL);
+	x.flags = flags;
+	struct str out = STR_INIT;
+	var_expand(&x, text, strlen(text), &out);
+	if (x.failed)
+		str_printf(&out, "ERROR: %s", str_cstr(&x.error));
+	str_set(&result, str_cstr(&out));
+	str_free(&out);
+	var_expansion_free(&x);
+	return str_cstr(&result);
+}
+
+TEST(lenient)
+{
+	const unsigned f = VAR_EXPAND_LENIENT;
+	CHECK_STR(expand_with("$rbl_code ${rbl_domain} ${empty:none} $$", f),
+	          "554 zen.example none $");
+	/* Unknown names are text; so are their conditions' braces, but not
+	 * what is in them. */
+	CHECK_STR(expand_with("$nosuch ${nosuch}x ${nosuch?[$rbl_code]}", f),
+	          "$nosuch ${nosuch}x ${nosuch?[554]}");
+	CHECK_STR(expand_with("${rbl_code?$nosuch}", f), "$nosuch");
+	/* Bad and unterminated references keep their '$'; what follows is
+	 * expanded. */
+	CHECK_STR(expand_with("x ${rbl_code", f), "x ${rbl_code");
+	CHECK_STR(expand_with("${bad $rbl_code ${rbl-code} ${} ${?x} ${rbl_code?x", f),
+	          "${bad 554 ${rbl-code} ${} ${?x} ${rbl_code?x");
+	CHECK_STR(expand_with("${rbl_code?${x-y}}", f), "${x-y}");
+	/* No '}' anywhere: each "${" is looked at once, not up to the end. */
+	struct str many = STR_INIT;
+	for (int i = 0; i < 100000; i++)
+		str_append(&many, "${a ", 4);
+	CHECK_STR(expand_with(str_cstr(&many), f | VAR_EXPAND_NO_CONDITIONS), str_cstr(&many));
+	str_free(&many);
+	/* Without the flag, the same are errors. */
+	CHECK_STR(expand_with("a $nosuch", 0), "a ERROR: unknown variable $nosuch");
+	CHECK_STR(expand_with("${rbl-code}", 0), "ERROR: bad reference \"${rbl-code}\"");
+}
+
+TEST(no_conditions)
+{
+	CHECK_STR(expand_with("${rbl_code}-${rbl_code?x}-${empty:y}", VAR_EXPAND_NO_CONDITIONS),
+	          "554-ERROR: bad reference \"${rbl_code?x}\"");
+	CHECK_STR(expand_with("${rbl_code}-${rbl_code?x$rbl_code}-${empty:y}",
+	                      VAR_EXPAND_NO_CONDITIONS | VAR_EXPAND_LENIENT),
+	          "554-${rbl_code?x554}-${empty:y}");
+}
+
+TEST(no_escape)
+{
+	CHECK_STR(expand_with("$$rbl_code $$ $", VAR_EXPAND_NO_ESCAPE), "$554 $$ $");
+	CHECK_STR(expand_with("$$$$", VAR_EXPAND_NO_ESCAPE), "$$$$");
+	CHECK_STR(expand_with("$$$$", 0), "$$");
+}
+
 /* A lookup that expands the value of $x, "$x$x", again: each level
  * doubles until the work bound stops it. */
 static void doubling(struct var_expansion *x, const char *name, size_t len, struct str *out)
@@ -111,5 +184,8 @@ int main(void)
 	RUN(postfix_default);
 	RUN(errors);
 	RUN(work_bound);
+	RUN(lenient);
+	RUN(no_conditions);
+	RUN(no_escape);
 	return TESTING_DONE();
 }

@@ -56,16 +56,29 @@ void var_expand_emit(struct var_expansion *x, struct str *out, const char *data,
 		str_append(out, data, len);
 }
 
-static void expand_name(struct var_expansion *x, const char *name, size_t len, struct str *out)
+void var_expand_unknown(struct var_expansion *x, const char *name, size_t len)
 {
-	if (charge(x, VAR_EXPAND_REFERENCE_COST))
-		x->lookup(x, name, len, out);
+	if (x->flags & VAR_EXPAND_LENIENT)
+		x->unknown = true;
+	else
+		var_expansion_fail(x, "unknown variable $%.*s", (int)(len > 40 ? 40 : len), name);
 }
 
-/* ${name}, ${name?text}, ${name:text}: start is just after the '{';
- * returns where the reference ends. */
-static const char *expand_braced(struct var_expansion *x, const char *start, const char *end,
-                                 struct str *out)
+/* The value of name into out; false when the lookup did not know it
+ * (VAR_EXPAND_LENIENT: nothing was added). */
+static bool expand_name(struct var_expansion *x, const char *name, size_t len, struct str *out)
+{
+	if (!charge(x, VAR_EXPAND_REFERENCE_COST))
+		return true;
+	x->unknown = false;
+	x->lookup(x, name, len, out);
+	bool known = !x->unknown;
+	x->unknown = false;
+	return known;
+}
+
+/* The '}' that closes the '{' just before start, or end. */
+static const char *closing_brace(const char *start, const char *end)
 {
 	const char *close = start;
 	for (int depth = 1; close < end; close++) {
@@ -74,27 +87,48 @@ static const char *expand_braced(struct var_expansion *x, const char *start, con
 		else if (*close == '}' && --depth == 0)
 			break;
 	}
+	return close;
+}
+
+/* ${name}, ${name?text}, ${name:text}: start is just after the '{';
+ * returns where the reference ends, or with VAR_EXPAND_LENIENT NULL when
+ * it is none (nothing was added). */
+static const char *expand_braced(struct var_expansion *x, const char *start, const char *end,
+                                 struct str *out)
+{
+	bool lenient = x->flags & VAR_EXPAND_LENIENT;
+	size_t name_len = 0;
+	while (start + name_len < end && is_name_char(start[name_len]))
+		name_len++;
+	const char *op = start + name_len;
+	bool condition =
+	    op < end && (*op == '?' || *op == ':') && !(x->flags & VAR_EXPAND_NO_CONDITIONS);
+	bool good = name_len > 0 && op < end && (*op == '}' || condition);
+	if (!good && lenient)
+		return NULL; /* without looking for its '}' */
+	const char *close = good && *op == '}' ? op : closing_brace(start, end);
 	if (close == end) {
+		if (lenient)
+			return NULL;
 		var_expansion_fail(x, "unterminated '${' in \"${%.*s\"",
 		                   (int)(end - start > 40 ? 40 : end - start), start);
 		return end;
 	}
-	size_t name_len = 0;
-	while (start + name_len < close && is_name_char(start[name_len]))
-		name_len++;
-	const char *op = start + name_len;
-	if (name_len == 0 || (op != close && *op != '?' && *op != ':')) {
+	if (!good) {
 		var_expansion_fail(x, "bad reference \"${%.*s}\"",
 		                   (int)(close - start > 40 ? 40 : close - start), start);
 		return close + 1;
 	}
 	if (op == close) {
-		expand_name(x, start, name_len, out);
+		if (!expand_name(x, start, name_len, out))
+			return NULL;
 	} else {
 		struct str value = STR_INIT;
-		expand_name(x, start, name_len, &value);
+		bool known = expand_name(x, start, name_len, &value);
 		bool non_empty = value.len > 0;
 		str_free(&value);
+		if (!known)
+			return NULL;
 		if (non_empty == (*op == '?'))
 			var_expand(x, op + 1, (size_t)(close - op - 1), out);
 	}
@@ -112,19 +146,23 @@ void var_expand(struct var_expansion *x, const char *text, size_t len, struct st
 		}
 		var_expand_emit(x, out, p, (size_t)(dollar - p));
 		p = dollar + 1;
-		if (p < end && *p == '$') {
+		const char *next = NULL; /* after the reference; NULL: none */
+		if (p < end && *p == '$' && !(x->flags & VAR_EXPAND_NO_ESCAPE)) {
 			var_expand_emit(x, out, "$", 1);
-			p++;
+			next = p + 1;
 		} else if (p < end && *p == '{') {
-			p = expand_braced(x, p + 1, end, out);
+			next = expand_braced(x, p + 1, end, out);
 		} else if (p < end && is_name_char(*p)) {
-			const char *name = p;
-			while (p < end && is_name_char(*p))
-				p++;
-			expand_name(x, name, (size_t)(p - name), out);
-		} else {
-			var_expand_emit(x, out, "$", 1);
+			const char *name_end = p;
+			while (name_end < end && is_name_char(*name_end))
+				name_end++;
+			if (expand_name(x, p, (size_t)(name_end - p), out))
+				next = name_end;
 		}
+		if (next != NULL)
+			p = next;
+		else
+			var_expand_emit(x, out, "$", 1); /* and on with what follows it */
 	}
 }
 
@@ -143,7 +181,7 @@ static void lookup_value(struct var_expansion *x, const char *name, size_t len, 
 			return;
 		}
 	}
-	var_expansion_fail(x, "unknown variable $%.*s", (int)(len > 40 ? 40 : len), name);
+	var_expand_unknown(x, name, len);
 }
 
 int var_expand_values(const char *text, const struct var_value *vars, size_t count, struct str *out,

@@ -10,6 +10,7 @@
 #include "mail/receive_options.h"
 #include "milter/milter_conf.h"
 #include "server/server.h"
+#include "smtp/address.h"
 #include "smtpd/smtpd.h"
 #include "tls/tls_sni.h"
 #include "tls/tls_tickets.h"
@@ -53,6 +54,20 @@ static int bcc_lookup(void *ctx, const char *spec, const char *key, struct str *
 {
 	(void)ctx;
 	return policy_table_value(spec, key, value);
+}
+
+/* Whether name can stand after the '@' of an address (a domain or an
+ * address literal), as remote_header_rewrite_domain must. */
+static bool is_domain(const char *name)
+{
+	char *mailbox = xasprintf("postmaster@%s", name);
+	struct address a;
+	const char *error = "";
+	bool ok = address_parse(mailbox, strlen(mailbox), true, &a, &error) == 0;
+	if (ok)
+		address_free(&a);
+	free(mailbox);
+	return ok;
 }
 
 static void load_settings(struct server *srv)
@@ -156,6 +171,10 @@ static void load_settings(struct server *srv)
 		log_fatal("local_header_rewrite_clients: \"%s\" is not permit_inet_interfaces, "
 		          "permit_mynetworks, permit_sasl_authenticated or static:all",
 		          error);
+	c->remote_header_domain = conf_get(conf, "remote_header_rewrite_domain");
+	if (*c->remote_header_domain && !is_domain(c->remote_header_domain))
+		log_fatal("remote_header_rewrite_domain: \"%s\" is not a domain",
+		          c->remote_header_domain);
 	if (milter_defaults_from_conf(conf, &c->milter_defaults, &error) != 0)
 		log_fatal("%s", error);
 	struct milter_chain *check = milter_chain_new(

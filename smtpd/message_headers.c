@@ -7,9 +7,11 @@
  * hops, and to remove Return-Path and Content-Length fields. Then
  * header_checks see our fields and the client's, and the address fields
  * of the client's are rewritten by canonical mapping and masquerading
- * (for the clients local_header_rewrite_clients names), after
- * header_checks, as Postfix's cleanup does; the section is held anyway,
- * so this costs nothing when neither is configured.
+ * (for the clients local_header_rewrite_clients names, and for the others
+ * too when remote_header_rewrite_domain is set, their addresses without
+ * a domain getting that one), after header_checks, as Postfix's cleanup
+ * does; the section is held anyway, so this costs nothing when neither
+ * is configured.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,16 +62,36 @@ void build_received(struct session *s, struct message_sink *k, struct str *out)
 	str_printf(out, "; %s\r\n", date);
 }
 
+/* Whether the client is local to header rewriting: Postfix rewrites the
+ * header sections of the clients local_header_rewrite_clients names. */
+static bool is_local_client(const struct session *s)
+{
+	unsigned clients = s->cfg->header_rewrite_clients;
+	const struct addr_set *own = canonical_own_addrs(s->cfg->canonical);
+	return (clients & CANONICAL_CLIENTS_ALL) ||
+	       ((clients & CANONICAL_CLIENTS_INET_INTERFACES) && own != NULL &&
+	        addr_set_contains(own, s->client_addr)) ||
+	       ((clients & CANONICAL_CLIENTS_MYNETWORKS) &&
+	        cidr_list_match(s->cfg->mynetworks, s->client_addr)) ||
+	       ((clients & CANONICAL_CLIENTS_SASL) && s->auth_user != NULL);
+}
+
 /* The client's header fields, buf[from..buf->len), with their addresses
- * rewritten (canonical_maps, masquerade_domains). */
+ * rewritten (canonical_maps, masquerade_domains; a remote client's
+ * incomplete addresses get @remote_header_rewrite_domain). */
 static void rewrite_header_fields(struct session *s, struct message_sink *k, struct str *buf,
                                   size_t from)
 {
 	struct str out = STR_INIT;
 	size_t used = 0;
 	const char *error = "";
-	int rc = canonical_rewrite_header(s->cfg->canonical, buf->data + from, buf->len - from,
-	                                  true, &out, &used, &error);
+	const char *in = buf->data + from;
+	size_t len = buf->len - from;
+	int rc =
+	    is_local_client(s)
+	        ? canonical_rewrite_header(s->cfg->canonical, in, len, true, &out, &used, &error)
+	        : canonical_rewrite_remote_header(s->cfg->canonical, s->cfg->remote_header_domain,
+	                                          in, len, true, &out, &used, &error);
 	if (rc < 0) {
 		log_warn("%s: header address rewriting: %s", k->id, error);
 		k->rewrite_failed = true;
@@ -161,17 +183,14 @@ void scan_header_lines(struct session *s, struct message_sink *k, size_t from)
 	}
 }
 
-/* Whether the client's header addresses are rewritten: Postfix rewrites
- * the header sections of local clients only (local_header_rewrite_clients;
- * remote_header_rewrite_domain has no counterpart here). */
+/* Whether the client's header addresses are rewritten: a local client's
+ * when a table or masquerading applies to header addresses, a remote
+ * client's only when remote_header_rewrite_domain is set (then always,
+ * to complete its addresses). */
 bool rewrites_headers(const struct session *s)
 {
-	unsigned clients = s->cfg->header_rewrite_clients;
-	const struct addr_set *own = canonical_own_addrs(s->cfg->canonical);
-	return (clients & CANONICAL_CLIENTS_ALL) ||
-	       ((clients & CANONICAL_CLIENTS_INET_INTERFACES) && own != NULL &&
-	        addr_set_contains(own, s->client_addr)) ||
-	       ((clients & CANONICAL_CLIENTS_MYNETWORKS) &&
-	        cidr_list_match(s->cfg->mynetworks, s->client_addr)) ||
-	       ((clients & CANONICAL_CLIENTS_SASL) && s->auth_user != NULL);
+	if (is_local_client(s))
+		return canonical_wanted(s->cfg->canonical,
+		                        CANONICAL_HEADER_SENDER | CANONICAL_HEADER_RECIPIENT);
+	return s->cfg->remote_header_domain[0] != '\0';
 }

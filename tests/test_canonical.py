@@ -8,7 +8,9 @@ content are read from the queue file (no qmgr runs): rewritten
 recipients keep their original address as ORCPT, display names and
 comments stay, other fields and the body are untouched. The *_classes
 parameters limit what is rewritten; receive_override_options =
-no_address_mappings and local_header_rewrite_clients turn it off; a
+no_address_mappings and local_header_rewrite_clients turn it off;
+remote_header_rewrite_domain rewrites remote clients' header sections
+too, completing their addresses without a domain with it; a
 table that cannot be read makes smtpd answer 451 and pickup keep the
 drop file; mailctl check names bad tables and class words."""
 
@@ -256,6 +258,94 @@ class RemoteClientHeadersTest(CanonicalTest):
         self.send_local("token-r2")
         sender, rcpts, head, body = self.queued("token-r2")
         self.assert_headers(head, REWRITTEN_HEADERS)
+
+
+# A message with incomplete addresses (no domain) besides mapped ones.
+INCOMPLETE_HEADERS = (
+    "From: jdoe\r\n"
+    "Reply-To: Help Desk <helpdesk>\r\n"
+    "To: Info <info@relay.test>, bob (Bob)\r\n"
+    "Cc: carol@legacy.test, \"Dave\" <dave@sub.example.test>\r\n"
+    "Subject: %s\r\n"
+    "X-Note: helpdesk\r\n"
+)
+INCOMPLETE_UNCHANGED = [
+    "From: jdoe",
+    "Reply-To: Help Desk <helpdesk>",
+    "To: Info <info@relay.test>, bob (Bob)",
+    "Cc: carol@legacy.test, \"Dave\" <dave@sub.example.test>",
+]
+# A local client's: the tables and masquerading, no domain added.
+INCOMPLETE_LOCAL = [
+    "From: jdoe",
+    "Reply-To: Help Desk <helpdesk>",
+    "To: Info <office@relay.test>, bob (Bob)",
+    "Cc: carol@relay.test, \"Dave\" <dave@example.test>",
+]
+
+
+class RemoteHeaderDomainTest(CanonicalTest):
+    """remote_header_rewrite_domain: a client at 127.0.0.2 is not at
+    this host's address (inet_interfaces = 127.0.0.1), so not local for
+    the default local_header_rewrite_clients, but may relay (mynetworks
+    127.0.0.0/8)."""
+
+    def configure(self, etc):
+        # The tables see a remote client's incomplete address completed.
+        with open(os.path.join(etc, "canonical.regexp"), "a") as f:
+            f.write("/^helpdesk@domain\\.invalid$/  help@example.test\n")
+
+    def send_from(self, address, token):
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30,
+                          source_address=(address, 0)) as c:
+            c.sendmail(SENDER, RCPTS[:2],
+                       (INCOMPLETE_HEADERS % token + "\r\nbody\r\n").encode())
+        sender, rcpts, head, body = self.queued(token)
+        # The envelope is rewritten for every client, and never completed.
+        self.assertEqual(sender, "Charlie.Root@example.test")
+        self.assertEqual(rcpts, [("office@relay.test", "rfc822;info@relay.test"),
+                                 ("bob@relay.test", "rfc822;bob@old.relay.test")])
+        head += "\n"
+        self.assertIn("X-Note: helpdesk\n", head)
+        self.assertEqual(body, "body\n")
+        return head
+
+    def assert_fields(self, head, fields):
+        for field in fields:
+            self.assertIn(field + "\n", head)
+
+
+class RemoteHeaderDomainEmptyTest(RemoteHeaderDomainTest):
+    def test_remote_headers_untouched(self):
+        head = self.send_from("127.0.0.2", "token-e1")
+        self.assert_fields(head, INCOMPLETE_UNCHANGED)
+        head = self.send_from("127.0.0.1", "token-e2")
+        self.assert_fields(head, INCOMPLETE_LOCAL)
+
+
+class RemoteHeaderDomainSetTest(RemoteHeaderDomainTest):
+    PARAMS = {"remote_header_rewrite_domain": "domain.invalid"}
+
+    def test_remote_headers_completed_and_mapped(self):
+        head = self.send_from("127.0.0.2", "token-s1")
+        self.assert_fields(head, [
+            "From: jdoe@domain.invalid",
+            "Reply-To: Help Desk <help@example.test>",
+            "To: Info <office@relay.test>, bob@domain.invalid (Bob)",
+            "Cc: carol@relay.test, \"Dave\" <dave@example.test>",
+        ])
+        # A local client's incomplete addresses do not get the domain.
+        head = self.send_from("127.0.0.1", "token-s2")
+        self.assert_fields(head, INCOMPLETE_LOCAL)
+
+    def test_bad_domain(self):
+        self.inst.reload(params={"remote_header_rewrite_domain": "not a domain"})
+        try:
+            with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as c:
+                c.noop()
+        except (smtplib.SMTPException, OSError):
+            pass
+        self.inst.wait_log("remote_header_rewrite_domain: \"not a domain\" is not a domain")
 
 
 class BrokenTableTest(CanonicalTest):

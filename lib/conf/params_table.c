@@ -410,6 +410,10 @@ const struct param_def param_table[] = {
      "transport[:nexthop] for mail to relay_domains (after transport_maps)."},
     {"relayhost", PARAM_STR, "",
      "Next hop for all remote mail: [host]:port, [host], host:port or domain; empty: MX routing."},
+    {"remote_header_rewrite_domain", PARAM_STR, "",
+     "Empty: the header sections of SMTP clients outside local_header_rewrite_clients are not "
+     "rewritten; else they are (canonical maps, masquerading), their addresses without a "
+     "domain getting this one (e.g. domain.invalid)."},
     {"sender_bcc_maps", PARAM_LIST, "",
      "Tables giving, for a sender (user@domain or @domain), an address that gets a blind copy."},
     {"sender_canonical_classes", PARAM_LIST, "envelope_sender, header_sender",

@@ -2,7 +2,8 @@
  * canonical(5) mapping and masquerading at receipt (see canonical.h): the
  * table sets through lib/mail/generic_map.h, asked again with their own
  * results; masquerading as Postfix's cleanup_masquerade; the header
- * section through lib/mail/addr_header.h.
+ * section through lib/mail/addr_header.h, its incomplete addresses
+ * completed first when a domain is given for them.
  */
 #include "mail/canonical.h"
 
@@ -342,43 +343,76 @@ int canonical_rewrite_envelope(struct canonical *c, const struct queue_envelope 
 
 struct header_ctx {
 	struct canonical *c;
+	const char *domain; /* for addresses without one, or NULL */
 	const char *error;
 };
 
 /* addr_header_map_fn: the addr-spec as written is made canonical (one
- * that is not a valid mailbox stays as it is), then rewritten as an
- * address of the field's class. */
+ * that is not a valid mailbox stays as it is; one without a domain gets
+ * hc->domain when there is one), then rewritten as an address of the
+ * field's class. */
 static int map_header_address(void *ctx, enum addr_header_kind kind, const char *spec,
                               struct str *replacement)
 {
 	struct header_ctx *hc = ctx;
 	char *canonical;
-	if (address_header_canonical(spec, &canonical) != 0)
+	bool qualified = false;
+	if (*spec == '\0')
 		return 0;
+	if (hc->domain != NULL && strchr(spec, '@') == NULL) {
+		char *full = xasprintf("%s@%s", spec, hc->domain);
+		int rc = address_header_canonical(full, &canonical);
+		free(full);
+		if (rc != 0)
+			return 0;
+		qualified = true;
+	} else if (address_header_canonical(spec, &canonical) != 0) {
+		return 0;
+	}
 	const char *key = canonical ? canonical : spec;
 	struct str mapped = STR_INIT;
 	enum canonical_class cls =
 	    kind == ADDR_HEADER_SENDER ? CANONICAL_HEADER_SENDER : CANONICAL_HEADER_RECIPIENT;
 	int rc = canonical_rewrite(hc->c, cls, key, &mapped, &hc->error);
-	if (rc == 1)
+	if (rc == 1) {
 		str_append(replacement, mapped.data, mapped.len);
+	} else if (rc == 0 && qualified) {
+		str_append_cstr(replacement, key);
+		rc = 1;
+	}
 	str_free(&mapped);
 	free(canonical);
+	return rc;
+}
+
+/* The header section through map_header_address: the fields of the
+ * classes the tables or masquerading apply to, and all sender and
+ * recipient fields when addresses are to be completed with domain. */
+static int rewrite_header(struct canonical *c, const char *domain, const char *in, size_t len,
+                          bool at_end, struct str *out, size_t *used_r, const char **error_r)
+{
+	unsigned kinds = 0;
+	if (domain != NULL || canonical_wanted(c, CANONICAL_HEADER_SENDER))
+		kinds |= ADDR_HEADER_SENDER;
+	if (domain != NULL || canonical_wanted(c, CANONICAL_HEADER_RECIPIENT))
+		kinds |= ADDR_HEADER_RECIPIENT;
+	struct header_ctx hc = {c, domain, NULL};
+	int rc =
+	    addr_header_rewrite_kinds(in, len, at_end, kinds, map_header_address, &hc, out, used_r);
+	if (rc < 0)
+		*error_r = hc.error ? hc.error : "address rewriting failed";
 	return rc;
 }
 
 int canonical_rewrite_header(struct canonical *c, const char *in, size_t len, bool at_end,
                              struct str *out, size_t *used_r, const char **error_r)
 {
-	unsigned kinds = 0;
-	if (canonical_wanted(c, CANONICAL_HEADER_SENDER))
-		kinds |= ADDR_HEADER_SENDER;
-	if (canonical_wanted(c, CANONICAL_HEADER_RECIPIENT))
-		kinds |= ADDR_HEADER_RECIPIENT;
-	struct header_ctx hc = {c, NULL};
-	int rc =
-	    addr_header_rewrite_kinds(in, len, at_end, kinds, map_header_address, &hc, out, used_r);
-	if (rc < 0)
-		*error_r = hc.error ? hc.error : "address rewriting failed";
-	return rc;
+	return rewrite_header(c, NULL, in, len, at_end, out, used_r, error_r);
+}
+
+int canonical_rewrite_remote_header(struct canonical *c, const char *domain, const char *in,
+                                    size_t len, bool at_end, struct str *out, size_t *used_r,
+                                    const char **error_r)
+{
+	return rewrite_header(c, domain, in, len, at_end, out, used_r, error_r);
 }

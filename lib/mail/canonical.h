@@ -6,7 +6,9 @@
  * recipients and for the addresses in the sender and recipient fields of
  * the header section (lib/mail/addr_header.h). smtpd and pickup rewrite
  * the envelope before virtual alias expansion and automatic BCC, and the
- * header section before it is queued.
+ * header section before it is queued; smtpd may first complete the
+ * incomplete header addresses of remote clients with a domain of their
+ * own (remote_header_rewrite_domain).
  *
  * Each address goes, in this order, through
  *   sender_canonical_maps     (sender addresses; sender_canonical_classes)
@@ -129,5 +131,15 @@ int canonical_rewrite_envelope(struct canonical *c, const struct queue_envelope 
  * changed, 0 when none did, -1 with *error_r. */
 int canonical_rewrite_header(struct canonical *c, const char *in, size_t len, bool at_end,
                              struct str *out, size_t *used_r, const char **error_r);
+
+/* As canonical_rewrite_header, for the header section of a remote SMTP
+ * client when remote_header_rewrite_domain is domain (not empty): an
+ * address without a domain ("root") is first made local@domain (Postfix's
+ * "remote" rewriting context; domain.invalid is the usual choice), then
+ * mapped and masqueraded as any other. A bare local part that is not
+ * valid with the domain stays as it is. */
+int canonical_rewrite_remote_header(struct canonical *c, const char *domain, const char *in,
+                                    size_t len, bool at_end, struct str *out, size_t *used_r,
+                                    const char **error_r);
 
 #endif

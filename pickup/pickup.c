@@ -72,6 +72,7 @@ struct pickup {
 	struct virtual_alias *virtual_alias;
 	struct canonical *canonical; /* canonical_maps, masquerade_domains */
 	bool rewriting_headers;      /* ... for the header section too */
+	const char *header_domain;   /* $myorigin (append_at_myorigin), or NULL */
 	struct bcc_config bcc;
 	bool soft_bounce;
 	const char *content_filter; /* "transport:nexthop" for every message, or "" */
@@ -213,8 +214,8 @@ static int rewrite_header(struct str *buf, size_t header_len, const char **why_r
 	struct str out = STR_INIT;
 	size_t used = 0;
 	const char *error = "";
-	int rc = canonical_rewrite_header(settings.canonical, buf->data, header_len, true, &out,
-	                                  &used, &error);
+	int rc = canonical_rewrite_header(settings.canonical, settings.header_domain, buf->data,
+	                                  header_len, true, &out, &used, &error);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "header address rewriting: %s", error);
 		*why_r = why;
@@ -749,11 +750,15 @@ static void init(struct server *srv)
 	if (receive_options_parse(conf_get_list(conf, "receive_override_options"),
 	                          &settings.receive_options, &bad) != 0)
 		log_fatal("receive_override_options: unknown option \"%s\"", bad);
-	/* Mail from sendmail is local: its header section is rewritten. */
+	/* Mail from sendmail is local: its header section is rewritten, its
+	 * addresses without a domain completed with $myorigin. */
+	settings.header_domain =
+	    conf_get_bool(conf, "append_at_myorigin") ? conf_get(conf, "myorigin") : NULL;
 	settings.rewriting_headers =
 	    !(settings.receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) &&
-	    canonical_wanted(settings.canonical,
-	                     CANONICAL_HEADER_SENDER | CANONICAL_HEADER_RECIPIENT);
+	    (settings.header_domain != NULL ||
+	     canonical_wanted(settings.canonical,
+	                      CANONICAL_HEADER_SENDER | CANONICAL_HEADER_RECIPIENT));
 	pickup_content_init(conf, settings.virtual_alias,
 	                    !(settings.receive_options & RECEIVE_NO_HEADER_BODY_CHECKS));
 	pickup_milter_init(conf, settings.virtual_alias,

@@ -175,6 +175,10 @@ static void load_settings(struct server *srv)
 	if (*c->remote_header_domain && !is_domain(c->remote_header_domain))
 		log_fatal("remote_header_rewrite_domain: \"%s\" is not a domain",
 		          c->remote_header_domain);
+	if (*c->remote_header_domain == '\0')
+		c->remote_header_domain = NULL;
+	c->local_header_domain =
+	    conf_get_bool(conf, "append_at_myorigin") ? conf_get(conf, "myorigin") : NULL;
 	if (milter_defaults_from_conf(conf, &c->milter_defaults, &error) != 0)
 		log_fatal("%s", error);
 	struct milter_chain *check = milter_chain_new(

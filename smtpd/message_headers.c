@@ -87,11 +87,10 @@ static void rewrite_header_fields(struct session *s, struct message_sink *k, str
 	const char *error = "";
 	const char *in = buf->data + from;
 	size_t len = buf->len - from;
+	const char *domain =
+	    is_local_client(s) ? s->cfg->local_header_domain : s->cfg->remote_header_domain;
 	int rc =
-	    is_local_client(s)
-	        ? canonical_rewrite_header(s->cfg->canonical, in, len, true, &out, &used, &error)
-	        : canonical_rewrite_remote_header(s->cfg->canonical, s->cfg->remote_header_domain,
-	                                          in, len, true, &out, &used, &error);
+	    canonical_rewrite_header(s->cfg->canonical, domain, in, len, true, &out, &used, &error);
 	if (rc < 0) {
 		log_warn("%s: header address rewriting: %s", k->id, error);
 		k->rewrite_failed = true;
@@ -190,7 +189,8 @@ void scan_header_lines(struct session *s, struct message_sink *k, size_t from)
 bool rewrites_headers(const struct session *s)
 {
 	if (is_local_client(s))
-		return canonical_wanted(s->cfg->canonical,
+		return s->cfg->local_header_domain != NULL ||
+		       canonical_wanted(s->cfg->canonical,
 		                        CANONICAL_HEADER_SENDER | CANONICAL_HEADER_RECIPIENT);
-	return s->cfg->remote_header_domain[0] != '\0';
+	return s->cfg->remote_header_domain != NULL;
 }

@@ -147,10 +147,12 @@ struct smtpd_settings {
 	 * whose header sections they rewrite (local_header_rewrite_clients) */
 	struct canonical *canonical;
 	unsigned header_rewrite_clients;
-	/* remote_header_rewrite_domain: "" leaves other clients' header
-	 * sections alone, else they are rewritten too, with this domain for
-	 * addresses without one */
+	/* remote_header_rewrite_domain: NULL (empty) leaves other clients'
+	 * header sections alone, else they are rewritten too, with this domain
+	 * for addresses without one; $myorigin for the local clients'
+	 * (append_at_myorigin), or NULL */
 	const char *remote_header_domain;
+	const char *local_header_domain;
 	const char *auth_socket;
 	/* smtpd_sasl_type = dovecot: where Dovecot's auth listens (smtpd_sasl_path);
 	 * NULL: the auth service at auth_socket checks passwords (auth.c) */

@@ -275,8 +275,16 @@ INCOMPLETE_UNCHANGED = [
     "To: Info <info@relay.test>, bob (Bob)",
     "Cc: carol@legacy.test, \"Dave\" <dave@sub.example.test>",
 ]
-# A local client's: the tables and masquerading, no domain added.
+# A local client's: completed with @$myorigin (append_at_myorigin;
+# mx.example.test here), then the tables and masquerading (example.test).
 INCOMPLETE_LOCAL = [
+    "From: jdoe@example.test",
+    "Reply-To: Help Desk <helpdesk@example.test>",
+    "To: Info <office@relay.test>, bob@example.test (Bob)",
+    "Cc: carol@relay.test, \"Dave\" <dave@example.test>",
+]
+# The same with append_at_myorigin = no: the tables and masquerading only.
+INCOMPLETE_LOCAL_BARE = [
     "From: jdoe",
     "Reply-To: Help Desk <helpdesk>",
     "To: Info <office@relay.test>, bob (Bob)",
@@ -321,6 +329,25 @@ class RemoteHeaderDomainEmptyTest(RemoteHeaderDomainTest):
         self.assert_fields(head, INCOMPLETE_UNCHANGED)
         head = self.send_from("127.0.0.1", "token-e2")
         self.assert_fields(head, INCOMPLETE_LOCAL)
+
+    def test_local_mail_completed_with_myorigin(self):
+        """append_at_myorigin (default yes): sendmail's header addresses
+        without a domain get @$myorigin too; with no, they stay bare."""
+        def sendmail(token):
+            text = (INCOMPLETE_HEADERS % token + "\r\nbody\r\n").replace("\r\n", "\n")
+            result = subprocess.run(
+                [self.inst.program("sendmail"), "-C", self.inst.etc, "-f", SENDER] + RCPTS[:2],
+                input=text.encode(), capture_output=True, timeout=60)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            return self.queued(token)[2] + "\n"
+        self.assert_fields(sendmail("token-e3"), INCOMPLETE_LOCAL)
+        self.inst.reload(params={"append_at_myorigin": "no"})
+        try:
+            head = self.send_from("127.0.0.1", "token-e4")
+            self.assert_fields(head, INCOMPLETE_LOCAL_BARE)
+            self.assert_fields(sendmail("token-e5"), INCOMPLETE_LOCAL_BARE)
+        finally:
+            self.inst.reload(params={"append_at_myorigin": "yes"})
 
 
 class RemoteHeaderDomainSetTest(RemoteHeaderDomainTest):

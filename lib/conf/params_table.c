@@ -64,6 +64,9 @@ const struct param_def param_table[] = {
      "Address that gets a blind copy of every message smtpd and pickup receive (empty: none)."},
     {"anvil_rate_time_unit", PARAM_TIME, "60s",
      "The time unit of smtpd's client rate limits (smtpd_client_*_rate_limit)."},
+    {"append_at_myorigin", PARAM_BOOL, "yes",
+     "Complete header addresses without a domain in local mail (sendmail, and SMTP clients "
+     "local_header_rewrite_clients names) with @$myorigin, as Postfix."},
     {"auth_failure_delay", PARAM_TIME, "1s",
      "How long the auth service waits before it answers a failed login."},
     {"body_checks", PARAM_LIST, "",

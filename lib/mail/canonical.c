@@ -388,8 +388,8 @@ static int map_header_address(void *ctx, enum addr_header_kind kind, const char 
 /* The header section through map_header_address: the fields of the
  * classes the tables or masquerading apply to, and all sender and
  * recipient fields when addresses are to be completed with domain. */
-static int rewrite_header(struct canonical *c, const char *domain, const char *in, size_t len,
-                          bool at_end, struct str *out, size_t *used_r, const char **error_r)
+int canonical_rewrite_header(struct canonical *c, const char *domain, const char *in, size_t len,
+                             bool at_end, struct str *out, size_t *used_r, const char **error_r)
 {
 	unsigned kinds = 0;
 	if (domain != NULL || canonical_wanted(c, CANONICAL_HEADER_SENDER))
@@ -402,17 +402,4 @@ static int rewrite_header(struct canonical *c, const char *domain, const char *i
 	if (rc < 0)
 		*error_r = hc.error ? hc.error : "address rewriting failed";
 	return rc;
-}
-
-int canonical_rewrite_header(struct canonical *c, const char *in, size_t len, bool at_end,
-                             struct str *out, size_t *used_r, const char **error_r)
-{
-	return rewrite_header(c, NULL, in, len, at_end, out, used_r, error_r);
-}
-
-int canonical_rewrite_remote_header(struct canonical *c, const char *domain, const char *in,
-                                    size_t len, bool at_end, struct str *out, size_t *used_r,
-                                    const char **error_r)
-{
-	return rewrite_header(c, domain, in, len, at_end, out, used_r, error_r);
 }

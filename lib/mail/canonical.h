@@ -128,18 +128,13 @@ int canonical_rewrite_envelope(struct canonical *c, const struct queue_envelope 
 
 /* Rewrite the header section at the start of in[0..len) into out, as
  * addr_header_rewrite (lib/mail/addr_header.h) does: 1 when an address
- * changed, 0 when none did, -1 with *error_r. */
-int canonical_rewrite_header(struct canonical *c, const char *in, size_t len, bool at_end,
-                             struct str *out, size_t *used_r, const char **error_r);
-
-/* As canonical_rewrite_header, for the header section of a remote SMTP
- * client when remote_header_rewrite_domain is domain (not empty): an
+ * changed, 0 when none did, -1 with *error_r. With domain (not NULL) an
  * address without a domain ("root") is first made local@domain (Postfix's
- * "remote" rewriting context; domain.invalid is the usual choice), then
- * mapped and masqueraded as any other. A bare local part that is not
- * valid with the domain stays as it is. */
-int canonical_rewrite_remote_header(struct canonical *c, const char *domain, const char *in,
-                                    size_t len, bool at_end, struct str *out, size_t *used_r,
-                                    const char **error_r);
+ * append_at_myorigin with $myorigin for local mail, its
+ * remote_header_rewrite_domain for remote clients), then mapped and
+ * masqueraded as any other; a bare local part that is not valid with the
+ * domain stays as it is. */
+int canonical_rewrite_header(struct canonical *c, const char *domain, const char *in, size_t len,
+                             bool at_end, struct str *out, size_t *used_r, const char **error_r);
 
 #endif

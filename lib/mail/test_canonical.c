@@ -278,7 +278,8 @@ TEST(header_section)
 	struct str out = STR_INIT;
 	size_t used = 0;
 	const char *error = "";
-	CHECK(canonical_rewrite_header(c, head, strlen(head), true, &out, &used, &error) == 1);
+	CHECK(canonical_rewrite_header(c, NULL, head, strlen(head), true, &out, &used, &error) ==
+	      1);
 	CHECK_STR(str_cstr(&out), "From: \"Root (admin)\" <Admin.Person@example.com> (the boss)\r\n"
 	                          "To: Info Desk <office@example.com>, user@example.com\r\n"
 	                          "Cc: team: root@box.local, x@keep.example.com;\r\n"
@@ -293,7 +294,8 @@ TEST(header_section)
 	s.masquerade_classes = CANONICAL_HEADER_RECIPIENT;
 	c = canonical_new(&s);
 	str_clear(&out);
-	CHECK(canonical_rewrite_header(c, head, strlen(head), true, &out, &used, &error) == 1);
+	CHECK(canonical_rewrite_header(c, NULL, head, strlen(head), true, &out, &used, &error) ==
+	      1);
 	CHECK(strstr(str_cstr(&out), "From: \"Root (admin)\" <root@box.local>") != NULL);
 	CHECK(strstr(str_cstr(&out), "To: Info Desk <office@example.com>, user@example.com\r\n") !=
 	      NULL);
@@ -303,7 +305,7 @@ TEST(header_section)
 	c = canonical_new(&s);
 	str_clear(&out);
 	const char *bad = "To: bad@box.local\r\n\r\n";
-	CHECK(canonical_rewrite_header(c, bad, strlen(bad), true, &out, &used, &error) == -1);
+	CHECK(canonical_rewrite_header(c, NULL, bad, strlen(bad), true, &out, &used, &error) == -1);
 	CHECK(strstr(error, "canonical_maps") != NULL);
 	canonical_free(c);
 	str_free(&out);

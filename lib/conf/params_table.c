@@ -436,7 +436,8 @@ const struct param_def param_table[] = {
     {"setgid_group", PARAM_STR, "postern-drop",
      "Group that the mail drop helper runs as to write into maildrop/."},
     {"smtp_address_preference", PARAM_STR, "any",
-     "Address family the smtp client tries first: any (IPv4 first), ipv4 or ipv6."},
+     "Address family the smtp client tries first for each mail host: any (chosen at random), "
+     "ipv4 or ipv6."},
     {"smtp_bind_address", PARAM_STR, "",
      "Local address the smtp client connects from; empty: chosen by the kernel."},
     {"smtp_body_checks", PARAM_LIST, "",

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util/alloc.h"
 #include "util/event.h"
@@ -51,9 +54,20 @@ void dns_mx_sort(struct dns_rr *mx, size_t count, unsigned (*random_fn)(void *),
 	}
 }
 
+/* random(), seeded from the kernel at the first use in the process: each
+ * smtp process then shuffles differently (unseeded, every process would
+ * start the same sequence and pick the same equal-preference MX). */
 static unsigned default_random(void *ctx)
 {
+	static bool seeded;
 	(void)ctx;
+	if (!seeded) {
+		unsigned seed;
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+			seed = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+		srandom(seed);
+		seeded = true;
+	}
 	return (unsigned)random();
 }
 
@@ -137,7 +151,8 @@ static bool route_full(const struct dns_route_request *req, const struct dns_rou
 
 /* Ask for the addresses of count hosts at once (every address type of
  * every host in one wait of at most timeout_ms), then add the targets in
- * host order and, within a host, in the preferred family order. */
+ * host order and, within a host, in the preferred family order (with
+ * DNS_PREFER_ANY, IPv4 or IPv6 first at random for each host). */
 static void lookup_hosts(struct dns_resolver *r, const struct dns_route_request *req,
                          struct dns_route *route, struct route_progress *p,
                          const struct route_host *hosts, size_t count, bool mx_secure,
@@ -154,8 +169,11 @@ static void lookup_hosts(struct dns_resolver *r, const struct dns_route_request 
 	dns_lookup_questions(r, q, nq, timeout_ms, a);
 	for (size_t i = 0; i < count; i++) {
 		bool found = false, tempfail = false, timed_out = false;
+		/* "any": this host's families in a random order (Postfix's). */
+		bool swap =
+		    req->family == DNS_PREFER_ANY && ntypes == 2 && (default_random(NULL) & 1);
 		for (size_t j = 0; j < ntypes; j++) {
-			const struct dns_answer *ans = &a[i * ntypes + j];
+			const struct dns_answer *ans = &a[i * ntypes + (swap ? ntypes - 1 - j : j)];
 			if (ans->status == DNS_TEMPFAIL) {
 				tempfail = true;
 				timed_out |= ans->timed_out;

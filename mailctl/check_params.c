@@ -16,6 +16,7 @@
 #include "mail/notify_classes.h"
 #include "mailctl/check.h"
 #include "milter/milter_conf.h"
+#include "smtp/rbl_reply.h"
 #include "util/alloc.h"
 #include "util/cidr.h"
 #include "util/privs.h"
@@ -144,6 +145,18 @@ void check_dnsbl(struct checker *ck)
 		report(ck, true, where, "smtpd_dnsbl_reply_code = %lld: expected 4NN or 5NN", code);
 		free(where);
 	}
+	/* A bad template is logged by smtpd at each refusal, which then sends
+	 * Postfix's built-in text: a warning. */
+	struct str why = STR_INIT;
+	const char *template = conf_get_raw(ck->conf, "default_rbl_reply");
+	if (rbl_reply_check(template, &why) != 0) {
+		char *where = param_where(ck, "default_rbl_reply");
+		report(ck, false, where,
+		       "default_rbl_reply: %s (smtpd would send Postfix's built-in reply instead)",
+		       str_cstr(&why));
+		free(where);
+	}
+	str_free(&why);
 }
 
 /* notify_classes as qmgr reads it (an unknown class stops qmgr). */

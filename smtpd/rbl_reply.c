@@ -24,27 +24,15 @@
  * text is cut to fit one 512-byte reply line, and other control
  * characters than CR and LF (from the client) become '?'.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtp/smtp_resp.h"
+#include "smtp/rbl_reply.h"
 #include "smtpd/smtpd.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/str.h"
-#include "util/var_expand.h"
-
-/* The text of a reply line after "NNN X.Y.Z ", with room for its code
- * and CRLF in a 512-byte line (RFC 5321 section 4.5.3.1.5). */
-#define RBL_REPLY_TEXT_MAX 480
-
-struct rbl_reply {
-	int code;
-	char enhanced[16];
-	char text[RBL_REPLY_TEXT_MAX + 1];
-};
 
 /* An address and its parts as Postfix's templates show them: "<>" for
  * the null address and its local part. */
@@ -73,53 +61,16 @@ static void printable(char *text)
 			*p = '?';
 }
 
-/* "NNN [X.Y.Z] text" into r: 0, or -1 with *why if line is no 4NN or
- * 5NN reply. */
-static int parse_reply(const char *line, struct rbl_reply *r, const char **why)
-{
-	if ((line[0] != '4' && line[0] != '5') || !isdigit((unsigned char)line[1]) ||
-	    !isdigit((unsigned char)line[2]) || line[3] != ' ') {
-		*why = "the reply does not start with a 4NN or 5NN code and a space";
-		return -1;
-	}
-	for (const char *p = line; *p; p++) {
-		if (*p == '\r' || *p == '\n') {
-			*why = "the reply has a line break";
-			return -1;
-		}
-	}
-	r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-	const char *text = line + 4 + strspn(line + 4, " ");
-	size_t elen = smtp_status_code_len(text, strlen(text));
-	if (elen > 0 && elen < sizeof(r->enhanced)) {
-		memcpy(r->enhanced, text, elen);
-		r->enhanced[elen] = '\0';
-		text += elen + strspn(text + elen, " ");
-	} else {
-		snprintf(r->enhanced, sizeof(r->enhanced), "X.7.1");
-	}
-	r->enhanced[0] = line[0];
-	snprintf(r->text, sizeof(r->text), "%s", *text ? text : "Service unavailable");
-	printable(r->text);
-	return 0;
-}
-
 /* Expand template into r: 0, or -1 having logged why, naming origin and
  * what is used instead (next). */
 static int expand(const char *origin, const char *next, const char *template,
-                  const struct var_value *vars, size_t count, struct rbl_reply *r)
+                  const char *const values[RBL_REPLY_VARS], struct rbl_reply *r)
 {
-	struct str line = STR_INIT, error = STR_INIT;
-	const char *why = NULL;
-	int rc = var_expand_values(template, vars, count, &line, &error);
-	if (rc == 0)
-		rc = parse_reply(str_cstr(&line), r, &why);
-	else
-		why = str_cstr(&error);
+	struct str error = STR_INIT;
+	int rc = rbl_reply_expand(template, values, r, &error);
 	if (rc != 0)
-		log_warn("%s: bad RBL reply template \"%s\": %s; %s is used", origin, template, why,
-		         next);
-	str_free(&line);
+		log_warn("%s: bad RBL reply template \"%s\": %s; %s is used", origin, template,
+		         str_cstr(&error), next);
 	str_free(&error);
 	return rc;
 }
@@ -169,26 +120,25 @@ int smtpd_blocklist_refuse(struct session *s, const struct blocklist_listing *l,
 	struct address_parts sender, rcpt;
 	address_parts(s->env.sender, &sender);
 	address_parts(recipient, &rcpt);
-	const struct var_value vars[] = {
-	    {"client", client},
-	    {"client_address", s->client_addr},
-	    {"client_name", s->client_name},
-	    {"reverse_client_name", s->reverse_name},
-	    {"helo_name", s->helo ? s->helo : ""},
-	    {"rbl_class", l->class},
-	    {"rbl_code", code},
-	    {"rbl_domain", l->domain},
-	    {"rbl_reason", l->reason},
-	    {"rbl_txt", l->reason},
-	    {"rbl_what", l->what},
-	    {"recipient", rcpt.address},
-	    {"recipient_domain", rcpt.domain},
-	    {"recipient_name", rcpt.name},
-	    {"sender", sender.address},
-	    {"sender_domain", sender.domain},
-	    {"sender_name", sender.name},
+	const char *values[RBL_REPLY_VARS] = {
+	    [RBL_CLIENT] = client,
+	    [RBL_CLIENT_ADDRESS] = s->client_addr,
+	    [RBL_CLIENT_NAME] = s->client_name,
+	    [RBL_REVERSE_CLIENT_NAME] = s->reverse_name,
+	    [RBL_HELO_NAME] = s->helo ? s->helo : "",
+	    [RBL_CLASS] = l->class,
+	    [RBL_CODE] = code,
+	    [RBL_DOMAIN] = l->domain,
+	    [RBL_REASON] = l->reason,
+	    [RBL_TXT] = l->reason,
+	    [RBL_WHAT] = l->what,
+	    [RBL_RECIPIENT] = rcpt.address,
+	    [RBL_RECIPIENT_DOMAIN] = rcpt.domain,
+	    [RBL_RECIPIENT_NAME] = rcpt.name,
+	    [RBL_SENDER] = sender.address,
+	    [RBL_SENDER_DOMAIN] = sender.domain,
+	    [RBL_SENDER_NAME] = sender.name,
 	};
-	size_t count = sizeof(vars) / sizeof(vars[0]);
 
 	struct rbl_reply r;
 	struct str template = STR_INIT;
@@ -196,14 +146,12 @@ int smtpd_blocklist_refuse(struct session *s, const struct blocklist_listing *l,
 	bool done = false;
 	if (table_template(s, l->domain, &template, &table) == 1) {
 		char *origin = xasprintf("rbl_reply_maps %s: %s", table, l->domain);
-		done =
-		    expand(origin, "default_rbl_reply", str_cstr(&template), vars, count, &r) == 0;
+		done = expand(origin, "default_rbl_reply", str_cstr(&template), values, &r) == 0;
 		free(origin);
 	}
 	if (!done)
-		done =
-		    expand("default_rbl_reply", "the built-in reply",
-		           conf_get_raw(s->cfg->conf, "default_rbl_reply"), vars, count, &r) == 0;
+		done = expand("default_rbl_reply", "the built-in reply",
+		              conf_get_raw(s->cfg->conf, "default_rbl_reply"), values, &r) == 0;
 	if (!done)
 		builtin_reply(s, l, &r);
 	reply(s, r.code, r.enhanced, "%s", r.text);

@@ -370,6 +370,20 @@ class DnsblCheckTest(unittest.TestCase):
         self.assertNotIn('"zen.example', result.stdout)
         self.assertIn("%s:%d: error: smtpd_dnsbl_reply_code = 250: expected 4NN or 5NN"
                       % (main, code_line), result.stdout)
+        # The default template is fine; a broken one is a warning.
+        self.assertNotIn("default_rbl_reply", result.stdout)
+
+    def test_mailctl_check_tries_default_rbl_reply(self):
+        for template, why in (("$rbl_code blocked by $rbl_domian", "rbl_domian"),
+                              ("Blocked: $rbl_domain", "4NN or 5NN code")):
+            inst = Instance(params={"default_rbl_reply": template},
+                            services=["smtp inet n - n - - smtpd"])
+            self.addCleanup(inst.cleanup)
+            result = inst.mailctl("check")
+            self.assertEqual(result.returncode, 0, result.stdout)
+            self.assertRegex(result.stdout, r"main\.conf:\d+: warning: default_rbl_reply: .*%s"
+                             % why)
+            self.assertIn("smtpd would send Postfix's built-in reply instead", result.stdout)
 
 
 if __name__ == "__main__":

@@ -96,9 +96,12 @@ void check_milter_params(struct checker *ck)
 /* The lists of client networks (address/prefix) smtpd matches clients with. */
 void check_networks(struct checker *ck)
 {
-	static const char *const names[] = {"mynetworks", "smtpd_client_event_limit_exceptions",
+	static const char *const names[] = {"mynetworks",
+	                                    "smtpd_client_event_limit_exceptions",
 	                                    "smtpd_tls_auth_only_exempt",
-	                                    "smtpd_authorized_xforward_hosts"};
+	                                    "smtpd_authorized_xforward_hosts",
+	                                    "pop3d_tls_auth_only_exempt",
+	                                    "pop3d_upstream_proxy_trusted_networks"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char *bad = NULL;
 		struct cidr_list *list = cidr_list_parse(conf_get_list(ck->conf, names[i]), &bad);

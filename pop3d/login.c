@@ -223,7 +223,16 @@ void login_serve(const struct pop3d_settings *cfg, int fd)
 		return log_warn("socketpair: %m");
 	}
 	/* Behind a load balancer the client is known once the login child
-	 * has read the PROXY header (upstream_proxy.c). */
+	 * has read the PROXY header (upstream_proxy.c); only a balancer in
+	 * pop3d_upstream_proxy_trusted_networks may send one (Dovecot's
+	 * haproxy_trusted_networks), anyone else is closed on at once. */
+	if (cfg->upstream_proxy && cfg->upstream_proxy_trusted != NULL &&
+	    !cidr_list_match(cfg->upstream_proxy_trusted, client.addr)) {
+		log_warn("haproxy: connection from %s, not in "
+		         "pop3d_upstream_proxy_trusted_networks: closed",
+		         client.addr);
+		return;
+	}
 	if (!cfg->upstream_proxy)
 		log_info("connect from %s", client.addr);
 	time_t connected = time(NULL);

@@ -57,6 +57,15 @@ static void load_settings(struct server *srv)
 	if (c->hard_error_limit < 1)
 		c->hard_error_limit = 1;
 	char *bad = NULL;
+	char *const *trusted = conf_get_list(conf, "pop3d_upstream_proxy_trusted_networks");
+	c->upstream_proxy_trusted = NULL;
+	if (trusted[0] != NULL) {
+		c->upstream_proxy_trusted = cidr_list_parse(trusted, &bad);
+		if (c->upstream_proxy_trusted == NULL)
+			log_fatal(
+			    "pop3d_upstream_proxy_trusted_networks: bad network address \"%s\"",
+			    bad);
+	}
 	c->auth_exempt_networks =
 	    cidr_list_parse(conf_get_list(conf, "pop3d_tls_auth_only_exempt"), &bad);
 	if (c->auth_exempt_networks == NULL)

@@ -81,6 +81,9 @@ struct pop3d_settings {
 	long long hard_error_limit;
 	bool upstream_proxy; /* a PROXY protocol header comes first (upstream_proxy.c) */
 	long long upstream_proxy_timeout_ms;
+	/* pop3d_upstream_proxy_trusted_networks: the balancers' addresses
+	 * (NULL: any) */
+	struct cidr_list *upstream_proxy_trusted;
 	struct tls_context *tls;
 	/* Root: change users; else everything runs as the invoking user. */
 	bool privileged;

@@ -101,9 +101,9 @@ class Pop3dProxyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         ports = set()
-        while len(ports) < 3:        # free_port() may hand out a port twice
+        while len(ports) < 4:        # free_port() may hand out a port twice
             ports.add(free_port())
-        cls.proxy, cls.proxy_tls, cls.plain = sorted(ports)
+        cls.proxy, cls.proxy_tls, cls.plain, cls.untrusted = sorted(ports)
         proxy = "-o pop3d_upstream_proxy_protocol=haproxy"
         cls.inst = Instance(params={
             "virtual_mailbox_domains": "example.test",
@@ -112,7 +112,11 @@ class Pop3dProxyTest(unittest.TestCase):
         }, services=[
             "auth unix y postern-auth n - - auth",
             "127.0.0.1:%d inet n n n - - pop3d %s "
-            "-o pop3d_tls_auth_only_exempt=198.51.100.0/24,127.0.0.1/32" % (cls.proxy, proxy),
+            "-o pop3d_tls_auth_only_exempt=198.51.100.0/24,127.0.0.1/32 "
+            "-o pop3d_upstream_proxy_trusted_networks=127.0.0.0/8" % (cls.proxy, proxy),
+            # The balancer must be in 192.0.2.0/24: loopback is not.
+            "127.0.0.1:%d inet n n n - - pop3d %s "
+            "-o pop3d_upstream_proxy_trusted_networks=192.0.2.0/24" % (cls.untrusted, proxy),
             "127.0.0.1:%d inet n n n - - pop3d %s -o pop3d_tls_wrappermode=yes"
             % (cls.proxy_tls, proxy),
             "127.0.0.1:%d inet n n n - - pop3d -o pop3d_tls_auth_only_exempt=127.0.0.0/8"
@@ -246,6 +250,17 @@ class Pop3dProxyTest(unittest.TestCase):
         self.wait_log("login: user=frank@example.test, client=198.51.100.20, method=USER, "
                       "tls=TLSv1.3")
         self.wait_log("session end: user=frank@example.test, client=198.51.100.20")
+
+    def test_only_trusted_balancers(self):
+        """pop3d_upstream_proxy_trusted_networks (Dovecot's
+        haproxy_trusted_networks): a connection from elsewhere is closed at
+        once, its header unread, no greeting."""
+        before = self.inst.read_log().count("connect from")
+        c = self.conn(self.untrusted, b"PROXY TCP4 198.51.100.7 192.0.2.1 45678 110\r\n")
+        self.assertIsNone(c.line())
+        self.wait_log("haproxy: connection from 127.0.0.1, not in "
+                      "pop3d_upstream_proxy_trusted_networks: closed")
+        self.assertEqual(self.inst.read_log().count("connect from"), before)
 
     # -- a balancer that terminates TLS says so (PP2_TYPE_SSL)
     def test_v2_ssl_tlv_counts_as_tls(self):

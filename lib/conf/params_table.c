@@ -373,6 +373,10 @@ const struct param_def param_table[] = {
      "real client, as from a load balancer (Dovecot's haproxy = yes); empty: none."},
     {"pop3d_upstream_proxy_timeout", PARAM_TIME, "5s",
      "How long pop3d waits for the PROXY header before it closes the connection."},
+    {"pop3d_upstream_proxy_trusted_networks", PARAM_LIST, "",
+     "With pop3d_upstream_proxy_protocol: the networks (address/prefix) the load balancers "
+     "connect from; a connection from elsewhere is closed without a word (Dovecot's "
+     "haproxy_trusted_networks); empty: any."},
     {"proxy_interfaces", PARAM_LIST, "",
      "Addresses or host names this host also receives mail at through a proxy or NAT; the smtp "
      "client treats an MX host with one of them as itself (mail loop)."},

@@ -74,7 +74,8 @@ struct smtpd_verify_settings {
 	struct verify_times times;
 	long long poll_count;
 	long long poll_delay_s;
-	char *probe_sender; /* "" for <> */
+	char *probe_sender;         /* "" for <> */
+	long long probe_sender_ttl; /* address_verify_sender_ttl (seconds; 0: none) */
 };
 enum bare_newline_policy { BARE_REJECT, BARE_NORMALIZE, BARE_ALLOW };
 

@@ -100,6 +100,7 @@ void verify_setup(struct smtpd_settings *c, const struct conf *conf)
 	if (v->poll_count < 1)
 		v->poll_count = 1;
 	v->poll_delay_s = conf_get_time(conf, "address_verify_poll_delay");
+	v->probe_sender_ttl = conf_get_time(conf, "address_verify_sender_ttl");
 	const char *sender = conf_get(conf, "address_verify_sender");
 	const char *at = strrchr(sender, '@');
 	bool enabled = v->recipient.enabled || v->sender.enabled;
@@ -139,7 +140,7 @@ void verify_shutdown(void)
 static char *probe_sender(const struct smtpd_settings *cfg, int64_t now)
 {
 	const char *sender = cfg->verify.probe_sender;
-	long long ttl = conf_get_time(cfg->conf, "address_verify_sender_ttl");
+	long long ttl = cfg->verify.probe_sender_ttl;
 	const char *at = strrchr(sender, '@');
 	if (ttl <= 0 || now < 0 || at == NULL)
 		return xstrdup(sender);

@@ -214,8 +214,11 @@ static int rewrite_header(struct str *buf, size_t header_len, const char **why_r
 	struct str out = STR_INIT;
 	size_t used = 0;
 	const char *error = "";
-	int rc = canonical_rewrite_header(settings.canonical, settings.header_domain, buf->data,
-	                                  header_len, true, &out, &used, &error);
+	/* no_address_mappings: completion only (see smtpd/message_headers.c). */
+	struct canonical *tables =
+	    (settings.receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) ? NULL : settings.canonical;
+	int rc = canonical_rewrite_header(tables, settings.header_domain, buf->data, header_len,
+	                                  true, &out, &used, &error);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "header address rewriting: %s", error);
 		*why_r = why;
@@ -755,8 +758,8 @@ static void init(struct server *srv)
 	settings.header_domain =
 	    conf_get_bool(conf, "append_at_myorigin") ? conf_get(conf, "myorigin") : NULL;
 	settings.rewriting_headers =
-	    !(settings.receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) &&
-	    (settings.header_domain != NULL ||
+	    settings.header_domain != NULL ||
+	    (!(settings.receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) &&
 	     canonical_wanted(settings.canonical,
 	                      CANONICAL_HEADER_SENDER | CANONICAL_HEADER_RECIPIENT));
 	pickup_content_init(conf, settings.virtual_alias,

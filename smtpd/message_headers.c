@@ -62,6 +62,15 @@ void build_received(struct session *s, struct message_sink *k, struct str *out)
 	str_printf(out, "; %s\r\n", date);
 }
 
+/* The canonical maps and masquerading for the header section: none
+ * with receive_override_options = no_address_mappings, which leaves the
+ * completion of addresses without a domain (as in Postfix, where that is
+ * trivial-rewrite's, not a mapping). */
+static struct canonical *header_tables(const struct session *s)
+{
+	return (s->cfg->receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) ? NULL : s->cfg->canonical;
+}
+
 /* Whether the client is local to header rewriting: Postfix rewrites the
  * header sections of the clients local_header_rewrite_clients names. */
 static bool is_local_client(const struct session *s)
@@ -90,7 +99,7 @@ static void rewrite_header_fields(struct session *s, struct message_sink *k, str
 	const char *domain =
 	    is_local_client(s) ? s->cfg->local_header_domain : s->cfg->remote_header_domain;
 	int rc =
-	    canonical_rewrite_header(s->cfg->canonical, domain, in, len, true, &out, &used, &error);
+	    canonical_rewrite_header(header_tables(s), domain, in, len, true, &out, &used, &error);
 	if (rc < 0) {
 		log_warn("%s: header address rewriting: %s", k->id, error);
 		k->rewrite_failed = true;
@@ -190,7 +199,7 @@ bool rewrites_headers(const struct session *s)
 {
 	if (is_local_client(s))
 		return s->cfg->local_header_domain != NULL ||
-		       canonical_wanted(s->cfg->canonical,
+		       canonical_wanted(header_tables(s),
 		                        CANONICAL_HEADER_SENDER | CANONICAL_HEADER_RECIPIENT);
 	return s->cfg->remote_header_domain != NULL;
 }

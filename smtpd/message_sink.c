@@ -194,8 +194,7 @@ struct message_sink *sink_open(struct session *s, struct refusal *why)
 	k->checking = !(s->cfg->receive_options & RECEIVE_NO_HEADER_BODY_CHECKS) &&
 	              content_check_wanted(&k->check_cfg);
 	content_check_init(&k->check, &k->check_cfg);
-	k->rewriting =
-	    !(s->cfg->receive_options & RECEIVE_NO_ADDRESS_MAPPINGS) && rewrites_headers(s);
+	k->rewriting = rewrites_headers(s);
 	build_received(s, k, &k->received);
 	if (!k->checking) {
 		sink_put(k, k->received.data, k->received.len);

@@ -242,6 +242,20 @@ class NoAddressMappingsTest(CanonicalTest):
             self.assert_headers(head, UNCHANGED_HEADERS)
             self.assertEqual(body, BODY)
 
+    def test_addresses_still_completed(self):
+        """No mappings, but a local client's header addresses without a
+        domain still get @$myorigin (append_at_myorigin is not a mapping:
+        in Postfix it is trivial-rewrite's)."""
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.sendmail(SENDER, RCPTS[:1],
+                       (INCOMPLETE_HEADERS % "token-n3" + "\r\nbody\r\n").encode())
+        head = self.queued("token-n3")[2] + "\n"
+        for field in ("From: jdoe@mx.example.test",
+                      "Reply-To: Help Desk <helpdesk@mx.example.test>",
+                      "To: Info <info@relay.test>, bob@mx.example.test (Bob)",
+                      "Cc: carol@legacy.test, \"Dave\" <dave@sub.example.test>"):
+            self.assertIn(field + "\n", head)
+
 
 class RemoteClientHeadersTest(CanonicalTest):
     # An SMTP client that is not local (not logged in, here): its

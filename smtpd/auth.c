@@ -394,7 +394,15 @@ static void auth_plain(struct session *s, const char *initial)
 		return;
 	}
 	const char *authzid = p, *authcid = nul1 + 1, *password = nul2 + 1;
-	if (*authzid && strcmp(authzid, authcid) != 0) {
+	if (*authzid && strcmp(authzid, authcid) != 0 && s->cfg->dovecot_auth) {
+		/* A master user logging in as authzid: Dovecot decides (its
+		 * master passdb), from the response as the client sent it. */
+		struct str encoded = STR_INIT;
+		base64_encode(decoded.data, decoded.len, &encoded);
+		auth_relayed(s, "PLAIN", str_cstr(&encoded));
+		explicit_bzero(encoded.data, encoded.len);
+		str_free(&encoded);
+	} else if (*authzid && strcmp(authzid, authcid) != 0) {
 		reply(s, 535, "5.7.8", "Error: authorization identity differs from user name");
 		session_error(s);
 	} else {

@@ -586,10 +586,11 @@ class Dovecot:
     the users in passwords ({user: password}, each stored as a
     SHA512-CRYPT hash made by doveadm pw; or {user: (password, scheme)}
     for another of Dovecot's schemes, such as PLAIN, which CRAM-MD5 and
-    SCRAM need) can log in."""
+    SCRAM need) can log in; master_users ({name: password}, in a master
+    passdb) may log in as any of them (PLAIN's authorization identity)."""
 
     def __init__(self, port, users, passwords=None, auth_socket=None,
-                 auth_mechanisms="plain login"):
+                 auth_mechanisms="plain login", master_users=None):
         import pwd
         self.dir = tempfile.mkdtemp(prefix="postern-dovecot-")
         os.chmod(self.dir, 0o755)
@@ -621,6 +622,14 @@ class Dovecot:
             if auth_socket:
                 f.write(DOVECOT_AUTH_CONF.format(socket=auth_socket,
                                                  mechanisms=auth_mechanisms))
+            if master_users:
+                masters_file = os.path.join(self.dir, "masters")
+                with open(masters_file, "w") as m:
+                    for name, password in master_users.items():
+                        m.write("%s:%s\n" % (name, self.hash(password)))
+                # pass = yes: the user logged in as must exist in the
+                # ordinary passdb too.
+                f.write(DOVECOT_MASTER_CONF.format(masters=masters_file))
         self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -710,6 +719,15 @@ service lmtp {{
     address = 127.0.0.1
     port = {port}
   }}
+}}
+"""
+
+DOVECOT_MASTER_CONF = """\
+passdb {{
+  driver = passwd-file
+  args = {masters}
+  master = yes
+  pass = yes
 }}
 """
 

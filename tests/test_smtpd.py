@@ -228,6 +228,23 @@ class SmtpdTest(unittest.TestCase):
         self.assertEqual(code, 421)
         self.assertTrue(r.closed())
 
+    def test_auth_plain_authorization_identity(self):
+        # Postern's auth service has no master users: PLAIN's authorization
+        # identity must be empty or the user's own name.
+        import base64
+        for authzid, code in (("bob@example.test", 535), ("alice@example.test", 235)):
+            r = Raw(self.subs, greet=False)
+            r.sock = self.tls_context().wrap_socket(r.sock)
+            r.expect(220)
+            r.send("EHLO x.test\r\n")
+            r.expect(250)
+            response = base64.b64encode(
+                ("%s\0alice@example.test\0%s" % (authzid, PASSWORD)).encode()).decode()
+            r.send("AUTH PLAIN %s\r\n" % response)
+            self.assertEqual(r.read_reply()[0], code, authzid)
+            r.send("QUIT\r\n")
+            r.expect(221)
+
     def test_implicit_tls_with_s_client(self):
         out = subprocess.run(
             ["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.subs, "-quiet"],

@@ -138,7 +138,8 @@ class RealDovecotTest(unittest.TestCase):
                 "alice@dv.example": PASSWORD, "bob@dv.example": "bob's " + PASSWORD,
                 "carol@dv.example": ("carol's " + PASSWORD, "PLAIN")},
                 auth_socket=os.path.join(cls.inst.spool, "private", "auth"),
-                auth_mechanisms="plain login cram-md5 scram-sha-256 anonymous")
+                auth_mechanisms="plain login cram-md5 scram-sha-256 anonymous",
+                master_users={"support": "master " + PASSWORD})
         except BaseException:
             cls.tearDownClass()
             raise
@@ -169,6 +170,30 @@ class RealDovecotTest(unittest.TestCase):
         shown = self.inst.mailctl("queue", "show", queue_id, check=True).stdout
         self.assertIn("(Authenticated sender: alice@dv.example)", shown)
         self.assertNotIn(PASSWORD, self.inst.read_log())
+
+    def test_master_user_logs_in_as_another(self):
+        # PLAIN's authorization identity goes to Dovecot as the client sent
+        # it: the master user support logs in as alice.
+        with client(self.port, "127.0.0.6") as c:
+            code, text = c.docmd("AUTH", "PLAIN " + b64(
+                "alice@dv.example\0support\0master " + PASSWORD))
+            self.assertEqual((code, text), (235, b"2.7.0 Authentication successful"))
+            self.assertEqual(c.mail("alice@dv.example")[0], 250)
+            self.assertEqual(c.rcpt("friend@far.test")[0], 250)
+        self.inst.wait_log("unknown[127.0.0.6]: sasl_method=PLAIN, "
+                           "sasl_username=alice@dv.example")
+        # The wrong master password, a user Dovecot does not know, and an
+        # ordinary user who is no master.
+        for authzid, authcid, password in (
+                ("alice@dv.example", "support", "not it"),
+                ("nobody@dv.example", "support", "master " + PASSWORD),
+                ("alice@dv.example", "bob@dv.example", "bob's " + PASSWORD)):
+            with client(self.port, "127.0.0.6") as c:
+                code, text = c.docmd("AUTH", "PLAIN " + b64(
+                    "%s\0%s\0%s" % (authzid, authcid, password)))
+                self.assertEqual((code, text),
+                                 (535, b"5.7.8 Error: authentication failed"), authcid)
+        self.assertNotIn("master " + PASSWORD, self.inst.read_log())
 
     def test_mechanisms_dovecot_offers(self):
         with client(self.port, "127.0.0.4") as c:

@@ -178,12 +178,54 @@ TEST(work_bound)
 	var_expansion_free(&x);
 }
 
+static void nonempty(struct var_expansion *x, const char *name, size_t len, struct str *out)
+{
+	(void)name;
+	(void)len;
+	var_expand_emit(x, out, "v", 1);
+}
+
+/* ${a?${a?...}} nested n levels deep around "end". */
+static void nested(struct str *text, int n)
+{
+	for (int i = 0; i < n; i++)
+		str_append_cstr(text, "${a?");
+	str_append_cstr(text, "end");
+	for (int i = 0; i < n; i++)
+		str_append_cstr(text, "}");
+}
+
+TEST(depth_bound)
+{
+	struct str text = STR_INIT, out = STR_INIT;
+	nested(&text, 99); /* with the outermost call: 100 levels */
+	struct var_expansion x;
+	var_expansion_init(&x, nonempty, NULL);
+	var_expand(&x, text.data, text.len, &out);
+	CHECK(!x.failed);
+	CHECK_STR(str_cstr(&out), "end");
+	var_expansion_free(&x);
+
+	str_clear(&text);
+	str_clear(&out);
+	nested(&text, 100000);
+	var_expansion_init(&x, nonempty, NULL);
+	var_expand(&x, text.data, text.len, &out);
+	CHECK(x.failed);
+	CHECK_STR(str_cstr(&x.error), "expansion is nested too deeply (more than 100 levels)");
+	CHECK_STR(str_cstr(&out), "");
+	var_expansion_free(&x);
+	str_free(&text);
+	str_free(&out);
+}
+
 int main(void)
 {
 	RUN(forms);
 	RUN(postfix_default);
 	RUN(errors);
 	RUN(work_bound);
+	RUN(depth_bound);
 	RUN(lenient);
 	RUN(no_conditions);
 	RUN(no_escape);

@@ -10,6 +10,8 @@
 /* Work (bytes produced plus a charge per reference) one expansion may do. */
 #define VAR_EXPAND_MAX_WORK (1024 * 1024)
 #define VAR_EXPAND_REFERENCE_COST 16
+/* var_expand calls one expansion may have in progress at once. */
+#define VAR_EXPAND_MAX_DEPTH 100
 
 static bool is_name_char(char c)
 {
@@ -137,6 +139,12 @@ static const char *expand_braced(struct var_expansion *x, const char *start, con
 
 void var_expand(struct var_expansion *x, const char *text, size_t len, struct str *out)
 {
+	if (x->depth >= VAR_EXPAND_MAX_DEPTH) {
+		var_expansion_fail(x, "expansion is nested too deeply (more than %d levels)",
+		                   VAR_EXPAND_MAX_DEPTH);
+		return;
+	}
+	x->depth++;
 	const char *p = text, *end = text + len;
 	while (p < end && !x->failed) {
 		const char *dollar = memchr(p, '$', (size_t)(end - p));
@@ -164,6 +172,7 @@ void var_expand(struct var_expansion *x, const char *text, size_t len, struct st
 		else
 			var_expand_emit(x, out, "$", 1); /* and on with what follows it */
 	}
+	x->depth--;
 }
 
 struct value_table {

@@ -8,9 +8,11 @@
  * What a name stands for is the caller's: a lookup function appends its
  * value (and may expand more text through the same expansion, as
  * main.conf's values refer to other values). The work one expansion may
- * do (bytes produced, plus a charge per reference) is bounded. The first
- * problem found (an unterminated "${", a bad reference, a name the lookup
- * does not know, too much work) fails the expansion: it is kept in error,
+ * do (bytes produced, plus a charge per reference) is bounded, and so is
+ * how deeply it nests (conditional texts within conditional texts, values
+ * that expand further). The first problem found (an unterminated "${", a
+ * bad reference, a name the lookup does not know, too much work, too deep
+ * a nesting) fails the expansion: it is kept in error,
  * and nothing more is produced.
  *
  * Flags make the syntax narrower or the expansion lenient, for templates
@@ -47,6 +49,7 @@ struct var_expansion {
 	void *context;  /* the lookup's */
 	unsigned flags; /* VAR_EXPAND_*: set after var_expansion_init */
 	size_t work;
+	int depth;    /* var_expand calls in progress */
 	bool unknown; /* the lookup just called var_expand_unknown */
 	bool failed;
 	struct str error; /* the first problem found */

@@ -2,7 +2,8 @@
  * mailctl check: main.conf parameters checked on their own, as the
  * programs that read them would: the directories and the mail owner, the
  * milter settings, the client network lists, the DNS and domain
- * blocklists, notify_classes and bounce_template_file.
+ * blocklists with their reply templates, notify_classes and
+ * bounce_template_file.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "mailctl/check.h"
 #include "milter/milter_conf.h"
 #include "smtp/rbl_reply.h"
+#include "table/table.h"
 #include "util/alloc.h"
 #include "util/cidr.h"
 #include "util/privs.h"
@@ -118,6 +120,54 @@ void check_networks(struct checker *ck)
 
 /* Every entry of the DNS and domain blocklists (smtpd would ignore a bad
  * one) and their reply code. */
+/* At most this many bad templates of one rbl_reply_maps table are named. */
+#define RBL_TEMPLATE_REPORTS 5
+
+struct rbl_template_walk {
+	struct checker *ck;
+	const char *spec; /* the table */
+	int bad;
+};
+
+static int check_rbl_template(const char *key, const char *value, void *ctx)
+{
+	struct rbl_template_walk *w = ctx;
+	struct str why = STR_INIT;
+	if (rbl_reply_check(value, &why) != 0 && ++w->bad <= RBL_TEMPLATE_REPORTS) {
+		char *where = param_where(w->ck, "rbl_reply_maps");
+		report(w->ck, false, where,
+		       "rbl_reply_maps: %s: the template for %s, \"%s\": %s (smtpd would send "
+		       "default_rbl_reply instead)",
+		       w->spec, key, value, str_cstr(&why));
+		free(where);
+	}
+	str_free(&why);
+	return 0;
+}
+
+/* The tables of rbl_reply_maps open, and each template in them that can
+ * be listed (not a regexp: or pcre: table's) expands. */
+static void check_rbl_reply_maps(struct checker *ck)
+{
+	check_table_param(ck, "rbl_reply_maps");
+	char *const *maps = conf_get_list(ck->conf, "rbl_reply_maps");
+	for (size_t i = 0; maps && maps[i]; i++) {
+		const char *error;
+		struct table *t = table_open(maps[i], &error);
+		if (t == NULL)
+			continue; /* reported above */
+		struct rbl_template_walk w = {ck, maps[i], 0};
+		(void)table_walk(t, check_rbl_template, &w, &error); /* regexp: not listed */
+		table_close(t);
+		if (w.bad > RBL_TEMPLATE_REPORTS) {
+			char *where = param_where(ck, "rbl_reply_maps");
+			report(ck, false, where, "rbl_reply_maps: %s: %d more templates like these",
+			       maps[i], w.bad - RBL_TEMPLATE_REPORTS);
+			free(where);
+		}
+	}
+}
+
 void check_dnsbl(struct checker *ck)
 {
 	static const char *const lists[] = {
@@ -160,6 +210,7 @@ void check_dnsbl(struct checker *ck)
 		free(where);
 	}
 	str_free(&why);
+	check_rbl_reply_maps(ck);
 }
 
 /* notify_classes as qmgr reads it (an unknown class stops qmgr). */

@@ -336,6 +336,19 @@ class DnsblReplyTest(unittest.TestCase):
                            '"250 Fine by $rbl_domain": the reply does not start with a 4NN or '
                            '5NN code and a space; default_rbl_reply is used' % table)
 
+    def test_mailctl_check_tries_the_table_templates(self):
+        # The two bad entries of the table are named, the good ones not.
+        table = "texthash:%s/rbl_reply" % self.inst.etc
+        result = self.inst.mailctl("check")
+        self.assertEqual(result.returncode, 0, result.stdout)
+        found = re.findall(r"main\.conf:\d+: warning: rbl_reply_maps: (\S+): the template "
+                           r"for (\S+), (.*) \(smtpd would send default_rbl_reply instead\)",
+                           result.stdout)
+        self.assertEqual(sorted(found), [
+            (table, "bad.example", '"554 Blocked by $nosuch": unknown variable $nosuch'),
+            (table, "badcode.example", '"250 Fine by $rbl_domain": the reply does not start '
+                                       "with a 4NN or 5NN code and a space")], result.stdout)
+
     def test_bad_default_logged_and_builtin_used(self):
         self.assertEqual(self.rcpt("builtin"), [
             (554, "5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "

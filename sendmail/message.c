@@ -39,9 +39,10 @@ static void end_line(struct line_reader *r)
 	const char *text = str_cstr(&r->line);
 	bool first = r->first_line;
 	r->first_line = false;
-	if (r->dot_ends && strcmp(text, ".") == 0) {
+	/* By length: a line may hold NUL bytes (".\0..." is no end). */
+	if (r->dot_ends && r->line.len == 1 && text[0] == '.') {
 		r->done = true;
-	} else if (first && strncmp(text, "From ", 5) == 0) {
+	} else if (first && r->line.len >= 5 && memcmp(text, "From ", 5) == 0) {
 		/* A UNIX mailbox separator, not a header: dropped as Postfix does. */
 	} else {
 		str_append(r->out, r->line.data, r->line.len);

@@ -8,7 +8,9 @@
  * the submitter's uid, user name and the time are stamped here.
  *
  * A drop file is written as maildrop/tmp.ID (pickup ignores those), made
- * durable, then renamed to maildrop/ID. Its mode is 0644: maildrop/ itself
+ * durable, then renamed to maildrop/ID; an error, or a signal that ends
+ * postdrop before the rename (the submitter may send one), removes the
+ * unfinished file. Its mode is 0644: maildrop/ itself
  * (mode 1730, owner mail_owner, group postern-drop) lets no one else in, so
  * the file is readable only by pickup, which runs as mail_owner (the
  * directory's owner, but neither the file's owner nor in its group).
@@ -60,8 +62,43 @@ static void fatal(int status, const char *fmt, ...)
 	exit(status);
 }
 
+/* The signals that may end us while a temporary file exists (the
+ * submitter may send them: postdrop runs with the submitter's uid). */
+static const int cleanup_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
+                                      SIGALRM, SIGUSR1, SIGUSR2, SIGABRT};
+
+/* The temporary file in maildrop/ while it exists, for on_signal. */
+static volatile sig_atomic_t temp_armed;
+static int temp_dir_fd = -1;
+static char temp_name[QUEUE_ID_LEN + 5];
+
+/* Remove the unfinished file, then die of the signal as we would have. */
+static void on_signal(int sig)
+{
+	if (temp_armed)
+		unlinkat(temp_dir_fd, temp_name, 0);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Hold the cleanup signals (block) or let them in again, so that the
+ * file's creation or rename and temp_armed change together. */
+static void hold_signals(bool block, sigset_t *saved)
+{
+	if (block) {
+		sigset_t set;
+		sigemptyset(&set);
+		for (size_t i = 0; i < sizeof(cleanup_signals) / sizeof(*cleanup_signals); i++)
+			sigaddset(&set, cleanup_signals[i]);
+		sigprocmask(SIG_BLOCK, &set, saved);
+	} else {
+		sigprocmask(SIG_SETMASK, saved, NULL);
+	}
+}
+
 /* Descriptors 0-2 open (a closed one would be reused by our files), a
- * clean environment, and no signal that could leave a half-done file. */
+ * clean environment, and no signal that could leave a half-done file:
+ * those that end us remove it first. */
 static void sanitize(void)
 {
 	for (int fd = 0; fd <= 2; fd++) {
@@ -73,6 +110,18 @@ static void sanitize(void)
 	signal(SIGPIPE, SIG_IGN);
 	/* A small RLIMIT_FSIZE must fail a write, not kill us mid-file. */
 	signal(SIGXFSZ, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(cleanup_signals) / sizeof(*cleanup_signals); i++)
+		sigaddset(&sa.sa_mask, cleanup_signals[i]);
+	for (size_t i = 0; i < sizeof(cleanup_signals) / sizeof(*cleanup_signals); i++)
+		sigaction(cleanup_signals[i], &sa, NULL);
+	/* A mask inherited from the submitter must not hold them off. */
+	sigset_t unblock;
+	sigemptyset(&unblock);
+	for (size_t i = 0; i < sizeof(cleanup_signals) / sizeof(*cleanup_signals); i++)
+		sigaddset(&unblock, cleanup_signals[i]);
+	sigprocmask(SIG_UNBLOCK, &unblock, NULL);
 }
 
 static bool set_id(void)
@@ -193,6 +242,8 @@ static int on_content(void *ctx, const void *data, size_t len, const char **erro
 
 static void open_temp(struct drop_out *o, const char *maildrop)
 {
+	sigset_t saved;
+	hold_signals(true, &saved);
 	for (int attempt = 0; attempt < 10; attempt++) {
 		char id[QUEUE_ID_LEN + 1];
 		queue_id_new(id);
@@ -202,6 +253,12 @@ static void open_temp(struct drop_out *o, const char *maildrop)
 		if (o->fd >= 0 || errno != EEXIST)
 			break;
 	}
+	if (o->fd >= 0) {
+		temp_dir_fd = o->dir_fd;
+		memcpy(temp_name, o->tmp_name, sizeof(temp_name));
+		temp_armed = 1;
+	}
+	hold_signals(false, &saved);
 	if (o->fd < 0) {
 		/* The usual cause for a user other than root: a postdrop that was
 		 * built or copied but never given its group and mode. */
@@ -213,17 +270,25 @@ static void open_temp(struct drop_out *o, const char *maildrop)
 	}
 }
 
-/* The new name must not exist yet; never replace another drop file. */
+/* The new name must not exist yet; never replace another drop file.
+ * Once renamed, the file is no longer the signal handler's to remove. */
 static int rename_final(struct drop_out *o, char *final)
 {
-	for (int attempt = 0; attempt < 10; attempt++) {
+	sigset_t saved;
+	hold_signals(true, &saved);
+	int rc = -1;
+	for (int attempt = 0; attempt < 10 && rc != 0; attempt++) {
 		queue_id_new(final);
-		if (rename_no_replace_at(o->dir_fd, o->tmp_name, o->dir_fd, final) == 0)
-			return 0;
-		if (errno != EEXIST)
-			return -1;
+		rc = rename_no_replace_at(o->dir_fd, o->tmp_name, o->dir_fd, final);
+		if (rc == 0)
+			temp_armed = 0;
+		else if (errno != EEXIST)
+			break;
 	}
-	return -1;
+	int saved_errno = errno;
+	hold_signals(false, &saved);
+	errno = saved_errno;
+	return rc;
 }
 
 /* Make the new directory entry durable. postern-drop may not read

@@ -115,16 +115,18 @@ TEST(qualify)
 	QUALIFY("bob@-bad-.test", "ERROR");
 }
 
-/* message_read over bytes written into a pipe. */
-static char *read_message(const char *input, bool dot_ends, long long limit)
+/* message_read over len bytes written into a pipe; *out_len_r is set
+ * to the length of the result (which may hold NUL bytes). */
+static char *read_message_bytes(const char *input, size_t len, bool dot_ends, long long limit,
+                                size_t *out_len_r)
 {
 	int fds[2];
+	*out_len_r = 0;
 	if (pipe(fds) != 0)
 		return xstrdup("PIPE");
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		size_t len = strlen(input);
 		_exit(write(fds[1], input, len) == (ssize_t)len ? 0 : 1);
 	}
 	close(fds[1]);
@@ -137,7 +139,14 @@ static char *read_message(const char *input, bool dot_ends, long long limit)
 		str_free(&out);
 		return xstrdup("ERROR");
 	}
+	*out_len_r = out.len;
 	return str_steal(&out);
+}
+
+static char *read_message(const char *input, bool dot_ends, long long limit)
+{
+	size_t unused;
+	return read_message_bytes(input, strlen(input), dot_ends, limit, &unused);
 }
 
 static void check_read(const char *input, bool dot_ends, long long limit, const char *want,
@@ -169,6 +178,24 @@ TEST(reading)
 	READ("0123456789\n", true, 12, "0123456789\r\n");
 	READ("0123456789\n", true, 11, "ERROR");
 	READ("0123456789abcdef", true, 8, "ERROR");
+}
+
+/* NUL bytes are data: a line "." followed by a NUL and more is not the
+ * end of the input, and nothing after it is lost. */
+TEST(reading_nul_bytes)
+{
+	static const char input[] = "a\n.\0hidden\nafter\n.\nignored\n";
+	static const char want[] = "a\r\n.\0hidden\r\nafter\r\n";
+	size_t len;
+	char *got = read_message_bytes(input, sizeof(input) - 1, true, 0, &len);
+	CHECK(len == sizeof(want) - 1);
+	CHECK(len == sizeof(want) - 1 && memcmp(got, want, len) == 0);
+	free(got);
+	static const char from[] = "From\0 x\nb\n";
+	got = read_message_bytes(from, sizeof(from) - 1, true, 0, &len);
+	static const char from_want[] = "From\0 x\r\nb\r\n";
+	CHECK(len == sizeof(from_want) - 1 && memcmp(got, from_want, len) == 0);
+	free(got);
 }
 
 TEST(header_section)
@@ -337,6 +364,7 @@ int main(void)
 	RUN(address_lists);
 	RUN(qualify);
 	RUN(reading);
+	RUN(reading_nul_bytes);
 	RUN(header_section);
 	RUN(bcc_removed_and_recipients_extracted);
 	RUN(missing_headers_added);

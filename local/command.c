@@ -11,7 +11,8 @@
  * SHELL, SENDER, RECIPIENT, LOCAL, DOMAIN, and when they have a value
  * EXTENSION, ORIGINAL_RECIPIENT and the client's CLIENT_* and
  * SASL_USERNAME; in each value the characters not in
- * command_expansion_filter become '_'. Its standard input is the message
+ * command_expansion_filter become '_'. It inherits no descriptor but its
+ * standard input, output and error. Its standard input is the message
  * (a From_ line, Return-Path and Delivered-To, LF line ends); its output
  * (stdout and stderr) is kept, up to OUTPUT_KEEP bytes, for the reason.
  * The exit status is read as sysexits(3): 0 delivered; EX_TEMPFAIL and
@@ -154,6 +155,11 @@ static void exec_command(const struct command_job *job, int in_fd, int out_fd)
 	const struct local_command *c = job->cmd;
 	setpgid(0, 0);
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+		_exit(EX_OSERR);
+	/* Nothing else of local's: not the qmgr connection (a command could
+	 * write results into it), the queue file or the alias tables. Some
+	 * of them are not close-on-exec, as children before exec use them. */
+	if (close_range(3, ~0U, 0) != 0)
 		_exit(EX_OSERR);
 	signal(SIGPIPE, SIG_DFL);
 	const char *home = c->home && c->home[0] == '/' ? c->home : "/";

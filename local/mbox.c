@@ -8,7 +8,18 @@
  * removed), then an fcntl write lock on the file; each is tried
  * lock_attempts times lock_delay apart, after that the delivery is
  * deferred. A /file target in a directory we may not write is locked with
- * fcntl only. The message gets a "From sender date" line, Return-Path and
+ * fcntl only.
+ *
+ * What is written to, as Postfix's local checks it: never a symlink (the
+ * last component is opened O_NOFOLLOW), a file with more than one link or
+ * anything but a regular file (a /file target may also be a character
+ * device such as /dev/null; a FIFO fails at once), all deferred; a
+ * mailbox only when the user we write as owns it (strict_mailbox_ownership
+ * in Postfix: another user who made the file in a shared spool would read
+ * the mail), else deferred with 4.2.0; a /file target never when it is
+ * executable (bounced, 5.7.1: mail appended to a script could be run).
+ *
+ * The message gets a "From sender date" line, Return-Path and
  * Delivered-To headers, LF line ends, '>' before body lines that start
  * with "From ", and an empty line after it. A failed write truncates the
  * file back to the size it had, so a half message never stays behind.
@@ -196,20 +207,35 @@ static void mbox_child(void *arg, int report_fd)
 		goto out;
 	}
 	have_dotlock = rc == 1;
-	int fd =
-	    open(m->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	/* O_NONBLOCK: a FIFO put in place of the file fails at once (ENXIO)
+	 * instead of holding the delivery until a reader comes. */
+	int fd = open(
+	    m->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	    0600);
 	struct stat st;
 	if (fd < 0) {
 		report_errno(report_fd, "open", m->path, strerror(errno));
 		goto out;
 	}
-	if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
-		report_errno(report_fd, "deliver to", m->path, "not a regular file");
-		close(fd);
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && st.st_nlink != 1) {
-		report_errno(report_fd, "deliver to", m->path, "the file has more than one link");
+	const char *refused = NULL;
+	const char *status = "4.2.0";
+	if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || (!m->mailbox && S_ISCHR(st.st_mode))))
+		refused = "not a regular file";
+	else if (S_ISREG(st.st_mode) && st.st_nlink != 1)
+		refused = "the file has more than one link";
+	else if (m->mailbox && st.st_uid != geteuid())
+		refused = "not owned by the recipient"; /* Postfix's strict_mailbox_ownership */
+	else if (!m->mailbox && S_ISREG(st.st_mode) &&
+	         (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
+		refused = "file is executable"; /* bounced, as Postfix's */
+		status = "5.7.1";
+	} else if (fcntl(fd, F_SETFL, O_APPEND) != 0)
+		refused = strerror(errno);
+	if (refused != NULL) {
+		char *text = xasprintf("cannot deliver to %s: %s", m->path, refused);
+		local_child_report(report_fd, status[0] == '5' ? "bounced" : "deferred", status,
+		                   text);
+		free(text);
 		close(fd);
 		goto out;
 	}

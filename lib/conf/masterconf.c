@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/postfix_hints.h"
 #include "util/alloc.h"
 #include "util/logical_lines.h"
 #include "util/str.h"
@@ -218,9 +219,15 @@ static int parse_fields(char **fields, int count, struct service_def *def, char 
 	const char *why;
 	def->name = xstrdup(name);
 	if (parse_type(fields[F_TYPE], &def->type) != 0) {
-		*error =
-		    xasprintf("service %s: unknown service type \"%s\" (use inet, unix or pass)",
-		              name, fields[F_TYPE]);
+		/* Postfix's unix-dgram (postlogd) and fifo (old pickup and
+		 * qmgr lines): say what to do with the line. */
+		const char *hint = postfix_program_hint(fields[F_COMMAND]);
+		if (hint == NULL && strcmp(fields[F_TYPE], "fifo") == 0)
+			hint = "a fifo service is a unix service in Postern: write unix";
+		*error = xasprintf("service %s: unknown service type \"%s\" (use inet, unix or "
+		                   "pass)%s%s%s",
+		                   name, fields[F_TYPE], hint ? " (Postfix's: " : "",
+		                   hint ? hint : "", hint ? ")" : "");
 		return -1;
 	}
 	if (def->type == SERVICE_INET && !valid_inet_name(name)) {

@@ -117,7 +117,7 @@ static const struct hint programs[] = {
     {"error", "error is a transport built into qmgr: remove this line"},
     {"flush", built_in},
     {"oqmgr", "Postern's queue manager is qmgr"},
-    {"postlog", "master writes maillog_file itself: remove this line"},
+    {"postlogd", "master writes maillog_file itself: remove this line"},
     {"postscreen", "smtpd serves port 25 itself: name smtpd on this line"},
     {"proxymap", built_in},
     {"retry", "there is no retry transport"},

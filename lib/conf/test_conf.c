@@ -249,7 +249,7 @@ TEST(postfix_hints)
 	/* master.cf programs; the table is searched, so every name is found. */
 	static const char *const programs[] = {
 	    "anvil",  "bounce",   "cleanup",         "discard",  "dnsblog", "error",  "flush",
-	    "oqmgr",  "postlog",  "postscreen",      "proxymap", "retry",   "scache", "spawn",
+	    "oqmgr",  "postlogd", "postscreen",      "proxymap", "retry",   "scache", "spawn",
 	    "tlsmgr", "tlsproxy", "trivial-rewrite", "verify",   "virtual"};
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
 		CHECK(postfix_program_hint(programs[i]) != NULL);

@@ -153,6 +153,13 @@ TEST(malformed_lines)
 	                 "wakeup, maxproc and command"));
 	CHECK(line_error("bad flurb n - n - 1 prog",
 	                 "service bad: unknown service type \"flurb\" (use inet, unix or pass)"));
+	/* Postfix's own types: what to do with the line. */
+	CHECK(line_error("postlog unix-dgram n - n - 1 postlogd",
+	                 "service postlog: unknown service type \"unix-dgram\" (use inet, unix or "
+	                 "pass) (Postfix's: master writes maillog_file itself: remove this line)"));
+	CHECK(line_error("pickup fifo n - - 60 1 pickup",
+	                 "service pickup: unknown service type \"fifo\" (use inet, unix or pass) "
+	                 "(Postfix's: a fifo service is a unix service in Postern: write unix)"));
 	CHECK(line_error("x unix q - n - - prog",
 	                 "service x: private column must be y, n or -, not \"q\""));
 	CHECK(line_error("x unix yes - n - - prog",

@@ -330,6 +330,7 @@ static void auth_relayed(struct session *s, const char *mech, const char *initia
 		initial = ""; /* an empty initial response (RFC 4954) */
 	} else if (initial != NULL && !is_base64(initial)) {
 		reply(s, 501, "5.5.2", "Error: invalid base64 data in authentication exchange");
+		session_error(s);
 		return;
 	}
 	const char *error = "";
@@ -363,11 +364,13 @@ static void auth_relayed(struct session *s, const char *mech, const char *initia
 	free(out);
 	if (rc < 0)
 		s->quit = true;
-	else if (rc == 0 && step == DOVECOT_STEP_OK)
+	else if (rc > 0)
+		session_error(s);
+	else if (step == DOVECOT_STEP_OK)
 		auth_outcome(s, mech, AUTH_OK, xstrdup(dovecot_conn_user(c)), NULL, error);
-	else if (rc == 0 && step == DOVECOT_STEP_FAIL)
+	else if (step == DOVECOT_STEP_FAIL)
 		auth_outcome(s, mech, AUTH_FAIL, NULL, dovecot_conn_user(c), error);
-	else if (rc == 0)
+	else
 		auth_outcome(s, mech, AUTH_TEMPFAIL, NULL, NULL, error);
 	dovecot_conn_close(c);
 }
@@ -379,6 +382,8 @@ static void auth_plain(struct session *s, const char *initial)
 	if (rc != 0) {
 		if (rc < 0)
 			s->quit = true;
+		else
+			session_error(s);
 		str_free(&decoded);
 		return;
 	}
@@ -390,6 +395,7 @@ static void auth_plain(struct session *s, const char *initial)
 	if (nul1 == NULL || nul2 == NULL ||
 	    memchr(nul2 + 1, '\0', decoded.len - (size_t)(nul2 + 1 - p))) {
 		reply(s, 501, "5.5.2", "Error: malformed PLAIN authentication response");
+		session_error(s);
 		str_free(&decoded);
 		return;
 	}
@@ -427,6 +433,8 @@ static void auth_login(struct session *s, const char *initial)
 		verify(s, "LOGIN", str_cstr(&user), str_cstr(&password));
 	else if (rc < 0)
 		s->quit = true;
+	else
+		session_error(s);
 	if (password.data)
 		explicit_bzero(password.data, password.len);
 	str_free(&user);
@@ -446,16 +454,21 @@ void cmd_auth(struct session *s, const char *arg)
 		session_error(s);
 		return;
 	}
+	/* As Postfix, each refusal counts as an error (so does an aborted
+	 * or malformed exchange, below). */
 	if (!s->esmtp) {
 		reply(s, 503, "5.5.1", "Error: send EHLO first");
+		session_error(s);
 		return;
 	}
 	if (s->auth_user) {
 		reply(s, 503, "5.5.1", "Error: already authenticated");
+		session_error(s);
 		return;
 	}
 	if (s->in_transaction) {
 		reply(s, 503, "5.5.1", "Error: MAIL transaction in progress");
+		session_error(s);
 		return;
 	}
 	if (client_rate_refused(s, CLIENT_EVENT_AUTH, s->cfg->auth_rate_limit))

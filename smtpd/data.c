@@ -9,26 +9,36 @@
  * step with the client.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "smtp/smtp_data.h"
 #include "smtpd/message_sink.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
 
+/* Why DATA cannot be taken now (replied, and counted as an error as
+ * Postfix counts it); false if it can. */
+static bool data_refused(struct session *s)
+{
+	if (s->bdat)
+		reply(s, 503, "5.5.1", "Error: DATA after BDAT");
+	else if (!s->in_transaction)
+		reply(s, 503, "5.5.1", "Error: need MAIL command");
+	else if (s->env.rcpt_count == 0)
+		reply(s, 554, "5.5.1", "Error: no valid recipients");
+	else if (s->env.body != NULL && strcmp(s->env.body, "BINARYMIME") == 0)
+		/* RFC 3030 section 3: binary content is sent with BDAT only. */
+		reply(s, 503, "5.5.1", "Error: BODY=BINARYMIME requires BDAT");
+	else
+		return false;
+	session_error(s);
+	return true;
+}
+
 void cmd_data(struct session *s)
 {
-	if (s->bdat) {
-		reply(s, 503, "5.5.1", "Error: DATA after BDAT");
+	if (data_refused(s))
 		return;
-	}
-	if (!s->in_transaction) {
-		reply(s, 503, "5.5.1", "Error: need MAIL command");
-		return;
-	}
-	if (s->env.rcpt_count == 0) {
-		reply(s, 554, "5.5.1", "Error: no valid recipients");
-		return;
-	}
 	struct refusal why = {0};
 	struct message_sink *k = sink_open(s, &why);
 	if (k == NULL && why.replied) {
@@ -113,6 +123,7 @@ void cmd_bdat(struct session *s, unsigned long long size, bool last)
 		}
 		reply(s, 503, "5.5.1", "Error: %s",
 		      s->in_transaction ? "no valid recipients" : "need MAIL command");
+		session_error(s);
 		return;
 	}
 	if (s->bdat == NULL) {

@@ -164,6 +164,12 @@ static void dispatch(struct session *s, const char *line)
 	}
 	case SMTP_VERB_RSET:
 		count(s, C_RSET);
+		if (*arg) {
+			/* RFC 5321 4.1.1.5: RSET takes no argument (Postfix's reply). */
+			reply(s, 501, "5.5.4", "Syntax: RSET");
+			session_error(s);
+			break;
+		}
 		session_reset_transaction(s);
 		reply(s, 250, "2.0.0", "Ok");
 		count_junk(s);

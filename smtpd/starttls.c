@@ -35,16 +35,20 @@ void log_tls(struct session *s)
 
 void cmd_starttls(struct session *s, const char *arg)
 {
+	/* As Postfix, each refusal counts as an error. */
 	if (*arg) {
 		reply(s, 501, "5.5.4", "Syntax: STARTTLS");
+		session_error(s);
 		return;
 	}
 	if (s->tls) {
 		reply(s, 554, "5.5.1", "Error: TLS already active");
+		session_error(s);
 		return;
 	}
 	if (s->cfg->tls == NULL) {
 		reply(s, 454, "4.7.0", "TLS not available due to local problem");
+		session_error(s);
 		return;
 	}
 	if (newtls_rate_exceeded(s)) {
@@ -68,9 +72,14 @@ void cmd_starttls(struct session *s, const char *arg)
 	tls_session_attach(s->tls, s->stream);
 	log_tls(s);
 	clientcerts_session_start(s);
-	/* RFC 3207: forget everything learned before TLS. */
+	/* RFC 3207: forget everything learned before TLS, a SASL login
+	 * too (as Postfix's smtpd_sasl_auth_reset). */
 	session_reset_transaction(s);
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = false;
+	free(s->auth_user);
+	s->auth_user = NULL;
+	free(s->auth_method);
+	s->auth_method = NULL;
 }

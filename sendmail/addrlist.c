@@ -264,21 +264,6 @@ void addrlist_free(struct addrlist *list)
 	memset(list, 0, sizeof(*list));
 }
 
-/* True if spec has an '@' outside quoted strings. */
-static bool has_domain(const char *spec)
-{
-	bool quoted = false;
-	for (const char *p = spec; *p; p++) {
-		if (quoted && *p == '\\' && p[1] != '\0')
-			p++;
-		else if (*p == '"')
-			quoted = !quoted;
-		else if (!quoted && *p == '@')
-			return true;
-	}
-	return false;
-}
-
 int address_qualify(const char *spec, const char *origin, char **canon_r, bool *utf8_r,
                     const char **error_r)
 {
@@ -289,7 +274,7 @@ int address_qualify(const char *spec, const char *origin, char **canon_r, bool *
 	}
 	struct str text = STR_INIT;
 	str_append(&text, spec, len);
-	if (len > 0 && !has_domain(str_cstr(&text)))
+	if (len > 0 && !address_has_at(text.data, text.len))
 		str_printf(&text, "@%s", origin);
 	struct address a;
 	int rc = address_parse(text.data ? text.data : "", text.len, true, &a, error_r);

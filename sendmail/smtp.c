@@ -96,7 +96,7 @@ static void cmd_mail(struct session *s, const char *arg)
 	}
 	struct smtp_mail_params p;
 	struct smtp_reply r;
-	if (smtp_parse_mail_from(arg, &p, &r) != 0) {
+	if (smtp_parse_mail_from_local(arg, s->sm->myorigin, &p, &r) != 0) {
 		reply_error(s, &r);
 		return;
 	}
@@ -128,7 +128,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	}
 	struct smtp_rcpt_params p;
 	struct smtp_reply r;
-	if (smtp_parse_rcpt_to(arg, &p, &r) != 0) {
+	if (smtp_parse_rcpt_to_local(arg, s->sm->myorigin, &p, &r) != 0) {
 		reply_error(s, &r);
 		return;
 	}

@@ -293,6 +293,20 @@ class SendmailTest(LocalSubmission, unittest.TestCase):
         self.assertEqual(self.addresses(rcpts), ["postmaster@origin.test"])
         self.assertTrue(content.endswith(b"\r\n\r\n.two\r\n"))
 
+    def test_bs_completes_addresses_without_a_domain(self):
+        # As Postfix's sendmail -bs: a bare user name is user@$myorigin.
+        session = (b"EHLO client.test\r\nMAIL FROM:<alice>\r\nRCPT TO:<bob>\r\n"
+                   b"RCPT TO:<carol@far.test>\r\nDATA\r\n"
+                   b"Subject: token-bsbare\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+        result = self.sendmail("-bs", data=session)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        codes = [line[:3] for line in result.stdout.decode().split("\r\n")
+                 if line and not line.startswith("250-")]
+        self.assertEqual(codes, ["220", "250", "250", "250", "250", "354", "250", "221"])
+        _, env, rcpts, _ = self.wait_queued("token-bsbare")
+        self.assertEqual(self.addresses(rcpts), ["bob@origin.test", "carol@far.test"])
+        self.assertEqual(env["sender"], "alice@origin.test")
+
     def test_corrupt_and_hostile_drop_files(self):
         maildrop = self.queue_dir("maildrop")
         corrupt = self.queue_dir("corrupt")

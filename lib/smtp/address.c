@@ -439,3 +439,17 @@ bool helo_syntax_ok(const char *text, size_t len, bool strict)
 		return check_literal(text, len, &error) == 0;
 	return check_hostname(text, len, HOST_UNDERSCORE | HOST_NOT_NUMERIC, &error) == 0;
 }
+
+bool address_has_at(const char *text, size_t len)
+{
+	bool quoted = false;
+	for (size_t i = 0; i < len; i++) {
+		if (quoted && text[i] == '\\' && i + 1 < len)
+			i++;
+		else if (text[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && text[i] == '@')
+			return true;
+	}
+	return false;
+}

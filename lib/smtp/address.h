@@ -55,6 +55,10 @@ char *address_to_string(const struct address *addr);
  * -1 for one with an '@' that is not a valid mailbox (left alone). */
 int address_header_canonical(const char *spec, char **canonical_r);
 
+/* True if text (len bytes) has an '@' outside quoted strings: it names a
+ * domain, as against a bare Local-part ("root", "\"a@b\""). */
+bool address_has_at(const char *text, size_t len);
+
 /* True if an unquoted local part must be quoted to be a valid Local-part
  * (it is not a Dot-string). */
 bool address_local_needs_quoting(const char *local, size_t len);

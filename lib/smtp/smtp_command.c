@@ -372,15 +372,31 @@ static int mail_param(const struct param *param, struct smtp_mail_params *p,
 	return fail(reply, 555, "5.5.4", "Unsupported MAIL parameter", NULL);
 }
 
+/* The mailbox of a path, as address_parse has it; with an origin (a local
+ * submission), a bare Local-part is completed with @origin first, as
+ * Postfix's append_at_myorigin does. */
+static int path_mailbox(const struct path *path, const char *origin, struct address *out,
+                        const char **error_r)
+{
+	if (origin == NULL || address_has_at(path->mailbox, path->mailbox_len))
+		return address_parse(path->mailbox, path->mailbox_len, true, out, error_r);
+	struct str full = STR_INIT;
+	str_append(&full, path->mailbox, path->mailbox_len);
+	str_printf(&full, "@%s", origin);
+	int rc = address_parse(full.data, full.len, true, out, error_r);
+	str_free(&full);
+	return rc;
+}
+
 /* The reverse-path, once the parameters are known. */
-static int mail_address(const struct path *path, struct smtp_mail_params *p,
+static int mail_address(const struct path *path, const char *origin, struct smtp_mail_params *p,
                         struct smtp_reply *reply)
 {
 	const char *error;
 	if (path->mailbox_len == 0) {
 		p->addr.local = xstrdup("");
 		p->addr.domain = xstrdup("");
-	} else if (address_parse(path->mailbox, path->mailbox_len, true, &p->addr, &error) != 0) {
+	} else if (path_mailbox(path, origin, &p->addr, &error) != 0) {
 		return fail(reply, 501, "5.1.7", "Bad sender address syntax", error);
 	} else if (!p->smtputf8 && !address_is_ascii(&p->addr)) {
 		return fail(reply, 553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8",
@@ -390,8 +406,8 @@ static int mail_address(const struct path *path, struct smtp_mail_params *p,
 	return 0;
 }
 
-static int parse_mail_from(const char *arg, bool strict, struct smtp_mail_params *out,
-                           struct smtp_reply *reply)
+static int parse_mail_from(const char *arg, bool strict, const char *origin,
+                           struct smtp_mail_params *out, struct smtp_reply *reply)
 {
 	if (strncasecmp(arg, "FROM:", 5) != 0)
 		return fail(reply, 501, "5.5.4", SYNTAX_MAIL, NULL);
@@ -408,7 +424,7 @@ static int parse_mail_from(const char *arg, bool strict, struct smtp_mail_params
 			return -1;
 	if (rc < 0)
 		return fail(reply, 501, "5.5.4", "Bad MAIL parameter syntax", NULL);
-	return mail_address(&path, out, reply);
+	return mail_address(&path, origin, out, reply);
 }
 
 int smtp_parse_mail_from(const char *arg, struct smtp_mail_params *out, struct smtp_reply *reply)
@@ -416,15 +432,27 @@ int smtp_parse_mail_from(const char *arg, struct smtp_mail_params *out, struct s
 	return smtp_parse_mail_from_envelope(arg, true, out, reply);
 }
 
-int smtp_parse_mail_from_envelope(const char *arg, bool strict, struct smtp_mail_params *out,
-                                  struct smtp_reply *reply)
+static int mail_from(const char *arg, bool strict, const char *origin, struct smtp_mail_params *out,
+                     struct smtp_reply *reply)
 {
 	memset(out, 0, sizeof(*out));
-	if (parse_mail_from(arg, strict, out, reply) != 0) {
+	if (parse_mail_from(arg, strict, origin, out, reply) != 0) {
 		smtp_mail_params_free(out);
 		return -1;
 	}
 	return 0;
+}
+
+int smtp_parse_mail_from_envelope(const char *arg, bool strict, struct smtp_mail_params *out,
+                                  struct smtp_reply *reply)
+{
+	return mail_from(arg, strict, NULL, out, reply);
+}
+
+int smtp_parse_mail_from_local(const char *arg, const char *origin, struct smtp_mail_params *out,
+                               struct smtp_reply *reply)
+{
+	return mail_from(arg, true, origin, out, reply);
 }
 
 void smtp_mail_params_free(struct smtp_mail_params *p)
@@ -545,7 +573,7 @@ static int rcpt_param(const struct param *param, struct smtp_rcpt_params *p,
 	return fail(reply, 555, "5.5.4", "Unsupported RCPT parameter", NULL);
 }
 
-static int rcpt_address(const struct path *path, struct smtp_rcpt_params *p,
+static int rcpt_address(const struct path *path, const char *origin, struct smtp_rcpt_params *p,
                         struct smtp_reply *reply)
 {
 	const char *error = "empty address";
@@ -557,15 +585,14 @@ static int rcpt_address(const struct path *path, struct smtp_rcpt_params *p,
 		p->address = xstrdup("postmaster");
 		return 0;
 	}
-	if (path->mailbox_len == 0 ||
-	    address_parse(path->mailbox, path->mailbox_len, true, &p->addr, &error) != 0)
+	if (path->mailbox_len == 0 || path_mailbox(path, origin, &p->addr, &error) != 0)
 		return fail(reply, 501, "5.1.3", "Bad recipient address syntax", error);
 	p->address = address_to_string(&p->addr);
 	return 0;
 }
 
-static int parse_rcpt_to(const char *arg, bool strict, struct smtp_rcpt_params *out,
-                         struct smtp_reply *reply)
+static int parse_rcpt_to(const char *arg, bool strict, const char *origin,
+                         struct smtp_rcpt_params *out, struct smtp_reply *reply)
 {
 	if (strncasecmp(arg, "TO:", 3) != 0)
 		return fail(reply, 501, "5.5.4", SYNTAX_RCPT, NULL);
@@ -576,7 +603,7 @@ static int parse_rcpt_to(const char *arg, bool strict, struct smtp_rcpt_params *
 		return fail(reply, 501, "5.5.4", SYNTAX_RCPT, NULL);
 	if (rc == -2)
 		return fail(reply, 501, "5.1.3", "Bad recipient address syntax", error);
-	if (rcpt_address(&path, out, reply) != 0)
+	if (rcpt_address(&path, origin, out, reply) != 0)
 		return -1;
 	struct param param;
 	while ((rc = next_param(&p, &param)) > 0)
@@ -592,15 +619,27 @@ int smtp_parse_rcpt_to(const char *arg, struct smtp_rcpt_params *out, struct smt
 	return smtp_parse_rcpt_to_envelope(arg, true, out, reply);
 }
 
-int smtp_parse_rcpt_to_envelope(const char *arg, bool strict, struct smtp_rcpt_params *out,
-                                struct smtp_reply *reply)
+static int rcpt_to(const char *arg, bool strict, const char *origin, struct smtp_rcpt_params *out,
+                   struct smtp_reply *reply)
 {
 	memset(out, 0, sizeof(*out));
-	if (parse_rcpt_to(arg, strict, out, reply) != 0) {
+	if (parse_rcpt_to(arg, strict, origin, out, reply) != 0) {
 		smtp_rcpt_params_free(out);
 		return -1;
 	}
 	return 0;
+}
+
+int smtp_parse_rcpt_to_envelope(const char *arg, bool strict, struct smtp_rcpt_params *out,
+                                struct smtp_reply *reply)
+{
+	return rcpt_to(arg, strict, NULL, out, reply);
+}
+
+int smtp_parse_rcpt_to_local(const char *arg, const char *origin, struct smtp_rcpt_params *out,
+                             struct smtp_reply *reply)
+{
+	return rcpt_to(arg, true, origin, out, reply);
 }
 
 void smtp_rcpt_params_free(struct smtp_rcpt_params *p)

@@ -88,6 +88,10 @@ int smtp_parse_mail_from(const char *arg, struct smtp_mail_params *out, struct s
  * is taken up to the next blank, as Postfix's smtpd takes it. */
 int smtp_parse_mail_from_envelope(const char *arg, bool strict, struct smtp_mail_params *out,
                                   struct smtp_reply *reply);
+/* The same for a local submission (sendmail -bs): an address without a
+ * domain is completed with @origin, as Postfix's append_at_myorigin. */
+int smtp_parse_mail_from_local(const char *arg, const char *origin, struct smtp_mail_params *out,
+                               struct smtp_reply *reply);
 void smtp_mail_params_free(struct smtp_mail_params *p);
 /* True if any parameter was given (they need EHLO). */
 bool smtp_mail_params_has_extensions(const struct smtp_mail_params *p);
@@ -116,6 +120,10 @@ int smtp_parse_rcpt_to(const char *arg, struct smtp_rcpt_params *out, struct smt
 /* The same, not strict as smtp_parse_mail_from_envelope. */
 int smtp_parse_rcpt_to_envelope(const char *arg, bool strict, struct smtp_rcpt_params *out,
                                 struct smtp_reply *reply);
+/* The same for a local submission, as smtp_parse_mail_from_local ("postmaster"
+ * alone is still the postmaster of RFC 5321). */
+int smtp_parse_rcpt_to_local(const char *arg, const char *origin, struct smtp_rcpt_params *out,
+                             struct smtp_reply *reply);
 void smtp_rcpt_params_free(struct smtp_rcpt_params *p);
 
 /* The largest BDAT chunk size accepted: 2^53. */

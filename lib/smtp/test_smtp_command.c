@@ -125,6 +125,39 @@ TEST(envelopes_not_strict)
 	CHECK(reply.code == 501);
 }
 
+/* A local submission (sendmail -bs): a bare Local-part gets @origin. */
+TEST(envelopes_local)
+{
+	struct smtp_mail_params p;
+	CHECK(smtp_parse_mail_from_local("FROM:<alice>", "Origin.test", &p, &reply) == 0);
+	CHECK_STR(p.address, "alice@origin.test");
+	smtp_mail_params_free(&p);
+	CHECK(smtp_parse_mail_from_local("FROM:<\"a@b\">", "origin.test", &p, &reply) == 0);
+	CHECK_STR(p.address, "\"a@b\"@origin.test");
+	smtp_mail_params_free(&p);
+	CHECK(smtp_parse_mail_from_local("FROM:<a@b.c>", "origin.test", &p, &reply) == 0);
+	CHECK_STR(p.address, "a@b.c");
+	smtp_mail_params_free(&p);
+	CHECK(smtp_parse_mail_from_local("FROM:<>", "origin.test", &p, &reply) == 0);
+	CHECK_STR(p.address, "");
+	smtp_mail_params_free(&p);
+	CHECK(smtp_parse_mail_from_local("FROM:<bad address>", "origin.test", &p, &reply) == -1);
+	CHECK(reply.code == 501);
+	/* Not for a network client. */
+	CHECK(smtp_parse_mail_from("FROM:<alice>", &p, &reply) == -1);
+	CHECK(reply.code == 501);
+	struct smtp_rcpt_params r;
+	CHECK(smtp_parse_rcpt_to_local("TO:<bob> NOTIFY=NEVER", "origin.test", &r, &reply) == 0);
+	CHECK_STR(r.address, "bob@origin.test");
+	smtp_rcpt_params_free(&r);
+	CHECK(smtp_parse_rcpt_to_local("TO:<Postmaster>", "origin.test", &r, &reply) == 0);
+	CHECK(r.postmaster);
+	smtp_rcpt_params_free(&r);
+	CHECK(smtp_parse_rcpt_to_local("TO:<>", "origin.test", &r, &reply) == -1);
+	CHECK(smtp_parse_rcpt_to("TO:<bob>", &r, &reply) == -1);
+	CHECK(reply.code == 501);
+}
+
 TEST(reply_format)
 {
 	struct smtp_mail_params p;
@@ -616,6 +649,7 @@ int main(void)
 {
 	RUN(verbs);
 	RUN(envelopes_not_strict);
+	RUN(envelopes_local);
 	RUN(reply_format);
 	RUN(mail_paths);
 	RUN(mail_path_errors);

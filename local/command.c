@@ -14,18 +14,17 @@
  * command_expansion_filter become '_'. It inherits no descriptor but its
  * standard input, output and error. Its standard input is the message
  * (a From_ line, Return-Path and Delivered-To, LF line ends); its output
- * (stdout and stderr) is kept, up to OUTPUT_KEEP bytes, for the reason.
+ * (stdout and stderr) is kept, up to COMMAND_OUTPUT_KEEP bytes, for the reason.
  * The exit status is read as sysexits(3): 0 delivered; EX_TEMPFAIL and
  * EX_OSERR deferred; others bounced with the matching status code. A
  * command still running after command_time_limit is killed with its
- * process group and deferred; so is one that dies of a signal. The command
+ * process group and deferred; so is one that dies of a signal (the
+ * running, output and exit codes are lib/mail/command_run's, shared with
+ * the pipe agent). The command
  * is not started when qmgr has gone away (local_child_abandoned).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <paths.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,31 +34,14 @@
 #include <unistd.h>
 
 #include "local/local.h"
+#include "mail/command_run.h"
 #include "mail/lf_lines.h"
 #include "util/alloc.h"
-#include "util/event.h"
-
-#define OUTPUT_KEEP 1000
 
 struct command_job {
 	const struct local_message *msg;
 	const struct local_command *cmd;
 	const struct local_headers *h;
-};
-
-static const struct {
-	int code;
-	const char *name;
-	const char *status; /* 4.x.x: deferred */
-} sysexits_table[] = {
-    {EX_USAGE, "EX_USAGE", "5.3.0"},       {EX_DATAERR, "EX_DATAERR", "5.6.0"},
-    {EX_NOINPUT, "EX_NOINPUT", "5.3.0"},   {EX_NOUSER, "EX_NOUSER", "5.1.1"},
-    {EX_NOHOST, "EX_NOHOST", "5.1.2"},     {EX_UNAVAILABLE, "EX_UNAVAILABLE", "5.3.0"},
-    {EX_SOFTWARE, "EX_SOFTWARE", "5.3.0"}, {EX_OSERR, "EX_OSERR", "4.3.0"},
-    {EX_OSFILE, "EX_OSFILE", "5.3.5"},     {EX_CANTCREAT, "EX_CANTCREAT", "5.2.0"},
-    {EX_IOERR, "EX_IOERR", "5.3.0"},       {EX_TEMPFAIL, "EX_TEMPFAIL", "4.3.0"},
-    {EX_PROTOCOL, "EX_PROTOCOL", "5.5.0"}, {EX_NOPERM, "EX_NOPERM", "5.7.0"},
-    {EX_CONFIG, "EX_CONFIG", "5.3.5"},
 };
 
 /* The command's standard input, made ahead of time in LF form. */
@@ -150,18 +132,11 @@ static void exec_plain(const char *command)
 	}
 }
 
-static void exec_command(const struct command_job *job, int in_fd, int out_fd)
+/* In the command's process (command_run has set its descriptors). */
+static void exec_command(void *arg)
 {
+	const struct command_job *job = arg;
 	const struct local_command *c = job->cmd;
-	setpgid(0, 0);
-	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
-		_exit(EX_OSERR);
-	/* Nothing else of local's: not the qmgr connection (a command could
-	 * write results into it), the queue file or the alias tables. Some
-	 * of them are not close-on-exec, as children before exec use them. */
-	if (close_range(3, ~0U, 0) != 0)
-		_exit(EX_OSERR);
-	signal(SIGPIPE, SIG_DFL);
 	const char *home = c->home && c->home[0] == '/' ? c->home : "/";
 	if (chdir(home) != 0 && chdir("/") != 0)
 		_exit(EX_OSERR);
@@ -172,27 +147,9 @@ static void exec_command(const struct command_job *job, int in_fd, int out_fd)
 	_exit(EX_OSERR);
 }
 
-/* Printable output for the reason. */
-static void clean_output(struct str *out)
-{
-	size_t j = 0;
-	for (size_t i = 0; i < out->len; i++) {
-		char ch = out->data[i];
-		if ((unsigned char)ch < 0x20 || ch == 0x7f)
-			ch = ' ';
-		if (ch == ' ' && (j == 0 || out->data[j - 1] == ' '))
-			continue;
-		out->data[j++] = ch;
-	}
-	while (j > 0 && out->data[j - 1] == ' ')
-		j--;
-	str_truncate(out, j);
-}
-
 static void report_exit(int report_fd, const struct local_command *c, int wstatus, bool timed_out,
                         struct str *output)
 {
-	clean_output(output);
 	struct str text = STR_INIT;
 	const char *state = "bounced", *status = "5.3.0";
 	if (timed_out) {
@@ -210,12 +167,8 @@ static void report_exit(int report_fd, const struct local_command *c, int wstatu
 		return;
 	} else {
 		int code = WEXITSTATUS(wstatus);
-		const char *name = NULL;
-		for (size_t i = 0; i < sizeof(sysexits_table) / sizeof(sysexits_table[0]); i++)
-			if (sysexits_table[i].code == code) {
-				name = sysexits_table[i].name;
-				status = sysexits_table[i].status;
-			}
+		const char *name, *meaning;
+		status = command_exit_status(code, &name, &meaning);
 		if (status[0] == '4')
 			state = "deferred";
 		str_printf(&text, "command failed with exit status %d%s%s%s: %s", code,
@@ -231,7 +184,7 @@ static void command_child(void *arg, int report_fd)
 {
 	const struct command_job *job = arg;
 	const struct local_command *c = job->cmd;
-	struct str input = STR_INIT, output = STR_INIT;
+	struct str input = STR_INIT;
 	const char *error = "";
 	time_t now = time(NULL);
 	struct tm tm;
@@ -256,94 +209,22 @@ static void command_child(void *arg, int report_fd)
 		str_free(&input);
 		return;
 	}
-	int in[2], out[2];
-	if (pipe2(in, O_CLOEXEC) != 0) {
-		local_child_report(report_fd, "deferred", "4.3.0", "cannot create pipe");
+	struct command_run run = {
+	    .input = input.data,
+	    .input_len = input.len,
+	    .time_limit_ms = c->time_limit_ms,
+	    .exec = exec_command,
+	    .arg = (void *)job,
+	};
+	struct command_outcome outcome;
+	if (command_run(&run, &outcome, &error) != 0) {
+		local_child_report(report_fd, "deferred", "4.3.0", error);
 		str_free(&input);
 		return;
 	}
-	if (pipe2(out, O_CLOEXEC) != 0) {
-		close(in[0]);
-		close(in[1]);
-		local_child_report(report_fd, "deferred", "4.3.0", "cannot create pipe");
-		str_free(&input);
-		return;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(report_fd);
-		exec_command(job, in[0], out[1]);
-	}
-	close(in[0]);
-	close(out[1]);
-	if (pid < 0) {
-		close(in[1]);
-		close(out[0]);
-		local_child_report(report_fd, "deferred", "4.3.0", "cannot fork command process");
-		str_free(&input);
-		return;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	long long deadline = event_now_ms() + c->time_limit_ms;
-	size_t written = 0;
-	int in_fd = in[1], out_fd = out[0], wstatus = 0;
-	bool exited = false, timed_out = false;
-	while (!exited || out_fd >= 0) {
-		long long left = deadline - event_now_ms();
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		if (in_fd >= 0 && written == input.len) {
-			close(in_fd);
-			in_fd = -1;
-		}
-		struct pollfd pfd[2] = {{.fd = out_fd, .events = POLLIN},
-		                        {.fd = in_fd, .events = POLLOUT}};
-		int n = poll(pfd, 2, exited ? 0 : (int)(left < 100 ? left : 100));
-		if (n < 0 && errno != EINTR)
-			break;
-		if (out_fd >= 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-			char buf[4096];
-			ssize_t r = read(out_fd, buf, sizeof(buf));
-			if (r > 0 && output.len < OUTPUT_KEEP)
-				str_append(&output, buf,
-				           (size_t)r < OUTPUT_KEEP - output.len
-				               ? (size_t)r
-				               : OUTPUT_KEEP - output.len);
-			if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
-				close(out_fd);
-				out_fd = -1;
-			}
-		} else if (exited) {
-			break; /* exited and nothing more to read right now */
-		}
-		if (in_fd >= 0 && (pfd[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			ssize_t w = write(in_fd, input.data + written, input.len - written);
-			if (w > 0)
-				written += (size_t)w;
-			else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				close(in_fd); /* the command stopped reading: fine */
-				in_fd = -1;
-			}
-		}
-		if (!exited && waitpid(pid, &wstatus, WNOHANG) == pid)
-			exited = true;
-	}
-	if (timed_out || !exited) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
-			;
-	}
-	if (in_fd >= 0)
-		close(in_fd);
-	if (out_fd >= 0)
-		close(out_fd);
-	report_exit(report_fd, c, wstatus, timed_out, &output);
+	report_exit(report_fd, c, outcome.wstatus, outcome.timed_out, &outcome.output);
 	str_free(&input);
-	str_free(&output);
+	str_free(&outcome.output);
 }
 
 void local_deliver_command(const struct local_message *msg, const struct local_creds *creds,

@@ -5,7 +5,7 @@
  * place of a system user's mailbox, fallback_transport in place of the
  * bounce of an unknown user (expand.c decides when). The value is
  * "transport[:nexthop]": transport is a unix service in master.conf whose
- * program is smtp or lmtp (a local one would be handed its own mail back,
+ * program is smtp, lmtp or pipe (a local one would be handed its own mail back,
  * anything else does not take these requests), nexthop defaults to the
  * recipient domain, as qmgr's does for an smtp transport.
  *
@@ -52,7 +52,7 @@ static bool transport_name_ok(const char *name)
 
 /* Why the master.conf service transport cannot take the request (a fresh
  * string), or NULL. As qmgr (qmgr/transports.c): the name smtp, or a
- * program smtp or lmtp. */
+ * program smtp, lmtp or pipe. */
 static char *service_check(const struct conf *conf, const char *transport)
 {
 	char *path = xasprintf("%s/master.conf", conf_get(conf, "config_directory"));
@@ -71,9 +71,9 @@ static char *service_check(const struct conf *conf, const char *transport)
 		free(problem);
 		problem = NULL;
 		if (strcmp(transport, "smtp") != 0 && strcmp(program, "smtp") != 0 &&
-		    strcmp(program, "lmtp") != 0)
-			problem =
-			    xasprintf("its master.conf service runs %s, not smtp or lmtp", program);
+		    strcmp(program, "lmtp") != 0 && strcmp(program, "pipe") != 0)
+			problem = xasprintf(
+			    "its master.conf service runs %s, not smtp, lmtp or pipe", program);
 		break;
 	}
 	diag_list_free(&diags);

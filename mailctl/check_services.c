@@ -1,8 +1,8 @@
 /*
  * mailctl check: the services of master.conf (command, chroot, user,
- * address, -o settings), and the transports main.conf names for them
- * (per-transport parameters, local_transport and the other class
- * transports), as master and qmgr will use them.
+ * address, -o settings, a pipe service's own arguments), and the transports main.conf names for
+ * them (per-transport parameters, local_transport and the other class transports), as master and
+ * qmgr will use them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,12 +13,16 @@
 #include "conf/masterconf.h"
 #include "conf/params.h"
 #include "conf/postfix_hints.h"
+#include "mail/pipe_args.h"
 #include "mail/route.h"
 #include "mailctl/check.h"
 #include "util/alloc.h"
 #include "util/privs.h"
 #include "util/sock.h"
 #include "util/str.h"
+
+static void check_pipe_service(struct checker *ck, const struct service_def *def,
+                               const char *where);
 
 void check_service(struct checker *ck, const struct service_def *def)
 {
@@ -85,7 +89,49 @@ void check_service(struct checker *ck, const struct service_def *def)
 		free(name);
 	}
 	check_service_policy(ck, def, where);
+	check_pipe_service(ck, def, where);
 	free(where);
+}
+
+/* A pipe service's own arguments (after the skeleton's -o, -v): what
+ * pipe reads at start (lib/mail/pipe_args.h), and the user it runs the
+ * command as, which must exist and be neither root nor mail_owner. */
+static void check_pipe_service(struct checker *ck, const struct service_def *def, const char *where)
+{
+	const char *slash = strrchr(def->argv[0], '/');
+	if (strcmp(slash ? slash + 1 : def->argv[0], "pipe") != 0)
+		return;
+	int i = 1;
+	while (i < def->argc && (strcmp(def->argv[i], "-v") == 0 ||
+	                         (strcmp(def->argv[i], "-o") == 0 && i + 1 < def->argc)))
+		i += strcmp(def->argv[i], "-v") == 0 ? 1 : 2;
+	struct pipe_args pa;
+	struct str error = STR_INIT;
+	if (pipe_args_parse(def->argv + i, (size_t)(def->argc - i), &pa, &error) != 0) {
+		report(ck, true, where, "service %s: pipe: %s (its mail is deferred)", def->name,
+		       str_cstr(&error));
+		str_free(&error);
+		return;
+	}
+	uid_t uid, owner_uid;
+	gid_t gid, owner_gid;
+	const char *why;
+	if (privs_lookup(pa.user, &uid, &gid, &why) != 0)
+		report(ck, privs_are_root(), where, "service %s: pipe: user=%s: %s", def->name,
+		       pa.user, why);
+	else if (uid == 0)
+		report(ck, true, where, "service %s: pipe: user=%s is root: refused", def->name,
+		       pa.user);
+	else if (privs_lookup(conf_get(ck->conf, "mail_owner"), &owner_uid, &owner_gid, &why) ==
+	             0 &&
+	         owner_uid == uid)
+		report(ck, true, where, "service %s: pipe: user=%s is the mail_owner: refused",
+		       def->name, pa.user);
+	if (pa.argv[0][0] == '/' && access(pa.argv[0], X_OK) != 0)
+		report(ck, false, where, "service %s: pipe: argv=%s: %s", def->name, pa.argv[0],
+		       strerror(errno));
+	pipe_args_free(&pa);
+	str_free(&error);
 }
 
 /* Per-transport parameters (TRANSPORT_destination_concurrency_limit...)
@@ -114,7 +160,7 @@ void check_transport_params(struct checker *ck, const struct service_list *servi
 
 /* local_transport, virtual_transport, relay_transport and
  * default_transport name a transport qmgr has (smtp, local, error, or a
- * unix service in master.conf running one of them or lmtp), as qmgr defers the
+ * unix service in master.conf running one of them, lmtp or pipe), as qmgr defers the
  * mail of that class otherwise. */
 void check_class_transports(struct checker *ck, const struct service_list *services)
 {
@@ -124,7 +170,7 @@ void check_class_transports(struct checker *ck, const struct service_list *servi
 	/* qmgr's built-in transports, and the programs it delivers through
 	 * (lmtp only with a service of its own). */
 	static const char *const built_ins[] = {"smtp", "local", "error"};
-	static const char *const programs[] = {"smtp", "lmtp", "local", "error"};
+	static const char *const programs[] = {"smtp", "lmtp", "pipe", "local", "error"};
 	struct str name = STR_INIT, nexthop = STR_INIT;
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
 		const char *value = conf_get(ck->conf, params[i]);
@@ -158,7 +204,8 @@ void check_class_transports(struct checker *ck, const struct service_list *servi
 			       params[i], value, str_cstr(&name));
 		else if (program != NULL)
 			report(ck, false, where,
-			       "%s = %s: service %s runs %s, not smtp, lmtp, local or error: qmgr "
+			       "%s = %s: service %s runs %s, not smtp, lmtp, pipe, local or error: "
+			       "qmgr "
 			       "defers the mail routed through it",
 			       params[i], value, str_cstr(&name), program);
 		free(where);

@@ -219,13 +219,13 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 		return;
 	}
 	if (t == NULL || t->kind == TRANSPORT_OTHER) {
-		char *reason = t == NULL
-		                   ? xasprintf("unknown transport \"%s\" in %s: no unix "
-		                               "service of that name in master.conf",
-		                               route->transport, route->param)
-		                   : xasprintf("transport \"%s\" in %s: its master.conf "
-		                               "service runs %s, not smtp, lmtp, local or error",
-		                               route->transport, route->param, t->program);
+		char *reason =
+		    t == NULL ? xasprintf("unknown transport \"%s\" in %s: no unix "
+		                          "service of that name in master.conf",
+		                          route->transport, route->param)
+		              : xasprintf("transport \"%s\" in %s: its master.conf "
+		                          "service runs %s, not smtp, lmtp, pipe, local or error",
+		                          route->transport, route->param, t->program);
 		set_all(results, info, group, n, RCPT_DEFERRED, "4.3.5", reason, "none");
 		free(reason);
 		return;

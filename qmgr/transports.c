@@ -22,7 +22,9 @@
  * is built once, before the delivery threads start, and only read after.
  * lmtp, the LMTP client, is a transport with a next hop as smtp is (its
  * kind is TRANSPORT_SMTP), but only with a service in master.conf, as
- * Postfix's "lmtp unix - - n - - lmtp".
+ * Postfix's "lmtp unix - - n - - lmtp"; so is pipe, the agent that runs a
+ * command (Postfix's pipe(8): "dovecot unix - n n - - pipe ..."), whose
+ * next hop is the recipient domain or the transport table's.
  *
  * A transport that local_transport, virtual_transport, relay_transport or
  * default_transport names and that is none of these is warned about at
@@ -54,8 +56,9 @@ static enum transport_kind kind_of(const char *program)
 	for (size_t k = 0; k < sizeof(kind_programs) / sizeof(kind_programs[0]); k++)
 		if (strcmp(kind_programs[k], program) == 0)
 			return (enum transport_kind)k;
-	/* The LMTP client takes requests as smtp does, with a next hop. */
-	if (strcmp(program, "lmtp") == 0)
+	/* The LMTP client and the pipe agent take requests as smtp does,
+	 * with a next hop (pipe's ${nexthop}). */
+	if (strcmp(program, "lmtp") == 0 || strcmp(program, "pipe") == 0)
 		return TRANSPORT_SMTP;
 	return TRANSPORT_OTHER;
 }
@@ -109,8 +112,8 @@ static void check_class_transport(const struct conf *conf, const char *param, co
 		log_warn("%s = %s: no unix service %s in master.conf: %s", param, value,
 		         str_cstr(&name), outcome);
 	else if (t->kind == TRANSPORT_OTHER)
-		log_warn("%s = %s: service %s runs %s, not smtp, lmtp, local or error: %s", param,
-		         value, t->name, t->program, outcome);
+		log_warn("%s = %s: service %s runs %s, not smtp, lmtp, pipe, local or error: %s",
+		         param, value, t->name, t->program, outcome);
 	str_free(&name);
 	str_free(&nexthop);
 }

@@ -590,7 +590,7 @@ class Dovecot:
     passdb) may log in as any of them (PLAIN's authorization identity)."""
 
     def __init__(self, port, users, passwords=None, auth_socket=None,
-                 auth_mechanisms="plain login", master_users=None):
+                 auth_mechanisms="plain login", master_users=None, lda=False):
         import pwd
         self.dir = tempfile.mkdtemp(prefix="postern-dovecot-")
         os.chmod(self.dir, 0o755)
@@ -619,6 +619,10 @@ class Dovecot:
             f.write(DOVECOT_CONF.format(dir=self.dir, port=port, users=users_file,
                                         uid=pw.pw_uid, gid=pw.pw_gid,
                                         name=os.path.basename(self.dir)))
+            if lda:
+                # Dovecot's LDA (dovecot-lda -d USER) runs as vmail and
+                # asks the auth server for the user: let it.
+                f.write(DOVECOT_LDA_CONF)
             if auth_socket:
                 f.write(DOVECOT_AUTH_CONF.format(socket=auth_socket,
                                                  mechanisms=auth_mechanisms))
@@ -720,6 +724,14 @@ service lmtp {{
     port = {port}
   }}
 }}
+"""
+
+DOVECOT_LDA_CONF = """\
+service auth {
+  unix_listener auth-userdb {
+    mode = 0777
+  }
+}
 """
 
 DOVECOT_MASTER_CONF = """\

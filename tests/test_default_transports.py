@@ -204,7 +204,7 @@ class DefaultTransportsTest(InstanceTestCase):
         self.assertEqual(result.returncode, 1, out)
         self.assertRegex(out, r"main\.conf:\d+: error: local_transport = :x: no transport named")
         self.assertRegex(out, r"main\.conf:\d+: warning: virtual_transport = weird: service "
-                         r"weird runs svc_probe, not smtp, lmtp, local or error")
+                         r"weird runs svc_probe, not smtp, lmtp, pipe, local or error")
         self.assertNotIn("relay_transport", out)
         self.assertNotIn("default_transport", out)
         self.assertNotIn("unknown parameter", out + result.stderr)

@@ -95,7 +95,7 @@ const struct param_def param_table[] = {
      "Characters local keeps in the environment of commands it runs; others become '_'."},
     {"command_time_limit", PARAM_TIME, "1000s",
      "How long local lets one |command or mailbox_command run before it is killed (and "
-     "deferred)."},
+     "deferred); the default of each pipe service's transport_time_limit."},
     {"config_directory", PARAM_STR, "/etc/postern",
      "Directory holding main.conf and master.conf (set from the -c option or the build)."},
     {"content_filter", PARAM_STR, "",
@@ -868,6 +868,10 @@ const struct param_pattern param_pattern_table[] = {
      {"transport_destination_recipient_limit", PARAM_INT, "$default_destination_recipient_limit",
       "Most recipients in one delivery request of the transport named before the suffix; 0: "
       "no limit."}},
+    {"_time_limit",
+     {"transport_time_limit", PARAM_TIME, "$command_time_limit",
+      "How long the pipe agent of the service named before the suffix lets its command run "
+      "before it is killed (and the mail deferred)."}},
 };
 
 const size_t param_pattern_count = sizeof(param_pattern_table) / sizeof(param_pattern_table[0]);

@@ -139,6 +139,21 @@ class PipeTest(InstanceTestCase):
         self.assertEqual(recs[0]["argv"][2], "MAILER-DAEMON")
         self.assertIn("Return-Path: <>\n", recs[0]["stdin"])
 
+    def test_blank_line_from_quoting_eol_directory_and_folding(self):
+        line = ("rec unix - n n - - pipe flags=B>hu user=vmail eol=\\r\\n directory=/tmp "
+                "argv=%s ${recipient} ${nexthop}" % self.script)
+        inst = self.make(line, transport="rec.test rec:\n")
+        body = b"Subject: quoting\n\nFrom the start\n.dot stays\nlast\n"
+        submit(inst, "sender@example.org", ["Alice@REC.test"], body)
+        rec = self.records(1)[0]
+        self.assertEqual(rec["argv"][1:], ["alice@rec.test", "rec.test"])
+        self.assertEqual(rec["cwd"], "/tmp")
+        text = rec["stdin"]
+        self.assertNotIn("\n", text.replace("\r\n", ""), "every line ends in CRLF")
+        self.assertIn("\r\n>From the start\r\n.dot stays\r\nlast\r\n\r\n", text)
+        self.assertTrue(text.endswith("last\r\n\r\n"), text[-40:])
+        self.assertFalse(text.startswith("From "), "no F flag: no From_ line")
+
     def test_per_recipient_expansion_and_exit_codes(self):
         line = ("rec unix - n n - - pipe user=vmail:vmail argv=%s ${sender} ${recipient}"
                 % self.script)

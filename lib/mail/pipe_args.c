@@ -8,6 +8,7 @@
 #include "conf/params.h"
 #include "mail/extension.h"
 #include "mail/pipe_args.h"
+#include "smtp/address.h"
 #include "util/alloc.h"
 #include "util/var_expand.h"
 
@@ -233,30 +234,6 @@ void pipe_args_free(struct pipe_args *pa)
 	*pa = (struct pipe_args){0};
 }
 
-/* RFC 5322 atext, and '.' (a dot-atom, roughly). */
-static bool atext(char c)
-{
-	return isalnum((unsigned char)c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.", c));
-}
-
-void pipe_quote_local(const char *local, size_t len, struct str *out)
-{
-	bool plain = len > 0 && local[0] != '.' && local[len - 1] != '.';
-	for (size_t i = 0; plain && i < len; i++)
-		plain = atext(local[i]) && !(local[i] == '.' && i + 1 < len && local[i + 1] == '.');
-	if (plain) {
-		str_append(out, local, len);
-		return;
-	}
-	str_append_char(out, '"');
-	for (size_t i = 0; i < len; i++) {
-		if (local[i] == '"' || local[i] == '\\')
-			str_append_char(out, '\\');
-		str_append_char(out, local[i]);
-	}
-	str_append_char(out, '"');
-}
-
 static void fold(char *s, size_t len)
 {
 	for (size_t i = 0; i < len && s[i]; i++)
@@ -273,7 +250,7 @@ static char *address_form(const char *address, unsigned flags)
 	if (flags & PIPE_FLAG_FOLD_USER)
 		fold(local, local_len);
 	if (flags & PIPE_FLAG_QUOTE)
-		pipe_quote_local(local, local_len, &out);
+		address_quote_local(local, local_len, &out);
 	else
 		str_append(&out, local, local_len);
 	free(local);
@@ -304,10 +281,10 @@ void pipe_recipient_values(const char *address, const char *original, const char
 	rv->extension = xstrdup(base < local_len ? rv->mailbox + base + 1 : "");
 	if (flags & PIPE_FLAG_QUOTE) {
 		struct str q = STR_INIT;
-		pipe_quote_local(rv->user, strlen(rv->user), &q);
+		address_quote_local(rv->user, strlen(rv->user), &q);
 		free(rv->user);
 		rv->user = str_steal(&q);
-		pipe_quote_local(rv->mailbox, strlen(rv->mailbox), &q);
+		address_quote_local(rv->mailbox, strlen(rv->mailbox), &q);
 		free(rv->mailbox);
 		rv->mailbox = str_steal(&q);
 	}

@@ -77,10 +77,6 @@ void pipe_recipient_values(const char *address, const char *original, const char
                            unsigned flags, struct pipe_recipient_values *rv);
 void pipe_recipient_values_free(struct pipe_recipient_values *rv);
 
-/* A local part quoted as RFC 5322 wants when it is no dot-atom (the q
- * flag), appended to out. */
-void pipe_quote_local(const char *local, size_t len, struct str *out);
-
 /* The command's argv (NULL-terminated, fresh strings: free each and the
  * array) for the recipients rcpts[0..count) of one delivery. 0, or -1
  * with the problem in error. */

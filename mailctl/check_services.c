@@ -169,7 +169,7 @@ void check_class_transports(struct checker *ck, const struct service_list *servi
 	                                     "content_filter"};
 	/* qmgr's built-in transports, and the programs it delivers through
 	 * (lmtp only with a service of its own). */
-	static const char *const built_ins[] = {"smtp", "local", "error"};
+	static const char *const built_ins[] = {"smtp", "local", "error", "discard"};
 	static const char *const programs[] = {"smtp", "lmtp", "pipe", "local", "error"};
 	struct str name = STR_INIT, nexthop = STR_INIT;
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
@@ -204,7 +204,8 @@ void check_class_transports(struct checker *ck, const struct service_list *servi
 			       params[i], value, str_cstr(&name));
 		else if (program != NULL)
 			report(ck, false, where,
-			       "%s = %s: service %s runs %s, not smtp, lmtp, pipe, local or error: "
+			       "%s = %s: service %s runs %s, not smtp, lmtp, pipe, local, error or "
+			       "discard: "
 			       "qmgr "
 			       "defers the mail routed through it",
 			       params[i], value, str_cstr(&name), program);

@@ -181,10 +181,11 @@ void qmgr_queued_mail(void);
 
 /* transports.c: what qmgr can deliver through. */
 enum transport_kind {
-	TRANSPORT_SMTP,  /* smtp, lmtp or pipe: requests with a next hop */
-	TRANSPORT_LOCAL, /* the local agent: no next hop */
-	TRANSPORT_ERROR, /* no agent: the next hop is the bounce text */
-	TRANSPORT_OTHER, /* a service whose program is no delivery agent */
+	TRANSPORT_SMTP,    /* smtp, lmtp or pipe: requests with a next hop */
+	TRANSPORT_LOCAL,   /* the local agent: no next hop */
+	TRANSPORT_ERROR,   /* no agent: the next hop is the bounce text */
+	TRANSPORT_DISCARD, /* no agent: recipients "delivered", the next hop as the reason */
+	TRANSPORT_OTHER,   /* a service whose program is no delivery agent */
 };
 struct transport {
 	char *name;    /* the service: requests go to private/NAME */

@@ -9,8 +9,9 @@
  * transport is a delivery service in master.conf (transports.c): its
  * program makes it an smtp one (a request to private/TRANSPORT with the
  * next hop; none given in transport_maps means the recipient domain, as
- * in Postfix), a local one (no next hop) or an error one (the next hop
- * is the bounce text). Any other name defers the recipient, with a
+ * in Postfix), a local one (no next hop), or an error or discard one,
+ * which qmgr is itself (the next hop is the bounce or discard reason).
+ * Any other name defers the recipient, with a
  * reason naming the parameter that named it, as does a failed table
  * lookup. An address verification probe (smtpd/verify.c; not a sendmail
  * -bv report) is routed the same way with the address_verify_
@@ -28,6 +29,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -176,7 +178,9 @@ static void route_resolve(const struct queue_envelope *env, const char *address,
 	if (probe)
 		route->param = probe_param(route->param);
 	route->t = transport_find(str_cstr(&transport));
-	if (route->t != NULL && route->t->kind == TRANSPORT_SMTP && nexthop.len == 0) {
+	if (route->t != NULL &&
+	    (route->t->kind == TRANSPORT_SMTP || route->t->kind == TRANSPORT_DISCARD) &&
+	    nexthop.len == 0) {
 		const char *at = strrchr(address, '@');
 		str_append_cstr(&nexthop, at ? at + 1 : "");
 	}
@@ -202,6 +206,51 @@ static void set_all(struct rcpt_result *results, struct agent_info *info, const 
 	}
 }
 
+/* The length of an RFC 3463 status ("5.1.1") at the start of text and
+ * the blank after it, or 0. */
+static size_t status_prefix_len(const char *text)
+{
+	size_t i = 0;
+	for (int part = 0; part < 3; part++) {
+		size_t digits = 0;
+		while (text[i + digits] >= '0' && text[i + digits] <= '9')
+			digits++;
+		if (digits == 0 || digits > 3 || (part == 0 && digits != 1))
+			return 0;
+		i += digits;
+		if (part < 2 && text[i++] != '.')
+			return 0;
+	}
+	return text[i] == ' ' ? i + 1 : 0;
+}
+
+/* The transports qmgr is itself, as Postfix's error(8) and discard(8):
+ * the next hop is the reason, which may start with a status ("error:4.7.1
+ * try later" defers, "error:5.1.1 no such user" bounces with that code;
+ * discard's is 2.x.x). An error without a reason bounces with Postfix's
+ * text; a discard without one names the next hop (the domain). */
+static void builtin_transport(enum transport_kind kind, const char *nexthop,
+                              struct rcpt_result *results, struct agent_info *info,
+                              const size_t *group, size_t n)
+{
+	bool error = kind == TRANSPORT_ERROR;
+	size_t len = status_prefix_len(nexthop);
+	char status[16];
+	snprintf(status, sizeof(status), "%s", error ? "5.0.0" : "2.0.0");
+	if (len > 0 && len <= sizeof(status) &&
+	    (error ? nexthop[0] == '4' || nexthop[0] == '5' : nexthop[0] == '2'))
+		snprintf(status, sizeof(status), "%.*s", (int)len - 1, nexthop);
+	else
+		len = 0;
+	const char *reason = nexthop + len;
+	if (*reason == '\0')
+		reason = error ? "mail for this address is refused" : "discarded";
+	enum rcpt_state state = !error             ? RCPT_DELIVERED
+	                        : status[0] == '4' ? RCPT_DEFERRED
+	                                           : RCPT_BOUNCED;
+	set_all(results, info, group, n, state, status, reason, "none");
+}
+
 /* Deliver one group (positions into indexes) through its transport. */
 static void deliver_group(const struct queue_envelope *env, const size_t *indexes,
                           const size_t *group, size_t n, const struct route *route,
@@ -212,20 +261,20 @@ static void deliver_group(const struct queue_envelope *env, const size_t *indexe
 		set_all(results, info, group, n, RCPT_DEFERRED, "4.3.0", route->problem, "none");
 		return;
 	}
-	if (t != NULL && t->kind == TRANSPORT_ERROR) {
-		set_all(results, info, group, n, RCPT_BOUNCED, "5.0.0",
-		        *route->nexthop ? route->nexthop : "mail for this address is refused",
-		        "none");
+	if (t != NULL && (t->kind == TRANSPORT_ERROR || t->kind == TRANSPORT_DISCARD)) {
+		builtin_transport(t->kind, route->nexthop, results, info, group, n);
 		return;
 	}
 	if (t == NULL || t->kind == TRANSPORT_OTHER) {
 		char *reason =
-		    t == NULL ? xasprintf("unknown transport \"%s\" in %s: no unix "
-		                          "service of that name in master.conf",
-		                          route->transport, route->param)
-		              : xasprintf("transport \"%s\" in %s: its master.conf "
-		                          "service runs %s, not smtp, lmtp, pipe, local or error",
-		                          route->transport, route->param, t->program);
+		    t == NULL
+		        ? xasprintf("unknown transport \"%s\" in %s: no unix "
+		                    "service of that name in master.conf",
+		                    route->transport, route->param)
+		        : xasprintf(
+		              "transport \"%s\" in %s: its master.conf "
+		              "service runs %s, not smtp, lmtp, pipe, local, error or discard",
+		              route->transport, route->param, t->program);
 		set_all(results, info, group, n, RCPT_DEFERRED, "4.3.5", reason, "none");
 		free(reason);
 		return;

@@ -49,6 +49,7 @@ static const char *const kind_programs[] = {
     [TRANSPORT_SMTP] = "smtp",
     [TRANSPORT_LOCAL] = "local",
     [TRANSPORT_ERROR] = "error",
+    [TRANSPORT_DISCARD] = "discard",
 };
 
 static enum transport_kind kind_of(const char *program)
@@ -112,7 +113,8 @@ static void check_class_transport(const struct conf *conf, const char *param, co
 		log_warn("%s = %s: no unix service %s in master.conf: %s", param, value,
 		         str_cstr(&name), outcome);
 	else if (t->kind == TRANSPORT_OTHER)
-		log_warn("%s = %s: service %s runs %s, not smtp, lmtp, pipe, local or error: %s",
+		log_warn("%s = %s: service %s runs %s, not smtp, lmtp, pipe, local, error or "
+		         "discard: %s",
 		         param, value, t->name, t->program, outcome);
 	str_free(&name);
 	str_free(&nexthop);
@@ -145,7 +147,8 @@ void transports_init(const struct conf *conf)
 		for (size_t i = 0; i < diags.count; i++)
 			if (diags.items[i].severity == DIAG_ERROR)
 				log_warn("transports: %s", diags.items[i].text);
-	transports = xcalloc(services.count + 3, sizeof(*transports));
+	size_t built_ins = sizeof(kind_programs) / sizeof(kind_programs[0]);
+	transports = xcalloc(services.count + built_ins, sizeof(*transports));
 	for (size_t i = 0; i < services.count; i++) {
 		const struct service_def *def = &services.items[i];
 		if (def->type != SERVICE_UNIX)
@@ -153,7 +156,7 @@ void transports_init(const struct conf *conf)
 		const char *slash = strrchr(def->argv[0], '/');
 		add(conf, def->name, slash ? slash + 1 : def->argv[0], def->max_proc);
 	}
-	for (size_t k = 0; k < sizeof(kind_programs) / sizeof(kind_programs[0]); k++)
+	for (size_t k = 0; k < built_ins; k++)
 		if (transport_find(kind_programs[k]) == NULL)
 			add(conf, kind_programs[k], kind_programs[k], -1);
 	check_class_transports(conf);

@@ -79,6 +79,44 @@ class DefaultTransportsTest(InstanceTestCase):
         self.assertEqual(relay.received(), [])
         self.assertEqual(relay.server.connections, 0)
 
+    def test_discard_and_error_with_status(self):
+        """transport_maps to qmgr's own discard and error transports, as
+        Postfix's discard(8) and error(8): discard: is "sent" with its
+        reason (the domain when it has none), error: with a 4.x.x status
+        defers, with a 5.x.x one bounces with that status; nothing goes
+        to the relay."""
+        relay = Receiver(self, "127.0.0.3", self.port)
+        inst, vmail = self.sender(users=["a@virt.example"],
+                                  relayhost="[127.0.0.3]:%d" % self.port)
+        table = os.path.join(inst.etc, "transport")
+        with open(table, "w") as f:
+            f.write("gone.example discard:dropped by policy\n"
+                    "quiet.example discard:\n"
+                    "soft.example error:4.7.1 come back later\n"
+                    "hard.example error:5.1.2 no such domain here\n")
+        inst.params["transport_maps"] = "texthash:" + table
+        inst.write_config()
+        inst.start()
+        submit(inst, "a@virt.example", ["x@gone.example", "y@quiet.example",
+                                        "z@soft.example", "w@hard.example"],
+               b"Subject: built-in transports\n\nx\n")
+        inst.wait_log("to=<w@hard.example>, relay=none", timeout=30)
+        inst.wait_log("to=<z@soft.example>, relay=none", timeout=30)
+        log = inst.read_log()
+        self.assertRegex(log, r"to=<x@gone\.example>, relay=none, .*dsn=2\.0\.0, "
+                         r"status=sent \(dropped by policy\)")
+        self.assertRegex(log, r"to=<y@quiet\.example>, relay=none, .*dsn=2\.0\.0, "
+                         r"status=sent \(quiet\.example\)")
+        self.assertRegex(log, r"to=<z@soft\.example>, relay=none, .*dsn=4\.7\.1, "
+                         r"status=deferred \(come back later\)")
+        self.assertRegex(log, r"to=<w@hard\.example>, relay=none, .*dsn=5\.1\.2, "
+                         r"status=bounced \(no such domain here\)")
+        # The sender's bounce names the hard failure only.
+        wait_for(lambda: any(b"no such domain here" in m
+                             for m in maildir_messages(vmail, "a@virt.example")),
+                 timeout=30, what="the bounce")
+        self.assertEqual(relay.received(), [])
+
     def test_relay_transport(self):
         """relay_transport = relay with a relay service of its own: mail
         for relay_domains goes through it (its EHLO name), other outbound
@@ -204,7 +242,7 @@ class DefaultTransportsTest(InstanceTestCase):
         self.assertEqual(result.returncode, 1, out)
         self.assertRegex(out, r"main\.conf:\d+: error: local_transport = :x: no transport named")
         self.assertRegex(out, r"main\.conf:\d+: warning: virtual_transport = weird: service "
-                         r"weird runs svc_probe, not smtp, lmtp, pipe, local or error")
+                         r"weird runs svc_probe, not smtp, lmtp, pipe, local, error or discard")
         self.assertNotIn("relay_transport", out)
         self.assertNotIn("default_transport", out)
         self.assertNotIn("unknown parameter", out + result.stderr)

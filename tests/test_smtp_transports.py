@@ -178,7 +178,7 @@ class SmtpTransportsTest(InstanceTestCase):
                          r'no unix service of that name in master\.conf\)')
         self.assertRegex(log, r'to=<b@weird\.example>, relay=none.*dsn=4\.3\.5, '
                          r'status=deferred \(transport "weird" in transport_maps: its '
-                         r'master\.conf service runs svc_probe, not smtp, lmtp, pipe, local or error\)')
+                         r'master\.conf service runs svc_probe, not smtp, lmtp, pipe, local, error or discard\)')
         wait_for(lambda: plain.done() == 1, timeout=30, what="the plain delivery")
         self.assertEqual(plain.transactions(), [["c@plain.example"]])
 

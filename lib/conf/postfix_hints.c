@@ -112,7 +112,7 @@ static const struct hint programs[] = {
     {"anvil", built_in},
     {"bounce", built_in},
     {"cleanup", "smtpd and pickup write the queue file themselves: remove this line"},
-    {"discard", "there is no discard transport: use the access action DISCARD"},
+    {"discard", "discard is a transport built into qmgr: remove this line"},
     {"dnsblog", "smtpd looks up DNS blocklists itself (smtpd_dnsbl_sites): remove this line"},
     {"error", "error is a transport built into qmgr: remove this line"},
     {"flush", built_in},

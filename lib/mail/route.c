@@ -169,7 +169,8 @@ static bool delivers_to_host(const struct mail_route_settings *rs, const char *t
 {
 	if (rs->smtp_transport != NULL)
 		return rs->smtp_transport(transport);
-	return strcmp(transport, "local") != 0 && strcmp(transport, "error") != 0;
+	return strcmp(transport, "local") != 0 && strcmp(transport, "error") != 0 &&
+	       strcmp(transport, "discard") != 0;
 }
 
 /* Off-host mail without a next hop yet: the sender's relay, else
